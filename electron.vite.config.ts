@@ -1,0 +1,56 @@
+// Builds the three Electron parts into out/: main (+ the core's utility process), the
+// sandboxed preload (CommonJS, everything bundled but electron), and the Svelte renderer.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defineConfig } from 'electron-vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+const root = import.meta.dirname;
+const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+};
+// Native and heavy packages stay in node_modules, loaded at run time by the core process.
+const external = [
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.optionalDependencies ?? {}),
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu',
+  'onnxruntime-node',
+  'sharp',
+  'better-sqlite3',
+];
+
+export default defineConfig({
+  main: {
+    build: {
+      outDir: resolve(root, 'out/main'),
+      externalizeDeps: { include: external },
+      rolldownOptions: {
+        input: {
+          index: resolve(root, 'src/main/index.ts'),
+          worker: resolve(root, 'src/main/worker.ts'),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: resolve(root, 'out/preload'),
+      // Sandboxed preloads cannot load modules: bundle everything except electron, as CommonJS.
+      externalizeDeps: false,
+      rolldownOptions: {
+        input: { index: resolve(root, 'src/preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(root, 'src/renderer'),
+    plugins: [svelte()],
+    build: {
+      outDir: resolve(root, 'out/renderer'),
+      rolldownOptions: { input: { index: resolve(root, 'src/renderer/index.html') } },
+    },
+  },
+});

@@ -1,0 +1,53 @@
+// Dataset types shared by the core, the shells and the UI. Images are 8-bit RGB, stored
+// row-major in height-width-channel order (NHWC), the layout tfjs uses.
+
+export type DatasetKind = 'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
+
+/** Where a dataset comes from. Paths may name an archive or an extracted folder. */
+export type DatasetSpec =
+  | { kind: 'synthetic'; name: SyntheticName; size: 32 | 64; seed?: number; trainPerClass?: number; testPerClass?: number }
+  | { kind: 'cifar10'; path: string }
+  | { kind: 'cifar100'; path: string; labels?: 'fine' | 'coarse' }
+  | { kind: 'tinyimagenet'; path: string }
+  | { kind: 'folder'; path: string; size: number; testFraction?: number; seed?: number };
+
+/** The embedded datasets: two different synthetic tasks of the same input size. */
+export type SyntheticName = 'shapes' | 'textures';
+
+export interface DatasetInfo {
+  /** Stable identifier derived from the spec (used for cache files and the store). */
+  id: string;
+  kind: DatasetKind;
+  name: string;
+  /** Height and width of every image (square). */
+  imageSize: number;
+  classNames: string[];
+  trainCount: number;
+  testCount: number;
+  /** Human-readable origin: a path, or "embedded (seed 1)". */
+  source: string;
+  /** Things a person should know about the load (skipped files, substituted names). */
+  warnings?: string[];
+}
+
+export interface ImageSet {
+  /** count * size * size * 3 bytes, NHWC, RGB. */
+  images: Uint8Array;
+  labels: Int32Array;
+  count: number;
+  size: number;
+}
+
+export interface LoadedDataset {
+  info: DatasetInfo;
+  train: ImageSet;
+  test: ImageSet;
+}
+
+export interface Progress {
+  /** What is being done, in a few words. */
+  stage: string;
+  /** Fraction in [0, 1], or null when unknown. */
+  fraction: number | null;
+  detail?: string;
+}

@@ -1,0 +1,57 @@
+// Decoding image files (JPEG, PNG, WebP, GIF, TIFF, AVIF, ... whatever sharp reads) into
+// square 8-bit RGB, with a small concurrency pool.
+
+import sharp from 'sharp';
+
+/**
+ * How a non-square or differently sized image becomes size x size: 'cover' scales it so
+ * the shorter side fits and crops the centre (keeps the aspect ratio, loses the edges).
+ */
+export const RESIZE_FIT = 'cover' as const;
+
+sharp.cache(false);
+
+/** Decodes `file` into size*size*3 RGB bytes written at `out[offset]`. Throws on failure. */
+export async function decodeInto(file: string, size: number, out: Uint8Array, offset: number): Promise<void> {
+  const { data, info } = await sharp(file, { failOn: 'error' })
+    .rotate() // honour EXIF orientation
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .resize(size, size, { fit: RESIZE_FIT, position: 'centre' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const ch = info.channels;
+  const n = size * size;
+  if (info.width !== size || info.height !== size || data.length !== n * ch) throw new Error('unexpected decoded size');
+  if (ch === 3) {
+    out.set(data, offset);
+  } else if (ch === 1 || ch === 2) {
+    for (let i = 0; i < n; i++) {
+      const v = data[i * ch];
+      out[offset + 3 * i] = v;
+      out[offset + 3 * i + 1] = v;
+      out[offset + 3 * i + 2] = v;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      out[offset + 3 * i] = data[i * ch];
+      out[offset + 3 * i + 1] = data[i * ch + 1];
+      out[offset + 3 * i + 2] = data[i * ch + 2];
+    }
+  }
+}
+
+/** Runs `work(i)` for i in [0, n) with at most `limit` in flight; stops at the first throw. */
+export async function pool(n: number, limit: number, work: (i: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      signal?.throwIfAborted();
+      const i = next++;
+      await work(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}
+
+export const DECODE_CONCURRENCY = 8;

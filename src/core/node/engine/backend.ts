@@ -1,0 +1,96 @@
+// Chooses the TensorFlow.js backend at run time: tensorflow (native, optional) when it
+// loaded, else wasm (with our gradient kernels), else the pure-JS cpu backend. A user can
+// force one with a setting or DECOMPOSER_BACKEND. The report says why faster ones are not
+// active, so the app and CLI can show it.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName, BackendReport, BackendStatus } from '../../common/api.ts';
+import { UserError } from '../../common/errors.ts';
+import { registerWasmTrainingKernels } from './kernels/index.ts';
+
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+let current: BackendReport | null = null;
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.slice(0, 240);
+}
+
+async function tryLoad(name: BackendName): Promise<BackendStatus> {
+  try {
+    if (name === 'tensorflow') {
+      // Optional dependency: its install downloads libtensorflow, which may have failed.
+      await import('@tensorflow/tfjs-node' as string);
+      if (!tf.findBackend('tensorflow') && !tf.engine().registryFactory['tensorflow']) {
+        return { name, ok: false, reason: '@tensorflow/tfjs-node loaded but registered no backend' };
+      }
+    } else if (name === 'wasm') {
+      await import('@tensorflow/tfjs-backend-wasm');
+      registerWasmTrainingKernels();
+    }
+    const ok = await tf.setBackend(name);
+    if (!ok) return { name, ok: false, reason: `tf.setBackend('${name}') failed to initialise` };
+    await tf.ready();
+    return { name, ok: true };
+  } catch (e) {
+    const msg = firstLine(e);
+    const reason =
+      name === 'tensorflow' && /Cannot find (module|package)/.test(msg)
+        ? '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow; on this machine that failed or was skipped)'
+        : msg;
+    return { name, ok: false, reason };
+  }
+}
+
+export function parseBackendName(value: string | undefined | null): BackendName | null {
+  if (value === undefined || value === null || value === '' || value === 'auto') return null;
+  if ((BACKEND_PREFERENCE as readonly string[]).includes(value)) return value as BackendName;
+  throw new UserError(
+    `Unknown backend "${value}".`,
+    `Use one of: auto, ${BACKEND_PREFERENCE.join(', ')}.`,
+    'bad-backend',
+  );
+}
+
+/**
+ * Activates the fastest backend that loads (or the forced one) and returns the report.
+ * Idempotent for the same request.
+ */
+export async function initBackend(force: BackendName | null = null): Promise<BackendReport> {
+  if (current && current.forced === force) return current;
+  const candidates: BackendStatus[] = [];
+  let active: BackendName | null = null;
+  const order = force ? [force] : BACKEND_PREFERENCE;
+  for (const name of order) {
+    const status = await tryLoad(name);
+    candidates.push(status);
+    if (status.ok) {
+      active = name;
+      break;
+    }
+  }
+  if (!active) {
+    const why = candidates.map((c) => `${c.name}: ${c.reason}`).join('; ');
+    throw new UserError(`The ${force ?? 'tensor'} backend could not start (${why}).`, 'Choose another backend with --backend auto.', 'no-backend');
+  }
+  // Name the backends we did not try because a faster one loaded first.
+  for (const name of BACKEND_PREFERENCE) {
+    if (!candidates.some((c) => c.name === name)) {
+      candidates.push({ name, ok: false, reason: force ? `not tried: ${force} was forced` : `not needed: ${active} is faster` });
+    }
+  }
+  candidates.sort((a, b) => BACKEND_PREFERENCE.indexOf(a.name) - BACKEND_PREFERENCE.indexOf(b.name));
+  current = { active, forced: force, candidates };
+  return current;
+}
+
+export function backendReport(): BackendReport | null {
+  return current;
+}
+
+/** One line for people: "wasm (tensorflow: not installed ...)". */
+export function describeBackend(r: BackendReport): string {
+  const others = r.candidates.filter((c) => c.name !== r.active && !c.ok && !c.reason?.startsWith('not needed'));
+  const why = others.map((c) => `${c.name}: ${c.reason}`).join('; ');
+  return `${r.active}${r.forced ? ' (forced)' : ''}${why ? ` — ${why}` : ''}`;
+}

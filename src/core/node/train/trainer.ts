@@ -1,0 +1,325 @@
+// Training baselines: seeded shuffling, pad-and-crop + flip augmentation, a validation
+// split, a checkpoint every epoch, the best-validation checkpoint and its epoch, resume
+// after a crash, cancel at any time keeping what finished, top-1/top-5 on a test set.
+//
+// Run folder layout (every write atomic, so a killed run leaves a consistent folder):
+//   config.json                what was asked (a resume must ask the same)
+//   checkpoints/epoch-NNN/     model.json + weights.bin (tfjs-layers) + optimizer.bin + state.json
+//   latest.json, best.json     pointers to the newest and the best-validation checkpoint
+//   model/                     the best model, written when training ends (or is cancelled)
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { BackendName } from '../../common/api.ts';
+import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
+import { UserError } from '../../common/errors.ts';
+import { Rng } from '../data/random.ts';
+import { EnginePool } from '../engine/pool.ts';
+import type { Augment } from '../engine/preprocess.ts';
+import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { DEFAULT_PREPROCESS, modelToArtifacts, readModelDir, saveModelDir, type ModelArtifacts, type ModelMeta } from '../models/io.ts';
+import { buildResNet } from '../models/resnet.ts';
+import { Adam, DEFAULT_ADAM } from './adam.ts';
+import { topKAccuracy } from './metrics.ts';
+
+export interface TrainConfig {
+  depth: number;
+  batchNorm: boolean;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  augment: boolean;
+  valFraction: number;
+  learningRate: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  depth: 20,
+  batchNorm: false,
+  epochs: 10,
+  batchSize: 64,
+  seed: 1,
+  augment: true,
+  valFraction: 0.1,
+  learningRate: 1e-3,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valAccuracy: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export type TrainEvent =
+  | { type: 'start'; epochs: number; startEpoch: number; trainImages: number; valImages: number; backend: string; workers: number }
+  | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number; etaSeconds: number }
+  | ({ type: 'epoch'; epochs: number; best: boolean; etaSeconds: number } & EpochRecord)
+  | { type: 'evaluate'; stage: 'test' };
+
+export interface TrainResult {
+  status: 'finished' | 'cancelled';
+  epochsDone: number;
+  bestEpoch: number;
+  valAccuracy: number;
+  top1: number;
+  top5: number;
+  seconds: number;
+  modelDir: string | null;
+  backend: string;
+  history: EpochRecord[];
+  resumedFrom: number;
+}
+
+export interface TrainOptions {
+  runDir: string;
+  data: LoadedDataset;
+  config?: Partial<TrainConfig>;
+  workers?: number;
+  backend?: BackendName | null;
+  signal?: AbortSignal;
+  onEvent?: (e: TrainEvent) => void;
+  /** Reuse an existing engine pool (the caller closes it). */
+  pool?: EnginePool;
+}
+
+interface CheckpointState {
+  epoch: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestVal: number;
+  seconds: number;
+}
+
+/** The images and labels at `idx`, as a new ImageSet. */
+export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
+  const per = set.size * set.size * 3;
+  const images = new Uint8Array(idx.length * per);
+  const labels = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i]!;
+    images.set(set.images.subarray(j * per, (j + 1) * per), i * per);
+    labels[i] = set.labels[j]!;
+  }
+  return { images, labels, count: idx.length, size: set.size };
+}
+
+/** Seeded, stratified-free split of the training set into train and validation parts. */
+export function validationSplit(count: number, fraction: number, seed: number): { train: Int32Array; val: Int32Array } {
+  const order = Int32Array.from({ length: count }, (_, i) => i);
+  new Rng(seed ^ 0x5eed).shuffle(order);
+  const nVal = fraction > 0 ? Math.max(1, Math.round(count * fraction)) : 0;
+  return { val: order.slice(0, nVal).sort(), train: order.slice(nVal) };
+}
+
+function augmentFor(rng: Rng, n: number, pad: number): Augment {
+  const a: Augment = { dx: new Int8Array(n), dy: new Int8Array(n), flip: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    a.dx[i] = rng.int(2 * pad + 1) - pad;
+    a.dy[i] = rng.int(2 * pad + 1) - pad;
+    a.flip[i] = rng.next() < 0.5 ? 1 : 0;
+  }
+  return a;
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new UserError(`${file} is unreadable (${(e as Error).message}).`, 'Delete the run folder to start over.', 'bad-run');
+  }
+}
+
+export async function evaluate(pool: EnginePool, set: ImageSet, classes: number): Promise<{ top1: number; top5: number; probs: Float32Array }> {
+  const probs = await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
+  return { top1: topKAccuracy(probs, set.labels, classes, 1), top5: topKAccuracy(probs, set.labels, classes, Math.min(5, classes)), probs };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...opts.config };
+  const { data, runDir } = opts;
+  const classes = data.info.classNames.length;
+  const size = data.info.imageSize;
+  const started = Date.now();
+  await fsp.mkdir(runDir, { recursive: true });
+
+  const askedConfig = { datasetId: data.info.id, classes, size, ...cfg, epochs: undefined };
+  const prior = await readJson<typeof askedConfig>(path.join(runDir, 'config.json'));
+  if (prior) {
+    const a = JSON.stringify({ ...prior, epochs: undefined });
+    if (a !== JSON.stringify(askedConfig)) {
+      throw new UserError(
+        `${runDir} holds a run with other settings (${a}).`,
+        'Use another --out folder, or the same settings to resume it.',
+        'run-mismatch',
+      );
+    }
+  } else {
+    await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(askedConfig, null, 2));
+  }
+
+  const ownPool = !opts.pool;
+  const pool = opts.pool ?? (await EnginePool.create({ workers: opts.workers, backend: opts.backend }));
+  try {
+    // Start from the latest finished checkpoint, if any; otherwise from a fresh, seeded model.
+    const latest = await readJson<{ dir: string }>(path.join(runDir, 'latest.json'));
+    let state: CheckpointState = { epoch: 0, history: [], bestEpoch: 0, bestVal: -1, seconds: 0 };
+    let artifacts: ModelArtifacts;
+    let optimizerBytes: Uint8Array | null = null;
+    if (latest) {
+      const dir = path.join(runDir, latest.dir);
+      artifacts = (await readModelDir(dir)).artifacts;
+      optimizerBytes = await fsp.readFile(path.join(dir, 'optimizer.bin'));
+      state = (await readJson<CheckpointState>(path.join(dir, 'state.json')))!;
+    } else {
+      const model = buildResNet({ depth: cfg.depth, inputSize: size, classes, batchNorm: cfg.batchNorm, seed: cfg.seed });
+      artifacts = await modelToArtifacts(model);
+      model.dispose();
+    }
+    const resumedFrom = state.epoch;
+    const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
+    const ranges = layout.offsets.map((offset, i) => ({ offset, size: layout.sizes[i]!, trainable: layout.trainable[i]! }));
+    const adam = new Adam(layout.total, { ...DEFAULT_ADAM, learningRate: cfg.learningRate });
+    if (optimizerBytes) adam.restore(optimizerBytes);
+
+    const split = validationSplit(data.train.count, cfg.valFraction, cfg.seed);
+    const trainSet = subset(data.train, split.train);
+    const valSet = subset(data.train, split.val);
+    const per = size * size * 3;
+    const backend = pool.report?.active ?? 'unknown';
+    const meta = (epochs: number): ModelMeta => ({
+      architecture: 'resnet',
+      depth: cfg.depth,
+      batchNorm: cfg.batchNorm,
+      inputSize: size,
+      classes,
+      classNames: data.info.classNames,
+      datasetId: data.info.id,
+      preprocess: DEFAULT_PREPROCESS,
+      training: { epochs, bestEpoch: state.bestEpoch, seed: cfg.seed, valAccuracy: state.bestVal, backend, seconds: state.seconds },
+    });
+    opts.onEvent?.({ type: 'start', epochs: cfg.epochs, startEpoch: state.epoch, trainImages: trainSet.count, valImages: valSet.count, backend, workers: pool.size });
+
+    const batches = Math.ceil(trainSet.count / cfg.batchSize);
+    let cancelled = false;
+    const images = new Uint8Array(cfg.batchSize * per);
+    const labels = new Int32Array(cfg.batchSize);
+    for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled; epoch++) {
+      const t0 = performance.now();
+      // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
+      const rng = new Rng(cfg.seed * 1000003 + epoch);
+      const order = Int32Array.from({ length: trainSet.count }, (_, i) => i);
+      rng.shuffle(order);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        if (opts.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const a = b * cfg.batchSize;
+        const n = Math.min(cfg.batchSize, trainSet.count - a);
+        for (let i = 0; i < n; i++) {
+          const j = order[a + i]!;
+          images.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
+          labels[i] = trainSet.labels[j]!;
+        }
+        const aug = cfg.augment ? augmentFor(rng, n, Math.round(size / 8)) : null;
+        const r = await pool.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, aug, per);
+        adam.step(pool.weights, pool.grads, ranges);
+        pool.weightsChanged();
+        lossSum += r.loss * n;
+        correct += r.correct;
+        seen += n;
+        const secs = (performance.now() - t0) / 1000;
+        const ips = seen / secs;
+        const remainingImages = trainSet.count - seen + (cfg.epochs - epoch) * trainSet.count;
+        opts.onEvent?.({ type: 'batch', epoch, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: ips, etaSeconds: remainingImages / ips });
+      }
+      if (cancelled) break;
+      const val = valSet.count > 0 ? (await evaluate(pool, valSet, classes)).top1 : correct / seen;
+      const seconds = (performance.now() - t0) / 1000;
+      const rec: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correct / seen, valAccuracy: val, seconds, imagesPerSecond: seen / seconds };
+      const best = val > state.bestVal;
+      state = {
+        epoch,
+        history: [...state.history, rec],
+        bestEpoch: best ? epoch : state.bestEpoch,
+        bestVal: best ? val : state.bestVal,
+        seconds: state.seconds + seconds,
+      };
+      await saveCheckpoint(runDir, epoch, pool, artifacts, meta(epoch), adam, state, best);
+      opts.onEvent?.({ type: 'epoch', ...rec, epochs: cfg.epochs, best, etaSeconds: (cfg.epochs - epoch) * seconds });
+    }
+
+    // The result is the best-validation checkpoint, evaluated on the test set.
+    let top1 = 0;
+    let top5 = 0;
+    let modelDir: string | null = null;
+    const bestPtr = await readJson<{ dir: string }>(path.join(runDir, 'best.json'));
+    if (bestPtr) {
+      const best = await readModelDir(path.join(runDir, bestPtr.dir));
+      await pool.load(best.artifacts, DEFAULT_PREPROCESS);
+      opts.onEvent?.({ type: 'evaluate', stage: 'test' });
+      ({ top1, top5 } = await evaluate(pool, data.test, classes));
+      const m = meta(state.epoch);
+      m.training = { ...m.training!, top1, top5 };
+      modelDir = path.join(runDir, 'model');
+      await saveModelDir(modelDir, best.artifacts, m);
+    }
+    return {
+      status: cancelled ? 'cancelled' : 'finished',
+      epochsDone: state.epoch,
+      bestEpoch: state.bestEpoch,
+      valAccuracy: Math.max(0, state.bestVal),
+      top1,
+      top5,
+      seconds: (Date.now() - started) / 1000,
+      modelDir,
+      backend,
+      history: state.history,
+      resumedFrom,
+    };
+  } finally {
+    if (ownPool) await pool.close();
+  }
+}
+
+async function saveCheckpoint(
+  runDir: string,
+  epoch: number,
+  pool: EnginePool,
+  template: ModelArtifacts,
+  meta: ModelMeta,
+  adam: Adam,
+  state: CheckpointState,
+  best: boolean,
+): Promise<void> {
+  const name = `checkpoints/epoch-${String(epoch).padStart(3, '0')}`;
+  const dir = path.join(runDir, name);
+  const artifacts: ModelArtifacts = { ...template, weightData: pool.weights.slice().buffer };
+  await saveModelDir(dir, artifacts, meta);
+  await writeFileSynced(path.join(dir, 'optimizer.bin'), adam.serialize());
+  await writeFileSynced(path.join(dir, 'state.json'), JSON.stringify(state));
+  // The pointers move only once the checkpoint is complete on disk.
+  if (best) await writeFileAtomic(path.join(runDir, 'best.json'), JSON.stringify({ epoch, dir: name }));
+  await writeFileAtomic(path.join(runDir, 'latest.json'), JSON.stringify({ epoch, dir: name }));
+  await pruneCheckpoints(runDir);
+}
+
+/** Keeps the checkpoints the pointers name; removes older ones and half-written leftovers. */
+async function pruneCheckpoints(runDir: string): Promise<void> {
+  const keep = new Set<string>();
+  for (const p of ['latest.json', 'best.json']) {
+    const ptr = await readJson<{ dir: string }>(path.join(runDir, p));
+    if (ptr) keep.add(path.basename(ptr.dir));
+  }
+  const dir = path.join(runDir, 'checkpoints');
+  for (const entry of await fsp.readdir(dir)) {
+    if (!keep.has(entry)) await fsp.rm(path.join(dir, entry), { recursive: true, force: true });
+  }
+}
+

@@ -1,0 +1,197 @@
+// The Electron shell: one locked-down window showing the renderer, served from app://
+// (never file://), and IPC handlers that validate who calls and with what, then forward
+// the call to the core running in a utility process.
+import { app, BrowserWindow, ipcMain, protocol, session, shell } from 'electron';
+import type { IpcMainInvokeEvent, WebFrameMain } from 'electron';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { API_METHODS, checkCall } from '../core/common/api.ts';
+import type { ApiMethod, WireResult } from '../core/common/api.ts';
+import { createCoreHost } from './core-host.ts';
+
+const SCHEME = 'app';
+const HOST = 'decomposer';
+const APP_ORIGIN = `${SCHEME}://${HOST}`;
+const here = import.meta.dirname;
+const RENDERER_DIR = path.resolve(here, '..', 'renderer');
+const PRELOAD = path.resolve(here, '..', 'preload', 'index.cjs');
+const WORKER = path.resolve(here, 'worker.js');
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.wasm': 'application/wasm',
+};
+
+// Must run before `ready`: app:// behaves like an https origin (standard, secure).
+protocol.registerSchemesAsPrivileged([
+  { scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+]);
+
+const core = createCoreHost(WORKER);
+
+/** A file inside the built renderer, or null for anything that tries to leave it. */
+async function resolveAppFile(pathname: string): Promise<string | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return null;
+  if (decoded.split('/').some((s) => s === '..' || s === '.')) return null;
+  const rel = decoded === '/' || decoded === '' ? 'index.html' : decoded.replace(/^\/+/, '');
+  const full = path.resolve(RENDERER_DIR, rel);
+  try {
+    const real = await fsp.realpath(full);
+    const root = await fsp.realpath(RENDERER_DIR);
+    if (!real.startsWith(root + path.sep)) return null;
+    return (await fsp.stat(real)).isFile() ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+async function serveApp(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.host !== HOST || request.method !== 'GET') return new Response('Not found', { status: 404 });
+  const file = await resolveAppFile(url.pathname);
+  if (!file) return new Response('Not found', { status: 404 });
+  const body = await fsp.readFile(file);
+  return new Response(new Uint8Array(body), {
+    headers: {
+      'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Security-Policy': CSP,
+      'X-Content-Type-Options': 'nosniff',
+    },
+  });
+}
+
+/** Only our own top-level page may call the API. */
+function trustedSender(frame: WebFrameMain | null): boolean {
+  if (!frame || frame.parent !== null) return false;
+  try {
+    return new URL(frame.url).origin === APP_ORIGIN;
+  } catch {
+    return false;
+  }
+}
+
+function registerIpc(): void {
+  for (const method of Object.keys(API_METHODS) as ApiMethod[]) {
+    ipcMain.handle(`decomposer:${method}`, async (event: IpcMainInvokeEvent, ...args: unknown[]): Promise<WireResult> => {
+      if (!trustedSender(event.senderFrame)) {
+        return { ok: false, error: { message: 'Refused: the caller is not the Decomposer page.', code: 'forbidden' } };
+      }
+      const problem = checkCall(method, args);
+      if (problem) return { ok: false, error: { message: problem, code: 'bad-request' } };
+      return core.call(method, args);
+    });
+  }
+  core.onProgress((event) => {
+    for (const win of BrowserWindow.getAllWindows()) {
+      if (!win.isDestroyed() && trustedSender(win.webContents.mainFrame)) win.webContents.send('decomposer:progress', event);
+    }
+  });
+}
+
+function lockDownSessions(): void {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  // No remote content: nothing leaves the machine from the window.
+  ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'file://*'] }, (_details, callback) =>
+    callback({ cancel: true }),
+  );
+  ses.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1100,
+    height: 760,
+    show: false,
+    title: 'Decomposer',
+    autoHideMenuBar: true,
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  void win.loadURL(`${APP_ORIGIN}/index.html`);
+  return win;
+}
+
+// Navigation and new windows are blocked everywhere; https links open in the user's browser.
+app.on('web-contents-created', (_event, contents) => {
+  contents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  contents.on('will-navigate', (event, url) => {
+    if (url !== contents.getURL()) event.preventDefault();
+  });
+  contents.on('will-redirect', (event) => event.preventDefault());
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+});
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    const win = BrowserWindow.getAllWindows()[0];
+    if (win) {
+      if (win.isMinimized()) win.restore();
+      win.focus();
+    }
+  });
+  app.whenReady().then(
+    () => {
+      protocol.handle(SCHEME, serveApp);
+      lockDownSessions();
+      registerIpc();
+      createWindow();
+      app.on('activate', () => {
+        if (BrowserWindow.getAllWindows().length === 0) createWindow();
+      });
+    },
+    (e: unknown) => {
+      console.error(`Decomposer could not start: ${e instanceof Error ? e.message : String(e)}`);
+      app.exit(1);
+    },
+  );
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+  app.on('will-quit', () => core.stop());
+}

@@ -1,0 +1,367 @@
+// The web shell: serves the built renderer and bridges the typed API to a browser over a
+// token-protected loopback server (HTTP POST for calls, Server-Sent Events for progress).
+// Uses node:http only. Everything that arrives is checked: the Host header (against DNS
+// rebinding), the token, the Origin, the method name and its arguments.
+import http from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { promises as fsp, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { checkCall, toWireError } from '../core/common/api.ts';
+import type { ApiMethod, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
+import { describeError, UserError } from '../core/common/errors.ts';
+
+export interface WebShellOptions {
+  /** Only loopback is allowed; default 127.0.0.1. */
+  host?: '127.0.0.1';
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** The built renderer (out/renderer by default). */
+  rendererDir?: string;
+  api: DecomposerApi;
+}
+
+export interface WebShell {
+  /** The page to open, token included. */
+  url: string;
+  token: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const TOKEN_HEADER = 'x-decomposer-token';
+const TOKEN_COOKIE = 'decomposer-token';
+const MAX_BODY = 1 << 20;
+
+/** The same policy as the Electron window: our own files only, nothing inline, nothing remote. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** out/renderer of this checkout (src/web → ../../out/renderer). */
+export function defaultRendererDir(): string {
+  return path.resolve(import.meta.dirname, '..', '..', 'out', 'renderer');
+}
+
+const BASE_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+};
+
+function sameSecret(given: string | undefined | null, token: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieToken(req: http.IncomingMessage): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === TOKEN_COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: WireResult): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...BASE_HEADERS,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, status: number, message: string, code: string): void {
+  sendJson(res, status, { ok: false, error: { message, code } });
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_BODY) throw new UserError('Request body too large.', 'Send at most 1 MiB.', 'too-large');
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Maps a request path to a file inside `root`, or null when the path tries to leave it
+ * (a `..` segment, an encoded separator, a NUL, a symlink pointing outside).
+ */
+export function resolveStatic(root: string, rawPath: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\')) return null;
+  const segments = decoded.split('/');
+  if (segments.some((s) => s === '..' || s === '.')) return null;
+  const rel = decoded === '/' || decoded === '' ? 'index.html' : decoded.replace(/^\/+/, '');
+  const full = path.resolve(root, rel);
+  if (full !== root && !full.startsWith(root + path.sep)) return null;
+  return full;
+}
+
+export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
+  const host = opts.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1') throw new UserError(`The web shell only listens on 127.0.0.1, not ${String(host)}.`, 'Leave the host unset.', 'bad-host');
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UserError(`Invalid port ${String(port)}.`, 'Use a number from 0 (any free port) to 65535.', 'bad-port');
+  }
+  const api = opts.api;
+  let rendererRoot = path.resolve(opts.rendererDir ?? defaultRendererDir());
+  try {
+    await fsp.access(path.join(rendererRoot, 'index.html'));
+    rendererRoot = realpathSync(rendererRoot);
+  } catch {
+    throw new UserError(`The app's user interface is not built (no ${path.join(rendererRoot, 'index.html')}).`, 'Run `npm run build` first.', 'not-built');
+  }
+  const token = randomBytes(32).toString('base64url');
+  const streams = new Set<http.ServerResponse>();
+  let actualPort = 0;
+
+  const allowedHosts = (): string[] => [`127.0.0.1:${actualPort}`, `localhost:${actualPort}`];
+  const origin = (): string => `http://127.0.0.1:${actualPort}`;
+
+  async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, queryToken: string | null): Promise<void> {
+    const isPage = pathname === '/' || pathname === '/index.html';
+    // The page needs the token in its URL; it then sets a same-site cookie so the page's
+    // own scripts and styles load without the token in every URL.
+    if (!sameSecret(queryToken, token) && !sameSecret(cookieToken(req), token)) {
+      sendError(res, 403, 'Missing or wrong token. Open the URL the server printed, token included.', 'forbidden');
+      return;
+    }
+    const file = resolveStatic(rendererRoot, pathname);
+    if (!file) {
+      sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
+      return;
+    }
+    let real: string;
+    try {
+      real = await fsp.realpath(file);
+    } catch {
+      sendError(res, 404, 'Not found.', 'not-found');
+      return;
+    }
+    if (real !== rendererRoot && !real.startsWith(rendererRoot + path.sep)) {
+      sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
+      return;
+    }
+    const stat = await fsp.stat(real);
+    if (!stat.isFile()) {
+      sendError(res, 404, 'Not found.', 'not-found');
+      return;
+    }
+    const body = await fsp.readFile(real);
+    const headers: Record<string, string | string[]> = {
+      ...BASE_HEADERS,
+      'Content-Type': MIME[path.extname(real).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Length': String(body.length),
+    };
+    if (isPage || real.endsWith('.html')) {
+      headers['Content-Security-Policy'] = CONTENT_SECURITY_POLICY;
+      headers['Set-Cookie'] = `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+    }
+    res.writeHead(200, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  async function serveCall(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      sendError(res, 415, 'API calls are JSON: send Content-Type: application/json.', 'bad-content-type');
+      return;
+    }
+    let args: unknown;
+    try {
+      const text = await readBody(req);
+      const body: unknown = text === '' ? {} : JSON.parse(text);
+      args = typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : [];
+    } catch (e) {
+      sendError(res, 400, `Unreadable request body: ${describeError(e)}`, 'bad-request');
+      return;
+    }
+    const problem = checkCall(method, args);
+    if (problem) {
+      sendError(res, 400, problem, 'bad-request');
+      return;
+    }
+    try {
+      const fn = api[method as ApiMethod] as (...a: unknown[]) => Promise<unknown>;
+      const value = await fn.apply(api, args as unknown[]);
+      sendJson(res, 200, { ok: true, value });
+    } catch (e) {
+      sendJson(res, 500, { ok: false, error: toWireError(e) });
+    }
+  }
+
+  function serveEvents(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, {
+      ...BASE_HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      Connection: 'keep-alive',
+    });
+    res.write(': connected\n\n');
+    streams.add(res);
+    const unsubscribe = api.onProgress((event: ProgressEvent) => {
+      res.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    heartbeat.unref();
+    const done = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(res);
+    };
+    req.on('close', done);
+    res.on('close', done);
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
+    if (!allowedHosts().includes(req.headers.host ?? '')) {
+      sendError(res, 421, 'Unexpected Host header.', 'bad-host');
+      return;
+    }
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const pathname = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+
+    if (pathname === '/api' || pathname.startsWith('/api/')) {
+      const given = (req.headers[TOKEN_HEADER] as string | undefined) ?? null;
+      const isEvents = pathname === '/api/events';
+      // EventSource cannot send headers: the event stream takes the token from the query.
+      const presented = given ?? (isEvents ? query.get('token') : null);
+      if (!sameSecret(presented, token)) {
+        sendError(res, 403, 'Missing or wrong token.', 'forbidden');
+        return;
+      }
+      const reqOrigin = req.headers.origin;
+      if (reqOrigin !== undefined && reqOrigin !== origin() && reqOrigin !== `http://localhost:${actualPort}`) {
+        sendError(res, 403, 'Cross-origin requests are refused.', 'forbidden-origin');
+        return;
+      }
+      if (isEvents) {
+        if (req.method !== 'GET') {
+          sendError(res, 405, 'Use GET for /api/events.', 'bad-method');
+          return;
+        }
+        serveEvents(req, res);
+        return;
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        sendError(res, 405, 'API calls use POST.', 'bad-method');
+        return;
+      }
+      await serveCall(req, res, decodeURIComponent(pathname.slice('/api/'.length)));
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendError(res, 405, 'Only GET and HEAD are served here.', 'bad-method');
+      return;
+    }
+    await serveStatic(req, res, pathname, query.get('token'));
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) sendError(res, 500, describeError(e), 'internal');
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0; // event streams stay open
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new UserError(`Port ${port} is already in use.`, 'Choose another with --port, or 0 for any free port.', 'port-in-use'));
+      else reject(e);
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  actualPort = typeof address === 'object' && address ? address.port : port;
+
+  return {
+    url: `http://127.0.0.1:${actualPort}/?token=${token}`,
+    token,
+    port: actualPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.end();
+        streams.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** `decomposer serve [--port N] [--backend NAME]`: runs the web shell until interrupted. */
+export async function serveMain(args: readonly string[]): Promise<number> {
+  const { createCoreApi } = await import('../core/node/api.ts');
+  const { parseBackendName } = await import('../core/node/engine/backend.ts');
+  let port = 0;
+  let backend: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (): string => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (v === undefined) throw new UserError(`${a} needs a value.`, 'See `decomposer serve --help`.', 'bad-args');
+      return v;
+    };
+    if (a === '--port' || a.startsWith('--port=')) port = Number(value());
+    else if (a === '--backend' || a.startsWith('--backend=')) backend = value();
+    else if (a === '--help' || a === '-h') {
+      console.log('Usage: decomposer serve [--port N] [--backend auto|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.');
+      return 0;
+    } else throw new UserError(`Unknown option ${a}.`, 'Usage: decomposer serve [--port N] [--backend NAME].', 'bad-args');
+  }
+  const api = createCoreApi({ backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND) });
+  const shell = await startWebShell({ port, api });
+  console.log(`Decomposer is served at ${shell.url}`);
+  console.log('Open it in a browser on this machine. Press Ctrl+C to stop.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await shell.close();
+  return 0;
+}
