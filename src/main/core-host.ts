@@ -20,7 +20,13 @@ interface Pending {
 function isResultMessage(m: unknown): m is { type: 'result'; id: number; result: WireResult } {
   if (typeof m !== 'object' || m === null) return false;
   const v = m as { type?: unknown; id?: unknown; result?: { ok?: unknown } };
-  return v.type === 'result' && typeof v.id === 'number' && typeof v.result === 'object' && v.result !== null && typeof v.result.ok === 'boolean';
+  return (
+    v.type === 'result' &&
+    typeof v.id === 'number' &&
+    typeof v.result === 'object' &&
+    v.result !== null &&
+    typeof v.result.ok === 'boolean'
+  );
 }
 
 export function createCoreHost(workerPath: string): CoreHost {

@@ -90,7 +90,15 @@ async function serveApp(request: Request): Promise<Response> {
 function trustedSender(frame: WebFrameMain | null): boolean {
   if (!frame || frame.parent !== null) return false;
   try {
-    return new URL(frame.url).origin === APP_ORIGIN;
+    // Not URL.origin: WHATWG gives custom schemes an opaque ("null") origin.
+    const u = new URL(frame.url);
+    return (
+      u.protocol === `${SCHEME}:` &&
+      u.host === HOST &&
+      u.username === '' &&
+      u.password === '' &&
+      u.port === ''
+    );
   } catch {
     return false;
   }
@@ -98,18 +106,25 @@ function trustedSender(frame: WebFrameMain | null): boolean {
 
 function registerIpc(): void {
   for (const method of Object.keys(API_METHODS) as ApiMethod[]) {
-    ipcMain.handle(`decomposer:${method}`, async (event: IpcMainInvokeEvent, ...args: unknown[]): Promise<WireResult> => {
-      if (!trustedSender(event.senderFrame)) {
-        return { ok: false, error: { message: 'Refused: the caller is not the Decomposer page.', code: 'forbidden' } };
-      }
-      const problem = checkCall(method, args);
-      if (problem) return { ok: false, error: { message: problem, code: 'bad-request' } };
-      return core.call(method, args);
-    });
+    ipcMain.handle(
+      `decomposer:${method}`,
+      async (event: IpcMainInvokeEvent, ...args: unknown[]): Promise<WireResult> => {
+        if (!trustedSender(event.senderFrame)) {
+          return {
+            ok: false,
+            error: { message: 'Refused: the caller is not the Decomposer page.', code: 'forbidden' },
+          };
+        }
+        const problem = checkCall(method, args);
+        if (problem) return { ok: false, error: { message: problem, code: 'bad-request' } };
+        return core.call(method, args);
+      },
+    );
   }
   core.onProgress((event) => {
     for (const win of BrowserWindow.getAllWindows()) {
-      if (!win.isDestroyed() && trustedSender(win.webContents.mainFrame)) win.webContents.send('decomposer:progress', event);
+      if (!win.isDestroyed() && trustedSender(win.webContents.mainFrame))
+        win.webContents.send('decomposer:progress', event);
     }
   });
 }
@@ -119,8 +134,9 @@ function lockDownSessions(): void {
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);
   // No remote content: nothing leaves the machine from the window.
-  ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'file://*'] }, (_details, callback) =>
-    callback({ cancel: true }),
+  ses.webRequest.onBeforeRequest(
+    { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'file:///*'] },
+    (_details, callback) => callback({ cancel: true }),
   );
   ses.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });

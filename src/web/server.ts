@@ -138,10 +138,19 @@ export function resolveStatic(root: string, rawPath: string): string | null {
 
 export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
   const host = opts.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1') throw new UserError(`The web shell only listens on 127.0.0.1, not ${String(host)}.`, 'Leave the host unset.', 'bad-host');
+  if (host !== '127.0.0.1')
+    throw new UserError(
+      `The web shell only listens on 127.0.0.1, not ${String(host)}.`,
+      'Leave the host unset.',
+      'bad-host',
+    );
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UserError(`Invalid port ${String(port)}.`, 'Use a number from 0 (any free port) to 65535.', 'bad-port');
+    throw new UserError(
+      `Invalid port ${String(port)}.`,
+      'Use a number from 0 (any free port) to 65535.',
+      'bad-port',
+    );
   }
   const api = opts.api;
   let rendererRoot = path.resolve(opts.rendererDir ?? defaultRendererDir());
@@ -149,7 +158,11 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     await fsp.access(path.join(rendererRoot, 'index.html'));
     rendererRoot = realpathSync(rendererRoot);
   } catch {
-    throw new UserError(`The app's user interface is not built (no ${path.join(rendererRoot, 'index.html')}).`, 'Run `npm run build` first.', 'not-built');
+    throw new UserError(
+      `The app's user interface is not built (no ${path.join(rendererRoot, 'index.html')}).`,
+      'Run `npm run build` first.',
+      'not-built',
+    );
   }
   const token = randomBytes(32).toString('base64url');
   const streams = new Set<http.ServerResponse>();
@@ -158,12 +171,22 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
   const allowedHosts = (): string[] => [`127.0.0.1:${actualPort}`, `localhost:${actualPort}`];
   const origin = (): string => `http://127.0.0.1:${actualPort}`;
 
-  async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, queryToken: string | null): Promise<void> {
+  async function serveStatic(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    pathname: string,
+    queryToken: string | null,
+  ): Promise<void> {
     const isPage = pathname === '/' || pathname === '/index.html';
     // The page needs the token in its URL; it then sets a same-site cookie so the page's
     // own scripts and styles load without the token in every URL.
     if (!sameSecret(queryToken, token) && !sameSecret(cookieToken(req), token)) {
-      sendError(res, 403, 'Missing or wrong token. Open the URL the server printed, token included.', 'forbidden');
+      sendError(
+        res,
+        403,
+        'Missing or wrong token. Open the URL the server printed, token included.',
+        'forbidden',
+      );
       return;
     }
     const file = resolveStatic(rendererRoot, pathname);
@@ -201,7 +224,11 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  async function serveCall(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+  async function serveCall(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+  ): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
       sendError(res, 415, 'API calls are JSON: send Content-Type: application/json.', 'bad-content-type');
@@ -211,7 +238,8 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     try {
       const text = await readBody(req);
       const body: unknown = text === '' ? {} : JSON.parse(text);
-      args = typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : [];
+      args =
+        typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : [];
     } catch (e) {
       sendError(res, 400, `Unreadable request body: ${describeError(e)}`, 'bad-request');
       return;
@@ -273,7 +301,11 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
         return;
       }
       const reqOrigin = req.headers.origin;
-      if (reqOrigin !== undefined && reqOrigin !== origin() && reqOrigin !== `http://localhost:${actualPort}`) {
+      if (
+        reqOrigin !== undefined &&
+        reqOrigin !== origin() &&
+        reqOrigin !== `http://localhost:${actualPort}`
+      ) {
         sendError(res, 403, 'Cross-origin requests are refused.', 'forbidden-origin');
         return;
       }
@@ -290,7 +322,7 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
         sendError(res, 405, 'API calls use POST.', 'bad-method');
         return;
       }
-      await serveCall(req, res, decodeURIComponent(pathname.slice('/api/'.length)));
+      await serveCall(req, res, pathname.slice('/api/'.length));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -312,7 +344,14 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRINUSE') reject(new UserError(`Port ${port} is already in use.`, 'Choose another with --port, or 0 for any free port.', 'port-in-use'));
+      if (e.code === 'EADDRINUSE')
+        reject(
+          new UserError(
+            `Port ${port} is already in use.`,
+            'Choose another with --port, or 0 for any free port.',
+            'port-in-use',
+          ),
+        );
       else reject(e);
     });
     server.listen(port, host, () => resolve());
@@ -344,15 +383,23 @@ export async function serveMain(args: readonly string[]): Promise<number> {
     const a = args[i]!;
     const value = (): string => {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      if (v === undefined) throw new UserError(`${a} needs a value.`, 'See `decomposer serve --help`.', 'bad-args');
+      if (v === undefined)
+        throw new UserError(`${a} needs a value.`, 'See `decomposer serve --help`.', 'bad-args');
       return v;
     };
     if (a === '--port' || a.startsWith('--port=')) port = Number(value());
     else if (a === '--backend' || a.startsWith('--backend=')) backend = value();
     else if (a === '--help' || a === '-h') {
-      console.log('Usage: decomposer serve [--port N] [--backend auto|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.');
+      console.log(
+        'Usage: decomposer serve [--port N] [--backend auto|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.',
+      );
       return 0;
-    } else throw new UserError(`Unknown option ${a}.`, 'Usage: decomposer serve [--port N] [--backend NAME].', 'bad-args');
+    } else
+      throw new UserError(
+        `Unknown option ${a}.`,
+        'Usage: decomposer serve [--port N] [--backend NAME].',
+        'bad-args',
+      );
   }
   const api = createCoreApi({ backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND) });
   const shell = await startWebShell({ port, api });

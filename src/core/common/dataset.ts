@@ -5,7 +5,14 @@ export type DatasetKind = 'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' 
 
 /** Where a dataset comes from. Paths may name an archive or an extracted folder. */
 export type DatasetSpec =
-  | { kind: 'synthetic'; name: SyntheticName; size: 32 | 64; seed?: number; trainPerClass?: number; testPerClass?: number }
+  | {
+      kind: 'synthetic';
+      name: SyntheticName;
+      size: 32 | 64;
+      seed?: number;
+      trainPerClass?: number;
+      testPerClass?: number;
+    }
   | { kind: 'cifar10'; path: string }
   | { kind: 'cifar100'; path: string; labels?: 'fine' | 'coarse' }
   | { kind: 'tinyimagenet'; path: string }
@@ -50,4 +57,7 @@ export interface Progress {
   /** Fraction in [0, 1], or null when unknown. */
   fraction: number | null;
   detail?: string;
+  /** Downloads: bytes received so far (including a resumed part) and the total, if known. */
+  bytes?: number;
+  totalBytes?: number | null;
 }

@@ -65,7 +65,11 @@ export async function readTarMembers(
       read += chunk.length;
       if (opts.onProgress && (read - lastReport > total / 50 || read === total)) {
         lastReport = read;
-        opts.onProgress({ stage: opts.stage ?? 'Reading archive', fraction: total ? read / total : null, detail: path.basename(file) });
+        opts.onProgress({
+          stage: opts.stage ?? 'Reading archive',
+          fraction: total ? read / total : null,
+          detail: path.basename(file),
+        });
       }
     });
     stream.on('error', (e) => fail(e));

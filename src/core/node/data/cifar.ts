@@ -15,7 +15,18 @@ import { isTarArchive, readTarMembers } from './archive.ts';
 
 const PIXELS = 32 * 32;
 
-export const CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_NAMES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 interface Layout {
   train: string[];
@@ -58,7 +69,10 @@ function title(kind: 'cifar10' | 'cifar100'): string {
 }
 
 /** The archive or folder that holds the batch files, or a UserError. */
-export function resolveCifarSource(kind: 'cifar10' | 'cifar100', p: string): { path: string; archive: boolean } {
+export function resolveCifarSource(
+  kind: 'cifar10' | 'cifar100',
+  p: string,
+): { path: string; archive: boolean } {
   const L = layout(kind, 'fine');
   const abs = path.resolve(p);
   if (!existsSync(abs)) {
@@ -80,7 +94,8 @@ export function resolveCifarSource(kind: 'cifar10' | 'cifar100', p: string): { p
     return { path: abs, archive: true };
   }
   for (const dir of [abs, path.join(abs, L.folder)]) {
-    if (L.train.concat(L.test).some((f) => existsSync(path.join(dir, f)))) return { path: dir, archive: false };
+    if (L.train.concat(L.test).some((f) => existsSync(path.join(dir, f))))
+      return { path: dir, archive: false };
   }
   for (const name of readdirSafe(abs)) {
     if (L.archive.test(name)) return { path: path.join(abs, name), archive: true };
@@ -102,7 +117,9 @@ export function cifarFingerprintFiles(kind: 'cifar10' | 'cifar100', p: string): 
   if (src.archive) return [src.path];
   const all = layout(kind, 'fine');
   const L2 = layout(kind, 'coarse');
-  return [...all.train, ...all.test, all.names, L2.names].map((f) => path.join(src.path, f)).filter((f) => existsSync(f));
+  return [...all.train, ...all.test, all.names, L2.names]
+    .map((f) => path.join(src.path, f))
+    .filter((f) => existsSync(f));
 }
 
 function parseNames(text: string): string[] {
@@ -166,7 +183,10 @@ export async function loadCifar(
   const wanted = new Set([...L.train, ...L.test, L.names]);
   let files: Map<string, Buffer>;
   if (src.archive) {
-    files = await readTarMembers(src.path, (b) => wanted.has(b), { ...opts, stage: `Reading ${title(kind)} archive` });
+    files = await readTarMembers(src.path, (b) => wanted.has(b), {
+      ...opts,
+      stage: `Reading ${title(kind)} archive`,
+    });
   } else {
     files = new Map();
     let i = 0;
@@ -187,20 +207,33 @@ export async function loadCifar(
   }
   opts.onProgress?.({ stage: 'Decoding images', fraction: null });
   const where = src.path;
-  const train = decodeRecords(L.train.map((f) => ({ name: f, data: files.get(f)! })), L, where);
-  const test = decodeRecords(L.test.map((f) => ({ name: f, data: files.get(f)! })), L, where);
+  const train = decodeRecords(
+    L.train.map((f) => ({ name: f, data: files.get(f)! })),
+    L,
+    where,
+  );
+  const test = decodeRecords(
+    L.test.map((f) => ({ name: f, data: files.get(f)! })),
+    L,
+    where,
+  );
   const warnings: string[] = [];
   let classNames: string[];
   const namesBuf = files.get(L.names);
   if (namesBuf) {
     classNames = parseNames(namesBuf.toString('utf8'));
     if (classNames.length !== L.classes) {
-      warnings.push(`${L.names} lists ${classNames.length} class names, expected ${L.classes}; numbered names used instead.`);
+      warnings.push(
+        `${L.names} lists ${classNames.length} class names, expected ${L.classes}; numbered names used instead.`,
+      );
       classNames = Array.from({ length: L.classes }, (_, i) => `class_${i}`);
     }
   } else {
-    classNames = kind === 'cifar10' ? [...CIFAR10_NAMES] : Array.from({ length: L.classes }, (_, i) => `class_${i}`);
-    warnings.push(`${L.names} was not found; ${kind === 'cifar10' ? 'the standard CIFAR-10 names' : 'numbered names'} are used.`);
+    classNames =
+      kind === 'cifar10' ? [...CIFAR10_NAMES] : Array.from({ length: L.classes }, (_, i) => `class_${i}`);
+    warnings.push(
+      `${L.names} was not found; ${kind === 'cifar10' ? 'the standard CIFAR-10 names' : 'numbered names'} are used.`,
+    );
   }
   const info: DatasetInfo = {
     id,

@@ -20,10 +20,18 @@ export const FOLDER_DEFAULTS = { testFraction: 0.2, seed: 1 } as const;
 export function resolveFolder(p: string): string {
   const abs = path.resolve(p);
   if (!existsSync(abs)) {
-    throw new UserError(`The image folder ${abs} does not exist.`, 'Choose a folder that has one sub-folder of images per class.', 'not-found');
+    throw new UserError(
+      `The image folder ${abs} does not exist.`,
+      'Choose a folder that has one sub-folder of images per class.',
+      'not-found',
+    );
   }
   if (!statSync(abs).isDirectory()) {
-    throw new UserError(`${abs} is a file, not a folder.`, 'Choose a folder that has one sub-folder of images per class.', 'bad-format');
+    throw new UserError(
+      `${abs} is a file, not a folder.`,
+      'Choose a folder that has one sub-folder of images per class.',
+      'bad-format',
+    );
   }
   return abs;
 }
@@ -39,7 +47,9 @@ async function walk(dir: string, out: string[]): Promise<void> {
 }
 
 /** Class folders and their files, sorted. Files in the root itself are not part of any class. */
-export async function listFolder(root: string): Promise<{ classes: string[]; files: string[][]; rootFiles: string[] }> {
+export async function listFolder(
+  root: string,
+): Promise<{ classes: string[]; files: string[][]; rootFiles: string[] }> {
   const entries = await fsp.readdir(root, { withFileTypes: true });
   const classes = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
@@ -64,10 +74,18 @@ export async function loadFolder(
   opts: { onProgress?: (p: Progress) => void; signal?: AbortSignal },
 ): Promise<LoadedDataset> {
   if (!Number.isInteger(size) || size < 8 || size > 512) {
-    throw new UserError(`The image size must be a whole number from 8 to 512 (got ${size}).`, 'Choose 32 or 64 for the ResNets.', 'bad-spec');
+    throw new UserError(
+      `The image size must be a whole number from 8 to 512 (got ${size}).`,
+      'Choose 32 or 64 for the ResNets.',
+      'bad-spec',
+    );
   }
   if (!(testFraction >= 0 && testFraction < 1)) {
-    throw new UserError(`The test fraction must be at least 0 and below 1 (got ${testFraction}).`, 'Choose e.g. 0.2 for a 80/20 split.', 'bad-spec');
+    throw new UserError(
+      `The test fraction must be at least 0 and below 1 (got ${testFraction}).`,
+      'Choose e.g. 0.2 for a 80/20 split.',
+      'bad-spec',
+    );
   }
   const root = resolveFolder(p);
   const { classes, files, rootFiles } = await listFolder(root);
@@ -94,7 +112,11 @@ export async function loadFolder(
       } catch {
         const rel = path.relative(root, all[i].file);
         skipped.push(rel);
-        opts.onProgress?.({ stage: 'Decoding images', fraction: done / all.length, detail: `skipped ${rel} (not a readable image)` });
+        opts.onProgress?.({
+          stage: 'Decoding images',
+          fraction: done / all.length,
+          detail: `skipped ${rel} (not a readable image)`,
+        });
       }
       if ((++done & 255) === 0) opts.onProgress?.({ stage: 'Decoding images', fraction: done / all.length });
     },

@@ -22,7 +22,8 @@ export async function decodeInto(file: string, size: number, out: Uint8Array, of
     .toBuffer({ resolveWithObject: true });
   const ch = info.channels;
   const n = size * size;
-  if (info.width !== size || info.height !== size || data.length !== n * ch) throw new Error('unexpected decoded size');
+  if (info.width !== size || info.height !== size || data.length !== n * ch)
+    throw new Error('unexpected decoded size');
   if (ch === 3) {
     out.set(data, offset);
   } else if (ch === 1 || ch === 2) {
@@ -42,7 +43,12 @@ export async function decodeInto(file: string, size: number, out: Uint8Array, of
 }
 
 /** Runs `work(i)` for i in [0, n) with at most `limit` in flight; stops at the first throw. */
-export async function pool(n: number, limit: number, work: (i: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
+export async function pool(
+  n: number,
+  limit: number,
+  work: (i: number) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {

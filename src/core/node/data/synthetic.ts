@@ -159,7 +159,8 @@ function paint(
   for (let y = ya; y <= yb; y++) {
     for (let x = xa; x <= xb; x++) {
       let cover = 0;
-      for (let sy = 0; sy < 2; sy++) for (let sx = 0; sx < 2; sx++) if (inside(x + SUB[sx], y + SUB[sy])) cover++;
+      for (let sy = 0; sy < 2; sy++)
+        for (let sx = 0; sx < 2; sx++) if (inside(x + SUB[sx], y + SUB[sy])) cover++;
       if (cover === 0) continue;
       const w = (cover / 4) * alpha;
       const o = (y * size + x) * 3;
@@ -182,13 +183,22 @@ function drawSegment(cv: Canvas, rng: Rng, colour: RGB, alpha: number): void {
   const vx = bx - ax;
   const vy = by - ay;
   const l2 = vx * vx + vy * vy || 1;
-  paint(cv, Math.min(ax, bx) - hw, Math.min(ay, by) - hw, Math.max(ax, bx) + hw, Math.max(ay, by) + hw, colour, alpha, (x, y) => {
-    let t = ((x - ax) * vx + (y - ay) * vy) / l2;
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    const dx = x - (ax + t * vx);
-    const dy = y - (ay + t * vy);
-    return dx * dx + dy * dy <= hw * hw;
-  });
+  paint(
+    cv,
+    Math.min(ax, bx) - hw,
+    Math.min(ay, by) - hw,
+    Math.max(ax, bx) + hw,
+    Math.max(ay, by) + hw,
+    colour,
+    alpha,
+    (x, y) => {
+      let t = ((x - ax) * vx + (y - ay) * vy) / l2;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      const dx = x - (ax + t * vx);
+      const dy = y - (ay + t * vy);
+      return dx * dx + dy * dy <= hw * hw;
+    },
+  );
 }
 
 function drawBlob(cv: Canvas, rng: Rng, colour: RGB, alpha: number): void {
@@ -282,7 +292,15 @@ const SHAPES: ((u: number, v: number) => boolean)[] = [
   (u, v) => u * u + v * v <= 1 && (u - 0.45) * (u - 0.45) + v * v > 0.6, // crescent
 ];
 
-function drawShape(cv: Canvas, rng: Rng, cls: number, colour: RGB, radius: number, cx: number, cy: number): void {
+function drawShape(
+  cv: Canvas,
+  rng: Rng,
+  cls: number,
+  colour: RGB,
+  radius: number,
+  cx: number,
+  cy: number,
+): void {
   const inside = SHAPES[cls];
   const ang = rng.next() * 2 * Math.PI;
   const ca = Math.cos(ang);
@@ -462,7 +480,11 @@ export interface SyntheticOptions {
 
 function checkCount(what: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 100000) {
-    throw new UserError(`${what} must be a whole number from 0 to 100000 (got ${v}).`, 'Choose a smaller or whole count.', 'bad-spec');
+    throw new UserError(
+      `${what} must be a whole number from 0 to 100000 (got ${v}).`,
+      'Choose a smaller or whole count.',
+      'bad-spec',
+    );
   }
   return v;
 }
@@ -499,20 +521,42 @@ function generateSplit(
   return { images, labels, count, size };
 }
 
-export function syntheticId(name: SyntheticName, size: number, seed: number, trainPerClass: number, testPerClass: number): string {
+export function syntheticId(
+  name: SyntheticName,
+  size: number,
+  seed: number,
+  trainPerClass: number,
+  testPerClass: number,
+): string {
   return `synthetic-${name}-${size}-s${seed}-${trainPerClass}x${testPerClass}`;
 }
 
-export function generateSynthetic(name: SyntheticName, size: 32 | 64, opts: SyntheticOptions = {}): LoadedDataset {
+export function generateSynthetic(
+  name: SyntheticName,
+  size: 32 | 64,
+  opts: SyntheticOptions = {},
+): LoadedDataset {
   if (name !== 'shapes' && name !== 'textures') {
-    throw new UserError(`There is no embedded dataset called "${String(name)}".`, 'Choose "shapes" or "textures".', 'bad-spec');
+    throw new UserError(
+      `There is no embedded dataset called "${String(name)}".`,
+      'Choose "shapes" or "textures".',
+      'bad-spec',
+    );
   }
   if (size !== 32 && size !== 64) {
-    throw new UserError(`The embedded datasets come in 32x32 and 64x64, not ${String(size)}.`, 'Choose size 32 or 64.', 'bad-spec');
+    throw new UserError(
+      `The embedded datasets come in 32x32 and 64x64, not ${String(size)}.`,
+      'Choose size 32 or 64.',
+      'bad-spec',
+    );
   }
   const seed = opts.seed ?? SYNTHETIC_DEFAULTS.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new UserError(`The seed must be a whole number from 0 to 4294967295 (got ${seed}).`, 'Choose another seed.', 'bad-spec');
+    throw new UserError(
+      `The seed must be a whole number from 0 to 4294967295 (got ${seed}).`,
+      'Choose another seed.',
+      'bad-spec',
+    );
   }
   const trainPer = checkCount('trainPerClass', opts.trainPerClass ?? SYNTHETIC_DEFAULTS.trainPerClass);
   const testPer = checkCount('testPerClass', opts.testPerClass ?? SYNTHETIC_DEFAULTS.testPerClass);

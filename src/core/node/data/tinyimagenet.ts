@@ -32,7 +32,12 @@ export function resolveTinyRoot(p: string): string {
 
 /** Paths whose size/mtime fingerprint the source: the index files and every class folder. */
 export async function tinyFingerprintEntries(root: string): Promise<string[]> {
-  const out = [path.join(root, 'wnids.txt'), path.join(root, 'words.txt'), path.join(root, 'val', 'val_annotations.txt'), path.join(root, 'val', 'images')];
+  const out = [
+    path.join(root, 'wnids.txt'),
+    path.join(root, 'words.txt'),
+    path.join(root, 'val', 'val_annotations.txt'),
+    path.join(root, 'val', 'images'),
+  ];
   const wnids = await readWnids(root);
   for (const w of wnids) out.push(path.join(root, 'train', w, 'images'));
   return out.filter((f) => existsSync(f));
@@ -58,7 +63,11 @@ export async function loadTinyImageNet(
   const root = resolveTinyRoot(p);
   const wnids = await readWnids(root);
   if (wnids.length === 0) {
-    throw new UserError(`${path.join(root, 'wnids.txt')} lists no classes.`, 'Extract the Tiny ImageNet archive again.', 'corrupt-data');
+    throw new UserError(
+      `${path.join(root, 'wnids.txt')} lists no classes.`,
+      'Extract the Tiny ImageNet archive again.',
+      'corrupt-data',
+    );
   }
   const index = new Map(wnids.map((w, i) => [w, i]));
   // Names: the first synonym in words.txt; fall back to the wnid.
@@ -70,7 +79,14 @@ export async function loadTinyImageNet(
       const tab = line.indexOf('\t');
       if (tab < 0) continue;
       const w = line.slice(0, tab).trim();
-      if (index.has(w)) names.set(w, line.slice(tab + 1).split(',')[0].trim());
+      if (index.has(w))
+        names.set(
+          w,
+          line
+            .slice(tab + 1)
+            .split(',')[0]
+            .trim(),
+        );
     }
   } else {
     warnings.push('words.txt was not found; class names are WordNet ids.');
@@ -98,7 +114,11 @@ export async function loadTinyImageNet(
   }
   const annFile = path.join(root, 'val', 'val_annotations.txt');
   if (!existsSync(annFile)) {
-    throw new UserError(`${annFile} does not exist.`, 'Extract the whole Tiny ImageNet archive again: the val folder is incomplete.', 'missing-files');
+    throw new UserError(
+      `${annFile} does not exist.`,
+      'Extract the whole Tiny ImageNet archive again: the val folder is incomplete.',
+      'missing-files',
+    );
   }
   const testFiles: { file: string; label: number }[] = [];
   const lines = (await fsp.readFile(annFile, 'utf8')).split(/\r?\n/);
@@ -133,19 +153,32 @@ export async function loadTinyImageNet(
           ok[i] = 1;
         } catch {
           skipped.push(path.relative(root, list[i].file));
-          opts.onProgress?.({ stage: 'Decoding images', fraction: done / total, detail: `skipped ${path.relative(root, list[i].file)} (not a readable image)` });
+          opts.onProgress?.({
+            stage: 'Decoding images',
+            fraction: done / total,
+            detail: `skipped ${path.relative(root, list[i].file)} (not a readable image)`,
+          });
         }
         if ((++done & 511) === 0) opts.onProgress?.({ stage: 'Decoding images', fraction: done / total });
       },
       opts.signal,
     );
-    return compact(images, list.map((e) => e.label), ok, SIZE);
+    return compact(
+      images,
+      list.map((e) => e.label),
+      ok,
+      SIZE,
+    );
   };
   const train = await decodeSet(trainFiles);
   const test = await decodeSet(testFiles);
   opts.onProgress?.({ stage: 'Decoding images', fraction: 1 });
   if (train.count === 0) {
-    throw new UserError(`No readable training images were found under ${path.join(root, 'train')}.`, 'Extract the Tiny ImageNet archive again.', 'no-images');
+    throw new UserError(
+      `No readable training images were found under ${path.join(root, 'train')}.`,
+      'Extract the Tiny ImageNet archive again.',
+      'no-images',
+    );
   }
   if (skipped.length) warnings.push(...skippedWarnings(skipped));
   const info: DatasetInfo = {
@@ -173,13 +206,19 @@ export function compact(images: Uint8Array, labels: number[], ok: Uint8Array, si
   }
   const outLabels = new Int32Array(n);
   for (let i = 0, k = 0; i < labels.length; i++) if (ok[i]) outLabels[k++] = labels[i];
-  return { images: n === labels.length ? images : images.slice(0, n * px), labels: outLabels, count: n, size };
+  return {
+    images: n === labels.length ? images : images.slice(0, n * px),
+    labels: outLabels,
+    count: n,
+    size,
+  };
 }
 
 export function skippedWarnings(skipped: string[]): string[] {
   const sorted = [...skipped].sort();
   const shown = sorted.slice(0, 50).map((f) => `Skipped ${f}: not a readable image.`);
-  if (sorted.length > 50) shown.push(`... and ${sorted.length - 50} more files that are not readable images were skipped.`);
+  if (sorted.length > 50)
+    shown.push(`... and ${sorted.length - 50} more files that are not readable images were skipped.`);
   return shown;
 }
 

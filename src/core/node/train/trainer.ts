@@ -13,6 +13,7 @@ import type { BackendName } from '../../common/api.ts';
 import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
+import { initBackend } from '../engine/backend.ts';
 import { EnginePool } from '../engine/pool.ts';
 import type { Augment } from '../engine/preprocess.ts';
 import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
@@ -174,6 +175,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       optimizerBytes = await fsp.readFile(path.join(dir, 'optimizer.bin'));
       state = (await readJson<CheckpointState>(path.join(dir, 'state.json')))!;
     } else {
+      await initBackend(opts.backend ?? null);
       const model = buildResNet({ depth: cfg.depth, inputSize: size, classes, batchNorm: cfg.batchNorm, seed: cfg.seed });
       artifacts = await modelToArtifacts(model);
       model.dispose();

@@ -1,7 +1,14 @@
 // The typed API over the web shell: POST /api/<method> with the token from the page URL,
 // and progress as Server-Sent Events from /api/events.
 import { fromWireError, isProgressEvent } from '../../../core/common/api.ts';
-import type { ApiMethod, DecomposerApi, ProgressEvent, SystemInfo, Unsubscribe, WireResult } from '../../../core/common/api.ts';
+import type {
+  ApiMethod,
+  DecomposerApi,
+  ProgressEvent,
+  SystemInfo,
+  Unsubscribe,
+  WireResult,
+} from '../../../core/common/api.ts';
 import type { DatasetInfo } from '../../../core/common/dataset.ts';
 import { UserError } from '../../../core/common/errors.ts';
 
@@ -12,7 +19,11 @@ export function createWebApi(location: Pick<Location, 'search' | 'origin'>): Dec
 
   async function call<T>(method: ApiMethod, args: unknown[] = []): Promise<T> {
     if (!token) {
-      throw new UserError('This page was opened without its access token.', 'Open the full URL that `decomposer serve` or `npm start` printed.', 'no-token');
+      throw new UserError(
+        'This page was opened without its access token.',
+        'Open the full URL that `decomposer serve` or `npm start` printed.',
+        'no-token',
+      );
     }
     let response: Response;
     try {
@@ -23,7 +34,11 @@ export function createWebApi(location: Pick<Location, 'search' | 'origin'>): Dec
         cache: 'no-store',
       });
     } catch {
-      throw new UserError('The Decomposer server is not reachable.', 'Check that `decomposer serve` is still running, then reload.', 'offline');
+      throw new UserError(
+        'The Decomposer server is not reachable.',
+        'Check that `decomposer serve` is still running, then reload.',
+        'offline',
+      );
     }
     let result: WireResult<T>;
     try {

@@ -42,7 +42,15 @@ function conv2DBackpropFilter(args: {
     backend_util.convertConv2DDataFormat(dataFormat),
   );
   assertNHWC(Conv2DBackpropFilter, convInfo.dataFormat);
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = convInfo;
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: oh,
+    outWidth: ow,
+    outChannels: co,
+  } = convInfo;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = convInfo;
   const top = convInfo.padInfo.top;
   const left = convInfo.padInfo.left;
@@ -71,7 +79,20 @@ function conv2DBackpropFilter(args: {
       }
     }
   }
-  fillPhases(heapF32(backend, x), heapF32(backend, xs), { n, h, w, ci, gh, gw, sh, sw, top, left, phasesH, phasesW });
+  fillPhases(heapF32(backend, x), heapF32(backend, xs), {
+    n,
+    h,
+    w,
+    ci,
+    gh,
+    gw,
+    sh,
+    sw,
+    top,
+    left,
+    phasesH,
+    phasesW,
+  });
 
   for (let th = 0; th < kh; th++) {
     for (let tw = 0; tw < kw; tw++) {
@@ -79,10 +100,15 @@ function conv2DBackpropFilter(args: {
       const start = phase * phaseSize + Math.floor(th / sh) * gw + Math.floor(tw / sw);
       const a = aliasF32(backend, xs, start, [1, ci, plane]);
       // dyPad stays the same weight tensor, so XNNPACK packs it once for all taps.
-      const prod = runWasmKernel('BatchMatMul', backend, { a, b: { ...dyPad, shape: [1, plane, co] } }, {
-        transposeA: false,
-        transposeB: false,
-      });
+      const prod = runWasmKernel(
+        'BatchMatMul',
+        backend,
+        { a, b: { ...dyPad, shape: [1, plane, co] } },
+        {
+          transposeA: false,
+          transposeB: false,
+        },
+      );
       releaseAlias(backend, a);
       heapF32(backend, dw).set(heapF32(backend, prod), (th * kw + tw) * ci * co);
       disposeInfo(backend, prod);

@@ -7,7 +7,15 @@
 import { backend_util, Conv2DBackpropInput } from '@tensorflow/tfjs';
 import type { Conv2DBackpropInputAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { assertNHWC, assertNoDilation, disposeInfo, heapF32, makeF32, runWasmKernel, xnnConv2d } from './wasm_util.ts';
+import {
+  assertNHWC,
+  assertNoDilation,
+  disposeInfo,
+  heapF32,
+  makeF32,
+  runWasmKernel,
+  xnnConv2d,
+} from './wasm_util.ts';
 
 interface Phase {
   ph: number;
@@ -58,12 +66,12 @@ function conv2DBackpropInput(args: {
         continue;
       }
       // dx row s*a+ph reads dy rows a + c - (J-1) + j' for j' in [0, J).
-      const before = [
-        taps[0] - 1 - (ph + padTop - kh0) / sh,
-        taps[1] - 1 - (pw + padLeft - kw0) / sw,
-      ];
+      const before = [taps[0] - 1 - (ph + padTop - kh0) / sh, taps[1] - 1 - (pw + padLeft - kw0) / sw];
       const after = [rows + taps[0] - 1 - outHeight - before[0], cols + taps[1] - 1 - outWidth - before[1]];
-      const out = phaseConv(backend, dy, filter, [kh0, kw0], [sh, sw], taps, before, after, [outHeight, outWidth]);
+      const out = phaseConv(backend, dy, filter, [kh0, kw0], [sh, sw], taps, before, after, [
+        outHeight,
+        outWidth,
+      ]);
       phases.push({ ph, pw, rows, cols, out });
     }
   }
@@ -116,10 +124,15 @@ function phaseConv(
   const crop = [Math.max(0, -before[0]), Math.max(0, -before[1])];
   const cropEnd = [Math.max(0, -after[0]), Math.max(0, -after[1])];
   if (crop[0] + crop[1] + cropEnd[0] + cropEnd[1] > 0) {
-    input = runWasmKernel('Slice', backend, { x: dy }, {
-      begin: [0, crop[0], crop[1], 0],
-      size: [dy.shape[0], dyHW[0] - crop[0] - cropEnd[0], dyHW[1] - crop[1] - cropEnd[1], dy.shape[3]],
-    });
+    input = runWasmKernel(
+      'Slice',
+      backend,
+      { x: dy },
+      {
+        begin: [0, crop[0], crop[1], 0],
+        size: [dy.shape[0], dyHW[0] - crop[0] - cropEnd[0], dyHW[1] - crop[1] - cropEnd[1], dy.shape[3]],
+      },
+    );
   }
   const out = xnnConv2d(backend, input, sub, [
     [0, 0],
@@ -156,7 +169,16 @@ function scatterPhase(
   }
 }
 
-function zeroPhase(dx: Float32Array, p: Phase, n: number, h: number, w: number, c: number, sh: number, sw: number): void {
+function zeroPhase(
+  dx: Float32Array,
+  p: Phase,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  sh: number,
+  sw: number,
+): void {
   const pixStep = sw * c;
   for (let b = 0; b < n; b++) {
     for (let a = 0; a < p.rows; a++) {

@@ -40,7 +40,11 @@ export function xnnConv2d(
 }
 
 /** A float32 tensor on the wasm heap; `fill` writes it through a fresh heap view. */
-export function makeF32(backend: BackendWasm, shape: number[], fill?: (view: Float32Array) => void): TensorInfo {
+export function makeF32(
+  backend: BackendWasm,
+  shape: number[],
+  fill?: (view: Float32Array) => void,
+): TensorInfo {
   const info = backend.makeOutput(shape, 'float32');
   if (fill) fill(heapF32(backend, info));
   return info;
@@ -55,7 +59,9 @@ export function assertNoDilation(kernelName: string, dilations: unknown): void {
   if (dilations == null) return;
   const d = Array.isArray(dilations) ? dilations : [dilations, dilations];
   if (d.some((v) => v !== 1)) {
-    throw new Error(`${kernelName} (wasm training kernel) supports dilations = 1 only, got ${JSON.stringify(dilations)}`);
+    throw new Error(
+      `${kernelName} (wasm training kernel) supports dilations = 1 only, got ${JSON.stringify(dilations)}`,
+    );
   }
 }
 
@@ -70,7 +76,12 @@ export function assertNHWC(kernelName: string, dataFormat: string): void {
  * buffer feed several XNNPACK calls at shifted starts without copies. Release
  * it with releaseAlias, never disposeInfo: that would free() memory it doesn't own.
  */
-export function aliasF32(backend: BackendWasm, base: TensorInfo, offset: number, shape: number[]): TensorInfo {
+export function aliasF32(
+  backend: BackendWasm,
+  base: TensorInfo,
+  offset: number,
+  shape: number[],
+): TensorInfo {
   const { memoryOffset } = backend.dataIdMap.get(base.dataId) as { memoryOffset: number };
   return backend.makeOutput(shape, 'float32', memoryOffset + 4 * offset);
 }

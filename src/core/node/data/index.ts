@@ -1,0 +1,177 @@
+// Datasets, each behind one interface: loadDataset(spec) gives a LoadedDataset (NHWC RGB bytes
+// and int32 labels) whatever the source. Decoded non-synthetic datasets are cached under
+// opts.cacheDir (see cache.ts); the embedded synthetic ones are regenerated (cheaper than
+// reading a cache file). Nothing here touches the network except downloadDataset, which is
+// only called when a user asks.
+
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
+import { UserError, isUserError } from '../../common/errors.ts';
+import { cacheFile, fingerprint, readCache, sweepTemporaries, writeCache } from './cache.ts';
+import { cifarFingerprintFiles, loadCifar } from './cifar.ts';
+import { FOLDER_DEFAULTS, listFolder, loadFolder, resolveFolder } from './folder.ts';
+import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.ts';
+import { loadTinyImageNet, resolveTinyRoot, tinyFingerprintEntries } from './tinyimagenet.ts';
+
+export { confusablePair, SHAPE_CLASSES, TEXTURE_CLASSES, generateSynthetic } from './synthetic.ts';
+export { downloadDataset, KNOWN_DOWNLOADS } from './download.ts';
+export type { DownloadName, DownloadOptions, DownloadResult } from './download.ts';
+export { Rng } from './random.ts';
+export { RESIZE_FIT } from './images.ts';
+
+export interface LoadOptions {
+  cacheDir: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+function pathHash(p: string): string {
+  return createHash('sha256').update(path.resolve(p)).digest('hex').slice(0, 12);
+}
+
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40) || 'folder';
+}
+
+/** A stable identifier for a spec: the same spec (same resolved path) gives the same id. */
+export function datasetId(spec: DatasetSpec): string {
+  switch (spec.kind) {
+    case 'synthetic':
+      return syntheticId(
+        spec.name,
+        spec.size,
+        spec.seed ?? SYNTHETIC_DEFAULTS.seed,
+        spec.trainPerClass ?? SYNTHETIC_DEFAULTS.trainPerClass,
+        spec.testPerClass ?? SYNTHETIC_DEFAULTS.testPerClass,
+      );
+    case 'cifar10':
+      return `cifar10-${pathHash(spec.path)}`;
+    case 'cifar100':
+      return `cifar100-${spec.labels ?? 'fine'}-${pathHash(spec.path)}`;
+    case 'tinyimagenet':
+      return `tinyimagenet-${pathHash(spec.path)}`;
+    case 'folder':
+      return `folder-${slug(path.basename(path.resolve(spec.path)))}-${spec.size}-t${spec.testFraction ?? FOLDER_DEFAULTS.testFraction}-s${spec.seed ?? FOLDER_DEFAULTS.seed}-${pathHash(spec.path)}`;
+    default:
+      throw new UserError(
+        `Unknown dataset kind "${String((spec as { kind: unknown }).kind)}".`,
+        'Choose synthetic, cifar10, cifar100, tinyimagenet or folder.',
+        'bad-spec',
+      );
+  }
+}
+
+/** The embedded datasets (no download): both synthetic tasks at both input sizes. */
+export function embeddedDatasets(): DatasetSpec[] {
+  return [
+    { kind: 'synthetic', name: 'shapes', size: 32 },
+    { kind: 'synthetic', name: 'textures', size: 32 },
+    { kind: 'synthetic', name: 'shapes', size: 64 },
+    { kind: 'synthetic', name: 'textures', size: 64 },
+  ];
+}
+
+/** Files/folders whose size and mtime identify the source, for the cache key. */
+async function sourceFingerprint(spec: Exclude<DatasetSpec, { kind: 'synthetic' }>): Promise<string> {
+  switch (spec.kind) {
+    case 'cifar10':
+    case 'cifar100':
+      return fingerprint(cifarFingerprintFiles(spec.kind, spec.path), spec);
+    case 'tinyimagenet':
+      return fingerprint(await tinyFingerprintEntries(resolveTinyRoot(spec.path)), spec);
+    case 'folder': {
+      const root = resolveFolder(spec.path);
+      const { classes, files } = await listFolder(root);
+      return fingerprint([...classes.map((c) => path.join(root, c)), ...files.flat()], spec);
+    }
+  }
+}
+
+async function decode(
+  spec: Exclude<DatasetSpec, { kind: 'synthetic' }>,
+  id: string,
+  opts: LoadOptions,
+): Promise<LoadedDataset> {
+  switch (spec.kind) {
+    case 'cifar10':
+      return loadCifar('cifar10', spec.path, 'fine', id, opts);
+    case 'cifar100':
+      return loadCifar('cifar100', spec.path, spec.labels ?? 'fine', id, opts);
+    case 'tinyimagenet':
+      return loadTinyImageNet(spec.path, id, opts);
+    case 'folder':
+      return loadFolder(
+        spec.path,
+        spec.size,
+        spec.testFraction ?? FOLDER_DEFAULTS.testFraction,
+        spec.seed ?? FOLDER_DEFAULTS.seed,
+        id,
+        opts,
+      );
+  }
+}
+
+/**
+ * Loads a dataset from any source. Bad input raises one UserError that names the file and
+ * what to do; a failed load never changes an existing cache file.
+ */
+export async function loadDataset(spec: DatasetSpec, opts: LoadOptions): Promise<LoadedDataset> {
+  if (!spec || typeof spec !== 'object')
+    throw new UserError('No dataset was given.', 'Choose a dataset.', 'bad-spec');
+  const id = datasetId(spec);
+  if (spec.kind === 'synthetic') {
+    return generateSynthetic(spec.name, spec.size, {
+      seed: spec.seed,
+      trainPerClass: spec.trainPerClass,
+      testPerClass: spec.testPerClass,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+  }
+  try {
+    opts.onProgress?.({ stage: 'Checking cache', fraction: null });
+    const fp = await sourceFingerprint(spec);
+    const file = cacheFile(opts.cacheDir, id);
+    const cached = await readCache(file, fp);
+    if (cached) {
+      opts.onProgress?.({ stage: 'Loaded from cache', fraction: 1, detail: file });
+      return cached;
+    }
+    const ds = await decode(spec, id, opts);
+    opts.signal?.throwIfAborted();
+    opts.onProgress?.({ stage: 'Writing cache', fraction: null, detail: file });
+    try {
+      await writeCache(file, fp, ds);
+      await sweepTemporaries(opts.cacheDir);
+    } catch (e) {
+      // A cache that cannot be written only costs time next load.
+      (ds.info.warnings ??= []).push(
+        `The decoded dataset could not be cached in ${opts.cacheDir}: ${(e as Error).message}`,
+      );
+    }
+    return ds;
+  } catch (e) {
+    if (isUserError(e) || (e instanceof Error && e.name === 'AbortError') || opts.signal?.aborted) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EACCES' || err.code === 'EPERM') {
+      throw new UserError(
+        `Permission denied reading ${err.path ?? 'the dataset'}.`,
+        'Check the file permissions, or copy the dataset somewhere you can read.',
+        'permission',
+      );
+    }
+    if (err.code === 'ENOENT') {
+      throw new UserError(
+        `${err.path ?? 'A dataset file'} does not exist.`,
+        'Check the dataset path (it may have moved while loading).',
+        'not-found',
+      );
+    }
+    throw new UserError(
+      `The dataset could not be read: ${err.message}.`,
+      'Check that the path names the right kind of dataset, or download it again.',
+      'read-failed',
+    );
+  }
+}
