@@ -28,8 +28,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'The core never imports electron (DESIGN: one core, three shells).' }],
-          patterns: [{ group: shells, message: 'Imports point inwards: the core never imports a shell or the UI.' }],
+          paths: [
+            {
+              name: 'electron',
+              message: 'The core never imports electron (DESIGN: one core, three shells).',
+            },
+          ],
+          patterns: [
+            { group: shells, message: 'Imports point inwards: the core never imports a shell or the UI.' },
+          ],
         },
       ],
     },
@@ -42,7 +49,10 @@ export default tseslint.config(
         {
           paths: [{ name: 'electron', message: 'The core never imports electron.' }],
           patterns: [
-            { group: ['node:*', '**/core/node/**', '../node/**'], message: 'common/ runs everywhere: no Node APIs.' },
+            {
+              group: ['node:*', '**/core/node/**', '../node/**'],
+              message: 'common/ runs everywhere: no Node APIs.',
+            },
             { group: shells, message: 'Imports point inwards.' },
           ],
         },
@@ -58,7 +68,10 @@ export default tseslint.config(
         {
           paths: [{ name: 'electron', message: 'The renderer talks to the typed API only.' }],
           patterns: [
-            { group: ['node:*', '**/core/node/**', '**/main/**', '**/cli/**'], message: 'The renderer uses core/common and the typed API only.' },
+            {
+              group: ['node:*', '**/core/node/**', '**/main/**', '**/cli/**'],
+              message: 'The renderer uses core/common and the typed API only.',
+            },
           ],
         },
       ],
@@ -67,7 +80,10 @@ export default tseslint.config(
   {
     files: ['src/cli/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'The CLI is a Node shell.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'The CLI is a Node shell.' }] },
+      ],
     },
   },
 );

@@ -11,10 +11,20 @@ export function parseDatasetArg(arg: string, size: number, seed: number): Datase
   const kind = i < 0 ? arg : arg.slice(0, i);
   const p = i < 0 ? '' : arg.slice(i + 1);
   if (kind === 'shapes' || kind === 'textures' || kind === 'synthetic') {
-    if (size !== 32 && size !== 64) throw new UserError(`The embedded datasets come in 32x32 and 64x64, not ${size}.`, 'Use --size 32 or --size 64.', 'bad-size');
+    if (size !== 32 && size !== 64)
+      throw new UserError(
+        `The embedded datasets come in 32x32 and 64x64, not ${size}.`,
+        'Use --size 32 or --size 64.',
+        'bad-size',
+      );
     return { kind: 'synthetic', name: kind === 'textures' ? 'textures' : 'shapes', size, seed };
   }
-  if (!p) throw new UserError(`Dataset "${arg}" needs a path.`, `Write it as ${kind}:PATH (${DATASET_HELP}).`, 'bad-dataset');
+  if (!p)
+    throw new UserError(
+      `Dataset "${arg}" needs a path.`,
+      `Write it as ${kind}:PATH (${DATASET_HELP}).`,
+      'bad-dataset',
+    );
   switch (kind) {
     case 'cifar10':
       return { kind: 'cifar10', path: p };

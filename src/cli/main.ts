@@ -43,12 +43,24 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   const json = rest.includes('--json');
-  if (!cmd) return reportError(new UserError(`Unknown command "${name}".`, `Run decomposer --help to see the commands.`, 'usage'), json);
+  if (!cmd)
+    return reportError(
+      new UserError(`Unknown command "${name}".`, `Run decomposer --help to see the commands.`, 'usage'),
+      json,
+    );
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON_OPTIONS, ...cmd.options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
-    return reportError(new UserError((e as Error).message, `Run decomposer ${cmd.name} --help.`, 'usage'), json);
+    return reportError(
+      new UserError((e as Error).message, `Run decomposer ${cmd.name} --help.`, 'usage'),
+      json,
+    );
   }
   if (parsed.values.help) {
     process.stdout.write(`${cmd.usage}\n`);
@@ -66,7 +78,12 @@ export function intOption(values: Record<string, unknown>, key: string, fallback
   const v = values[key];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${key} must be a whole number >= ${min}, not "${v}".`, `Run with --help to see the options.`, 'usage');
+  if (!Number.isInteger(n) || n < min)
+    throw new UserError(
+      `--${key} must be a whole number >= ${min}, not "${v}".`,
+      `Run with --help to see the options.`,
+      'usage',
+    );
   return n;
 }
 
@@ -74,6 +91,11 @@ export function numberOption(values: Record<string, unknown>, key: string, fallb
   const v = values[key];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new UserError(`--${key} must be a number, not "${v}".`, `Run with --help to see the options.`, 'usage');
+  if (!Number.isFinite(n))
+    throw new UserError(
+      `--${key} must be a number, not "${v}".`,
+      `Run with --help to see the options.`,
+      'usage',
+    );
   return n;
 }

@@ -38,7 +38,9 @@ export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   if (s < 90) return `${s.toFixed(0)}s`;
   const m = Math.floor(s / 60);
-  return m < 90 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 90
+    ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** A Ctrl-C turns into an abort signal; a second one exits at once. */

@@ -40,7 +40,11 @@ export const ENGINE_USAGE = `  --backend NAME      auto (default) | tensorflow |
 
 type Values = Record<string, string | boolean | undefined>;
 
-export function engineSettings(v: Values): { backend: BackendName | null; workers: number | undefined; home: string } {
+export function engineSettings(v: Values): {
+  backend: BackendName | null;
+  workers: number | undefined;
+  home: string;
+} {
   return {
     backend: parseBackendName((v.backend as string | undefined) ?? process.env.DECOMPOSER_BACKEND),
     workers: v.workers === undefined ? undefined : intOption(v, 'workers', 0, 0),
@@ -48,7 +52,13 @@ export function engineSettings(v: Values): { backend: BackendName | null; worker
   };
 }
 
-export async function loadDatasetWithProgress(arg: string, size: number, seed: number, home: string, quiet: boolean): Promise<LoadedDataset> {
+export async function loadDatasetWithProgress(
+  arg: string,
+  size: number,
+  seed: number,
+  home: string,
+  quiet: boolean,
+): Promise<LoadedDataset> {
   const spec = parseDatasetArg(arg, size, seed);
   let last = '';
   const data = await loadDataset(spec, {
@@ -69,15 +79,22 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
   return (e) => {
     if (quiet) return;
     if (e.type === 'start') {
-      info(`training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backend}, ${e.workers} engine${e.workers === 1 ? '' : 's'}` + (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''));
+      info(
+        `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backend}, ${e.workers} engine${e.workers === 1 ? '' : 's'}` +
+          (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''),
+      );
     } else if (e.type === 'batch') {
       const now = Date.now();
       if (now - lastBatchLine > 2000 || e.batch === e.batches) {
         lastBatchLine = now;
-        info(`  epoch ${e.epoch} batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(3)}  acc ${fmtPct(e.accuracy)}  ${e.imagesPerSecond.toFixed(0)} img/s  ETA ${fmtSeconds(e.etaSeconds)}`);
+        info(
+          `  epoch ${e.epoch} batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(3)}  acc ${fmtPct(e.accuracy)}  ${e.imagesPerSecond.toFixed(0)} img/s  ETA ${fmtSeconds(e.etaSeconds)}`,
+        );
       }
     } else if (e.type === 'epoch') {
-      info(`epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(3)}  train ${fmtPct(e.accuracy)}  val ${fmtPct(e.valAccuracy)}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)}s  ${e.imagesPerSecond.toFixed(0)} img/s`);
+      info(
+        `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(3)}  train ${fmtPct(e.accuracy)}  val ${fmtPct(e.valAccuracy)}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)}s  ${e.imagesPerSecond.toFixed(0)} img/s`,
+      );
     } else if (e.type === 'evaluate') {
       info('evaluating the best checkpoint on the test set…');
     }
@@ -126,7 +143,8 @@ ${ENGINE_USAGE}`,
     const depth = intOption(v, 'depth', DEFAULT_TRAIN.depth, 8);
     const datasetArg = (v.dataset as string | undefined) ?? 'shapes';
     const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, json);
-    const out = (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
+    const out =
+      (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
     const r = await train({
       runDir: path.resolve(out),
       data,
@@ -145,11 +163,24 @@ ${ENGINE_USAGE}`,
         batchNorm: Boolean(v['batch-norm']),
       },
     });
-    const summary = { backend: r.backend, status: r.status, run: path.resolve(out), model_dir: r.modelDir, model: modelSummary(r, data.info.name, data.info.classNames.length, depth) };
+    const summary = {
+      backend: r.backend,
+      status: r.status,
+      run: path.resolve(out),
+      model_dir: r.modelDir,
+      model: modelSummary(r, data.info.name, data.info.classNames.length, depth),
+    };
     if (json) printJson(summary);
     else {
-      info(r.status === 'cancelled' ? `cancelled after epoch ${r.epochsDone}; finished epochs are kept in ${out}` : `done in ${fmtSeconds(r.seconds)}`);
-      if (r.modelDir) info(`best epoch ${r.bestEpoch}: test top-1 ${fmtPct(r.top1)}, top-5 ${fmtPct(r.top5)}; model saved in ${r.modelDir}`);
+      info(
+        r.status === 'cancelled'
+          ? `cancelled after epoch ${r.epochsDone}; finished epochs are kept in ${out}`
+          : `done in ${fmtSeconds(r.seconds)}`,
+      );
+      if (r.modelDir)
+        info(
+          `best epoch ${r.bestEpoch}: test top-1 ${fmtPct(r.top1)}, top-5 ${fmtPct(r.top5)}; model saved in ${r.modelDir}`,
+        );
     }
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },

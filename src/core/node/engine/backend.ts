@@ -10,6 +10,8 @@ import { registerWasmTrainingKernels } from './kernels/index.ts';
 export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 let current: BackendReport | null = null;
+// One start-up at a time: concurrent tf.setBackend calls race and can settle on the wrong one.
+let starting: Promise<BackendReport> | null = null;
 
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -60,7 +62,17 @@ export function parseBackendName(value: string | undefined | null): BackendName 
  * Idempotent for the same request.
  */
 export async function initBackend(force: BackendName | null = null): Promise<BackendReport> {
+  while (starting) await starting.catch(() => undefined);
   if (current && current.forced === force) return current;
+  starting = startBackend(force);
+  try {
+    return await starting;
+  } finally {
+    starting = null;
+  }
+}
+
+async function startBackend(force: BackendName | null): Promise<BackendReport> {
   const candidates: BackendStatus[] = [];
   let active: BackendName | null = null;
   const order = force ? [force] : BACKEND_PREFERENCE;
@@ -74,12 +86,20 @@ export async function initBackend(force: BackendName | null = null): Promise<Bac
   }
   if (!active) {
     const why = candidates.map((c) => `${c.name}: ${c.reason}`).join('; ');
-    throw new UserError(`The ${force ?? 'tensor'} backend could not start (${why}).`, 'Choose another backend with --backend auto.', 'no-backend');
+    throw new UserError(
+      `The ${force ?? 'tensor'} backend could not start (${why}).`,
+      'Choose another backend with --backend auto.',
+      'no-backend',
+    );
   }
   // Name the backends we did not try because a faster one loaded first.
   for (const name of BACKEND_PREFERENCE) {
     if (!candidates.some((c) => c.name === name)) {
-      candidates.push({ name, ok: false, reason: force ? `not tried: ${force} was forced` : `not needed: ${active} is faster` });
+      candidates.push({
+        name,
+        ok: false,
+        reason: force ? `not tried: ${force} was forced` : `not needed: ${active} is faster`,
+      });
     }
   }
   candidates.sort((a, b) => BACKEND_PREFERENCE.indexOf(a.name) - BACKEND_PREFERENCE.indexOf(b.name));
@@ -93,7 +113,9 @@ export function backendReport(): BackendReport | null {
 
 /** One line for people: "wasm (tensorflow: not installed ...)". */
 export function describeBackend(r: BackendReport): string {
-  const others = r.candidates.filter((c) => c.name !== r.active && !c.ok && !c.reason?.startsWith('not needed'));
+  const others = r.candidates.filter(
+    (c) => c.name !== r.active && !c.ok && !c.reason?.startsWith('not needed'),
+  );
   const why = others.map((c) => `${c.name}: ${c.reason}`).join('; ');
   return `${r.active}${r.forced ? ' (forced)' : ''}${why ? ` — ${why}` : ''}`;
 }

@@ -20,9 +20,10 @@ export interface WeightLayout {
 export function weightLayout(model: tf.LayersModel): WeightLayout {
   const l: WeightLayout = { names: [], shapes: [], offsets: [], sizes: [], trainable: [], total: 0 };
   for (const w of model.weights) {
-    const size = w.shape.reduce((a, b) => a * b, 1);
+    const shape = w.shape as number[];
+    const size = shape.reduce((a, b) => a * b, 1);
     l.names.push(w.originalName);
-    l.shapes.push(w.shape);
+    l.shapes.push(shape);
     l.offsets.push(l.total);
     l.sizes.push(size);
     l.trainable.push(w.trainable);
@@ -91,7 +92,13 @@ export class EngineCore {
    * `grads` (zeros for non-trainable weights) and, for non-trainable weights such as batch
    * norm's moving statistics, their updated values.
    */
-  gradients(images: Uint8Array, labels: Int32Array, count: number, aug: Augment | null, grads: Float32Array): StepResult {
+  gradients(
+    images: Uint8Array,
+    labels: Int32Array,
+    count: number,
+    aug: Augment | null,
+    grads: Float32Array,
+  ): StepResult {
     const model = this.m;
     const l = this.layout!;
     const classes = model.outputs[0]!.shape[1]!;
@@ -130,7 +137,9 @@ export class EngineCore {
     const per = this.size * this.size * 3;
     for (let s = 0; s < count; s += batch) {
       const n = Math.min(batch, count - s);
-      const probs = tf.tidy(() => model.predict(this.inputs(images.subarray(s * per, (s + n) * per), n, null)) as tf.Tensor);
+      const probs = tf.tidy(
+        () => model.predict(this.inputs(images.subarray(s * per, (s + n) * per), n, null)) as tf.Tensor,
+      );
       out.set(probs.dataSync() as Float32Array, s * classes);
       probs.dispose();
     }

@@ -26,16 +26,25 @@ class ThreadEngine implements Engine {
 
   constructor() {
     this.worker = new Worker(new URL('./worker.ts', import.meta.url));
-    this.worker.on('message', (m: { ok: boolean; reply?: Reply; error?: { name: string; message: string; hint?: string; code?: string } }) => {
-      const p = this.pending;
-      this.pending = null;
-      if (!p) return;
-      if (m.ok) p.resolve(m.reply!);
-      else {
-        const e = m.error!;
-        p.reject(e.name === 'UserError' ? new UserError(e.message, e.hint ?? '', e.code) : new Error(e.message));
-      }
-    });
+    this.worker.on(
+      'message',
+      (m: {
+        ok: boolean;
+        reply?: Reply;
+        error?: { name: string; message: string; hint?: string; code?: string };
+      }) => {
+        const p = this.pending;
+        this.pending = null;
+        if (!p) return;
+        if (m.ok) p.resolve(m.reply!);
+        else {
+          const e = m.error!;
+          p.reject(
+            e.name === 'UserError' ? new UserError(e.message, e.hint ?? '', e.code) : new Error(e.message),
+          );
+        }
+      },
+    );
     const fail = (e: Error) => {
       this.dead = e;
       this.pending?.reject(e);
@@ -91,7 +100,7 @@ export class EnginePool {
   private engines: Engine[] = [];
   private gradBufs: Float32Array[] = [];
   /** The authoritative weights, flat in model.weights order. Call weightsChanged() after writing. */
-  weights = new Float32Array(0);
+  weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
   /** Averaged gradients of the last step (non-trainable slots hold averaged values). */
   grads = new Float32Array(0);
   layout: WeightLayout | null = null;
@@ -108,7 +117,9 @@ export class EnginePool {
     const pool = new EnginePool(n > 0);
     pool.engines = n > 0 ? Array.from({ length: n }, () => new ThreadEngine()) : [new LocalEngine()];
     try {
-      const replies = await Promise.all(pool.engines.map((e) => e.call({ op: 'init', backend: opts.backend ?? null })));
+      const replies = await Promise.all(
+        pool.engines.map((e) => e.call({ op: 'init', backend: opts.backend ?? null })),
+      );
       pool.report = (replies[0] as Extract<Reply, { op: 'init' }>).report;
     } catch (e) {
       await pool.close();
@@ -137,7 +148,8 @@ export class EnginePool {
       }),
     );
     this.layout = (replies[0] as Extract<Reply, { op: 'load' }>).layout;
-    if (this.layout.total !== floats) throw new Error(`weight layout (${this.layout.total}) does not match weights (${floats})`);
+    if (this.layout.total !== floats)
+      throw new Error(`weight layout (${this.layout.total}) does not match weights (${floats})`);
     this.weightsChanged();
     return this.layout;
   }
@@ -150,7 +162,13 @@ export class EnginePool {
    * One synchronous data-parallel step: splits the batch across engines, each computes the
    * gradient of its mean loss, and the pool averages them into `grads`.
    */
-  async gradients(images: Uint8Array, labels: Int32Array, count: number, aug: Augment | null, imageBytes: number): Promise<BatchResult> {
+  async gradients(
+    images: Uint8Array,
+    labels: Int32Array,
+    count: number,
+    aug: Augment | null,
+    imageBytes: number,
+  ): Promise<BatchResult> {
     const n = Math.min(this.engines.length, count);
     const per = Math.ceil(count / n);
     const jobs: Promise<Reply>[] = [];
@@ -160,7 +178,9 @@ export class EnginePool {
       const b = Math.min(count, a + per);
       if (b <= a) break;
       counts.push(b - a);
-      const sub: Augment | null = aug ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) } : null;
+      const sub: Augment | null = aug
+        ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
+        : null;
       jobs.push(
         this.engines[w]!.call({
           op: 'grad',
@@ -192,7 +212,13 @@ export class EnginePool {
   }
 
   /** Class probabilities for many images, spread over the engines in chunks. */
-  async predict(images: Uint8Array, count: number, imageBytes: number, classes: number, chunk = 256): Promise<Float32Array> {
+  async predict(
+    images: Uint8Array,
+    count: number,
+    imageBytes: number,
+    classes: number,
+    chunk = 256,
+  ): Promise<Float32Array> {
     const out = new Float32Array(count * classes);
     let next = 0;
     const worker = async (e: Engine) => {
@@ -200,7 +226,12 @@ export class EnginePool {
         const a = next;
         const b = Math.min(count, a + chunk);
         next = b;
-        const r = (await e.call({ op: 'predict', version: this.version, images: images.slice(a * imageBytes, b * imageBytes), count: b - a })) as Extract<Reply, { op: 'predict' }>;
+        const r = (await e.call({
+          op: 'predict',
+          version: this.version,
+          images: images.slice(a * imageBytes, b * imageBytes),
+          count: b - a,
+        })) as Extract<Reply, { op: 'predict' }>;
         out.set(r.probs, a * classes);
       }
     };

@@ -7,8 +7,21 @@ import { EngineCore, type StepResult, type WeightLayout } from './engine-core.ts
 
 export type Request =
   | { op: 'init'; backend: BackendName | null }
-  | { op: 'load'; artifacts: ModelArtifacts; pre: Preprocess; weights: SharedArrayBuffer; grads: SharedArrayBuffer }
-  | { op: 'grad'; version: number; images: Uint8Array; labels: Int32Array; count: number; aug: Augment | null }
+  | {
+      op: 'load';
+      artifacts: ModelArtifacts;
+      pre: Preprocess;
+      weights: SharedArrayBuffer;
+      grads: SharedArrayBuffer;
+    }
+  | {
+      op: 'grad';
+      version: number;
+      images: Uint8Array;
+      labels: Int32Array;
+      count: number;
+      aug: Augment | null;
+    }
   | { op: 'predict'; version: number; images: Uint8Array; count: number }
   | { op: 'close' };
 
@@ -46,7 +59,10 @@ export class EngineHost {
       }
       case 'grad':
         this.sync(req.version);
-        return { op: 'grad', step: this.core.gradients(req.images, req.labels, req.count, req.aug, this.grads!) };
+        return {
+          op: 'grad',
+          step: this.core.gradients(req.images, req.labels, req.count, req.aug, this.grads!),
+        };
       case 'predict':
         this.sync(req.version);
         return { op: 'predict', probs: this.core.predict(req.images, req.count) };

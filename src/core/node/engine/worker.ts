@@ -12,7 +12,10 @@ parentPort!.on('message', (req: Request) => {
     },
     (e: unknown) => {
       const err = e as Error & { hint?: string; code?: string };
-      parentPort!.postMessage({ ok: false, error: { name: err.name, message: err.message, hint: err.hint, code: err.code } });
+      parentPort!.postMessage({
+        ok: false,
+        error: { name: err.name, message: err.message, hint: err.hint, code: err.code },
+      });
     },
   );
 });

@@ -59,7 +59,9 @@ export async function modelToArtifacts(model: tf.LayersModel): Promise<ModelArti
 }
 
 export async function artifactsToModel(a: ModelArtifacts): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: a.topology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: a.topology, weightSpecs: a.weightSpecs, weightData: a.weightData }),
+  );
 }
 
 export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMeta): Promise<void> {
@@ -88,7 +90,9 @@ function bad(file: string, what: string, hint: string): UserError {
 }
 
 /** Reads a model folder (or a model.json path) into artifacts and metadata, checking it. */
-export async function readModelDir(dirOrJson: string): Promise<{ artifacts: ModelArtifacts; meta: ModelMeta | null; dir: string }> {
+export async function readModelDir(
+  dirOrJson: string,
+): Promise<{ artifacts: ModelArtifacts; meta: ModelMeta | null; dir: string }> {
   const file = dirOrJson.endsWith('.json') ? dirOrJson : path.join(dirOrJson, MODEL_JSON);
   const dir = path.dirname(file);
   let text: string;
@@ -97,17 +101,29 @@ export async function readModelDir(dirOrJson: string): Promise<{ artifacts: Mode
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw code === 'ENOENT'
-      ? new UserError(`No model at ${file}.`, 'Give the folder that holds model.json (train one with `decomposer train`).', 'no-model')
+      ? new UserError(
+          `No model at ${file}.`,
+          'Give the folder that holds model.json (train one with `decomposer train`).',
+          'no-model',
+        )
       : new UserError(`Cannot read ${file} (${code}).`, 'Check the file permissions.', 'no-model');
   }
   let json: ModelJson;
   try {
     json = JSON.parse(text) as ModelJson;
   } catch {
-    throw bad(file, 'is not valid JSON (the file may be half written).', 'Restore it from a checkpoint or train the model again.');
+    throw bad(
+      file,
+      'is not valid JSON (the file may be half written).',
+      'Restore it from a checkpoint or train the model again.',
+    );
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw bad(file, 'is not a tfjs-layers model (no modelTopology or weightsManifest).', 'Save the model in the tfjs-layers format.');
+    throw bad(
+      file,
+      'is not a tfjs-layers model (no modelTopology or weightsManifest).',
+      'Save the model in the tfjs-layers format.',
+    );
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const parts: Uint8Array[] = [];
@@ -118,14 +134,22 @@ export async function readModelDir(dirOrJson: string): Promise<{ artifacts: Mode
       try {
         parts.push(await fsp.readFile(wfile));
       } catch {
-        throw bad(wfile, 'is missing.', 'Copy the weights file next to model.json, or train the model again.');
+        throw bad(
+          wfile,
+          'is missing.',
+          'Copy the weights file next to model.json, or train the model again.',
+        );
       }
     }
   }
   const total = parts.reduce((s, p) => s + p.byteLength, 0);
   const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (total !== expected) {
-    throw bad(dir, `weights hold ${total} bytes but model.json describes ${expected}.`, 'The weights file is truncated or belongs to another model: restore it or train again.');
+    throw bad(
+      dir,
+      `weights hold ${total} bytes but model.json describes ${expected}.`,
+      'The weights file is truncated or belongs to another model: restore it or train again.',
+    );
   }
   const weightData = new Uint8Array(total);
   let off = 0;
@@ -133,7 +157,11 @@ export async function readModelDir(dirOrJson: string): Promise<{ artifacts: Mode
     weightData.set(p, off);
     off += p.byteLength;
   }
-  return { artifacts: { topology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }, meta: json.userDefinedMetadata?.decomposer ?? null, dir };
+  return {
+    artifacts: { topology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer },
+    meta: json.userDefinedMetadata?.decomposer ?? null,
+    dir,
+  };
 }
 
 /** Loads a model and checks it takes the given input size and class count. */
@@ -146,17 +174,32 @@ export async function loadModelDir(
   try {
     model = await artifactsToModel(artifacts);
   } catch (e) {
-    throw bad(path.join(dir, MODEL_JSON), `cannot be built: ${(e as Error).message.split('\n')[0]}`, 'Check that it is a tfjs-layers model of supported layers.');
+    throw bad(
+      path.join(dir, MODEL_JSON),
+      `cannot be built: ${(e as Error).message.split('\n')[0]}`,
+      'Check that it is a tfjs-layers model of supported layers.',
+    );
   }
   const shape = model.inputs[0]!.shape;
   const outUnits = model.outputs[0]!.shape[model.outputs[0]!.shape.length - 1];
-  if (expect?.inputSize && (shape[1] !== expect.inputSize || shape[2] !== expect.inputSize || shape[3] !== 3)) {
+  if (
+    expect?.inputSize &&
+    (shape[1] !== expect.inputSize || shape[2] !== expect.inputSize || shape[3] !== 3)
+  ) {
     model.dispose();
-    throw bad(path.join(dir, MODEL_JSON), `takes inputs of shape [${shape.slice(1).join(', ')}], but the data is ${expect.inputSize}x${expect.inputSize}x3.`, 'Use a model trained for this input size, or a dataset of the model\'s size.');
+    throw bad(
+      path.join(dir, MODEL_JSON),
+      `takes inputs of shape [${shape.slice(1).join(', ')}], but the data is ${expect.inputSize}x${expect.inputSize}x3.`,
+      "Use a model trained for this input size, or a dataset of the model's size.",
+    );
   }
   if (expect?.classes && outUnits !== expect.classes) {
     model.dispose();
-    throw bad(path.join(dir, MODEL_JSON), `has ${outUnits} output classes, but the data has ${expect.classes}.`, 'Use a model trained on this dataset.');
+    throw bad(
+      path.join(dir, MODEL_JSON),
+      `has ${outUnits} output classes, but the data has ${expect.classes}.`,
+      'Use a model trained on this dataset.',
+    );
   }
   return { model, meta, artifacts, dir };
 }

@@ -18,13 +18,25 @@ export interface ResNetConfig {
 
 export function validateResNetConfig(c: ResNetConfig): void {
   if (!Number.isInteger(c.depth) || c.depth < 8 || (c.depth - 2) % 6 !== 0) {
-    throw new UserError(`ResNet depth ${c.depth} is not of the form 6n+2.`, 'Use 20, 32, 44, 56 or 110.', 'bad-depth');
+    throw new UserError(
+      `ResNet depth ${c.depth} is not of the form 6n+2.`,
+      'Use 20, 32, 44, 56 or 110.',
+      'bad-depth',
+    );
   }
   if (!Number.isInteger(c.inputSize) || c.inputSize < 8) {
-    throw new UserError(`Input size ${c.inputSize} is too small.`, 'Use 32 (CIFAR) or 64 (Tiny ImageNet).', 'bad-size');
+    throw new UserError(
+      `Input size ${c.inputSize} is too small.`,
+      'Use 32 (CIFAR) or 64 (Tiny ImageNet).',
+      'bad-size',
+    );
   }
   if (!Number.isInteger(c.classes) || c.classes < 2) {
-    throw new UserError(`A classifier needs at least 2 classes, not ${c.classes}.`, 'Pick a dataset with 2 or more classes.', 'bad-classes');
+    throw new UserError(
+      `A classifier needs at least 2 classes, not ${c.classes}.`,
+      'Pick a dataset with 2 or more classes.',
+      'bad-classes',
+    );
   }
 }
 
@@ -35,21 +47,27 @@ export function buildResNet(c: ResNetConfig): tf.LayersModel {
   let seed = c.seed ?? 1;
   const init = () => tf.initializers.heNormal({ seed: seed++ });
 
-  const conv = (x: tf.SymbolicTensor, filters: number, kernel: number, stride: number, name: string) =>
+  // Without batch normalisation, He-initialised residual branches add up variance block after
+  // block and the net collapses to a constant prediction early in training. Starting each
+  // branch's last convolution at zero (Fixup, Zhang et al. 2019; SkipInit) makes every block
+  // the identity at first and lets the paper's BN-free ResNets train.
+  const conv = (x: tf.SymbolicTensor, filters: number, kernel: number, stride: number, name: string, zero = false) =>
     tf.layers
       .conv2d({
         filters,
         kernelSize: kernel,
         strides: stride,
         padding: 'same',
-        kernelInitializer: init(),
+        kernelInitializer: zero ? 'zeros' : init(),
         biasInitializer: 'zeros',
         useBias: true,
         name,
       })
       .apply(x) as tf.SymbolicTensor;
   const norm = (x: tf.SymbolicTensor, name: string) =>
-    bn ? (tf.layers.batchNormalization({ axis: -1, name }).apply(x) as tf.SymbolicTensor) : x;
+    // Momentum 0.9 rather than Keras' 0.99: the moving statistics must settle within the
+    // few epochs a reuse baseline trains for.
+    bn ? (tf.layers.batchNormalization({ axis: -1, momentum: 0.9, name }).apply(x) as tf.SymbolicTensor) : x;
   const relu = (x: tf.SymbolicTensor, name: string) =>
     tf.layers.activation({ activation: 'relu', name }).apply(x) as tf.SymbolicTensor;
 
@@ -61,15 +79,21 @@ export function buildResNet(c: ResNetConfig): tf.LayersModel {
       const p = `stage${s + 1}_block${b + 1}`;
       const stride = s > 0 && b === 0 ? 2 : 1;
       let y = relu(norm(conv(x, filters, 3, stride, `${p}_conv1`), `${p}_bn1`), `${p}_relu1`);
-      y = norm(conv(y, filters, 3, 1, `${p}_conv2`), `${p}_bn2`);
-      const shortcut = stride !== 1 || channels !== filters ? conv(x, filters, 1, stride, `${p}_shortcut`) : x;
+      y = norm(conv(y, filters, 3, 1, `${p}_conv2`, !bn), `${p}_bn2`);
+      const shortcut =
+        stride !== 1 || channels !== filters ? conv(x, filters, 1, stride, `${p}_shortcut`) : x;
       x = relu(tf.layers.add({ name: `${p}_add` }).apply([y, shortcut]) as tf.SymbolicTensor, `${p}_relu2`);
       channels = filters;
     }
   });
   const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
   const output = tf.layers
-    .dense({ units: c.classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'dense' })
+    .dense({
+      units: c.classes,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
+      name: 'dense',
+    })
     .apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: `resnet${c.depth}` });
 }

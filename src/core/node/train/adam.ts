@@ -27,7 +27,11 @@ export class Adam {
    * Updates `weights` in place for the slots where `trainable` holds; other slots (batch
    * norm's moving statistics) take the value carried in `grads`.
    */
-  step(weights: Float32Array, grads: Float32Array, ranges: { offset: number; size: number; trainable: boolean }[]): void {
+  step(
+    weights: Float32Array,
+    grads: Float32Array,
+    ranges: { offset: number; size: number; trainable: boolean }[],
+  ): void {
     this.t++;
     const { learningRate, beta1, beta2, epsilon } = this.cfg;
     const lr = (learningRate * Math.sqrt(1 - beta2 ** this.t)) / (1 - beta1 ** this.t);

@@ -17,7 +17,14 @@ import { initBackend } from '../engine/backend.ts';
 import { EnginePool } from '../engine/pool.ts';
 import type { Augment } from '../engine/preprocess.ts';
 import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
-import { DEFAULT_PREPROCESS, modelToArtifacts, readModelDir, saveModelDir, type ModelArtifacts, type ModelMeta } from '../models/io.ts';
+import {
+  DEFAULT_PREPROCESS,
+  modelToArtifacts,
+  readModelDir,
+  saveModelDir,
+  type ModelArtifacts,
+  type ModelMeta,
+} from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
 import { Adam, DEFAULT_ADAM } from './adam.ts';
 import { topKAccuracy } from './metrics.ts';
@@ -54,8 +61,25 @@ export interface EpochRecord {
 }
 
 export type TrainEvent =
-  | { type: 'start'; epochs: number; startEpoch: number; trainImages: number; valImages: number; backend: string; workers: number }
-  | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number; etaSeconds: number }
+  | {
+      type: 'start';
+      epochs: number;
+      startEpoch: number;
+      trainImages: number;
+      valImages: number;
+      backend: string;
+      workers: number;
+    }
+  | {
+      type: 'batch';
+      epoch: number;
+      batch: number;
+      batches: number;
+      loss: number;
+      accuracy: number;
+      imagesPerSecond: number;
+      etaSeconds: number;
+    }
   | ({ type: 'epoch'; epochs: number; best: boolean; etaSeconds: number } & EpochRecord)
   | { type: 'evaluate'; stage: 'test' };
 
@@ -107,7 +131,11 @@ export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
 }
 
 /** Seeded, stratified-free split of the training set into train and validation parts. */
-export function validationSplit(count: number, fraction: number, seed: number): { train: Int32Array; val: Int32Array } {
+export function validationSplit(
+  count: number,
+  fraction: number,
+  seed: number,
+): { train: Int32Array; val: Int32Array } {
   const order = Int32Array.from({ length: count }, (_, i) => i);
   new Rng(seed ^ 0x5eed).shuffle(order);
   const nVal = fraction > 0 ? Math.max(1, Math.round(count * fraction)) : 0;
@@ -129,13 +157,25 @@ async function readJson<T>(file: string): Promise<T | null> {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(`${file} is unreadable (${(e as Error).message}).`, 'Delete the run folder to start over.', 'bad-run');
+    throw new UserError(
+      `${file} is unreadable (${(e as Error).message}).`,
+      'Delete the run folder to start over.',
+      'bad-run',
+    );
   }
 }
 
-export async function evaluate(pool: EnginePool, set: ImageSet, classes: number): Promise<{ top1: number; top5: number; probs: Float32Array }> {
+export async function evaluate(
+  pool: EnginePool,
+  set: ImageSet,
+  classes: number,
+): Promise<{ top1: number; top5: number; probs: Float32Array }> {
   const probs = await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
-  return { top1: topKAccuracy(probs, set.labels, classes, 1), top5: topKAccuracy(probs, set.labels, classes, Math.min(5, classes)), probs };
+  return {
+    top1: topKAccuracy(probs, set.labels, classes, 1),
+    top5: topKAccuracy(probs, set.labels, classes, Math.min(5, classes)),
+    probs,
+  };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -176,13 +216,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       state = (await readJson<CheckpointState>(path.join(dir, 'state.json')))!;
     } else {
       await initBackend(opts.backend ?? null);
-      const model = buildResNet({ depth: cfg.depth, inputSize: size, classes, batchNorm: cfg.batchNorm, seed: cfg.seed });
+      const model = buildResNet({
+        depth: cfg.depth,
+        inputSize: size,
+        classes,
+        batchNorm: cfg.batchNorm,
+        seed: cfg.seed,
+      });
       artifacts = await modelToArtifacts(model);
       model.dispose();
     }
     const resumedFrom = state.epoch;
     const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
-    const ranges = layout.offsets.map((offset, i) => ({ offset, size: layout.sizes[i]!, trainable: layout.trainable[i]! }));
+    const ranges = layout.offsets.map((offset, i) => ({
+      offset,
+      size: layout.sizes[i]!,
+      trainable: layout.trainable[i]!,
+    }));
     const adam = new Adam(layout.total, { ...DEFAULT_ADAM, learningRate: cfg.learningRate });
     if (optimizerBytes) adam.restore(optimizerBytes);
 
@@ -200,9 +250,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       classNames: data.info.classNames,
       datasetId: data.info.id,
       preprocess: DEFAULT_PREPROCESS,
-      training: { epochs, bestEpoch: state.bestEpoch, seed: cfg.seed, valAccuracy: state.bestVal, backend, seconds: state.seconds },
+      training: {
+        epochs,
+        bestEpoch: state.bestEpoch,
+        seed: cfg.seed,
+        valAccuracy: state.bestVal,
+        backend,
+        seconds: state.seconds,
+      },
     });
-    opts.onEvent?.({ type: 'start', epochs: cfg.epochs, startEpoch: state.epoch, trainImages: trainSet.count, valImages: valSet.count, backend, workers: pool.size });
+    opts.onEvent?.({
+      type: 'start',
+      epochs: cfg.epochs,
+      startEpoch: state.epoch,
+      trainImages: trainSet.count,
+      valImages: valSet.count,
+      backend,
+      workers: pool.size,
+    });
 
     const batches = Math.ceil(trainSet.count / cfg.batchSize);
     let cancelled = false;
@@ -239,12 +304,28 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const secs = (performance.now() - t0) / 1000;
         const ips = seen / secs;
         const remainingImages = trainSet.count - seen + (cfg.epochs - epoch) * trainSet.count;
-        opts.onEvent?.({ type: 'batch', epoch, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: ips, etaSeconds: remainingImages / ips });
+        opts.onEvent?.({
+          type: 'batch',
+          epoch,
+          batch: b + 1,
+          batches,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          imagesPerSecond: ips,
+          etaSeconds: remainingImages / ips,
+        });
       }
       if (cancelled) break;
       const val = valSet.count > 0 ? (await evaluate(pool, valSet, classes)).top1 : correct / seen;
       const seconds = (performance.now() - t0) / 1000;
-      const rec: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correct / seen, valAccuracy: val, seconds, imagesPerSecond: seen / seconds };
+      const rec: EpochRecord = {
+        epoch,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        valAccuracy: val,
+        seconds,
+        imagesPerSecond: seen / seconds,
+      };
       const best = val > state.bestVal;
       state = {
         epoch,
@@ -254,7 +335,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         seconds: state.seconds + seconds,
       };
       await saveCheckpoint(runDir, epoch, pool, artifacts, meta(epoch), adam, state, best);
-      opts.onEvent?.({ type: 'epoch', ...rec, epochs: cfg.epochs, best, etaSeconds: (cfg.epochs - epoch) * seconds });
+      opts.onEvent?.({
+        type: 'epoch',
+        ...rec,
+        epochs: cfg.epochs,
+        best,
+        etaSeconds: (cfg.epochs - epoch) * seconds,
+      });
     }
 
     // The result is the best-validation checkpoint, evaluated on the test set.
@@ -324,4 +411,3 @@ async function pruneCheckpoints(runDir: string): Promise<void> {
     if (!keep.has(entry)) await fsp.rm(path.join(dir, entry), { recursive: true, force: true });
   }
 }
-

@@ -1,0 +1,294 @@
+// decomposer bench: images/s of ResNet inference and training for each available backend,
+// with the worker pool and without, side by side with PyTorch when it is installed (ratios
+// measured in the same run; the machine is too noisy to compare absolute times across runs).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from '../main.ts';
+import { intOption, numberOption } from '../main.ts';
+import { info, printJson } from '../output.ts';
+import { engineSettings } from './train.ts';
+import type { BackendName } from '../../core/common/api.ts';
+import { UserError } from '../../core/common/errors.ts';
+import { BACKEND_PREFERENCE, parseBackendName } from '../../core/node/engine/backend.ts';
+import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
+import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
+import { buildResNet } from '../../core/node/models/resnet.ts';
+import { Adam } from '../../core/node/train/adam.ts';
+import { Rng } from '../../core/node/data/random.ts';
+
+interface Figure {
+  figure: 'inference' | 'training';
+  engine: 'tfjs';
+  backend: BackendName;
+  pool: boolean;
+  workers: number;
+  depth: number;
+  size: number;
+  batch: number;
+  images_per_second: number;
+  torch_images_per_second?: number;
+  ratio_to_torch?: number;
+}
+
+interface TorchFigures {
+  inference_img_s: number;
+  train_img_s: number;
+  version: string;
+  threads: number;
+}
+
+/** Times `fn` for about `seconds` (at least `minRuns` runs after one warm-up). */
+async function rate(fn: () => Promise<void>, images: number, seconds: number, minRuns = 2): Promise<number> {
+  await fn();
+  let runs = 0;
+  const t0 = performance.now();
+  while (runs < minRuns || performance.now() - t0 < seconds * 1000) {
+    await fn();
+    runs++;
+  }
+  return (images * runs) / ((performance.now() - t0) / 1000);
+}
+
+function torchScript(): string | null {
+  const candidates = [
+    process.env.DECOMPOSER_TORCH_BENCH,
+    path.resolve(import.meta.dirname, '../../../../shared/bench/torch_resnet.py'),
+  ];
+  return candidates.find((p): p is string => !!p && existsSync(p)) ?? null;
+}
+
+function runTorch(
+  depth: number,
+  size: number,
+  batch: number,
+  threads: number,
+  seconds: number,
+): TorchFigures | string {
+  const script = torchScript();
+  if (!script) return 'no torch benchmark script (set DECOMPOSER_TORCH_BENCH to torch_resnet.py)';
+  const python =
+    process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+  const r = spawnSync(
+    python,
+    [
+      script,
+      '--depth',
+      String(depth),
+      '--size',
+      String(size),
+      '--batch',
+      String(batch),
+      '--threads',
+      String(threads),
+      '--seconds',
+      String(seconds),
+    ],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? '';
+    return /No module named 'torch'/.test(why)
+      ? 'PyTorch is not installed (apt-get install -y python3-torch)'
+      : `PyTorch benchmark failed: ${why}`;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchFigures;
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'measure inference and training images/s per backend, with and without the pool',
+  usage: `Usage: decomposer bench [options]
+
+Prints one JSON line per figure (with --json) or a table: ResNet inference and training
+images/s for each available backend, with the worker pool and without. When PyTorch is
+installed (apt-get install -y python3-torch) its figures are measured in the same run and
+each figure gets its ratio to PyTorch's.
+
+  --depth N           ResNet depth (default 20)
+  --size N            input size (default 32)
+  --batch N           batch size (default 64)
+  --seconds X         time budget per figure (default 5)
+  --backends LIST     comma-separated backends (default: every one that loads)
+  --workers N         pool size (default: one per core)
+  --no-torch          skip PyTorch
+  --memory            also train ResNet-56 on 64x64 inputs at batch 64 a few steps and report peak memory
+  --json              one JSON line per figure
+  -h, --help          this help`,
+  options: {
+    depth: { type: 'string' },
+    size: { type: 'string' },
+    batch: { type: 'string' },
+    seconds: { type: 'string' },
+    backends: { type: 'string' },
+    workers: { type: 'string' },
+    'no-torch': { type: 'boolean', default: false },
+    memory: { type: 'boolean', default: false },
+  },
+  async run(v) {
+    const json = Boolean(v.json);
+    const depth = intOption(v, 'depth', 20, 8);
+    const size = intOption(v, 'size', 32, 8);
+    const batch = intOption(v, 'batch', 64, 1);
+    const seconds = numberOption(v, 'seconds', 5);
+    const workers = engineSettings(v).workers ?? defaultWorkerCount();
+    const backends = v.backends
+      ? String(v.backends)
+          .split(',')
+          .map((b) => parseBackendName(b.trim())!)
+      : [...BACKEND_PREFERENCE];
+    const emit = (o: object) =>
+      json
+        ? printJson(o)
+        : info(
+            Object.entries(o)
+              .map(([k, x]) => `${k}=${typeof x === 'number' ? Math.round(x * 100) / 100 : x}`)
+              .join('  '),
+          );
+
+    let torch: TorchFigures | null = null;
+    if (!v['no-torch']) {
+      const t = runTorch(depth, size, batch, workers, seconds);
+      if (typeof t === 'string') emit({ figure: 'torch', available: false, reason: t });
+      else {
+        torch = t;
+        emit({
+          figure: 'torch',
+          available: true,
+          version: t.version,
+          threads: t.threads,
+          depth,
+          size,
+          batch,
+          inference_images_per_second: t.inference_img_s,
+          training_images_per_second: t.train_img_s,
+        });
+      }
+    }
+
+    const model = buildResNet({ depth, inputSize: size, classes: 10, seed: 1 });
+    const artifacts = await modelToArtifacts(model);
+    model.dispose();
+    const rng = new Rng(7);
+    const per = size * size * 3;
+    const images = Uint8Array.from({ length: batch * per }, () => rng.int(256));
+    const labels = Int32Array.from({ length: batch }, () => rng.int(10));
+
+    for (const backend of backends) {
+      for (const pooled of [false, true]) {
+        let pool: EnginePool;
+        try {
+          pool = await EnginePool.create({ workers: pooled ? workers : 0, backend });
+        } catch (e) {
+          if (!pooled)
+            emit({
+              figure: 'backend',
+              backend,
+              available: false,
+              reason: e instanceof UserError ? e.message : String(e),
+            });
+          break;
+        }
+        try {
+          const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
+          const ranges = layout.offsets.map((offset, i) => ({
+            offset,
+            size: layout.sizes[i]!,
+            trainable: layout.trainable[i]!,
+          }));
+          const adam = new Adam(layout.total);
+          // The pure-JS cpu backend is ~100x slower: give it one timed run, not a budget.
+          const budget = backend === 'cpu' ? 0 : seconds;
+          const minRuns = backend === 'cpu' ? 1 : 2;
+          const base = {
+            engine: 'tfjs' as const,
+            backend,
+            pool: pooled,
+            workers: pool.size,
+            depth,
+            size,
+            batch,
+          };
+          const withTorch = (f: Figure, t: number | undefined): Figure =>
+            t
+              ? {
+                  ...f,
+                  torch_images_per_second: t,
+                  ratio_to_torch: Math.round((f.images_per_second / t) * 1000) / 1000,
+                }
+              : f;
+          const inf = await rate(
+            async () => void (await pool.predict(images, batch, per, 10, Math.ceil(batch / pool.size))),
+            batch,
+            budget,
+            minRuns,
+          );
+          emit(
+            withTorch(
+              { figure: 'inference', ...base, images_per_second: Math.round(inf * 10) / 10 },
+              torch?.inference_img_s,
+            ),
+          );
+          const trn = await rate(
+            async () => {
+              await pool.gradients(images, labels, batch, null, per);
+              adam.step(pool.weights, pool.grads, ranges);
+              pool.weightsChanged();
+            },
+            batch,
+            budget,
+            minRuns,
+          );
+          emit(
+            withTorch(
+              { figure: 'training', ...base, images_per_second: Math.round(trn * 10) / 10 },
+              torch?.train_img_s,
+            ),
+          );
+        } finally {
+          await pool.close();
+        }
+      }
+    }
+
+    if (v.memory) {
+      const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
+      const bigArtifacts = await modelToArtifacts(big);
+      big.dispose();
+      const pool = await EnginePool.create({ workers, backend: backends[0] === 'cpu' ? 'cpu' : null });
+      try {
+        const layout = await pool.load(bigArtifacts, DEFAULT_PREPROCESS);
+        const bigPer = 64 * 64 * 3;
+        const bigImages = Uint8Array.from({ length: 64 * bigPer }, () => rng.int(256));
+        const bigLabels = Int32Array.from({ length: 64 }, () => rng.int(200));
+        const ranges = layout.offsets.map((offset, i) => ({
+          offset,
+          size: layout.sizes[i]!,
+          trainable: layout.trainable[i]!,
+        }));
+        const adam = new Adam(layout.total);
+        const t0 = performance.now();
+        for (let s = 0; s < 3; s++) {
+          await pool.gradients(bigImages, bigLabels, 64, null, bigPer);
+          adam.step(pool.weights, pool.grads, ranges);
+          pool.weightsChanged();
+        }
+        const ips = (3 * 64) / ((performance.now() - t0) / 1000);
+        // maxRSS covers the whole process, worker threads included (kilobytes).
+        emit({
+          figure: 'memory',
+          depth: 56,
+          size: 64,
+          batch: 64,
+          workers: pool.size,
+          backend: pool.report?.active,
+          peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+          training_images_per_second: Math.round(ips * 10) / 10,
+        });
+      } finally {
+        await pool.close();
+      }
+    }
+    return 0;
+  },
+};
