@@ -318,20 +318,20 @@ function drawShape(
 function renderShape(cv: Canvas, rng: Rng, cls: number): number {
   const s = cv.size;
   const bg = fillGradient(cv, rng);
-  clutter(cv, rng, 2 + rng.int(5));
-  if (rng.next() < 0.4) {
+  clutter(cv, rng, rng.int(3));
+  if (rng.next() < 0.15) {
     // A small distractor of another class, away from nothing in particular.
     const other = (cls + 1 + rng.int(SHAPES.length - 1)) % SHAPES.length;
     const r = s * rng.range(0.07, 0.12);
     drawShape(cv, rng, other, randomColour(rng), r, rng.range(r, s - r), rng.range(r, s - r));
   }
-  const radius = s * rng.range(0.17, 0.4);
+  const radius = s * rng.range(0.25, 0.42);
   const margin = radius * 0.7;
   const cx = rng.range(margin, s - margin);
   const cy = rng.range(margin, s - margin);
-  drawShape(cv, rng, cls, contrastingColour(rng, bg, rng.range(0.1, 0.3)), radius, cx, cy);
-  if (rng.next() < 0.5) clutter(cv, rng, 1 + rng.int(2)); // occluders in front
-  return rng.range(5, 22);
+  drawShape(cv, rng, cls, contrastingColour(rng, bg, rng.range(0.25, 0.5)), radius, cx, cy);
+  if (rng.next() < 0.2) clutter(cv, rng, 1); // an occluder in front
+  return rng.range(3, 14);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -434,7 +434,7 @@ function renderTexture(cv: Canvas, rng: Rng, cls: number): number {
   // gradient background, so position and extent vary too.
   const bg = fillGradient(cv, rng);
   const a = rng.next() < 0.5 ? bg : randomColour(rng);
-  const b = contrastingColour(rng, a, rng.range(0.08, 0.3));
+  const b = contrastingColour(rng, a, rng.range(0.2, 0.45));
   const { ca, sa, ph, ph2, tex } = makeTexture(rng, cls, size);
   const wx = rng.range(0.25, 0.75) * size;
   const wy = rng.range(0.25, 0.75) * size;
