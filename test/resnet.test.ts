@@ -6,7 +6,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/core/node/engine/backend.ts';
 import { buildResNet, countConvLayers } from '../src/core/node/models/resnet.ts';
-import { DEFAULT_PREPROCESS, loadModelDir, modelToArtifacts, saveModelDir, type ModelMeta } from '../src/core/node/models/io.ts';
+import {
+  DEFAULT_PREPROCESS,
+  loadModelDir,
+  modelToArtifacts,
+  saveModelDir,
+  type ModelMeta,
+} from '../src/core/node/models/io.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 
 await initBackend('wasm');
@@ -36,8 +42,9 @@ test('ResNet-20/32/56 have the 21, 33 and 57 convolution layers the paper counts
       shortcuts.map((l) => l.name),
       ['stage2_block1_shortcut', 'stage3_block1_shortcut'],
     );
-    for (const s of shortcuts) assert.deepEqual((s.getConfig() as { kernelSize: number[] }).kernelSize, [1, 1]);
-    assert.equal(m.layers.filter((l) => l.getClassName() === 'Add').length, (depth - 2) / 2 / 3 * 3);
+    for (const s of shortcuts)
+      assert.deepEqual((s.getConfig() as { kernelSize: number[] }).kernelSize, [1, 1]);
+    assert.equal(m.layers.filter((l) => l.getClassName() === 'Add').length, ((depth - 2) / 2 / 3) * 3);
     m.dispose();
   }
 });
@@ -58,7 +65,10 @@ test('ResNet takes 32x32 and 64x64 inputs, any class count, and optional batch n
 });
 
 test('a depth that is not 6n+2 is refused with a message', () => {
-  assert.throws(() => buildResNet({ depth: 21, inputSize: 32, classes: 10 }), (e) => isUserError(e) && /6n\+2/.test(e.message));
+  assert.throws(
+    () => buildResNet({ depth: 21, inputSize: 32, classes: 10 }),
+    (e) => isUserError(e) && /6n\+2/.test(e.message),
+  );
 });
 
 test('the same seed gives the same initial weights', async () => {
@@ -89,11 +99,20 @@ test('a model for another input shape or class count, or with truncated weights,
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-model-'));
   const m = buildResNet({ depth: 8, inputSize: 16, classes: 4 });
   await saveModelDir(dir, await modelToArtifacts(m), meta(4, 16));
-  await assert.rejects(loadModelDir(dir, { inputSize: 32 }), (e) => isUserError(e) && e.message.includes('model.json') && /16, 16, 3/.test(e.message));
-  await assert.rejects(loadModelDir(dir, { classes: 10 }), (e) => isUserError(e) && /4 output classes/.test(e.message));
+  await assert.rejects(
+    loadModelDir(dir, { inputSize: 32 }),
+    (e) => isUserError(e) && e.message.includes('model.json') && /16, 16, 3/.test(e.message),
+  );
+  await assert.rejects(
+    loadModelDir(dir, { classes: 10 }),
+    (e) => isUserError(e) && /4 output classes/.test(e.message),
+  );
   await truncate(path.join(dir, 'weights.bin'), 100);
   await assert.rejects(loadModelDir(dir), (e) => isUserError(e) && /truncated/.test(e.hint));
   await writeFile(path.join(dir, 'model.json'), '{"modelTopology": ');
   await assert.rejects(loadModelDir(dir), (e) => isUserError(e) && /not valid JSON/.test(e.message));
-  await assert.rejects(loadModelDir(path.join(dir, 'nope')), (e) => isUserError(e) && /No model/.test(e.message));
+  await assert.rejects(
+    loadModelDir(path.join(dir, 'nope')),
+    (e) => isUserError(e) && /No model/.test(e.message),
+  );
 });

@@ -45,14 +45,25 @@ test('the saved best checkpoint reloads and predicts identically to the engine',
   const { model, meta } = await loadModelDir(r.modelDir!, { inputSize: 16, classes: 4 });
   assert.equal(meta?.training?.bestEpoch, r.bestEpoch);
   assert.equal(meta?.training?.top1, r.top1);
-  const x = tf.tensor4d(toInputs(data.test.images, data.test.count, 16, DEFAULT_PREPROCESS), [data.test.count, 16, 16, 3]);
+  const x = tf.tensor4d(toInputs(data.test.images, data.test.count, 16, DEFAULT_PREPROCESS), [
+    data.test.count,
+    16,
+    16,
+    3,
+  ]);
   const probs = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
   assert.equal(topKAccuracy(probs, data.test.labels, 4, 1), r.top1);
 });
 
-function runChild(runDir: string, epochs: number, killAfterEpoch?: number): Promise<{ result?: TrainResult; killed: boolean }> {
+function runChild(
+  runDir: string,
+  epochs: number,
+  killAfterEpoch?: number,
+): Promise<{ result?: TrainResult; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, runDir, String(epochs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [child, runDir, String(epochs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     let result: TrainResult | undefined;
     p.stdout.on('data', (d: Buffer) => {
@@ -143,7 +154,8 @@ test('the worker pool computes the same gradients and predictions as a single en
   assert.ok(Math.abs(one!.step.loss - two!.step.loss) < 1e-5);
   assert.equal(one!.step.correct, two!.step.correct);
   let maxDiff = 0;
-  for (let i = 0; i < one!.grads.length; i++) maxDiff = Math.max(maxDiff, Math.abs(one!.grads[i]! - two!.grads[i]!));
+  for (let i = 0; i < one!.grads.length; i++)
+    maxDiff = Math.max(maxDiff, Math.abs(one!.grads[i]! - two!.grads[i]!));
   assert.ok(maxDiff < 1e-5, `gradient difference ${maxDiff}`);
   assert.deepEqual(Array.from(two!.probs), Array.from(one!.probs));
 });
@@ -169,8 +181,16 @@ test('augmentation shifts with zero padding and mirrors exactly', () => {
   // A 2x2 image: pixel values 1..12 (RGB).
   const img = Uint8Array.from({ length: 12 }, (_, i) => i + 1);
   const pre = { mean: 0, std: 1 };
-  const flipped = toInputs(img, 1, 2, pre, { dx: Int8Array.of(0), dy: Int8Array.of(0), flip: Uint8Array.of(1) });
+  const flipped = toInputs(img, 1, 2, pre, {
+    dx: Int8Array.of(0),
+    dy: Int8Array.of(0),
+    flip: Uint8Array.of(1),
+  });
   assert.deepEqual(Array.from(flipped), [4, 5, 6, 1, 2, 3, 10, 11, 12, 7, 8, 9]);
-  const shifted = toInputs(img, 1, 2, pre, { dx: Int8Array.of(1), dy: Int8Array.of(0), flip: Uint8Array.of(0) });
+  const shifted = toInputs(img, 1, 2, pre, {
+    dx: Int8Array.of(1),
+    dy: Int8Array.of(0),
+    flip: Uint8Array.of(0),
+  });
   assert.deepEqual(Array.from(shifted), [4, 5, 6, 0, 0, 0, 10, 11, 12, 0, 0, 0]);
 });

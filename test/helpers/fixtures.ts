@@ -3,7 +3,9 @@ import type { ImageSet, LoadedDataset } from '../../src/core/common/dataset.ts';
 import { Rng } from '../../src/core/node/data/random.ts';
 
 /** An easy task: each class has its own mean colour, plus noise. Learnable in a few steps. */
-export function colourDataset(opts: { classes?: number; train?: number; test?: number; size?: number; seed?: number } = {}): LoadedDataset {
+export function colourDataset(
+  opts: { classes?: number; train?: number; test?: number; size?: number; seed?: number } = {},
+): LoadedDataset {
   const classes = opts.classes ?? 4;
   const size = opts.size ?? 16;
   const rng = new Rng(opts.seed ?? 3);

@@ -51,7 +51,14 @@ export function buildResNet(c: ResNetConfig): tf.LayersModel {
   // block and the net collapses to a constant prediction early in training. Starting each
   // branch's last convolution at zero (Fixup, Zhang et al. 2019; SkipInit) makes every block
   // the identity at first and lets the paper's BN-free ResNets train.
-  const conv = (x: tf.SymbolicTensor, filters: number, kernel: number, stride: number, name: string, zero = false) =>
+  const conv = (
+    x: tf.SymbolicTensor,
+    filters: number,
+    kernel: number,
+    stride: number,
+    name: string,
+    zero = false,
+  ) =>
     tf.layers
       .conv2d({
         filters,

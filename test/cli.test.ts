@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 300_000,
+  });
+
+test('decomposer --help lists the commands; each command has --help', () => {
+  const r = run(['--help']);
+  assert.equal(r.status, 0);
+  for (const c of ['train', 'demo', 'bench', 'serve']) {
+    assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+    const h = run([c, '--help']);
+    assert.equal(h.status, 0, `${c} --help`);
+    assert.match(h.stdout, /^Usage: decomposer/);
+  }
+});
+
+test('bad arguments and bad input exit 2 with one clear line, no stack trace', async () => {
+  const unknown = run(['frobnicate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /Unknown command "frobnicate"/);
+
+  const badOption = run(['train', '--epochz', '3']);
+  assert.equal(badOption.status, 2);
+
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const missing = run(['train', '--dataset', 'cifar10:/no/such/folder', '--home', home, '--json']);
+  assert.equal(missing.status, 2);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  const err = JSON.parse(missing.stdout.trim()) as { error: { message: string } };
+  assert.match(err.error.message, /\/no\/such\/folder/);
+
+  const badBackend = run(['demo', '--backend', 'quantum']);
+  assert.equal(badBackend.status, 2);
+  assert.match(badBackend.stderr, /Unknown backend "quantum".*Use one of/);
+});
+
+test('decomposer demo --json trains on the embedded dataset and prints backend and model', async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const out = path.join(home, 'run');
+  const r = run([
+    'demo',
+    '--json',
+    '--epochs',
+    '1',
+    '--depth',
+    '8',
+    '--per-class',
+    '6',
+    '--home',
+    home,
+    '--out',
+    out,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim()) as { backend: string; model: Record<string, unknown> };
+  assert.ok(['tensorflow', 'wasm', 'cpu'].includes(j.backend));
+  const m = j.model as {
+    depth: number;
+    dataset: string;
+    classes: number;
+    epochs: number;
+    best_epoch: number;
+    top1: number;
+    top5: number;
+    seconds: number;
+  };
+  assert.equal(m.depth, 8);
+  assert.match(m.dataset, /^shapes/);
+  assert.equal(m.classes, 10);
+  assert.equal(m.epochs, 1);
+  assert.equal(m.best_epoch, 1);
+  for (const k of ['top1', 'top5'] as const) assert.ok(m[k] >= 0 && m[k] <= 1, `${k} is a fraction`);
+  assert.ok(m.top5 >= m.top1);
+  assert.ok(m.seconds > 0);
+});
