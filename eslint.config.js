@@ -8,7 +8,7 @@ import globals from 'globals';
 const shells = ['**/main/**', '**/preload/**', '**/renderer/**', '**/cli/**'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'out/', 'dist/', 'test-results/', '.cache/'] },
+  { ignores: ['node_modules/', 'out/', 'dist/', 'test-results/', '.cache/', 'scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],
