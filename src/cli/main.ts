@@ -6,6 +6,7 @@ import { trainCommand } from './commands/train.ts';
 import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
 import { serveCommand } from './commands/serve.ts';
+import { downloadCommand } from './commands/download.ts';
 
 export interface Command {
   name: string;
@@ -20,7 +21,7 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-const commands: Command[] = [trainCommand, demoCommand, benchCommand, serveCommand];
+const commands: Command[] = [trainCommand, demoCommand, benchCommand, downloadCommand, serveCommand];
 
 function topHelp(): string {
   return [

@@ -75,7 +75,14 @@ ${ENGINE_USAGE}`,
       config: { depth, epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1), seed },
     });
     const model = modelSummary(r, data.info.name, data.info.classNames.length, depth);
-    if (json) printJson({ backend: r.backend, status: r.status, model_dir: r.modelDir, model });
+    if (json)
+      printJson({
+        backend: r.backend,
+        backend_detail: r.backendDetail,
+        status: r.status,
+        model_dir: r.modelDir,
+        model,
+      });
     else {
       info('');
       info(`backend      ${r.backend}`);

@@ -80,7 +80,7 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
     if (quiet) return;
     if (e.type === 'start') {
       info(
-        `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backend}, ${e.workers} engine${e.workers === 1 ? '' : 's'}` +
+        `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backendDetail}; ${e.workers} engine${e.workers === 1 ? '' : 's'}` +
           (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''),
       );
     } else if (e.type === 'batch') {
@@ -165,6 +165,7 @@ ${ENGINE_USAGE}`,
     });
     const summary = {
       backend: r.backend,
+      backend_detail: r.backendDetail,
       status: r.status,
       run: path.resolve(out),
       model_dir: r.modelDir,

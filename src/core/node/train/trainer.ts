@@ -13,7 +13,7 @@ import type { BackendName } from '../../common/api.ts';
 import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
-import { initBackend } from '../engine/backend.ts';
+import { describeBackend, initBackend } from '../engine/backend.ts';
 import { EnginePool } from '../engine/pool.ts';
 import type { Augment } from '../engine/preprocess.ts';
 import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
@@ -68,6 +68,8 @@ export type TrainEvent =
       trainImages: number;
       valImages: number;
       backend: string;
+      /** The active backend and why faster ones are not active, in one line. */
+      backendDetail: string;
       workers: number;
     }
   | {
@@ -93,6 +95,8 @@ export interface TrainResult {
   seconds: number;
   modelDir: string | null;
   backend: string;
+  /** The active backend and why faster ones are not active. */
+  backendDetail: string;
   history: EpochRecord[];
   resumedFrom: number;
 }
@@ -266,6 +270,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       trainImages: trainSet.count,
       valImages: valSet.count,
       backend,
+      backendDetail: pool.report ? describeBackend(pool.report) : backend,
       workers: pool.size,
     });
 
@@ -369,6 +374,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       seconds: (Date.now() - started) / 1000,
       modelDir,
       backend,
+      backendDetail: pool.report ? describeBackend(pool.report) : backend,
       history: state.history,
       resumedFrom,
     };

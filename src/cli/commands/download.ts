@@ -1,0 +1,70 @@
+// decomposer download: fetch a public dataset, only because the user asked.
+import type { Command } from '../main.ts';
+import { EXIT, info, interruptSignal, printJson } from '../output.ts';
+import { engineSettings } from './train.ts';
+import { downloadDataset, KNOWN_DOWNLOADS, type DownloadName } from '../../core/node/data/index.ts';
+import { downloadsDir } from '../../core/node/paths.ts';
+import { UserError } from '../../core/common/errors.ts';
+
+const NAMES = Object.keys(KNOWN_DOWNLOADS) as DownloadName[];
+
+export const downloadCommand: Command = {
+  name: 'download',
+  summary: 'download CIFAR-10, CIFAR-100 or Tiny ImageNet (resumes; verifies the checksum)',
+  usage: `Usage: decomposer download NAME [options]
+
+Downloads a public dataset archive into <home>/downloads, showing progress, resuming a
+partial download, and verifying its checksum. Nothing is ever downloaded unless asked.
+NAME is one of: ${NAMES.join(', ')}.
+
+  --url URL           another address for the same archive (a mirror)
+  --sha256 HEX        the checksum to verify with --url
+  --md5 HEX           likewise, as md5
+  --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
+  --json              print one JSON object as the result
+  -h, --help          this help`,
+  options: {
+    url: { type: 'string' },
+    sha256: { type: 'string' },
+    md5: { type: 'string' },
+    home: { type: 'string' },
+  },
+  async run(v, positionals) {
+    const name = positionals[0] as DownloadName | undefined;
+    if (!name || !NAMES.includes(name)) {
+      throw new UserError(
+        `Say which dataset to download${name ? ` ("${name}" is not one)` : ''}.`,
+        `Use one of: ${NAMES.join(', ')}.`,
+        'usage',
+      );
+    }
+    const json = Boolean(v.json);
+    let lastPct = -1;
+    const r = await downloadDataset(name, {
+      destDir: downloadsDir(engineSettings(v).home),
+      url: v.url as string | undefined,
+      sha256: v.sha256 as string | undefined,
+      md5: v.md5 as string | undefined,
+      signal: interruptSignal(),
+      onProgress: (p) => {
+        const pct = p.fraction === null ? -1 : Math.floor(p.fraction * 100);
+        if (!json && pct !== lastPct && pct % 5 === 0)
+          info(`  ${p.stage} ${pct}%${p.detail ? `  ${p.detail}` : ''}`);
+        lastPct = pct;
+      },
+    });
+    if (json) printJson({ dataset: name, ...r });
+    else {
+      info(
+        `${r.alreadyPresent ? 'already downloaded' : 'downloaded'}: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)`,
+      );
+      info(
+        r.verified ? `${r.verified.algorithm} verified` : 'no checksum known for this address: not verified',
+      );
+      const note = KNOWN_DOWNLOADS[name].note;
+      if (note) info(note);
+      info(`use it with: decomposer train --dataset ${name}:${r.path}`);
+    }
+    return EXIT.ok;
+  },
+};
