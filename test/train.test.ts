@@ -194,3 +194,44 @@ test('augmentation shifts with zero padding and mirrors exactly', () => {
   });
   assert.deepEqual(Array.from(shifted), [4, 5, 6, 0, 0, 0, 10, 11, 12, 0, 0, 0]);
 });
+
+test('a half-written checkpoint folder is ignored on resume and the finished ones are kept', async () => {
+  const runDir = await tmp();
+  const data = colourDataset();
+  const config = { depth: 8, epochs: 1, batchSize: 16 };
+  await train({ runDir, data, workers: 0, config });
+  const finished = await readFile(path.join(runDir, 'checkpoints', 'epoch-001', 'weights.bin'));
+  // What a kill during the next checkpoint's write leaves behind: a folder no pointer names.
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(path.join(runDir, 'checkpoints', 'epoch-002'), { recursive: true });
+  await writeFile(path.join(runDir, 'checkpoints', 'epoch-002', 'model.json'), '{"modelTop');
+  const r = await train({ runDir, data, workers: 0, config: { ...config, epochs: 2 } });
+  assert.equal(r.resumedFrom, 1);
+  assert.equal(r.epochsDone, 2);
+  await loadModelDir(path.join(runDir, 'checkpoints', 'epoch-002'));
+  if (r.bestEpoch === 1)
+    assert.ok(finished.equals(await readFile(path.join(runDir, 'checkpoints', 'epoch-001', 'weights.bin'))));
+});
+
+test('micro-batches bound activation memory and give the same gradients as one pass', async () => {
+  const data = colourDataset({ train: 12 });
+  const artifacts = await modelToArtifacts(buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 3 }));
+  const per = 16 * 16 * 3;
+  const grads: Float32Array[] = [];
+  for (const mib of ['1000', '0.05']) {
+    process.env.DECOMPOSER_ACTIVATION_MIB = mib;
+    const pool = await EnginePool.create({ workers: 0, backend: 'wasm' });
+    try {
+      await pool.load(artifacts, DEFAULT_PREPROCESS);
+      await pool.gradients(data.train.images, data.train.labels, 12, null, per);
+      grads.push(pool.grads.slice());
+    } finally {
+      await pool.close();
+      delete process.env.DECOMPOSER_ACTIVATION_MIB;
+    }
+  }
+  let maxDiff = 0;
+  for (let i = 0; i < grads[0]!.length; i++)
+    maxDiff = Math.max(maxDiff, Math.abs(grads[0]![i]! - grads[1]![i]!));
+  assert.ok(maxDiff < 1e-5, `difference ${maxDiff}`);
+});

@@ -10,7 +10,7 @@ import { info, printJson } from '../output.ts';
 import { engineSettings } from './train.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { UserError } from '../../core/common/errors.ts';
-import { BACKEND_PREFERENCE, parseBackendName } from '../../core/node/engine/backend.ts';
+import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
 import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
 import { buildResNet } from '../../core/node/models/resnet.ts';
@@ -166,6 +166,7 @@ each figure gets its ratio to PyTorch's.
       }
     }
 
+    await initBackend(backends.includes('wasm') ? 'wasm' : null);
     const model = buildResNet({ depth, inputSize: size, classes: 10, seed: 1 });
     const artifacts = await modelToArtifacts(model);
     model.dispose();

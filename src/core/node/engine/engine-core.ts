@@ -32,6 +32,25 @@ export function weightLayout(model: tf.LayersModel): WeightLayout {
   return l;
 }
 
+/** Activation memory one engine may hold for backprop; DECOMPOSER_ACTIVATION_MIB overrides. */
+export function activationBudgetBytes(): number {
+  const mib = Number(process.env.DECOMPOSER_ACTIVATION_MIB);
+  return (Number.isFinite(mib) && mib > 0 ? mib : 320) * 1024 * 1024;
+}
+
+/**
+ * Images per forward/backward pass so the tape's activations (every layer's output, about
+ * twice over with the backward pass's temporaries) stay within the budget.
+ */
+export function microBatchFor(model: tf.LayersModel, budget = activationBudgetBytes()): number {
+  let floats = 0;
+  for (const layer of model.layers) {
+    const shape = layer.outputShape as number[];
+    floats += shape.slice(1).reduce((a, b) => a * b, 1);
+  }
+  return Math.max(1, Math.floor(budget / (floats * 4 * 2)));
+}
+
 export interface StepResult {
   loss: number;
   correct: number;
@@ -44,6 +63,7 @@ export class EngineCore {
   private pre: Preprocess = { mean: 0, std: 1 };
   private size = 0;
   private buf: Float32Array = new Float32Array(0);
+  private microBatch = 64;
   report: BackendReport | null = null;
 
   async init(backend: BackendName | null): Promise<BackendReport> {
@@ -57,6 +77,7 @@ export class EngineCore {
     this.layout = weightLayout(this.model);
     this.pre = pre;
     this.size = this.model.inputs[0]!.shape[1]!;
+    this.microBatch = microBatchFor(this.model);
     return this.layout;
   }
 
@@ -103,29 +124,46 @@ export class EngineCore {
     const l = this.layout!;
     const classes = model.outputs[0]!.shape[1]!;
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const result = tf.tidy(() => {
-      const x = this.inputs(images, count, aug);
-      const y = tf.oneHot(tf.tensor1d(labels.subarray(0, count), 'int32'), classes).toFloat();
-      let probs: tf.Tensor | null = null;
-      const { value, grads: g } = tf.variableGrads(() => {
-        // Kept past variableGrads' own tidy so accuracy needs no second forward pass.
-        probs = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
-        return tf.metrics.categoricalCrossentropy(y, probs).mean() as tf.Scalar;
-      }, vars);
-      const correct = tf.equal(tf.argMax(probs!, 1), tf.argMax(y, 1)).sum();
-      probs!.dispose();
-      return { value, g, correct };
-    });
-    const byName = new Map<string, tf.Tensor>();
-    model.trainableWeights.forEach((w, i) => byName.set(w.originalName, result.g[vars[i]!.name]!));
+    const per = this.size * this.size * 3;
+    // Micro-batches bound the activations the tape holds (the wasm heap never shrinks);
+    // gradients of the mean loss are accumulated weighted by micro-batch size.
+    const micro = Math.min(count, this.microBatch);
+    let loss = 0;
+    let correct = 0;
+    for (let s = 0; s < count; s += micro) {
+      const n = Math.min(micro, count - s);
+      const sub: Augment | null = aug
+        ? { dx: aug.dx.subarray(s, s + n), dy: aug.dy.subarray(s, s + n), flip: aug.flip.subarray(s, s + n) }
+        : null;
+      const result = tf.tidy(() => {
+        const x = this.inputs(images.subarray(s * per, (s + n) * per), n, sub);
+        const y = tf.oneHot(tf.tensor1d(labels.subarray(s, s + n), 'int32'), classes).toFloat();
+        let probs: tf.Tensor | null = null;
+        const { value, grads: g } = tf.variableGrads(() => {
+          // Kept past variableGrads' own tidy so accuracy needs no second forward pass.
+          probs = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+          return tf.metrics.categoricalCrossentropy(y, probs).mean() as tf.Scalar;
+        }, vars);
+        const hits = tf.equal(tf.argMax(probs!, 1), tf.argMax(y, 1)).sum();
+        probs!.dispose();
+        return { value, g, hits };
+      });
+      const weight = n / count;
+      model.trainableWeights.forEach((w, i) => {
+        const k = model.weights.indexOf(w);
+        const off = l.offsets[k]!;
+        const g = result.g[vars[i]!.name]!.dataSync() as Float32Array;
+        if (s === 0) for (let j = 0; j < g.length; j++) grads[off + j] = g[j]! * weight;
+        else for (let j = 0; j < g.length; j++) grads[off + j] += g[j]! * weight;
+      });
+      loss += result.value.dataSync()[0]! * weight;
+      correct += result.hits.dataSync()[0]!;
+      tf.dispose([result.value, result.hits, ...Object.values(result.g)]);
+    }
+    // Non-trainable weights (batch norm's moving statistics) travel as their new values.
     model.weights.forEach((w, i) => {
-      const off = l.offsets[i]!;
-      if (l.trainable[i]) grads.set(byName.get(w.originalName)!.dataSync() as Float32Array, off);
-      else grads.set(w.read().dataSync() as Float32Array, off);
+      if (!l.trainable[i]) grads.set(w.read().dataSync() as Float32Array, l.offsets[i]!);
     });
-    const loss = result.value.dataSync()[0]!;
-    const correct = result.correct.dataSync()[0]!;
-    tf.dispose([result.value, result.correct, ...Object.values(result.g)]);
     return { loss, correct, count };
   }
 
