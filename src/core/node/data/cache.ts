@@ -7,8 +7,9 @@
 // real name, and a failed load never touches a finished cache.
 
 import { promises as fsp } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import type { DatasetInfo, ImageSet, LoadedDataset } from '../../common/dataset.ts';
 
 const MAGIC = Buffer.from('DCMPDS01', 'latin1');
@@ -134,36 +135,15 @@ export async function writeCache(file: string, fp: string, ds: LoadedDataset): P
   const pre = Buffer.alloc(12);
   MAGIC.copy(pre, 0);
   pre.writeUInt32LE(hbuf.length, 8);
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await fsp.open(tmp, 'w');
-  try {
+  await writeFileAtomic(file, async (fh) => {
     await writeAll(fh, pre);
     await writeAll(fh, hbuf);
-    for (const s of [ds.train, ds.test]) {
-      await writeAll(fh, s.images);
-      await writeAll(fh, labelBytes(s.labels));
+    for (const set of [ds.train, ds.test]) {
+      await writeAll(fh, set.images);
+      await writeAll(fh, labelBytes(set.labels));
     }
     await writeAll(fh, END);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  try {
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dh = await fsp.open(path.dirname(file), 'r');
-    await dh.sync().catch(() => {});
-    await dh.close();
-  } catch {
-    // Directories cannot be opened for fsync on every platform (Windows); the rename stands.
-  }
+  });
 }
 
 /** Removes temporary files left behind by killed writers (older than an hour). */

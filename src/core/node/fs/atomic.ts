@@ -16,20 +16,27 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a file atomically. `data` is the whole content, or a function that writes it
+ * through the open handle (for content too large to hold in one buffer).
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | ((fh: fsp.FileHandle) => Promise<void>),
+): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  // Temporary names end in .tmp so readers and sweepers can tell them from finished files.
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const h = await fsp.open(tmp, 'w');
   try {
-    await h.writeFile(data);
+    if (typeof data === 'function') await data(h);
+    else await h.writeFile(data);
     await h.sync();
-  } finally {
     await h.close();
-  }
-  try {
     await fsp.rename(tmp, file);
   } catch (e) {
+    await h.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });
     throw e;
   }
