@@ -42,24 +42,40 @@ if (!built()) {
   }
 }
 
-/** The Electron executable, or the reason it cannot be used. Never downloads anything. */
+/**
+ * The Electron executable, or the reason it cannot be used. Electron's npm package fetches
+ * its binary at first run, not at install: where there is a display to show a window and
+ * the binary is missing, this is that first run, so fetch it (offline, that fails quickly
+ * and we fall back to the web shell).
+ */
 function findElectron() {
   const dir = path.join(root, 'node_modules', 'electron');
   if (!existsSync(path.join(dir, 'package.json'))) return { reason: 'the electron package is not installed' };
-  const pathFile = path.join(dir, 'path.txt');
-  const exe = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : '';
-  const distDir = process.env.ELECTRON_OVERRIDE_DIST_PATH || path.join(dir, 'dist');
-  const full = exe ? path.join(distDir, exe) : '';
-  if (!full || !existsSync(full)) {
-    return {
-      reason:
-        'the Electron binary is not downloaded (run `npx install-electron` while online to get the desktop window)',
-    };
-  }
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
     return { reason: 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' };
   }
-  return { path: full };
+  const pathFile = path.join(dir, 'path.txt');
+  const distDir = process.env.ELECTRON_OVERRIDE_DIST_PATH || path.join(dir, 'dist');
+  const exePath = () => {
+    const exe = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : '';
+    return exe && existsSync(path.join(distDir, exe)) ? path.join(distDir, exe) : null;
+  };
+  if (!exePath()) {
+    console.log('Downloading the Electron binary (first start)...');
+    const r = spawnSync(process.execPath, [path.join(dir, 'install.js')], {
+      cwd: dir,
+      stdio: ['ignore', 'inherit', 'pipe'],
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    if (r.status !== 0 || !exePath()) {
+      const why = (r.stderr || '').trim().split('\n').pop() || `exit code ${r.status}`;
+      return {
+        reason: `the Electron binary could not be downloaded (${why}); \`npm start\` tries again next time`,
+      };
+    }
+  }
+  return { path: exePath() };
 }
 
 async function serveWeb(reason) {

@@ -1,0 +1,122 @@
+// The paper's energy and CO2e formula (section 4.1.3, after Strubell et al. 2019):
+//   p_t  = PUE * t * (p_c + p_r + g * p_g) / 1000      kWh, t in hours, powers in W
+//   CO2e = intensity * p_t                            lbs, intensity in lbs/kWh
+// p_c, p_r, p_g are the run's average CPU, DRAM and per-GPU powers after the idle power
+// measured before the run has been subtracted (never below zero); g is the number of GPUs.
+
+/** The paper's defaults: PUE 1.58 (Strubell et al.) and the U.S. average 0.954 lbs CO2e per kWh. */
+export const DEFAULT_PUE = 1.58;
+export const DEFAULT_INTENSITY_LBS_PER_KWH = 0.954;
+export const KG_PER_LB = 0.45359237;
+
+/** Which reader produced a figure. Estimates are labelled as such wherever they are shown. */
+export type PowerSourceName =
+  | 'rapl'
+  | 'nvidia-smi'
+  | 'powermetrics'
+  | 'estimate'
+  | 'rapl+nvidia-smi'
+  | 'powermetrics+nvidia-smi'
+  | 'estimate+nvidia-smi'
+  | 'none';
+
+/** A run's energy, as stored, in `runs --json`, and in `demo --json`. */
+export interface EnergyRecord {
+  source: PowerSourceName | string;
+  seconds: number;
+  /** Average CPU package power over the run minus idle (p_c), W. */
+  cpu_w: number;
+  /** Average DRAM power minus idle (p_r), W. */
+  dram_w: number;
+  /** Average power per GPU minus idle (p_g), W. */
+  gpu_w: number;
+  /** g: the number of GPUs measured. */
+  gpus: number;
+  /** The idle power subtracted (CPU + DRAM + all GPUs), W. */
+  idle_w: number;
+  pue: number;
+  kwh: number;
+  intensity_lbs_per_kwh: number;
+  co2e_lbs: number;
+  co2e_kg: number;
+}
+
+export interface FormulaInput {
+  seconds: number;
+  cpuW: number;
+  dramW: number;
+  gpuW: number;
+  gpus: number;
+  pue?: number;
+  intensity?: number;
+}
+
+/** p_t in kWh, exactly as the paper writes it. */
+export function kwhOf(i: FormulaInput): number {
+  const pue = i.pue ?? DEFAULT_PUE;
+  const hours = i.seconds / 3600;
+  return (pue * hours * (i.cpuW + i.dramW + i.gpus * i.gpuW)) / 1000;
+}
+
+export function co2eLbs(kwh: number, intensity = DEFAULT_INTENSITY_LBS_PER_KWH): number {
+  return intensity * kwh;
+}
+
+/** Average powers of a measured interval. */
+export interface MeasuredPowers {
+  seconds: number;
+  cpuW: number;
+  dramW: number;
+  /** Average per GPU. */
+  gpuW: number;
+  gpus: number;
+}
+
+export interface IdlePowers {
+  cpuW: number;
+  dramW: number;
+  /** Per GPU. */
+  gpuW: number;
+}
+
+export const NO_IDLE: IdlePowers = { cpuW: 0, dramW: 0, gpuW: 0 };
+
+/** Subtracts idle power (never below zero) and applies the formula. */
+export function energyRecord(
+  m: MeasuredPowers,
+  idle: IdlePowers,
+  opts: { source: string; pue?: number; intensity?: number },
+): EnergyRecord {
+  const pue = opts.pue ?? DEFAULT_PUE;
+  const intensity = opts.intensity ?? DEFAULT_INTENSITY_LBS_PER_KWH;
+  const cpu = Math.max(0, m.cpuW - idle.cpuW);
+  const dram = Math.max(0, m.dramW - idle.dramW);
+  const gpu = m.gpus > 0 ? Math.max(0, m.gpuW - idle.gpuW) : 0;
+  const kwh = kwhOf({ seconds: m.seconds, cpuW: cpu, dramW: dram, gpuW: gpu, gpus: m.gpus, pue });
+  const lbs = co2eLbs(kwh, intensity);
+  return {
+    source: opts.source,
+    seconds: m.seconds,
+    cpu_w: cpu,
+    dram_w: dram,
+    gpu_w: gpu,
+    gpus: m.gpus,
+    idle_w: idle.cpuW + idle.dramW + m.gpus * idle.gpuW,
+    pue,
+    kwh,
+    intensity_lbs_per_kwh: intensity,
+    co2e_lbs: lbs,
+    co2e_kg: lbs * KG_PER_LB,
+  };
+}
+
+/** One line for a person, with estimates labelled. */
+export function describeEnergy(e: EnergyRecord): string {
+  const est = e.source.includes('estimate') ? ' (ESTIMATE: no power counter readable)' : '';
+  const gpu = e.gpus > 0 ? ` + ${e.gpus} x GPU ${e.gpu_w.toFixed(1)} W` : '';
+  return (
+    `${e.kwh.toPrecision(3)} kWh, ${e.co2e_lbs.toPrecision(3)} lbs (${e.co2e_kg.toPrecision(3)} kg) CO2e` +
+    ` over ${e.seconds.toFixed(1)} s: CPU ${e.cpu_w.toFixed(1)} W + DRAM ${e.dram_w.toFixed(1)} W${gpu}` +
+    ` above idle ${e.idle_w.toFixed(1)} W, PUE ${e.pue}; source ${e.source}${est}`
+  );
+}

@@ -1,0 +1,151 @@
+// The subset of the ONNX protobuf schema (onnx/onnx.proto, IR version 8) that our converter
+// writes, as protobufjs reflection JSON. Field numbers are those of onnx.proto; names are
+// camelCase (protobufjs' convention; only the numbers reach the wire). Kept in code rather
+// than a .proto file so packaged builds need no resource lookup.
+import protobuf from 'protobufjs';
+
+type Fields = Record<string, { type: string; id: number; rule?: 'repeated' }>;
+const rep = (type: string, id: number) => ({ type, id, rule: 'repeated' as const });
+
+const AttributeProto: { fields: Fields } = {
+  fields: {
+    name: { type: 'string', id: 1 },
+    f: { type: 'float', id: 2 },
+    i: { type: 'int64', id: 3 },
+    s: { type: 'bytes', id: 4 },
+    t: { type: 'TensorProto', id: 5 },
+    g: { type: 'GraphProto', id: 6 },
+    floats: rep('float', 7),
+    ints: rep('int64', 8),
+    strings: rep('bytes', 9),
+    docString: { type: 'string', id: 13 },
+    type: { type: 'int32', id: 20 },
+  },
+};
+
+export const ONNX_SCHEMA = {
+  nested: {
+    onnx: {
+      nested: {
+        AttributeProto,
+        ValueInfoProto: {
+          fields: {
+            name: { type: 'string', id: 1 },
+            type: { type: 'TypeProto', id: 2 },
+            docString: { type: 'string', id: 3 },
+          },
+        },
+        NodeProto: {
+          fields: {
+            input: rep('string', 1),
+            output: rep('string', 2),
+            name: { type: 'string', id: 3 },
+            opType: { type: 'string', id: 4 },
+            attribute: rep('AttributeProto', 5),
+            docString: { type: 'string', id: 6 },
+            domain: { type: 'string', id: 7 },
+          },
+        },
+        ModelProto: {
+          fields: {
+            irVersion: { type: 'int64', id: 1 },
+            producerName: { type: 'string', id: 2 },
+            producerVersion: { type: 'string', id: 3 },
+            domain: { type: 'string', id: 4 },
+            modelVersion: { type: 'int64', id: 5 },
+            docString: { type: 'string', id: 6 },
+            graph: { type: 'GraphProto', id: 7 },
+            opsetImport: rep('OperatorSetIdProto', 8),
+            metadataProps: rep('StringStringEntryProto', 14),
+          },
+        },
+        StringStringEntryProto: {
+          fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
+        },
+        GraphProto: {
+          fields: {
+            node: rep('NodeProto', 1),
+            name: { type: 'string', id: 2 },
+            initializer: rep('TensorProto', 5),
+            docString: { type: 'string', id: 10 },
+            input: rep('ValueInfoProto', 11),
+            output: rep('ValueInfoProto', 12),
+            valueInfo: rep('ValueInfoProto', 13),
+          },
+        },
+        TensorProto: {
+          fields: {
+            dims: rep('int64', 1),
+            dataType: { type: 'int32', id: 2 },
+            floatData: rep('float', 4),
+            int32Data: rep('int32', 5),
+            int64Data: rep('int64', 7),
+            name: { type: 'string', id: 8 },
+            rawData: { type: 'bytes', id: 9 },
+            docString: { type: 'string', id: 12 },
+          },
+        },
+        TensorShapeProto: {
+          fields: { dim: rep('Dimension', 1) },
+          nested: {
+            Dimension: {
+              oneofs: { value: { oneof: ['dimValue', 'dimParam'] } },
+              fields: {
+                dimValue: { type: 'int64', id: 1 },
+                dimParam: { type: 'string', id: 2 },
+                denotation: { type: 'string', id: 3 },
+              },
+            },
+          },
+        },
+        TypeProto: {
+          oneofs: { value: { oneof: ['tensorType'] } },
+          fields: {
+            tensorType: { type: 'Tensor', id: 1 },
+            denotation: { type: 'string', id: 6 },
+          },
+          nested: {
+            Tensor: {
+              fields: {
+                elemType: { type: 'int32', id: 1 },
+                shape: { type: 'TensorShapeProto', id: 2 },
+              },
+            },
+          },
+        },
+        OperatorSetIdProto: {
+          fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } },
+        },
+      },
+    },
+  },
+};
+
+/** TensorProto.DataType values. */
+export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7, BOOL: 9 } as const;
+/** AttributeProto.AttributeType values. */
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+
+let root: protobuf.Root | null = null;
+
+export function onnxType(name: string): protobuf.Type {
+  root ??= protobuf.Root.fromJSON(ONNX_SCHEMA);
+  return root.lookupType(`onnx.${name}`);
+}
+
+/** Encodes a ModelProto given as a plain object in the schema's camelCase field names. */
+export function encodeModel(model: object): Uint8Array {
+  const t = onnxType('ModelProto');
+  const err = t.verify(model);
+  if (err) throw new Error(`ONNX model does not fit the schema: ${err}`);
+  return t.encode(t.fromObject(model)).finish();
+}
+
+/** Decodes a ModelProto back into a plain object (for tests and diagnostics). */
+export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
+  const t = onnxType('ModelProto');
+  return t.toObject(t.decode(bytes), { longs: Number, bytes: Array, defaults: false }) as Record<
+    string,
+    unknown
+  >;
+}
