@@ -83,3 +83,44 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   assert.ok(m.top5 >= m.top1);
   assert.ok(m.seconds > 0);
 });
+
+test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {
+  const r = run([
+    'bench',
+    '--json',
+    '--backends',
+    'wasm',
+    '--no-torch',
+    '--depth',
+    '8',
+    '--batch',
+    '8',
+    '--seconds',
+    '0',
+    '--workers',
+    '2',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const figures = r.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          figure: string;
+          backend: string;
+          pool: boolean;
+          workers: number;
+          images_per_second: number;
+        },
+    );
+  for (const figure of ['inference', 'training']) {
+    for (const pool of [false, true]) {
+      const f = figures.find((x) => x.figure === figure && x.pool === pool);
+      assert.ok(f, `${figure} pool=${pool}`);
+      assert.equal(f.backend, 'wasm');
+      assert.equal(f.workers, pool ? 2 : 1);
+      assert.ok(f.images_per_second > 0);
+    }
+  }
+});
