@@ -60,6 +60,8 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     home,
     '--out',
     out,
+    '--idle-seconds',
+    '0',
   ]);
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout.trim()) as { backend: string; model: Record<string, unknown> };
@@ -82,6 +84,22 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   for (const k of ['top1', 'top5'] as const) assert.ok(m[k] >= 0 && m[k] <= 1, `${k} is a fraction`);
   assert.ok(m.top5 >= m.top1);
   assert.ok(m.seconds > 0);
+  const e = (j as unknown as { energy: { train: Record<string, unknown> } }).energy.train;
+  assert.match(String(e.source), /^(rapl|powermetrics|estimate)/); // estimates are labelled as such
+  for (const k of [
+    'seconds',
+    'cpu_w',
+    'dram_w',
+    'gpu_w',
+    'gpus',
+    'idle_w',
+    'pue',
+    'kwh',
+    'co2e_lbs',
+    'co2e_kg',
+  ])
+    assert.equal(typeof e[k], 'number', k);
+  assert.match(r.stderr, /idle power not measured/);
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {

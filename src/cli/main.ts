@@ -7,6 +7,9 @@ import { benchCommand } from './commands/bench.ts';
 import { demoCommand } from './commands/demo.ts';
 import { serveCommand } from './commands/serve.ts';
 import { downloadCommand } from './commands/download.ts';
+import { energyCommand } from './commands/energy.ts';
+import { runsCommand } from './commands/runs.ts';
+import { exportCommand } from './commands/export.ts';
 
 export interface Command {
   name: string;
@@ -21,7 +24,16 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-const commands: Command[] = [trainCommand, demoCommand, benchCommand, downloadCommand, serveCommand];
+const commands: Command[] = [
+  trainCommand,
+  demoCommand,
+  benchCommand,
+  downloadCommand,
+  serveCommand,
+  runsCommand,
+  exportCommand,
+  energyCommand,
+];
 
 function topHelp(): string {
   return [

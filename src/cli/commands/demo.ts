@@ -6,7 +6,17 @@ import os from 'node:os';
 import type { Command } from '../main.ts';
 import { intOption } from '../main.ts';
 import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
-import { ENGINE_OPTIONS, ENGINE_USAGE, engineSettings, modelSummary, trainReporter } from './train.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  ENGINE_USAGE,
+  engineSettings,
+  modelSummary,
+  printEnergy,
+  recordTraining,
+  trainReporter,
+} from './train.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { train } from '../../core/node/train/trainer.ts';
@@ -27,6 +37,7 @@ trains a ResNet-${DEMO_DEFAULTS.depth} from scratch and prints its test accuracy
   --size N            32 (default) or 64
   --seed N            seed (default 1)
   -o, --out DIR       run folder (default: a new temporary folder)
+${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
   options: {
     epochs: { type: 'string', short: 'e' },
@@ -36,6 +47,7 @@ ${ENGINE_USAGE}`,
     seed: { type: 'string' },
     out: { type: 'string', short: 'o' },
     ...ENGINE_OPTIONS,
+    ...ENERGY_OPTIONS,
   },
   async run(v) {
     const json = Boolean(v.json);
@@ -65,15 +77,31 @@ ${ENGINE_USAGE}`,
       info(
         `demo: ResNet-${depth} on the embedded "${data.info.name}" dataset (${data.info.classNames.length} classes, ${size}x${size}); run folder ${out}`,
       );
-    const r = await train({
-      runDir: path.resolve(out),
-      data,
-      workers: eng.workers,
-      backend: eng.backend,
-      signal: interruptSignal(),
-      onEvent: trainReporter(json),
-      config: { depth, epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1), seed },
-    });
+    const config = { depth, epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1), seed };
+    const signal = interruptSignal();
+    const rec = await recordTraining(
+      v,
+      {
+        demo: true,
+        dataset: data.info.id,
+        run_dir: path.resolve(out),
+        workers: eng.workers ?? null,
+        ...config,
+      },
+      json,
+      (onEvent) =>
+        train({
+          runDir: path.resolve(out),
+          data,
+          workers: eng.workers,
+          backend: eng.backend,
+          signal,
+          onEvent,
+          config,
+        }),
+      trainReporter(json),
+    );
+    const r = rec.result;
     const model = modelSummary(r, data.info.name, data.info.classNames.length, depth);
     if (json)
       printJson({
@@ -82,6 +110,9 @@ ${ENGINE_USAGE}`,
         status: r.status,
         model_dir: r.modelDir,
         model,
+        energy: { train: rec.energy.energy },
+        energy_until_best: { train: rec.energy.untilBest },
+        run_ids: { train: rec.runId },
       });
     else {
       info('');
@@ -93,6 +124,7 @@ ${ENGINE_USAGE}`,
       info(`test top-5   ${fmtPct(model.top5)}`);
       info(`time         ${fmtSeconds(model.seconds)}`);
       if (r.modelDir) info(`saved in     ${r.modelDir}`);
+      printEnergy(rec.runId, rec.energy);
     }
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },

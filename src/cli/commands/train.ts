@@ -10,12 +10,27 @@ import { parseBackendName } from '../../core/node/engine/backend.ts';
 import { DEFAULT_TRAIN, train, type TrainEvent, type TrainResult } from '../../core/node/train/trainer.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import type { BackendName } from '../../core/common/api.ts';
+import { describeEnergy, type EnergyRecord } from '../../core/node/energy/formula.ts';
+import { RunRecorder, type RunEnergy } from '../../core/node/store/recorder.ts';
+import { effectiveSettings } from '../../core/node/store/settings.ts';
+import { Store } from '../../core/node/store/store.ts';
+import { dbFile } from './energy.ts';
 
 export const ENGINE_OPTIONS = {
   backend: { type: 'string' },
   workers: { type: 'string' },
   home: { type: 'string' },
 } as const;
+
+/** Energy and store options of every command that runs work. */
+export const ENERGY_OPTIONS = {
+  'idle-seconds': { type: 'string' },
+  db: { type: 'string' },
+} as const;
+
+export const ENERGY_USAGE = `  --idle-seconds N    measure idle power for N s before the run and subtract it
+                      (default 10, a setting; 0 skips it, with a warning)
+  --db FILE           the run database (default <home>/decomposer.db)`;
 
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', short: 'd' },
@@ -30,6 +45,7 @@ export const TRAIN_OPTIONS = {
   'batch-norm': { type: 'boolean', default: false },
   out: { type: 'string', short: 'o' },
   ...ENGINE_OPTIONS,
+  ...ENERGY_OPTIONS,
 } as const;
 
 export const ENGINE_USAGE = `  --backend NAME      auto (default) | tensorflow | wasm | cpu  (also DECOMPOSER_BACKEND)
@@ -101,6 +117,77 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
   };
 }
 
+/**
+ * Measures and records a training run in the store: idle power first, then power while
+ * `work` trains, cumulative energy at every epoch end, and how it ended.
+ */
+export async function recordTraining(
+  v: Values,
+  params: Record<string, unknown>,
+  quiet: boolean,
+  work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>,
+  report: (e: TrainEvent) => void,
+): Promise<{ result: TrainResult; runId: number; energy: RunEnergy }> {
+  const store = Store.open(dbFile(v));
+  try {
+    const settings = effectiveSettings(store, {
+      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
+    });
+    const rec = await RunRecorder.start({
+      store,
+      kind: 'train',
+      params,
+      settings,
+      onInfo: (l) => (quiet ? undefined : info(l)),
+    });
+    if (settings.idleSeconds === 0 && quiet) info('warning: idle power not measured (--idle-seconds 0)');
+    let result: TrainResult;
+    try {
+      result = await work((e) => {
+        if (e.type === 'start') rec.setBackend(e.backend, e.backendDetail);
+        else if (e.type === 'epoch')
+          rec.epoch({
+            epoch: e.epoch,
+            loss: e.loss,
+            accuracy: e.accuracy,
+            valAccuracy: e.valAccuracy,
+            seconds: e.seconds,
+            best: e.best,
+            checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
+          });
+        report(e);
+      });
+    } catch (err) {
+      await rec.finish('failed', { error: (err as Error).message });
+      throw err;
+    }
+    const energy = await rec.finish(result.status, {
+      bestEpoch: result.bestEpoch || undefined,
+      result: {
+        epochs_done: result.epochsDone,
+        best_epoch: result.bestEpoch,
+        top1: result.top1,
+        top5: result.top5,
+        model_dir: result.modelDir,
+        resumed_from: result.resumedFrom,
+      },
+    });
+    return { result, runId: rec.id, energy };
+  } finally {
+    store.close();
+  }
+}
+
+/** Human lines for a recorded run's energy (estimates labelled). */
+export function printEnergy(runId: number, e: RunEnergy): void {
+  const short = (x: EnergyRecord) =>
+    `${x.kwh.toPrecision(3)} kWh, ${x.co2e_lbs.toPrecision(3)} lbs / ${x.co2e_kg.toPrecision(3)} kg CO2e`;
+  info(`energy       ${describeEnergy(e.energy)}`);
+  if (e.fixedEpochs) info(`  fixed epochs       ${short(e.fixedEpochs)}`);
+  if (e.untilBest) info(`  until best (ep ${e.bestEpoch}) ${short(e.untilBest)}`);
+  info(`recorded as run ${runId} (decomposer runs show ${runId})`);
+}
+
 export function modelSummary(r: TrainResult, datasetName: string, classes: number, depth: number) {
   return {
     depth,
@@ -133,6 +220,7 @@ best-validation one. Run the same command again to resume a killed or cancelled 
   --no-augment        no pad-and-crop / flip augmentation
   --batch-norm        add batch normalisation (the paper trains without it)
   -o, --out DIR       run folder (default: <home>/runs/<dataset>-r<depth>-s<seed>)
+${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
   options: TRAIN_OPTIONS,
   async run(v) {
@@ -145,24 +233,34 @@ ${ENGINE_USAGE}`,
     const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, json);
     const out =
       (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
-    const r = await train({
-      runDir: path.resolve(out),
-      data,
-      workers: eng.workers,
-      backend: eng.backend,
-      signal: interruptSignal(),
-      onEvent: trainReporter(json),
-      config: {
-        depth,
-        epochs: intOption(v, 'epochs', DEFAULT_TRAIN.epochs, 1),
-        batchSize: intOption(v, 'batch', DEFAULT_TRAIN.batchSize, 1),
-        seed,
-        learningRate: numberOption(v, 'lr', DEFAULT_TRAIN.learningRate),
-        valFraction: numberOption(v, 'val', DEFAULT_TRAIN.valFraction),
-        augment: !v['no-augment'],
-        batchNorm: Boolean(v['batch-norm']),
-      },
-    });
+    const config = {
+      depth,
+      epochs: intOption(v, 'epochs', DEFAULT_TRAIN.epochs, 1),
+      batchSize: intOption(v, 'batch', DEFAULT_TRAIN.batchSize, 1),
+      seed,
+      learningRate: numberOption(v, 'lr', DEFAULT_TRAIN.learningRate),
+      valFraction: numberOption(v, 'val', DEFAULT_TRAIN.valFraction),
+      augment: !v['no-augment'],
+      batchNorm: Boolean(v['batch-norm']),
+    };
+    const signal = interruptSignal();
+    const rec = await recordTraining(
+      v,
+      { dataset: data.info.id, run_dir: path.resolve(out), workers: eng.workers ?? null, ...config },
+      json,
+      (onEvent) =>
+        train({
+          runDir: path.resolve(out),
+          data,
+          workers: eng.workers,
+          backend: eng.backend,
+          signal,
+          onEvent,
+          config,
+        }),
+      trainReporter(json),
+    );
+    const r = rec.result;
     const summary = {
       backend: r.backend,
       backend_detail: r.backendDetail,
@@ -170,6 +268,10 @@ ${ENGINE_USAGE}`,
       run: path.resolve(out),
       model_dir: r.modelDir,
       model: modelSummary(r, data.info.name, data.info.classNames.length, depth),
+      run_id: rec.runId,
+      energy: rec.energy.energy,
+      energy_fixed_epochs: rec.energy.fixedEpochs,
+      energy_until_best: rec.energy.untilBest,
     };
     if (json) printJson(summary);
     else {
@@ -182,6 +284,7 @@ ${ENGINE_USAGE}`,
         info(
           `best epoch ${r.bestEpoch}: test top-1 ${fmtPct(r.top1)}, top-5 ${fmtPct(r.top5)}; model saved in ${r.modelDir}`,
         );
+      printEnergy(rec.runId, rec.energy);
     }
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },

@@ -155,7 +155,15 @@ export function discoverRapl(root = DEFAULT_POWERCAP_ROOT, read: FileReader = re
       d.problems.push(`${file} does not hold a number ("${raw.slice(0, 40)}").`);
       continue;
     }
-    candidates.push({ dir, id, name, domain, key, maxRangeUj: Number.isFinite(maxRangeUj) ? maxRangeUj : 0, value });
+    candidates.push({
+      dir,
+      id,
+      name,
+      domain,
+      key,
+      maxRangeUj: Number.isFinite(maxRangeUj) ? maxRangeUj : 0,
+      value,
+    });
   }
   // Duplicates: the same key (MSR/MMIO copies), or package counters that read the same value
   // (mirrored per-die counters): the first is kept.

@@ -1,0 +1,183 @@
+// decomposer energy: which power sources this machine offers, and why the others are not
+// usable; `energy check` compares RAPL against perf's energy counters where both exist.
+import { spawn } from 'node:child_process';
+import type { Command } from '../main.ts';
+import { EXIT, info, printJson } from '../output.ts';
+import { describeMachine } from '../../core/node/energy/machine.ts';
+import { averagePowers, detectSources, PowerMeter } from '../../core/node/energy/meter.ts';
+import { defaultDbFile, Store } from '../../core/node/store/store.ts';
+import { effectiveSettings, type Settings } from '../../core/node/store/settings.ts';
+import { dataHome } from '../../core/node/paths.ts';
+
+type Values = Record<string, string | boolean | undefined>;
+
+export const DB_OPTIONS = {
+  db: { type: 'string' },
+  home: { type: 'string' },
+} as const;
+export const DB_USAGE = `  --db FILE           the run database (default <home>/decomposer.db)
+  --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)`;
+
+export function dbFile(v: Values): string {
+  return (v.db as string | undefined) ?? defaultDbFile(dataHome(v.home as string | undefined));
+}
+
+/** The settings in force, reading the database's stored settings when it can be opened. */
+export function settingsFor(v: Values): Settings {
+  let store: Store | null;
+  try {
+    store = Store.open(dbFile(v));
+  } catch {
+    store = null;
+  }
+  try {
+    return effectiveSettings(store, {
+      powercapRoot: v['powercap-root'] as string | undefined,
+      nvidiaSmi: v['nvidia-smi'] as string | undefined,
+    });
+  } finally {
+    store?.close();
+  }
+}
+
+/** `perf stat -a -e power/energy-pkg/,power/energy-ram/` for `seconds`, in joules (null: not possible). */
+export async function perfEnergy(
+  seconds: number,
+): Promise<{ pkgJ: number | null; ramJ: number | null; problem: string | null }> {
+  // Async, so our sampler keeps running on this thread's timer while perf measures.
+  const r = await new Promise<{ error?: Error; status: number | null; stderr: string }>((resolve) => {
+    let stderr = '';
+    const c = spawn(
+      'perf',
+      ['stat', '-a', '-x', ',', '-e', 'power/energy-pkg/,power/energy-ram/', 'sleep', String(seconds)],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: (seconds + 10) * 1000 },
+    );
+    c.stderr.setEncoding('utf8');
+    c.stderr.on('data', (d: string) => (stderr += d));
+    c.on('error', (error) => resolve({ error, status: null, stderr }));
+    c.on('close', (status) => resolve({ status, stderr }));
+  });
+  if (r.error)
+    return {
+      pkgJ: null,
+      ramJ: null,
+      problem: `perf is not installed (${(r.error as NodeJS.ErrnoException).code}).`,
+    };
+  const val = (ev: string) => {
+    const line = r.stderr.split('\n').find((l) => l.includes(ev));
+    const n = line ? Number(line.split(',')[0]) : NaN;
+    return Number.isFinite(n) ? n : null;
+  };
+  const pkgJ = val('energy-pkg');
+  if (r.status !== 0 || pkgJ === null)
+    return {
+      pkgJ: null,
+      ramJ: null,
+      problem: `perf cannot read power/energy-pkg/ here (${(
+        r.stderr
+          .trim()
+          .split('\n')
+          .find((l) => l.trim()) ?? `exit ${r.status}`
+      ).trim()}): no RAPL PMU (a VM, or not Intel/AMD), or perf_event_paranoid forbids it (run as root or: sudo sysctl kernel.perf_event_paranoid=0).`,
+    };
+  return { pkgJ, ramJ: val('energy-ram'), problem: null };
+}
+
+export const energyCommand: Command = {
+  name: 'energy',
+  summary: 'show the power sources found here and why others are not usable (energy check: accuracy)',
+  usage: `Usage: decomposer energy [check] [options]
+
+Shows which power readers this machine offers (RAPL through powercap, nvidia-smi, macOS
+powermetrics, or the estimate), what each run's figures will be labelled, and why the others
+cannot be used, with the command that grants access where one exists.
+
+  check               measure for --seconds with our reader and with
+                      perf stat -a -e power/energy-pkg/,power/energy-ram/ and compare
+  --seconds N         length of the check (default 5)
+  --powercap-root DIR powercap folder (default /sys/class/powercap, or DECOMPOSER_POWERCAP_ROOT)
+  --nvidia-smi CMD    nvidia-smi command (default nvidia-smi, or DECOMPOSER_NVIDIA_SMI)
+${DB_USAGE}
+  --json              print one JSON object
+  -h, --help          this help`,
+  options: {
+    seconds: { type: 'string' },
+    'powercap-root': { type: 'string' },
+    'nvidia-smi': { type: 'string' },
+    ...DB_OPTIONS,
+  },
+  async run(v, positionals) {
+    const json = Boolean(v.json);
+    const s = settingsFor(v);
+    const sources = await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi });
+    const machine = await describeMachine();
+    const r = sources.report;
+    if (positionals[0] === 'check') {
+      const seconds = Math.max(1, Number(v.seconds ?? 5) || 5);
+      const meter = new PowerMeter(sources, s.sampleIntervalMs);
+      await meter.start();
+      const t0 = Date.now();
+      const perf = await perfEnergy(seconds);
+      // perf fails at once where it cannot read RAPL: still measure ours for the full time
+      await new Promise((res) => setTimeout(res, Math.max(0, seconds * 1000 - (Date.now() - t0))));
+      const ours = averagePowers(await meter.stop(), r.gpus);
+      const out = {
+        source: r.source,
+        seconds: ours.seconds,
+        ours: { cpu_j: ours.cpuW * ours.seconds, dram_j: ours.dramW * ours.seconds },
+        perf: { pkg_j: perf.pkgJ, ram_j: perf.ramJ },
+        comparable: r.cpu === 'rapl' && perf.pkgJ !== null,
+        problem:
+          r.cpu !== 'rapl'
+            ? `No accuracy check possible: our CPU figures come from ${r.source}, not RAPL${perf.problem ? `, and ${perf.problem}` : ''}`
+            : perf.problem,
+      };
+      if (json) printJson(out);
+      else {
+        info(
+          `ours (${r.source}) over ${ours.seconds.toFixed(1)} s: CPU ${out.ours.cpu_j.toFixed(1)} J, DRAM ${out.ours.dram_j.toFixed(1)} J`,
+        );
+        if (perf.pkgJ !== null)
+          info(`perf stat: package ${perf.pkgJ.toFixed(1)} J, DRAM ${perf.ramJ?.toFixed(1) ?? 'n/a'} J`);
+        if (out.comparable)
+          info(
+            `difference: package ${(((out.ours.cpu_j - perf.pkgJ!) / perf.pkgJ!) * 100).toFixed(1)}% (both read the same RAPL counters; expect < 2%)`,
+          );
+        if (out.problem) info(out.problem);
+      }
+      return EXIT.ok;
+    }
+    const out = {
+      source: r.source,
+      estimate: r.cpu === 'estimate',
+      cpu: r.cpu,
+      gpu: r.gpu,
+      gpus: r.gpus,
+      rapl: {
+        root: r.rapl.root,
+        zones: r.rapl.zones,
+        skipped: r.rapl.skipped,
+        problems: r.rapl.problems,
+        root_only: r.rapl.rootOnly,
+      },
+      nvidia: r.nvidia,
+      estimate_note: r.estimateNote,
+      settings: s,
+      machine,
+      lines: r.lines,
+    };
+    if (json) printJson(out);
+    else {
+      process.stdout.write(
+        [
+          `machine: ${machine.cpu_model}, ${machine.cpu_cores} cores / ${machine.cpu_threads} threads, ${(machine.memory_bytes / 2 ** 30).toFixed(1)} GiB, ${machine.gpus.length ? machine.gpus.join(', ') : 'no GPU'}, ${machine.os}${machine.virtual ? ' (virtual machine)' : ''}`,
+          `figures will be labelled: ${r.source}${r.cpu === 'estimate' ? ' (ESTIMATE)' : ''}`,
+          ...r.lines,
+          `formula: kWh = PUE ${s.pue} x hours x (CPU W + DRAM W + g x GPU W) / 1000, CO2e = ${s.intensity} lbs/kWh x kWh (Strubell et al.)`,
+          `sampling every ${s.sampleIntervalMs} ms; idle power measured for ${s.idleSeconds} s before each run`,
+        ].join('\n') + '\n',
+      );
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,119 @@
+// decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
+// show one with its epochs and power summary.
+import type { Command } from '../main.ts';
+import { intOption } from '../main.ts';
+import { EXIT, info, printJson } from '../output.ts';
+import { UserError } from '../../core/common/errors.ts';
+import type { EnergyRecord } from '../../core/node/energy/formula.ts';
+import { describeEnergy } from '../../core/node/energy/formula.ts';
+import { Store, type RunRow } from '../../core/node/store/store.ts';
+import { DB_OPTIONS, DB_USAGE, dbFile } from './energy.ts';
+
+export function openStore(v: Record<string, string | boolean | undefined>): Store {
+  return Store.open(dbFile(v));
+}
+
+const fmtE = (e: EnergyRecord | null) =>
+  e
+    ? `${e.kwh.toPrecision(3)} kWh ${e.co2e_lbs.toPrecision(3)} lbs${e.source.includes('estimate') ? ' (est.)' : ''}`
+    : '-';
+
+function line(r: RunRow): string {
+  return [
+    String(r.id).padStart(4),
+    r.kind.padEnd(9),
+    r.status.padEnd(11),
+    r.started_at.slice(0, 19).replace('T', ' '),
+    `${(r.seconds ?? 0).toFixed(1)}s`.padStart(9),
+    `ep ${r.epochs_done}${r.best_epoch ? ` (best ${r.best_epoch})` : ''}`.padEnd(14),
+    (r.backend ?? '-').padEnd(10),
+    fmtE(r.energy).padEnd(28),
+    r.machine ? `${r.machine.cpu_model} x${r.machine.cpu_threads}` : '',
+  ].join('  ');
+}
+
+export const runsCommand: Command = {
+  name: 'runs',
+  summary: 'list recorded runs with their energy (runs show ID for one)',
+  usage: `Usage: decomposer runs [show ID] [options]
+
+Lists every recorded run (training, decomposition, evaluation, reuse, replace) with its
+status, time, backend, machine and energy. A run whose process died is shown as
+"interrupted", with the epochs it finished.
+
+  show ID             one run with its parameters, epochs (cumulative energy at each
+                      epoch end), power summary and machine
+  --kind K            only runs of this kind
+  --status S          only runs with this status
+  --limit N           at most N runs (default 50)
+${DB_USAGE}
+  --json              print one JSON object
+  -h, --help          this help`,
+  options: {
+    kind: { type: 'string' },
+    status: { type: 'string' },
+    limit: { type: 'string' },
+    ...DB_OPTIONS,
+  },
+  async run(v, positionals) {
+    const json = Boolean(v.json);
+    const store = openStore(v);
+    try {
+      if (positionals[0] === 'show') {
+        const id = Number(positionals[1]);
+        const run = Number.isInteger(id) ? store.getRun(id) : null;
+        if (!run)
+          throw new UserError(
+            `No run ${positionals[1] ?? '(missing ID)'} in ${store.file}.`,
+            'Run decomposer runs to list them.',
+            'no-run',
+          );
+        if (json) printJson({ run });
+        else {
+          const out = [
+            line(run),
+            `params   ${JSON.stringify(run.params)}`,
+            run.error ? `error    ${run.error}` : '',
+            run.machine
+              ? `machine  ${run.machine.cpu_model}, ${run.machine.cpu_cores} cores/${run.machine.cpu_threads} threads, ${(run.machine.memory_bytes / 2 ** 30).toFixed(1)} GiB, ${run.machine.gpus.join(', ') || 'no GPU'}, ${run.machine.os}`
+              : '',
+            run.backend_detail ? `backend  ${run.backend_detail}` : '',
+            run.energy ? `energy   ${describeEnergy(run.energy)}` : 'energy   (none recorded)',
+            run.energy_fixed_epochs
+              ? `fixed epochs (${run.epochs.at(-1)?.epoch}): ${fmtE(run.energy_fixed_epochs)}`
+              : '',
+            run.energy_until_best
+              ? `until best (epoch ${run.best_epoch}): ${fmtE(run.energy_until_best)}`
+              : '',
+            run.power
+              ? `power    ${run.power.samples} samples every ${run.power.intervalMs} ms (${run.power.missed} missed), idle measured ${run.power.idleSeconds} s, trace ${run.power.traceFile ?? '-'}`
+              : '',
+            ...run.epochs.map(
+              (e) =>
+                `  epoch ${e.epoch}${e.best ? '*' : ' '} loss ${e.loss?.toFixed(3) ?? '-'} val ${e.val_accuracy !== null ? (e.val_accuracy * 100).toFixed(1) + '%' : '-'}  cumulative ${fmtE(e.energy)}`,
+            ),
+          ].filter(Boolean);
+          process.stdout.write(`${out.join('\n')}\n`);
+        }
+        return EXIT.ok;
+      }
+      if (positionals.length)
+        throw new UserError(
+          `Unknown runs subcommand "${positionals[0]}".`,
+          'Use decomposer runs, or decomposer runs show ID.',
+          'usage',
+        );
+      const runs = store.listRuns({
+        kind: v.kind as string | undefined,
+        status: v.status as string | undefined,
+        limit: intOption(v, 'limit', 50, 1),
+      });
+      if (json) printJson({ db: store.file, runs });
+      else if (!runs.length) info(`no runs recorded in ${store.file} yet`);
+      else process.stdout.write(`${runs.map(line).join('\n')}\n`);
+      return EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,127 @@
+// The schema, as numbered migrations. Migration i (1-based) brings a database from
+// PRAGMA user_version i-1 to i; they are applied in one transaction at start-up. Never edit
+// a released step: add a new one.
+//
+// Conventions: times are ISO-8601 UTC text; *_json columns hold JSON text; energy columns
+// hold the EnergyRecord object of src/core/node/energy/formula.ts.
+export const MIGRATIONS: string[] = [
+  // 1: settings, machines, runs, epochs, power summaries.
+  `
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE machines (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL UNIQUE,
+    hostname TEXT NOT NULL,
+    os TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    cpu_model TEXT NOT NULL,
+    cpu_cores INTEGER NOT NULL,
+    cpu_threads INTEGER NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    gpus_json TEXT NOT NULL,
+    virtual INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('train', 'decompose', 'evaluate', 'reuse', 'replace')),
+    label TEXT,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'cancelled', 'failed', 'interrupted')),
+    error TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    seconds REAL,
+    heartbeat_at TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start TEXT,
+    host TEXT NOT NULL,
+    machine_id INTEGER REFERENCES machines(id),
+    backend TEXT,
+    backend_detail TEXT,
+    result_json TEXT,
+    energy_json TEXT
+  );
+  CREATE INDEX runs_status ON runs(status);
+  CREATE TABLE epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    val_accuracy REAL,
+    seconds REAL,
+    best INTEGER NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    ended_at TEXT NOT NULL,
+    energy_json TEXT,
+    PRIMARY KEY (run_id, epoch)
+  );
+  CREATE TABLE power (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    sources_json TEXT NOT NULL DEFAULT '[]',
+    interval_ms INTEGER NOT NULL,
+    samples INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    cpu_j REAL NOT NULL DEFAULT 0,
+    dram_j REAL NOT NULL DEFAULT 0,
+    gpu_j REAL NOT NULL DEFAULT 0,
+    gpus INTEGER NOT NULL DEFAULT 0,
+    idle_seconds REAL NOT NULL DEFAULT 0,
+    idle_cpu_w REAL NOT NULL DEFAULT 0,
+    idle_dram_w REAL NOT NULL DEFAULT 0,
+    idle_gpu_w REAL NOT NULL DEFAULT 0,
+    trace_file TEXT,
+    trace_format TEXT,
+    updated_at TEXT NOT NULL
+  );
+  `,
+  // 2: fixed-epochs / until-best energy of training runs; models, modules, evaluations
+  // (simple for now; later issues fill them).
+  `
+  ALTER TABLE runs ADD COLUMN best_epoch INTEGER;
+  ALTER TABLE runs ADD COLUMN energy_fixed_json TEXT;
+  ALTER TABLE runs ADD COLUMN energy_until_best_json TEXT;
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    path TEXT NOT NULL,
+    architecture TEXT NOT NULL DEFAULT 'resnet',
+    depth INTEGER,
+    dataset TEXT,
+    classes INTEGER,
+    top1 REAL,
+    top5 REAL,
+    meta_json TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE modules (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    class_index INTEGER NOT NULL,
+    approach TEXT NOT NULL,
+    path TEXT,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE evaluations (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+    model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+    subject TEXT NOT NULL,
+    top1 REAL,
+    top5 REAL,
+    jaccard REAL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

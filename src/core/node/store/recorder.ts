@@ -1,0 +1,222 @@
+// Measures and records one run of any kind (train, decompose, evaluate, reuse, replace) the
+// same way: detect the power sources, measure idle power, insert the run as 'running',
+// sample power while it runs (heartbeat + power summary every HEARTBEAT_MS, trace file at
+// every epoch and every TRACE_EVERY_MS), record cumulative energy at each epoch end, and
+// finish it with its energy object (and, for training, "fixed epochs" and "until best").
+import { energyRecord, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
+import { describeMachine, type MachineInfo } from '../energy/machine.ts';
+import {
+  averagePowers,
+  detectSources,
+  measureIdle,
+  PowerMeter,
+  TRACE_COLUMNS,
+  type Sources,
+} from '../energy/meter.ts';
+import type { FileReader } from '../energy/powercap.ts';
+import type { Settings } from './settings.ts';
+import { HEARTBEAT_MS, type PowerSummary, type RunKind, type Store } from './store.ts';
+
+export const TRACE_FORMAT = `f32le:${TRACE_COLUMNS.join(',')}`;
+export const TRACE_EVERY_MS = 30_000;
+
+export interface RecorderOptions {
+  store: Store;
+  kind: RunKind;
+  params: unknown;
+  label?: string;
+  settings: Settings;
+  /** Progress and warnings, one line each. */
+  onInfo?: (line: string) => void;
+  /** Injectable for tests. */
+  sources?: Sources;
+  readFile?: FileReader;
+  /** Skip the GPU probe (tests). */
+  noGpu?: boolean;
+}
+
+export interface EpochInput {
+  epoch: number;
+  loss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  seconds?: number;
+  best?: boolean;
+  checkpoint?: string;
+}
+
+export interface RunEnergy {
+  energy: EnergyRecord;
+  /** Training: through the last finished epoch. */
+  fixedEpochs: EnergyRecord | null;
+  /** Training: through the epoch of the best validation checkpoint. */
+  untilBest: EnergyRecord | null;
+  bestEpoch: number | null;
+}
+
+export class RunRecorder {
+  readonly id: number;
+  readonly store: Store;
+  readonly sources: Sources;
+  readonly idle: IdlePowers;
+  readonly idleSeconds: number;
+  readonly machine: MachineInfo;
+  private readonly settings: Settings;
+  private readonly meter: PowerMeter;
+  private readonly timer: NodeJS.Timeout;
+  private lastTrace = Date.now();
+  private pending: Promise<unknown> = Promise.resolve();
+  private epochs: { epoch: number; best: boolean; energy: EnergyRecord }[] = [];
+  private done = false;
+
+  private constructor(
+    o: RecorderOptions,
+    sources: Sources,
+    idle: IdlePowers,
+    machine: MachineInfo,
+    meter: PowerMeter,
+  ) {
+    this.store = o.store;
+    this.sources = sources;
+    this.idle = idle;
+    this.idleSeconds = o.settings.idleSeconds;
+    this.machine = machine;
+    this.settings = o.settings;
+    this.meter = meter;
+    this.id = o.store.startRun({ kind: o.kind, params: o.params, label: o.label, machine });
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  static async start(o: RecorderOptions): Promise<RunRecorder> {
+    const s = o.settings;
+    const info = o.onInfo ?? (() => undefined);
+    const sources =
+      o.sources ??
+      (await detectSources({
+        powercapRoot: s.powercapRoot,
+        nvidiaSmi: s.nvidiaSmi,
+        readFile: o.readFile,
+        noGpu: o.noGpu,
+      }));
+    const machine = await describeMachine();
+    if (sources.report.cpu === 'estimate')
+      info(
+        `energy: ESTIMATE (no power counter readable here; \`decomposer energy\` says why). ${sources.report.estimateNote ?? ''}`,
+      );
+    else info(`energy: measured with ${sources.report.source}`);
+    let idle: IdlePowers = { cpuW: 0, dramW: 0, gpuW: 0 };
+    if (s.idleSeconds > 0) {
+      info(
+        `energy: measuring idle power for ${s.idleSeconds} s (keep the machine quiet; --idle-seconds 0 skips it)…`,
+      );
+      idle = await measureIdle(sources, s.idleSeconds, s.sampleIntervalMs);
+    } else {
+      info(
+        'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.',
+      );
+    }
+    const meter = new PowerMeter(sources, s.sampleIntervalMs);
+    await meter.start();
+    return new RunRecorder(o, sources, idle, machine, meter);
+  }
+
+  private summary(): PowerSummary {
+    const t = this.meter.totals();
+    const r = this.sources.report;
+    return {
+      source: r.source,
+      sources: r.lines,
+      intervalMs: this.meter.intervalMs,
+      samples: t.samples,
+      missed: t.missed,
+      seconds: t.seconds,
+      cpuJ: t.cpuJ,
+      dramJ: t.dramJ,
+      gpuJ: t.gpuJ,
+      gpus: r.gpus,
+      idleSeconds: this.idleSeconds,
+      idleCpuW: this.idle.cpuW,
+      idleDramW: this.idle.dramW,
+      idleGpuW: this.idle.gpuW,
+    };
+  }
+
+  /** The run's energy so far. */
+  energyNow(): EnergyRecord {
+    return energyRecord(averagePowers(this.meter.totals(), this.sources.report.gpus), this.idle, {
+      source: this.sources.report.source,
+      pue: this.settings.pue,
+      intensity: this.settings.intensity,
+    });
+  }
+
+  private beat(): void {
+    if (this.done) return;
+    try {
+      this.store.heartbeat(this.id, this.summary());
+      if (Date.now() - this.lastTrace >= TRACE_EVERY_MS) this.flushTrace();
+    } catch {
+      // a busy database misses one heartbeat; the next one catches up
+    }
+  }
+
+  private flushTrace(): void {
+    this.lastTrace = Date.now();
+    const rows = this.meter.trace.slice();
+    const summary = this.summary();
+    this.pending = this.pending
+      .then(() => this.store.writeTrace(this.id, rows, TRACE_FORMAT, summary))
+      .catch(() => undefined);
+  }
+
+  setBackend(backend: string, detail: string): void {
+    this.store.setBackend(this.id, backend, detail);
+  }
+
+  /** Records a finished epoch with the run's cumulative energy at its end. */
+  epoch(e: EpochInput): EnergyRecord {
+    const energy = this.energyNow();
+    this.epochs.push({ epoch: e.epoch, best: Boolean(e.best), energy });
+    this.store.addEpoch(this.id, { ...e, energy }, this.summary());
+    this.flushTrace();
+    return energy;
+  }
+
+  /** Stops sampling and records how the run ended. */
+  async finish(
+    status: 'finished' | 'cancelled' | 'failed',
+    extra: { result?: unknown; error?: string; bestEpoch?: number } = {},
+  ): Promise<RunEnergy> {
+    this.done = true;
+    clearInterval(this.timer);
+    await this.meter.stop();
+    const energy = this.energyNow();
+    const last = this.epochs.at(-1) ?? null;
+    const bestEpoch = extra.bestEpoch ?? this.epochs.filter((x) => x.best).at(-1)?.epoch ?? null;
+    const best = this.epochs.find((x) => x.epoch === bestEpoch) ?? null;
+    const out: RunEnergy = {
+      energy,
+      fixedEpochs: last?.energy ?? null,
+      untilBest: best?.energy ?? null,
+      bestEpoch,
+    };
+    this.flushTrace();
+    await this.pending;
+    this.store.finishRun(
+      this.id,
+      {
+        status,
+        error: extra.error,
+        result: extra.result,
+        energy,
+        energyFixedEpochs: out.fixedEpochs,
+        energyUntilBest: out.untilBest,
+        bestEpoch,
+        seconds: energy.seconds,
+      },
+      this.summary(),
+    );
+    return out;
+  }
+}

@@ -1,0 +1,110 @@
+// Settings kept in the database's settings table (JSON values), with defaults. Energy
+// settings; later UI code reads and writes them through readSettings / writeSetting.
+// Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
+import { UserError } from '../../common/errors.ts';
+import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
+import { DEFAULT_NVIDIA_SMI } from '../energy/nvidia.ts';
+import { DEFAULT_POWERCAP_ROOT } from '../energy/powercap.ts';
+import type { Store } from './store.ts';
+
+export interface Settings {
+  /** Power usage effectiveness of the data centre (the paper: 1.58). */
+  pue: number;
+  /** Carbon intensity, lbs CO2e per kWh (the paper: 0.954). */
+  intensity: number;
+  /** Power sampling interval, ms. */
+  sampleIntervalMs: number;
+  /** Idle power measurement before each run, s (0 skips it, with a warning). */
+  idleSeconds: number;
+  powercapRoot: string;
+  nvidiaSmi: string;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  pue: DEFAULT_PUE,
+  intensity: DEFAULT_INTENSITY_LBS_PER_KWH,
+  sampleIntervalMs: 100,
+  idleSeconds: 10,
+  powercapRoot: DEFAULT_POWERCAP_ROOT,
+  nvidiaSmi: DEFAULT_NVIDIA_SMI,
+};
+
+export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];
+
+const ENV: Partial<Record<keyof Settings, string>> = {
+  powercapRoot: 'DECOMPOSER_POWERCAP_ROOT',
+  nvidiaSmi: 'DECOMPOSER_NVIDIA_SMI',
+};
+
+/** Checks one value; throws a UserError saying what is allowed. */
+export function validateSetting<K extends keyof Settings>(key: K, value: unknown): Settings[K] {
+  if (!SETTING_KEYS.includes(key))
+    throw new UserError(
+      `Unknown setting "${String(key)}".`,
+      `Settings: ${SETTING_KEYS.join(', ')}.`,
+      'setting',
+    );
+  const bad = (what: string) =>
+    new UserError(
+      `Setting ${key} must be ${what}, not ${JSON.stringify(value)}.`,
+      `Default: ${JSON.stringify(DEFAULT_SETTINGS[key])}.`,
+      'setting',
+    );
+  if (typeof DEFAULT_SETTINGS[key] === 'number') {
+    const n = typeof value === 'string' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw bad('a number');
+    if (key === 'pue' && n < 1) throw bad('>= 1');
+    if (key === 'sampleIntervalMs' && (n < 10 || n > 60_000)) throw bad('between 10 and 60000');
+    if (n < 0) throw bad('>= 0');
+    return n as Settings[K];
+  }
+  if (typeof value !== 'string' || !value) throw bad('a non-empty string');
+  return value as Settings[K];
+}
+
+/** Stored settings over the defaults (environment variables not applied). */
+export function readSettings(store: Store): Settings {
+  const out: Settings = { ...DEFAULT_SETTINGS };
+  for (const row of store.db.prepare('SELECT key, value_json FROM settings').all() as {
+    key: string;
+    value_json: string;
+  }[]) {
+    if (!SETTING_KEYS.includes(row.key as keyof Settings)) continue;
+    try {
+      (out as unknown as Record<string, unknown>)[row.key] = validateSetting(
+        row.key as keyof Settings,
+        JSON.parse(row.value_json),
+      );
+    } catch {
+      // a bad stored value falls back to the default
+    }
+  }
+  return out;
+}
+
+export function writeSetting<K extends keyof Settings>(store: Store, key: K, value: unknown): Settings[K] {
+  const v = validateSetting(key, value);
+  store.db
+    .prepare(
+      `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
+    )
+    .run(key, JSON.stringify(v), new Date().toISOString());
+  return v;
+}
+
+/** The settings in force: overrides > environment > stored > defaults. */
+export function effectiveSettings(
+  store: Store | null,
+  overrides: Partial<Settings> = {},
+  env = process.env,
+): Settings {
+  const s = store ? readSettings(store) : { ...DEFAULT_SETTINGS };
+  for (const [k, name] of Object.entries(ENV) as [keyof Settings, string][]) {
+    const v = env[name];
+    if (v) (s as unknown as Record<string, unknown>)[k] = validateSetting(k, v);
+  }
+  for (const [k, v] of Object.entries(overrides) as [keyof Settings, unknown][])
+    if (v !== undefined) (s as unknown as Record<string, unknown>)[k] = validateSetting(k, v);
+  return s;
+}

@@ -1,0 +1,531 @@
+// The store: one SQLite database (better-sqlite3) in the user's data folder, WAL mode,
+// foreign keys on, schema from numbered migrations (./migrations.ts) applied in one
+// transaction at start-up, version in PRAGMA user_version. Every multi-row change is one
+// transaction, so a process killed at any moment (kill -9) leaves the database consistent.
+//
+// A run is inserted as 'running' with its owner (host, pid, the process's start time) and
+// a heartbeat. At the next start-up, a run still 'running' whose owner is gone (no such pid,
+// or the pid now belongs to another process, or on another host a heartbeat older than
+// STALE_MS) is marked 'interrupted'; what it finished (epochs, power summary, trace file)
+// stays. Power traces live in files next to the database, written atomically.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../../common/errors.ts';
+import type { EnergyRecord } from '../energy/formula.ts';
+import type { MachineInfo } from '../energy/machine.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { dataHome } from '../paths.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+
+export const RUN_KINDS = ['train', 'decompose', 'evaluate', 'reuse', 'replace'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+export type RunStatus = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted';
+
+/** A heartbeat older than this, from a process we cannot check, means the owner is gone. */
+export const STALE_MS = 60_000;
+export const HEARTBEAT_MS = 5_000;
+
+export const defaultDbFile = (home = dataHome()) => path.join(home, 'decomposer.db');
+
+export interface PowerSummary {
+  source: string;
+  sources: string[];
+  intervalMs: number;
+  samples: number;
+  missed: number;
+  seconds: number;
+  cpuJ: number;
+  dramJ: number;
+  gpuJ: number;
+  gpus: number;
+  idleSeconds: number;
+  idleCpuW: number;
+  idleDramW: number;
+  idleGpuW: number;
+}
+
+export interface EpochRow {
+  epoch: number;
+  loss: number | null;
+  accuracy: number | null;
+  val_accuracy: number | null;
+  seconds: number | null;
+  best: boolean;
+  checkpoint: string | null;
+  ended_at: string;
+  /** Cumulative energy of the run at this epoch's end. */
+  energy: EnergyRecord | null;
+}
+
+export interface RunRow {
+  id: number;
+  kind: RunKind;
+  label: string | null;
+  status: RunStatus;
+  error: string | null;
+  params: unknown;
+  started_at: string;
+  ended_at: string | null;
+  seconds: number | null;
+  heartbeat_at: string;
+  pid: number;
+  host: string;
+  backend: string | null;
+  backend_detail: string | null;
+  machine: (MachineInfo & { id: number }) | null;
+  result: unknown;
+  energy: EnergyRecord | null;
+  best_epoch: number | null;
+  /** Training: energy through the last epoch (the paper's "fixed epochs"). */
+  energy_fixed_epochs: EnergyRecord | null;
+  /** Training: energy through the epoch of the best validation checkpoint. */
+  energy_until_best: EnergyRecord | null;
+  epochs_done: number;
+}
+
+export interface RunDetail extends RunRow {
+  epochs: EpochRow[];
+  power: (PowerSummary & { traceFile: string | null; traceFormat: string | null; updatedAt: string }) | null;
+}
+
+const iso = (ms = Date.now()) => new Date(ms).toISOString();
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
+
+/** The start time of a process, to tell a live owner from a reused pid (Linux; null elsewhere). */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null; // field 22 of proc(5): starttime, in clock ticks since boot
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(r: {
+  pid: number;
+  pid_start: string | null;
+  host: string;
+  heartbeat_at: string;
+}): boolean {
+  const fresh = Date.now() - Date.parse(r.heartbeat_at) < STALE_MS;
+  if (r.host !== os.hostname()) return fresh;
+  try {
+    process.kill(r.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const start = processStartTime(r.pid);
+  if (r.pid_start && start !== null) return start === r.pid_start;
+  return fresh;
+}
+
+/** Applies the migrations the database lacks, in one transaction. */
+export function migrate(db: Database.Database, upTo = SCHEMA_VERSION): number {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > SCHEMA_VERSION)
+    throw new UserError(
+      `The database was written by a newer Decomposer (schema ${from}, this one knows ${SCHEMA_VERSION}).`,
+      'Update Decomposer, or use another database with --db.',
+      'db-newer',
+    );
+  if (from >= upTo) return from;
+  db.transaction(() => {
+    for (let v = from; v < upTo; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${upTo}`);
+  }).immediate();
+  return upTo;
+}
+
+export class Store {
+  readonly file: string;
+  readonly db: Database.Database;
+  /** Runs found 'running' with their owner gone, marked interrupted at open. */
+  readonly interruptedAtOpen: number[];
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.db = db;
+    this.interruptedAtOpen = this.sweepInterrupted();
+  }
+
+  static open(file = defaultDbFile()): Store {
+    const f = path.resolve(file);
+    let db: Database.Database;
+    try {
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      db = new Database(f, { timeout: 5000 });
+    } catch (e) {
+      throw new UserError(
+        `Cannot open the database ${f} (${(e as Error).message}).`,
+        'Check the folder exists and is writable, or choose another file with --db.',
+        'db-open',
+      );
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('synchronous = NORMAL');
+      migrate(db);
+    } catch (e) {
+      db.close();
+      if ((e as Error).name === 'UserError') throw e;
+      throw new UserError(
+        `${f} is not a usable Decomposer database (${(e as Error).message}).`,
+        'Move it aside, or choose another file with --db.',
+        'db-bad',
+      );
+    }
+    return new Store(f, db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Folder of the power trace files. */
+  get traceDir(): string {
+    return path.join(path.dirname(this.file), 'traces');
+  }
+
+  /** Marks runs whose owning process is gone as interrupted; returns their ids. */
+  sweepInterrupted(): number[] {
+    const running = this.db
+      .prepare(`SELECT id, pid, pid_start, host, heartbeat_at FROM runs WHERE status = 'running'`)
+      .all() as { id: number; pid: number; pid_start: string | null; host: string; heartbeat_at: string }[];
+    const gone = running.filter((r) => !ownerAlive(r)).map((r) => r.id);
+    if (gone.length) {
+      const upd = this.db.prepare(
+        `UPDATE runs SET status = 'interrupted', ended_at = heartbeat_at,
+           seconds = (julianday(heartbeat_at) - julianday(started_at)) * 86400.0
+         WHERE id = ? AND status = 'running'`,
+      );
+      this.db.transaction(() => gone.forEach((id) => upd.run(id)))();
+    }
+    return gone;
+  }
+
+  machineId(m: MachineInfo): number {
+    const fp = JSON.stringify([m.hostname, m.os, m.arch, m.cpu_model, m.cpu_threads, m.memory_bytes, m.gpus]);
+    const row = this.db.prepare('SELECT id FROM machines WHERE fingerprint = ?').get(fp) as
+      { id: number } | undefined;
+    if (row) return row.id;
+    return Number(
+      this.db
+        .prepare(
+          `INSERT INTO machines (fingerprint, hostname, os, arch, cpu_model, cpu_cores, cpu_threads, memory_bytes, gpus_json, virtual, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          fp,
+          m.hostname,
+          m.os,
+          m.arch,
+          m.cpu_model,
+          m.cpu_cores,
+          m.cpu_threads,
+          m.memory_bytes,
+          JSON.stringify(m.gpus),
+          m.virtual ? 1 : 0,
+          iso(),
+        ).lastInsertRowid,
+    );
+  }
+
+  startRun(s: {
+    kind: RunKind;
+    params: unknown;
+    label?: string;
+    machine?: MachineInfo;
+    backend?: string;
+    backendDetail?: string;
+  }): number {
+    if (!RUN_KINDS.includes(s.kind)) throw new Error(`unknown run kind ${s.kind}`);
+    const now = iso();
+    return this.db.transaction(() => {
+      const machineId = s.machine ? this.machineId(s.machine) : null;
+      return Number(
+        this.db
+          .prepare(
+            `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, pid_start, host, machine_id, backend, backend_detail)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            s.kind,
+            s.label ?? null,
+            JSON.stringify(s.params ?? {}),
+            now,
+            now,
+            process.pid,
+            processStartTime(process.pid),
+            os.hostname(),
+            machineId,
+            s.backend ?? null,
+            s.backendDetail ?? null,
+          ).lastInsertRowid,
+      );
+    })();
+  }
+
+  setBackend(id: number, backend: string, detail: string): void {
+    this.db.prepare('UPDATE runs SET backend = ?, backend_detail = ? WHERE id = ?').run(backend, detail, id);
+  }
+
+  /** The run is alive; optionally with its power so far (one transaction). */
+  heartbeat(id: number, power?: PowerSummary): void {
+    this.db.transaction(() => {
+      this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
+      if (power) this.putPower(id, power);
+    })();
+  }
+
+  putPower(id: number, p: PowerSummary, trace?: { file: string; format: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO power (run_id, source, sources_json, interval_ms, samples, missed, seconds, cpu_j, dram_j, gpu_j, gpus,
+           idle_seconds, idle_cpu_w, idle_dram_w, idle_gpu_w, trace_file, trace_format, updated_at)
+         VALUES (@id, @source, @sources, @intervalMs, @samples, @missed, @seconds, @cpuJ, @dramJ, @gpuJ, @gpus,
+           @idleSeconds, @idleCpuW, @idleDramW, @idleGpuW, @traceFile, @traceFormat, @now)
+         ON CONFLICT (run_id) DO UPDATE SET source = excluded.source, sources_json = excluded.sources_json,
+           interval_ms = excluded.interval_ms, samples = excluded.samples, missed = excluded.missed,
+           seconds = excluded.seconds, cpu_j = excluded.cpu_j, dram_j = excluded.dram_j, gpu_j = excluded.gpu_j,
+           gpus = excluded.gpus, idle_seconds = excluded.idle_seconds, idle_cpu_w = excluded.idle_cpu_w,
+           idle_dram_w = excluded.idle_dram_w, idle_gpu_w = excluded.idle_gpu_w,
+           trace_file = COALESCE(excluded.trace_file, power.trace_file),
+           trace_format = COALESCE(excluded.trace_format, power.trace_format), updated_at = excluded.updated_at`,
+      )
+      .run({
+        ...p,
+        id,
+        sources: JSON.stringify(p.sources),
+        traceFile: trace?.file ?? null,
+        traceFormat: trace?.format ?? null,
+        now: iso(),
+      });
+  }
+
+  /** Writes the power trace (atomically) and points the power row at it. */
+  async writeTrace(
+    id: number,
+    rows: ArrayLike<number>,
+    format: string,
+    power: PowerSummary,
+  ): Promise<string> {
+    const file = path.join(this.traceDir, `run-${id}.f32`);
+    await writeFileAtomic(file, new Uint8Array(Float32Array.from(rows).buffer));
+    this.db.transaction(() => {
+      this.putPower(id, power, { file: path.relative(path.dirname(this.file), file), format });
+      this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
+    })();
+    return file;
+  }
+
+  /** Reads a run's trace file back as rows of its columns. */
+  readTrace(id: number): { columns: string[]; rows: number[][] } | null {
+    const p = this.db.prepare('SELECT trace_file, trace_format FROM power WHERE run_id = ?').get(id) as
+      { trace_file: string | null; trace_format: string | null } | undefined;
+    if (!p?.trace_file || !p.trace_format) return null;
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(path.resolve(path.dirname(this.file), p.trace_file));
+    } catch {
+      return null;
+    }
+    const columns = p.trace_format.replace(/^f32le:/, '').split(',');
+    const f = new Float32Array(buf.buffer, buf.byteOffset, Math.floor(buf.byteLength / 4));
+    const rows: number[][] = [];
+    for (let i = 0; i + columns.length <= f.length; i += columns.length)
+      rows.push(Array.from(f.subarray(i, i + columns.length)));
+    return { columns, rows };
+  }
+
+  addEpoch(
+    id: number,
+    e: {
+      epoch: number;
+      loss?: number;
+      accuracy?: number;
+      valAccuracy?: number;
+      seconds?: number;
+      best?: boolean;
+      checkpoint?: string;
+      energy?: EnergyRecord;
+    },
+    power?: PowerSummary,
+  ): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO epochs (run_id, epoch, loss, accuracy, val_accuracy, seconds, best, checkpoint, ended_at, energy_json)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          e.epoch,
+          e.loss ?? null,
+          e.accuracy ?? null,
+          e.valAccuracy ?? null,
+          e.seconds ?? null,
+          e.best ? 1 : 0,
+          e.checkpoint ?? null,
+          iso(),
+          json(e.energy),
+        );
+      if (e.best) this.db.prepare('UPDATE runs SET best_epoch = ? WHERE id = ?').run(e.epoch, id);
+      this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
+      if (power) this.putPower(id, power);
+    })();
+  }
+
+  finishRun(
+    id: number,
+    f: {
+      status: Exclude<RunStatus, 'running' | 'interrupted'>;
+      error?: string;
+      result?: unknown;
+      energy?: EnergyRecord;
+      energyFixedEpochs?: EnergyRecord | null;
+      energyUntilBest?: EnergyRecord | null;
+      bestEpoch?: number | null;
+      seconds?: number;
+    },
+    power?: PowerSummary,
+  ): void {
+    this.db.transaction(() => {
+      const now = iso();
+      this.db
+        .prepare(
+          `UPDATE runs SET status = ?, error = ?, result_json = ?, energy_json = ?, energy_fixed_json = ?,
+             energy_until_best_json = ?, best_epoch = COALESCE(?, best_epoch), ended_at = ?, heartbeat_at = ?,
+             seconds = COALESCE(?, (julianday(?) - julianday(started_at)) * 86400.0)
+           WHERE id = ?`,
+        )
+        .run(
+          f.status,
+          f.error ?? null,
+          json(f.result),
+          json(f.energy),
+          json(f.energyFixedEpochs ?? undefined),
+          json(f.energyUntilBest ?? undefined),
+          f.bestEpoch ?? null,
+          now,
+          now,
+          f.seconds ?? null,
+          now,
+          id,
+        );
+      if (power) this.putPower(id, power);
+    })();
+  }
+
+  private toRun(r: Record<string, unknown>): RunRow {
+    return {
+      id: r.id as number,
+      kind: r.kind as RunKind,
+      label: r.label as string | null,
+      status: r.status as RunStatus,
+      error: r.error as string | null,
+      params: parse(r.params_json) ?? {},
+      started_at: r.started_at as string,
+      ended_at: r.ended_at as string | null,
+      seconds: r.seconds as number | null,
+      heartbeat_at: r.heartbeat_at as string,
+      pid: r.pid as number,
+      host: r.host as string,
+      backend: r.backend as string | null,
+      backend_detail: r.backend_detail as string | null,
+      machine:
+        r.m_id === null
+          ? null
+          : {
+              id: r.m_id as number,
+              hostname: r.m_hostname as string,
+              os: r.m_os as string,
+              arch: r.m_arch as string,
+              cpu_model: r.m_cpu_model as string,
+              cpu_cores: r.m_cpu_cores as number,
+              cpu_threads: r.m_cpu_threads as number,
+              memory_bytes: r.m_memory_bytes as number,
+              gpus: parse<string[]>(r.m_gpus_json) ?? [],
+              virtual: Boolean(r.m_virtual),
+            },
+      result: parse(r.result_json),
+      energy: parse<EnergyRecord>(r.energy_json),
+      best_epoch: r.best_epoch as number | null,
+      energy_fixed_epochs: parse<EnergyRecord>(r.energy_fixed_json),
+      energy_until_best: parse<EnergyRecord>(r.energy_until_best_json),
+      epochs_done: r.epochs_done as number,
+    };
+  }
+
+  private static RUN_SELECT = `SELECT r.*, m.id AS m_id, m.hostname AS m_hostname, m.os AS m_os, m.arch AS m_arch,
+      m.cpu_model AS m_cpu_model, m.cpu_cores AS m_cpu_cores, m.cpu_threads AS m_cpu_threads,
+      m.memory_bytes AS m_memory_bytes, m.gpus_json AS m_gpus_json, m.virtual AS m_virtual,
+      (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done
+    FROM runs r LEFT JOIN machines m ON m.id = r.machine_id`;
+
+  listRuns(o: { kind?: string; status?: string; limit?: number } = {}): RunRow[] {
+    const rows = this.db
+      .prepare(
+        `${Store.RUN_SELECT} WHERE (@kind IS NULL OR r.kind = @kind) AND (@status IS NULL OR r.status = @status)
+         ORDER BY r.id DESC LIMIT @limit`,
+      )
+      .all({ kind: o.kind ?? null, status: o.status ?? null, limit: o.limit ?? -1 }) as Record<
+      string,
+      unknown
+    >[];
+    return rows.map((r) => this.toRun(r));
+  }
+
+  getRun(id: number): RunDetail | null {
+    const r = this.db.prepare(`${Store.RUN_SELECT} WHERE r.id = ?`).get(id) as
+      Record<string, unknown> | undefined;
+    if (!r) return null;
+    const epochs = (
+      this.db.prepare('SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch').all(id) as Record<
+        string,
+        unknown
+      >[]
+    ).map((e): EpochRow => ({
+      epoch: e.epoch as number,
+      loss: e.loss as number | null,
+      accuracy: e.accuracy as number | null,
+      val_accuracy: e.val_accuracy as number | null,
+      seconds: e.seconds as number | null,
+      best: Boolean(e.best),
+      checkpoint: e.checkpoint as string | null,
+      ended_at: e.ended_at as string,
+      energy: parse<EnergyRecord>(e.energy_json),
+    }));
+    const p = this.db.prepare('SELECT * FROM power WHERE run_id = ?').get(id) as
+      Record<string, unknown> | undefined;
+    return {
+      ...this.toRun(r),
+      epochs,
+      power: p
+        ? {
+            source: p.source as string,
+            sources: parse<string[]>(p.sources_json) ?? [],
+            intervalMs: p.interval_ms as number,
+            samples: p.samples as number,
+            missed: p.missed as number,
+            seconds: p.seconds as number,
+            cpuJ: p.cpu_j as number,
+            dramJ: p.dram_j as number,
+            gpuJ: p.gpu_j as number,
+            gpus: p.gpus as number,
+            idleSeconds: p.idle_seconds as number,
+            idleCpuW: p.idle_cpu_w as number,
+            idleDramW: p.idle_dram_w as number,
+            idleGpuW: p.idle_gpu_w as number,
+            traceFile: p.trace_file as string | null,
+            traceFormat: p.trace_format as string | null,
+            updatedAt: p.updated_at as string,
+          }
+        : null,
+    };
+  }
+}

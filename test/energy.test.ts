@@ -1,0 +1,327 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { energyRecord, kwhOf, KG_PER_LB } from '../src/core/node/energy/formula.ts';
+import {
+  cpuTimes,
+  estimateCpuWatts,
+  estimateDramWatts,
+  EstimateCounter,
+  loadBetween,
+  tdpFor,
+} from '../src/core/node/energy/estimate.ts';
+import { discoverRapl, RaplCounter, type FileReader } from '../src/core/node/energy/powercap.ts';
+import { NvidiaCounter, parseNvidiaSmi, probeNvidia } from '../src/core/node/energy/nvidia.ts';
+import { parsePowermetrics } from '../src/core/node/energy/powermetrics.ts';
+import { detectSources, PowerMeter, type Sources } from '../src/core/node/energy/meter.ts';
+import { Store } from '../src/core/node/store/store.ts';
+import { RunRecorder } from '../src/core/node/store/recorder.ts';
+import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
+
+const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
+const close = (a: number, b: number, eps = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≈ ${b}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('the formula matches hand-computed values (Strubell et al., as in the paper)', () => {
+  // 1 h, CPU 50 W, DRAM 10 W, 2 GPUs at 100 W: 1.58 * 1 * (50 + 10 + 2*100) / 1000 = 0.4108 kWh
+  close(kwhOf({ seconds: 3600, cpuW: 50, dramW: 10, gpuW: 100, gpus: 2 }), 0.4108);
+  const e = energyRecord(
+    { seconds: 1800, cpuW: 60, dramW: 12, gpuW: 110, gpus: 2 },
+    { cpuW: 10, dramW: 2, gpuW: 10 },
+    { source: 'rapl+nvidia-smi' },
+  );
+  // after idle: 50 + 10 + 2*100 = 260 W for 0.5 h: 1.58 * 0.5 * 260 / 1000 = 0.2054 kWh
+  close(e.kwh, 0.2054);
+  close(e.co2e_lbs, 0.954 * 0.2054);
+  close(e.co2e_kg, 0.954 * 0.2054 * KG_PER_LB);
+  assert.deepEqual(
+    [e.cpu_w, e.dram_w, e.gpu_w, e.gpus, e.idle_w, e.pue, e.intensity_lbs_per_kwh],
+    [50, 10, 100, 2, 32, 1.58, 0.954],
+  );
+  assert.deepEqual(Object.keys(e).sort(), [
+    'co2e_kg',
+    'co2e_lbs',
+    'cpu_w',
+    'dram_w',
+    'gpu_w',
+    'gpus',
+    'idle_w',
+    'intensity_lbs_per_kwh',
+    'kwh',
+    'pue',
+    'seconds',
+    'source',
+  ]);
+  // never below zero; PUE and intensity are settings
+  const z = energyRecord(
+    { seconds: 10, cpuW: 5, dramW: 1, gpuW: 0, gpus: 0 },
+    { cpuW: 9, dramW: 3, gpuW: 0 },
+    { source: 'estimate', pue: 1.1, intensity: 2 },
+  );
+  assert.equal(z.cpu_w, 0);
+  assert.equal(z.dram_w, 0);
+  assert.equal(z.kwh, 0);
+  assert.equal(z.pue, 1.1);
+});
+
+test('the estimate: TDP x (0.1 + 0.9 load^3), 4 W per thread for unknown CPUs, 0.3725 W/GB DRAM', () => {
+  assert.equal(estimateCpuWatts(100, 0), 10);
+  assert.equal(estimateCpuWatts(100, 1), 100);
+  close(estimateCpuWatts(100, 0.5), 21.25);
+  assert.equal(estimateCpuWatts(100, 7), 100);
+  assert.equal(tdpFor('Intel(R) Core(TM) i7-7700K CPU @ 4.20GHz', 8).watts, 91);
+  const unknown = tdpFor('AMD EPYC', 2);
+  assert.deepEqual([unknown.watts, unknown.basis], [8, 'per-thread']);
+  close(estimateDramWatts(16e9), 16 * 0.3725);
+  assert.equal(loadBetween({ busy: 0, total: 0 }, { busy: 30, total: 40 }), 0.75);
+  assert.ok(cpuTimes().total > 0);
+  let t = { busy: 0, total: 0 };
+  const c = new EstimateCounter(100, 8e9, () => t);
+  t = { busy: 50, total: 100 };
+  const j = c.sample();
+  assert.equal(c.lastLoad, 0.5);
+  assert.ok(j.cpuJ >= 0 && j.dramJ >= 0);
+});
+
+/** A fake powercap tree, laid out like sysfs (nested zones plus flat links at the root). */
+function zone(root: string, rel: string, name: string, uj: number | 'dir', max = 1_000_000_000): string {
+  const dir = path.join(root, rel);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'name'), `${name}\n`);
+  if (uj === 'dir') fs.mkdirSync(path.join(dir, 'energy_uj'));
+  else fs.writeFileSync(path.join(dir, 'energy_uj'), `${uj}\n`);
+  fs.writeFileSync(path.join(dir, 'max_energy_range_uj'), `${max}\n`);
+  const flat = path.join(root, path.basename(rel));
+  if (rel.includes('/') && !fs.existsSync(flat)) fs.symlinkSync(dir, flat);
+  return dir;
+}
+
+function fakeTree(): string {
+  const root = tmp('dec-powercap-');
+  fs.mkdirSync(path.join(root, 'intel-rapl'));
+  zone(root, 'intel-rapl:0', 'package-0', 5_000_000);
+  zone(root, 'intel-rapl:0/intel-rapl:0:0', 'core', 4_000_000);
+  zone(root, 'intel-rapl:0/intel-rapl:0:1', 'dram', 1_000_000);
+  zone(root, 'intel-rapl:1', 'package-1', 999_000_000);
+  zone(root, 'intel-rapl:1/intel-rapl:1:0', 'dram', 2_000_000);
+  zone(root, 'intel-rapl:2', 'psys', 9_000_000);
+  zone(root, 'intel-rapl-mmio:0', 'package-0', 5_000_123);
+  return root;
+}
+
+test('RAPL: packages and DRAM counted once each; psys, core, MMIO copy skipped; wrap-around handled', () => {
+  const root = fakeTree();
+  const d = discoverRapl(root);
+  assert.deepEqual(
+    d.zones.map((z) => `${z.id}=${z.key}`),
+    [
+      'intel-rapl:0=package-0',
+      'intel-rapl:0:1=package-0/dram',
+      'intel-rapl:1=package-1',
+      'intel-rapl:1:0=package-1/dram',
+    ],
+  );
+  const skipped = Object.fromEntries(d.skipped.map((s) => [s.id, s.reason]));
+  assert.match(skipped['intel-rapl:0:0']!, /part of the package/);
+  assert.match(skipped['intel-rapl:2']!, /psys/);
+  assert.match(skipped['intel-rapl-mmio:0']!, /duplicate/);
+  const c = new RaplCounter(d.zones);
+  const set = (rel: string, uj: number) => fs.writeFileSync(path.join(root, rel, 'energy_uj'), `${uj}\n`);
+  set('intel-rapl:0', 7_000_000); // +2 J
+  set('intel-rapl:0/intel-rapl:0:1', 1_500_000); // +0.5 J
+  set('intel-rapl:1', 3_000_000); // wrapped: 1e9 - 999e6 + 3e6 = 4e6 uJ = 4 J
+  set('intel-rapl:1/intel-rapl:1:0', 2_250_000); // +0.25 J
+  set('intel-rapl-mmio:0', 99_000_000); // the duplicate is not read
+  set('intel-rapl:2', 99_000_000);
+  const j = c.sample();
+  close(j.cpuJ, 6);
+  close(j.dramJ, 0.75);
+  assert.deepEqual(c.sample(), { cpuJ: 0, dramJ: 0 });
+  // 1e9 uJ range at 1000 W: 1 s between readings at most
+  assert.equal(c.maxSafeIntervalMs(1000), 1000);
+});
+
+test('RAPL: mirrored per-die counters count once; unreadable energy_uj falls back with the access command', async () => {
+  const root = tmp('dec-powercap-');
+  zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
+  zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
+  zone(root, 'intel-rapl:2', 'package-1', 'dir'); // unreadable even as root
+  const d = discoverRapl(root);
+  assert.deepEqual(
+    d.zones.map((z) => z.id),
+    ['intel-rapl:0'],
+  );
+  assert.match(d.skipped.find((s) => s.id === 'intel-rapl:1')!.reason, /mirrors intel-rapl:0/);
+  assert.match(d.problems.join(' '), /intel-rapl:2\/energy_uj cannot be read/);
+
+  // Root-only energy_uj (tests run as root, where chmod 000 does not block reads: inject the reader).
+  const denied: FileReader = (f) => {
+    if (f.endsWith('energy_uj'))
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    return fs.readFileSync(f, 'utf8');
+  };
+  const r = discoverRapl(fakeTree(), denied);
+  assert.equal(r.zones.length, 0);
+  assert.ok(r.rootOnly);
+  const s = await detectSources({
+    powercapRoot: r.root,
+    nvidiaSmi: '/nonexistent/nvidia-smi',
+    readFile: denied,
+  });
+  assert.equal(s.report.cpu, 'estimate');
+  assert.equal(s.report.source, 'estimate');
+  const raplLine = s.report.lines.find((l) => l.startsWith('RAPL: not usable'))!;
+  assert.match(raplLine, /readable only by root/);
+  assert.match(raplLine, /sudo chmod o\+r .*energy_uj/);
+  assert.match(raplLine, /udev/);
+  assert.match(s.report.lines.join('\n'), /estimate: used .*ESTIMATE/);
+
+  const ok = await detectSources({ powercapRoot: fakeTree(), nvidiaSmi: '/nonexistent/nvidia-smi' });
+  assert.equal(ok.report.source, 'rapl');
+  assert.match(ok.report.lines.join('\n'), /nvidia-smi: not usable: .*not found/);
+});
+
+test('nvidia-smi: a fake script on PATH, [N/A] rows not counted, power integrated over time', async () => {
+  const bin = tmp('dec-nvsmi-');
+  const script = path.join(bin, 'nvidia-smi');
+  fs.writeFileSync(
+    script,
+    '#!/bin/sh\necho "0, NVIDIA Fake 80GB, 100.00"\necho "1, NVIDIA Fake 80GB, 50.5"\necho "2, Old GPU, [N/A]"\n',
+  );
+  fs.chmodSync(script, 0o755);
+  assert.deepEqual(parseNvidiaSmi('0, A, 12.5\n1, B, [N/A]\n'), [
+    { index: 0, name: 'A', watts: 12.5 },
+    { index: 1, name: 'B', watts: null },
+  ]);
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${bin}${path.delimiter}${oldPath}`;
+  try {
+    const p = await probeNvidia('nvidia-smi');
+    assert.ok(p.usable);
+    assert.deepEqual(p.measured, [0, 1]);
+    assert.match(p.problem!, /GPU 2 \(Old GPU\) report power.draw \[N\/A\]/);
+    const s = await detectSources({ powercapRoot: '/nonexistent', nvidiaSmi: 'nvidia-smi' });
+    assert.equal(s.report.source, 'estimate+nvidia-smi');
+    assert.equal(s.report.gpus, 2);
+  } finally {
+    process.env.PATH = oldPath;
+  }
+  const c = new NvidiaCounter(script, [0, 1]);
+  await c.start();
+  await sleep(100);
+  const t0 = performance.now();
+  const j = await c.sample();
+  assert.ok(j > 150.5 * 0.09 && j < 150.5 * ((performance.now() - t0) / 1000 + 0.5), `${j} J`);
+  fs.writeFileSync(script, '#!/bin/sh\necho "0, NVIDIA Fake, [N/A]"\n');
+  const none = await probeNvidia(script);
+  assert.equal(none.usable, false);
+});
+
+test('powermetrics output is parsed (Apple silicon and Intel Macs)', () => {
+  assert.deepEqual(parsePowermetrics('CPU Power: 1234 mW\nGPU Power: 56 mW\nANE Power: 0 mW\n'), {
+    cpuW: 1.234,
+    gpuW: 0.056,
+    dramW: 0,
+  });
+  assert.deepEqual(parsePowermetrics('Intel energy model derived package power (CPUs+GPU+DRAM): 7.53W\n'), {
+    cpuW: 7.53,
+    gpuW: 0,
+    dramW: 0,
+  });
+  assert.equal(parsePowermetrics('nothing'), null);
+});
+
+/** Sources that draw constant powers over real time, failing every `failEvery`-th reading. */
+function constantSources(cpuW: number, dramW: number, failEvery = 0): Sources {
+  return {
+    report: {
+      source: 'rapl',
+      cpu: 'rapl',
+      gpu: null,
+      gpus: 0,
+      estimateNote: null,
+      lines: ['fake'],
+      nvidia: null,
+      powermetrics: null,
+      rapl: { root: '', zones: [], skipped: [], problems: [], rootOnly: false },
+    },
+    async open() {
+      let last = performance.now();
+      let n = 0;
+      let missed = 0;
+      return {
+        maxIntervalMs: 60_000,
+        async sample() {
+          if (failEvery && ++n % failEvery === 0) {
+            missed++;
+            throw new Error('missed');
+          }
+          const t = performance.now();
+          const s = (t - last) / 1000;
+          last = t;
+          return { cpuJ: cpuW * s, dramJ: dramW * s, gpuJ: 0 };
+        },
+        missed: () => missed,
+        close: () => undefined,
+      };
+    },
+  };
+}
+
+test('the meter integrates over real timestamps and survives missed samples', async () => {
+  const m = new PowerMeter(constantSources(20, 4, 3), 20);
+  await m.start();
+  await sleep(300);
+  const t = await m.stop();
+  assert.ok(t.missed > 0, 'some samples missed');
+  close(t.cpuJ / t.seconds, 20, 0.1);
+  close(t.dramJ / t.seconds, 4, 0.1);
+  assert.equal(m.trace.length % 4, 0);
+});
+
+test('epoch attribution: cumulative energy at each epoch end, fixed epochs and until the best', async () => {
+  const dir = tmp('dec-rec-');
+  const store = Store.open(path.join(dir, 'x.db'));
+  try {
+    const rec = await RunRecorder.start({
+      store,
+      kind: 'train',
+      params: { test: true },
+      settings: { ...DEFAULT_SETTINGS, idleSeconds: 0.2, sampleIntervalMs: 20 },
+      sources: constantSources(30, 5),
+    });
+    const e1 = rec.epoch({ epoch: 1, best: true, valAccuracy: 0.5 });
+    await sleep(200);
+    const e2 = rec.epoch({ epoch: 2, best: false, valAccuracy: 0.4 });
+    await sleep(100);
+    const out = await rec.finish('finished');
+    // Idle draws the same as the run: nothing above idle, never below zero.
+    assert.equal(out.energy.cpu_w, 0);
+    assert.ok(out.energy.idle_w > 30);
+    assert.equal(out.bestEpoch, 1);
+    assert.deepEqual(out.untilBest, e1);
+    assert.deepEqual(out.fixedEpochs, e2);
+    assert.ok(e2.seconds > e1.seconds + 0.15 && out.energy.seconds > e2.seconds);
+    const run = store.getRun(rec.id)!;
+    assert.equal(run.status, 'finished');
+    assert.equal(run.best_epoch, 1);
+    assert.deepEqual(
+      run.epochs.map((e) => [e.epoch, e.best, e.energy?.seconds]),
+      [
+        [1, true, e1.seconds],
+        [2, false, e2.seconds],
+      ],
+    );
+    assert.deepEqual(run.energy_until_best, e1);
+    assert.ok(run.power!.samples > 3 && run.power!.traceFile);
+    const trace = store.readTrace(rec.id)!;
+    assert.deepEqual(trace.columns, ['t_s', 'cpu_w', 'dram_w', 'gpu_w']);
+    assert.ok(trace.rows.length > 3);
+    close(trace.rows.at(-1)![1]!, 30, 0.2);
+  } finally {
+    store.close();
+  }
+});

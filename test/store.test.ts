@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
+import { migrate, Store } from '../src/core/node/store/store.ts';
+import {
+  DEFAULT_SETTINGS,
+  effectiveSettings,
+  readSettings,
+  writeSetting,
+} from '../src/core/node/store/settings.ts';
+import { RunRecorder } from '../src/core/node/store/recorder.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-'));
+
+// Child mode: this file, run with DEC_STORE_CHILD=<db>, records a run with an epoch every
+// 100 ms until it is killed.
+if (process.env.DEC_STORE_CHILD) {
+  const store = Store.open(process.env.DEC_STORE_CHILD);
+  const rec = await RunRecorder.start({
+    store,
+    kind: 'train',
+    params: { child: true },
+    settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 20, powercapRoot: '/nonexistent' },
+    noGpu: true,
+  });
+  for (let epoch = 1; ; epoch++) {
+    await new Promise((r) => setTimeout(r, 100));
+    rec.epoch({ epoch, best: epoch === 2, loss: 1 / epoch, valAccuracy: epoch / 100 });
+    process.stdout.write(`epoch ${epoch}\n`);
+  }
+}
+
+const tables = (db: Database.Database) =>
+  (
+    db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
+
+test('migrations: an empty database gets the whole schema, WAL and foreign keys', () => {
+  const file = path.join(tmp(), 'sub', 'a.db');
+  const s = Store.open(file);
+  try {
+    assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
+    assert.deepEqual(tables(s.db), [
+      'epochs',
+      'evaluations',
+      'machines',
+      'models',
+      'modules',
+      'power',
+      'runs',
+      'settings',
+    ]);
+    assert.throws(
+      () => s.db.prepare(`INSERT INTO epochs (run_id, epoch, ended_at) VALUES (999, 1, 'x')`).run(),
+      /FOREIGN KEY/,
+    );
+  } finally {
+    s.close();
+  }
+  // Reopening applies nothing again.
+  Store.open(file).close();
+});
+
+test('migrations: an older database is brought up to date, its rows kept; a newer one is refused', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'old.db');
+  const db = new Database(file);
+  migrate(db, 1);
+  assert.equal(db.pragma('user_version', { simple: true }), 1);
+  db.prepare(
+    `INSERT INTO runs (kind, params_json, status, started_at, ended_at, heartbeat_at, pid, host)
+     VALUES ('train', '{"old":1}', 'finished', '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z', '2025-01-01T00:01:00Z', 1, 'h')`,
+  ).run();
+  db.close();
+  const s = Store.open(file);
+  try {
+    assert.equal(s.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    const runs = s.listRuns();
+    assert.equal(runs.length, 1);
+    assert.deepEqual(runs[0]!.params, { old: 1 });
+    assert.equal(runs[0]!.best_epoch, null);
+    assert.ok(tables(s.db).includes('models'));
+  } finally {
+    s.close();
+  }
+  const newer = new Database(path.join(dir, 'new.db'));
+  newer.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+  newer.close();
+  assert.throws(() => Store.open(path.join(dir, 'new.db')), /newer Decomposer/);
+});
+
+test('settings: defaults, stored values, validation, environment and overrides', () => {
+  const s = Store.open(path.join(tmp(), 's.db'));
+  try {
+    assert.deepEqual(readSettings(s), DEFAULT_SETTINGS);
+    assert.equal(DEFAULT_SETTINGS.pue, 1.58);
+    assert.equal(DEFAULT_SETTINGS.intensity, 0.954);
+    writeSetting(s, 'pue', 1.2);
+    writeSetting(s, 'idleSeconds', '3');
+    assert.throws(() => writeSetting(s, 'pue', 'abc'), /must be a number/);
+    assert.throws(() => writeSetting(s, 'sampleIntervalMs', 1), /between 10 and 60000/);
+    assert.equal(readSettings(s).pue, 1.2);
+    assert.equal(readSettings(s).idleSeconds, 3);
+    const e = effectiveSettings(
+      s,
+      { idleSeconds: 0 },
+      { DECOMPOSER_POWERCAP_ROOT: '/x', DECOMPOSER_NVIDIA_SMI: '/y/nvidia-smi' },
+    );
+    assert.deepEqual([e.pue, e.idleSeconds, e.powercapRoot, e.nvidiaSmi], [1.2, 0, '/x', '/y/nvidia-smi']);
+  } finally {
+    s.close();
+  }
+});
+
+test('a run killed with SIGKILL mid-run shows as interrupted at the next start, with its finished epochs', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'k.db');
+  const child = spawn(process.execPath, [import.meta.filename], {
+    env: { ...process.env, DEC_STORE_CHILD: file },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let seen = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`child exited ${code} early`)));
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      seen += (d.match(/epoch \d+/g) ?? []).length;
+      if (seen >= 3) {
+        child.removeAllListeners('exit');
+        child.kill('SIGKILL');
+        child.on('exit', () => resolve());
+      }
+    });
+  });
+  const s = Store.open(file);
+  try {
+    assert.deepEqual(s.interruptedAtOpen, [1]);
+    assert.equal(s.db.pragma('integrity_check', { simple: true }), 'ok');
+    const run = s.getRun(1)!;
+    assert.equal(run.status, 'interrupted');
+    assert.ok(run.epochs.length >= 3, `${run.epochs.length} epochs kept`);
+    assert.deepEqual(
+      run.epochs.slice(0, 3).map((e) => e.epoch),
+      [1, 2, 3],
+    );
+    assert.ok(run.epochs.every((e) => e.energy && e.energy.source === 'estimate'));
+    assert.equal(run.best_epoch, 2);
+    assert.ok(run.power && run.power.samples > 0);
+    assert.ok(run.machine?.cpu_model);
+  } finally {
+    s.close();
+  }
+
+  // The CLI lists and exports it.
+  const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args, '--db', file], { encoding: 'utf8' });
+  const list = cli(['runs', '--json']);
+  assert.equal(list.status, 0, list.stderr);
+  const j = JSON.parse(list.stdout) as { runs: { id: number; status: string; epochs_done: number }[] };
+  assert.equal(j.runs[0]!.status, 'interrupted');
+  const show = cli(['runs', 'show', '1']);
+  assert.match(show.stdout, /interrupted/);
+  assert.match(show.stdout, /epoch 2\*/);
+  const csvFile = path.join(dir, 'runs.csv');
+  const csv = cli(['export', '--out', csvFile]);
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = fs.readFileSync(csvFile, 'utf8').trim().split('\n');
+  assert.match(lines[0]!, /^id,kind,label,status,.*co2e_kg/);
+  assert.match(lines[1]!, /^1,train,,interrupted,/);
+  const json = cli(['export', '--format', 'json']);
+  assert.equal((JSON.parse(json.stdout) as { runs: unknown[] }).runs.length, 1);
+  assert.equal(cli(['runs', 'show', '42']).status, 2);
+});
