@@ -18,10 +18,21 @@ import {
   trainReporter,
 } from './train.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
+import { UserError } from '../../core/common/errors.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { train } from '../../core/node/train/trainer.ts';
 
-export const DEMO_DEFAULTS = { depth: 20, epochs: 4, perClass: 300, testPerClass: 100, size: 32 } as const;
+// Measured here: ResNet-20 (no batch norm) at these settings reaches about 60% test top-1
+// on 'shapes' in about 3-4 minutes on 2 cores: well above chance (10%), far from perfect.
+// Batch 32 gives the short run twice the updates of batch 64.
+export const DEMO_DEFAULTS = {
+  depth: 20,
+  epochs: 4,
+  perClass: 500,
+  testPerClass: 100,
+  size: 32,
+  batch: 32,
+} as const;
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -34,6 +45,7 @@ trains a ResNet-${DEMO_DEFAULTS.depth} from scratch and prints its test accuracy
   --epochs N          epochs (default ${DEMO_DEFAULTS.epochs})
   --depth N           ResNet depth (default ${DEMO_DEFAULTS.depth})
   --per-class N       training images per class (default ${DEMO_DEFAULTS.perClass})
+  --batch N           batch size (default ${DEMO_DEFAULTS.batch})
   --size N            32 (default) or 64
   --seed N            seed (default 1)
   -o, --out DIR       run folder (default: a new temporary folder)
@@ -43,6 +55,7 @@ ${ENGINE_USAGE}`,
     epochs: { type: 'string', short: 'e' },
     depth: { type: 'string' },
     'per-class': { type: 'string' },
+    batch: { type: 'string' },
     size: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string', short: 'o' },
@@ -56,7 +69,7 @@ ${ENGINE_USAGE}`,
     const seed = intOption(v, 'seed', 1);
     const depth = intOption(v, 'depth', DEMO_DEFAULTS.depth, 8);
     if (size !== 32 && size !== 64)
-      throw new (await import('../../core/common/errors.ts')).UserError(
+      throw new UserError(
         `--size must be 32 or 64, not ${size}.`,
         'The embedded dataset comes in 32x32 and 64x64.',
         'usage',
@@ -77,7 +90,12 @@ ${ENGINE_USAGE}`,
       info(
         `demo: ResNet-${depth} on the embedded "${data.info.name}" dataset (${data.info.classNames.length} classes, ${size}x${size}); run folder ${out}`,
       );
-    const config = { depth, epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1), seed };
+    const config = {
+      depth,
+      epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1),
+      batchSize: intOption(v, 'batch', DEMO_DEFAULTS.batch, 1),
+      seed,
+    };
     const signal = interruptSignal();
     const rec = await recordTraining(
       v,
