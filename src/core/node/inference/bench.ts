@@ -1,0 +1,121 @@
+// Measures inference speed in one run, so the ratios are comparable on a noisy machine:
+// ResNet images/s through onnxruntime-node and through the tfjs worker pool, and module
+// evaluations/s (predictMasked with a different mask set each call).
+import type { BackendName } from '../../common/api.ts';
+import { initBackend } from '../engine/backend.ts';
+import { EnginePool } from '../engine/pool.ts';
+import { DEFAULT_PREPROCESS, modelToArtifacts } from '../models/io.ts';
+import { buildResNet } from '../models/resnet.ts';
+import { openInference } from './index.ts';
+import type { MaskSet } from './types.ts';
+
+export interface InferenceBenchOptions {
+  depth?: number;
+  inputSize?: number;
+  classes?: number;
+  batch?: number;
+  /** Seconds per measurement. */
+  seconds?: number;
+  threads?: number;
+  /** tfjs pool workers (default: one per core) and backend. */
+  workers?: number;
+  backend?: BackendName | null;
+  /** Skip the tfjs pool measurement. */
+  skipPool?: boolean;
+}
+
+export interface InferenceBenchResult {
+  model: string;
+  batch: number;
+  threads: number;
+  onnxImagesPerSec: number;
+  maskedEvalsPerSec: number;
+  maskedImagesPerSec: number;
+  poolImagesPerSec: number | null;
+  poolBackend: string | null;
+  poolWorkers: number | null;
+}
+
+async function timed(seconds: number, step: () => Promise<number>): Promise<number> {
+  await step(); // warm-up
+  let items = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) items += await step();
+  return items / ((performance.now() - t0) / 1000);
+}
+
+export async function benchInference(opts: InferenceBenchOptions = {}): Promise<InferenceBenchResult> {
+  const depth = opts.depth ?? 20;
+  const size = opts.inputSize ?? 32;
+  const classes = opts.classes ?? 10;
+  const batch = opts.batch ?? 64;
+  const seconds = opts.seconds ?? 3;
+  await initBackend(opts.backend ?? null);
+  const model = buildResNet({ depth, inputSize: size, classes, seed: 1 });
+  const artifacts = await modelToArtifacts(model);
+  model.dispose();
+  const per = size * size * 3;
+  const images = new Uint8Array(batch * per);
+  for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
+
+  const engine = await openInference(artifacts, {
+    engine: 'onnxruntime',
+    batchSize: batch,
+    threads: opts.threads,
+    preprocess: DEFAULT_PREPROCESS,
+  });
+  let onnx: number;
+  let masked: number;
+  try {
+    onnx = await timed(seconds, async () => (await engine.predict(images, batch), batch));
+    let seed = 1;
+    masked = await timed(seconds, async () => {
+      // A different module each call: keep a random ~70% of each layer's positions.
+      const masks: MaskSet = new Map();
+      for (const { name, shape } of engine.layout.maskable) {
+        const m = new Float32Array(shape.reduce((a, b) => a * b, 1));
+        for (let i = 0; i < m.length; i++) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          m[i] = seed >>> 16 < 45875 ? 1 : 0;
+        }
+        masks.set(name, m);
+      }
+      await engine.predictMasked(images, batch, masks);
+      return 1;
+    });
+  } finally {
+    await engine.close();
+  }
+
+  let pool: number | null = null;
+  let poolBackend: string | null = null;
+  let poolWorkers: number | null = null;
+  if (!opts.skipPool) {
+    const p = await EnginePool.create({ workers: opts.workers, backend: opts.backend ?? null });
+    try {
+      await p.load(artifacts, DEFAULT_PREPROCESS);
+      poolBackend = p.report?.active ?? null;
+      poolWorkers = p.size;
+      const many = new Uint8Array(batch * p.size * per);
+      for (let k = 0; k < p.size; k++) many.set(images, k * batch * per);
+      // One batch per worker per call, each worker running batch-sized chunks.
+      pool = await timed(
+        seconds,
+        async () => (await p.predict(many, batch * p.size, per, classes, batch), batch * p.size),
+      );
+    } finally {
+      await p.close();
+    }
+  }
+  return {
+    model: `ResNet-${depth} ${size}x${size}`,
+    batch,
+    threads: engine.report.threads,
+    onnxImagesPerSec: onnx,
+    maskedEvalsPerSec: masked,
+    maskedImagesPerSec: masked * batch,
+    poolImagesPerSec: pool,
+    poolBackend,
+    poolWorkers,
+  };
+}

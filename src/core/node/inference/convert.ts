@@ -1,0 +1,270 @@
+// Converts a model plan (our tfjs-layers models) into an ONNX graph, opset 17, encoded with
+// protobufjs against the ONNX schema.
+//
+// Conventions (shared with the tfjs engine, see index.ts):
+// - Input "pixels": uint8 [N, H, W, C] (NHWC, as images are stored); the graph does the
+//   preprocessing x = (pixel - mean) / std itself (as pixel * (1/std) + (-mean/std), like
+//   toInputs). With `input: 'float'` the input is "inputs", float [N, H, W, C], already
+//   preprocessed.
+// - Inside, tensors are NCHW: one Transpose after the input; Flatten transposes back to
+//   NHWC first so Dense kernels see tfjs's flatten order. Conv kernels [kh,kw,in,out] become
+//   [out,in,kh,kw]; Dense kernels [in,out] feed Gemm unchanged.
+// - Padding is explicit (pads [top, left, bottom, right]) as tfjs computes it: 'same' with
+//   an odd total puts the extra row/column at the bottom/right.
+// - Masks (`masks: true`): one float input "mask/<layer>" per Conv2D and Dense layer, shaped
+//   like the layer's output without the batch axis in tfjs's layout ([H, W, C] or [units]).
+//   It multiplies the layer's output (after the bias, before the fused activation). All
+//   ones is the plain model.
+// - Observation (`observe: 'conv' | 'relu'`): outputs "active/<key>", uint8 shaped like the
+//   observed value without the batch axis ([H, W, C] or [units]), 1 where the value was > 0
+//   for any image of the batch. 'conv': the (masked) output of every Conv2D and of every
+//   Dense with a Conv2D/Dense downstream, key = that layer. 'relu': the input of every ReLU,
+//   key = the Activation/ReLU layer, or the Conv2D/Dense whose fused activation is relu.
+//   The observing graph outputs only these (no probabilities).
+import type { Preprocess } from '../models/io.ts';
+import { AttrType, DataType, encodeModel } from './onnx-proto.ts';
+import type { Activation, ModelPlan, PlanNode } from './plan.ts';
+
+export const OPSET = 17;
+export const IR_VERSION = 8;
+
+export interface ConvertOptions {
+  input?: 'uint8' | 'float';
+  /** Required for uint8 input. */
+  preprocess?: Preprocess;
+  masks?: boolean;
+  observe?: 'conv' | 'relu' | null;
+}
+
+export const PIXELS = 'pixels';
+export const INPUTS = 'inputs';
+export const PROBS = 'probs';
+export const maskInput = (layer: string) => `mask/${layer}`;
+export const activeOutput = (layer: string) => `active/${layer}`;
+
+interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  ints?: number[];
+}
+const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
+const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });
+const float = (name: string, f: number): Attr => ({ name, type: AttrType.FLOAT, f });
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+const valueInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType,
+      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+    },
+  },
+});
+
+/** [kh, kw, in, out] -> [out, in, kh, kw]. */
+function convKernel(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
+  const out = new Float32Array(k.length);
+  for (let y = 0; y < kh!; y++)
+    for (let x = 0; x < kw!; x++)
+      for (let i = 0; i < ci!; i++)
+        for (let o = 0; o < co!; o++)
+          out[((o * ci! + i) * kh! + y) * kw! + x] = k[((y * kw! + x) * ci! + i) * co! + o]!;
+  return out;
+}
+
+export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
+  const uint8 = (opts.input ?? 'uint8') === 'uint8';
+  const nodes: object[] = [];
+  const initializer: object[] = [];
+  const inputs: object[] = [];
+  const outputs: object[] = [];
+  const alias = new Map<string, string>();
+  const val = (layer: string) => alias.get(layer)!;
+  let counter = 0;
+  const node = (opType: string, ins: string[], out: string, attribute: Attr[] = []) => {
+    nodes.push({ opType, input: ins, output: [out], name: `${opType}_${counter++}`, attribute });
+    return out;
+  };
+  const init = (name: string, dims: number[], data: Float32Array) => {
+    initializer.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
+    return name;
+  };
+  const scalar = (name: string, v: number) => init(name, [], new Float32Array([v]));
+  let zero = '';
+
+  const activate = (x: string, act: Activation, shape: number[], out: string): string => {
+    switch (act) {
+      case 'linear':
+        return x;
+      case 'relu':
+        return node('Relu', [x], out);
+      case 'sigmoid':
+        return node('Sigmoid', [x], out);
+      case 'tanh':
+        return node('Tanh', [x], out);
+      case 'softmax':
+        // Channels are axis 1 both in NCHW and in [N, units].
+        void shape;
+        return node('Softmax', [x], out, [int('axis', 1)]);
+    }
+  };
+  const observeValue = (key: string, x: string, shape: number[]) => {
+    let m = node('ReduceMax', [x], `obs/${key}/max`, [ints('axes', [0]), int('keepdims', 0)]);
+    if (shape.length === 3) m = node('Transpose', [m], `obs/${key}/hwc`, [ints('perm', [1, 2, 0])]);
+    zero ||= scalar('const/zero', 0);
+    const g = node('Greater', [m, zero], `obs/${key}/gt`);
+    const out = node('Cast', [g], activeOutput(key), [int('to', DataType.UINT8)]);
+    outputs.push(valueInfo(out, DataType.UINT8, shape));
+  };
+  const maskValue = (n: PlanNode): string => {
+    const m = maskInput(n.name);
+    inputs.push(valueInfo(m, DataType.FLOAT, n.shape));
+    return n.shape.length === 3 ? node('Transpose', [m], `${m}/chw`, [ints('perm', [2, 0, 1])]) : m;
+  };
+  const observeConv = new Set(opts.observe === 'conv' ? plan.observed.conv.map((o) => o.name) : []);
+  const observeRelu = new Set(opts.observe === 'relu' ? plan.observed.relu.map((o) => o.name) : []);
+  // Without observation, a mask is applied after a ReLU that directly follows the layer
+  // (fused, or an Activation layer that is the layer's only consumer): relu(z * m) equals
+  // relu(z) * m for m >= 0, and Conv+Relu stays fusable.
+  const deferred = new Map<string, string>(); // relu layer -> mask value
+  const consumers = new Map<string, PlanNode[]>();
+  for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const masked = (n: PlanNode, x: string): string => {
+    if (!opts.masks) return x;
+    const m = maskValue(n);
+    if (!opts.observe && n.name !== plan.output) {
+      if (n.act === 'relu') {
+        deferred.set(n.name, m);
+        return x;
+      }
+      const next = consumers.get(n.name) ?? [];
+      if (n.act === 'linear' && next.length === 1 && next[0]!.op === 'act' && next[0]!.act === 'relu') {
+        deferred.set(next[0]!.name, m);
+        return x;
+      }
+    }
+    return node('Mul', [x, m], `v/${n.name}/masked`);
+  };
+  const afterRelu = (n: PlanNode, y: string): string => {
+    const m = deferred.get(n.name);
+    return m ? node('Mul', [y, m], `v/${n.name}/masked`) : y;
+  };
+
+  for (const n of plan.nodes) {
+    const x = n.inputs.length ? val(n.inputs[0]!) : '';
+    const out = `v/${n.name}`;
+    let y: string;
+    switch (n.op) {
+      case 'input': {
+        const [h, w, c] = n.shape as [number, number, number];
+        if (uint8) {
+          inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
+          const pre = opts.preprocess ?? { mean: 0, std: 1 };
+          const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
+          const s = node('Mul', [f, scalar('const/scale', 1 / pre.std)], 'pre/scaled');
+          const p = node('Add', [s, scalar('const/shift', -pre.mean / pre.std)], 'pre/shifted');
+          y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
+        } else {
+          inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
+          y = node('Transpose', [INPUTS], out, [ints('perm', [0, 3, 1, 2])]);
+        }
+        break;
+      }
+      case 'conv': {
+        const [kh, kw, ci, co] = n.kernelShape as [number, number, number, number];
+        const w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
+        const ins = [x, w];
+        if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
+        let z = node('Conv', ins, `${out}/conv`, [
+          ints('kernel_shape', [kh, kw]),
+          ints('strides', n.strides!),
+          ints('pads', n.pads!),
+          ints('dilations', [1, 1]),
+          int('group', 1),
+        ]);
+        z = masked(n, z);
+        if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
+        y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
+        break;
+      }
+      case 'dense': {
+        const [ci, co] = n.kernelShape as [number, number];
+        const w = init(`w/${n.name}/kernel`, [ci, co], n.kernel!);
+        const ins = [x, w];
+        if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
+        let z = node('Gemm', ins, `${out}/gemm`);
+        z = masked(n, z);
+        if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
+        y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
+        break;
+      }
+      case 'act':
+        if (observeRelu.has(n.name)) observeValue(n.name, x, n.inShape);
+        y = afterRelu(n, activate(x, n.act, n.shape, `${out}/act`));
+        break;
+      case 'add':
+        y = node('Sum', n.inputs.map(val), out);
+        break;
+      case 'bn': {
+        const c = n.gamma!.length;
+        y = node(
+          'BatchNormalization',
+          [
+            x,
+            init(`w/${n.name}/gamma`, [c], n.gamma!),
+            init(`w/${n.name}/beta`, [c], n.beta!),
+            init(`w/${n.name}/mean`, [c], n.mean!),
+            init(`w/${n.name}/variance`, [c], n.variance!),
+          ],
+          out,
+          [float('epsilon', n.epsilon!)],
+        );
+        break;
+      }
+      case 'pool': {
+        const attrs = [ints('kernel_shape', n.poolSize!), ints('strides', n.strides!), ints('pads', n.pads!)];
+        if (n.pool === 'avg') attrs.push(int('count_include_pad', 0));
+        y = node(n.pool === 'avg' ? 'AveragePool' : 'MaxPool', [x], out, attrs);
+        break;
+      }
+      case 'gpool':
+        y = node(n.pool === 'avg' ? 'ReduceMean' : 'ReduceMax', [x], out, [
+          ints('axes', [2, 3]),
+          int('keepdims', 0),
+        ]);
+        break;
+      case 'flatten':
+        if (n.inShape.length === 1) y = x;
+        else if (n.inShape.length === 3) {
+          const t = node('Transpose', [x], `${out}/nhwc`, [ints('perm', [0, 2, 3, 1])]);
+          y = node('Flatten', [t], out, [int('axis', 1)]);
+        } else y = node('Flatten', [x], out, [int('axis', 1)]);
+        break;
+      case 'identity':
+        y = x;
+        break;
+    }
+    alias.set(n.name, y);
+  }
+  if (!opts.observe) {
+    node('Identity', [val(plan.output)], PROBS);
+    outputs.unshift(valueInfo(PROBS, DataType.FLOAT, ['N', plan.classes]));
+  }
+  return encodeModel({
+    irVersion: IR_VERSION,
+    producerName: 'decomposer',
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: 'model',
+      node: nodes,
+      initializer,
+      input: inputs,
+      output: outputs,
+    },
+  });
+}

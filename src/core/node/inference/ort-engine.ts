@@ -1,0 +1,199 @@
+// The onnxruntime-node inference engine. Each model is converted once per variant (plain,
+// masked, observing at conv or relu points) and its sessions are cached per model (keyed by
+// the hash of topology and weights, the preprocessing and the thread count), created on
+// first use and released when the last engine holding the model closes.
+import type * as Ort from 'onnxruntime-node';
+import { convertToOnnx, activeOutput, maskInput, PIXELS, PROBS } from './convert.ts';
+import type { ModelPlan } from './plan.ts';
+import {
+  checkImages,
+  fullMasks,
+  type InferenceEngine,
+  type InferenceLayout,
+  type InferenceReport,
+  type MaskSet,
+  type ObserveOptions,
+} from './types.ts';
+
+type Variant = 'plain' | 'masked' | 'conv' | 'relu';
+type OrtModule = typeof Ort;
+
+let ortModule: Promise<OrtModule> | null = null;
+
+let loaderOverride: (() => Promise<OrtModule>) | null = null;
+
+/** Replaces how onnxruntime-node is loaded (tests simulate a machine where it cannot load). */
+export function overrideOrtLoader(loader: (() => Promise<OrtModule>) | null): void {
+  loaderOverride = loader;
+}
+
+/** Loads onnxruntime-node once (its native binding loads on import). */
+export function loadOrt(): Promise<OrtModule> {
+  if (loaderOverride) return loaderOverride();
+  ortModule ??= import('onnxruntime-node').then((m) => {
+    const mod = ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule;
+    if (typeof mod.InferenceSession?.create !== 'function')
+      throw new Error('onnxruntime-node has no InferenceSession');
+    return mod;
+  });
+  ortModule.catch(() => (ortModule = null));
+  return ortModule;
+}
+
+interface CacheEntry {
+  refs: number;
+  sessions: Map<Variant, Promise<Ort.InferenceSession>>;
+}
+const cache = new Map<string, CacheEntry>();
+
+/** How many models hold onnxruntime sessions (for tests and diagnostics). */
+export function cachedSessionCount(): number {
+  let n = 0;
+  for (const e of cache.values()) n += e.sessions.size;
+  return n;
+}
+
+export class OrtInference implements InferenceEngine {
+  readonly name = 'onnxruntime' as const;
+  readonly report: InferenceReport;
+  readonly layout: InferenceLayout;
+  private readonly plan: ModelPlan;
+  private readonly ort: OrtModule;
+  private readonly key: string;
+  private readonly entry: CacheEntry;
+  private ones = new Map<string, Float32Array>();
+  private closed = false;
+
+  private constructor(ort: OrtModule, plan: ModelPlan, layout: InferenceLayout, report: InferenceReport) {
+    this.ort = ort;
+    this.plan = plan;
+    this.layout = layout;
+    this.report = report;
+    const p = layout.preprocess;
+    this.key = `${plan.hash}|${p.mean}|${p.std}|${report.threads}`;
+    let e = cache.get(this.key);
+    if (!e) {
+      e = { refs: 0, sessions: new Map() };
+      cache.set(this.key, e);
+    }
+    e.refs++;
+    this.entry = e;
+  }
+
+  /** Opens the engine and creates its plain session (so a failure shows at once). */
+  static async open(
+    ort: OrtModule,
+    plan: ModelPlan,
+    layout: InferenceLayout,
+    report: InferenceReport,
+  ): Promise<OrtInference> {
+    const engine = new OrtInference(ort, plan, layout, report);
+    try {
+      await engine.session('plain');
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    return engine;
+  }
+
+  private session(v: Variant): Promise<Ort.InferenceSession> {
+    if (this.closed) return Promise.reject(new Error('inference engine is closed'));
+    let s = this.entry.sessions.get(v);
+    if (!s) {
+      const bytes = convertToOnnx(this.plan, {
+        input: 'uint8',
+        preprocess: this.layout.preprocess,
+        masks: v !== 'plain',
+        observe: v === 'conv' || v === 'relu' ? v : null,
+      });
+      s = this.ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: this.report.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+      this.entry.sessions.set(v, s);
+      s.catch(() => this.entry.sessions.delete(v));
+    }
+    return s;
+  }
+
+  private maskFeeds(masks: MaskSet | undefined): Record<string, Ort.Tensor> {
+    const full = fullMasks(this.layout, masks, this.ones);
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const { name, shape } of this.layout.maskable) {
+      feeds[maskInput(name)] = new this.ort.Tensor('float32', full.get(name)!, shape);
+    }
+    return feeds;
+  }
+
+  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+    const per = checkImages(this.layout, images, count);
+    const session = await this.session(masks ? 'masked' : 'plain');
+    const feeds = masks ? this.maskFeeds(masks) : {};
+    const classes = this.layout.classes;
+    const out = new Float32Array(count * classes);
+    const bs = this.report.batchSize;
+    for (let a = 0; a < count; a += bs) {
+      const b = Math.min(count, a + bs);
+      feeds[PIXELS] = new this.ort.Tensor('uint8', images.subarray(a * per, b * per), [
+        b - a,
+        ...this.layout.inputShape,
+      ]);
+      const r = await session.run(feeds);
+      out.set(r[PROBS]!.data as Float32Array, a * classes);
+    }
+    return out;
+  }
+
+  predict(images: Uint8Array, count: number): Promise<Float32Array> {
+    return this.run(images, count, null);
+  }
+
+  predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {
+    return this.run(images, count, masks);
+  }
+
+  async observe(
+    images: Uint8Array,
+    count: number,
+    opts: ObserveOptions = {},
+  ): Promise<Map<string, Uint8Array>> {
+    const point = opts.point ?? 'conv';
+    const per = checkImages(this.layout, images, count);
+    const keys = this.layout.observed[point];
+    const out = new Map(
+      keys.map(({ name, shape }) => [name, new Uint8Array(shape.reduce((x, y) => x * y, 1))]),
+    );
+    if (keys.length === 0 || count === 0) return out;
+    const session = await this.session(point);
+    const feeds = this.maskFeeds(opts.masks);
+    const bs = this.report.batchSize;
+    for (let a = 0; a < count; a += bs) {
+      const b = Math.min(count, a + bs);
+      feeds[PIXELS] = new this.ort.Tensor('uint8', images.subarray(a * per, b * per), [
+        b - a,
+        ...this.layout.inputShape,
+      ]);
+      const r = await session.run(feeds);
+      for (const { name } of keys) {
+        const v = r[activeOutput(name)]!.data as Uint8Array;
+        const acc = out.get(name)!;
+        for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! | v[i]!;
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (--this.entry.refs > 0) return;
+    if (cache.get(this.key) === this.entry) cache.delete(this.key);
+    const sessions = [...this.entry.sessions.values()];
+    this.entry.sessions.clear();
+    await Promise.all(sessions.map((s) => s.then((x) => x.release()).catch(() => undefined)));
+  }
+}
