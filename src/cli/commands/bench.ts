@@ -16,6 +16,7 @@ import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.
 import { buildResNet } from '../../core/node/models/resnet.ts';
 import { Adam } from '../../core/node/train/adam.ts';
 import { Rng } from '../../core/node/data/random.ts';
+import { benchInference } from '../../core/node/inference/bench.ts';
 
 interface Figure {
   figure: 'inference' | 'training';
@@ -100,8 +101,10 @@ export const benchCommand: Command = {
   summary: 'measure inference and training images/s per backend, with and without the pool',
   usage: `Usage: decomposer bench [options]
 
-Prints one JSON line per figure (with --json) or a table: ResNet inference and training
-images/s for each available backend, with the worker pool and without. When PyTorch is
+Prints one JSON line per figure (with --json) or a table: ResNet inference images/s through
+onnxruntime-node (the inference engine) and module evaluations/s (a new mask set per call),
+then inference and training images/s for each available tfjs backend, with the worker pool
+and without. When PyTorch is
 installed (apt-get install -y python3-torch) its figures are measured in the same run and
 each figure gets its ratio to PyTorch's.
 
@@ -250,6 +253,52 @@ each figure gets its ratio to PyTorch's.
           await pool.close();
         }
       }
+    }
+
+    // The inference engine: onnxruntime-node, and module evaluations (a new mask set each call).
+    // Measured after the tfjs pools are gone, so neither steals the other's cores.
+    try {
+      const r = await benchInference({
+        depth,
+        inputSize: size,
+        batch,
+        seconds: Math.max(seconds, 0.5),
+        threads: workers,
+        skipPool: true,
+      });
+      const ips = Math.round(r.onnxImagesPerSec * 10) / 10;
+      emit({
+        figure: 'inference',
+        engine: 'onnxruntime',
+        threads: r.threads,
+        depth,
+        size,
+        batch,
+        images_per_second: ips,
+        ...(torch
+          ? {
+              torch_images_per_second: torch.inference_img_s,
+              ratio_to_torch: Math.round((ips / torch.inference_img_s) * 1000) / 1000,
+            }
+          : {}),
+      });
+      emit({
+        figure: 'module_evaluations',
+        engine: 'onnxruntime',
+        threads: r.threads,
+        depth,
+        size,
+        batch,
+        evaluations_per_second: Math.round(r.maskedEvalsPerSec * 100) / 100,
+        images_per_second: Math.round(r.maskedImagesPerSec * 10) / 10,
+      });
+    } catch (e) {
+      emit({
+        figure: 'inference',
+        engine: 'onnxruntime',
+        available: false,
+        reason: e instanceof Error ? e.message : String(e),
+      });
     }
 
     if (v.memory) {
