@@ -125,6 +125,7 @@ ${ENGINE_USAGE}`,
       printJson({
         backend: r.backend,
         backend_detail: r.backendDetail,
+        engines: { training: `tfjs-${r.backend}`, evaluation: r.evalEngine },
         status: r.status,
         model_dir: r.modelDir,
         model,

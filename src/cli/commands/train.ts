@@ -264,6 +264,7 @@ ${ENGINE_USAGE}`,
     const summary = {
       backend: r.backend,
       backend_detail: r.backendDetail,
+      engines: { training: `tfjs-${r.backend}`, evaluation: r.evalEngine },
       status: r.status,
       run: path.resolve(out),
       model_dir: r.modelDir,

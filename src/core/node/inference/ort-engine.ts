@@ -113,6 +113,9 @@ export class OrtInference implements InferenceEngine {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
+        // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
+        // that training workers and the power sampler need between runs.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
       });
       this.entry.sessions.set(v, s);
       s.catch(() => this.entry.sessions.delete(v));

@@ -26,6 +26,7 @@ import {
   type ModelMeta,
 } from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
+import { openInference } from '../inference/index.ts';
 import { Adam, DEFAULT_ADAM } from './adam.ts';
 import { topKAccuracy } from './metrics.ts';
 
@@ -97,6 +98,8 @@ export interface TrainResult {
   backend: string;
   /** The active backend and why faster ones are not active. */
   backendDetail: string;
+  /** The engine that ran the test-set evaluation: onnxruntime, or tfjs-<backend>. */
+  evalEngine: string;
   history: EpochRecord[];
   resumedFrom: number;
 }
@@ -169,16 +172,34 @@ async function readJson<T>(file: string): Promise<T | null> {
   }
 }
 
+/**
+ * Top-1/top-5 of a model's weights on a set. Forward passes over many images go through the
+ * inference engine (onnxruntime-node) when it loads; otherwise through the tfjs pool, which
+ * must then hold exactly these weights. Returns which engine ran.
+ */
 export async function evaluate(
   pool: EnginePool,
+  artifacts: ModelArtifacts,
   set: ImageSet,
   classes: number,
-): Promise<{ top1: number; top5: number; probs: Float32Array }> {
-  const probs = await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
+): Promise<{ top1: number; top5: number; probs: Float32Array; engine: string }> {
+  let probs: Float32Array | null = null;
+  let engine = `tfjs-${pool.report?.active ?? 'unknown'}`;
+  const inference = await openInference(artifacts, { preprocess: DEFAULT_PREPROCESS });
+  try {
+    if (inference.name === 'onnxruntime') {
+      probs = await inference.predict(set.images, set.count);
+      engine = 'onnxruntime';
+    }
+  } finally {
+    await inference.close();
+  }
+  probs ??= await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
   return {
     top1: topKAccuracy(probs, set.labels, classes, 1),
     top5: topKAccuracy(probs, set.labels, classes, Math.min(5, classes)),
     probs,
+    engine,
   };
 }
 
@@ -321,7 +342,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         });
       }
       if (cancelled) break;
-      const val = valSet.count > 0 ? (await evaluate(pool, valSet, classes)).top1 : correct / seen;
+      const current: ModelArtifacts = { ...artifacts, weightData: pool.weights.slice().buffer };
+      const val = valSet.count > 0 ? (await evaluate(pool, current, valSet, classes)).top1 : correct / seen;
       const seconds = (performance.now() - t0) / 1000;
       const rec: EpochRecord = {
         epoch,
@@ -353,12 +375,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     let top1 = 0;
     let top5 = 0;
     let modelDir: string | null = null;
+    let evalEngine = 'none';
     const bestPtr = await readJson<{ dir: string }>(path.join(runDir, 'best.json'));
     if (bestPtr) {
       const best = await readModelDir(path.join(runDir, bestPtr.dir));
       await pool.load(best.artifacts, DEFAULT_PREPROCESS);
       opts.onEvent?.({ type: 'evaluate', stage: 'test' });
-      ({ top1, top5 } = await evaluate(pool, data.test, classes));
+      ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, data.test, classes));
       const m = meta(state.epoch);
       m.training = { ...m.training!, top1, top5 };
       modelDir = path.join(runDir, 'model');
@@ -375,6 +398,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       modelDir,
       backend,
       backendDetail: pool.report ? describeBackend(pool.report) : backend,
+      evalEngine,
       history: state.history,
       resumedFrom,
     };
