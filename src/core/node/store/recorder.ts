@@ -33,6 +33,11 @@ export interface RecorderOptions {
   readFile?: FileReader;
   /** Skip the GPU probe (tests). */
   noGpu?: boolean;
+  /**
+   * Idle power measured already (a grid of runs measures it once, before its first run);
+   * when given, no new idle measurement is taken.
+   */
+  idle?: IdlePowers;
 }
 
 export interface EpochInput {
@@ -106,7 +111,9 @@ export class RunRecorder {
       );
     else info(`energy: measured with ${sources.report.source}`);
     let idle: IdlePowers = { cpuW: 0, dramW: 0, gpuW: 0 };
-    if (s.idleSeconds > 0) {
+    if (o.idle) {
+      idle = o.idle;
+    } else if (s.idleSeconds > 0) {
       info(
         `energy: measuring idle power for ${s.idleSeconds} s (keep the machine quiet; --idle-seconds 0 skips it)…`,
       );
