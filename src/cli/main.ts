@@ -10,6 +10,9 @@ import { downloadCommand } from './commands/download.ts';
 import { energyCommand } from './commands/energy.ts';
 import { runsCommand } from './commands/runs.ts';
 import { exportCommand } from './commands/export.ts';
+import { decomposeCommand } from './commands/decompose.ts';
+import { evaluateCommand } from './commands/evaluate.ts';
+import { experimentCommand } from './commands/experiment.ts';
 
 export interface Command {
   name: string;
@@ -26,6 +29,9 @@ export const COMMON_OPTIONS = {
 
 const commands: Command[] = [
   trainCommand,
+  decomposeCommand,
+  evaluateCommand,
+  experimentCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

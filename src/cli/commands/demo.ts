@@ -21,6 +21,9 @@ import { loadDataset } from '../../core/node/data/index.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { train } from '../../core/node/train/trainer.ts';
+import { formatTable1, table1, type Table1 } from '../../core/node/decompose/index.ts';
+import { openInference, planModel } from '../../core/node/inference/index.ts';
+import { readModelDir } from '../../core/node/models/io.ts';
 
 // Measured here: ResNet-20 (no batch norm) at these settings reaches about 60% test top-1
 // on 'shapes' in about 3-4 minutes on 2 cores: well above chance (10%), far from perfect.
@@ -32,6 +35,8 @@ export const DEMO_DEFAULTS = {
   testPerClass: 100,
   size: 32,
   batch: 32,
+  /** Concerned (and unconcerned) images per module for the demo's decomposition. */
+  decomposePerClass: 200,
 } as const;
 
 export const demoCommand: Command = {
@@ -48,6 +53,8 @@ trains a ResNet-${DEMO_DEFAULTS.depth} from scratch and prints its test accuracy
   --batch N           batch size (default ${DEMO_DEFAULTS.batch})
   --size N            32 (default) or 64
   --seed N            seed (default 1)
+  --decompose-per-class N  images per class the decomposition observes (default ${DEMO_DEFAULTS.decomposePerClass};
+                      0 skips the decomposition)
   -o, --out DIR       run folder (default: a new temporary folder)
 ${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
@@ -58,6 +65,7 @@ ${ENGINE_USAGE}`,
     batch: { type: 'string' },
     size: { type: 'string' },
     seed: { type: 'string' },
+    'decompose-per-class': { type: 'string' },
     out: { type: 'string', short: 'o' },
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
@@ -121,6 +129,35 @@ ${ENGINE_USAGE}`,
     );
     const r = rec.result;
     const model = modelSummary(r, data.info.name, data.info.classNames.length, depth);
+    // Decomposition (Table 1 of the paper) of the trained model, on the same data.
+    const decomposePerClass = intOption(v, 'decompose-per-class', DEMO_DEFAULTS.decomposePerClass, 0);
+    let table: Table1 | null = null;
+    if (r.modelDir && r.status === 'finished' && decomposePerClass > 0) {
+      if (!json)
+        info(
+          `decomposing into ${data.info.classNames.length} modules (${decomposePerClass} images per class)…`,
+        );
+      const { artifacts } = await readModelDir(r.modelDir);
+      const engine = await openInference(r.modelDir);
+      try {
+        table = await table1(engine, planModel(artifacts), data.train, data.test, {
+          perClass: decomposePerClass,
+          seed,
+          classNames: data.info.classNames,
+          signal,
+        });
+      } finally {
+        await engine.close();
+      }
+    }
+    const decomposition =
+      table?.rows.map((x) => ({
+        approach: x.approach,
+        top1: x.top1,
+        top5: x.top5,
+        ji: x.ji,
+        seconds: x.seconds,
+      })) ?? [];
     if (json)
       printJson({
         backend: r.backend,
@@ -132,6 +169,7 @@ ${ENGINE_USAGE}`,
         energy: { train: rec.energy.energy },
         energy_until_best: { train: rec.energy.untilBest },
         run_ids: { train: rec.runId },
+        decomposition,
       });
     else {
       info('');
@@ -144,6 +182,10 @@ ${ENGINE_USAGE}`,
       info(`time         ${fmtSeconds(model.seconds)}`);
       if (r.modelDir) info(`saved in     ${r.modelDir}`);
       printEnergy(rec.runId, rec.energy);
+      if (table) {
+        info('');
+        info(formatTable1(table, `shapes-R${depth}`));
+      }
     }
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },

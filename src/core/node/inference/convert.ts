@@ -34,11 +34,18 @@ export interface ConvertOptions {
   preprocess?: Preprocess;
   masks?: boolean;
   observe?: 'conv' | 'relu' | null;
+  /**
+   * Output "features" (float [N, F]) instead of the probabilities: the value that feeds the
+   * output Dense layer (the head), e.g. the global pooling's output. Decomposition's
+   * two-node heads are computed from it.
+   */
+  features?: boolean;
 }
 
 export const PIXELS = 'pixels';
 export const INPUTS = 'inputs';
 export const PROBS = 'probs';
+export const FEATURES = 'features';
 export const maskInput = (layer: string) => `mask/${layer}`;
 export const activeOutput = (layer: string) => `active/${layer}`;
 
@@ -74,6 +81,23 @@ function convKernel(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
         for (let o = 0; o < co!; o++)
           out[((o * ci! + i) * kh! + y) * kw! + x] = k[((y * kw! + x) * ci! + i) * co! + o]!;
   return out;
+}
+
+/**
+ * The output Dense layer (the head): the output node itself, or the Dense feeding an output
+ * softmax Activation (through identity layers). Throws when there is none.
+ */
+export function headNode(plan: ModelPlan): PlanNode {
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  let n = byName.get(plan.output)!;
+  while (n.op === 'act' || n.op === 'identity') {
+    if (n.op === 'act' && n.act !== 'softmax') break;
+    n = byName.get(n.inputs[0]!)!;
+  }
+  if (n.op !== 'dense' || n.inShape.length !== 1) {
+    throw new Error(`the model's output is not produced by a Dense layer (found ${n.className} "${n.name}")`);
+  }
+  return n;
 }
 
 export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
@@ -250,7 +274,11 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     }
     alias.set(n.name, y);
   }
-  if (!opts.observe) {
+  if (opts.features && !opts.observe) {
+    const head = headNode(plan);
+    node('Identity', [val(head.inputs[0]!)], FEATURES);
+    outputs.unshift(valueInfo(FEATURES, DataType.FLOAT, ['N', head.inShape[0]!]));
+  } else if (!opts.observe) {
     node('Identity', [val(plan.output)], PROBS);
     outputs.unshift(valueInfo(PROBS, DataType.FLOAT, ['N', plan.classes]));
   }

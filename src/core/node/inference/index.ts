@@ -20,7 +20,7 @@ import {
 } from './types.ts';
 
 export * from './types.ts';
-export { convertToOnnx, type ConvertOptions } from './convert.ts';
+export { convertToOnnx, headNode, type ConvertOptions } from './convert.ts';
 export { planModel, type ModelPlan } from './plan.ts';
 export { TfjsInference } from './tfjs-engine.ts';
 export { OrtInference, cachedSessionCount, overrideOrtLoader } from './ort-engine.ts';

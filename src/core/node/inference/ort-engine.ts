@@ -3,7 +3,7 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes.
 import type * as Ort from 'onnxruntime-node';
-import { convertToOnnx, activeOutput, maskInput, PIXELS, PROBS } from './convert.ts';
+import { convertToOnnx, activeOutput, headNode, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
 import type { ModelPlan } from './plan.ts';
 import {
   checkImages,
@@ -15,7 +15,7 @@ import {
   type ObserveOptions,
 } from './types.ts';
 
-type Variant = 'plain' | 'masked' | 'conv' | 'relu';
+type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
 type OrtModule = typeof Ort;
 
 let ortModule: Promise<OrtModule> | null = null;
@@ -106,6 +106,7 @@ export class OrtInference implements InferenceEngine {
         preprocess: this.layout.preprocess,
         masks: v !== 'plain',
         observe: v === 'conv' || v === 'relu' ? v : null,
+        features: v === 'features',
       });
       s = this.ort.InferenceSession.create(bytes, {
         intraOpNumThreads: this.report.threads,
@@ -153,6 +154,25 @@ export class OrtInference implements InferenceEngine {
 
   predict(images: Uint8Array, count: number): Promise<Float32Array> {
     return this.run(images, count, null);
+  }
+
+  async predictFeatures(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array> {
+    const per = checkImages(this.layout, images, count);
+    const size = headNode(this.plan).inShape[0]!;
+    const session = await this.session('features');
+    const feeds = this.maskFeeds(masks);
+    const out = new Float32Array(count * size);
+    const bs = this.report.batchSize;
+    for (let a = 0; a < count; a += bs) {
+      const b = Math.min(count, a + bs);
+      feeds[PIXELS] = new this.ort.Tensor('uint8', images.subarray(a * per, b * per), [
+        b - a,
+        ...this.layout.inputShape,
+      ]);
+      const r = await session.run(feeds);
+      out.set(r[FEATURES]!.data as Float32Array, a * size);
+    }
+    return out;
   }
 
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { toInputs } from '../engine/preprocess.ts';
 import type { Preprocess } from '../models/io.ts';
+import { headNode } from './convert.ts';
 import type { Activation, ModelPlan, PlanNode } from './plan.ts';
 import {
   checkImages,
@@ -83,6 +84,7 @@ export class TfjsInference implements InferenceEngine {
     x: tf.Tensor4D,
     masks: Map<string, tf.Tensor> | null,
     observe: ObservePoint | null,
+    output = this.plan.output,
   ): { probs: tf.Tensor | null; maxima: Map<string, tf.Tensor> } {
     const vals = new Map<string, tf.Tensor>();
     const maxima = new Map<string, tf.Tensor>();
@@ -95,7 +97,7 @@ export class TfjsInference implements InferenceEngine {
         const inp = n.inputs.length ? vals.get(n.inputs[0]!)! : x;
         vals.set(n.name, this.node(n, inp, vals, masks, conv, relu, record));
       }
-      if (!observe) out.probs = tf.keep(vals.get(this.plan.output)!);
+      if (!observe) out.probs = tf.keep(vals.get(output)!);
     });
     return { probs: out.probs, maxima };
   }
@@ -178,16 +180,22 @@ export class TfjsInference implements InferenceEngine {
     return out;
   }
 
-  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+  private async run(
+    images: Uint8Array,
+    count: number,
+    masks: MaskSet | null,
+    features = false,
+  ): Promise<Float32Array> {
     const per = checkImages(this.layout, images, count);
-    const classes = this.layout.classes;
+    const head = features ? headNode(this.plan) : null;
+    const classes = head ? head.inShape[0]! : this.layout.classes;
     const out = new Float32Array(count * classes);
     const mt = masks ? this.maskTensors(masks) : null;
     try {
       for (let a = 0; a < count; a += this.batchSize) {
         const b = Math.min(count, a + this.batchSize);
         const x = this.inputs(images, a, b, per);
-        const { probs } = this.forward(x, mt, null);
+        const { probs } = this.forward(x, mt, null, head ? head.inputs[0]! : this.plan.output);
         x.dispose();
         out.set((await probs!.data()) as Float32Array, a * classes);
         probs!.dispose();
@@ -204,6 +212,10 @@ export class TfjsInference implements InferenceEngine {
 
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {
     return this.run(images, count, masks);
+  }
+
+  predictFeatures(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array> {
+    return this.run(images, count, masks ?? new Map(), true);
   }
 
   /** Per observed key, the maximum of the value over the given images (for tests and ties). */

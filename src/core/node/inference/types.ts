@@ -63,6 +63,11 @@ export interface InferenceEngine {
   predict(images: Uint8Array, count: number): Promise<Float32Array>;
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array>;
   observe(images: Uint8Array, count: number, opts?: ObserveOptions): Promise<Map<string, Uint8Array>>;
+  /**
+   * The input of the output Dense layer (the head), row-major [count, F], with optional
+   * masks: what decomposition's two-node heads are computed from.
+   */
+  predictFeatures?(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,270 @@
+// decomposer decompose: build one module per class of a trained model (CI, TI, MC,
+// MC-BLN, MC-BI), save them next to the model, list, export or delete saved module sets.
+import path from 'node:path';
+import type { Command } from '../main.ts';
+import { intOption, numberOption } from '../main.ts';
+import { EXIT, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  engineSettings,
+  loadDatasetWithProgress,
+} from './train.ts';
+import { dbFile } from './energy.ts';
+import { UserError } from '../../core/common/errors.ts';
+import type { LoadedDataset } from '../../core/common/dataset.ts';
+import {
+  BLN_RULES,
+  DEFAULT_APPROACH,
+  DEFAULT_DELTA,
+  decompose,
+  deleteModuleSet,
+  exportRemoved,
+  listModuleSets,
+  loadModuleSet,
+  meanJaccard,
+  parseApproach,
+  saveModuleSet,
+  type BlnRule,
+  type DecomposeOptions,
+} from '../../core/node/decompose/index.ts';
+import {
+  openInference,
+  planModel,
+  type InferenceEngine,
+  type ModelPlan,
+} from '../../core/node/inference/index.ts';
+import { readModelDir, type ModelMeta } from '../../core/node/models/io.ts';
+import type { RunKind } from '../../core/node/store/store.ts';
+import { Store } from '../../core/node/store/store.ts';
+import { RunRecorder, type RunEnergy } from '../../core/node/store/recorder.ts';
+import { effectiveSettings } from '../../core/node/store/settings.ts';
+import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
+
+type Values = Record<string, string | boolean | undefined>;
+
+export const DECOMPOSE_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  dataset: { type: 'string', short: 'd' },
+  'per-class': { type: 'string' },
+  unconcerned: { type: 'string' },
+  delta: { type: 'string' },
+  rule: { type: 'string' },
+  point: { type: 'string' },
+  seed: { type: 'string' },
+  inference: { type: 'string' },
+  ...ENGINE_OPTIONS,
+  ...ENERGY_OPTIONS,
+} as const;
+
+export const DECOMPOSE_USAGE = `  -m, --model DIR     the trained model's folder (model.json)
+  -d, --dataset NAME  its dataset (shapes, textures, cifar10, ..., or a folder); default: the model's
+  --per-class N       concerned training images per class (default 1000, the paper's)
+  --unconcerned N     unconcerned images per module, spread over the other classes (default = per-class)
+  --delta D           MC-BLN threshold (default ${DEFAULT_DELTA})
+  --rule R            MC-BLN rule: prose (default: remove nodes whose edges serve only the
+                      unconcerned node: W[i,vuc] >= +delta and W[i,vc] < +delta) or algorithm2
+                      (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta)
+  --point P           where activity is observed: conv (default, the paper) or relu (ReLU inputs)
+  --seed N            sampling seed (default 1)
+  --inference E       auto (default) | onnxruntime | tfjs
+${ENERGY_USAGE}
+  --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
+  --json              print one JSON object as the result`;
+
+export function decomposeSettings(v: Values): DecomposeOptions {
+  const rule = ((v.rule as string | undefined) ?? 'prose') as BlnRule;
+  if (!BLN_RULES.includes(rule))
+    throw new UserError(`Unknown rule "${v.rule}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
+  const point = (v.point as string | undefined) ?? 'conv';
+  if (point !== 'conv' && point !== 'relu')
+    throw new UserError(`Unknown point "${point}".`, 'Use conv or relu.', 'usage');
+  const perClass = intOption(v, 'per-class', 1000, 1);
+  return {
+    perClass,
+    unconcerned: intOption(v, 'unconcerned', perClass, 0),
+    delta: numberOption(v, 'delta', DEFAULT_DELTA),
+    rule,
+    point,
+    seed: intOption(v, 'seed', 1),
+  };
+}
+
+export interface OpenedModel {
+  dir: string;
+  meta: ModelMeta | null;
+  plan: ModelPlan;
+  engine: InferenceEngine;
+}
+
+export async function openModel(v: Values): Promise<OpenedModel> {
+  const dir = v.model as string | undefined;
+  if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
+  const read = await readModelDir(dir);
+  const plan = planModel(read.artifacts);
+  const engine = await openInference(read.dir, {
+    engine: (v.inference as 'auto' | 'onnxruntime' | 'tfjs' | undefined) ?? 'auto',
+  });
+  return { dir: read.dir, meta: read.meta, plan, engine };
+}
+
+export async function modelDataset(v: Values, m: OpenedModel, quiet: boolean): Promise<LoadedDataset> {
+  const name = (v.dataset as string | undefined) ?? m.meta?.datasetId?.match(/^synthetic-(\w+)-/)?.[1];
+  if (!name)
+    throw new UserError(
+      'No dataset given.',
+      'Give the dataset the model was trained on with --dataset.',
+      'usage',
+    );
+  const size = m.plan.input.shape[0]!;
+  const eng = engineSettings(v);
+  const data = await loadDatasetWithProgress(name, size, 1, eng.home, quiet);
+  if (data.info.classNames.length !== m.plan.classes)
+    throw new UserError(
+      `The dataset has ${data.info.classNames.length} classes but the model ${m.plan.classes}.`,
+      'Use the dataset the model was trained on.',
+      'bad-input',
+    );
+  return data;
+}
+
+/** Runs `work` as a recorded run (energy measured, stored) of the given kind. */
+export async function recordRun<T>(
+  v: Values,
+  kind: RunKind,
+  params: Record<string, unknown>,
+  quiet: boolean,
+  work: () => Promise<T>,
+  result: (t: T) => unknown,
+): Promise<{ value: T; runId: number; energy: RunEnergy }> {
+  const store = Store.open(dbFile(v));
+  try {
+    const settings = effectiveSettings(store, {
+      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
+    });
+    const rec = await RunRecorder.start({
+      store,
+      kind,
+      params,
+      settings,
+      onInfo: (l) => (quiet ? undefined : info(l)),
+    });
+    let value: T;
+    try {
+      value = await work();
+    } catch (e) {
+      await rec.finish('failed', { error: (e as Error).message });
+      throw e;
+    }
+    const energy = await rec.finish('finished', { result: result(value) });
+    return { value, runId: rec.id, energy };
+  } finally {
+    store.close();
+  }
+}
+
+export const decomposeCommand: Command = {
+  name: 'decompose',
+  summary: 'decompose a trained model into one module per class (saved next to the model)',
+  usage: `Usage: decomposer decompose --model DIR [options]
+       decomposer decompose --model DIR --list | --export RUN | --delete RUN
+
+Builds one module per class ("c or not c") with CI, TI and MC / MC-BLN / MC-BI and saves
+them in <model>/modules/<run-id>/ (manifest.json + modules.bin).
+
+  --approach A        CI+TI+MC | CI+TI+MC-BLN (default) | CI+TI+MC-BLN+MC-BI (or mc, bln, bi)
+${DECOMPOSE_USAGE}
+  --list              list the saved module sets of the model
+  --export RUN        print the removed positions of every module of a saved set (JSON)
+  --delete RUN        delete a saved module set`,
+  options: {
+    ...DECOMPOSE_OPTIONS,
+    approach: { type: 'string' },
+    list: { type: 'boolean', default: false },
+    export: { type: 'string' },
+    delete: { type: 'string' },
+  },
+  async run(v) {
+    const json = Boolean(v.json);
+    if (v.list || v.export || v.delete) {
+      const dir = v.model as string | undefined;
+      if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
+      const runDir = (r: string) =>
+        path.isAbsolute(r) || r.includes(path.sep) ? r : path.join(dir, 'modules', r);
+      if (v.list) {
+        const sets = await listModuleSets(dir);
+        if (json) printJson({ modules: sets });
+        else if (!sets.length) info('no module sets saved for this model');
+        else
+          for (const s of sets)
+            info(`${s.runId}  ${s.approach.padEnd(20)} ${s.modules} modules  mean JI ${s.meanJi.toFixed(2)}`);
+      } else if (v.export) {
+        const read = await readModelDir(dir);
+        const set = await loadModuleSet(runDir(v.export as string), {
+          parentHash: planModel(read.artifacts).hash,
+        });
+        printJson(exportRemoved(set));
+      } else {
+        await deleteModuleSet(runDir(v.delete as string));
+        if (json) printJson({ deleted: v.delete });
+        else info(`deleted ${v.delete as string}`);
+      }
+      return EXIT.ok;
+    }
+    const approach = parseApproach((v.approach as string | undefined) ?? DEFAULT_APPROACH);
+    const settings = decomposeSettings(v);
+    const m = await openModel(v);
+    try {
+      const data = await modelDataset(v, m, json);
+      const signal = interruptSignal();
+      const rec = await recordRun(
+        v,
+        'decompose',
+        { model_dir: path.resolve(m.dir), dataset: data.info.id, approach, ...settings },
+        json,
+        async () => {
+          const [set] = await decompose(m.engine, m.plan, data.train, {
+            ...settings,
+            approaches: [approach],
+            classNames: data.info.classNames,
+            signal,
+            onProgress: (f, stage) =>
+              json ? undefined : process.stderr.write(`\r  ${stage} ${Math.round(f * 100)}%   `),
+          });
+          if (!json) process.stderr.write('\n');
+          const dir = await saveModuleSet(m.dir, set!);
+          return { set: set!, dir };
+        },
+        ({ set, dir }) => ({ modules_dir: dir, mean_ji: meanJaccard(set), modules: set.modules.length }),
+      );
+      const { set, dir } = rec.value;
+      for (const w of set.warnings) info(`warning: ${w}`);
+      const out = {
+        modules_dir: dir,
+        approach,
+        modules: set.modules.map((x) => ({ class: x.className, ji: x.ji, kept: x.kept, total: x.total })),
+        mean_ji: meanJaccard(set),
+        seconds: set.seconds.observe + set.seconds.build,
+        warnings: set.warnings,
+        run_id: rec.runId,
+        energy: rec.energy.energy,
+      };
+      if (json) printJson(out);
+      else {
+        info(
+          `${set.modules.length} modules (${approach}), mean JI ${out.mean_ji.toFixed(3)}, ${fmtSeconds(out.seconds)}`,
+        );
+        info(`saved in ${dir}`);
+      }
+      return EXIT.ok;
+    } finally {
+      await m.engine.close();
+    }
+  },
+};
+
+/** Writes a JSON result next to the modules (atomically). */
+export async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,149 @@
+// Composition: every chosen module runs on an input and gives its concerned probability
+// (softmax over its two-node head); the composed top-1 is the module with the highest,
+// top-5 the five highest. Modules of one model share one engine session; modules whose
+// masks are equal share one forward pass (the masked model's head input, "features"), and
+// each module's head is then two dot products. Without hidden Dense layers, backtracked
+// positions are unused by the head, so modules are run with their CI/TI masks only and the
+// approaches of one decomposition share their passes (`exact: true` runs every mask).
+import { createHash } from 'node:crypto';
+import { UserError } from '../../common/errors.ts';
+import type { InferenceEngine, MaskSet } from '../inference/types.ts';
+import { concernedProbability, headLogits } from './algorithms.ts';
+import type { ModuleData, ModuleSet } from './decompose.ts';
+
+export interface ComposeSource {
+  engine: InferenceEngine;
+  set: ModuleSet;
+  /** Class indices of the modules to use (default: all). */
+  classes?: number[];
+}
+
+export interface ComposedScores {
+  /** Row-major [count, modules]: each module's concerned probability. */
+  scores: Float32Array;
+  /** Per column, the class index (in the first source's classes) it votes for. */
+  labels: number[];
+  /** Forward passes run, and module evaluations they served. */
+  passes: number;
+  moduleEvaluations: number;
+  seconds: number;
+}
+
+function maskOf(set: ModuleSet, m: ModuleData, exact: boolean): MaskSet {
+  const src = exact || set.needsFullMasks ? m.removed : m.forced;
+  const out: MaskSet = new Map();
+  for (const l of set.layers) {
+    const r = src.get(l.name)!;
+    if (!r.some((v) => v !== 0)) continue;
+    const keep = new Uint8Array(r.length);
+    for (let i = 0; i < r.length; i++) keep[i] = r[i] ? 0 : 1;
+    out.set(l.name, keep);
+  }
+  return out;
+}
+
+function maskKey(masks: MaskSet): string {
+  const h = createHash('sha1');
+  for (const [k, v] of [...masks].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    h.update(k);
+    h.update(v as Uint8Array);
+  }
+  return h.digest('hex');
+}
+
+/** Checks modules can be composed: same input shape and preprocessing. */
+export function checkComposable(sources: ComposeSource[]): void {
+  const first = sources[0];
+  if (!first) throw new UserError('No modules to compose.', 'Choose at least one module set.', 'no-modules');
+  for (const s of sources) {
+    const a = first.set.parent.inputShape.join('x');
+    const b = s.set.parent.inputShape.join('x');
+    const pa = first.engine.layout.preprocess;
+    const pb = s.engine.layout.preprocess;
+    if (a !== b || pa.mean !== pb.mean || pa.std !== pb.std) {
+      throw new UserError(
+        `Modules from models with different inputs cannot be composed (${a} vs ${b}, preprocessing ${pa.mean}/${pa.std} vs ${pb.mean}/${pb.std}).`,
+        'Compose modules of models that take the same images.',
+        'incompatible-modules',
+      );
+    }
+  }
+}
+
+export async function composedScores(
+  sources: ComposeSource[],
+  images: Uint8Array,
+  count: number,
+  opts: { exact?: boolean; onProgress?: (f: number) => void; signal?: AbortSignal } = {},
+): Promise<ComposedScores> {
+  checkComposable(sources);
+  const t0 = performance.now();
+  const cols: { src: ComposeSource; m: ModuleData; key: string; masks: MaskSet }[] = [];
+  for (const s of sources) {
+    if (!s.engine.predictFeatures) {
+      throw new UserError(
+        `The ${s.engine.name} engine cannot compute module outputs.`,
+        'Use the onnxruntime or tfjs engine.',
+        'no-features',
+      );
+    }
+    const pick = s.classes ? new Set(s.classes) : null;
+    for (const m of s.set.modules) {
+      if (pick && !pick.has(m.classIndex)) continue;
+      const masks = maskOf(s.set, m, opts.exact ?? false);
+      cols.push({ src: s, m, masks, key: `${s.set.parent.hash}|${maskKey(masks)}` });
+    }
+  }
+  const M = cols.length;
+  const scores = new Float32Array(count * M);
+  const groups = new Map<string, number[]>();
+  cols.forEach((c, j) => groups.set(c.key, [...(groups.get(c.key) ?? []), j]));
+  let done = 0;
+  for (const js of groups.values()) {
+    opts.signal?.throwIfAborted();
+    const { src, masks } = cols[js[0]!]!;
+    const f = await src.engine.predictFeatures!(images, count, masks);
+    const F = src.set.features;
+    for (const j of js) {
+      const h = cols[j]!.m.head;
+      for (let i = 0; i < count; i++) {
+        const [zc, zu] = headLogits(h, f, i * F);
+        scores[i * M + j] = concernedProbability(zc, zu);
+      }
+    }
+    opts.onProgress?.(++done / groups.size);
+  }
+  return {
+    scores,
+    labels: cols.map((c) => c.m.classIndex),
+    passes: groups.size,
+    moduleEvaluations: M * count,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Top-k accuracy of composed scores over the images whose label some module votes for. */
+export function composedAccuracy(c: ComposedScores, labels: Int32Array, k: number): number {
+  const M = c.labels.length;
+  const known = new Set(c.labels);
+  let hit = 0;
+  let n = 0;
+  const order = Array.from({ length: M }, (_, j) => j);
+  for (let i = 0; i < labels.length; i++) {
+    if (!known.has(labels[i]!)) continue;
+    n++;
+    const row = c.scores.subarray(i * M, (i + 1) * M);
+    const top = order
+      .slice()
+      .sort((a, b) => row[b]! - row[a]! || a - b)
+      .slice(0, k);
+    if (top.some((j) => c.labels[j] === labels[i])) hit++;
+  }
+  return n ? hit / n : 0;
+}
+
+/** Mean Jaccard index of a module set: mean over modules of kept / total mask positions. */
+export function meanJaccard(set: ModuleSet): number {
+  if (!set.modules.length) return 0;
+  return set.modules.reduce((s, m) => s + m.ji, 0) / set.modules.length;
+}

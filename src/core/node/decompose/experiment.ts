@@ -1,0 +1,98 @@
+// The paper's Table 1 for one model: the model's top-1/top-5 on the test set, then for each
+// approach the composed top-1/top-5 and the mean Jaccard index, with decomposition and
+// evaluation times. All approaches come from one shared observation pass, and their
+// composed evaluations share forward passes where the masks are equal (compose.ts).
+import type { ImageSet } from '../../common/dataset.ts';
+import type { InferenceEngine } from '../inference/types.ts';
+import type { ModelPlan } from '../inference/plan.ts';
+import { topKAccuracy } from '../train/metrics.ts';
+import { composedAccuracy, composedScores, meanJaccard } from './compose.ts';
+import { APPROACHES, decompose, type Approach, type DecomposeOptions, type ModuleSet } from './decompose.ts';
+
+export interface ApproachRow {
+  approach: Approach;
+  top1: number;
+  top5: number;
+  ji: number;
+  /** Decomposition seconds (the shared observation pass plus this approach's own work). */
+  seconds: number;
+  evalSeconds: number;
+}
+
+export interface Table1 {
+  model: { top1: number; top5: number; evalSeconds: number };
+  rows: ApproachRow[];
+  testImages: number;
+  /** Composed-evaluation time over the time of n model evaluations of the test set (naive: 1). */
+  composeRatio: number;
+  moduleEvaluationsPerSecond: number;
+  observeSeconds: number;
+  sets: ModuleSet[];
+}
+
+export async function table1(
+  engine: InferenceEngine,
+  plan: ModelPlan,
+  train: ImageSet,
+  test: ImageSet,
+  opts: DecomposeOptions & { exact?: boolean } = {},
+): Promise<Table1> {
+  const approaches = opts.approaches ?? [...APPROACHES];
+  const t0 = performance.now();
+  const probs = await engine.predict(test.images, test.count);
+  const modelSeconds = (performance.now() - t0) / 1000;
+  const n = plan.classes;
+  const k5 = Math.min(5, n);
+  const model = {
+    top1: topKAccuracy(probs, test.labels, n, 1),
+    top5: topKAccuracy(probs, test.labels, n, k5),
+    evalSeconds: modelSeconds,
+  };
+  const sets = await decompose(engine, plan, train, { ...opts, approaches });
+  // One composed evaluation over all approaches: equal masks share a pass.
+  const c = await composedScores(
+    sets.map((set) => ({ engine, set })),
+    test.images,
+    test.count,
+    { exact: opts.exact },
+  );
+  const M = c.labels.length;
+  const rows: ApproachRow[] = sets.map((set, a) => {
+    const per = set.modules.length;
+    const scores = new Float32Array(test.count * per);
+    for (let i = 0; i < test.count; i++)
+      for (let j = 0; j < per; j++) scores[i * per + j] = c.scores[i * M + a * per + j]!;
+    const sub = { ...c, scores, labels: c.labels.slice(a * per, (a + 1) * per) };
+    return {
+      approach: set.approach,
+      top1: composedAccuracy(sub, test.labels, 1),
+      top5: composedAccuracy(sub, test.labels, k5),
+      ji: meanJaccard(set),
+      seconds: set.seconds.observe + set.seconds.build,
+      evalSeconds: c.seconds / sets.length,
+    };
+  });
+  return {
+    model,
+    rows,
+    testImages: test.count,
+    composeRatio: modelSeconds > 0 ? c.seconds / sets.length / (n * modelSeconds) : 0,
+    moduleEvaluationsPerSecond: c.seconds > 0 ? c.moduleEvaluations / c.seconds : 0,
+    observeSeconds: sets[0]?.seconds.observe ?? 0,
+    sets,
+  };
+}
+
+/** Table 1's rows as text. */
+export function formatTable1(t: Table1, name: string): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const lines = [
+    `${'model / approach'.padEnd(22)} ${'top-1'.padStart(7)} ${'top-5'.padStart(7)} ${'JI'.padStart(5)} ${'decomp s'.padStart(9)} ${'eval s'.padStart(7)}`,
+    `${name.padEnd(22)} ${pct(t.model.top1).padStart(7)} ${pct(t.model.top5).padStart(7)} ${''.padStart(5)} ${''.padStart(9)} ${t.model.evalSeconds.toFixed(2).padStart(7)}`,
+    ...t.rows.map(
+      (r) =>
+        `${r.approach.padEnd(22)} ${pct(r.top1).padStart(7)} ${pct(r.top5).padStart(7)} ${r.ji.toFixed(2).padStart(5)} ${r.seconds.toFixed(2).padStart(9)} ${r.evalSeconds.toFixed(2).padStart(7)}`,
+    ),
+  ];
+  return lines.join('\n');
+}

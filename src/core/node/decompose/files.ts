@@ -1,0 +1,329 @@
+// Module sets on disk: <modelDir>/modules/<run-id>/manifest.json + modules.bin, written
+// atomically. The manifest says how the modules were made and where each module's data
+// lies in modules.bin; modules.bin holds, per module: for every mask layer its removed
+// bitset then its CI/TI bitset (bitset.ts), the head's kept-input bitset, then (4-byte
+// aligned) the head's concerned and unconcerned weights (float32 LE, F each) and two biases.
+// Loading checks modules.bin's sha256 (a folder edited by hand) and the parent model's hash.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../common/errors.ts';
+import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import type { BlnRule } from './algorithms.ts';
+import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
+import { DECOMPOSE_VERSION, type Approach, type ModuleData, type ModuleSet } from './decompose.ts';
+import type { MaskLayer } from './graph.ts';
+import type { ObservePoint } from '../inference/types.ts';
+
+export const MODULES_DIR = 'modules';
+export const MANIFEST = 'manifest.json';
+export const MODULES_BIN = 'modules.bin';
+const FORMAT = 'decomposer-modules';
+
+interface Manifest {
+  format: typeof FORMAT;
+  version: number;
+  runId: string;
+  createdAt: string;
+  approach: Approach;
+  point: ObservePoint;
+  delta: number;
+  rule: BlnRule;
+  seed: number;
+  perClass: number;
+  unconcerned: number;
+  k: number;
+  sample: number[][];
+  warnings: string[];
+  parent: ModuleSet['parent'];
+  layers: MaskLayer[];
+  features: number;
+  needsFullMasks: boolean;
+  seconds: ModuleSet['seconds'];
+  engine: string;
+  bin: { bytes: number; sha256: string };
+  modules: {
+    classIndex: number;
+    className: string;
+    offset: number;
+    bytes: number;
+    kept: number;
+    total: number;
+    ji: number;
+    bc: number;
+    buc: number;
+  }[];
+}
+
+export interface SavedModuleSet {
+  runId: string;
+  dir: string;
+  createdAt: string;
+  approach: Approach;
+  modules: number;
+  meanJi: number;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function moduleBytes(set: ModuleSet): number {
+  let n = 0;
+  for (const l of set.layers) n += 2 * bitsetBytes(l.size);
+  n += bitsetBytes(set.features);
+  n = (n + 3) & ~3;
+  return n + 8 * set.features + 8;
+}
+
+function encodeModule(set: ModuleSet, m: ModuleData, out: Uint8Array): void {
+  let o = 0;
+  for (const l of set.layers) {
+    for (const v of [m.removed.get(l.name)!, m.forced.get(l.name)!]) {
+      packBits(v, out.subarray(o, o + bitsetBytes(l.size)));
+      o += bitsetBytes(l.size);
+    }
+  }
+  packBits(m.head.keep, out.subarray(o, o + bitsetBytes(set.features)));
+  o += bitsetBytes(set.features);
+  o = (o + 3) & ~3;
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (const w of [m.head.wc, m.head.wuc])
+    for (let i = 0; i < w.length; i++, o += 4) dv.setFloat32(o, w[i]!, true);
+  dv.setFloat32(o, m.head.bc, true);
+  dv.setFloat32(o + 4, m.head.buc, true);
+}
+
+function newRunId(approach: Approach): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const slug = approach.toLowerCase().replace(/\+/g, '-');
+  return `${t}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Saves a module set under <modelDir>/modules/<run-id>/ and returns its folder. */
+export async function saveModuleSet(
+  modelDir: string,
+  set: ModuleSet,
+  runId = newRunId(set.approach),
+): Promise<string> {
+  const per = moduleBytes(set);
+  const bin = new Uint8Array(per * set.modules.length);
+  set.modules.forEach((m, i) => encodeModule(set, m, bin.subarray(i * per, (i + 1) * per)));
+  const manifest: Manifest = {
+    format: FORMAT,
+    version: DECOMPOSE_VERSION,
+    runId,
+    createdAt: new Date().toISOString(),
+    approach: set.approach,
+    point: set.point,
+    delta: set.delta,
+    rule: set.rule,
+    seed: set.seed,
+    perClass: set.perClass,
+    unconcerned: set.unconcerned,
+    k: set.k,
+    sample: set.sample,
+    warnings: set.warnings,
+    parent: set.parent,
+    layers: set.layers,
+    features: set.features,
+    needsFullMasks: set.needsFullMasks,
+    seconds: set.seconds,
+    engine: set.engine,
+    bin: { bytes: bin.byteLength, sha256: sha256(bin) },
+    modules: set.modules.map((m, i) => ({
+      classIndex: m.classIndex,
+      className: m.className,
+      offset: i * per,
+      bytes: per,
+      kept: m.kept,
+      total: m.total,
+      ji: m.ji,
+      bc: m.head.bc,
+      buc: m.head.buc,
+    })),
+  };
+  const dir = path.join(modelDir, MODULES_DIR, runId);
+  await writeDirAtomic(dir, async (tmp) => {
+    await writeFileSynced(path.join(tmp, MODULES_BIN), bin);
+    await writeFileSynced(path.join(tmp, MANIFEST), JSON.stringify(manifest));
+  });
+  return dir;
+}
+
+function edited(dir: string, what: string): UserError {
+  return new UserError(
+    `The modules in ${dir} cannot be read: ${what}.`,
+    'The folder was edited or damaged: delete it and decompose the model again.',
+    'bad-modules',
+  );
+}
+
+async function readManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path.join(dir, MANIFEST), 'utf8');
+  } catch {
+    throw new UserError(
+      `No modules in ${dir} (no ${MANIFEST}).`,
+      'Give a folder made by `decomposer decompose` (see `decomposer decompose --list`).',
+      'no-modules',
+    );
+  }
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch {
+    throw edited(dir, `${MANIFEST} is not valid JSON`);
+  }
+  if (m.format !== FORMAT || !Array.isArray(m.modules) || !Array.isArray(m.layers) || !m.parent?.hash)
+    throw edited(dir, `${MANIFEST} is not a modules manifest`);
+  if (m.version > DECOMPOSE_VERSION)
+    throw new UserError(
+      `The modules in ${dir} were made by a newer version.`,
+      'Update the app.',
+      'bad-modules',
+    );
+  return m;
+}
+
+/**
+ * Loads a module set. With `parentHash` (the model's plan hash), refuses modules made from
+ * another model or from a model that changed since.
+ */
+export async function loadModuleSet(dir: string, opts: { parentHash?: string } = {}): Promise<ModuleSet> {
+  const m = await readManifest(dir);
+  if (opts.parentHash && opts.parentHash !== m.parent.hash) {
+    throw new UserError(
+      `The modules in ${dir} were made from a different model (or the model changed since they were made).`,
+      'Decompose this model again, or give the model the modules were made from.',
+      'modules-stale',
+    );
+  }
+  let bin: Uint8Array;
+  try {
+    bin = new Uint8Array(await fsp.readFile(path.join(dir, MODULES_BIN)));
+  } catch {
+    throw edited(dir, `${MODULES_BIN} is missing`);
+  }
+  if (bin.byteLength !== m.bin.bytes || sha256(bin) !== m.bin.sha256)
+    throw edited(dir, `${MODULES_BIN} does not match its manifest`);
+  const F = m.features;
+  const modules: ModuleData[] = m.modules.map((e) => {
+    const buf = bin.subarray(e.offset, e.offset + e.bytes);
+    if (buf.byteLength !== e.bytes) throw edited(dir, `module ${e.classIndex} lies outside ${MODULES_BIN}`);
+    let o = 0;
+    const removed = new Map<string, Uint8Array>();
+    const forced = new Map<string, Uint8Array>();
+    for (const l of m.layers) {
+      const b = bitsetBytes(l.size);
+      removed.set(l.name, unpackBits(buf.subarray(o, o + b), l.size));
+      forced.set(l.name, unpackBits(buf.subarray(o + b, o + 2 * b), l.size));
+      o += 2 * b;
+    }
+    const keep = unpackBits(buf.subarray(o, o + bitsetBytes(F)), F);
+    o = (o + bitsetBytes(F) + 3) & ~3;
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const wc = new Float32Array(F);
+    const wuc = new Float32Array(F);
+    for (let i = 0; i < F; i++, o += 4) wc[i] = dv.getFloat32(o, true);
+    for (let i = 0; i < F; i++, o += 4) wuc[i] = dv.getFloat32(o, true);
+    const head = { wc, wuc, bc: dv.getFloat32(o, true), buc: dv.getFloat32(o + 4, true), keep };
+    let gone = 0;
+    for (const v of removed.values()) gone += countOnes(v);
+    const total = m.layers.reduce((s, l) => s + l.size, 0);
+    return {
+      classIndex: e.classIndex,
+      className: e.className,
+      removed,
+      forced,
+      head,
+      kept: total - gone,
+      total,
+      ji: total ? (total - gone) / total : 1,
+    };
+  });
+  return {
+    approach: m.approach,
+    point: m.point,
+    delta: m.delta,
+    rule: m.rule,
+    seed: m.seed,
+    perClass: m.perClass,
+    unconcerned: m.unconcerned,
+    k: m.k,
+    sample: m.sample,
+    warnings: m.warnings,
+    parent: m.parent,
+    layers: m.layers,
+    features: F,
+    needsFullMasks: m.needsFullMasks,
+    modules,
+    seconds: m.seconds,
+    engine: m.engine,
+    version: m.version,
+  };
+}
+
+/** The module sets saved next to a model, newest first. Damaged folders are skipped. */
+export async function listModuleSets(modelDir: string): Promise<SavedModuleSet[]> {
+  const root = path.join(modelDir, MODULES_DIR);
+  let names: string[];
+  try {
+    names = (await fsp.readdir(root, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+  const out: SavedModuleSet[] = [];
+  for (const name of names) {
+    try {
+      const m = await readManifest(path.join(root, name));
+      out.push({
+        runId: m.runId,
+        dir: path.join(root, name),
+        createdAt: m.createdAt,
+        approach: m.approach,
+        modules: m.modules.length,
+        meanJi: m.modules.reduce((s, x) => s + x.ji, 0) / Math.max(1, m.modules.length),
+      });
+    } catch {
+      // not a module set
+    }
+  }
+  return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+}
+
+export async function deleteModuleSet(dir: string): Promise<void> {
+  await readManifest(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The removed positions of every module in a tool-neutral form: per layer, the flattened
+ * indices of the layer's output tensor ([H, W, C] row-major: index = (y * W + x) * C + c;
+ * Dense: the unit), and the head inputs MC-BLN removed.
+ */
+export function exportRemoved(set: ModuleSet): object {
+  return {
+    format: 'decomposer-removed-positions',
+    version: 1,
+    indexing:
+      'flattened index into the layer output without the batch axis, row-major height-width-channel: (y * W + x) * C + c; Dense: unit index',
+    model: set.parent,
+    approach: set.approach,
+    point: set.point,
+    delta: set.delta,
+    rule: set.rule,
+    modules: set.modules.map((m) => ({
+      classIndex: m.classIndex,
+      className: m.className,
+      jaccard: m.ji,
+      layers: set.layers.map((l) => ({
+        name: l.name,
+        shape: l.shape,
+        removed: onesOf(m.removed.get(l.name)!),
+      })),
+      headInputsRemoved: onesOf(m.head.keep.map((v) => 1 - v)),
+    })),
+  };
+}

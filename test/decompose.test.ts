@@ -1,0 +1,284 @@
+// Decomposition on a tiny model whose maps can be written down by hand: a 1x1 ReLU conv,
+// then two branches (3x3 stride 2 'same', and a 1x1 stride 2 shortcut) into an Add, a
+// ReLU, 2x2 average pooling, Flatten and a softmax head over 3 classes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ImageSet } from '../src/core/common/dataset.ts';
+import { isUserError } from '../src/core/common/errors.ts';
+import { openInference, planModel } from '../src/core/node/inference/index.ts';
+import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
+import {
+  analyzeGraph,
+  channelHead,
+  composedAccuracy,
+  composedScores,
+  concernedProbability,
+  decompose,
+  deleteModuleSet,
+  exportRemoved,
+  headRemovals,
+  listModuleSets,
+  loadModuleSet,
+  onesOf,
+  saveModuleSet,
+  type ModuleSet,
+} from '../src/core/node/decompose/index.ts';
+
+const PRE = { mean: 0, std: 1 };
+
+async function tinyModel(): Promise<ModelArtifacts> {
+  const input = tf.input({ shape: [4, 4, 3], name: 'input' });
+  const c0 = tf.layers.conv2d({ filters: 1, kernelSize: 1, padding: 'same', activation: 'relu', name: 'c0' });
+  const a = tf.layers.conv2d({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', name: 'a' });
+  const b = tf.layers.conv2d({ filters: 2, kernelSize: 1, strides: 2, padding: 'same', name: 'b' });
+  const x = c0.apply(input) as tf.SymbolicTensor;
+  const s = tf.layers.add({ name: 's' }).apply([a.apply(x), b.apply(x)] as tf.SymbolicTensor[]);
+  const r = tf.layers.activation({ activation: 'relu', name: 'r' }).apply(s);
+  const p = tf.layers.averagePooling2d({ poolSize: 2, name: 'p' }).apply(r);
+  const f = tf.layers.flatten({ name: 'f' }).apply(p);
+  const head = tf.layers.dense({ units: 3, activation: 'softmax', name: 'head' });
+  const model = tf.model({ inputs: input, outputs: head.apply(f) as tf.SymbolicTensor });
+  // c0 = relu(pixel[ch0] + 1): active everywhere.
+  c0.setWeights([tf.tensor4d([1, 0, 0], [1, 1, 3, 1]), tf.tensor1d([1])]);
+  // a: centre tap only: a0 = c0(centre) - 1 = pixel, a1 = 1 - c0(centre) = -pixel.
+  const ak = new Float32Array(3 * 3 * 1 * 2);
+  ak[(1 * 3 + 1) * 2 + 0] = 1;
+  ak[(1 * 3 + 1) * 2 + 1] = -1;
+  a.setWeights([tf.tensor4d(ak, [3, 3, 1, 2]), tf.tensor1d([-1, 1])]);
+  // b: b0 = pixel(2y, 2x) - 0.5, b1 = pixel(2y, 2x).
+  b.setWeights([tf.tensor4d([1, 1], [1, 1, 1, 2]), tf.tensor1d([-1.5, -1])]);
+  head.setWeights([tf.tensor2d([1, 0, 0, -1, 1, 1], [2, 3]), tf.tensor1d([0, 0.1, 0.2])]);
+  const art = await modelToArtifacts(model);
+  model.dispose();
+  return art;
+}
+
+/** Class 0 lights pixel (1,1), class 1 pixel (3,3), class 2 pixel (0,0); two images each. */
+function tinyData(): ImageSet {
+  const per = 4 * 4 * 3;
+  const spots = [5, 15, 0];
+  const images = new Uint8Array(6 * per);
+  const labels = new Int32Array(6);
+  for (let i = 0; i < 6; i++) {
+    labels[i] = i % 3;
+    images[i * per + spots[i % 3]! * 3] = 10;
+  }
+  return { images, labels, count: 6, size: 4 };
+}
+
+async function run(opts: Parameters<typeof decompose>[3]): Promise<ModuleSet[]> {
+  const art = await tinyModel();
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    return await decompose(engine, planModel(art), tinyData(), { perClass: 2, seed: 1, ...opts });
+  } finally {
+    await engine.close();
+  }
+}
+
+const removed = (set: ModuleSet, c: number, layer: string) => onesOf(set.modules[c]!.removed.get(layer)!);
+
+test('CI alone (no unconcerned images) keeps exactly what each class activates', async () => {
+  const [set] = await run({ unconcerned: 0, approaches: ['CI+TI+MC'] });
+  // a is [2,2,2]: a0 is active at (0,0) for class 0 and (1,1) for class 1; a1 never.
+  assert.deepEqual(removed(set!, 0, 'a'), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(set!, 1, 'a'), [0, 1, 2, 3, 4, 5, 7]);
+  assert.deepEqual(removed(set!, 2, 'a'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  // b0 = -0.5 and b1 = 0 except under class 2's pixel (0,0).
+  assert.deepEqual(removed(set!, 0, 'b'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(set!, 2, 'b'), [2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(set!, 0, 'c0'), []);
+  assert.equal(set!.k, 0);
+});
+
+test('TI brings back what the other classes activate; MC-BLN and MC-BI backtrack by hand', async () => {
+  const [mc, bln, bi] = await run({
+    unconcerned: 2,
+    approaches: ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
+  });
+  assert.equal(mc!.k, 1);
+  for (let c = 0; c < 3; c++) {
+    assert.deepEqual(removed(mc!, c, 'a'), [1, 2, 3, 4, 5, 7]);
+    assert.deepEqual(removed(mc!, c, 'b'), [2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(removed(mc!, c, 'c0'), []);
+    assert.deepEqual([...mc!.modules[c]!.head.keep], [1, 1]);
+  }
+  // Head W = [[1, 0, 0], [-1, 1, 1]]. Module 0: wc = [1, -1], wuc = [0, 1]: feature 1 serves
+  // only the unconcerned node. Modules 1, 2: wc = [0, 1], wuc = [0.5, 0]: feature 0 does.
+  assert.deepEqual([...bln!.modules[0]!.head.keep], [1, 0]);
+  assert.deepEqual([...bln!.modules[1]!.head.keep], [0, 1]);
+  // Module 0: feature 1 = pooled channel 1 -> all four positions of r's channel 1 -> both
+  // inputs of the Add: a and b at (y, x, 1).
+  assert.deepEqual(removed(bln!, 0, 'a'), [1, 2, 3, 4, 5, 7]);
+  assert.deepEqual(removed(bln!, 0, 'b'), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(bln!, 0, 'c0'), []);
+  // Module 1: channel 0 goes: a and b lose (y, x, 0) as well.
+  assert.deepEqual(removed(bln!, 1, 'a'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(bln!, 1, 'b'), [0, 2, 3, 4, 5, 6, 7]);
+  // MC-BI, module 0: a's outputs (0,1) and (1,0) are gone in both channels, b's outputs
+  // (0,1), (1,0), (1,1). A c0 position is removed when every a window (3x3, stride 2,
+  // pads top/left 0) and every b window (1x1, stride 2) containing it is gone:
+  // (0,3), (1,3), (3,0), (3,1).
+  assert.deepEqual(removed(bi!, 0, 'c0'), [3, 7, 12, 13]);
+  assert.deepEqual(removed(bi!, 0, 'a'), removed(bln!, 0, 'a'));
+  // Module 1: all of a and all of b but (0,0,1) are gone: only c0 positions read by b at
+  // (0,0) stay: (0,0).
+  assert.deepEqual(removed(bi!, 1, 'c0'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  // Subsets: modules only remove; JI = kept / total.
+  for (const set of [mc!, bln!, bi!]) {
+    for (const m of set.modules) {
+      assert.equal(m.total, 16 + 8 + 8);
+      assert.equal(m.ji, m.kept / m.total);
+      for (const [name, f] of m.forced) {
+        const r = m.removed.get(name)!;
+        f.forEach((v, i) => assert.ok(!v || r[i], `${name}[${i}] forced but not removed`));
+      }
+    }
+  }
+  for (let c = 0; c < 3; c++) assert.ok(bi!.modules[c]!.kept <= bln!.modules[c]!.kept);
+});
+
+test('activity at ReLU inputs masks both convolutions of an Add', async () => {
+  const [set] = await run({ unconcerned: 2, point: 'relu', approaches: ['CI+TI+MC'] });
+  // r's input = a + b is > 0 at (0,0,0), (0,0,1) and (1,1,0) only.
+  for (let c = 0; c < 3; c++) {
+    assert.deepEqual(removed(set!, c, 'a'), [2, 3, 4, 5, 7]);
+    assert.deepEqual(removed(set!, c, 'b'), [2, 3, 4, 5, 7]);
+    assert.deepEqual(removed(set!, c, 'c0'), []);
+  }
+});
+
+test('the rule of Algorithm 2 as printed can be selected', () => {
+  const h = {
+    wc: Float32Array.of(0.7, 0.7, -0.7),
+    wuc: Float32Array.of(-0.6, 0.6, 0.6),
+    bc: 0,
+    buc: 0,
+    keep: new Uint8Array(3),
+  };
+  assert.deepEqual([...headRemovals(h, 'algorithm2', 0.5)], [1, 0, 0]);
+  assert.deepEqual([...headRemovals(h, 'prose', 0.5)], [0, 0, 1]);
+});
+
+test('channeling: the two-node head equals a hand computation, and so do composed scores', async () => {
+  const art = await tinyModel();
+  const g = analyzeGraph(planModel(art));
+  const h = channelHead(g.head, 0);
+  assert.deepEqual([...h.wc], [1, -1]);
+  assert.deepEqual([...h.wuc], [0, 1]);
+  assert.equal(h.bc, 0);
+  assert.ok(Math.abs(h.buc - 0.15) < 1e-6);
+  const [set] = await run({ unconcerned: 2, approaches: ['CI+TI+MC'] });
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const data = tinyData();
+    const c = await composedScores([{ engine, set: set! }], data.images.subarray(0, 48), 1, { exact: true });
+    // Class-0 image: r = relu(a + b) is 9.5 at (0,0,0), else 0 -> features [2.375, 0].
+    const expect0 = concernedProbability(2.375, 0.15);
+    assert.ok(Math.abs(c.scores[0]! - expect0) < 1e-5, `${c.scores[0]} vs ${expect0}`);
+    // Module 1: wc = [0, 1], wuc = [0.5, 0], bc 0.1, buc 0.1.
+    assert.ok(Math.abs(c.scores[1]! - concernedProbability(0.1, 2.375 * 0.5 + 0.1)) < 1e-5);
+    // Modules with equal masks share a pass.
+    assert.equal(c.passes, 1);
+    const all = await composedScores([{ engine, set: set! }], data.images, 6);
+    assert.equal(composedAccuracy(all, data.labels, 3), 1);
+    const top1 = composedAccuracy(all, data.labels, 1);
+    assert.ok(top1 >= 0 && top1 <= 1);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('the same seed gives the same masks; backtracked positions never change module outputs', async () => {
+  const a = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'], seed: 7 });
+  const b = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'], seed: 7 });
+  assert.deepEqual(a[0]!.sample, b[0]!.sample);
+  for (let c = 0; c < 3; c++)
+    for (const [k, v] of a[0]!.modules[c]!.removed) assert.deepEqual(v, b[0]!.modules[c]!.removed.get(k));
+  const art = await tinyModel();
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const data = tinyData();
+    const full = await composedScores([{ engine, set: a[0]! }], data.images, 6, { exact: true });
+    const fast = await composedScores([{ engine, set: a[0]! }], data.images, 6);
+    full.scores.forEach((v, i) => assert.ok(Math.abs(v - fast.scores[i]!) < 1e-5));
+  } finally {
+    await engine.close();
+  }
+});
+
+test('modules are saved, listed, loaded, exported and deleted; edits and other models are refused', async () => {
+  const [set] = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'] });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-mod-'));
+  const runDir = await saveModuleSet(dir, set!);
+  const list = await listModuleSets(dir);
+  assert.equal(list.length, 1);
+  assert.equal(list[0]!.approach, 'CI+TI+MC-BLN+MC-BI');
+  const back = await loadModuleSet(runDir, { parentHash: set!.parent.hash });
+  for (let c = 0; c < 3; c++) {
+    const m = back.modules[c]!;
+    for (const [k, v] of set!.modules[c]!.removed) assert.deepEqual(m.removed.get(k), v);
+    assert.deepEqual(m.head, set!.modules[c]!.head);
+  }
+  const ex = exportRemoved(back) as { modules: { layers: { name: string; removed: number[] }[] }[] };
+  assert.deepEqual(ex.modules[0]!.layers.find((l) => l.name === 'c0')!.removed, [3, 7, 12, 13]);
+  await assert.rejects(
+    loadModuleSet(runDir, { parentHash: 'f'.repeat(64) }),
+    (e) => isUserError(e) && e.code === 'modules-stale',
+  );
+  const bin = path.join(runDir, 'modules.bin');
+  const bytes = await readFile(bin);
+  bytes[0] ^= 1;
+  await writeFile(bin, bytes);
+  await assert.rejects(loadModuleSet(runDir), (e) => isUserError(e) && /edited/.test(e.hint));
+  await deleteModuleSet(runDir);
+  assert.equal((await listModuleSets(dir)).length, 0);
+});
+
+test('bad models and samples get clear messages', async () => {
+  const input = tf.input({ shape: [4, 4, 3] });
+  const noRelu = tf.model({
+    inputs: input,
+    outputs: tf.layers
+      .dense({ units: 2, activation: 'softmax' })
+      .apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor,
+  });
+  const noReluArt = await modelToArtifacts(noRelu);
+  assert.throws(
+    () => analyzeGraph(planModel(noReluArt)),
+    (e) => isUserError(e) && e.code === 'no-relu',
+  );
+  const sig = tf.model({
+    inputs: input,
+    outputs: tf.layers
+      .dense({ units: 2, activation: 'sigmoid' })
+      .apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor,
+  });
+  const sigArt = await modelToArtifacts(sig);
+  assert.throws(
+    () => analyzeGraph(planModel(sigArt)),
+    (e) => isUserError(e) && e.code === 'bad-head',
+  );
+  const gmax = tf.model({
+    inputs: input,
+    outputs: tf.layers
+      .dense({ units: 2, activation: 'softmax' })
+      .apply(
+        tf.layers
+          .globalMaxPooling2d({ name: 'gmp' })
+          .apply(tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: 'relu' }).apply(input)),
+      ) as tf.SymbolicTensor,
+  });
+  const gmaxArt = await modelToArtifacts(gmax);
+  assert.throws(
+    () => analyzeGraph(planModel(gmaxArt)),
+    (e) => isUserError(e) && /"gmp"/.test(e.message),
+  );
+  const sets = await run({ perClass: 5, unconcerned: 2 });
+  assert.ok(sets[0]!.warnings.some((w) => /fewer than the 5 asked/.test(w)));
+  assert.equal(sets[0]!.sample[0]!.length, 2);
+});
