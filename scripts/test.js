@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every check CI relies on, in one command: format, lint (with the import
 // boundaries), type checks (Node side and Svelte), the app build, then all tests (unit,
-// kernels, data, training, and the browser tests against the built renderer).
+// kernels, data, training, and the browser tests against the built renderer). The renderer's
+// component tests (vitest, jsdom) run before the node:test run, which stays last for CI.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -25,6 +26,7 @@ const steps = [
     ['--tsconfig', './tsconfig.web.json', '--fail-on-warnings', '--output', 'human'],
   ],
   ['build', bin('electron-vite'), ['build', '--logLevel', 'warn']],
+  ['ui tests', bin('vitest'), ['run']],
   [
     'tests',
     process.execPath,

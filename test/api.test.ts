@@ -51,3 +51,33 @@ test('checkCall rejects unknown methods and wrong arguments', () => {
   assert.match(checkCall('getSystemInfo', 'x') ?? '', /must be an array/);
   assert.match(checkCall('listDatasets', [1]) ?? '', /takes 0 argument/);
 });
+
+test('checkCall validates the arguments of every method that takes any', () => {
+  const train = { dataset: 'synthetic-shapes-32', depth: 8, epochs: 1, seed: 1, augment: true };
+  assert.equal(checkCall('startTraining', [train]), null);
+  assert.equal(checkCall('startTraining', [{ ...train, perClass: 20, batchSize: 16 }]), null);
+  assert.match(checkCall('startTraining', [{ ...train, depth: 9 }]) ?? '', /6n\+2/);
+  assert.match(checkCall('startTraining', [{ ...train, extra: 1 }]) ?? '', /unknown field/);
+  assert.match(checkCall('startTraining', [null]) ?? '', /object/);
+  assert.equal(checkCall('runDemo', []), null);
+  assert.equal(checkCall('runDemo', [{ epochs: 2 }]), null);
+  assert.match(checkCall('runDemo', [{ epochs: 2 }, 1]) ?? '', /0 to 1 argument/);
+  assert.equal(checkCall('getRun', [3]), null);
+  assert.match(checkCall('getRun', ['3']) ?? '', /run id/);
+  assert.match(checkCall('cancelJob', ['a/b']) ?? '', /job id/);
+  assert.equal(checkCall('setSetting', ['pue', 1.5]), null);
+  assert.equal(checkCall('setSetting', ['workers', null]), null);
+  assert.match(checkCall('setSetting', ['dataHome', '/x']) ?? '', /unknown setting/);
+  assert.match(checkCall('setSetting', ['backend', 'gpu']) ?? '', /backend/);
+  assert.equal(checkCall('importDataset', [{ kind: 'cifar10', path: '/data/c.tar.gz' }]), null);
+  assert.match(checkCall('importDataset', [{ kind: 'zip', path: '/x' }]) ?? '', /kind/);
+  assert.match(checkCall('downloadDataset', ['mnist']) ?? '', /cifar10/);
+  assert.match(checkCall('previewDataset', ['x', 0]) ?? '', /per class/);
+  assert.match(checkCall('pickPath', ['dir']) ?? '', /file or a folder/);
+});
+
+test('the core refuses bad arguments even when called directly', async () => {
+  const api = createCoreApi({ home: '/nonexistent-decomposer-home' });
+  await assert.rejects(api.getRun(-1), { code: 'bad-request' });
+  await assert.rejects(api.cancelJob('../x'), { code: 'bad-request' });
+});

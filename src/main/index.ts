@@ -1,7 +1,7 @@
 // The Electron shell: one locked-down window showing the renderer, served from app://
 // (never file://), and IPC handlers that validate who calls and with what, then forward
 // the call to the core running in a utility process.
-import { app, BrowserWindow, ipcMain, protocol, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session, shell } from 'electron';
 import type { IpcMainInvokeEvent, WebFrameMain } from 'electron';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -104,6 +104,27 @@ function trustedSender(frame: WebFrameMain | null): boolean {
   }
 }
 
+/** A native open dialog for a dataset archive or folder; null when the user cancels. */
+async function pickPath(event: IpcMainInvokeEvent, kind: 'file' | 'folder'): Promise<WireResult> {
+  try {
+    const win = BrowserWindow.fromWebContents(event.sender);
+    const options: Electron.OpenDialogOptions = {
+      title: kind === 'folder' ? 'Choose a dataset folder' : 'Choose a dataset archive',
+      properties: [kind === 'folder' ? 'openDirectory' : 'openFile'],
+      ...(kind === 'file'
+        ? { filters: [{ name: 'Dataset archives', extensions: ['gz', 'tgz', 'tar', 'zip', 'bin'] }] }
+        : {}),
+    };
+    const r = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+    return { ok: true, value: r.canceled ? null : (r.filePaths[0] ?? null) };
+  } catch (e) {
+    return {
+      ok: false,
+      error: { message: `The file picker failed: ${(e as Error).message}. Type the path instead.` },
+    };
+  }
+}
+
 function registerIpc(): void {
   for (const method of Object.keys(API_METHODS) as ApiMethod[]) {
     ipcMain.handle(
@@ -117,6 +138,8 @@ function registerIpc(): void {
         }
         const problem = checkCall(method, args);
         if (problem) return { ok: false, error: { message: problem, code: 'bad-request' } };
+        // The native picker belongs to the window, not to the core.
+        if (method === 'pickPath') return pickPath(event, args[0] as 'file' | 'folder');
         return core.call(method, args);
       },
     );

@@ -8,7 +8,7 @@ import { promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { checkCall, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
-import { describeError, UserError } from '../core/common/errors.ts';
+import { describeError, isUserError, UserError } from '../core/common/errors.ts';
 
 export interface WebShellOptions {
   /** Only loopback is allowed; default 127.0.0.1. */
@@ -254,7 +254,8 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
       const value = await fn.apply(api, args as unknown[]);
       sendJson(res, 200, { ok: true, value });
     } catch (e) {
-      sendJson(res, 500, { ok: false, error: toWireError(e) });
+      // An error the user can act on (a bad path, a bad setting) is not a server fault.
+      sendJson(res, isUserError(e) ? 422 : 500, { ok: false, error: toWireError(e) });
     }
   }
 
@@ -410,5 +411,7 @@ export async function serveMain(args: readonly string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await shell.close();
+  // Running jobs are cancelled; what they finished stays in the store.
+  await api.close();
   return 0;
 }

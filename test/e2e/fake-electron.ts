@@ -16,6 +16,7 @@ export const fake = {
   permissionRequestHandler: null as Handler | null,
   beforeRequestFilter: null as unknown,
   sent: [] as { channel: string; args: unknown[] }[],
+  dialogs: [] as unknown[][],
 };
 
 export class FakeWebContents extends EventEmitter {
@@ -36,6 +37,9 @@ export class FakeWebContents extends EventEmitter {
 export class FakeBrowserWindow extends EventEmitter {
   static getAllWindows(): FakeBrowserWindow[] {
     return fake.windows;
+  }
+  static fromWebContents(wc: unknown): FakeBrowserWindow | null {
+    return fake.windows.find((w) => w.webContents === wc) ?? null;
   }
   options: unknown;
   webContents = new FakeWebContents();
@@ -106,6 +110,13 @@ export const session = {
 
 export const shell = { openExternal: async (): Promise<void> => {} };
 
+export const dialog = {
+  async showOpenDialog(...args: unknown[]): Promise<{ canceled: boolean; filePaths: string[] }> {
+    fake.dialogs.push(args);
+    return { canceled: false, filePaths: ['/picked/cifar-10-binary.tar.gz'] };
+  },
+};
+
 class FakeParentPort extends EventEmitter {
   child: FakeUtilityProcess;
   constructor(child: FakeUtilityProcess) {
@@ -139,4 +150,4 @@ export const utilityProcess = {
   },
 };
 
-export default { app, BrowserWindow, ipcMain, protocol, session, shell, utilityProcess };
+export default { app, BrowserWindow, dialog, ipcMain, protocol, session, shell, utilityProcess };

@@ -8,6 +8,7 @@ import { registerHooks } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
+import { API_METHODS } from '../../src/core/common/api.ts';
 import type { WireResult, SystemInfo } from '../../src/core/common/api.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -80,10 +81,12 @@ describe('Electron main (with a fake electron module)', () => {
   test('IPC: only our page may call, with the right arguments, and calls reach the core', async () => {
     const getInfo = fake.ipcHandlers.get('decomposer:getSystemInfo')!;
     assert.ok(getInfo);
-    assert.deepEqual([...fake.ipcHandlers.keys()].sort(), [
-      'decomposer:getSystemInfo',
-      'decomposer:listDatasets',
-    ]);
+    assert.deepEqual(
+      [...fake.ipcHandlers.keys()].sort(),
+      Object.keys(API_METHODS)
+        .map((m) => `decomposer:${m}`)
+        .sort(),
+    );
 
     const foreign = (await getInfo(frame('https://evil.example/'))) as WireResult;
     assert.equal(foreign.ok, false);
@@ -97,6 +100,44 @@ describe('Electron main (with a fake electron module)', () => {
     assert.equal(ok.ok, true, JSON.stringify(ok));
     if (ok.ok) assert.ok(['tensorflow', 'wasm', 'cpu'].includes(ok.value.backend.active));
     assert.deepEqual(fake.forks, [path.join(root, 'out', 'main', 'worker.js')]);
+  });
+
+  test('IPC: every new method validates its arguments before reaching the core', async () => {
+    const app = frame('app://decomposer/index.html');
+    const cases: [string, unknown[]][] = [
+      ['startTraining', [{ dataset: 'x', depth: 9, epochs: 1, seed: 1, augment: true }]],
+      ['startTraining', [{ dataset: 'x', depth: 8, epochs: 1, seed: 1, augment: true, evil: 1 }]],
+      ['startTraining', []],
+      ['getRun', ['1; DROP TABLE runs']],
+      ['cancelJob', [{}]],
+      ['setSetting', ['__proto__', 1]],
+      ['setSetting', ['pue', 'high']],
+      ['previewDataset', ['shapes', 1000]],
+      ['importDataset', [{ kind: 'folder', path: '' }]],
+      ['downloadDataset', ['http://evil.example/x.tar.gz']],
+      ['pickPath', ['anything']],
+    ];
+    for (const [method, args] of cases) {
+      const handler = fake.ipcHandlers.get(`decomposer:${method}`)!;
+      const r = (await handler(app, ...args)) as WireResult;
+      assert.equal(r.ok, false, `${method} ${JSON.stringify(args)}`);
+      if (!r.ok) assert.equal(r.error.code, 'bad-request');
+    }
+    const foreign = (await fake.ipcHandlers.get('decomposer:cancelJob')!(
+      frame('https://evil.example/'),
+      'job-1',
+    )) as WireResult;
+    assert.equal(foreign.ok, false);
+    if (!foreign.ok) assert.equal(foreign.error.code, 'forbidden');
+  });
+
+  test('IPC: pickPath opens the native dialog in main, not in the core', async () => {
+    const r = (await fake.ipcHandlers.get('decomposer:pickPath')!(
+      frame('app://decomposer/index.html'),
+      'file',
+    )) as WireResult<string | null>;
+    assert.deepEqual(r, { ok: true, value: '/picked/cifar-10-binary.tar.gz' });
+    assert.equal(fake.dialogs.length, 1);
   });
 });
 
@@ -141,10 +182,13 @@ describe('preload (sandboxed, run in a bare context)', () => {
     vm.runInNewContext(code, sandbox, { filename: file });
     assert.deepEqual(required, ['electron']);
     const api = exposed.get('decomposer')!;
-    assert.deepEqual(Object.keys(api).sort(), ['getSystemInfo', 'listDatasets', 'onProgress']);
+    assert.deepEqual(Object.keys(api).sort(), [...Object.keys(API_METHODS), 'onProgress'].sort());
     assert.deepEqual(await api['getSystemInfo']!(), { app: 'Decomposer' });
     assert.deepEqual(invoked, [['decomposer:getSystemInfo']]);
     await assert.rejects(api['listDatasets']!() as Promise<unknown>, { message: 'No data. Add some.' });
+    // Bad arguments are refused before anything crosses to main.
+    await assert.rejects(api['getRun']!('x') as Promise<unknown>, /getRun/);
+    assert.equal(invoked.length, 2);
 
     const seen: unknown[] = [];
     const off = api['onProgress']!((e: unknown) => seen.push(e)) as () => void;

@@ -2,7 +2,8 @@
 // Chromium. Needs `npm run build` first (the test script does it) and a Chromium binary.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -38,7 +39,8 @@ function raw(
 
 describe('web shell and page', () => {
   let shell: WebShell;
-  const api = createCoreApi();
+  // A temporary data folder: the page lists jobs and runs, which opens the store.
+  const api = createCoreApi({ home: mkdtempSync(path.join(os.tmpdir(), 'decomposer-page-')) });
 
   before(async () => {
     assert.ok(
@@ -50,6 +52,7 @@ describe('web shell and page', () => {
 
   after(async () => {
     await shell?.close();
+    await api.close();
   });
 
   test('the page shows the active backend, the machine and the embedded datasets', async () => {
@@ -75,7 +78,7 @@ describe('web shell and page', () => {
         if (m.type() === 'error') problems.push(m.text());
       });
       page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(shell.url);
+      await page.goto(`${shell.url}#/settings`);
 
       const expected = (await createCoreApi().getSystemInfo()).backend.active;
       const backend = page.getByTestId('active-backend');
@@ -88,6 +91,7 @@ describe('web shell and page', () => {
         .textContent();
       assert.match(backends ?? '', /tensorflow/);
 
+      await page.getByRole('link', { name: 'Datasets' }).click();
       const table = page.getByTestId('datasets');
       await table.waitFor({ timeout: 30_000 });
       const text = (await table.textContent()) ?? '';
@@ -120,6 +124,18 @@ describe('web shell and page', () => {
     assert.equal(page.status, 403);
     const events = await raw(shell.port, 'GET', '/api/events');
     assert.equal(events.status, 403);
+    // Every method that starts or stops work needs the token too.
+    for (const m of [
+      'startTraining',
+      'runDemo',
+      'cancelJob',
+      'setSetting',
+      'downloadDataset',
+      'importDataset',
+    ]) {
+      const r = await raw(shell.port, 'POST', `/api/${m}`, json, '{"args":[]}');
+      assert.equal(r.status, 403, m);
+    }
     const ok = await raw(
       shell.port,
       'POST',
@@ -140,6 +156,19 @@ describe('web shell and page', () => {
       ['/api/getSystemInfo', '{"args":[1,2]}'],
       ['/api/getSystemInfo', '{"args":"x"}'],
       ['/api/getSystemInfo', '{not json'],
+      ['/api/startTraining', '{"args":[{"dataset":"x","depth":7,"epochs":1,"seed":1,"augment":true}]}'],
+      [
+        '/api/startTraining',
+        '{"args":[{"dataset":"x","depth":8,"epochs":1,"seed":1,"augment":true,"runDir":"/etc"}]}',
+      ],
+      ['/api/getRun', '{"args":["1 OR 1=1"]}'],
+      ['/api/cancelJob', '{"args":["../../etc"]}'],
+      ['/api/setSetting', '{"args":["dataHome","/tmp"]}'],
+      ['/api/setSetting', '{"args":["workers",-1]}'],
+      ['/api/previewDataset', '{"args":["x",1000]}'],
+      ['/api/importDataset', '{"args":[{"kind":"folder","path":"a\u0000b"}]}'],
+      ['/api/downloadDataset', '{"args":["https://evil.example/x"]}'],
+      ['/api/runDemo', '{"args":[{"epochs":0}]}'],
     ] as const) {
       const r = await raw(shell.port, 'POST', p, h, body);
       assert.equal(r.status, 400, `${p} ${body}`);

@@ -11,7 +11,8 @@ import { DEFAULT_TRAIN, train, type TrainEvent, type TrainResult } from '../../c
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { describeEnergy, type EnergyRecord } from '../../core/node/energy/formula.ts';
-import { RunRecorder, type RunEnergy } from '../../core/node/store/recorder.ts';
+import type { RunEnergy } from '../../core/node/store/recorder.ts';
+import { recordTrainingRun } from '../../core/node/jobs/record.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { dbFile } from './energy.ts';
@@ -133,46 +134,15 @@ export async function recordTraining(
     const settings = effectiveSettings(store, {
       idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
     });
-    const rec = await RunRecorder.start({
-      store,
-      kind: 'train',
-      params,
-      settings,
-      onInfo: (l) => (quiet ? undefined : info(l)),
-    });
     if (settings.idleSeconds === 0 && quiet) info('warning: idle power not measured (--idle-seconds 0)');
-    let result: TrainResult;
-    try {
-      result = await work((e) => {
-        if (e.type === 'start') rec.setBackend(e.backend, e.backendDetail);
-        else if (e.type === 'epoch')
-          rec.epoch({
-            epoch: e.epoch,
-            loss: e.loss,
-            accuracy: e.accuracy,
-            valAccuracy: e.valAccuracy,
-            seconds: e.seconds,
-            best: e.best,
-            checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
-          });
-        report(e);
-      });
-    } catch (err) {
-      await rec.finish('failed', { error: (err as Error).message });
-      throw err;
-    }
-    const energy = await rec.finish(result.status, {
-      bestEpoch: result.bestEpoch || undefined,
-      result: {
-        epochs_done: result.epochsDone,
-        best_epoch: result.bestEpoch,
-        top1: result.top1,
-        top5: result.top5,
-        model_dir: result.modelDir,
-        resumed_from: result.resumedFrom,
-      },
+    return await recordTrainingRun({
+      store,
+      settings,
+      params,
+      onInfo: (l) => (quiet ? undefined : info(l)),
+      work,
+      onEvent: report,
     });
-    return { result, runId: rec.id, energy };
   } finally {
     store.close();
   }

@@ -34,9 +34,243 @@ export interface SystemInfo {
   backend: BackendReport;
 }
 
+// ---- Jobs ----
+
+export type JobKind = 'train' | 'demo' | 'download' | 'import';
+export type JobStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'running',
+  'finished',
+  'failed',
+  'cancelled',
+  'interrupted',
+];
+
+/** One finished training epoch. */
+export interface EpochMetrics {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  accuracy: number;
+  valAccuracy: number;
+  seconds: number;
+  best: boolean;
+}
+
+/** Power over the last interval, W (CPU package, DRAM, all GPUs), t seconds since the job started. */
+export interface PowerSample {
+  t: number;
+  cpuW: number;
+  dramW: number;
+  gpuW: number;
+}
+
+export interface JobInfo {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  label: string;
+  startedAt: string;
+  endedAt: string | null;
+  /** The run recorded in the store (training jobs). */
+  runId: number | null;
+  progress: Progress | null;
+  /** Seconds left, when known. */
+  etaSeconds: number | null;
+  epochs: EpochMetrics[];
+  /** The most recent power samples (at most a few hundred). */
+  power: PowerSample[];
+  /** Which power source the energy figures come from; "estimate" means no counter was readable. */
+  energySource: string | null;
+  error: string | null;
+  /** What the job made: a model folder, a dataset id, a file. */
+  result: { modelDir?: string; top1?: number; top5?: number; datasetId?: string; path?: string } | null;
+}
+
+/** A typed payload carried by a progress event. */
+export type JobPayload =
+  | { type: 'status'; job: JobInfo }
+  | {
+      type: 'batch';
+      epoch: number;
+      batch: number;
+      batches: number;
+      loss: number;
+      accuracy: number;
+      imagesPerSecond: number;
+      etaSeconds: number;
+    }
+  | { type: 'epoch'; metrics: EpochMetrics }
+  | { type: 'power'; sample: PowerSample };
+
+export interface TrainParams {
+  /** A dataset id from listDatasets. */
+  dataset: string;
+  /** ResNet depth 6n+2 (8, 14, 20, 32, 56). */
+  depth: number;
+  epochs: number;
+  seed: number;
+  augment: boolean;
+  /** Embedded datasets only: training images per class (null: the dataset's default). */
+  perClass?: number | null;
+  batchSize?: number | null;
+}
+
+export interface DemoParams {
+  epochs?: number;
+  depth?: number;
+  perClass?: number;
+}
+
+export type ImportKind = 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
+export interface ImportSpec {
+  kind: ImportKind;
+  path: string;
+  /** Folders only: the input size the images are resized to. */
+  size?: 32 | 64;
+}
+
+export type DownloadableDataset = 'cifar10' | 'cifar100' | 'tinyimagenet';
+
+export interface DatasetPreview {
+  datasetId: string;
+  classNames: string[];
+  /** PNG data URLs, `perClass` per class (fewer when a class has fewer images). */
+  images: { label: number; src: string }[];
+}
+
+/** An energy figure as stored with a run. `source` "estimate…" means estimated, not measured. */
+export interface EnergyFigure {
+  source: string;
+  seconds: number;
+  cpu_w: number;
+  dram_w: number;
+  gpu_w: number;
+  gpus: number;
+  idle_w: number;
+  pue: number;
+  kwh: number;
+  intensity_lbs_per_kwh: number;
+  co2e_lbs: number;
+  co2e_kg: number;
+}
+
+export interface RunSummary {
+  id: number;
+  kind: string;
+  label: string | null;
+  status: JobStatus;
+  error: string | null;
+  params: unknown;
+  startedAt: string;
+  endedAt: string | null;
+  seconds: number | null;
+  backend: string | null;
+  epochsDone: number;
+  bestEpoch: number | null;
+  result: unknown;
+  energy: EnergyFigure | null;
+  energyFixedEpochs: EnergyFigure | null;
+  energyUntilBest: EnergyFigure | null;
+}
+
+export interface RunDetailView extends RunSummary {
+  epochs: {
+    epoch: number;
+    loss: number | null;
+    accuracy: number | null;
+    valAccuracy: number | null;
+    seconds: number | null;
+    best: boolean;
+  }[];
+  /** The power trace, downsampled. */
+  power: PowerSample[];
+  powerSources: string[];
+}
+
+export interface ModelSummary {
+  runId: number;
+  dir: string;
+  dataset: string;
+  depth: number | null;
+  epochs: number;
+  bestEpoch: number | null;
+  top1: number | null;
+  top5: number | null;
+  status: JobStatus;
+  energy: EnergyFigure | null;
+}
+
+export interface EnergySummary {
+  totals: {
+    kwh: number;
+    co2eKg: number;
+    co2eLbs: number;
+    /** Runs whose figures are estimates (no power counter). */
+    estimatedRuns: number;
+    runs: number;
+  };
+  runs: {
+    runId: number;
+    kind: string;
+    label: string;
+    status: JobStatus;
+    /** Which series the run belongs to; reuse/replace scenarios add theirs later. */
+    series: string;
+    measured: boolean;
+    source: string;
+    kwh: number;
+    co2eKg: number;
+    /** Training from scratch: energy through the fixed epochs and until the best epoch. */
+    fixedEpochs: { kwh: number; co2eKg: number } | null;
+    untilBest: { kwh: number; co2eKg: number } | null;
+  }[];
+}
+
+export interface AppSettings {
+  pue: number;
+  intensity: number;
+  sampleIntervalMs: number;
+  idleSeconds: number;
+  powercapRoot: string;
+  nvidiaSmi: string;
+  /** Training backend: auto or a forced one. */
+  backend: 'auto' | BackendName;
+  /** Engine worker threads (null: one per core). */
+  workers: number | null;
+  /** The data folder (set with DECOMPOSER_HOME or --home; read only here). */
+  dataHome: string;
+}
+export type SettingKey = Exclude<keyof AppSettings, 'dataHome'>;
+export const SETTING_NAMES: readonly SettingKey[] = [
+  'pue',
+  'intensity',
+  'sampleIntervalMs',
+  'idleSeconds',
+  'powercapRoot',
+  'nvidiaSmi',
+  'backend',
+  'workers',
+];
+
 export interface DecomposerApi {
   getSystemInfo(): Promise<SystemInfo>;
   listDatasets(): Promise<DatasetInfo[]>;
+  previewDataset(id: string, perClass: number): Promise<DatasetPreview>;
+  downloadDataset(name: DownloadableDataset): Promise<JobInfo>;
+  importDataset(spec: ImportSpec): Promise<JobInfo>;
+  /** A native file or folder picker; null when the user cancels or the shell has none (browser). */
+  pickPath(kind: 'file' | 'folder'): Promise<string | null>;
+  listRuns(): Promise<RunSummary[]>;
+  getRun(id: number): Promise<RunDetailView>;
+  listModels(): Promise<ModelSummary[]>;
+  startTraining(params: TrainParams): Promise<JobInfo>;
+  runDemo(params?: DemoParams): Promise<JobInfo>;
+  cancelJob(id: string): Promise<boolean>;
+  listJobs(): Promise<JobInfo[]>;
+  getSettings(): Promise<AppSettings>;
+  setSetting(key: SettingKey, value: unknown): Promise<AppSettings>;
+  getEnergySummary(): Promise<EnergySummary>;
   /** Progress of running jobs, pushed as it happens. */
   onProgress(listener: (event: ProgressEvent) => void): Unsubscribe;
 }
@@ -46,17 +280,134 @@ export type Unsubscribe = () => void;
 export interface ProgressEvent {
   jobId: string;
   progress: Progress;
+  kind?: JobKind;
+  status?: JobStatus;
+  payload?: JobPayload;
 }
 
 // ---- The wire format every bridge uses (Electron IPC, utility process, web shell) ----
 
 /** The request/response methods of the API: every shell exposes exactly these. */
-export type ApiMethod = 'getSystemInfo' | 'listDatasets';
+export type ApiMethod = Exclude<keyof DecomposerApi, 'onProgress'>;
 
-/** Each method's argument count; a bridge rejects any call that does not match. */
-export const API_METHODS: Readonly<Record<ApiMethod, { arity: number }>> = {
-  getSystemInfo: { arity: 0 },
-  listDatasets: { arity: 0 },
+type Check = (args: unknown[]) => string | null;
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isPathString = (v: unknown): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= 4096 && !v.includes('\0');
+
+function onlyKeys(o: Record<string, unknown>, allowed: readonly string[], what: string): string | null {
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) return `${what} has an unknown field "${k.slice(0, 40)}"`;
+  return null;
+}
+
+export function checkTrainParams(p: unknown): string | null {
+  if (!isObj(p)) return 'training parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    ['dataset', 'depth', 'epochs', 'seed', 'augment', 'perClass', 'batchSize'],
+    'training parameters',
+  );
+  if (extra) return extra;
+  if (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300)
+    return 'dataset must be a dataset id';
+  if (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0) return 'depth must be 6n+2 (8, 14, 20, 32, 56, …)';
+  if (!isInt(p.epochs, 1, 1000)) return 'epochs must be a whole number from 1 to 1000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  if (typeof p.augment !== 'boolean') return 'augment must be true or false';
+  if (p.perClass != null && !isInt(p.perClass, 2, 100_000))
+    return 'images per class must be from 2 to 100000';
+  if (p.batchSize != null && !isInt(p.batchSize, 1, 4096)) return 'batch size must be from 1 to 4096';
+  return null;
+}
+
+export function checkDemoParams(p: unknown): string | null {
+  if (p === undefined || p === null) return null;
+  if (!isObj(p)) return 'demo parameters must be an object';
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass'], 'demo parameters');
+  if (extra) return extra;
+  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
+  if (p.depth !== undefined && (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0))
+    return 'depth must be 6n+2';
+  if (p.perClass !== undefined && !isInt(p.perClass, 2, 100_000))
+    return 'images per class must be from 2 to 100000';
+  return null;
+}
+
+export function checkImportSpec(p: unknown): string | null {
+  if (!isObj(p)) return 'the dataset to import must be an object';
+  const extra = onlyKeys(p, ['kind', 'path', 'size'], 'the dataset to import');
+  if (extra) return extra;
+  if (!['cifar10', 'cifar100', 'tinyimagenet', 'folder'].includes(p.kind as string))
+    return 'kind must be cifar10, cifar100, tinyimagenet or folder';
+  if (!isPathString(p.path)) return 'path must be a non-empty path';
+  if (p.size !== undefined && p.size !== 32 && p.size !== 64) return 'size must be 32 or 64';
+  return null;
+}
+
+function checkSetting(args: unknown[]): string | null {
+  const [key, value] = args;
+  if (!SETTING_NAMES.includes(key as SettingKey))
+    return `unknown setting ${JSON.stringify(String(key)).slice(0, 60)}`;
+  if (key === 'backend')
+    return ['auto', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
+      ? null
+      : 'backend must be auto, tensorflow, wasm or cpu';
+  if (key === 'workers')
+    return value === null || isInt(value, 0, 256)
+      ? null
+      : 'workers must be a whole number from 0 to 256, or null';
+  if (key === 'powercapRoot' || key === 'nvidiaSmi')
+    return isPathString(value) ? null : `${key} must be a path`;
+  return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
+}
+
+const none: Check = () => null;
+
+/** Each method's argument count (and how many trailing ones are optional) and argument checks. */
+export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?: number; check: Check }>> = {
+  getSystemInfo: { arity: 0, check: none },
+  listDatasets: { arity: 0, check: none },
+  previewDataset: {
+    arity: 2,
+    check: ([id, n]) =>
+      typeof id !== 'string' || !id || id.length > 300
+        ? 'the dataset id must be a string'
+        : isInt(n, 1, 16)
+          ? null
+          : 'images per class must be from 1 to 16',
+  },
+  downloadDataset: {
+    arity: 1,
+    check: ([n]) =>
+      ['cifar10', 'cifar100', 'tinyimagenet'].includes(n as string)
+        ? null
+        : 'download cifar10, cifar100 or tinyimagenet',
+  },
+  importDataset: { arity: 1, check: ([s]) => checkImportSpec(s) },
+  pickPath: { arity: 1, check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder') },
+  listRuns: { arity: 0, check: none },
+  getRun: {
+    arity: 1,
+    check: ([id]) =>
+      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the run id must be a positive whole number',
+  },
+  listModels: { arity: 0, check: none },
+  startTraining: { arity: 1, check: ([p]) => checkTrainParams(p) },
+  runDemo: { arity: 1, optional: 1, check: ([p]) => checkDemoParams(p) },
+  cancelJob: {
+    arity: 1,
+    check: ([id]) =>
+      typeof id === 'string' && /^[\w-]{1,80}$/.test(id) ? null : 'the job id must be a job id string',
+  },
+  listJobs: { arity: 0, check: none },
+  getSettings: { arity: 0, check: none },
+  setSetting: { arity: 2, check: checkSetting },
+  getEnergySummary: { arity: 0, check: none },
 };
 
 export function isApiMethod(value: unknown): value is ApiMethod {
@@ -67,9 +418,11 @@ export function isApiMethod(value: unknown): value is ApiMethod {
 export function checkCall(method: unknown, args: unknown): string | null {
   if (!isApiMethod(method)) return `unknown API method ${JSON.stringify(String(method)).slice(0, 80)}`;
   if (!Array.isArray(args)) return `arguments of ${method} must be an array`;
-  const { arity } = API_METHODS[method];
-  if (args.length !== arity) return `${method} takes ${arity} argument(s), got ${args.length}`;
-  return null;
+  const { arity, optional = 0, check } = API_METHODS[method];
+  if (args.length > arity || args.length < arity - optional)
+    return `${method} takes ${optional ? `${arity - optional} to ${arity}` : arity} argument(s), got ${args.length}`;
+  const problem = check(args);
+  return problem ? `${method}: ${problem}` : null;
 }
 
 /** An error as it crosses a boundary: what happened and, for errors users can act on, what to do. */
@@ -95,12 +448,19 @@ export function fromWireError(w: WireError): Error {
 /** Checks the shape of a progress event that crossed a boundary. */
 export function isProgressEvent(value: unknown): value is ProgressEvent {
   if (typeof value !== 'object' || value === null) return false;
-  const v = value as { jobId?: unknown; progress?: { stage?: unknown; fraction?: unknown } };
+  const v = value as {
+    jobId?: unknown;
+    progress?: { stage?: unknown; fraction?: unknown };
+    status?: unknown;
+    payload?: unknown;
+  };
   return (
     typeof v.jobId === 'string' &&
     typeof v.progress === 'object' &&
     v.progress !== null &&
     typeof v.progress.stage === 'string' &&
-    (v.progress.fraction === null || typeof v.progress.fraction === 'number')
+    (v.progress.fraction === null || typeof v.progress.fraction === 'number') &&
+    (v.status === undefined || JOB_STATUSES.includes(v.status as JobStatus)) &&
+    (v.payload === undefined || (isObj(v.payload) && typeof v.payload.type === 'string'))
   );
 }

@@ -1,30 +1,55 @@
 // The core API in plain Node: what every shell (Electron utility process, web shell, tests)
 // serves to the renderer. It never imports electron or a shell.
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type {
+  AppSettings,
   BackendName,
   BackendReport,
   DecomposerApi,
+  DemoParams,
+  DownloadableDataset,
+  EnergyFigure,
+  EnergySummary,
+  ImportSpec,
+  JobInfo,
+  JobStatus,
+  ModelSummary,
   ProgressEvent,
+  RunDetailView,
+  RunSummary,
+  SettingKey,
   SystemInfo,
+  TrainParams,
   Unsubscribe,
 } from '../common/api.ts';
+import { checkCall } from '../common/api.ts';
 import type { DatasetInfo } from '../common/dataset.ts';
-import { initBackend } from './engine/backend.ts';
-import { datasetId, embeddedDatasets } from './data/index.ts';
-import { SYNTHETIC_DEFAULTS, syntheticClassNames } from './data/synthetic.ts';
+import { UserError } from '../common/errors.ts';
+import { initBackend, parseBackendName } from './engine/backend.ts';
+import { dataHome } from './paths.ts';
+import { listEmbeddedDatasets, previewDataset, readImported } from './jobs/datasets.ts';
+import { JobManager } from './jobs/jobs.ts';
+import { readSettings, SETTING_KEYS, writeSetting, type Settings } from './store/settings.ts';
+import { defaultDbFile, Store, type RunRow } from './store/store.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 
 export interface CoreApiOptions {
-  /** Force a training backend (null or absent: the fastest that loads). */
+  /** Force a training backend (null or absent: the setting, else the fastest that loads). */
   backend?: BackendName | null;
-  /** Where datasets and models are cached. */
+  /** The data folder (default: DECOMPOSER_HOME or ~/.decomposer). */
+  home?: string;
+  /** Where datasets and models are cached (default <home>/cache). */
   cacheDir?: string;
 }
 
-/** The core API plus what only the hosting shell may do: publish progress to subscribers. */
+/** The core API plus what only the hosting shell may do: publish progress, stop jobs. */
 export interface CoreApi extends DecomposerApi {
   emitProgress(event: ProgressEvent): void;
+  /** Cancels running jobs, waits for them, and closes the store. */
+  close(): Promise<void>;
+  readonly jobs: JobManager;
 }
 
 // initBackend is not safe to run twice at once (two tf.setBackend calls race), so every
@@ -42,10 +67,112 @@ function startBackend(force: BackendName | null): Promise<BackendReport> {
   return p;
 }
 
+const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
+
+function readUiSetting(store: Store, key: keyof typeof UI_KEYS): unknown {
+  const row = store.db.prepare('SELECT value_json FROM settings WHERE key = ?').get(UI_KEYS[key]) as
+    { value_json: string } | undefined;
+  try {
+    return row ? (JSON.parse(row.value_json) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeUiSetting(store: Store, key: keyof typeof UI_KEYS, value: unknown): void {
+  store.db
+    .prepare(
+      `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
+    )
+    .run(UI_KEYS[key], JSON.stringify(value), new Date().toISOString());
+}
+
+const isEstimate = (source: string | undefined | null) =>
+  !source || source.startsWith('estimate') || source === 'none';
+
+function toSummary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    kind: (r.params as { demo?: boolean } | null)?.demo ? 'demo' : r.kind,
+    label: r.label,
+    status: r.status as JobStatus,
+    error: r.error,
+    params: r.params,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    seconds: r.seconds,
+    backend: r.backend,
+    epochsDone: r.epochs_done,
+    bestEpoch: r.best_epoch,
+    result: r.result,
+    energy: r.energy as EnergyFigure | null,
+    energyFixedEpochs: r.energy_fixed_epochs as EnergyFigure | null,
+    energyUntilBest: r.energy_until_best as EnergyFigure | null,
+  };
+}
+
 export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
   const listeners = new Set<(event: ProgressEvent) => void>();
+  const home = dataHome(opts.home);
+  let store: Store | null = null;
 
-  return {
+  // The store opens on first use (so that describing the machine never creates files).
+  function db(): Store {
+    if (!store) {
+      store = Store.open(defaultDbFile(home));
+      jobs.noteInterrupted(store);
+    }
+    return store;
+  }
+
+  function engine(): { backend: BackendName | null; workers: number | undefined } {
+    const s = db();
+    const b = readUiSetting(s, 'backend');
+    const w = readUiSetting(s, 'workers');
+    return {
+      backend: typeof b === 'string' && b !== 'auto' ? parseBackendName(b) : (opts.backend ?? null),
+      workers: typeof w === 'number' ? w : undefined,
+    };
+  }
+
+  function emitProgress(event: ProgressEvent): void {
+    for (const l of [...listeners]) {
+      try {
+        l(event);
+      } catch {
+        // A failing subscriber must not stop the others or the job that reports.
+      }
+    }
+  }
+
+  const jobs = new JobManager({ home, store: db, engine, emit: emitProgress });
+
+  function settingsNow(): AppSettings {
+    const s = db();
+    const energy: Settings = readSettings(s);
+    const b = readUiSetting(s, 'backend');
+    const w = readUiSetting(s, 'workers');
+    return {
+      ...energy,
+      backend:
+        typeof b === 'string' && ['auto', 'tensorflow', 'wasm', 'cpu'].includes(b)
+          ? (b as AppSettings['backend'])
+          : 'auto',
+      workers: typeof w === 'number' ? w : null,
+      dataHome: home,
+    };
+  }
+
+  // Every method checks its arguments, whichever shell called it (the shells check them too).
+  function guard(method: string, args: unknown[]): void {
+    const problem = checkCall(method, args);
+    if (problem) throw new UserError(problem, 'This is a bug in the caller; reload the page.', 'bad-request');
+  }
+
+  const api: CoreApi = {
+    jobs,
+
     async getSystemInfo(): Promise<SystemInfo> {
       const backend = await startBackend(opts.backend ?? null);
       const cpus = os.cpus();
@@ -63,7 +190,158 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
     },
 
     async listDatasets(): Promise<DatasetInfo[]> {
-      return listEmbeddedDatasets();
+      return [...listEmbeddedDatasets(), ...(await readImported(home)).map((d) => d.info)];
+    },
+
+    async previewDataset(id: string, perClass: number) {
+      guard('previewDataset', [id, perClass]);
+      return previewDataset(home, id, perClass);
+    },
+
+    async downloadDataset(name: DownloadableDataset): Promise<JobInfo> {
+      guard('downloadDataset', [name]);
+      return jobs.downloadDataset(name);
+    },
+
+    async importDataset(spec: ImportSpec): Promise<JobInfo> {
+      guard('importDataset', [spec]);
+      return jobs.importDataset({ ...spec, path: path.resolve(spec.path) });
+    },
+
+    async pickPath(): Promise<string | null> {
+      // No native picker in plain Node: the Electron shell answers this itself.
+      return null;
+    },
+
+    async listRuns(): Promise<RunSummary[]> {
+      return db().listRuns({ limit: 200 }).map(toSummary);
+    },
+
+    async getRun(id: number): Promise<RunDetailView> {
+      guard('getRun', [id]);
+      const s = db();
+      const r = s.getRun(id);
+      if (!r) throw new UserError(`There is no run ${id}.`, 'Choose a run from the list.', 'no-run');
+      const trace = s.readTrace(id);
+      const power: RunDetailView['power'] = [];
+      if (trace) {
+        const step = Math.max(1, Math.ceil(trace.rows.length / 500));
+        for (let i = 0; i < trace.rows.length; i += step) {
+          const [t, cpu, dram, gpu] = trace.rows[i]!;
+          power.push({ t: t ?? 0, cpuW: cpu ?? 0, dramW: dram ?? 0, gpuW: gpu ?? 0 });
+        }
+      }
+      return {
+        ...toSummary(r),
+        epochs: r.epochs.map((e) => ({
+          epoch: e.epoch,
+          loss: e.loss,
+          accuracy: e.accuracy,
+          valAccuracy: e.val_accuracy,
+          seconds: e.seconds,
+          best: e.best,
+        })),
+        power,
+        powerSources: r.power?.sources ?? [],
+      };
+    },
+
+    async listModels(): Promise<ModelSummary[]> {
+      const out: ModelSummary[] = [];
+      for (const r of db().listRuns({ kind: 'train', limit: 500 })) {
+        const res = r.result as {
+          model_dir?: string | null;
+          top1?: number;
+          top5?: number;
+          best_epoch?: number;
+        } | null;
+        if (!res?.model_dir) continue;
+        try {
+          await fsp.access(path.join(res.model_dir, 'model.json'));
+        } catch {
+          continue; // deleted since
+        }
+        const p = r.params as { dataset?: string; depth?: number } | null;
+        out.push({
+          runId: r.id,
+          dir: res.model_dir,
+          dataset: p?.dataset ?? 'unknown',
+          depth: p?.depth ?? null,
+          epochs: r.epochs_done,
+          bestEpoch: r.best_epoch,
+          top1: res.top1 ?? null,
+          top5: res.top5 ?? null,
+          status: r.status as JobStatus,
+          energy: r.energy as EnergyFigure | null,
+        });
+      }
+      return out;
+    },
+
+    async startTraining(params: TrainParams): Promise<JobInfo> {
+      guard('startTraining', [params]);
+      return jobs.startTraining(params);
+    },
+
+    async runDemo(params?: DemoParams): Promise<JobInfo> {
+      guard('runDemo', params === undefined ? [] : [params]);
+      return jobs.runDemo(params ?? {});
+    },
+
+    async cancelJob(id: string): Promise<boolean> {
+      guard('cancelJob', [id]);
+      return jobs.cancel(id);
+    },
+
+    async listJobs(): Promise<JobInfo[]> {
+      db();
+      return jobs.list();
+    },
+
+    async getSettings(): Promise<AppSettings> {
+      return settingsNow();
+    },
+
+    async setSetting(key: SettingKey, value: unknown): Promise<AppSettings> {
+      guard('setSetting', [key, value]);
+      const s = db();
+      if (key === 'backend' || key === 'workers') writeUiSetting(s, key, value);
+      else if ((SETTING_KEYS as string[]).includes(key)) writeSetting(s, key, value);
+      return settingsNow();
+    },
+
+    async getEnergySummary(): Promise<EnergySummary> {
+      const runs = db()
+        .listRuns({ limit: 500 })
+        .filter((r) => r.energy);
+      const out: EnergySummary = {
+        totals: { kwh: 0, co2eKg: 0, co2eLbs: 0, estimatedRuns: 0, runs: runs.length },
+        runs: [],
+      };
+      for (const r of runs.reverse()) {
+        const e = r.energy!;
+        out.totals.kwh += e.kwh;
+        out.totals.co2eKg += e.co2e_kg;
+        out.totals.co2eLbs += e.co2e_lbs;
+        const measured = !isEstimate(e.source);
+        if (!measured) out.totals.estimatedRuns++;
+        const fig = (x: EnergyFigure | null) => (x ? { kwh: x.kwh, co2eKg: x.co2e_kg } : null);
+        const summary = toSummary(r);
+        out.runs.push({
+          runId: r.id,
+          kind: summary.kind,
+          label: r.label ?? `${r.kind} run ${r.id}`,
+          status: summary.status,
+          series: r.kind === 'train' ? 'training from scratch' : r.kind,
+          measured,
+          source: e.source,
+          kwh: e.kwh,
+          co2eKg: e.co2e_kg,
+          fixedEpochs: fig(summary.energyFixedEpochs),
+          untilBest: fig(summary.energyUntilBest),
+        });
+      }
+      return out;
     },
 
     onProgress(listener: (event: ProgressEvent) => void): Unsubscribe {
@@ -73,35 +351,14 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
       };
     },
 
-    emitProgress(event: ProgressEvent): void {
-      for (const l of [...listeners]) {
-        try {
-          l(event);
-        } catch {
-          // A failing subscriber must not stop the others or the job that reports.
-        }
-      }
+    emitProgress,
+
+    async close(): Promise<void> {
+      jobs.cancelAll();
+      await jobs.settle();
+      store?.close();
+      store = null;
     },
   };
-}
-
-/** The embedded datasets, described without generating their images. */
-function listEmbeddedDatasets(): DatasetInfo[] {
-  const out: DatasetInfo[] = [];
-  for (const spec of embeddedDatasets()) {
-    if (spec.kind !== 'synthetic') continue;
-    const classNames = syntheticClassNames(spec.name);
-    const seed = spec.seed ?? SYNTHETIC_DEFAULTS.seed;
-    out.push({
-      id: datasetId(spec),
-      kind: 'synthetic',
-      name: `${spec.name} ${spec.size}x${spec.size}`,
-      imageSize: spec.size,
-      classNames,
-      trainCount: (spec.trainPerClass ?? SYNTHETIC_DEFAULTS.trainPerClass) * classNames.length,
-      testCount: (spec.testPerClass ?? SYNTHETIC_DEFAULTS.testPerClass) * classNames.length,
-      source: `embedded (seed ${seed})`,
-    });
-  }
-  return out;
+  return api;
 }

@@ -1,9 +1,9 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
-import { getApi } from './api/index.ts';
+import { getApi, hasNativePicker } from './api/index.ts';
 import './app.css';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
-export default mount(App, { target, props: { api: getApi() } });
+export default mount(App, { target, props: { api: getApi(), nativePicker: hasNativePicker() } });

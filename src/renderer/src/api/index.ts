@@ -6,3 +6,8 @@ import { createWebApi } from './web.ts';
 export function getApi(): DecomposerApi {
   return window.decomposer ?? createWebApi(window.location);
 }
+
+/** Only the Electron shell has a native file picker; in a browser the user types paths. */
+export function hasNativePicker(): boolean {
+  return window.decomposer !== undefined;
+}

@@ -1,15 +1,13 @@
 // The typed API over the web shell: POST /api/<method> with the token from the page URL,
 // and progress as Server-Sent Events from /api/events.
-import { fromWireError, isProgressEvent } from '../../../core/common/api.ts';
+import { API_METHODS, fromWireError, isProgressEvent } from '../../../core/common/api.ts';
 import type {
   ApiMethod,
   DecomposerApi,
   ProgressEvent,
-  SystemInfo,
   Unsubscribe,
   WireResult,
 } from '../../../core/common/api.ts';
-import type { DatasetInfo } from '../../../core/common/dataset.ts';
 import { UserError } from '../../../core/common/errors.ts';
 
 const TOKEN_HEADER = 'x-decomposer-token';
@@ -51,8 +49,9 @@ export function createWebApi(location: Pick<Location, 'search' | 'origin'>): Dec
   }
 
   return {
-    getSystemInfo: () => call<SystemInfo>('getSystemInfo'),
-    listDatasets: () => call<DatasetInfo[]>('listDatasets'),
+    ...(Object.fromEntries(
+      (Object.keys(API_METHODS) as ApiMethod[]).map((m) => [m, (...args: unknown[]) => call(m, args)]),
+    ) as Omit<DecomposerApi, 'onProgress'>),
     onProgress(listener: (event: ProgressEvent) => void): Unsubscribe {
       const source = new EventSource(`${location.origin}/api/events?token=${encodeURIComponent(token)}`);
       const handler = (e: MessageEvent<string>): void => {

@@ -1,0 +1,111 @@
+// The datasets the UI knows: the embedded ones (always) and those the user imported by path,
+// kept in <home>/datasets.json (written atomically). Also thumbnails for a preview grid.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { DatasetInfo, DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
+import type { DatasetPreview } from '../../common/api.ts';
+import { UserError } from '../../common/errors.ts';
+import { datasetId, embeddedDatasets, loadDataset } from '../data/index.ts';
+import { SYNTHETIC_DEFAULTS, syntheticClassNames } from '../data/synthetic.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { cacheDir } from '../paths.ts';
+import { pngDataUrl } from './png.ts';
+
+interface Imported {
+  spec: DatasetSpec;
+  info: DatasetInfo;
+}
+
+const registryFile = (home: string) => path.join(home, 'datasets.json');
+
+export async function readImported(home: string): Promise<Imported[]> {
+  try {
+    const list = JSON.parse(await fsp.readFile(registryFile(home), 'utf8')) as unknown;
+    return Array.isArray(list) ? (list as Imported[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function addImported(home: string, spec: DatasetSpec, info: DatasetInfo): Promise<void> {
+  const list = (await readImported(home)).filter((d) => d.info.id !== info.id);
+  list.push({ spec, info });
+  await fsp.mkdir(home, { recursive: true });
+  await writeFileAtomic(registryFile(home), JSON.stringify(list, null, 1));
+}
+
+/** The embedded datasets, described without generating their images. */
+export function listEmbeddedDatasets(): DatasetInfo[] {
+  const out: DatasetInfo[] = [];
+  for (const spec of embeddedDatasets()) {
+    if (spec.kind !== 'synthetic') continue;
+    const classNames = syntheticClassNames(spec.name);
+    const seed = spec.seed ?? SYNTHETIC_DEFAULTS.seed;
+    out.push({
+      id: datasetId(spec),
+      kind: 'synthetic',
+      name: `${spec.name} ${spec.size}x${spec.size}`,
+      imageSize: spec.size,
+      classNames,
+      trainCount: (spec.trainPerClass ?? SYNTHETIC_DEFAULTS.trainPerClass) * classNames.length,
+      testCount: (spec.testPerClass ?? SYNTHETIC_DEFAULTS.testPerClass) * classNames.length,
+      source: `embedded (seed ${seed})`,
+    });
+  }
+  return out;
+}
+
+/** The spec of a dataset id; embedded datasets may ask for fewer images per class. */
+export async function resolveDataset(
+  home: string,
+  id: string,
+  perClass?: number | null,
+): Promise<DatasetSpec> {
+  const embedded = embeddedDatasets().find((s) => datasetId(s) === id);
+  if (embedded) {
+    if (embedded.kind === 'synthetic' && perClass)
+      return { ...embedded, trainPerClass: perClass, testPerClass: Math.max(10, Math.round(perClass / 2)) };
+    return embedded;
+  }
+  const found = (await readImported(home)).find((d) => d.info.id === id);
+  if (!found)
+    throw new UserError(
+      `No dataset with id "${id}".`,
+      'Choose one on the Datasets page, or import it first.',
+      'no-dataset',
+    );
+  return found.spec;
+}
+
+export async function loadById(
+  home: string,
+  id: string,
+  perClass?: number | null,
+  signal?: AbortSignal,
+  onProgress?: (p: { stage: string; fraction: number | null }) => void,
+): Promise<LoadedDataset> {
+  const spec = await resolveDataset(home, id, perClass);
+  return loadDataset(spec, { cacheDir: cacheDir(home), signal, onProgress });
+}
+
+/** A few training images per class as PNG data URLs. */
+export async function previewDataset(home: string, id: string, perClass: number): Promise<DatasetPreview> {
+  const data = await loadById(home, id);
+  const { train } = data;
+  const per = train.size * train.size * 3;
+  const counts = new Map<number, number>();
+  const images: DatasetPreview['images'] = [];
+  const classes = data.info.classNames.length;
+  for (let i = 0; i < train.count && images.length < classes * perClass; i++) {
+    const label = train.labels[i]!;
+    const n = counts.get(label) ?? 0;
+    if (n >= perClass) continue;
+    counts.set(label, n + 1);
+    images.push({
+      label,
+      src: pngDataUrl(train.images.subarray(i * per, (i + 1) * per), train.size, train.size),
+    });
+  }
+  images.sort((a, b) => a.label - b.label);
+  return { datasetId: data.info.id, classNames: data.info.classNames, images };
+}

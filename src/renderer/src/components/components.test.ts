@@ -1,0 +1,96 @@
+import { describe, expect, test } from 'vitest';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import ProgressBar from './ProgressBar.svelte';
+import JobPanel from './JobPanel.svelte';
+import Home from '../pages/Home.svelte';
+import { JobsStore } from '../lib/jobs.svelte.ts';
+import { fakeApi, job } from '../lib/test-helpers.ts';
+
+describe('ProgressBar', () => {
+  test('is an accessible progressbar with its value', () => {
+    render(ProgressBar, { fraction: 0.42, label: 'Training' });
+    const bar = screen.getByRole('progressbar', { name: 'Training' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('42');
+  });
+
+  test('says "working" when the fraction is unknown', () => {
+    render(ProgressBar, { fraction: null, label: 'Loading' });
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('working');
+  });
+});
+
+describe('JobPanel', () => {
+  test('shows progress and ETA, and cancels through the API', async () => {
+    const api = fakeApi();
+    render(JobPanel, { job: job(), api });
+    expect(screen.getByRole('progressbar')).toBeTruthy();
+    expect(screen.getByTestId('eta').textContent).toMatch(/42 s left/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(api.calls.find((c) => c.method === 'cancelJob')?.args).toEqual(['job-1']);
+  });
+
+  test('a failed job shows its error as an alert', () => {
+    render(JobPanel, {
+      job: job({ status: 'failed', error: 'No such folder. Check the path.' }),
+      api: fakeApi(),
+    });
+    expect(screen.getByRole('alert').textContent).toBe('No such folder. Check the path.');
+    expect(screen.queryByRole('progressbar')).toBeNull();
+  });
+});
+
+describe('Home', () => {
+  test('lists recent runs with their status and energy totals', async () => {
+    const api = fakeApi({
+      listRuns: async () => [
+        {
+          id: 3,
+          kind: 'train',
+          label: 'ResNet-8 on shapes',
+          status: 'interrupted',
+          error: null,
+          params: {},
+          startedAt: '2026-01-01T00:00:00.000Z',
+          endedAt: null,
+          seconds: 12,
+          backend: 'wasm',
+          epochsDone: 1,
+          bestEpoch: 1,
+          result: null,
+          energy: null,
+          energyFixedEpochs: null,
+          energyUntilBest: null,
+        },
+      ],
+      getEnergySummary: async () => ({
+        totals: { kwh: 0.5, co2eKg: 0.2, co2eLbs: 0.45, estimatedRuns: 1, runs: 1 },
+        runs: [],
+      }),
+    });
+    const jobs = new JobsStore(api);
+    render(Home, { api, jobs });
+    await waitFor(() => expect(screen.getByTestId('recent-runs').textContent).toMatch(/Interrupted/));
+    expect(screen.getByTestId('totals').textContent).toMatch(/0\.500 kWh/);
+    expect(screen.getByText(/estimated/)).toBeTruthy();
+  });
+
+  test('the demo button starts the demo and shows its job', async () => {
+    const api = fakeApi();
+    const jobs = new JobsStore(api);
+    render(Home, { api, jobs });
+    await fireEvent.click(screen.getByTestId('run-demo'));
+    await waitFor(() => expect(screen.getByTestId('job')).toBeTruthy());
+    expect(api.calls.some((c) => c.method === 'runDemo')).toBe(true);
+    expect((screen.getByTestId('run-demo') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  test('an API failure reads as a message, not a stack trace', async () => {
+    const api = fakeApi({
+      listRuns: async () => {
+        throw new Error('The Decomposer server is not reachable. Check that it runs, then reload.');
+      },
+    });
+    render(Home, { api, jobs: new JobsStore(api) });
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toMatch(/not reachable/));
+  });
+});

@@ -1,0 +1,41 @@
+// Formatting shared by the pages.
+import type { JobStatus } from '../../../core/common/api.ts';
+
+export function pct(x: number | null | undefined): string {
+  return x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds)) return '—';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Small energies need more digits than large ones. */
+export function num(x: number | null | undefined, digits = 3): string {
+  if (x == null || !Number.isFinite(x)) return '—';
+  if (x === 0) return '0';
+  return Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(digits);
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export const STATUS_TEXT: Record<JobStatus, string> = {
+  running: 'Running',
+  finished: 'Finished',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+/** Whether an energy source label means an estimate rather than a measurement. */
+export function isEstimated(source: string | null | undefined): boolean {
+  return !source || source.startsWith('estimate') || source === 'none';
+}

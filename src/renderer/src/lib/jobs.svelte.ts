@@ -1,0 +1,79 @@
+// The page's view of the core's jobs: filled from listJobs (so a reloaded page sees a running
+// job still running) and kept current by progress events. State lives in the core; this is a
+// mirror of it.
+import type { DecomposerApi, JobInfo, ProgressEvent } from '../../../core/common/api.ts';
+
+const MAX_POWER = 600;
+
+export class JobsStore {
+  jobs = $state<JobInfo[]>([]);
+  error = $state<string | null>(null);
+  /** Bumped when a job finishes, so pages reload their lists. */
+  finishedCount = $state(0);
+  private readonly api: DecomposerApi;
+  private off: (() => void) | null = null;
+
+  constructor(api: DecomposerApi) {
+    this.api = api;
+  }
+
+  get running(): JobInfo[] {
+    return this.jobs.filter((j) => j.status === 'running');
+  }
+
+  find(id: string | null | undefined): JobInfo | undefined {
+    return id ? this.jobs.find((j) => j.id === id) : undefined;
+  }
+
+  /** The newest job of one of these kinds. */
+  latest(...kinds: JobInfo['kind'][]): JobInfo | undefined {
+    return this.jobs.find((j) => kinds.includes(j.kind));
+  }
+
+  async start(): Promise<void> {
+    this.off?.();
+    this.off = this.api.onProgress((e) => this.apply(e));
+    try {
+      const list = await this.api.listJobs();
+      // Events that arrived meanwhile are newer than the list for the same job.
+      const seen = this.jobs.slice();
+      this.jobs = list.map((j) => seen.find((s) => s.id === j.id) ?? j);
+      for (const j of seen) if (!list.some((x) => x.id === j.id)) this.jobs.unshift(j);
+    } catch (e) {
+      this.error = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  stop(): void {
+    this.off?.();
+    this.off = null;
+  }
+
+  /** Adds a job just started (the call's answer may come after its first events). */
+  add(job: JobInfo): void {
+    if (!this.find(job.id)) this.jobs.unshift(job);
+  }
+
+  apply(e: ProgressEvent): void {
+    const p = e.payload;
+    if (p?.type === 'status') {
+      const i = this.jobs.findIndex((j) => j.id === e.jobId);
+      const wasRunning = i >= 0 && this.jobs[i]!.status === 'running';
+      if (i >= 0) this.jobs[i] = p.job;
+      else this.jobs.unshift(p.job);
+      if (p.job.status !== 'running' && (wasRunning || i < 0)) this.finishedCount++;
+      return;
+    }
+    const job = this.find(e.jobId);
+    if (!job) return;
+    job.progress = e.progress;
+    if (e.status) job.status = e.status;
+    if (p?.type === 'batch') job.etaSeconds = p.etaSeconds;
+    else if (p?.type === 'epoch') {
+      if (!job.epochs.some((x) => x.epoch === p.metrics.epoch)) job.epochs.push(p.metrics);
+    } else if (p?.type === 'power') {
+      job.power.push(p.sample);
+      if (job.power.length > MAX_POWER) job.power.splice(0, job.power.length - MAX_POWER);
+    }
+  }
+}

@@ -1,0 +1,164 @@
+// End to end through the UI: the built renderer served by the web shell (in this process,
+// with a temporary DECOMPOSER_HOME), driven in Chromium. Trains a tiny model and sees the
+// progress bar and the epoch chart, reloads the page mid-run and sees the job still running,
+// cancels it, and sees the energy chart with the finished run. Screenshots of every screen go
+// to test-results/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { createCoreApi } from '../../src/core/node/api.ts';
+import { startWebShell } from '../../src/web/server.ts';
+import type { WebShell } from '../../src/web/server.ts';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const rendererDir = path.join(root, 'out', 'renderer');
+const resultsDir = path.join(root, 'test-results');
+const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+describe('the UI end to end (web shell + Chromium)', () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-ui-'));
+  const api = createCoreApi({ home });
+  let shell: WebShell;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(path.join(rendererDir, 'index.html')), 'run `npm run build` first');
+    assert.ok(existsSync(chromiumPath), `No Chromium at ${chromiumPath}: set CHROMIUM_PATH.`);
+    // Tiny, quick runs: no idle measurement, one engine worker.
+    await api.setSetting('idleSeconds', 0);
+    await api.setSetting('workers', 1);
+    shell = await startWebShell({ port: 0, rendererDir, api });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.on('console', (m) => {
+      // A refused setting answers 422 with a message the page shows; that is expected.
+      if (m.type() === 'error' && !/status of 422/.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    mkdirSync(resultsDir, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await shell?.close();
+    await api.close();
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(resultsDir, `ui-${name}.png`), fullPage: true });
+
+  async function fillTraining(epochs: number): Promise<void> {
+    const form = page.getByTestId('train-form');
+    await form.getByLabel('Depth').selectOption('8');
+    await form.getByLabel('Epochs').fill(String(epochs));
+    await form.getByLabel('Augmentation').uncheck();
+    await form.getByText('Advanced').click();
+    await page.getByTestId('per-class').fill('20');
+    await form.getByLabel('Batch size').fill('16');
+  }
+
+  test('home, with the demo button and no runs yet', async () => {
+    await page.goto(shell.url);
+    await page.getByRole('heading', { name: 'Recent runs' }).waitFor();
+    await page.getByText('No runs yet').waitFor();
+    assert.equal(await page.getByTestId('run-demo').isEnabled(), true);
+    await shot('home-empty');
+  });
+
+  test('a long run shows its progress bar, survives a page reload, and can be cancelled', async () => {
+    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByTestId('train-dataset').selectOption({ index: 0 });
+    await fillTraining(200);
+    await page.getByRole('button', { name: 'Start training' }).click();
+    const bar = page.getByRole('progressbar');
+    await bar.waitFor({ timeout: 60_000 });
+    await page.getByText(/Training epoch \d+\/200/).waitFor({ timeout: 60_000 });
+    await shot('models-training');
+
+    await page.reload();
+    const job = page.getByTestId('job').first();
+    await job.waitFor();
+    assert.equal(await job.getAttribute('data-status'), 'running', 'the job is still running after a reload');
+    await page.getByRole('progressbar').waitFor();
+    await page.getByTestId('running-count').waitFor();
+
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('[data-testid="job"][data-status="cancelled"]').waitFor({ timeout: 60_000 });
+  });
+
+  test('a tiny training run finishes with its epoch chart, power chart and model', async () => {
+    await fillTraining(2);
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 120_000 });
+    await page.getByTestId('epoch-chart').locator('svg').first().waitFor();
+    assert.ok((await page.getByTestId('epoch-chart').locator('svg').count()) >= 2);
+    await page.getByTestId('power-chart').waitFor();
+    await page.getByTestId('train-result').waitFor();
+    await page.getByTestId('models').getByRole('row').nth(1).waitFor();
+    await shot('models-finished');
+  });
+
+  test('the energy page shows the finished run in the chart and the table', async () => {
+    await page.getByRole('link', { name: 'Energy' }).click();
+    const chart = page.getByTestId('energy-chart');
+    await chart.waitFor();
+    assert.ok((await chart.locator('svg').count()) >= 2);
+    const table = (await page.getByTestId('energy-table').textContent()) ?? '';
+    assert.match(table, /Finished/);
+    assert.match(table, /measured|estimated/);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'energy.csv');
+    await shot('energy');
+  });
+
+  test('home lists the runs; datasets preview and settings render', async () => {
+    await page.getByRole('link', { name: 'Home' }).click();
+    const runs = page.getByTestId('recent-runs');
+    await runs.waitFor();
+    const text = (await runs.textContent()) ?? '';
+    assert.match(text, /Finished/);
+    assert.match(text, /Cancelled/);
+    await shot('home');
+
+    await page.getByRole('link', { name: 'Datasets' }).click();
+    await page.getByRole('button', { name: /Preview shapes 32x32/ }).click();
+    await page.getByTestId('preview').locator('img').first().waitFor({ timeout: 60_000 });
+    assert.ok((await page.getByTestId('preview').locator('img').count()) >= 10);
+    await shot('datasets');
+    // In the browser a path field stands in for the native picker; a bad path says what to do.
+    await page.getByLabel('Path').fill(path.join(home, 'nothing-here'));
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('[data-testid="job"][data-status="failed"]').waitFor({ timeout: 30_000 });
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByTestId('active-backend').waitFor({ timeout: 60_000 });
+    const pue = page.getByTestId('setting-pue');
+    await pue.fill('0.5');
+    await pue.press('Tab');
+    await page.getByRole('alert').filter({ hasText: /pue/i }).waitFor();
+    await shot('settings');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.getByRole('link', { name: 'Models' }).click();
+    await page.getByTestId('models').waitFor();
+    await shot('models-dark');
+    assert.deepEqual(problems, [], 'the page logged errors (a CSP violation would show here)');
+  });
+});

@@ -1,0 +1,115 @@
+// The jobs layer behind the UI: a tiny training job through the core API, with progress
+// events, a run recorded in the store with energy, a model listed, cancel, and the
+// interrupted status of a run whose process died.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { JobInfo, ProgressEvent } from '../src/core/common/api.ts';
+import { createCoreApi } from '../src/core/node/api.ts';
+import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
+
+async function until(api: ReturnType<typeof createCoreApi>, id: string, pred: (j: JobInfo) => boolean) {
+  for (let i = 0; i < 1200; i++) {
+    const j = (await api.listJobs()).find((x) => x.id === id);
+    if (j && pred(j)) return j;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} never reached the state`);
+}
+
+const tiny = (dataset: string) => ({
+  dataset,
+  depth: 8,
+  epochs: 1,
+  seed: 1,
+  augment: false,
+  perClass: 10,
+  batchSize: 16,
+});
+
+test('a training job reports progress, records a run with energy and lists its model', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    await api.setSetting('workers', 1);
+    const events: ProgressEvent[] = [];
+    api.onProgress((e) => events.push(e));
+    const [shapes] = await api.listDatasets();
+    const job = await api.startTraining(tiny(shapes!.id));
+    assert.match(job.id, /^job-/);
+    assert.equal(job.status, 'running');
+    await assert.rejects(api.runDemo({ epochs: 1 }), /already running/);
+    const done = await until(api, job.id, (j) => j.status !== 'running');
+    assert.equal(done.status, 'finished', done.error ?? '');
+    assert.equal(done.epochs.length, 1);
+    assert.ok(done.runId);
+    assert.ok(events.some((e) => e.payload?.type === 'epoch'));
+    assert.ok(events.some((e) => e.payload?.type === 'status' && e.status === 'finished'));
+    const runs = await api.listRuns();
+    assert.equal(runs[0]!.id, done.runId);
+    assert.equal(runs[0]!.status, 'finished');
+    assert.ok(runs[0]!.energy && runs[0]!.energy.kwh >= 0);
+    const models = await api.listModels();
+    assert.equal(models.length, 1);
+    const summary = await api.getEnergySummary();
+    assert.equal(summary.runs.length, 1);
+    assert.equal(typeof summary.runs[0]!.measured, 'boolean');
+    const detail = await api.getRun(done.runId!);
+    assert.equal(detail.epochs.length, 1);
+  } finally {
+    await api.close();
+  }
+});
+
+test('a job can be cancelled, and a dead run shows as interrupted at start-up', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    await api.setSetting('workers', 1);
+    const [shapes] = await api.listDatasets();
+    const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 50 });
+    await until(api, job.id, (j) => j.progress?.stage.startsWith('Training') ?? false);
+    assert.equal(await api.cancelJob(job.id), true);
+    const done = await until(api, job.id, (j) => j.status !== 'running');
+    assert.equal(done.status, 'cancelled');
+    assert.equal(await api.cancelJob('job-nope'), false);
+  } finally {
+    await api.close();
+  }
+  // A run left 'running' by a process that is gone.
+  const store = Store.open(defaultDbFile(home));
+  const id = store.startRun({ kind: 'train', params: {}, label: 'killed' });
+  store.db.prepare('UPDATE runs SET pid = ?, pid_start = NULL WHERE id = ?').run(2 ** 22 + 7, id);
+  store.close();
+  const again = createCoreApi({ home });
+  try {
+    const jobs = await again.listJobs();
+    const j = jobs.find((x) => x.runId === id);
+    assert.equal(j?.status, 'interrupted');
+    assert.equal((await again.listRuns()).find((r) => r.id === id)?.status, 'interrupted');
+  } finally {
+    await again.close();
+  }
+});
+
+test('settings are validated and persisted', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    const s = await api.setSetting('pue', 1.2);
+    assert.equal(s.pue, 1.2);
+    assert.equal((await api.setSetting('backend', 'cpu')).backend, 'cpu');
+    await assert.rejects(api.setSetting('pue', 0.5), /pue/);
+    await assert.rejects(api.setSetting('backend', 'gpu' as never), /backend/);
+    assert.equal((await api.getSettings()).dataHome, home);
+    const preview = await api.previewDataset((await api.listDatasets())[0]!.id, 2);
+    assert.equal(preview.images.length, preview.classNames.length * 2);
+    assert.match(preview.images[0]!.src, /^data:image\/png;base64,/);
+  } finally {
+    await api.close();
+  }
+});
