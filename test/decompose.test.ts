@@ -74,7 +74,12 @@ async function run(opts: Parameters<typeof decompose>[3]): Promise<ModuleSet[]> 
   const art = await tinyModel();
   const engine = await openInference(art, { preprocess: PRE });
   try {
-    return await decompose(engine, planModel(art), tinyData(), { perClass: 2, seed: 1, ...opts });
+    return await decompose(engine, planModel(art), tinyData(), {
+      perClass: 2,
+      seed: 1,
+      point: 'conv',
+      ...opts,
+    });
   } finally {
     await engine.close();
   }

@@ -18,6 +18,7 @@ import {
   BLN_RULES,
   DEFAULT_APPROACH,
   DEFAULT_DELTA,
+  DEFAULT_POINT,
   decompose,
   deleteModuleSet,
   exportRemoved,
@@ -66,7 +67,8 @@ export const DECOMPOSE_USAGE = `  -m, --model DIR     the trained model's folder
   --rule R            MC-BLN rule: prose (default: remove nodes whose edges serve only the
                       unconcerned node: W[i,vuc] >= +delta and W[i,vc] < +delta) or algorithm2
                       (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta)
-  --point P           where activity is observed: conv (default, the paper) or relu (ReLU inputs)
+  --point P           where activity is observed: relu (default: ReLU inputs) or conv (Conv2D
+                      outputs, the paper's reading; costs more accuracy in ResNets, see README)
   --seed N            sampling seed (default 1)
   --inference E       auto (default) | onnxruntime | tfjs
 ${ENERGY_USAGE}
@@ -77,7 +79,7 @@ export function decomposeSettings(v: Values): DecomposeOptions {
   const rule = ((v.rule as string | undefined) ?? 'prose') as BlnRule;
   if (!BLN_RULES.includes(rule))
     throw new UserError(`Unknown rule "${v.rule}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
-  const point = (v.point as string | undefined) ?? 'conv';
+  const point = (v.point as string | undefined) ?? DEFAULT_POINT;
   if (point !== 'conv' && point !== 'relu')
     throw new UserError(`Unknown point "${point}".`, 'Use conv or relu.', 'usage');
   const perClass = intOption(v, 'per-class', 1000, 1);

@@ -12,6 +12,7 @@ import {
   writeJson,
 } from './decompose.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { GRID_OPTIONS, GRID_USAGE, gridCommand } from './grid.ts';
 import { formatTable1, saveModuleSet, table1, type Table1 } from '../../core/node/decompose/index.ts';
 
 /** Table 1 as JSON (fractions in [0, 1], seconds). */
@@ -36,7 +37,8 @@ export function table1Json(t: Table1) {
 
 export const experimentCommand: Command = {
   name: 'experiment',
-  summary: "reproduce the paper's experiments (decomposition: Table 1)",
+  summary:
+    "reproduce the paper's experiments: decomposition (Table 1), reuse and replace (Tables 2-5, Figure 6)",
   usage: `Usage: decomposer experiment decomposition --model DIR --dataset NAME [options]
 
 Decomposes the model with CI+TI+MC, CI+TI+MC-BLN and CI+TI+MC-BLN+MC-BI from one shared
@@ -46,14 +48,17 @@ index, with decomposition and evaluation times. Saves the module sets next to th
 the table as JSON next to them (experiment-<time>.json) and the run in the store.
 
 ${DECOMPOSE_USAGE}
-  --no-save           do not save the module sets`,
-  options: { ...DECOMPOSE_OPTIONS, 'no-save': { type: 'boolean', default: false } },
+  --no-save           do not save the module sets
+
+${GRID_USAGE}`,
+  options: { ...DECOMPOSE_OPTIONS, ...GRID_OPTIONS, 'no-save': { type: 'boolean', default: false } },
   async run(v, positionals) {
     const json = Boolean(v.json);
+    if (positionals[0] === 'reuse' || positionals[0] === 'replace') return gridCommand(positionals[0], v);
     if (positionals[0] !== 'decomposition')
       throw new UserError(
         `Unknown experiment "${positionals[0] ?? ''}".`,
-        'Use: decomposer experiment decomposition --model DIR --dataset NAME.',
+        'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );
     const settings = decomposeSettings(v);

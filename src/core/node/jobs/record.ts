@@ -5,6 +5,7 @@ import type { TrainEvent, TrainResult } from '../train/trainer.ts';
 import { RunRecorder, type RunEnergy } from '../store/recorder.ts';
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
+import type { IdlePowers } from '../energy/formula.ts';
 
 export interface RecordTrainingOptions {
   store: Store;
@@ -16,6 +17,8 @@ export interface RecordTrainingOptions {
   onRecorder?: (rec: RunRecorder) => void;
   work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>;
   onEvent?: (e: TrainEvent) => void;
+  /** Idle power measured already for a series of runs (then none is measured here). */
+  idle?: IdlePowers;
 }
 
 export interface RecordedTraining {
@@ -32,6 +35,7 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
     label: o.label,
     settings: o.settings,
     onInfo: o.onInfo,
+    idle: o.idle,
   });
   o.onRecorder?.(rec);
   let result: TrainResult;

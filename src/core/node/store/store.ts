@@ -528,4 +528,37 @@ export class Store {
         : null,
     };
   }
+
+  /** Opens (or finds) an experiment grid by its id; returns the rows already finished. */
+  openGrid(id: string, kind: string, spec: unknown): Map<string, { row: unknown; runId: number | null }> {
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?)
+         ON CONFLICT(id) DO UPDATE SET status = 'running', updated_at = excluded.updated_at`,
+      )
+      .run(id, kind, JSON.stringify(spec), now, now);
+    const rows = this.db.prepare('SELECT key, row_json, run_id FROM grid_rows WHERE grid_id = ?').all(id) as {
+      key: string;
+      row_json: string;
+      run_id: number | null;
+    }[];
+    return new Map(rows.map((r) => [r.key, { row: JSON.parse(r.row_json) as unknown, runId: r.run_id }]));
+  }
+
+  /** Records one finished piece of a grid (a scenario row, a decomposition, a baseline). */
+  putGridRow(gridId: string, key: string, kind: string, row: unknown, runId: number | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(grid_id, key) DO UPDATE SET row_json = excluded.row_json, run_id = excluded.run_id`,
+      )
+      .run(gridId, key, kind, runId, JSON.stringify(row), new Date().toISOString());
+  }
+
+  setGridStatus(id: string, status: 'running' | 'finished' | 'failed' | 'cancelled'): void {
+    this.db
+      .prepare('UPDATE grids SET status = ?, updated_at = ? WHERE id = ?')
+      .run(status, new Date().toISOString(), id);
+  }
 }

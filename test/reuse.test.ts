@@ -1,0 +1,288 @@
+// Reuse and replace (issue: Tables 2-5, Figure 6): scenario arithmetic on a tiny model whose
+// modules keep every node, continuous learning, the baselines' data, refusals, and a whole
+// grid on the embedded datasets with its rows, ratios and resume.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ImageSet, LoadedDataset } from '../src/core/common/dataset.ts';
+import { isUserError } from '../src/core/common/errors.ts';
+import { generateSynthetic } from '../src/core/node/data/index.ts';
+import { composedScores, decompose, gather } from '../src/core/node/decompose/index.ts';
+import { openInference, planModel } from '../src/core/node/inference/index.ts';
+import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
+import { continualModule } from '../src/core/node/reuse/continual.ts';
+import { co2eRatio, runGrid, type GridSpec } from '../src/core/node/reuse/grid.ts';
+import { gatherClasses, intraReuseGrid, scenarioDataset } from '../src/core/node/reuse/scenario.ts';
+import { Store } from '../src/core/node/store/store.ts';
+import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
+import { train } from '../src/core/node/train/trainer.ts';
+import { topKAccuracy } from '../src/core/node/train/metrics.ts';
+import { colourDataset } from './helpers/fixtures.ts';
+
+const PRE = { mean: 0, std: 1 };
+
+/** conv (bias +5, so every position is always active) -> relu -> global pool -> softmax over 4. */
+async function alwaysActiveModel(): Promise<ModelArtifacts> {
+  const input = tf.input({ shape: [4, 4, 3], name: 'input' });
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: 'conv' });
+  const pool = tf.layers.globalAveragePooling2d({ name: 'pool' });
+  const head = tf.layers.dense({ units: 4, activation: 'softmax', name: 'head' });
+  const model = tf.model({
+    inputs: input,
+    outputs: head.apply(pool.apply(conv.apply(input))) as tf.SymbolicTensor,
+  });
+  conv.setWeights([tf.tensor4d([0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.1], [1, 1, 3, 3]), tf.tensor1d([5, 5, 5])]);
+  head.setWeights([
+    tf.tensor2d([0.3, -0.2, 0.1, 0, -0.1, 0.4, 0, 0.2, 0, 0, -0.3, 0.5], [3, 4]),
+    tf.tensor1d([0, 0.1, -0.1, 0.05]),
+  ]);
+  const art = await modelToArtifacts(model);
+  model.dispose();
+  return art;
+}
+
+function randomImages(n: number, classes: number, seed: number): ImageSet {
+  const per = 4 * 4 * 3;
+  const images = new Uint8Array(n * per);
+  let s = seed;
+  for (let i = 0; i < images.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    images[i] = (s >>> 16) % 200;
+  }
+  return { images, labels: Int32Array.from({ length: n }, (_, i) => i % classes), count: n, size: 4 };
+}
+
+test('a composed pair predicts the hand-computed argmax of its two modules', async () => {
+  const art = await alwaysActiveModel();
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const train = randomImages(16, 4, 1);
+    const [set] = await decompose(engine, planModel(art), train, {
+      perClass: 4,
+      approaches: ['CI+TI+MC'],
+      point: 'conv',
+    });
+    assert.ok(
+      set!.modules.every((m) => m.ji === 1),
+      'every node is always active: modules keep all',
+    );
+    const test = randomImages(12, 4, 7);
+    const pair = [1, 3];
+    const c = await composedScores(
+      pair.map((k) => ({ engine, set: set!, classes: [k] })),
+      test.images,
+      test.count,
+    );
+    // By hand: module k's concerned probability is sigmoid(z_k - mean_{j != k} z_j), and
+    // z_k - z_j = log p_k - log p_j for the model's own softmax output.
+    const probs = await engine.predict(test.images, test.count);
+    for (let i = 0; i < test.count; i++) {
+      const logp = Array.from(probs.subarray(i * 4, i * 4 + 4), Math.log);
+      const margin = (k: number) => logp[k]! - logp.filter((_, j) => j !== k).reduce((a, b) => a + b, 0) / 3;
+      const want = margin(pair[0]!) >= margin(pair[1]!) ? 0 : 1;
+      const got = c.scores[i * 2]! >= c.scores[i * 2 + 1]! ? 0 : 1;
+      assert.equal(got, want, `image ${i}`);
+      const sig = (x: number) => 1 / (1 + Math.exp(-x));
+      assert.ok(Math.abs(c.scores[i * 2]! - sig(margin(pair[0]!))) < 1e-4);
+    }
+  } finally {
+    await engine.close();
+  }
+});
+
+test('continuous learning only removes nodes the other dataset activates and the module does not, and leaves the original untouched', async () => {
+  const data = colourDataset({ classes: 4, train: 48, size: 16 });
+  const other = colourDataset({ classes: 4, train: 48, size: 16, seed: 9 });
+  const runDir = await mkdtemp(path.join(os.tmpdir(), 'dec-cl-'));
+  const r = await train({ runDir, data, workers: 0, config: { depth: 8, epochs: 1, batchSize: 16 } });
+  const engine = await openInference(r.modelDir!);
+  try {
+    const { readModelDir } = await import('../src/core/node/models/io.ts');
+    const plan = planModel((await readModelDir(r.modelDir!)).artifacts);
+    const [set] = await decompose(engine, plan, data.train, {
+      perClass: 6,
+      approaches: ['CI+TI+MC'],
+      point: 'conv',
+    });
+    const before = JSON.stringify([...set!.modules[0]!.removed].map(([k, v]) => [k, [...v]]));
+    const unconcerned = gatherClasses([other.train], [{ source: 0, classIndex: 2 }]);
+    const modified = await continualModule(engine, plan, set!, 0, data.train, unconcerned);
+    assert.equal(
+      JSON.stringify([...set!.modules[0]!.removed].map(([k, v]) => [k, [...v]])),
+      before,
+      'original untouched',
+    );
+    const sample = set!.sample[0]!;
+    const own = await engine.observe(gather(data.train, sample), sample.length, { point: 'conv' });
+    const act = await engine.observe(unconcerned.images, unconcerned.count, { point: 'conv' });
+    let added = 0;
+    for (const [layer, r0] of set!.modules[0]!.removed) {
+      const r1 = modified.removed.get(layer)!;
+      for (let i = 0; i < r0.length; i++) {
+        assert.ok(r1[i]! >= r0[i]!, 'only removes');
+        if (r1[i] && !r0[i]) {
+          added++;
+          assert.equal(act.get(layer)![i], 1, 'removed nodes respond to the other dataset');
+          assert.equal(own.get(layer)![i], 0, "and not to the module's own sample");
+        }
+      }
+    }
+    assert.ok(modified.kept <= set!.modules[0]!.kept);
+    assert.equal(modified.kept, set!.modules[0]!.kept - added);
+  } finally {
+    await engine.close();
+  }
+});
+
+test("a baseline gets exactly the scenario's classes, relabelled in scenario order", () => {
+  const a = colourDataset({ classes: 4, train: 40, test: 20 });
+  const b = colourDataset({ classes: 3, train: 30, test: 15, seed: 5 });
+  const s = {
+    kind: 'inter-reuse' as const,
+    key: 'x',
+    classes: [
+      { source: 0, classIndex: 2 },
+      { source: 1, classIndex: 1 },
+    ],
+    images: [
+      { source: 0, classIndex: 2 },
+      { source: 1, classIndex: 1 },
+    ],
+  };
+  const d = scenarioDataset([a, b], s);
+  assert.equal(d.info.classNames.length, 2);
+  assert.equal(d.train.count, 10 + 10);
+  assert.deepEqual([...new Set(d.train.labels)].sort(), [0, 1]);
+  // The first image of label 1 is model B's first image of its class 1.
+  const per = 16 * 16 * 3;
+  const firstB = [...b.train.labels].indexOf(1);
+  const firstLabel1 = [...d.train.labels].indexOf(1);
+  assert.deepEqual(
+    d.train.images.subarray(firstLabel1 * per, (firstLabel1 + 1) * per),
+    b.train.images.subarray(firstB * per, (firstB + 1) * per),
+  );
+  assert.equal(intraReuseGrid(10, 1, 4).length, 6, 'four classes make six pairs');
+});
+
+test('modules of models with different input sizes are refused with the reason', async () => {
+  const small = colourDataset({ size: 16 });
+  const large = colourDataset({ size: 32 });
+  assert.throws(
+    () =>
+      gatherClasses(
+        [small.test, large.test],
+        [
+          { source: 0, classIndex: 0 },
+          { source: 1, classIndex: 1 },
+        ],
+      ),
+    (e) => isUserError(e) && /different input sizes cannot be composed/.test(e.hint),
+  );
+  const store = Store.open(path.join(await mkdtemp(path.join(os.tmpdir(), 'dec-db-')), 'db.sqlite'));
+  try {
+    await assert.rejects(
+      runGrid(
+        gridSpec('reuse', ['inter']),
+        [
+          { dir: '/nowhere/a', data: small },
+          { dir: '/nowhere/b', data: large },
+        ],
+        {
+          store,
+          settings: DEFAULT_SETTINGS,
+          workDir: os.tmpdir(),
+        },
+      ),
+      (e) => isUserError(e) && e.code === 'incompatible-modules',
+    );
+  } finally {
+    store.close();
+  }
+});
+
+function gridSpec(kind: 'reuse' | 'replace', scopes: ('intra' | 'inter')[]): GridSpec {
+  return {
+    kind,
+    scopes,
+    seed: 1,
+    pick: 3,
+    pairs: 2,
+    approach: 'CI+TI+MC-BLN',
+    decompose: { perClass: 8, point: 'relu', delta: 0.5, rule: 'prose' },
+    baseline: { epochs: 1, depth: 8, batchSize: 16 },
+    inference: 'auto',
+  };
+}
+
+async function tinyModel(data: LoadedDataset): Promise<string> {
+  const r = await train({
+    runDir: await mkdtemp(path.join(os.tmpdir(), 'dec-grid-')),
+    data,
+    workers: 0,
+    config: { depth: 8, epochs: 1, batchSize: 16 },
+  });
+  return r.modelDir!;
+}
+
+test('a reuse grid on the embedded datasets records every row, its baseline and CO2e ratios from recorded energy, and resumes', async () => {
+  const shapes = generateSynthetic('shapes', 32, { trainPerClass: 8, testPerClass: 4 });
+  const textures = generateSynthetic('textures', 32, { trainPerClass: 8, testPerClass: 4 });
+  const models = [
+    { dir: await tinyModel(shapes), data: shapes },
+    { dir: await tinyModel(textures), data: textures },
+  ];
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-grid-home-'));
+  const store = Store.open(path.join(home, 'db.sqlite'));
+  try {
+    const ctx = {
+      store,
+      settings: { ...DEFAULT_SETTINGS, idleSeconds: 0 },
+      workDir: home,
+      workers: 0,
+      idle: { cpuW: 0, dramW: 0, gpuW: 0 },
+    };
+    const spec = gridSpec('reuse', ['intra', 'inter']);
+    const g = await runGrid(spec, models, ctx);
+    assert.equal(g.rows.length, 3 + 2, 'three intra pairs and two inter pairs');
+    for (const r of g.rows) {
+      for (const k of ['ma', 'tma'] as const) assert.ok(r[k]! >= 0 && r[k]! <= 1);
+      if (r.kind === 'inter') assert.ok(r.mma! >= 0 && r.mma! <= 1);
+      const reuse = { ...r.cost.build, co2e_lbs: r.cost.build.co2e_lbs + r.cost.predict.co2e_lbs };
+      const fixed = {
+        ...r.cost.baseline_fixed,
+        co2e_lbs: r.cost.baseline_fixed.co2e_lbs + r.cost.baseline_predict.co2e_lbs,
+      };
+      assert.ok(r.cost.baseline_fixed.co2e_lbs > 0, 'the baseline recorded energy');
+      assert.equal(r.co2e_ratio_fixed, co2eRatio(fixed, reuse));
+      assert.ok(r.co2e_ratio_fixed_with_decomposition! <= r.co2e_ratio_fixed!);
+      assert.ok(r.run_ids.scenario && r.run_ids.baseline);
+      const run = store.getRun(r.run_ids.scenario);
+      assert.equal(run?.kind, 'reuse');
+      assert.equal(run?.status, 'finished');
+    }
+    // The TMA is the baseline's accuracy on exactly the scenario's test images.
+    const r0 = g.rows[0]!;
+    assert.equal(r0.test_images, 8);
+    // Running the same grid again resumes: nothing is recomputed.
+    const again = await runGrid(spec, models, ctx);
+    assert.equal(again.resumed, 5);
+    assert.deepEqual(again.rows, g.rows);
+  } finally {
+    store.close();
+  }
+});
+
+test('top-k over composed columns matches the shared metric', () => {
+  const scores = new Float32Array([0.9, 0.2, 0.1, 0.8]);
+  assert.equal(topKAccuracy(scores, Int32Array.of(0, 1), 2, 1), 1);
+  assert.equal(
+    co2eRatio(
+      { seconds: 1, kwh: 1, co2e_lbs: 2, co2e_kg: 1, source: 'x' },
+      { seconds: 1, kwh: 0, co2e_lbs: 0, co2e_kg: 0, source: 'x' },
+    ),
+    null,
+  );
+});
