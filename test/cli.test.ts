@@ -56,6 +56,8 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     '8',
     '--per-class',
     '6',
+    '--decompose-per-class',
+    '6',
     '--home',
     home,
     '--out',
@@ -100,6 +102,39 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   ])
     assert.equal(typeof e[k], 'number', k);
   assert.match(r.stderr, /idle power not measured/);
+  // Decomposition (Table 1), and one reuse and replace scenario of each kind (Tables 2-5).
+  const d = j as unknown as {
+    decomposition: { approach: string; top1: number; top5: number; ji: number; seconds: number }[];
+    reuse: {
+      kind: string;
+      ma: number;
+      mma?: number;
+      tma: number;
+      co2e_ratio_fixed: number | null;
+      co2e_ratio_best: number | null;
+    }[];
+    replace: { kind: string; top1: number; top5: number; tma: number; co2e_ratio_fixed: number | null }[];
+  };
+  assert.deepEqual(
+    d.decomposition.map((x) => x.approach),
+    ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
+  );
+  for (const x of d.decomposition)
+    for (const k of ['top1', 'top5', 'ji'] as const) assert.ok(x[k] >= 0 && x[k] <= 1, k);
+  assert.deepEqual(
+    d.reuse.map((x) => x.kind),
+    ['intra', 'inter'],
+  );
+  assert.deepEqual(
+    d.replace.map((x) => x.kind),
+    ['intra', 'inter'],
+  );
+  for (const x of d.reuse) {
+    assert.ok(x.ma >= 0 && x.ma <= 1 && x.tma >= 0 && x.tma <= 1);
+    assert.ok(x.co2e_ratio_fixed === null || x.co2e_ratio_fixed > 0);
+  }
+  assert.equal(typeof d.reuse[1]!.mma, 'number', 'inter reuse reports MMA');
+  for (const x of d.replace) assert.ok(x.top1 >= 0 && x.top5 >= x.top1);
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {

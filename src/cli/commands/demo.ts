@@ -24,6 +24,24 @@ import { train } from '../../core/node/train/trainer.ts';
 import { formatTable1, table1, type Table1 } from '../../core/node/decompose/index.ts';
 import { openInference, planModel } from '../../core/node/inference/index.ts';
 import { readModelDir } from '../../core/node/models/io.ts';
+import { DEFAULT_DELTA, DEFAULT_POINT } from '../../core/node/decompose/index.ts';
+import { recordTrainingRun } from '../../core/node/jobs/record.ts';
+import {
+  baselineFrom,
+  imagesKey,
+  runGrid,
+  type BaselineResult,
+  type GridModel,
+  type GridSpec,
+  type ScenarioRow,
+} from '../../core/node/reuse/grid.ts';
+import { intraReplaceGrid } from '../../core/node/reuse/scenario.ts';
+import { Store } from '../../core/node/store/store.ts';
+import { effectiveSettings } from '../../core/node/store/settings.ts';
+import type { LoadedDataset } from '../../core/common/dataset.ts';
+import type { BackendName } from '../../core/common/api.ts';
+import { dbFile } from './energy.ts';
+import { measureGridIdle, printRows } from './grid.ts';
 
 // Measured here: ResNet-20 (no batch norm) at these settings reaches about 60% test top-1
 // on 'shapes' in about 3-4 minutes on 2 cores: well above chance (10%), far from perfect.
@@ -53,6 +71,7 @@ trains a ResNet-${DEMO_DEFAULTS.depth} from scratch and prints its test accuracy
   --batch N           batch size (default ${DEMO_DEFAULTS.batch})
   --size N            32 (default) or 64
   --seed N            seed (default 1)
+  --no-reuse          skip the reuse and replace scenarios
   --decompose-per-class N  images per class the decomposition observes (default ${DEMO_DEFAULTS.decomposePerClass};
                       0 skips the decomposition)
   -o, --out DIR       run folder (default: a new temporary folder)
@@ -67,6 +86,7 @@ ${ENGINE_USAGE}`,
     seed: { type: 'string' },
     'decompose-per-class': { type: 'string' },
     out: { type: 'string', short: 'o' },
+    'no-reuse': { type: 'boolean', default: false },
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
@@ -150,6 +170,21 @@ ${ENGINE_USAGE}`,
         await engine.close();
       }
     }
+    // Reuse and replace (Tables 2-5, Figure 6): one scenario of each kind with its baseline.
+    const scenarios =
+      r.modelDir && r.status === 'finished' && !v['no-reuse'] && decomposePerClass > 0
+        ? await demoScenarios(v, {
+            modelDir: r.modelDir,
+            data,
+            config,
+            eng,
+            json,
+            signal,
+            perClass: intOption(v, 'per-class', DEMO_DEFAULTS.perClass, 2),
+            decomposePerClass,
+            ownBaseline: baselineFrom(r, rec.energy, rec.runId),
+          })
+        : null;
     const decomposition =
       table?.rows.map((x) => ({
         approach: x.approach,
@@ -170,6 +205,25 @@ ${ENGINE_USAGE}`,
         energy_until_best: { train: rec.energy.untilBest },
         run_ids: { train: rec.runId },
         decomposition,
+        reuse: (scenarios?.reuse ?? []).map((x) => ({
+          kind: x.kind,
+          classes: x.classes,
+          ma: x.ma,
+          ...(x.mma !== undefined ? { mma: x.mma } : {}),
+          tma: x.tma,
+          co2e_ratio_fixed: x.co2e_ratio_fixed,
+          co2e_ratio_best: x.co2e_ratio_best,
+        })),
+        replace: (scenarios?.replace ?? []).map((x) => ({
+          kind: x.kind,
+          classes: x.classes,
+          top1: x.top1,
+          top5: x.top5,
+          model_top1: x.model_top1,
+          tma: x.tma,
+          co2e_ratio_fixed: x.co2e_ratio_fixed,
+          co2e_ratio_best: x.co2e_ratio_best,
+        })),
       });
     else {
       info('');
@@ -186,7 +240,116 @@ ${ENGINE_USAGE}`,
         info('');
         info(formatTable1(table, `shapes-R${depth}`));
       }
+      if (scenarios) printRows([...scenarios.reuse, ...scenarios.replace]);
     }
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },
 };
+
+/**
+ * The demo's reuse and replace scenarios: a second model on the same dataset (another
+ * depth) and one on the second embedded dataset are trained, then one intra and one inter
+ * scenario each of reuse and replace run with their baselines. The demo model's own training
+ * is the baseline of the intra replace (it was trained from scratch on exactly those classes).
+ */
+async function demoScenarios(
+  v: Record<string, string | boolean | undefined>,
+  o: {
+    modelDir: string;
+    data: LoadedDataset;
+    config: { depth: number; epochs: number; batchSize: number; seed: number };
+    eng: { workers: number | undefined; backend: BackendName | null; home: string };
+    json: boolean;
+    signal: AbortSignal;
+    perClass: number;
+    decomposePerClass: number;
+    ownBaseline: BaselineResult;
+  },
+): Promise<{ reuse: ScenarioRow[]; replace: ScenarioRow[] }> {
+  const say = (l: string) => (o.json ? undefined : info(l));
+  const store = Store.open(dbFile(v));
+  try {
+    const settings = effectiveSettings(store, {
+      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
+    });
+    const idle = await measureGridIdle(settings, true);
+    const size = o.data.info.imageSize as 32 | 64;
+    const textures = await loadDataset(
+      {
+        kind: 'synthetic',
+        name: 'textures',
+        size,
+        seed: o.config.seed,
+        trainPerClass: o.perClass,
+        testPerClass: DEMO_DEFAULTS.testPerClass,
+      },
+      { cacheDir: cacheDir(o.eng.home) },
+    );
+    const second = async (name: string, data: LoadedDataset, seed: number): Promise<GridModel> => {
+      say(`training a second model for the scenarios: ResNet-8 on "${data.info.name}"…`);
+      const runDir = path.join(path.dirname(o.modelDir), name);
+      const t = await recordTrainingRun({
+        store,
+        settings,
+        idle,
+        params: { demo: true, dataset: data.info.id, run_dir: runDir, depth: 8, epochs: o.config.epochs },
+        label: `demo ${name}`,
+        work: (onEvent) =>
+          train({
+            runDir,
+            data,
+            workers: o.eng.workers,
+            backend: o.eng.backend,
+            signal: o.signal,
+            onEvent,
+            config: { ...o.config, depth: 8, seed },
+          }),
+      });
+      if (!t.result.modelDir || t.result.status !== 'finished')
+        throw new UserError('Training was cancelled.', 'Run the demo again.', 'cancelled');
+      return { dir: t.result.modelDir, data };
+    };
+    const a: GridModel = { dir: o.modelDir, data: o.data };
+    const b = await second('model-shapes-r8', o.data, o.config.seed + 1);
+    const c = await second('model-textures-r8', textures, o.config.seed);
+    const spec = (
+      kind: 'reuse' | 'replace',
+      scopes: ('intra' | 'inter')[],
+      replaceClasses?: number[],
+    ): GridSpec => ({
+      kind,
+      scopes,
+      seed: o.config.seed,
+      pick: 2,
+      pairs: 1,
+      replaceClasses,
+      approach: 'CI+TI+MC-BLN',
+      decompose: { perClass: o.decomposePerClass, point: DEFAULT_POINT, delta: DEFAULT_DELTA, rule: 'prose' },
+      baseline: { epochs: o.config.epochs, depth: o.config.depth, batchSize: o.config.batchSize },
+      inference: 'auto',
+    });
+    const n = o.data.info.classNames.length;
+    const replaced = intraReplaceGrid(n, [0])[0]!;
+    const ctx = {
+      store,
+      settings,
+      idle,
+      workDir: path.join(path.dirname(o.modelDir), 'scenarios'),
+      workers: o.eng.workers,
+      backend: o.eng.backend,
+      signal: o.signal,
+      onInfo: say,
+      knownBaselines: new Map([[imagesKey(replaced), o.ownBaseline]]),
+    };
+    const reuseIntra = await runGrid(spec('reuse', ['intra']), [a], ctx);
+    const reuseInter = await runGrid(spec('reuse', ['inter']), [a, c], ctx);
+    const replaceIntra = await runGrid(spec('replace', ['intra'], [0]), [a, b], ctx);
+    const replaceInter = await runGrid(spec('replace', ['inter']), [a, c], ctx);
+    return {
+      reuse: [...reuseIntra.rows, ...reuseInter.rows],
+      replace: [...replaceIntra.rows, ...replaceInter.rows],
+    };
+  } finally {
+    store.close();
+  }
+}

@@ -48,7 +48,7 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
   -o, --out DIR       where baselines train (default <home>/experiments)
   --backend, --workers  the baselines' training engine`;
 
-function printRows(rows: ScenarioRow[]): void {
+export function printRows(rows: ScenarioRow[]): void {
   const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x)).padStart(7);
   const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`).padStart(8);
   const reuse = rows.filter((r) => r.scenario === 'reuse');
