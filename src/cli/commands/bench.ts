@@ -17,6 +17,53 @@ import { buildResNet } from '../../core/node/models/resnet.ts';
 import { Adam } from '../../core/node/train/adam.ts';
 import { Rng } from '../../core/node/data/random.ts';
 import { benchInference } from '../../core/node/inference/bench.ts';
+import { openInference, planModel } from '../../core/node/inference/index.ts';
+import { generateSynthetic } from '../../core/node/data/index.ts';
+import { table1 } from '../../core/node/decompose/index.ts';
+import { Store } from '../../core/node/store/store.ts';
+import { existsSync as fileExists } from 'node:fs';
+import { dbFile } from './energy.ts';
+
+/** Mean CO2e ratios of the newest finished grid's rows in the store, if there is one. */
+function latestGridRatios(v: Record<string, unknown>) {
+  const file = dbFile(v as Record<string, string | boolean | undefined>);
+  if (!fileExists(file)) return null;
+  const store = Store.open(file);
+  try {
+    const grid = store.db
+      .prepare(`SELECT id, kind FROM grids WHERE status = 'finished' ORDER BY updated_at DESC LIMIT 1`)
+      .get() as { id: string; kind: string } | undefined;
+    if (!grid) return null;
+    const rows = (
+      store.db
+        .prepare(`SELECT row_json FROM grid_rows WHERE grid_id = ? AND key LIKE 'scenario:%'`)
+        .all(grid.id) as {
+        row_json: string;
+      }[]
+    ).map(
+      (r) =>
+        JSON.parse(r.row_json) as {
+          co2e_ratio_fixed: number | null;
+          co2e_ratio_best: number | null;
+          cost: { build: { source: string } };
+        },
+    );
+    const mean = (xs: (number | null)[]) => {
+      const ok = xs.filter((x): x is number => x !== null);
+      return ok.length ? Math.round((ok.reduce((a, b) => a + b, 0) / ok.length) * 100) / 100 : null;
+    };
+    return {
+      grid: grid.id,
+      kind: grid.kind,
+      scenarios: rows.length,
+      co2e_ratio_fixed: mean(rows.map((r) => r.co2e_ratio_fixed)),
+      co2e_ratio_best: mean(rows.map((r) => r.co2e_ratio_best)),
+      estimated: rows.some((r) => r.cost.build.source === 'estimate'),
+    };
+  } finally {
+    store.close();
+  }
+}
 
 interface Figure {
   figure: 'inference' | 'training';
@@ -115,6 +162,9 @@ each figure gets its ratio to PyTorch's.
   --backends LIST     comma-separated backends (default: every one that loads)
   --workers N         pool size (default: one per core)
   --no-torch          skip PyTorch
+  --decomposition     also decompose a 10-class ResNet (--per-class N concerned + N unconcerned
+                      per class, default 1000) and compare with one training epoch, then
+                      time composed evaluation of all modules
   --memory            also train ResNet-56 on 64x64 inputs at batch 64 a few steps and report peak memory
   --json              one JSON line per figure
   -h, --help          this help`,
@@ -127,6 +177,10 @@ each figure gets its ratio to PyTorch's.
     workers: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
     memory: { type: 'boolean', default: false },
+    decomposition: { type: 'boolean', default: false },
+    'per-class': { type: 'string' },
+    home: { type: 'string' },
+    db: { type: 'string' },
   },
   async run(v) {
     const json = Boolean(v.json);
@@ -178,6 +232,7 @@ each figure gets its ratio to PyTorch's.
     const images = Uint8Array.from({ length: batch * per }, () => rng.int(256));
     const labels = Int32Array.from({ length: batch }, () => rng.int(10));
 
+    let bestTrainRate = 0;
     for (const backend of backends) {
       for (const pooled of [false, true]) {
         let pool: EnginePool;
@@ -249,6 +304,7 @@ each figure gets its ratio to PyTorch's.
               torch?.train_img_s,
             ),
           );
+          bestTrainRate = Math.max(bestTrainRate, trn);
         } finally {
           await pool.close();
         }
@@ -300,6 +356,56 @@ each figure gets its ratio to PyTorch's.
         reason: e instanceof Error ? e.message : String(e),
       });
     }
+
+    if (v.decomposition) {
+      // Decomposing all modules of a 10-class ResNet (per class: N concerned + N unconcerned
+      // observations) against one training epoch on the same images, at the training rate
+      // measured above in this run; then composed evaluation of all modules on the test set.
+      const perClass = intOption(v, 'per-class', 1000, 1);
+      const data = generateSynthetic('shapes', size === 64 ? 64 : 32, {
+        trainPerClass: perClass,
+        testPerClass: 100,
+      });
+      const m = buildResNet({ depth, inputSize: data.info.imageSize, classes: 10, seed: 1 });
+      const art = await modelToArtifacts(m);
+      m.dispose();
+      const engine = await openInference(art, { preprocess: DEFAULT_PREPROCESS });
+      try {
+        const t = await table1(engine, planModel(art), data.train, data.test, { perClass, seed: 1 });
+        const seconds = t.observeSeconds + Math.max(...t.sets.map((x) => x.seconds.build));
+        const epochSeconds = bestTrainRate > 0 ? data.train.count / bestTrainRate : null;
+        emit({
+          figure: 'decomposition',
+          engine: engine.name,
+          depth,
+          size: data.info.imageSize,
+          classes: 10,
+          concerned_per_class: perClass,
+          unconcerned_per_class: perClass,
+          approaches: t.sets.length,
+          seconds: Math.round(seconds * 100) / 100,
+          epoch_images: data.train.count,
+          epoch_seconds_at_measured_training_rate: epochSeconds && Math.round(epochSeconds * 10) / 10,
+          ratio_to_one_epoch: epochSeconds && Math.round((seconds / epochSeconds) * 1000) / 1000,
+        });
+        emit({
+          figure: 'composed_evaluation',
+          engine: engine.name,
+          depth,
+          modules: t.sets.reduce((n, x) => n + x.modules.length, 0),
+          test_images: data.test.count,
+          module_evaluations_per_second: Math.round(t.moduleEvaluationsPerSecond),
+          ratio_to_n_model_evaluations: Math.round(t.composeRatio * 1000) / 1000,
+        });
+      } finally {
+        await engine.close();
+      }
+    }
+
+    // The CO2e ratio of training from scratch over reuse, as measured by the newest grid in
+    // the store (decomposer experiment reuse|replace, or the demo).
+    const ratios = latestGridRatios(v);
+    if (ratios) emit({ figure: 'co2e_ratio', ...ratios });
 
     if (v.memory) {
       const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
