@@ -52,6 +52,8 @@ test('migrations: an empty database gets the whole schema, WAL and foreign keys'
     assert.deepEqual(tables(s.db), [
       'epochs',
       'evaluations',
+      'grid_rows',
+      'grids',
       'machines',
       'models',
       'modules',
