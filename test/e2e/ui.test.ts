@@ -1,7 +1,8 @@
 // End to end through the UI: the built renderer served by the web shell (in this process,
 // with a temporary DECOMPOSER_HOME), driven in Chromium. Trains a tiny model and sees the
 // progress bar and the epoch chart, reloads the page mid-run and sees the job still running,
-// cancels it, and sees the energy chart with the finished run. Screenshots of every screen go
+// cancels it, decomposes the finished model into Table 1 rows, runs a tiny reuse scenario,
+// and sees the energy chart with the finished runs. Screenshots of every screen go
 // to test-results/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,6 +112,57 @@ describe('the UI end to end (web shell + Chromium)', () => {
     await page.getByTestId('train-result').waitFor();
     await page.getByTestId('models').getByRole('row').nth(1).waitFor();
     await shot('models-finished');
+  });
+
+  test('the tiny model decomposes through the UI into Table 1 rows and a mask picture', async () => {
+    await page.getByRole('link', { name: 'Decompose' }).click();
+    const form = page.getByTestId('decompose-form');
+    await form.waitFor();
+    await form.getByLabel('Sample size per class').fill('5');
+    await form.getByRole('button', { name: 'Decompose' }).click();
+    await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 60_000 });
+    const table = page.getByTestId('table1');
+    await table.waitFor();
+    assert.equal(await table.getByRole('row').count(), 5, 'a header, the model and three approaches');
+    const text = (await table.textContent()) ?? '';
+    assert.match(text, /CI\+TI\+MC-BLN\+MC-BI/);
+    assert.match(text, /\d+\.\d%/);
+    assert.ok((await page.getByTestId('modules-ji').getByRole('row').count()) > 2);
+    const pic = page.getByTestId('mask-picture');
+    await pic.waitFor();
+    assert.ok((await pic.locator('rect').count()) > 10);
+    await page.getByTestId('module-sets').waitFor();
+    await shot('decompose');
+  });
+
+  test('a tiny reuse scenario runs with its baseline and shows MA and TMA', async () => {
+    await page.getByRole('link', { name: 'Reuse' }).click();
+    const form = page.getByTestId('scenario-form');
+    await form.waitFor();
+    const boxes = page.getByTestId('class-picker').getByRole('checkbox');
+    await boxes.nth(0).check();
+    await page
+      .getByTestId('compatibility')
+      .getByText(/Pick at least two/)
+      .waitFor();
+    await boxes.nth(1).check();
+    await page
+      .getByTestId('compatibility')
+      .getByText(/Compatible/)
+      .waitFor();
+    await form.getByText('Settings', { exact: true }).click();
+    await form.getByLabel('Sample size per class').fill('5');
+    await page.getByTestId('baseline-epochs').fill('1');
+    await form.getByRole('button', { name: 'Run scenario' }).click();
+    await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 90_000 });
+    const result = page.getByTestId('scenario-result');
+    await result.waitFor();
+    const text = (await result.textContent()) ?? '';
+    assert.match(text, /MA/);
+    assert.match(text, /TMA/);
+    assert.match(text, /\d+\.\d%/);
+    await page.getByTestId('scenario-co2e').waitFor();
+    await shot('reuse');
   });
 
   test('the energy page shows the finished run in the chart and the table', async () => {

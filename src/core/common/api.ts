@@ -36,7 +36,7 @@ export interface SystemInfo {
 
 // ---- Jobs ----
 
-export type JobKind = 'train' | 'demo' | 'download' | 'import';
+export type JobKind = 'train' | 'demo' | 'download' | 'import' | 'decompose' | 'scenario';
 export type JobStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
 export const JOB_STATUSES: readonly JobStatus[] = [
   'running',
@@ -84,7 +84,127 @@ export interface JobInfo {
   energySource: string | null;
   error: string | null;
   /** What the job made: a model folder, a dataset id, a file. */
-  result: { modelDir?: string; top1?: number; top5?: number; datasetId?: string; path?: string } | null;
+  result: {
+    modelDir?: string;
+    top1?: number;
+    top5?: number;
+    datasetId?: string;
+    path?: string;
+    /** Decomposition jobs: Table 1 for the model. */
+    table1?: Table1View;
+    /** Reuse and replace jobs: the scenario's row. */
+    scenario?: ScenarioView;
+  } | null;
+}
+
+// ---- Decomposition and reuse ----
+
+export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
+export type DecomposeApproach = (typeof DECOMPOSE_APPROACHES)[number];
+
+export interface DecomposeParams {
+  /** The model's folder (ModelSummary.dir). */
+  modelDir: string;
+  approaches: DecomposeApproach[];
+  /** MC-BLN threshold δ. */
+  delta: number;
+  /** Concerned training images per class observed. */
+  perClass: number;
+  seed: number;
+  /** Where activity is observed: ReLU inputs (default) or Conv2D outputs. */
+  point: 'relu' | 'conv';
+  /** A dataset id; null or absent: the one the model was trained on. */
+  dataset?: string | null;
+}
+
+/** One module's masks, summarised per mask layer: the kept fraction of each channel (or unit). */
+export interface ModuleMaskView {
+  layer: string;
+  /** [H, W, C] or [units]. */
+  shape: number[];
+  keptByChannel: number[];
+}
+
+export interface ModuleView {
+  classIndex: number;
+  className: string;
+  ji: number;
+  kept: number;
+  total: number;
+  masks: ModuleMaskView[];
+}
+
+export interface Table1View {
+  modelDir: string;
+  datasetId: string;
+  testImages: number;
+  model: { top1: number; top5: number; evalSeconds: number };
+  rows: {
+    approach: string;
+    top1: number;
+    top5: number;
+    ji: number;
+    seconds: number;
+    evalSeconds: number;
+    /** Where the module set was saved. */
+    dir: string | null;
+    modules: ModuleView[];
+  }[];
+  warnings: string[];
+}
+
+export interface ModuleSetSummary {
+  runId: string;
+  dir: string;
+  createdAt: string;
+  approach: string;
+  modules: number;
+  meanJi: number;
+}
+
+/** One class of a scenario: class `classIndex` of model `source` (0: the first model, 1: the second). */
+export interface ScenarioPick {
+  source: number;
+  classIndex: number;
+}
+
+export interface ScenarioParams {
+  kind: 'reuse' | 'replace';
+  /** One or two model folders. */
+  models: string[];
+  /** Reuse: the classes composed, in label order (at least 2). */
+  classes?: ScenarioPick[];
+  /** Replace: model A's class whose module is replaced, and the module that replaces it (from model B). */
+  replaced?: number;
+  replacement?: ScenarioPick;
+  approach: DecomposeApproach;
+  perClass: number;
+  baselineEpochs: number;
+  seed: number;
+}
+
+/** A finished scenario: accuracies (fractions) and CO2e ratios (baseline over reuse). */
+export interface ScenarioView {
+  scenario: 'reuse' | 'replace';
+  kind: 'intra' | 'inter';
+  classes: string[];
+  ma?: number;
+  mma?: number;
+  top1?: number;
+  top5?: number;
+  modelTop1?: number;
+  modelTop5?: number;
+  tma: number;
+  testImages: number;
+  co2eRatioFixed: number | null;
+  co2eRatioBest: number | null;
+  co2eRatioFixedWithDecomposition: number | null;
+  co2eRatioBestWithDecomposition: number | null;
+  reuseCo2eKg: number;
+  decompositionCo2eKg: number;
+  baselineFixedCo2eKg: number;
+  baselineBestCo2eKg: number;
+  estimated: boolean;
 }
 
 /** A typed payload carried by a progress event. */
@@ -199,6 +319,10 @@ export interface ModelSummary {
   top5: number | null;
   status: JobStatus;
   energy: EnergyFigure | null;
+  /** From the model's meta (null when it has none). */
+  classNames: string[] | null;
+  inputSize: number | null;
+  datasetId: string | null;
 }
 
 export interface EnergySummary {
@@ -271,6 +395,12 @@ export interface DecomposerApi {
   getSettings(): Promise<AppSettings>;
   setSetting(key: SettingKey, value: unknown): Promise<AppSettings>;
   getEnergySummary(): Promise<EnergySummary>;
+  /** Decomposes a model (Table 1) as a job; the module sets are saved next to the model. */
+  startDecomposition(params: DecomposeParams): Promise<JobInfo>;
+  /** The module sets saved next to a model, newest first. */
+  listModuleSets(modelDir: string): Promise<ModuleSetSummary[]>;
+  /** Runs one reuse or replace scenario and its train-from-scratch baseline as a job. */
+  startScenario(params: ScenarioParams): Promise<JobInfo>;
   /** Progress of running jobs, pushed as it happens. */
   onProgress(listener: (event: ProgressEvent) => void): Unsubscribe;
 }
@@ -349,6 +479,88 @@ export function checkImportSpec(p: unknown): string | null {
   return null;
 }
 
+const isNum = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+
+export function checkDecomposeParams(p: unknown): string | null {
+  if (!isObj(p)) return 'decomposition parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    ['modelDir', 'approaches', 'delta', 'perClass', 'seed', 'point', 'dataset'],
+    'decomposition parameters',
+  );
+  if (extra) return extra;
+  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
+  if (
+    !Array.isArray(p.approaches) ||
+    p.approaches.length < 1 ||
+    p.approaches.length > DECOMPOSE_APPROACHES.length ||
+    !p.approaches.every((a) => DECOMPOSE_APPROACHES.includes(a as DecomposeApproach)) ||
+    new Set(p.approaches).size !== p.approaches.length
+  )
+    return `approaches must be one or more of ${DECOMPOSE_APPROACHES.join(', ')}`;
+  if (!isNum(p.delta, 0, 1000)) return 'δ must be a number ≥ 0';
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  if (p.point !== 'relu' && p.point !== 'conv') return 'the observation point must be relu or conv';
+  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
+    return 'dataset must be a dataset id';
+  return null;
+}
+
+function checkPick(p: unknown, sources: number): boolean {
+  return (
+    isObj(p) &&
+    Object.keys(p).every((k) => k === 'source' || k === 'classIndex') &&
+    isInt(p.source, 0, sources - 1) &&
+    isInt(p.classIndex, 0, 100_000)
+  );
+}
+
+export function checkScenarioParams(p: unknown): string | null {
+  if (!isObj(p)) return 'scenario parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    [
+      'kind',
+      'models',
+      'classes',
+      'replaced',
+      'replacement',
+      'approach',
+      'perClass',
+      'baselineEpochs',
+      'seed',
+    ],
+    'scenario parameters',
+  );
+  if (extra) return extra;
+  if (p.kind !== 'reuse' && p.kind !== 'replace') return 'kind must be reuse or replace';
+  if (!Array.isArray(p.models) || p.models.length < 1 || p.models.length > 2 || !p.models.every(isPathString))
+    return 'models must be one or two model folders';
+  const n = p.models.length;
+  if (p.kind === 'reuse') {
+    if (!Array.isArray(p.classes) || p.classes.length < 2 || p.classes.length > 1000)
+      return 'a reuse scenario needs at least two classes';
+    if (!p.classes.every((c) => checkPick(c, n)))
+      return 'each class must be {source, classIndex} of a given model';
+    if (p.replaced !== undefined || p.replacement !== undefined)
+      return 'a reuse scenario has no replaced class';
+  } else {
+    if (n !== 2) return 'a replace scenario needs two models';
+    if (!isInt(p.replaced, 0, 100_000)) return 'replaced must be a class index';
+    if (!checkPick(p.replacement, n) || (p.replacement as ScenarioPick).source !== 1)
+      return 'the replacement must be a class of the second model';
+    if (p.classes !== undefined) return 'a replace scenario takes replaced and replacement, not classes';
+  }
+  if (!DECOMPOSE_APPROACHES.includes(p.approach as DecomposeApproach))
+    return `approach must be one of ${DECOMPOSE_APPROACHES.join(', ')}`;
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.baselineEpochs, 1, 1000)) return 'baseline epochs must be from 1 to 1000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  return null;
+}
+
 function checkSetting(args: unknown[]): string | null {
   const [key, value] = args;
   if (!SETTING_NAMES.includes(key as SettingKey))
@@ -408,6 +620,12 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
   getSettings: { arity: 0, check: none },
   setSetting: { arity: 2, check: checkSetting },
   getEnergySummary: { arity: 0, check: none },
+  startDecomposition: { arity: 1, check: ([p]) => checkDecomposeParams(p) },
+  listModuleSets: {
+    arity: 1,
+    check: ([d]) => (isPathString(d) ? null : 'the model folder must be a path'),
+  },
+  startScenario: { arity: 1, check: ([p]) => checkScenarioParams(p) },
 };
 
 export function isApiMethod(value: unknown): value is ApiMethod {

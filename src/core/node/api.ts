@@ -7,6 +7,7 @@ import type {
   AppSettings,
   BackendName,
   BackendReport,
+  DecomposeParams,
   DecomposerApi,
   DemoParams,
   DownloadableDataset,
@@ -16,9 +17,11 @@ import type {
   JobInfo,
   JobStatus,
   ModelSummary,
+  ModuleSetSummary,
   ProgressEvent,
   RunDetailView,
   RunSummary,
+  ScenarioParams,
   SettingKey,
   SystemInfo,
   TrainParams,
@@ -27,7 +30,9 @@ import type {
 import { checkCall } from '../common/api.ts';
 import type { DatasetInfo } from '../common/dataset.ts';
 import { UserError } from '../common/errors.ts';
+import { listModuleSets } from './decompose/files.ts';
 import { initBackend, parseBackendName } from './engine/backend.ts';
+import { readModelDir } from './models/io.ts';
 import { dataHome } from './paths.ts';
 import { listEmbeddedDatasets, previewDataset, readImported } from './jobs/datasets.ts';
 import { JobManager } from './jobs/jobs.ts';
@@ -262,6 +267,10 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
           continue; // deleted since
         }
         const p = r.params as { dataset?: string; depth?: number } | null;
+        const meta = await readModelDir(res.model_dir).then(
+          (x) => x.meta,
+          () => null,
+        );
         out.push({
           runId: r.id,
           dir: res.model_dir,
@@ -273,6 +282,9 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
           top5: res.top5 ?? null,
           status: r.status as JobStatus,
           energy: r.energy as EnergyFigure | null,
+          classNames: meta?.classNames ?? null,
+          inputSize: meta?.inputSize ?? null,
+          datasetId: meta?.datasetId ?? null,
         });
       }
       return out;
@@ -342,6 +354,23 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
         });
       }
       return out;
+    },
+
+    async startDecomposition(params: DecomposeParams): Promise<JobInfo> {
+      guard('startDecomposition', [params]);
+      db();
+      return jobs.startDecomposition({ ...params, modelDir: path.resolve(params.modelDir) });
+    },
+
+    async listModuleSets(modelDir: string): Promise<ModuleSetSummary[]> {
+      guard('listModuleSets', [modelDir]);
+      return listModuleSets(path.resolve(modelDir));
+    },
+
+    async startScenario(params: ScenarioParams): Promise<JobInfo> {
+      guard('startScenario', [params]);
+      db();
+      return jobs.startScenario({ ...params, models: params.models.map((m) => path.resolve(m)) });
     },
 
     onProgress(listener: (event: ProgressEvent) => void): Unsubscribe {

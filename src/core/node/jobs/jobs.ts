@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type {
   BackendName,
+  DecomposeParams,
   DemoParams,
   DownloadableDataset,
   EpochMetrics,
@@ -18,6 +19,7 @@ import type {
   JobStatus,
   PowerSample,
   ProgressEvent,
+  ScenarioParams,
   TrainParams,
 } from '../../common/api.ts';
 import type { DatasetSpec, Progress } from '../../common/dataset.ts';
@@ -28,6 +30,7 @@ import type { RunRecorder } from '../store/recorder.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { train } from '../train/trainer.ts';
+import { runDecomposition, runScenario, type AnalysisContext } from './analysis.ts';
 import { addImported, loadById } from './datasets.ts';
 import { recordTrainingRun } from './record.ts';
 
@@ -69,7 +72,14 @@ export class JobManager {
       if (!run) continue;
       this.interrupted.push({
         id: `run-${id}`,
-        kind: (run.params as { demo?: boolean } | null)?.demo ? 'demo' : 'train',
+        kind:
+          run.kind === 'decompose'
+            ? 'decompose'
+            : run.kind === 'reuse' || run.kind === 'replace'
+              ? 'scenario'
+              : (run.params as { demo?: boolean } | null)?.demo
+                ? 'demo'
+                : 'train',
         status: 'interrupted',
         label: run.label ?? `Run ${id}`,
         startedAt: run.started_at,
@@ -351,6 +361,46 @@ export class JobManager {
     } finally {
       clearInterval(sampler);
     }
+  }
+
+  private analysis(job: Job): AnalysisContext {
+    return {
+      home: this.o.home,
+      store: this.o.store(),
+      engine: this.o.engine(),
+      signal: job.controller.signal,
+      progress: (p) => {
+        job.info.progress = p;
+        this.event(job);
+      },
+      onRunId: (id) => {
+        job.info.runId = id;
+        this.status(job);
+      },
+      setLabel: (label) => {
+        job.info.label = label;
+      },
+    };
+  }
+
+  /** Decomposition (Table 1) of one model: its module sets are saved next to it. */
+  startDecomposition(p: DecomposeParams): JobInfo {
+    const label = `Decompose ${path.basename(path.dirname(p.modelDir))} (${p.approaches.join(', ')})`;
+    return this.start('decompose', label, async (job) => {
+      const table1 = await runDecomposition(this.analysis(job), p);
+      return { result: { modelDir: table1.modelDir, datasetId: table1.datasetId, table1 } };
+    });
+  }
+
+  /** One reuse or replace scenario with its train-from-scratch baseline. */
+  startScenario(p: ScenarioParams): JobInfo {
+    this.busyTraining();
+    const label = `${p.kind === 'reuse' ? 'Reuse' : 'Replace'} scenario (baseline ${p.baselineEpochs} epoch${p.baselineEpochs === 1 ? '' : 's'})`;
+    return this.start('scenario', label, async (job) => {
+      const scenario = await runScenario(this.analysis(job), p);
+      job.info.label = `${p.kind === 'reuse' ? 'Reuse' : 'Replace'}: ${scenario.classes.join(' + ').slice(0, 160)}`;
+      return { result: { scenario } };
+    });
   }
 
   downloadDataset(name: DownloadableDataset): JobInfo {

@@ -118,6 +118,8 @@ export interface GridContext {
    * exactly those classes (the demo's own model for a full-dataset replace).
    */
   knownBaselines?: Map<string, BaselineResult>;
+  /** Run exactly these scenarios instead of the spec's grid (one user-built scenario). */
+  scenarios?: Scenario[];
 }
 
 export interface BaselineResult {
@@ -285,7 +287,7 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
     }
 
     // 2. Every scenario: compose (measured), then its baseline (trained once per class set).
-    for (const s of scenariosFor(spec, models)) {
+    for (const s of ctx.scenarios ?? scenariosFor(spec, models)) {
       ctx.signal?.throwIfAborted();
       const prior = done.get(`scenario:${s.key}`);
       if (prior) {

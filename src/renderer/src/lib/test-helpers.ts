@@ -55,6 +55,9 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
     setSetting: async () => {
       throw new Error('not in this test');
     },
+    startDecomposition: async () => job({ kind: 'decompose', id: 'job-decompose' }),
+    listModuleSets: async () => [],
+    startScenario: async () => job({ kind: 'scenario', id: 'job-scenario' }),
     getEnergySummary: async () => ({
       totals: { kwh: 0, co2eKg: 0, co2eLbs: 0, estimatedRuns: 0, runs: 0 },
       runs: [],

@@ -1,0 +1,121 @@
+// One user-built reuse or replace scenario (the UI's builder), run through the grid's own
+// machinery: the same one-time decomposition, composed evaluation, baseline trained from
+// scratch, and the same costs and CO2e ratios as a row of the paper's grids.
+import { UserError } from '../../common/errors.ts';
+import { DEFAULT_DELTA } from '../decompose/algorithms.ts';
+import type { Approach } from '../decompose/decompose.ts';
+import { runGrid, type GridContext, type GridModel, type GridSpec, type ScenarioRow } from './grid.ts';
+import type { Scenario, ScenarioClass } from './scenario.ts';
+
+export interface CustomScenario {
+  kind: 'reuse' | 'replace';
+  /** Reuse: the classes composed, in label order. */
+  classes?: ScenarioClass[];
+  /** Replace: model A's class whose module is replaced, and the module (of model B) replacing it. */
+  replaced?: number;
+  replacement?: ScenarioClass;
+}
+
+export interface CustomOptions {
+  approach: Approach;
+  perClass: number;
+  baselineEpochs: number;
+  /** The baseline's depth (default: model A's, else 20). */
+  baselineDepth: number;
+  seed: number;
+  batchSize?: number;
+}
+
+/** Builds the scenario and the models it needs (reuse keeps only the models it picks from). */
+export function buildScenario(
+  c: CustomScenario,
+  models: GridModel[],
+): { scenario: Scenario; models: GridModel[] } {
+  const classCount = (i: number) => models[i]?.data.info.classNames.length ?? 0;
+  const check = (p: ScenarioClass) => {
+    if (!models[p.source] || p.classIndex < 0 || p.classIndex >= classCount(p.source))
+      throw new UserError(
+        `Model ${p.source + 1} has no class ${p.classIndex}.`,
+        "Pick classes from the models' own class lists.",
+        'bad-scenario',
+      );
+  };
+  if (c.kind === 'reuse') {
+    const picks = c.classes ?? [];
+    if (picks.length < 2)
+      throw new UserError(
+        'A reuse scenario needs at least two classes.',
+        'Pick two or more.',
+        'bad-scenario',
+      );
+    picks.forEach(check);
+    const keys = picks.map((p) => `${p.source}:${p.classIndex}`);
+    if (new Set(keys).size !== keys.length)
+      throw new UserError('A class is picked twice.', 'Pick each class once.', 'bad-scenario');
+    // Keep only the models picked from, renumbered in order.
+    const used = [...new Set(picks.map((p) => p.source))].sort((a, b) => a - b);
+    const classes = picks.map((p) => ({ source: used.indexOf(p.source), classIndex: p.classIndex }));
+    const kind = used.length > 1 ? 'inter-reuse' : 'intra-reuse';
+    return {
+      scenario: {
+        kind,
+        key: `custom-${kind}:${classes.map((p) => `${p.source}.${p.classIndex}`).join('-')}`,
+        classes,
+        images: classes,
+      },
+      models: used.map((i) => models[i]!),
+    };
+  }
+  if (models.length !== 2)
+    throw new UserError('A replace scenario needs two models.', 'Pick a second model.', 'bad-scenario');
+  const r = c.replaced ?? -1;
+  const q = c.replacement;
+  if (!q || q.source !== 1)
+    throw new UserError(
+      'A replace scenario needs a module of the second model.',
+      'Pick the replacing class.',
+      'bad-scenario',
+    );
+  check({ source: 0, classIndex: r });
+  check(q);
+  const n = classCount(0);
+  const intra = models[0]!.data.info.id === models[1]!.data.info.id && q.classIndex === r;
+  const classes = Array.from({ length: n }, (_, i) => (i === r ? q : { source: 0, classIndex: i }));
+  const kind = intra ? 'intra-replace' : 'inter-replace';
+  return {
+    scenario: {
+      kind,
+      key: `custom-${kind}:${r}-${q.classIndex}`,
+      classes,
+      replaced: r,
+      // Intra: the same classes' images; inter: label r now stands for B's class.
+      images: intra ? Array.from({ length: n }, (_, i) => ({ source: 0, classIndex: i })) : classes,
+    },
+    models,
+  };
+}
+
+/** Runs one scenario (decomposing the models once, training its baseline) and returns its row. */
+export async function runCustomScenario(
+  c: CustomScenario,
+  allModels: GridModel[],
+  o: CustomOptions,
+  ctx: GridContext,
+): Promise<ScenarioRow> {
+  const { scenario, models } = buildScenario(c, allModels);
+  const spec: GridSpec = {
+    kind: c.kind,
+    scopes: [scenario.kind.startsWith('intra') ? 'intra' : 'inter'],
+    seed: o.seed,
+    pick: 2,
+    pairs: 1,
+    approach: o.approach,
+    decompose: { perClass: o.perClass, point: 'relu', delta: DEFAULT_DELTA, rule: 'prose' },
+    baseline: { epochs: o.baselineEpochs, depth: o.baselineDepth, batchSize: o.batchSize ?? 32 },
+    inference: 'auto',
+  };
+  const result = await runGrid(spec, models, { ...ctx, scenarios: [scenario] });
+  const row = result.rows[0];
+  if (!row) throw new Error('The scenario produced no result.');
+  return row;
+}

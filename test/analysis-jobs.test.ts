@@ -1,0 +1,140 @@
+// Decomposition (Table 1) and one user-built reuse / replace scenario as UI jobs, through the
+// core API: a tiny model trained, decomposed with every approach (module sets saved, the run
+// recorded as 'decompose'), then composed with its baseline trained from scratch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { JobInfo } from '../src/core/common/api.ts';
+import { checkCall } from '../src/core/common/api.ts';
+import { createCoreApi } from '../src/core/node/api.ts';
+
+async function until(api: ReturnType<typeof createCoreApi>, id: string) {
+  for (let i = 0; i < 3000; i++) {
+    const j = (await api.listJobs()).find((x) => x.id === id);
+    if (j && j.status !== 'running') return j;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} never ended`);
+}
+
+const finished = (j: JobInfo) => assert.equal(j.status, 'finished', j.error ?? '');
+
+test('the new calls are checked at the boundary', () => {
+  const ok = { modelDir: '/m', approaches: ['CI+TI+MC'], delta: 0.5, perClass: 5, seed: 1, point: 'relu' };
+  assert.equal(checkCall('startDecomposition', [ok]), null);
+  assert.match(checkCall('startDecomposition', [{ ...ok, approaches: ['X'] }]) ?? '', /approaches/);
+  assert.match(checkCall('startDecomposition', [{ ...ok, point: 'x' }]) ?? '', /point/);
+  assert.match(checkCall('startDecomposition', [{ ...ok, extra: 1 }]) ?? '', /unknown field/);
+  assert.equal(checkCall('listModuleSets', ['/m']), null);
+  assert.match(checkCall('listModuleSets', ['']) ?? '', /path/);
+  const reuse = {
+    kind: 'reuse',
+    models: ['/a'],
+    classes: [
+      { source: 0, classIndex: 0 },
+      { source: 0, classIndex: 1 },
+    ],
+    approach: 'CI+TI+MC-BLN',
+    perClass: 5,
+    baselineEpochs: 1,
+    seed: 1,
+  };
+  assert.equal(checkCall('startScenario', [reuse]), null);
+  assert.match(
+    checkCall('startScenario', [{ ...reuse, classes: [{ source: 1, classIndex: 0 }] }]) ?? '',
+    /two/,
+  );
+  assert.match(
+    checkCall('startScenario', [{ ...reuse, kind: 'replace', classes: undefined, replaced: 0 }]) ?? '',
+    /two models/,
+  );
+});
+
+test('decompose a tiny model as a job, then run a reuse and a replace scenario', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-analysis-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    await api.setSetting('workers', 1);
+    const [shapes] = await api.listDatasets();
+    const train = (seed: number) =>
+      api.startTraining({
+        dataset: shapes!.id,
+        depth: 8,
+        epochs: 1,
+        seed,
+        augment: false,
+        perClass: 10,
+        batchSize: 16,
+      });
+    finished(await until(api, (await train(1)).id));
+    const [model] = await api.listModels();
+    assert.ok(model?.classNames?.length && model.inputSize === 32);
+
+    const dj = await api.startDecomposition({
+      modelDir: model.dir,
+      approaches: ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
+      delta: 0.5,
+      perClass: 5,
+      seed: 1,
+      point: 'relu',
+    });
+    assert.equal(dj.kind, 'decompose');
+    const d = await until(api, dj.id);
+    finished(d);
+    const t = d.result?.table1;
+    assert.ok(t);
+    assert.equal(t.rows.length, 3);
+    assert.equal(t.rows[0]!.modules.length, model.classNames.length);
+    const m0 = t.rows[1]!.modules[0]!;
+    assert.ok(m0.masks.length > 0);
+    for (const l of m0.masks) {
+      assert.equal(l.keptByChannel.length, l.shape.at(-1));
+      assert.ok(l.keptByChannel.every((x) => x >= 0 && x <= 1));
+    }
+    assert.equal((await api.listModuleSets(model.dir)).length, 3);
+    const runs = await api.listRuns();
+    assert.ok(runs.some((r) => r.kind === 'decompose' && r.id === d.runId && r.status === 'finished'));
+
+    const sj = await api.startScenario({
+      kind: 'reuse',
+      models: [model.dir],
+      classes: [
+        { source: 0, classIndex: 0 },
+        { source: 0, classIndex: 2 },
+      ],
+      approach: 'CI+TI+MC-BLN',
+      perClass: 5,
+      baselineEpochs: 1,
+      seed: 1,
+    });
+    const s = await until(api, sj.id);
+    finished(s);
+    const v = s.result?.scenario;
+    assert.ok(v && v.ma !== undefined && v.tma >= 0 && v.kind === 'intra');
+    assert.equal(v.classes.length, 2);
+
+    finished(await until(api, (await train(2)).id));
+    const models = await api.listModels();
+    const second = models.find((m) => m.dir !== model.dir)!;
+    const rj = await api.startScenario({
+      kind: 'replace',
+      models: [model.dir, second.dir],
+      replaced: 1,
+      replacement: { source: 1, classIndex: 1 },
+      approach: 'CI+TI+MC-BLN',
+      perClass: 5,
+      baselineEpochs: 1,
+      seed: 1,
+    });
+    const r = await until(api, rj.id);
+    finished(r);
+    const rv = r.result?.scenario;
+    assert.ok(rv && rv.top1 !== undefined && rv.modelTop1 !== undefined);
+    assert.equal(rv.kind, 'intra');
+  } finally {
+    await api.close();
+  }
+});
