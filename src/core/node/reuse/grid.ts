@@ -328,7 +328,9 @@ async function runScenario(
     s.images,
   );
   ctx.onInfo?.(
-    `${s.kind} ${names.join(' + ')}: composing ${s.classes.length} modules on ${test.count} test images…`,
+    s.replaced !== undefined
+      ? `${s.kind}: label ${s.replaced}'s module is now ${names[s.replaced]}'s; composing ${s.classes.length} modules on ${test.count} test images…`
+      : `${s.kind} ${names.join(' + ')}: composing ${s.classes.length} modules on ${test.count} test images…`,
   );
   const rec = await RunRecorder.start({
     store: ctx.store,
