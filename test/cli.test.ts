@@ -177,3 +177,98 @@ test('decomposer bench --json prints one JSON line per figure, with and without 
     }
   }
 });
+
+test('decompose, evaluate and experiment reuse run from the command line on a trained model', async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const common = ['--home', home, '--idle-seconds', '0', '--json'];
+  const trained = run([
+    'demo',
+    '--epochs',
+    '1',
+    '--depth',
+    '8',
+    '--per-class',
+    '8',
+    '--decompose-per-class',
+    '0',
+    '--out',
+    path.join(home, 'a'),
+    ...common,
+  ]);
+  assert.equal(trained.status, 0, trained.stderr);
+  const model = path.join(home, 'a', 'model');
+  const dec = run(['decompose', '--model', model, '--per-class', '8', ...common]);
+  assert.equal(dec.status, 0, dec.stderr);
+  const ev = run(['evaluate', '--model', model, ...common]);
+  assert.equal(ev.status, 0, ev.stderr);
+  const evj = JSON.parse(ev.stdout.trim()) as { composed: { top1: number; top5: number }; ji: number };
+  assert.ok(evj.composed.top1 >= 0 && evj.composed.top5 >= evj.composed.top1);
+  assert.ok(evj.ji > 0 && evj.ji <= 1);
+  const grid = run([
+    'experiment',
+    'reuse',
+    '--model',
+    model,
+    '--pick',
+    '3',
+    '--per-class',
+    '8',
+    '--baseline-epochs',
+    '1',
+    ...common,
+  ]);
+  assert.equal(grid.status, 0, grid.stderr);
+  const g = JSON.parse(grid.stdout.trim()) as {
+    rows: { kind: string; ma: number; tma: number }[];
+    figure6: Record<string, unknown>;
+  };
+  assert.equal(g.rows.length, 3, 'three classes make three pairs');
+  assert.ok(g.rows.every((r) => r.kind === 'intra' && r.ma >= 0 && r.tma >= 0));
+  assert.ok('co2e_ratio_fixed' in g.figure6);
+  // Run again: the grid resumes from the store instead of recomputing.
+  const again = run([
+    'experiment',
+    'reuse',
+    '--model',
+    model,
+    '--pick',
+    '3',
+    '--per-class',
+    '8',
+    '--baseline-epochs',
+    '1',
+    ...common,
+  ]);
+  assert.equal((JSON.parse(again.stdout.trim()) as { resumed: number }).resumed, 3);
+  // A second model with another input size is refused with the reason.
+  const big = run([
+    'demo',
+    '--epochs',
+    '1',
+    '--depth',
+    '8',
+    '--per-class',
+    '4',
+    '--size',
+    '64',
+    '--decompose-per-class',
+    '0',
+    '--out',
+    path.join(home, 'b'),
+    ...common,
+  ]);
+  assert.equal(big.status, 0, big.stderr);
+  const bad = run([
+    'experiment',
+    'reuse',
+    '--model',
+    model,
+    '--model2',
+    path.join(home, 'b', 'model'),
+    '--scope',
+    'inter',
+    ...common,
+  ]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /different input sizes/);
+});
