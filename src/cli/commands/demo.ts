@@ -14,8 +14,7 @@ import {
   engineSettings,
   modelSummary,
   printEnergy,
-  recordTraining,
-  trainReporter,
+  trainRecorded,
 } from './train.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -125,28 +124,7 @@ ${ENGINE_USAGE}`,
       seed,
     };
     const signal = interruptSignal();
-    const rec = await recordTraining(
-      v,
-      {
-        demo: true,
-        dataset: data.info.id,
-        run_dir: path.resolve(out),
-        workers: eng.workers ?? null,
-        ...config,
-      },
-      json,
-      (onEvent) =>
-        train({
-          runDir: path.resolve(out),
-          data,
-          workers: eng.workers,
-          backend: eng.backend,
-          signal,
-          onEvent,
-          config,
-        }),
-      trainReporter(json),
-    );
+    const rec = await trainRecorded(v, { data, out, eng, config, json, signal, params: { demo: true } });
     const r = rec.result;
     const model = modelSummary(r, data.info.name, data.info.classNames.length, depth);
     // Decomposition (Table 1 of the paper) of the trained model, on the same data.

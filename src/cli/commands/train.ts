@@ -7,7 +7,13 @@ import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../o
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir, dataHome, runsDir } from '../../core/node/paths.ts';
 import { parseBackendName } from '../../core/node/engine/backend.ts';
-import { DEFAULT_TRAIN, train, type TrainEvent, type TrainResult } from '../../core/node/train/trainer.ts';
+import {
+  DEFAULT_TRAIN,
+  train,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+} from '../../core/node/train/trainer.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { describeEnergy, type EnergyRecord } from '../../core/node/energy/formula.ts';
@@ -148,6 +154,38 @@ export async function recordTraining(
   }
 }
 
+/** Trains `data` into the run folder `out`, recorded in the store, reporting progress. */
+export function trainRecorded(
+  v: Values,
+  o: {
+    data: LoadedDataset;
+    out: string;
+    eng: { workers: number | undefined; backend: BackendName | null };
+    config: Partial<TrainConfig>;
+    json: boolean;
+    signal: AbortSignal;
+    params?: Record<string, unknown>;
+  },
+): Promise<{ result: TrainResult; runId: number; energy: RunEnergy }> {
+  const runDir = path.resolve(o.out);
+  return recordTraining(
+    v,
+    { ...o.params, dataset: o.data.info.id, run_dir: runDir, workers: o.eng.workers ?? null, ...o.config },
+    o.json,
+    (onEvent) =>
+      train({
+        runDir,
+        data: o.data,
+        workers: o.eng.workers,
+        backend: o.eng.backend,
+        signal: o.signal,
+        onEvent,
+        config: o.config,
+      }),
+    trainReporter(o.json),
+  );
+}
+
 /** Human lines for a recorded run's energy (estimates labelled). */
 export function printEnergy(runId: number, e: RunEnergy): void {
   const short = (x: EnergyRecord) =>
@@ -213,23 +251,7 @@ ${ENGINE_USAGE}`,
       augment: !v['no-augment'],
       batchNorm: Boolean(v['batch-norm']),
     };
-    const signal = interruptSignal();
-    const rec = await recordTraining(
-      v,
-      { dataset: data.info.id, run_dir: path.resolve(out), workers: eng.workers ?? null, ...config },
-      json,
-      (onEvent) =>
-        train({
-          runDir: path.resolve(out),
-          data,
-          workers: eng.workers,
-          backend: eng.backend,
-          signal,
-          onEvent,
-          config,
-        }),
-      trainReporter(json),
-    );
+    const rec = await trainRecorded(v, { data, out, eng, config, json, signal: interruptSignal() });
     const r = rec.result;
     const summary = {
       backend: r.backend,

@@ -259,14 +259,23 @@ export interface DatasetPreview {
   images: { label: number; src: string }[];
 }
 
-/** An energy figure as stored with a run. `source` "estimate…" means estimated, not measured. */
+/**
+ * A run's energy by the paper's formula, as stored with a run. `source` names what made the
+ * figure ("rapl", "nvidia-smi", "powermetrics", "estimate", or a combination); "estimate…"
+ * means estimated, not measured.
+ */
 export interface EnergyFigure {
   source: string;
   seconds: number;
+  /** Average CPU package power over the run minus idle (p_c), W. */
   cpu_w: number;
+  /** Average DRAM power minus idle (p_r), W. */
   dram_w: number;
+  /** Average power per GPU minus idle (p_g), W. */
   gpu_w: number;
+  /** g: the number of GPUs measured. */
   gpus: number;
+  /** The idle power subtracted (CPU + DRAM + all GPUs), W. */
   idle_w: number;
   pue: number;
   kwh: number;

@@ -10,6 +10,8 @@ export const DEFAULT_INTENSITY_LBS_PER_KWH = 0.954;
 export const KG_PER_LB = 0.45359237;
 
 /** Which reader produced a figure. Estimates are labelled as such wherever they are shown. */
+import type { EnergyFigure } from '../../common/api.ts';
+
 export type PowerSourceName =
   | 'rapl'
   | 'nvidia-smi'
@@ -20,26 +22,8 @@ export type PowerSourceName =
   | 'estimate+nvidia-smi'
   | 'none';
 
-/** A run's energy, as stored, in `runs --json`, and in `demo --json`. */
-export interface EnergyRecord {
-  source: PowerSourceName | string;
-  seconds: number;
-  /** Average CPU package power over the run minus idle (p_c), W. */
-  cpu_w: number;
-  /** Average DRAM power minus idle (p_r), W. */
-  dram_w: number;
-  /** Average power per GPU minus idle (p_g), W. */
-  gpu_w: number;
-  /** g: the number of GPUs measured. */
-  gpus: number;
-  /** The idle power subtracted (CPU + DRAM + all GPUs), W. */
-  idle_w: number;
-  pue: number;
-  kwh: number;
-  intensity_lbs_per_kwh: number;
-  co2e_lbs: number;
-  co2e_kg: number;
-}
+/** A run's energy, as stored, in `runs --json`, and in `demo --json` (one shape, shared with the UI). */
+export type EnergyRecord = EnergyFigure;
 
 export interface FormulaInput {
   seconds: number;
