@@ -59,7 +59,9 @@ test(
       assert.ok(methods.includes('getSystemInfo') && methods.includes('runDemo'));
       const info = await page.evaluate(() =>
         (
-          window as unknown as { decomposer: { getSystemInfo(): Promise<{ backend: { active: string } }> } }
+          globalThis as unknown as {
+            decomposer: { getSystemInfo(): Promise<{ backend: { active: string } }> };
+          }
         ).decomposer.getSystemInfo(),
       );
       assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend.active));
@@ -80,7 +82,7 @@ test('a tiny demo job runs to the end in the desktop app', { skip: why ?? false 
     const page = await app.firstWindow();
     const status = await page.evaluate(async () => {
       const api = (
-        window as unknown as {
+        globalThis as unknown as {
           decomposer: {
             runDemo(p: object): Promise<{ id: string }>;
             listJobs(): Promise<{ id: string; status: string }[]>;
