@@ -133,12 +133,17 @@ export class OrtInference implements InferenceEngine {
     return feeds;
   }
 
-  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+  /** Runs `session` over the images in batches and gathers one output, `width` floats per image. */
+  private async batched(
+    session: Ort.InferenceSession,
+    feeds: Record<string, Ort.Tensor>,
+    images: Uint8Array,
+    count: number,
+    output: string,
+    width: number,
+  ): Promise<Float32Array> {
     const per = checkImages(this.layout, images, count);
-    const session = await this.session(masks ? 'masked' : 'plain');
-    const feeds = masks ? this.maskFeeds(masks) : {};
-    const classes = this.layout.classes;
-    const out = new Float32Array(count * classes);
+    const out = new Float32Array(count * width);
     const bs = this.report.batchSize;
     for (let a = 0; a < count; a += bs) {
       const b = Math.min(count, a + bs);
@@ -147,9 +152,22 @@ export class OrtInference implements InferenceEngine {
         ...this.layout.inputShape,
       ]);
       const r = await session.run(feeds);
-      out.set(r[PROBS]!.data as Float32Array, a * classes);
+      out.set(r[output]!.data as Float32Array, a * width);
     }
     return out;
+  }
+
+  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+    checkImages(this.layout, images, count);
+    const session = await this.session(masks ? 'masked' : 'plain');
+    return this.batched(
+      session,
+      masks ? this.maskFeeds(masks) : {},
+      images,
+      count,
+      PROBS,
+      this.layout.classes,
+    );
   }
 
   predict(images: Uint8Array, count: number): Promise<Float32Array> {
@@ -157,22 +175,16 @@ export class OrtInference implements InferenceEngine {
   }
 
   async predictFeatures(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array> {
-    const per = checkImages(this.layout, images, count);
-    const size = headNode(this.plan).inShape[0]!;
+    checkImages(this.layout, images, count);
     const session = await this.session('features');
-    const feeds = this.maskFeeds(masks);
-    const out = new Float32Array(count * size);
-    const bs = this.report.batchSize;
-    for (let a = 0; a < count; a += bs) {
-      const b = Math.min(count, a + bs);
-      feeds[PIXELS] = new this.ort.Tensor('uint8', images.subarray(a * per, b * per), [
-        b - a,
-        ...this.layout.inputShape,
-      ]);
-      const r = await session.run(feeds);
-      out.set(r[FEATURES]!.data as Float32Array, a * size);
-    }
-    return out;
+    return this.batched(
+      session,
+      this.maskFeeds(masks),
+      images,
+      count,
+      FEATURES,
+      headNode(this.plan).inShape[0]!,
+    );
   }
 
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {
