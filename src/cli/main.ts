@@ -13,6 +13,7 @@ import { exportCommand } from './commands/export.ts';
 import { decomposeCommand } from './commands/decompose.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { experimentCommand } from './commands/experiment.ts';
+import { wizardCommand } from './commands/wizard.ts';
 
 export interface Command {
   name: string;
@@ -32,6 +33,7 @@ const commands: Command[] = [
   decomposeCommand,
   evaluateCommand,
   experimentCommand,
+  wizardCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

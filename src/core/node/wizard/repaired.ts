@@ -1,0 +1,228 @@
+// A repaired classifier: either a set of modules (one per label, possibly from several models,
+// a removed label having none) or a verifying pipeline (the original model, whose predictions
+// of either class of a pair are re-decided by that pair's modules). Saved as a named folder
+// holding copies of the models it needs, their module sets and a manifest with its history;
+// loadRepaired + predictRepaired give the same predictions as before saving.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../common/errors.ts';
+import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { composedScores, type ComposeSource } from '../decompose/compose.ts';
+import type { ModuleSet } from '../decompose/decompose.ts';
+import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
+import { openInference, planModel } from '../inference/index.ts';
+import type { InferenceEngine } from '../inference/types.ts';
+import { readModelDir } from '../models/io.ts';
+import { argmaxRows } from '../train/metrics.ts';
+
+export const REPAIRED_FORMAT = 'decomposer-repaired';
+export const REPAIRED_MANIFEST = 'repaired.json';
+
+export interface RepairedPart {
+  /** The model's folder (model.json). */
+  modelDir: string;
+  engine: InferenceEngine;
+  /** Its modules (null: only the whole model is used). */
+  set: ModuleSet | null;
+}
+
+/** Which module serves a label: class `classIndex` of part `part`. */
+export interface LabelSource {
+  part: number;
+  classIndex: number;
+}
+
+export interface RepairedPipeline {
+  kind: 'modules' | 'verify';
+  classNames: string[];
+  parts: RepairedPart[];
+  /** kind 'modules': per label its module, null when the label's module was removed. */
+  labels?: (LabelSource | null)[];
+  /** kind 'verify': the whole model of part `base`; predictions of a pair label are re-decided by the pair's modules. */
+  verify?: { base: number; pair: { label: number; source: LabelSource }[] };
+}
+
+/** Scores [count, classes]: higher is more likely; a removed label scores -1 (never chosen). */
+export async function repairedScores(
+  p: RepairedPipeline,
+  images: Uint8Array,
+  count: number,
+  signal?: AbortSignal,
+): Promise<Float32Array> {
+  const n = p.classNames.length;
+  const src = (s: LabelSource): ComposeSource => {
+    const part = p.parts[s.part]!;
+    if (!part.set)
+      throw new UserError(
+        'A repaired pipeline names modules it does not have.',
+        'Save it again.',
+        'bad-modules',
+      );
+    return { engine: part.engine, set: part.set, classes: [s.classIndex] };
+  };
+  if (p.kind === 'modules') {
+    const used = p.labels!.map((s, label) => ({ s, label })).filter((x) => x.s !== null);
+    const out = new Float32Array(count * n).fill(-1);
+    if (!count || !used.length) return out;
+    const c = await composedScores(
+      used.map((x) => src(x.s!)),
+      images,
+      count,
+      { signal },
+    );
+    const M = used.length;
+    for (let i = 0; i < count; i++)
+      for (let j = 0; j < M; j++) out[i * n + used[j]!.label] = c.scores[i * M + j]!;
+    return out;
+  }
+  const v = p.verify!;
+  const probs = Float32Array.from(await p.parts[v.base]!.engine.predict(images, count));
+  const top = argmaxRows(probs, n);
+  const labels = v.pair.map((x) => x.label);
+  const rows: number[] = [];
+  for (let i = 0; i < count; i++) if (labels.includes(top[i]!)) rows.push(i);
+  if (!rows.length) return probs;
+  const per = images.length / Math.max(1, count);
+  const sub = new Uint8Array(rows.length * per);
+  rows.forEach((r, k) => sub.set(images.subarray(r * per, (r + 1) * per), k * per));
+  const c = await composedScores(
+    v.pair.map((x) => src(x.source)),
+    sub,
+    rows.length,
+    { signal },
+  );
+  const M = v.pair.length;
+  rows.forEach((r, k) => {
+    // The pair's modules decide between the pair's labels; both stay above every other class.
+    let win = 0;
+    for (let j = 1; j < M; j++) if (c.scores[k * M + j]! > c.scores[k * M + win]!) win = j;
+    for (let j = 0; j < M; j++) probs[r * n + labels[j]!] = j === win ? 2 : 1.5;
+  });
+  return probs;
+}
+
+export async function predictRepaired(
+  p: RepairedPipeline,
+  images: Uint8Array,
+  count: number,
+  signal?: AbortSignal,
+): Promise<Int32Array> {
+  return argmaxRows(await repairedScores(p, images, count, signal), p.classNames.length);
+}
+
+interface Manifest {
+  format: typeof REPAIRED_FORMAT;
+  version: 1;
+  name: string;
+  createdAt: string;
+  kind: RepairedPipeline['kind'];
+  classNames: string[];
+  parts: { dir: string; modules: string | null; from: string }[];
+  labels?: RepairedPipeline['labels'];
+  verify?: RepairedPipeline['verify'];
+  history: unknown;
+}
+
+async function copyModelFiles(from: string, to: string): Promise<void> {
+  await fsp.mkdir(to, { recursive: true });
+  for (const e of await fsp.readdir(from, { withFileTypes: true }))
+    if (e.isFile()) await fsp.copyFile(path.join(from, e.name), path.join(to, e.name));
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Saves the pipeline as <parent>/<name>/ and returns that folder. Refuses an existing one. */
+export async function saveRepaired(
+  p: RepairedPipeline,
+  parent: string,
+  name: string,
+  history: unknown,
+): Promise<string> {
+  if (!NAME_RE.test(name))
+    throw new UserError(
+      `"${name}" is not a usable folder name.`,
+      'Use letters, digits, dots, dashes and underscores.',
+      'usage',
+    );
+  const dir = path.resolve(parent, name);
+  const exists = await fsp.stat(dir).then(
+    () => true,
+    () => false,
+  );
+  if (exists)
+    throw new UserError(`${dir} exists already.`, 'Choose another name, or delete that folder.', 'usage');
+  await writeDirAtomic(dir, async (tmp) => {
+    const parts: Manifest['parts'] = [];
+    for (let i = 0; i < p.parts.length; i++) {
+      const part = p.parts[i]!;
+      const rel = `part-${i}`;
+      await copyModelFiles(part.modelDir, path.join(tmp, rel));
+      let modules: string | null = null;
+      if (part.set) {
+        await saveModuleSet(path.join(tmp, rel), part.set, 'set');
+        modules = path.join(rel, 'modules', 'set');
+      }
+      parts.push({ dir: rel, modules, from: path.resolve(part.modelDir) });
+    }
+    const m: Manifest = {
+      format: REPAIRED_FORMAT,
+      version: 1,
+      name,
+      createdAt: new Date().toISOString(),
+      kind: p.kind,
+      classNames: p.classNames,
+      parts,
+      ...(p.labels ? { labels: p.labels } : {}),
+      ...(p.verify ? { verify: p.verify } : {}),
+      history,
+    };
+    await writeFileSynced(path.join(tmp, REPAIRED_MANIFEST), JSON.stringify(m, null, 2));
+  });
+  return dir;
+}
+
+/** Loads a saved pipeline (close it with closeRepaired). */
+export async function loadRepaired(
+  dir: string,
+  opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
+): Promise<{ pipeline: RepairedPipeline; name: string; history: unknown }> {
+  let m: Manifest;
+  try {
+    m = JSON.parse(await fsp.readFile(path.join(dir, REPAIRED_MANIFEST), 'utf8')) as Manifest;
+  } catch {
+    throw new UserError(
+      `No repaired classifier in ${dir} (no readable ${REPAIRED_MANIFEST}).`,
+      'Give a folder saved by `decomposer wizard`.',
+      'no-modules',
+    );
+  }
+  if (m.format !== REPAIRED_FORMAT || !Array.isArray(m.parts))
+    throw new UserError(
+      `${dir} is not a repaired classifier.`,
+      'Give a folder saved by `decomposer wizard`.',
+      'bad-modules',
+    );
+  const parts: RepairedPart[] = [];
+  try {
+    for (const e of m.parts) {
+      const modelDir = path.join(dir, e.dir);
+      const read = await readModelDir(modelDir);
+      const set = e.modules
+        ? await loadModuleSet(path.join(dir, e.modules), { parentHash: planModel(read.artifacts).hash })
+        : null;
+      parts.push({ modelDir, engine: await openInference(modelDir, { engine: opts.engine }), set });
+    }
+  } catch (err) {
+    await Promise.all(parts.map((x) => x.engine.close()));
+    throw err;
+  }
+  return {
+    pipeline: { kind: m.kind, classNames: m.classNames, parts, labels: m.labels, verify: m.verify },
+    name: m.name,
+    history: m.history,
+  };
+}
+
+export async function closeRepaired(p: RepairedPipeline): Promise<void> {
+  await Promise.all(p.parts.map((x) => x.engine.close()));
+}

@@ -1,0 +1,453 @@
+// The repair wizard (the paper's motivating example): find the most-confused pair of a model,
+// run the repair options, measure each, compare them (Table 6-like rows) and recommend one.
+//   1: replace the faulty module with the same class's module of a better model
+//   2: train a small model on just the two classes, and use its faulty-class module
+//   3: remove the faulty module (no training)
+//   4: keep the model; when it predicts either class, re-decide with option 2's two modules
+import path from 'node:path';
+import type { LoadedDataset } from '../../common/dataset.ts';
+import { UserError } from '../../common/errors.ts';
+import type { IdlePowers } from '../energy/formula.ts';
+import type { BackendName } from '../../common/api.ts';
+import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../decompose/decompose.ts';
+import { openInference, planModel } from '../inference/index.ts';
+import type { InferenceEngine } from '../inference/types.ts';
+import { readModelDir } from '../models/io.ts';
+import { recordTrainingRun } from '../jobs/record.ts';
+import { addCosts, costBetween, type Cost } from '../reuse/grid.ts';
+import { RunRecorder } from '../store/recorder.ts';
+import type { RunKind, Store } from '../store/store.ts';
+import type { Settings } from '../store/settings.ts';
+import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
+import { train, type TrainConfig } from '../train/trainer.ts';
+import {
+  accuracyExcept,
+  confusionMatrix,
+  confusionRate,
+  mostConfusedPair,
+  recommend,
+  type Recommendation,
+} from './analysis.ts';
+import { pairDataset } from './faulty.ts';
+import { repairedScores, saveRepaired, type RepairedPipeline } from './repaired.ts';
+
+export const WIZARD_OPTIONS = [1, 2, 3, 4] as const;
+
+export interface WizardSpec {
+  /** The faulty model's folder, and the data it is judged on (test) and decomposed on (train). */
+  model: string;
+  data: LoadedDataset;
+  /** Default: the most-confused pair of the model on the test set. */
+  faulty?: number;
+  victim?: number;
+  options: number[];
+  /** Option 1: a better model of the same classes, or train one (same architecture, longer). */
+  better?: string | null;
+  trainBetter?: { epochs: number; data?: LoadedDataset } | null;
+  decompose: { perClass: number; approach?: Approach };
+  /** Option 2's two-class model. */
+  pairTrain: { depth: number; epochs: number; batchSize: number };
+  seed: number;
+  /** Save the recommended option (or `option`) as <dir>/<name>. */
+  save?: { dir: string; name: string; option?: number } | null;
+  inference?: 'auto' | 'onnxruntime' | 'tfjs';
+}
+
+export interface WizardContext {
+  store: Store;
+  settings: Settings;
+  /** Where trained models (better, pair) go. */
+  workDir: string;
+  idle?: IdlePowers;
+  workers?: number;
+  backend?: BackendName | null;
+  signal?: AbortSignal;
+  onInfo?: (line: string) => void;
+}
+
+export interface Accuracy {
+  top1: number;
+  top5: number;
+  confusion: number;
+  other_top1: number;
+}
+
+export interface OptionRow extends Accuracy {
+  option: number;
+  label: string;
+  co2e_lbs: number;
+  seconds: number;
+  cost: { train: Cost; decompose: Cost; run: Cost; total: Cost };
+  run_id: number | null;
+  note?: string;
+}
+
+export interface WizardResult {
+  classes: string[];
+  faulty: { index: number; name: string };
+  victim: { index: number; name: string };
+  suggested: { faulty: number; victim: number; rate: number };
+  confusion_matrix: number[][];
+  initial: Accuracy;
+  composed: Accuracy;
+  decomposition: Cost;
+  options: OptionRow[];
+  skipped: { option: number; reason: string }[];
+  recommendation: Recommendation | null;
+  saved: string | null;
+  test_images: number;
+  /** Option 2/4's two-class training set: how many images, of which original classes. */
+  pair_train?: { images: number; classes: number[] };
+}
+
+const LABELS: Record<number, string> = {
+  1: 'replace with a better model’s module',
+  2: 'replace with a two-class model’s module',
+  3: 'remove the faulty module',
+  4: 'verify with the two-class modules',
+};
+
+interface Opened {
+  dir: string;
+  engine: InferenceEngine;
+  set: ModuleSet;
+  decompose: Cost;
+  train: Cost;
+}
+
+export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<WizardResult> {
+  const say = ctx.onInfo ?? (() => undefined);
+  const data = spec.data;
+  const n = data.info.classNames.length;
+  const names = data.info.classNames;
+  for (const o of spec.options)
+    if (!WIZARD_OPTIONS.includes(o as 1))
+      throw new UserError(`Unknown option ${o}.`, 'Choose options among 1, 2, 3, 4.', 'usage');
+  const test = data.test;
+  const read = await readModelDir(spec.model);
+  const plan = planModel(read.artifacts);
+  if (plan.classes !== n)
+    throw new UserError(
+      `The model has ${plan.classes} classes but the dataset ${n}.`,
+      'Use the dataset the model was trained on.',
+      'bad-input',
+    );
+  const opened: InferenceEngine[] = [];
+  const open = async (dir: string) => {
+    const e = await openInference(dir, { engine: spec.inference ?? 'auto' });
+    opened.push(e);
+    return e;
+  };
+  const measured = async <T>(
+    kind: RunKind,
+    params: Record<string, unknown>,
+    work: (rec: RunRecorder) => Promise<T>,
+  ) => {
+    const rec = await RunRecorder.start({
+      store: ctx.store,
+      kind,
+      params: { wizard: true, ...params },
+      settings: ctx.settings,
+      idle: ctx.idle,
+      onInfo: () => undefined,
+    });
+    try {
+      const value = await work(rec);
+      const e = await rec.finish('finished', { result: { wizard: params } });
+      return { value, cost: costBetween(null, e.energy), runId: rec.id };
+    } catch (err) {
+      await rec
+        .finish(ctx.signal?.aborted ? 'cancelled' : 'failed', { error: (err as Error).message })
+        .catch(() => undefined);
+      throw err;
+    }
+  };
+  const decomposeModel = async (dir: string, engine: InferenceEngine, d: LoadedDataset, what: string) => {
+    say(`decomposing ${what} (${spec.decompose.perClass} images per class)…`);
+    const p = planModel((await readModelDir(dir)).artifacts);
+    const r = await measured(
+      'decompose',
+      { model: dir, what, perClass: spec.decompose.perClass },
+      async () => {
+        const [set] = await decompose(engine, p, d.train, {
+          approaches: [spec.decompose.approach ?? DEFAULT_APPROACH],
+          perClass: spec.decompose.perClass,
+          seed: spec.seed,
+          classNames: d.info.classNames,
+          signal: ctx.signal,
+        });
+        return set!;
+      },
+    );
+    return { set: r.value, cost: r.cost };
+  };
+  const trainModel = async (
+    name: string,
+    d: LoadedDataset,
+    config: Partial<TrainConfig>,
+  ): Promise<{ dir: string; cost: Cost }> => {
+    say(
+      `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
+    );
+    const t = await recordTrainingRun({
+      store: ctx.store,
+      settings: ctx.settings,
+      idle: ctx.idle,
+      params: { wizard: true, what: name, dataset: d.info.id, ...config },
+      label: `wizard ${name}`,
+      work: (onEvent) =>
+        train({
+          runDir: path.join(ctx.workDir, name),
+          data: d,
+          workers: ctx.workers,
+          backend: ctx.backend,
+          signal: ctx.signal,
+          onEvent,
+          config: { ...config, seed: spec.seed },
+        }),
+    });
+    if (!t.result.modelDir || t.result.status !== 'finished')
+      throw new UserError(`Training ${name} was cancelled.`, 'Run the wizard again.', 'cancelled');
+    return { dir: t.result.modelDir, cost: costBetween(null, t.energy.energy) };
+  };
+
+  try {
+    // 1. Find the fault.
+    const base = await open(read.dir);
+    const probs = await base.predict(test.images, test.count);
+    const pred0 = argmaxRows(probs, n);
+    const matrix = confusionMatrix(pred0, test.labels, n);
+    const suggested = mostConfusedPair(matrix);
+    const faulty = spec.faulty ?? suggested.faulty;
+    const victim =
+      spec.victim ?? (spec.faulty === undefined ? suggested.victim : mostVictimOf(matrix, faulty));
+    for (const [what, c] of [
+      ['faulty', faulty],
+      ['victim', victim],
+    ] as const)
+      if (!Number.isInteger(c) || c < 0 || c >= n)
+        throw new UserError(
+          `The ${what} class ${c} is not a class of the model (0..${n - 1}).`,
+          'Pick a class index or name of the dataset.',
+          'usage',
+        );
+    if (faulty === victim)
+      throw new UserError('The faulty and victim classes must differ.', 'Pick two classes.', 'usage');
+    say(
+      `fault: ${names[victim]} predicted as ${names[faulty]} for ${(confusionRate(pred0, test.labels, victim, faulty) * 100).toFixed(1)}% of its test images`,
+    );
+    const judge = (scores: Float32Array): Accuracy => {
+      const pred = argmaxRows(scores, n);
+      return {
+        top1: topKAccuracy(scores, test.labels, n, 1),
+        top5: topKAccuracy(scores, test.labels, n, Math.min(5, n)),
+        confusion: confusionRate(pred, test.labels, victim, faulty),
+        other_top1: accuracyExcept(pred, test.labels, [victim, faulty]),
+      };
+    };
+    const initial = judge(probs);
+
+    // 2. The composed modules of the faulty model (the starting point of options 1-3).
+    const d0 = await decomposeModel(read.dir, base, data, 'the model');
+    const orig: Opened = { dir: read.dir, engine: base, set: d0.set, decompose: d0.cost, train: ZERO };
+    const allLabels = (replace?: { part: number; classIndex: number } | null): RepairedPipeline => ({
+      kind: 'modules',
+      classNames: names,
+      parts: [],
+      labels: names.map((_, k) =>
+        k === faulty && replace !== undefined ? replace : { part: 0, classIndex: k },
+      ),
+    });
+    const withParts = (p: RepairedPipeline, parts: Opened[]): RepairedPipeline => ({
+      ...p,
+      parts: parts.map((o) => ({ modelDir: o.dir, engine: o.engine, set: o.set })),
+    });
+    const composedPipe = withParts(allLabels(), [orig]);
+    const composed = judge(await repairedScores(composedPipe, test.images, test.count, ctx.signal));
+
+    // Models the options need, trained or decomposed once.
+    let pair: Opened | null = null;
+    let pairInfo: WizardResult['pair_train'];
+    const getPair = async (): Promise<Opened> => {
+      if (pair) return pair;
+      const pd = pairDataset(data, victim, faulty);
+      pairInfo = { images: pd.train.count, classes: [victim, faulty] };
+      const t = await trainModel('pair', pd, { ...spec.pairTrain });
+      const engine = await open(t.dir);
+      const d = await decomposeModel(t.dir, engine, pd, 'the two-class model');
+      pair = { dir: t.dir, engine, set: d.set, decompose: d.cost, train: t.cost };
+      return pair;
+    };
+
+    const rows: OptionRow[] = [];
+    const skipped: WizardResult['skipped'] = [];
+    const pipelines = new Map<number, RepairedPipeline>();
+    const runOption = async (
+      option: number,
+      kind: RunKind,
+      prepared: { train: Cost; decompose: Cost },
+      pipe: RepairedPipeline,
+      note?: string,
+    ) => {
+      say(`option ${option}: ${LABELS[option]}…`);
+      const r = await measured(kind, { option, faulty, victim }, async () =>
+        repairedScores(pipe, test.images, test.count, ctx.signal),
+      );
+      const acc = judge(r.value);
+      const total = addCosts(prepared.train, prepared.decompose, r.cost);
+      pipelines.set(option, pipe);
+      rows.push({
+        option,
+        label: LABELS[option]!,
+        ...acc,
+        co2e_lbs: total.co2e_lbs,
+        seconds: total.seconds,
+        cost: { train: prepared.train, decompose: prepared.decompose, run: r.cost, total },
+        run_id: r.runId,
+        ...(note ? { note } : {}),
+      });
+    };
+
+    for (const option of [...new Set(spec.options)].sort()) {
+      ctx.signal?.throwIfAborted();
+      if (option === 1) {
+        let better: { dir: string; cost: Cost; note: string } | null = null;
+        if (spec.better) {
+          better = {
+            dir: (await readModelDir(spec.better)).dir,
+            cost: ZERO,
+            note: `better model ${spec.better}`,
+          };
+        } else if (spec.trainBetter) {
+          const t = await trainModel('better', spec.trainBetter.data ?? data, {
+            depth: read.meta?.depth ?? 20,
+            batchNorm: read.meta?.batchNorm ?? false,
+            epochs: spec.trainBetter.epochs,
+            batchSize: spec.pairTrain.batchSize,
+          });
+          better = { ...t, note: `better model trained for ${spec.trainBetter.epochs} epochs` };
+        }
+        if (!better) {
+          const reason =
+            'Option 1 needs a better model: give one with --better DIR, or ask for one with --train-better (trains the same architecture longer).';
+          skipped.push({ option, reason });
+          say(`option 1 skipped: ${reason}`);
+          continue;
+        }
+        const engine = await open(better.dir);
+        const bp = planModel((await readModelDir(better.dir)).artifacts);
+        if (bp.classes !== n || bp.input.shape.join('x') !== plan.input.shape.join('x'))
+          throw new UserError(
+            `The better model (${bp.classes} classes, input ${bp.input.shape.join('x')}) does not match the model (${n} classes, input ${plan.input.shape.join('x')}).`,
+            'Give a model trained on the same classes and image size.',
+            'incompatible-modules',
+          );
+        const d = await decomposeModel(better.dir, engine, data, 'the better model');
+        const b: Opened = { dir: better.dir, engine, set: d.set, decompose: d.cost, train: better.cost };
+        await runOption(
+          1,
+          'replace',
+          { train: b.train, decompose: b.decompose },
+          withParts(allLabels({ part: 1, classIndex: faulty }), [orig, b]),
+          better.note,
+        );
+      } else if (option === 2) {
+        const p = await getPair();
+        await runOption(
+          2,
+          'replace',
+          { train: p.train, decompose: p.decompose },
+          withParts(allLabels({ part: 1, classIndex: 1 }), [orig, p]),
+        );
+      } else if (option === 3) {
+        await runOption(3, 'replace', { train: ZERO, decompose: ZERO }, withParts(allLabels(null), [orig]));
+      } else if (option === 4) {
+        const p = await getPair();
+        const pipe: RepairedPipeline = {
+          kind: 'verify',
+          classNames: names,
+          parts: [
+            { modelDir: read.dir, engine: base, set: null },
+            { modelDir: p.dir, engine: p.engine, set: p.set },
+          ],
+          verify: {
+            base: 0,
+            pair: [
+              { label: victim, source: { part: 1, classIndex: 0 } },
+              { label: faulty, source: { part: 1, classIndex: 1 } },
+            ],
+          },
+        };
+        await runOption(
+          4,
+          'evaluate',
+          { train: p.train, decompose: p.decompose },
+          pipe,
+          'the two-class model is shared with option 2; its cost is counted in both',
+        );
+      }
+    }
+    const recommendation = recommend(rows);
+    let saved: string | null = null;
+    const saveOption = spec.save?.option ?? recommendation?.option;
+    if (spec.save && saveOption !== undefined) {
+      const pipe = pipelines.get(saveOption);
+      if (!pipe)
+        throw new UserError(
+          `Option ${saveOption} did not run, so it cannot be saved.`,
+          'Run it with --options.',
+          'usage',
+        );
+      const row = rows.find((r) => r.option === saveOption)!;
+      saved = await saveRepaired(pipe, spec.save.dir, spec.save.name, {
+        made_by: 'decomposer wizard',
+        model: path.resolve(read.dir),
+        dataset: data.info.id,
+        faulty: { index: faulty, name: names[faulty] },
+        victim: { index: victim, name: names[victim] },
+        option: saveOption,
+        label: LABELS[saveOption],
+        accuracy: { top1: row.top1, top5: row.top5, confusion: row.confusion, other_top1: row.other_top1 },
+        initial,
+        recommendation,
+      });
+      say(`saved option ${saveOption} as ${saved}`);
+    }
+    return {
+      classes: names,
+      faulty: { index: faulty, name: names[faulty]! },
+      victim: { index: victim, name: names[victim]! },
+      suggested: { faulty: suggested.faulty, victim: suggested.victim, rate: suggested.rate },
+      confusion_matrix: matrix,
+      initial,
+      composed,
+      decomposition: orig.decompose,
+      options: rows,
+      skipped,
+      recommendation,
+      saved,
+      test_images: test.count,
+      ...(pairInfo ? { pair_train: pairInfo } : {}),
+    };
+  } finally {
+    await Promise.all(opened.map((e) => e.close()));
+  }
+}
+
+const ZERO: Cost = { seconds: 0, kwh: 0, co2e_lbs: 0, co2e_kg: 0, source: 'none' };
+
+/** The class whose images `faulty` swallows most. */
+function mostVictimOf(m: number[][], faulty: number): number {
+  let best = faulty === 0 ? 1 : 0;
+  let rate = -1;
+  m.forEach((row, t) => {
+    if (t === faulty) return;
+    const total = row.reduce((a, b) => a + b, 0);
+    const r = total ? row[faulty]! / total : 0;
+    if (r > rate) {
+      rate = r;
+      best = t;
+    }
+  });
+  return best;
+}

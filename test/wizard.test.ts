@@ -1,0 +1,186 @@
+// The repair wizard (issue #7): the faulty-model maker, the fault analysis, the four repair
+// options on a tiny model, and a saved repaired classifier that predicts identically.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { generateSynthetic, confusablePair } from '../src/core/node/data/index.ts';
+import { Store } from '../src/core/node/store/store.ts';
+import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
+import { train } from '../src/core/node/train/trainer.ts';
+import { argmaxRows } from '../src/core/node/train/metrics.ts';
+import { openInference } from '../src/core/node/inference/index.ts';
+import {
+  closeRepaired,
+  confusionMatrix,
+  loadRepaired,
+  makeFaultyDataset,
+  mostConfusedPair,
+  pairDataset,
+  predictRepaired,
+  recommend,
+  relabelVictim,
+  runWizard,
+} from '../src/core/node/wizard/index.ts';
+import { colourDataset } from './helpers/fixtures.ts';
+
+test('the faulty-model maker relabels only victim training images, as the faulty class', () => {
+  const data = generateSynthetic('shapes', 32, { trainPerClass: 20, testPerClass: 4 });
+  const [victim, faulty] = confusablePair('shapes');
+  const { data: bad, relabelled } = makeFaultyDataset(data, victim, faulty, 0.6, 3);
+  assert.equal(relabelled.length, 12);
+  for (let i = 0; i < data.train.count; i++) {
+    if (relabelled.includes(i)) {
+      assert.equal(data.train.labels[i], victim);
+      assert.equal(bad.train.labels[i], faulty);
+    } else assert.equal(bad.train.labels[i], data.train.labels[i]);
+  }
+  assert.deepEqual([...bad.test.labels], [...data.test.labels], 'test labels untouched');
+  assert.equal(bad.train.images, data.train.images);
+  assert.equal(relabelVictim(data.train, victim, faulty, 0).relabelled.length, 0);
+});
+
+test('the most-confused pair is the victim row and faulty column with the highest rate', () => {
+  const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+  const pred = Int32Array.from([0, 0, 0, 1, 2, 2, 2, 1, 2, 2]);
+  const m = confusionMatrix(pred, labels, 3);
+  assert.deepEqual(mostConfusedPair(m), { faulty: 2, victim: 1, count: 3, rate: 0.75 });
+});
+
+test('the recommendation: lowest confusion within a point of the best top-1, ties to the cheapest', () => {
+  const r = recommend([
+    { option: 1, top1: 0.8, confusion: 0.1, co2e_lbs: 3, seconds: 1 },
+    { option: 2, top1: 0.795, confusion: 0.05, co2e_lbs: 2, seconds: 1 },
+    { option: 3, top1: 0.795, confusion: 0.05, co2e_lbs: 1, seconds: 1 },
+    { option: 4, top1: 0.7, confusion: 0, co2e_lbs: 0, seconds: 0 },
+  ])!;
+  assert.equal(r.option, 3);
+  assert.match(r.reason, /cheapest/);
+  assert.match(r.reason, /4 lose/);
+});
+
+test('options 2-4 on a tiny model: removal, two-class training, verification, save and reload', async () => {
+  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-wizard-'));
+  const r = await train({
+    runDir: path.join(home, 'model'),
+    data,
+    workers: 0,
+    config: { depth: 8, epochs: 1, batchSize: 16 },
+  });
+  const store = Store.open(path.join(home, 'db.sqlite'));
+  try {
+    const victim = 1;
+    const faulty = 2;
+    const res = await runWizard(
+      {
+        model: r.modelDir!,
+        data,
+        faulty,
+        victim,
+        options: [1, 2, 3, 4],
+        decompose: { perClass: 6 },
+        pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
+        seed: 1,
+        save: { dir: home, name: 'repaired-3', option: 3 },
+      },
+      {
+        store,
+        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
+        idle: { cpuW: 0, dramW: 0, gpuW: 0 },
+        workDir: path.join(home, 'work'),
+        workers: 0,
+      },
+    );
+    // Option 1 without a better model is skipped with a reason.
+    assert.equal(res.skipped[0]?.option, 1);
+    assert.match(res.skipped[0]!.reason, /--better/);
+    assert.deepEqual(
+      res.options.map((o) => o.option),
+      [2, 3, 4],
+    );
+    for (const o of [res.initial, res.composed, ...res.options])
+      for (const x of [o.top1, o.top5, o.confusion, o.other_top1]) assert.ok(x >= 0 && x <= 1);
+    // Option 2 trains on exactly the two classes.
+    const pd = pairDataset(data, victim, faulty);
+    assert.deepEqual(res.pair_train, { images: pd.train.count, classes: [victim, faulty] });
+    assert.ok([...pd.train.labels].every((l) => l === 0 || l === 1));
+    const inData = [...data.train.labels].filter((l) => l === victim || l === faulty).length;
+    assert.equal(pd.train.count, inData);
+    // Option 3 (saved) never predicts the removed class, and reloads with identical predictions.
+    assert.ok(res.saved);
+    assert.equal(res.options.find((o) => o.option === 3)!.confusion, 0);
+    const loaded = await loadRepaired(res.saved!);
+    try {
+      const pred = await predictRepaired(loaded.pipeline, data.test.images, data.test.count);
+      assert.ok(!pred.includes(faulty), 'option 3 never predicts the removed class');
+      const again = await predictRepaired(loaded.pipeline, data.test.images, data.test.count);
+      assert.deepEqual([...again], [...pred]);
+      assert.equal((loaded.history as { option: number }).option, 3);
+      const top1 = pred.filter((p, i) => p === data.test.labels[i]).length / data.test.count;
+      assert.ok(
+        Math.abs(top1 - res.options.find((o) => o.option === 3)!.top1) < 1e-9,
+        'same accuracy as measured',
+      );
+    } finally {
+      await closeRepaired(loaded.pipeline);
+    }
+  } finally {
+    store.close();
+  }
+});
+
+test('option 4 changes only predictions of the two classes, and saves and reloads identically', async () => {
+  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16, seed: 5 });
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-wizard4-'));
+  const r = await train({
+    runDir: path.join(home, 'model'),
+    data,
+    workers: 0,
+    config: { depth: 8, epochs: 1, batchSize: 16 },
+  });
+  const store = Store.open(path.join(home, 'db.sqlite'));
+  try {
+    const victim = 0;
+    const faulty = 3;
+    const res = await runWizard(
+      {
+        model: r.modelDir!,
+        data,
+        faulty,
+        victim,
+        options: [4],
+        decompose: { perClass: 6 },
+        pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
+        seed: 1,
+        save: { dir: home, name: 'verify', option: 4 },
+      },
+      {
+        store,
+        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
+        idle: { cpuW: 0, dramW: 0, gpuW: 0 },
+        workDir: path.join(home, 'work'),
+        workers: 0,
+      },
+    );
+    const engine = await openInference(r.modelDir!);
+    const base = argmaxRows(await engine.predict(data.test.images, data.test.count), 4);
+    await engine.close();
+    const loaded = await loadRepaired(res.saved!);
+    try {
+      assert.equal(loaded.pipeline.kind, 'verify');
+      const pred = await predictRepaired(loaded.pipeline, data.test.images, data.test.count);
+      for (let i = 0; i < pred.length; i++) {
+        if (base[i] === victim || base[i] === faulty) assert.ok(pred[i] === victim || pred[i] === faulty);
+        else assert.equal(pred[i], base[i], `image ${i}: not a pair prediction, unchanged`);
+      }
+      const top1 = pred.filter((p, i) => p === data.test.labels[i]).length / data.test.count;
+      assert.ok(Math.abs(top1 - res.options[0]!.top1) < 1e-9, 'reloaded predicts as measured');
+    } finally {
+      await closeRepaired(loaded.pipeline);
+    }
+  } finally {
+    store.close();
+  }
+});
