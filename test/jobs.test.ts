@@ -113,3 +113,24 @@ test('settings are validated and persisted', async () => {
     await api.close();
   }
 });
+
+test('the demo job trains the embedded model, then decomposes it (Table 1)', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    const job = await api.runDemo({ depth: 8, epochs: 1, perClass: 6 });
+    const done = await until(api, job.id, (j) => j.status !== 'running');
+    assert.equal(done.status, 'finished', done.error ?? '');
+    assert.ok(done.runId, "the training run is the job's run");
+    const t = done.result?.table1;
+    assert.ok(t, 'the demo decomposed its model');
+    assert.deepEqual(
+      t.rows.map((r) => r.approach),
+      ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
+    );
+    assert.match(done.label, /^Demo/);
+  } finally {
+    await api.close();
+  }
+});

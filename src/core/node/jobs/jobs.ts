@@ -6,6 +6,7 @@
 // start-up whose process is gone are listed as interrupted jobs.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { DECOMPOSE_APPROACHES } from '../../common/api.ts';
 import type {
   BackendName,
   DecomposeParams,
@@ -212,15 +213,33 @@ export class JobManager {
     const epochs = p.epochs ?? UI_DEMO_DEFAULTS.epochs;
     const perClass = p.perClass ?? UI_DEMO_DEFAULTS.perClass;
     const dataset: DatasetSpec = { kind: 'synthetic', name: 'shapes', size: 32 };
-    return this.start('demo', `Demo: ResNet-${depth} on embedded shapes, ${epochs} epochs`, (job) =>
-      this.runTraining(
+    return this.start('demo', `Demo: ResNet-${depth} on embedded shapes, ${epochs} epochs`, async (job) => {
+      const trained = await this.runTraining(
         job,
         null,
         perClass,
         { depth, epochs, seed: 1, batchSize: UI_DEMO_DEFAULTS.batch },
         { ...dataset, trainPerClass: perClass, testPerClass: Math.max(10, Math.round(perClass / 5)) },
-      ),
-    );
+      );
+      const modelDir = trained.result?.modelDir;
+      if (trained.status !== 'finished' || !modelDir) return trained;
+      // The demo pipeline goes on to decompose the model it trained (the paper's Table 1);
+      // the job keeps its label and the training run's id.
+      const label = job.info.label;
+      const table1 = await runDecomposition(
+        { ...this.analysis(job), onRunId: undefined, setLabel: undefined },
+        {
+          modelDir,
+          approaches: [...DECOMPOSE_APPROACHES],
+          delta: 0.5,
+          perClass: Math.min(200, perClass),
+          seed: 1,
+          point: 'relu',
+        },
+      );
+      job.info.label = label;
+      return { ...trained, result: { ...trained.result, table1 } };
+    });
   }
 
   private async runTraining(
