@@ -60,8 +60,9 @@ test('the recommendation: lowest confusion within a point of the best top-1, tie
   assert.match(r.reason, /4 lose/);
 });
 
-test('options 2-4 on a tiny model: removal, two-class training, verification, save and reload', async () => {
-  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
+/** A ResNet-8 trained one epoch on 4 colour classes, and a store beside it. */
+async function tinyTrained(seed?: number) {
+  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16, seed });
   const home = await mkdtemp(path.join(os.tmpdir(), 'dec-wizard-'));
   const r = await train({
     runDir: path.join(home, 'model'),
@@ -69,7 +70,11 @@ test('options 2-4 on a tiny model: removal, two-class training, verification, sa
     workers: 0,
     config: { depth: 8, epochs: 1, batchSize: 16 },
   });
-  const store = Store.open(path.join(home, 'db.sqlite'));
+  return { data, home, r, store: Store.open(path.join(home, 'db.sqlite')) };
+}
+
+test('options 2-4 on a tiny model: removal, two-class training, verification, save and reload', async () => {
+  const { data, home, r, store } = await tinyTrained();
   try {
     const victim = 1;
     const faulty = 2;
@@ -132,15 +137,7 @@ test('options 2-4 on a tiny model: removal, two-class training, verification, sa
 });
 
 test('option 4 changes only predictions of the two classes, and saves and reloads identically', async () => {
-  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16, seed: 5 });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-wizard4-'));
-  const r = await train({
-    runDir: path.join(home, 'model'),
-    data,
-    workers: 0,
-    config: { depth: 8, epochs: 1, batchSize: 16 },
-  });
-  const store = Store.open(path.join(home, 'db.sqlite'));
+  const { data, home, r, store } = await tinyTrained(5);
   try {
     const victim = 0;
     const faulty = 3;

@@ -8,7 +8,7 @@ import { dbFile } from './energy.ts';
 import { engineSettings } from './train.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { APPROACHES, parseApproach } from '../../core/node/decompose/index.ts';
-import { measureIdle, detectSources } from '../../core/node/energy/meter.ts';
+import { RunRecorder } from '../../core/node/store/recorder.ts';
 import type { IdlePowers } from '../../core/node/energy/formula.ts';
 import { runGrid, type GridSpec, type ScenarioRow } from '../../core/node/reuse/grid.ts';
 import { Store } from '../../core/node/store/store.ts';
@@ -103,16 +103,11 @@ export function figure6(rows: ScenarioRow[]) {
   };
 }
 
-export async function measureGridIdle(settings: Settings, quiet: boolean): Promise<IdlePowers | undefined> {
-  if (settings.idleSeconds <= 0) {
-    info(
-      'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.',
-    );
-    return { cpuW: 0, dramW: 0, gpuW: 0 };
-  }
-  if (!quiet) info(`energy: measuring idle power once for the whole grid (${settings.idleSeconds} s)…`);
-  const sources = await detectSources({ powercapRoot: settings.powercapRoot, nvidiaSmi: settings.nvidiaSmi });
-  return measureIdle(sources, settings.idleSeconds, settings.sampleIntervalMs);
+/** Idle power measured once for a whole series of runs. */
+export function measureGridIdle(settings: Settings, quiet: boolean): Promise<IdlePowers> {
+  return RunRecorder.idlePowers(settings, undefined, (l) =>
+    quiet && !l.startsWith('warning') ? undefined : info(l),
+  );
 }
 
 export async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number> {

@@ -9,38 +9,19 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../common/errors.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
-import type { BlnRule } from './algorithms.ts';
 import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
 import { DECOMPOSE_VERSION, type Approach, type ModuleData, type ModuleSet } from './decompose.ts';
-import type { MaskLayer } from './graph.ts';
-import type { ObservePoint } from '../inference/types.ts';
 
 export const MODULES_DIR = 'modules';
 export const MANIFEST = 'manifest.json';
 export const MODULES_BIN = 'modules.bin';
 const FORMAT = 'decomposer-modules';
 
-interface Manifest {
+/** The module set's settings as written, plus where each module's bytes are. */
+interface Manifest extends Omit<ModuleSet, 'modules'> {
   format: typeof FORMAT;
-  version: number;
   runId: string;
   createdAt: string;
-  approach: Approach;
-  point: ObservePoint;
-  delta: number;
-  rule: BlnRule;
-  seed: number;
-  perClass: number;
-  unconcerned: number;
-  k: number;
-  sample: number[][];
-  warnings: string[];
-  parent: ModuleSet['parent'];
-  layers: MaskLayer[];
-  features: number;
-  needsFullMasks: boolean;
-  seconds: ModuleSet['seconds'];
-  engine: string;
   bin: { bytes: number; sha256: string };
   modules: {
     classIndex: number;

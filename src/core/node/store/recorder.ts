@@ -93,6 +93,28 @@ export class RunRecorder {
     this.timer.unref();
   }
 
+  /**
+   * The idle power to subtract, measured for the settings' idleSeconds (a visible warning and
+   * zero when that is 0). A series of runs measures it once and passes it to each `start`.
+   */
+  static async idlePowers(
+    s: Settings,
+    sources?: Sources,
+    info: (line: string) => void = () => undefined,
+  ): Promise<IdlePowers> {
+    if (s.idleSeconds <= 0) {
+      info(
+        'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.',
+      );
+      return { cpuW: 0, dramW: 0, gpuW: 0 };
+    }
+    info(
+      `energy: measuring idle power for ${s.idleSeconds} s (keep the machine quiet; --idle-seconds 0 skips it)…`,
+    );
+    const src = sources ?? (await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi }));
+    return measureIdle(src, s.idleSeconds, s.sampleIntervalMs);
+  }
+
   static async start(o: RecorderOptions): Promise<RunRecorder> {
     const s = o.settings;
     const info = o.onInfo ?? (() => undefined);
@@ -110,19 +132,7 @@ export class RunRecorder {
         `energy: ESTIMATE (no power counter readable here; \`decomposer energy\` says why). ${sources.report.estimateNote ?? ''}`,
       );
     else info(`energy: measured with ${sources.report.source}`);
-    let idle: IdlePowers = { cpuW: 0, dramW: 0, gpuW: 0 };
-    if (o.idle) {
-      idle = o.idle;
-    } else if (s.idleSeconds > 0) {
-      info(
-        `energy: measuring idle power for ${s.idleSeconds} s (keep the machine quiet; --idle-seconds 0 skips it)…`,
-      );
-      idle = await measureIdle(sources, s.idleSeconds, s.sampleIntervalMs);
-    } else {
-      info(
-        'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.',
-      );
-    }
+    const idle = o.idle ?? (await RunRecorder.idlePowers(s, sources, info));
     const meter = new PowerMeter(sources, s.sampleIntervalMs);
     await meter.start();
     return new RunRecorder(o, sources, idle, machine, meter);
