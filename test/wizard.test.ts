@@ -22,6 +22,7 @@ import {
   recommend,
   relabelVictim,
   runWizard,
+  saveWizardOption,
 } from '../src/core/node/wizard/index.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 
@@ -73,22 +74,29 @@ async function tinyTrained(seed?: number) {
   return { data, home, r, store: Store.open(path.join(home, 'db.sqlite')) };
 }
 
-test('options 2-4 on a tiny model: removal, two-class training, verification, save and reload', async () => {
+test('options 1-4 on a tiny model: replacement, removal, two-class training, verification, save and reload', async () => {
   const { data, home, r, store } = await tinyTrained();
   try {
     const victim = 1;
     const faulty = 2;
-    const res = await runWizard(
+    // Option 1's better model: the same network on the same data, another seed.
+    const better = await train({
+      runDir: path.join(home, 'better'),
+      data,
+      workers: 0,
+      config: { depth: 8, epochs: 1, batchSize: 16, seed: 7 },
+    });
+    const outcome = await runWizard(
       {
         model: r.modelDir!,
         data,
         faulty,
         victim,
         options: [1, 2, 3, 4],
+        better: better.modelDir!,
         decompose: { perClass: 6 },
         pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
         seed: 1,
-        save: { dir: home, name: 'repaired-3', option: 3 },
       },
       {
         store,
@@ -98,25 +106,44 @@ test('options 2-4 on a tiny model: removal, two-class training, verification, sa
         workers: 0,
       },
     );
-    // Option 1 without a better model is skipped with a reason.
-    assert.equal(res.skipped[0]?.option, 1);
-    assert.match(res.skipped[0]!.reason, /--better/);
+    const res = outcome.result;
     assert.deepEqual(
       res.options.map((o) => o.option),
-      [2, 3, 4],
+      [1, 2, 3, 4],
     );
+    assert.deepEqual(res.skipped, []);
     for (const o of [res.initial, res.composed, ...res.options])
       for (const x of [o.top1, o.top5, o.confusion, o.other_top1]) assert.ok(x >= 0 && x <= 1);
     // Option 2 trains on exactly the two classes.
     const pd = pairDataset(data, victim, faulty);
-    assert.deepEqual(res.pair_train, { images: pd.train.count, classes: [victim, faulty] });
+    assert.equal(res.pair_train?.images, pd.train.count);
+    assert.deepEqual(res.pair_train?.classes, [victim, faulty]);
+    assert.ok(res.pair_train.top1 >= 0 && res.pair_train.top1 <= 1);
     assert.ok([...pd.train.labels].every((l) => l === 0 || l === 1));
     const inData = [...data.train.labels].filter((l) => l === victim || l === faulty).length;
     assert.equal(pd.train.count, inData);
+    // Option 1 (saved) takes the faulty class's module from the better model, every other
+    // class's from the faulty one, and reloads predicting exactly as measured.
+    const saved1 = await saveWizardOption(outcome, 1, home, 'repaired-1');
+    const one = await loadRepaired(saved1);
+    try {
+      const p = one.pipeline;
+      assert.equal(p.kind, 'modules');
+      assert.deepEqual(p.labels![faulty], { part: 1, classIndex: faulty });
+      for (let k = 0; k < 4; k++)
+        if (k !== faulty) assert.deepEqual(p.labels![k], { part: 0, classIndex: k });
+      const pred = await predictRepaired(p, data.test.images, data.test.count);
+      const top1 = pred.filter((x, i) => x === data.test.labels[i]).length / data.test.count;
+      assert.ok(Math.abs(top1 - res.options[0]!.top1) < 1e-9, 'option 1 reloaded predicts as measured');
+      assert.equal((one.history as { option: number; model: string }).model, path.resolve(r.modelDir!));
+    } finally {
+      await closeRepaired(one.pipeline);
+    }
+    await assert.rejects(saveWizardOption(outcome, 1, home, 'repaired-1'), /exists already/);
     // Option 3 (saved) never predicts the removed class, and reloads with identical predictions.
-    assert.ok(res.saved);
     assert.equal(res.options.find((o) => o.option === 3)!.confusion, 0);
-    const loaded = await loadRepaired(res.saved!);
+    const saved = await saveWizardOption(outcome, 3, home, 'repaired-3');
+    const loaded = await loadRepaired(saved);
     try {
       const pred = await predictRepaired(loaded.pipeline, data.test.images, data.test.count);
       assert.ok(!pred.includes(faulty), 'option 3 never predicts the removed class');
@@ -141,17 +168,16 @@ test('option 4 changes only predictions of the two classes, and saves and reload
   try {
     const victim = 0;
     const faulty = 3;
-    const res = await runWizard(
+    const outcome = await runWizard(
       {
         model: r.modelDir!,
         data,
         faulty,
         victim,
-        options: [4],
+        options: [1, 4],
         decompose: { perClass: 6 },
         pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
         seed: 1,
-        save: { dir: home, name: 'verify', option: 4 },
       },
       {
         store,
@@ -161,10 +187,15 @@ test('option 4 changes only predictions of the two classes, and saves and reload
         workers: 0,
       },
     );
+    const res = outcome.result;
+    // Option 1 without a better model is skipped with a reason.
+    assert.equal(res.skipped[0]?.option, 1);
+    assert.match(res.skipped[0]!.reason, /--better/);
+    await assert.rejects(saveWizardOption(outcome, 1, home, 'nope'), /did not run/);
     const engine = await openInference(r.modelDir!);
     const base = argmaxRows(await engine.predict(data.test.images, data.test.count), 4);
     await engine.close();
-    const loaded = await loadRepaired(res.saved!);
+    const loaded = await loadRepaired(await saveWizardOption(outcome, 4, home, 'verify'));
     try {
       assert.equal(loaded.pipeline.kind, 'verify');
       const pred = await predictRepaired(loaded.pipeline, data.test.images, data.test.count);

@@ -19,6 +19,7 @@ import {
 import { loadDataset } from '../../core/node/data/index.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { cacheDir } from '../../core/node/paths.ts';
+import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { train } from '../../core/node/train/trainer.ts';
 import { formatTable1, table1, type Table1 } from '../../core/node/decompose/index.ts';
 import { openInference, planModel } from '../../core/node/inference/index.ts';
@@ -42,19 +43,7 @@ import type { BackendName } from '../../core/common/api.ts';
 import { dbFile } from './energy.ts';
 import { measureGridIdle, printRows } from './grid.ts';
 
-// Measured here: ResNet-20 (no batch norm) at these settings reaches about 60% test top-1
-// on 'shapes' in about 3-4 minutes on 2 cores: well above chance (10%), far from perfect.
-// Batch 32 gives the short run twice the updates of batch 64.
-export const DEMO_DEFAULTS = {
-  depth: 20,
-  epochs: 4,
-  perClass: 500,
-  testPerClass: 100,
-  size: 32,
-  batch: 32,
-  /** Concerned (and unconcerned) images per module for the demo's decomposition. */
-  decomposePerClass: 200,
-} as const;
+export { DEMO_DEFAULTS };
 
 export const demoCommand: Command = {
   name: 'demo',

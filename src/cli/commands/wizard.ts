@@ -12,22 +12,21 @@ import { dbFile } from './energy.ts';
 import { measureGridIdle } from './grid.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
-import { confusablePair, loadDataset } from '../../core/node/data/index.ts';
+import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { recordTrainingRun } from '../../core/node/jobs/record.ts';
+import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { train } from '../../core/node/train/trainer.ts';
-import { DEFAULT_FAULT_FRACTION, makeFaultyDataset, runWizard } from '../../core/node/wizard/index.ts';
-
-export const WIZARD_DEMO = {
-  depth: 8,
-  perClass: 200,
-  testPerClass: 50,
-  epochs: 3,
-  batch: 32,
-  decomposePerClass: 50,
-};
+import {
+  DEFAULT_FAULT_FRACTION,
+  FAULTY_DEMO_DEFAULTS,
+  makeFaultyDemo,
+  PAIR_DEFAULTS,
+  runWizard,
+  saveWizardOption,
+} from '../../core/node/wizard/index.ts';
 
 function classOption(v: Record<string, unknown>, key: string, names: string[]): number | undefined {
   const s = v[key] as string | undefined;
@@ -59,12 +58,14 @@ export const wizardCommand: Command = {
                         4 keep the model; re-decide its predictions of the two classes with option 2's modules
   --better DIR        option 1's better model (same classes and image size)
   --train-better      option 1 without --better: train the same architecture longer (--better-epochs N, default 10)
-  --pair-epochs N     epochs of the two-class model (default 3); --pair-depth N (default 8); --batch N (default 32)
+  --pair-epochs N     epochs of the two-class model (default ${PAIR_DEFAULTS.epochs}); --pair-depth N (default ${PAIR_DEFAULTS.depth}); --batch N (default 32)
   --decompose-per-class N  images per class each decomposition observes (default 100)
   --save NAME         save the recommended option (or --save-option N) as a folder NAME under --out
   -o, --out DIR       where models train and the repaired classifier is saved (default: a new temporary folder)
-  --demo              make a faulty ResNet-8 on the embedded "shapes" (${Math.round(DEFAULT_FAULT_FRACTION * 100)}% of star-5's training
-                      images labelled star-6), and a clean one as option 1's better model, then run all four
+  --demo              make a faulty ResNet-${FAULTY_DEMO_DEFAULTS.depth} on the embedded "shapes" (${Math.round(DEFAULT_FAULT_FRACTION * 100)}% of circle's training
+                      images labelled ring), and a clean one as option 1's better model, then run all four;
+                      --per-class N, --epochs N, --depth N size the two models (default ${FAULTY_DEMO_DEFAULTS.perClass}, ${FAULTY_DEMO_DEFAULTS.epochs}, ${FAULTY_DEMO_DEFAULTS.depth}:
+                      the demo's model, a few minutes each here)
 ${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
   options: {
@@ -85,6 +86,8 @@ ${ENGINE_USAGE}`,
     out: { type: 'string', short: 'o' },
     demo: { type: 'boolean', default: false },
     'per-class': { type: 'string' },
+    epochs: { type: 'string' },
+    depth: { type: 'string' },
     seed: { type: 'string' },
     inference: { type: 'string' },
     ...ENGINE_OPTIONS,
@@ -95,7 +98,7 @@ ${ENGINE_USAGE}`,
     const say = (l: string) => (json ? undefined : info(l));
     const eng = engineSettings(v);
     const seed = intOption(v, 'seed', 1);
-    const batch = intOption(v, 'batch', WIZARD_DEMO.batch, 1);
+    const batch = intOption(v, 'batch', FAULTY_DEMO_DEFAULTS.batch, 1);
     const options = String(v.options ?? '1,2,3,4')
       .split(',')
       .map((s) => Number(s.trim()));
@@ -116,45 +119,50 @@ ${ENGINE_USAGE}`,
       let victim: number | undefined;
       let fault: unknown = null;
       if (v.demo) {
-        data = await loadDataset(
+        const demo = await makeFaultyDemo(
           {
-            kind: 'synthetic',
-            name: 'shapes',
-            size: 32,
+            ...FAULTY_DEMO_DEFAULTS,
+            perClass: intOption(v, 'per-class', FAULTY_DEMO_DEFAULTS.perClass, 4),
+            epochs: intOption(v, 'epochs', FAULTY_DEMO_DEFAULTS.epochs, 1),
+            depth: intOption(v, 'depth', FAULTY_DEMO_DEFAULTS.depth, 8),
+            batch,
             seed,
-            trainPerClass: intOption(v, 'per-class', WIZARD_DEMO.perClass, 2),
-            testPerClass: WIZARD_DEMO.testPerClass,
+            better: options.includes(1) && !better,
           },
-          { cacheDir: cacheDir(eng.home) },
+          {
+            loadData: (spec) => loadDataset(spec, { cacheDir: cacheDir(eng.home) }),
+            onInfo: say,
+            trainModel: async (name, d, config) => {
+              say(`demo: training the ${name} ResNet-${config.depth} on ${d.info.name}…`);
+              const t = await recordTrainingRun({
+                store,
+                settings,
+                idle,
+                params: { wizard: true, demo: name, dataset: d.info.id },
+                label: `wizard demo ${name}`,
+                work: (onEvent) =>
+                  train({
+                    runDir: path.join(out, name),
+                    data: d,
+                    workers: eng.workers,
+                    backend: eng.backend,
+                    signal,
+                    onEvent,
+                    config,
+                  }),
+              });
+              if (!t.result.modelDir || t.result.status !== 'finished')
+                throw new UserError('Training was cancelled.', 'Run the wizard again.', 'cancelled');
+              return t.result.modelDir;
+            },
+          },
         );
-        [victim, faulty] = confusablePair('shapes');
-        const bad = makeFaultyDataset(data, victim, faulty, DEFAULT_FAULT_FRACTION, seed);
-        fault = { victim, faulty, fraction: DEFAULT_FAULT_FRACTION, relabelled: bad.relabelled.length };
-        const trainOne = async (name: string, d: LoadedDataset) => {
-          say(`demo: training ${name} ResNet-${WIZARD_DEMO.depth} on ${d.info.name}…`);
-          const t = await recordTrainingRun({
-            store,
-            settings,
-            idle,
-            params: { wizard: true, demo: name, dataset: d.info.id },
-            label: `wizard demo ${name}`,
-            work: (onEvent) =>
-              train({
-                runDir: path.join(out, name),
-                data: d,
-                workers: eng.workers,
-                backend: eng.backend,
-                signal,
-                onEvent,
-                config: { depth: WIZARD_DEMO.depth, epochs: WIZARD_DEMO.epochs, batchSize: batch, seed },
-              }),
-          });
-          if (!t.result.modelDir || t.result.status !== 'finished')
-            throw new UserError('Training was cancelled.', 'Run the wizard again.', 'cancelled');
-          return t.result.modelDir;
-        };
-        model = await trainOne('faulty', bad.data);
-        if (options.includes(1) && !better) better = await trainOne('clean', data);
+        data = demo.data;
+        model = demo.faultyDir;
+        better = better ?? demo.betterDir;
+        faulty = demo.fault.faulty;
+        victim = demo.fault.victim;
+        fault = demo.fault;
       } else {
         const m = await openModel(v);
         data = await modelDataset(v, m, json);
@@ -163,7 +171,7 @@ ${ENGINE_USAGE}`,
         faulty = classOption(v, 'faulty', data.info.classNames);
         victim = classOption(v, 'victim', data.info.classNames);
       }
-      const res = await runWizard(
+      const outcome = await runWizard(
         {
           model: model!,
           data,
@@ -173,22 +181,14 @@ ${ENGINE_USAGE}`,
           better,
           trainBetter: v['train-better'] ? { epochs: intOption(v, 'better-epochs', 10, 1) } : null,
           decompose: {
-            perClass: intOption(v, 'decompose-per-class', v.demo ? WIZARD_DEMO.decomposePerClass : 100, 1),
+            perClass: intOption(v, 'decompose-per-class', v.demo ? DEMO_DEFAULTS.decomposePerClass : 100, 1),
           },
           pairTrain: {
-            depth: intOption(v, 'pair-depth', 8, 8),
-            epochs: intOption(v, 'pair-epochs', WIZARD_DEMO.epochs, 1),
+            depth: intOption(v, 'pair-depth', PAIR_DEFAULTS.depth, 8),
+            epochs: intOption(v, 'pair-epochs', PAIR_DEFAULTS.epochs, 1),
             batchSize: batch,
           },
           seed,
-          save:
-            v.save || v.demo
-              ? {
-                  dir: out,
-                  name: (v.save as string | undefined) ?? 'repaired',
-                  option: v['save-option'] === undefined ? undefined : intOption(v, 'save-option', 1, 1),
-                }
-              : null,
           inference: ((v.inference as string | undefined) ?? 'auto') as 'auto',
         },
         {
@@ -202,7 +202,14 @@ ${ENGINE_USAGE}`,
           onInfo: say,
         },
       );
-      if (json) printJson({ ...res, model, out, ...(fault ? { fault } : {}) });
+      const res = outcome.result;
+      const saveOption =
+        v['save-option'] === undefined ? res.recommendation?.option : intOption(v, 'save-option', 1, 1);
+      const saved =
+        (v.save || v.demo) && saveOption !== undefined
+          ? await saveWizardOption(outcome, saveOption, out, (v.save as string | undefined) ?? 'repaired')
+          : null;
+      if (json) printJson({ ...res, saved, out, ...(fault ? { fault } : {}) });
       else {
         const pct = (x: number) => fmtPct(x).padStart(7);
         info(`\nfault: ${res.victim.name} predicted as ${res.faulty.name} (victim -> faulty)`);
@@ -220,7 +227,7 @@ ${ENGINE_USAGE}`,
         for (const o of res.options) line(`option ${o.option}: ${o.label}`, o, o.co2e_lbs);
         for (const s of res.skipped) info(`option ${s.option} skipped: ${s.reason}`);
         if (res.recommendation) info(`\nrecommended: ${res.recommendation.reason}`);
-        if (res.saved) info(`saved in ${res.saved}`);
+        if (saved) info(`saved option ${saveOption} in ${saved}`);
       }
       return EXIT.ok;
     } finally {

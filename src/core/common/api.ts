@@ -2,6 +2,7 @@
 // web shell bridges it over HTTP and Server-Sent Events; the renderer does not know which is behind it.
 import type { DatasetInfo, Progress } from './dataset.ts';
 import { isUserError, UserError } from './errors.ts';
+import { WIZARD_OPTIONS, type WizardOption } from './wizard.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -36,7 +37,8 @@ export interface SystemInfo {
 
 // ---- Jobs ----
 
-export type JobKind = 'train' | 'demo' | 'download' | 'import' | 'decompose' | 'scenario';
+export type JobKind =
+  'train' | 'demo' | 'download' | 'import' | 'decompose' | 'scenario' | 'faulty' | 'wizard';
 export type JobStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
 export const JOB_STATUSES: readonly JobStatus[] = [
   'running',
@@ -94,6 +96,11 @@ export interface JobInfo {
     table1?: Table1View;
     /** Reuse and replace jobs: the scenario's row. */
     scenario?: ScenarioView;
+    /** Faulty demo model jobs: the clean model trained beside it (option 1's better model), and the fault. */
+    betterDir?: string;
+    fault?: FaultMade;
+    /** Wizard jobs: the comparison (Table 6) and the recommendation. */
+    wizard?: WizardView;
   } | null;
 }
 
@@ -240,6 +247,135 @@ export interface DemoParams {
   epochs?: number;
   depth?: number;
   perClass?: number;
+}
+
+// ---- The fix-it wizard (the paper's Figure 1 and Table 6) ----
+
+/** How a model (or a saved repaired classifier) does on a dataset's test set, and its most-confused pair. */
+export interface FaultView {
+  dir: string;
+  /** 'repaired': a classifier saved by the wizard. */
+  kind: 'model' | 'repaired';
+  datasetId: string;
+  datasetName: string;
+  classNames: string[];
+  testImages: number;
+  top1: number;
+  top5: number;
+  /** Counts: row = true class, column = predicted class. */
+  matrix: number[][];
+  /** The off-diagonal cell with the highest rate: that share of the victim's images is predicted as faulty. */
+  suggested: { faulty: number; victim: number; rate: number };
+}
+
+/** A faulty model made from the embedded dataset: part of one class's training images labelled as a similar class. */
+export interface FaultyDemoParams {
+  depth?: number;
+  epochs?: number;
+  perClass?: number;
+  /** The share of the victim's training images relabelled (default 0.6). */
+  fraction?: number;
+  /** Also train a clean model of the same data, to serve as option 1's better model (default true). */
+  better?: boolean;
+}
+
+export interface FaultMade {
+  victim: number;
+  faulty: number;
+  victimName: string;
+  faultyName: string;
+  fraction: number;
+  /** How many training images were relabelled. */
+  relabelled: number;
+  /** The share of the victim's test images each model predicts as the faulty class: the fault, measured. */
+  confusion: number;
+  cleanConfusion: number | null;
+}
+
+export interface WizardParams {
+  modelDir: string;
+  /** The dataset to judge and decompose on (null or absent: the model's own, with true labels). */
+  dataset?: string | null;
+  faulty: number;
+  victim: number;
+  options: WizardOption[];
+  /** Option 1: a better model of the same classes, or (when null) train one for betterEpochs. */
+  betterModel?: string | null;
+  betterEpochs?: number | null;
+  /** Option 2 and 4's two-class model. */
+  pairDepth: number;
+  pairEpochs: number;
+  /** Images per class each decomposition observes. */
+  perClass: number;
+  seed: number;
+}
+
+/** Fractions in [0, 1]; confusion = the victim's test images predicted as the faulty class. */
+export interface WizardAccuracy {
+  top1: number;
+  top5: number;
+  confusion: number;
+  /** Top-1 on the classes other than the pair. */
+  otherTop1: number;
+}
+
+export interface WizardOptionView extends WizardAccuracy {
+  option: WizardOption;
+  label: string;
+  seconds: number;
+  co2eKg: number;
+  co2eLbs: number;
+  /** What the option's cost is made of (seconds, kg CO2e). */
+  parts: {
+    train: { seconds: number; co2eKg: number };
+    decompose: { seconds: number; co2eKg: number };
+    run: { seconds: number; co2eKg: number };
+  };
+  estimated: boolean;
+  note?: string;
+}
+
+export interface WizardView {
+  modelDir: string;
+  datasetId: string;
+  classes: string[];
+  faulty: { index: number; name: string };
+  victim: { index: number; name: string };
+  testImages: number;
+  initial: WizardAccuracy;
+  composed: WizardAccuracy;
+  decomposition: { seconds: number; co2eKg: number };
+  options: WizardOptionView[];
+  skipped: { option: WizardOption; reason: string }[];
+  recommendation: { option: WizardOption; reason: string } | null;
+  /** Option 2/4's two-class model: its training images, the two classes, its test top-1 on them. */
+  pairTrain?: { images: number; classes: number[]; top1: number };
+}
+
+export interface SaveRepairParams {
+  /** The finished wizard job. */
+  jobId: string;
+  option: WizardOption;
+  /** The folder name under the data folder's repaired/ (letters, digits, . _ -). */
+  name: string;
+}
+
+/** A repaired classifier saved by the wizard: usable like a model (evaluate it with analyzeFault). */
+export interface RepairedSummary {
+  name: string;
+  dir: string;
+  createdAt: string;
+  kind: 'modules' | 'verify';
+  option: number | null;
+  label: string | null;
+  classNames: string[];
+  /** The model it repairs, and the pair. */
+  model: string | null;
+  datasetId: string | null;
+  faulty: { index: number; name: string } | null;
+  victim: { index: number; name: string } | null;
+  accuracy: WizardAccuracy | null;
+  initial: WizardAccuracy | null;
 }
 
 export type ImportKind = 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
@@ -410,6 +546,16 @@ export interface DecomposerApi {
   listModuleSets(modelDir: string): Promise<ModuleSetSummary[]>;
   /** Runs one reuse or replace scenario and its train-from-scratch baseline as a job. */
   startScenario(params: ScenarioParams): Promise<JobInfo>;
+  /** A model's (or a repaired classifier's) test accuracy, confusion matrix and most-confused pair. */
+  analyzeFault(dir: string, dataset: string | null): Promise<FaultView>;
+  /** Trains a faulty model (and a clean one) on the embedded dataset, for the wizard, as a job. */
+  startFaultyDemo(params?: FaultyDemoParams): Promise<JobInfo>;
+  /** Runs the chosen repair options, each measured, as a job whose result is the comparison. */
+  startWizard(params: WizardParams): Promise<JobInfo>;
+  /** Saves one option of a finished wizard job as a named repaired classifier. */
+  saveRepair(params: SaveRepairParams): Promise<RepairedSummary>;
+  /** The saved repaired classifiers, newest first. */
+  listRepaired(): Promise<RepairedSummary[]>;
   /** Progress of running jobs, pushed as it happens. */
   onProgress(listener: (event: ProgressEvent) => void): Unsubscribe;
 }
@@ -570,6 +716,77 @@ export function checkScenarioParams(p: unknown): string | null {
   return null;
 }
 
+export function checkFaultyDemoParams(p: unknown): string | null {
+  if (p === undefined || p === null) return null;
+  if (!isObj(p)) return 'faulty demo parameters must be an object';
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'fraction', 'better'], 'faulty demo parameters');
+  if (extra) return extra;
+  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
+  if (p.depth !== undefined && (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0))
+    return 'depth must be 6n+2';
+  if (p.perClass !== undefined && !isInt(p.perClass, 4, 100_000))
+    return 'images per class must be from 4 to 100000';
+  if (p.fraction !== undefined && !isNum(p.fraction, 0.05, 1))
+    return 'the fault fraction must be from 0.05 to 1';
+  if (p.better !== undefined && typeof p.better !== 'boolean') return 'better must be true or false';
+  return null;
+}
+
+export function checkWizardParams(p: unknown): string | null {
+  if (!isObj(p)) return 'wizard parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    [
+      'modelDir',
+      'dataset',
+      'faulty',
+      'victim',
+      'options',
+      'betterModel',
+      'betterEpochs',
+      'pairDepth',
+      'pairEpochs',
+      'perClass',
+      'seed',
+    ],
+    'wizard parameters',
+  );
+  if (extra) return extra;
+  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
+  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
+    return 'dataset must be a dataset id';
+  if (!isInt(p.faulty, 0, 100_000) || !isInt(p.victim, 0, 100_000))
+    return 'faulty and victim must be class indices';
+  if (p.faulty === p.victim) return 'the faulty and victim classes must differ';
+  if (
+    !Array.isArray(p.options) ||
+    !p.options.length ||
+    !p.options.every((o) => WIZARD_OPTIONS.includes(o as WizardOption)) ||
+    new Set(p.options).size !== p.options.length
+  )
+    return 'options must be one or more of 1, 2, 3, 4';
+  if (p.betterModel != null && !isPathString(p.betterModel)) return 'betterModel must be a model folder';
+  if (p.betterEpochs != null && !isInt(p.betterEpochs, 1, 1000)) return 'betterEpochs must be from 1 to 1000';
+  if (!isInt(p.pairDepth, 8, 200) || (p.pairDepth - 2) % 6 !== 0) return 'pairDepth must be 6n+2';
+  if (!isInt(p.pairEpochs, 1, 1000)) return 'pairEpochs must be from 1 to 1000';
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  return null;
+}
+
+export const REPAIR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function checkSaveRepairParams(p: unknown): string | null {
+  if (!isObj(p)) return 'what to save must be an object';
+  const extra = onlyKeys(p, ['jobId', 'option', 'name'], 'what to save');
+  if (extra) return extra;
+  if (typeof p.jobId !== 'string' || !/^[\w-]{1,80}$/.test(p.jobId)) return 'jobId must be a job id';
+  if (!WIZARD_OPTIONS.includes(p.option as WizardOption)) return 'option must be 1, 2, 3 or 4';
+  if (typeof p.name !== 'string' || !REPAIR_NAME_RE.test(p.name))
+    return 'the name may hold letters, digits, dots, dashes and underscores (at most 100)';
+  return null;
+}
+
 function checkSetting(args: unknown[]): string | null {
   const [key, value] = args;
   if (!SETTING_NAMES.includes(key as SettingKey))
@@ -635,6 +852,19 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
     check: ([d]) => (isPathString(d) ? null : 'the model folder must be a path'),
   },
   startScenario: { arity: 1, check: ([p]) => checkScenarioParams(p) },
+  analyzeFault: {
+    arity: 2,
+    check: ([d, ds]) =>
+      !isPathString(d)
+        ? 'the model folder must be a path'
+        : ds !== null && (typeof ds !== 'string' || !ds || ds.length > 300)
+          ? 'the dataset must be a dataset id or null'
+          : null,
+  },
+  startFaultyDemo: { arity: 1, optional: 1, check: ([p]) => checkFaultyDemoParams(p) },
+  startWizard: { arity: 1, check: ([p]) => checkWizardParams(p) },
+  saveRepair: { arity: 1, check: ([p]) => checkSaveRepairParams(p) },
+  listRepaired: { arity: 0, check: none },
 };
 
 export function isApiMethod(value: unknown): value is ApiMethod {

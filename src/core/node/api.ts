@@ -13,7 +13,12 @@ import type {
   DownloadableDataset,
   EnergyFigure,
   EnergySummary,
+  FaultView,
+  FaultyDemoParams,
   ImportSpec,
+  RepairedSummary,
+  SaveRepairParams,
+  WizardParams,
   JobInfo,
   JobStatus,
   ModelSummary,
@@ -36,6 +41,7 @@ import { readModelDir } from './models/io.ts';
 import { dataHome } from './paths.ts';
 import { listEmbeddedDatasets, previewDataset, readImported } from './jobs/datasets.ts';
 import { JobManager } from './jobs/jobs.ts';
+import { analyzeFault, listRepaired } from './jobs/wizard.ts';
 import { readSettings, SETTING_KEYS, writeSetting, type Settings } from './store/settings.ts';
 import { defaultDbFile, Store, type RunRow } from './store/store.ts';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -371,6 +377,40 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
       guard('startScenario', [params]);
       db();
       return jobs.startScenario({ ...params, models: params.models.map((m) => path.resolve(m)) });
+    },
+
+    async analyzeFault(dir: string, dataset: string | null): Promise<FaultView> {
+      guard('analyzeFault', [dir, dataset]);
+      return analyzeFault(
+        { home, signal: new AbortController().signal, progress: () => undefined },
+        path.resolve(dir),
+        dataset,
+      );
+    },
+
+    async startFaultyDemo(params?: FaultyDemoParams): Promise<JobInfo> {
+      guard('startFaultyDemo', params === undefined ? [] : [params]);
+      db();
+      return jobs.startFaultyDemo(params ?? {});
+    },
+
+    async startWizard(params: WizardParams): Promise<JobInfo> {
+      guard('startWizard', [params]);
+      db();
+      return jobs.startWizard({
+        ...params,
+        modelDir: path.resolve(params.modelDir),
+        ...(params.betterModel ? { betterModel: path.resolve(params.betterModel) } : {}),
+      });
+    },
+
+    async saveRepair(params: SaveRepairParams): Promise<RepairedSummary> {
+      guard('saveRepair', [params]);
+      return jobs.saveRepair(params);
+    },
+
+    async listRepaired(): Promise<RepairedSummary[]> {
+      return listRepaired(home);
     },
 
     onProgress(listener: (event: ProgressEvent) => void): Unsubscribe {

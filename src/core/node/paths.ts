@@ -10,3 +10,6 @@ export function dataHome(override?: string): string {
 export const cacheDir = (home = dataHome()) => path.join(home, 'cache');
 export const downloadsDir = (home = dataHome()) => path.join(home, 'downloads');
 export const runsDir = (home = dataHome()) => path.join(home, 'runs');
+/** The wizard's work (better and two-class models) and the repaired classifiers it saves. */
+export const wizardDir = (home = dataHome()) => path.join(home, 'wizard');
+export const repairedDir = (home = dataHome()) => path.join(home, 'repaired');

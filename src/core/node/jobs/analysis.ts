@@ -39,12 +39,18 @@ export interface AnalysisContext {
 const SYNTHETIC_ID = /^synthetic-(shapes|textures)-(32|64)-s(\d+)-(\d+)x(\d+)$/;
 
 /** A dataset by id: the embedded ones at any size they were generated with, or an imported one. */
+/** The id of a dataset with deliberately corrupted training labels (the wizard's faulty demo). */
+const FAULT_SUFFIX = /-fault-\d+to\d+-\d+$/;
+
 export async function loadModelDataset(
   home: string,
   id: string,
   signal: AbortSignal,
   onProgress: (p: Progress) => void,
 ): Promise<LoadedDataset> {
+  // A faulty demo model was trained on corrupted labels on purpose; it is judged, decomposed
+  // and repaired with the true labels of the dataset the corruption came from.
+  id = id.replace(FAULT_SUFFIX, '');
   const m = SYNTHETIC_ID.exec(id);
   if (m) {
     const spec: DatasetSpec = {
@@ -61,7 +67,7 @@ export async function loadModelDataset(
 }
 
 /** Opens a model folder and its dataset (the one it was trained on unless given). */
-async function modelAndData(
+export async function modelAndData(
   ctx: AnalysisContext,
   modelDir: string,
   datasetId: string | null | undefined,

@@ -13,6 +13,10 @@ import type {
   DemoParams,
   DownloadableDataset,
   EpochMetrics,
+  FaultyDemoParams,
+  RepairedSummary,
+  SaveRepairParams,
+  WizardParams,
   ImportSpec,
   JobInfo,
   JobKind,
@@ -23,21 +27,31 @@ import type {
   ScenarioParams,
   TrainParams,
 } from '../../common/api.ts';
-import type { DatasetSpec, Progress } from '../../common/dataset.ts';
+import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
+import { DEMO_DEFAULTS, demoDatasetSpec } from '../demo.ts';
 import { UserError } from '../../common/errors.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
-import { cacheDir, downloadsDir, runsDir } from '../paths.ts';
-import type { RunRecorder } from '../store/recorder.ts';
+import { cacheDir, downloadsDir, repairedDir, runsDir, wizardDir } from '../paths.ts';
+import { RunRecorder } from '../store/recorder.ts';
+import type { TrainEvent } from '../train/trainer.ts';
+import {
+  FAULTY_DEMO_DEFAULTS,
+  makeFaultyDemo,
+  runWizard,
+  saveWizardOption,
+  type WizardOutcome,
+} from '../wizard/index.ts';
+import { repairedSummary, wizardView } from './wizard.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { train } from '../train/trainer.ts';
-import { runDecomposition, runScenario, type AnalysisContext } from './analysis.ts';
+import { modelAndData, runDecomposition, runScenario, type AnalysisContext } from './analysis.ts';
 import { addImported, loadById } from './datasets.ts';
 import { recordTrainingRun } from './record.ts';
 
-/** The demo's defaults (the CLI's `decomposer demo` uses the same model and dataset). */
-export const UI_DEMO_DEFAULTS = { depth: 20, epochs: 4, perClass: 500, batch: 32 } as const;
 const MAX_POWER_SAMPLES = 600;
+/** Finished wizard runs whose options can still be saved (their module sets stay in memory). */
+const KEPT_WIZARD_RUNS = 5;
 
 export interface JobManagerOptions {
   home: string;
@@ -53,6 +67,9 @@ interface Job {
   done: Promise<void>;
 }
 
+/** Jobs that train: one at a time, so that two do not halve each other's speed (and energy figures). */
+const TRAINING_JOBS: readonly JobKind[] = ['train', 'demo', 'faulty', 'wizard'];
+
 function newJobId(): string {
   return `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -61,6 +78,7 @@ export class JobManager {
   private readonly o: JobManagerOptions;
   private readonly jobs = new Map<string, Job>();
   private readonly interrupted: JobInfo[] = [];
+  private readonly wizardRuns = new Map<string, WizardOutcome>();
 
   constructor(o: JobManagerOptions) {
     this.o = o;
@@ -185,7 +203,7 @@ export class JobManager {
 
   private busyTraining(): void {
     for (const j of this.jobs.values())
-      if ((j.info.kind === 'train' || j.info.kind === 'demo') && j.info.status === 'running')
+      if (TRAINING_JOBS.includes(j.info.kind) && j.info.status === 'running')
         throw new UserError(
           `A training job is already running (${j.info.label}).`,
           'Wait for it to finish or cancel it, then start this one.',
@@ -197,29 +215,30 @@ export class JobManager {
     this.busyTraining();
     const label = `ResNet-${p.depth} on ${p.dataset}, ${p.epochs} epoch${p.epochs === 1 ? '' : 's'}`;
     return this.start('train', label, (job) =>
-      this.runTraining(job, p.dataset, p.perClass ?? null, {
-        depth: p.depth,
-        epochs: p.epochs,
-        seed: p.seed,
-        augment: p.augment,
-        ...(p.batchSize ? { batchSize: p.batchSize } : {}),
-      }),
+      this.runTraining(
+        job,
+        (signal, onProgress) => loadById(this.o.home, p.dataset, p.perClass ?? null, signal, onProgress),
+        {
+          depth: p.depth,
+          epochs: p.epochs,
+          seed: p.seed,
+          augment: p.augment,
+          ...(p.batchSize ? { batchSize: p.batchSize } : {}),
+        },
+      ),
     );
   }
 
   runDemo(p: DemoParams = {}): JobInfo {
     this.busyTraining();
-    const depth = p.depth ?? UI_DEMO_DEFAULTS.depth;
-    const epochs = p.epochs ?? UI_DEMO_DEFAULTS.epochs;
-    const perClass = p.perClass ?? UI_DEMO_DEFAULTS.perClass;
-    const dataset: DatasetSpec = { kind: 'synthetic', name: 'shapes', size: 32 };
+    const depth = p.depth ?? DEMO_DEFAULTS.depth;
+    const epochs = p.epochs ?? DEMO_DEFAULTS.epochs;
+    const perClass = p.perClass ?? DEMO_DEFAULTS.perClass;
     return this.start('demo', `Demo: ResNet-${depth} on embedded shapes, ${epochs} epochs`, async (job) => {
       const trained = await this.runTraining(
         job,
-        null,
-        perClass,
-        { depth, epochs, seed: 1, batchSize: UI_DEMO_DEFAULTS.batch },
-        { ...dataset, trainPerClass: perClass, testPerClass: Math.max(10, Math.round(perClass / 5)) },
+        (signal, onProgress) => this.loadSpec(demoDatasetSpec(perClass), signal, onProgress),
+        { depth, epochs, seed: DEMO_DEFAULTS.seed, batchSize: DEMO_DEFAULTS.batch },
       );
       const modelDir = trained.result?.modelDir;
       if (trained.status !== 'finished' || !modelDir) return trained;
@@ -242,12 +261,19 @@ export class JobManager {
     });
   }
 
+  private loadSpec(spec: DatasetSpec, signal: AbortSignal, onProgress: (p: Progress) => void) {
+    return loadDataset(spec, { cacheDir: cacheDir(this.o.home), signal, onProgress });
+  }
+
+  /**
+   * Trains one model as (part of) a job: live progress, epochs and power, recorded as a run.
+   * `load` gives the dataset; `params` are recorded with the run beside the configuration.
+   */
   private async runTraining(
     job: Job,
-    datasetId: string | null,
-    perClass: number | null,
+    load: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<LoadedDataset>,
     config: { depth: number; epochs: number; seed: number; augment?: boolean; batchSize?: number },
-    spec?: DatasetSpec,
+    opts: { params?: Record<string, unknown>; label?: string; runDir?: string } = {},
   ): Promise<Partial<JobInfo>> {
     const info = job.info;
     const signal = job.controller.signal;
@@ -257,19 +283,18 @@ export class JobManager {
     };
     info.progress = { stage: 'Loading dataset', fraction: null };
     this.event(job);
-    const data = spec
-      ? await loadDataset(spec, { cacheDir: cacheDir(this.o.home), signal, onProgress })
-      : await loadById(this.o.home, datasetId!, perClass, signal, onProgress);
+    const data = await load(signal, onProgress);
     signal.throwIfAborted();
-    info.label = `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
+    info.label =
+      opts.label ??
+      `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
     const store = this.o.store();
     const settings = effectiveSettings(store);
     const engine = this.o.engine();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const runDir = path.join(
-      runsDir(this.o.home),
-      `${data.info.id}-r${config.depth}-s${config.seed}-${stamp}`,
-    );
+    const runDir =
+      opts.runDir ??
+      path.join(runsDir(this.o.home), `${data.info.id}-r${config.depth}-s${config.seed}-${stamp}`);
     info.progress = {
       stage:
         settings.idleSeconds > 0
@@ -315,6 +340,7 @@ export class JobManager {
         label: info.label,
         params: {
           ...(info.kind === 'demo' ? { demo: true } : {}),
+          ...opts.params,
           dataset: data.info.id,
           run_dir: runDir,
           workers: engine.workers ?? null,
@@ -420,6 +446,135 @@ export class JobManager {
       job.info.label = `${p.kind === 'reuse' ? 'Reuse' : 'Replace'}: ${scenario.classes.join(' + ').slice(0, 160)}`;
       return { result: { scenario } };
     });
+  }
+
+  /** The wizard's faulty demo model (and a clean one, option 1's better model). */
+  startFaultyDemo(p: FaultyDemoParams = {}): JobInfo {
+    this.busyTraining();
+    const cfg = {
+      ...FAULTY_DEMO_DEFAULTS,
+      ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)),
+    };
+    return this.start('faulty', `Faulty demo model: ResNet-${cfg.depth} on embedded shapes`, async (job) => {
+      const signal = job.controller.signal;
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const base = path.join(wizardDir(this.o.home), `demo-${stamp}`);
+      const demo = await makeFaultyDemo(cfg, {
+        loadData: (spec) =>
+          this.loadSpec(spec, signal, (pr) => {
+            job.info.progress = { stage: `Loading dataset: ${pr.stage}`, fraction: pr.fraction };
+            this.event(job);
+          }),
+        trainModel: async (name, data, config) => {
+          job.info.epochs = [];
+          const r = await this.runTraining(job, async () => data, config, {
+            params: { wizard_demo: name },
+            label: `Faulty demo: the ${name} model (${name === 'faulty' ? '1' : '2'}/${cfg.better ? 2 : 1}), ResNet-${config.depth} on ${data.info.name}`,
+            runDir: path.join(base, name),
+          });
+          if (r.status !== 'finished' || !r.result?.modelDir)
+            throw new UserError('Training was cancelled.', 'Make the demo model again.', 'cancelled');
+          return r.result.modelDir;
+        },
+      });
+      const f = demo.fault;
+      job.info.label = `Faulty demo model: ${Math.round(f.fraction * 100)}% of ${f.victimName} labelled ${f.faultyName} (ResNet-${cfg.depth})`;
+      return {
+        result: {
+          modelDir: demo.faultyDir,
+          datasetId: demo.data.info.id,
+          ...(demo.betterDir ? { betterDir: demo.betterDir } : {}),
+          fault: f,
+        },
+      };
+    });
+  }
+
+  /** The chosen repair options, each measured; the result is the comparison (Table 6). */
+  startWizard(p: WizardParams): JobInfo {
+    this.busyTraining();
+    const label = `Fix-it wizard: options ${p.options.join(', ')}`;
+    return this.start('wizard', label, async (job) => {
+      const ctx = this.analysis(job);
+      const { dir, data } = await modelAndData(ctx, p.modelDir, p.dataset);
+      const names = data.info.classNames;
+      for (const c of [p.faulty, p.victim])
+        if (c >= names.length)
+          throw new UserError(
+            `Class ${c} is not a class of the model (0..${names.length - 1}).`,
+            'Pick the faulty and victim classes among the model’s classes.',
+            'usage',
+          );
+      job.info.label = `Fix-it wizard: ${names[p.victim]} called ${names[p.faulty]} (options ${p.options.join(', ')})`;
+      const store = this.o.store();
+      const settings = effectiveSettings(store);
+      const engine = this.o.engine();
+      if (settings.idleSeconds > 0)
+        ctx.progress({ stage: `Measuring idle power for ${settings.idleSeconds} s`, fraction: 0 });
+      const idle = await RunRecorder.idlePowers(settings, undefined, () => undefined);
+      // Progress: one step per line the wizard reports (fault, decompositions, trainings, options).
+      const pair = p.options.includes(2) || p.options.includes(4);
+      const better = p.options.includes(1) && (p.betterModel || p.betterEpochs);
+      const steps = 2 + (pair ? 2 : 0) + (better ? (p.betterModel ? 1 : 2) : 0) + p.options.length;
+      let done = 0;
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const outcome = await runWizard(
+        {
+          model: dir,
+          data,
+          faulty: p.faulty,
+          victim: p.victim,
+          options: p.options,
+          better: p.betterModel ?? null,
+          trainBetter: !p.betterModel && p.betterEpochs ? { epochs: p.betterEpochs } : null,
+          decompose: { perClass: p.perClass },
+          pairTrain: { depth: p.pairDepth, epochs: p.pairEpochs, batchSize: DEMO_DEFAULTS.batch },
+          seed: p.seed,
+        },
+        {
+          store,
+          settings,
+          idle,
+          workDir: path.join(wizardDir(this.o.home), `run-${stamp}`),
+          workers: engine.workers,
+          backend: engine.backend,
+          signal: job.controller.signal,
+          onInfo: (line) => {
+            done++;
+            ctx.progress({
+              stage: line.replace(/…$/, '').slice(0, 200),
+              fraction: Math.min(0.95, done / steps),
+            });
+          },
+          onTrainEvent: (what: string, e: TrainEvent) => {
+            if (e.type !== 'batch') return;
+            job.info.progress = {
+              stage: job.info.progress?.stage ?? `Training the ${what} model`,
+              fraction: job.info.progress?.fraction ?? null,
+              detail: `${what} model: epoch ${e.epoch}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}`,
+            };
+            this.event(job);
+          },
+        },
+      );
+      this.wizardRuns.set(job.info.id, outcome);
+      for (const old of [...this.wizardRuns.keys()].slice(0, -KEPT_WIZARD_RUNS)) this.wizardRuns.delete(old);
+      return { result: { modelDir: dir, datasetId: data.info.id, wizard: wizardView(outcome.result) } };
+    });
+  }
+
+  /** Saves one option of a finished wizard job under <home>/repaired/<name>. */
+  async saveRepair(p: SaveRepairParams): Promise<RepairedSummary> {
+    const outcome = this.wizardRuns.get(p.jobId);
+    if (!outcome)
+      throw new UserError(
+        this.jobs.get(p.jobId)?.info.kind === 'wizard'
+          ? 'That wizard run did not finish, so it has nothing to save.'
+          : 'That wizard run is no longer available: the app keeps the last few runs until it closes.',
+        'Run the wizard again, then save the option you want.',
+        'not-found',
+      );
+    return repairedSummary(await saveWizardOption(outcome, p.option, repairedDir(this.o.home), p.name));
   }
 
   downloadDataset(name: DownloadableDataset): JobInfo {

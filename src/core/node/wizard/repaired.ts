@@ -5,6 +5,7 @@
 // loadRepaired + predictRepaired give the same predictions as before saving.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { REPAIR_NAME_RE } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
@@ -17,6 +18,15 @@ import { argmaxRows } from '../train/metrics.ts';
 
 export const REPAIRED_FORMAT = 'decomposer-repaired';
 export const REPAIRED_MANIFEST = 'repaired.json';
+
+/** What a repaired classifier is made of, without open engines: enough to save it. */
+export interface RepairedRecipe {
+  kind: 'modules' | 'verify';
+  classNames: string[];
+  parts: { modelDir: string; set: ModuleSet | null }[];
+  labels?: (LabelSource | null)[];
+  verify?: { base: number; pair: { label: number; source: LabelSource }[] };
+}
 
 export interface RepairedPart {
   /** The model's folder (model.json). */
@@ -32,9 +42,7 @@ export interface LabelSource {
   classIndex: number;
 }
 
-export interface RepairedPipeline {
-  kind: 'modules' | 'verify';
-  classNames: string[];
+export interface RepairedPipeline extends RepairedRecipe {
   parts: RepairedPart[];
   /** kind 'modules': per label its module, null when the label's module was removed. */
   labels?: (LabelSource | null)[];
@@ -110,7 +118,7 @@ export async function predictRepaired(
   return argmaxRows(await repairedScores(p, images, count, signal), p.classNames.length);
 }
 
-interface Manifest {
+export interface Manifest {
   format: typeof REPAIRED_FORMAT;
   version: 1;
   name: string;
@@ -129,16 +137,14 @@ async function copyModelFiles(from: string, to: string): Promise<void> {
     if (e.isFile()) await fsp.copyFile(path.join(from, e.name), path.join(to, e.name));
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
 /** Saves the pipeline as <parent>/<name>/ and returns that folder. Refuses an existing one. */
 export async function saveRepaired(
-  p: RepairedPipeline,
+  p: RepairedRecipe,
   parent: string,
   name: string,
   history: unknown,
 ): Promise<string> {
-  if (!NAME_RE.test(name))
+  if (!REPAIR_NAME_RE.test(name))
     throw new UserError(
       `"${name}" is not a usable folder name.`,
       'Use letters, digits, dots, dashes and underscores.',
@@ -181,11 +187,16 @@ export async function saveRepaired(
   return dir;
 }
 
-/** Loads a saved pipeline (close it with closeRepaired). */
-export async function loadRepaired(
-  dir: string,
-  opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
-): Promise<{ pipeline: RepairedPipeline; name: string; history: unknown }> {
+/** Whether a folder holds a saved repaired classifier (rather than a model). */
+export async function isRepairedDir(dir: string): Promise<boolean> {
+  return fsp.stat(path.join(dir, REPAIRED_MANIFEST)).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
+/** A saved repaired classifier's manifest, read without opening anything. */
+export async function readRepairedManifest(dir: string): Promise<Manifest> {
   let m: Manifest;
   try {
     m = JSON.parse(await fsp.readFile(path.join(dir, REPAIRED_MANIFEST), 'utf8')) as Manifest;
@@ -196,12 +207,27 @@ export async function loadRepaired(
       'no-modules',
     );
   }
-  if (m.format !== REPAIRED_FORMAT || !Array.isArray(m.parts))
+  if (
+    !m ||
+    m.format !== REPAIRED_FORMAT ||
+    !Array.isArray(m.parts) ||
+    !Array.isArray(m.classNames) ||
+    (m.kind !== 'modules' && m.kind !== 'verify')
+  )
     throw new UserError(
-      `${dir} is not a repaired classifier.`,
+      `${dir} is not a repaired classifier (its ${REPAIRED_MANIFEST} is not one).`,
       'Give a folder saved by `decomposer wizard`.',
       'bad-modules',
     );
+  return m;
+}
+
+/** Loads a saved pipeline (close it with closeRepaired). */
+export async function loadRepaired(
+  dir: string,
+  opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
+): Promise<{ pipeline: RepairedPipeline; name: string; history: unknown }> {
+  const m = await readRepairedManifest(dir);
   const parts: RepairedPart[] = [];
   try {
     for (const e of m.parts) {

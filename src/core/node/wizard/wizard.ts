@@ -9,6 +9,7 @@ import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import type { IdlePowers } from '../energy/formula.ts';
 import type { BackendName } from '../../common/api.ts';
+import { WIZARD_OPTION_TEXT, WIZARD_OPTIONS, type WizardOption } from '../../common/wizard.ts';
 import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../decompose/decompose.ts';
 import { openInference, planModel } from '../inference/index.ts';
 import type { InferenceEngine } from '../inference/types.ts';
@@ -19,7 +20,7 @@ import { RunRecorder } from '../store/recorder.ts';
 import type { RunKind, Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
-import { train, type TrainConfig } from '../train/trainer.ts';
+import { train, type TrainConfig, type TrainEvent } from '../train/trainer.ts';
 import {
   accuracyExcept,
   confusionMatrix,
@@ -29,9 +30,14 @@ import {
   type Recommendation,
 } from './analysis.ts';
 import { pairDataset } from './faulty.ts';
-import { repairedScores, saveRepaired, type RepairedPipeline } from './repaired.ts';
+import { repairedScores, saveRepaired, type RepairedPipeline, type RepairedRecipe } from './repaired.ts';
 
-export const WIZARD_OPTIONS = [1, 2, 3, 4] as const;
+export { WIZARD_OPTIONS };
+
+/** Option 2's two-class model. Measured: a ResNet-8 tells circles from rings 91.5% of the time after 4 epochs. */
+export const PAIR_DEFAULTS = { depth: 8, epochs: 4 } as const;
+/** Below this test top-1 on the two classes, the two-class model is reported as not validated. */
+export const PAIR_VALID_TOP1 = 0.75;
 
 export interface WizardSpec {
   /** The faulty model's folder, and the data it is judged on (test) and decomposed on (train). */
@@ -48,8 +54,6 @@ export interface WizardSpec {
   /** Option 2's two-class model. */
   pairTrain: { depth: number; epochs: number; batchSize: number };
   seed: number;
-  /** Save the recommended option (or `option`) as <dir>/<name>. */
-  save?: { dir: string; name: string; option?: number } | null;
   inference?: 'auto' | 'onnxruntime' | 'tfjs';
 }
 
@@ -63,6 +67,8 @@ export interface WizardContext {
   backend?: BackendName | null;
   signal?: AbortSignal;
   onInfo?: (line: string) => void;
+  /** Training events of the models the wizard trains ('pair', 'better'). */
+  onTrainEvent?: (what: string, e: TrainEvent) => void;
 }
 
 export interface Accuracy {
@@ -94,18 +100,20 @@ export interface WizardResult {
   options: OptionRow[];
   skipped: { option: number; reason: string }[];
   recommendation: Recommendation | null;
-  saved: string | null;
   test_images: number;
-  /** Option 2/4's two-class training set: how many images, of which original classes. */
-  pair_train?: { images: number; classes: number[] };
+  model: string;
+  dataset: string;
+  /** Option 2/4's two-class model: its training images, of which original classes, and its test top-1 on the two. */
+  pair_train?: { images: number; classes: number[]; top1: number };
 }
 
-const LABELS: Record<number, string> = {
-  1: 'replace with a better model’s module',
-  2: 'replace with a two-class model’s module',
-  3: 'remove the faulty module',
-  4: 'verify with the two-class modules',
-};
+const label = (o: number) => WIZARD_OPTION_TEXT[o as WizardOption].label;
+
+/** The comparison, and each option's repaired classifier (ready to save). */
+export interface WizardOutcome {
+  result: WizardResult;
+  recipes: Map<number, RepairedRecipe>;
+}
 
 interface Opened {
   dir: string;
@@ -115,13 +123,13 @@ interface Opened {
   train: Cost;
 }
 
-export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<WizardResult> {
+export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<WizardOutcome> {
   const say = ctx.onInfo ?? (() => undefined);
   const data = spec.data;
   const n = data.info.classNames.length;
   const names = data.info.classNames;
   for (const o of spec.options)
-    if (!WIZARD_OPTIONS.includes(o as 1))
+    if (!WIZARD_OPTIONS.includes(o as WizardOption))
       throw new UserError(`Unknown option ${o}.`, 'Choose options among 1, 2, 3, 4.', 'usage');
   const test = data.test;
   const read = await readModelDir(spec.model);
@@ -185,7 +193,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     name: string,
     d: LoadedDataset,
     config: Partial<TrainConfig>,
-  ): Promise<{ dir: string; cost: Cost }> => {
+  ): Promise<{ dir: string; cost: Cost; top1: number }> => {
     say(
       `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
     );
@@ -195,6 +203,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       idle: ctx.idle,
       params: { wizard: true, what: name, dataset: d.info.id, ...config },
       label: `wizard ${name}`,
+      onEvent: ctx.onTrainEvent ? (e) => ctx.onTrainEvent!(name, e) : undefined,
       work: (onEvent) =>
         train({
           runDir: path.join(ctx.workDir, name),
@@ -208,7 +217,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     });
     if (!t.result.modelDir || t.result.status !== 'finished')
       throw new UserError(`Training ${name} was cancelled.`, 'Run the wizard again.', 'cancelled');
-    return { dir: t.result.modelDir, cost: costBetween(null, t.energy.energy) };
+    return { dir: t.result.modelDir, cost: costBetween(null, t.energy.energy), top1: t.result.top1 };
   };
 
   try {
@@ -268,11 +277,17 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     // Models the options need, trained or decomposed once.
     let pair: Opened | null = null;
     let pairInfo: WizardResult['pair_train'];
+    let pairNote: string | undefined;
     const getPair = async (): Promise<Opened> => {
       if (pair) return pair;
       const pd = pairDataset(data, victim, faulty);
-      pairInfo = { images: pd.train.count, classes: [victim, faulty] };
       const t = await trainModel('pair', pd, { ...spec.pairTrain });
+      // The paper validates that the two-class model does not show the fault before using it.
+      pairInfo = { images: pd.train.count, classes: [victim, faulty], top1: t.top1 };
+      if (t.top1 < PAIR_VALID_TOP1) {
+        pairNote = `the two-class model tells ${names[victim]} from ${names[faulty]} only ${(t.top1 * 100).toFixed(1)}% of the time on their test images: train it longer (more epochs) or deeper before trusting options 2 and 4`;
+        say(`warning: ${pairNote}`);
+      }
       const engine = await open(t.dir);
       const d = await decomposeModel(t.dir, engine, pd, 'the two-class model');
       pair = { dir: t.dir, engine, set: d.set, decompose: d.cost, train: t.cost };
@@ -289,7 +304,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       pipe: RepairedPipeline,
       note?: string,
     ) => {
-      say(`option ${option}: ${LABELS[option]}…`);
+      say(`option ${option}: ${label(option)}…`);
       const r = await measured(kind, { option, faulty, victim }, async () =>
         repairedScores(pipe, test.images, test.count, ctx.signal),
       );
@@ -298,7 +313,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       pipelines.set(option, pipe);
       rows.push({
         option,
-        label: LABELS[option]!,
+        label: label(option),
         ...acc,
         co2e_lbs: total.co2e_lbs,
         seconds: total.seconds,
@@ -358,6 +373,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
           'replace',
           { train: p.train, decompose: p.decompose },
           withParts(allLabels({ part: 1, classIndex: 1 }), [orig, p]),
+          pairNote,
         );
       } else if (option === 3) {
         await runOption(3, 'replace', { train: ZERO, decompose: ZERO }, withParts(allLabels(null), [orig]));
@@ -383,37 +399,14 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
           'evaluate',
           { train: p.train, decompose: p.decompose },
           pipe,
-          'the two-class model is shared with option 2; its cost is counted in both',
+          ['the two-class model is shared with option 2; its cost is counted in both', pairNote]
+            .filter(Boolean)
+            .join('; '),
         );
       }
     }
     const recommendation = recommend(rows);
-    let saved: string | null = null;
-    const saveOption = spec.save?.option ?? recommendation?.option;
-    if (spec.save && saveOption !== undefined) {
-      const pipe = pipelines.get(saveOption);
-      if (!pipe)
-        throw new UserError(
-          `Option ${saveOption} did not run, so it cannot be saved.`,
-          'Run it with --options.',
-          'usage',
-        );
-      const row = rows.find((r) => r.option === saveOption)!;
-      saved = await saveRepaired(pipe, spec.save.dir, spec.save.name, {
-        made_by: 'decomposer wizard',
-        model: path.resolve(read.dir),
-        dataset: data.info.id,
-        faulty: { index: faulty, name: names[faulty] },
-        victim: { index: victim, name: names[victim] },
-        option: saveOption,
-        label: LABELS[saveOption],
-        accuracy: { top1: row.top1, top5: row.top5, confusion: row.confusion, other_top1: row.other_top1 },
-        initial,
-        recommendation,
-      });
-      say(`saved option ${saveOption} as ${saved}`);
-    }
-    return {
+    const result: WizardResult = {
       classes: names,
       faulty: { index: faulty, name: names[faulty]! },
       victim: { index: victim, name: names[victim]! },
@@ -425,13 +418,51 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       options: rows,
       skipped,
       recommendation,
-      saved,
       test_images: test.count,
+      model: path.resolve(read.dir),
+      dataset: data.info.id,
       ...(pairInfo ? { pair_train: pairInfo } : {}),
     };
+    // Recipes hold module sets but no engines: they outlive this call (saveWizardOption).
+    const recipes = new Map<number, RepairedRecipe>();
+    for (const [o, p] of pipelines)
+      recipes.set(o, { ...p, parts: p.parts.map((x) => ({ modelDir: x.modelDir, set: x.set })) });
+    return { result, recipes };
   } finally {
     await Promise.all(opened.map((e) => e.close()));
   }
+}
+
+/** Saves one option of a wizard run as <parent>/<name>, with the run's history; returns the folder. */
+export async function saveWizardOption(
+  outcome: WizardOutcome,
+  option: number,
+  parent: string,
+  name: string,
+): Promise<string> {
+  const recipe = outcome.recipes.get(option);
+  const row = outcome.result.options.find((r) => r.option === option);
+  if (!recipe || !row)
+    throw new UserError(
+      `Option ${option} did not run, so it cannot be saved.`,
+      `Save one of the options that ran (${[...outcome.recipes.keys()].join(', ') || 'none'}), or run option ${option}.`,
+      'usage',
+    );
+  const r = outcome.result;
+  return saveRepaired(recipe, parent, name, {
+    made_by: 'decomposer wizard',
+    model: r.model,
+    dataset: r.dataset,
+    faulty: r.faulty,
+    victim: r.victim,
+    option,
+    label: row.label,
+    accuracy: { top1: row.top1, top5: row.top5, confusion: row.confusion, other_top1: row.other_top1 },
+    initial: r.initial,
+    cost: row.cost.total,
+    run_id: row.run_id,
+    recommendation: r.recommendation,
+  });
 }
 
 const ZERO: Cost = { seconds: 0, kwh: 0, co2e_lbs: 0, co2e_kg: 0, source: 'none' };
