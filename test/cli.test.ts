@@ -272,3 +272,54 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /different input sizes/);
 });
+
+test('decomposer wizard --demo --json plants the fault, runs the four options, saves one; evaluate reads it', async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const out = path.join(home, 'wizard');
+  const common = ['--home', home, '--idle-seconds', '0', '--json'];
+  const r = run([
+    'wizard',
+    '--demo',
+    '--per-class',
+    '12',
+    '--epochs',
+    '1',
+    '--depth',
+    '8',
+    '--pair-epochs',
+    '1',
+    '--decompose-per-class',
+    '6',
+    '--out',
+    out,
+    ...common,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const w = JSON.parse(r.stdout.trim()) as {
+    initial: { top1: number; top5: number; confusion: number };
+    options: { option: number; top1: number; top5: number; confusion: number; co2e_lbs: number }[];
+    fault: { victimName: string; faultyName: string; confusion: number; cleanConfusion: number };
+    recommendation: { option: number };
+    saved: string;
+  };
+  assert.equal(w.fault.victimName, 'circle');
+  assert.equal(w.fault.faultyName, 'ring');
+  assert.deepEqual(
+    w.options.map((o) => o.option),
+    [1, 2, 3, 4],
+  );
+  for (const o of [w.initial, ...w.options])
+    for (const x of [o.top1, o.top5, o.confusion]) assert.ok(x >= 0 && x <= 1);
+  assert.ok(w.options.every((o) => o.co2e_lbs >= 0));
+  assert.equal(path.dirname(w.saved), out);
+  const ev = run(['evaluate', '--model', w.saved, ...common]);
+  assert.equal(ev.status, 0, ev.stderr);
+  const e = JSON.parse(ev.stdout.trim()) as { top1: number; confusion: number; option: number };
+  const chosen = w.options.find((o) => o.option === w.recommendation.option)!;
+  assert.equal(e.option, w.recommendation.option);
+  assert.ok(
+    Math.abs(e.top1 - chosen.top1) < 1e-9,
+    'the saved classifier evaluates as the wizard measured it',
+  );
+  assert.ok(Math.abs(e.confusion - chosen.confusion) < 1e-9);
+});

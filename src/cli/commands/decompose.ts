@@ -12,6 +12,9 @@ import {
   loadDatasetWithProgress,
 } from './train.ts';
 import { dbFile } from './energy.ts';
+import { loadDataset } from '../../core/node/data/index.ts';
+import { cacheDir } from '../../core/node/paths.ts';
+import { syntheticSpecFromId } from '../../core/node/jobs/analysis.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import {
@@ -43,7 +46,7 @@ import { RunRecorder, type RunEnergy } from '../../core/node/store/recorder.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 
-type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | undefined>;
 
 export const DECOMPOSE_OPTIONS = {
   model: { type: 'string', short: 'm' },
@@ -111,7 +114,18 @@ export async function openModel(v: Values): Promise<OpenedModel> {
   return { dir: read.dir, meta: read.meta, plan, engine };
 }
 
-export async function modelDataset(v: Values, m: OpenedModel, quiet: boolean): Promise<LoadedDataset> {
+export async function modelDataset(
+  v: Values,
+  m: { meta: { datasetId?: string } | null; plan: ModelPlan },
+  quiet: boolean,
+): Promise<LoadedDataset> {
+  // The embedded dataset the model was trained on, exactly (seed and sizes), unless told otherwise.
+  const exact = v.dataset === undefined && m.meta?.datasetId ? syntheticSpecFromId(m.meta.datasetId) : null;
+  if (exact) {
+    const data = await loadDataset(exact, { cacheDir: cacheDir(engineSettings(v).home) });
+    if (data.info.classNames.length === m.plan.classes && data.info.imageSize === m.plan.input.shape[0])
+      return data;
+  }
   const name = (v.dataset as string | undefined) ?? m.meta?.datasetId?.match(/^synthetic-(\w+)-/)?.[1];
   if (!name)
     throw new UserError(

@@ -13,14 +13,26 @@ import {
   loadModuleSet,
   meanJaccard,
 } from '../../core/node/decompose/index.ts';
-import { topKAccuracy } from '../../core/node/train/metrics.ts';
+import { argmaxRows, topKAccuracy } from '../../core/node/train/metrics.ts';
+import { planModel } from '../../core/node/inference/index.ts';
+import { readModelDir } from '../../core/node/models/io.ts';
+import {
+  accuracyExcept,
+  closeRepaired,
+  confusionRate,
+  isRepairedDir,
+  loadRepaired,
+  repairedScores,
+} from '../../core/node/wizard/index.ts';
+import type { Values } from './decompose.ts';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'compose saved modules on the test set and compare with the model',
   usage: `Usage: decomposer evaluate --model DIR [--modules RUN] [options]
 
-  -m, --model DIR     the model the modules were made from
+  -m, --model DIR     the model the modules were made from, or a repaired classifier saved by
+                      \`decomposer wizard\` (then its top-1, top-5 and the repaired pair's confusion)
   --modules RUN       a module set (run id or folder; default: the newest)
   -d, --dataset NAME  the model's dataset (default: the model's)
   --classes LIST      compose only these class indices (e.g. 0,3,7)
@@ -41,6 +53,7 @@ ${ENERGY_USAGE}
   },
   async run(v) {
     const json = Boolean(v.json);
+    if (typeof v.model === 'string' && (await isRepairedDir(v.model))) return evaluateRepaired(v, json);
     const m = await openModel(v);
     try {
       let runDir = v.modules as string | undefined;
@@ -131,3 +144,76 @@ ${ENERGY_USAGE}
     }
   },
 };
+
+interface PairHistory {
+  dataset?: string;
+  faulty?: { index: number; name: string };
+  victim?: { index: number; name: string };
+  option?: number;
+}
+
+/** A repaired classifier (the wizard's) on its dataset's test set, recorded as an evaluate run. */
+async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
+  const dir = path.resolve(v.model as string);
+  const loaded = await loadRepaired(dir, {
+    engine: (v.inference as 'auto' | 'onnxruntime' | 'tfjs' | undefined) ?? 'auto',
+  });
+  try {
+    const p = loaded.pipeline;
+    const h = (loaded.history ?? {}) as PairHistory;
+    const plan = planModel((await readModelDir(p.parts[0]!.modelDir)).artifacts);
+    const data = await modelDataset(v, { meta: { datasetId: h.dataset }, plan }, json);
+    const test = data.test;
+    const n = p.classNames.length;
+    const rec = await recordRun(
+      v,
+      'evaluate',
+      { repaired_dir: dir, dataset: data.info.id },
+      json,
+      async () => {
+        const t0 = performance.now();
+        const scores = await repairedScores(p, test.images, test.count);
+        const seconds = (performance.now() - t0) / 1000;
+        const pred = argmaxRows(scores, n);
+        return {
+          top1: topKAccuracy(scores, test.labels, n, 1),
+          top5: topKAccuracy(scores, test.labels, n, Math.min(5, n)),
+          ...(h.faulty && h.victim
+            ? {
+                confusion: confusionRate(pred, test.labels, h.victim.index, h.faulty.index),
+                other_top1: accuracyExcept(pred, test.labels, [h.victim.index, h.faulty.index]),
+              }
+            : {}),
+          seconds,
+        };
+      },
+      (r) => r,
+    );
+    const r = rec.value;
+    const out = {
+      repaired: dir,
+      name: loaded.name,
+      kind: p.kind,
+      option: h.option ?? null,
+      faulty: h.faulty ?? null,
+      victim: h.victim ?? null,
+      test_images: test.count,
+      ...r,
+      run_id: rec.runId,
+      energy: rec.energy.energy,
+    };
+    if (json) printJson(out);
+    else {
+      info(`repaired classifier ${loaded.name} (${p.kind}${h.option ? `, option ${h.option}` : ''})`);
+      info(`top-1 ${fmtPct(r.top1)}  top-5 ${fmtPct(r.top5)} on ${test.count} test images`);
+      if (r.confusion !== undefined && h.victim && h.faulty)
+        info(
+          `${h.victim.name} predicted as ${h.faulty.name}: ${fmtPct(r.confusion)}; other classes top-1 ${fmtPct(r.other_top1 ?? 0)}`,
+        );
+      info(`time ${fmtSeconds(r.seconds)}`);
+    }
+    return EXIT.ok;
+  } finally {
+    await closeRepaired(loaded.pipeline);
+  }
+}

@@ -38,31 +38,36 @@ export interface AnalysisContext {
 
 const SYNTHETIC_ID = /^synthetic-(shapes|textures)-(32|64)-s(\d+)-(\d+)x(\d+)$/;
 
-/** A dataset by id: the embedded ones at any size they were generated with, or an imported one. */
 /** The id of a dataset with deliberately corrupted training labels (the wizard's faulty demo). */
 const FAULT_SUFFIX = /-fault-\d+to\d+-\d+$/;
 
+/**
+ * The exact embedded dataset an id names (its seed and sizes), or null for other ids. A faulty
+ * demo model was trained on corrupted labels on purpose; it is judged, decomposed and repaired
+ * with the true labels of the dataset the corruption came from.
+ */
+export function syntheticSpecFromId(id: string): DatasetSpec | null {
+  const m = SYNTHETIC_ID.exec(id.replace(FAULT_SUFFIX, ''));
+  if (!m) return null;
+  return {
+    kind: 'synthetic',
+    name: m[1] as 'shapes' | 'textures',
+    size: Number(m[2]) as 32 | 64,
+    seed: Number(m[3]),
+    trainPerClass: Number(m[4]),
+    testPerClass: Number(m[5]),
+  };
+}
+
+/** A dataset by id: the embedded ones at any size they were generated with, or an imported one. */
 export async function loadModelDataset(
   home: string,
   id: string,
   signal: AbortSignal,
   onProgress: (p: Progress) => void,
 ): Promise<LoadedDataset> {
-  // A faulty demo model was trained on corrupted labels on purpose; it is judged, decomposed
-  // and repaired with the true labels of the dataset the corruption came from.
-  id = id.replace(FAULT_SUFFIX, '');
-  const m = SYNTHETIC_ID.exec(id);
-  if (m) {
-    const spec: DatasetSpec = {
-      kind: 'synthetic',
-      name: m[1] as 'shapes' | 'textures',
-      size: Number(m[2]) as 32 | 64,
-      seed: Number(m[3]),
-      trainPerClass: Number(m[4]),
-      testPerClass: Number(m[5]),
-    };
-    return loadDataset(spec, { cacheDir: cacheDir(home), signal, onProgress });
-  }
+  const spec = syntheticSpecFromId(id);
+  if (spec) return loadDataset(spec, { cacheDir: cacheDir(home), signal, onProgress });
   return loadById(home, id, null, signal, onProgress);
 }
 
