@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tar from 'tar';
-import type { Progress } from '../src/core/common/dataset.ts';
+import type { DatasetSpec, Progress } from '../src/core/common/dataset.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import {
   confusablePair,
@@ -15,6 +15,8 @@ import {
   loadDataset,
   Rng,
 } from '../src/core/node/data/index.ts';
+import { addImported, loadById, readImported, resolveDataset } from '../src/core/node/jobs/datasets.ts';
+import { parseDatasetArg } from '../src/cli/datasets.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-data-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -280,7 +282,13 @@ async function jpeg(
   await img.jpeg({ quality: 100 }).toFile(file);
 }
 
-test('Tiny ImageNet folder: wnids order, names, val as test, grayscale to RGB', async () => {
+const TINY_COLOURS: [number, number, number][] = [
+  [200, 30, 30],
+  [30, 30, 200],
+];
+
+/** A two-class Tiny ImageNet tree (3 train images per class, 2 val images); returns its root. */
+async function makeTiny(): Promise<string> {
   const root = path.join(dir('tiny'), 'tiny-imagenet-200');
   const wnids = ['n02', 'n01'];
   mkdirSync(path.join(root, 'val', 'images'), { recursive: true });
@@ -289,10 +297,7 @@ test('Tiny ImageNet folder: wnids order, names, val as test, grayscale to RGB', 
     path.join(root, 'words.txt'),
     'n00\tsomething\nn01\tgoldfish, Carassius auratus\nn02\tEgyptian cat\n',
   );
-  const colours: [number, number, number][] = [
-    [200, 30, 30],
-    [30, 30, 200],
-  ];
+  const colours = TINY_COLOURS;
   for (let c = 0; c < 2; c++) {
     const d = path.join(root, 'train', wnids[c], 'images');
     mkdirSync(d, { recursive: true });
@@ -306,6 +311,12 @@ test('Tiny ImageNet folder: wnids order, names, val as test, grayscale to RGB', 
     path.join(root, 'val', 'val_annotations.txt'),
     'val_0.JPEG\tn01\t0\t0\t10\t10\nval_1.JPEG\tn02\t1\t2\t3\t4\n',
   );
+  return root;
+}
+
+test('Tiny ImageNet folder: wnids order, names, val as test, grayscale to RGB', async () => {
+  const root = await makeTiny();
+  const colours = TINY_COLOURS;
 
   const ds = await loadDataset(
     { kind: 'tinyimagenet', path: path.dirname(root) },
@@ -428,6 +439,257 @@ test('image folder without images is one UserError naming it', async () => {
     'no-images',
     [flat],
   );
+});
+
+// ---------------------------------------------------------------------------------------
+// Combined datasets (Tiny ImageNet + a folder of added classes, the paper's 202-class setting)
+
+/** An image folder with one sub-folder per class, `per` PNGs each (odd sizes, one colour). */
+async function makeFolder(classes: [string, [number, number, number]][], per = 4): Promise<string> {
+  const root = dir('added');
+  for (const [name, rgb] of classes) {
+    mkdirSync(path.join(root, name));
+    for (let i = 0; i < per; i++)
+      await sharp({
+        create: {
+          width: 20 + i * 9,
+          height: 30 - i,
+          channels: 3,
+          background: { r: rgb[0], g: rgb[1], b: rgb[2] },
+        },
+      })
+        .png()
+        .toFile(path.join(root, name, `${name}${i}.png`));
+  }
+  return root;
+}
+
+/** The images of one label, in order, as one byte array. */
+function imagesOf(
+  set: { images: Uint8Array; labels: Int32Array; count: number; size: number },
+  label: number,
+) {
+  const px = set.size * set.size * 3;
+  const parts: number[] = [];
+  for (let k = 0; k < set.count; k++) if (set.labels[k] === label) parts.push(k);
+  const out = new Uint8Array(parts.length * px);
+  parts.forEach((k, j) => out.set(set.images.subarray(k * px, (k + 1) * px), j * px));
+  return out;
+}
+
+test('combined: Tiny ImageNet + a two-class folder gives N+2 classes, offset labels, both splits', async () => {
+  const tinyRoot = await makeTiny();
+  const added = await makeFolder([
+    ['person', [240, 200, 160]],
+    ['gorilla', [40, 40, 40]],
+  ]);
+  const tiny = { kind: 'tinyimagenet' as const, path: tinyRoot };
+  const folder = { kind: 'folder' as const, path: added, size: 64 };
+  const spec: DatasetSpec = { kind: 'combined', parts: [tiny, folder] };
+  const cacheDir = dir('cache');
+  const stages: string[] = [];
+  const ds = await loadDataset(spec, { cacheDir, onProgress: (p) => stages.push(p.stage) });
+  // The parts, loaded on their own (another cache), for comparison.
+  const t = await loadDataset(tiny, { cacheDir: dir('cache') });
+  const f = await loadDataset(folder, { cacheDir: dir('cache') });
+  const N = t.info.classNames.length;
+
+  assert.equal(ds.info.kind, 'combined');
+  assert.equal(ds.info.id, datasetId(spec));
+  assert.match(ds.info.id, /^combined-[0-9a-f]{12}$/);
+  assert.equal(ds.info.name, 'Tiny ImageNet + 2 folder classes');
+  assert.ok(ds.info.source.includes(tinyRoot) && ds.info.source.includes(added), ds.info.source);
+  assert.equal(ds.info.imageSize, 64);
+  assert.deepEqual(ds.info.classNames, [...t.info.classNames, 'gorilla', 'person']);
+  assert.equal(ds.info.classNames.length, N + 2);
+  assert.equal(ds.info.warnings, undefined);
+  assert.equal(ds.train.count, t.train.count + f.train.count);
+  assert.equal(ds.test.count, t.test.count + f.test.count);
+  assert.equal(ds.info.trainCount, ds.train.count);
+  assert.equal(ds.info.testCount, ds.test.count);
+  assert.equal(ds.train.images.length, ds.train.count * 64 * 64 * 3);
+  assert.equal(ds.test.images.length, ds.test.count * 64 * 64 * 3);
+  // Part 0 first and unchanged, then part 1 with its labels offset by N.
+  const tb = t.train.images.length;
+  assert.deepEqual(ds.train.images.subarray(0, tb), t.train.images);
+  assert.deepEqual(ds.train.images.subarray(tb), f.train.images);
+  assert.deepEqual([...ds.train.labels], [...t.train.labels, ...[...f.train.labels].map((l) => l + N)]);
+  assert.deepEqual([...ds.test.labels], [...t.test.labels, ...[...f.test.labels].map((l) => l + N)]);
+  // The first added class is exactly the folder's first class, resized to 64x64.
+  assert.deepEqual(imagesOf(ds.train, N), imagesOf(f.train, 0));
+  assert.deepEqual(imagesOf(ds.test, N), imagesOf(f.test, 0));
+  assert.ok(imagesOf(ds.train, N).length > 0);
+  // Progress names the part; each part is cached on its own, the combination is not.
+  assert.ok(stages.some((s) => s.startsWith('part 1/2: ')));
+  assert.ok(stages.some((s) => s.startsWith('part 2/2: ')));
+  const cached = (await fsp.readdir(cacheDir)).filter((x) => x.endsWith('.dataset')).sort();
+  assert.deepEqual(cached, [`${datasetId(folder)}.dataset`, `${datasetId(tiny)}.dataset`].sort());
+  const again: string[] = [];
+  const ds2 = await loadDataset(spec, { cacheDir, onProgress: (p) => again.push(p.stage) });
+  assert.deepEqual(
+    again.filter((s) => s.endsWith('Loaded from cache')),
+    ['part 1/2: Loaded from cache', 'part 2/2: Loaded from cache'],
+  );
+  assert.deepEqual(ds2.train.images, ds.train.images);
+  assert.deepEqual(ds2.info, ds.info);
+
+  // Ids: stable, and the order of the parts matters.
+  assert.equal(datasetId({ kind: 'combined', parts: [{ ...tiny }, { ...folder }] }), ds.info.id);
+  const swapped: DatasetSpec = { kind: 'combined', parts: [folder, tiny] };
+  assert.notEqual(datasetId(swapped), ds.info.id);
+  const sw = await loadDataset(swapped, { cacheDir });
+  assert.deepEqual(sw.info.classNames, ['gorilla', 'person', ...t.info.classNames]);
+  assert.equal(sw.info.name, '2 folder classes + Tiny ImageNet');
+  assert.deepEqual(imagesOf(sw.train, 2), imagesOf(t.train, 0));
+
+  // An imported combination is listed and loaded by its id.
+  const home = dir('home');
+  await addImported(home, spec, ds.info);
+  assert.deepEqual(
+    (await readImported(home)).map((d) => d.info.id),
+    [ds.info.id],
+  );
+  assert.deepEqual(await resolveDataset(home, ds.info.id), spec);
+  const byId = await loadById(home, ds.info.id);
+  assert.deepEqual(byId.info.classNames, ds.info.classNames);
+  assert.deepEqual(byId.test.images, ds.test.images);
+});
+
+test('combined: size mismatch, name collisions, bad specs', async () => {
+  const tinyRoot = await makeTiny();
+  const added = await makeFolder(
+    [
+      ['goldfish', [250, 120, 0]],
+      ['person', [240, 200, 160]],
+    ],
+    3,
+  );
+  const tiny = { kind: 'tinyimagenet' as const, path: tinyRoot };
+
+  // A 32x32 folder part with 64x64 Tiny ImageNet: one error, before anything is loaded.
+  const cacheDir = dir('cache');
+  await rejectsUser(
+    loadDataset({ kind: 'combined', parts: [tiny, { kind: 'folder', path: added, size: 32 }] }, { cacheDir }),
+    'size-mismatch',
+    ['part 1 (tinyimagenet', 'is 64x64', `part 2 (folder ${added}) is 32x32`],
+  );
+  await assert.rejects(
+    loadDataset({ kind: 'combined', parts: [tiny, { kind: 'folder', path: added, size: 32 }] }, { cacheDir }),
+    (e) => isUserError(e) && e.hint.includes('64x64'),
+  );
+  assert.deepEqual(await fsp.readdir(cacheDir), []);
+  await rejectsUser(
+    loadDataset(
+      {
+        kind: 'combined',
+        parts: [
+          { kind: 'synthetic', name: 'shapes', size: 32, trainPerClass: 2, testPerClass: 1 },
+          { kind: 'folder', path: added, size: 64 },
+        ],
+      },
+      { cacheDir },
+    ),
+    'size-mismatch',
+    ['32x32', '64x64'],
+  );
+
+  // A class name also in an earlier part gets a suffix naming its part, and a warning.
+  const ds = await loadDataset(
+    { kind: 'combined', parts: [tiny, { kind: 'folder', path: added, size: 64 }] },
+    { cacheDir },
+  );
+  assert.deepEqual(ds.info.classNames, ['Egyptian cat', 'goldfish', 'goldfish (folder 2)', 'person']);
+  const w = ds.info.warnings ?? [];
+  assert.equal(w.length, 1, w.join(' | '));
+  assert.ok(w[0].includes('"goldfish"') && w[0].includes('"goldfish (folder 2)"'), w[0]);
+  assert.ok(w[0].includes(added), w[0]);
+
+  // Two folders with the same classes: the second part's names all get the suffix.
+  const both = await loadDataset(
+    {
+      kind: 'combined',
+      parts: [
+        { kind: 'folder', path: added, size: 16 },
+        { kind: 'folder', path: added, size: 16, seed: 5 },
+      ],
+    },
+    { cacheDir },
+  );
+  assert.deepEqual(both.info.classNames, ['goldfish', 'person', 'goldfish (folder 2)', 'person (folder 2)']);
+  assert.equal(both.info.name, '2 folder classes + 2 folder classes');
+
+  // A part's error names the part.
+  const nowhere = path.join(tmp, 'nowhere');
+  await rejectsUser(
+    loadDataset(
+      { kind: 'combined', parts: [tiny, { kind: 'folder', path: nowhere, size: 64 }] },
+      { cacheDir },
+    ),
+    'not-found',
+    ['Part 2 (folder', nowhere],
+  );
+  // Fewer than two parts, or a combined part: bad specs.
+  await rejectsUser(loadDataset({ kind: 'combined', parts: [tiny] }, { cacheDir }), 'bad-spec', [
+    'two parts',
+  ]);
+  await rejectsUser(
+    loadDataset({ kind: 'combined', parts: [tiny, { kind: 'combined', parts: [tiny, tiny] }] }, { cacheDir }),
+    'bad-spec',
+    ['Part 2', 'combined'],
+  );
+  assert.throws(
+    () => datasetId({ kind: 'combined', parts: [] }),
+    (e) => isUserError(e) && e.code === 'bad-spec',
+  );
+});
+
+test('parseDatasetArg: A+B joins parts; folder parts take the fixed size of the others', () => {
+  const spec = parseDatasetArg('tinyimagenet:/data/tiny-imagenet-200+folder:/data/person-gorilla', 32, 3);
+  assert.deepEqual(spec, {
+    kind: 'combined',
+    parts: [
+      { kind: 'tinyimagenet', path: '/data/tiny-imagenet-200' },
+      { kind: 'folder', path: '/data/person-gorilla', size: 64, seed: 3 },
+    ],
+  });
+  // Folder first: still the Tiny ImageNet size.
+  const first = parseDatasetArg('folder:/a+imagenet200:/t', 32, 1);
+  assert.equal(first.kind === 'combined' && first.parts[0].kind === 'folder' && first.parts[0].size, 64);
+  // CIFAR: 32, whatever --size says.
+  const c = parseDatasetArg('cifar10:/c+folder:/f+cifar100:/d', 64, 1);
+  assert.ok(c.kind === 'combined');
+  assert.deepEqual(
+    c.parts.map((p) => p.kind),
+    ['cifar10', 'folder', 'cifar100'],
+  );
+  assert.equal(c.parts[1].kind === 'folder' && c.parts[1].size, 32);
+  // No fixed-size part: --size.
+  const e = parseDatasetArg('shapes+folder:/f', 64, 1);
+  assert.ok(e.kind === 'combined');
+  assert.deepEqual(e.parts[0], { kind: 'synthetic', name: 'shapes', size: 64, seed: 1 });
+  assert.equal(e.parts[1].kind === 'folder' && e.parts[1].size, 64);
+  assert.equal(parseDatasetArg('folder:/f+folder:/g', 48, 1).kind, 'combined');
+  // A '+' not followed by a dataset name is part of the path.
+  assert.deepEqual(parseDatasetArg('folder:/data/a+b', 32, 1), {
+    kind: 'folder',
+    path: '/data/a+b',
+    size: 32,
+    seed: 1,
+  });
+  const p = parseDatasetArg('tinyimagenet:/x+y/tiny+folder:/c++/folder+more', 32, 1);
+  assert.ok(p.kind === 'combined');
+  assert.deepEqual(
+    p.parts.map((x) => ('path' in x ? x.path : x.kind)),
+    ['/x+y/tiny', '/c++/folder+more'],
+  );
+  // A bad part is a UserError.
+  assert.throws(
+    () => parseDatasetArg('tinyimagenet:/t+folder:', 32, 1),
+    (err) => isUserError(err) && err.code === 'bad-dataset',
+  );
+  // The single forms are unchanged.
+  assert.deepEqual(parseDatasetArg('tinyimagenet:/t', 32, 1), { kind: 'tinyimagenet', path: '/t' });
+  assert.deepEqual(parseDatasetArg('folder:/f', 32, 1), { kind: 'folder', path: '/f', size: 32, seed: 1 });
 });
 
 // ---------------------------------------------------------------------------------------

@@ -1,12 +1,44 @@
 // Dataset arguments: "shapes" or "textures" (embedded), "cifar10:PATH", "cifar100:PATH",
-// "tinyimagenet:PATH", "folder:PATH".
+// "tinyimagenet:PATH", "folder:PATH", and "A+B+..." for one dataset made of several (the
+// classes of A, then those of B, ...), e.g. tinyimagenet:PATH+folder:PATH.
 import type { DatasetSpec } from '../core/common/dataset.ts';
 import { UserError } from '../core/common/errors.ts';
 
 export const DATASET_HELP =
-  'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH';
+  'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH | ' +
+  'A+B+... (one dataset with the classes of each part in order, e.g. tinyimagenet:PATH+folder:PATH; ' +
+  'a folder part takes the size of the tinyimagenet (64) or cifar (32) part; ' +
+  "a '+' right before a dataset name such as 'folder:' always separates parts, so a path containing '+folder:' cannot be used)";
+
+const NAMES = [
+  'shapes',
+  'textures',
+  'synthetic',
+  'cifar10',
+  'cifar100',
+  'tinyimagenet',
+  'imagenet200',
+  'folder',
+];
+
+/** '+' followed by a dataset name (and ':', another '+', or the end) separates parts. */
+const SEPARATOR = new RegExp(`\\+(?=(?:${NAMES.join('|')})(?::|\\+|$))`);
 
 export function parseDatasetArg(arg: string, size: number, seed: number): DatasetSpec {
+  const pieces = arg.split(SEPARATOR);
+  if (pieces.length === 1) return parseOne(arg, size, seed);
+  // Folder parts are resized to the size of the first part whose size is fixed, so that
+  // tinyimagenet:PATH+folder:PATH gives 64x64 images without --size 64.
+  const parts = pieces.map((p) => parseOne(p, size, seed));
+  const fixed = parts.find((p) => p.kind === 'tinyimagenet' || p.kind === 'cifar10' || p.kind === 'cifar100');
+  const folderSize = fixed ? (fixed.kind === 'tinyimagenet' ? 64 : 32) : size;
+  return {
+    kind: 'combined',
+    parts: parts.map((p) => (p.kind === 'folder' ? { ...p, size: folderSize } : p)),
+  };
+}
+
+function parseOne(arg: string, size: number, seed: number): DatasetSpec {
   const i = arg.indexOf(':');
   const kind = i < 0 ? arg : arg.slice(0, i);
   const p = i < 0 ? '' : arg.slice(i + 1);

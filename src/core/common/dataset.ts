@@ -1,7 +1,7 @@
 // Dataset types shared by the core, the shells and the UI. Images are 8-bit RGB, stored
 // row-major in height-width-channel order (NHWC), the layout tfjs uses.
 
-export type DatasetKind = 'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
+export type DatasetKind = 'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder' | 'combined';
 
 /** Where a dataset comes from. Paths may name an archive or an extracted folder. */
 export type DatasetSpec =
@@ -16,7 +16,12 @@ export type DatasetSpec =
   | { kind: 'cifar10'; path: string }
   | { kind: 'cifar100'; path: string; labels?: 'fine' | 'coarse' }
   | { kind: 'tinyimagenet'; path: string }
-  | { kind: 'folder'; path: string; size: number; testFraction?: number; seed?: number };
+  | { kind: 'folder'; path: string; size: number; testFraction?: number; seed?: number }
+  /**
+   * Several datasets as one: the classes of parts[0] first, then those of parts[1], and so
+   * on. At least two parts, none of them combined, all of the same image size.
+   */
+  | { kind: 'combined'; parts: DatasetSpec[] };
 
 /** The embedded datasets: two different synthetic tasks of the same input size. */
 export type SyntheticName = 'shapes' | 'textures';

@@ -1,7 +1,8 @@
 // Datasets, each behind one interface: loadDataset(spec) gives a LoadedDataset (NHWC RGB bytes
 // and int32 labels) whatever the source. Decoded non-synthetic datasets are cached under
 // opts.cacheDir (see cache.ts); the embedded synthetic ones are regenerated (cheaper than
-// reading a cache file). Nothing here touches the network except downloadDataset, which is
+// reading a cache file); a combined dataset is joined from its parts each time (see
+// combined.ts). Nothing here touches the network except downloadDataset, which is
 // only called when a user asks.
 
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.
 import { UserError, isUserError } from '../../common/errors.ts';
 import { cacheFile, fingerprint, readCache, sweepTemporaries, writeCache } from './cache.ts';
 import { cifarFingerprintFiles, loadCifar } from './cifar.ts';
+import { checkCombined, combinedId, loadCombined } from './combined.ts';
 import { FOLDER_DEFAULTS, listFolder, loadFolder, resolveFolder } from './folder.ts';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.ts';
 import { loadTinyImageNet, resolveTinyRoot, tinyFingerprintEntries } from './tinyimagenet.ts';
@@ -53,10 +55,12 @@ export function datasetId(spec: DatasetSpec): string {
       return `tinyimagenet-${pathHash(spec.path)}`;
     case 'folder':
       return `folder-${slug(path.basename(path.resolve(spec.path)))}-${spec.size}-t${spec.testFraction ?? FOLDER_DEFAULTS.testFraction}-s${spec.seed ?? FOLDER_DEFAULTS.seed}-${pathHash(spec.path)}`;
+    case 'combined':
+      return combinedId(checkCombined(spec).map(datasetId));
     default:
       throw new UserError(
         `Unknown dataset kind "${String((spec as { kind: unknown }).kind)}".`,
-        'Choose synthetic, cifar10, cifar100, tinyimagenet or folder.',
+        'Choose synthetic, cifar10, cifar100, tinyimagenet, folder or combined.',
         'bad-spec',
       );
   }
@@ -72,8 +76,11 @@ export function embeddedDatasets(): DatasetSpec[] {
   ];
 }
 
+/** The kinds decoded from files and cached as a whole. */
+type Cached = Exclude<DatasetSpec, { kind: 'synthetic' | 'combined' }>;
+
 /** Files/folders whose size and mtime identify the source, for the cache key. */
-async function sourceFingerprint(spec: Exclude<DatasetSpec, { kind: 'synthetic' }>): Promise<string> {
+async function sourceFingerprint(spec: Cached): Promise<string> {
   switch (spec.kind) {
     case 'cifar10':
     case 'cifar100':
@@ -88,11 +95,7 @@ async function sourceFingerprint(spec: Exclude<DatasetSpec, { kind: 'synthetic' 
   }
 }
 
-async function decode(
-  spec: Exclude<DatasetSpec, { kind: 'synthetic' }>,
-  id: string,
-  opts: LoadOptions,
-): Promise<LoadedDataset> {
+async function decode(spec: Cached, id: string, opts: LoadOptions): Promise<LoadedDataset> {
   switch (spec.kind) {
     case 'cifar10':
       return loadCifar('cifar10', spec.path, 'fine', id, opts);
@@ -129,6 +132,8 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions): Promise
       signal: opts.signal,
     });
   }
+  // Each part is loaded (and cached) on its own; the combination is only a copy.
+  if (spec.kind === 'combined') return loadCombined(spec, id, opts, loadDataset);
   try {
     opts.onProgress?.({ stage: 'Checking cache', fraction: null });
     const fp = await sourceFingerprint(spec);

@@ -12,6 +12,7 @@ import { cacheDir } from '../paths.ts';
 import { pngDataUrl } from './png.ts';
 
 interface Imported {
+  /** Any spec, combined ones included (loading one loads and caches each of its parts). */
   spec: DatasetSpec;
   info: DatasetInfo;
 }

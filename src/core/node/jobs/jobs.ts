@@ -91,14 +91,7 @@ export class JobManager {
       if (!run) continue;
       this.interrupted.push({
         id: `run-${id}`,
-        kind:
-          run.kind === 'decompose'
-            ? 'decompose'
-            : run.kind === 'reuse' || run.kind === 'replace'
-              ? 'scenario'
-              : (run.params as { demo?: boolean } | null)?.demo
-                ? 'demo'
-                : 'train',
+        kind: interruptedKind(run.kind, run.params),
         status: 'interrupted',
         label: run.label ?? `Run ${id}`,
         startedAt: run.started_at,
@@ -610,6 +603,16 @@ export class JobManager {
       return { result: { datasetId: data.info.id } };
     });
   }
+}
+
+/** Which job a run found interrupted belonged to, from its kind and parameters. */
+function interruptedKind(kind: string, params: unknown): JobKind {
+  const p = (params ?? {}) as { demo?: boolean; wizard?: boolean; wizard_demo?: string };
+  if (p.wizard_demo) return 'faulty';
+  if (p.wizard) return 'wizard';
+  if (kind === 'decompose') return 'decompose';
+  if (kind === 'reuse' || kind === 'replace') return 'scenario';
+  return p.demo ? 'demo' : 'train';
 }
 
 function describe(e: unknown): string {
