@@ -302,8 +302,8 @@ test('decomposer wizard --demo --json plants the fault, runs the four options, s
     recommendation: { option: number };
     saved: string;
   };
-  assert.equal(w.fault.victimName, 'circle');
-  assert.equal(w.fault.faultyName, 'ring');
+  assert.equal(w.fault.victimName, 'ring');
+  assert.equal(w.fault.faultyName, 'circle');
   assert.deepEqual(
     w.options.map((o) => o.option),
     [1, 2, 3, 4],

@@ -118,20 +118,20 @@ test('faulty demo model, its fault, the four options as a job, a saved repair ev
     assert.ok(r.options.find((o) => o.option === 2)!.parts.train.seconds > 0, 'option 2 trains');
 
     // Keep the result: saved, listed with its history, evaluated to the measured accuracy.
-    const saved = await api.saveRepair({ jobId: wj.id, option: 3, name: 'shapes-no-ring' });
-    assert.equal(saved.name, 'shapes-no-ring');
+    const saved = await api.saveRepair({ jobId: wj.id, option: 3, name: 'shapes-no-circle' });
+    assert.equal(saved.name, 'shapes-no-circle');
     assert.equal(saved.option, 3);
     assert.equal(saved.faulty?.index, faulty);
     assert.equal(path.dirname(saved.dir), path.join(home, 'repaired'));
     await assert.rejects(
-      api.saveRepair({ jobId: wj.id, option: 3, name: 'shapes-no-ring' }),
+      api.saveRepair({ jobId: wj.id, option: 3, name: 'shapes-no-circle' }),
       /exists already/,
     );
     await assert.rejects(api.saveRepair({ jobId: 'job-gone', option: 3, name: 'x' }), /no longer available/);
     const list = await api.listRepaired();
     assert.deepEqual(
       list.map((x) => x.name),
-      ['shapes-no-ring'],
+      ['shapes-no-circle'],
     );
     const again = await api.analyzeFault(saved.dir, null);
     assert.equal(again.kind, 'repaired');

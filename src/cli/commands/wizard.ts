@@ -62,8 +62,8 @@ export const wizardCommand: Command = {
   --decompose-per-class N  images per class each decomposition observes (default 100)
   --save NAME         save the recommended option (or --save-option N) as a folder NAME under --out
   -o, --out DIR       where models train and the repaired classifier is saved (default: a new temporary folder)
-  --demo              make a faulty ResNet-${FAULTY_DEMO_DEFAULTS.depth} on the embedded "shapes" (${Math.round(DEFAULT_FAULT_FRACTION * 100)}% of circle's training
-                      images labelled ring), and a clean one as option 1's better model, then run all four;
+  --demo              make a faulty ResNet-${FAULTY_DEMO_DEFAULTS.depth} on the embedded "shapes" (${Math.round(DEFAULT_FAULT_FRACTION * 100)}% of ring's training
+                      images labelled circle), and a clean one as option 1's better model, then run all four;
                       --per-class N, --epochs N, --depth N size the two models (default ${FAULTY_DEMO_DEFAULTS.perClass}, ${FAULTY_DEMO_DEFAULTS.epochs}, ${FAULTY_DEMO_DEFAULTS.depth}:
                       the demo's model, a few minutes each here)
 ${ENERGY_USAGE}

@@ -1,13 +1,17 @@
 // The wizard's faulty demo model: the demo's ResNet trained on the embedded 'shapes' with part
-// of one class's training images labelled as a similar class (circles as rings), and, as
-// option 1's better model, the same network trained on the true labels. Both models are then
-// judged on the (true-labelled) test set, so the fault is measured, not assumed.
+// of one class's training images labelled as a similar class (rings as circles: "persons
+// labelled gorillas"), and, as option 1's better model, the same network trained on the true
+// labels. Both are then judged on the (true-labelled) test set, so the fault is measured,
+// not assumed.
 //
-// Why circle and ring, not the dataset's look-alike stars: measured here (demo settings, data
-// seed 1), the clean model already calls 77% of star-5's test images star-6 and a two-class
-// ResNet-20 stays at chance on the stars after 12 epochs, so a fault planted there is not
-// the model's doing and option 2 cannot fix it. The clean model calls no circle a ring, and a
-// two-class ResNet-8 tells circles from rings 91.5% of the time after 4 epochs (10 s).
+// Why this pair and 6 epochs (measured here, data seed 1, 60% relabelled): the look-alike
+// stars do not work: the clean 4-epoch model already calls 77% of star-5's test images star-6,
+// and a two-class ResNet-20 stays at chance on the stars after 12 epochs, so option 2 cannot
+// fix them. Circles as rings left the faulty model unable to predict circles at all (it called
+// 80% of them squares). Rings as circles: after 4 epochs the faulty model called 85% of the
+// rings circles but reached only 32.6% top-1; after 6 epochs 83% and 69.7% top-1. The clean
+// model calls no ring a circle, and a two-class ResNet-8 tells circles from rings 91.5% of the
+// time after 4 epochs.
 import type { FaultMade } from '../../common/api.ts';
 import type { DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
 import { SHAPE_CLASSES } from '../data/index.ts';
@@ -19,8 +23,8 @@ import { DEFAULT_FAULT_FRACTION, makeFaultyDataset } from './faulty.ts';
 
 /** The planted fault: the victim's images are (partly) labelled as the faulty class. */
 export const FAULTY_DEMO_PAIR = {
-  victim: SHAPE_CLASSES.indexOf('circle'),
-  faulty: SHAPE_CLASSES.indexOf('ring'),
+  victim: SHAPE_CLASSES.indexOf('ring'),
+  faulty: SHAPE_CLASSES.indexOf('circle'),
 } as const;
 
 export interface FaultyDemoConfig {
@@ -36,7 +40,7 @@ export interface FaultyDemoConfig {
 
 export const FAULTY_DEMO_DEFAULTS: FaultyDemoConfig = {
   depth: DEMO_DEFAULTS.depth,
-  epochs: DEMO_DEFAULTS.epochs,
+  epochs: 6,
   perClass: DEMO_DEFAULTS.perClass,
   batch: DEMO_DEFAULTS.batch,
   seed: DEMO_DEFAULTS.seed,
