@@ -9,7 +9,7 @@ import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import type { IdlePowers } from '../energy/formula.ts';
 import type { BackendName } from '../../common/api.ts';
-import { WIZARD_OPTION_TEXT, WIZARD_OPTIONS, type WizardOption } from '../../common/wizard.ts';
+import { PAIR_DEFAULTS, WIZARD_OPTION_TEXT, WIZARD_OPTIONS, type WizardOption } from '../../common/wizard.ts';
 import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../decompose/decompose.ts';
 import { openInference, planModel } from '../inference/index.ts';
 import type { InferenceEngine } from '../inference/types.ts';
@@ -34,8 +34,7 @@ import { repairedScores, saveRepaired, type RepairedPipeline, type RepairedRecip
 
 export { WIZARD_OPTIONS };
 
-/** Option 2's two-class model. Measured: a ResNet-8 tells circles from rings 91.5% of the time after 4 epochs. */
-export const PAIR_DEFAULTS = { depth: 8, epochs: 4 } as const;
+export { PAIR_DEFAULTS };
 /** Below this test top-1 on the two classes, the two-class model is reported as not validated. */
 export const PAIR_VALID_TOP1 = 0.75;
 
@@ -201,7 +200,13 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
-      params: { wizard: true, what: name, dataset: d.info.id, ...config },
+      params: {
+        wizard: true,
+        what: name,
+        dataset: d.info.id,
+        run_dir: path.join(ctx.workDir, name),
+        ...config,
+      },
       label: `wizard ${name}`,
       onEvent: ctx.onTrainEvent ? (e) => ctx.onTrainEvent!(name, e) : undefined,
       work: (onEvent) =>
