@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { energyRecord, kwhOf, KG_PER_LB } from '../src/core/node/energy/formula.ts';
+import {
+  addEnergy,
+  energyRecord,
+  kwhOf,
+  KG_PER_LB,
+  type EnergyRecord,
+} from '../src/core/node/energy/formula.ts';
 import {
   cpuTimes,
   estimateCpuWatts,
@@ -19,6 +25,9 @@ import { detectSources, PowerMeter, type Sources } from '../src/core/node/energy
 import { Store } from '../src/core/node/store/store.ts';
 import { RunRecorder } from '../src/core/node/store/recorder.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
+import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/jobs/record.ts';
+import { train } from '../src/core/node/train/trainer.ts';
+import { colourDataset } from './helpers/fixtures.ts';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const close = (a: number, b: number, eps = 1e-9) =>
@@ -323,6 +332,218 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
     assert.ok(trace.rows.length >= 2);
     close(trace.rows.at(-1)![1]!, 30, 0.5);
   } finally {
+    store.close();
+  }
+});
+
+test('adding two energy records: sums, time-weighted powers, joined sources, the later PUE', () => {
+  const a = energyRecord(
+    { seconds: 100, cpuW: 30, dramW: 6, gpuW: 0, gpus: 0 },
+    { cpuW: 10, dramW: 2, gpuW: 0 },
+    { source: 'rapl', pue: 1.2 },
+  );
+  const b = energyRecord(
+    { seconds: 300, cpuW: 50, dramW: 10, gpuW: 0, gpus: 0 },
+    { cpuW: 14, dramW: 2, gpuW: 0 },
+    { source: 'estimate', pue: 1.5, intensity: 2 },
+  );
+  const s = addEnergy(a, b);
+  close(s.kwh, a.kwh + b.kwh);
+  close(s.co2e_lbs, a.co2e_lbs + b.co2e_lbs);
+  close(s.co2e_kg, a.co2e_kg + b.co2e_kg);
+  assert.equal(s.seconds, 400);
+  close(s.cpu_w, (20 * 100 + 36 * 300) / 400);
+  close(s.dram_w, (4 * 100 + 8 * 300) / 400);
+  close(s.idle_w, (12 * 100 + 16 * 300) / 400);
+  assert.equal(s.gpu_w, 0);
+  assert.deepEqual([s.source, s.pue, s.intensity_lbs_per_kwh, s.gpus], ['rapl+estimate', 1.5, 2, 0]);
+  assert.deepEqual(Object.keys(s).sort(), Object.keys(a).sort());
+  assert.equal(addEnergy(a, a).source, 'rapl');
+  assert.equal(addEnergy(s, a).source, 'rapl+estimate');
+});
+
+test('the energy chain of a training folder: continues, starts over, skips gaps', () => {
+  const e = (kwh: number): EnergyRecord =>
+    energyRecord(
+      { seconds: kwh * 1000, cpuW: 3600 / 1.58, dramW: 0, gpuW: 0, gpus: 0 },
+      { cpuW: 0, dramW: 0, gpuW: 0 },
+      { source: 'rapl' },
+    );
+  const run = (id: number, epochs: number[], per = 1) => ({
+    id,
+    epochs: epochs.map((k, i) => ({ epoch: k, energy: e((i + 1) * per) })),
+  });
+  const kwh = (c: { energy: EnergyRecord; run: number }[]) =>
+    c.map((x) => Math.round(x.energy.kwh * 1e6) / 1e6);
+  // 1 ran epochs 1-2, 2 resumed for 3-4; 3 left a gap (its epoch 5 was never recorded); 4 ran nothing.
+  const chain = energyChain([run(2, [3, 4], 10), run(1, [1, 2]), run(3, [6, 7], 100), run(4, [])]);
+  assert.deepEqual(kwh(chain), [1, 2, 12, 22]);
+  assert.deepEqual(
+    chain.map((c) => c.run),
+    [1, 1, 2, 2],
+  );
+  // 5 started over from the checkpoint of epoch 1 (the folder was reset): counted once, from there.
+  const over = energyChain([run(1, [1, 2]), run(2, [3, 4], 10), run(5, [2, 3], 1000)]);
+  assert.deepEqual(kwh(over), [1, 1001, 2001]);
+  // A run from scratch starts the chain over.
+  assert.deepEqual(kwh(energyChain([run(1, [1, 2]), run(6, [1], 50)])), [50]);
+  // Nothing before epoch 2 is known: no chain.
+  assert.deepEqual(energyChain([run(1, [2, 3])]), []);
+});
+
+test('carried energy: complete, and incomplete (flagged) when the records stop short', () => {
+  const dir = tmp('dec-carry-');
+  const store = Store.open(path.join(dir, 'x.db'));
+  try {
+    const e = (s: number) =>
+      energyRecord(
+        { seconds: s, cpuW: 10, dramW: 0, gpuW: 0, gpus: 0 },
+        { cpuW: 0, dramW: 0, gpuW: 0 },
+        { source: 'rapl' },
+      );
+    const folder = path.join(dir, 'run');
+    const a = store.startRun({ kind: 'train', params: { run_dir: folder } });
+    store.addEpoch(a, { epoch: 1, energy: e(10) });
+    store.addEpoch(a, { epoch: 2, energy: e(20) });
+    // Other folders and kinds are not part of it.
+    const other = store.startRun({ kind: 'train', params: { run_dir: `${folder}-2` } });
+    store.addEpoch(other, { epoch: 3, energy: e(1000) });
+    const dec = store.startRun({ kind: 'decompose', params: { run_dir: folder } });
+    store.addEpoch(dec, { epoch: 3, energy: e(1000) });
+    const b = store.startRun({ kind: 'train', params: { run_dir: folder } });
+    store.addEpoch(b, { epoch: 3, energy: e(5) });
+    const now = store.startRun({ kind: 'train', params: { run_dir: folder } });
+
+    const full = carriedEnergy(store, folder, now, 3);
+    assert.deepEqual(full.info, { from_runs: [a, b], through_epoch: 3, complete: true });
+    assert.equal(full.carried.through(3)!.seconds, 25);
+    assert.equal(full.carried.through(1)!.seconds, 10);
+    // The run resumed after epoch 5, but epochs 4 and 5 were never recorded (killed between
+    // the checkpoint and its record): what is known is carried, and it says so.
+    const part = carriedEnergy(store, folder, now, 5);
+    assert.deepEqual(part.info, { from_runs: [a, b], through_epoch: 3, complete: false });
+    assert.equal(part.carried.through(5)!.seconds, 25);
+    // Only earlier runs count.
+    assert.deepEqual(carriedEnergy(store, folder, b, 2).info, {
+      from_runs: [a],
+      through_epoch: 2,
+      complete: true,
+    });
+    assert.deepEqual(carriedEnergy(store, path.join(dir, 'elsewhere'), now, 2).info, {
+      from_runs: [],
+      through_epoch: 0,
+      complete: false,
+    });
+  } finally {
+    store.close();
+  }
+});
+
+test('a resumed training records the energy of training from scratch (earlier attempts included)', async () => {
+  const dir = tmp('dec-resume-energy-');
+  // A RAPL counter that advances steadily: 20 W package, 5 W DRAM.
+  const root = path.join(dir, 'powercap');
+  const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 1e15);
+  const dram = zone(root, 'intel-rapl:0/intel-rapl:0:1', 'dram', 0, 1e15);
+  const t0 = performance.now();
+  const tick = () => {
+    const s = (performance.now() - t0) / 1000;
+    fs.writeFileSync(path.join(pkg, 'energy_uj'), `${Math.round(20e6 * s)}\n`);
+    fs.writeFileSync(path.join(dram, 'energy_uj'), `${Math.round(5e6 * s)}\n`);
+  };
+  const ticker = setInterval(tick, 2);
+  const store = Store.open(path.join(dir, 'x.db'));
+  const settings = {
+    ...DEFAULT_SETTINGS,
+    idleSeconds: 0,
+    sampleIntervalMs: 5,
+    powercapRoot: root,
+    nvidiaSmi: '/nonexistent/nvidia-smi',
+  };
+  const data = colourDataset();
+  const config = { depth: 8, batchSize: 16, epochs: 3, seed: 1, augment: false };
+  const trainIn = (runDir: string, o: { epochs?: number; stopAfter?: number } = {}) => {
+    const ac = new AbortController();
+    return recordTrainingRun({
+      store,
+      settings,
+      runDir,
+      params: { test: true },
+      work: (onEvent) =>
+        train({
+          runDir,
+          data,
+          workers: 0,
+          signal: ac.signal,
+          onEvent: (e) => {
+            onEvent(e);
+            if (e.type === 'epoch' && e.epoch === o.stopAfter) ac.abort();
+          },
+          config: { ...config, epochs: o.epochs ?? config.epochs },
+        }),
+    });
+  };
+  const epochEnergy = (id: number, epoch: number) =>
+    store.getRun(id)!.epochs.find((e) => e.epoch === epoch)!.energy!;
+  try {
+    const folder = path.join(dir, 'run');
+    // Cancelled after epoch 2 of 3, then resumed in the same folder.
+    const first = await trainIn(folder, { stopAfter: 2 });
+    assert.equal(first.result.status, 'cancelled');
+    assert.equal(first.result.epochsDone, 2);
+    assert.equal(first.carried, undefined);
+    assert.equal((store.getRun(first.runId)!.params as { run_dir: string }).run_dir, folder);
+    const copy = path.join(dir, 'copy');
+    fs.cpSync(folder, copy, { recursive: true });
+    const second = await trainIn(folder);
+    assert.equal(second.result.resumedFrom, 2);
+    assert.deepEqual(second.carried, { from_runs: [first.runId], through_epoch: 2, complete: true });
+    const run = store.getRun(second.runId)!;
+    assert.equal(run.status, 'finished');
+    assert.deepEqual(
+      run.epochs.map((e) => e.epoch),
+      [3],
+    );
+    assert.deepEqual((run.result as { energy_carried: unknown }).energy_carried, second.carried);
+    // The returned figures are the stored ones.
+    assert.deepEqual(second.energy.energy, run.energy);
+    assert.deepEqual(second.energy.fixedEpochs, run.energy_fixed_epochs);
+    assert.deepEqual(second.energy.untilBest, run.energy_until_best);
+
+    const before = epochEnergy(first.runId, 2);
+    assert.ok(before.kwh > 0 && before.seconds > 0, 'the first run measured energy');
+    // This run's own energy, from its power summary (no idle subtracted): PUE x joules.
+    const p = run.power!;
+    const ownKwh = (settings.pue * (p.cpuJ + p.dramJ)) / 3.6e6;
+    close(run.energy!.kwh, before.kwh + ownKwh, 1e-9);
+    close(run.energy!.seconds, before.seconds + p.seconds, 1e-9);
+    assert.equal(run.seconds, p.seconds);
+    close(run.energy!.co2e_lbs, run.energy!.kwh * settings.intensity, 1e-9);
+    assert.equal(run.energy!.source, 'rapl');
+    close(run.energy!.cpu_w + run.energy!.dram_w, 25, 0.35);
+    close(run.energy_fixed_epochs!.kwh, before.kwh + epochEnergy(second.runId, 3).kwh, 1e-9);
+    const best = run.best_epoch!;
+    assert.equal(best, second.result.bestEpoch);
+    if (best <= 2) assert.deepEqual(run.energy_until_best, epochEnergy(first.runId, best));
+    else close(run.energy_until_best!.kwh, before.kwh + epochEnergy(second.runId, 3).kwh, 1e-9);
+
+    // Trained from scratch in a new folder: nothing carried.
+    const fresh = await trainIn(path.join(dir, 'fresh'));
+    assert.equal(fresh.result.resumedFrom, 0);
+    assert.equal(fresh.carried, undefined);
+    const f = store.getRun(fresh.runId)!;
+    assert.equal((f.result as Record<string, unknown>).energy_carried, undefined);
+    close(f.energy!.kwh, (settings.pue * (f.power!.cpuJ + f.power!.dramJ)) / 3.6e6, 1e-9);
+
+    // A folder whose earlier epochs were never recorded (copied here): flagged incomplete.
+    const copied = await trainIn(copy);
+    assert.equal(copied.result.resumedFrom, 2);
+    assert.deepEqual(copied.carried, { from_runs: [], through_epoch: 0, complete: false });
+    const c = store.getRun(copied.runId)!;
+    assert.deepEqual((c.result as { energy_carried: unknown }).energy_carried, copied.carried);
+    close(c.energy!.kwh, (settings.pue * (c.power!.cpuJ + c.power!.dramJ)) / 3.6e6, 1e-9);
+  } finally {
+    clearInterval(ticker);
     store.close();
   }
 });

@@ -259,7 +259,8 @@ async function demoScenarios(
         store,
         settings,
         idle,
-        params: { demo: true, dataset: data.info.id, run_dir: runDir, depth: 8, epochs: o.config.epochs },
+        runDir,
+        params: { demo: true, dataset: data.info.id, depth: 8, epochs: o.config.epochs },
         label: `demo ${name}`,
         work: (onEvent) =>
           train({

@@ -130,6 +130,7 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
  */
 export async function recordTraining(
   v: Values,
+  runDir: string,
   params: Record<string, unknown>,
   quiet: boolean,
   work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>,
@@ -145,6 +146,7 @@ export async function recordTraining(
       store,
       settings,
       params,
+      runDir,
       onInfo: (l) => (quiet ? undefined : info(l)),
       work,
       onEvent: report,
@@ -170,7 +172,8 @@ export function trainRecorded(
   const runDir = path.resolve(o.out);
   return recordTraining(
     v,
-    { ...o.params, dataset: o.data.info.id, run_dir: runDir, workers: o.eng.workers ?? null, ...o.config },
+    runDir,
+    { ...o.params, dataset: o.data.info.id, workers: o.eng.workers ?? null, ...o.config },
     o.json,
     (onEvent) =>
       train({

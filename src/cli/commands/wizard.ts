@@ -134,15 +134,17 @@ ${ENGINE_USAGE}`,
             onInfo: say,
             trainModel: async (name, d, config) => {
               say(`demo: training the ${name} ResNet-${config.depth} on ${d.info.name}…`);
+              const runDir = path.join(out, name);
               const t = await recordTrainingRun({
                 store,
                 settings,
                 idle,
+                runDir,
                 params: { wizard: true, demo: name, dataset: d.info.id },
                 label: `wizard demo ${name}`,
                 work: (onEvent) =>
                   train({
-                    runDir: path.join(out, name),
+                    runDir,
                     data: d,
                     workers: eng.workers,
                     backend: eng.backend,

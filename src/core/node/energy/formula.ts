@@ -94,6 +94,33 @@ export function energyRecord(
   };
 }
 
+/**
+ * Two measured stretches of one piece of work as one record (an interrupted training and its
+ * resumption): kWh, CO2e and seconds add; the average powers are time-weighted means; the
+ * source is the same or both joined with '+' (each part once); PUE and intensity are `later`'s.
+ */
+export function addEnergy(earlier: EnergyRecord, later: EnergyRecord): EnergyRecord {
+  const seconds = earlier.seconds + later.seconds;
+  const mean = (a: number, b: number) =>
+    seconds > 0 ? (a * earlier.seconds + b * later.seconds) / seconds : (a + b) / 2;
+  // 'rapl' + 'estimate' is 'rapl+estimate'; a part already named is not repeated.
+  const source = [...new Set([...earlier.source.split('+'), ...later.source.split('+')])].join('+');
+  return {
+    source,
+    seconds,
+    cpu_w: mean(earlier.cpu_w, later.cpu_w),
+    dram_w: mean(earlier.dram_w, later.dram_w),
+    gpu_w: mean(earlier.gpu_w, later.gpu_w),
+    gpus: Math.max(earlier.gpus, later.gpus),
+    idle_w: mean(earlier.idle_w, later.idle_w),
+    pue: later.pue,
+    kwh: earlier.kwh + later.kwh,
+    intensity_lbs_per_kwh: later.intensity_lbs_per_kwh,
+    co2e_lbs: earlier.co2e_lbs + later.co2e_lbs,
+    co2e_kg: earlier.co2e_kg + later.co2e_kg,
+  };
+}
+
 /** One line for a person, with estimates labelled. */
 export function describeEnergy(e: EnergyRecord): string {
   const est = e.source.includes('estimate') ? ' (ESTIMATE: no power counter readable)' : '';

@@ -331,11 +331,11 @@ export class JobManager {
         store,
         settings,
         label: info.label,
+        runDir,
         params: {
           ...(info.kind === 'demo' ? { demo: true } : {}),
           ...opts.params,
           dataset: data.info.id,
-          run_dir: runDir,
           workers: engine.workers ?? null,
           ...config,
         },

@@ -1,16 +1,28 @@
 // Measures and records one training run in the store, the same way for every shell (CLI,
 // jobs behind the UI): idle power first, power while `work` trains, cumulative energy at
 // every epoch end, and how it ended (finished, cancelled, failed).
+//
+// A training resumed in its run folder (after a kill or a cancel) records what training from
+// scratch cost: its energy figures add those of the earlier runs in the same folder
+// (params.run_dir) up to the epoch it resumed after, and its result says which runs were
+// carried and whether they covered every epoch (`energy_carried`).
+import path from 'node:path';
 import type { TrainEvent, TrainResult } from '../train/trainer.ts';
-import { RunRecorder, type RunEnergy } from '../store/recorder.ts';
+import { RunRecorder, type CarriedEnergy, type RunEnergy } from '../store/recorder.ts';
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
-import type { IdlePowers } from '../energy/formula.ts';
+import { addEnergy, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
 
 export interface RecordTrainingOptions {
   store: Store;
   settings: Settings;
   params: Record<string, unknown>;
+  /**
+   * The training's run folder (where `work` trains and resumes), recorded as params.run_dir
+   * (absolute); without it, params.run_dir is used. A resumed run finds its earlier attempts
+   * by it.
+   */
+  runDir?: string;
   label?: string;
   onInfo?: (line: string) => void;
   /** Called once the recorder runs (idle power measured), before `work` starts. */
@@ -21,17 +33,83 @@ export interface RecordTrainingOptions {
   idle?: IdlePowers;
 }
 
+/** Which earlier runs a resumed training's energy includes, and through which epoch. */
+export interface EnergyCarried {
+  from_runs: number[];
+  through_epoch: number;
+  /** False when the earlier runs do not reach the epoch the training resumed after. */
+  complete: boolean;
+}
+
 export interface RecordedTraining {
   result: TrainResult;
   runId: number;
+  /** Including the earlier attempts' energy when the training resumed (see `carried`). */
   energy: RunEnergy;
+  /** Set when the training resumed. */
+  carried?: EnergyCarried;
+}
+
+/** One earlier training run in the same folder, with its epochs' cumulative energies. */
+export interface PriorRun {
+  id: number;
+  epochs: { epoch: number; energy: EnergyRecord | null }[];
+}
+
+/**
+ * The energy of the earlier attempts at one training, epoch by epoch: element k-1 is the
+ * energy through epoch k and the run that finished it. Runs are walked oldest first; a run
+ * continues the chain when its first recorded epoch is the next one not yet covered. A run
+ * whose first epoch is already covered started over from an earlier checkpoint (its folder
+ * was reset): the chain goes on from its start, so nothing is counted twice. A run that
+ * leaves a gap is skipped.
+ */
+export function energyChain(runs: PriorRun[]): { energy: EnergyRecord; run: number }[] {
+  let chain: { energy: EnergyRecord; run: number }[] = [];
+  for (const r of [...runs].sort((a, b) => a.id - b.id)) {
+    const eps = [...r.epochs].sort((a, b) => a.epoch - b.epoch);
+    const first = eps[0];
+    if (!first?.energy || first.epoch < 1 || first.epoch > chain.length + 1) continue;
+    chain = chain.slice(0, first.epoch - 1);
+    const base = chain.at(-1)?.energy ?? null;
+    for (const e of eps) {
+      if (e.epoch !== chain.length + 1 || !e.energy) break;
+      chain.push({ energy: base ? addEnergy(base, e.energy) : e.energy, run: r.id });
+    }
+  }
+  return chain;
+}
+
+/** What the runs before `runId` in `runDir` spent through epoch `after` (the resume point). */
+export function carriedEnergy(
+  store: Store,
+  runDir: string | null,
+  runId: number,
+  after: number,
+): { carried: CarriedEnergy; info: EnergyCarried } {
+  const chain = runDir ? energyChain(store.trainingRunsIn(runDir, runId)) : [];
+  const known = Math.min(after, chain.length);
+  const through = (k: number) => {
+    const i = Math.min(k, known);
+    return i > 0 ? chain[i - 1]!.energy : null;
+  };
+  return {
+    carried: { after, through },
+    info: {
+      from_runs: [...new Set(chain.slice(0, known).map((c) => c.run))],
+      through_epoch: known,
+      complete: known === after,
+    },
+  };
 }
 
 export async function recordTrainingRun(o: RecordTrainingOptions): Promise<RecordedTraining> {
+  const dir = o.runDir ?? (typeof o.params.run_dir === 'string' ? o.params.run_dir : null);
+  const runDir = dir === null ? null : path.resolve(dir);
   const rec = await RunRecorder.start({
     store: o.store,
     kind: 'train',
-    params: o.params,
+    params: runDir === null ? o.params : { ...o.params, run_dir: runDir },
     label: o.label,
     settings: o.settings,
     onInfo: o.onInfo,
@@ -58,8 +136,14 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
     await rec.finish('failed', { error: (err as Error).message });
     throw err;
   }
+  const resumed = result.resumedFrom > 0 ? carriedEnergy(o.store, runDir, rec.id, result.resumedFrom) : null;
+  if (resumed && !resumed.info.complete)
+    o.onInfo?.(
+      `warning: this training resumed after epoch ${result.resumedFrom}, but the recorded earlier runs cover only ${resumed.info.through_epoch} epochs: its energy leaves out the rest.`,
+    );
   const energy = await rec.finish(result.status, {
     bestEpoch: result.bestEpoch || undefined,
+    carried: resumed?.carried,
     result: {
       epochs_done: result.epochsDone,
       best_epoch: result.bestEpoch,
@@ -67,7 +151,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
       top5: result.top5,
       model_dir: result.modelDir,
       resumed_from: result.resumedFrom,
+      ...(resumed ? { energy_carried: resumed.info } : {}),
     },
   });
-  return { result, runId: rec.id, energy };
+  return { result, runId: rec.id, energy, ...(resumed ? { carried: resumed.info } : {}) };
 }

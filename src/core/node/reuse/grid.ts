@@ -480,6 +480,7 @@ async function runBaseline(
   const recorded = await recordTrainingRun({
     store: ctx.store,
     settings: ctx.settings,
+    runDir,
     params: { grid: gridId, baseline: key, classes: data.info.classNames, ...spec.baseline },
     label: `baseline ${data.info.name}`,
     idle: ctx.idle,

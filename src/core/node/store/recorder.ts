@@ -2,8 +2,9 @@
 // same way: detect the power sources, measure idle power, insert the run as 'running',
 // sample power while it runs (heartbeat + power summary every HEARTBEAT_MS, trace file at
 // every epoch and every TRACE_EVERY_MS), record cumulative energy at each epoch end, and
-// finish it with its energy object (and, for training, "fixed epochs" and "until best").
-import { energyRecord, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
+// finish it with its energy object (and, for training, "fixed epochs" and "until best"; a
+// resumed training adds what its earlier attempts spent, see CarriedEnergy).
+import { addEnergy, energyRecord, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
 import { describeMachine, type MachineInfo } from '../energy/machine.ts';
 import {
   averagePowers,
@@ -57,6 +58,15 @@ export interface RunEnergy {
   /** Training: through the epoch of the best validation checkpoint. */
   untilBest: EnergyRecord | null;
   bestEpoch: number | null;
+}
+
+/**
+ * What earlier attempts at the same training spent, for a run that resumed after epoch
+ * `after`: `through(k)` is their energy through epoch k (null when nothing is known).
+ */
+export interface CarriedEnergy {
+  after: number;
+  through: (epoch: number) => EnergyRecord | null;
 }
 
 export class RunRecorder {
@@ -203,19 +213,29 @@ export class RunRecorder {
   /** Stops sampling and records how the run ended. */
   async finish(
     status: 'finished' | 'cancelled' | 'failed',
-    extra: { result?: unknown; error?: string; bestEpoch?: number } = {},
+    extra: { result?: unknown; error?: string; bestEpoch?: number; carried?: CarriedEnergy } = {},
   ): Promise<RunEnergy> {
     this.done = true;
     clearInterval(this.timer);
     await this.meter.stop();
-    const energy = this.energyNow();
+    const own = this.energyNow();
     const last = this.epochs.at(-1) ?? null;
     const bestEpoch = extra.bestEpoch ?? this.epochs.filter((x) => x.best).at(-1)?.epoch ?? null;
     const best = this.epochs.find((x) => x.epoch === bestEpoch) ?? null;
+    // A resumed training: its figures include what the earlier attempts spent up to where it
+    // resumed (through the best epoch, when that came before).
+    const c = extra.carried;
+    const base = c ? c.through(c.after) : null;
+    const plus = (e: EnergyRecord | null) => (base ? (e ? addEnergy(base, e) : base) : e);
     const out: RunEnergy = {
-      energy,
-      fixedEpochs: last?.energy ?? null,
-      untilBest: best?.energy ?? null,
+      energy: plus(own)!,
+      fixedEpochs: plus(last?.energy ?? null),
+      untilBest:
+        bestEpoch === null
+          ? null
+          : c && bestEpoch <= c.after
+            ? c.through(bestEpoch)
+            : plus(best?.energy ?? null),
       bestEpoch,
     };
     this.flushTrace();
@@ -226,11 +246,11 @@ export class RunRecorder {
         status,
         error: extra.error,
         result: extra.result,
-        energy,
+        energy: out.energy,
         energyFixedEpochs: out.fixedEpochs,
         energyUntilBest: out.untilBest,
         bestEpoch,
-        seconds: energy.seconds,
+        seconds: own.seconds,
       },
       this.summary(),
     );

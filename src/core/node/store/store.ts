@@ -421,6 +421,32 @@ export class Store {
     })();
   }
 
+  /**
+   * The training runs recorded before run `beforeId` in the run folder `runDir`
+   * (params.run_dir), oldest first, each with its epochs (cumulative energy at each end).
+   */
+  trainingRunsIn(
+    runDir: string,
+    beforeId: number,
+  ): { id: number; epochs: { epoch: number; energy: EnergyRecord | null }[] }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.id AS id, e.epoch AS epoch, e.energy_json AS energy_json
+           FROM runs r LEFT JOIN epochs e ON e.run_id = r.id
+          WHERE r.kind = 'train' AND r.id < ? AND json_valid(r.params_json)
+            AND json_extract(r.params_json, '$.run_dir') = ?
+          ORDER BY r.id, e.epoch`,
+      )
+      .all(beforeId, runDir) as { id: number; epoch: number | null; energy_json: string | null }[];
+    const out: { id: number; epochs: { epoch: number; energy: EnergyRecord | null }[] }[] = [];
+    for (const r of rows) {
+      if (out.at(-1)?.id !== r.id) out.push({ id: r.id, epochs: [] });
+      if (r.epoch !== null)
+        out.at(-1)!.epochs.push({ epoch: r.epoch, energy: parse<EnergyRecord>(r.energy_json) });
+    }
+    return out;
+  }
+
   private toRun(r: Record<string, unknown>): RunRow {
     return {
       id: r.id as number,
