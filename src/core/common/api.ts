@@ -344,7 +344,7 @@ export interface WizardView {
   testImages: number;
   initial: WizardAccuracy;
   composed: WizardAccuracy;
-  decomposition: { seconds: number; co2eKg: number };
+  decomposition: { seconds: number; co2eKg: number; estimated: boolean };
   options: WizardOptionView[];
   skipped: { option: WizardOption; reason: string }[];
   recommendation: { option: WizardOption; reason: string } | null;

@@ -133,7 +133,7 @@ export function wizardView(r: WizardResult): WizardView {
     testImages: r.test_images,
     initial: accuracy(r.initial),
     composed: accuracy(r.composed),
-    decomposition: costView(r.decomposition),
+    decomposition: { ...costView(r.decomposition), estimated: estimated(r.decomposition) },
     options,
     skipped: r.skipped.map((x) => ({ option: x.option as WizardOption, reason: x.reason })),
     recommendation: r.recommendation

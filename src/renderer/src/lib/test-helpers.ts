@@ -1,6 +1,13 @@
 // A fake of the typed API for component tests: every method answers from `overrides` or a
 // harmless default, and progress events are pushed with `emit`.
-import type { DecomposerApi, JobInfo, ProgressEvent } from '../../../core/common/api.ts';
+import type {
+  DecomposerApi,
+  FaultView,
+  JobInfo,
+  ProgressEvent,
+  RepairedSummary,
+  WizardView,
+} from '../../../core/common/api.ts';
 
 export type FakeApi = DecomposerApi & {
   emit(e: ProgressEvent): void;
@@ -24,6 +31,94 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
     energySource: 'estimate',
     error: null,
     result: null,
+    ...over,
+  };
+}
+
+const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];
+
+/** A small model's test results: star-5 (3) mostly predicted as star-6 (4). */
+export function faultView(over: Partial<FaultView> = {}): FaultView {
+  return {
+    dir: '/home/models/run-1',
+    kind: 'model',
+    datasetId: 'synthetic:shapes:32',
+    datasetName: 'shapes 32x32',
+    classNames: SHAPES,
+    testImages: 50,
+    top1: 0.72,
+    top5: 1,
+    matrix: [
+      [10, 0, 0, 0, 0],
+      [1, 9, 0, 0, 0],
+      [0, 0, 10, 0, 0],
+      [0, 0, 1, 3, 6],
+      [0, 0, 0, 1, 9],
+    ],
+    suggested: { faulty: 4, victim: 3, rate: 0.6 },
+    ...over,
+  };
+}
+
+const acc = (top1: number, confusion: number) => ({ top1, top5: 1, confusion, otherTop1: 0.95 });
+const part = (seconds: number, co2eKg: number) => ({ seconds, co2eKg });
+
+/** A finished wizard's comparison: options 2 and 3 ran, 1 was skipped, 2 recommended. */
+export function wizardView(over: Partial<WizardView> = {}): WizardView {
+  return {
+    modelDir: '/home/models/run-1',
+    datasetId: 'synthetic:shapes:32',
+    classes: SHAPES,
+    faulty: { index: 4, name: 'star-6' },
+    victim: { index: 3, name: 'star-5' },
+    testImages: 50,
+    initial: acc(0.72, 0.6),
+    composed: acc(0.7, 0.6),
+    decomposition: { seconds: 3, co2eKg: 0.0001, estimated: true },
+    options: [
+      {
+        option: 2,
+        label: 'replace with a two-class model’s module',
+        ...acc(0.84, 0.1),
+        seconds: 20,
+        co2eKg: 0.0004,
+        co2eLbs: 0.00088,
+        parts: { train: part(15, 0.0003), decompose: part(4, 0.00008), run: part(1, 0.00002) },
+        estimated: true,
+      },
+      {
+        option: 3,
+        label: 'remove the faulty module',
+        ...acc(0.7, 0),
+        seconds: 1,
+        co2eKg: 0.00002,
+        co2eLbs: 0.000044,
+        parts: { train: part(0, 0), decompose: part(0, 0), run: part(1, 0.00002) },
+        estimated: true,
+        note: 'star-6 is never predicted',
+      },
+    ],
+    skipped: [{ option: 1, reason: 'no better model was given' }],
+    recommendation: { option: 2, reason: 'Option 2: confusion 10.0% with top-1 84.0%.' },
+    ...over,
+  };
+}
+
+export function repairedSummary(over: Partial<RepairedSummary> = {}): RepairedSummary {
+  return {
+    name: 'repaired-star-6-option-2',
+    dir: '/home/repaired/repaired-star-6-option-2',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    kind: 'modules',
+    option: 2,
+    label: 'replace with a two-class model’s module',
+    classNames: SHAPES,
+    model: '/home/models/run-1',
+    datasetId: 'synthetic:shapes:32',
+    faulty: { index: 4, name: 'star-6' },
+    victim: { index: 3, name: 'star-5' },
+    accuracy: acc(0.84, 0.1),
+    initial: acc(0.72, 0.6),
     ...over,
   };
 }
@@ -58,6 +153,12 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
     startDecomposition: async () => job({ kind: 'decompose', id: 'job-decompose' }),
     listModuleSets: async () => [],
     startScenario: async () => job({ kind: 'scenario', id: 'job-scenario' }),
+    analyzeFault: async (dir) => faultView({ dir }),
+    startFaultyDemo: async () => job({ kind: 'faulty', id: 'job-faulty', label: 'Faulty demo model' }),
+    startWizard: async () => job({ kind: 'wizard', id: 'job-wizard', label: 'Fix-it wizard' }),
+    saveRepair: async (p) =>
+      repairedSummary({ name: p.name, option: p.option, dir: `/home/repaired/${p.name}` }),
+    listRepaired: async () => [],
     getEnergySummary: async () => ({
       totals: { kwh: 0, co2eKg: 0, co2eLbs: 0, estimatedRuns: 0, runs: 0 },
       runs: [],
