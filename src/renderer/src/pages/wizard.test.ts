@@ -96,6 +96,44 @@ describe('Wizard page', () => {
     expect(screen.getByTestId('fault-sentence').textContent).toMatch(/0% of square's test images/);
   });
 
+  test('step 1: another dataset of the same classes and size can serve as the test data', async () => {
+    const info = (id: string, classNames: string[], imageSize = 32) => ({
+      id,
+      kind: 'folder' as const,
+      name: `data ${id}`,
+      imageSize,
+      classNames,
+      trainCount: 10,
+      testCount: 5,
+      source: '/data',
+    });
+    const { api } = await setup({
+      listDatasets: async () => [
+        info('same', SHAPES),
+        info('fewer', ['a', 'b']),
+        info('bigger', SHAPES, 64),
+        info('synthetic:shapes:32', SHAPES),
+      ],
+    });
+    await pickModel(faultyModel.dir);
+    const options = [...(screen.getByTestId('wizard-dataset') as HTMLSelectElement).options].map(
+      (o) => o.value,
+    );
+    expect(options).toEqual(['', 'same']);
+    await fireEvent.change(screen.getByTestId('wizard-dataset'), { target: { value: 'same' } });
+    await waitFor(() =>
+      expect(api.calls.filter((c) => c.method === 'analyzeFault').at(-1)?.args).toEqual([
+        faultyModel.dir,
+        'same',
+      ]),
+    );
+    await screen.findByTestId('confusion-matrix');
+    await fireEvent.click(screen.getByTestId('run-wizard'));
+    await waitFor(() => expect(api.calls.some((c) => c.method === 'startWizard')).toBe(true));
+    const p = api.calls.find((c) => c.method === 'startWizard')!.args[0] as WizardParams;
+    expect(p.dataset).toBe('same');
+  });
+
   test('step 2: the four options with the paper’s texts; option 1 offers only compatible models', async () => {
     await setup();
     await pickModel(faultyModel.dir);
