@@ -114,7 +114,7 @@ test('settings are validated and persisted', async () => {
   }
 });
 
-test('the demo job trains the embedded model, then decomposes it (Table 1)', async () => {
+test('the demo job trains the embedded model, decomposes it (Table 1), then runs the reuse and replace scenarios', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
   const api = createCoreApi({ home });
   try {
@@ -130,6 +130,20 @@ test('the demo job trains the embedded model, then decomposes it (Table 1)', asy
       ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
     );
     assert.match(done.label, /^Demo/);
+    // One intra and one inter scenario each of reuse and replace, with their baselines' CO2e.
+    const sc = done.result?.scenarios ?? [];
+    assert.deepEqual(
+      sc.map((x) => `${x.scenario} ${x.kind}`),
+      ['reuse intra', 'reuse inter', 'replace intra', 'replace inter'],
+    );
+    for (const x of sc) {
+      assert.ok(x.tma >= 0 && x.tma <= 1);
+      assert.ok(x.baselineFixedCo2eKg > 0, 'the baseline was measured');
+    }
+    assert.ok(sc[0]!.ma !== undefined && sc[2]!.top1 !== undefined);
+    // The intra replace's baseline is the demo model's own training: no second training.
+    const runs = await api.listRuns();
+    assert.equal(runs.filter((r) => r.kind === 'train' && /baseline/.test(r.label ?? '')).length, 3);
   } finally {
     await api.close();
   }

@@ -14,6 +14,7 @@ import { decomposeCommand } from './commands/decompose.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { experimentCommand } from './commands/experiment.ts';
 import { wizardCommand } from './commands/wizard.ts';
+import { predictCommand } from './commands/predict.ts';
 
 export interface Command {
   name: string;
@@ -34,6 +35,7 @@ const commands: Command[] = [
   evaluateCommand,
   experimentCommand,
   wizardCommand,
+  predictCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

@@ -1,5 +1,6 @@
-// decomposer demo: the headless main job. For now: train a small ResNet on the embedded
-// dataset end to end and print its accuracy. Later issues extend it to the whole pipeline.
+// decomposer demo: the headless main job: trains the demo ResNet on the embedded dataset,
+// decomposes it (Table 1), runs the reuse and replace scenarios with their baselines, and
+// reports accuracy and energy.
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,22 +21,11 @@ import { loadDataset } from '../../core/node/data/index.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
-import { train } from '../../core/node/train/trainer.ts';
 import { formatTable1, table1, type Table1 } from '../../core/node/decompose/index.ts';
 import { openInference, planModel } from '../../core/node/inference/index.ts';
 import { readModelDir } from '../../core/node/models/io.ts';
-import { DEFAULT_DELTA, DEFAULT_POINT } from '../../core/node/decompose/index.ts';
-import { recordTrainingRun } from '../../core/node/jobs/record.ts';
-import {
-  baselineFrom,
-  imagesKey,
-  runGrid,
-  type BaselineResult,
-  type GridModel,
-  type GridSpec,
-  type ScenarioRow,
-} from '../../core/node/reuse/grid.ts';
-import { intraReplaceGrid } from '../../core/node/reuse/scenario.ts';
+import { baselineFrom, type BaselineResult, type ScenarioRow } from '../../core/node/reuse/grid.ts';
+import { runDemoScenarios } from '../../core/node/reuse/demo-scenarios.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
@@ -213,12 +203,7 @@ ${ENGINE_USAGE}`,
   },
 };
 
-/**
- * The demo's reuse and replace scenarios: a second model on the same dataset (another
- * depth) and one on the second embedded dataset are trained, then one intra and one inter
- * scenario each of reuse and replace run with their baselines. The demo model's own training
- * is the baseline of the intra replace (it was trained from scratch on exactly those classes).
- */
+/** The demo's reuse and replace scenarios with this command's store and energy settings. */
 async function demoScenarios(
   v: Record<string, string | boolean | undefined>,
   o: {
@@ -233,90 +218,31 @@ async function demoScenarios(
     ownBaseline: BaselineResult;
   },
 ): Promise<{ reuse: ScenarioRow[]; replace: ScenarioRow[] }> {
-  const say = (l: string) => (o.json ? undefined : info(l));
   const store = Store.open(dbFile(v));
   try {
     const settings = effectiveSettings(store, {
       idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
     });
     const idle = await measureGridIdle(settings, true);
-    const size = o.data.info.imageSize as 32 | 64;
-    const textures = await loadDataset(
+    return await runDemoScenarios(
       {
-        kind: 'synthetic',
-        name: 'textures',
-        size,
-        seed: o.config.seed,
-        trainPerClass: o.perClass,
-        testPerClass: DEMO_DEFAULTS.testPerClass,
+        model: { dir: o.modelDir, data: o.data },
+        config: o.config,
+        perClass: o.perClass,
+        decomposePerClass: o.decomposePerClass,
+        ownBaseline: o.ownBaseline,
+        cacheDir: cacheDir(o.eng.home),
       },
-      { cacheDir: cacheDir(o.eng.home) },
-    );
-    const second = async (name: string, data: LoadedDataset, seed: number): Promise<GridModel> => {
-      say(`training a second model for the scenarios: ResNet-8 on "${data.info.name}"…`);
-      const runDir = path.join(path.dirname(o.modelDir), name);
-      const t = await recordTrainingRun({
+      {
         store,
         settings,
         idle,
-        runDir,
-        params: { demo: true, dataset: data.info.id, depth: 8, epochs: o.config.epochs },
-        label: `demo ${name}`,
-        work: (onEvent) =>
-          train({
-            runDir,
-            data,
-            workers: o.eng.workers,
-            backend: o.eng.backend,
-            signal: o.signal,
-            onEvent,
-            config: { ...o.config, depth: 8, seed },
-          }),
-      });
-      if (!t.result.modelDir || t.result.status !== 'finished')
-        throw new UserError('Training was cancelled.', 'Run the demo again.', 'cancelled');
-      return { dir: t.result.modelDir, data };
-    };
-    const a: GridModel = { dir: o.modelDir, data: o.data };
-    const b = await second('model-shapes-r8', o.data, o.config.seed + 1);
-    const c = await second('model-textures-r8', textures, o.config.seed);
-    const spec = (
-      kind: 'reuse' | 'replace',
-      scopes: ('intra' | 'inter')[],
-      replaceClasses?: number[],
-    ): GridSpec => ({
-      kind,
-      scopes,
-      seed: o.config.seed,
-      pick: 2,
-      pairs: 1,
-      replaceClasses,
-      approach: 'CI+TI+MC-BLN',
-      decompose: { perClass: o.decomposePerClass, point: DEFAULT_POINT, delta: DEFAULT_DELTA, rule: 'prose' },
-      baseline: { epochs: o.config.epochs, depth: o.config.depth, batchSize: o.config.batchSize },
-      inference: 'auto',
-    });
-    const n = o.data.info.classNames.length;
-    const replaced = intraReplaceGrid(n, [0])[0]!;
-    const ctx = {
-      store,
-      settings,
-      idle,
-      workDir: path.join(path.dirname(o.modelDir), 'scenarios'),
-      workers: o.eng.workers,
-      backend: o.eng.backend,
-      signal: o.signal,
-      onInfo: say,
-      knownBaselines: new Map([[imagesKey(replaced), o.ownBaseline]]),
-    };
-    const reuseIntra = await runGrid(spec('reuse', ['intra']), [a], ctx);
-    const reuseInter = await runGrid(spec('reuse', ['inter']), [a, c], ctx);
-    const replaceIntra = await runGrid(spec('replace', ['intra'], [0]), [a, b], ctx);
-    const replaceInter = await runGrid(spec('replace', ['inter']), [a, c], ctx);
-    return {
-      reuse: [...reuseIntra.rows, ...reuseInter.rows],
-      replace: [...replaceIntra.rows, ...replaceInter.rows],
-    };
+        workers: o.eng.workers,
+        backend: o.eng.backend,
+        signal: o.signal,
+        onInfo: (l) => (o.json ? undefined : info(l)),
+      },
+    );
   } finally {
     store.close();
   }

@@ -96,6 +96,8 @@ export interface JobInfo {
     table1?: Table1View;
     /** Reuse and replace jobs: the scenario's row. */
     scenario?: ScenarioView;
+    /** The demo job: its reuse and replace scenarios (one intra and one inter of each). */
+    scenarios?: ScenarioView[];
     /** Faulty demo model jobs: the clean model trained beside it (option 1's better model), and the fault. */
     betterDir?: string;
     fault?: FaultMade;
@@ -247,6 +249,8 @@ export interface DemoParams {
   epochs?: number;
   depth?: number;
   perClass?: number;
+  /** Go on to the reuse and replace scenarios with their baselines (default true). */
+  scenarios?: boolean;
 }
 
 // ---- The fix-it wizard (the paper's Figure 1 and Table 6) ----
@@ -613,8 +617,9 @@ export function checkTrainParams(p: unknown): string | null {
 export function checkDemoParams(p: unknown): string | null {
   if (p === undefined || p === null) return null;
   if (!isObj(p)) return 'demo parameters must be an object';
-  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass'], 'demo parameters');
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'scenarios'], 'demo parameters');
   if (extra) return extra;
+  if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
   if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
   if (p.depth !== undefined && (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0))
     return 'depth must be 6n+2';

@@ -45,9 +45,17 @@ import { repairedSummary, wizardView } from './wizard.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { train } from '../train/trainer.ts';
-import { modelAndData, runDecomposition, runScenario, type AnalysisContext } from './analysis.ts';
+import {
+  modelAndData,
+  runDecomposition,
+  runScenario,
+  scenarioView,
+  type AnalysisContext,
+} from './analysis.ts';
 import { addImported, loadById } from './datasets.ts';
-import { recordTrainingRun } from './record.ts';
+import { recordTrainingRun, type RecordedTraining } from './record.ts';
+import { baselineFrom } from '../reuse/grid.ts';
+import { runDemoScenarios } from '../reuse/demo-scenarios.ts';
 
 const MAX_POWER_SAMPLES = 600;
 /** Finished wizard runs whose options can still be saved (their module sets stay in memory). */
@@ -228,13 +236,19 @@ export class JobManager {
     const epochs = p.epochs ?? DEMO_DEFAULTS.epochs;
     const perClass = p.perClass ?? DEMO_DEFAULTS.perClass;
     return this.start('demo', `Demo: ResNet-${depth} on embedded shapes, ${epochs} epochs`, async (job) => {
+      // What the training loads and records, kept for the scenarios.
+      const got: { data?: LoadedDataset; recorded?: RecordedTraining } = {};
+      const config = { depth, epochs, seed: DEMO_DEFAULTS.seed, batchSize: DEMO_DEFAULTS.batch };
       const trained = await this.runTraining(
         job,
-        (signal, onProgress) => this.loadSpec(demoDatasetSpec(perClass), signal, onProgress),
-        { depth, epochs, seed: DEMO_DEFAULTS.seed, batchSize: DEMO_DEFAULTS.batch },
+        async (signal, onProgress) =>
+          (got.data = await this.loadSpec(demoDatasetSpec(perClass), signal, onProgress)),
+        config,
+        { onRecorded: (r) => (got.recorded = r) },
       );
       const modelDir = trained.result?.modelDir;
-      if (trained.status !== 'finished' || !modelDir) return trained;
+      const { data, recorded: rec } = got;
+      if (trained.status !== 'finished' || !modelDir || !data || !rec) return trained;
       // The demo pipeline goes on to decompose the model it trained (the paper's Table 1);
       // the job keeps its label and the training run's id.
       const label = job.info.label;
@@ -250,7 +264,49 @@ export class JobManager {
         },
       );
       job.info.label = label;
-      return { ...trained, result: { ...trained.result, table1 } };
+      if (p.scenarios === false) return { ...trained, result: { ...trained.result, table1 } };
+      // Table 1 shows while the reuse and replace scenarios run with their baselines.
+      job.info.result = { ...trained.result, table1 };
+      this.status(job);
+      const store = this.o.store();
+      const settings = effectiveSettings(store);
+      const engine = this.o.engine();
+      job.info.progress = {
+        stage: settings.idleSeconds > 0 ? `Measuring idle power for ${settings.idleSeconds} s` : 'Scenarios',
+        fraction: null,
+      };
+      this.event(job);
+      const idle = await RunRecorder.idlePowers(settings, undefined, () => undefined);
+      const rows = await runDemoScenarios(
+        {
+          model: { dir: modelDir, data },
+          config: { depth, epochs, batchSize: config.batchSize, seed: config.seed },
+          perClass,
+          decomposePerClass: Math.min(DEMO_DEFAULTS.decomposePerClass, perClass),
+          ownBaseline: baselineFrom(rec.result, rec.energy, rec.runId),
+          cacheDir: cacheDir(this.o.home),
+        },
+        {
+          store,
+          settings,
+          idle,
+          workers: engine.workers,
+          backend: engine.backend,
+          signal: job.controller.signal,
+          onInfo: (line) => {
+            job.info.progress = {
+              stage: `Scenarios: ${line.replace(/…$/, '')}`.slice(0, 200),
+              fraction: null,
+            };
+            this.event(job);
+          },
+        },
+      );
+      job.info.label = label;
+      return {
+        ...trained,
+        result: { ...trained.result, table1, scenarios: [...rows.reuse, ...rows.replace].map(scenarioView) },
+      };
     });
   }
 
@@ -266,7 +322,13 @@ export class JobManager {
     job: Job,
     load: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<LoadedDataset>,
     config: { depth: number; epochs: number; seed: number; augment?: boolean; batchSize?: number },
-    opts: { params?: Record<string, unknown>; label?: string; runDir?: string } = {},
+    opts: {
+      params?: Record<string, unknown>;
+      label?: string;
+      runDir?: string;
+      /** The recorded training (result and energy), for callers that go on with it. */
+      onRecorded?: (r: RecordedTraining) => void;
+    } = {},
   ): Promise<Partial<JobInfo>> {
     const info = job.info;
     const signal = job.controller.signal;
@@ -391,6 +453,7 @@ export class JobManager {
           }
         },
       });
+      opts.onRecorded?.(rec);
       const r = rec.result;
       return {
         status: r.status === 'cancelled' ? 'cancelled' : 'finished',
