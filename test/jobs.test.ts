@@ -6,18 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { JobInfo, ProgressEvent } from '../src/core/common/api.ts';
+import type { ProgressEvent } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
-
-async function until(api: ReturnType<typeof createCoreApi>, id: string, pred: (j: JobInfo) => boolean) {
-  for (let i = 0; i < 1200; i++) {
-    const j = (await api.listJobs()).find((x) => x.id === id);
-    if (j && pred(j)) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} never reached the state`);
-}
+import { until } from './helpers/jobs.ts';
 
 const tiny = (dataset: string) => ({
   dataset,

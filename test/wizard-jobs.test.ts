@@ -7,21 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { JobInfo } from '../src/core/common/api.ts';
 import { checkCall } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { FAULTY_DEMO_PAIR } from '../src/core/node/wizard/index.ts';
-
-async function until(api: ReturnType<typeof createCoreApi>, id: string) {
-  for (let i = 0; i < 6000; i++) {
-    const j = (await api.listJobs()).find((x) => x.id === id);
-    if (j && j.status !== 'running') return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} never ended`);
-}
-
-const finished = (j: JobInfo) => assert.equal(j.status, 'finished', j.error ?? '');
+import { finished, until } from './helpers/jobs.ts';
 
 test('the wizard calls are checked at the boundary', () => {
   const ok = {

@@ -1,0 +1,21 @@
+// Waiting for the core API's jobs in tests: polls listJobs as a page that reloads would.
+import assert from 'node:assert/strict';
+import type { DecomposerApi, JobInfo } from '../../src/core/common/api.ts';
+
+/** The job once `pred` holds (default: it ended), polling every 100 ms for up to `seconds`. */
+export async function until(
+  api: Pick<DecomposerApi, 'listJobs'>,
+  id: string,
+  pred: (j: JobInfo) => boolean = (j) => j.status !== 'running',
+  seconds = 600,
+): Promise<JobInfo> {
+  for (let i = 0; i < seconds * 10; i++) {
+    const j = (await api.listJobs()).find((x) => x.id === id);
+    if (j && pred(j)) return j;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not reach the state in ${seconds} s`);
+}
+
+/** Asserts a job finished, with its error as the message otherwise. */
+export const finished = (j: JobInfo): void => assert.equal(j.status, 'finished', j.error ?? '');
