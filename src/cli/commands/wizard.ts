@@ -14,11 +14,10 @@ import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
-import { recordTrainingRun } from '../../core/node/jobs/record.ts';
+import { trainAndRecord } from '../../core/node/jobs/record.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
-import { train } from '../../core/node/train/trainer.ts';
 import {
   DEFAULT_FAULT_FRACTION,
   FAULTY_DEMO_DEFAULTS,
@@ -134,28 +133,21 @@ ${ENGINE_USAGE}`,
             onInfo: say,
             trainModel: async (name, d, config) => {
               say(`demo: training the ${name} ResNet-${config.depth} on ${d.info.name}…`);
-              const runDir = path.join(out, name);
-              const t = await recordTrainingRun({
+              const t = await trainAndRecord({
                 store,
                 settings,
                 idle,
-                runDir,
+                runDir: path.join(out, name),
+                data: d,
+                config,
+                workers: eng.workers,
+                backend: eng.backend,
+                signal,
                 params: { wizard: true, demo: name, dataset: d.info.id },
                 label: `wizard demo ${name}`,
-                work: (onEvent) =>
-                  train({
-                    runDir,
-                    data: d,
-                    workers: eng.workers,
-                    backend: eng.backend,
-                    signal,
-                    onEvent,
-                    config,
-                  }),
+                cancelled: { message: 'Training was cancelled.', hint: 'Run the wizard again.' },
               });
-              if (!t.result.modelDir || t.result.status !== 'finished')
-                throw new UserError('Training was cancelled.', 'Run the wizard again.', 'cancelled');
-              return t.result.modelDir;
+              return t.modelDir;
             },
           },
         );

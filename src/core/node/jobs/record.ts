@@ -7,7 +7,10 @@
 // (params.run_dir) up to the epoch it resumed after, and its result says which runs were
 // carried and whether they covered every epoch (`energy_carried`).
 import path from 'node:path';
-import type { TrainEvent, TrainResult } from '../train/trainer.ts';
+import type { BackendName } from '../../common/api.ts';
+import type { LoadedDataset } from '../../common/dataset.ts';
+import { UserError } from '../../common/errors.ts';
+import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../train/trainer.ts';
 import { RunRecorder, type CarriedEnergy, type RunEnergy } from '../store/recorder.ts';
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
@@ -155,4 +158,37 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
     },
   });
   return { result, runId: rec.id, energy, ...(resumed ? { carried: resumed.info } : {}) };
+}
+
+export interface TrainAndRecordOptions extends Omit<RecordTrainingOptions, 'work' | 'runDir'> {
+  runDir: string;
+  data: LoadedDataset;
+  config: Partial<TrainConfig>;
+  workers?: number;
+  backend?: BackendName | null;
+  signal?: AbortSignal;
+  /** What to tell the user when the training is cancelled (then a UserError 'cancelled' is thrown). */
+  cancelled: { message: string; hint: string };
+}
+
+/** Trains one model in `runDir` and records it; a cancelled training throws. */
+export async function trainAndRecord(
+  o: TrainAndRecordOptions,
+): Promise<RecordedTraining & { modelDir: string }> {
+  const t = await recordTrainingRun({
+    ...o,
+    work: (onEvent) =>
+      train({
+        runDir: o.runDir,
+        data: o.data,
+        workers: o.workers,
+        backend: o.backend,
+        signal: o.signal,
+        onEvent,
+        config: o.config,
+      }),
+  });
+  if (!t.result.modelDir || t.result.status !== 'finished')
+    throw new UserError(o.cancelled.message, o.cancelled.hint, 'cancelled');
+  return { ...t, modelDir: t.result.modelDir };
 }

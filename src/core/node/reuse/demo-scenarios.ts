@@ -5,11 +5,9 @@
 // of the intra replace (it was trained from scratch on exactly those classes).
 import path from 'node:path';
 import type { LoadedDataset } from '../../common/dataset.ts';
-import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { DEFAULT_DELTA, DEFAULT_POINT } from '../decompose/index.ts';
-import { recordTrainingRun } from '../jobs/record.ts';
-import { train } from '../train/trainer.ts';
+import { trainAndRecord } from '../jobs/record.ts';
 import {
   imagesKey,
   runGrid,
@@ -55,28 +53,21 @@ export async function runDemoScenarios(
   const root = path.dirname(o.model.dir);
   const second = async (name: string, data: LoadedDataset, seed: number): Promise<GridModel> => {
     say(`training a second model for the scenarios: ResNet-8 on "${data.info.name}"…`);
-    const runDir = path.join(root, name);
-    const t = await recordTrainingRun({
+    const t = await trainAndRecord({
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
-      runDir,
+      runDir: path.join(root, name),
+      data,
+      config: { ...o.config, depth: 8, seed },
+      workers: ctx.workers,
+      backend: ctx.backend,
+      signal: ctx.signal,
       params: { demo: true, dataset: data.info.id, depth: 8, epochs: o.config.epochs },
       label: `demo ${name}`,
-      work: (onEvent) =>
-        train({
-          runDir,
-          data,
-          workers: ctx.workers,
-          backend: ctx.backend,
-          signal: ctx.signal,
-          onEvent,
-          config: { ...o.config, depth: 8, seed },
-        }),
+      cancelled: { message: 'Training was cancelled.', hint: 'Run the demo again.' },
     });
-    if (!t.result.modelDir || t.result.status !== 'finished')
-      throw new UserError('Training was cancelled.', 'Run the demo again.', 'cancelled');
-    return { dir: t.result.modelDir, data };
+    return { dir: t.modelDir, data };
   };
   const a = o.model;
   const b = await second('model-shapes-r8', a.data, o.config.seed + 1);

@@ -12,7 +12,7 @@ import { openInference, planModel } from '../inference/index.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import type { InferenceEngine, ObservePoint } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
-import { recordTrainingRun } from '../jobs/record.ts';
+import { trainAndRecord } from '../jobs/record.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
 import { decompose, gather, type Approach, type ModuleSet } from '../decompose/decompose.ts';
 import type { BlnRule } from '../decompose/algorithms.ts';
@@ -21,7 +21,7 @@ import { RunRecorder } from '../store/recorder.ts';
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { topKAccuracy } from '../train/metrics.ts';
-import { train, type TrainResult } from '../train/trainer.ts';
+import type { TrainResult } from '../train/trainer.ts';
 import type { BackendName } from '../../common/api.ts';
 import { continualModule } from './continual.ts';
 import {
@@ -477,35 +477,25 @@ async function runBaseline(
   ctx.onInfo?.(
     `baseline: training ResNet-${spec.baseline.depth} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, ${spec.baseline.epochs} epochs)…`,
   );
-  const recorded = await recordTrainingRun({
+  const recorded = await trainAndRecord({
     store: ctx.store,
     settings: ctx.settings,
+    idle: ctx.idle,
     runDir,
+    data,
+    config: {
+      depth: spec.baseline.depth,
+      epochs: spec.baseline.epochs,
+      batchSize: spec.baseline.batchSize,
+      seed: spec.seed,
+    },
+    workers: ctx.workers,
+    backend: ctx.backend,
+    signal: ctx.signal,
     params: { grid: gridId, baseline: key, classes: data.info.classNames, ...spec.baseline },
     label: `baseline ${data.info.name}`,
-    idle: ctx.idle,
-    work: (onEvent) =>
-      train({
-        runDir,
-        data,
-        workers: ctx.workers,
-        backend: ctx.backend,
-        signal: ctx.signal,
-        onEvent,
-        config: {
-          depth: spec.baseline.depth,
-          epochs: spec.baseline.epochs,
-          batchSize: spec.baseline.batchSize,
-          seed: spec.seed,
-        },
-      }),
+    cancelled: { message: 'The baseline training was cancelled.', hint: 'Run the grid again to resume it.' },
   });
-  if (recorded.result.status !== 'finished')
-    throw new UserError(
-      'The baseline training was cancelled.',
-      'Run the grid again to resume it.',
-      'cancelled',
-    );
   const b = baselineFrom(recorded.result, recorded.energy, recorded.runId);
   ctx.store.putGridRow(gridId, `baseline:${key}`, 'baseline', b, recorded.runId);
   // Scenarios on the same classes share this baseline.

@@ -14,13 +14,13 @@ import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../d
 import { openInference, planModel } from '../inference/index.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
-import { recordTrainingRun } from '../jobs/record.ts';
+import { trainAndRecord } from '../jobs/record.ts';
 import { addCosts, costBetween, type Cost } from '../reuse/grid.ts';
 import { RunRecorder } from '../store/recorder.ts';
 import type { RunKind, Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
-import { train, type TrainConfig, type TrainEvent } from '../train/trainer.ts';
+import type { TrainConfig, TrainEvent } from '../train/trainer.ts';
 import {
   accuracyExcept,
   confusionMatrix,
@@ -196,33 +196,22 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     say(
       `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
     );
-    const t = await recordTrainingRun({
+    const t = await trainAndRecord({
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
-      params: {
-        wizard: true,
-        what: name,
-        dataset: d.info.id,
-        run_dir: path.join(ctx.workDir, name),
-        ...config,
-      },
+      runDir: path.join(ctx.workDir, name),
+      data: d,
+      config: { ...config, seed: spec.seed },
+      workers: ctx.workers,
+      backend: ctx.backend,
+      signal: ctx.signal,
+      params: { wizard: true, what: name, dataset: d.info.id, ...config },
       label: `wizard ${name}`,
       onEvent: ctx.onTrainEvent ? (e) => ctx.onTrainEvent!(name, e) : undefined,
-      work: (onEvent) =>
-        train({
-          runDir: path.join(ctx.workDir, name),
-          data: d,
-          workers: ctx.workers,
-          backend: ctx.backend,
-          signal: ctx.signal,
-          onEvent,
-          config: { ...config, seed: spec.seed },
-        }),
+      cancelled: { message: `Training ${name} was cancelled.`, hint: 'Run the wizard again.' },
     });
-    if (!t.result.modelDir || t.result.status !== 'finished')
-      throw new UserError(`Training ${name} was cancelled.`, 'Run the wizard again.', 'cancelled');
-    return { dir: t.result.modelDir, cost: costBetween(null, t.energy.energy), top1: t.result.top1 };
+    return { dir: t.modelDir, cost: costBetween(null, t.energy.energy), top1: t.result.top1 };
   };
 
   try {
