@@ -98,7 +98,7 @@ export async function openClassifier(
         scoreMeaning:
           p.kind === 'modules'
             ? "the class's module's probability that the image is of its class (these need not sum to 1)"
-            : "the model's probability; where the pair's modules re-decided a prediction, 2 marks the class they chose and 1.5 the other",
+            : "the model's probability; where the pair's modules re-decided a prediction, each of the two classes scores 1 + its module's probability",
         scores: (images, count, signal) => repairedScores(p, images, count, signal),
         close: () => closeRepaired(p),
       };

@@ -101,10 +101,9 @@ export async function repairedScores(
   );
   const M = v.pair.length;
   rows.forEach((r, k) => {
-    // The pair's modules decide between the pair's labels; both stay above every other class.
-    let win = 0;
-    for (let j = 1; j < M; j++) if (c.scores[k * M + j]! > c.scores[k * M + win]!) win = j;
-    for (let j = 0; j < M; j++) probs[r * n + labels[j]!] = j === win ? 2 : 1.5;
+    // The pair's modules decide between the pair's labels: each scores 1 + its module's
+    // probability, above every other class (whose probabilities are at most 1).
+    for (let j = 0; j < M; j++) probs[r * n + labels[j]!] = 1 + c.scores[k * M + j]!;
   });
   return probs;
 }
