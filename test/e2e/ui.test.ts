@@ -2,8 +2,8 @@
 // with a temporary DECOMPOSER_HOME), driven in Chromium. Trains a tiny model and sees the
 // progress bar and the epoch chart, reloads the page mid-run and sees the job still running,
 // cancels it, decomposes the finished model into Table 1 rows, runs a tiny reuse scenario,
-// and sees the energy chart with the finished runs. Screenshots of every screen go
-// to test-results/.
+// sees the energy chart with the finished runs, and opens the training's run page.
+// Screenshots of every screen go to test-results/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -179,6 +179,29 @@ describe('the UI end to end (web shell + Chromium)', () => {
     ]);
     assert.equal(download.suggestedFilename(), 'energy.csv');
     await shot('energy');
+  });
+
+  test("the finished training's run page shows its epochs, energy source and charts", async () => {
+    await page
+      .getByTestId('energy-table')
+      .getByRole('link', { name: /ResNet-8 on .*, 2 epochs$/ })
+      .click();
+    await page.getByTestId('run').waitFor();
+    assert.match(page.url(), /#\/run\/\d+$/);
+    assert.equal(await page.getByTestId('run-status').textContent(), 'Finished');
+    assert.equal(await page.getByTestId('run-epochs').getByRole('row').count(), 3, 'a header and two epochs');
+    const source = (await page.getByTestId('run-energy-source').textContent()) ?? '';
+    const name = /Source: (\S+)/.exec(source)?.[1] ?? '';
+    assert.ok(name, `an energy source is named: ${source}`);
+    // An estimate is marked as one; a measurement says so.
+    if (name.startsWith('estimate')) await page.getByTestId('run-estimate').waitFor();
+    else assert.match(source, /measured/);
+    assert.equal(await page.getByTestId('run-energy-table').getByRole('row').count(), 4);
+    assert.ok((await page.getByTestId('epoch-chart').locator('svg').count()) >= 2);
+    await page.getByTestId('power-chart').locator('canvas').first().waitFor();
+    await shot('run');
+    await page.getByTestId('run-back').click();
+    await page.getByTestId('energy-table').waitFor();
   });
 
   test('home lists the runs; datasets preview and settings render', async () => {

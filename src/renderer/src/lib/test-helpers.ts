@@ -2,10 +2,14 @@
 // harmless default, and progress events are pushed with `emit`.
 import type {
   DecomposerApi,
+  EnergyFigure,
+  EnergySummary,
   FaultView,
   JobInfo,
   ProgressEvent,
   RepairedSummary,
+  RunDetailView,
+  RunSummary,
   WizardView,
 } from '../../../core/common/api.ts';
 
@@ -120,6 +124,111 @@ export function repairedSummary(over: Partial<RepairedSummary> = {}): RepairedSu
     accuracy: acc(0.84, 0.1),
     initial: acc(0.72, 0.6),
     ...over,
+  };
+}
+
+/** An energy figure by the paper's formula (PUE 1.58, 0.954 lbs/kWh), measured by RAPL unless told. */
+export function energyFigure(over: Partial<EnergyFigure> = {}): EnergyFigure {
+  return {
+    source: 'rapl',
+    seconds: 30,
+    cpu_w: 12.5,
+    dram_w: 1.5,
+    gpu_w: 0,
+    gpus: 0,
+    idle_w: 8,
+    pue: 1.58,
+    kwh: 0.000184,
+    intensity_lbs_per_kwh: 0.954,
+    co2e_lbs: 0.000176,
+    co2e_kg: 0.0000797,
+    ...over,
+  };
+}
+
+/** A finished two-epoch training run (#7), best at epoch 2, measured. */
+export function runSummary(over: Partial<RunSummary> = {}): RunSummary {
+  return {
+    id: 7,
+    kind: 'train',
+    label: 'ResNet-8 on shapes 32x32 (100 images), 2 epochs',
+    status: 'finished',
+    error: null,
+    params: {
+      dataset: 'synthetic:shapes:32',
+      depth: 8,
+      epochs: 2,
+      seed: 1,
+      augment: false,
+      batchSize: 16,
+      run_dir: '/home/runs/synthetic-shapes-32-r8-s1',
+    },
+    startedAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:00:30.000Z',
+    seconds: 30,
+    backend: 'wasm',
+    epochsDone: 2,
+    bestEpoch: 2,
+    result: {
+      epochs_done: 2,
+      best_epoch: 2,
+      top1: 0.64,
+      top5: 1,
+      model_dir: '/home/runs/synthetic-shapes-32-r8-s1/model',
+      resumed_from: 0,
+    },
+    energy: energyFigure(),
+    energyFixedEpochs: energyFigure(),
+    energyUntilBest: energyFigure({ seconds: 30, kwh: 0.000184 }),
+    ...over,
+  };
+}
+
+export function runDetail(over: Partial<RunDetailView> = {}): RunDetailView {
+  return {
+    ...runSummary(),
+    epochs: [
+      { epoch: 1, loss: 1.52, accuracy: 0.31, valAccuracy: 0.4, seconds: 14, best: false },
+      { epoch: 2, loss: 1.21, accuracy: 0.52, valAccuracy: 0.6, seconds: 15, best: true },
+    ],
+    power: [
+      { t: 0.5, cpuW: 20, dramW: 2, gpuW: 0 },
+      { t: 1, cpuW: 21, dramW: 2.1, gpuW: 0 },
+      { t: 1.5, cpuW: 19.5, dramW: 2, gpuW: 0 },
+    ],
+    powerSources: ['RAPL: used: package-0, dram.', 'nvidia-smi: not usable: nvidia-smi not found.'],
+    ...over,
+  };
+}
+
+/** The energy summary of these runs (every one "training from scratch" unless its kind says otherwise). */
+export function energySummary(runs: RunSummary[]): EnergySummary {
+  const rows = runs.map((r) => ({
+    runId: r.id,
+    kind: r.kind,
+    label: r.label ?? r.kind,
+    status: r.status,
+    series: r.kind === 'train' || r.kind === 'demo' ? 'training from scratch' : r.kind,
+    measured: !(r.energy?.source ?? 'estimate').startsWith('estimate'),
+    source: r.energy?.source ?? 'none',
+    kwh: r.energy?.kwh ?? 0,
+    co2eKg: r.energy?.co2e_kg ?? 0,
+    fixedEpochs: r.energyFixedEpochs
+      ? { kwh: r.energyFixedEpochs.kwh, co2eKg: r.energyFixedEpochs.co2e_kg }
+      : null,
+    untilBest: r.energyUntilBest ? { kwh: r.energyUntilBest.kwh, co2eKg: r.energyUntilBest.co2e_kg } : null,
+  }));
+  const kwh = rows.reduce((a, r) => a + r.kwh, 0);
+  const co2eKg = rows.reduce((a, r) => a + r.co2eKg, 0);
+  return {
+    totals: {
+      kwh,
+      co2eKg,
+      co2eLbs: co2eKg / 0.45359237,
+      estimatedRuns: rows.filter((r) => !r.measured).length,
+      runs: rows.length,
+    },
+    runs: rows,
   };
 }
 
