@@ -4,6 +4,7 @@ import type { Command } from '../main.ts';
 import { intOption } from '../main.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { isEstimatedSource } from '../../core/common/api.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { describeEnergy } from '../../core/node/energy/formula.ts';
 import { Store, type RunRow } from '../../core/node/store/store.ts';
@@ -15,7 +16,7 @@ export function openStore(v: Record<string, string | boolean | undefined>): Stor
 
 const fmtE = (e: EnergyRecord | null) =>
   e
-    ? `${e.kwh.toPrecision(3)} kWh ${e.co2e_lbs.toPrecision(3)} lbs${e.source.includes('estimate') ? ' (est.)' : ''}`
+    ? `${e.kwh.toPrecision(3)} kWh ${e.co2e_lbs.toPrecision(3)} lbs${isEstimatedSource(e.source) ? ' (est.)' : ''}`
     : '-';
 
 function line(r: RunRow): string {

@@ -424,6 +424,15 @@ export interface EnergyFigure {
   co2e_kg: number;
 }
 
+/**
+ * Whether an energy figure is (at least partly) estimated rather than measured: no source,
+ * 'none', or any '+'-joined part an estimate ("estimate+nvidia-smi", or "rapl+estimate" for a
+ * resumed run whose earlier attempt was estimated).
+ */
+export function isEstimatedSource(source: string | null | undefined): boolean {
+  return !source || source === 'none' || source.split('+').some((p) => p.startsWith('estimate'));
+}
+
 export interface RunSummary {
   id: number;
   kind: string;

@@ -32,7 +32,7 @@ import type {
   TrainParams,
   Unsubscribe,
 } from '../common/api.ts';
-import { checkCall } from '../common/api.ts';
+import { checkCall, isEstimatedSource } from '../common/api.ts';
 import type { DatasetInfo } from '../common/dataset.ts';
 import { UserError } from '../common/errors.ts';
 import { listModuleSets } from './decompose/files.ts';
@@ -98,9 +98,6 @@ function writeUiSetting(store: Store, key: keyof typeof UI_KEYS, value: unknown)
     )
     .run(UI_KEYS[key], JSON.stringify(value), new Date().toISOString());
 }
-
-const isEstimate = (source: string | undefined | null) =>
-  !source || source.startsWith('estimate') || source === 'none';
 
 function toSummary(r: RunRow): RunSummary {
   return {
@@ -341,7 +338,7 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
         out.totals.kwh += e.kwh;
         out.totals.co2eKg += e.co2e_kg;
         out.totals.co2eLbs += e.co2e_lbs;
-        const measured = !isEstimate(e.source);
+        const measured = !isEstimatedSource(e.source);
         if (!measured) out.totals.estimatedRuns++;
         const fig = (x: EnergyFigure | null) => (x ? { kwh: x.kwh, co2eKg: x.co2e_kg } : null);
         const summary = toSummary(r);

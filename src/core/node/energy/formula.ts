@@ -10,7 +10,7 @@ export const DEFAULT_INTENSITY_LBS_PER_KWH = 0.954;
 export const KG_PER_LB = 0.45359237;
 
 /** Which reader produced a figure. Estimates are labelled as such wherever they are shown. */
-import type { EnergyFigure } from '../../common/api.ts';
+import { isEstimatedSource, type EnergyFigure } from '../../common/api.ts';
 
 export type PowerSourceName =
   | 'rapl'
@@ -123,7 +123,7 @@ export function addEnergy(earlier: EnergyRecord, later: EnergyRecord): EnergyRec
 
 /** One line for a person, with estimates labelled. */
 export function describeEnergy(e: EnergyRecord): string {
-  const est = e.source.includes('estimate') ? ' (ESTIMATE: no power counter readable)' : '';
+  const est = isEstimatedSource(e.source) ? ' (ESTIMATE: no power counter readable)' : '';
   const gpu = e.gpus > 0 ? ` + ${e.gpus} x GPU ${e.gpu_w.toFixed(1)} W` : '';
   return (
     `${e.kwh.toPrecision(3)} kWh, ${e.co2e_lbs.toPrecision(3)} lbs (${e.co2e_kg.toPrecision(3)} kg) CO2e` +

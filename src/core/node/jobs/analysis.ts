@@ -22,7 +22,7 @@ import type { GridModel, ScenarioRow } from '../reuse/grid.ts';
 import { RunRecorder } from '../store/recorder.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
-import type { BackendName } from '../../common/api.ts';
+import { isEstimatedSource, type BackendName } from '../../common/api.ts';
 import { loadById } from './datasets.ts';
 
 export interface AnalysisContext {
@@ -233,9 +233,7 @@ export function scenarioView(r: ScenarioRow): ScenarioView {
     decompositionCo2eKg: c.decomposition.co2e_kg,
     baselineFixedCo2eKg: c.baseline_fixed.co2e_kg + c.baseline_predict.co2e_kg,
     baselineBestCo2eKg: c.baseline_best.co2e_kg + c.baseline_predict.co2e_kg,
-    estimated: [c.build, c.predict, c.baseline_fixed].some(
-      (x) => x.source.startsWith('estimate') || x.source === 'none',
-    ),
+    estimated: [c.build, c.predict, c.baseline_fixed].some((x) => isEstimatedSource(x.source)),
   };
 }
 

@@ -9,6 +9,7 @@ import type {
   WizardOptionView,
   WizardView,
 } from '../../common/api.ts';
+import { isEstimatedSource } from '../../common/api.ts';
 import type { WizardOption } from '../../common/wizard.ts';
 import { UserError } from '../../common/errors.ts';
 import { openInference } from '../inference/index.ts';
@@ -106,7 +107,7 @@ const accuracy = (a: Accuracy): WizardAccuracy => ({
   otherTop1: a.other_top1,
 });
 const costView = (c: Cost) => ({ seconds: c.seconds, co2eKg: c.co2e_kg });
-const estimated = (c: Cost) => c.source.startsWith('estimate') || c.source === 'none';
+const estimated = (c: Cost) => isEstimatedSource(c.source);
 
 export function wizardView(r: WizardResult): WizardView {
   const options: WizardOptionView[] = r.options.map((o) => ({

@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/svelte';
-import type { ModelSummary } from '../../../core/common/api.ts';
+import type { ModelSummary, ScenarioView } from '../../../core/common/api.ts';
 import MaskPicture from '../components/MaskPicture.svelte';
 import Reuse from '../pages/Reuse.svelte';
 import Decompose from '../pages/Decompose.svelte';
+import Home from '../pages/Home.svelte';
 import {
   keptColor,
   maskPicture,
@@ -154,5 +155,44 @@ describe('pages', () => {
     expect(text).toMatch(/CI\+TI\+MC/);
     expect(text).toMatch(/85\.0%/);
     expect(screen.getByTestId('mask-picture').querySelectorAll('rect')).toHaveLength(2);
+  });
+  test('Home shows the demo job’s reuse and replace rows with their CO2e ratios', async () => {
+    const api = fakeApi();
+    const jobs = new JobsStore(api);
+    const row = (over: Partial<ScenarioView>): ScenarioView => ({
+      scenario: 'reuse',
+      kind: 'intra',
+      classes: ['circle', 'ring'],
+      tma: 0.6,
+      testImages: 200,
+      co2eRatioFixed: 78.7,
+      co2eRatioBest: 40,
+      co2eRatioFixedWithDecomposition: 12.5,
+      co2eRatioBestWithDecomposition: 6,
+      reuseCo2eKg: 1e-6,
+      decompositionCo2eKg: 5e-6,
+      baselineFixedCo2eKg: 8e-5,
+      baselineBestCo2eKg: 4e-5,
+      estimated: true,
+      ...over,
+    });
+    jobs.add(
+      job({
+        kind: 'demo',
+        status: 'finished',
+        result: {
+          scenarios: [
+            row({ ma: 1 }),
+            row({ scenario: 'replace', kind: 'inter', top1: 0.561, modelTop1: 0.621, co2eRatioFixed: 8.9 }),
+          ],
+        },
+      }),
+    );
+    render(Home, { api, jobs });
+    const table = await screen.findByTestId('scenario-rows');
+    const rows = [...table.querySelectorAll('tbody tr')].map((r) => r.textContent ?? '');
+    expect(rows[0]).toMatch(/reuse \(intra\).*MA 100\.0%.*60\.0%.*78\.7×/);
+    expect(rows[1]).toMatch(/replace \(inter\).*top-1 56\.1%.*top-1 62\.1%.*8\.9×/);
+    expect(screen.getByText(/ESTIMATED/)).toBeTruthy();
   });
 });

@@ -1,5 +1,5 @@
 // Formatting shared by the pages.
-import type { JobStatus } from '../../../core/common/api.ts';
+import { isEstimatedSource, type JobStatus } from '../../../core/common/api.ts';
 
 export function pct(x: number | null | undefined): string {
   return x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
@@ -37,5 +37,5 @@ export const STATUS_TEXT: Record<JobStatus, string> = {
 
 /** Whether an energy source label means an estimate rather than a measurement. */
 export function isEstimated(source: string | null | undefined): boolean {
-  return !source || source.startsWith('estimate') || source === 'none';
+  return isEstimatedSource(source);
 }

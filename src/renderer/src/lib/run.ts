@@ -1,7 +1,13 @@
 // What the run page shows of one recorded run: its kind in words, its parameters and result as
 // readable key/value rows (long values as collapsible JSON), its decomposition as Table 1, and
 // what a resumed training's energy carries. Pure functions of the RunDetailView, tested alone.
-import type { EpochMetrics, RunDetailView, RunSummary, Table1View } from '../../../core/common/api.ts';
+import {
+  isEstimatedSource,
+  type EpochMetrics,
+  type RunDetailView,
+  type RunSummary,
+  type Table1View,
+} from '../../../core/common/api.ts';
 import { num, pct } from './format.ts';
 
 type Obj = Record<string, unknown>;
@@ -32,7 +38,7 @@ export function kindText(run: Pick<RunSummary, 'kind' | 'params'>): string {
  *  run whose earlier attempts were estimated, e.g. "rapl+estimate"), or 'measured'. */
 export function estimateLevel(source: string | null | undefined): 'estimated' | 'partly' | 'measured' {
   if (!source || source === 'none' || source.startsWith('estimate')) return 'estimated';
-  return source.split('+').includes('estimate') ? 'partly' : 'measured';
+  return isEstimatedSource(source) ? 'partly' : 'measured';
 }
 
 /** One row of a key/value list: short values as text, long or nested ones as JSON to expand. */
