@@ -40,6 +40,8 @@ export interface SystemInfo {
 export type JobKind =
   'train' | 'demo' | 'download' | 'import' | 'decompose' | 'scenario' | 'faulty' | 'wizard';
 export type JobStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
+/** Jobs that train models: the core runs one at a time (two would halve each other's speed and skew their energy). */
+export const TRAINING_JOB_KINDS: readonly JobKind[] = ['train', 'demo', 'faulty', 'wizard', 'scenario'];
 export const JOB_STATUSES: readonly JobStatus[] = [
   'running',
   'finished',

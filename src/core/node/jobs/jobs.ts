@@ -6,7 +6,7 @@
 // start-up whose process is gone are listed as interrupted jobs.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { DECOMPOSE_APPROACHES } from '../../common/api.ts';
+import { DECOMPOSE_APPROACHES, TRAINING_JOB_KINDS } from '../../common/api.ts';
 import type {
   BackendName,
   DecomposeParams,
@@ -74,9 +74,6 @@ interface Job {
   controller: AbortController;
   done: Promise<void>;
 }
-
-/** Jobs that train: one at a time, so that two do not halve each other's speed (and energy figures). */
-const TRAINING_JOBS: readonly JobKind[] = ['train', 'demo', 'faulty', 'wizard'];
 
 function newJobId(): string {
   return `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -204,7 +201,7 @@ export class JobManager {
 
   private busyTraining(): void {
     for (const j of this.jobs.values())
-      if (TRAINING_JOBS.includes(j.info.kind) && j.info.status === 'running')
+      if (TRAINING_JOB_KINDS.includes(j.info.kind) && j.info.status === 'running')
         throw new UserError(
           `A training job is already running (${j.info.label}).`,
           'Wait for it to finish or cancel it, then start this one.',

@@ -1,7 +1,12 @@
 // The page's view of the core's jobs: filled from listJobs (so a reloaded page sees a running
 // job still running) and kept current by progress events. State lives in the core; this is a
 // mirror of it.
-import type { DecomposerApi, JobInfo, ProgressEvent } from '../../../core/common/api.ts';
+import {
+  TRAINING_JOB_KINDS,
+  type DecomposerApi,
+  type JobInfo,
+  type ProgressEvent,
+} from '../../../core/common/api.ts';
 
 const MAX_POWER = 600;
 
@@ -15,6 +20,11 @@ export class JobsStore {
 
   constructor(api: DecomposerApi) {
     this.api = api;
+  }
+
+  /** A running job that trains (the core runs one at a time), if any. */
+  get training(): JobInfo | null {
+    return this.jobs.find((j) => j.status === 'running' && TRAINING_JOB_KINDS.includes(j.kind)) ?? null;
   }
 
   get running(): JobInfo[] {
