@@ -48,7 +48,8 @@ export const wizardCommand: Command = {
        decomposer wizard --demo [options]
 
   -m, --model DIR     the faulty model (default faulty/victim: its most-confused pair on the test set)
-  --dataset NAME      its dataset (default: the one it was trained on)
+  --dataset NAME      its dataset (default: the one it was trained on; tinyimagenet:PATH+folder:PATH for
+                      Tiny ImageNet plus a folder of added classes, the paper's 202-class setting)
   --faulty A          the class that swallows (index or name); --victim B the class swallowed
   --options LIST      which repairs (default 1,2,3,4):
                         1 replace the faulty module with a better model's (--better DIR, or --train-better)
@@ -58,7 +59,7 @@ export const wizardCommand: Command = {
   --better DIR        option 1's better model (same classes and image size)
   --train-better      option 1 without --better: train the same architecture longer (--better-epochs N, default 10)
   --pair-epochs N     epochs of the two-class model (default ${PAIR_DEFAULTS.epochs}); --pair-depth N (default ${PAIR_DEFAULTS.depth}); --batch N (default 32)
-  --decompose-per-class N  images per class each decomposition observes (default 100)
+  --decompose-per-class N  images per class each decomposition observes (default 100; 200 with --demo)
   --save NAME         save the recommended option (or --save-option N) as a folder NAME under --out
   -o, --out DIR       where models train and the repaired classifier is saved (default: a new temporary folder)
   --demo              make a faulty ResNet-${FAULTY_DEMO_DEFAULTS.depth} on the embedded "shapes" (${Math.round(DEFAULT_FAULT_FRACTION * 100)}% of ring's training
