@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkCall } from '../src/core/common/api.ts';
+import { MAX_IMPORT_EXTRA, checkCall } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 
 test('getSystemInfo returns the machine and a real backend report', async () => {
@@ -74,6 +74,30 @@ test('checkCall validates the arguments of every method that takes any', () => {
   assert.match(checkCall('downloadDataset', ['mnist']) ?? '', /cifar10/);
   assert.match(checkCall('previewDataset', ['x', 0]) ?? '', /per class/);
   assert.match(checkCall('pickPath', ['dir']) ?? '', /file or a folder/);
+});
+
+test('importDataset: extra sources are a short list of kind and path, never nested', () => {
+  const tiny = { kind: 'tinyimagenet', path: '/data/tiny-imagenet-200' };
+  const folder = { kind: 'folder', path: '/data/person-gorilla' };
+  const check = (extra: unknown) => checkCall('importDataset', [{ ...tiny, extra }]);
+  assert.equal(check([folder]), null);
+  assert.equal(check([]), null);
+  assert.equal(check([folder, { kind: 'cifar10', path: '/c' }, { kind: 'tinyimagenet', path: '/t' }]), null);
+  assert.equal(check(Array.from({ length: MAX_IMPORT_EXTRA }, () => folder)), null);
+  assert.equal(checkCall('importDataset', [{ kind: 'folder', path: '/f', size: 64, extra: [folder] }]), null);
+  assert.match(check(Array.from({ length: MAX_IMPORT_EXTRA + 1 }, () => folder)) ?? '', /at most 8/);
+  assert.match(check(folder) ?? '', /list/);
+  assert.match(check('folder:/x') ?? '', /list/);
+  assert.match(check([folder, null]) ?? '', /added source 2 must be an object/);
+  assert.match(check([{ kind: 'zip', path: '/x' }]) ?? '', /added source 1: kind/);
+  assert.match(check([{ kind: 'combined', path: '/x' }]) ?? '', /added source 1: kind/);
+  assert.match(check([{ kind: 'folder' }]) ?? '', /added source 1: path/);
+  assert.match(check([{ kind: 'folder', path: '' }]) ?? '', /path/);
+  assert.match(check([{ kind: 'folder', path: 7 }]) ?? '', /path/);
+  // No nesting, and no size of its own (folders take the combined size).
+  assert.match(check([{ ...folder, extra: [folder] }]) ?? '', /added source 1 has an unknown field "extra"/);
+  assert.match(check([{ kind: 'combined', parts: [tiny, folder] }]) ?? '', /unknown field "parts"/);
+  assert.match(check([{ ...folder, size: 64 }]) ?? '', /unknown field "size"/);
 });
 
 test('the core refuses bad arguments even when called directly', async () => {

@@ -17,6 +17,8 @@ import {
 } from '../src/core/node/data/index.ts';
 import { addImported, loadById, readImported, resolveDataset } from '../src/core/node/jobs/datasets.ts';
 import { parseDatasetArg } from '../src/cli/datasets.ts';
+import { combineSpecs } from '../src/core/node/data/combined.ts';
+import { TINY_COLOURS, jpeg, makeFolder, makeTiny } from './helpers/fixtures.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-data-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -268,54 +270,8 @@ test('cache: second load comes from the cache, is identical, and survives a fail
 // ---------------------------------------------------------------------------------------
 // Tiny ImageNet
 
-async function jpeg(
-  file: string,
-  w: number,
-  h: number,
-  rgb: [number, number, number],
-  gray = false,
-): Promise<void> {
-  let img = sharp({
-    create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } },
-  });
-  if (gray) img = img.grayscale();
-  await img.jpeg({ quality: 100 }).toFile(file);
-}
-
-const TINY_COLOURS: [number, number, number][] = [
-  [200, 30, 30],
-  [30, 30, 200],
-];
-
-/** A two-class Tiny ImageNet tree (3 train images per class, 2 val images); returns its root. */
-async function makeTiny(): Promise<string> {
-  const root = path.join(dir('tiny'), 'tiny-imagenet-200');
-  const wnids = ['n02', 'n01'];
-  mkdirSync(path.join(root, 'val', 'images'), { recursive: true });
-  writeFileSync(path.join(root, 'wnids.txt'), wnids.join('\n') + '\n');
-  writeFileSync(
-    path.join(root, 'words.txt'),
-    'n00\tsomething\nn01\tgoldfish, Carassius auratus\nn02\tEgyptian cat\n',
-  );
-  const colours = TINY_COLOURS;
-  for (let c = 0; c < 2; c++) {
-    const d = path.join(root, 'train', wnids[c], 'images');
-    mkdirSync(d, { recursive: true });
-    for (let i = 0; i < 3; i++)
-      await jpeg(path.join(d, `${wnids[c]}_${i}.JPEG`), 64, 64, colours[c], i === 2);
-    writeFileSync(path.join(root, 'train', wnids[c], `${wnids[c]}_boxes.txt`), '');
-  }
-  await jpeg(path.join(root, 'val', 'images', 'val_0.JPEG'), 64, 64, colours[1]);
-  await jpeg(path.join(root, 'val', 'images', 'val_1.JPEG'), 64, 64, colours[0], true);
-  writeFileSync(
-    path.join(root, 'val', 'val_annotations.txt'),
-    'val_0.JPEG\tn01\t0\t0\t10\t10\nval_1.JPEG\tn02\t1\t2\t3\t4\n',
-  );
-  return root;
-}
-
 test('Tiny ImageNet folder: wnids order, names, val as test, grayscale to RGB', async () => {
-  const root = await makeTiny();
+  const root = await makeTiny(dir('tiny'));
   const colours = TINY_COLOURS;
 
   const ds = await loadDataset(
@@ -444,26 +400,6 @@ test('image folder without images is one UserError naming it', async () => {
 // ---------------------------------------------------------------------------------------
 // Combined datasets (Tiny ImageNet + a folder of added classes, the paper's 202-class setting)
 
-/** An image folder with one sub-folder per class, `per` PNGs each (odd sizes, one colour). */
-async function makeFolder(classes: [string, [number, number, number]][], per = 4): Promise<string> {
-  const root = dir('added');
-  for (const [name, rgb] of classes) {
-    mkdirSync(path.join(root, name));
-    for (let i = 0; i < per; i++)
-      await sharp({
-        create: {
-          width: 20 + i * 9,
-          height: 30 - i,
-          channels: 3,
-          background: { r: rgb[0], g: rgb[1], b: rgb[2] },
-        },
-      })
-        .png()
-        .toFile(path.join(root, name, `${name}${i}.png`));
-  }
-  return root;
-}
-
 /** The images of one label, in order, as one byte array. */
 function imagesOf(
   set: { images: Uint8Array; labels: Int32Array; count: number; size: number },
@@ -478,8 +414,8 @@ function imagesOf(
 }
 
 test('combined: Tiny ImageNet + a two-class folder gives N+2 classes, offset labels, both splits', async () => {
-  const tinyRoot = await makeTiny();
-  const added = await makeFolder([
+  const tinyRoot = await makeTiny(dir('tiny'));
+  const added = await makeFolder(dir('added'), [
     ['person', [240, 200, 160]],
     ['gorilla', [40, 40, 40]],
   ]);
@@ -556,8 +492,9 @@ test('combined: Tiny ImageNet + a two-class folder gives N+2 classes, offset lab
 });
 
 test('combined: size mismatch, name collisions, bad specs', async () => {
-  const tinyRoot = await makeTiny();
+  const tinyRoot = await makeTiny(dir('tiny'));
   const added = await makeFolder(
+    dir('added'),
     [
       ['goldfish', [250, 120, 0]],
       ['person', [240, 200, 160]],
@@ -690,6 +627,28 @@ test('parseDatasetArg: A+B joins parts; folder parts take the fixed size of the 
   // The single forms are unchanged.
   assert.deepEqual(parseDatasetArg('tinyimagenet:/t', 32, 1), { kind: 'tinyimagenet', path: '/t' });
   assert.deepEqual(parseDatasetArg('folder:/f', 32, 1), { kind: 'folder', path: '/f', size: 32, seed: 1 });
+});
+
+test('combineSpecs: the one rule for the CLI and the app, folders take the first fixed size', () => {
+  const folder = (p: string, size = 48) => ({ kind: 'folder' as const, path: p, size });
+  const tiny = { kind: 'tinyimagenet' as const, path: '/t' };
+  const cifar = { kind: 'cifar10' as const, path: '/c' };
+  assert.deepEqual(combineSpecs(tiny, [folder('/f')], 32), {
+    kind: 'combined',
+    parts: [tiny, folder('/f', 64)],
+  });
+  // The main folder too, whichever part fixes the size; the first fixed one wins.
+  assert.deepEqual(combineSpecs(folder('/a'), [cifar, folder('/b'), tiny], 64).parts, [
+    folder('/a', 32),
+    cifar,
+    folder('/b', 32),
+    tiny,
+  ]);
+  // Only folders: the size given.
+  assert.deepEqual(combineSpecs(folder('/a'), [folder('/b', 16)], 64).parts, [
+    folder('/a', 64),
+    folder('/b', 64),
+  ]);
 });
 
 // ---------------------------------------------------------------------------------------

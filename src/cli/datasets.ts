@@ -3,6 +3,7 @@
 // classes of A, then those of B, ...), e.g. tinyimagenet:PATH+folder:PATH.
 import type { DatasetSpec } from '../core/common/dataset.ts';
 import { UserError } from '../core/common/errors.ts';
+import { combineSpecs, type PartSpec } from '../core/node/data/combined.ts';
 
 export const DATASET_HELP =
   'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH | ' +
@@ -29,16 +30,11 @@ export function parseDatasetArg(arg: string, size: number, seed: number): Datase
   if (pieces.length === 1) return parseOne(arg, size, seed);
   // Folder parts are resized to the size of the first part whose size is fixed, so that
   // tinyimagenet:PATH+folder:PATH gives 64x64 images without --size 64.
-  const parts = pieces.map((p) => parseOne(p, size, seed));
-  const fixed = parts.find((p) => p.kind === 'tinyimagenet' || p.kind === 'cifar10' || p.kind === 'cifar100');
-  const folderSize = fixed ? (fixed.kind === 'tinyimagenet' ? 64 : 32) : size;
-  return {
-    kind: 'combined',
-    parts: parts.map((p) => (p.kind === 'folder' ? { ...p, size: folderSize } : p)),
-  };
+  const [main, ...extras] = pieces.map((p) => parseOne(p, size, seed));
+  return combineSpecs(main!, extras, size);
 }
 
-function parseOne(arg: string, size: number, seed: number): DatasetSpec {
+function parseOne(arg: string, size: number, seed: number): PartSpec {
   const i = arg.indexOf(':');
   const kind = i < 0 ? arg : arg.slice(0, i);
   const p = i < 0 ? '' : arg.slice(i + 1);

@@ -1,4 +1,6 @@
-// Small in-memory datasets the tests make themselves.
+// Small datasets the tests make themselves: in memory, and as sources on disk.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { ImageSet, LoadedDataset } from '../../src/core/common/dataset.ts';
 import { Rng } from '../../src/core/node/data/random.ts';
 
@@ -40,4 +42,78 @@ export function colourDataset(
     train,
     test,
   };
+}
+
+// Image sources on disk: a Tiny ImageNet tree and an image folder (sharp is loaded only when
+// one is written, so the in-memory fixtures above stay light).
+
+type Rgb = [number, number, number];
+
+/** A one-colour JPEG of w x h (grayscale on request). */
+export async function jpeg(file: string, w: number, h: number, rgb: Rgb, gray = false): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  let img = sharp({
+    create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } },
+  });
+  if (gray) img = img.grayscale();
+  await img.jpeg({ quality: 100 }).toFile(file);
+}
+
+/** The colours of makeTiny's two classes, in wnids order. */
+export const TINY_COLOURS: Rgb[] = [
+  [200, 30, 30],
+  [30, 30, 200],
+];
+
+/**
+ * A two-class Tiny ImageNet tree under `parent` (3 train images per class, 2 val images; the
+ * classes are "Egyptian cat" and "goldfish"); returns its root, parent/tiny-imagenet-200.
+ */
+export async function makeTiny(parent: string): Promise<string> {
+  const root = path.join(parent, 'tiny-imagenet-200');
+  const wnids = ['n02', 'n01'];
+  mkdirSync(path.join(root, 'val', 'images'), { recursive: true });
+  writeFileSync(path.join(root, 'wnids.txt'), wnids.join('\n') + '\n');
+  writeFileSync(
+    path.join(root, 'words.txt'),
+    'n00\tsomething\nn01\tgoldfish, Carassius auratus\nn02\tEgyptian cat\n',
+  );
+  const colours = TINY_COLOURS;
+  for (let c = 0; c < 2; c++) {
+    const d = path.join(root, 'train', wnids[c]!, 'images');
+    mkdirSync(d, { recursive: true });
+    for (let i = 0; i < 3; i++)
+      await jpeg(path.join(d, `${wnids[c]}_${i}.JPEG`), 64, 64, colours[c]!, i === 2);
+    writeFileSync(path.join(root, 'train', wnids[c]!, `${wnids[c]}_boxes.txt`), '');
+  }
+  await jpeg(path.join(root, 'val', 'images', 'val_0.JPEG'), 64, 64, colours[1]!);
+  await jpeg(path.join(root, 'val', 'images', 'val_1.JPEG'), 64, 64, colours[0]!, true);
+  writeFileSync(
+    path.join(root, 'val', 'val_annotations.txt'),
+    'val_0.JPEG\tn01\t0\t0\t10\t10\nval_1.JPEG\tn02\t1\t2\t3\t4\n',
+  );
+  return root;
+}
+
+/**
+ * An image folder in `root` (which must exist) with one sub-folder per class, `per` PNGs
+ * each (odd sizes, one colour); returns `root`.
+ */
+export async function makeFolder(root: string, classes: [string, Rgb][], per = 4): Promise<string> {
+  const { default: sharp } = await import('sharp');
+  for (const [name, rgb] of classes) {
+    mkdirSync(path.join(root, name));
+    for (let i = 0; i < per; i++)
+      await sharp({
+        create: {
+          width: 20 + i * 9,
+          height: 30 - i,
+          channels: 3,
+          background: { r: rgb[0], g: rgb[1], b: rgb[2] },
+        },
+      })
+        .png()
+        .toFile(path.join(root, name, `${name}${i}.png`));
+  }
+  return root;
 }

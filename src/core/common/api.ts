@@ -385,11 +385,25 @@ export interface RepairedSummary {
 }
 
 export type ImportKind = 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
+/** One more source whose classes are added to an imported dataset. */
+export interface ImportPart {
+  kind: ImportKind;
+  path: string;
+}
+/** The most sources `ImportSpec.extra` may add. */
+export const MAX_IMPORT_EXTRA = 8;
 export interface ImportSpec {
   kind: ImportKind;
   path: string;
   /** Folders only: the input size the images are resized to. */
   size?: 32 | 64;
+  /**
+   * Sources whose classes come after the main one's, all as one combined dataset (e.g. Tiny
+   * ImageNet plus a folder with person/ and gorilla/: the paper's 202 classes). Folders are
+   * resized to the size of the first source whose size is fixed (Tiny ImageNet 64, CIFAR 32),
+   * else to `size`. At most MAX_IMPORT_EXTRA; none or an empty list imports the main source alone.
+   */
+  extra?: ImportPart[];
 }
 
 export type DownloadableDataset = 'cifar10' | 'cifar100' | 'tinyimagenet';
@@ -641,14 +655,29 @@ export function checkDemoParams(p: unknown): string | null {
 
 export function checkImportSpec(p: unknown): string | null {
   if (!isObj(p)) return 'the dataset to import must be an object';
-  const extra = onlyKeys(p, ['kind', 'path', 'size'], 'the dataset to import');
-  if (extra) return extra;
-  if (!['cifar10', 'cifar100', 'tinyimagenet', 'folder'].includes(p.kind as string))
+  const unknown = onlyKeys(p, ['kind', 'path', 'size', 'extra'], 'the dataset to import');
+  if (unknown) return unknown;
+  if (!IMPORT_KINDS.includes(p.kind as string))
     return 'kind must be cifar10, cifar100, tinyimagenet or folder';
   if (!isPathString(p.path)) return 'path must be a non-empty path';
   if (p.size !== undefined && p.size !== 32 && p.size !== 64) return 'size must be 32 or 64';
+  if (p.extra === undefined) return null;
+  if (!Array.isArray(p.extra) || p.extra.length > MAX_IMPORT_EXTRA)
+    return `extra must be a list of at most ${MAX_IMPORT_EXTRA} sources`;
+  for (const [i, part] of p.extra.entries()) {
+    const what = `added source ${i + 1}`;
+    if (!isObj(part)) return `${what} must be an object`;
+    // A kind and a path only: no size of its own, and no sources of its own (no nesting).
+    const bad = onlyKeys(part, ['kind', 'path'], what);
+    if (bad) return bad;
+    if (!IMPORT_KINDS.includes(part.kind as string))
+      return `${what}: kind must be cifar10, cifar100, tinyimagenet or folder`;
+    if (!isPathString(part.path)) return `${what}: path must be a non-empty path`;
+  }
   return null;
 }
+
+const IMPORT_KINDS: readonly string[] = ['cifar10', 'cifar100', 'tinyimagenet', 'folder'];
 
 const isNum = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;

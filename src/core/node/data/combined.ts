@@ -53,6 +53,24 @@ export function partImageSize(spec: PartSpec): number {
   }
 }
 
+/** The size of a part fixed by its kind (CIFAR 32, Tiny ImageNet 64); null for one that is resized. */
+function fixedSize(spec: PartSpec): number | null {
+  return spec.kind === 'folder' || spec.kind === 'synthetic' ? null : partImageSize(spec);
+}
+
+/**
+ * One combined spec from a main source and the sources whose classes are added after its
+ * own. Folder parts are resized to the size of the first part whose size is fixed (Tiny
+ * ImageNet 64, CIFAR 32), so that Tiny ImageNet plus a folder gives 64x64 images whatever
+ * `size` says; with no such part they take `size`. The command line's A+B and the app's
+ * import both build their combined datasets here.
+ */
+export function combineSpecs(main: PartSpec, extras: PartSpec[], size: number): CombinedSpec {
+  const parts = [main, ...extras];
+  const fixed = parts.map(fixedSize).find((s) => s !== null) ?? size;
+  return { kind: 'combined', parts: parts.map((p) => (p.kind === 'folder' ? { ...p, size: fixed } : p)) };
+}
+
 /** "part 2 (folder /data/person-gorilla)" */
 function partLabel(spec: PartSpec, i: number): string {
   const where = spec.kind === 'synthetic' ? spec.name : spec.path;

@@ -17,6 +17,7 @@ import type {
   RepairedSummary,
   SaveRepairParams,
   WizardParams,
+  ImportPart,
   ImportSpec,
   JobInfo,
   JobKind,
@@ -31,6 +32,7 @@ import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.
 import { DEMO_DEFAULTS, demoDatasetSpec } from '../demo.ts';
 import { UserError } from '../../common/errors.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
+import { combineSpecs, type PartSpec } from '../data/combined.ts';
 import { cacheDir, downloadsDir, repairedDir, runsDir, wizardDir } from '../paths.ts';
 import { RunRecorder } from '../store/recorder.ts';
 import type { TrainEvent } from '../train/trainer.ts';
@@ -646,11 +648,16 @@ export class JobManager {
   }
 
   importDataset(s: ImportSpec): JobInfo {
-    const spec: DatasetSpec =
-      s.kind === 'folder'
-        ? { kind: 'folder', path: s.path, size: s.size ?? 32 }
-        : { kind: s.kind, path: s.path };
-    return this.start('import', `Import ${s.kind} from ${s.path}`, async (job) => {
+    const size = s.size ?? 32;
+    const part = (p: ImportPart): PartSpec =>
+      p.kind === 'folder' ? { kind: 'folder', path: p.path, size } : { kind: p.kind, path: p.path };
+    // Added sources: their classes follow the main one's, as one combined dataset.
+    const extra = (s.extra ?? []).map((p) => ({ kind: p.kind, path: path.resolve(p.path) }));
+    const spec: DatasetSpec = extra.length ? combineSpecs(part(s), extra.map(part), size) : part(s);
+    const label = extra.length
+      ? `Import ${[s, ...extra].map((p) => `${p.kind} from ${p.path}`).join(' + ')} as one dataset`
+      : `Import ${s.kind} from ${s.path}`;
+    return this.start('import', label, async (job) => {
       const data = await loadDataset(spec, {
         cacheDir: cacheDir(this.o.home),
         signal: job.controller.signal,

@@ -12,6 +12,7 @@ import type {
   RunSummary,
   WizardView,
 } from '../../../core/common/api.ts';
+import type { DatasetInfo } from '../../../core/common/dataset.ts';
 
 export type FakeApi = DecomposerApi & {
   emit(e: ProgressEvent): void;
@@ -40,6 +41,21 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
 }
 
 const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];
+
+/** An imported dataset as listDatasets describes it: Tiny ImageNet unless told. */
+export function datasetInfo(over: Partial<DatasetInfo> = {}): DatasetInfo {
+  return {
+    id: 'tinyimagenet-0123456789ab',
+    kind: 'tinyimagenet',
+    name: 'Tiny ImageNet',
+    imageSize: 64,
+    classNames: Array.from({ length: 200 }, (_, i) => `class-${i}`),
+    trainCount: 100_000,
+    testCount: 10_000,
+    source: '/data/tiny-imagenet-200',
+    ...over,
+  };
+}
 
 /** A small model's test results: star-5 (3) mostly predicted as star-6 (4). */
 export function faultView(over: Partial<FaultView> = {}): FaultView {
