@@ -2,20 +2,15 @@
 // Chromium. Needs `npm run build` first (the test script does it) and a Chromium binary.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { createCoreApi } from '../../src/core/node/api.ts';
 import { startWebShell, TOKEN_HEADER } from '../../src/web/server.ts';
 import type { WebShell } from '../../src/web/server.ts';
-
-const root = path.resolve(import.meta.dirname, '..', '..');
-const rendererDir = path.join(root, 'out', 'renderer');
-const resultsDir = path.join(root, 'test-results');
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+import { assertBuilt, collectProblems, launchChromium, RENDERER_DIR, RESULTS_DIR } from './browser.ts';
 
 /** A raw request, so that paths reach the server exactly as written (no URL normalisation). */
 function raw(
@@ -43,11 +38,8 @@ describe('web shell and page', () => {
   const api = createCoreApi({ home: mkdtempSync(path.join(os.tmpdir(), 'decomposer-page-')) });
 
   before(async () => {
-    assert.ok(
-      existsSync(path.join(rendererDir, 'index.html')),
-      `No built renderer at ${rendererDir}: run \`npm run build\` first.`,
-    );
-    shell = await startWebShell({ port: 0, rendererDir, api });
+    assertBuilt();
+    shell = await startWebShell({ port: 0, rendererDir: RENDERER_DIR, api });
   });
 
   after(async () => {
@@ -56,28 +48,11 @@ describe('web shell and page', () => {
   });
 
   test('the page shows the active backend, the machine and the embedded datasets', async () => {
-    assert.ok(
-      existsSync(chromiumPath),
-      `No Chromium at ${chromiumPath}: run \`apt-get install chromium\` or set CHROMIUM_PATH.`,
-    );
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(m.text());
-      });
-      page.on('pageerror', (e) => problems.push(e.message));
+      const problems = collectProblems(page);
       await page.goto(`${shell.url}#/settings`);
 
       const expected = (await createCoreApi().getSystemInfo()).backend.active;
@@ -98,10 +73,10 @@ describe('web shell and page', () => {
       for (const d of await createCoreApi().listDatasets())
         assert.ok(text.includes(d.name), `dataset ${d.name} not shown`);
 
-      mkdirSync(resultsDir, { recursive: true });
-      await page.screenshot({ path: path.join(resultsDir, 'page.png'), fullPage: true });
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'page.png'), fullPage: true });
       await page.emulateMedia({ colorScheme: 'dark' });
-      await page.screenshot({ path: path.join(resultsDir, 'page-dark.png'), fullPage: true });
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'page-dark.png'), fullPage: true });
       assert.deepEqual(problems, [], 'the page logged errors (a CSP violation would show here)');
     } finally {
       await browser?.close();

@@ -6,62 +6,30 @@
 // Screenshots of every screen go to test-results/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
-import { createCoreApi } from '../../src/core/node/api.ts';
-import { startWebShell } from '../../src/web/server.ts';
+import type { Page } from 'playwright-core';
 import type { WebShell } from '../../src/web/server.ts';
-
-const root = path.resolve(import.meta.dirname, '..', '..');
-const rendererDir = path.join(root, 'out', 'renderer');
-const resultsDir = path.join(root, 'test-results');
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+import { RESULTS_DIR, startUiSession, type UiSession } from './browser.ts';
 
 describe('the UI end to end (web shell + Chromium)', () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-ui-'));
-  const api = createCoreApi({ home });
+  let session: UiSession;
+  let home: string;
   let shell: WebShell;
-  let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[];
 
   before(async () => {
-    assert.ok(existsSync(path.join(rendererDir, 'index.html')), 'run `npm run build` first');
-    assert.ok(existsSync(chromiumPath), `No Chromium at ${chromiumPath}: set CHROMIUM_PATH.`);
-    // Tiny, quick runs: no idle measurement, one engine worker.
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
-    shell = await startWebShell({ port: 0, rendererDir, api });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on('console', (m) => {
-      // A refused setting answers 422 with a message the page shows; that is expected.
-      if (m.type() === 'error' && !/status of 422/.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    mkdirSync(resultsDir, { recursive: true });
+    // A refused setting answers 422 with a message the page shows; that is expected.
+    session = await startUiSession('decomposer-ui-', /status of 422/);
+    ({ home, shell, page, problems } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await shell?.close();
-    await api.close();
+    await session?.close();
   });
 
   const shot = (name: string) =>
-    page.screenshot({ path: path.join(resultsDir, `ui-${name}.png`), fullPage: true });
+    page.screenshot({ path: path.join(RESULTS_DIR, `ui-${name}.png`), fullPage: true });
 
   async function fillTraining(epochs: number): Promise<void> {
     const form = page.getByTestId('train-form');

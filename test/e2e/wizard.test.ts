@@ -6,64 +6,33 @@
 // the saved classifier from the list. Screenshots of every step go to test-results/wizard-*.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
-import { createCoreApi } from '../../src/core/node/api.ts';
-import { startWebShell } from '../../src/web/server.ts';
+import type { Page } from 'playwright-core';
 import type { WebShell } from '../../src/web/server.ts';
-
-const root = path.resolve(import.meta.dirname, '..', '..');
-const rendererDir = path.join(root, 'out', 'renderer');
-const resultsDir = path.join(root, 'test-results');
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+import { RESULTS_DIR, startUiSession, type UiSession } from './browser.ts';
 
 describe('the fix-it wizard end to end (web shell + Chromium)', () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-wizard-ui-'));
-  const api = createCoreApi({ home });
+  let session: UiSession;
+  let home: string;
   let shell: WebShell;
-  let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[];
 
   before(async () => {
-    assert.ok(existsSync(path.join(rendererDir, 'index.html')), 'run `npm run build` first');
-    assert.ok(existsSync(chromiumPath), `No Chromium at ${chromiumPath}: set CHROMIUM_PATH.`);
-    // Tiny, quick runs: no idle measurement, one engine worker.
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
-    shell = await startWebShell({ port: 0, rendererDir, api });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    mkdirSync(resultsDir, { recursive: true });
+    session = await startUiSession('decomposer-wizard-ui-');
+    ({ home, shell, page, problems } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await shell?.close();
-    await api.close();
+    await session?.close();
   });
 
   // A full-page screenshot taken while a field has focus leaves Chromium to scroll the page when
   // that field loses focus, which moves the next button away from under the click: blur first.
   async function shot(name: string): Promise<void> {
     await page.evaluate('document.activeElement?.blur()');
-    await page.screenshot({ path: path.join(resultsDir, `wizard-${name}.png`), fullPage: true });
+    await page.screenshot({ path: path.join(RESULTS_DIR, `wizard-${name}.png`), fullPage: true });
   }
 
   test('the page is in the navigation and offers a faulty demo model', async () => {
