@@ -64,6 +64,10 @@ test('checkCall validates the arguments of every method that takes any', () => {
   assert.match(checkCall('runDemo', [{ epochs: 2 }, 1]) ?? '', /0 to 1 argument/);
   assert.equal(checkCall('getRun', [3]), null);
   assert.match(checkCall('getRun', ['3']) ?? '', /run id/);
+  assert.equal(checkCall('resumeTraining', [3]), null);
+  assert.match(checkCall('resumeTraining', [1.5]) ?? '', /run id/);
+  assert.match(checkCall('resumeTraining', [0]) ?? '', /run id/);
+  assert.match(checkCall('resumeTraining', []) ?? '', /1 argument/);
   assert.match(checkCall('cancelJob', ['a/b']) ?? '', /job id/);
   assert.equal(checkCall('setSetting', ['pue', 1.5]), null);
   assert.equal(checkCall('setSetting', ['workers', null]), null);

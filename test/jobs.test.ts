@@ -88,6 +88,88 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
   }
 });
 
+test("a cancelled training resumes from its run folder, carrying the first run's energy", async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    await api.setSetting('workers', 1);
+    const [shapes] = await api.listDatasets();
+    const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 3 });
+    await until(api, job.id, (j) => j.epochs.length >= 1);
+    assert.equal(await api.cancelJob(job.id), true);
+    const cancelled = await until(api, job.id);
+    assert.equal(cancelled.status, 'cancelled');
+    const first = cancelled.runId!;
+    assert.ok(first);
+
+    const resumed = await api.resumeTraining(first);
+    assert.equal(resumed.kind, 'train');
+    assert.match(resumed.label, /^Resume /);
+    await assert.rejects(api.resumeTraining(first), /already running/);
+    const done = await until(api, resumed.id);
+    assert.equal(done.status, 'finished', done.error ?? '');
+    assert.match(done.label, /^Resume .*\(run \d+\)$/);
+    assert.ok(done.runId && done.runId !== first);
+    const run = await api.getRun(done.runId);
+    assert.equal(run.status, 'finished');
+    const result = run.result as {
+      epochs_done: number;
+      resumed_from: number;
+      energy_carried?: { from_runs: number[] };
+    };
+    assert.equal(result.epochs_done, 3);
+    assert.ok(result.resumed_from >= 1, `resumed from epoch ${result.resumed_from}`);
+    // The new run records the epochs it trained; the earlier ones stay with the first run.
+    assert.equal(run.epochsDone, 3 - result.resumed_from);
+    assert.deepEqual(result.energy_carried?.from_runs, [first]);
+    const params = run.params as Record<string, unknown>;
+    const before = (await api.getRun(first)).params as Record<string, unknown>;
+    assert.equal(params.resumed_from_run, first);
+    assert.equal(params.run_dir, before.run_dir);
+    for (const k of ['dataset', 'depth', 'epochs', 'seed', 'augment', 'batchSize'])
+      assert.deepEqual(params[k], before[k], k);
+
+    // Refused: the run it continued, a finished run, an unknown one.
+    await assert.rejects(api.resumeTraining(first), /already continued by run \d+/);
+    await assert.rejects(api.resumeTraining(done.runId), /is finished, so there is nothing to resume/);
+    await assert.rejects(api.resumeTraining(9999), /There is no run 9999/);
+    await assert.rejects(api.resumeTraining(1.5), /positive whole number/);
+  } finally {
+    await api.close();
+  }
+});
+
+test('trainings that belong to another feature or lost their folder are not resumed', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const store = Store.open(defaultDbFile(home));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'decomposer-rundir-'));
+  const base = { dataset: 'synthetic-shapes-32', depth: 8, epochs: 2, seed: 1, run_dir: dir };
+  const make = (params: Record<string, unknown>, kind: 'train' | 'decompose' = 'train') => {
+    const id = store.startRun({ kind, params, label: 'x' });
+    store.db.prepare("UPDATE runs SET status = 'cancelled' WHERE id = ?").run(id);
+    return id;
+  };
+  const wizardDemo = make({ ...base, wizard_demo: 'faulty' });
+  const wizard = make({ ...base, wizard: true });
+  const grid = make({ ...base, grid: 'g1', baseline: 'k' });
+  const gone = make({ ...base, run_dir: path.join(dir, 'gone') });
+  const noConfig = make({ dataset: 'synthetic-shapes-32', run_dir: dir });
+  const decompose = make({ model: dir }, 'decompose');
+  store.close();
+  const api = createCoreApi({ home });
+  try {
+    await assert.rejects(api.resumeTraining(wizardDemo), /faulty demo model/);
+    await assert.rejects(api.resumeTraining(wizard), /fix-it wizard/);
+    await assert.rejects(api.resumeTraining(grid), /scenario/);
+    await assert.rejects(api.resumeTraining(gone), /no longer exists/);
+    await assert.rejects(api.resumeTraining(noConfig), /did not record/);
+    await assert.rejects(api.resumeTraining(decompose), /not a training/);
+  } finally {
+    await api.close();
+  }
+});
+
 test('settings are validated and persisted', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
   const api = createCoreApi({ home });

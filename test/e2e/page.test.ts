@@ -102,6 +102,7 @@ describe('web shell and page', () => {
     // Every method that starts or stops work needs the token too.
     for (const m of [
       'startTraining',
+      'resumeTraining',
       'runDemo',
       'cancelJob',
       'setSetting',
@@ -137,6 +138,7 @@ describe('web shell and page', () => {
         '{"args":[{"dataset":"x","depth":8,"epochs":1,"seed":1,"augment":true,"runDir":"/etc"}]}',
       ],
       ['/api/getRun', '{"args":["1 OR 1=1"]}'],
+      ['/api/resumeTraining', '{"args":[-1]}'],
       ['/api/cancelJob', '{"args":["../../etc"]}'],
       ['/api/setSetting', '{"args":["dataHome","/tmp"]}'],
       ['/api/setSetting', '{"args":["workers",-1]}'],

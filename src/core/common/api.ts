@@ -563,6 +563,11 @@ export interface DecomposerApi {
   getRun(id: number): Promise<RunDetailView>;
   listModels(): Promise<ModelSummary[]>;
   startTraining(params: TrainParams): Promise<JobInfo>;
+  /**
+   * Continues a cancelled, interrupted or failed training from its run folder's last
+   * checkpoint, as a new job and run whose energy carries the earlier attempts'.
+   */
+  resumeTraining(runId: number): Promise<JobInfo>;
   runDemo(params?: DemoParams): Promise<JobInfo>;
   cancelJob(id: string): Promise<boolean>;
   listJobs(): Promise<JobInfo[]>;
@@ -881,6 +886,11 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
   },
   listModels: { arity: 0, check: none },
   startTraining: { arity: 1, check: ([p]) => checkTrainParams(p) },
+  resumeTraining: {
+    arity: 1,
+    check: ([id]) =>
+      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the run id must be a positive whole number',
+  },
   runDemo: { arity: 1, optional: 1, check: ([p]) => checkDemoParams(p) },
   cancelJob: {
     arity: 1,

@@ -298,6 +298,11 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
       return jobs.startTraining(params);
     },
 
+    async resumeTraining(runId: number): Promise<JobInfo> {
+      guard('resumeTraining', [runId]);
+      return jobs.resumeTraining(runId);
+    },
+
     async runDemo(params?: DemoParams): Promise<JobInfo> {
       guard('runDemo', params === undefined ? [] : [params]);
       return jobs.runDemo(params ?? {});

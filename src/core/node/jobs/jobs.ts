@@ -5,6 +5,7 @@
 // listJobs and sees a running job still running. Runs found 'running' in the store at
 // start-up whose process is gone are listed as interrupted jobs.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DECOMPOSE_APPROACHES, TRAINING_JOB_KINDS } from '../../common/api.ts';
 import type {
@@ -48,6 +49,7 @@ import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { train } from '../train/trainer.ts';
 import {
+  loadModelDataset,
   modelAndData,
   runDecomposition,
   runScenario,
@@ -60,6 +62,8 @@ import { baselineFrom } from '../reuse/grid.ts';
 import { runDemoScenarios } from '../reuse/demo-scenarios.ts';
 
 const MAX_POWER_SAMPLES = 600;
+/** The statuses of a training that can be resumed from its run folder. */
+const RESUMABLE: readonly string[] = ['cancelled', 'interrupted', 'failed'];
 /** Finished wizard runs whose options can still be saved (their module sets stay in memory). */
 const KEPT_WIZARD_RUNS = 5;
 
@@ -229,6 +233,83 @@ export class JobManager {
     );
   }
 
+  /**
+   * Continues a cancelled, interrupted or failed training from its run folder's latest
+   * checkpoint, with the configuration it recorded; the new run's energy carries the earlier
+   * attempts'. Wizard and grid trainings are resumed by running their own feature again.
+   */
+  resumeTraining(runId: number): JobInfo {
+    this.busyTraining();
+    const store = this.o.store();
+    const run = store.getRun(runId);
+    if (!run) throw new UserError(`There is no run ${runId}.`, 'Choose a run from the list.', 'no-run');
+    const p = (run.params ?? {}) as Record<string, unknown>;
+    const no = (message: string, hint = 'Start a new training instead.', code = 'not-resumable') =>
+      new UserError(message, hint, code);
+    if (run.kind !== 'train') throw no(`Run ${runId} is not a training, so it cannot be resumed.`);
+    if (p.wizard_demo || p.wizard || p.grid !== undefined || p.baseline !== undefined)
+      throw no(
+        `Run ${runId} is part of ${p.wizard_demo ? 'the wizard’s faulty demo model' : p.wizard ? 'a fix-it wizard run' : 'a reuse or replace scenario'}, so it cannot be resumed on its own.`,
+        p.wizard_demo ? 'Make the demo model again from the wizard.' : 'Run that feature again.',
+      );
+    if (!RESUMABLE.includes(run.status))
+      throw no(
+        `Run ${runId} is ${run.status}, so there is nothing to resume.`,
+        'Only a cancelled, interrupted or failed training can be resumed.',
+      );
+    const num = (k: string): number | undefined => (typeof p[k] === 'number' ? p[k] : undefined);
+    const [depth, epochs, seed] = [num('depth'), num('epochs'), num('seed')];
+    const runDir = p.run_dir;
+    const dataset = p.dataset;
+    if (
+      typeof runDir !== 'string' ||
+      typeof dataset !== 'string' ||
+      depth === undefined ||
+      epochs === undefined ||
+      seed === undefined
+    )
+      throw no(`Run ${runId} did not record its run folder, dataset and settings, so it cannot be resumed.`);
+    if (!existsSync(runDir))
+      throw no(
+        `Run ${runId}'s folder ${runDir} no longer exists, so there is nothing to resume from.`,
+        undefined,
+        'not-found',
+      );
+    const later = store
+      .listRuns({ kind: 'train' })
+      .find((r) => r.id > runId && (r.params as { run_dir?: unknown } | null)?.run_dir === runDir);
+    if (later)
+      throw no(
+        `Run ${runId}'s training was already continued by run ${later.id}.`,
+        `Open run ${later.id}${RESUMABLE.includes(later.status) ? ' and resume that one' : ''}.`,
+        'already-resumed',
+      );
+    // Exactly the configuration it recorded: the run folder's config.json must match it.
+    const batchSize = num('batchSize');
+    const learningRate = num('learningRate');
+    const valFraction = num('valFraction');
+    const config = {
+      depth,
+      epochs,
+      seed,
+      ...(typeof p.augment === 'boolean' ? { augment: p.augment } : {}),
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(learningRate !== undefined ? { learningRate } : {}),
+      ...(valFraction !== undefined ? { valFraction } : {}),
+      ...(typeof p.batchNorm === 'boolean' ? { batchNorm: p.batchNorm } : {}),
+    };
+    const name = (run.label ?? `training ${runId}`).replace(/^Resume /, '').replace(/ \(run \d+\)$/, '');
+    const label = `Resume ${name} (run ${runId})`;
+    return this.start(p.demo ? 'demo' : 'train', label, (job) =>
+      this.runTraining(
+        job,
+        (signal, onProgress) => loadModelDataset(this.o.home, dataset, signal, onProgress),
+        config,
+        { runDir, label, params: { resumed_from_run: runId } },
+      ),
+    );
+  }
+
   runDemo(p: DemoParams = {}): JobInfo {
     this.busyTraining();
     const depth = p.depth ?? DEMO_DEFAULTS.depth;
@@ -320,7 +401,16 @@ export class JobManager {
   private async runTraining(
     job: Job,
     load: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<LoadedDataset>,
-    config: { depth: number; epochs: number; seed: number; augment?: boolean; batchSize?: number },
+    config: {
+      depth: number;
+      epochs: number;
+      seed: number;
+      augment?: boolean;
+      batchSize?: number;
+      learningRate?: number;
+      valFraction?: number;
+      batchNorm?: boolean;
+    },
     opts: {
       params?: Record<string, unknown>;
       label?: string;

@@ -63,7 +63,7 @@ export async function runDemoScenarios(
       workers: ctx.workers,
       backend: ctx.backend,
       signal: ctx.signal,
-      params: { demo: true, dataset: data.info.id, depth: 8, epochs: o.config.epochs },
+      params: { demo: true, dataset: data.info.id, ...o.config, depth: 8, seed },
       label: `demo ${name}`,
       cancelled: { message: 'Training was cancelled.', hint: 'Run the demo again.' },
     });

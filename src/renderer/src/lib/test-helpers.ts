@@ -266,6 +266,7 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
     },
     listModels: async () => [],
     startTraining: async () => job(),
+    resumeTraining: async (runId) => job({ id: 'job-resume', label: `Resume run ${runId}` }),
     runDemo: async () => job({ kind: 'demo', id: 'job-demo' }),
     cancelJob: async () => true,
     listJobs: async () => [],

@@ -18,6 +18,7 @@ import {
   energyFigure,
   energySummary,
   fakeApi,
+  job,
   runDetail,
   runSummary,
   type FakeApi,
@@ -180,6 +181,73 @@ describe('the run page', () => {
     expect(screen.queryByTestId('run-epochs')).toBeNull();
     expect(screen.queryByRole('heading', { name: 'Epochs' })).toBeNull();
     expect(within(screen.getByTestId('run-energy-table')).getAllByRole('row')).toHaveLength(2);
+  });
+
+  test('a cancelled training can be resumed: the job shows with its progress, then a link to its run', async () => {
+    const cancelled = runDetail({ status: 'cancelled', result: null });
+    const api = fakeApi({
+      getRun: async () => cancelled,
+      resumeTraining: async (runId) =>
+        job({ id: 'job-resume', runId: null, label: `Resume ResNet-8 on shapes (run ${runId})` }),
+    });
+    const jobs = new JobsStore(api);
+    await jobs.start();
+    render(Run, { api, jobs, id: 7 });
+    await screen.findByTestId('run');
+    expect(text('run-resume')).toMatch(/after its last finished epoch/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Resume training' }));
+    expect(api.calls.find((c) => c.method === 'resumeTraining')?.args).toEqual([7]);
+    const panel = await screen.findByTestId('job');
+    expect(panel.textContent).toMatch(/Resume ResNet-8 on shapes \(run 7\)/);
+    expect(panel.textContent).toMatch(/Training epoch 1\/2/);
+    expect(jobs.find('job-resume')).toBeTruthy();
+    // Its run is recorded: the page links it, and no second resume is offered.
+    const started = job({ id: 'job-resume', runId: 8, label: 'Resume ResNet-8 on shapes (run 7)' });
+    api.emit({ jobId: 'job-resume', progress: started.progress!, payload: { type: 'status', job: started } });
+    await waitFor(() => expect(screen.getByTestId('run-resumed-link').getAttribute('href')).toBe('#/run/8'));
+    expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
+  });
+
+  test('resume: refused with the message and hint; disabled while another training runs', async () => {
+    const api = fakeApi({
+      getRun: async () => runDetail({ status: 'interrupted', result: null }),
+      resumeTraining: async () => {
+        throw new UserError('Run 7 is gone.', 'Start a new training instead.', 'not-found');
+      },
+    });
+    const jobs = new JobsStore(api);
+    render(Run, { api, jobs, id: 7 });
+    await screen.findByTestId('run');
+    expect(text('run-interrupted')).toMatch(/resume it below/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Resume training' }));
+    await waitFor(() =>
+      expect(screen.getByTestId('run-resume-error').textContent).toBe(
+        'Run 7 is gone. Start a new training instead.',
+      ),
+    );
+    jobs.add(job({ id: 'job-other', runId: 12, label: 'ResNet-20 on CIFAR-10' }));
+    await waitFor(() =>
+      expect((screen.getByRole('button', { name: 'Resume training' }) as HTMLButtonElement).disabled).toBe(
+        true,
+      ),
+    );
+    expect(text('run-resume')).toMatch(/Another training is running/);
+  });
+
+  test('no resume for a finished training, a wizard training or a decomposition', async () => {
+    await show(runDetail());
+    expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
+    document.body.replaceChildren();
+    await show(
+      runDetail({
+        status: 'cancelled',
+        params: { ...(runDetail().params as object), wizard_demo: 'faulty' },
+      }),
+    );
+    expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
+    document.body.replaceChildren();
+    await show(runDetail({ status: 'cancelled', kind: 'decompose' }));
+    expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
   });
 
   test('a missing run says so, with the hint, and can be tried again', async () => {
