@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { render, screen, waitFor } from '@testing-library/svelte';
-import type { ModelSummary, ScenarioView } from '../../../core/common/api.ts';
+import type { ScenarioView } from '../../../core/common/api.ts';
 import MaskPicture from '../components/MaskPicture.svelte';
 import Reuse from '../pages/Reuse.svelte';
 import Decompose from '../pages/Decompose.svelte';
@@ -14,24 +14,9 @@ import {
   reuseProblems,
 } from './analysis.ts';
 import { JobsStore } from './jobs.svelte.ts';
-import { fakeApi, job } from './test-helpers.ts';
+import { fakeApi, job, modelSummary } from './test-helpers.ts';
 
-const model = (over: Partial<ModelSummary> = {}): ModelSummary => ({
-  runId: 1,
-  dir: '/m/1',
-  dataset: 'shapes',
-  depth: 8,
-  epochs: 1,
-  bestEpoch: 1,
-  top1: 0.5,
-  top5: 0.9,
-  status: 'finished',
-  energy: null,
-  classNames: ['circle', 'ring', 'square'],
-  inputSize: 32,
-  datasetId: 'synthetic-shapes-32-s1-20x10',
-  ...over,
-});
+const model = modelSummary;
 
 describe('maskPicture', () => {
   test('one row per layer, one cell per channel, wrapped and shaded by kept fraction', () => {

@@ -6,6 +6,7 @@ import type {
   EnergySummary,
   FaultView,
   JobInfo,
+  ModelSummary,
   ProgressEvent,
   RepairedSummary,
   RunDetailView,
@@ -43,6 +44,26 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
 const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];
 
 /** An imported dataset as listDatasets describes it: Tiny ImageNet unless told. */
+/** A finished trained model as listModels gives it. */
+export function modelSummary(over: Partial<ModelSummary> = {}): ModelSummary {
+  return {
+    runId: 1,
+    dir: '/m/1',
+    dataset: 'shapes',
+    depth: 8,
+    epochs: 1,
+    bestEpoch: 1,
+    top1: 0.5,
+    top5: 0.9,
+    status: 'finished',
+    energy: null,
+    classNames: ['circle', 'ring', 'square'],
+    inputSize: 32,
+    datasetId: 'synthetic-shapes-32-s1-20x10',
+    ...over,
+  };
+}
+
 export function datasetInfo(over: Partial<DatasetInfo> = {}): DatasetInfo {
   return {
     id: 'tinyimagenet-0123456789ab',

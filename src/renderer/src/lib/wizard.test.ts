@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ModelSummary } from '../../../core/common/api.ts';
 import { REPAIR_NAME_RE } from '../../../core/common/api.ts';
+import { modelSummary } from './test-helpers.ts';
 import { betterCandidates, cellRate, defaultRepairName, sanitizeName, topConfusions } from './wizard.ts';
 
 const m = [
@@ -25,24 +26,7 @@ describe('confusion helpers', () => {
   });
 });
 
-function model(over: Partial<ModelSummary>): ModelSummary {
-  return {
-    runId: 1,
-    dir: '/m/1',
-    dataset: 'shapes',
-    depth: 8,
-    epochs: 1,
-    bestEpoch: 1,
-    top1: 0.5,
-    top5: 0.9,
-    status: 'finished',
-    energy: null,
-    classNames: ['a', 'b'],
-    inputSize: 32,
-    datasetId: 'synthetic:shapes:32',
-    ...over,
-  };
-}
+const model = (over: Partial<ModelSummary>) => modelSummary({ classNames: ['a', 'b'], ...over });
 
 test('better candidates: other models of the same classes and input size, not still training', () => {
   const models = [

@@ -5,28 +5,30 @@ import { UserError } from '../../../core/common/errors.ts';
 import { PAIR_DEFAULTS } from '../../../core/common/wizard.ts';
 import Wizard from './Wizard.svelte';
 import { JobsStore } from '../lib/jobs.svelte.ts';
-import { faultView, fakeApi, job, repairedSummary, wizardView, type FakeApi } from '../lib/test-helpers.ts';
+import {
+  faultView,
+  fakeApi,
+  job,
+  modelSummary,
+  repairedSummary,
+  wizardView,
+  type FakeApi,
+} from '../lib/test-helpers.ts';
 
 const SHAPES = faultView().classNames;
 
-function model(over: Partial<ModelSummary>): ModelSummary {
-  return {
-    runId: 1,
+const model = (over: Partial<ModelSummary>) =>
+  modelSummary({
     dir: '/home/models/run-1',
     dataset: 'shapes 32x32',
-    depth: 8,
     epochs: 2,
     bestEpoch: 2,
     top1: 0.72,
     top5: 1,
-    status: 'finished',
-    energy: null,
     classNames: SHAPES,
-    inputSize: 32,
     datasetId: 'synthetic:shapes:32',
     ...over,
-  };
-}
+  });
 
 const faultyModel = model({});
 const cleanModel = model({ runId: 2, dir: '/home/models/run-2', top1: 0.9 });
