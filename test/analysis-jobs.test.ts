@@ -3,12 +3,8 @@
 // recorded as 'decompose'), then composed with its baseline trained from scratch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { checkCall } from '../src/core/common/api.ts';
-import { createCoreApi } from '../src/core/node/api.ts';
-import { finished, until } from './helpers/jobs.ts';
+import { finished, quickApi, until } from './helpers/jobs.ts';
 
 test('the new calls are checked at the boundary', () => {
   const ok = { modelDir: '/m', approaches: ['CI+TI+MC'], delta: 0.5, perClass: 5, seed: 1, point: 'relu' };
@@ -42,11 +38,8 @@ test('the new calls are checked at the boundary', () => {
 });
 
 test('decompose a tiny model as a job, then run a reuse and a replace scenario', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-analysis-'));
-  const api = createCoreApi({ home });
+  const { api } = await quickApi('decomposer-analysis-');
   try {
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
     const [shapes] = await api.listDatasets();
     const train = (seed: number) =>
       api.startTraining({

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ProgressEvent } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
-import { until } from './helpers/jobs.ts';
+import { quickApi, until } from './helpers/jobs.ts';
 
 const tiny = (dataset: string) => ({
   dataset,
@@ -22,11 +22,8 @@ const tiny = (dataset: string) => ({
 });
 
 test('a training job reports progress, records a run with energy and lists its model', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
-  const api = createCoreApi({ home });
+  const { api } = await quickApi('decomposer-jobs-');
   try {
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
     const events: ProgressEvent[] = [];
     api.onProgress((e) => events.push(e));
     const [shapes] = await api.listDatasets();
@@ -57,11 +54,8 @@ test('a training job reports progress, records a run with energy and lists its m
 });
 
 test('a job can be cancelled, and a dead run shows as interrupted at start-up', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
-  const api = createCoreApi({ home });
+  const { home, api } = await quickApi('decomposer-jobs-');
   try {
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 50 });
     await until(api, job.id, (j) => j.progress?.stage.startsWith('Training') ?? false);
@@ -89,11 +83,8 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
 });
 
 test("a cancelled training resumes from its run folder, carrying the first run's energy", async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
-  const api = createCoreApi({ home });
+  const { api } = await quickApi('decomposer-jobs-');
   try {
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 3 });
     await until(api, job.id, (j) => j.epochs.length >= 1);

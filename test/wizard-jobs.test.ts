@@ -4,13 +4,10 @@
 // measured for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { checkCall } from '../src/core/common/api.ts';
-import { createCoreApi } from '../src/core/node/api.ts';
 import { FAULTY_DEMO_PAIR } from '../src/core/node/wizard/index.ts';
-import { finished, until } from './helpers/jobs.ts';
+import { finished, quickApi, until } from './helpers/jobs.ts';
 
 test('the wizard calls are checked at the boundary', () => {
   const ok = {
@@ -41,11 +38,8 @@ test('the wizard calls are checked at the boundary', () => {
 });
 
 test('faulty demo model, its fault, the four options as a job, a saved repair evaluated', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-wizard-jobs-'));
-  const api = createCoreApi({ home });
+  const { home, api } = await quickApi('decomposer-wizard-jobs-');
   try {
-    await api.setSetting('idleSeconds', 0);
-    await api.setSetting('workers', 1);
     const fj = await api.startFaultyDemo({ depth: 8, epochs: 1, perClass: 16 });
     assert.equal(fj.kind, 'faulty');
     const f = await until(api, fj.id);

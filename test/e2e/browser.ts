@@ -2,12 +2,12 @@
 // process, over a core API on a temporary data folder) and Debian's Chromium with the flags
 // this machine needs, console errors collected.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { createCoreApi, type CoreApi } from '../../src/core/node/api.ts';
+import type { CoreApi } from '../../src/core/node/api.ts';
+import { quickApi } from '../helpers/jobs.ts';
 import { startWebShell, type WebShell } from '../../src/web/server.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -62,10 +62,7 @@ export interface UiSession {
 /** A web shell on a fresh data folder (tiny, quick runs: no idle measurement, one engine worker) and a page. */
 export async function startUiSession(prefix: string, expectedConsole?: RegExp): Promise<UiSession> {
   assertBuilt();
-  const home = mkdtempSync(path.join(os.tmpdir(), prefix));
-  const api = createCoreApi({ home });
-  await api.setSetting('idleSeconds', 0);
-  await api.setSetting('workers', 1);
+  const { home, api } = await quickApi(prefix);
   const shell = await startWebShell({ port: 0, rendererDir: RENDERER_DIR, api });
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
