@@ -11,7 +11,7 @@ import type { IdlePowers } from '../energy/formula.ts';
 import type { BackendName } from '../../common/api.ts';
 import { PAIR_DEFAULTS, WIZARD_OPTION_TEXT, WIZARD_OPTIONS, type WizardOption } from '../../common/wizard.ts';
 import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../decompose/decompose.ts';
-import { openInference, planModel } from '../inference/index.ts';
+import { openInference, planModel, type ModelPlan } from '../inference/index.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../jobs/record.ts';
@@ -169,9 +169,14 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       throw err;
     }
   };
-  const decomposeModel = async (dir: string, engine: InferenceEngine, d: LoadedDataset, what: string) => {
+  const decomposeModel = async (
+    dir: string,
+    engine: InferenceEngine,
+    p: ModelPlan,
+    d: LoadedDataset,
+    what: string,
+  ) => {
     say(`decomposing ${what} (${spec.decompose.perClass} images per class)…`);
-    const p = planModel((await readModelDir(dir)).artifacts);
     const r = await measured(
       'decompose',
       { model: dir, what, perClass: spec.decompose.perClass },
@@ -251,7 +256,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     const initial = judge(probs);
 
     // 2. The composed modules of the faulty model (the starting point of options 1-3).
-    const d0 = await decomposeModel(read.dir, base, data, 'the model');
+    const d0 = await decomposeModel(read.dir, base, plan, data, 'the model');
     const orig: Opened = { dir: read.dir, engine: base, set: d0.set, decompose: d0.cost, train: ZERO };
     const allLabels = (replace?: { part: number; classIndex: number } | null): RepairedPipeline => ({
       kind: 'modules',
@@ -283,7 +288,8 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
         say(`warning: ${pairNote}`);
       }
       const engine = await open(t.dir);
-      const d = await decomposeModel(t.dir, engine, pd, 'the two-class model');
+      const pp = planModel((await readModelDir(t.dir)).artifacts);
+      const d = await decomposeModel(t.dir, engine, pp, pd, 'the two-class model');
       pair = { dir: t.dir, engine, set: d.set, decompose: d.cost, train: t.cost };
       return pair;
     };
@@ -322,11 +328,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       if (option === 1) {
         let better: { dir: string; cost: Cost; note: string } | null = null;
         if (spec.better) {
-          better = {
-            dir: (await readModelDir(spec.better)).dir,
-            cost: ZERO,
-            note: `better model ${spec.better}`,
-          };
+          better = { dir: spec.better, cost: ZERO, note: `better model ${spec.better}` };
         } else if (spec.trainBetter) {
           const t = await trainModel('better', spec.trainBetter.data ?? data, {
             depth: read.meta?.depth ?? 20,
@@ -343,16 +345,17 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
           say(`option 1 skipped: ${reason}`);
           continue;
         }
-        const engine = await open(better.dir);
-        const bp = planModel((await readModelDir(better.dir)).artifacts);
+        const br = await readModelDir(better.dir);
+        const bp = planModel(br.artifacts);
+        const engine = await open(br.dir);
         if (bp.classes !== n || bp.input.shape.join('x') !== plan.input.shape.join('x'))
           throw new UserError(
             `The better model (${bp.classes} classes, input ${bp.input.shape.join('x')}) does not match the model (${n} classes, input ${plan.input.shape.join('x')}).`,
             'Give a model trained on the same classes and image size.',
             'incompatible-modules',
           );
-        const d = await decomposeModel(better.dir, engine, data, 'the better model');
-        const b: Opened = { dir: better.dir, engine, set: d.set, decompose: d.cost, train: better.cost };
+        const d = await decomposeModel(br.dir, engine, bp, data, 'the better model');
+        const b: Opened = { dir: br.dir, engine, set: d.set, decompose: d.cost, train: better.cost };
         await runOption(
           1,
           'replace',
