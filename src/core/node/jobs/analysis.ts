@@ -73,7 +73,7 @@ export async function loadModelDataset(
 
 /** Opens a model folder and its dataset (the one it was trained on unless given). */
 export async function modelAndData(
-  ctx: AnalysisContext,
+  ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
   modelDir: string,
   datasetId: string | null | undefined,
 ): Promise<{ dir: string; data: LoadedDataset; depth: number }> {

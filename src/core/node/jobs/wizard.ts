@@ -74,7 +74,7 @@ export async function analyzeFault(
     }
   } else {
     kind = 'model';
-    const md = await modelAndData(ctx as AnalysisContext, dir, datasetId);
+    const md = await modelAndData(ctx, dir, datasetId);
     data = md.data;
     const engine = await openInference(md.dir);
     try {
