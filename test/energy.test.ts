@@ -23,9 +23,9 @@ import { NvidiaCounter, parseNvidiaSmi, probeNvidia } from '../src/core/node/ene
 import { parsePowermetrics } from '../src/core/node/energy/powermetrics.ts';
 import { detectSources, PowerMeter, type Sources } from '../src/core/node/energy/meter.ts';
 import { Store } from '../src/core/node/store/store.ts';
-import { RunRecorder } from '../src/core/node/store/recorder.ts';
+import { RunRecorder } from '../src/core/node/measure/recorder.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
-import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/jobs/record.ts';
+import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/measure/training.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 
@@ -545,5 +545,122 @@ test('a resumed training records the energy of training from scratch (earlier at
   } finally {
     clearInterval(ticker);
     store.close();
+  }
+});
+
+test('RAPL readings are checked: empty, partial and non-numeric reads rejected, impossible steps dropped and noted', () => {
+  const root = tmp('dec-powercap-');
+  const pkg = zone(root, 'intel-rapl:0', 'package-0', 5_000_000, 262_143_328_850);
+  const dram = zone(root, 'intel-rapl:0/intel-rapl:0:1', 'dram', 1_000_000, 262_143_328_850);
+  const set = (dir: string, text: string) => fs.writeFileSync(path.join(dir, 'energy_uj'), text);
+  let t = 0;
+  let cutNext = 0; // the next read of the package counter returns only this many characters
+  const read: FileReader = (f) => {
+    const s = fs.readFileSync(f, 'utf8');
+    if (cutNext && f === path.join(pkg, 'energy_uj')) {
+      const n = cutNext;
+      cutNext = 0;
+      return s.slice(0, n);
+    }
+    return s;
+  };
+  const notes: string[] = [];
+  const c = new RaplCounter(discoverRapl(root, read).zones, read, {
+    now: () => t,
+    onNote: (l) => notes.push(l),
+  });
+  const step = (ms: number, pkgText: string | null, dramText: string | null = null) => {
+    t += ms;
+    if (pkgText !== null) set(pkg, pkgText);
+    if (dramText !== null) set(dram, dramText);
+    return c.sample();
+  };
+  // A first step confirms the baselines.
+  let j = step(100, '5100000\n', '1100000\n');
+  close(j.cpuJ, 0.1);
+  close(j.dramJ, 0.1);
+  // Caught mid-rewrite: empty. Rejected (Number('') would be 0 and look like a wrap).
+  j = step(100, '', '1600000\n');
+  assert.equal(j.cpuJ, 0);
+  close(j.dramJ, 0.5);
+  assert.equal(c.rejected, 1);
+  // The next good reading covers the gap.
+  close(step(100, '7000000\n').cpuJ, 1.9);
+  for (const bad of ['garbage\n', '-5\n', '1e9\n', '7.5\n', '999999999999\n'])
+    assert.equal(step(100, bad).cpuJ, 0, bad);
+  assert.equal(c.rejected, 6);
+  // A prefix of the number ("72" of 7200000) looks like a wrap worth ~262 kJ: re-read.
+  cutNext = 2;
+  close(step(100, '7200000\n').cpuJ, 0.2);
+  assert.equal(c.dropped, 0);
+  // 2 kJ in 0.1 s is 20 kW: dropped, the baseline kept, so a good reading after it counts.
+  assert.equal(step(100, '207200000\n').cpuJ, 0);
+  assert.equal(c.dropped, 1);
+  close(step(100, '7300000\n').cpuJ, 0.1);
+  // Going backwards by far more than any wrap at 1 kW could explain: dropped; three in a row
+  // that persists for a second is a counter that was reset, counted from there.
+  assert.equal(step(500, '1000\n').cpuJ, 0);
+  assert.equal(step(500, '2000\n').cpuJ, 0);
+  assert.equal(step(500, '3000\n').cpuJ, 0);
+  close(step(100, '1003000\n').cpuJ, 1);
+  assert.equal(c.dropped, 4);
+  assert.equal(c.missed, c.rejected + c.dropped);
+  assert.equal(notes.length, 4);
+  assert.match(
+    notes[0]!,
+    /intel-rapl:0 \(package-0\): dropped a reading of 207200000 µJ after 7200000 µJ 0\.100 s earlier \(more than 1000 W\)/,
+  );
+  assert.match(notes[3]!, /3 in a row, so the counter was reset: counting from 3000/);
+});
+
+test('RAPL discovery re-reads a counter caught mid-rewrite (mirrored dies still count once)', () => {
+  const root = tmp('dec-powercap-');
+  zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
+  zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
+  zone(root, 'intel-rapl:2', 'package-1', 7_000_000);
+  fs.writeFileSync(path.join(root, 'intel-rapl:2', 'energy_uj'), 'x\n');
+  let first = true;
+  const read: FileReader = (f) => {
+    if (first && f.endsWith(`intel-rapl:0${path.sep}energy_uj`)) {
+      first = false;
+      return '';
+    }
+    return fs.readFileSync(f, 'utf8');
+  };
+  const d = discoverRapl(root, read);
+  assert.deepEqual(
+    d.zones.map((z) => z.id),
+    ['intel-rapl:0'],
+  );
+  assert.match(d.problems.join(' '), /intel-rapl:2\/energy_uj does not hold a counter value \("x"\)/);
+});
+
+test("RAPL through a powercap tree rewritten in place (truncate, then write): the energy is the counter's", async () => {
+  const root = tmp('dec-powercap-');
+  const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 262_143_328_850);
+  const file = path.join(pkg, 'energy_uj');
+  const offset = 123_456_789_012; // a counter that has been running for a while
+  // Rewritten in place like a non-atomic writer does (truncate, then write), the empty file
+  // visible half the time, on a counter drawing 20 W.
+  const t0 = performance.now();
+  let phase = 0;
+  const ticker = setInterval(() => {
+    const fd = fs.openSync(file, 'r+');
+    fs.ftruncateSync(fd, 0);
+    if (phase++ % 2) fs.writeSync(fd, `${offset + Math.round(20e6 * ((performance.now() - t0) / 1000))}\n`);
+    fs.closeSync(fd);
+  }, 1);
+  try {
+    const s = await detectSources({ powercapRoot: root, nvidiaSmi: '/nonexistent/nvidia-smi', noGpu: true });
+    assert.equal(s.report.source, 'rapl');
+    const m = new PowerMeter(s, 3);
+    await m.start();
+    await sleep(400);
+    const tot = await m.stop();
+    const w = tot.cpuJ / tot.seconds;
+    assert.ok(w > 10 && w < 30, `${w} W from a 20 W counter`);
+    assert.ok(tot.missed > 0, 'the torn readings were counted');
+  } finally {
+    clearInterval(ticker);
   }
 });

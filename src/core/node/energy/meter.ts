@@ -142,7 +142,9 @@ export async function detectSources(o: SourceOptions): Promise<Sources> {
   return {
     report,
     async open(intervalMs) {
-      const raplC = cpu === 'rapl' ? new RaplCounter(rapl.zones, read) : null;
+      // What RAPL drops as implausible joins the source lines, which every run records.
+      const raplC =
+        cpu === 'rapl' ? new RaplCounter(rapl.zones, read, { onNote: (l) => lines.push(l) }) : null;
       const est = cpu === 'estimate' ? new EstimateCounter(tdp, machine.memory_bytes) : null;
       const pmC = cpu === 'powermetrics' ? new PowermetricsCounter() : null;
       pmC?.start(intervalMs);

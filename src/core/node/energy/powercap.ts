@@ -11,7 +11,9 @@
 //
 // Energy is the difference of energy_uj readings; a counter that went backwards wrapped, so
 // max_energy_range_uj is added. The sampler reads far more often than any counter can wrap
-// (maxSafeIntervalMs), so a counter never wraps twice between readings.
+// (maxSafeIntervalMs), so a counter never wraps twice between readings. sysfs rewrites these
+// files in place, so a reading can come back empty or cut short: every reading is checked
+// against the time since the last good one (RaplCounter).
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -138,21 +140,33 @@ export function discoverRapl(root = DEFAULT_POWERCAP_ROOT, read: FileReader = re
       continue;
     }
     const file = path.join(dir, 'energy_uj');
-    let raw: string;
-    try {
-      raw = read(file).trim();
-    } catch (e) {
-      const code = errCode(e);
+    const maxRangeUj = Number(readTrim(read, path.join(dir, 'max_energy_range_uj')) ?? NaN);
+    // A counter caught mid-rewrite reads empty or as a prefix: read it up to three times.
+    let raw = '';
+    let value: number | null = null;
+    let failure: unknown = null;
+    for (let tries = 0; tries < 3 && value === null; tries++) {
+      try {
+        raw = read(file);
+        failure = null;
+      } catch (e) {
+        failure = e;
+        const code = errCode(e);
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'ENOENT') break;
+        continue;
+      }
+      value = parseUj(raw, Number.isFinite(maxRangeUj) ? maxRangeUj : 0);
+    }
+    if (failure !== null) {
+      const code = errCode(failure);
       if (code === 'EACCES' || code === 'EPERM') {
         d.rootOnly = true;
         d.problems.push(`${file} is readable only by root (since 2020, CVE-2020-8694).`);
       } else d.problems.push(`${file} cannot be read (${code}).`);
       continue;
     }
-    const value = Number(raw);
-    const maxRangeUj = Number(readTrim(read, path.join(dir, 'max_energy_range_uj')) ?? NaN);
-    if (!Number.isFinite(value)) {
-      d.problems.push(`${file} does not hold a number ("${raw.slice(0, 40)}").`);
+    if (value === null) {
+      d.problems.push(`${file} does not hold a counter value ("${raw.trim().slice(0, 40)}").`);
       continue;
     }
     candidates.push({
@@ -195,27 +209,106 @@ export function discoverRapl(root = DEFAULT_POWERCAP_ROOT, read: FileReader = re
   return d;
 }
 
-/** Energy since the previous reading, per domain, handling wrap-around. */
+/**
+ * A counter value, or null when the text is not one: empty (a file caught while it is being
+ * rewritten; Number('') would be 0 and look like a wrap), not a plain non-negative integer,
+ * or beyond the counter's range.
+ */
+export function parseUj(raw: string, maxRangeUj = 0): number | null {
+  const t = raw.trim();
+  if (!/^\d{1,20}$/.test(t)) return null;
+  const v = Number(t);
+  if (!Number.isSafeInteger(v)) return null;
+  if (maxRangeUj > 0 && v > maxRangeUj) return null;
+  return v;
+}
+
+/** No CPU package or DRAM zone draws more than this: a larger figure is a bad reading. */
+export const MAX_ZONE_WATTS = 1000;
+/** Clock jitter allowed on top of the elapsed time when checking a reading's power. */
+const SLACK_S = 0.005;
+/**
+ * A counter that disagrees with its baseline this many times in a row, for at least
+ * RESET_MS, was reset (a driver reload); torn readings are never that persistent.
+ */
+const RESET_AFTER = 3;
+const RESET_MS = 1000;
+/** Dropped readings kept for the run's record (the count is kept whole). */
+const MAX_NOTES = 20;
+
+/**
+ * Energy since the previous reading, per domain. Every reading is checked: an unreadable or
+ * non-numeric one is rejected (the previous value is kept, so the next good one covers the
+ * gap); a counter that went backwards wrapped only if the energy that implies fits the time
+ * since the last good reading at no more than maxWatts; any other step above maxWatts is a
+ * bad reading, re-read once and otherwise dropped and noted (the baseline stays, so nothing
+ * is lost when the next reading is good; a counter that keeps disagreeing was reset, and is
+ * re-based). A baseline counts only once a plausible step confirms it, so a torn first
+ * reading is replaced rather than trusted.
+ */
 export class RaplCounter {
   readonly zones: RaplZone[];
   private readonly read: FileReader;
+  private readonly now: () => number;
+  private readonly maxWatts: number;
   private last: (number | null)[];
-  /** Readings that failed (the next good one covers the gap). */
-  missed = 0;
+  private lastAt: number[];
+  private strikes: number[];
+  private confirmed: boolean[];
+  private readonly onNote: (line: string) => void;
+  /** Readings that were not a number (empty, partial, unreadable). */
+  rejected = 0;
+  /** Readings implying an impossible power, not counted. */
+  dropped = 0;
+  /** What was dropped, one line each (the first MAX_NOTES). */
+  readonly notes: string[] = [];
 
-  constructor(zones: RaplZone[], read: FileReader = readSysfs) {
+  constructor(
+    zones: RaplZone[],
+    read: FileReader = readSysfs,
+    o: { now?: () => number; maxWatts?: number; onNote?: (line: string) => void } = {},
+  ) {
     this.zones = zones;
     this.read = read;
+    this.now = o.now ?? (() => performance.now());
+    this.maxWatts = o.maxWatts ?? MAX_ZONE_WATTS;
+    this.onNote = o.onNote ?? (() => undefined);
+    const t = this.now();
     this.last = zones.map((z) => this.readUj(z));
+    this.lastAt = zones.map(() => t);
+    this.strikes = zones.map(() => 0);
+    this.confirmed = zones.map(() => false);
+  }
+
+  /** Readings that did not count: rejected plus dropped. */
+  get missed(): number {
+    return this.rejected + this.dropped;
   }
 
   private readUj(z: RaplZone): number | null {
+    let raw: string;
     try {
-      const v = Number(this.read(path.join(z.dir, 'energy_uj')).trim());
-      return Number.isFinite(v) ? v : null;
+      raw = this.read(path.join(z.dir, 'energy_uj'));
     } catch {
       return null;
     }
+    return parseUj(raw, z.maxRangeUj);
+  }
+
+  /** Microjoules from prev to v over `seconds`, or null when no plausible power explains it. */
+  private step(z: RaplZone, prev: number, v: number, seconds: number): number | null {
+    let delta = v - prev;
+    if (delta < 0) {
+      if (z.maxRangeUj <= 0) return null; // cannot wrap without a known range
+      delta += z.maxRangeUj;
+    }
+    return delta <= this.maxWatts * (seconds + SLACK_S) * 1e6 ? delta : null;
+  }
+
+  private note(line: string): void {
+    if (this.notes.length >= MAX_NOTES) return;
+    this.notes.push(line);
+    this.onNote(line);
   }
 
   /** Joules per domain since the previous call. */
@@ -223,17 +316,55 @@ export class RaplCounter {
     let cpuUj = 0;
     let dramUj = 0;
     this.zones.forEach((z, i) => {
-      const v = this.readUj(z);
-      const prev = this.last[i];
+      let v = this.readUj(z);
+      const t = this.now();
       if (v === null) {
-        this.missed++;
-        return; // keep the previous reading: the next good one covers the gap
+        this.rejected++;
+        return;
       }
+      const prev = this.last[i];
+      if (prev === null || prev === undefined) {
+        this.last[i] = v;
+        this.lastAt[i] = t;
+        return;
+      }
+      const seconds = Math.max(0, (t - this.lastAt[i]!) / 1000);
+      let delta = this.step(z, prev, v, seconds);
+      if (delta === null) {
+        // A reading caught mid-rewrite can be a number's prefix: read again before judging.
+        const again = this.readUj(z);
+        const d2 = again === null ? null : this.step(z, prev, again, seconds);
+        if (d2 !== null) {
+          v = again!;
+          delta = d2;
+        }
+      }
+      if (delta === null && !this.confirmed[i]) {
+        // The baseline was never confirmed (it may itself be torn): start from this one.
+        this.last[i] = v;
+        this.lastAt[i] = t;
+        return;
+      }
+      if (delta === null) {
+        this.dropped++;
+        const s = ++this.strikes[i]!;
+        const reset = s >= RESET_AFTER && seconds * 1000 >= RESET_MS;
+        this.note(
+          `RAPL ${z.id} (${z.key}): dropped a reading of ${v} µJ after ${prev} µJ ${seconds.toFixed(3)} s earlier ` +
+            `(more than ${this.maxWatts} W)${reset ? `; ${s} in a row, so the counter was reset: counting from ${v}` : ''}.`,
+        );
+        if (reset) {
+          this.last[i] = v;
+          this.lastAt[i] = t;
+          this.strikes[i] = 0;
+          this.confirmed[i] = false;
+        }
+        return;
+      }
+      this.confirmed[i] = true;
+      this.strikes[i] = 0;
       this.last[i] = v;
-      if (prev === null || prev === undefined) return;
-      let delta = v - prev;
-      if (delta < 0) delta += z.maxRangeUj; // the counter wrapped (once: we sample often enough)
-      if (delta < 0) delta = 0;
+      this.lastAt[i] = t;
       if (z.domain === 'package') cpuUj += delta;
       else dramUj += delta;
     });
@@ -244,7 +375,7 @@ export class RaplCounter {
    * The longest interval between readings that cannot see a counter wrap twice, assuming no
    * zone draws more than `maxWatts`.
    */
-  maxSafeIntervalMs(maxWatts = 1000): number {
+  maxSafeIntervalMs(maxWatts = this.maxWatts): number {
     const ranges = this.zones.map((z) => z.maxRangeUj).filter((r) => r > 0);
     if (!ranges.length) return 60_000;
     return Math.max(10, Math.floor((Math.min(...ranges) / 1e6 / maxWatts) * 1000));
