@@ -216,6 +216,10 @@ export interface ScenarioView {
   baselineFixedCo2eKg: number;
   baselineBestCo2eKg: number;
   estimated: boolean;
+  /** False when the baseline was still improving when it stopped (its ratio is flagged). */
+  baselineConverged?: boolean;
+  /** The baseline's best validation epoch. */
+  baselineBestEpoch?: number;
 }
 
 /** A typed payload carried by a progress event. */
