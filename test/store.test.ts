@@ -13,7 +13,7 @@ import {
   readSettings,
   writeSetting,
 } from '../src/core/node/store/settings.ts';
-import { RunRecorder } from '../src/core/node/store/recorder.ts';
+import { RunRecorder } from '../src/core/node/measure/recorder.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-'));
 

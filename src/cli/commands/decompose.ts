@@ -12,11 +12,11 @@ import {
   loadDatasetWithProgress,
 } from './train.ts';
 import { dbFile } from './energy.ts';
-import { loadDataset } from '../../core/node/data/index.ts';
+import { foundSpecFromId, loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { syntheticSpecFromId } from '../../core/node/jobs/analysis.ts';
 import { UserError } from '../../core/common/errors.ts';
-import type { LoadedDataset } from '../../core/common/dataset.ts';
+import type { GreyInput, LoadedDataset } from '../../core/common/dataset.ts';
 import {
   BLN_RULES,
   DEFAULT_APPROACH,
@@ -42,7 +42,7 @@ import {
 import { readModelDir, type ModelMeta } from '../../core/node/models/io.ts';
 import type { RunKind } from '../../core/node/store/store.ts';
 import { Store } from '../../core/node/store/store.ts';
-import { RunRecorder, type RunEnergy } from '../../core/node/store/recorder.ts';
+import { measured, type Measured } from '../../core/node/measure/measured.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 
@@ -116,11 +116,13 @@ export async function openModel(v: Values): Promise<OpenedModel> {
 
 export async function modelDataset(
   v: Values,
-  m: { meta: { datasetId?: string } | null; plan: ModelPlan },
+  m: { meta: { datasetId?: string; grey?: GreyInput } | null; plan: ModelPlan },
   quiet: boolean,
 ): Promise<LoadedDataset> {
-  // The embedded dataset the model was trained on, exactly (seed and sizes), unless told otherwise.
-  const exact = v.dataset === undefined && m.meta?.datasetId ? syntheticSpecFromId(m.meta.datasetId) : null;
+  // The embedded dataset the model was trained on, exactly (seed and sizes), or the MNIST-family
+  // dataset found on this machine it was trained on, unless told otherwise.
+  const id = v.dataset === undefined ? m.meta?.datasetId : undefined;
+  const exact = id ? (syntheticSpecFromId(id) ?? foundSpecFromId(id, engineSettings(v).home)) : null;
   if (exact) {
     const data = await loadDataset(exact, { cacheDir: cacheDir(engineSettings(v).home) });
     if (data.info.classNames.length === m.plan.classes && data.info.imageSize === m.plan.input.shape[0])
@@ -135,7 +137,8 @@ export async function modelDataset(
     );
   const size = m.plan.input.shape[0]!;
   const eng = engineSettings(v);
-  const data = await loadDatasetWithProgress(name, size, 1, eng.home, quiet);
+  // Grey images are fed as the model was trained (padded or resized).
+  const data = await loadDatasetWithProgress(name, size, 1, eng.home, quiet, m.meta?.grey?.fit);
   if (data.info.classNames.length !== m.plan.classes)
     throw new UserError(
       `The dataset has ${data.info.classNames.length} classes but the model ${m.plan.classes}.`,
@@ -148,33 +151,20 @@ export async function modelDataset(
 /** Runs `work` as a recorded run (energy measured, stored) of the given kind. */
 export async function recordRun<T>(
   v: Values,
-  kind: RunKind,
-  params: Record<string, unknown>,
-  quiet: boolean,
+  run: { kind: RunKind; params: Record<string, unknown>; quiet: boolean; signal?: AbortSignal },
   work: () => Promise<T>,
   result: (t: T) => unknown,
-): Promise<{ value: T; runId: number; energy: RunEnergy }> {
+): Promise<Measured<T>> {
   const store = Store.open(dbFile(v));
   try {
     const settings = effectiveSettings(store, {
       idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
     });
-    const rec = await RunRecorder.start({
-      store,
-      kind,
-      params,
-      settings,
-      onInfo: (l) => (quiet ? undefined : info(l)),
-    });
-    let value: T;
-    try {
-      value = await work();
-    } catch (e) {
-      await rec.finish('failed', { error: (e as Error).message });
-      throw e;
-    }
-    const energy = await rec.finish('finished', { result: result(value) });
-    return { value, runId: rec.id, energy };
+    return await measured(
+      { store, settings, signal: run.signal, onInfo: (l) => (run.quiet ? undefined : info(l)) },
+      { kind: run.kind, params: run.params, outcome: (value) => ({ result: result(value) }) },
+      work,
+    );
   } finally {
     store.close();
   }
@@ -236,9 +226,12 @@ ${DECOMPOSE_USAGE}
       const signal = interruptSignal();
       const rec = await recordRun(
         v,
-        'decompose',
-        { model_dir: path.resolve(m.dir), dataset: data.info.id, approach, ...settings },
-        json,
+        {
+          kind: 'decompose',
+          params: { model_dir: path.resolve(m.dir), dataset: data.info.id, approach, ...settings },
+          quiet: json,
+          signal,
+        },
         async () => {
           const [set] = await decompose(m.engine, m.plan, data.train, {
             ...settings,

@@ -83,14 +83,16 @@ ${ENERGY_USAGE}
       const k5 = Math.min(5, m.plan.classes);
       const rec = await recordRun(
         v,
-        'evaluate',
         {
-          model_dir: path.resolve(m.dir),
-          modules_dir: runDir,
-          dataset: data.info.id,
-          classes: classes ?? null,
+          kind: 'evaluate',
+          params: {
+            model_dir: path.resolve(m.dir),
+            modules_dir: runDir,
+            dataset: data.info.id,
+            classes: classes ?? null,
+          },
+          quiet: json,
         },
-        json,
         async () => {
           const t0 = performance.now();
           const probs = await m.engine.predict(test.images, test.count);
@@ -167,9 +169,7 @@ async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
     const n = p.classNames.length;
     const rec = await recordRun(
       v,
-      'evaluate',
-      { repaired_dir: dir, dataset: data.info.id },
-      json,
+      { kind: 'evaluate', params: { repaired_dir: dir, dataset: data.info.id }, quiet: json },
       async () => {
         const t0 = performance.now();
         const scores = await repairedScores(p, test.images, test.count);

@@ -67,9 +67,16 @@ ${GRID_USAGE}`,
       const data = await modelDataset(v, m, json);
       const rec = await recordRun(
         v,
-        'decompose',
-        { experiment: 'decomposition', model_dir: path.resolve(m.dir), dataset: data.info.id, ...settings },
-        json,
+        {
+          kind: 'decompose',
+          params: {
+            experiment: 'decomposition',
+            model_dir: path.resolve(m.dir),
+            dataset: data.info.id,
+            ...settings,
+          },
+          quiet: json,
+        },
         async () => {
           const t = await table1(m.engine, m.plan, data.train, data.test, {
             ...settings,

@@ -8,7 +8,7 @@ import { dbFile } from './energy.ts';
 import { engineSettings } from './train.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { APPROACHES, parseApproach } from '../../core/node/decompose/index.ts';
-import { RunRecorder } from '../../core/node/store/recorder.ts';
+import { idlePowers } from '../../core/node/measure/measured.ts';
 import type { IdlePowers } from '../../core/node/energy/formula.ts';
 import { runGrid, type GridSpec, type ScenarioRow } from '../../core/node/reuse/grid.ts';
 import { Store } from '../../core/node/store/store.ts';
@@ -105,9 +105,7 @@ export function figure6(rows: ScenarioRow[]) {
 
 /** Idle power measured once for a whole series of runs. */
 export function measureGridIdle(settings: Settings, quiet: boolean): Promise<IdlePowers> {
-  return RunRecorder.idlePowers(settings, undefined, (l) =>
-    quiet && !l.startsWith('warning') ? undefined : info(l),
-  );
+  return idlePowers(settings, (l) => (quiet && !l.startsWith('warning') ? undefined : info(l)));
 }
 
 export async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number> {

@@ -14,14 +14,15 @@ import {
   type TrainEvent,
   type TrainResult,
 } from '../../core/node/train/trainer.ts';
-import type { LoadedDataset } from '../../core/common/dataset.ts';
+import type { GreyFit, LoadedDataset } from '../../core/common/dataset.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { describeEnergy, type EnergyRecord } from '../../core/node/energy/formula.ts';
-import type { RunEnergy } from '../../core/node/store/recorder.ts';
-import { recordTrainingRun } from '../../core/node/jobs/record.ts';
+import type { RunEnergy } from '../../core/node/measure/recorder.ts';
+import { recordTrainingRun, type RecordedTraining } from '../../core/node/measure/training.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { dbFile } from './energy.ts';
+import { UserError } from '../../core/common/errors.ts';
 
 export const ENGINE_OPTIONS = {
   backend: { type: 'string' },
@@ -42,6 +43,7 @@ export const ENERGY_USAGE = `  --idle-seconds N    measure idle power for N s be
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', short: 'd' },
   size: { type: 'string' },
+  fit: { type: 'string' },
   depth: { type: 'string' },
   epochs: { type: 'string', short: 'e' },
   batch: { type: 'string' },
@@ -81,8 +83,9 @@ export async function loadDatasetWithProgress(
   seed: number,
   home: string,
   quiet: boolean,
+  fit?: GreyFit,
 ): Promise<LoadedDataset> {
-  const spec = parseDatasetArg(arg, size, seed);
+  const spec = parseDatasetArg(arg, size, seed, { home, fit });
   let last = '';
   const data = await loadDataset(spec, {
     cacheDir: cacheDir(home),
@@ -125,39 +128,10 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
 }
 
 /**
- * Measures and records a training run in the store: idle power first, then power while
- * `work` trains, cumulative energy at every epoch end, and how it ended.
+ * Trains `data` into the run folder `out`, recorded in the store (idle power first, power
+ * while it trains, cumulative energy at every epoch end, how it ended), reporting progress.
  */
-export async function recordTraining(
-  v: Values,
-  runDir: string,
-  params: Record<string, unknown>,
-  quiet: boolean,
-  work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>,
-  report: (e: TrainEvent) => void,
-): Promise<{ result: TrainResult; runId: number; energy: RunEnergy }> {
-  const store = Store.open(dbFile(v));
-  try {
-    const settings = effectiveSettings(store, {
-      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
-    });
-    if (settings.idleSeconds === 0 && quiet) info('warning: idle power not measured (--idle-seconds 0)');
-    return await recordTrainingRun({
-      store,
-      settings,
-      params,
-      runDir,
-      onInfo: (l) => (quiet ? undefined : info(l)),
-      work,
-      onEvent: report,
-    });
-  } finally {
-    store.close();
-  }
-}
-
-/** Trains `data` into the run folder `out`, recorded in the store, reporting progress. */
-export function trainRecorded(
+export async function trainRecorded(
   v: Values,
   o: {
     data: LoadedDataset;
@@ -168,25 +142,36 @@ export function trainRecorded(
     signal: AbortSignal;
     params?: Record<string, unknown>;
   },
-): Promise<{ result: TrainResult; runId: number; energy: RunEnergy }> {
+): Promise<RecordedTraining> {
   const runDir = path.resolve(o.out);
-  return recordTraining(
-    v,
-    runDir,
-    { ...o.params, dataset: o.data.info.id, workers: o.eng.workers ?? null, ...o.config },
-    o.json,
-    (onEvent) =>
-      train({
-        runDir,
-        data: o.data,
-        workers: o.eng.workers,
-        backend: o.eng.backend,
-        signal: o.signal,
-        onEvent,
-        config: o.config,
-      }),
-    trainReporter(o.json),
-  );
+  const store = Store.open(dbFile(v));
+  try {
+    const settings = effectiveSettings(store, {
+      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
+    });
+    if (settings.idleSeconds === 0 && o.json) info('warning: idle power not measured (--idle-seconds 0)');
+    return await recordTrainingRun({
+      store,
+      settings,
+      signal: o.signal,
+      params: { ...o.params, dataset: o.data.info.id, workers: o.eng.workers ?? null, ...o.config },
+      runDir,
+      onInfo: (l) => (o.json ? undefined : info(l)),
+      work: (onEvent) =>
+        train({
+          runDir,
+          data: o.data,
+          workers: o.eng.workers,
+          backend: o.eng.backend,
+          signal: o.signal,
+          onEvent,
+          config: o.config,
+        }),
+      onEvent: trainReporter(o.json),
+    });
+  } finally {
+    store.close();
+  }
 }
 
 /** Human lines for a recorded run's energy (estimates labelled). */
@@ -221,7 +206,9 @@ Trains ResNet v1 (depth 6n+2) from scratch, keeping a checkpoint every epoch and
 best-validation one. Run the same command again to resume a killed or cancelled run.
 
   -d, --dataset NAME  ${DATASET_HELP}
-  --size N            input size for embedded and folder datasets: 32 (default) or 64
+  --size N            input size for embedded, folder and MNIST-family datasets: 32 (default) or 64
+  --fit pad|resize    MNIST family: 28x28 grey images centred on a black canvas of --size (pad,
+                      the default) or scaled to it (resize); recorded with the model
   --depth N           ResNet depth 6n+2: 20 (default), 32, 56, ...
   -e, --epochs N      epochs (default ${DEFAULT_TRAIN.epochs})
   --batch N           batch size (default ${DEFAULT_TRAIN.batchSize})
@@ -241,7 +228,14 @@ ${ENGINE_USAGE}`,
     const size = intOption(v, 'size', 32, 8);
     const depth = intOption(v, 'depth', DEFAULT_TRAIN.depth, 8);
     const datasetArg = (v.dataset as string | undefined) ?? 'shapes';
-    const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, json);
+    const fit = v.fit as string | undefined;
+    if (fit !== undefined && fit !== 'pad' && fit !== 'resize')
+      throw new UserError(
+        `--fit must be pad or resize, not "${fit}".`,
+        'Use --fit pad or --fit resize.',
+        'usage',
+      );
+    const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, json, fit);
     const out =
       (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
     const config = {

@@ -14,7 +14,7 @@ import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
-import { trainAndRecord } from '../../core/node/jobs/record.ts';
+import { trainAndRecord } from '../../core/node/measure/training.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';

@@ -13,13 +13,12 @@ import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.
 import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { saveModuleSet, table1, type ModuleData, type ModuleSet } from '../decompose/index.ts';
-import { detectSources, measureIdle } from '../energy/meter.ts';
 import { openInference, planModel } from '../inference/index.ts';
 import { readModelDir } from '../models/io.ts';
 import { cacheDir } from '../paths.ts';
 import { runCustomScenario } from '../reuse/custom.ts';
 import type { GridModel, ScenarioRow } from '../reuse/grid.ts';
-import { RunRecorder } from '../store/recorder.ts';
+import { idlePowers, measured } from '../measure/measured.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { isEstimatedSource, type BackendName } from '../../common/api.ts';
@@ -142,74 +141,72 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
     stage: settings.idleSeconds > 0 ? `Measuring idle power for ${settings.idleSeconds} s` : 'Starting',
     fraction: 0,
   });
-  const rec = await RunRecorder.start({
-    store: ctx.store,
-    kind: 'decompose',
-    label,
-    params: {
-      experiment: 'decomposition',
-      model_dir: path.resolve(dir),
-      dataset: data.info.id,
-      approaches: p.approaches,
-      perClass: p.perClass,
-      delta: p.delta,
-      point: p.point,
-      seed: p.seed,
-      rule: 'prose',
-    },
-    settings,
-    onInfo: () => undefined,
-  });
-  ctx.onRunId?.(rec.id);
-  const engine = await openInference(dir, { engine: 'auto' });
-  try {
-    const t = await table1(engine, plan, data.train, data.test, {
-      approaches: [...p.approaches],
-      perClass: p.perClass,
-      point: p.point,
-      delta: p.delta,
-      rule: 'prose',
-      seed: p.seed,
-      classNames: data.info.classNames,
-      signal: ctx.signal,
-      onProgress: (fraction, stage) => ctx.progress({ stage, fraction: Math.min(0.95, fraction * 0.9) }),
-    });
-    ctx.progress({ stage: 'Saving the module sets', fraction: 0.97 });
-    const dirs: string[] = [];
-    for (const s of t.sets) dirs.push(await saveModuleSet(dir, s));
-    const view: Table1View = {
-      modelDir: dir,
-      datasetId: data.info.id,
-      testImages: t.testImages,
-      model: t.model,
-      rows: t.rows.map((r, i) => ({ ...r, dir: dirs[i] ?? null, modules: moduleViews(t.sets[i]!) })),
-      warnings: t.sets[0]?.warnings ?? [],
-    };
-    await rec.finish('finished', {
-      result: {
-        model_top1: t.model.top1,
-        model_top5: t.model.top5,
-        test_images: t.testImages,
-        decomposition: t.rows.map((r) => ({
-          approach: r.approach,
-          top1: r.top1,
-          top5: r.top5,
-          ji: r.ji,
-          seconds: r.seconds,
-          eval_seconds: r.evalSeconds,
-        })),
-        modules_dirs: dirs,
+  const run = await measured(
+    { store: ctx.store, settings, signal: ctx.signal },
+    {
+      kind: 'decompose',
+      label,
+      params: {
+        experiment: 'decomposition',
+        model_dir: path.resolve(dir),
+        dataset: data.info.id,
+        approaches: p.approaches,
+        perClass: p.perClass,
+        delta: p.delta,
+        point: p.point,
+        seed: p.seed,
+        rule: 'prose',
       },
-    });
-    return view;
-  } catch (e) {
-    await rec
-      .finish(ctx.signal.aborted ? 'cancelled' : 'failed', { error: (e as Error).message })
-      .catch(() => undefined);
-    throw e;
-  } finally {
-    await engine.close();
-  }
+      onStart: (rec) => ctx.onRunId?.(rec.id),
+      outcome: ({ t, dirs }) => ({
+        result: {
+          model_top1: t.model.top1,
+          model_top5: t.model.top5,
+          test_images: t.testImages,
+          decomposition: t.rows.map((r) => ({
+            approach: r.approach,
+            top1: r.top1,
+            top5: r.top5,
+            ji: r.ji,
+            seconds: r.seconds,
+            eval_seconds: r.evalSeconds,
+          })),
+          modules_dirs: dirs,
+        },
+      }),
+    },
+    async () => {
+      const engine = await openInference(dir, { engine: 'auto' });
+      try {
+        const t = await table1(engine, plan, data.train, data.test, {
+          approaches: [...p.approaches],
+          perClass: p.perClass,
+          point: p.point,
+          delta: p.delta,
+          rule: 'prose',
+          seed: p.seed,
+          classNames: data.info.classNames,
+          signal: ctx.signal,
+          onProgress: (fraction, stage) => ctx.progress({ stage, fraction: Math.min(0.95, fraction * 0.9) }),
+        });
+        ctx.progress({ stage: 'Saving the module sets', fraction: 0.97 });
+        const dirs: string[] = [];
+        for (const s of t.sets) dirs.push(await saveModuleSet(dir, s));
+        return { t, dirs };
+      } finally {
+        await engine.close();
+      }
+    },
+  );
+  const { t, dirs } = run.value;
+  return {
+    modelDir: dir,
+    datasetId: data.info.id,
+    testImages: t.testImages,
+    model: t.model,
+    rows: t.rows.map((r, i) => ({ ...r, dir: dirs[i] ?? null, modules: moduleViews(t.sets[i]!) })),
+    warnings: t.sets[0]?.warnings ?? [],
+  };
 }
 
 export function scenarioView(r: ScenarioRow): ScenarioView {
@@ -248,15 +245,9 @@ export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Prom
       'incompatible-modules',
     );
   const settings = effectiveSettings(ctx.store);
-  let idle;
-  if (settings.idleSeconds > 0) {
+  if (settings.idleSeconds > 0)
     ctx.progress({ stage: `Measuring idle power for ${settings.idleSeconds} s`, fraction: 0 });
-    const sources = await detectSources({
-      powercapRoot: settings.powercapRoot,
-      nvidiaSmi: settings.nvidiaSmi,
-    });
-    idle = await measureIdle(sources, settings.idleSeconds, settings.sampleIntervalMs);
-  }
+  const idle = await idlePowers(settings);
   ctx.progress({ stage: 'Decomposing the models (once; kept with the models)', fraction: 0.1 });
   const row = await runCustomScenario(
     {

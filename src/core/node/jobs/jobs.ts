@@ -35,7 +35,7 @@ import { UserError } from '../../common/errors.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
 import { combineSpecs, type PartSpec } from '../data/combined.ts';
 import { cacheDir, downloadsDir, repairedDir, runsDir, wizardDir } from '../paths.ts';
-import { RunRecorder } from '../store/recorder.ts';
+import { idlePowers, type RunRecorder } from '../measure/measured.ts';
 import type { TrainEvent } from '../train/trainer.ts';
 import {
   FAULTY_DEMO_DEFAULTS,
@@ -57,7 +57,7 @@ import {
   type AnalysisContext,
 } from './analysis.ts';
 import { addImported, loadById } from './datasets.ts';
-import { recordTrainingRun, type RecordedTraining } from './record.ts';
+import { recordTrainingRun, type RecordedTraining } from '../measure/training.ts';
 import { baselineFrom } from '../reuse/grid.ts';
 import { runDemoScenarios } from '../reuse/demo-scenarios.ts';
 
@@ -356,7 +356,7 @@ export class JobManager {
         fraction: null,
       };
       this.event(job);
-      const idle = await RunRecorder.idlePowers(settings, undefined, () => undefined);
+      const idle = await idlePowers(settings);
       const rows = await runDemoScenarios(
         {
           model: { dir: modelDir, data },
@@ -481,6 +481,7 @@ export class JobManager {
       const rec = await recordTrainingRun({
         store,
         settings,
+        signal,
         label: info.label,
         runDir,
         params: {
@@ -656,7 +657,7 @@ export class JobManager {
       const engine = this.o.engine();
       if (settings.idleSeconds > 0)
         ctx.progress({ stage: `Measuring idle power for ${settings.idleSeconds} s`, fraction: 0 });
-      const idle = await RunRecorder.idlePowers(settings, undefined, () => undefined);
+      const idle = await idlePowers(settings);
       // Progress: one step per line the wizard reports (fault, decompositions, trainings, options).
       const pair = p.options.includes(2) || p.options.includes(4);
       const better = p.options.includes(1) && (p.betterModel || p.betterEpochs);

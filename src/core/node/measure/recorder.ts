@@ -15,8 +15,8 @@ import {
   type Sources,
 } from '../energy/meter.ts';
 import type { FileReader } from '../energy/powercap.ts';
-import type { Settings } from './settings.ts';
-import { HEARTBEAT_MS, type PowerSummary, type RunKind, type Store } from './store.ts';
+import type { Settings } from '../store/settings.ts';
+import { HEARTBEAT_MS, type PowerSummary, type RunKind, type Store } from '../store/store.ts';
 
 export const TRACE_FORMAT = `f32le:${TRACE_COLUMNS.join(',')}`;
 export const TRACE_EVERY_MS = 30_000;

@@ -11,14 +11,12 @@ import type { BackendName } from '../../common/api.ts';
 import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../train/trainer.ts';
-import { RunRecorder, type CarriedEnergy, type RunEnergy } from '../store/recorder.ts';
-import type { Settings } from '../store/settings.ts';
+import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
 import type { Store } from '../store/store.ts';
-import { addEnergy, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
+import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
+import { measured, type MeasureContext } from './measured.ts';
 
-export interface RecordTrainingOptions {
-  store: Store;
-  settings: Settings;
+export interface RecordTrainingOptions extends MeasureContext {
   params: Record<string, unknown>;
   /**
    * The training's run folder (where `work` trains and resumes), recorded as params.run_dir
@@ -27,13 +25,10 @@ export interface RecordTrainingOptions {
    */
   runDir?: string;
   label?: string;
-  onInfo?: (line: string) => void;
   /** Called once the recorder runs (idle power measured), before `work` starts. */
   onRecorder?: (rec: RunRecorder) => void;
   work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>;
   onEvent?: (e: TrainEvent) => void;
-  /** Idle power measured already for a series of runs (then none is measured here). */
-  idle?: IdlePowers;
 }
 
 /** Which earlier runs a resumed training's energy includes, and through which epoch. */
@@ -109,55 +104,56 @@ export function carriedEnergy(
 export async function recordTrainingRun(o: RecordTrainingOptions): Promise<RecordedTraining> {
   const dir = o.runDir ?? (typeof o.params.run_dir === 'string' ? o.params.run_dir : null);
   const runDir = dir === null ? null : path.resolve(dir);
-  const rec = await RunRecorder.start({
-    store: o.store,
-    kind: 'train',
-    params: runDir === null ? o.params : { ...o.params, run_dir: runDir },
-    label: o.label,
-    settings: o.settings,
-    onInfo: o.onInfo,
-    idle: o.idle,
-  });
-  o.onRecorder?.(rec);
-  let result: TrainResult;
-  try {
-    result = await o.work((e) => {
-      if (e.type === 'start') rec.setBackend(e.backend, e.backendDetail);
-      else if (e.type === 'epoch')
-        rec.epoch({
-          epoch: e.epoch,
-          loss: e.loss,
-          accuracy: e.accuracy,
-          valAccuracy: e.valAccuracy,
-          seconds: e.seconds,
-          best: e.best,
-          checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
-        });
-      o.onEvent?.(e);
-    });
-  } catch (err) {
-    await rec.finish('failed', { error: (err as Error).message });
-    throw err;
-  }
-  const resumed = result.resumedFrom > 0 ? carriedEnergy(o.store, runDir, rec.id, result.resumedFrom) : null;
-  if (resumed && !resumed.info.complete)
-    o.onInfo?.(
-      `warning: this training resumed after epoch ${result.resumedFrom}, but the recorded earlier runs cover only ${resumed.info.through_epoch} epochs: its energy leaves out the rest.`,
-    );
-  const energy = await rec.finish(result.status, {
-    bestEpoch: result.bestEpoch || undefined,
-    carried: resumed?.carried,
-    result: {
-      epochs_done: result.epochsDone,
-      best_epoch: result.bestEpoch,
-      top1: result.top1,
-      top5: result.top5,
-      model_dir: result.modelDir,
-      resumed_from: result.resumedFrom,
-      ...(resumed ? { energy_carried: resumed.info } : {}),
+  // Set when the run ends: which earlier attempts a resumed training carries.
+  const got: { carried?: EnergyCarried } = {};
+  const m = await measured(
+    o,
+    {
+      kind: 'train',
+      params: runDir === null ? o.params : { ...o.params, run_dir: runDir },
+      label: o.label,
+      onStart: o.onRecorder,
+      outcome: (result: TrainResult, rec) => {
+        const resumed =
+          result.resumedFrom > 0 ? carriedEnergy(o.store, runDir, rec.id, result.resumedFrom) : null;
+        if (resumed) got.carried = resumed.info;
+        if (resumed && !resumed.info.complete)
+          o.onInfo?.(
+            `warning: this training resumed after epoch ${result.resumedFrom}, but the recorded earlier runs cover only ${resumed.info.through_epoch} epochs: its energy leaves out the rest.`,
+          );
+        return {
+          status: result.status,
+          bestEpoch: result.bestEpoch || undefined,
+          carried: resumed?.carried,
+          result: {
+            epochs_done: result.epochsDone,
+            best_epoch: result.bestEpoch,
+            top1: result.top1,
+            top5: result.top5,
+            model_dir: result.modelDir,
+            resumed_from: result.resumedFrom,
+            ...(resumed ? { energy_carried: resumed.info } : {}),
+          },
+        };
+      },
     },
-  });
-  return { result, runId: rec.id, energy, ...(resumed ? { carried: resumed.info } : {}) };
+    (rec) =>
+      o.work((e) => {
+        if (e.type === 'start') rec.setBackend(e.backend, e.backendDetail);
+        else if (e.type === 'epoch')
+          rec.epoch({
+            epoch: e.epoch,
+            loss: e.loss,
+            accuracy: e.accuracy,
+            valAccuracy: e.valAccuracy,
+            seconds: e.seconds,
+            best: e.best,
+            checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
+          });
+        o.onEvent?.(e);
+      }),
+  );
+  return { result: m.value, runId: m.runId, energy: m.energy, ...got };
 }
 
 export interface TrainAndRecordOptions extends Omit<RecordTrainingOptions, 'work' | 'runDir'> {
@@ -166,7 +162,6 @@ export interface TrainAndRecordOptions extends Omit<RecordTrainingOptions, 'work
   config: Partial<TrainConfig>;
   workers?: number;
   backend?: BackendName | null;
-  signal?: AbortSignal;
   /** What to tell the user when the training is cancelled (then a UserError 'cancelled' is thrown). */
   cancelled: { message: string; hint: string };
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { LoadedDataset } from '../../common/dataset.ts';
 import { loadDataset } from '../data/index.ts';
 import { DEFAULT_DELTA, DEFAULT_POINT } from '../decompose/index.ts';
-import { trainAndRecord } from '../jobs/record.ts';
+import { trainAndRecord } from '../measure/training.ts';
 import {
   imagesKey,
   runGrid,

@@ -12,12 +12,12 @@ import { openInference, planModel } from '../inference/index.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import type { InferenceEngine, ObservePoint } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
-import { trainAndRecord } from '../jobs/record.ts';
+import { trainAndRecord } from '../measure/training.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
 import { decompose, gather, type Approach, type ModuleSet } from '../decompose/decompose.ts';
 import type { BlnRule } from '../decompose/algorithms.ts';
 import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
-import { RunRecorder } from '../store/recorder.ts';
+import { measured, type MeasureContext, type RunRecorder } from '../measure/measured.ts';
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { topKAccuracy } from '../train/metrics.ts';
@@ -258,30 +258,27 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
       }
       if (!set) {
         info(`decomposing ${m.dir} (${spec.approach}, ${spec.decompose.perClass} images per class)…`);
-        const rec = await RunRecorder.start({
-          store: ctx.store,
-          kind: 'decompose',
-          params: { model: m.dir, approach: spec.approach, ...spec.decompose, grid: id },
-          settings: ctx.settings,
-          idle: ctx.idle,
-          onInfo: () => undefined,
-        });
-        try {
-          [set] = await decompose(engine, plans[i]!, m.data.train, {
-            approaches: [spec.approach],
-            ...spec.decompose,
-            seed: spec.seed,
-            classNames: m.data.info.classNames,
-            signal: ctx.signal,
-          });
-          const dir = await saveModuleSet(reads[i]!.dir, set!);
-          const e = await rec.finish('finished', { result: { modules_dir: dir } });
-          cost = costBetween(null, e.energy);
-          ctx.store.putGridRow(id, key, 'decompose', { dir, cost }, rec.id);
-        } catch (err) {
-          await rec.finish(ctx.signal?.aborted ? 'cancelled' : 'failed', { error: (err as Error).message });
-          throw err;
-        }
+        const r = await measured(
+          quietRuns(ctx),
+          {
+            kind: 'decompose',
+            params: { model: m.dir, approach: spec.approach, ...spec.decompose, grid: id },
+            outcome: ({ dir }) => ({ result: { modules_dir: dir } }),
+          },
+          async () => {
+            const [built] = await decompose(engine, plans[i]!, m.data.train, {
+              approaches: [spec.approach],
+              ...spec.decompose,
+              seed: spec.seed,
+              classNames: m.data.info.classNames,
+              signal: ctx.signal,
+            });
+            return { set: built!, dir: await saveModuleSet(reads[i]!.dir, built!) };
+          },
+        );
+        set = r.value.set;
+        cost = costBetween(null, r.energy.energy);
+        ctx.store.putGridRow(id, key, 'decompose', { dir: r.value.dir, cost }, r.runId);
       }
       opened.push({ model: m, plan: plans[i]!, engine, set: set!, decomposition: cost });
     }
@@ -332,124 +329,127 @@ async function runScenario(
       ? `${s.kind}: label ${s.replaced}'s module is now ${names[s.replaced]}'s; composing ${s.classes.length} modules on ${test.count} test images…`
       : `${s.kind} ${names.join(' + ')}: composing ${s.classes.length} modules on ${test.count} test images…`,
   );
-  const rec = await RunRecorder.start({
-    store: ctx.store,
-    kind: spec.kind,
-    params: {
-      grid: gridId,
-      scenario: s.key,
-      classes: names,
-      approach: spec.approach,
-      inference: spec.inference,
-    },
-    settings: ctx.settings,
-    idle: ctx.idle,
-    onInfo: () => undefined,
-  });
-  let row: ScenarioRow;
-  try {
-    // Build: one source per label, so column j of the composed scores votes for label j.
-    const sources: ComposeSource[] = s.classes.map((c) => ({
-      engine: opened[c.source]!.engine,
-      set: opened[c.source]!.set,
-      classes: [c.classIndex],
-    }));
-    let continual: ComposeSource[] | null = null;
-    if (s.kind === 'inter-reuse') {
-      // Continuous learning: each module learns the other dataset's classes as unconcerned.
-      continual = [];
-      for (const c of s.classes) {
-        const o = opened[c.source]!;
-        const others = s.classes.filter((x) => x.source !== c.source);
-        const idx: number[] = [];
-        const perOther = Math.ceil(o.set.perClass / Math.max(1, others.length));
-        const otherImages: Uint8Array[] = [];
-        for (const x of others) {
-          const set = datas[x.source]!.train;
-          const pick: number[] = [];
-          for (let i = 0; i < set.count && pick.length < perOther; i++)
-            if (set.labels[i] === x.classIndex) pick.push(i);
-          idx.push(...pick);
-          otherImages.push(gather(set, pick));
-        }
-        const images = new Uint8Array(otherImages.reduce((n, a) => n + a.length, 0));
-        let off = 0;
-        for (const a of otherImages) {
-          images.set(a, off);
-          off += a.length;
-        }
-        const modified = await continualModule(o.engine, o.plan, o.set, c.classIndex, o.model.data.train, {
-          images,
-          count: idx.length,
-        });
-        continual.push({ engine: o.engine, set: { ...o.set, modules: [modified] }, classes: [c.classIndex] });
-      }
-    }
-    const built = rec.energyNow();
-    const composed = await composedScores(sources, test.images, test.count, { signal: ctx.signal });
-    const M = s.classes.length;
-    const top1 = topKAccuracy(composed.scores, test.labels, M, 1);
-    const top5 = topKAccuracy(composed.scores, test.labels, M, Math.min(5, M));
-    let mma: number | undefined;
-    if (continual) {
-      const c2 = await composedScores(continual, test.images, test.count, { signal: ctx.signal });
-      mma = topKAccuracy(c2.scores, test.labels, M, 1);
-    }
-    let modelTop: { top1: number; top5: number } | undefined;
-    if (spec.kind === 'replace') {
-      // The trained model's own accuracy on its own test set, to compare against.
-      const a = opened[0]!;
-      const probs = await a.engine.predict(a.model.data.test.images, a.model.data.test.count);
-      const n = a.plan.classes;
-      modelTop = {
-        top1: topKAccuracy(probs, a.model.data.test.labels, n, 1),
-        top5: topKAccuracy(probs, a.model.data.test.labels, n, Math.min(5, n)),
-      };
-    }
-    const total = await rec.finish('finished', { result: { top1, top5, mma } });
-    const build = costBetween(null, built);
-    const predict = costBetween(built, total.energy);
-    const baseline = await runBaseline(spec, s, opened, ctx, gridId, done);
-    const decomposition = addCosts(
-      ...[...new Set(s.classes.map((c) => c.source))].map((i) => opened[i]!.decomposition),
-    );
-    const reuse = addCosts(build, predict);
-    const withDecomposition = addCosts(reuse, decomposition);
-    const baseFixed = addCosts(baseline.fixed, baseline.predict);
-    const baseBest = addCosts(baseline.best, baseline.predict);
-    row = {
-      scenario: spec.kind,
-      kind: scope,
-      key: s.key,
-      classes: names,
-      ...(spec.kind === 'reuse'
-        ? { ma: top1 }
-        : { top1, top5, model_top1: modelTop!.top1, model_top5: modelTop!.top5 }),
-      ...(mma !== undefined ? { mma } : {}),
-      tma: baseline.tma,
-      test_images: test.count,
-      cost: {
-        decomposition,
-        build,
-        predict,
-        baseline_fixed: baseline.fixed,
-        baseline_best: baseline.best,
-        baseline_predict: baseline.predict,
+  // The scenario's own run: building its modules and predicting with them.
+  const run = await measured(
+    quietRuns(ctx),
+    {
+      kind: spec.kind,
+      params: {
+        grid: gridId,
+        scenario: s.key,
+        classes: names,
+        approach: spec.approach,
+        inference: spec.inference,
       },
-      co2e_ratio_fixed: co2eRatio(baseFixed, reuse),
-      co2e_ratio_best: co2eRatio(baseBest, reuse),
-      co2e_ratio_fixed_with_decomposition: co2eRatio(baseFixed, withDecomposition),
-      co2e_ratio_best_with_decomposition: co2eRatio(baseBest, withDecomposition),
-      engines: { reuse: opened[0]!.engine.name, baseline: baseline.engine },
-      run_ids: { scenario: rec.id, baseline: baseline.runId },
-    };
-  } catch (err) {
-    await rec
-      .finish(ctx.signal?.aborted ? 'cancelled' : 'failed', { error: (err as Error).message })
-      .catch(() => undefined);
-    throw err;
+      outcome: ({ top1, top5, mma }) => ({ result: { top1, top5, mma } }),
+    },
+    async (rec: RunRecorder) => {
+      // Build: one source per label, so column j of the composed scores votes for label j.
+      const sources: ComposeSource[] = s.classes.map((c) => ({
+        engine: opened[c.source]!.engine,
+        set: opened[c.source]!.set,
+        classes: [c.classIndex],
+      }));
+      const continual = s.kind === 'inter-reuse' ? await continualSources(s, opened) : null;
+      const built = rec.energyNow();
+      const composed = await composedScores(sources, test.images, test.count, { signal: ctx.signal });
+      const M = s.classes.length;
+      const top1 = topKAccuracy(composed.scores, test.labels, M, 1);
+      const top5 = topKAccuracy(composed.scores, test.labels, M, Math.min(5, M));
+      let mma: number | undefined;
+      if (continual) {
+        const c2 = await composedScores(continual, test.images, test.count, { signal: ctx.signal });
+        mma = topKAccuracy(c2.scores, test.labels, M, 1);
+      }
+      let modelTop: { top1: number; top5: number } | undefined;
+      if (spec.kind === 'replace') {
+        // The trained model's own accuracy on its own test set, to compare against.
+        const a = opened[0]!;
+        const probs = await a.engine.predict(a.model.data.test.images, a.model.data.test.count);
+        const n = a.plan.classes;
+        modelTop = {
+          top1: topKAccuracy(probs, a.model.data.test.labels, n, 1),
+          top5: topKAccuracy(probs, a.model.data.test.labels, n, Math.min(5, n)),
+        };
+      }
+      return { built, top1, top5, mma, modelTop };
+    },
+  );
+  const { built, top1, top5, mma, modelTop } = run.value;
+  const build = costBetween(null, built);
+  const predict = costBetween(built, run.energy.energy);
+  const baseline = await runBaseline(spec, s, opened, ctx, gridId, done);
+  const decomposition = addCosts(
+    ...[...new Set(s.classes.map((c) => c.source))].map((i) => opened[i]!.decomposition),
+  );
+  const reuse = addCosts(build, predict);
+  const withDecomposition = addCosts(reuse, decomposition);
+  const baseFixed = addCosts(baseline.fixed, baseline.predict);
+  const baseBest = addCosts(baseline.best, baseline.predict);
+  return {
+    scenario: spec.kind,
+    kind: scope,
+    key: s.key,
+    classes: names,
+    ...(spec.kind === 'reuse'
+      ? { ma: top1 }
+      : { top1, top5, model_top1: modelTop!.top1, model_top5: modelTop!.top5 }),
+    ...(mma !== undefined ? { mma } : {}),
+    tma: baseline.tma,
+    test_images: test.count,
+    cost: {
+      decomposition,
+      build,
+      predict,
+      baseline_fixed: baseline.fixed,
+      baseline_best: baseline.best,
+      baseline_predict: baseline.predict,
+    },
+    co2e_ratio_fixed: co2eRatio(baseFixed, reuse),
+    co2e_ratio_best: co2eRatio(baseBest, reuse),
+    co2e_ratio_fixed_with_decomposition: co2eRatio(baseFixed, withDecomposition),
+    co2e_ratio_best_with_decomposition: co2eRatio(baseBest, withDecomposition),
+    engines: { reuse: opened[0]!.engine.name, baseline: baseline.engine },
+    run_ids: { scenario: run.runId, baseline: baseline.runId },
+  };
+}
+
+/** Continuous learning: each module of an inter reuse learns the other dataset's classes as unconcerned. */
+async function continualSources(s: Scenario, opened: Opened[]): Promise<ComposeSource[]> {
+  const datas = opened.map((o) => o.model.data);
+  const continual: ComposeSource[] = [];
+  for (const c of s.classes) {
+    const o = opened[c.source]!;
+    const others = s.classes.filter((x) => x.source !== c.source);
+    const idx: number[] = [];
+    const perOther = Math.ceil(o.set.perClass / Math.max(1, others.length));
+    const otherImages: Uint8Array[] = [];
+    for (const x of others) {
+      const set = datas[x.source]!.train;
+      const pick: number[] = [];
+      for (let i = 0; i < set.count && pick.length < perOther; i++)
+        if (set.labels[i] === x.classIndex) pick.push(i);
+      idx.push(...pick);
+      otherImages.push(gather(set, pick));
+    }
+    const images = new Uint8Array(otherImages.reduce((n, a) => n + a.length, 0));
+    let off = 0;
+    for (const a of otherImages) {
+      images.set(a, off);
+      off += a.length;
+    }
+    const modified = await continualModule(o.engine, o.plan, o.set, c.classIndex, o.model.data.train, {
+      images,
+      count: idx.length,
+    });
+    continual.push({ engine: o.engine, set: { ...o.set, modules: [modified] }, classes: [c.classIndex] });
   }
-  return row;
+  return continual;
+}
+
+/** A grid's runs are recorded silently (the grid reports its own progress), on its one idle measurement. */
+function quietRuns(ctx: GridContext): MeasureContext {
+  return { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal };
 }
 
 /** Trains the same architecture from scratch on exactly the scenario's classes and data. */

@@ -14,9 +14,9 @@ import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../d
 import { openInference, planModel, type ModelPlan } from '../inference/index.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
-import { trainAndRecord } from '../jobs/record.ts';
+import { trainAndRecord } from '../measure/training.ts';
 import { addCosts, costBetween, type Cost } from '../reuse/grid.ts';
-import { RunRecorder } from '../store/recorder.ts';
+import { measured } from '../measure/measured.ts';
 import type { RunKind, Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
@@ -145,29 +145,14 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     opened.push(e);
     return e;
   };
-  const measured = async <T>(
-    kind: RunKind,
-    params: Record<string, unknown>,
-    work: (rec: RunRecorder) => Promise<T>,
-  ) => {
-    const rec = await RunRecorder.start({
-      store: ctx.store,
-      kind,
-      params: { wizard: true, ...params },
-      settings: ctx.settings,
-      idle: ctx.idle,
-      onInfo: () => undefined,
-    });
-    try {
-      const value = await work(rec);
-      const e = await rec.finish('finished', { result: { wizard: params } });
-      return { value, cost: costBetween(null, e.energy), runId: rec.id };
-    } catch (err) {
-      await rec
-        .finish(ctx.signal?.aborted ? 'cancelled' : 'failed', { error: (err as Error).message })
-        .catch(() => undefined);
-      throw err;
-    }
+  // Each step the wizard measures is a run of its own, marked as the wizard's.
+  const measure = async <T>(kind: RunKind, params: Record<string, unknown>, work: () => Promise<T>) => {
+    const r = await measured(
+      { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal },
+      { kind, params: { wizard: true, ...params }, outcome: () => ({ result: { wizard: params } }) },
+      work,
+    );
+    return { value: r.value, cost: costBetween(null, r.energy.energy), runId: r.runId };
   };
   const decomposeModel = async (
     dir: string,
@@ -177,7 +162,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     what: string,
   ) => {
     say(`decomposing ${what} (${spec.decompose.perClass} images per class)…`);
-    const r = await measured(
+    const r = await measure(
       'decompose',
       { model: dir, what, perClass: spec.decompose.perClass },
       async () => {
@@ -305,7 +290,7 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       note?: string,
     ) => {
       say(`option ${option}: ${label(option)}…`);
-      const r = await measured(kind, { option, faulty, victim }, async () =>
+      const r = await measure(kind, { option, faulty, victim }, async () =>
         repairedScores(pipe, test.images, test.count, ctx.signal),
       );
       const acc = judge(r.value);
