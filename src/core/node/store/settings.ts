@@ -84,12 +84,14 @@ export function readSettings(store: Store): Settings {
 
 export function writeSetting<K extends keyof Settings>(store: Store, key: K, value: unknown): Settings[K] {
   const v = validateSetting(key, value);
-  store.db
-    .prepare(
-      `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
-    )
-    .run(key, JSON.stringify(v), new Date().toISOString());
+  store.write(() =>
+    store.db
+      .prepare(
+        `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
+      )
+      .run(key, JSON.stringify(v), new Date().toISOString()),
+  );
   return v;
 }
 

@@ -123,21 +123,49 @@ function ownerAlive(r: {
   return fresh;
 }
 
-/** Applies the migrations the database lacks, in one transaction. */
-export function migrate(db: Database.Database, upTo = SCHEMA_VERSION): number {
-  const from = db.pragma('user_version', { simple: true }) as number;
-  if (from > SCHEMA_VERSION)
-    throw new UserError(
-      `The database was written by a newer Decomposer (schema ${from}, this one knows ${SCHEMA_VERSION}).`,
-      'Update Decomposer, or use another database with --db.',
-      'db-newer',
-    );
+/**
+ * Applies the migrations the database lacks. The version is read again inside the one
+ * exclusive transaction that applies them and bumps it, so processes starting together on a
+ * fresh folder migrate once (the others wait, then find it done). `backup` runs before an
+ * existing database (version above 0) is changed.
+ */
+export function migrate(
+  db: Database.Database,
+  upTo = SCHEMA_VERSION,
+  o: { backup?: (from: number) => void } = {},
+): number {
+  const version = () => {
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v > SCHEMA_VERSION)
+      throw new UserError(
+        `The database was written by a newer Decomposer (schema ${v}, this one knows ${SCHEMA_VERSION}).`,
+        'Update Decomposer, or use another database with --db.',
+        'db-newer',
+      );
+    return v;
+  };
+  const from = version();
   if (from >= upTo) return from;
-  db.transaction(() => {
-    for (let v = from; v < upTo; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${upTo}`);
-  }).immediate();
-  return upTo;
+  if (from > 0) o.backup?.(from);
+  return db
+    .transaction(() => {
+      const now = version();
+      if (now >= upTo) return now; // another process migrated it meanwhile
+      for (let v = now; v < upTo; v++) db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${upTo}`);
+      return upTo;
+    })
+    .exclusive();
+}
+
+/** Copies a database (a consistent snapshot, WAL included) to `${file}.schema-N.bak`, atomically. */
+export function backupBeforeMigration(db: Database.Database, file: string, from: number): string {
+  const out = `${file}.schema-${from}.bak`;
+  const part = `${out}.${process.pid}.part`;
+  fs.rmSync(part, { force: true });
+  db.prepare('VACUUM INTO ?').run(part);
+  fs.renameSync(part, out);
+  return out;
 }
 
 export class Store {
@@ -169,7 +197,7 @@ export class Store {
       db.pragma('journal_mode = WAL');
       db.pragma('foreign_keys = ON');
       db.pragma('synchronous = NORMAL');
-      migrate(db);
+      migrate(db, SCHEMA_VERSION, { backup: (from) => backupBeforeMigration(db, f, from) });
     } catch (e) {
       db.close();
       if ((e as Error).name === 'UserError') throw e;
@@ -184,6 +212,16 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs `fn` as one IMMEDIATE transaction, the only way the store writes: the write lock is
+   * taken at BEGIN, where the busy timeout waits for it. (A deferred transaction that reads
+   * and then writes cannot wait: its upgrade fails at once with SQLITE_BUSY.) Nested calls
+   * become savepoints of the outer one.
+   */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** Folder of the power trace files. */
@@ -203,12 +241,16 @@ export class Store {
            seconds = (julianday(heartbeat_at) - julianday(started_at)) * 86400.0
          WHERE id = ? AND status = 'running'`,
       );
-      this.db.transaction(() => gone.forEach((id) => upd.run(id)))();
+      this.write(() => gone.forEach((id) => upd.run(id)));
     }
     return gone;
   }
 
   machineId(m: MachineInfo): number {
+    return this.write(() => this.findOrAddMachine(m));
+  }
+
+  private findOrAddMachine(m: MachineInfo): number {
     const fp = JSON.stringify([m.hostname, m.os, m.arch, m.cpu_model, m.cpu_threads, m.memory_bytes, m.gpus]);
     const row = this.db.prepare('SELECT id FROM machines WHERE fingerprint = ?').get(fp) as
       { id: number } | undefined;
@@ -245,7 +287,7 @@ export class Store {
   }): number {
     if (!RUN_KINDS.includes(s.kind)) throw new Error(`unknown run kind ${s.kind}`);
     const now = iso();
-    return this.db.transaction(() => {
+    return this.write(() => {
       const machineId = s.machine ? this.machineId(s.machine) : null;
       return Number(
         this.db
@@ -267,25 +309,30 @@ export class Store {
             s.backendDetail ?? null,
           ).lastInsertRowid,
       );
-    })();
+    });
   }
 
   setBackend(id: number, backend: string, detail: string): void {
-    this.db.prepare('UPDATE runs SET backend = ?, backend_detail = ? WHERE id = ?').run(backend, detail, id);
+    this.write(() =>
+      this.db
+        .prepare('UPDATE runs SET backend = ?, backend_detail = ? WHERE id = ?')
+        .run(backend, detail, id),
+    );
   }
 
   /** The run is alive; optionally with its power so far (one transaction). */
   heartbeat(id: number, power?: PowerSummary): void {
-    this.db.transaction(() => {
+    this.write(() => {
       this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
       if (power) this.putPower(id, power);
-    })();
+    });
   }
 
   putPower(id: number, p: PowerSummary, trace?: { file: string; format: string }): void {
-    this.db
-      .prepare(
-        `INSERT INTO power (run_id, source, sources_json, interval_ms, samples, missed, seconds, cpu_j, dram_j, gpu_j, gpus,
+    this.write(() =>
+      this.db
+        .prepare(
+          `INSERT INTO power (run_id, source, sources_json, interval_ms, samples, missed, seconds, cpu_j, dram_j, gpu_j, gpus,
            idle_seconds, idle_cpu_w, idle_dram_w, idle_gpu_w, trace_file, trace_format, updated_at)
          VALUES (@id, @source, @sources, @intervalMs, @samples, @missed, @seconds, @cpuJ, @dramJ, @gpuJ, @gpus,
            @idleSeconds, @idleCpuW, @idleDramW, @idleGpuW, @traceFile, @traceFormat, @now)
@@ -296,15 +343,16 @@ export class Store {
            idle_dram_w = excluded.idle_dram_w, idle_gpu_w = excluded.idle_gpu_w,
            trace_file = COALESCE(excluded.trace_file, power.trace_file),
            trace_format = COALESCE(excluded.trace_format, power.trace_format), updated_at = excluded.updated_at`,
-      )
-      .run({
-        ...p,
-        id,
-        sources: JSON.stringify(p.sources),
-        traceFile: trace?.file ?? null,
-        traceFormat: trace?.format ?? null,
-        now: iso(),
-      });
+        )
+        .run({
+          ...p,
+          id,
+          sources: JSON.stringify(p.sources),
+          traceFile: trace?.file ?? null,
+          traceFormat: trace?.format ?? null,
+          now: iso(),
+        }),
+    );
   }
 
   /** Writes the power trace (atomically) and points the power row at it. */
@@ -316,10 +364,10 @@ export class Store {
   ): Promise<string> {
     const file = path.join(this.traceDir, `run-${id}.f32`);
     await writeFileAtomic(file, new Uint8Array(Float32Array.from(rows).buffer));
-    this.db.transaction(() => {
+    this.write(() => {
       this.putPower(id, power, { file: path.relative(path.dirname(this.file), file), format });
       this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
-    })();
+    });
     return file;
   }
 
@@ -356,7 +404,7 @@ export class Store {
     },
     power?: PowerSummary,
   ): void {
-    this.db.transaction(() => {
+    this.write(() => {
       this.db
         .prepare(
           `INSERT OR REPLACE INTO epochs (run_id, epoch, loss, accuracy, val_accuracy, seconds, best, checkpoint, ended_at, energy_json)
@@ -377,7 +425,7 @@ export class Store {
       if (e.best) this.db.prepare('UPDATE runs SET best_epoch = ? WHERE id = ?').run(e.epoch, id);
       this.db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'`).run(iso(), id);
       if (power) this.putPower(id, power);
-    })();
+    });
   }
 
   finishRun(
@@ -394,7 +442,7 @@ export class Store {
     },
     power?: PowerSummary,
   ): void {
-    this.db.transaction(() => {
+    this.write(() => {
       const now = iso();
       this.db
         .prepare(
@@ -418,7 +466,7 @@ export class Store {
           id,
         );
       if (power) this.putPower(id, power);
-    })();
+    });
   }
 
   /**
@@ -558,12 +606,14 @@ export class Store {
   /** Opens (or finds) an experiment grid by its id; returns the rows already finished. */
   openGrid(id: string, kind: string, spec: unknown): Map<string, { row: unknown; runId: number | null }> {
     const now = new Date().toISOString();
-    this.db
-      .prepare(
-        `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?)
+    this.write(() =>
+      this.db
+        .prepare(
+          `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?)
          ON CONFLICT(id) DO UPDATE SET status = 'running', updated_at = excluded.updated_at`,
-      )
-      .run(id, kind, JSON.stringify(spec), now, now);
+        )
+        .run(id, kind, JSON.stringify(spec), now, now),
+    );
     const rows = this.db.prepare('SELECT key, row_json, run_id FROM grid_rows WHERE grid_id = ?').all(id) as {
       key: string;
       row_json: string;
@@ -574,17 +624,21 @@ export class Store {
 
   /** Records one finished piece of a grid (a scenario row, a decomposition, a baseline). */
   putGridRow(gridId: string, key: string, kind: string, row: unknown, runId: number | null): void {
-    this.db
-      .prepare(
-        `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.write(() =>
+      this.db
+        .prepare(
+          `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(grid_id, key) DO UPDATE SET row_json = excluded.row_json, run_id = excluded.run_id`,
-      )
-      .run(gridId, key, kind, runId, JSON.stringify(row), new Date().toISOString());
+        )
+        .run(gridId, key, kind, runId, JSON.stringify(row), new Date().toISOString()),
+    );
   }
 
   setGridStatus(id: string, status: 'running' | 'finished' | 'failed' | 'cancelled'): void {
-    this.db
-      .prepare('UPDATE grids SET status = ?, updated_at = ? WHERE id = ?')
-      .run(status, new Date().toISOString(), id);
+    this.write(() =>
+      this.db
+        .prepare('UPDATE grids SET status = ?, updated_at = ? WHERE id = ?')
+        .run(status, new Date().toISOString(), id),
+    );
   }
 }

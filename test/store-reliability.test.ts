@@ -1,0 +1,182 @@
+// The store under the conditions an audit found it failing in: several processes writing one
+// data folder at once, parallel first starts on a fresh folder, a read-only folder, a damaged
+// database, a full disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrate, Store } from '../src/core/node/store/store.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
+import type { MachineInfo } from '../src/core/node/energy/machine.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rel-'));
+
+const machine: MachineInfo = {
+  hostname: 'stress',
+  os: 'linux',
+  arch: 'x64',
+  cpu_model: 'Fake CPU',
+  cpu_cores: 2,
+  cpu_threads: 4,
+  memory_bytes: 8e9,
+  gpus: [],
+  virtual: false,
+};
+
+// Child modes: DEC_STRESS_CHILD=<db> records DEC_STRESS_N runs (start, epoch, finish) as fast
+// as it can; DEC_FIRST_CHILD=<db> is a first start (open, list, close).
+if (process.env.DEC_STRESS_CHILD) {
+  const store = Store.open(process.env.DEC_STRESS_CHILD);
+  const n = Number(process.env.DEC_STRESS_N);
+  let failed = 0;
+  for (let i = 0; i < n; i++) {
+    try {
+      const id = store.startRun({ kind: 'train', params: { pid: process.pid, i }, machine });
+      store.addEpoch(id, { epoch: 1, loss: 1 });
+      store.finishRun(id, { status: 'finished', result: { i } });
+    } catch (e) {
+      failed++;
+      process.stderr.write(`${(e as Error).message}\n`);
+    }
+  }
+  store.close();
+  process.exit(failed ? 1 : 0);
+}
+if (process.env.DEC_HOLD_MIGRATION) {
+  // Another process in the middle of the first migration: schema written, not yet committed.
+  const db = new Database(process.env.DEC_HOLD_MIGRATION);
+  db.pragma('journal_mode = WAL');
+  db.exec('BEGIN IMMEDIATE');
+  for (const m of MIGRATIONS) db.exec(m);
+  db.pragma(`user_version = ${MIGRATIONS.length}`);
+  process.stdout.write('holding\n');
+  await new Promise((r) => setTimeout(r, 500));
+  db.exec('COMMIT');
+  db.close();
+  process.exit(0);
+}
+if (process.env.DEC_FIRST_CHILD) {
+  try {
+    const store = Store.open(process.env.DEC_FIRST_CHILD);
+    store.listRuns();
+    store.close();
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+/** Runs this file in child mode, `count` processes at once; their exit codes and stderr. */
+async function children(
+  count: number,
+  env: Record<string, string>,
+): Promise<{ code: number; err: string }[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<{ code: number; err: string }>((resolve) => {
+          const c = spawn(process.execPath, [import.meta.filename], {
+            env: { ...process.env, ...env },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          c.stderr.setEncoding('utf8');
+          c.stderr.on('data', (d: string) => (err += d));
+          c.on('exit', (code) => resolve({ code: code ?? -1, err }));
+        }),
+    ),
+  );
+}
+
+test('four processes writing one database at once lose nothing (every write transaction takes the lock first)', async () => {
+  const file = path.join(tmp(), 'decomposer.db');
+  Store.open(file).close();
+  const n = 300;
+  const out = await children(4, { DEC_STRESS_CHILD: file, DEC_STRESS_N: String(n) });
+  assert.deepEqual(
+    out.map((o) => o.code),
+    [0, 0, 0, 0],
+    out.map((o) => o.err.split('\n').slice(0, 3).join(' | ')).join('\n'),
+  );
+  const s = Store.open(file);
+  try {
+    const runs = s.listRuns();
+    assert.equal(runs.length, 4 * n);
+    assert.ok(runs.every((r) => r.status === 'finished' && r.epochs_done === 1));
+    assert.equal(new Set(runs.map((r) => r.machine?.id)).size, 1, 'one machine row, found or inserted once');
+  } finally {
+    s.close();
+  }
+});
+
+test('parallel first starts on a fresh data folder all succeed (the schema version is read inside the migration)', async () => {
+  // Deterministic: this process reads version 0 while another is migrating, then waits for it.
+  const dir = tmp();
+  const file = path.join(dir, 'decomposer.db');
+  const holder = spawn(process.execPath, [import.meta.filename], {
+    env: { ...process.env, DEC_HOLD_MIGRATION: file },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => holder.on('exit', r));
+  await new Promise<void>((resolve) => {
+    holder.stdout.setEncoding('utf8');
+    holder.stdout.on('data', (d: string) => d.includes('holding') && resolve());
+  });
+  const s = Store.open(file);
+  try {
+    assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.deepEqual(s.listRuns(), []);
+  } finally {
+    s.close();
+  }
+  await exited;
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.bak')),
+    [],
+    'a fresh database is not backed up',
+  );
+  // And as it happens: three first starts at once, a few times.
+  for (let round = 0; round < 3; round++) {
+    const file = path.join(tmp(), 'fresh', 'decomposer.db');
+    const out = await children(3, { DEC_FIRST_CHILD: file });
+    assert.deepEqual(
+      out.map((o) => o.code),
+      [0, 0, 0],
+      `round ${round}: ${out.map((o) => o.err).join(' | ')}`,
+    );
+    const db = new Database(file, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    db.close();
+  }
+});
+
+test('a migration backs the database up first (a consistent copy at the old version)', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'decomposer.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  migrate(db, 1);
+  db.prepare(
+    `INSERT INTO runs (kind, params_json, status, started_at, ended_at, heartbeat_at, pid, host)
+     VALUES ('train', '{"old":1}', 'finished', '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z', '2025-01-01T00:01:00Z', 1, 'h')`,
+  ).run();
+  db.close();
+  Store.open(file).close();
+  const backups = fs.readdirSync(dir).filter((f) => f.endsWith('.bak'));
+  assert.deepEqual(backups, ['decomposer.db.schema-1.bak']);
+  const b = new Database(path.join(dir, backups[0]!), { readonly: true });
+  try {
+    assert.equal(b.pragma('user_version', { simple: true }), 1);
+    assert.deepEqual(b.prepare('SELECT params_json FROM runs').all(), [{ params_json: '{"old":1}' }]);
+  } finally {
+    b.close();
+  }
+  // Up to date: no new backup.
+  Store.open(file).close();
+  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.bak')).length, 1);
+});
