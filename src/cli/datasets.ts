@@ -1,12 +1,19 @@
 // Dataset arguments: "shapes" or "textures" (embedded), "cifar10:PATH", "cifar100:PATH",
-// "tinyimagenet:PATH", "folder:PATH", and "A+B+..." for one dataset made of several (the
-// classes of A, then those of B, ...), e.g. tinyimagenet:PATH+folder:PATH.
-import type { DatasetSpec } from '../core/common/dataset.ts';
+// "tinyimagenet:PATH", "folder:PATH", the MNIST family ("fashion-mnist" where it is found on
+// this machine, or "fashion-mnist:PATH"; "emnist-letters:PATH" and the other EMNIST splits),
+// and "A+B+..." for one dataset made of several (the classes of A, then those of B, ...),
+// e.g. tinyimagenet:PATH+folder:PATH.
+import type { DatasetSpec, EmnistSplit, GreyFit, MnistFamily } from '../core/common/dataset.ts';
 import { UserError } from '../core/common/errors.ts';
 import { combineSpecs, type PartSpec } from '../core/node/data/combined.ts';
+import { EMNIST_SPLITS, findMnist, MNIST_FAMILIES, mnistNotFound } from '../core/node/data/mnist.ts';
+import { dataHome } from '../core/node/paths.ts';
 
 export const DATASET_HELP =
   'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH | ' +
+  'mnist | fashion-mnist | kmnist | emnist[-balanced|-byclass|-bymerge|-letters|-digits|-mnist] ' +
+  '(IDX files, gzip’d or not: NAME alone where found in <home>/datasets/NAME, <home>/downloads/NAME or ' +
+  '/usr/share/datasets/NAME, else NAME:PATH; 28x28 grey images padded to 32, or see --fit) | ' +
   'A+B+... (one dataset with the classes of each part in order, e.g. tinyimagenet:PATH+folder:PATH; ' +
   'a folder part takes the size of the tinyimagenet (64) or cifar (32) part; ' +
   "a '+' right before a dataset name such as 'folder:' always separates parts, so a path containing '+folder:' cannot be used)";
@@ -20,24 +27,58 @@ const NAMES = [
   'tinyimagenet',
   'imagenet200',
   'folder',
+  ...MNIST_FAMILIES,
+  ...EMNIST_SPLITS.map((s) => `emnist-${s}`),
 ];
 
 /** '+' followed by a dataset name (and ':', another '+', or the end) separates parts. */
 const SEPARATOR = new RegExp(`\\+(?=(?:${NAMES.join('|')})(?::|\\+|$))`);
 
-export function parseDatasetArg(arg: string, size: number, seed: number): DatasetSpec {
+/** What a dataset argument may need besides its text: the data folder, and how grey images fit. */
+export interface ParseOptions {
+  /** Where the MNIST family is looked for when no path is given (default: the data folder). */
+  home?: string;
+  /** Grey images (MNIST family): 'pad' (default) or 'resize' to `size`. */
+  fit?: GreyFit;
+}
+
+export function parseDatasetArg(
+  arg: string,
+  size: number,
+  seed: number,
+  opts: ParseOptions = {},
+): DatasetSpec {
   const pieces = arg.split(SEPARATOR);
-  if (pieces.length === 1) return parseOne(arg, size, seed);
+  if (pieces.length === 1) return parseOne(arg, size, seed, opts);
   // Folder parts are resized to the size of the first part whose size is fixed, so that
   // tinyimagenet:PATH+folder:PATH gives 64x64 images without --size 64.
-  const [main, ...extras] = pieces.map((p) => parseOne(p, size, seed));
+  const [main, ...extras] = pieces.map((p) => parseOne(p, size, seed, opts));
   return combineSpecs(main!, extras, size);
 }
 
-function parseOne(arg: string, size: number, seed: number): PartSpec {
+/** "emnist-letters" -> family emnist, split letters; "fashion-mnist" -> that family. */
+function mnistName(kind: string): { family: MnistFamily; split?: EmnistSplit } | null {
+  if ((MNIST_FAMILIES as string[]).includes(kind)) return { family: kind as MnistFamily };
+  const m = /^emnist-(\w+)$/.exec(kind);
+  if (m && (EMNIST_SPLITS as string[]).includes(m[1]!))
+    return { family: 'emnist', split: m[1] as EmnistSplit };
+  return null;
+}
+
+function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): PartSpec {
   const i = arg.indexOf(':');
   const kind = i < 0 ? arg : arg.slice(0, i);
   const p = i < 0 ? '' : arg.slice(i + 1);
+  const grey = mnistName(kind);
+  if (grey) {
+    const fit = opts.fit ?? 'pad';
+    const split = grey.family === 'emnist' ? { split: grey.split ?? 'balanced' } : {};
+    if (p) return { kind: 'mnist', family: grey.family, path: p, ...split, size, fit };
+    const home = opts.home ?? dataHome();
+    const found = findMnist(grey.family, home, { ...split, size, fit });
+    if (!found) throw mnistNotFound(grey.family, home);
+    return found;
+  }
   if (kind === 'shapes' || kind === 'textures' || kind === 'synthetic') {
     if (size !== 32 && size !== 64)
       throw new UserError(

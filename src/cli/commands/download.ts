@@ -10,14 +10,16 @@ const NAMES = Object.keys(KNOWN_DOWNLOADS) as DownloadName[];
 
 export const downloadCommand: Command = {
   name: 'download',
-  summary: 'download CIFAR-10, CIFAR-100 or Tiny ImageNet (resumes; verifies the checksum)',
+  summary: 'download CIFAR-10/100, Tiny ImageNet or the MNIST family (resumes; verifies the checksum)',
   usage: `Usage: decomposer download NAME [options]
 
 Downloads a public dataset archive into <home>/downloads, showing progress, resuming a
 partial download, and verifying its checksum. Nothing is ever downloaded unless asked.
-NAME is one of: ${NAMES.join(', ')}.
+NAME is one of: ${NAMES.join(', ')}. The MNIST family's four IDX files go into
+<home>/downloads/NAME, where \`--dataset NAME\` finds them (EMNIST: extract gzip.zip there).
 
-  --url URL           another address for the same archive (a mirror)
+  --url URL           another address for the same archive (a mirror; for the MNIST family
+                      the folder address its four files are under)
   --sha256 HEX        the checksum to verify with --url
   --md5 HEX           likewise, as md5
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
@@ -61,9 +63,9 @@ NAME is one of: ${NAMES.join(', ')}.
       info(
         r.verified ? `${r.verified.algorithm} verified` : 'no checksum known for this address: not verified',
       );
-      const note = KNOWN_DOWNLOADS[name].note;
-      if (note) info(note);
-      info(`use it with: decomposer train --dataset ${name}:${r.path}`);
+      const known = KNOWN_DOWNLOADS[name];
+      if (known.note) info(known.note);
+      info(`use it with: decomposer train --dataset ${known.files ? name : `${name}:${r.path}`}`);
     }
     return EXIT.ok;
   },

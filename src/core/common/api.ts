@@ -410,7 +410,16 @@ export interface ImportSpec {
   extra?: ImportPart[];
 }
 
-export type DownloadableDataset = 'cifar10' | 'cifar100' | 'tinyimagenet';
+export const DOWNLOADABLE_DATASETS = [
+  'cifar10',
+  'cifar100',
+  'tinyimagenet',
+  'mnist',
+  'fashion-mnist',
+  'kmnist',
+  'emnist',
+] as const;
+export type DownloadableDataset = (typeof DOWNLOADABLE_DATASETS)[number];
 
 export interface DatasetPreview {
   datasetId: string;
@@ -876,9 +885,9 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
   downloadDataset: {
     arity: 1,
     check: ([n]) =>
-      ['cifar10', 'cifar100', 'tinyimagenet'].includes(n as string)
+      (DOWNLOADABLE_DATASETS as readonly string[]).includes(n as string)
         ? null
-        : 'download cifar10, cifar100 or tinyimagenet',
+        : `download one of ${DOWNLOADABLE_DATASETS.join(', ')}`,
   },
   importDataset: { arity: 1, check: ([s]) => checkImportSpec(s) },
   pickPath: { arity: 1, check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder') },

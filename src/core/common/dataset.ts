@@ -1,7 +1,25 @@
 // Dataset types shared by the core, the shells and the UI. Images are 8-bit RGB, stored
 // row-major in height-width-channel order (NHWC), the layout tfjs uses.
 
-export type DatasetKind = 'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder' | 'combined';
+export type DatasetKind =
+  'synthetic' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'mnist' | 'folder' | 'combined';
+
+/** The MNIST family: 28x28 grey images in IDX files (the predecessor's datasets). */
+export type MnistFamily = 'mnist' | 'fashion-mnist' | 'kmnist' | 'emnist';
+/** EMNIST's splits (one release holds them all). */
+export type EmnistSplit = 'balanced' | 'byclass' | 'bymerge' | 'letters' | 'digits' | 'mnist';
+
+/**
+ * How grey images become the square RGB input every model takes: the grey value in all three
+ * channels, the image centred on a black `size` x `size` canvas ('pad') or scaled to it
+ * ('resize', bilinear). Recorded with a model so that every later use feeds it the same way.
+ */
+export type GreyFit = 'pad' | 'resize';
+export interface GreyInput {
+  /** The side of the original grey images (28 for the MNIST family). */
+  sourceSize: number;
+  fit: GreyFit;
+}
 
 /** Where a dataset comes from. Paths may name an archive or an extracted folder. */
 export type DatasetSpec =
@@ -16,6 +34,8 @@ export type DatasetSpec =
   | { kind: 'cifar10'; path: string }
   | { kind: 'cifar100'; path: string; labels?: 'fine' | 'coarse' }
   | { kind: 'tinyimagenet'; path: string }
+  /** IDX files as released (gzip'd or not); size defaults to 32, fit to 'pad'. */
+  | { kind: 'mnist'; family: MnistFamily; path: string; split?: EmnistSplit; size?: number; fit?: GreyFit }
   | { kind: 'folder'; path: string; size: number; testFraction?: number; seed?: number }
   /**
    * Several datasets as one: the classes of parts[0] first, then those of parts[1], and so
@@ -38,6 +58,8 @@ export interface DatasetInfo {
   testCount: number;
   /** Human-readable origin: a path, or "embedded (seed 1)". */
   source: string;
+  /** Set when the images were grey (MNIST family): how they became RGB of imageSize. */
+  grey?: GreyInput;
   /** Things a person should know about the load (skipped files, substituted names). */
   warnings?: string[];
 }

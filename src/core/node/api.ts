@@ -39,7 +39,7 @@ import { listModuleSets } from './decompose/files.ts';
 import { initBackend, parseBackendName } from './engine/backend.ts';
 import { readModelDir } from './models/io.ts';
 import { dataHome } from './paths.ts';
-import { listEmbeddedDatasets, previewDataset, readImported } from './jobs/datasets.ts';
+import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from './jobs/datasets.ts';
 import { JobManager } from './jobs/jobs.ts';
 import { analyzeFault, listRepaired } from './jobs/wizard.ts';
 import { readSettings, SETTING_KEYS, writeSetting, type Settings } from './store/settings.ts';
@@ -198,7 +198,11 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
     },
 
     async listDatasets(): Promise<DatasetInfo[]> {
-      return [...listEmbeddedDatasets(), ...(await readImported(home)).map((d) => d.info)];
+      const found = listFoundDatasets(home);
+      const imported = (await readImported(home))
+        .map((d) => d.info)
+        .filter((d) => !found.some((f) => f.id === d.id));
+      return [...listEmbeddedDatasets(), ...found, ...imported];
     },
 
     async previewDataset(id: string, perClass: number) {

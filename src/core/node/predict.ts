@@ -4,9 +4,9 @@
 // pixels it would have seen had the file been in its training folder.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Progress } from '../common/dataset.ts';
+import type { GreyInput, Progress } from '../common/dataset.ts';
 import { UserError, isUserError } from '../common/errors.ts';
-import { DECODE_CONCURRENCY, decodeInto, pool } from './data/images.ts';
+import { DECODE_CONCURRENCY, decodeGreyInto, decodeInto, pool } from './data/images.ts';
 import { openInference, planModel, type InferenceEngineName } from './inference/index.ts';
 import { readModelDir } from './models/io.ts';
 import { closeRepaired, isRepairedDir, loadRepaired, repairedScores } from './wizard/repaired.ts';
@@ -22,6 +22,8 @@ export interface Classifier {
   classNames: string[];
   /** Images are inputSize x inputSize RGB. */
   inputSize: number;
+  /** Set for a model trained on grey images: files are made grey and fitted as its dataset was. */
+  grey: GreyInput | null;
   /** Class indices that are never predicted (a repaired classifier's removed modules). */
   removed: number[];
   /** The inference engine that runs it. */
@@ -84,7 +86,8 @@ export async function openClassifier(
     const loaded = await loadRepaired(abs, { engine });
     const p = loaded.pipeline;
     try {
-      const plan = planModel((await readModelDir(p.parts[0]!.modelDir)).artifacts);
+      const first = await readModelDir(p.parts[0]!.modelDir);
+      const plan = planModel(first.artifacts);
       const inputSize = squareInput(plan.input.shape, abs);
       const removed = p.kind === 'modules' ? (p.labels ?? []).flatMap((s, i) => (s === null ? [i] : [])) : [];
       return {
@@ -93,6 +96,7 @@ export async function openClassifier(
         name: loaded.name,
         classNames: p.classNames,
         inputSize,
+        grey: first.meta?.grey ?? null,
         removed,
         inference: p.parts[0]!.engine.name,
         scoreMeaning:
@@ -141,6 +145,7 @@ export async function openClassifier(
     name: path.basename(path.resolve(read.dir)),
     classNames,
     inputSize,
+    grey: read.meta?.grey ?? null,
     removed: [],
     inference: eng.name,
     scoreMeaning: "the model's softmax probability",
@@ -264,7 +269,8 @@ export async function classifyFiles(
       DECODE_CONCURRENCY,
       async (i) => {
         try {
-          await decodeInto(chunk[i]!, size, buf, i * px);
+          if (classifier.grey) await decodeGreyInto(chunk[i]!, classifier.grey, size, buf, i * px);
+          else await decodeInto(chunk[i]!, size, buf, i * px);
         } catch (e) {
           reasons[i] = reasonOf(chunk[i]!, e);
         }

@@ -47,6 +47,8 @@ export function partImageSize(spec: PartSpec): number {
       return 32;
     case 'tinyimagenet':
       return 64;
+    case 'mnist':
+      return spec.size ?? 32;
     case 'synthetic':
     case 'folder':
       return spec.size;
@@ -73,7 +75,8 @@ export function combineSpecs(main: PartSpec, extras: PartSpec[], size: number): 
 
 /** "part 2 (folder /data/person-gorilla)" */
 function partLabel(spec: PartSpec, i: number): string {
-  const where = spec.kind === 'synthetic' ? spec.name : spec.path;
+  const where =
+    spec.kind === 'synthetic' ? spec.name : spec.kind === 'mnist' ? `${spec.family} ${spec.path}` : spec.path;
   return `part ${i + 1} (${spec.kind} ${where})`;
 }
 

@@ -2,6 +2,8 @@
 // square 8-bit RGB, with a small concurrency pool.
 
 import sharp from 'sharp';
+import type { GreyInput } from '../../common/dataset.ts';
+import { greyInto } from './mnist.ts';
 
 /**
  * How a non-square or differently sized image becomes size x size: 'cover' scales it so
@@ -40,6 +42,30 @@ export async function decodeInto(file: string, size: number, out: Uint8Array, of
       out[offset + 3 * i + 2] = data[i * ch + 2];
     }
   }
+}
+
+/**
+ * Decodes `file` for a model trained on grey images: grey, scaled to the dataset's source size
+ * (cover, as above), then padded or resized to size x size exactly as the dataset loader does.
+ */
+export async function decodeGreyInto(
+  file: string,
+  grey: GreyInput,
+  size: number,
+  out: Uint8Array,
+  offset: number,
+): Promise<void> {
+  const s = grey.sourceSize;
+  const { data, info } = await sharp(file, { failOn: 'error' })
+    .rotate()
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .resize(s, s, { fit: RESIZE_FIT, position: 'centre' })
+    .toColourspace('b-w')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== s || info.height !== s || info.channels !== 1 || data.length !== s * s)
+    throw new Error('unexpected decoded size');
+  greyInto(data, s, false, grey.fit, size, out, offset);
 }
 
 /** Runs `work(i)` for i in [0, n) with at most `limit` in flight; stops at the first throw. */

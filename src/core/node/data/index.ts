@@ -13,6 +13,7 @@ import { cacheFile, fingerprint, readCache, sweepTemporaries, writeCache } from 
 import { cifarFingerprintFiles, loadCifar } from './cifar.ts';
 import { checkCombined, combinedId, loadCombined } from './combined.ts';
 import { FOLDER_DEFAULTS, listFolder, loadFolder, resolveFolder } from './folder.ts';
+import { findMnist, loadMnist, MNIST_DEFAULTS, MNIST_FAMILIES, type MnistSpec } from './mnist.ts';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.ts';
 import { loadTinyImageNet, resolveTinyRoot, tinyFingerprintEntries } from './tinyimagenet.ts';
 
@@ -53,6 +54,8 @@ export function datasetId(spec: DatasetSpec): string {
       return `cifar100-${spec.labels ?? 'fine'}-${pathHash(spec.path)}`;
     case 'tinyimagenet':
       return `tinyimagenet-${pathHash(spec.path)}`;
+    case 'mnist':
+      return `mnist-${spec.family}${spec.family === 'emnist' ? `-${spec.split ?? MNIST_DEFAULTS.split}` : ''}-${spec.fit ?? MNIST_DEFAULTS.fit}${spec.size ?? MNIST_DEFAULTS.size}-${pathHash(spec.path)}`;
     case 'folder':
       return `folder-${slug(path.basename(path.resolve(spec.path)))}-${spec.size}-t${spec.testFraction ?? FOLDER_DEFAULTS.testFraction}-s${spec.seed ?? FOLDER_DEFAULTS.seed}-${pathHash(spec.path)}`;
     case 'combined':
@@ -60,7 +63,7 @@ export function datasetId(spec: DatasetSpec): string {
     default:
       throw new UserError(
         `Unknown dataset kind "${String((spec as { kind: unknown }).kind)}".`,
-        'Choose synthetic, cifar10, cifar100, tinyimagenet, folder or combined.',
+        'Choose synthetic, cifar10, cifar100, tinyimagenet, mnist, folder or combined.',
         'bad-spec',
       );
   }
@@ -76,8 +79,36 @@ export function embeddedDatasets(): DatasetSpec[] {
   ];
 }
 
-/** The kinds decoded from files and cached as a whole. */
-type Cached = Exclude<DatasetSpec, { kind: 'synthetic' | 'combined' }>;
+/**
+ * The MNIST family found on this machine without being imported: in the data folder
+ * (<home>/datasets/NAME, <home>/downloads/NAME) or where a Debian package puts it
+ * (/usr/share/datasets/NAME), at the default input (padded to 32). EMNIST's balanced split.
+ */
+export function foundDatasets(home: string): MnistSpec[] {
+  return MNIST_FAMILIES.map((f) =>
+    findMnist(f, home, f === 'emnist' ? { split: MNIST_DEFAULTS.split } : {}),
+  ).filter((s): s is MnistSpec => s !== null);
+}
+
+const FOUND_ID = /^mnist-(mnist|fashion-mnist|kmnist|emnist)(?:-(\w+))?-(pad|resize)(\d+)-[0-9a-f]{12}$/;
+
+/** The found dataset an id names (any fit and size a model was trained with), or null. */
+export function foundSpecFromId(id: string, home: string): MnistSpec | null {
+  const m = FOUND_ID.exec(id);
+  if (!m) return null;
+  const spec = findMnist(m[1] as MnistSpec['family'], home, {
+    ...(m[2] ? { split: m[2] as MnistSpec['split'] } : {}),
+    fit: m[3] as 'pad' | 'resize',
+    size: Number(m[4]),
+  });
+  return spec && datasetId(spec) === id ? spec : null;
+}
+
+/**
+ * The kinds decoded from files and cached as a whole. The MNIST family is not cached: its
+ * files decode faster than a cache file of RGB images would read.
+ */
+type Cached = Exclude<DatasetSpec, { kind: 'synthetic' | 'combined' | 'mnist' }>;
 
 /** Files/folders whose size and mtime identify the source, for the cache key. */
 async function sourceFingerprint(spec: Cached): Promise<string> {
@@ -135,6 +166,7 @@ export async function loadDataset(spec: DatasetSpec, opts: LoadOptions): Promise
   // Each part is loaded (and cached) on its own; the combination is only a copy.
   if (spec.kind === 'combined') return loadCombined(spec, id, opts, loadDataset);
   try {
+    if (spec.kind === 'mnist') return await loadMnist(spec, id, opts);
     opts.onProgress?.({ stage: 'Checking cache', fraction: null });
     const fp = await sourceFingerprint(spec);
     const file = cacheFile(opts.cacheDir, id);

@@ -1,11 +1,13 @@
-// The datasets the UI knows: the embedded ones (always) and those the user imported by path,
-// kept in <home>/datasets.json (written atomically). Also thumbnails for a preview grid.
+// The datasets the UI knows: the embedded ones (always), the MNIST family where it is found on
+// this machine (read in place, nothing imported), and those the user imported by path, kept in
+// <home>/datasets.json (written atomically). Also thumbnails for a preview grid.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { DatasetInfo, DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
 import type { DatasetPreview } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
-import { datasetId, embeddedDatasets, loadDataset } from '../data/index.ts';
+import { datasetId, embeddedDatasets, foundDatasets, foundSpecFromId, loadDataset } from '../data/index.ts';
+import { MNIST_DEFAULTS, mnistClassNames, mnistTitle } from '../data/mnist.ts';
 import { SYNTHETIC_DEFAULTS, syntheticClassNames } from '../data/synthetic.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { cacheDir } from '../paths.ts';
@@ -56,6 +58,34 @@ export function listEmbeddedDatasets(): DatasetInfo[] {
   return out;
 }
 
+/** The releases' split sizes (train, test), to list a found dataset without reading it. */
+const MNIST_COUNTS: Record<string, [number, number]> = {
+  mnist: [60000, 10000],
+  'fashion-mnist': [60000, 10000],
+  kmnist: [60000, 10000],
+  'emnist-balanced': [112800, 18800],
+};
+
+/** The MNIST family found on this machine, described without reading its files. */
+export function listFoundDatasets(home: string): DatasetInfo[] {
+  return foundDatasets(home).map((spec) => {
+    const key = spec.family === 'emnist' ? `emnist-${spec.split ?? MNIST_DEFAULTS.split}` : spec.family;
+    const [train, test] = MNIST_COUNTS[key] ?? [0, 0];
+    const size = spec.size ?? MNIST_DEFAULTS.size;
+    return {
+      id: datasetId(spec),
+      kind: 'mnist',
+      name: mnistTitle(spec),
+      imageSize: size,
+      classNames: mnistClassNames(spec.family, spec.split),
+      trainCount: train,
+      testCount: test,
+      source: `found on this machine: ${spec.path}`,
+      grey: { sourceSize: 28, fit: spec.fit ?? MNIST_DEFAULTS.fit },
+    };
+  });
+}
+
 /** The spec of a dataset id; embedded datasets may ask for fewer images per class. */
 export async function resolveDataset(
   home: string,
@@ -68,6 +98,8 @@ export async function resolveDataset(
       return { ...embedded, trainPerClass: perClass, testPerClass: Math.max(10, Math.round(perClass / 2)) };
     return embedded;
   }
+  const onMachine = foundSpecFromId(id, home);
+  if (onMachine) return onMachine;
   const found = (await readImported(home)).find((d) => d.info.id === id);
   if (!found)
     throw new UserError(

@@ -725,7 +725,7 @@ export class JobManager {
 
   downloadDataset(name: DownloadableDataset): JobInfo {
     const known = KNOWN_DOWNLOADS[name];
-    return this.start('download', `Download ${known.fileName}`, async (job) => {
+    return this.start('download', `Download ${known.title}`, async (job) => {
       const r = await downloadDataset(name, {
         destDir: downloadsDir(this.o.home),
         signal: job.controller.signal,

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { GreyInput } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 
@@ -26,6 +27,8 @@ export interface ModelMeta {
   classNames: string[];
   datasetId: string;
   preprocess: Preprocess;
+  /** Trained on grey images (MNIST family): how they became its RGB input, for every later use. */
+  grey?: GreyInput;
   training?: {
     epochs: number;
     bestEpoch: number;

@@ -300,6 +300,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const images = new Uint8Array(cfg.batchSize * per);
     const labels = new Int32Array(cfg.batchSize);
     for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled; epoch++) {
+      ...(data.info.grey ? { grey: data.info.grey } : {}),
       const t0 = performance.now();
       // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
       const rng = new Rng(cfg.seed * 1000003 + epoch);
