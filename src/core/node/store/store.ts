@@ -16,6 +16,7 @@ import { UserError } from '../../common/errors.ts';
 import type { EnergyRecord } from '../energy/formula.ts';
 import type { MachineInfo } from '../energy/machine.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { processAlive, processStartTime } from '../fs/lock.ts';
 import { dataHome } from '../paths.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -94,16 +95,7 @@ const iso = (ms = Date.now()) => new Date(ms).toISOString();
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
 
-/** The start time of a process, to tell a live owner from a reused pid (Linux; null elsewhere). */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null; // field 22 of proc(5): starttime, in clock ticks since boot
-  } catch {
-    return null;
-  }
-}
+export { processStartTime };
 
 function ownerAlive(r: {
   pid: number;
@@ -113,14 +105,8 @@ function ownerAlive(r: {
 }): boolean {
   const fresh = Date.now() - Date.parse(r.heartbeat_at) < STALE_MS;
   if (r.host !== os.hostname()) return fresh;
-  try {
-    process.kill(r.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const start = processStartTime(r.pid);
-  if (r.pid_start && start !== null) return start === r.pid_start;
-  return fresh;
+  const alive = processAlive(r.pid, r.pid_start);
+  return alive === 'unknown' ? fresh : alive;
 }
 
 /**

@@ -14,9 +14,11 @@ import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
 import { describeBackend, initBackend } from '../engine/backend.ts';
-import { EnginePool } from '../engine/pool.ts';
+import { createTrainingEngine } from '../engine/training.ts';
+import type { TrainingEngine } from '../engine/training-engine.ts';
 import type { Augment } from '../engine/preprocess.ts';
 import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { lockFolder } from '../fs/lock.ts';
 import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
@@ -112,8 +114,8 @@ export interface TrainOptions {
   backend?: BackendName | null;
   signal?: AbortSignal;
   onEvent?: (e: TrainEvent) => void;
-  /** Reuse an existing engine pool (the caller closes it). */
-  pool?: EnginePool;
+  /** Reuse an existing training engine (the caller closes it). */
+  pool?: TrainingEngine;
 }
 
 interface CheckpointState {
@@ -173,16 +175,26 @@ async function readJson<T>(file: string): Promise<T | null> {
 }
 
 /**
- * Top-1/top-5 of a model's weights on a set. Forward passes over many images go through the
- * inference engine (onnxruntime-node) when it loads; otherwise through the tfjs pool, which
- * must then hold exactly these weights. Returns which engine ran.
+ * Top-1/top-5 of a model's weights on a set. Forward passes over many images go through
+ * onnxruntime: the training engine's open eval session when it trains on onnxruntime, else
+ * the inference engine (onnxruntime-node) when it loads; otherwise through the tfjs pool. The
+ * engine must hold exactly these weights. Returns which engine ran.
  */
 export async function evaluate(
-  pool: EnginePool,
+  pool: TrainingEngine,
   artifacts: ModelArtifacts,
   set: ImageSet,
   classes: number,
 ): Promise<{ top1: number; top5: number; probs: Float32Array; engine: string }> {
+  if (pool.inference === 'onnxruntime') {
+    const probs = await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
+    return {
+      top1: topKAccuracy(probs, set.labels, classes, 1),
+      top5: topKAccuracy(probs, set.labels, classes, Math.min(5, classes)),
+      probs,
+      engine: 'onnxruntime',
+    };
+  }
   let probs: Float32Array | null = null;
   let engine = `tfjs-${pool.report?.active ?? 'unknown'}`;
   const inference = await openInference(artifacts, { preprocess: DEFAULT_PREPROCESS });
@@ -203,13 +215,26 @@ export async function evaluate(
   };
 }
 
+/**
+ * Trains in `opts.runDir`, holding the folder's lock throughout: a second process training
+ * in the same folder is refused with the running pid (they would overwrite each other's
+ * checkpoints and model).
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const lock = await lockFolder(opts.runDir, 'training');
+  try {
+    return await trainLocked(opts);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...opts.config };
   const { data, runDir } = opts;
   const classes = data.info.classNames.length;
   const size = data.info.imageSize;
   const started = Date.now();
-  await fsp.mkdir(runDir, { recursive: true });
 
   const askedConfig = { datasetId: data.info.id, classes, size, ...cfg, epochs: undefined };
   const prior = await readJson<typeof askedConfig>(path.join(runDir, 'config.json'));
@@ -227,7 +252,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   const ownPool = !opts.pool;
-  const pool = opts.pool ?? (await EnginePool.create({ workers: opts.workers, backend: opts.backend }));
+  const pool = opts.pool ?? createTrainingEngine({ workers: opts.workers, backend: opts.backend });
   try {
     // Start from the latest finished checkpoint, if any; otherwise from a fresh, seeded model.
     const latest = await readJson<{ dir: string }>(path.join(runDir, 'latest.json'));
@@ -275,6 +300,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       classNames: data.info.classNames,
       datasetId: data.info.id,
       preprocess: DEFAULT_PREPROCESS,
+      ...(data.info.grey ? { grey: data.info.grey } : {}),
       training: {
         epochs,
         bestEpoch: state.bestEpoch,
@@ -300,7 +326,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const images = new Uint8Array(cfg.batchSize * per);
     const labels = new Int32Array(cfg.batchSize);
     for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled; epoch++) {
-      ...(data.info.grey ? { grey: data.info.grey } : {}),
       const t0 = performance.now();
       // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
       const rng = new Rng(cfg.seed * 1000003 + epoch);
@@ -411,7 +436,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 async function saveCheckpoint(
   runDir: string,
   epoch: number,
-  pool: EnginePool,
+  pool: TrainingEngine,
   template: ModelArtifacts,
   meta: ModelMeta,
   adam: Adam,

@@ -1,0 +1,90 @@
+// One run folder, one process: the folder lock (src/core/node/fs/lock.ts) and train() using it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LOCK_FILE, lockFolder, processStartTime } from '../src/core/node/fs/lock.ts';
+import { train } from '../src/core/node/train/trainer.ts';
+import { isUserError } from '../src/core/common/errors.ts';
+import { colourDataset } from './helpers/fixtures.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-lock-'));
+const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
+
+test('a locked folder refuses a second holder, naming the folder and the pid; released, it locks again', async () => {
+  const dir = tmp();
+  const lock = await lockFolder(dir, 'training');
+  const owner = JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as { pid: number };
+  assert.equal(owner.pid, process.pid);
+  await assert.rejects(lockFolder(dir), (e: unknown) => {
+    assert.ok(isUserError(e));
+    assert.equal(e.code, 'folder-locked');
+    assert.ok(e.message.includes(dir), e.message);
+    assert.match(e.message, new RegExp(`process ${process.pid} \\(this one\\), training since`));
+    return true;
+  });
+  await lock.release();
+  assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)));
+  await (await lockFolder(dir)).release();
+});
+
+test('a stale lock (its process gone, or its pid reused) is taken over; one from another host is not', async () => {
+  const dir = tmp();
+  const file = path.join(dir, LOCK_FILE);
+  const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+  const write = (o: object) =>
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        pid: gone,
+        pid_start: null,
+        host: os.hostname(),
+        started_at: 'x',
+        what: 'training',
+        ...o,
+      }),
+    );
+  write({});
+  await (await lockFolder(dir)).release();
+  // Our own pid, but started at another time: the pid was reused.
+  write({ pid: process.pid, pid_start: `${processStartTime(process.pid)}1` });
+  await (await lockFolder(dir)).release();
+  write({ pid: 1, host: 'elsewhere' });
+  await assert.rejects(lockFolder(dir), (e: unknown) => {
+    assert.ok(isUserError(e));
+    assert.match(e.message, /in use by process 1 on elsewhere/);
+    assert.match(e.hint, /If that process is no longer running, delete .*run\.lock/);
+    return true;
+  });
+});
+
+test('two trainings in one run folder: the second is refused with the running pid; after a kill, it resumes', async () => {
+  const runDir = tmp();
+  const c = spawn(process.execPath, [child, runDir, '500', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      c.on('exit', (code) => reject(new Error(`child exited ${code}`)));
+      c.stdout.setEncoding('utf8');
+      c.stdout.on('data', (d: string) => d.includes('"epoch"') && resolve());
+    });
+    c.removeAllListeners('exit');
+    const data = colourDataset({ train: 96 });
+    const config = { depth: 8, epochs: 3, batchSize: 16, seed: 4 };
+    await assert.rejects(train({ runDir, data, workers: 0, config }), (e: unknown) => {
+      assert.ok(isUserError(e));
+      assert.ok(e.message.includes(runDir) && e.message.includes(`process ${c.pid}`), e.message);
+      return true;
+    });
+    const exited = new Promise((r) => c.on('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+    // The killed run's lock is stale: this one takes the folder over and resumes.
+    const r = await train({ runDir, data, workers: 0, config: { ...config, epochs: 0 } });
+    assert.ok(r.resumedFrom >= 1);
+    assert.ok(!fs.existsSync(path.join(runDir, LOCK_FILE)), 'released at the end');
+  } finally {
+    c.kill('SIGKILL');
+  }
+});
