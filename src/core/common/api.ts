@@ -4,7 +4,10 @@ import type { DatasetInfo, Progress } from './dataset.ts';
 import { isUserError, UserError } from './errors.ts';
 import { WIZARD_OPTIONS, type WizardOption } from './wizard.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** The tfjs backends (model building, and training where onnxruntime cannot). */
+export type TfjsBackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** Training engines: onnxruntime's training graphs, else a tfjs backend. */
+export type BackendName = 'onnxruntime' | TfjsBackendName;
 
 export interface BackendStatus {
   name: BackendName;

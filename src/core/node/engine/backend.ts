@@ -1,13 +1,16 @@
 // Chooses the TensorFlow.js backend at run time: tensorflow (native, optional) when it
 // loaded, else wasm (with our gradient kernels), else the pure-JS cpu backend. A user can
 // force one with a setting or DECOMPOSER_BACKEND. The report says why faster ones are not
-// active, so the app and CLI can show it.
+// active, so the app and CLI can show it. Training prefers onnxruntime over all of these
+// (training.ts); forcing onnxruntime leaves the tfjs backend to this automatic choice.
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName, BackendReport, BackendStatus } from '../../common/api.ts';
+import type { BackendName, BackendReport, BackendStatus, TfjsBackendName } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 
-export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export const TFJS_BACKENDS: readonly TfjsBackendName[] = ['tensorflow', 'wasm', 'cpu'];
+/** Every training engine, fastest first. */
+export const BACKEND_PREFERENCE: readonly BackendName[] = ['onnxruntime', ...TFJS_BACKENDS];
 
 let current: BackendReport | null = null;
 // One start-up at a time: concurrent tf.setBackend calls race and can settle on the wrong one.
@@ -18,7 +21,7 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0]!.slice(0, 240);
 }
 
-async function tryLoad(name: BackendName): Promise<BackendStatus> {
+async function tryLoad(name: TfjsBackendName): Promise<BackendStatus> {
   try {
     if (name === 'tensorflow') {
       // Optional dependency: its install downloads libtensorflow, which may have failed.
@@ -61,7 +64,8 @@ export function parseBackendName(value: string | undefined | null): BackendName 
  * Activates the fastest backend that loads (or the forced one) and returns the report.
  * Idempotent for the same request.
  */
-export async function initBackend(force: BackendName | null = null): Promise<BackendReport> {
+export async function initBackend(asked: BackendName | null = null): Promise<BackendReport> {
+  const force = asked === 'onnxruntime' ? null : asked;
   while (starting) await starting.catch(() => undefined);
   if (current && current.forced === force) return current;
   starting = startBackend(force);
@@ -72,10 +76,10 @@ export async function initBackend(force: BackendName | null = null): Promise<Bac
   }
 }
 
-async function startBackend(force: BackendName | null): Promise<BackendReport> {
+async function startBackend(force: TfjsBackendName | null): Promise<BackendReport> {
   const candidates: BackendStatus[] = [];
-  let active: BackendName | null = null;
-  const order = force ? [force] : BACKEND_PREFERENCE;
+  let active: TfjsBackendName | null = null;
+  const order = force ? [force] : TFJS_BACKENDS;
   for (const name of order) {
     const status = await tryLoad(name);
     candidates.push(status);
@@ -93,7 +97,7 @@ async function startBackend(force: BackendName | null): Promise<BackendReport> {
     );
   }
   // Name the backends we did not try because a faster one loaded first.
-  for (const name of BACKEND_PREFERENCE) {
+  for (const name of TFJS_BACKENDS) {
     if (!candidates.some((c) => c.name === name)) {
       candidates.push({
         name,

@@ -13,6 +13,9 @@ import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import type { WeightLayout } from './engine-core.ts';
 import type { Augment } from './preprocess.ts';
 import { EngineHost, type Reply, type Request } from './protocol.ts';
+import type { BatchResult, TrainingEngine } from './training-engine.ts';
+
+export type { BatchResult } from './training-engine.ts';
 
 interface Engine {
   call(req: Request, transfer?: ArrayBuffer[]): Promise<Reply>;
@@ -90,13 +93,7 @@ export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(8, os.availableParallelism()));
 }
 
-export interface BatchResult {
-  loss: number;
-  correct: number;
-  count: number;
-}
-
-export class EnginePool {
+export class EnginePool implements TrainingEngine {
   private engines: Engine[] = [];
   private gradBufs: Float32Array[] = [];
   /** The authoritative weights, flat in model.weights order. Call weightsChanged() after writing. */
@@ -105,6 +102,8 @@ export class EnginePool {
   grads = new Float32Array(0);
   layout: WeightLayout | null = null;
   report: BackendReport | null = null;
+  /** Forward passes run on tfjs here; evaluation prefers the onnxruntime inference engine. */
+  readonly inference = null;
   private version = 0;
   readonly threaded: boolean;
 

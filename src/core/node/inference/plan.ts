@@ -39,6 +39,12 @@ export interface PlanNode {
   mean?: Float32Array;
   variance?: Float32Array;
   epsilon?: number;
+  /** bn: the moving statistics' momentum (training). */
+  momentum?: number;
+  /** Dropout layers: the rate (training). */
+  rate?: number;
+  /** The layer's weights are not trained (config trainable: false). */
+  frozen?: boolean;
 }
 
 export interface ModelPlan {
@@ -212,6 +218,7 @@ export function planModel(artifacts: ModelArtifacts): ModelPlan {
       inShape,
       act: 'linear',
     };
+    if (cfg.trainable === false) node.frozen = true;
     const fmt = cfg.data_format as string | undefined;
     if (fmt && fmt !== 'channels_last') throw refuse(name, cls, `data_format ${fmt} (only channels_last)`);
     const activation = (what: unknown): Activation => {
@@ -297,6 +304,7 @@ export function planModel(artifacts: ModelArtifacts): ModelPlan {
       case 'Dropout':
       case 'SpatialDropout2D':
         node.op = 'identity';
+        node.rate = (cfg.rate ?? 0) as number;
         break;
       case 'Add': {
         for (const i of ins) {
@@ -319,6 +327,7 @@ export function planModel(artifacts: ModelArtifacts): ModelPlan {
           mean: weight(name, 'moving_mean', cls)!,
           variance: weight(name, 'moving_variance', cls)!,
           epsilon: (cfg.epsilon ?? 1e-3) as number,
+          momentum: (cfg.momentum ?? 0.99) as number,
         });
         break;
       }

@@ -1,0 +1,220 @@
+// The onnxruntime training engine: a model's training-step graph and its eval graph, built
+// once per model (weights are inputs, so new weights need no new graph) and kept open as
+// two sessions. Gradients come back in tfjs layout into `grads`; the optimizer runs beside
+// the graph over the flat weights, as with the tfjs pool.
+import type * as Ort from 'onnxruntime-node';
+import type { BackendReport } from '../../../common/api.ts';
+import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
+import { planModel, type ModelPlan } from '../../inference/plan.ts';
+import type { WeightLayout } from '../engine-core.ts';
+import { toInputs, type Augment } from '../preprocess.ts';
+import type { BatchResult, TrainingEngine } from '../training-engine.ts';
+import {
+  buildGraph,
+  CORRECT,
+  gradientOutput,
+  INPUTS,
+  LABELS,
+  LOSS,
+  PROBS,
+  updateOutput,
+  weightInput,
+  type BuiltGraph,
+} from './build.ts';
+
+type OrtModule = typeof Ort;
+
+export interface OnnxTrainOptions {
+  /** Intra-op threads (default: every core). */
+  threads: number;
+  /** Session options merged over ours (profiling, optimisation level: the bench's tuning). */
+  session?: Ort.InferenceSession.SessionOptions;
+}
+
+/** Layout of the flat weights, straight from the weight specs (tfjs's model.weights order). */
+export function layoutOf(artifacts: ModelArtifacts, plan: ModelPlan): WeightLayout {
+  const frozen = new Set(plan.nodes.filter((n) => n.frozen).map((n) => n.name));
+  const l: WeightLayout = { names: [], shapes: [], offsets: [], sizes: [], trainable: [], total: 0 };
+  for (const s of artifacts.weightSpecs) {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const [layer, kind] = [
+      s.name.slice(0, s.name.lastIndexOf('/')),
+      s.name.slice(s.name.lastIndexOf('/') + 1),
+    ];
+    l.names.push(s.name);
+    l.shapes.push(s.shape);
+    l.offsets.push(l.total);
+    l.sizes.push(size);
+    l.trainable.push(!frozen.has(layer) && kind !== 'moving_mean' && kind !== 'moving_variance');
+    l.total += size;
+  }
+  return l;
+}
+
+interface Loaded {
+  key: string;
+  plan: ModelPlan;
+  train: BuiltGraph;
+  evalGraph: BuiltGraph;
+  trainSession: Ort.InferenceSession;
+  evalSession: Ort.InferenceSession;
+}
+
+export class OnnxTrainEngine implements TrainingEngine {
+  weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  grads = new Float32Array(0);
+  layout: WeightLayout | null = null;
+  report: BackendReport | null = null;
+  readonly inference = 'onnxruntime' as const;
+  private loaded: Loaded | null = null;
+  private pre: Preprocess = { mean: 0, std: 1 };
+  private buf = new Float32Array(0);
+
+  private readonly ort: OrtModule;
+  private readonly opts: OnnxTrainOptions;
+
+  constructor(ort: OrtModule, opts: OnnxTrainOptions) {
+    this.ort = ort;
+    this.opts = opts;
+  }
+
+  get size(): number {
+    return this.opts.threads;
+  }
+
+  private sessionOptions(): Ort.InferenceSession.SessionOptions {
+    return {
+      intraOpNumThreads: this.opts.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      ...this.opts.session,
+    };
+  }
+
+  /**
+   * Builds (or reuses, for the same topology) the model's graphs and takes its weights.
+   * Throws UserError naming a layer the graphs cannot train.
+   */
+  async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
+    const key = JSON.stringify([artifacts.topology, artifacts.weightSpecs]);
+    if (this.loaded?.key !== key) {
+      await this.release();
+      const plan = planModel(artifacts);
+      const train = buildGraph(plan, artifacts.weightSpecs, 'train');
+      const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval');
+      const trainSession = await this.ort.InferenceSession.create(train.bytes, this.sessionOptions());
+      let evalSession: Ort.InferenceSession;
+      try {
+        evalSession = await this.ort.InferenceSession.create(evalGraph.bytes, this.sessionOptions());
+      } catch (e) {
+        await trainSession.release();
+        throw e;
+      }
+      this.loaded = { key, plan, train, evalGraph, trainSession, evalSession };
+      this.layout = layoutOf(artifacts, plan);
+    }
+    this.pre = pre;
+    const floats = artifacts.weightData.byteLength / 4;
+    if (floats !== this.layout!.total)
+      throw new Error(`weight layout (${this.layout!.total}) does not match weights (${floats})`);
+    this.weights = new Float32Array(artifacts.weightData.slice(0));
+    this.grads = new Float32Array(floats);
+    return this.layout!;
+  }
+
+  /** Weights are read at every run: nothing to copy. */
+  weightsChanged(): void {}
+
+  private get model(): Loaded {
+    if (!this.loaded) throw new Error('onnxruntime training engine: no model loaded');
+    return this.loaded;
+  }
+
+  private weightFeeds(graph: BuiltGraph): Record<string, Ort.Tensor> {
+    const l = this.layout!;
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const i of graph.weightInputs) {
+      const off = l.offsets[i]!;
+      feeds[weightInput(l.names[i]!)] = new this.ort.Tensor(
+        'float32',
+        this.weights.subarray(off, off + l.sizes[i]!) as Float32Array,
+        l.shapes[i]!,
+      );
+    }
+    return feeds;
+  }
+
+  private inputs(images: Uint8Array, count: number, aug: Augment | null): Ort.Tensor {
+    const [h, w, c] = this.model.plan.input.shape as [number, number, number];
+    const n = count * h * w * c;
+    if (this.buf.length < n) this.buf = new Float32Array(n);
+    const x = toInputs(images, count, h, this.pre, aug, this.buf);
+    return new this.ort.Tensor('float32', x, [count, h, w, c]);
+  }
+
+  async gradients(
+    images: Uint8Array,
+    labels: Int32Array,
+    count: number,
+    aug: Augment | null,
+  ): Promise<BatchResult> {
+    const m = this.model;
+    const l = this.layout!;
+    const classes = m.plan.classes;
+    const onehot = new Float32Array(count * classes);
+    for (let i = 0; i < count; i++) onehot[i * classes + labels[i]!] = 1;
+    const feeds = this.weightFeeds(m.train);
+    feeds[INPUTS] = this.inputs(images, count, aug);
+    feeds[LABELS] = new this.ort.Tensor('float32', onehot, [count, classes]);
+    const out = await m.trainSession.run(feeds);
+    const g = this.grads;
+    // Slots without a gradient: trainable ones the graph does not use get 0; non-trainable
+    // ones carry their value (new moving statistics, or unchanged frozen weights).
+    for (let i = 0; i < l.names.length; i++) {
+      const off = l.offsets[i]!;
+      if (l.trainable[i]) g.fill(0, off, off + l.sizes[i]!);
+      else g.set(this.weights.subarray(off, off + l.sizes[i]!), off);
+    }
+    for (const i of m.train.gradients)
+      g.set(out[gradientOutput(l.names[i]!)]!.data as Float32Array, l.offsets[i]!);
+    for (const i of m.train.updates)
+      g.set(out[updateOutput(l.names[i]!)]!.data as Float32Array, l.offsets[i]!);
+    const loss = (out[LOSS]!.data as Float32Array)[0]!;
+    const correct = (out[CORRECT]!.data as Float32Array)[0]!;
+    for (const t of Object.values(out)) t.dispose();
+    return { loss, correct, count };
+  }
+
+  /** Class probabilities with the current weights, `chunk` images per run. */
+  async predict(
+    images: Uint8Array,
+    count: number,
+    imageBytes: number,
+    classes: number,
+    chunk = 256,
+  ): Promise<Float32Array> {
+    const m = this.model;
+    const out = new Float32Array(count * classes);
+    const feeds = this.weightFeeds(m.evalGraph);
+    for (let a = 0; a < count; a += chunk) {
+      const b = Math.min(count, a + chunk);
+      feeds[INPUTS] = this.inputs(images.subarray(a * imageBytes, b * imageBytes), b - a, null);
+      const r = await m.evalSession.run(feeds);
+      out.set(r[PROBS]!.data as Float32Array, a * classes);
+      for (const t of Object.values(r)) t.dispose();
+    }
+    return out;
+  }
+
+  private async release(): Promise<void> {
+    const m = this.loaded;
+    this.loaded = null;
+    if (m) await Promise.all([m.trainSession.release(), m.evalSession.release()]);
+  }
+
+  async close(): Promise<void> {
+    await this.release();
+  }
+}

@@ -1,0 +1,123 @@
+// A small ONNX graph writer for the training graphs: unique value names, typed constants,
+// attributes, and the encoded ModelProto (through the inference converter's protobuf schema).
+import { AttrType, DataType, encodeModel } from '../../inference/onnx-proto.ts';
+
+export const OPSET = 17;
+const IR_VERSION = 8;
+
+export interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  ints?: number[];
+  s?: Uint8Array;
+}
+export const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
+export const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });
+export const float = (name: string, f: number): Attr => ({ name, type: AttrType.FLOAT, f });
+export const str = (name: string, s: string): Attr => ({
+  name,
+  type: AttrType.STRING,
+  s: new TextEncoder().encode(s),
+});
+
+/** Slice's "to the end" bound when stepping backwards (INT64_MIN would not survive a float). */
+export const BEFORE_START = -(2 ** 53);
+
+const valueInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType,
+      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+    },
+  },
+});
+
+export class GraphBuilder {
+  private readonly nodes: object[] = [];
+  private readonly initializer: object[] = [];
+  private readonly inputs: object[] = [];
+  private readonly outputs: object[] = [];
+  private counter = 0;
+  private readonly consts = new Map<string, string>();
+
+  /** Adds one node; returns its (first) output's name. `out` names it, else a fresh name. */
+  op(type: string, ins: string[], attrs: Attr[] = [], out?: string): string {
+    return this.opN(type, ins, 1, attrs, out ? [out] : undefined)[0]!;
+  }
+
+  /** A node with several outputs. */
+  opN(type: string, ins: string[], count: number, attrs: Attr[] = [], outs?: string[]): string[] {
+    const id = this.counter++;
+    const names = outs ?? Array.from({ length: count }, (_, k) => `t${id}_${type}${k ? `_${k}` : ''}`);
+    this.nodes.push({ opType: type, input: ins, output: names, name: `n${id}_${type}`, attribute: attrs });
+    return names;
+  }
+
+  /** A float constant (deduplicated by value for small ones). */
+  floats(dims: number[], data: Float32Array | number[]): string {
+    const f = data instanceof Float32Array ? data : Float32Array.from(data);
+    const key = f.length <= 16 ? `f:${dims.join(',')}:${Array.from(f).join(',')}` : null;
+    const known = key ? this.consts.get(key) : undefined;
+    if (known) return known;
+    const name = `c${this.counter++}`;
+    this.initializer.push({
+      name,
+      dims,
+      dataType: DataType.FLOAT,
+      rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength),
+    });
+    if (key) this.consts.set(key, name);
+    return name;
+  }
+
+  scalar(v: number): string {
+    return this.floats([], [v]);
+  }
+
+  /** An int64 constant (shapes, axes, slice bounds). */
+  int64(values: number[], dims: number[] = [values.length]): string {
+    const key = `i:${dims.join(',')}:${values.join(',')}`;
+    const known = this.consts.get(key);
+    if (known) return known;
+    const name = `c${this.counter++}`;
+    const b = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializer.push({
+      name,
+      dims,
+      dataType: DataType.INT64,
+      rawData: new Uint8Array(b.buffer),
+    });
+    this.consts.set(key, name);
+    return name;
+  }
+
+  input(name: string, dims: (number | string)[], elemType: number = DataType.FLOAT): string {
+    this.inputs.push(valueInfo(name, elemType, dims));
+    return name;
+  }
+
+  /** Declares `value` a graph output named `name` (through an Identity when they differ). */
+  output(name: string, value: string, dims: (number | string)[], elemType: number = DataType.FLOAT): void {
+    if (value !== name) this.op('Identity', [value], [], name);
+    this.outputs.push(valueInfo(name, elemType, dims));
+  }
+
+  encode(): Uint8Array {
+    return encodeModel({
+      irVersion: IR_VERSION,
+      producerName: 'decomposer',
+      producerVersion: '0.1.0',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: {
+        name: 'train',
+        node: this.nodes,
+        initializer: this.initializer,
+        input: this.inputs,
+        output: this.outputs,
+      },
+    });
+  }
+}

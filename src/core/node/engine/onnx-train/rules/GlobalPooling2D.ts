@@ -1,0 +1,26 @@
+// GlobalAveragePooling2D and GlobalMaxPooling2D over NCHW values.
+import { int, ints } from '../graph.ts';
+import type { LayerRule } from './types.ts';
+
+export const globalPoolingRule: LayerRule = {
+  classNames: ['GlobalAveragePooling2D', 'GlobalMaxPooling2D'],
+  forward({ g, node, inputs }) {
+    if (node.pool === 'max') {
+      const m = g.op('ReduceMax', [inputs[0]!], [ints('axes', [2, 3]), int('keepdims', 1)]);
+      return { output: g.op('Squeeze', [m, g.int64([2, 3])]), saved: { max: m } };
+    }
+    return { output: g.op('ReduceMean', [inputs[0]!], [ints('axes', [2, 3]), int('keepdims', 0)]) };
+  },
+  backward({ g, node, inputs }, fwd, dy, needInput) {
+    if (!needInput[0]) return [null];
+    const [h, w] = node.inShape as [number, number, number];
+    const d4 = g.op('Unsqueeze', [dy, g.int64([2, 3])]);
+    if (node.pool === 'max') {
+      // Like tfjs: every position equal to the maximum receives the gradient.
+      const hit = g.op('Cast', [g.op('Equal', [inputs[0]!, fwd.saved!.max!])], [int('to', 1)]);
+      return [g.op('Mul', [hit, d4])];
+    }
+    const scaled = g.op('Mul', [d4, g.scalar(1 / (h * w))]);
+    return [g.op('Expand', [scaled, g.op('Shape', [inputs[0]!])])];
+  },
+};

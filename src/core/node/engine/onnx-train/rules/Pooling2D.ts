@@ -1,0 +1,73 @@
+// AveragePooling2D and MaxPooling2D (tfjs pads; averages exclude padding, as tfjs's forward).
+// Average backward: dy divided by each window's count of real inputs, spread back by a
+// depthwise ConvTranspose with ones. Max backward: dy scattered (added) to the position
+// MaxPool's indices name.
+import { int, ints, str } from '../graph.ts';
+import type { LayerRule } from './types.ts';
+
+/** How many real (unpadded) inputs each output window covers: [1, 1, oh, ow]. */
+function windowCounts(
+  [h, w]: number[],
+  [oh, ow]: number[],
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  [pt, pl]: number[],
+): Float32Array {
+  const out = new Float32Array(oh! * ow!);
+  const span = (o: number, s: number, p: number, k: number, size: number) =>
+    Math.min(size, o * s - p + k) - Math.max(0, o * s - p);
+  for (let y = 0; y < oh!; y++)
+    for (let x = 0; x < ow!; x++) out[y * ow! + x] = span(y, sh, pt!, kh, h!) * span(x, sw, pl!, kw, w!);
+  return out;
+}
+
+export const pooling2dRule: LayerRule = {
+  classNames: ['AveragePooling2D', 'MaxPooling2D'],
+  forward({ g, node, inputs }) {
+    const attrs = [
+      ints('kernel_shape', node.poolSize!),
+      ints('strides', node.strides!),
+      ints('pads', node.pads!),
+    ];
+    if (node.pool === 'avg') {
+      return { output: g.op('AveragePool', [inputs[0]!], [...attrs, int('count_include_pad', 0)]) };
+    }
+    const [y, idx] = g.opN('MaxPool', [inputs[0]!], 2, attrs);
+    return { output: y!, saved: { idx: idx! } };
+  },
+  backward({ g, node, inputs }, fwd, dy, needInput) {
+    if (!needInput[0]) return [null];
+    const x = inputs[0]!;
+    const [h, w, c] = node.inShape as [number, number, number];
+    const [oh, ow] = node.shape as [number, number, number];
+    const [kh, kw] = node.poolSize!;
+    const [sh, sw] = node.strides!;
+    const [pt, pl, pb, pr] = node.pads!;
+    if (node.pool === 'avg') {
+      const counts = g.floats([1, 1, oh, ow], windowCounts([h, w], [oh, ow], [kh, kw], [sh, sw], [pt, pl]));
+      const ones = g.floats([c, 1, kh, kw], new Float32Array(c * kh * kw).fill(1));
+      return [
+        g.op(
+          'ConvTranspose',
+          [g.op('Div', [dy, counts]), ones],
+          [
+            ints('kernel_shape', [kh, kw]),
+            ints('strides', [sh, sw]),
+            ints('pads', [pt, pl, pb, pr]),
+            ints('output_padding', [h - sh * (oh - 1) - kh + pt + pb, w - sw * (ow - 1) - kw + pl + pr]),
+            int('group', c),
+          ],
+        ),
+      ];
+    }
+    const flat = g.int64([-1]);
+    const zeros = g.op('ConstantOfShape', [g.op('Unsqueeze', [g.op('Size', [x]), g.int64([0])])]);
+    const idx = g.op('Reshape', [fwd.saved!.idx!, flat]);
+    const scattered = g.op(
+      'ScatterElements',
+      [zeros, idx, g.op('Reshape', [dy, flat])],
+      [int('axis', 0), str('reduction', 'add')],
+    );
+    return [g.op('Reshape', [scattered, g.op('Shape', [x])])];
+  },
+};

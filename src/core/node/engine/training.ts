@@ -1,0 +1,172 @@
+// Chooses the training engine at run time: onnxruntime's training graphs wherever
+// onnxruntime-node loads and the model's layers all have a training rule, else the tfjs
+// worker pool on the fastest tfjs backend (tensorflow, wasm, cpu). --backend /
+// DECOMPOSER_BACKEND force one. The report names the active engine and why faster ones are
+// not active (onnxruntime-node missing, or the layer it cannot train).
+import os from 'node:os';
+import type { BackendName, BackendReport, BackendStatus } from '../../common/api.ts';
+import { UserError } from '../../common/errors.ts';
+import { loadOrt } from '../inference/ort-engine.ts';
+import type { ModelArtifacts, Preprocess } from '../models/io.ts';
+import { BACKEND_PREFERENCE } from './backend.ts';
+import type { WeightLayout } from './engine-core.ts';
+import { OnnxTrainEngine } from './onnx-train/engine.ts';
+import { EnginePool } from './pool.ts';
+import type { TrainingEngine } from './training-engine.ts';
+
+export interface TrainingEngineOptions {
+  backend?: BackendName | null;
+  /** tfjs pool workers (default one per core), or onnxruntime intra-op threads (0: every core). */
+  workers?: number;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.slice(0, 300);
+}
+
+/** onnxruntime intra-op threads for training: `workers` when given (> 0), else every core. */
+export function trainingThreads(workers?: number): number {
+  return workers && workers > 0 ? workers : Math.max(1, os.availableParallelism());
+}
+
+/** The report with onnxruntime's status first, then the tfjs backends'. */
+function withOnnx(r: BackendReport, onnx: BackendStatus, forced: BackendName | null): BackendReport {
+  const candidates = [onnx, ...r.candidates.filter((c) => c.name !== 'onnxruntime')];
+  candidates.sort((a, b) => BACKEND_PREFERENCE.indexOf(a.name) - BACKEND_PREFERENCE.indexOf(b.name));
+  return { ...r, forced, candidates };
+}
+
+/**
+ * Opens the training engine for a model and loads it. Where onnxruntime cannot train it
+ * (not installed, or a layer without a training rule) and was not forced, the tfjs pool
+ * trains instead and the report says why.
+ */
+export async function openTrainingEngine(
+  artifacts: ModelArtifacts,
+  pre: Preprocess,
+  opts: TrainingEngineOptions = {},
+): Promise<{ engine: TrainingEngine; layout: WeightLayout }> {
+  const forced = opts.backend ?? null;
+  let onnx: BackendStatus = { name: 'onnxruntime', ok: false, reason: `not tried: ${forced} was forced` };
+  if (forced === null || forced === 'onnxruntime') {
+    let engine: OnnxTrainEngine | null = null;
+    try {
+      engine = new OnnxTrainEngine(await loadOrt(), { threads: trainingThreads(opts.workers) });
+      const layout = await engine.load(artifacts, pre);
+      engine.report = {
+        active: 'onnxruntime',
+        forced,
+        candidates: BACKEND_PREFERENCE.map((name) =>
+          name === 'onnxruntime'
+            ? { name, ok: true }
+            : {
+                name,
+                ok: false,
+                reason: forced ? `not tried: ${forced} was forced` : 'not needed: onnxruntime is faster',
+              },
+        ),
+      };
+      return { engine, layout };
+    } catch (e) {
+      await engine?.close();
+      const reason = /Cannot find (module|package)/.test(firstLine(e))
+        ? 'onnxruntime-node is not installed'
+        : firstLine(e);
+      if (forced === 'onnxruntime') {
+        throw new UserError(
+          `The onnxruntime training engine cannot train this model (${reason}).`,
+          e instanceof UserError ? e.hint : 'Choose another engine with --backend auto.',
+          e instanceof UserError ? e.code : 'no-backend',
+        );
+      }
+      onnx = { name: 'onnxruntime', ok: false, reason };
+    }
+  }
+  const pool = await EnginePool.create({ workers: opts.workers, backend: forced });
+  try {
+    const layout = await pool.load(artifacts, pre);
+    pool.report = withOnnx(pool.report!, onnx, forced);
+    return { engine: pool, layout };
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+}
+
+/**
+ * A training engine whose choice waits for the model: the first load() opens onnxruntime
+ * or the tfjs pool (openTrainingEngine); later loads of another model may switch.
+ */
+class ChosenEngine implements TrainingEngine {
+  private inner: TrainingEngine | null = null;
+  private readonly opts: TrainingEngineOptions;
+
+  constructor(opts: TrainingEngineOptions) {
+    this.opts = opts;
+  }
+
+  private get e(): TrainingEngine {
+    if (!this.inner) throw new Error('training engine: no model loaded');
+    return this.inner;
+  }
+  get weights(): Float32Array<ArrayBufferLike> {
+    return this.e.weights;
+  }
+  set weights(w: Float32Array<ArrayBufferLike>) {
+    this.e.weights = w;
+  }
+  get grads(): Float32Array {
+    return this.e.grads;
+  }
+  get layout(): WeightLayout | null {
+    return this.inner?.layout ?? null;
+  }
+  get report(): BackendReport | null {
+    return this.inner?.report ?? null;
+  }
+  get size(): number {
+    return this.inner?.size ?? 0;
+  }
+  get inference(): 'onnxruntime' | null {
+    return this.inner?.inference ?? null;
+  }
+
+  async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
+    if (this.inner) {
+      try {
+        return await this.inner.load(artifacts, pre);
+      } catch (e) {
+        // Another model that onnxruntime cannot train: choose again (unless it was forced).
+        if (!(e instanceof UserError) || this.inner.inference !== 'onnxruntime' || this.opts.backend) throw e;
+        await this.inner.close();
+        this.inner = null;
+      }
+    }
+    const { engine, layout } = await openTrainingEngine(artifacts, pre, this.opts);
+    this.inner = engine;
+    return layout;
+  }
+
+  weightsChanged(): void {
+    this.e.weightsChanged();
+  }
+
+  gradients(...args: Parameters<TrainingEngine['gradients']>) {
+    return this.e.gradients(...args);
+  }
+
+  predict(...args: Parameters<TrainingEngine['predict']>) {
+    return this.e.predict(...args);
+  }
+
+  async close(): Promise<void> {
+    await this.inner?.close();
+    this.inner = null;
+  }
+}
+
+/** The training engine the trainer drives; which one trains is chosen at the first load(). */
+export function createTrainingEngine(opts: TrainingEngineOptions = {}): TrainingEngine {
+  return new ChosenEngine(opts);
+}
