@@ -45,8 +45,9 @@ export async function decodeInto(file: string, size: number, out: Uint8Array, of
 }
 
 /**
- * Decodes `file` for a model trained on grey images: grey, scaled to the dataset's source size
- * (cover, as above), then padded or resized to size x size exactly as the dataset loader does.
+ * Decodes `file` for a model trained on grey images: scaled to the dataset's source size as
+ * decodeInto scales (cover), made grey (Rec. 601 luma, as PIL's convert('L'); exact for grey
+ * files), then padded or resized to size x size exactly as the dataset loader does.
  */
 export async function decodeGreyInto(
   file: string,
@@ -56,16 +57,12 @@ export async function decodeGreyInto(
   offset: number,
 ): Promise<void> {
   const s = grey.sourceSize;
-  const { data, info } = await sharp(file, { failOn: 'error' })
-    .rotate()
-    .flatten({ background: { r: 0, g: 0, b: 0 } })
-    .resize(s, s, { fit: RESIZE_FIT, position: 'centre' })
-    .toColourspace('b-w')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.width !== s || info.height !== s || info.channels !== 1 || data.length !== s * s)
-    throw new Error('unexpected decoded size');
-  greyInto(data, s, false, grey.fit, size, out, offset);
+  const rgb = new Uint8Array(s * s * 3);
+  await decodeInto(file, s, rgb, 0);
+  const g = new Uint8Array(s * s);
+  for (let i = 0; i < g.length; i++)
+    g[i] = Math.round(0.299 * rgb[3 * i]! + 0.587 * rgb[3 * i + 1]! + 0.114 * rgb[3 * i + 2]!);
+  greyInto(g, s, false, grey.fit, size, out, offset);
 }
 
 /** Runs `work(i)` for i in [0, n) with at most `limit` in flight; stops at the first throw. */
