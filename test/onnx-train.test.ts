@@ -1,0 +1,289 @@
+// The onnxruntime training engine: every backward rule against the tfjs cpu backend's
+// gradients on seeded random shapes, training that follows the wasm engine's loss curve,
+// checkpoints tfjs reads, a bit-identical resume after kill -9, and the engine choice.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import ort from 'onnxruntime-node';
+import { EngineCore } from '../src/core/node/engine/engine-core.ts';
+import { initBackend } from '../src/core/node/engine/backend.ts';
+import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
+import { createTrainingEngine } from '../src/core/node/engine/training.ts';
+import { DEFAULT_PREPROCESS, MODEL_JSON, WEIGHTS_BIN, modelToArtifacts } from '../src/core/node/models/io.ts';
+import { Rng } from '../src/core/node/data/random.ts';
+import { train, type TrainResult } from '../src/core/node/train/trainer.ts';
+import { isUserError } from '../src/core/common/errors.ts';
+import { colourDataset } from './helpers/fixtures.ts';
+
+const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-onnx-train-'));
+const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
+
+/** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
+async function compare(model: tf.LayersModel, n: number, seed: number) {
+  const artifacts = await modelToArtifacts(model);
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
+  const classes = model.outputs[0]!.shape[1]!;
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: n * h! * w! * c! }, () => rng.int(256));
+  const labels = Int32Array.from({ length: n }, () => rng.int(classes));
+  const engine = new OnnxTrainEngine(ort, { threads: 1 });
+  try {
+    const layout = await engine.load(artifacts, DEFAULT_PREPROCESS);
+    const r = await engine.gradients(images, labels, n, null);
+    const core = new EngineCore();
+    await core.init('cpu');
+    await core.load(artifacts, DEFAULT_PREPROCESS);
+    const ref = new Float32Array(layout.total);
+    const rr = core.gradients(images, labels, n, null, ref);
+    core.dispose();
+    // Relative error per weight, against a floor of 1e-3 of the largest gradient: a bias
+    // feeding batch norm has a true gradient of 0, which both compute as rounding noise.
+    const norms = layout.names.map((_, i) => {
+      const b = ref.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.sizes[i]!);
+      return Math.sqrt(b.reduce((s, x) => s + x * x, 0));
+    });
+    const floor = 1e-3 * Math.max(...norms);
+    const errors = layout.names.map((name, i) => {
+      const a = engine.grads.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.sizes[i]!);
+      const b = ref.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.sizes[i]!);
+      let d = 0;
+      for (let j = 0; j < a.length; j++) d += (a[j]! - b[j]!) ** 2;
+      return { name, error: Math.sqrt(d) / Math.max(norms[i]!, floor) };
+    });
+    return { loss: r.loss, refLoss: rr.loss, correct: r.correct, refCorrect: rr.correct, errors };
+  } finally {
+    await engine.close();
+  }
+}
+
+function assertClose(r: Awaited<ReturnType<typeof compare>>, what: string) {
+  assert.ok(
+    Math.abs(r.loss - r.refLoss) <= 1e-4 * Math.abs(r.refLoss),
+    `${what}: loss ${r.loss} vs ${r.refLoss}`,
+  );
+  assert.equal(r.correct, r.refCorrect, `${what}: correct`);
+  for (const e of r.errors) assert.ok(e.error <= 1e-4, `${what}: ${e.name} relative error ${e.error}`);
+}
+
+test('Conv2D, BatchNormalization, ReLU, GlobalAveragePooling2D and Dense gradients match tfjs on random shapes', async () => {
+  await tf.setBackend('cpu');
+  const rng = new Rng(12);
+  let seed = 1;
+  for (const kernel of [1, 2, 3, 5]) {
+    for (const stride of [1, 2, 3]) {
+      for (const padding of ['same', 'valid'] as const) {
+        // Images are square with 3 channels; a first convolution with a [k0, 1] window makes
+        // the case's input odd-sized and non-square, with 1-64 channels.
+        const size = 6 + kernel + rng.int(6);
+        const k0 = 1 + rng.int(3);
+        const c1 = [1, 4, 8, 64][rng.int(4)]!;
+        const c2 = 1 + rng.int(16);
+        const bn = rng.next() < 0.5;
+        const bias = rng.next() < 0.5;
+        const input = tf.input({ shape: [size, size, 3] });
+        // The case's convolution is the second layer, so its input gradient is exercised too.
+        let x = tf.layers
+          .conv2d({
+            filters: c1,
+            kernelSize: [k0, 1],
+            padding: 'valid',
+            useBias: !bn,
+            kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
+            biasInitializer: tf.initializers.randomNormal({ seed: seed++ }),
+          })
+          .apply(input) as tf.SymbolicTensor;
+        if (bn) x = tf.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
+        x = tf.layers.activation({ activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+        x = tf.layers
+          .conv2d({
+            filters: c2,
+            kernelSize: kernel,
+            strides: stride,
+            padding,
+            useBias: bias,
+            activation: 'relu',
+            kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
+            biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
+          })
+          .apply(x) as tf.SymbolicTensor;
+        if (bn)
+          x = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }).apply(x) as tf.SymbolicTensor;
+        x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+        const out = tf.layers
+          .dense({
+            units: 3,
+            activation: 'softmax',
+            kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+          })
+          .apply(x) as tf.SymbolicTensor;
+        const model = tf.model({ inputs: input, outputs: out });
+        const what = `k${kernel} s${stride} ${padding} ${size - k0 + 1}x${size} ${c1}->${c2}${bn ? ' bn' : ''}${bias ? ' bias' : ''}`;
+        assertClose(await compare(model, 8, seed), what);
+        model.dispose();
+      }
+    }
+  }
+});
+
+test('pooling, Flatten, Add, hidden Dense, sigmoid/tanh and BN on flat tensors match tfjs', async () => {
+  await tf.setBackend('cpu');
+  const input = tf.input({ shape: [13, 13, 3] });
+  const init = (seed: number) => tf.initializers.heNormal({ seed });
+  const a = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init(1), activation: 'tanh' })
+    .apply(input) as tf.SymbolicTensor;
+  const p = tf.layers
+    .maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' })
+    .apply(a) as tf.SymbolicTensor;
+  const b = tf.layers
+    .conv2d({ filters: 6, kernelSize: 1, kernelInitializer: init(2) })
+    .apply(p) as tf.SymbolicTensor;
+  const s = tf.layers.add().apply([b, p]) as tf.SymbolicTensor;
+  const q = tf.layers
+    .averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid' })
+    .apply(s) as tf.SymbolicTensor;
+  const m = tf.layers
+    .maxPooling2d({ poolSize: 2, strides: 1, padding: 'valid' })
+    .apply(q) as tf.SymbolicTensor;
+  const f = tf.layers.flatten().apply(m) as tf.SymbolicTensor;
+  const d = tf.layers
+    .dense({ units: 7, activation: 'sigmoid', kernelInitializer: init(3) })
+    .apply(f) as tf.SymbolicTensor;
+  const n = tf.layers.batchNormalization({ momentum: 0.8 }).apply(d) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 4, activation: 'softmax', kernelInitializer: init(4) })
+    .apply(n) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  assertClose(await compare(model, 5, 9), 'pooling net');
+  model.dispose();
+
+  const input2 = tf.input({ shape: [11, 11, 3] });
+  const c = tf.layers
+    .conv2d({ filters: 5, kernelSize: 2, strides: 2, padding: 'valid', kernelInitializer: init(5) })
+    .apply(input2) as tf.SymbolicTensor;
+  const g = tf.layers.globalMaxPooling2d({}).apply(c) as tf.SymbolicTensor;
+  const z = tf.layers.dense({ units: 3, kernelInitializer: init(6) }).apply(g) as tf.SymbolicTensor;
+  const out2 = tf.layers.activation({ activation: 'softmax' }).apply(z) as tf.SymbolicTensor;
+  const model2 = tf.model({ inputs: input2, outputs: out2 });
+  assertClose(await compare(model2, 4, 10), 'global max pooling + softmax layer');
+  model2.dispose();
+});
+
+async function history(backend: 'onnxruntime' | 'wasm', batchNorm: boolean) {
+  const runDir = await tmp();
+  const r = await train({
+    runDir,
+    data: colourDataset({ train: 96 }),
+    workers: 0,
+    backend,
+    config: { depth: 8, epochs: 2, batchSize: 16, seed: 5, batchNorm },
+  });
+  return { r, runDir };
+}
+
+test("a ResNet (and its BN variant) trains on onnxruntime along the wasm engine's loss curve; tfjs loads its checkpoints", async () => {
+  for (const batchNorm of [false, true]) {
+    const a = await history('onnxruntime', batchNorm);
+    const b = await history('wasm', batchNorm);
+    assert.equal(a.r.backend, 'onnxruntime');
+    assert.equal(b.r.backend, 'wasm');
+    assert.equal(a.r.evalEngine, 'onnxruntime');
+    a.r.history.forEach((h, i) => {
+      const ref = b.r.history[i]!.loss;
+      assert.ok(
+        Math.abs(h.loss - ref) <= 0.02 * ref,
+        `bn=${batchNorm} epoch ${i + 1}: loss ${h.loss} vs wasm ${ref}`,
+      );
+    });
+    assert.ok(a.r.history[1]!.loss < a.r.history[0]!.loss);
+    // The saved model is a standard tfjs-layers model.
+    const json = JSON.parse(await readFile(path.join(a.r.modelDir!, MODEL_JSON), 'utf8'));
+    const weights = await readFile(path.join(a.r.modelDir!, WEIGHTS_BIN));
+    await initBackend('cpu');
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      }),
+    );
+    assert.equal(model.outputs[0]!.shape[1], 4);
+    model.dispose();
+  }
+});
+
+function runChild(
+  runDir: string,
+  epochs: number,
+  killAfterEpoch?: number,
+): Promise<{ result?: TrainResult; killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, runDir, String(epochs), '0', 'onnxruntime'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let result: TrainResult | undefined;
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const lines = out.split('\n');
+      out = lines.pop()!;
+      for (const l of lines) {
+        const msg = JSON.parse(l) as { epoch?: number; result?: TrainResult };
+        if (msg.result) result = msg.result;
+        if (killAfterEpoch !== undefined && msg.epoch === killAfterEpoch) p.kill('SIGKILL');
+      }
+    });
+    p.on('error', reject);
+    p.on('exit', (_code, signal) => resolve({ result, killed: signal === 'SIGKILL' }));
+  });
+}
+
+test('a run killed with SIGKILL on onnxruntime resumes bit-identical to an uninterrupted one', async () => {
+  const killedDir = await tmp();
+  const first = await runChild(killedDir, 3, 1);
+  assert.ok(first.killed);
+  const resumed = await runChild(killedDir, 3);
+  assert.equal(resumed.result?.resumedFrom, 1);
+  assert.equal(resumed.result?.backend, 'onnxruntime');
+  const cleanDir = await tmp();
+  const clean = await runChild(cleanDir, 3);
+  const a = await readFile(path.join(killedDir, 'model', WEIGHTS_BIN));
+  const b = await readFile(path.join(cleanDir, 'model', WEIGHTS_BIN));
+  assert.ok(a.equals(b), 'resumed weights equal uninterrupted weights');
+  assert.deepEqual(
+    resumed.result!.history.map((h) => h.loss),
+    clean.result!.history.map((h) => h.loss),
+  );
+});
+
+test('a layer without a training rule falls back to tfjs with the reason; forcing onnxruntime names the layer', async () => {
+  await initBackend('cpu');
+  const input = tf.input({ shape: [8, 8, 3] });
+  const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'c' }).apply(input) as tf.SymbolicTensor;
+  const drop = tf.layers.dropout({ rate: 0.5, name: 'drop' }).apply(c) as tf.SymbolicTensor;
+  const f = tf.layers.flatten().apply(drop) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2, activation: 'softmax' }).apply(f) as tf.SymbolicTensor;
+  const artifacts = await modelToArtifacts(tf.model({ inputs: input, outputs: out }));
+
+  const auto = createTrainingEngine({ workers: 0 });
+  try {
+    await auto.load(artifacts, DEFAULT_PREPROCESS);
+    assert.notEqual(auto.report!.active, 'onnxruntime');
+    const why = auto.report!.candidates.find((x) => x.name === 'onnxruntime')!;
+    assert.equal(why.ok, false);
+    assert.match(why.reason!, /"drop" \(Dropout\)/);
+  } finally {
+    await auto.close();
+  }
+  const forced = createTrainingEngine({ workers: 0, backend: 'onnxruntime' });
+  await assert.rejects(forced.load(artifacts, DEFAULT_PREPROCESS), (e: unknown) => {
+    assert.ok(isUserError(e));
+    assert.match((e as Error).message, /"drop" \(Dropout\)/);
+    return true;
+  });
+  await forced.close();
+});
