@@ -284,7 +284,8 @@ test('found on this machine: <home>/downloads/NAME (and torchvision’s raw/ lay
   assert.equal((spec as MnistSpec).path, path.join(home, 'downloads', 'kmnist'));
   const listed = listFoundDatasets(home).find((d) => d.name === 'Kuzushiji-MNIST');
   assert.ok(listed, 'listed');
-  assert.match(listed.source, /^found on this machine: /);
+  assert.equal(listed.found, true);
+  assert.equal(listed.source, path.join(home, 'downloads', 'kmnist'));
   assert.equal(listed.id, datasetId(spec));
   // The app resolves the listed id; a model's recorded id (any fit) resolves to the same files.
   assert.equal(datasetId(await resolveDataset(home, listed.id)), listed.id);

@@ -58,6 +58,8 @@ export interface DatasetInfo {
   testCount: number;
   /** Human-readable origin: a path, or "embedded (seed 1)". */
   source: string;
+  /** Listed because its files were found on this machine (read in place, not imported). */
+  found?: boolean;
   /** Set when the images were grey (MNIST family): how they became RGB of imageSize. */
   grey?: GreyInput;
   /** Things a person should know about the load (skipped files, substituted names). */

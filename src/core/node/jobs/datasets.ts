@@ -80,7 +80,8 @@ export function listFoundDatasets(home: string): DatasetInfo[] {
       classNames: mnistClassNames(spec.family, spec.split),
       trainCount: train,
       testCount: test,
-      source: `found on this machine: ${spec.path}`,
+      source: spec.path,
+      found: true,
       grey: { sourceSize: 28, fit: spec.fit ?? MNIST_DEFAULTS.fit },
     };
   });

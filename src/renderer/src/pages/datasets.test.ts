@@ -175,3 +175,41 @@ describe('the Datasets page import', () => {
     ).toBeTruthy();
   });
 });
+
+describe('the Datasets page and the MNIST family', () => {
+  test('a dataset found on this machine is marked so; its download is one click and needs no import', async () => {
+    const api = await setup({
+      listDatasets: async () => [
+        datasetInfo({
+          id: 'mnist-fashion-mnist-pad32-0123456789ab',
+          kind: 'mnist',
+          name: 'Fashion-MNIST',
+          imageSize: 32,
+          classNames: ['T-shirt/top', 'Trouser'],
+          source: '/usr/share/datasets/fashion-mnist',
+          found: true,
+        }),
+        datasetInfo(),
+      ],
+      downloadDataset: async () =>
+        job({
+          id: 'job-dl-1',
+          kind: 'download',
+          label: 'Download Fashion-MNIST',
+          status: 'finished',
+          result: { path: '/home/u/.decomposer/downloads/fashion-mnist' },
+        }),
+    });
+    const table = screen.getByTestId('datasets');
+    const found = within(table).getByRole('row', { name: /Fashion-MNIST/ });
+    expect(within(found).getByText('found on this machine')).toBeTruthy();
+    expect(within(table).getByRole('row', { name: /Tiny ImageNet/ }).textContent).not.toMatch(
+      /found on this machine/,
+    );
+    await fireEvent.click(screen.getByRole('button', { name: 'Download Fashion-MNIST' }));
+    await waitFor(() => expect(api.calls.some((c) => c.method === 'downloadDataset')).toBe(true));
+    expect(api.calls.find((c) => c.method === 'downloadDataset')!.args).toEqual(['fashion-mnist']);
+    expect(await screen.findByText(/listed above as found on this machine/)).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Import it' })).toBeNull();
+  });
+});
