@@ -8,6 +8,7 @@ import type { GreyInput, Progress } from '../common/dataset.ts';
 import { UserError, isUserError } from '../common/errors.ts';
 import { DECODE_CONCURRENCY, decodeGreyInto, decodeInto, pool } from './data/images.ts';
 import { openInference, planModel, type InferenceEngineName } from './inference/index.ts';
+import { checkModelMeta } from './models/fit.ts';
 import { readModelDir } from './models/io.ts';
 import { closeRepaired, isRepairedDir, loadRepaired, repairedScores } from './wizard/repaired.ts';
 
@@ -57,17 +58,6 @@ export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
-function squareInput(shape: number[], dir: string): number {
-  const [h, w, c] = shape;
-  if (!h || h !== w || c !== 3)
-    throw new UserError(
-      `${dir} takes inputs of shape [${shape.join(', ')}], not square RGB images.`,
-      'Use a model trained by Decomposer (square RGB inputs).',
-      'bad-model',
-    );
-  return h;
-}
-
 /** Opens a trained model folder (model.json) or a repaired classifier saved by the wizard. */
 export async function openClassifier(
   dir: string,
@@ -88,7 +78,8 @@ export async function openClassifier(
     try {
       const first = await readModelDir(p.parts[0]!.modelDir);
       const plan = planModel(first.artifacts);
-      const inputSize = squareInput(plan.input.shape, abs);
+      checkModelMeta({ dir: first.dir, plan, meta: first.meta });
+      const inputSize = plan.input.shape[0]!;
       const removed = p.kind === 'modules' ? (p.labels ?? []).flatMap((s, i) => (s === null ? [i] : [])) : [];
       return {
         kind: 'repaired',
@@ -132,12 +123,9 @@ export async function openClassifier(
     throw e;
   }
   const plan = planModel(read.artifacts);
-  const inputSize = squareInput(plan.input.shape, abs);
-  const names = read.meta?.classNames;
-  const classNames =
-    names && names.length === plan.classes
-      ? names
-      : Array.from({ length: plan.classes }, (_, i) => `class ${i}`);
+  checkModelMeta({ dir: read.dir, plan, meta: read.meta });
+  const inputSize = plan.input.shape[0]!;
+  const classNames = read.meta?.classNames ?? Array.from({ length: plan.classes }, (_, i) => `class ${i}`);
   const eng = await openInference(read.dir, { engine });
   return {
     kind: 'model',

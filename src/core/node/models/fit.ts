@@ -1,0 +1,79 @@
+// Does a model fit a dataset, and does a model folder agree with itself? One check, for every
+// command and the app: input size, channels, class count, and the metadata a model folder
+// records against its actual input and output layers. A mismatch is a UserError (exit 2)
+// saying what to change, before any image reaches the engine (where it would surface as a
+// bare buffer-size error).
+import type { DatasetInfo } from '../../common/dataset.ts';
+import { UserError } from '../../common/errors.ts';
+import type { ModelPlan } from '../inference/plan.ts';
+
+export interface ModelToFit {
+  dir: string;
+  plan: Pick<ModelPlan, 'input' | 'classes'>;
+  meta: { inputSize?: number; classes?: number; classNames?: string[]; datasetId?: string } | null;
+}
+
+const CODE = 'model-data-mismatch';
+
+/** The model's input as [size, channels] (square NHWC images). */
+function inputOf(m: ModelToFit): { size: number; channels: number } {
+  const [h, w, c] = m.plan.input.shape;
+  if (!h || !w || h !== w)
+    throw new UserError(
+      `The model in ${m.dir} takes inputs of shape [${m.plan.input.shape.join(', ')}], not square images.`,
+      'Use a model trained by Decomposer (square RGB images).',
+      CODE,
+    );
+  return { size: h, channels: c ?? 3 };
+}
+
+/** Refuses a model folder whose recorded metadata disagrees with its layers. */
+export function checkModelMeta(m: ModelToFit): void {
+  const { size, channels } = inputOf(m);
+  const fix = `model.json's metadata in ${m.dir} was edited or damaged: restore the folder, or train the model again.`;
+  if (channels !== 3)
+    throw new UserError(
+      `The model in ${m.dir} takes ${channels}-channel images; Decomposer feeds RGB (3 channels).`,
+      'Use a model trained by Decomposer, whose input is RGB (grey datasets are turned into RGB).',
+      CODE,
+    );
+  const meta = m.meta;
+  if (!meta) return;
+  if (meta.inputSize !== undefined && meta.inputSize !== size)
+    throw new UserError(
+      `The model in ${m.dir} records ${meta.inputSize}×${meta.inputSize} images but its input layer takes ${size}×${size}.`,
+      fix,
+      CODE,
+    );
+  if (meta.classes !== undefined && meta.classes !== m.plan.classes)
+    throw new UserError(
+      `The model in ${m.dir} records ${meta.classes} classes but its output layer has ${m.plan.classes}.`,
+      fix,
+      CODE,
+    );
+  if (meta.classNames && meta.classNames.length !== m.plan.classes)
+    throw new UserError(
+      `The model in ${m.dir} names ${meta.classNames.length} classes but its output layer has ${m.plan.classes}.`,
+      fix,
+      CODE,
+    );
+}
+
+/** Refuses a dataset the model cannot take (and a model folder that disagrees with itself). */
+export function checkModelFitsData(m: ModelToFit, data: DatasetInfo): void {
+  checkModelMeta(m);
+  const { size } = inputOf(m);
+  const trained = m.meta?.datasetId ? ` (it was trained on ${m.meta.datasetId})` : '';
+  if (data.imageSize !== size)
+    throw new UserError(
+      `The model in ${m.dir} takes ${size}×${size} images but the dataset ${data.id} has ${data.imageSize}×${data.imageSize}.`,
+      `Use a dataset of ${size}×${size} images${trained}: the embedded datasets and folders of images take --size ${size}; or use a model trained at ${data.imageSize}×${data.imageSize}.`,
+      CODE,
+    );
+  if (data.classNames.length !== m.plan.classes)
+    throw new UserError(
+      `The model in ${m.dir} has ${m.plan.classes} classes but the dataset ${data.id} has ${data.classNames.length}.`,
+      `Use a dataset of the model's ${m.plan.classes} classes${trained}, or a model trained on this dataset.`,
+      CODE,
+    );
+}
