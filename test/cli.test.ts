@@ -135,6 +135,22 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   }
   assert.equal(typeof d.reuse[1]!.mma, 'number', 'inter reuse reports MMA');
   for (const x of d.replace) assert.ok(x.top1 >= 0 && x.top5 >= x.top1);
+  // Table 1 is a recorded decompose run, as in the app's demo: its result is the printed table.
+  const ids = (j as unknown as { run_ids: { train: number; decomposition?: number } }).run_ids;
+  assert.equal(typeof ids.decomposition, 'number', 'the demo records its Table 1 as a run');
+  const shown = run(['runs', 'show', String(ids.decomposition), '--json', '--home', home]);
+  assert.equal(shown.status, 0, shown.stderr);
+  const rec = (
+    JSON.parse(shown.stdout) as {
+      run: { kind: string; status: string; result: { decomposition: { approach: string; ji: number }[] } };
+    }
+  ).run;
+  assert.equal(rec.kind, 'decompose');
+  assert.equal(rec.status, 'finished');
+  assert.deepEqual(
+    rec.result.decomposition.map((x) => [x.approach, x.ji]),
+    d.decomposition.map((x) => [x.approach, x.ji]),
+  );
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {

@@ -1,49 +1,9 @@
 // The `decomposer` command: a thin Node shell over the core.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { UserError } from '../core/common/errors.ts';
 import { EXIT, reportError } from './output.ts';
-import { trainCommand } from './commands/train.ts';
-import { benchCommand } from './commands/bench.ts';
-import { demoCommand } from './commands/demo.ts';
-import { serveCommand } from './commands/serve.ts';
-import { downloadCommand } from './commands/download.ts';
-import { energyCommand } from './commands/energy.ts';
-import { runsCommand } from './commands/runs.ts';
-import { exportCommand } from './commands/export.ts';
-import { decomposeCommand } from './commands/decompose.ts';
-import { evaluateCommand } from './commands/evaluate.ts';
-import { experimentCommand } from './commands/experiment.ts';
-import { wizardCommand } from './commands/wizard.ts';
-import { predictCommand } from './commands/predict.ts';
-
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
-}
-
-export const COMMON_OPTIONS = {
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
-const commands: Command[] = [
-  trainCommand,
-  decomposeCommand,
-  evaluateCommand,
-  experimentCommand,
-  wizardCommand,
-  predictCommand,
-  demoCommand,
-  benchCommand,
-  downloadCommand,
-  serveCommand,
-  runsCommand,
-  exportCommand,
-  energyCommand,
-];
+import { COMMANDS as commands } from './commands/index.ts';
+import { COMMON_OPTIONS, type Values } from './command.ts';
 
 function topHelp(): string {
   return [
@@ -90,35 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return await cmd.run(parsed.values as Values, parsed.positionals);
   } catch (e) {
     return reportError(e, Boolean(parsed.values.json));
   }
-}
-
-/** Reads an integer option, with a clear message when it is not one. */
-export function intOption(values: Record<string, unknown>, key: string, fallback: number, min = 0): number {
-  const v = values[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(
-      `--${key} must be a whole number >= ${min}, not "${v}".`,
-      `Run with --help to see the options.`,
-      'usage',
-    );
-  return n;
-}
-
-export function numberOption(values: Record<string, unknown>, key: string, fallback: number): number {
-  const v = values[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new UserError(
-      `--${key} must be a number, not "${v}".`,
-      `Run with --help to see the options.`,
-      'usage',
-    );
-  return n;
 }

@@ -4,10 +4,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../main.ts';
-import { intOption, numberOption } from '../main.ts';
+import type { Command } from '../command.ts';
+import { dbFile, engineSettings, intOption, numberOption } from '../options.ts';
 import { info, printJson } from '../output.ts';
-import { engineSettings } from './train.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
@@ -22,7 +21,6 @@ import { generateSynthetic } from '../../core/node/data/index.ts';
 import { table1 } from '../../core/node/decompose/index.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { existsSync as fileExists } from 'node:fs';
-import { dbFile } from './energy.ts';
 
 /** Mean CO2e ratios of the newest finished grid's rows in the store, if there is one. */
 function latestGridRatios(v: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 // decomposer download: fetch a public dataset, only because the user asked.
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
+import { engineSettings } from '../options.ts';
 import { EXIT, info, interruptSignal, printJson } from '../output.ts';
-import { engineSettings } from './train.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, type DownloadName } from '../../core/node/data/index.ts';
 import { downloadsDir } from '../../core/node/paths.ts';
 import { UserError } from '../../core/common/errors.ts';

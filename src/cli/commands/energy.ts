@@ -1,26 +1,13 @@
 // decomposer energy: which power sources this machine offers, and why the others are not
 // usable; `energy check` compares RAPL against perf's energy counters where both exist.
+import type { Command, Values } from '../command.ts';
+import { DB_OPTIONS, DB_USAGE, dbFile } from '../options.ts';
 import { spawn } from 'node:child_process';
-import type { Command } from '../main.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { describeMachine } from '../../core/node/energy/machine.ts';
 import { averagePowers, detectSources, PowerMeter } from '../../core/node/energy/meter.ts';
-import { defaultDbFile, Store } from '../../core/node/store/store.ts';
+import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings, type Settings } from '../../core/node/store/settings.ts';
-import { dataHome } from '../../core/node/paths.ts';
-
-type Values = Record<string, string | boolean | undefined>;
-
-export const DB_OPTIONS = {
-  db: { type: 'string' },
-  home: { type: 'string' },
-} as const;
-export const DB_USAGE = `  --db FILE           the run database (default <home>/decomposer.db)
-  --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)`;
-
-export function dbFile(v: Values): string {
-  return (v.db as string | undefined) ?? defaultDbFile(dataHome(v.home as string | undefined));
-}
 
 /** The settings in force, reading the database's stored settings when it can be opened. */
 export function settingsFor(v: Values): Settings {

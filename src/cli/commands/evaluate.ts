@@ -1,10 +1,10 @@
 // decomposer evaluate: compose saved modules on the test set (voting: the module with the
 // highest concerned probability wins) and compare with the model.
+import type { Command, Values } from '../command.ts';
+import { modelDataset, openModel, recordRun } from '../models.ts';
+import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from '../options.ts';
 import path from 'node:path';
-import type { Command } from '../main.ts';
 import { EXIT, fmtPct, fmtSeconds, info, printJson } from '../output.ts';
-import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from './train.ts';
-import { modelDataset, openModel, recordRun } from './decompose.ts';
 import { UserError } from '../../core/common/errors.ts';
 import {
   composedAccuracy,
@@ -24,7 +24,6 @@ import {
   loadRepaired,
   repairedScores,
 } from '../../core/node/wizard/index.ts';
-import type { Values } from './decompose.ts';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
@@ -164,7 +163,7 @@ async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
     const p = loaded.pipeline;
     const h = (loaded.history ?? {}) as PairHistory;
     const plan = planModel((await readModelDir(p.parts[0]!.modelDir)).artifacts);
-    const data = await modelDataset(v, { meta: { datasetId: h.dataset }, plan }, json);
+    const data = await modelDataset(v, { dir, meta: { datasetId: h.dataset }, plan }, json);
     const test = data.test;
     const n = p.classNames.length;
     const rec = await recordRun(

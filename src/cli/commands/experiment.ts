@@ -1,39 +1,56 @@
-// decomposer experiment decomposition: the paper's Table 1 for one model.
+// decomposer experiment: the paper's Table 1 for one model (decomposition), and its Tables 2-5
+// and Figure 6 on the user's models and data (reuse, replace): every row saved in the store,
+// interrupted grids resume.
 import path from 'node:path';
-import type { Command } from '../main.ts';
-import { EXIT, info, printJson } from '../output.ts';
+import type { Command, Values } from '../command.ts';
 import {
   DECOMPOSE_OPTIONS,
   DECOMPOSE_USAGE,
   decomposeSettings,
   modelDataset,
   openModel,
-  recordRun,
+  readModel,
   writeJson,
-} from './decompose.ts';
+} from '../models.ts';
+import { engineSettings, inferenceOption, intOption, withMeasureContext } from '../options.ts';
+import { EXIT, info, interruptSignal, printJson } from '../output.ts';
+import { figure6, measureGridIdle, printRows } from '../scenarios.ts';
 import { UserError } from '../../core/common/errors.ts';
-import { GRID_OPTIONS, GRID_USAGE, gridCommand } from './grid.ts';
-import { formatTable1, saveModuleSet, table1, type Table1 } from '../../core/node/decompose/index.ts';
+import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
+import { runGrid, type GridSpec } from '../../core/node/reuse/grid.ts';
+import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
 
-/** Table 1 as JSON (fractions in [0, 1], seconds). */
-export function table1Json(t: Table1) {
-  return {
-    model: t.model,
-    test_images: t.testImages,
-    decomposition: t.rows.map((r) => ({
-      approach: r.approach,
-      top1: r.top1,
-      top5: r.top5,
-      ji: r.ji,
-      seconds: r.seconds,
-      eval_seconds: r.evalSeconds,
-    })),
-    observe_seconds: t.observeSeconds,
-    compose_ratio: t.composeRatio,
-    module_evaluations_per_second: t.moduleEvaluationsPerSecond,
-    warnings: t.sets[0]?.warnings ?? [],
-  };
-}
+export const GRID_OPTIONS = {
+  model2: { type: 'string' },
+  dataset2: { type: 'string' },
+  scope: { type: 'string' },
+  pick: { type: 'string' },
+  pairs: { type: 'string' },
+  classes: { type: 'string' },
+  approach: { type: 'string' },
+  'baseline-epochs': { type: 'string' },
+  'baseline-depth': { type: 'string' },
+  batch: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+} as const;
+
+export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
+  decomposer experiment reuse --model A [--dataset NAME] [--model2 B --dataset2 NAME] [options]
+  decomposer experiment replace --model A --model2 B [options]
+
+  --model2 DIR        the second model: another dataset (inter) or, for intra replace, the
+                      same dataset (a better-trained model, or another depth)
+  --dataset2 NAME     its dataset (default: the model's own)
+  --scope S           intra, inter or intra,inter (default: intra, plus inter with --model2)
+  --pick N            intra reuse: classes picked at random, composed pairwise (default 4: 6 pairs)
+  --pairs N           inter reuse pairs / inter replace scenarios (default 6 / 3)
+  --classes LIST      intra replace: the classes whose module is replaced (default: all)
+  --approach A        ${APPROACHES.join(' | ')} (default CI+TI+MC-BLN)
+  --baseline-epochs N epochs of each train-from-scratch baseline (default 10)
+  --baseline-depth N  its ResNet depth (default: model A's)
+  --batch N           its batch size (default 32)
+  -o, --out DIR       where baselines train (default <home>/experiments)
+  --backend, --workers  the baselines' training engine`;
 
 export const experimentCommand: Command = {
   name: 'experiment',
@@ -62,52 +79,108 @@ ${GRID_USAGE}`,
         'usage',
       );
     const settings = decomposeSettings(v);
-    const m = await openModel(v);
-    try {
-      const data = await modelDataset(v, m, json);
-      const rec = await recordRun(
-        v,
-        {
-          kind: 'decompose',
-          params: {
-            experiment: 'decomposition',
-            model_dir: path.resolve(m.dir),
-            dataset: data.info.id,
-            ...settings,
-          },
-          quiet: json,
-        },
-        async () => {
-          const t = await table1(m.engine, m.plan, data.train, data.test, {
-            ...settings,
-            classNames: data.info.classNames,
-          });
-          const dirs: string[] = [];
-          if (!v['no-save']) for (const s of t.sets) dirs.push(await saveModuleSet(m.dir, s));
-          return { t, dirs };
-        },
-        ({ t, dirs }) => ({ ...table1Json(t), modules_dirs: dirs }),
+    const m = await readModel(v);
+    const data = await modelDataset(v, m, json);
+    const rec = await withMeasureContext(v, { quiet: json }, (ctx) =>
+      recordedTable1(
+        ctx,
+        { ...m, data },
+        { ...settings, save: !v['no-save'], inference: inferenceOption(v) },
+      ),
+    );
+    const { table: t, dirs } = rec.value;
+    const out = { ...table1Json(t), modules_dirs: dirs, run_id: rec.runId, energy: rec.energy.energy };
+    const file = path.join(
+      m.dir,
+      'modules',
+      `experiment-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+    await writeJson(file, out);
+    for (const w of t.sets[0]?.warnings ?? []) info(`warning: ${w}`);
+    if (json) printJson({ ...out, file });
+    else {
+      process.stdout.write(`${formatTable1(t, path.basename(path.resolve(m.dir)))}\n`);
+      info(
+        `composed evaluation: ${t.moduleEvaluationsPerSecond.toFixed(0)} module evaluations/s, ${t.composeRatio.toFixed(2)}x the time of n model evaluations`,
       );
-      const { t, dirs } = rec.value;
-      const out = { ...table1Json(t), modules_dirs: dirs, run_id: rec.runId, energy: rec.energy.energy };
-      const file = path.join(
-        m.dir,
-        'modules',
-        `experiment-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-      );
-      await writeJson(file, out);
-      for (const w of t.sets[0]?.warnings ?? []) info(`warning: ${w}`);
-      if (json) printJson({ ...out, file });
-      else {
-        process.stdout.write(`${formatTable1(t, path.basename(path.resolve(m.dir)))}\n`);
-        info(
-          `composed evaluation: ${t.moduleEvaluationsPerSecond.toFixed(0)} module evaluations/s, ${t.composeRatio.toFixed(2)}x the time of n model evaluations`,
-        );
-        info(`saved ${file}`);
-      }
-      return EXIT.ok;
-    } finally {
-      await m.engine.close();
+      info(`saved ${file}`);
     }
+    return EXIT.ok;
   },
 };
+
+async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number> {
+  const json = Boolean(v.json);
+  const eng = engineSettings(v);
+  const d = decomposeSettings(v);
+  const a = await openModel(v);
+  const models = [{ dir: a.dir, data: await modelDataset(v, a, json), depth: a.meta?.depth ?? 20 }];
+  await a.engine.close();
+  if (v.model2) {
+    const b = await openModel({ ...v, model: v.model2, dataset: v.dataset2 });
+    models.push({
+      dir: b.dir,
+      data: await modelDataset({ ...v, dataset: v.dataset2 }, b, json),
+      depth: b.meta?.depth ?? 20,
+    });
+    await b.engine.close();
+  }
+  const scopes = ((v.scope as string | undefined) ?? (models.length > 1 ? 'intra,inter' : 'intra'))
+    .split(',')
+    .map((s) => s.trim());
+  for (const s of scopes)
+    if (s !== 'intra' && s !== 'inter')
+      throw new UserError(`Unknown scope "${s}".`, 'Use intra, inter or intra,inter.', 'usage');
+  const spec: GridSpec = {
+    kind,
+    scopes: scopes as ('intra' | 'inter')[],
+    seed: d.seed ?? 1,
+    pick: intOption(v, 'pick', 4, 2),
+    pairs: intOption(v, 'pairs', kind === 'reuse' ? 6 : 3, 1),
+    replaceClasses: v.classes
+      ? String(v.classes)
+          .split(',')
+          .map((x) => Number(x))
+      : undefined,
+    approach: parseApproach((v.approach as string | undefined) ?? 'CI+TI+MC-BLN'),
+    decompose: { perClass: d.perClass ?? 1000, point: d.point!, delta: d.delta!, rule: d.rule! },
+    baseline: {
+      epochs: intOption(v, 'baseline-epochs', 10, 1),
+      depth: intOption(v, 'baseline-depth', models[0]!.depth, 8),
+      batchSize: intOption(v, 'batch', 32, 1),
+    },
+    inference: ((v.inference as string | undefined) ?? 'auto') as GridSpec['inference'],
+  };
+  return withMeasureContext(v, { quiet: json, signal: interruptSignal() }, async (ctx) => {
+    const { store, settings, signal } = ctx;
+    const idle = await measureGridIdle(settings, json);
+    const result = await runGrid(spec, models, {
+      store,
+      settings,
+      idle,
+      workDir: path.resolve((v.out as string | undefined) ?? path.join(eng.home, 'experiments')),
+      workers: eng.workers,
+      backend: eng.backend,
+      signal,
+      onInfo: (l) => (json ? undefined : info(l)),
+      onRow: (r) => {
+        if (!json) info(`  done: ${r.key}`);
+      },
+    });
+    const summary = figure6(result.rows);
+    if (json)
+      printJson({ grid: result.id, kind, resumed: result.resumed, rows: result.rows, figure6: summary });
+    else {
+      printRows(result.rows);
+      const r = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
+      process.stdout.write(
+        `\nFigure 6: training from scratch emits ${r(summary.co2e_ratio_fixed)} (fixed epochs) / ${r(summary.co2e_ratio_best)} (until best) the CO2e of ${kind}; ` +
+          `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}.\n`,
+      );
+      info(
+        `grid ${result.id}: ${result.rows.length} rows saved in ${store.file}${result.resumed ? ` (${result.resumed} resumed)` : ''}`,
+      );
+    }
+    return EXIT.ok;
+  });
+}

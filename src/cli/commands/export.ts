@@ -1,13 +1,13 @@
 // decomposer export: the recorded runs as JSON (everything, with epochs and power) or CSV
 // (one row per run, or per epoch with --epochs), to a file (written atomically) or stdout.
+import type { Command } from '../command.ts';
+import { DB_OPTIONS, DB_USAGE } from '../options.ts';
 import path from 'node:path';
-import type { Command } from '../main.ts';
 import { EXIT, info } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 import type { RunDetail, Store } from '../../core/node/store/store.ts';
-import { DB_OPTIONS, DB_USAGE } from './energy.ts';
 import { openStore } from './runs.ts';
 
 const ENERGY_KEYS: (keyof EnergyRecord)[] = [

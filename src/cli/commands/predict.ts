@@ -1,8 +1,8 @@
 // decomposer predict: classify your own image files with a trained model or a repaired
 // classifier saved by the wizard.
+import type { Command } from '../command.ts';
+import { intOption } from '../options.ts';
 import path from 'node:path';
-import type { Command } from '../main.ts';
-import { intOption } from '../main.ts';
 import { EXIT, info, interruptSignal, printJson } from '../output.ts';
 import { toCsv } from './export.ts';
 import { UserError } from '../../core/common/errors.ts';

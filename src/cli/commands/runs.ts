@@ -1,14 +1,13 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
-import type { Command } from '../main.ts';
-import { intOption } from '../main.ts';
+import type { Command } from '../command.ts';
+import { DB_OPTIONS, DB_USAGE, dbFile, intOption } from '../options.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { describeEnergy } from '../../core/node/energy/formula.ts';
 import { Store, type RunRow } from '../../core/node/store/store.ts';
-import { DB_OPTIONS, DB_USAGE, dbFile } from './energy.ts';
 
 export function openStore(v: Record<string, string | boolean | undefined>): Store {
   return Store.open(dbFile(v));

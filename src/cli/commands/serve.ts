@@ -1,5 +1,5 @@
 // decomposer serve: the web shell (the same UI as the desktop app, in a browser).
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const serveCommand: Command = {
   name: 'serve',

@@ -1,23 +1,27 @@
 // decomposer wizard: find a model's most-confused pair, repair it (options 1-4), measure each
 // repair's time and energy, compare, recommend, and save the repaired classifier.
+import type { Command } from '../command.ts';
+import { modelDataset, openModel } from '../models.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  ENGINE_USAGE,
+  withMeasureContext,
+  engineSettings,
+  intOption,
+} from '../options.ts';
+import { measureGridIdle } from '../scenarios.ts';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
-import type { Command } from '../main.ts';
-import { intOption } from '../main.ts';
 import { EXIT, fmtPct, info, interruptSignal, printJson } from '../output.ts';
-import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS, ENGINE_USAGE, engineSettings } from './train.ts';
-import { modelDataset, openModel } from './decompose.ts';
-import { dbFile } from './energy.ts';
-import { measureGridIdle } from './grid.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { trainAndRecord } from '../../core/node/measure/training.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
-import { Store } from '../../core/node/store/store.ts';
-import { effectiveSettings } from '../../core/node/store/settings.ts';
 import {
   DEFAULT_FAULT_FRACTION,
   FAULTY_DEMO_DEFAULTS,
@@ -106,13 +110,9 @@ ${ENGINE_USAGE}`,
       (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-wizard-'))),
     );
     const signal = interruptSignal();
-    const store = Store.open(dbFile(v));
-    try {
-      const settings = effectiveSettings(store, {
-        idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
-      });
+    return withMeasureContext(v, { quiet: json, signal }, async ({ store, settings }) => {
       const idle = await measureGridIdle(settings, json);
-      let model = v.model as string | undefined;
+      let model: string;
       let data: LoadedDataset;
       let better = (v.better as string | undefined) ?? null;
       let faulty: number | undefined;
@@ -168,7 +168,7 @@ ${ENGINE_USAGE}`,
       }
       const outcome = await runWizard(
         {
-          model: model!,
+          model,
           data,
           faulty,
           victim,
@@ -225,8 +225,6 @@ ${ENGINE_USAGE}`,
         if (saved) info(`saved option ${saveOption} in ${saved}`);
       }
       return EXIT.ok;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

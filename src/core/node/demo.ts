@@ -22,11 +22,12 @@ export function demoDatasetSpec(
   perClass: number = DEMO_DEFAULTS.perClass,
   seed: number = DEMO_DEFAULTS.seed,
   testPerClass = Math.max(10, Math.round(perClass / 5)),
+  size: 32 | 64 = DEMO_DEFAULTS.size,
 ): DatasetSpec {
   return {
     kind: 'synthetic',
     name: 'shapes',
-    size: DEMO_DEFAULTS.size,
+    size,
     seed,
     trainPerClass: perClass,
     testPerClass,

@@ -9,20 +9,18 @@ import type {
   ScenarioView,
   Table1View,
 } from '../../common/api.ts';
-import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
+import type { LoadedDataset, Progress } from '../../common/dataset.ts';
+import type { ModelPlan } from '../inference/index.ts';
 import { UserError } from '../../common/errors.ts';
-import { loadDataset } from '../data/index.ts';
-import { saveModuleSet, table1, type ModuleData, type ModuleSet } from '../decompose/index.ts';
-import { openInference, planModel } from '../inference/index.ts';
-import { readModelDir } from '../models/io.ts';
-import { cacheDir } from '../paths.ts';
+import type { ModuleData, ModuleSet, Table1 } from '../decompose/index.ts';
 import { runCustomScenario } from '../reuse/custom.ts';
 import type { GridModel, ScenarioRow } from '../reuse/grid.ts';
-import { idlePowers, measured } from '../measure/measured.ts';
+import { idlePowers } from '../measure/measured.ts';
+import { openModelData } from '../workflows/model-data.ts';
+import { recordedTable1 } from '../workflows/decomposition.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { isEstimatedSource, type BackendName } from '../../common/api.ts';
-import { loadById } from './datasets.ts';
 
 export interface AnalysisContext {
   home: string;
@@ -35,72 +33,17 @@ export interface AnalysisContext {
   setLabel?: (label: string) => void;
 }
 
-const SYNTHETIC_ID = /^synthetic-(shapes|textures)-(32|64)-s(\d+)-(\d+)x(\d+)$/;
-
-/** The id of a dataset with deliberately corrupted training labels (the wizard's faulty demo). */
-const FAULT_SUFFIX = /-fault-\d+to\d+-\d+$/;
-
-/**
- * The exact embedded dataset an id names (its seed and sizes), or null for other ids. A faulty
- * demo model was trained on corrupted labels on purpose; it is judged, decomposed and repaired
- * with the true labels of the dataset the corruption came from.
- */
-export function syntheticSpecFromId(id: string): DatasetSpec | null {
-  const m = SYNTHETIC_ID.exec(id.replace(FAULT_SUFFIX, ''));
-  if (!m) return null;
-  return {
-    kind: 'synthetic',
-    name: m[1] as 'shapes' | 'textures',
-    size: Number(m[2]) as 32 | 64,
-    seed: Number(m[3]),
-    trainPerClass: Number(m[4]),
-    testPerClass: Number(m[5]),
-  };
-}
-
-/** A dataset by id: the embedded ones at any size they were generated with, or an imported one. */
-export async function loadModelDataset(
-  home: string,
-  id: string,
-  signal: AbortSignal,
-  onProgress: (p: Progress) => void,
-): Promise<LoadedDataset> {
-  const spec = syntheticSpecFromId(id);
-  if (spec) return loadDataset(spec, { cacheDir: cacheDir(home), signal, onProgress });
-  return loadById(home, id, null, signal, onProgress);
-}
-
 /** Opens a model folder and its dataset (the one it was trained on unless given). */
-export async function modelAndData(
+export function modelAndData(
   ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
   modelDir: string,
   datasetId: string | null | undefined,
-): Promise<{ dir: string; data: LoadedDataset; depth: number }> {
-  const read = await readModelDir(modelDir);
-  const id = datasetId ?? read.meta?.datasetId;
-  if (!id)
-    throw new UserError(
-      `The model in ${modelDir} does not say which dataset it was trained on.`,
-      'Pick its dataset.',
-      'no-dataset',
-    );
-  const data = await loadModelDataset(ctx.home, id, ctx.signal, (p) =>
-    ctx.progress({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
-  );
-  const plan = planModel(read.artifacts);
-  if (data.info.classNames.length !== plan.classes)
-    throw new UserError(
-      `The dataset has ${data.info.classNames.length} classes but the model ${plan.classes}.`,
-      'Use the dataset the model was trained on.',
-      'bad-input',
-    );
-  if (data.info.imageSize !== plan.input.shape[0])
-    throw new UserError(
-      `The dataset's images are ${data.info.imageSize}×${data.info.imageSize} but the model takes ${plan.input.shape[0]}×${plan.input.shape[0]}.`,
-      'Use the dataset the model was trained on.',
-      'bad-input',
-    );
-  return { dir: read.dir, data, depth: read.meta?.depth ?? 20 };
+): Promise<{ dir: string; data: LoadedDataset; depth: number; plan: ModelPlan }> {
+  return openModelData(modelDir, datasetId, {
+    home: ctx.home,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.progress({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
+  });
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -130,78 +73,38 @@ function moduleViews(set: ModuleSet): ModuleView[] {
 }
 
 export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams): Promise<Table1View> {
-  const { dir, data, depth } = await modelAndData(ctx, p.modelDir, p.dataset);
+  const { dir, data, depth, plan } = await modelAndData(ctx, p.modelDir, p.dataset);
   ctx.signal.throwIfAborted();
   const label = `Decompose ResNet-${depth} on ${data.info.name} (${p.approaches.join(', ')})`;
   ctx.setLabel?.(label);
-  const read = await readModelDir(dir);
-  const plan = planModel(read.artifacts);
   const settings = effectiveSettings(ctx.store);
   ctx.progress({
     stage: settings.idleSeconds > 0 ? `Measuring idle power for ${settings.idleSeconds} s` : 'Starting',
     fraction: 0,
   });
-  const run = await measured(
+  const run = await recordedTable1(
     { store: ctx.store, settings, signal: ctx.signal },
+    { dir, plan, data },
     {
-      kind: 'decompose',
       label,
-      params: {
-        experiment: 'decomposition',
-        model_dir: path.resolve(dir),
-        dataset: data.info.id,
-        approaches: p.approaches,
-        perClass: p.perClass,
-        delta: p.delta,
-        point: p.point,
-        seed: p.seed,
-        rule: 'prose',
-      },
-      onStart: (rec) => ctx.onRunId?.(rec.id),
-      outcome: ({ t, dirs }) => ({
-        result: {
-          model_top1: t.model.top1,
-          model_top5: t.model.top5,
-          test_images: t.testImages,
-          decomposition: t.rows.map((r) => ({
-            approach: r.approach,
-            top1: r.top1,
-            top5: r.top5,
-            ji: r.ji,
-            seconds: r.seconds,
-            eval_seconds: r.evalSeconds,
-          })),
-          modules_dirs: dirs,
-        },
-      }),
-    },
-    async () => {
-      const engine = await openInference(dir, { engine: 'auto' });
-      try {
-        const t = await table1(engine, plan, data.train, data.test, {
-          approaches: [...p.approaches],
-          perClass: p.perClass,
-          point: p.point,
-          delta: p.delta,
-          rule: 'prose',
-          seed: p.seed,
-          classNames: data.info.classNames,
-          signal: ctx.signal,
-          onProgress: (fraction, stage) => ctx.progress({ stage, fraction: Math.min(0.95, fraction * 0.9) }),
-        });
-        ctx.progress({ stage: 'Saving the module sets', fraction: 0.97 });
-        const dirs: string[] = [];
-        for (const s of t.sets) dirs.push(await saveModuleSet(dir, s));
-        return { t, dirs };
-      } finally {
-        await engine.close();
-      }
+      approaches: [...p.approaches],
+      perClass: p.perClass,
+      point: p.point,
+      delta: p.delta,
+      rule: 'prose',
+      seed: p.seed,
+      onRunId: ctx.onRunId,
+      onProgress: (fraction, stage) => ctx.progress({ stage, fraction: Math.min(0.95, fraction * 0.9) }),
     },
   );
-  const { t, dirs } = run.value;
+  return table1View(dir, data.info.id, run.value.table, run.value.dirs);
+}
+
+/** Table 1 shaped for the page, with each module's kept channels. */
+export function table1View(modelDir: string, datasetId: string, t: Table1, dirs: string[]): Table1View {
   return {
-    modelDir: dir,
-    datasetId: data.info.id,
+    modelDir,
+    datasetId,
     testImages: t.testImages,
     model: t.model,
     rows: t.rows.map((r, i) => ({ ...r, dir: dirs[i] ?? null, modules: moduleViews(t.sets[i]!) })),

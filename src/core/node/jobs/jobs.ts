@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DECOMPOSE_APPROACHES, TRAINING_JOB_KINDS } from '../../common/api.ts';
+import { TRAINING_JOB_KINDS } from '../../common/api.ts';
 import type {
   BackendName,
   DecomposeParams,
@@ -27,10 +27,11 @@ import type {
   PowerSample,
   ProgressEvent,
   ScenarioParams,
+  Table1View,
   TrainParams,
 } from '../../common/api.ts';
 import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
-import { DEMO_DEFAULTS, demoDatasetSpec } from '../demo.ts';
+import { DEMO_DEFAULTS } from '../demo.ts';
 import { UserError } from '../../common/errors.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
 import { combineSpecs, type PartSpec } from '../data/combined.ts';
@@ -49,17 +50,17 @@ import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { train } from '../train/trainer.ts';
 import {
-  loadModelDataset,
   modelAndData,
   runDecomposition,
   runScenario,
   scenarioView,
+  table1View,
   type AnalysisContext,
 } from './analysis.ts';
 import { addImported, loadById } from './datasets.ts';
+import { loadModelDataset } from '../workflows/model-data.ts';
 import { recordTrainingRun, type RecordedTraining } from '../measure/training.ts';
-import { baselineFrom } from '../reuse/grid.ts';
-import { runDemoScenarios } from '../reuse/demo-scenarios.ts';
+import { runDemo, type DemoSettings, type DemoTable1 } from '../workflows/demo.ts';
 
 const MAX_POWER_SAMPLES = 600;
 /** The statuses of a training that can be resumed from its run folder. */
@@ -312,81 +313,53 @@ export class JobManager {
 
   runDemo(p: DemoParams = {}): JobInfo {
     this.busyTraining();
-    const depth = p.depth ?? DEMO_DEFAULTS.depth;
-    const epochs = p.epochs ?? DEMO_DEFAULTS.epochs;
-    const perClass = p.perClass ?? DEMO_DEFAULTS.perClass;
-    return this.start('demo', `Demo: ResNet-${depth} on embedded shapes, ${epochs} epochs`, async (job) => {
-      // What the training loads and records, kept for the scenarios.
-      const got: { data?: LoadedDataset; recorded?: RecordedTraining } = {};
-      const config = { depth, epochs, seed: DEMO_DEFAULTS.seed, batchSize: DEMO_DEFAULTS.batch };
-      const trained = await this.runTraining(
-        job,
-        async (signal, onProgress) =>
-          (got.data = await this.loadSpec(demoDatasetSpec(perClass), signal, onProgress)),
-        config,
-        { onRecorded: (r) => (got.recorded = r) },
-      );
-      const modelDir = trained.result?.modelDir;
-      const { data, recorded: rec } = got;
-      if (trained.status !== 'finished' || !modelDir || !data || !rec) return trained;
-      // The demo pipeline goes on to decompose the model it trained (the paper's Table 1);
-      // the job keeps its label and the training run's id.
-      const label = job.info.label;
-      const table1 = await runDecomposition(
-        { ...this.analysis(job), onRunId: undefined, setLabel: undefined },
-        {
-          modelDir,
-          approaches: [...DECOMPOSE_APPROACHES],
-          delta: 0.5,
-          perClass: Math.min(200, perClass),
-          seed: 1,
-          point: 'relu',
-        },
-      );
-      job.info.label = label;
-      if (p.scenarios === false) return { ...trained, result: { ...trained.result, table1 } };
-      // Table 1 shows while the reuse and replace scenarios run with their baselines.
-      job.info.result = { ...trained.result, table1 };
-      this.status(job);
+    const demo: DemoSettings = {
+      depth: p.depth ?? DEMO_DEFAULTS.depth,
+      epochs: p.epochs ?? DEMO_DEFAULTS.epochs,
+      perClass: p.perClass ?? DEMO_DEFAULTS.perClass,
+      batchSize: DEMO_DEFAULTS.batch,
+      seed: DEMO_DEFAULTS.seed,
+      size: DEMO_DEFAULTS.size,
+      decomposePerClass: DEMO_DEFAULTS.decomposePerClass,
+      scenarios: p.scenarios !== false,
+    };
+    const label = `Demo: ResNet-${demo.depth} on embedded shapes, ${demo.epochs} epochs`;
+    return this.start('demo', label, async (job) => {
       const store = this.o.store();
-      const settings = effectiveSettings(store);
       const engine = this.o.engine();
-      job.info.progress = {
-        stage: settings.idleSeconds > 0 ? `Measuring idle power for ${settings.idleSeconds} s` : 'Scenarios',
-        fraction: null,
+      const progress = (stage: string, fraction: number | null) => {
+        job.info.progress = { stage: stage.slice(0, 200), fraction };
+        this.event(job);
       };
-      this.event(job);
-      const idle = await idlePowers(settings);
-      const rows = await runDemoScenarios(
-        {
-          model: { dir: modelDir, data },
-          config: { depth, epochs, batchSize: config.batchSize, seed: config.seed },
-          perClass,
-          decomposePerClass: Math.min(DEMO_DEFAULTS.decomposePerClass, perClass),
-          ownBaseline: baselineFrom(rec.result, rec.energy, rec.runId),
-          cacheDir: cacheDir(this.o.home),
+      // The training job's own outcome (status, model, accuracy), which the demo's result extends.
+      let trained: Partial<JobInfo> = {};
+      const d = await runDemo(demo, {
+        store,
+        settings: effectiveSettings(store),
+        signal: job.controller.signal,
+        cacheDir: cacheDir(this.o.home),
+        workers: engine.workers,
+        backend: engine.backend,
+        onProgress: (pr) => progress(pr.stage, pr.fraction),
+        onInfo: (line) => progress(line.replace(/…$/, ''), null),
+        train: async (data, config) => {
+          let recorded: RecordedTraining | undefined;
+          trained = await this.runTraining(job, async () => data, config, {
+            onRecorded: (r) => (recorded = r),
+          });
+          // runTraining throws unless the training was recorded.
+          return recorded!;
         },
-        {
-          store,
-          settings,
-          idle,
-          workers: engine.workers,
-          backend: engine.backend,
-          signal: job.controller.signal,
-          onInfo: (line) => {
-            job.info.progress = {
-              stage: `Scenarios: ${line.replace(/…$/, '')}`.slice(0, 200),
-              fraction: null,
-            };
-            this.event(job);
-          },
+        onTable1: (t) => {
+          // Table 1 shows while the reuse and replace scenarios run with their baselines.
+          job.info.result = { ...trained.result, table1: demoTable1(t) };
+          this.status(job);
         },
-      );
-      job.info.label = label;
-      return {
-        ...trained,
-        result: { ...trained.result, table1, scenarios: [...rows.reuse, ...rows.replace].map(scenarioView) },
-      };
+      });
+      if (!d.table1) return trained;
+      const table1 = demoTable1(d.table1);
+      const scenarios = d.scenarios ? [...d.scenarios.reuse, ...d.scenarios.replace].map(scenarioView) : null;
+      return { ...trained, result: { ...trained.result, table1, ...(scenarios ? { scenarios } : {}) } };
     });
   }
 
@@ -761,6 +734,11 @@ export class JobManager {
       return { result: { datasetId: data.info.id } };
     });
   }
+}
+
+/** The demo's Table 1 for the page. */
+function demoTable1(t: DemoTable1): Table1View {
+  return table1View(t.modelDir, t.datasetId, t.value.table, t.value.dirs);
 }
 
 /** Which job a run found interrupted belonged to, from its kind and parameters. */

@@ -27,7 +27,8 @@ import {
   type Accuracy,
   type WizardResult,
 } from '../wizard/index.ts';
-import { loadModelDataset, modelAndData, type AnalysisContext } from './analysis.ts';
+import { modelAndData, type AnalysisContext } from './analysis.ts';
+import { loadModelDataset } from '../workflows/model-data.ts';
 
 interface RepairedHistory {
   model?: string;

@@ -1,0 +1,174 @@
+// Opening what a command works on, the same for every command: the --model folder (read,
+// planned, an inference engine when it needs one), the dataset it is judged on, a dataset
+// named on the command line with progress lines, the decomposition options, and a recorded run.
+import type { ModelMeta } from '../core/node/models/io.ts';
+import { readModelDir } from '../core/node/models/io.ts';
+import type { GreyFit, GreyInput, LoadedDataset } from '../core/common/dataset.ts';
+import { UserError } from '../core/common/errors.ts';
+import { loadDataset } from '../core/node/data/index.ts';
+import {
+  BLN_RULES,
+  DEFAULT_DELTA,
+  DEFAULT_POINT,
+  type BlnRule,
+  type DecomposeOptions,
+} from '../core/node/decompose/index.ts';
+import { writeFileAtomic } from '../core/node/fs/atomic.ts';
+import {
+  openInference,
+  planModel,
+  type InferenceEngine,
+  type ModelPlan,
+} from '../core/node/inference/index.ts';
+import { measured, type Measured } from '../core/node/measure/measured.ts';
+import { cacheDir } from '../core/node/paths.ts';
+import type { RunKind } from '../core/node/store/store.ts';
+import { checkModelData, datasetForModel, type ModelForData } from '../core/node/workflows/model-data.ts';
+import type { Values } from './command.ts';
+import { parseDatasetArg } from './datasets.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  engineSettings,
+  inferenceOption,
+  intOption,
+  numberOption,
+  withMeasureContext,
+} from './options.ts';
+import { info } from './output.ts';
+
+export const DECOMPOSE_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  dataset: { type: 'string', short: 'd' },
+  'per-class': { type: 'string' },
+  unconcerned: { type: 'string' },
+  delta: { type: 'string' },
+  rule: { type: 'string' },
+  point: { type: 'string' },
+  seed: { type: 'string' },
+  inference: { type: 'string' },
+  ...ENGINE_OPTIONS,
+  ...ENERGY_OPTIONS,
+} as const;
+
+export const DECOMPOSE_USAGE = `  -m, --model DIR     the trained model's folder (model.json)
+  -d, --dataset NAME  its dataset (shapes, textures, cifar10, ..., or a folder); default: the model's
+  --per-class N       concerned training images per class (default 1000, the paper's)
+  --unconcerned N     unconcerned images per module, spread over the other classes (default = per-class)
+  --delta D           MC-BLN threshold (default ${DEFAULT_DELTA})
+  --rule R            MC-BLN rule: prose (default: remove nodes whose edges serve only the
+                      unconcerned node: W[i,vuc] >= +delta and W[i,vc] < +delta) or algorithm2
+                      (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta)
+  --point P           where activity is observed: relu (default: ReLU inputs) or conv (Conv2D
+                      outputs, the paper's reading; costs more accuracy in ResNets, see README)
+  --seed N            sampling seed (default 1)
+  --inference E       auto (default) | onnxruntime | tfjs
+${ENERGY_USAGE}
+  --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
+  --json              print one JSON object as the result`;
+
+export function decomposeSettings(
+  v: Values,
+): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> {
+  const rule = ((v.rule as string | undefined) ?? 'prose') as BlnRule;
+  if (!BLN_RULES.includes(rule))
+    throw new UserError(`Unknown rule "${v.rule}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
+  const point = (v.point as string | undefined) ?? DEFAULT_POINT;
+  if (point !== 'conv' && point !== 'relu')
+    throw new UserError(`Unknown point "${point}".`, 'Use conv or relu.', 'usage');
+  const perClass = intOption(v, 'per-class', 1000, 1);
+  return {
+    perClass,
+    unconcerned: intOption(v, 'unconcerned', perClass, 0),
+    delta: numberOption(v, 'delta', DEFAULT_DELTA),
+    rule,
+    point,
+    seed: intOption(v, 'seed', 1),
+  };
+}
+
+export interface OpenedModel {
+  dir: string;
+  meta: ModelMeta | null;
+  plan: ModelPlan;
+  engine: InferenceEngine;
+}
+
+/** The --model folder, read and planned (no engine opened). */
+export async function readModel(v: Values): Promise<Omit<OpenedModel, 'engine'>> {
+  const dir = v.model as string | undefined;
+  if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
+  const read = await readModelDir(dir);
+  return { dir: read.dir, meta: read.meta, plan: planModel(read.artifacts) };
+}
+
+export async function openModel(v: Values): Promise<OpenedModel> {
+  const m = await readModel(v);
+  const engine = await openInference(m.dir, { engine: inferenceOption(v) });
+  return { ...m, engine };
+}
+
+/** The dataset a model is judged on: --dataset (read at the model's input size), else its own. */
+export async function modelDataset(
+  v: Values,
+  m: ModelForData & { meta: { grey?: GreyInput } | null },
+  quiet: boolean,
+): Promise<LoadedDataset> {
+  const eng = engineSettings(v);
+  if (v.dataset === undefined) return datasetForModel(m, null, { home: eng.home });
+  // Grey images are fed as the model was trained (padded or resized).
+  const data = await loadDatasetWithProgress(
+    v.dataset as string,
+    m.plan.input.shape[0]!,
+    1,
+    eng.home,
+    quiet,
+    m.meta?.grey?.fit,
+  );
+  checkModelData(data, m);
+  return data;
+}
+
+/** Runs `work` as a recorded run (energy measured, stored) of the given kind. */
+export function recordRun<T>(
+  v: Values,
+  run: { kind: RunKind; params: Record<string, unknown>; quiet: boolean; signal?: AbortSignal },
+  work: () => Promise<T>,
+  result: (t: T) => unknown,
+): Promise<Measured<T>> {
+  return withMeasureContext(v, run, (ctx) =>
+    measured(
+      ctx,
+      { kind: run.kind, params: run.params, outcome: (value) => ({ result: result(value) }) },
+      work,
+    ),
+  );
+}
+
+export async function loadDatasetWithProgress(
+  arg: string,
+  size: number,
+  seed: number,
+  home: string,
+  quiet: boolean,
+  fit?: GreyFit,
+): Promise<LoadedDataset> {
+  const spec = parseDatasetArg(arg, size, seed, { home, fit });
+  let last = '';
+  const data = await loadDataset(spec, {
+    cacheDir: cacheDir(home),
+    onProgress: (p) => {
+      const line = `${p.stage}${p.fraction !== null ? ` ${Math.round(p.fraction * 100)}%` : ''}`;
+      if (!quiet && line !== last) info(`  ${line}`);
+      last = line;
+    },
+  });
+  for (const w of (data.info as { warnings?: string[] }).warnings ?? []) info(`warning: ${w}`);
+  return data;
+}
+
+/** Writes a JSON result next to the modules (atomically). */
+export async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}

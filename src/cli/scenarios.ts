@@ -1,0 +1,67 @@
+// Reuse and replace rows as the CLI prints them (Tables 2-5, Figure 6), and the one idle
+// measurement a series of runs shares.
+import type { IdlePowers } from '../core/node/energy/formula.ts';
+import { idlePowers } from '../core/node/measure/measured.ts';
+import type { ScenarioRow } from '../core/node/reuse/grid.ts';
+import type { Settings } from '../core/node/store/settings.ts';
+import { fmtPct, info } from './output.ts';
+
+export function printRows(rows: ScenarioRow[]): void {
+  const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x)).padStart(7);
+  const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`).padStart(8);
+  const reuse = rows.filter((r) => r.scenario === 'reuse');
+  const replace = rows.filter((r) => r.scenario === 'replace');
+  if (reuse.length) {
+    process.stdout.write(
+      '\nReuse (Tables 2 and 3): MA composed modules, MMA after continuous learning, TMA trained from scratch\n',
+    );
+    process.stdout.write(
+      `${'kind'.padEnd(6)} ${'classes'.padEnd(44)}      MA     MMA     TMA  CO2e x fixed  x best\n`,
+    );
+    for (const r of reuse)
+      process.stdout.write(
+        `${r.kind.padEnd(6)} ${r.classes.join(' + ').slice(0, 44).padEnd(44)} ${pct(r.ma)} ${pct(r.mma)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_fixed)}    ${ratio(r.co2e_ratio_best)}\n`,
+      );
+  }
+  if (replace.length) {
+    process.stdout.write(
+      '\nReplace (Tables 4 and 5): composed modules after the replacement vs the trained model\n',
+    );
+    process.stdout.write(
+      `${'kind'.padEnd(6)} ${'replaced'.padEnd(30)}   top-1   top-5  model-1 model-5     TMA  CO2e x fixed  x best\n`,
+    );
+    for (const r of replace) {
+      const key = r.key.split(':')[1] ?? '';
+      process.stdout.write(
+        `${r.kind.padEnd(6)} ${key.padEnd(30)} ${pct(r.top1)} ${pct(r.top5)} ${pct(r.model_top1)} ${pct(r.model_top5)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_fixed)}    ${ratio(r.co2e_ratio_best)}\n`,
+      );
+    }
+  }
+}
+
+/** Figure 6: total CO2e of each side over the grid. */
+export function figure6(rows: ScenarioRow[]) {
+  const sum = (f: (r: ScenarioRow) => number) => rows.reduce((s, r) => s + f(r), 0);
+  const reuse = sum((r) => r.cost.build.co2e_lbs + r.cost.predict.co2e_lbs);
+  const decomposition = new Map(rows.map((r) => [r.classes.join('|'), r.cost.decomposition.co2e_lbs]));
+  const fixed = sum((r) => r.cost.baseline_fixed.co2e_lbs + r.cost.baseline_predict.co2e_lbs);
+  const best = sum((r) => r.cost.baseline_best.co2e_lbs + r.cost.baseline_predict.co2e_lbs);
+  const oneTime = Math.max(0, ...decomposition.values());
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+  return {
+    reuse_co2e_lbs: reuse,
+    decomposition_co2e_lbs: oneTime,
+    baseline_fixed_co2e_lbs: fixed,
+    baseline_best_co2e_lbs: best,
+    co2e_ratio_fixed: ratio(fixed, reuse),
+    co2e_ratio_best: ratio(best, reuse),
+    co2e_ratio_fixed_with_decomposition: ratio(fixed, reuse + oneTime),
+    co2e_ratio_best_with_decomposition: ratio(best, reuse + oneTime),
+    estimated: rows.some((r) => r.cost.build.source === 'estimate'),
+  };
+}
+
+/** Idle power measured once for a whole series of runs. */
+export function measureGridIdle(settings: Settings, quiet: boolean): Promise<IdlePowers> {
+  return idlePowers(settings, (l) => (quiet && !l.startsWith('warning') ? undefined : info(l)));
+}

@@ -1,0 +1,218 @@
+// The demo, once for `decomposer demo` and the app's demo job: the demo ResNet trained from
+// scratch on the embedded 'shapes' dataset (recorded), its decomposition (Table 1, recorded),
+// then the reuse and replace scenarios (Tables 2-5, Figure 6). For the scenarios, a second
+// model on the same dataset (ResNet-8, another seed) and one on the second embedded dataset
+// are trained, then one intra and one inter scenario each of reuse and replace run with their
+// baselines. The demo model's own training is the baseline of the intra replace (it was
+// trained from scratch on exactly those classes).
+import path from 'node:path';
+import type { BackendName } from '../../common/api.ts';
+import type { LoadedDataset, Progress } from '../../common/dataset.ts';
+import { loadDataset } from '../data/index.ts';
+import { APPROACHES, DEFAULT_DELTA, DEFAULT_POINT, type Table1 } from '../decompose/index.ts';
+import { demoDatasetSpec } from '../demo.ts';
+import { planModel } from '../inference/index.ts';
+import { idlePowers, type MeasureContext, type Measured } from '../measure/measured.ts';
+import { trainAndRecord, type RecordedTraining } from '../measure/training.ts';
+import { readModelDir } from '../models/io.ts';
+import {
+  baselineFrom,
+  imagesKey,
+  runGrid,
+  type BaselineResult,
+  type GridContext,
+  type GridModel,
+  type GridSpec,
+  type ScenarioRow,
+} from '../reuse/grid.ts';
+import { intraReplaceGrid } from '../reuse/scenario.ts';
+import { recordedTable1 } from './decomposition.ts';
+
+export interface DemoSettings {
+  depth: number;
+  epochs: number;
+  /** Training images per class of the demo's datasets. */
+  perClass: number;
+  batchSize: number;
+  seed: number;
+  size: 32 | 64;
+  /** Images per class the decomposition observes (at most perClass); 0 skips it and the scenarios. */
+  decomposePerClass: number;
+  /** Go on to the reuse and replace scenarios after Table 1. */
+  scenarios: boolean;
+}
+
+export type DemoTrainConfig = { depth: number; epochs: number; batchSize: number; seed: number };
+
+export interface DemoContext extends MeasureContext {
+  cacheDir: string;
+  workers?: number;
+  backend?: BackendName | null;
+  /** Loading the dataset, and the decomposition. */
+  onProgress?: (p: Progress) => void;
+  /**
+   * Trains the demo model from scratch as a recorded run, in a folder the shell chooses (it
+   * shows the training's progress its own way); the scenarios' models train beside it.
+   */
+  train: (data: LoadedDataset, config: DemoTrainConfig) => Promise<RecordedTraining>;
+  /** Table 1 is ready (the scenarios follow). */
+  onTable1?: (t: DemoTable1) => void;
+}
+
+/** Table 1 of the demo model, recorded; with the model and dataset it describes. */
+export type DemoTable1 = Measured<{ table: Table1; dirs: string[] }> & {
+  modelDir: string;
+  datasetId: string;
+};
+
+export interface DemoResult {
+  data: LoadedDataset;
+  training: RecordedTraining;
+  /** Null when the training did not finish or the decomposition was skipped. */
+  table1: DemoTable1 | null;
+  scenarios: { reuse: ScenarioRow[]; replace: ScenarioRow[] } | null;
+}
+
+export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoResult> {
+  const say = ctx.onInfo ?? (() => undefined);
+  const data = await loadDataset(demoDatasetSpec(s.perClass, s.seed, undefined, s.size), {
+    cacheDir: ctx.cacheDir,
+    signal: ctx.signal,
+    onProgress: (p) => ctx.onProgress?.({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
+  });
+  ctx.signal?.throwIfAborted();
+  const config = { depth: s.depth, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed };
+  const training = await ctx.train(data, config);
+  const r = training.result;
+  const decomposePerClass = Math.min(s.decomposePerClass, s.perClass);
+  if (r.status !== 'finished' || !r.modelDir || decomposePerClass <= 0)
+    return { data, training, table1: null, scenarios: null };
+  const modelDir = r.modelDir;
+  const n = data.info.classNames.length;
+  // One idle measurement for Table 1 and every run of the scenarios.
+  const idle = ctx.idle ?? (await idlePowers(ctx.settings, say));
+  say(`decomposing into ${n} modules (${decomposePerClass} images per class)…`);
+  const measuredTable1 = await recordedTable1(
+    { ...ctx, idle },
+    { dir: modelDir, plan: planModel((await readModelDir(modelDir)).artifacts), data },
+    {
+      label: `Decompose ResNet-${s.depth} on ${data.info.name} (${APPROACHES.join(', ')})`,
+      approaches: [...APPROACHES],
+      perClass: decomposePerClass,
+      delta: DEFAULT_DELTA,
+      point: DEFAULT_POINT,
+      rule: 'prose',
+      seed: s.seed,
+      onProgress: (fraction, stage) => ctx.onProgress?.({ stage, fraction }),
+    },
+  );
+  const table1: DemoTable1 = { ...measuredTable1, modelDir, datasetId: data.info.id };
+  ctx.onTable1?.(table1);
+  if (!s.scenarios) return { data, training, table1, scenarios: null };
+  const scenarios = await runDemoScenarios(
+    {
+      model: { dir: modelDir, data },
+      config,
+      perClass: s.perClass,
+      decomposePerClass,
+      ownBaseline: baselineFrom(r, training.energy, training.runId),
+      cacheDir: ctx.cacheDir,
+    },
+    {
+      store: ctx.store,
+      settings: ctx.settings,
+      idle,
+      workers: ctx.workers,
+      backend: ctx.backend,
+      signal: ctx.signal,
+      onInfo: say,
+    },
+  );
+  return { data, training, table1, scenarios };
+}
+
+export interface DemoScenarioOptions {
+  /** The demo model and its dataset. */
+  model: GridModel;
+  config: { depth: number; epochs: number; batchSize: number; seed: number };
+  /** Training images per class of the demo's datasets. */
+  perClass: number;
+  decomposePerClass: number;
+  /** The demo model's own training, as a baseline (see above). */
+  ownBaseline: BaselineResult;
+  cacheDir: string;
+}
+
+async function runDemoScenarios(
+  o: DemoScenarioOptions,
+  ctx: Omit<GridContext, 'workDir' | 'knownBaselines' | 'scenarios'>,
+): Promise<{ reuse: ScenarioRow[]; replace: ScenarioRow[] }> {
+  const say = ctx.onInfo ?? (() => undefined);
+  const size = o.model.data.info.imageSize as 32 | 64;
+  // The second dataset has as many test images per class as the demo's.
+  const testPerClass = Math.round(o.model.data.info.testCount / o.model.data.info.classNames.length);
+  const textures = await loadDataset(
+    {
+      kind: 'synthetic',
+      name: 'textures',
+      size,
+      seed: o.config.seed,
+      trainPerClass: o.perClass,
+      testPerClass,
+    },
+    { cacheDir: o.cacheDir, signal: ctx.signal },
+  );
+  const root = path.dirname(o.model.dir);
+  const second = async (name: string, data: LoadedDataset, seed: number): Promise<GridModel> => {
+    say(`training a second model for the scenarios: ResNet-8 on "${data.info.name}"…`);
+    const t = await trainAndRecord({
+      store: ctx.store,
+      settings: ctx.settings,
+      idle: ctx.idle,
+      runDir: path.join(root, name),
+      data,
+      config: { ...o.config, depth: 8, seed },
+      workers: ctx.workers,
+      backend: ctx.backend,
+      signal: ctx.signal,
+      params: { demo: true, dataset: data.info.id, ...o.config, depth: 8, seed },
+      label: `demo ${name}`,
+      cancelled: { message: 'Training was cancelled.', hint: 'Run the demo again.' },
+    });
+    return { dir: t.modelDir, data };
+  };
+  const a = o.model;
+  const b = await second('model-shapes-r8', a.data, o.config.seed + 1);
+  const c = await second('model-textures-r8', textures, o.config.seed);
+  const spec = (
+    kind: 'reuse' | 'replace',
+    scopes: ('intra' | 'inter')[],
+    replaceClasses?: number[],
+  ): GridSpec => ({
+    kind,
+    scopes,
+    seed: o.config.seed,
+    pick: 2,
+    pairs: 1,
+    replaceClasses,
+    approach: 'CI+TI+MC-BLN',
+    decompose: { perClass: o.decomposePerClass, point: DEFAULT_POINT, delta: DEFAULT_DELTA, rule: 'prose' },
+    baseline: { epochs: o.config.epochs, depth: o.config.depth, batchSize: o.config.batchSize },
+    inference: 'auto',
+  });
+  const n = a.data.info.classNames.length;
+  const replaced = intraReplaceGrid(n, [0])[0]!;
+  const gctx: GridContext = {
+    ...ctx,
+    workDir: path.join(root, 'scenarios'),
+    knownBaselines: new Map([[imagesKey(replaced), o.ownBaseline]]),
+  };
+  const reuseIntra = await runGrid(spec('reuse', ['intra']), [a], gctx);
+  const reuseInter = await runGrid(spec('reuse', ['inter']), [a, c], gctx);
+  const replaceIntra = await runGrid(spec('replace', ['intra'], [0]), [a, b], gctx);
+  const replaceInter = await runGrid(spec('replace', ['inter']), [a, c], gctx);
+  return {
+    reuse: [...reuseIntra.rows, ...reuseInter.rows],
+    replace: [...replaceIntra.rows, ...replaceInter.rows],
+  };
+}
