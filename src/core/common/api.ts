@@ -567,6 +567,23 @@ export const SETTING_NAMES: readonly SettingKey[] = [
   'workers',
 ];
 
+/**
+ * Settings that name a program the core runs. Whoever can call the API (the renderer, a page
+ * holding the web shell's token) must not choose what runs as the user, so these are set only
+ * on the command line or in the environment, never through the API or the store.
+ */
+export const PROGRAM_SETTINGS: Readonly<Partial<Record<SettingKey, { flag: string; env: string }>>> = {
+  nvidiaSmi: { flag: '--nvidia-smi', env: 'DECOMPOSER_NVIDIA_SMI' },
+};
+
+/** Why a program setting cannot be set here, or null for any other setting. */
+export function programSettingRefusal(key: string): string | null {
+  const p = PROGRAM_SETTINGS[key as SettingKey];
+  return p
+    ? `${key} names a program Decomposer runs, so the app cannot set it; set it on the command line (${p.flag}) or with the environment variable ${p.env} before starting Decomposer`
+    : null;
+}
+
 export interface DecomposerApi {
   getSystemInfo(): Promise<SystemInfo>;
   listDatasets(): Promise<DatasetInfo[]>;
@@ -857,6 +874,8 @@ function checkSetting(args: unknown[]): string | null {
   const [key, value] = args;
   if (!SETTING_NAMES.includes(key as SettingKey))
     return `unknown setting ${JSON.stringify(String(key)).slice(0, 60)}`;
+  const program = programSettingRefusal(key as string);
+  if (program) return program;
   if (key === 'backend')
     return ['auto', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
       ? null
@@ -865,8 +884,7 @@ function checkSetting(args: unknown[]): string | null {
     return value === null || isInt(value, 0, 256)
       ? null
       : 'workers must be a whole number from 0 to 256, or null';
-  if (key === 'powercapRoot' || key === 'nvidiaSmi')
-    return isPathString(value) ? null : `${key} must be a path`;
+  if (key === 'powercapRoot') return isPathString(value) ? null : `${key} must be a path`;
   return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
 }
 

@@ -1,6 +1,7 @@
 // Settings kept in the database's settings table (JSON values), with defaults. Energy
 // settings; later UI code reads and writes them through readSettings / writeSetting.
 // Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
+import { programSettingRefusal } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
 import { DEFAULT_NVIDIA_SMI } from '../energy/nvidia.ts';
@@ -70,6 +71,7 @@ export function readSettings(store: Store): Settings {
     value_json: string;
   }[]) {
     if (!SETTING_KEYS.includes(row.key as keyof Settings)) continue;
+    if (programSettingRefusal(row.key)) continue; // never from the store (see PROGRAM_SETTINGS)
     try {
       (out as unknown as Record<string, unknown>)[row.key] = validateSetting(
         row.key as keyof Settings,
@@ -83,6 +85,8 @@ export function readSettings(store: Store): Settings {
 }
 
 export function writeSetting<K extends keyof Settings>(store: Store, key: K, value: unknown): Settings[K] {
+  const refusal = programSettingRefusal(key);
+  if (refusal) throw new UserError(`Setting ${key} is not stored.`, `${refusal}.`, 'setting-program');
   const v = validateSetting(key, value);
   store.write(() =>
     store.db

@@ -1,0 +1,81 @@
+// The web shell over HTTP, without a browser (a stub page stands in for the built renderer):
+// what it refuses and how.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
+import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
+import { effectiveSettings, readSettings, writeSetting } from '../src/core/node/store/settings.ts';
+import type { CoreApi } from '../src/core/node/api.ts';
+import { quickApi } from './helpers/jobs.ts';
+
+let shell: WebShell;
+let api: CoreApi;
+let home: string;
+
+before(async () => {
+  ({ home, api } = await quickApi('dec-web-'));
+  const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-web-page-'));
+  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>stub</title>');
+  shell = await startWebShell({ port: 0, rendererDir, api });
+});
+
+after(async () => {
+  await shell.close();
+  await api.close();
+});
+
+const call = (method: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`http://127.0.0.1:${shell.port}/api/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: shell.token, ...headers },
+    body,
+  });
+
+test('a setting that names a program (nvidia-smi) cannot be set through the API; only the command line or the environment sets it', async () => {
+  const before = (
+    (await (await call('getSettings', '{"args":[]}')).json()) as { value: { nvidiaSmi: string } }
+  ).value.nvidiaSmi;
+  const r = await call('setSetting', JSON.stringify({ args: ['nvidiaSmi', '/tmp/x.sh'] }));
+  assert.equal(r.status, 400);
+  const body = (await r.json()) as { ok: boolean; error: { message: string } };
+  assert.equal(body.ok, false);
+  assert.match(body.error.message, /nvidiaSmi names a program .*\(--nvidia-smi\).*DECOMPOSER_NVIDIA_SMI/);
+  const after = (
+    (await (await call('getSettings', '{"args":[]}')).json()) as { value: { nvidiaSmi: string } }
+  ).value.nvidiaSmi;
+  assert.equal(after, before);
+  // Other settings still save.
+  assert.equal((await call('setSetting', JSON.stringify({ args: ['pue', 1.3] }))).status, 200);
+
+  // The store refuses it too, and ignores one planted there by an older version.
+  const store = Store.open(defaultDbFile(home));
+  try {
+    assert.throws(
+      () => writeSetting(store, 'nvidiaSmi', '/tmp/x.sh'),
+      (e: Error & { hint?: string }) => /names a program/.test(e.hint ?? ''),
+    );
+    store.write(() =>
+      store.db
+        .prepare(
+          `INSERT OR REPLACE INTO settings (key, value_json, updated_at) VALUES ('nvidiaSmi', '"/tmp/x.sh"', 'x')`,
+        )
+        .run(),
+    );
+    assert.notEqual(readSettings(store).nvidiaSmi, '/tmp/x.sh');
+    assert.equal(readSettings(store).pue, 1.3);
+    // The command line (an override) and the environment still set it.
+    assert.equal(
+      effectiveSettings(store, { nvidiaSmi: '/opt/nv/nvidia-smi' }, {}).nvidiaSmi,
+      '/opt/nv/nvidia-smi',
+    );
+    assert.equal(
+      effectiveSettings(store, {}, { DECOMPOSER_NVIDIA_SMI: '/e/nvidia-smi' }).nvidiaSmi,
+      '/e/nvidia-smi',
+    );
+  } finally {
+    store.close();
+  }
+});
