@@ -147,6 +147,80 @@ test('TI brings back what the other classes activate; MC-BLN and MC-BI backtrack
   for (let c = 0; c < 3; c++) assert.ok(bi!.modules[c]!.kept <= bln!.modules[c]!.kept);
 });
 
+/**
+ * MC-BI's window rule on one convolution whose every output CI removes (zero weights, bias
+ * -1: never positive) over an always-active 1x1 layer c0 (its only consumer): c0 positions
+ * in some window of the convolution go; those in none stay.
+ */
+async function windowGeometry(
+  side: number,
+  conv: { kernelSize: number; strides: number; padding: 'valid' | 'same' },
+): Promise<number[]> {
+  const input = tf.input({ shape: [side, side, 3], name: 'input' });
+  const c0 = tf.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'relu', name: 'c0' });
+  const a = tf.layers.conv2d({ filters: 2, name: 'a', ...conv });
+  const r = tf.layers.activation({ activation: 'relu', name: 'r' }).apply(a.apply(c0.apply(input)));
+  const p = tf.layers.globalAveragePooling2d({ name: 'p' }).apply(r);
+  const head = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head' });
+  const model = tf.model({ inputs: input, outputs: head.apply(p) as tf.SymbolicTensor });
+  c0.setWeights([tf.zeros([1, 1, 3, 1]), tf.tensor1d([1])]);
+  a.setWeights([tf.zeros([conv.kernelSize, conv.kernelSize, 1, 2]), tf.tensor1d([-1, -1])]);
+  const art = await modelToArtifacts(model);
+  model.dispose();
+  const per = side * side * 3;
+  const data: ImageSet = {
+    images: new Uint8Array(4 * per),
+    labels: Int32Array.of(0, 1, 0, 1),
+    count: 4,
+    size: side,
+  };
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const [set] = await decompose(engine, planModel(art), data, {
+      perClass: 2,
+      seed: 1,
+      point: 'conv',
+      approaches: ['CI+TI+MC-BLN+MC-BI'],
+    });
+    const m = set!.modules[0]!;
+    assert.equal(
+      onesOf(m.removed.get('a')!).length,
+      m.removed.get('a')!.length,
+      'every output of a is removed',
+    );
+    assert.deepEqual(onesOf(m.removed.get('c0')!), onesOf(set!.modules[1]!.removed.get('c0')!));
+    return onesOf(m.removed.get('c0')!);
+  } finally {
+    await engine.close();
+  }
+}
+
+const grid = (side: number, rows: number[], cols: number[]) =>
+  rows.flatMap((y) => cols.map((x) => y * side + x));
+
+test('MC-BI keeps positions no window reads: valid padding cut-off, stride larger than the kernel', async () => {
+  // 5x5, 2x2 stride 2 valid: windows cover rows and columns 0-3; row 4 and column 4 stay.
+  assert.deepEqual(
+    await windowGeometry(5, { kernelSize: 2, strides: 2, padding: 'valid' }),
+    grid(5, [0, 1, 2, 3], [0, 1, 2, 3]),
+  );
+  // 7x7, 2x2 stride 3 valid: windows at 0-1 and 3-4; 2, 5 and 6 are skipped or cut off.
+  assert.deepEqual(
+    await windowGeometry(7, { kernelSize: 2, strides: 3, padding: 'valid' }),
+    grid(7, [0, 1, 3, 4], [0, 1, 3, 4]),
+  );
+  // 6x6, 1x1 stride 2 same (a ResNet's projection shortcut): only the even positions are read.
+  assert.deepEqual(
+    await windowGeometry(6, { kernelSize: 1, strides: 2, padding: 'same' }),
+    grid(6, [0, 2, 4], [0, 2, 4]),
+  );
+  // 5x5, 3x3 stride 1 same: every position is in a window, so all go.
+  assert.deepEqual(
+    await windowGeometry(5, { kernelSize: 3, strides: 1, padding: 'same' }),
+    grid(5, [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),
+  );
+});
+
 test('activity at ReLU inputs masks both convolutions of an Add', async () => {
   const [set] = await run({ unconcerned: 2, point: 'relu', approaches: ['CI+TI+MC'] });
   // r's input = a + b is > 0 at (0,0,0), (0,0,1) and (1,1,0) only.

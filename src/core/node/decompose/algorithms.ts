@@ -35,6 +35,12 @@
 //   every output channel of every output position whose sliding window contains it (stride
 //   and explicit padding exactly as tfjs computes them); it is removed, in all its
 //   channels, when all those outputs are removed (by CI/TI or backtracking);
+// - the paper's mapping is built from the sliding windows, so a position that lies in no
+//   window at all (cut off by 'valid' padding, or skipped by a stride larger than the
+//   kernel) has nothing to be removed through: it stays, unless another consumer of the same
+//   value reads it and allows its removal (a 1x1 stride-2 shortcut does not read the odd
+//   positions its 3x3 sibling reads). A consumer that does not read a position neither
+//   needs it nor lets it go;
 // - a hidden Dense layer: the MC-BLN rule above.
 // Removed positions that land on a Conv2D/Dense output become part of that layer's mask.
 // Without hidden Dense layers, every backtracked position is unused by the module's head,
@@ -147,23 +153,23 @@ export function backtrack(
         return o;
       }
       case 'pool': {
+        // Even without removed outputs: the positions no window reads are not needed here.
         const d = dead.get(k.name);
-        if (!d) return null;
         return windowRule(u.shape, k.shape, k.poolSize!, k.strides!, k.pads!, (oy, ox, ch) => {
-          return d[(oy * k.shape[1]! + ox) * k.shape[2]! + ch]! !== 0;
+          return d ? d[(oy * k.shape[1]! + ox) * k.shape[2]! + ch]! !== 0 : false;
         });
       }
       case 'conv': {
         if (!opts.throughConv) return null;
         const gk = gone(k);
-        if (!gk) return null;
         const [oh, ow, co] = k.shape as [number, number, number];
         const all = new Uint8Array(oh * ow);
-        for (let p = 0; p < oh * ow; p++) {
-          let a = 1;
-          for (let ch = 0; ch < co && a; ch++) a = gk[p * co + ch]!;
-          all[p] = a;
-        }
+        if (gk)
+          for (let p = 0; p < oh * ow; p++) {
+            let a = 1;
+            for (let ch = 0; ch < co && a; ch++) a = gk[p * co + ch]!;
+            all[p] = a;
+          }
         const ks = k.kernelShape!;
         return windowRule(
           u.shape,
@@ -190,6 +196,8 @@ export function backtrack(
     if (u.op === 'input') continue;
     const cons = g.consumers.get(u.name) ?? [];
     if (cons.length === 0) continue;
+    // Per position: NEEDED by some consumer, else DEAD where some consumer reads it and
+    // lets it go, else UNREAD (read by none: kept).
     let acc: Uint8Array | null = null;
     for (const k of cons) {
       const d = deadFor(k, u);
@@ -198,9 +206,17 @@ export function backtrack(
         break;
       }
       if (!acc) acc = d.slice();
-      else for (let p = 0; p < acc.length; p++) acc[p] = acc[p]! & d[p]!;
+      else
+        for (let p = 0; p < acc.length; p++) {
+          const a = acc[p]!;
+          const b = d[p]!;
+          acc[p] = a === NEEDED || b === NEEDED ? NEEDED : a === DEAD || b === DEAD ? DEAD : UNREAD;
+        }
     }
-    if (acc && any(acc)) dead.set(u.name, acc);
+    if (acc) {
+      for (let p = 0; p < acc.length; p++) if (acc[p] === UNREAD) acc[p] = NEEDED;
+      if (any(acc)) dead.set(u.name, acc);
+    }
   }
   const out = new Map<string, Uint8Array>();
   for (const l of g.layers) {
@@ -210,10 +226,17 @@ export function backtrack(
   return out;
 }
 
+/** What one consumer says of each input position (backtrack combines them). */
+const NEEDED = 0;
+const DEAD = 1;
+const UNREAD = 2;
+
 /**
- * Input positions of a sliding-window layer all of whose windows belong to outputs that
- * `removedAt(oy, ox, channel)` calls removed. `spatial`: every output depends on every input
- * channel (convolution), so the test ignores the channel and covers all input channels.
+ * Per input position of a sliding-window layer: DEAD when it lies in at least one window and
+ * every window containing it belongs to an output that `removedAt(oy, ox, channel)` calls
+ * removed, UNREAD when it lies in no window (the paper's window mapping does not reach it),
+ * NEEDED otherwise. `spatial`: every output depends on every input channel (convolution), so
+ * the test ignores the channel and covers all input channels.
  */
 function windowRule(
   inShape: number[],
@@ -239,9 +262,10 @@ function windowRule(
         let all = true;
         for (let oy = y0; oy <= y1 && all; oy++)
           for (let ox = x0; ox <= x1 && all; ox++) all = removedAt(oy, ox, ch);
-        if (!all) continue;
-        if (spatial) o.fill(1, (y * w + x) * c, (y * w + x + 1) * c);
-        else o[(y * w + x) * c + ch] = 1;
+        const v = y0 > y1 || x0 > x1 ? UNREAD : all ? DEAD : NEEDED;
+        if (v === NEEDED) continue;
+        if (spatial) o.fill(v, (y * w + x) * c, (y * w + x + 1) * c);
+        else o[(y * w + x) * c + ch] = v;
       }
     }
   }
