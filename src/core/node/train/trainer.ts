@@ -20,6 +20,13 @@ import type { Augment } from '../engine/preprocess.ts';
 import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { lockFolder } from '../fs/lock.ts';
 import {
+  checkpointName,
+  findResumePoint,
+  readPointer,
+  type CheckpointState,
+  type ResumeReport,
+} from './checkpoints.ts';
+import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
   readModelDir,
@@ -74,6 +81,8 @@ export type TrainEvent =
       /** The active backend and why faster ones are not active, in one line. */
       backendDetail: string;
       workers: number;
+      /** Which checkpoint a resume used and which damaged ones it skipped. */
+      resume: ResumeReport;
     }
   | {
       type: 'batch';
@@ -104,6 +113,8 @@ export interface TrainResult {
   evalEngine: string;
   history: EpochRecord[];
   resumedFrom: number;
+  /** Which checkpoint a resume used and which damaged ones it skipped. */
+  resume: ResumeReport;
 }
 
 export interface TrainOptions {
@@ -116,14 +127,6 @@ export interface TrainOptions {
   onEvent?: (e: TrainEvent) => void;
   /** Reuse an existing training engine (the caller closes it). */
   pool?: TrainingEngine;
-}
-
-interface CheckpointState {
-  epoch: number;
-  history: EpochRecord[];
-  bestEpoch: number;
-  bestVal: number;
-  seconds: number;
 }
 
 /** The images and labels at `idx`, as a new ImageSet. */
@@ -168,7 +171,7 @@ async function readJson<T>(file: string): Promise<T | null> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new UserError(
       `${file} is unreadable (${(e as Error).message}).`,
-      'Delete the run folder to start over.',
+      'Restore it from a backup, or train into another folder (--out); the checkpoints here are kept.',
       'bad-run',
     );
   }
@@ -254,16 +257,13 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const ownPool = !opts.pool;
   const pool = opts.pool ?? createTrainingEngine({ workers: opts.workers, backend: opts.backend });
   try {
-    // Start from the latest finished checkpoint, if any; otherwise from a fresh, seeded model.
-    const latest = await readJson<{ dir: string }>(path.join(runDir, 'latest.json'));
+    // Start from the newest intact checkpoint, if any; otherwise from a fresh, seeded model.
+    const resume = await findResumePoint(runDir);
     let state: CheckpointState = { epoch: 0, history: [], bestEpoch: 0, bestVal: -1, seconds: 0 };
     let artifacts: ModelArtifacts;
     let optimizerBytes: Uint8Array | null = null;
-    if (latest) {
-      const dir = path.join(runDir, latest.dir);
-      artifacts = (await readModelDir(dir)).artifacts;
-      optimizerBytes = await fsp.readFile(path.join(dir, 'optimizer.bin'));
-      state = (await readJson<CheckpointState>(path.join(dir, 'state.json')))!;
+    if (resume.checkpoint) {
+      ({ artifacts, optimizer: optimizerBytes, state } = resume.checkpoint);
     } else {
       await initBackend(opts.backend ?? null);
       const model = buildResNet({
@@ -319,6 +319,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       backend,
       backendDetail: pool.report ? describeBackend(pool.report) : backend,
       workers: pool.size,
+      resume: resume.report,
     });
 
     const batches = Math.ceil(trainSet.count / cfg.batchSize);
@@ -427,6 +428,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       evalEngine,
       history: state.history,
       resumedFrom,
+      resume: resume.report,
     };
   } finally {
     if (ownPool) await pool.close();
@@ -443,7 +445,7 @@ async function saveCheckpoint(
   state: CheckpointState,
   best: boolean,
 ): Promise<void> {
-  const name = `checkpoints/epoch-${String(epoch).padStart(3, '0')}`;
+  const name = checkpointName(epoch);
   const dir = path.join(runDir, name);
   const artifacts: ModelArtifacts = { ...template, weightData: pool.weights.slice().buffer };
   await saveModelDir(dir, artifacts, meta);
@@ -458,9 +460,9 @@ async function saveCheckpoint(
 /** Keeps the checkpoints the pointers name; removes older ones and half-written leftovers. */
 async function pruneCheckpoints(runDir: string): Promise<void> {
   const keep = new Set<string>();
-  for (const p of ['latest.json', 'best.json']) {
-    const ptr = await readJson<{ dir: string }>(path.join(runDir, p));
-    if (ptr) keep.add(path.basename(ptr.dir));
+  for (const p of ['latest.json', 'best.json'] as const) {
+    const ptr = await readPointer(runDir, p);
+    if (ptr) keep.add(path.basename(ptr));
   }
   const dir = path.join(runDir, 'checkpoints');
   for (const entry of await fsp.readdir(dir)) {
