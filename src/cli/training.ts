@@ -6,6 +6,7 @@ import type { LoadedDataset } from '../core/common/dataset.ts';
 import { describeEnergy, type EnergyRecord } from '../core/node/energy/formula.ts';
 import type { MeasureContext, RunEnergy } from '../core/node/measure/measured.ts';
 import { recordTrainingRun, type RecordedTraining } from '../core/node/measure/training.ts';
+import { describeResume } from '../core/node/train/checkpoints.ts';
 import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../core/node/train/trainer.ts';
 import { fmtPct, fmtSeconds, info } from './output.ts';
 
@@ -19,6 +20,8 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
         `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backendDetail}; ${e.workers} engine${e.workers === 1 ? '' : 's'}` +
           (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''),
       );
+      const resumed = describeResume(e.resume);
+      if (resumed) info(`warning: ${resumed}`);
     } else if (e.type === 'batch') {
       const now = Date.now();
       if (now - lastBatchLine > 2000 || e.batch === e.batches) {
