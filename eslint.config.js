@@ -5,7 +5,16 @@ import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
-const shells = ['**/main/**', '**/preload/**', '**/renderer/**', '**/cli/**'];
+const shells = ['**/main/**', '**/preload/**', '**/renderer/**', '**/cli/**', '**/web/**'];
+
+const electron = {
+  name: 'electron',
+  message: 'The core never imports electron (DESIGN: one core, three shells).',
+};
+const inwards = {
+  group: shells,
+  message: 'Imports point inwards: the core never imports a shell or the UI.',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'out/', 'dist/', 'test-results/', '.cache/', 'scratch/'] },
@@ -25,17 +34,43 @@ export default tseslint.config(
   {
     files: ['src/core/**'],
     rules: {
+      'no-restricted-imports': ['error', { paths: [electron], patterns: [inwards] }],
+    },
+  },
+  {
+    // The paper's method and its engines: free of the run store, of measuring and of the
+    // layers that orchestrate them (measure/, workflows/, jobs/, the API), so each piece of
+    // the method can be read, tested and benchmarked on its own.
+    files: [
+      'src/core/node/decompose/**',
+      'src/core/node/reuse/**',
+      'src/core/node/wizard/**',
+      'src/core/node/train/**',
+      'src/core/node/inference/**',
+      'src/core/node/models/**',
+      'src/core/node/data/**',
+      'src/core/node/engine/**',
+      'src/core/node/energy/**',
+    ],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [
-            {
-              name: 'electron',
-              message: 'The core never imports electron (DESIGN: one core, three shells).',
-            },
-          ],
+          paths: [electron],
           patterns: [
-            { group: shells, message: 'Imports point inwards: the core never imports a shell or the UI.' },
+            inwards,
+            {
+              group: [
+                '**/store/**',
+                '**/measure/**',
+                '**/workflows/**',
+                '**/jobs/**',
+                '**/node/api.ts',
+                '../api.ts',
+              ],
+              message:
+                'The method files do not record, measure or orchestrate: workflows/ and measure/ call them, not the other way round.',
+            },
           ],
         },
       ],
@@ -83,6 +118,27 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { paths: [{ name: 'electron', message: 'The CLI is a Node shell.' }] },
+      ],
+    },
+  },
+  {
+    // A command is found through the registry (commands/index.ts) and shares code through the
+    // CLI's modules (command, options, models, training, scenarios, output), never by
+    // importing another command or main.ts.
+    files: ['src/cli/commands/**'],
+    ignores: ['src/cli/commands/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The CLI is a Node shell.' }],
+          patterns: [
+            {
+              group: ['./*', '../main.ts', '../main'],
+              message: 'A command imports no other command nor main.ts: share code through src/cli/*.ts.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -12,7 +12,7 @@ import { argmaxRows } from '../src/core/node/train/metrics.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { encodePng } from '../src/core/node/jobs/png.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
-import { runWizard, saveWizardOption } from '../src/core/node/wizard/index.ts';
+import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');

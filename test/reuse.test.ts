@@ -14,7 +14,7 @@ import { composedScores, decompose, gather } from '../src/core/node/decompose/in
 import { openInference, planModel } from '../src/core/node/inference/index.ts';
 import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
 import { continualModule } from '../src/core/node/reuse/continual.ts';
-import { co2eRatio, runGrid, type GridSpec } from '../src/core/node/reuse/grid.ts';
+import { co2eRatio, runGrid, type GridSpec } from '../src/core/node/workflows/grid.ts';
 import { gatherClasses, intraReuseGrid, scenarioDataset } from '../src/core/node/reuse/scenario.ts';
 import { Store } from '../src/core/node/store/store.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';

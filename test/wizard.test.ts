@@ -21,9 +21,8 @@ import {
   predictRepaired,
   recommend,
   relabelVictim,
-  runWizard,
-  saveWizardOption,
 } from '../src/core/node/wizard/index.ts';
+import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 
 test('the faulty-model maker relabels only victim training images, as the faulty class', () => {

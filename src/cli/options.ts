@@ -92,6 +92,11 @@ export function dbFile(v: Values): string {
   return (v.db as string | undefined) ?? defaultDbFile(dataHome(v.home as string | undefined));
 }
 
+/** The run store (--db) for commands that read it. */
+export function openStore(v: Values): Store {
+  return Store.open(dbFile(v));
+}
+
 /**
  * Runs `work` with the run store (--db) and the settings in force (--idle-seconds over the
  * stored ones), as the context its measured runs are recorded in.

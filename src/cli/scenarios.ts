@@ -2,7 +2,7 @@
 // measurement a series of runs shares.
 import type { IdlePowers } from '../core/node/energy/formula.ts';
 import { idlePowers } from '../core/node/measure/measured.ts';
-import type { ScenarioRow } from '../core/node/reuse/grid.ts';
+import type { ScenarioRow } from '../core/node/workflows/grid.ts';
 import type { Settings } from '../core/node/store/settings.ts';
 import { fmtPct, info } from './output.ts';
 

@@ -17,7 +17,7 @@ import { EXIT, info, interruptSignal, printJson } from '../output.ts';
 import { figure6, measureGridIdle, printRows } from '../scenarios.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
-import { runGrid, type GridSpec } from '../../core/node/reuse/grid.ts';
+import { runGrid, type GridSpec } from '../../core/node/workflows/grid.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
 
 export const GRID_OPTIONS = {

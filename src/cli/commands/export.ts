@@ -1,14 +1,13 @@
 // decomposer export: the recorded runs as JSON (everything, with epochs and power) or CSV
 // (one row per run, or per epoch with --epochs), to a file (written atomically) or stdout.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE } from '../options.ts';
+import { DB_OPTIONS, DB_USAGE, openStore } from '../options.ts';
 import path from 'node:path';
-import { EXIT, info } from '../output.ts';
+import { EXIT, info, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 import type { RunDetail, Store } from '../../core/node/store/store.ts';
-import { openStore } from './runs.ts';
 
 const ENERGY_KEYS: (keyof EnergyRecord)[] = [
   'source',
@@ -24,16 +23,6 @@ const ENERGY_KEYS: (keyof EnergyRecord)[] = [
   'co2e_lbs',
   'co2e_kg',
 ];
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(header: string[], rows: unknown[][]): string {
-  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
-}
 
 const energyCells = (e: EnergyRecord | null) => ENERGY_KEYS.map((k) => e?.[k] ?? null);
 

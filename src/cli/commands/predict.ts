@@ -3,8 +3,7 @@
 import type { Command } from '../command.ts';
 import { intOption } from '../options.ts';
 import path from 'node:path';
-import { EXIT, info, interruptSignal, printJson } from '../output.ts';
-import { toCsv } from './export.ts';
+import { EXIT, info, interruptSignal, printJson, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 import { parseInferenceEngine } from '../../core/node/inference/index.ts';

@@ -1,17 +1,13 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, dbFile, intOption } from '../options.ts';
+import { DB_OPTIONS, DB_USAGE, intOption, openStore } from '../options.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { describeEnergy } from '../../core/node/energy/formula.ts';
-import { Store, type RunRow } from '../../core/node/store/store.ts';
-
-export function openStore(v: Record<string, string | boolean | undefined>): Store {
-  return Store.open(dbFile(v));
-}
+import type { RunRow } from '../../core/node/store/store.ts';
 
 const fmtE = (e: EnergyRecord | null) =>
   e

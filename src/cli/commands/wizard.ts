@@ -26,10 +26,8 @@ import {
   DEFAULT_FAULT_FRACTION,
   FAULTY_DEMO_DEFAULTS,
   makeFaultyDemo,
-  PAIR_DEFAULTS,
-  runWizard,
-  saveWizardOption,
 } from '../../core/node/wizard/index.ts';
+import { PAIR_DEFAULTS, runWizard, saveWizardOption } from '../../core/node/workflows/wizard.ts';
 
 function classOption(v: Record<string, unknown>, key: string, names: string[]): number | undefined {
   const s = v[key] as string | undefined;

@@ -38,13 +38,8 @@ import { combineSpecs, type PartSpec } from '../data/combined.ts';
 import { cacheDir, downloadsDir, repairedDir, runsDir, wizardDir } from '../paths.ts';
 import { idlePowers, type RunRecorder } from '../measure/measured.ts';
 import type { TrainEvent } from '../train/trainer.ts';
-import {
-  FAULTY_DEMO_DEFAULTS,
-  makeFaultyDemo,
-  runWizard,
-  saveWizardOption,
-  type WizardOutcome,
-} from '../wizard/index.ts';
+import { FAULTY_DEMO_DEFAULTS, makeFaultyDemo } from '../wizard/index.ts';
+import { runWizard, saveWizardOption, type WizardOutcome } from '../workflows/wizard.ts';
 import { repairedSummary, wizardView } from './wizard.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';

@@ -14,7 +14,7 @@ import type { WizardOption } from '../../common/wizard.ts';
 import { UserError } from '../../common/errors.ts';
 import { openInference } from '../inference/index.ts';
 import { repairedDir } from '../paths.ts';
-import type { Cost } from '../reuse/grid.ts';
+import type { Cost } from '../workflows/grid.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
 import {
   closeRepaired,
@@ -24,9 +24,8 @@ import {
   mostConfusedPair,
   readRepairedManifest,
   repairedScores,
-  type Accuracy,
-  type WizardResult,
 } from '../wizard/index.ts';
+import { type Accuracy, type WizardResult } from '../workflows/wizard.ts';
 import { modelAndData, type AnalysisContext } from './analysis.ts';
 import { loadModelDataset } from '../workflows/model-data.ts';
 

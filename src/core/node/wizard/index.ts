@@ -3,5 +3,4 @@
 export * from './analysis.ts';
 export * from './faulty.ts';
 export * from './repaired.ts';
-export * from './wizard.ts';
 export * from './demo.ts';

@@ -24,7 +24,7 @@ import {
   type GridModel,
   type GridSpec,
   type ScenarioRow,
-} from '../reuse/grid.ts';
+} from './grid.ts';
 import { intraReplaceGrid } from '../reuse/scenario.ts';
 import { recordedTable1 } from './decomposition.ts';
 

@@ -15,7 +15,7 @@ import { openInference, planModel, type ModelPlan } from '../inference/index.ts'
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
-import { addCosts, costBetween, type Cost } from '../reuse/grid.ts';
+import { addCosts, costBetween, type Cost } from './grid.ts';
 import { measured } from '../measure/measured.ts';
 import type { RunKind, Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
@@ -28,9 +28,14 @@ import {
   mostConfusedPair,
   recommend,
   type Recommendation,
-} from './analysis.ts';
-import { pairDataset } from './faulty.ts';
-import { repairedScores, saveRepaired, type RepairedPipeline, type RepairedRecipe } from './repaired.ts';
+} from '../wizard/analysis.ts';
+import { pairDataset } from '../wizard/faulty.ts';
+import {
+  repairedScores,
+  saveRepaired,
+  type RepairedPipeline,
+  type RepairedRecipe,
+} from '../wizard/repaired.ts';
 
 export { WIZARD_OPTIONS };
 

@@ -23,7 +23,7 @@ import type { Store } from '../store/store.ts';
 import { topKAccuracy } from '../train/metrics.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import type { BackendName } from '../../common/api.ts';
-import { continualModule } from './continual.ts';
+import { continualModule } from '../reuse/continual.ts';
 import {
   gatherClasses,
   interReplaceGrid,
@@ -32,7 +32,7 @@ import {
   intraReuseGrid,
   scenarioDataset,
   type Scenario,
-} from './scenario.ts';
+} from '../reuse/scenario.ts';
 
 export interface GridModel {
   /** The trained model's folder (model.json). */

@@ -5,7 +5,7 @@ import { UserError } from '../../common/errors.ts';
 import { DEFAULT_DELTA } from '../decompose/algorithms.ts';
 import type { Approach } from '../decompose/decompose.ts';
 import { runGrid, type GridContext, type GridModel, type GridSpec, type ScenarioRow } from './grid.ts';
-import type { Scenario, ScenarioClass } from './scenario.ts';
+import type { Scenario, ScenarioClass } from '../reuse/scenario.ts';
 
 export interface CustomScenario {
   kind: 'reuse' | 'replace';
