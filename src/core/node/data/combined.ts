@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { DatasetInfo, DatasetSpec, ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { UserError, isUserError } from '../../common/errors.ts';
-import type { LoadOptions } from './index.ts';
+import type { LoadOptions } from './options.ts';
 
 export type CombinedSpec = Extract<DatasetSpec, { kind: 'combined' }>;
 export type PartSpec = Exclude<DatasetSpec, { kind: 'combined' }>;

@@ -7,11 +7,12 @@
 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
+import type { DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
 import { UserError, isUserError } from '../../common/errors.ts';
 import { cacheFile, fingerprint, readCache, sweepTemporaries, writeCache } from './cache.ts';
 import { cifarFingerprintFiles, loadCifar } from './cifar.ts';
 import { checkCombined, combinedId, loadCombined } from './combined.ts';
+import type { LoadOptions } from './options.ts';
 import { FOLDER_DEFAULTS, listFolder, loadFolder, resolveFolder } from './folder.ts';
 import { findMnist, loadMnist, MNIST_DEFAULTS, MNIST_FAMILIES, type MnistSpec } from './mnist.ts';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.ts';
@@ -23,11 +24,7 @@ export type { DownloadName, DownloadOptions, DownloadResult } from './download.t
 export { Rng } from './random.ts';
 export { RESIZE_FIT } from './images.ts';
 
-export interface LoadOptions {
-  cacheDir: string;
-  onProgress?: (p: Progress) => void;
-  signal?: AbortSignal;
-}
+export type { LoadOptions };
 
 function pathHash(p: string): string {
   return createHash('sha256').update(path.resolve(p)).digest('hex').slice(0, 12);
