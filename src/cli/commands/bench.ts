@@ -11,6 +11,10 @@ import type { BackendName } from '../../core/common/api.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
 import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
+import { OnnxTrainEngine } from '../../core/node/engine/onnx-train/engine.ts';
+import { createTrainingEngine, trainingThreads } from '../../core/node/engine/training.ts';
+import type { TrainingEngine } from '../../core/node/engine/training-engine.ts';
+import { loadOrt } from '../../core/node/inference/ort-engine.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
 import { buildResNet } from '../../core/node/models/resnet.ts';
 import { Adam } from '../../core/node/train/adam.ts';
@@ -65,7 +69,7 @@ function latestGridRatios(v: Record<string, unknown>) {
 
 interface Figure {
   figure: 'inference' | 'training';
-  engine: 'tfjs';
+  engine: 'tfjs' | 'onnxruntime';
   backend: BackendName;
   pool: boolean;
   workers: number;
@@ -143,21 +147,23 @@ function runTorch(
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'measure inference and training images/s per backend, with and without the pool',
+  summary: 'measure training and inference images/s per engine, beside PyTorch',
   usage: `Usage: decomposer bench [options]
 
-Prints one JSON line per figure (with --json) or a table: ResNet inference images/s through
-onnxruntime-node (the inference engine) and module evaluations/s (a new mask set per call),
-then inference and training images/s for each available tfjs backend, with the worker pool
-and without. When PyTorch is
-installed (apt-get install -y python3-torch) its figures are measured in the same run and
-each figure gets its ratio to PyTorch's.
+Prints one JSON line per figure (with --json) or a table: ResNet training images/s on the
+onnxruntime training engine and on each available tfjs backend (with the worker pool and
+without), tfjs inference images/s, onnxruntime-node inference images/s and module
+evaluations/s (a new mask set per call). When PyTorch is installed (apt-get install -y
+python3-torch) its figures are measured in the same run and each figure gets its ratio to
+PyTorch's. A figure whose single step would take longer than its time budget (extrapolated
+from steps of 1 and 2 images) is skipped with a line saying so.
 
   --depth N           ResNet depth (default 20)
   --size N            input size (default 32)
   --batch N           batch size (default 64)
   --seconds X         time budget per figure (default 5)
-  --backends LIST     comma-separated backends (default: every one that loads)
+  --backends LIST     comma-separated engines: onnxruntime, tensorflow, wasm, cpu
+                      (default: every one that loads)
   --workers N         pool size (default: one per core)
   --no-torch          skip PyTorch
   --decomposition     also decompose a 10-class ResNet (--per-class N concerned + N unconcerned
@@ -231,7 +237,97 @@ each figure gets its ratio to PyTorch's.
     const labels = Int32Array.from({ length: batch }, () => rng.int(10));
 
     let bestTrainRate = 0;
+    const withTorch = (f: Figure, t: number | undefined): Figure =>
+      t
+        ? {
+            ...f,
+            torch_images_per_second: t,
+            ratio_to_torch: Math.round((f.images_per_second / t) * 1000) / 1000,
+          }
+        : f;
+    // A figure whose single step would not fit its time budget is skipped (the pure-JS cpu
+    // backend takes minutes per step): the step's time is extrapolated linearly from steps
+    // of 1 and 2 images (a fixed cost plus a cost per image).
+    const skipped = (figure: string, base: object, estimate: number) =>
+      emit({
+        figure,
+        ...base,
+        skipped: true,
+        reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over the ${seconds} s budget (--seconds)`,
+      });
+    const probeSeconds = async (fn: (n: number) => Promise<void>) => {
+      await fn(1); // warm-up
+      const time = async (n: number) => {
+        const t0 = performance.now();
+        await fn(n);
+        return (performance.now() - t0) / 1000;
+      };
+      const t1 = await time(1);
+      if (batch === 1) return t1;
+      const t2 = await time(2);
+      return Math.max(t2, t1 + (t2 - t1) * (batch - 1));
+    };
+    const measureTraining = async (
+      engine: TrainingEngine,
+      base: Omit<Figure, 'figure' | 'images_per_second'>,
+    ) => {
+      const layout = engine.layout!;
+      const ranges = layout.offsets.map((offset, i) => ({
+        offset,
+        size: layout.sizes[i]!,
+        trainable: layout.trainable[i]!,
+      }));
+      const adam = new Adam(layout.total);
+      const step = async (n: number) => {
+        await engine.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, null, per);
+        adam.step(engine.weights, engine.grads, ranges);
+        engine.weightsChanged();
+      };
+      const estimate = await probeSeconds(step);
+      if (estimate > seconds) return skipped('training', base, estimate);
+      const trn = await rate(() => step(batch), batch, seconds);
+      emit(
+        withTorch(
+          { figure: 'training', ...base, images_per_second: Math.round(trn * 10) / 10 },
+          torch?.train_img_s,
+        ),
+      );
+      bestTrainRate = Math.max(bestTrainRate, trn);
+    };
+
     for (const backend of backends) {
+      if (backend === 'onnxruntime') {
+        // The training graphs on onnxruntime-node, one session with `workers` intra-op threads.
+        const threads = trainingThreads(workers);
+        let engine: OnnxTrainEngine | null = null;
+        try {
+          engine = new OnnxTrainEngine(await loadOrt(), { threads });
+          await engine.load(artifacts, DEFAULT_PREPROCESS);
+        } catch (e) {
+          await engine?.close();
+          emit({
+            figure: 'backend',
+            backend,
+            available: false,
+            reason: e instanceof Error ? e.message : String(e),
+          });
+          continue;
+        }
+        try {
+          await measureTraining(engine, {
+            engine: 'onnxruntime',
+            backend,
+            pool: false,
+            workers: threads,
+            depth,
+            size,
+            batch,
+          });
+        } finally {
+          await engine.close();
+        }
+        continue;
+      }
       for (const pooled of [false, true]) {
         let pool: EnginePool;
         try {
@@ -247,16 +343,7 @@ each figure gets its ratio to PyTorch's.
           break;
         }
         try {
-          const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
-          const ranges = layout.offsets.map((offset, i) => ({
-            offset,
-            size: layout.sizes[i]!,
-            trainable: layout.trainable[i]!,
-          }));
-          const adam = new Adam(layout.total);
-          // The pure-JS cpu backend is ~100x slower: give it one timed run, not a budget.
-          const budget = backend === 'cpu' ? 0 : seconds;
-          const minRuns = backend === 'cpu' ? 1 : 2;
+          await pool.load(artifacts, DEFAULT_PREPROCESS);
           const base = {
             engine: 'tfjs' as const,
             backend,
@@ -266,43 +353,20 @@ each figure gets its ratio to PyTorch's.
             size,
             batch,
           };
-          const withTorch = (f: Figure, t: number | undefined): Figure =>
-            t
-              ? {
-                  ...f,
-                  torch_images_per_second: t,
-                  ratio_to_torch: Math.round((f.images_per_second / t) * 1000) / 1000,
-                }
-              : f;
-          const inf = await rate(
-            async () => void (await pool.predict(images, batch, per, 10, Math.ceil(batch / pool.size))),
-            batch,
-            budget,
-            minRuns,
-          );
-          emit(
-            withTorch(
-              { figure: 'inference', ...base, images_per_second: Math.round(inf * 10) / 10 },
-              torch?.inference_img_s,
-            ),
-          );
-          const trn = await rate(
-            async () => {
-              await pool.gradients(images, labels, batch, null, per);
-              adam.step(pool.weights, pool.grads, ranges);
-              pool.weightsChanged();
-            },
-            batch,
-            budget,
-            minRuns,
-          );
-          emit(
-            withTorch(
-              { figure: 'training', ...base, images_per_second: Math.round(trn * 10) / 10 },
-              torch?.train_img_s,
-            ),
-          );
-          bestTrainRate = Math.max(bestTrainRate, trn);
+          const predict = async (n: number) =>
+            void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
+          const estimate = await probeSeconds(predict);
+          if (estimate > seconds) skipped('inference', base, estimate);
+          else {
+            const inf = await rate(() => predict(batch), batch, seconds);
+            emit(
+              withTorch(
+                { figure: 'inference', ...base, images_per_second: Math.round(inf * 10) / 10 },
+                torch?.inference_img_s,
+              ),
+            );
+          }
+          await measureTraining(pool, base);
         } finally {
           await pool.close();
         }
@@ -409,7 +473,8 @@ each figure gets its ratio to PyTorch's.
       const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
       const bigArtifacts = await modelToArtifacts(big);
       big.dispose();
-      const pool = await EnginePool.create({ workers, backend: backends[0] === 'cpu' ? 'cpu' : null });
+      // The engine training would choose (or the first of --backends).
+      const pool = createTrainingEngine({ workers, backend: v.backends ? backends[0] : null });
       try {
         const layout = await pool.load(bigArtifacts, DEFAULT_PREPROCESS);
         const bigPer = 64 * 64 * 3;
