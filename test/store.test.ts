@@ -51,12 +51,10 @@ test('migrations: an empty database gets the whole schema, WAL and foreign keys'
     assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
     assert.deepEqual(tables(s.db), [
       'epochs',
-      'evaluations',
+      'experiments',
       'grid_rows',
       'grids',
       'machines',
-      'models',
-      'modules',
       'power',
       'runs',
       'settings',
@@ -90,7 +88,10 @@ test('migrations: an older database is brought up to date, its rows kept; a newe
     assert.equal(runs.length, 1);
     assert.deepEqual(runs[0]!.params, { old: 1 });
     assert.equal(runs[0]!.best_epoch, null);
-    assert.ok(tables(s.db).includes('models'));
+    // Migration 4: the old run is a training experiment of its own, its role the model.
+    assert.equal(runs[0]!.role, 'model');
+    assert.equal(s.getExperiment(runs[0]!.experiment_id!)?.kind, 'training');
+    assert.ok(!tables(s.db).includes('models'));
   } finally {
     s.close();
   }
@@ -98,6 +99,137 @@ test('migrations: an older database is brought up to date, its rows kept; a newe
   newer.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
   newer.close();
   assert.throws(() => Store.open(path.join(dir, 'new.db')), /newer Decomposer/);
+});
+
+test('migration 4: existing runs join experiments with the role their parameters say', () => {
+  const file = path.join(tmp(), 'v3.db');
+  const db = new Database(file);
+  migrate(db, 3);
+  const run = (kind: string, params: object, status = 'finished', energy: object | null = null) =>
+    Number(
+      db
+        .prepare(
+          `INSERT INTO runs (kind, label, params_json, status, started_at, ended_at, heartbeat_at, pid, host, energy_json)
+           VALUES (?, ?, ?, ?, '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z', '2025-01-01T00:01:00Z', 1, 'h', ?)`,
+        )
+        .run(
+          kind,
+          `${kind} ${JSON.stringify(params)}`,
+          JSON.stringify(params),
+          status,
+          energy && JSON.stringify(energy),
+        ).lastInsertRowid,
+    );
+  db.prepare(
+    `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at) VALUES ('g1', 'reuse', '{"pick":4}', 'finished', 'x', 'x')`,
+  ).run();
+  const measured = { kwh: 2, co2e_kg: 1, co2e_lbs: 2.2, source: 'rapl' };
+  const estimated = { kwh: 1, co2e_kg: 0.5, co2e_lbs: 1.1, source: 'estimate' };
+  const ids = {
+    model: run('train', { demo: true }),
+    decomposition: run('decompose', { grid: 'g1', model: 'm' }, 'finished', measured),
+    reuse: run('reuse', { grid: 'g1', classes: ['a', 'b'] }, 'finished', estimated),
+    baseline: run('train', { grid: 'g1', baseline: 'reuse:a|b' }, 'interrupted', measured),
+    option: run('evaluate', { wizard: true, option: 3 }),
+    corrupt: run('evaluate', {}),
+  };
+  db.prepare(`UPDATE runs SET params_json = 'not json' WHERE id = ?`).run(ids.corrupt);
+  db.prepare(
+    `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES ('g1', 'reuse:a|b', 'reuse', ?, '{"ma":1}', 'x')`,
+  ).run(ids.reuse);
+  db.close();
+
+  const s = Store.open(file);
+  try {
+    // Read with SQL: the store's own readers parse params_json, which one row here corrupts.
+    const byId = new Map(
+      (
+        s.db.prepare('SELECT id, role, scenario, experiment_id FROM runs').all() as {
+          id: number;
+          role: string;
+          scenario: string | null;
+          experiment_id: number | null;
+        }[]
+      ).map((r) => [r.id, r]),
+    );
+    assert.equal(byId.size, 6, 'no run is lost');
+    assert.deepEqual(Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, byId.get(id)!.role])), {
+      model: 'model',
+      decomposition: 'decomposition',
+      reuse: 'reuse',
+      baseline: 'baseline',
+      option: 'option',
+      corrupt: 'evaluation',
+    });
+    assert.equal(byId.get(ids.baseline)!.scenario, 'reuse:a|b');
+    assert.equal(byId.get(ids.option)!.scenario, 'option 3');
+    // The grid's three runs share its experiment, which shows its scenario rows and totals.
+    const grid = s.getExperiment(byId.get(ids.reuse)!.experiment_id!)!;
+    assert.equal(grid.kind, 'grid');
+    assert.equal(grid.grid_id, 'g1');
+    assert.deepEqual(
+      grid.run_list.map((r) => r.id),
+      [ids.decomposition, ids.reuse, ids.baseline],
+    );
+    assert.deepEqual(grid.scenarios, [
+      { key: 'reuse:a|b', kind: 'reuse', row: { ma: 1 }, run_id: ids.reuse },
+    ]);
+    assert.equal(grid.kwh, 5);
+    assert.equal(grid.estimated_runs, 1);
+    assert.equal(grid.status, 'interrupted');
+    // Every other run is an experiment of its own, of the kind its parameters say.
+    const kinds = Object.fromEntries(
+      (['model', 'option', 'corrupt'] as const).map((k) => [
+        k,
+        (
+          s.db.prepare('SELECT kind FROM experiments WHERE id = ?').get(byId.get(ids[k])!.experiment_id) as {
+            kind: string;
+          }
+        ).kind,
+      ]),
+    );
+    assert.deepEqual(kinds, { model: 'demo', option: 'wizard', corrupt: 'evaluation' });
+    assert.equal(s.listExperiments().length, 4);
+  } finally {
+    s.close();
+  }
+});
+
+test('experiments: runs started in one share it; a run started alone is its own', () => {
+  const s = Store.open(path.join(tmp(), 'e.db'));
+  try {
+    const demo = s.startExperiment({ kind: 'demo', label: 'Demo on shapes', params: { dataset: 'shapes' } });
+    const a = s.startRun({ kind: 'train', params: {}, experimentId: demo });
+    const b = s.startRun({
+      kind: 'train',
+      params: {},
+      experimentId: demo,
+      role: 'baseline',
+      scenario: 'reuse:x|y',
+    });
+    const alone = s.startRun({ kind: 'decompose', params: {}, label: 'decompose m' });
+    const e = s.getExperiment(demo)!;
+    assert.deepEqual(
+      e.run_list.map((r) => [r.id, r.role, r.scenario]),
+      [
+        [a, 'model', null],
+        [b, 'baseline', 'reuse:x|y'],
+      ],
+    );
+    assert.equal(e.status, 'running');
+    const own = s.getExperiment(s.getRun(alone)!.experiment_id!)!;
+    assert.deepEqual([own.kind, own.label, own.runs], ['decomposition', 'decompose m', 1]);
+    assert.deepEqual(
+      s.listExperiments().map((x) => x.id),
+      [own.id, demo],
+    );
+    assert.throws(
+      () => s.startRun({ kind: 'train', params: {}, role: 'nonsense' as never }),
+      /unknown run role/,
+    );
+  } finally {
+    s.close();
+  }
 });
 
 test('settings: defaults, stored values, validation, environment and overrides', () => {

@@ -6,7 +6,7 @@
 // to record the ending never hides the work's own error.
 import type { IdlePowers } from '../energy/formula.ts';
 import type { Settings } from '../store/settings.ts';
-import type { RunKind, Store } from '../store/store.ts';
+import type { RunKind, RunRole, Store } from '../store/store.ts';
 import { RunRecorder, type CarriedEnergy, type RunEnergy } from './recorder.ts';
 
 /** Where and how runs are recorded; shared by every run of a job or a series. */
@@ -19,6 +19,8 @@ export interface MeasureContext {
   signal?: AbortSignal;
   /** The recorder's own lines (energy source, idle measurement, warnings). */
   onInfo?: (line: string) => void;
+  /** The experiment every run of this context belongs to (none: each run is its own). */
+  experimentId?: number;
 }
 
 /** How a run ended, from what its work returned. */
@@ -36,6 +38,9 @@ export interface RunSpec<T> {
   kind: RunKind;
   params: Record<string, unknown>;
   label?: string;
+  /** Its role in the experiment (default: what its kind does), and the scenario it serves. */
+  role?: RunRole;
+  scenario?: string;
   /** Called once the run is recorded as running (idle power measured), before the work. */
   onStart?: (rec: RunRecorder) => void;
   /** The run's ending from the work's value (default: finished, no result). */
@@ -58,6 +63,9 @@ export async function measured<T>(
     kind: run.kind,
     params: run.params,
     label: run.label,
+    experimentId: ctx.experimentId,
+    role: run.role,
+    scenario: run.scenario,
     settings: ctx.settings,
     idle: ctx.idle,
     onInfo: ctx.onInfo,

@@ -16,7 +16,7 @@ import {
 } from '../energy/meter.ts';
 import type { FileReader } from '../energy/powercap.ts';
 import type { Settings } from '../store/settings.ts';
-import { HEARTBEAT_MS, type PowerSummary, type RunKind, type Store } from '../store/store.ts';
+import { HEARTBEAT_MS, type PowerSummary, type RunKind, type RunRole, type Store } from '../store/store.ts';
 
 export const TRACE_FORMAT = `f32le:${TRACE_COLUMNS.join(',')}`;
 export const TRACE_EVERY_MS = 30_000;
@@ -26,6 +26,11 @@ export interface RecorderOptions {
   kind: RunKind;
   params: unknown;
   label?: string;
+  /** The experiment the run belongs to (none: the run is an experiment of its own). */
+  experimentId?: number;
+  /** Its role there (default: what its kind does) and which scenario it serves. */
+  role?: RunRole;
+  scenario?: string;
   settings: Settings;
   /** Progress and warnings, one line each. */
   onInfo?: (line: string) => void;
@@ -98,7 +103,15 @@ export class RunRecorder {
     this.machine = machine;
     this.settings = o.settings;
     this.meter = meter;
-    this.id = o.store.startRun({ kind: o.kind, params: o.params, label: o.label, machine });
+    this.id = o.store.startRun({
+      kind: o.kind,
+      params: o.params,
+      label: o.label,
+      machine,
+      experimentId: o.experimentId,
+      role: o.role,
+      scenario: o.scenario,
+    });
     this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.timer.unref();
   }

@@ -143,6 +143,61 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (grid_id, key)
   );
   `,
+  // 4: experiments. Every run belongs to an experiment (a demo, a reuse/replace grid, one
+  // custom scenario, a wizard session, or a training, decomposition or evaluation of its own)
+  // and plays a role in it. Existing runs get the role their parameters say; a grid's runs
+  // join the grid's experiment; every other existing run becomes an experiment of its own.
+  // Migration 2's models, modules and evaluations tables were never read or written: dropped.
+  `
+  CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('demo', 'grid', 'scenario', 'wizard', 'training', 'decomposition', 'evaluation')),
+    label TEXT NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    grid_id TEXT REFERENCES grids(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL,
+    legacy_run_id INTEGER
+  );
+  ALTER TABLE runs ADD COLUMN experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL;
+  ALTER TABLE runs ADD COLUMN role TEXT CHECK (role IN ('model', 'baseline', 'decomposition', 'evaluation', 'reuse', 'replace', 'option'));
+  ALTER TABLE runs ADD COLUMN scenario TEXT;
+  CREATE INDEX runs_experiment ON runs(experiment_id);
+
+  UPDATE runs SET role = CASE
+      WHEN json_valid(params_json) AND json_extract(params_json, '$.wizard') AND json_extract(params_json, '$.option') IS NOT NULL THEN 'option'
+      WHEN kind = 'train' AND json_valid(params_json) AND json_extract(params_json, '$.baseline') IS NOT NULL THEN 'baseline'
+      WHEN kind = 'train' THEN 'model'
+      WHEN kind = 'decompose' THEN 'decomposition'
+      WHEN kind = 'evaluate' THEN 'evaluation'
+      ELSE kind END;
+  UPDATE runs SET scenario = CASE
+      WHEN role = 'option' THEN 'option ' || json_extract(params_json, '$.option')
+      WHEN role = 'baseline' THEN json_extract(params_json, '$.baseline')
+      ELSE NULL END;
+
+  INSERT INTO experiments (kind, label, params_json, grid_id, created_at)
+    SELECT 'grid', g.kind || ' grid ' || g.id, g.spec_json, g.id, g.created_at FROM grids g;
+  UPDATE runs SET experiment_id = (SELECT e.id FROM experiments e WHERE e.grid_id = json_extract(runs.params_json, '$.grid'))
+    WHERE json_valid(params_json) AND json_extract(params_json, '$.grid') IS NOT NULL;
+
+  INSERT INTO experiments (kind, label, params_json, created_at, legacy_run_id)
+    SELECT CASE
+        WHEN json_valid(params_json) AND (json_extract(params_json, '$.wizard') OR json_extract(params_json, '$.wizard_demo') IS NOT NULL) THEN 'wizard'
+        WHEN json_valid(params_json) AND json_extract(params_json, '$.demo') THEN 'demo'
+        WHEN kind = 'train' THEN 'training'
+        WHEN kind = 'decompose' THEN 'decomposition'
+        WHEN kind = 'evaluate' THEN 'evaluation'
+        ELSE 'scenario' END,
+      COALESCE(label, kind || ' run ' || id), '{}', started_at, id
+    FROM runs WHERE experiment_id IS NULL;
+  UPDATE runs SET experiment_id = (SELECT e.id FROM experiments e WHERE e.legacy_run_id = runs.id)
+    WHERE experiment_id IS NULL;
+  ALTER TABLE experiments DROP COLUMN legacy_run_id;
+
+  DROP TABLE evaluations;
+  DROP TABLE modules;
+  DROP TABLE models;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

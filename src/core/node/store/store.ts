@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { isEstimatedSource } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import type { EnergyRecord } from '../energy/formula.ts';
 import type { MachineInfo } from '../energy/machine.ts';
@@ -22,6 +23,74 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
 export const RUN_KINDS = ['train', 'decompose', 'evaluate', 'reuse', 'replace'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
+
+/** What a run does in its experiment (migration 4). */
+export const RUN_ROLES = [
+  'model',
+  'baseline',
+  'decomposition',
+  'evaluation',
+  'reuse',
+  'replace',
+  'option',
+] as const;
+export type RunRole = (typeof RUN_ROLES)[number];
+
+/** What an experiment is: a series of runs made together (migration 4). */
+export const EXPERIMENT_KINDS = [
+  'demo',
+  'grid',
+  'scenario',
+  'wizard',
+  'training',
+  'decomposition',
+  'evaluation',
+] as const;
+export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
+
+/** A run's role when nothing more is said: what its kind does. */
+export const DEFAULT_ROLE: Record<RunKind, RunRole> = {
+  train: 'model',
+  decompose: 'decomposition',
+  evaluate: 'evaluation',
+  reuse: 'reuse',
+  replace: 'replace',
+};
+
+/** A run started outside any experiment becomes an experiment of its own, of this kind. */
+const OWN_EXPERIMENT: Record<RunRole, ExperimentKind> = {
+  model: 'training',
+  baseline: 'training',
+  decomposition: 'decomposition',
+  evaluation: 'evaluation',
+  reuse: 'scenario',
+  replace: 'scenario',
+  option: 'wizard',
+};
+
+export interface ExperimentRow {
+  id: number;
+  kind: ExperimentKind;
+  label: string;
+  params: unknown;
+  grid_id: string | null;
+  created_at: string;
+  /** From its runs: running while one runs, else the worst ending (interrupted, failed, cancelled). */
+  status: RunStatus;
+  ended_at: string | null;
+  runs: number;
+  /** Energy of its runs, summed in SQL; runs without an energy record add nothing. */
+  kwh: number;
+  co2e_kg: number;
+  co2e_lbs: number;
+  estimated_runs: number;
+}
+
+export interface ExperimentDetail extends ExperimentRow {
+  run_list: RunRow[];
+  /** A grid's finished scenario rows (reuse/replace), in the order they finished. */
+  scenarios: { key: string; kind: string; row: unknown; run_id: number | null }[];
+}
 export type RunStatus = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted';
 
 /** A heartbeat older than this, from a process we cannot check, means the owner is gone. */
@@ -75,6 +144,10 @@ export interface RunRow {
   host: string;
   backend: string | null;
   backend_detail: string | null;
+  experiment_id: number | null;
+  role: RunRole | null;
+  /** Which scenario of its experiment the run belongs to (a baseline's classes, a wizard option). */
+  scenario: string | null;
   machine: (MachineInfo & { id: number }) | null;
   result: unknown;
   energy: EnergyRecord | null;
@@ -183,6 +256,10 @@ export class Store {
       db.pragma('journal_mode = WAL');
       db.pragma('foreign_keys = ON');
       db.pragma('synchronous = NORMAL');
+      // The one rule for "this figure is an estimate", usable in SQL totals.
+      db.function('is_estimated_source', { deterministic: true }, (source: unknown) =>
+        isEstimatedSource(typeof source === 'string' ? source : null) ? 1 : 0,
+      );
       migrate(db, SCHEMA_VERSION, { backup: (from) => backupBeforeMigration(db, f, from) });
     } catch (e) {
       db.close();
@@ -263,6 +340,10 @@ export class Store {
     );
   }
 
+  /**
+   * Starts a run in its experiment, with its role there (default: what its kind does). A run
+   * given no experiment is an experiment of its own (a `decomposer train`, say).
+   */
   startRun(s: {
     kind: RunKind;
     params: unknown;
@@ -270,16 +351,28 @@ export class Store {
     machine?: MachineInfo;
     backend?: string;
     backendDetail?: string;
+    experimentId?: number;
+    role?: RunRole;
+    scenario?: string;
   }): number {
     if (!RUN_KINDS.includes(s.kind)) throw new Error(`unknown run kind ${s.kind}`);
+    const role = s.role ?? DEFAULT_ROLE[s.kind];
+    if (!RUN_ROLES.includes(role)) throw new Error(`unknown run role ${role}`);
     const now = iso();
     return this.write(() => {
       const machineId = s.machine ? this.machineId(s.machine) : null;
+      const experimentId =
+        s.experimentId ??
+        this.startExperiment({
+          kind: OWN_EXPERIMENT[role],
+          label: s.label ?? `${s.kind} run`,
+          params: s.params,
+        });
       return Number(
         this.db
           .prepare(
-            `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, pid_start, host, machine_id, backend, backend_detail)
-             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, pid_start, host, machine_id, backend, backend_detail, experiment_id, role, scenario)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             s.kind,
@@ -293,9 +386,109 @@ export class Store {
             machineId,
             s.backend ?? null,
             s.backendDetail ?? null,
+            experimentId,
+            role,
+            s.scenario ?? null,
           ).lastInsertRowid,
       );
     });
+  }
+
+  /** A new experiment: the runs started with its id belong to it. */
+  startExperiment(e: { kind: ExperimentKind; label: string; params?: unknown; gridId?: string }): number {
+    if (!EXPERIMENT_KINDS.includes(e.kind)) throw new Error(`unknown experiment kind ${e.kind}`);
+    return this.write(() =>
+      Number(
+        this.db
+          .prepare(
+            'INSERT INTO experiments (kind, label, params_json, grid_id, created_at) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(e.kind, e.label, JSON.stringify(e.params ?? {}), e.gridId ?? null, iso()).lastInsertRowid,
+      ),
+    );
+  }
+
+  /** Links an experiment to the grid whose scenario rows it shows (a grid id is known late). */
+  setExperimentGrid(experimentId: number, gridId: string): void {
+    this.write(() =>
+      this.db.prepare('UPDATE experiments SET grid_id = ? WHERE id = ?').run(gridId, experimentId),
+    );
+  }
+
+  // Totals per experiment in SQL; the estimate rule is common/api.ts's isEstimatedSource,
+  // registered as a SQL function when the store opens.
+  private static EXPERIMENT_SELECT = `SELECT e.*,
+      COUNT(r.id) AS runs,
+      COALESCE(SUM(json_extract(r.energy_json, '$.kwh')), 0) AS kwh,
+      COALESCE(SUM(json_extract(r.energy_json, '$.co2e_kg')), 0) AS co2e_kg,
+      COALESCE(SUM(json_extract(r.energy_json, '$.co2e_lbs')), 0) AS co2e_lbs,
+      COALESCE(SUM(CASE WHEN r.energy_json IS NOT NULL AND is_estimated_source(json_extract(r.energy_json, '$.source')) THEN 1 ELSE 0 END), 0) AS estimated_runs,
+      MAX(r.status = 'running') AS any_running,
+      MAX(r.status = 'interrupted') AS any_interrupted,
+      MAX(r.status = 'failed') AS any_failed,
+      MAX(r.status = 'cancelled') AS any_cancelled,
+      MAX(r.ended_at) AS ended_at
+    FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id`;
+
+  private toExperiment(r: Record<string, unknown>): ExperimentRow {
+    const status: RunStatus = r.any_running
+      ? 'running'
+      : r.any_interrupted
+        ? 'interrupted'
+        : r.any_failed
+          ? 'failed'
+          : r.any_cancelled
+            ? 'cancelled'
+            : 'finished';
+    return {
+      id: r.id as number,
+      kind: r.kind as ExperimentKind,
+      label: r.label as string,
+      params: parse(r.params_json) ?? {},
+      grid_id: r.grid_id as string | null,
+      created_at: r.created_at as string,
+      status,
+      ended_at: status === 'running' ? null : (r.ended_at as string | null),
+      runs: r.runs as number,
+      kwh: r.kwh as number,
+      co2e_kg: r.co2e_kg as number,
+      co2e_lbs: r.co2e_lbs as number,
+      estimated_runs: r.estimated_runs as number,
+    };
+  }
+
+  /** Experiments, newest first, with their runs' totals. */
+  listExperiments(o: { kind?: ExperimentKind; limit?: number } = {}): ExperimentRow[] {
+    return (
+      this.db
+        .prepare(
+          `${Store.EXPERIMENT_SELECT} WHERE (@kind IS NULL OR e.kind = @kind) GROUP BY e.id ORDER BY e.id DESC LIMIT @limit`,
+        )
+        .all({ kind: o.kind ?? null, limit: o.limit ?? -1 }) as Record<string, unknown>[]
+    ).map((r) => this.toExperiment(r));
+  }
+
+  getExperiment(id: number): ExperimentDetail | null {
+    const r = this.db.prepare(`${Store.EXPERIMENT_SELECT} WHERE e.id = ? GROUP BY e.id`).get(id) as
+      Record<string, unknown> | undefined;
+    if (!r) return null;
+    const e = this.toExperiment(r);
+    const runs = (
+      this.db.prepare(`${Store.RUN_SELECT} WHERE r.experiment_id = ? ORDER BY r.id`).all(id) as Record<
+        string,
+        unknown
+      >[]
+    ).map((x) => this.toRun(x));
+    const scenarios = e.grid_id
+      ? (
+          this.db
+            .prepare(
+              'SELECT key, kind, row_json, run_id FROM grid_rows WHERE grid_id = ? ORDER BY created_at, rowid',
+            )
+            .all(e.grid_id) as { key: string; kind: string; row_json: string; run_id: number | null }[]
+        ).map((g) => ({ key: g.key, kind: g.kind, row: parse(g.row_json), run_id: g.run_id }))
+      : [];
+    return { ...e, run_list: runs, scenarios };
   }
 
   setBackend(id: number, backend: string, detail: string): void {
@@ -497,6 +690,9 @@ export class Store {
       host: r.host as string,
       backend: r.backend as string | null,
       backend_detail: r.backend_detail as string | null,
+      experiment_id: r.experiment_id as number | null,
+      role: r.role as RunRole | null,
+      scenario: r.scenario as string | null,
       machine:
         r.m_id === null
           ? null
