@@ -42,7 +42,14 @@ import { dataHome } from './paths.ts';
 import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from './jobs/datasets.ts';
 import { JobManager } from './jobs/jobs.ts';
 import { analyzeFault, listRepaired } from './jobs/wizard.ts';
-import { readSettings, SETTING_KEYS, writeSetting, type Settings } from './store/settings.ts';
+import {
+  readSettings,
+  readStoredValue,
+  SETTING_KEYS,
+  writeSetting,
+  writeStoredValue,
+  type Settings,
+} from './store/settings.ts';
 import { defaultDbFile, Store, type RunRow } from './store/store.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 
@@ -81,22 +88,11 @@ function startBackend(force: BackendName | null): Promise<BackendReport> {
 const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
 
 function readUiSetting(store: Store, key: keyof typeof UI_KEYS): unknown {
-  const row = store.db.prepare('SELECT value_json FROM settings WHERE key = ?').get(UI_KEYS[key]) as
-    { value_json: string } | undefined;
-  try {
-    return row ? (JSON.parse(row.value_json) as unknown) : undefined;
-  } catch {
-    return undefined;
-  }
+  return readStoredValue(store, UI_KEYS[key]);
 }
 
 function writeUiSetting(store: Store, key: keyof typeof UI_KEYS, value: unknown): void {
-  store.db
-    .prepare(
-      `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
-    )
-    .run(UI_KEYS[key], JSON.stringify(value), new Date().toISOString());
+  writeStoredValue(store, UI_KEYS[key], value);
 }
 
 function toSummary(r: RunRow): RunSummary {

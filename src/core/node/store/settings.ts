@@ -88,15 +88,34 @@ export function writeSetting<K extends keyof Settings>(store: Store, key: K, val
   const refusal = programSettingRefusal(key);
   if (refusal) throw new UserError(`Setting ${key} is not stored.`, `${refusal}.`, 'setting-program');
   const v = validateSetting(key, value);
+  writeStoredValue(store, key, v);
+  return v;
+}
+
+/**
+ * One stored value by key (undefined when absent or unreadable), for settings the shells keep
+ * beside the energy settings (the app's backend and workers); the caller checks its shape.
+ */
+export function readStoredValue(store: Store, key: string): unknown {
+  const row = store.db.prepare('SELECT value_json FROM settings WHERE key = ?').get(key) as
+    { value_json: string } | undefined;
+  try {
+    return row ? (JSON.parse(row.value_json) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stores one value by key (JSON), checked by the caller. */
+export function writeStoredValue(store: Store, key: string, value: unknown): void {
   store.write(() =>
     store.db
       .prepare(
         `INSERT INTO settings (key, value_json, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`,
       )
-      .run(key, JSON.stringify(v), new Date().toISOString()),
+      .run(key, JSON.stringify(value), new Date().toISOString()),
   );
-  return v;
 }
 
 /** The settings in force: overrides > environment > stored > defaults. */
