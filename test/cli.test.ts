@@ -104,7 +104,14 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   assert.match(r.stderr, /idle power not measured/);
   // Decomposition (Table 1), and one reuse and replace scenario of each kind (Tables 2-5).
   const d = j as unknown as {
-    decomposition: { approach: string; top1: number; top5: number; ji: number; seconds: number }[];
+    decomposition: {
+      approach: string;
+      top1: number;
+      top5: number;
+      ji: number;
+      ji_modules: number;
+      seconds: number;
+    }[];
     reuse: {
       kind: string;
       ma: number;
@@ -120,7 +127,7 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
   );
   for (const x of d.decomposition)
-    for (const k of ['top1', 'top5', 'ji'] as const) assert.ok(x[k] >= 0 && x[k] <= 1, k);
+    for (const k of ['top1', 'top5', 'ji', 'ji_modules'] as const) assert.ok(x[k] >= 0 && x[k] <= 1, k);
   assert.deepEqual(
     d.reuse.map((x) => x.kind),
     ['intra', 'inter'],

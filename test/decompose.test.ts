@@ -23,6 +23,8 @@ import {
   headRemovals,
   listModuleSets,
   loadModuleSet,
+  meanJaccard,
+  meanPairwiseJaccard,
   onesOf,
   saveModuleSet,
   type ModuleSet,
@@ -219,6 +221,20 @@ test('MC-BI keeps positions no window reads: valid padding cut-off, stride large
     await windowGeometry(5, { kernelSize: 3, strides: 1, padding: 'same' }),
     grid(5, [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),
   );
+});
+
+test('the Jaccard index both ways: each module against the model, and module against module', async () => {
+  const [mc, bln] = await run({ unconcerned: 2, approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'] });
+  // MC: every module removes the same 6 of a's and 6 of b's 32 positions: 20/32 kept, and
+  // any two modules keep exactly the same positions.
+  assert.equal(meanJaccard(mc!), 20 / 32);
+  assert.equal(meanPairwiseJaccard(mc!), 1);
+  // MC-BLN (removals above): module 0 keeps c0's 16, a's (0,0,0) and (1,1,0), b's (0,0,0);
+  // modules 1 and 2 keep c0's 16 and b's (0,0,1). Pairs: 16/20, 16/20, 17/17.
+  for (const c of [1, 2]) assert.deepEqual(removed(bln!, c, 'b'), [0, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(removed(bln!, 2, 'a'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.ok(Math.abs(meanPairwiseJaccard(bln!) - (0.8 + 0.8 + 1) / 3) < 1e-12);
+  assert.ok(Math.abs(meanJaccard(bln!) - (19 + 17 + 17) / 3 / 32) < 1e-12);
 });
 
 test('activity at ReLU inputs masks both convolutions of an Add', async () => {

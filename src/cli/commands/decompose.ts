@@ -20,6 +20,7 @@ import {
   listModuleSets,
   loadModuleSet,
   meanJaccard,
+  meanPairwiseJaccard,
   parseApproach,
   saveModuleSet,
 } from '../../core/node/decompose/index.ts';
@@ -110,6 +111,7 @@ ${DECOMPOSE_USAGE}
         approach,
         modules: set.modules.map((x) => ({ class: x.className, ji: x.ji, kept: x.kept, total: x.total })),
         mean_ji: meanJaccard(set),
+        mean_ji_modules: meanPairwiseJaccard(set),
         seconds: set.seconds.observe + set.seconds.build,
         warnings: set.warnings,
         run_id: rec.runId,
@@ -118,7 +120,7 @@ ${DECOMPOSE_USAGE}
       if (json) printJson(out);
       else {
         info(
-          `${set.modules.length} modules (${approach}), mean JI ${out.mean_ji.toFixed(3)}, ${fmtSeconds(out.seconds)}`,
+          `${set.modules.length} modules (${approach}), JI module vs model ${out.mean_ji.toFixed(3)}, module vs module ${out.mean_ji_modules.toFixed(3)}, ${fmtSeconds(out.seconds)}`,
         );
         info(`saved in ${dir}`);
       }

@@ -12,6 +12,7 @@ import {
   listModuleSets,
   loadModuleSet,
   meanJaccard,
+  meanPairwiseJaccard,
 } from '../../core/node/decompose/index.ts';
 import { argmaxRows, topKAccuracy } from '../../core/node/train/metrics.ts';
 import { planModel } from '../../core/node/inference/index.ts';
@@ -109,6 +110,7 @@ ${ENERGY_USAGE}
               top5: composedAccuracy(c, test.labels, k5),
             },
             ji: meanJaccard(set),
+            ji_modules: meanPairwiseJaccard(set),
             seconds: c.seconds,
             passes: c.passes,
             module_evaluations_per_second: c.moduleEvaluations / Math.max(1e-9, c.seconds),
@@ -130,7 +132,7 @@ ${ENERGY_USAGE}
       else {
         info(`model      top-1 ${fmtPct(r.model.top1)}  top-5 ${fmtPct(r.model.top5)}`);
         info(
-          `composed   top-1 ${fmtPct(r.composed.top1)}  top-5 ${fmtPct(r.composed.top5)}  (${set.approach}, mean JI ${r.ji.toFixed(3)})`,
+          `composed   top-1 ${fmtPct(r.composed.top1)}  top-5 ${fmtPct(r.composed.top5)}  (${set.approach}, JI module vs model ${r.ji.toFixed(3)}, module vs module ${r.ji_modules.toFixed(3)})`,
         );
         info(
           `cost       top-1 ${fmtPct(r.composed.top1 - r.model.top1)}  top-5 ${fmtPct(r.composed.top5 - r.model.top5)}`,

@@ -157,7 +157,10 @@ export interface Table1View {
     approach: string;
     top1: number;
     top5: number;
+    /** Mean over modules of |kept| / |all| positions (each module against the model). */
     ji: number;
+    /** Mean over pairs of modules of the Jaccard index of their kept positions. */
+    jiModules: number;
     seconds: number;
     evalSeconds: number;
     /** Where the module set was saved. */

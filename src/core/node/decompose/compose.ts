@@ -142,6 +142,49 @@ export function composedAccuracy(c: ComposedScores, labels: Int32Array, k: numbe
   return n ? hit / n : 0;
 }
 
+/**
+ * The Jaccard index read the predecessor's way (Pan et al. compare modules with each other):
+ * the mean over every pair of modules of |K_i ∩ K_j| / |K_i ∪ K_j|, K_i module i's kept
+ * positions of the mask layers (two empty modules count as equal). Unlike kept / total it can
+ * rise when backtracking removes from every module alike. Bit-packed: 200 modules of a
+ * ResNet-20 are about 20,000 pairs.
+ */
+export function meanPairwiseJaccard(set: ModuleSet): number {
+  const n = set.modules.length;
+  if (n < 2) return 1;
+  const words = (set.layers.reduce((a, l) => a + l.size, 0) + 31) >>> 5;
+  const kept = set.modules.map((m) => {
+    const bits = new Uint32Array(words);
+    let at = 0;
+    for (const l of set.layers) {
+      const r = m.removed.get(l.name);
+      for (let i = 0; i < l.size; i++, at++) if (!r || !r[i]) bits[at >>> 5]! |= 1 << (at & 31);
+    }
+    return bits;
+  });
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const a = kept[i]!;
+    for (let j = i + 1; j < n; j++) {
+      const b = kept[j]!;
+      let inter = 0;
+      let union = 0;
+      for (let w = 0; w < words; w++) {
+        inter += popcount(a[w]! & b[w]!);
+        union += popcount(a[w]! | b[w]!);
+      }
+      sum += union ? inter / union : 1;
+    }
+  }
+  return sum / ((n * (n - 1)) / 2);
+}
+
+function popcount(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
 /** Mean Jaccard index of a module set: mean over modules of kept / total mask positions. */
 export function meanJaccard(set: ModuleSet): number {
   if (!set.modules.length) return 0;

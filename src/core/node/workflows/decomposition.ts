@@ -33,6 +33,7 @@ export function table1Json(t: Table1) {
       top1: r.top1,
       top5: r.top5,
       ji: r.ji,
+      ji_modules: r.jiModules,
       seconds: r.seconds,
       eval_seconds: r.evalSeconds,
     })),

@@ -122,6 +122,7 @@ describe('pages', () => {
                 top1: 0.85,
                 top5: 1,
                 ji: 0.8,
+                jiModules: 0.625,
                 seconds: 1,
                 evalSeconds: 0.2,
                 dir: null,
@@ -138,6 +139,9 @@ describe('pages', () => {
     const text = screen.getByTestId('table1').textContent ?? '';
     expect(text).toMatch(/90\.0%/);
     expect(text).toMatch(/CI\+TI\+MC/);
+    // The Jaccard index both ways, labelled.
+    expect(text).toMatch(/JI module vs model\s*JI module vs module/);
+    expect(text).toMatch(/0\.800\s*0\.625/);
     expect(text).toMatch(/85\.0%/);
     expect(screen.getByTestId('mask-picture').querySelectorAll('rect')).toHaveLength(2);
   });

@@ -145,6 +145,7 @@ export function table1Of(run: Pick<RunSummary, 'result' | 'params'>): Table1View
       top1: n(d.top1),
       top5: n(d.top5),
       ji: n(d.ji),
+      jiModules: n(d.ji_modules),
       seconds: n(d.seconds),
       evalSeconds: n(d.eval_seconds ?? d.evalSeconds),
       dir: null,
