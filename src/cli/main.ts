@@ -1,6 +1,7 @@
 // The `decomposer` command: a thin Node shell over the core.
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/common/errors.ts';
+import { parseInferenceEngine, setDefaultInferenceEngine } from '../core/node/inference/index.ts';
 import { EXIT, reportError } from './output.ts';
 import { COMMANDS as commands } from './commands/index.ts';
 import { COMMON_OPTIONS, type Values } from './command.ts';
@@ -50,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
+    // The environment is read here, in the shell: the core is told.
+    setDefaultInferenceEngine(parseInferenceEngine(process.env.DECOMPOSER_INFERENCE));
     return await cmd.run(parsed.values as Values, parsed.positionals);
   } catch (e) {
     return reportError(e, Boolean(parsed.values.json));

@@ -5,6 +5,7 @@ import { checkCall, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, WireResult } from '../core/common/api.ts';
 import { createCoreApi } from '../core/node/api.ts';
 import { parseBackendName } from '../core/node/engine/backend.ts';
+import { parseInferenceEngine } from '../core/node/inference/index.ts';
 
 const port: ParentPort | undefined = (process as unknown as { parentPort?: ParentPort }).parentPort;
 if (!port) {
@@ -18,7 +19,13 @@ try {
 } catch (e) {
   console.error(toWireError(e).message);
 }
-const api = createCoreApi({ backend });
+let inference: ReturnType<typeof parseInferenceEngine> = null;
+try {
+  inference = parseInferenceEngine(process.env['DECOMPOSER_INFERENCE']);
+} catch (e) {
+  console.error(toWireError(e).message);
+}
+const api = createCoreApi({ backend, inference });
 api.onProgress((event) => port.postMessage({ type: 'progress', event }));
 
 port.on('message', (e: { data: unknown }) => {

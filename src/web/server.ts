@@ -378,6 +378,7 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
 export async function serveMain(args: readonly string[]): Promise<number> {
   const { createCoreApi } = await import('../core/node/api.ts');
   const { parseBackendName } = await import('../core/node/engine/backend.ts');
+  const { parseInferenceEngine } = await import('../core/node/inference/index.ts');
   let port = 0;
   let backend: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -402,7 +403,10 @@ export async function serveMain(args: readonly string[]): Promise<number> {
         'bad-args',
       );
   }
-  const api = createCoreApi({ backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND) });
+  const api = createCoreApi({
+    backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND),
+    inference: parseInferenceEngine(process.env.DECOMPOSER_INFERENCE),
+  });
   const shell = await startWebShell({ port, api });
   console.log(`Decomposer is served at ${shell.url}`);
   console.log('Open it in a browser on this machine. Press Ctrl+C to stop.');

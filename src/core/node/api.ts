@@ -1,5 +1,6 @@
 // The core API in plain Node: what every shell (Electron utility process, web shell, tests)
 // serves to the renderer. It never imports electron or a shell.
+import { setDefaultInferenceEngine, type InferenceEngineName } from './inference/index.ts';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +37,8 @@ import { checkCall, isEstimatedSource } from '../common/api.ts';
 import type { DatasetInfo } from '../common/dataset.ts';
 import { UserError } from '../common/errors.ts';
 import { listModuleSets } from './decompose/files.ts';
-import { initBackend, parseBackendName } from './engine/backend.ts';
+import { BACKEND_PREFERENCE, parseBackendName } from './engine/backend.ts';
+import { trainingReport } from './engine/training.ts';
 import { readModelDir } from './models/io.ts';
 import { dataHome } from './paths.ts';
 import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from './jobs/datasets.ts';
@@ -60,6 +62,8 @@ export interface CoreApiOptions {
   home?: string;
   /** Where datasets and models are cached (default <home>/cache). */
   cacheDir?: string;
+  /** The inference engine `auto` forces in this process (the shell's DECOMPOSER_INFERENCE). */
+  inference?: InferenceEngineName | null;
 }
 
 /** The core API plus what only the hosting shell may do: publish progress, stop jobs. */
@@ -78,7 +82,7 @@ function startBackend(force: BackendName | null): Promise<BackendReport> {
   if (!p) {
     // Different requests still run one after another.
     const previous = Promise.allSettled([...backendStarts.values()]);
-    p = previous.then(() => initBackend(force));
+    p = previous.then(() => trainingReport(force));
     p.catch(() => backendStarts.delete(force));
     backendStarts.set(force, p);
   }
@@ -119,6 +123,7 @@ function toSummary(r: RunRow): RunSummary {
 export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
   const listeners = new Set<(event: ProgressEvent) => void>();
   const home = dataHome(opts.home);
+  if (opts.inference !== undefined) setDefaultInferenceEngine(opts.inference);
   let store: Store | null = null;
 
   // The store opens on first use (so that describing the machine never creates files).
@@ -160,7 +165,7 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
     return {
       ...energy,
       backend:
-        typeof b === 'string' && ['auto', 'tensorflow', 'wasm', 'cpu'].includes(b)
+        typeof b === 'string' && ['auto', ...BACKEND_PREFERENCE].includes(b)
           ? (b as AppSettings['backend'])
           : 'auto',
       workers: typeof w === 'number' ? w : null,

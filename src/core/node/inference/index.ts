@@ -1,7 +1,7 @@
 // Opens a model for inference on the fastest engine that loads: onnxruntime-node (native,
 // multi-threaded) when it loads, else tfjs on the active tfjs backend. An engine can be
-// forced (option, or DECOMPOSER_INFERENCE=onnxruntime|tfjs|auto); the report says which
-// engine is active and why the other is not, like backend.ts's report.
+// forced (option, or the process default a shell sets from DECOMPOSER_INFERENCE=onnxruntime|
+// tfjs|auto); the report says which engine is active and why the other is not, like backend.ts's.
 import os from 'node:os';
 import type { BackendName } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
@@ -54,6 +54,14 @@ export function parseInferenceEngine(value: string | undefined | null): Inferenc
   );
 }
 
+/** What `auto` forces in this process, if anything: the shells pass DECOMPOSER_INFERENCE here. */
+let processDefault: InferenceEngineName | null = null;
+
+/** Sets the engine an `auto` request uses in this process (null: the fastest that loads). */
+export function setDefaultInferenceEngine(name: InferenceEngineName | null): void {
+  processDefault = name;
+}
+
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split('\n')[0]!.slice(0, 240);
@@ -87,10 +95,7 @@ export async function openInference(
   const plan = planModel(artifacts);
   const layout = layoutOf(plan, preprocess);
 
-  const forced =
-    opts.engine && opts.engine !== 'auto'
-      ? parseInferenceEngine(opts.engine)
-      : parseInferenceEngine(process.env.DECOMPOSER_INFERENCE);
+  const forced = opts.engine && opts.engine !== 'auto' ? parseInferenceEngine(opts.engine) : processDefault;
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultInferenceThreads()));
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? DEFAULT_INFERENCE_BATCH));
   const candidates: InferenceStatus[] = [];
