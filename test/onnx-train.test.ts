@@ -8,11 +8,11 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import ort from 'onnxruntime-node';
 import { EngineCore } from '../src/core/node/engine/engine-core.ts';
 import { initBackend } from '../src/core/node/engine/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { createTrainingEngine } from '../src/core/node/engine/training.ts';
+import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
 import { DEFAULT_PREPROCESS, MODEL_JSON, WEIGHTS_BIN, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { Rng } from '../src/core/node/data/random.ts';
 import { train, type TrainResult } from '../src/core/node/train/trainer.ts';
@@ -30,7 +30,7 @@ async function compare(model: tf.LayersModel, n: number, seed: number) {
   const rng = new Rng(seed);
   const images = Uint8Array.from({ length: n * h! * w! * c! }, () => rng.int(256));
   const labels = Int32Array.from({ length: n }, () => rng.int(classes));
-  const engine = new OnnxTrainEngine(ort, { threads: 1 });
+  const engine = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
   try {
     const layout = await engine.load(artifacts, DEFAULT_PREPROCESS);
     const r = await engine.gradients(images, labels, n, null);

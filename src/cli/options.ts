@@ -17,7 +17,7 @@ export const ENGINE_OPTIONS = {
   home: { type: 'string' },
 } as const;
 
-export const ENGINE_USAGE = `  --backend NAME      auto (default) | tensorflow | wasm | cpu  (also DECOMPOSER_BACKEND)
+export const ENGINE_USAGE = `  --backend NAME      auto (default) | onnxruntime | tensorflow | wasm | cpu  (also DECOMPOSER_BACKEND)
   --workers N         engine worker threads (default: one per core; 0 = none)
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
   --json              print one JSON object as the result

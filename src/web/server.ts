@@ -393,7 +393,7 @@ export async function serveMain(args: readonly string[]): Promise<number> {
     else if (a === '--backend' || a.startsWith('--backend=')) backend = value();
     else if (a === '--help' || a === '-h') {
       console.log(
-        'Usage: decomposer serve [--port N] [--backend auto|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.',
+        'Usage: decomposer serve [--port N] [--backend auto|onnxruntime|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.',
       );
       return 0;
     } else

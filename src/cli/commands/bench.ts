@@ -248,12 +248,14 @@ from steps of 1 and 2 images) is skipped with a line saying so.
     // A figure whose single step would not fit its time budget is skipped (the pure-JS cpu
     // backend takes minutes per step): the step's time is extrapolated linearly from steps
     // of 1 and 2 images (a fixed cost plus a cost per image).
+    // At least 2 s, so a tiny --seconds still measures what is fast.
+    const stepBudget = Math.max(seconds, 2);
     const skipped = (figure: string, base: object, estimate: number) =>
       emit({
         figure,
         ...base,
         skipped: true,
-        reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over the ${seconds} s budget (--seconds)`,
+        reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over the ${stepBudget} s budget (--seconds, at least 2)`,
       });
     const probeSeconds = async (fn: (n: number) => Promise<void>) => {
       await fn(1); // warm-up
@@ -284,7 +286,7 @@ from steps of 1 and 2 images) is skipped with a line saying so.
         engine.weightsChanged();
       };
       const estimate = await probeSeconds(step);
-      if (estimate > seconds) return skipped('training', base, estimate);
+      if (estimate > stepBudget) return skipped('training', base, estimate);
       const trn = await rate(() => step(batch), batch, seconds);
       emit(
         withTorch(
@@ -356,7 +358,7 @@ from steps of 1 and 2 images) is skipped with a line saying so.
           const predict = async (n: number) =>
             void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
           const estimate = await probeSeconds(predict);
-          if (estimate > seconds) skipped('inference', base, estimate);
+          if (estimate > stepBudget) skipped('inference', base, estimate);
           else {
             const inf = await rate(() => predict(batch), batch, seconds);
             emit(

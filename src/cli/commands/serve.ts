@@ -10,7 +10,7 @@ Serves the desktop app's UI to a browser on this machine, bound to 127.0.0.1 and
 by a random token in the URL it prints. Runs until Ctrl-C.
 
   --port N            port (default: any free port)
-  --backend NAME      auto (default) | tensorflow | wasm | cpu`,
+  --backend NAME      auto (default) | onnxruntime | tensorflow | wasm | cpu`,
   options: { port: { type: 'string' }, backend: { type: 'string' } },
   async run(v) {
     const { serveMain } = await import('../../web/server.ts');

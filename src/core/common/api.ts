@@ -880,9 +880,9 @@ function checkSetting(args: unknown[]): string | null {
   const program = programSettingRefusal(key as string);
   if (program) return program;
   if (key === 'backend')
-    return ['auto', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
+    return ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
       ? null
-      : 'backend must be auto, tensorflow, wasm or cpu';
+      : 'backend must be auto, onnxruntime, tensorflow, wasm or cpu';
   if (key === 'workers')
     return value === null || isInt(value, 0, 256)
       ? null

@@ -8,7 +8,7 @@ import type { BackendName, BackendReport, BackendStatus } from '../../common/api
 import { UserError } from '../../common/errors.ts';
 import { loadOrt } from '../inference/ort-engine.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
-import { BACKEND_PREFERENCE } from './backend.ts';
+import { BACKEND_PREFERENCE, initBackend } from './backend.ts';
 import type { WeightLayout } from './engine-core.ts';
 import { OnnxTrainEngine } from './onnx-train/engine.ts';
 import { EnginePool } from './pool.ts';
@@ -35,6 +35,43 @@ function withOnnx(r: BackendReport, onnx: BackendStatus, forced: BackendName | n
   const candidates = [onnx, ...r.candidates.filter((c) => c.name !== 'onnxruntime')];
   candidates.sort((a, b) => BACKEND_PREFERENCE.indexOf(a.name) - BACKEND_PREFERENCE.indexOf(b.name));
   return { ...r, forced, candidates };
+}
+
+/**
+ * Which engine the next training would use (before a model is known): onnxruntime where
+ * onnxruntime-node loads and no tfjs backend is forced. Also starts the tfjs backend, which
+ * builds models and trains where onnxruntime cannot.
+ */
+export async function trainingReport(force: BackendName | null): Promise<BackendReport> {
+  const tfjs = await initBackend(force);
+  if (force && force !== 'onnxruntime') {
+    return withOnnx(
+      tfjs,
+      { name: 'onnxruntime', ok: false, reason: `not tried: ${force} was forced` },
+      force,
+    );
+  }
+  try {
+    await loadOrt();
+  } catch (e) {
+    const reason = /Cannot find (module|package)/.test(firstLine(e))
+      ? 'onnxruntime-node is not installed'
+      : firstLine(e);
+    if (force) {
+      throw new UserError(
+        `The onnxruntime training engine cannot start (${reason}).`,
+        'Choose another engine with --backend auto.',
+        'no-backend',
+      );
+    }
+    return withOnnx(tfjs, { name: 'onnxruntime', ok: false, reason }, force);
+  }
+  const r = withOnnx(tfjs, { name: 'onnxruntime', ok: true }, force);
+  // The tfjs backend that loaded still builds models and trains what onnxruntime cannot.
+  const candidates = r.candidates.map((c) =>
+    c.name === tfjs.active ? { ...c, reason: 'ready: builds models, trains what onnxruntime cannot' } : c,
+  );
+  return { ...r, active: 'onnxruntime', candidates };
 }
 
 /**

@@ -122,12 +122,14 @@ export function buildGraph(
         if (i !== undefined && mode === 'train') updates.set(i, value);
       },
     };
+    g.tag = `${node.name}/forward`;
     const fwd = ruleFor(node.className)!.forward(ctx);
     values.set(node.name, fwd.output);
     forwards.set(node.name, { ctx, fwd });
   }
 
   const logits = values.get(head.name)!;
+  g.tag = 'loss';
   if (mode === 'eval') {
     g.output(PROBS, g.op('Softmax', [logits], [int('axis', 1)]), ['N', plan.classes]);
     return { bytes: g.encode(), weightInputs: [...declared], gradients: [], updates: [] };
@@ -160,6 +162,7 @@ export function buildGraph(
     const dy = parts.length === 1 ? parts[0]! : g.op('Sum', parts);
     const { ctx, fwd } = forwards.get(node.name)!;
     const need = node.inputs.map((i) => byName.get(i)!.op !== 'input');
+    g.tag = `${node.name}/backward`;
     const dx = ruleFor(node.className)!.backward(ctx, fwd, dy, need);
     node.inputs.forEach((i, j) => {
       const d = dx[j];

@@ -42,6 +42,8 @@ export class GraphBuilder {
   private readonly outputs: object[] = [];
   private counter = 0;
   private readonly consts = new Map<string, string>();
+  /** Prefix of the next nodes' names (layer and pass): what a profile groups by. */
+  tag = '';
 
   /** Adds one node; returns its (first) output's name. `out` names it, else a fresh name. */
   op(type: string, ins: string[], attrs: Attr[] = [], out?: string): string {
@@ -52,7 +54,7 @@ export class GraphBuilder {
   opN(type: string, ins: string[], count: number, attrs: Attr[] = [], outs?: string[]): string[] {
     const id = this.counter++;
     const names = outs ?? Array.from({ length: count }, (_, k) => `t${id}_${type}${k ? `_${k}` : ''}`);
-    this.nodes.push({ opType: type, input: ins, output: names, name: `n${id}_${type}`, attribute: attrs });
+    this.nodes.push({ opType: type, input: ins, output: names, name: `${this.tag}/${type}_${id}`, attribute: attrs });
     return names;
   }
 

@@ -78,6 +78,8 @@ export const conv2dRule: LayerRule = {
     if (weight('bias'))
       setGradient('bias', g.op('ReduceSum', [dz, g.int64([0, 2, 3])], [int('keepdims', 0)]));
 
+    const tag = g.tag;
+    g.tag = `${tag}/filter`;
     const col = columns(g, inputs[0]!, [kh, kw, ci], node.strides!, node.pads!, [h, w]);
     const dzr = g.op('Reshape', [dz, g.int64([0, co, -1])]);
     const colT = g.op('Transpose', [col], [ints('perm', [0, 2, 1])]);
@@ -86,6 +88,7 @@ export const conv2dRule: LayerRule = {
     const dwOihw = g.op('Reshape', [dw, g.int64([co, ci, kh, kw])]);
     setGradient('kernel', g.op('Transpose', [dwOihw], [ints('perm', [2, 3, 1, 0])]));
 
+    g.tag = `${tag}/input`;
     if (!needInput[0]) return [null];
     if (sh === 1 && sw === 1) {
       // dx[i] = sum_k dz[i + k' - (kh-1-pt)] * flip(W)[k']: a stride-1 Conv of dz, padded
