@@ -3,7 +3,7 @@
 // database, a full disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { migrate, Store } from '../src/core/node/store/store.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
 import type { MachineInfo } from '../src/core/node/energy/machine.ts';
+import { isUserError } from '../src/core/common/errors.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rel-'));
 
@@ -179,4 +180,142 @@ test('a migration backs the database up first (a consistent copy at the old vers
   // Up to date: no new backup.
   Store.open(file).close();
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.bak')).length, 1);
+});
+
+// Child mode: DEC_RO_CHILD=<db> opens a read-only data folder, lists, tries to write, and
+// prints what happened as JSON.
+if (process.env.DEC_RO_CHILD) {
+  const out: Record<string, unknown> = {};
+  try {
+    const s = Store.open(process.env.DEC_RO_CHILD);
+    out.readOnly = s.readOnly;
+    out.runs = s.listRuns().map((r) => r.params);
+    try {
+      s.startRun({ kind: 'train', params: {} });
+      out.wrote = true;
+    } catch (e) {
+      out.writeError = {
+        code: (e as { code?: string }).code,
+        message: (e as Error).message,
+        hint: (e as { hint?: string }).hint,
+      };
+    }
+    s.close();
+  } catch (e) {
+    out.openError = { code: (e as { code?: string }).code, message: (e as Error).message };
+  }
+  process.stdout.write(JSON.stringify(out));
+  process.exit(0);
+}
+
+/** Runs `args` (this file, or the CLI) as a user who cannot write `dir`. */
+function asReader(dir: string, args: string[], env: Record<string, string> = {}) {
+  const root = process.getuid?.() === 0;
+  if (!root) fs.chmodSync(dir, 0o555);
+  try {
+    return spawnSync(process.execPath, args, {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      // Root writes anywhere: the reader is nobody (65534) instead.
+      ...(root ? { uid: 65534, gid: 65534 } : {}),
+      timeout: 60_000,
+    });
+  } finally {
+    if (!root) fs.chmodSync(dir, 0o755);
+  }
+}
+
+test('a read-only data folder: reading works (runs, export), writing is refused as read-only, not as a corrupt database', () => {
+  const home = tmp();
+  fs.chmodSync(home, 0o755);
+  const file = path.join(home, 'decomposer.db');
+  const s = Store.open(file);
+  const id = s.startRun({ kind: 'train', params: { kept: 1 } });
+  s.finishRun(id, { status: 'finished' });
+  s.close();
+  fs.chmodSync(file, 0o644);
+  const before = fs.readFileSync(file);
+
+  const r = asReader(home, [import.meta.filename], { DEC_RO_CHILD: file });
+  const out = JSON.parse(r.stdout) as {
+    readOnly: boolean;
+    runs: unknown[];
+    writeError: { code: string; message: string; hint: string };
+  };
+  assert.equal(out.readOnly, true, r.stdout + r.stderr);
+  assert.deepEqual(out.runs, [{ kept: 1 }]);
+  assert.equal(out.writeError.code, 'db-read-only');
+  assert.match(out.writeError.message, new RegExp(`data folder ${home} is read-only`));
+  assert.match(out.writeError.hint, /--home or DECOMPOSER_HOME.*runs, export/);
+
+  const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
+  const runs = asReader(home, [bin, 'runs', '--json'], { DECOMPOSER_HOME: home });
+  assert.equal(runs.status, 0, runs.stderr);
+  assert.match(runs.stdout, /"kept":1/);
+  const csv = asReader(home, [bin, 'export', '--format', 'csv'], { DECOMPOSER_HOME: home });
+  assert.equal(csv.status, 0, csv.stderr);
+  const train = asReader(
+    home,
+    [bin, 'train', '--dataset', 'shapes', '--epochs', '1', '--idle-seconds', '0'],
+    {
+      DECOMPOSER_HOME: home,
+    },
+  );
+  assert.equal(train.status, 2, train.stderr);
+  assert.match(train.stderr, /is read-only/);
+  assert.doesNotMatch(train.stderr, /Move it aside|not a usable/);
+  assert.ok(fs.readFileSync(file).equals(before), 'the database is untouched');
+});
+
+test('a damaged database: found at open, read where it can be, never written, with the recovery command', () => {
+  const file = path.join(tmp(), 'decomposer.db');
+  const s = Store.open(file);
+  for (let i = 0; i < 300; i++) s.startRun({ kind: 'train', params: { i, pad: 'x'.repeat(200) } });
+  s.close();
+  // Scribble over one b-tree page's header, as a bad sector or a stray write would.
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(16, 0xab), 0, 16, 4096 * 20);
+  fs.closeSync(fd);
+  const before = fs.readFileSync(file);
+  const d = Store.open(file);
+  try {
+    assert.ok(d.damage, 'quick_check found the damage');
+    assert.ok(d.checkMs >= 0);
+    assert.throws(
+      () => d.startRun({ kind: 'train', params: {} }),
+      (e: unknown) => {
+        assert.ok(isUserError(e));
+        assert.equal(e.code, 'db-damaged');
+        assert.ok(e.message.includes(file) && /nothing more is written/.test(e.message), e.message);
+        assert.match(e.hint, /sqlite3 .*decomposer\.db "\.recover" \| sqlite3 .*decomposer\.db\.recovered/);
+        return true;
+      },
+    );
+    // Writes that bypass the store are refused by SQLite too.
+    assert.throws(() => d.db.prepare(`DELETE FROM runs`).run(), /readonly/);
+  } finally {
+    d.close();
+  }
+  assert.ok(fs.readFileSync(file).equals(before), 'nothing was written into the damaged file');
+});
+
+test('a full disk: the error names the database file and what to do', () => {
+  const file = path.join(tmp(), 'decomposer.db');
+  const s = Store.open(file);
+  try {
+    s.db.pragma('wal_checkpoint(TRUNCATE)');
+    s.db.pragma(`max_page_count = ${s.db.pragma('page_count', { simple: true }) as number}`);
+    assert.throws(
+      () => s.startRun({ kind: 'train', params: { big: 'x'.repeat(200_000) } }),
+      (e: unknown) => {
+        assert.ok(isUserError(e));
+        assert.equal(e.code, 'db-full');
+        assert.ok(e.message.includes(file), e.message);
+        assert.match(e.hint, /Free space/);
+        return true;
+      },
+    );
+  } finally {
+    s.close();
+  }
 });

@@ -18,6 +18,14 @@ import type { EnergyRecord } from '../energy/formula.ts';
 import type { MachineInfo } from '../energy/machine.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { processAlive, processStartTime } from '../fs/lock.ts';
+import {
+  damagedError,
+  dataFolderWritable,
+  quickCheck,
+  readOnlyError,
+  snapshotForReading,
+  sqliteUserError,
+} from './health.ts';
 import { dataHome } from '../paths.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -233,25 +241,62 @@ export class Store {
   /** Runs found 'running' with their owner gone, marked interrupted at open. */
   readonly interruptedAtOpen: number[];
 
-  private constructor(file: string, db: Database.Database) {
+  /** The data folder is read-only: the store reads a snapshot copy and refuses writes. */
+  readonly readOnly: boolean;
+  /** What quick_check found wrong at open (or a later read or write), null when sound. */
+  damage: string | null;
+  /** How long the open's integrity check took, ms. */
+  readonly checkMs: number;
+  private readonly snapshot: string | null;
+
+  private constructor(
+    file: string,
+    db: Database.Database,
+    o: { readOnly: boolean; damage: string | null; checkMs: number; snapshot: string | null },
+  ) {
     this.file = file;
     this.db = db;
-    this.interruptedAtOpen = this.sweepInterrupted();
+    this.readOnly = o.readOnly;
+    this.damage = o.damage;
+    this.checkMs = o.checkMs;
+    this.snapshot = o.snapshot;
+    this.interruptedAtOpen = this.readOnly || this.damage ? [] : this.sweepInterrupted();
   }
 
+  /**
+   * Opens the database, creating and migrating it as needed. A read-only data folder opens
+   * for reading (a snapshot copy); a damaged file opens for reading, and refuses writes.
+   */
   static open(file = defaultDbFile()): Store {
     const f = path.resolve(file);
-    let db: Database.Database;
+    const exists = fs.existsSync(f);
     try {
       fs.mkdirSync(path.dirname(f), { recursive: true });
-      db = new Database(f, { timeout: 5000 });
     } catch (e) {
       throw new UserError(
-        `Cannot open the database ${f} (${(e as Error).message}).`,
-        'Check the folder exists and is writable, or choose another file with --db.',
+        `Cannot create the data folder ${path.dirname(f)} (${(e as Error).message}).`,
+        'Create it, or use another data folder (--home or DECOMPOSER_HOME).',
         'db-open',
       );
     }
+    const readOnly = !dataFolderWritable(f);
+    if (readOnly && !exists) throw readOnlyError(f);
+    let snapshot: string | null = null;
+    let db: Database.Database;
+    try {
+      if (readOnly) snapshot = snapshotForReading(f);
+      db = new Database(snapshot ?? f, { timeout: 5000 });
+    } catch (e) {
+      throw (
+        sqliteUserError(e, f) ??
+        new UserError(
+          `Cannot open the database ${f} (${(e as Error).message}).`,
+          'Check the folder exists and is writable, or choose another file with --db.',
+          'db-open',
+        )
+      );
+    }
+    let check = { problem: null as string | null, ms: 0 };
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('foreign_keys = ON');
@@ -260,31 +305,64 @@ export class Store {
       db.function('is_estimated_source', { deterministic: true }, (source: unknown) =>
         isEstimatedSource(typeof source === 'string' ? source : null) ? 1 : 0,
       );
-      migrate(db, SCHEMA_VERSION, { backup: (from) => backupBeforeMigration(db, f, from) });
+      // Damage found before anything is written: migrations included.
+      if (exists) check = quickCheck(db);
+      if (!check.problem)
+        migrate(db, SCHEMA_VERSION, {
+          backup: snapshot ? undefined : (from) => backupBeforeMigration(db, f, from),
+        });
+      // Writes that bypass write() are refused by SQLite itself.
+      if (readOnly || check.problem) db.pragma('query_only = ON');
     } catch (e) {
       db.close();
+      if (snapshot) fs.rmSync(path.dirname(snapshot), { recursive: true, force: true });
       if ((e as Error).name === 'UserError') throw e;
+      const mapped = sqliteUserError(e, f);
+      if (mapped && mapped.code !== 'db-damaged') throw mapped;
       throw new UserError(
         `${f} is not a usable Decomposer database (${(e as Error).message}).`,
         'Move it aside, or choose another file with --db.',
         'db-bad',
       );
     }
-    return new Store(f, db);
+    return new Store(f, db, { readOnly, damage: check.problem, checkMs: check.ms, snapshot });
   }
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.snapshot) fs.rmSync(path.dirname(this.snapshot), { recursive: true, force: true });
   }
 
   /**
    * Runs `fn` as one IMMEDIATE transaction, the only way the store writes: the write lock is
    * taken at BEGIN, where the busy timeout waits for it. (A deferred transaction that reads
    * and then writes cannot wait: its upgrade fails at once with SQLITE_BUSY.) Nested calls
-   * become savepoints of the outer one.
+   * become savepoints of the outer one. Nothing is written to a read-only or damaged
+   * database; SQLite's refusals become errors that name the file and what to do.
    */
   write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    if (this.readOnly) throw readOnlyError(this.file);
+    if (this.damage) throw damagedError(this.file, this.damage);
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      throw this.failure(e);
+    }
+  }
+
+  /** A read, with SQLite's refusals explained (a damaged page turns up here too). */
+  read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.failure(e);
+    }
+  }
+
+  private failure(e: unknown): unknown {
+    const u = sqliteUserError(e, this.file);
+    if (u?.code === 'db-damaged') this.damage ??= (e as Error).message;
+    return u ?? e;
   }
 
   /** Folder of the power trace files. */
@@ -724,77 +802,91 @@ export class Store {
     FROM runs r LEFT JOIN machines m ON m.id = r.machine_id`;
 
   listRuns(o: { kind?: string; status?: string; limit?: number } = {}): RunRow[] {
-    const rows = this.db
-      .prepare(
-        `${Store.RUN_SELECT} WHERE (@kind IS NULL OR r.kind = @kind) AND (@status IS NULL OR r.status = @status)
-         ORDER BY r.id DESC LIMIT @limit`,
-      )
-      .all({ kind: o.kind ?? null, status: o.status ?? null, limit: o.limit ?? -1 }) as Record<
-      string,
-      unknown
-    >[];
-    return rows.map((r) => this.toRun(r));
+    return this.read(() => {
+      const rows = this.db
+        .prepare(
+          `${Store.RUN_SELECT} WHERE (@kind IS NULL OR r.kind = @kind) AND (@status IS NULL OR r.status = @status)
+           ORDER BY r.id DESC LIMIT @limit`,
+        )
+        .all({ kind: o.kind ?? null, status: o.status ?? null, limit: o.limit ?? -1 }) as Record<
+        string,
+        unknown
+      >[];
+      return rows.map((r) => this.toRun(r));
+    });
   }
 
   getRun(id: number): RunDetail | null {
-    const r = this.db.prepare(`${Store.RUN_SELECT} WHERE r.id = ?`).get(id) as
-      Record<string, unknown> | undefined;
-    if (!r) return null;
-    const epochs = (
-      this.db.prepare('SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch').all(id) as Record<
-        string,
-        unknown
-      >[]
-    ).map((e): EpochRow => ({
-      epoch: e.epoch as number,
-      loss: e.loss as number | null,
-      accuracy: e.accuracy as number | null,
-      val_accuracy: e.val_accuracy as number | null,
-      seconds: e.seconds as number | null,
-      best: Boolean(e.best),
-      checkpoint: e.checkpoint as string | null,
-      ended_at: e.ended_at as string,
-      energy: parse<EnergyRecord>(e.energy_json),
-    }));
-    const p = this.db.prepare('SELECT * FROM power WHERE run_id = ?').get(id) as
-      Record<string, unknown> | undefined;
-    return {
-      ...this.toRun(r),
-      epochs,
-      power: p
-        ? {
-            source: p.source as string,
-            sources: parse<string[]>(p.sources_json) ?? [],
-            intervalMs: p.interval_ms as number,
-            samples: p.samples as number,
-            missed: p.missed as number,
-            seconds: p.seconds as number,
-            cpuJ: p.cpu_j as number,
-            dramJ: p.dram_j as number,
-            gpuJ: p.gpu_j as number,
-            gpus: p.gpus as number,
-            idleSeconds: p.idle_seconds as number,
-            idleCpuW: p.idle_cpu_w as number,
-            idleDramW: p.idle_dram_w as number,
-            idleGpuW: p.idle_gpu_w as number,
-            traceFile: p.trace_file as string | null,
-            traceFormat: p.trace_format as string | null,
-            updatedAt: p.updated_at as string,
-          }
-        : null,
-    };
+    return this.read(() => {
+      const r = this.db.prepare(`${Store.RUN_SELECT} WHERE r.id = ?`).get(id) as
+        Record<string, unknown> | undefined;
+      if (!r) return null;
+      const epochs = (
+        this.db.prepare('SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch').all(id) as Record<
+          string,
+          unknown
+        >[]
+      ).map((e): EpochRow => ({
+        epoch: e.epoch as number,
+        loss: e.loss as number | null,
+        accuracy: e.accuracy as number | null,
+        val_accuracy: e.val_accuracy as number | null,
+        seconds: e.seconds as number | null,
+        best: Boolean(e.best),
+        checkpoint: e.checkpoint as string | null,
+        ended_at: e.ended_at as string,
+        energy: parse<EnergyRecord>(e.energy_json),
+      }));
+      const p = this.db.prepare('SELECT * FROM power WHERE run_id = ?').get(id) as
+        Record<string, unknown> | undefined;
+      return {
+        ...this.toRun(r),
+        epochs,
+        power: p
+          ? {
+              source: p.source as string,
+              sources: parse<string[]>(p.sources_json) ?? [],
+              intervalMs: p.interval_ms as number,
+              samples: p.samples as number,
+              missed: p.missed as number,
+              seconds: p.seconds as number,
+              cpuJ: p.cpu_j as number,
+              dramJ: p.dram_j as number,
+              gpuJ: p.gpu_j as number,
+              gpus: p.gpus as number,
+              idleSeconds: p.idle_seconds as number,
+              idleCpuW: p.idle_cpu_w as number,
+              idleDramW: p.idle_dram_w as number,
+              idleGpuW: p.idle_gpu_w as number,
+              traceFile: p.trace_file as string | null,
+              traceFormat: p.trace_format as string | null,
+              updatedAt: p.updated_at as string,
+            }
+          : null,
+      };
+    });
   }
 
   /** Opens (or finds) an experiment grid by its id; returns the rows already finished. */
-  openGrid(id: string, kind: string, spec: unknown): Map<string, { row: unknown; runId: number | null }> {
+  /**
+   * Opens a grid (new, or resumed with the pieces it finished). A new grid belongs to the
+   * given experiment; a resumed one stays in the experiment it was first run in.
+   */
+  openGrid(
+    id: string,
+    kind: string,
+    spec: unknown,
+    experimentId: number | null = null,
+  ): Map<string, { row: unknown; runId: number | null }> {
     const now = new Date().toISOString();
     this.write(() =>
       this.db
         .prepare(
-          `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?)
-         ON CONFLICT(id) DO UPDATE SET status = 'running', updated_at = excluded.updated_at`,
+          `INSERT INTO grids (id, kind, spec_json, status, created_at, updated_at, experiment_id) VALUES (?, ?, ?, 'running', ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET status = 'running', updated_at = excluded.updated_at,
+           experiment_id = COALESCE(grids.experiment_id, excluded.experiment_id)`,
         )
-        .run(id, kind, JSON.stringify(spec), now, now),
+        .run(id, kind, JSON.stringify(spec), now, now, experimentId),
     );
     const rows = this.db.prepare('SELECT key, row_json, run_id FROM grid_rows WHERE grid_id = ?').all(id) as {
       key: string;
