@@ -44,6 +44,7 @@ import { dataHome } from './paths.ts';
 import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from './jobs/datasets.ts';
 import { JobManager } from './jobs/jobs.ts';
 import { analyzeFault, listRepaired } from './jobs/wizard.ts';
+import { energyTotals } from './store/summaries.ts';
 import {
   readSettings,
   readStoredValue,
@@ -88,6 +89,9 @@ function startBackend(force: BackendName | null): Promise<BackendReport> {
   }
   return p;
 }
+
+/** How many of the latest runs the Energy page lists one by one (its totals count every run). */
+const ENERGY_LIST_RUNS = 500;
 
 const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
 
@@ -336,20 +340,13 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
     },
 
     async getEnergySummary(): Promise<EnergySummary> {
-      const runs = db()
-        .listRuns({ limit: 500 })
-        .filter((r) => r.energy);
-      const out: EnergySummary = {
-        totals: { kwh: 0, co2eKg: 0, co2eLbs: 0, estimatedRuns: 0, runs: runs.length },
-        runs: [],
-      };
+      // Totals over every run, in SQL; the list shows the latest runs (oldest first).
+      const s = db();
+      const out: EnergySummary = { totals: energyTotals(s), runs: [] };
+      const runs = s.listRuns({ limit: ENERGY_LIST_RUNS }).filter((r) => r.energy);
       for (const r of runs.reverse()) {
         const e = r.energy!;
-        out.totals.kwh += e.kwh;
-        out.totals.co2eKg += e.co2e_kg;
-        out.totals.co2eLbs += e.co2e_lbs;
         const measured = !isEstimatedSource(e.source);
-        if (!measured) out.totals.estimatedRuns++;
         const fig = (x: EnergyFigure | null) => (x ? { kwh: x.kwh, co2eKg: x.co2e_kg } : null);
         const summary = toSummary(r);
         out.runs.push({

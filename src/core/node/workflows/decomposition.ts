@@ -3,9 +3,14 @@
 // per approach from one observation pass, each composed on the test set, the sets saved next
 // to the model, and the run's energy.
 import type { LoadedDataset } from '../../common/dataset.ts';
-import { saveModuleSet, table1, type Approach, type BlnRule, type Table1 } from '../decompose/index.ts';
+import {
+  saveModuleSet,
+  table1,
+  type Approach,
+  type DecomposeOptions,
+  type Table1,
+} from '../decompose/index.ts';
 import { openInference, type ModelPlan } from '../inference/index.ts';
-import type { ObservePoint } from '../inference/types.ts';
 import { measured, type MeasureContext, type Measured } from '../measure/measured.ts';
 import path from 'node:path';
 
@@ -15,8 +20,8 @@ export interface Table1Options {
   /** Unconcerned images per module (default: perClass). */
   unconcerned?: number;
   delta?: number;
-  point?: ObservePoint;
-  rule?: BlnRule;
+  point?: DecomposeOptions['point'];
+  rule?: DecomposeOptions['rule'];
   seed: number;
   /** Save the module sets next to the model (default true). */
   save?: boolean;
