@@ -271,10 +271,31 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
     // The TMA is the baseline's accuracy on exactly the scenario's test images.
     const r0 = g.rows[0]!;
     assert.equal(r0.test_images, 8);
-    // Running the same grid again resumes: nothing is recomputed.
+    // Every run of the grid belongs to one experiment, each in its role; the experiment holds
+    // the scenario rows, in the order they finished.
+    const ids = new Set(g.rows.flatMap((r) => [r.run_ids.scenario!, r.run_ids.baseline!]));
+    const experiments = new Set([...ids].map((id) => store.getRun(id)!.experiment_id));
+    assert.equal(experiments.size, 1);
+    const e = store.getExperiment([...experiments][0]!)!;
+    assert.equal(e.kind, 'grid');
+    const roles = e.run_list.map((r) => r.role);
+    assert.equal(roles.filter((r) => r === 'decomposition').length, 2, 'one decomposition per model');
+    assert.equal(roles.filter((r) => r === 'reuse').length, 5);
+    assert.equal(
+      roles.filter((r) => r === 'baseline').length,
+      new Set(g.rows.map((r) => r.run_ids.baseline)).size,
+    );
+    for (const r of e.run_list.filter((x) => x.role === 'baseline'))
+      assert.ok(r.scenario, 'a baseline names the classes it was trained on');
+    assert.deepEqual(
+      e.scenarios.map((x) => x.row),
+      g.rows,
+    );
+    // Running the same grid again resumes: nothing is recomputed, and its experiment goes on.
     const again = await runGrid(spec, models, ctx);
     assert.equal(again.resumed, 5);
     assert.deepEqual(again.rows, g.rows);
+    assert.equal(store.listExperiments().length, 1);
   } finally {
     store.close();
   }

@@ -135,7 +135,7 @@ test('migration 4: existing runs join experiments with the role their parameters
   };
   db.prepare(`UPDATE runs SET params_json = 'not json' WHERE id = ?`).run(ids.corrupt);
   db.prepare(
-    `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES ('g1', 'reuse:a|b', 'reuse', ?, '{"ma":1}', 'x')`,
+    `INSERT INTO grid_rows (grid_id, key, kind, run_id, row_json, created_at) VALUES ('g1', 'scenario:reuse:a|b', 'reuse', ?, '{"ma":1}', 'x')`,
   ).run(ids.reuse);
   db.close();
 
@@ -166,7 +166,7 @@ test('migration 4: existing runs join experiments with the role their parameters
     // The grid's three runs share its experiment, which shows its scenario rows and totals.
     const grid = s.getExperiment(byId.get(ids.reuse)!.experiment_id!)!;
     assert.equal(grid.kind, 'grid');
-    assert.equal(grid.grid_id, 'g1');
+    assert.equal(s.gridExperiment('g1'), grid.id, 'running the grid again continues its experiment');
     assert.deepEqual(
       grid.run_list.map((r) => r.id),
       [ids.decomposition, ids.reuse, ids.baseline],

@@ -89,11 +89,14 @@ ${ENGINE_USAGE}`,
         cacheDir: cacheDir(eng.home),
         workers: eng.workers,
         backend: eng.backend,
-        train: (data, config) => {
+        train: (data, config, experimentId) => {
           say(
             `demo: ResNet-${config.depth} on the embedded "${data.info.name}" dataset (${data.info.classNames.length} classes, ${size}x${size}); run folder ${out}`,
           );
-          return trainRecorded(ctx, { data, out, eng, config, json, params: { demo: true } });
+          return trainRecorded(
+            { ...ctx, experimentId },
+            { data, out, eng, config, json, params: { demo: true } },
+          );
         },
       }),
     );

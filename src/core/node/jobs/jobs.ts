@@ -301,7 +301,8 @@ export class JobManager {
         job,
         (signal, onProgress) => loadModelDataset(this.o.home, dataset, signal, onProgress),
         config,
-        { runDir, label, params: { resumed_from_run: runId } },
+        // The resumed run belongs to the experiment of the run it resumes.
+        { runDir, label, params: { resumed_from_run: runId }, experimentId: run.experiment_id ?? undefined },
       ),
     );
   }
@@ -337,10 +338,11 @@ export class JobManager {
         backend: engine.backend,
         onProgress: (pr) => progress(pr.stage, pr.fraction),
         onInfo: (line) => progress(line.replace(/…$/, ''), null),
-        train: async (data, config) => {
+        train: async (data, config, experimentId) => {
           let recorded: RecordedTraining | undefined;
           trained = await this.runTraining(job, async () => data, config, {
             onRecorded: (r) => (recorded = r),
+            experimentId,
           });
           // runTraining throws unless the training was recorded.
           return recorded!;
@@ -383,6 +385,8 @@ export class JobManager {
       params?: Record<string, unknown>;
       label?: string;
       runDir?: string;
+      /** The experiment the run belongs to (the demo's; a resumed run's); none: its own. */
+      experimentId?: number;
       /** The recorded training (result and energy), for callers that go on with it. */
       onRecorded?: (r: RecordedTraining) => void;
     } = {},
@@ -450,6 +454,7 @@ export class JobManager {
         store,
         settings,
         signal,
+        experimentId: opts.experimentId,
         label: info.label,
         runDir,
         params: {

@@ -12,7 +12,7 @@ import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../train/trainer.ts';
 import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
-import type { Store } from '../store/store.ts';
+import type { RunRole, Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
 import { measured, type MeasureContext } from './measured.ts';
 
@@ -25,6 +25,9 @@ export interface RecordTrainingOptions extends MeasureContext {
    */
   runDir?: string;
   label?: string;
+  /** Its role in the experiment (default: the model) and the scenario it serves (a baseline's). */
+  role?: RunRole;
+  scenario?: string;
   /** Called once the recorder runs (idle power measured), before `work` starts. */
   onRecorder?: (rec: RunRecorder) => void;
   work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>;
@@ -112,6 +115,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
       kind: 'train',
       params: runDir === null ? o.params : { ...o.params, run_dir: runDir },
       label: o.label,
+      role: o.role,
+      scenario: o.scenario,
       onStart: o.onRecorder,
       outcome: (result: TrainResult, rec) => {
         const resumed =

@@ -154,14 +154,16 @@ export const MIGRATIONS: string[] = [
     kind TEXT NOT NULL CHECK (kind IN ('demo', 'grid', 'scenario', 'wizard', 'training', 'decomposition', 'evaluation')),
     label TEXT NOT NULL,
     params_json TEXT NOT NULL DEFAULT '{}',
-    grid_id TEXT REFERENCES grids(id) ON DELETE SET NULL,
     created_at TEXT NOT NULL,
+    legacy_grid_id TEXT,
     legacy_run_id INTEGER
   );
   ALTER TABLE runs ADD COLUMN experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL;
   ALTER TABLE runs ADD COLUMN role TEXT CHECK (role IN ('model', 'baseline', 'decomposition', 'evaluation', 'reuse', 'replace', 'option'));
   ALTER TABLE runs ADD COLUMN scenario TEXT;
   CREATE INDEX runs_experiment ON runs(experiment_id);
+  -- The experiment a grid was first run in: running it again (resuming) continues that one.
+  ALTER TABLE grids ADD COLUMN experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL;
 
   UPDATE runs SET role = CASE
       WHEN json_valid(params_json) AND json_extract(params_json, '$.wizard') AND json_extract(params_json, '$.option') IS NOT NULL THEN 'option'
@@ -175,9 +177,10 @@ export const MIGRATIONS: string[] = [
       WHEN role = 'baseline' THEN json_extract(params_json, '$.baseline')
       ELSE NULL END;
 
-  INSERT INTO experiments (kind, label, params_json, grid_id, created_at)
-    SELECT 'grid', g.kind || ' grid ' || g.id, g.spec_json, g.id, g.created_at FROM grids g;
-  UPDATE runs SET experiment_id = (SELECT e.id FROM experiments e WHERE e.grid_id = json_extract(runs.params_json, '$.grid'))
+  INSERT INTO experiments (kind, label, params_json, created_at, legacy_grid_id)
+    SELECT 'grid', g.kind || ' grid ' || g.id, g.spec_json, g.created_at, g.id FROM grids g;
+  UPDATE grids SET experiment_id = (SELECT e.id FROM experiments e WHERE e.legacy_grid_id = grids.id);
+  UPDATE runs SET experiment_id = (SELECT g.experiment_id FROM grids g WHERE g.id = json_extract(runs.params_json, '$.grid'))
     WHERE json_valid(params_json) AND json_extract(params_json, '$.grid') IS NOT NULL;
 
   INSERT INTO experiments (kind, label, params_json, created_at, legacy_run_id)
@@ -193,6 +196,7 @@ export const MIGRATIONS: string[] = [
   UPDATE runs SET experiment_id = (SELECT e.id FROM experiments e WHERE e.legacy_run_id = runs.id)
     WHERE experiment_id IS NULL;
   ALTER TABLE experiments DROP COLUMN legacy_run_id;
+  ALTER TABLE experiments DROP COLUMN legacy_grid_id;
 
   DROP TABLE evaluations;
   DROP TABLE modules;

@@ -81,7 +81,6 @@ export interface ExperimentRow {
   kind: ExperimentKind;
   label: string;
   params: unknown;
-  grid_id: string | null;
   created_at: string;
   /** From its runs: running while one runs, else the worst ending (interrupted, failed, cancelled). */
   status: RunStatus;
@@ -96,7 +95,7 @@ export interface ExperimentRow {
 
 export interface ExperimentDetail extends ExperimentRow {
   run_list: RunRow[];
-  /** A grid's finished scenario rows (reuse/replace), in the order they finished. */
+  /** The reuse/replace scenario rows its runs finished (grids keep them), in that order. */
   scenarios: { key: string; kind: string; row: unknown; run_id: number | null }[];
 }
 export type RunStatus = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted';
@@ -473,23 +472,14 @@ export class Store {
   }
 
   /** A new experiment: the runs started with its id belong to it. */
-  startExperiment(e: { kind: ExperimentKind; label: string; params?: unknown; gridId?: string }): number {
+  startExperiment(e: { kind: ExperimentKind; label: string; params?: unknown }): number {
     if (!EXPERIMENT_KINDS.includes(e.kind)) throw new Error(`unknown experiment kind ${e.kind}`);
     return this.write(() =>
       Number(
         this.db
-          .prepare(
-            'INSERT INTO experiments (kind, label, params_json, grid_id, created_at) VALUES (?, ?, ?, ?, ?)',
-          )
-          .run(e.kind, e.label, JSON.stringify(e.params ?? {}), e.gridId ?? null, iso()).lastInsertRowid,
+          .prepare('INSERT INTO experiments (kind, label, params_json, created_at) VALUES (?, ?, ?, ?)')
+          .run(e.kind, e.label, JSON.stringify(e.params ?? {}), iso()).lastInsertRowid,
       ),
-    );
-  }
-
-  /** Links an experiment to the grid whose scenario rows it shows (a grid id is known late). */
-  setExperimentGrid(experimentId: number, gridId: string): void {
-    this.write(() =>
-      this.db.prepare('UPDATE experiments SET grid_id = ? WHERE id = ?').run(gridId, experimentId),
     );
   }
 
@@ -523,7 +513,6 @@ export class Store {
       kind: r.kind as ExperimentKind,
       label: r.label as string,
       params: parse(r.params_json) ?? {},
-      grid_id: r.grid_id as string | null,
       created_at: r.created_at as string,
       status,
       ended_at: status === 'running' ? null : (r.ended_at as string | null),
@@ -557,15 +546,19 @@ export class Store {
         unknown
       >[]
     ).map((x) => this.toRun(x));
-    const scenarios = e.grid_id
-      ? (
-          this.db
-            .prepare(
-              'SELECT key, kind, row_json, run_id FROM grid_rows WHERE grid_id = ? ORDER BY created_at, rowid',
-            )
-            .all(e.grid_id) as { key: string; kind: string; row_json: string; run_id: number | null }[]
-        ).map((g) => ({ key: g.key, kind: g.kind, row: parse(g.row_json), run_id: g.run_id }))
-      : [];
+    const scenarios = (
+      this.db
+        .prepare(
+          `SELECT g.key, g.kind, g.row_json, g.run_id FROM grid_rows g JOIN runs r ON r.id = g.run_id
+           WHERE r.experiment_id = ? AND g.key LIKE 'scenario:%' ORDER BY g.run_id`,
+        )
+        .all(id) as { key: string; kind: string; row_json: string; run_id: number | null }[]
+    ).map((g) => ({
+      key: g.key.slice('scenario:'.length),
+      kind: g.kind,
+      row: parse(g.row_json),
+      run_id: g.run_id,
+    }));
     return { ...e, run_list: runs, scenarios };
   }
 
@@ -906,6 +899,13 @@ export class Store {
         )
         .run(gridId, key, kind, runId, JSON.stringify(row), new Date().toISOString()),
     );
+  }
+
+  /** The experiment a grid was first run in, or null for a grid not run yet. */
+  gridExperiment(id: string): number | null {
+    const r = this.db.prepare('SELECT experiment_id FROM grids WHERE id = ?').get(id) as
+      { experiment_id: number | null } | undefined;
+    return r?.experiment_id ?? null;
   }
 
   setGridStatus(id: string, status: 'running' | 'finished' | 'failed' | 'cancelled'): void {

@@ -54,7 +54,7 @@ export interface DemoContext extends MeasureContext {
    * Trains the demo model from scratch as a recorded run, in a folder the shell chooses (it
    * shows the training's progress its own way); the scenarios' models train beside it.
    */
-  train: (data: LoadedDataset, config: DemoTrainConfig) => Promise<RecordedTraining>;
+  train: (data: LoadedDataset, config: DemoTrainConfig, experimentId: number) => Promise<RecordedTraining>;
   /** Table 1 is ready (the scenarios follow). */
   onTable1?: (t: DemoTable1) => void;
 }
@@ -82,7 +82,16 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
   });
   ctx.signal?.throwIfAborted();
   const config = { depth: s.depth, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed };
-  const training = await ctx.train(data, config);
+  // Every run of the demo belongs to one experiment: its training, Table 1, the scenarios.
+  const experimentId =
+    ctx.experimentId ??
+    ctx.store.startExperiment({
+      kind: 'demo',
+      label: `Demo: ResNet-${s.depth} on ${data.info.name}`,
+      params: { ...s, dataset: data.info.id },
+    });
+  ctx = { ...ctx, experimentId };
+  const training = await ctx.train(data, config, experimentId);
   const r = training.result;
   const decomposePerClass = Math.min(s.decomposePerClass, s.perClass);
   if (r.status !== 'finished' || !r.modelDir || decomposePerClass <= 0)
@@ -122,6 +131,7 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
       store: ctx.store,
       settings: ctx.settings,
       idle,
+      experimentId,
       workers: ctx.workers,
       backend: ctx.backend,
       signal: ctx.signal,
@@ -169,6 +179,7 @@ async function runDemoScenarios(
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
+      experimentId: ctx.experimentId,
       runDir: path.join(root, name),
       data,
       config: { ...o.config, depth: 8, seed },

@@ -126,6 +126,11 @@ export interface BaselineResult {
   tma: number;
   fixed: Cost;
   best: Cost;
+  /**
+   * The experiment the grid's runs belong to (a demo, a custom scenario). Without one, a new
+   * grid is an experiment of its own, and a resumed grid continues the one it was first run in.
+   */
+  experimentId?: number;
   predict: Cost;
   engine: string;
   runId: number | null;
@@ -232,7 +237,16 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
     .update(JSON.stringify({ spec, models: plans.map((p, i) => [p.hash, models[i]!.data.info.id]) }))
     .digest('hex')
     .slice(0, 16);
-  const done = ctx.store.openGrid(id, spec.kind, { ...spec, models: models.map((m) => m.dir) });
+  const experimentId =
+    ctx.experimentId ??
+    ctx.store.gridExperiment(id) ??
+    ctx.store.startExperiment({
+      kind: ctx.scenarios ? 'scenario' : 'grid',
+      label: `${spec.kind} ${ctx.scenarios ? 'scenario' : 'grid'} on ${models.map((m) => m.data.info.name).join(' and ')}`,
+      params: { grid: id, ...spec, models: models.map((m) => m.dir) },
+    });
+  ctx = { ...ctx, experimentId };
+  const done = ctx.store.openGrid(id, spec.kind, { ...spec, models: models.map((m) => m.dir) }, experimentId);
   const resumed = [...done.keys()].filter((k) => k.startsWith('scenario:')).length;
   if (resumed) info(`resuming grid ${id}: ${resumed} scenario(s) already finished`);
 
@@ -340,6 +354,7 @@ async function runScenario(
         classes: names,
         approach: spec.approach,
         inference: spec.inference,
+      scenario: s.key,
       },
       outcome: ({ top1, top5, mma }) => ({ result: { top1, top5, mma } }),
     },
@@ -449,7 +464,13 @@ async function continualSources(s: Scenario, opened: Opened[]): Promise<ComposeS
 
 /** A grid's runs are recorded silently (the grid reports its own progress), on its one idle measurement. */
 function quietRuns(ctx: GridContext): MeasureContext {
-  return { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal };
+  return {
+    store: ctx.store,
+    settings: ctx.settings,
+    idle: ctx.idle,
+    signal: ctx.signal,
+    experimentId: ctx.experimentId,
+  };
 }
 
 /** Trains the same architecture from scratch on exactly the scenario's classes and data. */
@@ -487,6 +508,9 @@ async function runBaseline(
       depth: spec.baseline.depth,
       epochs: spec.baseline.epochs,
       batchSize: spec.baseline.batchSize,
+    experimentId: ctx.experimentId,
+    role: 'baseline',
+    scenario: key,
       seed: spec.seed,
     },
     workers: ctx.workers,

@@ -73,6 +73,8 @@ export interface WizardContext {
   onInfo?: (line: string) => void;
   /** Training events of the models the wizard trains ('pair', 'better'). */
   onTrainEvent?: (what: string, e: TrainEvent) => void;
+  /** The experiment the session's runs belong to (none: a new wizard experiment). */
+  experimentId?: number;
 }
 
 export interface Accuracy {
@@ -150,11 +152,25 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
     opened.push(e);
     return e;
   };
-  // Each step the wizard measures is a run of its own, marked as the wizard's.
+  // One experiment for the session; each step the wizard measures is a run of it (an option's
+  // run plays the role of that option).
+  const experimentId =
+    ctx.experimentId ??
+    ctx.store.startExperiment({
+      kind: 'wizard',
+      label: `Fix-it wizard: ${path.basename(read.dir)} on ${data.info.name}`,
+      params: { model: read.dir, dataset: data.info.id, options: spec.options },
+    });
   const measure = async <T>(kind: RunKind, params: Record<string, unknown>, work: () => Promise<T>) => {
+    const option = typeof params.option === 'number' ? params.option : null;
     const r = await measured(
-      { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal },
-      { kind, params: { wizard: true, ...params }, outcome: () => ({ result: { wizard: params } }) },
+      { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal, experimentId },
+      {
+        kind,
+        params: { wizard: true, ...params },
+        ...(option !== null ? { role: 'option' as const, scenario: `option ${option}` } : {}),
+        outcome: () => ({ result: { wizard: params } }),
+      },
       work,
     );
     return { value: r.value, cost: costBetween(null, r.energy.energy), runId: r.runId };
@@ -195,6 +211,8 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
+      experimentId,
+      scenario: name,
       runDir: path.join(ctx.workDir, name),
       data: d,
       config: { ...config, seed: spec.seed },
