@@ -319,3 +319,51 @@ test('a full disk: the error names the database file and what to do', () => {
     s.close();
   }
 });
+
+test('an interrupted run keeps the energy it recorded (in the totals and on its page); a resumed run counts all its epochs', () => {
+  const file = path.join(tmp(), 'decomposer.db');
+  const s = Store.open(file);
+  const power = {
+    source: 'rapl',
+    sources: ['fake'],
+    intervalMs: 100,
+    samples: 50,
+    missed: 0,
+    seconds: 100,
+    cpuJ: 3000, // 30 W
+    dramJ: 500, // 5 W
+    gpuJ: 0,
+    gpus: 0,
+    idleSeconds: 1,
+    idleCpuW: 10,
+    idleDramW: 1,
+    idleGpuW: 0,
+  };
+  const id = s.startRun({ kind: 'train', params: { run_dir: '/x' } });
+  s.heartbeat(id, power);
+  // A training that resumed after epoch 2 records epochs 3 and 4.
+  const resumed = s.startRun({ kind: 'train', params: {} });
+  s.addEpoch(resumed, { epoch: 3 });
+  s.addEpoch(resumed, { epoch: 4 });
+  s.finishRun(resumed, { status: 'finished' });
+  // Its owner is gone (a pid no process has).
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  s.write(() => s.db.prepare('UPDATE runs SET pid = ?, pid_start = NULL WHERE id = ?').run(gone, id));
+  s.close();
+
+  const t = Store.open(file);
+  try {
+    assert.deepEqual(t.interruptedAtOpen, [id]);
+    const run = t.getRun(id)!;
+    assert.equal(run.status, 'interrupted');
+    // 1.58 PUE x 100 s x (20 W + 4 W above idle) = 1.58 x 2400 J
+    assert.ok(run.energy, 'energy recorded up to the last heartbeat');
+    assert.ok(Math.abs(run.energy.kwh - (1.58 * 2400) / 3.6e6) < 1e-12, String(run.energy.kwh));
+    assert.equal(run.energy.source, 'rapl');
+    assert.ok(t.listRuns().find((r) => r.id === id)!.energy, 'listed with its energy, so totals count it');
+    assert.equal(t.getRun(resumed)!.epochs_done, 4);
+    assert.equal(t.listRuns().find((r) => r.id === resumed)!.epochs_done, 4);
+  } finally {
+    t.close();
+  }
+});

@@ -79,3 +79,20 @@ test('a setting that names a program (nvidia-smi) cannot be set through the API;
     store.close();
   }
 });
+
+test('a body over the limit gets 413; a JSON body that is not an object is refused', async () => {
+  const big = await call('getSettings', JSON.stringify({ args: [], pad: 'x'.repeat(2 << 20) }));
+  assert.equal(big.status, 413);
+  assert.match(((await big.json()) as { error: { message: string } }).error.message, /too large/);
+  for (const body of ['[]', '42', '"args"', 'null', '{"args": {"0": 1}}']) {
+    const r = await call('getSettings', body);
+    assert.equal(r.status, 400, body);
+    assert.match(
+      ((await r.json()) as { error: { message: string } }).error.message,
+      /JSON object|args/,
+      body,
+    );
+  }
+  assert.equal((await call('getSettings', '{"args": []}')).status, 200);
+  assert.equal((await call('getSettings', '')).status, 200, 'an empty body is no arguments');
+});

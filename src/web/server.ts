@@ -234,12 +234,26 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
       sendError(res, 415, 'API calls are JSON: send Content-Type: application/json.', 'bad-content-type');
       return;
     }
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch (e) {
+      if (isUserError(e) && e.code === 'too-large') {
+        req.resume(); // discard the rest, then answer
+        res.setHeader('Connection', 'close');
+        sendError(res, 413, describeError(e), 'too-large');
+        return;
+      }
+      throw e;
+    }
+    // The body is {"args": [...]} (empty: no arguments); anything else is refused, not guessed at.
     let args: unknown;
     try {
-      const text = await readBody(req);
       const body: unknown = text === '' ? {} : JSON.parse(text);
-      args =
-        typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : [];
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new Error('it must be a JSON object, {"args": [...]}');
+      args = 'args' in body ? (body as { args: unknown }).args : [];
+      if (!Array.isArray(args)) throw new Error('its args must be an array');
     } catch (e) {
       sendError(res, 400, `Unreadable request body: ${describeError(e)}`, 'bad-request');
       return;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isEstimatedSource } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
-import type { EnergyRecord } from '../energy/formula.ts';
+import { energyRecord, type EnergyRecord } from '../energy/formula.ts';
 import type { MachineInfo } from '../energy/machine.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { processAlive, processStartTime } from '../fs/lock.ts';
@@ -28,6 +28,7 @@ import {
 } from './health.ts';
 import { dataHome } from '../paths.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+import { readSettings } from './settings.ts';
 
 export const RUN_KINDS = ['train', 'decompose', 'evaluate', 'reuse', 'replace'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -378,12 +379,47 @@ export class Store {
     if (gone.length) {
       const upd = this.db.prepare(
         `UPDATE runs SET status = 'interrupted', ended_at = heartbeat_at,
-           seconds = (julianday(heartbeat_at) - julianday(started_at)) * 86400.0
+           seconds = (julianday(heartbeat_at) - julianday(started_at)) * 86400.0,
+           energy_json = COALESCE(energy_json, ?)
          WHERE id = ? AND status = 'running'`,
       );
-      this.write(() => gone.forEach((id) => upd.run(id)));
+      this.write(() => gone.forEach((id) => upd.run(json(this.energySoFar(id) ?? undefined), id)));
     }
     return gone;
+  }
+
+  /**
+   * The energy a run had recorded when its process died: from its last power summary (every
+   * heartbeat and epoch), with the PUE and intensity its epochs used (else the settings), or
+   * its last epoch's. It counts in the totals like any other run's.
+   */
+  private energySoFar(id: number): EnergyRecord | null {
+    const lastEpoch = this.db
+      .prepare(
+        'SELECT energy_json FROM epochs WHERE run_id = ? AND energy_json IS NOT NULL ORDER BY epoch DESC LIMIT 1',
+      )
+      .get(id) as { energy_json: string } | undefined;
+    const epochEnergy = lastEpoch ? parse<EnergyRecord>(lastEpoch.energy_json) : null;
+    const p = this.db.prepare('SELECT * FROM power WHERE run_id = ?').get(id) as
+      Record<string, number> | undefined;
+    if (!p || !(p.seconds! > 0)) return epochEnergy;
+    const s = p.seconds!;
+    const settings = epochEnergy ? null : readSettings(this);
+    return energyRecord(
+      {
+        seconds: s,
+        cpuW: p.cpu_j! / s,
+        dramW: p.dram_j! / s,
+        gpuW: p.gpus! > 0 ? p.gpu_j! / s / p.gpus! : 0,
+        gpus: p.gpus!,
+      },
+      { cpuW: p.idle_cpu_w!, dramW: p.idle_dram_w!, gpuW: p.idle_gpu_w! },
+      {
+        source: String((p as Record<string, unknown>).source),
+        pue: epochEnergy?.pue ?? settings!.pue,
+        intensity: epochEnergy?.intensity_lbs_per_kwh ?? settings!.intensity,
+      },
+    );
   }
 
   machineId(m: MachineInfo): number {
@@ -791,7 +827,8 @@ export class Store {
   private static RUN_SELECT = `SELECT r.*, m.id AS m_id, m.hostname AS m_hostname, m.os AS m_os, m.arch AS m_arch,
       m.cpu_model AS m_cpu_model, m.cpu_cores AS m_cpu_cores, m.cpu_threads AS m_cpu_threads,
       m.memory_bytes AS m_memory_bytes, m.gpus_json AS m_gpus_json, m.virtual AS m_virtual,
-      (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done
+      -- a resumed training numbers its epochs on from the earlier attempts': the highest is the total
+      COALESCE((SELECT MAX(e.epoch) FROM epochs e WHERE e.run_id = r.id), 0) AS epochs_done
     FROM runs r LEFT JOIN machines m ON m.id = r.machine_id`;
 
   listRuns(o: { kind?: string; status?: string; limit?: number } = {}): RunRow[] {

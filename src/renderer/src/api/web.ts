@@ -1,4 +1,4 @@
-// The typed API over the web shell: POST /api/<method> with the token from the page URL,
+// The typed API over the web shell: POST /api/<method> with the token the page was opened with,
 // and progress as Server-Sent Events from /api/events.
 import { API_METHODS, fromWireError, isProgressEvent } from '../../../core/common/api.ts';
 import type {
@@ -12,8 +12,34 @@ import { UserError } from '../../../core/common/errors.ts';
 
 const TOKEN_HEADER = 'x-decomposer-token';
 
-export function createWebApi(location: Pick<Location, 'search' | 'origin'>): DecomposerApi {
-  const token = new URLSearchParams(location.search).get('token') ?? '';
+const TOKEN_KEY = 'decomposer-token';
+
+/**
+ * The access token: from the URL the server printed, which then leaves the address bar (so it
+ * is not kept in history or bookmarks, nor shown on a shared screen), kept in this tab's
+ * session storage for reloads; else from that session storage.
+ */
+export function takeToken(
+  location: Pick<Location, 'search' | 'pathname' | 'hash'>,
+  storage: Pick<Storage, 'getItem' | 'setItem'> | null,
+  history: Pick<History, 'replaceState'> | null,
+): string {
+  const params = new URLSearchParams(location.search);
+  const given = params.get('token');
+  if (!given) return storage?.getItem(TOKEN_KEY) ?? '';
+  storage?.setItem(TOKEN_KEY, given);
+  params.delete('token');
+  const rest = params.toString();
+  history?.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+  return given;
+}
+
+export function createWebApi(
+  location: Pick<Location, 'search' | 'origin' | 'pathname' | 'hash'>,
+  storage: Pick<Storage, 'getItem' | 'setItem'> | null = globalThis.sessionStorage ?? null,
+  history: Pick<History, 'replaceState'> | null = globalThis.history ?? null,
+): DecomposerApi {
+  const token = takeToken(location, storage, history);
 
   async function call<T>(method: ApiMethod, args: unknown[] = []): Promise<T> {
     if (!token) {
