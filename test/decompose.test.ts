@@ -20,6 +20,7 @@ import {
   decompose,
   deleteModuleSet,
   exportRemoved,
+  formatTable1,
   headRemovals,
   listModuleSets,
   loadModuleSet,
@@ -27,6 +28,7 @@ import {
   meanPairwiseJaccard,
   onesOf,
   saveModuleSet,
+  table1,
   type ModuleSet,
 } from '../src/core/node/decompose/index.ts';
 
@@ -244,6 +246,63 @@ test('activity at ReLU inputs masks both convolutions of an Add', async () => {
     assert.deepEqual(removed(set!, c, 'a'), [2, 3, 4, 5, 7]);
     assert.deepEqual(removed(set!, c, 'b'), [2, 3, 4, 5, 7]);
     assert.deepEqual(removed(set!, c, 'c0'), []);
+  }
+});
+
+test('conv-skip-add: Conv2D outputs observed, the convolutions that feed an Add left unmasked; three points side by side', async () => {
+  const art = await tinyModel();
+  assert.deepEqual([...analyzeGraph(planModel(art)).feedsAdd].sort(), ['a', 'b']);
+  const [skip] = await run({ unconcerned: 2, point: 'conv-skip-add', approaches: ['CI+TI+MC'] });
+  assert.equal(skip!.point, 'conv-skip-add');
+  for (let c = 0; c < 3; c++) {
+    assert.deepEqual(removed(skip!, c, 'a'), []);
+    assert.deepEqual(removed(skip!, c, 'b'), []);
+  }
+  // All three points from one call: point-major, each point as it is alone ('conv' and
+  // 'conv-skip-add' share one observation pass).
+  const sets = await run({
+    unconcerned: 2,
+    points: ['relu', 'conv', 'conv-skip-add'],
+    approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'],
+  });
+  assert.deepEqual(
+    sets.map((x) => `${x.point} ${x.approach}`),
+    [
+      'relu CI+TI+MC',
+      'relu CI+TI+MC-BLN',
+      'conv CI+TI+MC',
+      'conv CI+TI+MC-BLN',
+      'conv-skip-add CI+TI+MC',
+      'conv-skip-add CI+TI+MC-BLN',
+    ],
+  );
+  for (const point of ['relu', 'conv', 'conv-skip-add'] as const) {
+    const [alone] = await run({ unconcerned: 2, point, approaches: ['CI+TI+MC'] });
+    const within = sets.find((x) => x.point === point && x.approach === 'CI+TI+MC')!;
+    for (let c = 0; c < 3; c++)
+      for (const [k, v] of alone!.modules[c]!.removed)
+        assert.deepEqual(within.modules[c]!.removed.get(k), v, `${point} ${k}`);
+  }
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const data = tinyData();
+    const t = await table1(engine, planModel(art), data, data, {
+      perClass: 2,
+      unconcerned: 2,
+      seed: 1,
+      points: ['relu', 'conv', 'conv-skip-add'],
+      approaches: ['CI+TI+MC'],
+    });
+    assert.deepEqual(
+      t.rows.map((r) => r.point),
+      ['relu', 'conv', 'conv-skip-add'],
+    );
+    const text = formatTable1(t, 'tiny').split('\n');
+    assert.match(text[0]!, /relu .*\| .*conv .*\| .*conv-skip-add/);
+    assert.equal(text.filter((l) => l.startsWith('CI+TI+MC ')).length, 1, 'one line per approach');
+    assert.match(text.at(-1)!, /JI model: .* JI modules: /);
+  } finally {
+    await engine.close();
   }
 });
 

@@ -10,8 +10,10 @@ import {
   BLN_RULES,
   DEFAULT_DELTA,
   DEFAULT_POINT,
+  POINTS,
   type BlnRule,
   type DecomposeOptions,
+  type DecompositionPoint,
 } from '../core/node/decompose/index.ts';
 import { writeFileAtomic } from '../core/node/fs/atomic.ts';
 import {
@@ -60,8 +62,10 @@ export const DECOMPOSE_USAGE = `  -m, --model DIR     the trained model's folder
   --rule R            MC-BLN rule: prose (default: remove nodes whose edges serve only the
                       unconcerned node: W[i,vuc] >= +delta and W[i,vc] < +delta) or algorithm2
                       (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta)
-  --point P           where activity is observed: relu (default: ReLU inputs) or conv (Conv2D
+  --point P           where activity is observed: relu (default: ReLU inputs), conv (Conv2D
                       outputs, the paper's reading; costs more accuracy in ResNets, see README)
+                      or conv-skip-add (conv, leaving the convolutions that feed an Add
+                      unmasked); experiment decomposition also takes all (the three side by side)
   --seed N            sampling seed (default 1)
   --inference E       auto (default) | onnxruntime | tfjs
 ${ENERGY_USAGE}
@@ -70,13 +74,21 @@ ${ENERGY_USAGE}
 
 export function decomposeSettings(
   v: Values,
-): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> {
+  opts: { allPoints?: boolean } = {},
+): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> &
+  Pick<DecomposeOptions, 'points'> {
   const rule = ((v.rule as string | undefined) ?? 'prose') as BlnRule;
   if (!BLN_RULES.includes(rule))
     throw new UserError(`Unknown rule "${v.rule}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
-  const point = (v.point as string | undefined) ?? DEFAULT_POINT;
-  if (point !== 'conv' && point !== 'relu')
-    throw new UserError(`Unknown point "${point}".`, 'Use conv or relu.', 'usage');
+  const asked = (v.point as string | undefined) ?? DEFAULT_POINT;
+  const all = asked === 'all' && opts.allPoints;
+  if (!all && !(POINTS as readonly string[]).includes(asked))
+    throw new UserError(
+      `Unknown point "${asked}".`,
+      `Use ${POINTS.join(', ')}${opts.allPoints ? ' or all' : ''}.`,
+      'usage',
+    );
+  const point = all ? DEFAULT_POINT : (asked as DecompositionPoint);
   const perClass = intOption(v, 'per-class', 1000, 1);
   return {
     perClass,
@@ -84,6 +96,7 @@ export function decomposeSettings(
     delta: numberOption(v, 'delta', DEFAULT_DELTA),
     rule,
     point,
+    ...(all ? { points: [...POINTS] } : {}),
     seed: intOption(v, 'seed', 1),
   };
 }

@@ -60,8 +60,10 @@ export const experimentCommand: Command = {
 
 Decomposes the model with CI+TI+MC, CI+TI+MC-BLN and CI+TI+MC-BLN+MC-BI from one shared
 observation pass, composes each set on the test set, and prints Table 1's row: the
-model's top-1/top-5, then per approach the composed top-1/top-5 and the mean Jaccard
-index, with decomposition and evaluation times. Saves the module sets next to the model,
+model's top-1/top-5, then per approach the composed top-1/top-5 and the Jaccard index
+both ways (module vs model, module vs module), with decomposition and evaluation times.
+--point all shows the three observation points side by side (relu and conv-skip-add
+differ from conv only where a convolution feeds an Add). Saves the module sets next to the model,
 the table as JSON next to them (experiment-<time>.json) and the run in the store.
 
 ${DECOMPOSE_USAGE}
@@ -78,7 +80,7 @@ ${GRID_USAGE}`,
         'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );
-    const settings = decomposeSettings(v);
+    const settings = decomposeSettings(v, { allPoints: true });
     const m = await readModel(v);
     const data = await modelDataset(v, m, json);
     const rec = await withMeasureContext(v, { quiet: json }, (ctx) =>

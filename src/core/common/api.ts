@@ -126,7 +126,7 @@ export interface DecomposeParams {
   perClass: number;
   seed: number;
   /** Where activity is observed: ReLU inputs (default) or Conv2D outputs. */
-  point: 'relu' | 'conv';
+  point: 'relu' | 'conv' | 'conv-skip-add';
   /** A dataset id; null or absent: the one the model was trained on. */
   dataset?: string | null;
 }
@@ -743,7 +743,8 @@ export function checkDecomposeParams(p: unknown): string | null {
   if (!isNum(p.delta, 0, 1000)) return 'δ must be a number ≥ 0';
   if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
   if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
-  if (p.point !== 'relu' && p.point !== 'conv') return 'the observation point must be relu or conv';
+  if (p.point !== 'relu' && p.point !== 'conv' && p.point !== 'conv-skip-add')
+    return 'the observation point must be relu, conv or conv-skip-add';
   if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
     return 'dataset must be a dataset id';
   return null;

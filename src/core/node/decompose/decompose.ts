@@ -24,13 +24,20 @@ export type Approach = (typeof APPROACHES)[number];
 export const DEFAULT_APPROACH: Approach = 'CI+TI+MC-BLN';
 export const DECOMPOSE_VERSION = 1;
 /**
- * Where activity is observed by default: the ReLU inputs. The paper observes Conv2D outputs
- * ('conv', selectable), but in a ResNet a block's second convolution feeds an Add rather than
- * a ReLU, so forcing its never-positive positions to 0 raises the sum instead of leaving it
- * as the ReLU would. Measured on the demo's ResNet-20 (README, "Decomposition"): composed
- * top-1 fell 24.5 points at 'conv' and 0.6 at 'relu'.
+ * Where activity is observed and which layers CI/TI mask:
+ * - 'relu': the ReLU inputs, masked where a mask forces them exactly (the default);
+ * - 'conv': every Conv2D output and hidden Dense unit (the paper's reading);
+ * - 'conv-skip-add': as 'conv', but a convolution that feeds an Add stays unmasked.
+ * In a ResNet a block's second convolution feeds an Add rather than a ReLU, so forcing its
+ * never-positive positions to 0 raises the sum instead of leaving it as a ReLU would; that
+ * is what 'conv' loses and the other two avoid (README, "Decomposition").
  */
-export const DEFAULT_POINT: ObservePoint = 'relu';
+export type DecompositionPoint = ObservePoint | 'conv-skip-add';
+export const POINTS: readonly DecompositionPoint[] = ['relu', 'conv', 'conv-skip-add'];
+export const DEFAULT_POINT: DecompositionPoint = 'relu';
+
+/** The engine observation a point needs ('conv-skip-add' observes what 'conv' does). */
+export const enginePoint = (p: DecompositionPoint): ObservePoint => (p === 'relu' ? 'relu' : 'conv');
 
 export function parseApproach(v: string): Approach {
   const norm = v.toUpperCase().replace(/\s+/g, '');
@@ -55,7 +62,12 @@ export function parseApproach(v: string): Approach {
 export interface DecomposeOptions {
   approaches?: Approach[];
   /** Where activity is observed: ReLU inputs (default) or Conv2D/Dense outputs (the paper). */
-  point?: ObservePoint;
+  point?: DecompositionPoint;
+  /**
+   * Several points from one call (Table 1 side by side): sets for each point in order, each
+   * with every approach; points that observe alike share one observation pass.
+   */
+  points?: DecompositionPoint[];
   /** Concerned images per class (paper: 1000). */
   perClass?: number;
   /** Unconcerned images per module, spread evenly over the other classes (default: perClass, 1:1). */
@@ -84,7 +96,7 @@ export interface ModuleData {
 
 export interface ModuleSet {
   approach: Approach;
-  point: ObservePoint;
+  point: DecompositionPoint;
   delta: number;
   rule: BlnRule;
   seed: number;
@@ -144,7 +156,7 @@ export function gather(set: ImageSet, idx: number[], per = set.size * set.size *
 
 /** Observed activity per class: over the whole sample and over its first k images. */
 export interface Observation {
-  point: ObservePoint;
+  point: DecompositionPoint;
   all: Map<string, Uint8Array>[];
   first: Map<string, Uint8Array>[];
 }
@@ -154,7 +166,7 @@ export async function observeSample(
   train: ImageSet,
   sample: number[][],
   k: number,
-  point: ObservePoint,
+  point: DecompositionPoint,
   onProgress?: (fraction: number) => void,
   signal?: AbortSignal,
 ): Promise<Observation> {
@@ -174,8 +186,8 @@ export async function observeSample(
     signal?.throwIfAborted();
     const head = idx.slice(0, k);
     const rest = idx.slice(k);
-    const a = await engine.observe(gather(train, head, per), head.length, { point });
-    const b = await engine.observe(gather(train, rest, per), rest.length, { point });
+    const a = await engine.observe(gather(train, head, per), head.length, { point: enginePoint(point) });
+    const b = await engine.observe(gather(train, rest, per), rest.length, { point: enginePoint(point) });
     const or = new Map<string, Uint8Array>();
     for (const [name, v] of a) {
       const o = v.slice();
@@ -189,6 +201,22 @@ export async function observeSample(
     onProgress?.(done / total);
   }
   return { point, all, first };
+}
+
+/**
+ * The mask layers an observed key's inactivity removes positions of, at a point: the layers
+ * that force that ReLU to 0 ('relu'), the layer itself ('conv'), or the layer unless it
+ * feeds an Add ('conv-skip-add'). One rule for CI/TI and continuous learning.
+ */
+export function ciTargets(
+  g: DecomposeGraph,
+  point: DecompositionPoint,
+  key: string,
+  maskNames: Set<string> = new Set(g.layers.map((l) => l.name)),
+): string[] {
+  if (point === 'relu') return g.reluTargets.get(key) ?? [];
+  if (!maskNames.has(key)) return [];
+  return point === 'conv-skip-add' && g.feedsAdd.has(key) ? [] : [key];
 }
 
 /** CI + TI: the removed positions of every module, per mask layer. */
@@ -210,8 +238,7 @@ export function ciTi(g: DecomposeGraph, obs: Observation): Map<string, Uint8Arra
     for (const [key, all] of obs.all[c]!) {
       const cnt = counts.get(key)!;
       const mine = obs.first[c]!.get(key)!;
-      const targets =
-        obs.point === 'conv' ? (maskNames.has(key) ? [key] : []) : (g.reluTargets.get(key) ?? []);
+      const targets = ciTargets(g, obs.point, key, maskNames);
       for (const t of targets) {
         const f = forced.get(t)!;
         for (let i = 0; i < all.length; i++) {
@@ -284,7 +311,14 @@ export async function decompose(
   const delta = opts.delta ?? DEFAULT_DELTA;
   const rule = opts.rule ?? 'prose';
   const seed = opts.seed ?? 1;
-  const point = opts.point ?? DEFAULT_POINT;
+  const points = opts.points?.length ? opts.points : [opts.point ?? DEFAULT_POINT];
+  for (const p of points)
+    if (!POINTS.includes(p))
+      throw new UserError(
+        `Unknown observation point "${String(p)}".`,
+        `Use one of: ${POINTS.join(', ')}.`,
+        'bad-settings',
+      );
   if (!(perClass >= 1) || !(unconcerned >= 0) || !(delta >= 0)) {
     throw new UserError(
       `Bad decomposition settings (per class ${perClass}, unconcerned ${unconcerned}, delta ${delta}).`,
@@ -304,41 +338,52 @@ export async function decompose(
         `class ${c} has ${s.length} sampled images, fewer than the ${k} unconcerned images asked of each class`,
       );
   });
-  const obs = await observeSample(
-    engine,
-    train,
-    sample,
-    k,
-    point,
-    (f) => opts.onProgress?.(0.9 * f, 'Observing'),
-    opts.signal,
-  );
-  const observeSeconds = (performance.now() - t0) / 1000;
-  const forced = ciTi(g, obs);
-  const sets: ModuleSet[] = [];
-  approaches.forEach((approach, a) => {
-    const t1 = performance.now();
-    const modules = buildModules(g, forced, approach, { rule, delta, classNames });
-    opts.onProgress?.(0.9 + (0.1 * (a + 1)) / approaches.length, approach);
-    sets.push({
-      approach,
-      point,
-      delta,
-      rule,
-      seed,
-      perClass,
-      unconcerned,
-      k,
+  // One observation pass per engine point, shared by the points that observe alike.
+  const observed = new Map<ObservePoint, { obs: Observation; seconds: number }>();
+  const engines = [...new Set(points.map(enginePoint))];
+  for (const [e, ep] of engines.entries()) {
+    // The first pass's time includes the sampling.
+    const t = e === 0 ? t0 : performance.now();
+    const obs = await observeSample(
+      engine,
+      train,
       sample,
-      warnings,
-      parent: { hash: plan.hash, inputShape: plan.input.shape, classes: n, classNames },
-      layers: g.layers,
-      features: g.features,
-      needsFullMasks: g.hiddenDense,
-      modules,
-      seconds: { observe: observeSeconds, build: (performance.now() - t1) / 1000 },
-      engine: engine.name,
-      version: DECOMPOSE_VERSION,
+      k,
+      ep,
+      (f) => opts.onProgress?.((0.9 * (e + f)) / engines.length, 'Observing'),
+      opts.signal,
+    );
+    observed.set(ep, { obs, seconds: (performance.now() - t) / 1000 });
+  }
+  const sets: ModuleSet[] = [];
+  const steps = points.length * approaches.length;
+  points.forEach((point, pi) => {
+    const { obs, seconds: observeSeconds } = observed.get(enginePoint(point))!;
+    const forced = ciTi(g, { ...obs, point });
+    approaches.forEach((approach, a) => {
+      const t1 = performance.now();
+      const modules = buildModules(g, forced, approach, { rule, delta, classNames });
+      opts.onProgress?.(0.9 + (0.1 * (pi * approaches.length + a + 1)) / steps, approach);
+      sets.push({
+        approach,
+        point,
+        delta,
+        rule,
+        seed,
+        perClass,
+        unconcerned,
+        k,
+        sample,
+        warnings,
+        parent: { hash: plan.hash, inputShape: plan.input.shape, classes: n, classNames },
+        layers: g.layers,
+        features: g.features,
+        needsFullMasks: g.hiddenDense,
+        modules,
+        seconds: { observe: observeSeconds, build: (performance.now() - t1) / 1000 },
+        engine: engine.name,
+        version: DECOMPOSE_VERSION,
+      });
     });
   });
   return sets;

@@ -8,10 +8,19 @@ import type { InferenceEngine } from '../inference/types.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import { topKAccuracy } from '../train/metrics.ts';
 import { composedAccuracy, composedScores, meanJaccard, meanPairwiseJaccard } from './compose.ts';
-import { APPROACHES, decompose, type Approach, type DecomposeOptions, type ModuleSet } from './decompose.ts';
+import {
+  APPROACHES,
+  decompose,
+  type Approach,
+  type DecomposeOptions,
+  type DecompositionPoint,
+  type ModuleSet,
+} from './decompose.ts';
 
 export interface ApproachRow {
   approach: Approach;
+  /** Where activity was observed (several points give one row per point and approach). */
+  point: DecompositionPoint;
   top1: number;
   top5: number;
   /** Mean over modules of |kept| / |all| positions: each module against the model. */
@@ -69,6 +78,7 @@ export async function table1(
     const sub = { ...c, scores, labels: c.labels.slice(a * per, (a + 1) * per) };
     return {
       approach: set.approach,
+      point: set.point,
       top1: composedAccuracy(sub, test.labels, 1),
       top5: composedAccuracy(sub, test.labels, k5),
       ji: meanJaccard(set),
@@ -93,9 +103,11 @@ export const JI_LEGEND =
   'JI model: a module against its model, |kept| / |all| positions (mean over modules); ' +
   'JI modules: module against module, |K_i ∩ K_j| / |K_i ∪ K_j| of their kept positions (mean over pairs, as the predecessor computes it)';
 
-/** Table 1's rows as text. */
+/** Table 1's rows as text; with several observation points, the points side by side. */
 export function formatTable1(t: Table1, name: string): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const points = [...new Set(t.rows.map((r) => r.point))];
+  if (points.length > 1) return formatPoints(t, name, points);
   const head = ['top-1', 'top-5', 'JI model', 'JI modules', 'decomp s', 'eval s'];
   const w = head.map((h) => Math.max(7, h.length));
   const row = (label: string, cells: string[]) =>
@@ -112,6 +124,33 @@ export function formatTable1(t: Table1, name: string): string {
         r.seconds.toFixed(2),
         r.evalSeconds.toFixed(2),
       ]),
+    ),
+    JI_LEGEND,
+  ];
+  return lines.join('\n');
+}
+
+/** One line per approach, one group of columns per observation point. */
+function formatPoints(t: Table1, name: string, points: DecompositionPoint[]): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const cols = ['top-1', 'top-5', 'JI model', 'JI modules'];
+  const group = (cells: string[]) => cells.map((c, i) => c.padStart(Math.max(7, cols[i]!.length))).join(' ');
+  const width = group(cols).length;
+  const approaches = [...new Set(t.rows.map((r) => r.approach))];
+  const lines = [
+    ['observation point'.padEnd(22), ...points.map((p) => p.padStart(width))].join(' | '),
+    ['model / approach'.padEnd(22), ...points.map(() => group(cols))].join(' | '),
+    [name.padEnd(22), ...points.map(() => group([pct(t.model.top1), pct(t.model.top5), '', '']))].join(' | '),
+    ...approaches.map((a) =>
+      [
+        a.padEnd(22),
+        ...points.map((p) => {
+          const r = t.rows.find((x) => x.approach === a && x.point === p);
+          return group(
+            r ? [pct(r.top1), pct(r.top5), r.ji.toFixed(2), r.jiModules.toFixed(2)] : ['', '', '', ''],
+          );
+        }),
+      ].join(' | '),
     ),
     JI_LEGEND,
   ];

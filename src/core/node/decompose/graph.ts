@@ -48,6 +48,12 @@ export interface DecomposeGraph {
    * ReLU's output to 0 when masked together (empty: it cannot be forced exactly).
    */
   reluTargets: Map<string, string[]>;
+  /**
+   * Linear Conv2D layers whose output reaches an Add (directly, or through BatchNormalization
+   * or identity layers): CI's "<= 0 does not matter" holds only before a ReLU, so the
+   * 'conv-skip-add' point leaves these unmasked.
+   */
+  feedsAdd: Set<string>;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -163,6 +169,16 @@ export function analyzeGraph(plan: ModelPlan): DecomposeGraph {
     else reluTargets.set(name, resolve(n.inputs[0]!, n.name) ?? []);
   }
 
+  const reachesAdd = (name: string): boolean =>
+    (consumers.get(name) ?? []).some(
+      (c) => c.op === 'add' || ((c.op === 'bn' || c.op === 'identity') && reachesAdd(c.name)),
+    );
+  const feedsAdd = new Set(
+    layers
+      .filter((l) => l.op === 'conv' && byName.get(l.name)!.act === 'linear' && reachesAdd(l.name))
+      .map((l) => l.name),
+  );
+
   return {
     plan,
     byName,
@@ -174,5 +190,6 @@ export function analyzeGraph(plan: ModelPlan): DecomposeGraph {
     layers,
     hiddenDense,
     reluTargets,
+    feedsAdd,
   };
 }

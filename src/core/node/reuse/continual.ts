@@ -8,7 +8,7 @@ import type { InferenceEngine } from '../inference/types.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import { analyzeGraph } from '../decompose/graph.ts';
 import { countOnes } from '../decompose/bitset.ts';
-import { gather, type ModuleData, type ModuleSet } from '../decompose/decompose.ts';
+import { ciTargets, enginePoint, gather, type ModuleData, type ModuleSet } from '../decompose/decompose.ts';
 
 /**
  * The module of `classIndex` in `set` (decomposed from the model behind `engine`), with the
@@ -27,7 +27,7 @@ export async function continualModule(
   if (!original) throw new Error(`no module for class ${classIndex}`);
   const g = analyzeGraph(plan);
   const own = set.sample[classIndex] ?? [];
-  const point = set.point;
+  const point = enginePoint(set.point);
   const concerned = await engine.observe(gather(ownTrain, own), own.length, { point });
   const other = await engine.observe(unconcerned.images, unconcerned.count, { point });
   const maskNames = new Set(set.layers.map((l) => l.name));
@@ -35,7 +35,7 @@ export async function continualModule(
   const forced = new Map([...original.forced].map(([k, v]) => [k, v.slice()]));
   for (const [key, act] of other) {
     const mine = concerned.get(key)!;
-    const targets = point === 'conv' ? (maskNames.has(key) ? [key] : []) : (g.reluTargets.get(key) ?? []);
+    const targets = ciTargets(g, set.point, key, maskNames);
     for (const t of targets) {
       const r = removed.get(t)!;
       const f = forced.get(t)!;

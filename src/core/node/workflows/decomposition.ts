@@ -21,6 +21,8 @@ export interface Table1Options {
   unconcerned?: number;
   delta?: number;
   point?: DecomposeOptions['point'];
+  /** Several observation points side by side (every approach at each). */
+  points?: DecomposeOptions['points'];
   rule?: DecomposeOptions['rule'];
   seed: number;
   /** Save the module sets next to the model (default true). */
@@ -35,6 +37,7 @@ export function table1Json(t: Table1) {
     test_images: t.testImages,
     decomposition: t.rows.map((r) => ({
       approach: r.approach,
+      point: r.point,
       top1: r.top1,
       top5: r.top5,
       ji: r.ji,

@@ -10,11 +10,17 @@ import { UserError } from '../../common/errors.ts';
 import type { EnergyRecord, IdlePowers } from '../energy/formula.ts';
 import { openInference, planModel } from '../inference/index.ts';
 import type { ModelPlan } from '../inference/plan.ts';
-import type { InferenceEngine, ObservePoint } from '../inference/types.ts';
+import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
-import { decompose, gather, type Approach, type ModuleSet } from '../decompose/decompose.ts';
+import {
+  decompose,
+  gather,
+  type Approach,
+  type DecompositionPoint,
+  type ModuleSet,
+} from '../decompose/decompose.ts';
 import type { BlnRule } from '../decompose/algorithms.ts';
 import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
 import { measured, type MeasureContext, type RunRecorder } from '../measure/measured.ts';
@@ -53,7 +59,7 @@ export interface GridSpec {
   /** Intra replace: the classes whose module is replaced (default all). */
   replaceClasses?: number[];
   approach: Approach;
-  decompose: { perClass: number; point: ObservePoint; delta: number; rule: BlnRule };
+  decompose: { perClass: number; point: DecompositionPoint; delta: number; rule: BlnRule };
   baseline: { epochs: number; depth: number; batchSize: number };
   /** Inference engine for the reuse side (put both sides on tfjs with 'tfjs'). */
   inference: 'auto' | 'onnxruntime' | 'tfjs';
