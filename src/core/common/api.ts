@@ -468,10 +468,62 @@ export function isEstimatedSource(source: string | null | undefined): boolean {
   return !source || source === 'none' || source.split('+').some((p) => p.startsWith('estimate'));
 }
 
+/** What a run does in its experiment. */
+export const RUN_ROLES = [
+  'model',
+  'baseline',
+  'decomposition',
+  'evaluation',
+  'reuse',
+  'replace',
+  'option',
+] as const;
+export type RunRole = (typeof RUN_ROLES)[number];
+
+/** What an experiment is: the runs made together for one purpose. */
+export const EXPERIMENT_KINDS = [
+  'demo',
+  'grid',
+  'scenario',
+  'wizard',
+  'training',
+  'decomposition',
+  'evaluation',
+] as const;
+export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
+
+export interface ExperimentSummary {
+  id: number;
+  kind: ExperimentKind;
+  label: string;
+  /** From its runs: running while one runs, else the worst ending. */
+  status: JobStatus;
+  createdAt: string;
+  endedAt: string | null;
+  runCount: number;
+  kwh: number;
+  co2eKg: number;
+  co2eLbs: number;
+  /** Runs whose energy is the documented estimate (no power counter). */
+  estimatedRuns: number;
+}
+
+export interface ExperimentDetailView extends ExperimentSummary {
+  params: unknown;
+  /** Its runs, oldest first, each with its role. */
+  runs: RunSummary[];
+  /** The reuse and replace scenarios its runs finished, in that order. */
+  scenarios: ScenarioView[];
+}
+
 export interface RunSummary {
   id: number;
   kind: string;
   label: string | null;
+  /** The experiment the run belongs to, its role there, and the scenario it serves. */
+  experimentId: number | null;
+  role: RunRole | null;
+  scenario: string | null;
   status: JobStatus;
   error: string | null;
   params: unknown;
@@ -597,6 +649,10 @@ export interface DecomposerApi {
   pickPath(kind: 'file' | 'folder'): Promise<string | null>;
   listRuns(): Promise<RunSummary[]>;
   getRun(id: number): Promise<RunDetailView>;
+  /** Experiments (demos, grids, scenarios, wizard sessions, single runs), newest first, with totals. */
+  listExperiments(): Promise<ExperimentSummary[]>;
+  /** One experiment: its runs in their roles and its scenarios (for Figure 6). */
+  getExperiment(id: number): Promise<ExperimentDetailView>;
   listModels(): Promise<ModelSummary[]>;
   startTraining(params: TrainParams): Promise<JobInfo>;
   /**
@@ -921,6 +977,12 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
     arity: 1,
     check: ([id]) =>
       isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the run id must be a positive whole number',
+  },
+  listExperiments: { arity: 0, check: none },
+  getExperiment: {
+    arity: 1,
+    check: ([id]) =>
+      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the experiment id must be a positive whole number',
   },
   listModels: { arity: 0, check: none },
   startTraining: { arity: 1, check: ([p]) => checkTrainParams(p) },

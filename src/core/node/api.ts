@@ -14,6 +14,8 @@ import type {
   DownloadableDataset,
   EnergyFigure,
   EnergySummary,
+  ExperimentDetailView,
+  ExperimentSummary,
   FaultView,
   FaultyDemoParams,
   ImportSpec,
@@ -53,7 +55,9 @@ import {
   writeStoredValue,
   type Settings,
 } from './store/settings.ts';
-import { defaultDbFile, Store, type RunRow } from './store/store.ts';
+import { defaultDbFile, Store, type ExperimentRow, type RunRow } from './store/store.ts';
+import { scenarioView } from './jobs/analysis.ts';
+import type { ScenarioRow } from './workflows/grid.ts';
 import pkg from '../../../package.json' with { type: 'json' };
 
 export interface CoreApiOptions {
@@ -103,11 +107,30 @@ function writeUiSetting(store: Store, key: keyof typeof UI_KEYS, value: unknown)
   writeStoredValue(store, UI_KEYS[key], value);
 }
 
+function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
+  return {
+    id: e.id,
+    kind: e.kind,
+    label: e.label,
+    status: e.status as JobStatus,
+    createdAt: e.created_at,
+    endedAt: e.ended_at,
+    runCount: e.runs,
+    kwh: e.kwh,
+    co2eKg: e.co2e_kg,
+    co2eLbs: e.co2e_lbs,
+    estimatedRuns: e.estimated_runs,
+  };
+}
+
 function toSummary(r: RunRow): RunSummary {
   return {
     id: r.id,
     kind: (r.params as { demo?: boolean } | null)?.demo ? 'demo' : r.kind,
     label: r.label,
+    experimentId: r.experiment_id,
+    role: r.role,
+    scenario: r.scenario,
     status: r.status as JobStatus,
     error: r.error,
     params: r.params,
@@ -232,6 +255,23 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
 
     async listRuns(): Promise<RunSummary[]> {
       return db().listRuns({ limit: 200 }).map(toSummary);
+    },
+
+    async listExperiments(): Promise<ExperimentSummary[]> {
+      return db().listExperiments({ limit: 200 }).map(toExperimentSummary);
+    },
+
+    async getExperiment(id: number): Promise<ExperimentDetailView> {
+      guard('getExperiment', [id]);
+      const e = db().getExperiment(id);
+      if (!e)
+        throw new UserError(`There is no experiment ${id}.`, 'Choose one from the list.', 'no-experiment');
+      return {
+        ...toExperimentSummary(e),
+        params: e.params,
+        runs: e.run_list.map(toSummary),
+        scenarios: e.scenarios.map((x) => scenarioView(x.row as ScenarioRow)),
+      };
     },
 
     async getRun(id: number): Promise<RunDetailView> {

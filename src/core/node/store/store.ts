@@ -12,7 +12,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { isEstimatedSource } from '../../common/api.ts';
+import {
+  EXPERIMENT_KINDS,
+  isEstimatedSource,
+  RUN_ROLES,
+  type ExperimentKind,
+  type RunRole,
+} from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { energyRecord, type EnergyRecord } from '../energy/formula.ts';
 import type { MachineInfo } from '../energy/machine.ts';
@@ -33,29 +39,8 @@ import { readSettings } from './settings.ts';
 export const RUN_KINDS = ['train', 'decompose', 'evaluate', 'reuse', 'replace'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
-/** What a run does in its experiment (migration 4). */
-export const RUN_ROLES = [
-  'model',
-  'baseline',
-  'decomposition',
-  'evaluation',
-  'reuse',
-  'replace',
-  'option',
-] as const;
-export type RunRole = (typeof RUN_ROLES)[number];
-
-/** What an experiment is: a series of runs made together (migration 4). */
-export const EXPERIMENT_KINDS = [
-  'demo',
-  'grid',
-  'scenario',
-  'wizard',
-  'training',
-  'decomposition',
-  'evaluation',
-] as const;
-export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
+// Roles and experiment kinds (migration 4) are the API's vocabulary.
+export { EXPERIMENT_KINDS, RUN_ROLES, type ExperimentKind, type RunRole };
 
 /** A run's role when nothing more is said: what its kind does. */
 export const DEFAULT_ROLE: Record<RunKind, RunRole> = {

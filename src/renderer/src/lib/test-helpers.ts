@@ -189,6 +189,9 @@ export function runSummary(over: Partial<RunSummary> = {}): RunSummary {
     id: 7,
     kind: 'train',
     label: 'ResNet-8 on shapes 32x32 (100 images), 2 epochs',
+    experimentId: 3,
+    role: 'model',
+    scenario: null,
     status: 'finished',
     error: null,
     params: {
@@ -282,6 +285,10 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
     importDataset: async () => job({ kind: 'import' }),
     pickPath: async () => null,
     listRuns: async () => [],
+    listExperiments: async () => [],
+    getExperiment: async (id) => {
+      throw new Error(`no experiment ${id} in this fake`);
+    },
     getRun: async () => {
       throw new Error('no run');
     },
