@@ -72,10 +72,19 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
     assert.equal(t.rows[0]!.modules.length, model.classNames.length);
     const m0 = t.rows[1]!.modules[0]!;
     assert.ok(m0.masks.length > 0);
+    // The per-channel kept fractions add up to the module's kept positions (each fraction is
+    // rounded to 3 decimals), over exactly the module's mask positions.
+    let positions = 0;
+    let kept = 0;
     for (const l of m0.masks) {
+      const size = l.shape.reduce((a, b) => a * b, 1);
       assert.equal(l.keptByChannel.length, l.shape.at(-1));
-      assert.ok(l.keptByChannel.every((x) => x >= 0 && x <= 1));
+      positions += size;
+      kept += l.keptByChannel.reduce((a, f) => a + f * (size / l.keptByChannel.length), 0);
     }
+    assert.equal(positions, m0.total);
+    assert.ok(Math.abs(kept - m0.kept) <= 0.0005 * positions + 1e-9, `${kept} vs ${m0.kept}`);
+    assert.ok(m0.kept < m0.total, 'the module removed something');
     assert.equal((await api.listModuleSets(model.dir)).length, 3);
     const runs = await api.listRuns();
     assert.ok(runs.some((r) => r.kind === 'decompose' && r.id === d.runId && r.status === 'finished'));

@@ -83,7 +83,6 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   assert.equal(m.classes, 10);
   assert.equal(m.epochs, 1);
   assert.equal(m.best_epoch, 1);
-  for (const k of ['top1', 'top5'] as const) assert.ok(m[k] >= 0 && m[k] <= 1, `${k} is a fraction`);
   assert.ok(m.top5 >= m.top1);
   assert.ok(m.seconds > 0);
   const e = (j as unknown as { energy: { train: Record<string, unknown> } }).energy.train;
@@ -126,8 +125,10 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     d.decomposition.map((x) => x.approach),
     ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],
   );
-  for (const x of d.decomposition)
-    for (const k of ['top1', 'top5', 'ji', 'ji_modules'] as const) assert.ok(x[k] >= 0 && x[k] <= 1, k);
+  for (const x of d.decomposition) {
+    assert.ok(x.top5 >= x.top1);
+    for (const k of ['ji', 'ji_modules'] as const) assert.ok(x[k] > 0 && x[k] <= 1, k);
+  }
   assert.deepEqual(
     d.reuse.map((x) => x.kind),
     ['intra', 'inter'],
@@ -149,7 +150,11 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   assert.equal(shown.status, 0, shown.stderr);
   const rec = (
     JSON.parse(shown.stdout) as {
-      run: { kind: string; status: string; result: { decomposition: { approach: string; ji: number }[] } };
+      run: {
+        kind: string;
+        status: string;
+        result: { test_images: number; decomposition: { approach: string; ji: number }[] };
+      };
     }
   ).run;
   assert.equal(rec.kind, 'decompose');
@@ -158,6 +163,13 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     rec.result.decomposition.map((x) => [x.approach, x.ji]),
     d.decomposition.map((x) => [x.approach, x.ji]),
   );
+  // The model's and the modules' accuracies count whole images of the demo's test set (a
+  // fifth as many per class as training images, at least 10: 100 here).
+  const n = rec.result.test_images;
+  assert.equal(n, 100);
+  const whole = (x: number) => Math.abs(x * n - Math.round(x * n)) < 1e-9;
+  for (const x of [m.top1, m.top5, ...d.decomposition.flatMap((r) => [r.top1, r.top5])])
+    assert.ok(whole(x), `${x} of ${n} images`);
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {
@@ -321,6 +333,10 @@ test('decomposer wizard --demo --json plants the fault, runs the four options, s
   const w = JSON.parse(r.stdout.trim()) as {
     initial: { top1: number; top5: number; confusion: number };
     options: { option: number; top1: number; top5: number; confusion: number; co2e_lbs: number }[];
+    confusion_matrix: number[][];
+    test_images: number;
+    victim: { index: number };
+    faulty: { index: number };
     fault: { victimName: string; faultyName: string; confusion: number; cleanConfusion: number };
     recommendation: { option: number };
     saved: string;
@@ -331,8 +347,19 @@ test('decomposer wizard --demo --json plants the fault, runs the four options, s
     w.options.map((o) => o.option),
     [1, 2, 3, 4],
   );
+  // The initial figures are the confusion matrix's; every row counts whole test images.
+  const cm = w.confusion_matrix;
+  const total = cm.flat().reduce((a, b) => a + b, 0);
+  const v = w.victim.index;
+  const victims = cm[v]!.reduce((a, b) => a + b, 0);
+  assert.equal(total, w.test_images);
+  assert.equal(w.initial.top1, cm.reduce((a, row, c) => a + row[c]!, 0) / total);
+  assert.equal(w.initial.confusion, cm[v]![w.faulty.index]! / victims);
+  const whole = (x: number, of: number) => Math.abs(x * of - Math.round(x * of)) < 1e-9;
   for (const o of [w.initial, ...w.options])
-    for (const x of [o.top1, o.top5, o.confusion]) assert.ok(x >= 0 && x <= 1);
+    assert.ok(
+      whole(o.top1, total) && whole(o.top5, total) && whole(o.confusion, victims) && o.top5 >= o.top1,
+    );
   assert.ok(w.options.every((o) => o.co2e_lbs >= 0));
   assert.equal(path.dirname(w.saved), out);
   const ev = run(['evaluate', '--model', w.saved, ...common]);

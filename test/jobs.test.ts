@@ -202,9 +202,12 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
       ['reuse intra', 'reuse inter', 'replace intra', 'replace inter'],
     );
     for (const x of sc) {
-      assert.ok(x.tma >= 0 && x.tma <= 1);
+      const whole = Math.round(x.tma * x.testImages);
+      assert.ok(Math.abs(x.tma * x.testImages - whole) < 1e-9, `TMA ${x.tma} counts whole images`);
       assert.ok(x.baselineFixedCo2eKg > 0, 'the baseline was measured');
     }
+    // The intra replace's baseline is the demo model itself: its TMA is the model's test top-1.
+    assert.equal(sc[2]!.tma, done.result?.top1);
     assert.ok(sc[0]!.ma !== undefined && sc[2]!.top1 !== undefined);
     // The intra replace's baseline is the demo model's own training: no second training.
     const runs = await api.listRuns();

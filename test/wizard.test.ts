@@ -111,13 +111,32 @@ test('options 1-4 on a tiny model: replacement, removal, two-class training, ver
       [1, 2, 3, 4],
     );
     assert.deepEqual(res.skipped, []);
-    for (const o of [res.initial, res.composed, ...res.options])
-      for (const x of [o.top1, o.top5, o.confusion, o.other_top1]) assert.ok(x >= 0 && x <= 1);
+    // The initial model's figures are its confusion matrix's: the diagonal, the planted pair's
+    // cell in the victim's row, and the diagonal of the other classes.
+    const cm = res.confusion_matrix;
+    const rowSum = (c: number) => cm[c]!.reduce((a, b) => a + b, 0);
+    const others = [0, 1, 2, 3].filter((c) => c !== victim && c !== faulty);
+    const n = data.test.count;
+    assert.equal(
+      cm.flatMap((r) => r).reduce((a, b) => a + b, 0),
+      n,
+    );
+    assert.equal(res.initial.top1, cm.reduce((a, r, c) => a + r[c]!, 0) / n);
+    assert.equal(res.initial.confusion, cm[victim]![faulty]! / rowSum(victim));
+    const othersN = others.reduce((a, c) => a + rowSum(c), 0);
+    assert.equal(res.initial.other_top1, others.reduce((a, c) => a + cm[c]![c]!, 0) / othersN);
+    // Every row counts whole test images (the victim's for confusion, the others' for other
+    // top-1), and top-5 over 4 classes counts every image.
+    const whole = (x: number, of: number) => Math.abs(x * of - Math.round(x * of)) < 1e-9;
+    for (const o of [res.initial, res.composed, ...res.options]) {
+      assert.ok(whole(o.top1, n) && whole(o.confusion, rowSum(victim)) && whole(o.other_top1, othersN));
+      assert.equal(o.top5, 1);
+    }
     // Option 2 trains on exactly the two classes.
     const pd = pairDataset(data, victim, faulty);
     assert.equal(res.pair_train?.images, pd.train.count);
     assert.deepEqual(res.pair_train?.classes, [victim, faulty]);
-    assert.ok(res.pair_train.top1 >= 0 && res.pair_train.top1 <= 1);
+    assert.ok(whole(res.pair_train!.top1, pd.test.count), 'the two-class model is scored on the two classes');
     assert.ok([...pd.train.labels].every((l) => l === 0 || l === 1));
     const inData = [...data.train.labels].filter((l) => l === victim || l === faulty).length;
     assert.equal(pd.train.count, inData);
