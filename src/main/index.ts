@@ -8,6 +8,7 @@ import path from 'node:path';
 import { API_METHODS, checkCall } from '../core/common/api.ts';
 import type { ApiMethod, WireResult } from '../core/common/api.ts';
 import { createCoreHost } from './core-host.ts';
+import { allowedExternal } from './external.ts';
 
 const SCHEME = 'app';
 const HOST = 'decomposer';
@@ -191,10 +192,12 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
-// Navigation and new windows are blocked everywhere; https links open in the user's browser.
+// Navigation and new windows are blocked everywhere; https links to the allowed hosts open in
+// the user's browser (external.ts).
 app.on('web-contents-created', (_event, contents) => {
   contents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    const allowed = allowedExternal(url);
+    if (allowed) void shell.openExternal(allowed.href);
     return { action: 'deny' };
   });
   contents.on('will-navigate', (event, url) => {

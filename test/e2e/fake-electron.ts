@@ -17,6 +17,7 @@ export const fake = {
   beforeRequestFilter: null as unknown,
   sent: [] as { channel: string; args: unknown[] }[],
   dialogs: [] as unknown[][],
+  opened: [] as string[],
 };
 
 export class FakeWebContents extends EventEmitter {
@@ -108,7 +109,11 @@ export const session = {
   },
 };
 
-export const shell = { openExternal: async (): Promise<void> => {} };
+export const shell = {
+  openExternal: async (url: string): Promise<void> => {
+    fake.opened.push(url);
+  },
+};
 
 export const dialog = {
   async showOpenDialog(...args: unknown[]): Promise<{ canceled: boolean; filePaths: string[] }> {

@@ -54,6 +54,11 @@ describe('Electron main (with a fake electron module)', () => {
   test('navigation, new windows and permissions are refused', () => {
     const wc = fake.windows[0]!.webContents;
     assert.deepEqual(wc.windowOpenHandler?.({ url: 'https://example.com' }), { action: 'deny' });
+    // Links leave for the browser only to the allowed hosts (src/main/external.ts).
+    assert.deepEqual(wc.windowOpenHandler?.({ url: 'https://www.cs.toronto.edu/~kriz/cifar.html' }), {
+      action: 'deny',
+    });
+    assert.deepEqual(fake.opened, ['https://www.cs.toronto.edu/~kriz/cifar.html']);
     let prevented = false;
     wc.emit('will-navigate', { preventDefault: () => (prevented = true) }, 'https://example.com/');
     assert.equal(prevented, true);
