@@ -44,10 +44,14 @@ const pct = (x: number | undefined | null) =>
  * figure come from the same one-time decomposition (a grid or demo decomposes each model
  * once), so that cost is split evenly between them.
  */
-export function figure6Scenarios(rows: readonly ScenarioView[]): Figure6Scenario[] {
+export function figure6Scenarios(
+  rows: readonly ScenarioView[],
+  /** Per row, what to say first (the experiment it came from, when several are shown). */
+  prefixes: readonly string[] = [],
+): Figure6Scenario[] {
   const sharing = new Map<number, number>();
   for (const r of rows) sharing.set(r.decompositionCo2eKg, (sharing.get(r.decompositionCo2eKg) ?? 0) + 1);
-  return rows.map((r) => {
+  return rows.map((r, i) => {
     const sharedBy = sharing.get(r.decompositionCo2eKg) ?? 1;
     const modules =
       r.scenario === 'reuse'
@@ -61,7 +65,7 @@ export function figure6Scenarios(rows: readonly ScenarioView[]): Figure6Scenario
         ? `model ${pct(r.modelTop1)}, TMA ${pct(r.tma)}`
         : `TMA ${pct(r.tma)}`;
     return {
-      label: `${r.scenario} (${r.kind}): ${r.classes.join(' + ')}`,
+      label: `${prefixes[i] ? `${prefixes[i]} ` : ''}${r.scenario} (${r.kind}): ${r.classes.join(' + ')}`,
       baselineFixedKg: r.baselineFixedCo2eKg,
       baselineBestKg: r.baselineBestCo2eKg,
       reuseKg: r.reuseCo2eKg,

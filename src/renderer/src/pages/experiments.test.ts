@@ -1,0 +1,138 @@
+import { describe, expect, test } from 'vitest';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import type { ExperimentDetailView, ExperimentSummary, ScenarioView } from '../../../core/common/api.ts';
+import { JobsStore } from '../lib/jobs.svelte.ts';
+import { roleText, scenariosOf } from '../lib/experiments.ts';
+import { fakeApi, runSummary } from '../lib/test-helpers.ts';
+import Compare from './Compare.svelte';
+import Experiment from './Experiment.svelte';
+
+function scenario(over: Partial<ScenarioView> = {}): ScenarioView {
+  return {
+    scenario: 'reuse',
+    kind: 'intra',
+    classes: ['plus', 'ring'],
+    ma: 1,
+    tma: 0.9,
+    testImages: 40,
+    co2eRatioFixed: 30,
+    co2eRatioBest: 12,
+    co2eRatioFixedWithDecomposition: 3,
+    co2eRatioBestWithDecomposition: 1.2,
+    reuseCo2eKg: 1e-6,
+    decompositionCo2eKg: 2e-5,
+    baselineFixedCo2eKg: 3e-5,
+    baselineBestCo2eKg: 1.2e-5,
+    estimated: true,
+    ...over,
+  };
+}
+
+function summary(over: Partial<ExperimentSummary> = {}): ExperimentSummary {
+  return {
+    id: 4,
+    kind: 'demo',
+    label: 'Demo: ResNet-8 on shapes',
+    status: 'finished',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:10:00.000Z',
+    runCount: 3,
+    kwh: 0.002,
+    co2eKg: 0.0009,
+    co2eLbs: 0.002,
+    estimatedRuns: 3,
+    ...over,
+  };
+}
+
+function detail(over: Partial<ExperimentDetailView> = {}): ExperimentDetailView {
+  return {
+    ...summary(),
+    params: {},
+    runs: [
+      runSummary({ id: 10, experimentId: 4, role: 'model' }),
+      runSummary({ id: 11, kind: 'decompose', experimentId: 4, role: 'decomposition' }),
+      runSummary({ id: 12, experimentId: 4, role: 'baseline', scenario: 'reuse:plus|ring' }),
+    ],
+    scenarios: [scenario(), scenario({ scenario: 'replace', kind: 'inter', classes: ['a', 'b'], top1: 0.8 })],
+    ...over,
+  };
+}
+
+const jobsFor = (api: ReturnType<typeof fakeApi>) => new JobsStore(api);
+
+describe('experiments', () => {
+  test('a run says its role in words, with the scenario it serves', () => {
+    expect(roleText({ role: 'baseline', scenario: 'reuse:a|b' })).toBe(
+      'baseline (trained from scratch): reuse:a|b',
+    );
+    expect(roleText({ role: 'option', scenario: 'option 3' })).toBe('option 3');
+    expect(roleText({ role: null, scenario: null })).toBe('—');
+  });
+
+  test('the experiment page shows its runs in their roles and Figure 6 of its scenarios', async () => {
+    const api = fakeApi({ getExperiment: async () => detail() });
+    render(Experiment, { api, jobs: jobsFor(api), id: 4 });
+    await screen.findByRole('heading', { name: 'Demo: ResNet-8 on shapes' });
+    const runs = screen.getByTestId('experiment-runs');
+    expect(runs.textContent).toContain('baseline (trained from scratch): reuse:plus|ring');
+    expect(runs.querySelector('a[href="#/run/12"]')).toBeTruthy();
+    const fig = screen.getByTestId('figure6');
+    expect(fig.querySelectorAll('rect.fig6-bar')).toHaveLength(8);
+    expect(fig.querySelectorAll('rect.fig6-estimate').length).toBeGreaterThan(0);
+    expect(api.calls.find((c) => c.method === 'getExperiment')?.args).toEqual([4]);
+  });
+
+  test('an unknown experiment shows the error, with a way to try again', async () => {
+    const api = fakeApi({
+      getExperiment: async () => {
+        throw new Error('There is no experiment 9. Choose one from the list.');
+      },
+    });
+    render(Experiment, { api, jobs: jobsFor(api), id: 9 });
+    expect((await screen.findByRole('alert')).textContent).toMatch(/no experiment 9/);
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeTruthy();
+  });
+
+  test('Compare offers experiments with scenarios, and draws the picked scenarios of several side by side', async () => {
+    const other = detail({
+      id: 5,
+      label: 'reuse grid on shapes',
+      kind: 'grid',
+      scenarios: [scenario({ classes: ['x', 'y'] })],
+    });
+    const api = fakeApi({
+      listExperiments: async () => [
+        summary(),
+        summary({ id: 5, label: 'reuse grid on shapes', kind: 'grid' }),
+        summary({ id: 6, label: 'train ResNet-20', kind: 'training' }),
+      ],
+      getExperiment: async (id) => (id === 4 ? detail() : other),
+    });
+    render(Compare, { api, jobs: jobsFor(api) });
+    const box = await screen.findByTestId('compare-experiments');
+    // A training alone has nothing to compare.
+    expect(box.textContent).not.toContain('train ResNet-20');
+    await fireEvent.click(screen.getByRole('checkbox', { name: /#4 Demo/ }));
+    await fireEvent.click(screen.getByRole('checkbox', { name: /#5 reuse grid/ }));
+    await waitFor(() =>
+      expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(3),
+    );
+    // Each scenario says which experiment it came from.
+    expect(screen.getByTestId('figure6').textContent).toContain('#5 reuse (intra): x + y');
+    // Leaving one scenario out removes its bars.
+    await fireEvent.click(screen.getByRole('checkbox', { name: /#4: replace \(inter\) a \+ b/ }));
+    await waitFor(() =>
+      expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(2),
+    );
+  });
+
+  test('scenariosOf keys every scenario by experiment and position', () => {
+    expect(scenariosOf([detail(), detail({ id: 5 })]).map((s) => s.key)).toEqual([
+      '4:0',
+      '4:1',
+      '5:0',
+      '5:1',
+    ]);
+  });
+});
