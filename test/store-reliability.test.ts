@@ -201,6 +201,12 @@ if (process.env.DEC_RO_CHILD) {
       };
     }
     s.close();
+    // The app's lists too.
+    const { createCoreApi } = await import('../src/core/node/api.ts');
+    const api = createCoreApi({ home: path.dirname(process.env.DEC_RO_CHILD) });
+    out.appRuns = (await api.listRuns()).length;
+    out.appEnergyRuns = (await api.getEnergySummary()).totals.runs;
+    await api.close();
   } catch (e) {
     out.openError = { code: (e as { code?: string }).code, message: (e as Error).message };
   }
@@ -240,10 +246,14 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
   const out = JSON.parse(r.stdout) as {
     readOnly: boolean;
     runs: unknown[];
+    appRuns: number;
+    appEnergyRuns: number;
     writeError: { code: string; message: string; hint: string };
   };
   assert.equal(out.readOnly, true, r.stdout + r.stderr);
   assert.deepEqual(out.runs, [{ kept: 1 }]);
+  assert.equal(out.appRuns, 1);
+  assert.equal(out.appEnergyRuns, 0);
   assert.equal(out.writeError.code, 'db-read-only');
   assert.match(out.writeError.message, new RegExp(`data folder ${home} is read-only`));
   assert.match(out.writeError.hint, /--home or DECOMPOSER_HOME.*runs, export/);
