@@ -3,13 +3,15 @@
 // progress bar and the epoch chart, reloads the page mid-run and sees the job still running,
 // cancels it, decomposes the finished model into Table 1 rows, runs a tiny reuse scenario,
 // sees the energy chart with the finished runs, and opens the training's run page.
-// Screenshots of every screen go to test-results/.
+// Screenshots of every screen go to test-results/. Each test opens its page from a fresh load
+// and makes what it needs through the API when no earlier test made it, so each runs alone.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { WebShell } from '../../src/web/server.ts';
 import { RESULTS_DIR, startUiSession, type UiSession } from './browser.ts';
+import { finished, until } from '../helpers/jobs.ts';
 
 describe('the UI end to end (web shell + Chromium)', () => {
   let session: UiSession;
@@ -41,6 +43,53 @@ describe('the UI end to end (web shell + Chromium)', () => {
     await form.getByLabel('Batch size').fill('16');
   }
 
+  /** Opens a page of the app from a fresh load, as a test that runs alone does. */
+  async function open(link: string): Promise<void> {
+    await page.goto(shell.url);
+    await page.getByRole('link', { name: link, exact: true }).click();
+  }
+
+  // What the later tests need, made through the API when an earlier test (the UI's own
+  // training and cancel) did not make it already: each test also runs alone.
+  let trained: Promise<void> | null = null;
+  function ensureTrained(): Promise<void> {
+    trained ??= (async () => {
+      const runs = await session.api.listRuns();
+      if (
+        runs.some((r) => r.kind === 'train' && r.status === 'finished' && /, 2 epochs$/.test(r.label ?? ''))
+      )
+        return;
+      const [dataset] = await session.api.listDatasets();
+      const job = await session.api.startTraining({
+        dataset: dataset!.id,
+        depth: 8,
+        epochs: 2,
+        seed: 1,
+        augment: false,
+        perClass: 20,
+        batchSize: 16,
+      });
+      finished(await until(session.api, job.id));
+    })();
+    return trained;
+  }
+  async function ensureCancelled(): Promise<void> {
+    if ((await session.api.listRuns()).some((r) => r.status === 'cancelled')) return;
+    const [dataset] = await session.api.listDatasets();
+    const job = await session.api.startTraining({
+      dataset: dataset!.id,
+      depth: 8,
+      epochs: 200,
+      seed: 1,
+      augment: false,
+      perClass: 20,
+      batchSize: 16,
+    });
+    await until(session.api, job.id, (j) => j.runId !== null);
+    await session.api.cancelJob(job.id);
+    assert.equal((await until(session.api, job.id)).status, 'cancelled');
+  }
+
   test('home, with the demo button and no runs yet', async () => {
     await page.goto(shell.url);
     await page.getByRole('heading', { name: 'Recent runs' }).waitFor();
@@ -50,7 +99,7 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('a long run shows its progress bar, survives a page reload, and can be cancelled', async () => {
-    await page.getByRole('link', { name: 'Models' }).click();
+    await open('Models');
     await page.getByTestId('train-dataset').selectOption({ index: 0 });
     await fillTraining(200);
     await page.getByRole('button', { name: 'Start training' }).click();
@@ -71,6 +120,8 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('a tiny training run finishes with its epoch chart, power chart and model', async () => {
+    await open('Models');
+    await page.getByTestId('train-dataset').selectOption({ index: 0 });
     await fillTraining(2);
     await page.getByRole('button', { name: 'Start training' }).click();
     await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 120_000 });
@@ -83,7 +134,8 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('the tiny model decomposes through the UI into Table 1 rows and a mask picture', async () => {
-    await page.getByRole('link', { name: 'Decompose' }).click();
+    await ensureTrained();
+    await open('Decompose');
     const form = page.getByTestId('decompose-form');
     await form.waitFor();
     await form.getByLabel('Sample size per class').fill('5');
@@ -104,7 +156,8 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('a tiny reuse scenario runs with its baseline and shows MA and TMA', async () => {
-    await page.getByRole('link', { name: 'Reuse' }).click();
+    await ensureTrained();
+    await open('Reuse');
     const form = page.getByTestId('scenario-form');
     await form.waitFor();
     const boxes = page.getByTestId('class-picker').getByRole('checkbox');
@@ -134,7 +187,8 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('the energy page shows the finished run in the chart and the table', async () => {
-    await page.getByRole('link', { name: 'Energy' }).click();
+    await ensureTrained();
+    await open('Energy');
     const chart = page.getByTestId('energy-chart');
     await chart.waitFor();
     assert.ok((await chart.locator('svg').count()) >= 2);
@@ -150,6 +204,8 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test("the finished training's run page shows its epochs, energy source and charts", async () => {
+    await ensureTrained();
+    await open('Energy');
     await page
       .getByTestId('energy-table')
       .getByRole('link', { name: /ResNet-8 on .*, 2 epochs$/ })
@@ -173,7 +229,9 @@ describe('the UI end to end (web shell + Chromium)', () => {
   });
 
   test('home lists the runs; datasets preview and settings render', async () => {
-    await page.getByRole('link', { name: 'Home' }).click();
+    await ensureTrained();
+    await ensureCancelled();
+    await open('Home');
     const runs = page.getByTestId('recent-runs');
     await runs.waitFor();
     const text = (await runs.textContent()) ?? '';
