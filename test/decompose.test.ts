@@ -19,6 +19,7 @@ import {
   concernedProbability,
   decompose,
   deleteModuleSet,
+  exportPortable,
   exportRemoved,
   formatTable1,
   headRemovals,
@@ -301,6 +302,62 @@ test('conv-skip-add: Conv2D outputs observed, the convolutions that feed an Add 
     assert.match(text[0]!, /relu .*\| .*conv .*\| .*conv-skip-add/);
     assert.equal(text.filter((l) => l.startsWith('CI+TI+MC ')).length, 1, 'one line per approach');
     assert.match(text.at(-1)!, /JI model: .* JI modules: /);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('portable modules: each exported ONNX module, and the composed classifier, give the composition’s probabilities', async () => {
+  const art = await tinyModel();
+  const plan = planModel(art);
+  const { default: ort } = await import('onnxruntime-node');
+  const data = tinyData();
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const sets = await decompose(engine, plan, data, {
+      perClass: 2,
+      unconcerned: 2,
+      seed: 1,
+      point: 'conv',
+      approaches: ['CI+TI+MC', 'CI+TI+MC-BLN+MC-BI'],
+    });
+    for (const set of sets) {
+      const dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'dec-portable-')), 'out');
+      const r = await exportPortable(set, plan, PRE, dir);
+      assert.equal(r.modules.length, 3);
+      const want = await composedScores([{ engine, set }], data.images, data.count, { exact: true });
+      const pixels = new ort.Tensor('uint8', data.images, [data.count, 4, 4, 3]);
+      for (const [j, m] of r.modules.entries()) {
+        const session = await ort.InferenceSession.create(m.file);
+        assert.deepEqual(session.inputNames, ['pixels']);
+        assert.deepEqual(session.outputNames, ['probability']);
+        const got = (await session.run({ pixels })).probability!.data as Float32Array;
+        for (let i = 0; i < data.count; i++)
+          assert.ok(
+            Math.abs(got[i]! - want.scores[i * 3 + j]!) < 1e-5,
+            `${set.approach} module ${j} image ${i}: ${got[i]} vs ${want.scores[i * 3 + j]}`,
+          );
+        await session.release();
+      }
+      const composed = await ort.InferenceSession.create(r.composed.file);
+      const all = (await composed.run({ pixels })).probabilities!;
+      assert.deepEqual(all.dims, [data.count, 3]);
+      (all.data as Float32Array).forEach((v, k) => assert.ok(Math.abs(v - want.scores[k]!) < 1e-5));
+      await composed.release();
+      const index = JSON.parse(await readFile(path.join(dir, 'portable.json'), 'utf8')) as {
+        composed: { classes: string[] };
+      };
+      assert.deepEqual(index.composed.classes, ['0', '1', '2']);
+      // Exporting again replaces the export; a folder with other files is refused untouched.
+      await exportPortable(set, plan, PRE, dir);
+      const other = await mkdtemp(path.join(os.tmpdir(), 'dec-portable-'));
+      await writeFile(path.join(other, 'mine.txt'), 'keep me');
+      await assert.rejects(
+        exportPortable(set, plan, PRE, other),
+        (e) => isUserError(e) && e.code === 'not-empty',
+      );
+      assert.equal(await readFile(path.join(other, 'mine.txt'), 'utf8'), 'keep me');
+    }
   } finally {
     await engine.close();
   }

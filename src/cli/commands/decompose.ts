@@ -16,6 +16,7 @@ import {
   DEFAULT_APPROACH,
   decompose,
   deleteModuleSet,
+  exportPortable,
   exportRemoved,
   listModuleSets,
   loadModuleSet,
@@ -25,13 +26,14 @@ import {
   saveModuleSet,
 } from '../../core/node/decompose/index.ts';
 import { planModel } from '../../core/node/inference/index.ts';
-import { readModelDir } from '../../core/node/models/io.ts';
+import { DEFAULT_PREPROCESS, readModelDir } from '../../core/node/models/io.ts';
 
 export const decomposeCommand: Command = {
   name: 'decompose',
   summary: 'decompose a trained model into one module per class (saved next to the model)',
   usage: `Usage: decomposer decompose --model DIR [options]
        decomposer decompose --model DIR --list | --export RUN | --delete RUN
+       decomposer decompose --model DIR --export-onnx RUN OUTDIR
 
 Builds one module per class ("c or not c") with CI, TI and MC / MC-BLN / MC-BI and saves
 them in <model>/modules/<run-id>/ (manifest.json + modules.bin).
@@ -40,17 +42,23 @@ them in <model>/modules/<run-id>/ (manifest.json + modules.bin).
 ${DECOMPOSE_USAGE}
   --list              list the saved module sets of the model
   --export RUN        print the removed positions of every module of a saved set (JSON)
+  --export-onnx RUN OUTDIR
+                      write each module of a saved set as a standalone ONNX model (masks and
+                      two-node head baked in, preprocessing inside, uint8 RGB input, one
+                      output: the concerned probability) and composed.onnx with all of them
+                      (each module's probability; the argmax is the composed prediction)
   --delete RUN        delete a saved module set`,
   options: {
     ...DECOMPOSE_OPTIONS,
     approach: { type: 'string' },
     list: { type: 'boolean', default: false },
     export: { type: 'string' },
+    'export-onnx': { type: 'string' },
     delete: { type: 'string' },
   },
-  async run(v) {
+  async run(v, positionals) {
     const json = Boolean(v.json);
-    if (v.list || v.export || v.delete) {
+    if (v.list || v.export || v.delete || v['export-onnx']) {
       const dir = v.model as string | undefined;
       if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
       const runDir = (r: string) =>
@@ -62,6 +70,28 @@ ${DECOMPOSE_USAGE}
         else
           for (const s of sets)
             info(`${s.runId}  ${s.approach.padEnd(20)} ${s.modules} modules  mean JI ${s.meanJi.toFixed(2)}`);
+      } else if (v['export-onnx']) {
+        const out = positionals[0];
+        if (!out)
+          throw new UserError(
+            'No folder to export into.',
+            'Write it after the run: --export-onnx RUN OUTDIR.',
+            'usage',
+          );
+        const read = await readModelDir(dir);
+        const plan = planModel(read.artifacts);
+        const set = await loadModuleSet(runDir(v['export-onnx'] as string), { parentHash: plan.hash });
+        const r = await exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, out, {
+          grey: read.meta?.grey ?? null,
+          source: path.resolve(read.dir),
+        });
+        if (json) printJson(r);
+        else {
+          const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+          for (const m of r.modules) info(`${path.basename(m.file)}  ${mb(m.bytes)}`);
+          info(`${path.basename(r.composed.file)}  ${mb(r.composed.bytes)}  (${r.modules.length} modules)`);
+          info(`written to ${r.dir} (see portable.json for the input and outputs)`);
+        }
       } else if (v.export) {
         const read = await readModelDir(dir);
         const set = await loadModuleSet(runDir(v.export as string), {

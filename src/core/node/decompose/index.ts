@@ -6,3 +6,4 @@ export * from './decompose.ts';
 export * from './files.ts';
 export * from './graph.ts';
 export * from './experiment.ts';
+export * from './portable.ts';

@@ -21,6 +21,12 @@
 //   Dense with a Conv2D/Dense downstream, key = that layer. 'relu': the input of every ReLU,
 //   key = the Activation/ReLU layer, or the Conv2D/Dense whose fused activation is relu.
 //   The observing graph outputs only these (no probabilities).
+// - Portable modules (`modules`): each module's masks baked in as constants (a layer whose
+//   mask removes nothing gets no Mul) and its two-node head in place of the output layer:
+//   Gemm over the head's input with [w_c, w_uc] (removed head inputs zeroed), Softmax, and
+//   the concerned column. One module: output "probability" [N]; several (a composed
+//   classifier): one backbone pass per module sharing the weights, output "probabilities"
+//   [N, modules]. No mask inputs, one uint8 input: any ONNX runtime can run it.
 import type { Preprocess } from '../models/io.ts';
 import { AttrType, DataType, encodeModel } from './onnx-proto.ts';
 import type { Activation, ModelPlan, PlanNode } from './plan.ts';
@@ -40,12 +46,22 @@ export interface ConvertOptions {
    * two-node heads are computed from it.
    */
   features?: boolean;
+  /** Portable modules: masks and two-node heads baked in (see above). */
+  modules?: PortableModule[];
+}
+
+/** A module as exported: per mask layer 1 = removed ([H, W, C] or [units]), and its head. */
+export interface PortableModule {
+  removed: Map<string, Uint8Array>;
+  head: { wc: Float32Array; wuc: Float32Array; bc: number; buc: number; keep: Uint8Array };
 }
 
 export const PIXELS = 'pixels';
 export const INPUTS = 'inputs';
 export const PROBS = 'probs';
 export const FEATURES = 'features';
+export const PROBABILITY = 'probability';
+export const PROBABILITIES = 'probabilities';
 export const maskInput = (layer: string) => `mask/${layer}`;
 export const activeOutput = (layer: string) => `active/${layer}`;
 
@@ -113,8 +129,12 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     nodes.push({ opType, input: ins, output: [out], name: `${opType}_${counter++}`, attribute });
     return out;
   };
+  const initialized = new Set<string>();
   const init = (name: string, dims: number[], data: Float32Array) => {
-    initializer.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
+    // A composed classifier's module passes share the weights.
+    if (!initialized.has(name))
+      initializer.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
+    initialized.add(name);
     return name;
   };
   const scalar = (name: string, v: number) => init(name, [], new Float32Array([v]));
@@ -144,10 +164,63 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     const out = node('Cast', [g], activeOutput(key), [int('to', DataType.UINT8)]);
     outputs.push(valueInfo(out, DataType.UINT8, shape));
   };
-  const maskValue = (n: PlanNode): string => {
+  // The module whose masks the current pass bakes in, and its value-name prefix.
+  let module: PortableModule | null = null;
+  let prefix = '';
+  const maskValue = (n: PlanNode): string | null => {
+    if (module) {
+      const removed = module.removed.get(n.name);
+      if (!removed || !removed.includes(1)) return null;
+      // Kept = 1 - removed, laid out as the tensor it multiplies (CHW without the batch).
+      const keep = new Float32Array(removed.length);
+      if (n.shape.length === 3) {
+        const [h, w, c] = n.shape as [number, number, number];
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++)
+            for (let ch = 0; ch < c; ch++) keep[(ch * h + y) * w + x] = 1 - removed[(y * w + x) * c + ch]!;
+      } else for (let i = 0; i < keep.length; i++) keep[i] = 1 - removed[i]!;
+      const dims = n.shape.length === 3 ? [n.shape[2]!, n.shape[0]!, n.shape[1]!] : n.shape;
+      return init(`${prefix}mask/${n.name}`, dims, keep);
+    }
     const m = maskInput(n.name);
     inputs.push(valueInfo(m, DataType.FLOAT, n.shape));
     return n.shape.length === 3 ? node('Transpose', [m], `${m}/chw`, [ints('perm', [2, 0, 1])]) : m;
+  };
+  const int64s = (name: string, v: number[]) => {
+    if (!initialized.has(name))
+      initializer.push({
+        name,
+        dims: [v.length],
+        dataType: DataType.INT64,
+        rawData: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer),
+      });
+    initialized.add(name);
+    return name;
+  };
+  /** A module's two-node head over the head's input: its concerned probability, [N, 1]. */
+  const moduleHead = (m: PortableModule, features: string): string => {
+    const f = m.head.wc.length;
+    const w = new Float32Array(f * 2);
+    for (let i = 0; i < f; i++) {
+      if (!m.head.keep[i]) continue;
+      w[2 * i] = m.head.wc[i]!;
+      w[2 * i + 1] = m.head.wuc[i]!;
+    }
+    const z = node(
+      'Gemm',
+      [
+        features,
+        init(`${prefix}head/kernel`, [f, 2], w),
+        init(`${prefix}head/bias`, [2], Float32Array.of(m.head.bc, m.head.buc)),
+      ],
+      `${prefix}head/logits`,
+    );
+    const p = node('Softmax', [z], `${prefix}head/softmax`, [int('axis', 1)]);
+    return node(
+      'Slice',
+      [p, int64s('const/zero1', [0]), int64s('const/one1', [1]), int64s('const/one1', [1])],
+      `${prefix}head/concerned`,
+    );
   };
   const observeConv = new Set(opts.observe === 'conv' ? plan.observed.conv.map((o) => o.name) : []);
   const observeRelu = new Set(opts.observe === 'relu' ? plan.observed.relu.map((o) => o.name) : []);
@@ -158,8 +231,9 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   const consumers = new Map<string, PlanNode[]>();
   for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const masked = (n: PlanNode, x: string): string => {
-    if (!opts.masks) return x;
+    if (!opts.masks && !module) return x;
     const m = maskValue(n);
+    if (m === null) return x;
     if (!opts.observe && n.name !== plan.output) {
       if (n.act === 'relu') {
         deferred.set(n.name, m);
@@ -171,110 +245,136 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
         return x;
       }
     }
-    return node('Mul', [x, m], `v/${n.name}/masked`);
+    return node('Mul', [x, m], `${prefix}v/${n.name}/masked`);
   };
   const afterRelu = (n: PlanNode, y: string): string => {
     const m = deferred.get(n.name);
-    return m ? node('Mul', [y, m], `v/${n.name}/masked`) : y;
+    return m ? node('Mul', [y, m], `${prefix}v/${n.name}/masked`) : y;
   };
 
-  for (const n of plan.nodes) {
-    const x = n.inputs.length ? val(n.inputs[0]!) : '';
-    const out = `v/${n.name}`;
-    let y: string;
-    switch (n.op) {
-      case 'input': {
-        const [h, w, c] = n.shape as [number, number, number];
-        if (uint8) {
-          inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
-          const pre = opts.preprocess ?? { mean: 0, std: 1 };
-          const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
-          const s = node('Mul', [f, scalar('const/scale', 1 / pre.std)], 'pre/scaled');
-          const p = node('Add', [s, scalar('const/shift', -pre.mean / pre.std)], 'pre/shifted');
-          y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
-        } else {
-          inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
-          y = node('Transpose', [INPUTS], out, [ints('perm', [0, 3, 1, 2])]);
+  const head = opts.modules?.length ? headNode(plan) : null;
+  const passes: (PortableModule | null)[] = opts.modules?.length ? opts.modules : [null];
+  let pixels = '';
+  const moduleOutputs: string[] = [];
+  for (const [pi, pass] of passes.entries()) {
+    module = pass;
+    prefix = passes.length > 1 ? `m${pi}/` : '';
+    deferred.clear();
+    for (const n of plan.nodes) {
+      if (n === head) break; // a module's own head follows the loop
+      const x = n.inputs.length ? val(n.inputs[0]!) : '';
+      const out = `${prefix}v/${n.name}`;
+      let y: string;
+      switch (n.op) {
+        case 'input': {
+          if (pixels) {
+            y = pixels; // every module pass reads the one preprocessed input
+            break;
+          }
+          const [h, w, c] = n.shape as [number, number, number];
+          if (uint8) {
+            inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
+            const pre = opts.preprocess ?? { mean: 0, std: 1 };
+            const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
+            const s = node('Mul', [f, scalar('const/scale', 1 / pre.std)], 'pre/scaled');
+            const p = node('Add', [s, scalar('const/shift', -pre.mean / pre.std)], 'pre/shifted');
+            y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
+          } else {
+            inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
+            y = node('Transpose', [INPUTS], out, [ints('perm', [0, 3, 1, 2])]);
+          }
+          pixels = y;
+          break;
         }
-        break;
+        case 'conv': {
+          const [kh, kw, ci, co] = n.kernelShape as [number, number, number, number];
+          const w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
+          const ins = [x, w];
+          if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
+          let z = node('Conv', ins, `${out}/conv`, [
+            ints('kernel_shape', [kh, kw]),
+            ints('strides', n.strides!),
+            ints('pads', n.pads!),
+            ints('dilations', [1, 1]),
+            int('group', 1),
+          ]);
+          z = masked(n, z);
+          if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
+          y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
+          break;
+        }
+        case 'dense': {
+          const [ci, co] = n.kernelShape as [number, number];
+          const w = init(`w/${n.name}/kernel`, [ci, co], n.kernel!);
+          const ins = [x, w];
+          if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
+          let z = node('Gemm', ins, `${out}/gemm`);
+          z = masked(n, z);
+          if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
+          y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
+          break;
+        }
+        case 'act':
+          if (observeRelu.has(n.name)) observeValue(n.name, x, n.inShape);
+          y = afterRelu(n, activate(x, n.act, n.shape, `${out}/act`));
+          break;
+        case 'add':
+          y = node('Sum', n.inputs.map(val), out);
+          break;
+        case 'bn': {
+          const c = n.gamma!.length;
+          y = node(
+            'BatchNormalization',
+            [
+              x,
+              init(`w/${n.name}/gamma`, [c], n.gamma!),
+              init(`w/${n.name}/beta`, [c], n.beta!),
+              init(`w/${n.name}/mean`, [c], n.mean!),
+              init(`w/${n.name}/variance`, [c], n.variance!),
+            ],
+            out,
+            [float('epsilon', n.epsilon!)],
+          );
+          break;
+        }
+        case 'pool': {
+          const attrs = [
+            ints('kernel_shape', n.poolSize!),
+            ints('strides', n.strides!),
+            ints('pads', n.pads!),
+          ];
+          if (n.pool === 'avg') attrs.push(int('count_include_pad', 0));
+          y = node(n.pool === 'avg' ? 'AveragePool' : 'MaxPool', [x], out, attrs);
+          break;
+        }
+        case 'gpool':
+          y = node(n.pool === 'avg' ? 'ReduceMean' : 'ReduceMax', [x], out, [
+            ints('axes', [2, 3]),
+            int('keepdims', 0),
+          ]);
+          break;
+        case 'flatten':
+          if (n.inShape.length === 1) y = x;
+          else if (n.inShape.length === 3) {
+            const t = node('Transpose', [x], `${out}/nhwc`, [ints('perm', [0, 2, 3, 1])]);
+            y = node('Flatten', [t], out, [int('axis', 1)]);
+          } else y = node('Flatten', [x], out, [int('axis', 1)]);
+          break;
+        case 'identity':
+          y = x;
+          break;
       }
-      case 'conv': {
-        const [kh, kw, ci, co] = n.kernelShape as [number, number, number, number];
-        const w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
-        const ins = [x, w];
-        if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
-        let z = node('Conv', ins, `${out}/conv`, [
-          ints('kernel_shape', [kh, kw]),
-          ints('strides', n.strides!),
-          ints('pads', n.pads!),
-          ints('dilations', [1, 1]),
-          int('group', 1),
-        ]);
-        z = masked(n, z);
-        if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
-        y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
-        break;
-      }
-      case 'dense': {
-        const [ci, co] = n.kernelShape as [number, number];
-        const w = init(`w/${n.name}/kernel`, [ci, co], n.kernel!);
-        const ins = [x, w];
-        if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
-        let z = node('Gemm', ins, `${out}/gemm`);
-        z = masked(n, z);
-        if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
-        y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
-        break;
-      }
-      case 'act':
-        if (observeRelu.has(n.name)) observeValue(n.name, x, n.inShape);
-        y = afterRelu(n, activate(x, n.act, n.shape, `${out}/act`));
-        break;
-      case 'add':
-        y = node('Sum', n.inputs.map(val), out);
-        break;
-      case 'bn': {
-        const c = n.gamma!.length;
-        y = node(
-          'BatchNormalization',
-          [
-            x,
-            init(`w/${n.name}/gamma`, [c], n.gamma!),
-            init(`w/${n.name}/beta`, [c], n.beta!),
-            init(`w/${n.name}/mean`, [c], n.mean!),
-            init(`w/${n.name}/variance`, [c], n.variance!),
-          ],
-          out,
-          [float('epsilon', n.epsilon!)],
-        );
-        break;
-      }
-      case 'pool': {
-        const attrs = [ints('kernel_shape', n.poolSize!), ints('strides', n.strides!), ints('pads', n.pads!)];
-        if (n.pool === 'avg') attrs.push(int('count_include_pad', 0));
-        y = node(n.pool === 'avg' ? 'AveragePool' : 'MaxPool', [x], out, attrs);
-        break;
-      }
-      case 'gpool':
-        y = node(n.pool === 'avg' ? 'ReduceMean' : 'ReduceMax', [x], out, [
-          ints('axes', [2, 3]),
-          int('keepdims', 0),
-        ]);
-        break;
-      case 'flatten':
-        if (n.inShape.length === 1) y = x;
-        else if (n.inShape.length === 3) {
-          const t = node('Transpose', [x], `${out}/nhwc`, [ints('perm', [0, 2, 3, 1])]);
-          y = node('Flatten', [t], out, [int('axis', 1)]);
-        } else y = node('Flatten', [x], out, [int('axis', 1)]);
-        break;
-      case 'identity':
-        y = x;
-        break;
+      alias.set(n.name, y);
     }
-    alias.set(n.name, y);
+    if (head && pass) moduleOutputs.push(moduleHead(pass, val(head.inputs[0]!)));
   }
-  if (opts.features && !opts.observe) {
+  if (head) {
+    const many = moduleOutputs.length > 1;
+    const name = many ? PROBABILITIES : PROBABILITY;
+    if (many) node('Concat', moduleOutputs, name, [int('axis', 1)]);
+    else node('Reshape', [moduleOutputs[0]!, int64s('const/flat', [-1])], name);
+    outputs.push(valueInfo(name, DataType.FLOAT, many ? ['N', moduleOutputs.length] : ['N']));
+  } else if (opts.features && !opts.observe) {
     const head = headNode(plan);
     node('Identity', [val(head.inputs[0]!)], FEATURES);
     outputs.unshift(valueInfo(FEATURES, DataType.FLOAT, ['N', head.inShape[0]!]));
