@@ -4,6 +4,7 @@
 // repair options (option 1 with the demo's clean model) with tiny settings, sees the
 // comparison (Table 6) with its recommendation, saves the result under a name, and evaluates
 // the saved classifier from the list. Screenshots of every step go to test-results/wizard-*.png.
+// Each step runs alone too (see ensureDemo, ensureCompared).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { WebShell } from '../../src/web/server.ts';
 import { RESULTS_DIR, startUiSession, type UiSession } from './browser.ts';
+import { finished, until } from '../helpers/jobs.ts';
+import { FAULTY_DEMO_PAIR } from '../../src/core/node/wizard/index.ts';
 
 describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   let session: UiSession;
@@ -35,6 +38,44 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
     await page.screenshot({ path: path.join(RESULTS_DIR, `wizard-${name}.png`), fullPage: true });
   }
 
+  // Each step also runs alone: what it needs (the faulty demo model, a finished wizard run) is
+  // made through the API when no earlier step made it, and the page is opened fresh (it picks
+  // up the session's latest demo and wizard jobs, as after a reload).
+  const DEMO = { depth: 8, epochs: 2, perClass: 24 };
+  async function ensureDemo(): Promise<{ modelDir: string; betterDir: string }> {
+    const done = (await session.api.listJobs()).find((j) => j.kind === 'faulty' && j.status === 'finished');
+    const job = done ?? (await until(session.api, (await session.api.startFaultyDemo(DEMO)).id));
+    finished(job);
+    return { modelDir: job.result!.modelDir!, betterDir: job.result!.betterDir! };
+  }
+  async function openWizard(): Promise<void> {
+    await page.goto(`${shell.url}#/wizard`);
+    await page.getByTestId('confusion-matrix').waitFor({ timeout: 60_000 });
+  }
+  async function tinySettings(): Promise<void> {
+    await page.getByTestId('wizard-form').getByText('Advanced', { exact: true }).click();
+    await page.getByTestId('pair-depth').selectOption('8');
+    await page.getByTestId('pair-epochs').fill('1');
+    await page.getByTestId('wizard-per-class').fill('10');
+  }
+  async function ensureCompared(): Promise<void> {
+    if ((await session.api.listJobs()).some((j) => j.kind === 'wizard' && j.status === 'finished')) return;
+    const demo = await ensureDemo();
+    const { victim, faulty } = FAULTY_DEMO_PAIR;
+    const job = await session.api.startWizard({
+      modelDir: demo.modelDir,
+      faulty,
+      victim,
+      options: [1, 2, 3, 4],
+      betterModel: demo.betterDir,
+      pairDepth: 8,
+      pairEpochs: 1,
+      perClass: 10,
+      seed: 1,
+    });
+    finished(await until(session.api, job.id));
+  }
+
   test('the page is in the navigation and offers a faulty demo model', async () => {
     await page.goto(shell.url);
     await page.getByRole('link', { name: 'Fix-it wizard' }).click();
@@ -45,6 +86,7 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   });
 
   test('step 1: a tiny faulty demo model, its confusion matrix and the proposed pair', async () => {
+    await page.goto(`${shell.url}#/wizard`);
     const demo = page.getByTestId('faulty-demo');
     await demo.getByText('Advanced', { exact: true }).click();
     await page.getByTestId('demo-depth').selectOption('8');
@@ -85,18 +127,20 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   });
 
   test('step 2: four options with the demo’s clean model as option 1’s, and tiny settings', async () => {
+    await ensureDemo();
+    await openWizard();
     for (const o of [1, 2, 3, 4]) assert.equal(await page.getByTestId(`option-${o}`).isChecked(), true);
     const better = page.getByTestId('better-model');
     assert.match((await better.locator('option:checked').textContent()) ?? '', /clean model/);
-    await page.getByTestId('wizard-form').getByText('Advanced', { exact: true }).click();
-    await page.getByTestId('pair-depth').selectOption('8');
-    await page.getByTestId('pair-epochs').fill('1');
-    await page.getByTestId('wizard-per-class').fill('10');
+    await tinySettings();
     assert.equal(await page.getByTestId('wizard-problems').locator('li').count(), 0);
     await shot('options');
   });
 
   test('steps 3-4: the run shows its progress and ends in the comparison with a recommendation', async () => {
+    await ensureDemo();
+    await openWizard();
+    await tinySettings();
     await page.getByTestId('run-wizard').click();
     const step3 = page.getByTestId('wizard-step-3');
     await step3.getByTestId('job').waitFor({ timeout: 30_000 });
@@ -131,6 +175,9 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   });
 
   test('step 5: the result is saved under a name, listed, and evaluates', async () => {
+    await ensureCompared();
+    await openWizard();
+    await page.getByTestId('recommendation').waitFor({ timeout: 60_000 });
     const name = page.getByTestId('save-name');
     assert.match(await name.inputValue(), /^repaired-[A-Za-z0-9._-]+-option-\d$/);
     const recommended = (await page.getByTestId('recommendation').textContent())?.match(/option (\d)/)?.[1];
