@@ -73,13 +73,20 @@ export function checkTrainable(plan: ModelPlan): void {
   }
 }
 
+export interface BuildOptions {
+  /** onnxruntime's NCHWc block size for blocked convolutions (nchwc.ts), 0 for plain Conv. */
+  nchwcBlock?: number;
+}
+
 export function buildGraph(
   plan: ModelPlan,
   specs: readonly tf.io.WeightsManifestEntry[],
   mode: 'train' | 'eval',
+  opts: BuildOptions = {},
 ): BuiltGraph {
   checkTrainable(plan);
   const g = new GraphBuilder();
+  g.nchwcBlock = opts.nchwcBlock ?? 0;
   const specIndex = new Map(specs.map((s, i) => [s.name, i]));
   const declared = new Set<number>();
   const gradients = new Map<number, string>();

@@ -21,6 +21,7 @@ import {
   weightInput,
   type BuiltGraph,
 } from './build.ts';
+import { nchwcBlockSize } from './nchwc.ts';
 
 type OrtModule = typeof Ort;
 
@@ -29,6 +30,8 @@ export interface OnnxTrainOptions {
   threads: number;
   /** Session options merged over ours (profiling, optimisation level: the bench's tuning). */
   session?: Ort.InferenceSession.SessionOptions;
+  /** Use onnxruntime's blocked (NCHWc) convolution kernels where the CPU has them (default true). */
+  nchwc?: boolean;
 }
 
 /** Layout of the flat weights, straight from the weight specs (tfjs's model.weights order). */
@@ -102,8 +105,9 @@ export class OnnxTrainEngine implements TrainingEngine {
     if (this.loaded?.key !== key) {
       await this.release();
       const plan = planModel(artifacts);
-      const train = buildGraph(plan, artifacts.weightSpecs, 'train');
-      const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval');
+      const nchwcBlock = this.opts.nchwc === false ? 0 : await nchwcBlockSize(this.ort);
+      const train = buildGraph(plan, artifacts.weightSpecs, 'train', { nchwcBlock });
+      const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval', { nchwcBlock });
       const trainSession = await this.ort.InferenceSession.create(train.bytes, this.sessionOptions());
       let evalSession: Ort.InferenceSession;
       try {

@@ -44,6 +44,12 @@ export class GraphBuilder {
   private readonly consts = new Map<string, string>();
   /** Prefix of the next nodes' names (layer and pass): what a profile groups by. */
   tag = '';
+  /**
+   * onnxruntime's NCHWc block size on this CPU (its blocked convolution kernels, used with
+   * weights computed in the graph), or 0 to use plain Conv.
+   */
+  nchwcBlock = 0;
+  private readonly domains = new Set<string>();
 
   /** Adds one node; returns its (first) output's name. `out` names it, else a fresh name. */
   op(type: string, ins: string[], attrs: Attr[] = [], out?: string): string {
@@ -51,11 +57,31 @@ export class GraphBuilder {
   }
 
   /** A node with several outputs. */
-  opN(type: string, ins: string[], count: number, attrs: Attr[] = [], outs?: string[]): string[] {
+  opN(
+    type: string,
+    ins: string[],
+    count: number,
+    attrs: Attr[] = [],
+    outs?: string[],
+    domain = '',
+  ): string[] {
     const id = this.counter++;
     const names = outs ?? Array.from({ length: count }, (_, k) => `t${id}_${type}${k ? `_${k}` : ''}`);
-    this.nodes.push({ opType: type, input: ins, output: names, name: `${this.tag}/${type}_${id}`, attribute: attrs });
+    this.nodes.push({
+      opType: type,
+      input: ins,
+      output: names,
+      name: `${this.tag}/${type}_${id}`,
+      attribute: attrs,
+      ...(domain ? { domain } : {}),
+    });
+    if (domain) this.domains.add(domain);
     return names;
+  }
+
+  /** A node of another operator domain (onnxruntime's contrib ops). */
+  opIn(domain: string, type: string, ins: string[], attrs: Attr[] = []): string {
+    return this.opN(type, ins, 1, attrs, undefined, domain)[0]!;
   }
 
   /** A float constant (deduplicated by value for small ones). */
@@ -112,7 +138,10 @@ export class GraphBuilder {
       irVersion: IR_VERSION,
       producerName: 'decomposer',
       producerVersion: '0.1.0',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [
+        { domain: '', version: OPSET },
+        ...[...this.domains].map((domain) => ({ domain, version: 1 })),
+      ],
       graph: {
         name: 'train',
         node: this.nodes,

@@ -1,0 +1,137 @@
+// onnxruntime's blocked-channel (NCHWc) convolution kernels, used directly. onnxruntime moves
+// a Conv onto them only when its weights are constants; training feeds the weights as
+// inputs, so the graph reorders them itself (a Reshape and a Transpose) into the blocked
+// filter layout and calls the com.microsoft.nchwc Conv, with activations reordered in and
+// out around it. The block size depends on the CPU's vector width, so it is found by
+// running a small convolution both ways once per process; 0 (plain Conv) where none matches.
+import type * as Ort from 'onnxruntime-node';
+import { GraphBuilder, int, ints, str, type Attr } from './graph.ts';
+
+export const NCHWC = 'com.microsoft.nchwc';
+
+/** Whether a convolution with these channel counts can run blocked. */
+export function blockable(ci: number, co: number, block: number): boolean {
+  return block > 0 && co % block === 0 && (ci % block === 0 || ci < block);
+}
+
+/**
+ * An OIHW filter value in the blocked layout the NCHWc kernels read (logical shape kept).
+ * `i` null: a multiple of the block known only when the graph runs.
+ */
+function blockedFilter(
+  g: GraphBuilder,
+  w: string,
+  [o, i, kh, kw]: [number, number | null, number, number],
+  block: number,
+): string {
+  const b = block;
+  // Input channels below the block: the input stays NCHW and the filter is OIHWBo.
+  const [shape, perm] =
+    i === null || i % b === 0
+      ? [
+          [o / b, b, i === null ? -1 : i / b, b, kh, kw],
+          [0, 2, 4, 5, 3, 1],
+        ]
+      : [
+          [o / b, b, i, kh, kw],
+          [0, 2, 3, 4, 1],
+        ];
+  const t = g.op('Transpose', [g.op('Reshape', [w, g.int64(shape)])], [ints('perm', perm)]);
+  return g.op('Reshape', [t, g.int64([o, i ?? -1, kh, kw])]);
+}
+
+/**
+ * A convolution of the NCHW value `x` by the OIHW filter value `w` on the blocked kernels;
+ * returns NCHW. `relu` fuses the activation.
+ */
+export function blockedConv(
+  g: GraphBuilder,
+  x: string,
+  w: string,
+  bias: string | null,
+  dims: {
+    /** Input channels; null: a multiple of the block known only when the graph runs. */
+    ci: number | null;
+    co: number;
+    k: [number, number];
+    strides: [number, number];
+    pads: number[];
+    dilations?: [number, number];
+  },
+  block: number,
+  relu = false,
+): string {
+  const { ci, co, k, strides, pads } = dims;
+  const xin =
+    ci === null || ci % block === 0 ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 0)]) : x;
+  const wb = blockedFilter(g, w, [co, ci, k[0], k[1]], block);
+  const attrs: Attr[] = [
+    ints('kernel_shape', k),
+    ints('strides', strides),
+    ints('pads', pads),
+    ints('dilations', dims.dilations ?? [1, 1]),
+    int('group', 1),
+  ];
+  if (relu) attrs.push(str('activation', 'Relu'));
+  const y = g.opIn(NCHWC, 'Conv', bias ? [xin, wb, bias] : [xin, wb], attrs);
+  return g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 0)]);
+}
+
+/**
+ * `x` with its axis 1 padded with zeros to a multiple of the block (its size is only known
+ * when the graph runs: the batch, used as channels by the filter gradient).
+ */
+export function padToBlock(g: GraphBuilder, x: string, block: number): string {
+  const n = g.op('Gather', [g.op('Shape', [x]), g.int64([1])]);
+  const b = g.int64([block]);
+  const r = g.op('Mod', [g.op('Sub', [b, g.op('Mod', [n, b])]), b]);
+  const pads = g.op('Concat', [g.int64([0, 0, 0, 0, 0]), r, g.int64([0, 0])], [int('axis', 0)]);
+  return g.op('Pad', [x, pads]);
+}
+
+let detected: Promise<number> | null = null;
+
+/** The NCHWc block size onnxruntime uses on this CPU, or 0 when its blocked kernels are absent. */
+export function nchwcBlockSize(ort: typeof Ort): Promise<number> {
+  detected ??= (async () => {
+    const [n, c, h, kk] = [2, 32, 7, 3];
+    const x = Float32Array.from({ length: n * c * h * h }, (_, i) => Math.sin(i * 0.37));
+    const w = Float32Array.from({ length: c * c * kk * kk }, (_, i) => Math.cos(i * 0.71));
+    for (const block of [16, 8, 4]) {
+      try {
+        const g = new GraphBuilder();
+        g.input('x', [n, c, h, h]);
+        g.input('w', [c, c, kk, kk]);
+        const dims = {
+          ci: c,
+          co: c,
+          k: [kk, kk] as [number, number],
+          strides: [1, 1] as [number, number],
+          pads: [1, 1, 1, 1],
+        };
+        g.output(
+          'ref',
+          g.op('Conv', ['x', 'w'], [ints('kernel_shape', [kk, kk]), ints('pads', [1, 1, 1, 1])]),
+          [n, c, h, h],
+        );
+        g.output('blocked', blockedConv(g, 'x', 'w', null, dims, block), [n, c, h, h]);
+        const s = await ort.InferenceSession.create(g.encode(), { logSeverityLevel: 4 });
+        const r = await s.run({
+          x: new ort.Tensor('float32', x, [n, c, h, h]),
+          w: new ort.Tensor('float32', w, [c, c, kk, kk]),
+        });
+        await s.release();
+        const a = r.ref!.data as Float32Array;
+        const b = r.blocked!.data as Float32Array;
+        let worst = 0;
+        for (let i = 0; i < a.length; i++)
+          worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(a[i]!)));
+        if (worst < 1e-4) return block;
+      } catch {
+        // The blocked kernels are not built for this CPU or this block size.
+      }
+    }
+    return 0;
+  })();
+  return detected;
+}
