@@ -2,6 +2,7 @@
 // web shell bridges it over HTTP and Server-Sent Events; the renderer does not know which is behind it.
 import type { DatasetInfo, Progress } from './dataset.ts';
 import { isUserError, UserError } from './errors.ts';
+import { isResNetDepth, RESNET_DEPTH_RULE } from './rules.ts';
 import { WIZARD_OPTIONS, type WizardOption } from './wizard.ts';
 
 /** The tfjs backends (model building, and training where onnxruntime cannot). */
@@ -726,7 +727,7 @@ export function checkTrainParams(p: unknown): string | null {
   if (extra) return extra;
   if (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300)
     return 'dataset must be a dataset id';
-  if (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0) return 'depth must be 6n+2 (8, 14, 20, 32, 56, …)';
+  if (!isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
   if (!isInt(p.epochs, 1, 1000)) return 'epochs must be a whole number from 1 to 1000';
   if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
   if (typeof p.augment !== 'boolean') return 'augment must be true or false';
@@ -743,8 +744,7 @@ export function checkDemoParams(p: unknown): string | null {
   if (extra) return extra;
   if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
   if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
-  if (p.depth !== undefined && (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0))
-    return 'depth must be 6n+2';
+  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
   if (p.perClass !== undefined && !isInt(p.perClass, 2, 100_000))
     return 'images per class must be from 2 to 100000';
   return null;
@@ -865,8 +865,7 @@ export function checkFaultyDemoParams(p: unknown): string | null {
   const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'fraction', 'better'], 'faulty demo parameters');
   if (extra) return extra;
   if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
-  if (p.depth !== undefined && (!isInt(p.depth, 8, 200) || (p.depth - 2) % 6 !== 0))
-    return 'depth must be 6n+2';
+  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
   if (p.perClass !== undefined && !isInt(p.perClass, 4, 100_000))
     return 'images per class must be from 4 to 100000';
   if (p.fraction !== undefined && !isNum(p.fraction, 0.05, 1))
@@ -910,7 +909,7 @@ export function checkWizardParams(p: unknown): string | null {
     return 'options must be one or more of 1, 2, 3, 4';
   if (p.betterModel != null && !isPathString(p.betterModel)) return 'betterModel must be a model folder';
   if (p.betterEpochs != null && !isInt(p.betterEpochs, 1, 1000)) return 'betterEpochs must be from 1 to 1000';
-  if (!isInt(p.pairDepth, 8, 200) || (p.pairDepth - 2) % 6 !== 0) return 'pairDepth must be 6n+2';
+  if (!isResNetDepth(p.pairDepth)) return `pairDepth must be ${RESNET_DEPTH_RULE}`;
   if (!isInt(p.pairEpochs, 1, 1000)) return 'pairEpochs must be from 1 to 1000';
   if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
   if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
@@ -971,7 +970,10 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
         : `download one of ${DOWNLOADABLE_DATASETS.join(', ')}`,
   },
   importDataset: { arity: 1, check: ([s]) => checkImportSpec(s) },
-  pickPath: { arity: 1, check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder') },
+  pickPath: {
+    arity: 1,
+    check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder'),
+  },
   listRuns: { arity: 0, check: none },
   getRun: {
     arity: 1,
@@ -1016,7 +1018,11 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
           ? 'the dataset must be a dataset id or null'
           : null,
   },
-  startFaultyDemo: { arity: 1, optional: 1, check: ([p]) => checkFaultyDemoParams(p) },
+  startFaultyDemo: {
+    arity: 1,
+    optional: 1,
+    check: ([p]) => checkFaultyDemoParams(p),
+  },
   startWizard: { arity: 1, check: ([p]) => checkWizardParams(p) },
   saveRepair: { arity: 1, check: ([p]) => checkSaveRepairParams(p) },
   listRepaired: { arity: 0, check: none },

@@ -7,6 +7,7 @@
 // counting (ResNet-20/32/56 have 21/33/57 convolution layers).
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../common/errors.ts';
+import { isResNetDepth } from '../../common/rules.ts';
 
 export interface ResNetConfig {
   depth: number;
@@ -17,9 +18,9 @@ export interface ResNetConfig {
 }
 
 export function validateResNetConfig(c: ResNetConfig): void {
-  if (!Number.isInteger(c.depth) || c.depth < 8 || (c.depth - 2) % 6 !== 0) {
+  if (!isResNetDepth(c.depth)) {
     throw new UserError(
-      `ResNet depth ${c.depth} is not of the form 6n+2.`,
+      `ResNet depth ${c.depth} is not of the form 6n+2 (from 8 to 200).`,
       'Use 20, 32, 44, 56 or 110.',
       'bad-depth',
     );
