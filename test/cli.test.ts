@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -64,9 +64,17 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
     out,
     '--idle-seconds',
     '0',
+    '--baseline-epochs',
+    '4',
+    '--baseline-patience',
+    '1',
+    '--chart',
+    path.join(home, 'figure6.svg'),
   ]);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim()) as { backend: string; model: Record<string, unknown> };
+  // stdout is the JSON alone; progress went to stderr although --json was given.
+  const j = JSON.parse(r.stdout) as { backend: string; model: Record<string, unknown> };
+  assert.match(r.stderr, /epoch 1\/1/);
   assert.equal(j.backend, 'onnxruntime');
   const m = j.model as {
     depth: number;
@@ -118,9 +126,20 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
       tma: number;
       co2e_ratio_fixed: number | null;
       co2e_ratio_best: number | null;
+      baseline_best_epoch: number | null;
+      baseline_converged: boolean | null;
     }[];
     replace: { kind: string; top1: number; top5: number; tma: number; co2e_ratio_fixed: number | null }[];
   };
+  // Every scenario says how its baseline ended: its best epoch (of at most 4) and whether it converged.
+  for (const x of d.reuse) {
+    assert.ok(x.baseline_best_epoch! >= 1 && x.baseline_best_epoch! <= 4, JSON.stringify(x));
+    assert.equal(typeof x.baseline_converged, 'boolean');
+  }
+  // The same Figure 6 as the app, as an SVG file: four bars per scenario.
+  const svg = await readFile(path.join(home, 'figure6.svg'), 'utf8');
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(svg.match(/class="fig6-bar"/g)?.length, 4 * (d.reuse.length + d.replace.length));
   assert.deepEqual(
     d.decomposition.map((x) => x.approach),
     ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'],

@@ -227,7 +227,7 @@ function gridSpec(kind: 'reuse' | 'replace', scopes: ('intra' | 'inter')[]): Gri
     pairs: 2,
     approach: 'CI+TI+MC-BLN',
     decompose: { perClass: 8, point: 'relu', delta: 0.5, rule: 'prose' },
-    baseline: { epochs: 1, depth: 8, batchSize: 16 },
+    baseline: { epochs: 1, patience: 1, depth: 8, batchSize: 16 },
     inference: 'auto',
   };
 }

@@ -5,7 +5,14 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { train, validationSplit, type TrainEvent, type TrainResult } from '../src/core/node/train/trainer.ts';
+import {
+  converged,
+  leftPlateau,
+  train,
+  validationSplit,
+  type TrainEvent,
+  type TrainResult,
+} from '../src/core/node/train/trainer.ts';
 import { EnginePool } from '../src/core/node/engine/pool.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, loadModelDir, modelToArtifacts } from '../src/core/node/models/io.ts';
@@ -36,6 +43,40 @@ test('training on a tiny dataset lowers the loss, keeps the best epoch and repor
   assert.ok(r.top1 > 0.5, `top-1 ${r.top1}`);
   assert.ok(r.top5 >= r.top1);
   assert.ok(r.modelDir);
+});
+
+test('early stopping: a baseline stops once validation accuracy has not improved for the patience, and says it converged', async () => {
+  const runDir = await tmp();
+  const data = colourDataset({ train: 128 });
+  const config = { depth: 8, epochs: 15, batchSize: 16, seed: 1, augment: false, patience: 2 };
+  const r = await train({ runDir, data, workers: 0, config });
+  assert.equal(r.status, 'finished');
+  assert.ok(
+    r.stoppedEarly,
+    `trained all ${r.epochsDone} epochs: ${r.history.map((h) => h.valAccuracy).join(' ')}`,
+  );
+  assert.equal(r.epochsDone, r.bestEpoch + 2, 'stopped exactly when the patience ran out');
+  assert.equal(r.history.length, r.epochsDone);
+  // The epochs after the best did not improve on it.
+  for (const h of r.history.slice(r.bestEpoch)) assert.ok(h.valAccuracy <= r.valAccuracy);
+  assert.ok(r.converged);
+  // Running it again (a resume) trains nothing more: its patience has run out.
+  const again = await train({ runDir, data, workers: 0, config });
+  assert.equal(again.epochsDone, r.epochsDone);
+  assert.equal(again.resumedFrom, r.epochsDone);
+});
+
+test('convergence: off the chance plateau, and no improvement over the last max(1, patience) epochs', () => {
+  // Two classes: chance is 50%, so 54% has not left the plateau and 56% has.
+  assert.equal(leftPlateau(0.54, 2), false);
+  assert.equal(leftPlateau(0.56, 2), true);
+  assert.equal(leftPlateau(0.19, 10), true);
+  const h = { epochsDone: 10, bestEpoch: 10, bestVal: 0.9, classes: 2 };
+  assert.equal(converged(h, 3), false, 'still improving at its last epoch');
+  assert.equal(converged({ ...h, bestEpoch: 8 }, 3), false, 'the maximum came before the patience ran out');
+  assert.equal(converged({ ...h, bestEpoch: 7 }, 3), true);
+  assert.equal(converged({ ...h, bestEpoch: 9 }, 0), true, 'fixed epochs: not improving at the last one');
+  assert.equal(converged({ ...h, bestEpoch: 2, bestVal: 0.5 }, 3), false, 'never left chance level');
 });
 
 test('the saved best checkpoint reloads and predicts identically to the engine', async () => {

@@ -4,11 +4,19 @@ import type { IdlePowers } from '../core/node/energy/formula.ts';
 import { idlePowers } from '../core/node/measure/measured.ts';
 import type { ScenarioRow } from '../core/node/workflows/grid.ts';
 import type { Settings } from '../core/node/store/settings.ts';
+import path from 'node:path';
+import { figure6Scenarios, figure6Svg, scenarioWarning } from '../core/common/figure6.ts';
+import { writeFileAtomic } from '../core/node/fs/atomic.ts';
+import { scenarioView } from '../core/node/jobs/analysis.ts';
 import { fmtPct, info } from './output.ts';
 
 export function printRows(rows: ScenarioRow[]): void {
   const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x)).padStart(7);
   const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`).padStart(8);
+  // The same warnings as the app's table and chart (common/figure6.ts).
+  const charted = figure6Scenarios(rows.map(scenarioView));
+  const warning = new Map(rows.map((r, i) => [r, scenarioWarning(charted[i]!)]));
+  const mark = (r: ScenarioRow) => (warning.get(r) ? '  !' : '');
   const reuse = rows.filter((r) => r.scenario === 'reuse');
   const replace = rows.filter((r) => r.scenario === 'replace');
   if (reuse.length) {
@@ -16,11 +24,11 @@ export function printRows(rows: ScenarioRow[]): void {
       '\nReuse (Tables 2 and 3): MA composed modules, MMA after continuous learning, TMA trained from scratch\n',
     );
     process.stdout.write(
-      `${'kind'.padEnd(6)} ${'classes'.padEnd(44)}      MA     MMA     TMA  CO2e x fixed  x best\n`,
+      `${'kind'.padEnd(6)} ${'classes'.padEnd(44)}      MA     MMA     TMA  CO2e x best  x fixed\n`,
     );
     for (const r of reuse)
       process.stdout.write(
-        `${r.kind.padEnd(6)} ${r.classes.join(' + ').slice(0, 44).padEnd(44)} ${pct(r.ma)} ${pct(r.mma)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_fixed)}    ${ratio(r.co2e_ratio_best)}\n`,
+        `${r.kind.padEnd(6)} ${r.classes.join(' + ').slice(0, 44).padEnd(44)} ${pct(r.ma)} ${pct(r.mma)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_best)}    ${ratio(r.co2e_ratio_fixed)}${mark(r)}\n`,
       );
   }
   if (replace.length) {
@@ -28,15 +36,28 @@ export function printRows(rows: ScenarioRow[]): void {
       '\nReplace (Tables 4 and 5): composed modules after the replacement vs the trained model\n',
     );
     process.stdout.write(
-      `${'kind'.padEnd(6)} ${'replaced'.padEnd(30)}   top-1   top-5  model-1 model-5     TMA  CO2e x fixed  x best\n`,
+      `${'kind'.padEnd(6)} ${'replaced'.padEnd(30)}   top-1   top-5  model-1 model-5     TMA  CO2e x best  x fixed\n`,
     );
     for (const r of replace) {
       const key = r.key.split(':')[1] ?? '';
       process.stdout.write(
-        `${r.kind.padEnd(6)} ${key.padEnd(30)} ${pct(r.top1)} ${pct(r.top5)} ${pct(r.model_top1)} ${pct(r.model_top5)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_fixed)}    ${ratio(r.co2e_ratio_best)}\n`,
+        `${r.kind.padEnd(6)} ${key.padEnd(30)} ${pct(r.top1)} ${pct(r.top5)} ${pct(r.model_top1)} ${pct(r.model_top5)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_best)}    ${ratio(r.co2e_ratio_fixed)}${mark(r)}\n`,
       );
     }
   }
+  if (rows.length)
+    process.stdout.write(
+      'CO2e x best: training from scratch until its best validation epoch over reusing; x fixed: every epoch it trained.\n',
+    );
+  for (const r of rows) {
+    const w = warning.get(r);
+    if (w) process.stdout.write(`! ${r.scenario} (${r.kind}) ${r.classes.join(' + ')}: ${w}\n`);
+  }
+}
+
+/** Writes Figure 6 of the rows as an SVG file (the app draws the same chart). */
+export async function writeChart(file: string, rows: ScenarioRow[], title: string): Promise<void> {
+  await writeFileAtomic(path.resolve(file), figure6Svg(figure6Scenarios(rows.map(scenarioView)), { title }));
 }
 
 /** Figure 6: total CO2e of each side over the grid. */

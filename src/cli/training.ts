@@ -52,6 +52,8 @@ export function trainRecorded(
     eng: { workers: number | undefined; backend: BackendName | null };
     config: Partial<TrainConfig>;
     json: boolean;
+    /** Progress lines on stderr even with --json (stdout keeps only the JSON). */
+    progress?: boolean;
     params?: Record<string, unknown>;
   },
 ): Promise<RecordedTraining> {
@@ -71,7 +73,7 @@ export function trainRecorded(
         onEvent,
         config: o.config,
       }),
-    onEvent: trainReporter(o.json),
+    onEvent: trainReporter(o.json && !o.progress),
   });
 }
 

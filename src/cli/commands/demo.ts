@@ -15,7 +15,7 @@ import {
   withMeasureContext,
 } from '../options.ts';
 import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
-import { printRows } from '../scenarios.ts';
+import { printRows, writeChart } from '../scenarios.ts';
 import { modelSummary, printEnergy, trainRecorded } from '../training.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { formatTable1 } from '../../core/node/decompose/index.ts';
@@ -23,6 +23,7 @@ import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { cacheDir } from '../../core/node/paths.ts';
 import { table1Json } from '../../core/node/workflows/decomposition.ts';
 import { runDemo, type DemoSettings } from '../../core/node/workflows/demo.ts';
+import { trainingEngineName } from '../../core/node/train/trainer.ts';
 
 export { DEMO_DEFAULTS };
 
@@ -41,6 +42,15 @@ trains a ResNet-${DEMO_DEFAULTS.depth} from scratch and prints its test accuracy
   --size N            32 (default) or 64
   --seed N            seed (default 1)
   --no-reuse          skip the reuse and replace scenarios
+  --baseline-epochs N the most epochs of each scenario's baseline (default: the
+                      baselineMaxEpochs setting)
+  --baseline-patience N  a baseline stops once validation accuracy has not improved for N
+                      epochs (default: the baselinePatience setting)
+  --chart FILE        write Figure 6 of the scenarios (CO2e each way, log axis) as an SVG file
+
+Progress (steps, epochs, ETA) goes to stderr in every mode; with --json, stdout holds only
+the JSON. Baselines train until validation accuracy stops improving (the baselinePatience
+and baselineMaxEpochs settings); a scenario whose baseline did not converge is flagged.
   --decompose-per-class N  images per class the decomposition observes (default ${DEMO_DEFAULTS.decomposePerClass};
                       0 skips the decomposition)
   -o, --out DIR       run folder (default: a new temporary folder)
@@ -56,6 +66,9 @@ ${ENGINE_USAGE}`,
     'decompose-per-class': { type: 'string' },
     out: { type: 'string', short: 'o' },
     'no-reuse': { type: 'boolean', default: false },
+    chart: { type: 'string' },
+    'baseline-epochs': { type: 'string' },
+    'baseline-patience': { type: 'string' },
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
@@ -80,34 +93,51 @@ ${ENGINE_USAGE}`,
       scenarios: !v['no-reuse'],
     };
     const out = (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-demo-')));
-    const say = (l: string) => (json ? undefined : info(l));
-    const d = await withMeasureContext(v, { quiet: json, signal: interruptSignal() }, (ctx) =>
-      runDemo(settings, {
-        ...ctx,
-        // Warnings (idle power not measured) show even with --json.
-        onInfo: (l) => (json && !l.startsWith('warning') ? undefined : info(l)),
-        cacheDir: cacheDir(eng.home),
-        workers: eng.workers,
-        backend: eng.backend,
-        train: (data, config, experimentId) => {
-          say(
-            `demo: ResNet-${config.depth} on the embedded "${data.info.name}" dataset (${data.info.classNames.length} classes, ${size}x${size}); run folder ${out}`,
-          );
-          return trainRecorded(
-            { ...ctx, experimentId },
-            { data, out, eng, config, json, params: { demo: true } },
-          );
+    // Progress goes to stderr in every mode: a --json demo runs for minutes.
+    const say = info;
+    const d = await withMeasureContext(v, { quiet: false, signal: interruptSignal() }, (ctx) =>
+      runDemo(
+        {
+          ...settings,
+          baseline: {
+            epochs: intOption(v, 'baseline-epochs', ctx.settings.baselineMaxEpochs, 1),
+            patience: intOption(v, 'baseline-patience', ctx.settings.baselinePatience, 1),
+          },
         },
-      }),
+        {
+          ...ctx,
+          onInfo: info,
+          cacheDir: cacheDir(eng.home),
+          workers: eng.workers,
+          backend: eng.backend,
+          train: (data, config, experimentId) => {
+            say(
+              `demo: ResNet-${config.depth} on the embedded "${data.info.name}" dataset (${data.info.classNames.length} classes, ${size}x${size}); run folder ${out}`,
+            );
+            return trainRecorded(
+              { ...ctx, experimentId },
+              { data, out, eng, config, json, progress: true, params: { demo: true } },
+            );
+          },
+        },
+      ),
     );
     const r = d.training.result;
+    if (v.chart && d.scenarios) {
+      await writeChart(
+        String(v.chart),
+        [...d.scenarios.reuse, ...d.scenarios.replace],
+        `Demo on ${d.data.info.name}: CO2e per scenario`,
+      );
+      info(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+    }
     const model = modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth);
     const table = d.table1?.value.table ?? null;
     if (json)
       printJson({
         backend: r.backend,
         backend_detail: r.backendDetail,
-        engines: { training: `tfjs-${r.backend}`, evaluation: r.evalEngine },
+        engines: { training: trainingEngineName(r.backend), evaluation: r.evalEngine },
         status: r.status,
         model_dir: r.modelDir,
         model,
@@ -127,6 +157,8 @@ ${ENGINE_USAGE}`,
           tma: x.tma,
           co2e_ratio_fixed: x.co2e_ratio_fixed,
           co2e_ratio_best: x.co2e_ratio_best,
+          baseline_best_epoch: x.baseline_best_epoch ?? null,
+          baseline_converged: x.baseline_converged ?? null,
         })),
         replace: (d.scenarios?.replace ?? []).map((x) => ({
           kind: x.kind,
@@ -137,6 +169,8 @@ ${ENGINE_USAGE}`,
           tma: x.tma,
           co2e_ratio_fixed: x.co2e_ratio_fixed,
           co2e_ratio_best: x.co2e_ratio_best,
+          baseline_best_epoch: x.baseline_best_epoch ?? null,
+          baseline_converged: x.baseline_converged ?? null,
         })),
       });
     else {

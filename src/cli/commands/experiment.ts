@@ -14,7 +14,7 @@ import {
 } from '../models.ts';
 import { engineSettings, inferenceOption, intOption, withMeasureContext } from '../options.ts';
 import { EXIT, info, interruptSignal, printJson } from '../output.ts';
-import { figure6, measureGridIdle, printRows } from '../scenarios.ts';
+import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
 import { runGrid, type GridSpec } from '../../core/node/workflows/grid.ts';
@@ -29,6 +29,8 @@ export const GRID_OPTIONS = {
   classes: { type: 'string' },
   approach: { type: 'string' },
   'baseline-epochs': { type: 'string' },
+  'baseline-patience': { type: 'string' },
+  chart: { type: 'string' },
   'baseline-depth': { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string', short: 'o' },
@@ -46,7 +48,12 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
   --pairs N           inter reuse pairs / inter replace scenarios (default 6 / 3)
   --classes LIST      intra replace: the classes whose module is replaced (default: all)
   --approach A        ${APPROACHES.join(' | ')} (default CI+TI+MC-BLN)
-  --baseline-epochs N epochs of each train-from-scratch baseline (default 10)
+  --baseline-epochs N the most epochs of each train-from-scratch baseline (default: the
+                      baselineMaxEpochs setting, 30)
+  --baseline-patience N  a baseline stops once validation accuracy has not improved for N
+                      epochs after leaving chance level (default: the baselinePatience
+                      setting, 3); one still improving at the maximum is flagged
+  --chart FILE        also write Figure 6 (CO2e per scenario, log axis) as an SVG file
   --baseline-depth N  its ResNet depth (default: model A's)
   --batch N           its batch size (default 32)
   -o, --out DIR       where baselines train (default <home>/experiments)
@@ -147,7 +154,9 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
     approach: parseApproach((v.approach as string | undefined) ?? 'CI+TI+MC-BLN'),
     decompose: { perClass: d.perClass ?? 1000, point: d.point!, delta: d.delta!, rule: d.rule! },
     baseline: {
-      epochs: intOption(v, 'baseline-epochs', 10, 1),
+      // Filled from the settings below unless given.
+      epochs: v['baseline-epochs'] === undefined ? 0 : intOption(v, 'baseline-epochs', 30, 1),
+      patience: v['baseline-patience'] === undefined ? 0 : intOption(v, 'baseline-patience', 3, 1),
       depth: intOption(v, 'baseline-depth', models[0]!.depth, 8),
       batchSize: intOption(v, 'batch', 32, 1),
     },
@@ -155,6 +164,8 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
   };
   return withMeasureContext(v, { quiet: json, signal: interruptSignal() }, async (ctx) => {
     const { store, settings, signal } = ctx;
+    spec.baseline.epochs ||= settings.baselineMaxEpochs;
+    spec.baseline.patience ||= settings.baselinePatience;
     const idle = await measureGridIdle(settings, json);
     const result = await runGrid(spec, models, {
       store,
@@ -170,6 +181,10 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
       },
     });
     const summary = figure6(result.rows);
+    if (v.chart) {
+      await writeChart(String(v.chart), result.rows, `${kind} experiment: CO2e per scenario`);
+      info(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+    }
     if (json)
       printJson({ grid: result.id, kind, resumed: result.resumed, rows: result.rows, figure6: summary });
     else {

@@ -16,7 +16,7 @@ import {
 import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
 import { modelSummary, printEnergy, trainRecorded } from '../training.ts';
 import { runsDir } from '../../core/node/paths.ts';
-import { DEFAULT_TRAIN } from '../../core/node/train/trainer.ts';
+import { DEFAULT_TRAIN, trainingEngineName } from '../../core/node/train/trainer.ts';
 import { UserError } from '../../core/common/errors.ts';
 
 export const TRAIN_OPTIONS = {
@@ -94,7 +94,7 @@ ${ENGINE_USAGE}`,
     const summary = {
       backend: r.backend,
       backend_detail: r.backendDetail,
-      engines: { training: `tfjs-${r.backend}`, evaluation: r.evalEngine },
+      engines: { training: trainingEngineName(r.backend), evaluation: r.evalEngine },
       status: r.status,
       run: path.resolve(out),
       model_dir: r.modelDir,

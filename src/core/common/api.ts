@@ -604,6 +604,10 @@ export interface AppSettings {
   idleSeconds: number;
   powercapRoot: string;
   nvidiaSmi: string;
+  /** Baselines trained from scratch stop when validation accuracy has not improved for this many epochs... */
+  baselinePatience: number;
+  /** ...or after this many epochs. */
+  baselineMaxEpochs: number;
   /** Training backend: auto or a forced one. */
   backend: 'auto' | BackendName;
   /** Engine worker threads (null: one per core). */
@@ -619,6 +623,8 @@ export const SETTING_NAMES: readonly SettingKey[] = [
   'idleSeconds',
   'powercapRoot',
   'nvidiaSmi',
+  'baselinePatience',
+  'baselineMaxEpochs',
   'backend',
   'workers',
 ];
@@ -944,6 +950,8 @@ function checkSetting(args: unknown[]): string | null {
       ? null
       : 'workers must be a whole number from 0 to 256, or null';
   if (key === 'powercapRoot') return isPathString(value) ? null : `${key} must be a path`;
+  if (key === 'baselinePatience' || key === 'baselineMaxEpochs')
+    return isInt(value, 1, 1000) ? null : `${key} must be a whole number from 1 to 1000`;
   return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
 }
 
@@ -970,10 +978,7 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
         : `download one of ${DOWNLOADABLE_DATASETS.join(', ')}`,
   },
   importDataset: { arity: 1, check: ([s]) => checkImportSpec(s) },
-  pickPath: {
-    arity: 1,
-    check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder'),
-  },
+  pickPath: { arity: 1, check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder') },
   listRuns: { arity: 0, check: none },
   getRun: {
     arity: 1,
@@ -1018,11 +1023,7 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
           ? 'the dataset must be a dataset id or null'
           : null,
   },
-  startFaultyDemo: {
-    arity: 1,
-    optional: 1,
-    check: ([p]) => checkFaultyDemoParams(p),
-  },
+  startFaultyDemo: { arity: 1, optional: 1, check: ([p]) => checkFaultyDemoParams(p) },
   startWizard: { arity: 1, check: ([p]) => checkWizardParams(p) },
   saveRepair: { arity: 1, check: ([p]) => checkSaveRepairParams(p) },
   listRepaired: { arity: 0, check: none },

@@ -134,6 +134,8 @@ export function scenarioView(r: ScenarioRow): ScenarioView {
     baselineFixedCo2eKg: c.baseline_fixed.co2e_kg + c.baseline_predict.co2e_kg,
     baselineBestCo2eKg: c.baseline_best.co2e_kg + c.baseline_predict.co2e_kg,
     estimated: [c.build, c.predict, c.baseline_fixed].some((x) => isEstimatedSource(x.source)),
+    ...(r.baseline_converged !== undefined ? { baselineConverged: r.baseline_converged } : {}),
+    ...(r.baseline_best_epoch !== undefined ? { baselineBestEpoch: r.baseline_best_epoch } : {}),
   };
 }
 
@@ -164,6 +166,7 @@ export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Prom
       approach: p.approach,
       perClass: p.perClass,
       baselineEpochs: p.baselineEpochs,
+      baselinePatience: settings.baselinePatience,
       baselineDepth: models[0]!.depth,
       seed: p.seed,
     },

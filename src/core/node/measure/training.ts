@@ -137,6 +137,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
             top5: result.top5,
             model_dir: result.modelDir,
             resumed_from: result.resumedFrom,
+            stopped_early: result.stoppedEarly,
+            converged: result.converged,
             ...(resumed ? { energy_carried: resumed.info } : {}),
           },
         };

@@ -19,6 +19,10 @@ export interface Settings {
   idleSeconds: number;
   powercapRoot: string;
   nvidiaSmi: string;
+  /** A baseline trained from scratch stops once validation accuracy has not improved for this many epochs. */
+  baselinePatience: number;
+  /** ... and after this many epochs at most. */
+  baselineMaxEpochs: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -28,7 +32,12 @@ export const DEFAULT_SETTINGS: Settings = {
   idleSeconds: 10,
   powercapRoot: DEFAULT_POWERCAP_ROOT,
   nvidiaSmi: DEFAULT_NVIDIA_SMI,
+  baselinePatience: 3,
+  baselineMaxEpochs: 30,
 };
+
+/** Settings that count epochs: whole numbers from 1. */
+const EPOCH_SETTINGS: readonly (keyof Settings)[] = ['baselinePatience', 'baselineMaxEpochs'];
 
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];
 
@@ -56,6 +65,8 @@ export function validateSetting<K extends keyof Settings>(key: K, value: unknown
     if (typeof n !== 'number' || !Number.isFinite(n)) throw bad('a number');
     if (key === 'pue' && n < 1) throw bad('>= 1');
     if (key === 'sampleIntervalMs' && (n < 10 || n > 60_000)) throw bad('between 10 and 60000');
+    if (EPOCH_SETTINGS.includes(key) && (!Number.isInteger(n) || n < 1 || n > 1000))
+      throw bad('a whole number from 1 to 1000');
     if (n < 0) throw bad('>= 0');
     return n as Settings[K];
   }

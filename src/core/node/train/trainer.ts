@@ -48,6 +48,11 @@ export interface TrainConfig {
   augment: boolean;
   valFraction: number;
   learningRate: number;
+  /**
+   * Early stopping: stop once validation accuracy has not improved for this many epochs
+   * (`epochs` is then the maximum). 0 trains every epoch.
+   */
+  patience: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -59,7 +64,40 @@ export const DEFAULT_TRAIN: TrainConfig = {
   augment: true,
   valFraction: 0.1,
   learningRate: 1e-3,
+  patience: 0,
 };
+
+/** The engine a training ran on, as runs and comparisons name it: onnxruntime, or tfjs-<backend>. */
+export function trainingEngineName(backend: string): string {
+  return backend === 'onnxruntime' ? 'onnxruntime' : `tfjs-${backend}`;
+}
+
+/**
+ * Whether validation accuracy has left the chance-level plateau that these nets (BN-free,
+ * with zero-initialised residual branches) sit on for their first epochs: at least a tenth of
+ * the way from chance to perfect. Until then no epoch counts against the patience.
+ */
+export function leftPlateau(valAccuracy: number, classes: number): boolean {
+  const chance = 1 / Math.max(1, classes);
+  return valAccuracy >= chance + 0.1 * (1 - chance);
+}
+
+/**
+ * Whether a training had stopped improving when it ended: it left the plateau, and its
+ * validation accuracy did not improve over its last `max(1, patience)` epochs. A training
+ * still improving at its last epoch, stopped by the maximum before its patience ran out, or
+ * never off the plateau is not a converged baseline.
+ */
+export function converged(
+  h: { epochsDone: number; bestEpoch: number; bestVal: number; classes: number },
+  patience: number,
+): boolean {
+  return (
+    h.epochsDone > 0 &&
+    leftPlateau(h.bestVal, h.classes) &&
+    h.epochsDone - h.bestEpoch >= Math.max(1, patience)
+  );
+}
 
 export interface EpochRecord {
   epoch: number;
@@ -113,6 +151,10 @@ export interface TrainResult {
   evalEngine: string;
   history: EpochRecord[];
   resumedFrom: number;
+  /** Stopped by its patience before the maximum number of epochs. */
+  stoppedEarly: boolean;
+  /** See `converged`: false while it was still improving when it stopped. */
+  converged: boolean;
   /** Which checkpoint a resume used and which damaged ones it skipped. */
   resume: ResumeReport;
 }
@@ -239,10 +281,18 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const size = data.info.imageSize;
   const started = Date.now();
 
-  const askedConfig = { datasetId: data.info.id, classes, size, ...cfg, epochs: undefined };
+  // The number of epochs and the patience say only when to stop: a run resumes with others.
+  const askedConfig = {
+    datasetId: data.info.id,
+    classes,
+    size,
+    ...cfg,
+    epochs: undefined,
+    patience: undefined,
+  };
   const prior = await readJson<typeof askedConfig>(path.join(runDir, 'config.json'));
   if (prior) {
-    const a = JSON.stringify({ ...prior, epochs: undefined });
+    const a = JSON.stringify({ ...prior, epochs: undefined, patience: undefined });
     if (a !== JSON.stringify(askedConfig)) {
       throw new UserError(
         `${runDir} holds a run with other settings (${a}).`,
@@ -326,7 +376,11 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     let cancelled = false;
     const images = new Uint8Array(cfg.batchSize * per);
     const labels = new Int32Array(cfg.batchSize);
-    for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled; epoch++) {
+    const patienceRanOut = () =>
+      cfg.patience > 0 &&
+      leftPlateau(state.bestVal, classes) &&
+      state.epoch - state.bestEpoch >= cfg.patience;
+    for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled && !patienceRanOut(); epoch++) {
       const t0 = performance.now();
       // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
       const rng = new Rng(cfg.seed * 1000003 + epoch);
@@ -428,6 +482,11 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       evalEngine,
       history: state.history,
       resumedFrom,
+      stoppedEarly: !cancelled && patienceRanOut() && state.epoch < cfg.epochs,
+      converged: converged(
+        { epochsDone: state.epoch, bestEpoch: state.bestEpoch, bestVal: state.bestVal, classes },
+        cfg.patience,
+      ),
       resume: resume.report,
     };
   } finally {

@@ -19,7 +19,9 @@ export interface CustomScenario {
 export interface CustomOptions {
   approach: Approach;
   perClass: number;
+  /** The baseline's most epochs; it stops earlier once its patience runs out. */
   baselineEpochs: number;
+  baselinePatience: number;
   /** The baseline's depth (default: model A's, else 20). */
   baselineDepth: number;
   seed: number;
@@ -111,7 +113,12 @@ export async function runCustomScenario(
     pairs: 1,
     approach: o.approach,
     decompose: { perClass: o.perClass, point: 'relu', delta: DEFAULT_DELTA, rule: 'prose' },
-    baseline: { epochs: o.baselineEpochs, depth: o.baselineDepth, batchSize: o.batchSize ?? 32 },
+    baseline: {
+      epochs: o.baselineEpochs,
+      patience: o.baselinePatience,
+      depth: o.baselineDepth,
+      batchSize: o.batchSize ?? 32,
+    },
     inference: 'auto',
   };
   const result = await runGrid(spec, models, { ...ctx, scenarios: [scenario] });

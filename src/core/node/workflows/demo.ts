@@ -40,6 +40,8 @@ export interface DemoSettings {
   decomposePerClass: number;
   /** Go on to the reuse and replace scenarios after Table 1. */
   scenarios: boolean;
+  /** The scenarios' baselines: most epochs and patience (default: the settings). */
+  baseline?: { epochs: number; patience: number };
 }
 
 export type DemoTrainConfig = { depth: number; epochs: number; batchSize: number; seed: number };
@@ -126,6 +128,10 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
       decomposePerClass,
       ownBaseline: baselineFrom(r, training.energy, training.runId),
       cacheDir: ctx.cacheDir,
+      baseline: s.baseline ?? {
+        epochs: ctx.settings.baselineMaxEpochs,
+        patience: ctx.settings.baselinePatience,
+      },
     },
     {
       store: ctx.store,
@@ -151,6 +157,7 @@ export interface DemoScenarioOptions {
   /** The demo model's own training, as a baseline (see above). */
   ownBaseline: BaselineResult;
   cacheDir: string;
+  baseline: { epochs: number; patience: number };
 }
 
 async function runDemoScenarios(
@@ -208,7 +215,13 @@ async function runDemoScenarios(
     replaceClasses,
     approach: 'CI+TI+MC-BLN',
     decompose: { perClass: o.decomposePerClass, point: DEFAULT_POINT, delta: DEFAULT_DELTA, rule: 'prose' },
-    baseline: { epochs: o.config.epochs, depth: o.config.depth, batchSize: o.config.batchSize },
+    // Fair baselines: trained until validation accuracy stops improving (the settings).
+    baseline: {
+      epochs: o.baseline.epochs,
+      patience: o.baseline.patience,
+      depth: o.config.depth,
+      batchSize: o.config.batchSize,
+    },
     inference: 'auto',
   });
   const n = a.data.info.classNames.length;

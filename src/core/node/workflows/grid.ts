@@ -27,7 +27,7 @@ import { measured, type MeasureContext, type RunRecorder } from '../measure/meas
 import type { Settings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { topKAccuracy } from '../train/metrics.ts';
-import type { TrainResult } from '../train/trainer.ts';
+import { trainingEngineName, type TrainResult } from '../train/trainer.ts';
 import type { BackendName } from '../../common/api.ts';
 import { continualModule } from '../reuse/continual.ts';
 import {
@@ -60,7 +60,11 @@ export interface GridSpec {
   replaceClasses?: number[];
   approach: Approach;
   decompose: { perClass: number; point: DecompositionPoint; delta: number; rule: BlnRule };
-  baseline: { epochs: number; depth: number; batchSize: number };
+  /**
+   * Each baseline trains from scratch until its validation accuracy has not improved for
+   * `patience` epochs, at most `epochs` (the paper keeps the best-validation model).
+   */
+  baseline: { epochs: number; patience: number; depth: number; batchSize: number };
   /** Inference engine for the reuse side (put both sides on tfjs with 'tfjs'). */
   inference: 'auto' | 'onnxruntime' | 'tfjs';
 }
@@ -106,6 +110,9 @@ export interface ScenarioRow {
   co2e_ratio_best_with_decomposition: number | null;
   engines: { reuse: string; baseline: string };
   run_ids: { scenario: number | null; baseline: number | null };
+  /** The baseline's best validation epoch, and whether it had stopped improving (absent in rows of older versions). */
+  baseline_best_epoch?: number;
+  baseline_converged?: boolean;
 }
 
 export interface GridContext {
@@ -126,20 +133,22 @@ export interface GridContext {
   knownBaselines?: Map<string, BaselineResult>;
   /** Run exactly these scenarios instead of the spec's grid (one user-built scenario). */
   scenarios?: Scenario[];
+  /**
+   * The experiment the grid's runs belong to (a demo, a custom scenario). Without one, a new
+   * grid is an experiment of its own, and a resumed grid continues the one it was first run in.
+   */
+  experimentId?: number;
 }
 
 export interface BaselineResult {
   tma: number;
   fixed: Cost;
   best: Cost;
-  /**
-   * The experiment the grid's runs belong to (a demo, a custom scenario). Without one, a new
-   * grid is an experiment of its own, and a resumed grid continues the one it was first run in.
-   */
-  experimentId?: number;
   predict: Cost;
   engine: string;
   runId: number | null;
+  bestEpoch?: number;
+  converged?: boolean;
 }
 
 export interface GridResult {
@@ -354,13 +363,13 @@ async function runScenario(
     quietRuns(ctx),
     {
       kind: spec.kind,
+      scenario: s.key,
       params: {
         grid: gridId,
         scenario: s.key,
         classes: names,
         approach: spec.approach,
         inference: spec.inference,
-      scenario: s.key,
       },
       outcome: ({ top1, top5, mma }) => ({ result: { top1, top5, mma } }),
     },
@@ -432,6 +441,8 @@ async function runScenario(
     co2e_ratio_best_with_decomposition: co2eRatio(baseBest, withDecomposition),
     engines: { reuse: opened[0]!.engine.name, baseline: baseline.engine },
     run_ids: { scenario: run.runId, baseline: baseline.runId },
+    ...(baseline.bestEpoch !== undefined ? { baseline_best_epoch: baseline.bestEpoch } : {}),
+    ...(baseline.converged !== undefined ? { baseline_converged: baseline.converged } : {}),
   };
 }
 
@@ -502,21 +513,22 @@ async function runBaseline(
     createHash('sha256').update(`${gridId}|${key}`).digest('hex').slice(0, 16),
   );
   ctx.onInfo?.(
-    `baseline: training ResNet-${spec.baseline.depth} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, ${spec.baseline.epochs} epochs)…`,
+    `baseline: training ResNet-${spec.baseline.depth} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, until validation accuracy stops improving for ${spec.baseline.patience} epochs, at most ${spec.baseline.epochs})…`,
   );
   const recorded = await trainAndRecord({
     store: ctx.store,
     settings: ctx.settings,
     idle: ctx.idle,
+    experimentId: ctx.experimentId,
+    role: 'baseline',
+    scenario: key,
     runDir,
     data,
     config: {
       depth: spec.baseline.depth,
       epochs: spec.baseline.epochs,
+      patience: spec.baseline.patience,
       batchSize: spec.baseline.batchSize,
-    experimentId: ctx.experimentId,
-    role: 'baseline',
-    scenario: key,
       seed: spec.seed,
     },
     workers: ctx.workers,
@@ -546,8 +558,10 @@ export function baselineFrom(
     best: costBetween(null, e.untilBest ?? fixed),
     // After the last epoch: the test-set evaluation (and saving the model).
     predict: costBetween(fixed, e.energy),
-    engine: `tfjs-${r.backend}`,
+    engine: trainingEngineName(r.backend),
     runId,
+    bestEpoch: r.bestEpoch,
+    converged: r.converged,
   };
 }
 
