@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
-const shells = ['**/main/**', '**/preload/**', '**/renderer/**', '**/cli/**', '**/web/**'];
+const shells = ['**/main/**', '**/preload/**', '**/renderer/**', '**/cli/**', '**/web/**', '**/app-shell/**'];
 
 const electron = {
   name: 'electron',

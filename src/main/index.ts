@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { API_METHODS, checkCall } from '../core/common/api.ts';
 import type { ApiMethod, WireResult } from '../core/common/api.ts';
+import { appFile, CONTENT_SECURITY_POLICY as CSP, contentType } from '../app-shell/static.ts';
 import { createCoreHost } from './core-host.ts';
 import { allowedExternal } from './external.ts';
 
@@ -18,31 +19,6 @@ const RENDERER_DIR = path.resolve(here, '..', 'renderer');
 const PRELOAD = path.resolve(here, '..', 'preload', 'index.cjs');
 const WORKER = path.resolve(here, 'worker.js');
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.wasm': 'application/wasm',
-};
-
 // Must run before `ready`: app:// behaves like an https origin (standard, secure).
 protocol.registerSchemesAsPrivileged([
   { scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
@@ -50,37 +26,15 @@ protocol.registerSchemesAsPrivileged([
 
 const core = createCoreHost(WORKER);
 
-/** A file inside the built renderer, or null for anything that tries to leave it. */
-async function resolveAppFile(pathname: string): Promise<string | null> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return null;
-  }
-  if (decoded.includes('\0') || decoded.includes('\\')) return null;
-  if (decoded.split('/').some((s) => s === '..' || s === '.')) return null;
-  const rel = decoded === '/' || decoded === '' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const full = path.resolve(RENDERER_DIR, rel);
-  try {
-    const real = await fsp.realpath(full);
-    const root = await fsp.realpath(RENDERER_DIR);
-    if (!real.startsWith(root + path.sep)) return null;
-    return (await fsp.stat(real)).isFile() ? real : null;
-  } catch {
-    return null;
-  }
-}
-
 async function serveApp(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.host !== HOST || request.method !== 'GET') return new Response('Not found', { status: 404 });
-  const file = await resolveAppFile(url.pathname);
-  if (!file) return new Response('Not found', { status: 404 });
-  const body = await fsp.readFile(file);
+  const found = await appFile(await fsp.realpath(RENDERER_DIR), url.pathname);
+  if (!('file' in found)) return new Response('Not found', { status: 404 });
+  const body = await fsp.readFile(found.file);
   return new Response(new Uint8Array(body), {
     headers: {
-      'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': contentType(found.file),
       'Content-Security-Policy': CSP,
       'X-Content-Type-Options': 'nosniff',
     },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { checkCall, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
 import { describeError, isUserError, UserError } from '../core/common/errors.ts';
+import { appFile, CONTENT_SECURITY_POLICY, contentType } from '../app-shell/static.ts';
 
 export interface WebShellOptions {
   /** Only loopback is allowed; default 127.0.0.1. */
@@ -31,33 +32,6 @@ export interface WebShell {
 export const TOKEN_HEADER = 'x-decomposer-token';
 const TOKEN_COOKIE = 'decomposer-token';
 const MAX_BODY = 1 << 20;
-
-/** The same policy as the Electron window: our own files only, nothing inline, nothing remote. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json; charset=utf-8',
-};
 
 /** out/renderer of this checkout (src/web → ../../out/renderer). */
 export function defaultRendererDir(): string {
@@ -116,26 +90,6 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/**
- * Maps a request path to a file inside `root`, or null when the path tries to leave it
- * (a `..` segment, an encoded separator, a NUL, a symlink pointing outside).
- */
-export function resolveStatic(root: string, rawPath: string): string | null {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return null;
-  }
-  if (decoded.includes('\0') || decoded.includes('\\')) return null;
-  const segments = decoded.split('/');
-  if (segments.some((s) => s === '..' || s === '.')) return null;
-  const rel = decoded === '/' || decoded === '' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const full = path.resolve(root, rel);
-  if (full !== root && !full.startsWith(root + path.sep)) return null;
-  return full;
-}
-
 export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
   const host = opts.host ?? '127.0.0.1';
   if (host !== '127.0.0.1')
@@ -189,31 +143,18 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
       );
       return;
     }
-    const file = resolveStatic(rendererRoot, pathname);
-    if (!file) {
-      sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
+    const found = await appFile(rendererRoot, pathname);
+    if ('refused' in found) {
+      if (found.refused === 'outside')
+        sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
+      else sendError(res, 404, 'Not found.', 'not-found');
       return;
     }
-    let real: string;
-    try {
-      real = await fsp.realpath(file);
-    } catch {
-      sendError(res, 404, 'Not found.', 'not-found');
-      return;
-    }
-    if (real !== rendererRoot && !real.startsWith(rendererRoot + path.sep)) {
-      sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
-      return;
-    }
-    const stat = await fsp.stat(real);
-    if (!stat.isFile()) {
-      sendError(res, 404, 'Not found.', 'not-found');
-      return;
-    }
+    const real = found.file;
     const body = await fsp.readFile(real);
     const headers: Record<string, string | string[]> = {
       ...BASE_HEADERS,
-      'Content-Type': MIME[path.extname(real).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': contentType(real),
       'Content-Length': String(body.length),
     };
     if (isPage || real.endsWith('.html')) {
