@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { EngineCore } from '../src/core/node/engine/engine-core.ts';
-import { initBackend } from '../src/core/node/engine/backend.ts';
+import { describeBackend, initBackend } from '../src/core/node/engine/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
-import { createTrainingEngine } from '../src/core/node/engine/training.ts';
+import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
+import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
 import { DEFAULT_PREPROCESS, MODEL_JSON, WEIGHTS_BIN, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { Rng } from '../src/core/node/data/random.ts';
@@ -286,4 +287,30 @@ test('a layer without a training rule falls back to tfjs with the reason; forcin
     return true;
   });
   await forced.close();
+});
+
+test('--device gpu where no GPU provider starts trains on the CPU and says why; unknown devices are refused', async () => {
+  await initBackend('cpu');
+  const model = buildResNet({ depth: 8, inputSize: 16, classes: 3, seed: 2 });
+  const artifacts = await modelToArtifacts(model);
+  model.dispose();
+  const engine = createTrainingEngine({ workers: 1, device: 'gpu' });
+  try {
+    await engine.load(artifacts, DEFAULT_PREPROCESS);
+    assert.equal(engine.report!.active, 'onnxruntime');
+    const d = engine.report!.device!;
+    if (d.active === 'cpu') {
+      assert.match(d.reason!, /GPU asked, trained on CPU: .*(cuda|dml|coreml)/);
+      assert.match(describeBackend(engine.report!), /onnxruntime on CPU \(GPU asked/);
+    }
+    const images = new Uint8Array(2 * 16 * 16 * 3).fill(100);
+    const r = await engine.gradients(images, Int32Array.from([0, 1]), 2, null, 16 * 16 * 3);
+    assert.ok(Number.isFinite(r.loss));
+  } finally {
+    await engine.close();
+  }
+  assert.throws(
+    () => parseTrainingDevice('tpu'),
+    (e: unknown) => isUserError(e) && /Unknown device "tpu"/.test((e as Error).message),
+  );
 });

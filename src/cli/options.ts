@@ -4,6 +4,7 @@
 import type { BackendName } from '../core/common/api.ts';
 import { UserError } from '../core/common/errors.ts';
 import { parseBackendName } from '../core/node/engine/backend.ts';
+import { parseTrainingDevice, setDefaultTrainingDevice } from '../core/node/engine/training.ts';
 import type { MeasureContext } from '../core/node/measure/measured.ts';
 import { dataHome } from '../core/node/paths.ts';
 import { effectiveSettings } from '../core/node/store/settings.ts';
@@ -13,11 +14,14 @@ import { info } from './output.ts';
 
 export const ENGINE_OPTIONS = {
   backend: { type: 'string' },
+  device: { type: 'string' },
   workers: { type: 'string' },
   home: { type: 'string' },
 } as const;
 
 export const ENGINE_USAGE = `  --backend NAME      auto (default) | onnxruntime | tensorflow | wasm | cpu  (also DECOMPOSER_BACKEND)
+  --device NAME       onnxruntime's device: cpu (default) | gpu | auto (GPU where its
+                      provider starts, else CPU with the reason; also DECOMPOSER_DEVICE)
   --workers N         engine worker threads (default: one per core; 0 = none)
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
   --json              print one JSON object as the result
@@ -76,6 +80,10 @@ export interface EngineSettings {
 }
 
 export function engineSettings(v: Values): EngineSettings {
+  // The device is a process default the training engines read (like the inference engine's).
+  setDefaultTrainingDevice(
+    parseTrainingDevice((v.device as string | undefined) ?? process.env.DECOMPOSER_DEVICE),
+  );
   return {
     backend: parseBackendName((v.backend as string | undefined) ?? process.env.DECOMPOSER_BACKEND),
     workers: v.workers === undefined ? undefined : intOption(v, 'workers', 0, 0),

@@ -70,6 +70,8 @@ function latestGridRatios(v: Record<string, unknown>) {
 interface Figure {
   figure: 'inference' | 'training';
   engine: 'tfjs' | 'onnxruntime';
+  /** onnxruntime's device. */
+  device?: 'cpu' | 'gpu';
   backend: BackendName;
   pool: boolean;
   workers: number;
@@ -318,6 +320,7 @@ from steps of 1 and 2 images) is skipped with a line saying so.
         try {
           await measureTraining(engine, {
             engine: 'onnxruntime',
+            device: engine.device?.active ?? 'cpu',
             backend,
             pool: false,
             workers: threads,

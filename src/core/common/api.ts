@@ -25,6 +25,8 @@ export interface BackendReport {
   forced: BackendName | null;
   /** Every backend in order of preference, with why the faster ones are not active. */
   candidates: BackendStatus[];
+  /** onnxruntime: the device it trains on, its execution provider, and why not a GPU. */
+  device?: { active: 'cpu' | 'gpu'; provider: string; reason?: string };
 }
 
 export interface SystemInfo {

@@ -121,5 +121,9 @@ export function describeBackend(r: BackendReport): string {
     (c) => c.name !== r.active && !c.ok && !c.reason?.startsWith('not needed'),
   );
   const why = others.map((c) => `${c.name}: ${c.reason}`).join('; ');
-  return `${r.active}${r.forced ? ' (forced)' : ''}${why ? ` — ${why}` : ''}`;
+  const d = r.device;
+  const device = d
+    ? ` on ${d.active === 'gpu' ? `GPU (${d.provider})` : 'CPU'}${d.reason ? ` (${d.reason})` : ''}`
+    : '';
+  return `${r.active}${device}${r.forced ? ' (forced)' : ''}${why ? ` — ${why}` : ''}`;
 }

@@ -10,12 +10,22 @@ import { loadOrt } from '../inference/ort-engine.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import { BACKEND_PREFERENCE, initBackend } from './backend.ts';
 import type { WeightLayout } from './engine-core.ts';
+import type { TrainingDevice } from './onnx-train/device.ts';
 import { OnnxTrainEngine } from './onnx-train/engine.ts';
+
+export {
+  parseTrainingDevice,
+  setDefaultTrainingDevice,
+  TRAINING_DEVICES,
+  type TrainingDevice,
+} from './onnx-train/device.ts';
 import { EnginePool } from './pool.ts';
 import type { TrainingEngine } from './training-engine.ts';
 
 export interface TrainingEngineOptions {
   backend?: BackendName | null;
+  /** onnxruntime's device (null: the process default, setDefaultTrainingDevice). */
+  device?: TrainingDevice | null;
   /** tfjs pool workers (default one per core), or onnxruntime intra-op threads (0: every core). */
   workers?: number;
 }
@@ -89,11 +99,16 @@ export async function openTrainingEngine(
   if (forced === null || forced === 'onnxruntime') {
     let engine: OnnxTrainEngine | null = null;
     try {
-      engine = new OnnxTrainEngine(await loadOrt(), { threads: trainingThreads(opts.workers) });
+      engine = new OnnxTrainEngine(await loadOrt(), {
+        threads: trainingThreads(opts.workers),
+        device: opts.device ?? null,
+      });
       const layout = await engine.load(artifacts, pre);
+      const d = engine.device!;
       engine.report = {
         active: 'onnxruntime',
         forced,
+        device: { active: d.active, provider: d.provider, ...(d.reason ? { reason: d.reason } : {}) },
         candidates: BACKEND_PREFERENCE.map((name) =>
           name === 'onnxruntime'
             ? { name, ok: true }

@@ -21,6 +21,7 @@ import {
   weightInput,
   type BuiltGraph,
 } from './build.ts';
+import { chooseDevice, type DeviceChoice, type TrainingDevice } from './device.ts';
 import { nchwcBlockSize } from './nchwc.ts';
 
 type OrtModule = typeof Ort;
@@ -32,6 +33,8 @@ export interface OnnxTrainOptions {
   session?: Ort.InferenceSession.SessionOptions;
   /** Use onnxruntime's blocked (NCHWc) convolution kernels where the CPU has them (default true). */
   nchwc?: boolean;
+  /** cpu, gpu (its provider, else the CPU with the reason) or auto; null: the process default. */
+  device?: TrainingDevice | null;
 }
 
 /** Layout of the flat weights, straight from the weight specs (tfjs's model.weights order). */
@@ -70,6 +73,8 @@ export class OnnxTrainEngine implements TrainingEngine {
   report: BackendReport | null = null;
   readonly inference = 'onnxruntime' as const;
   private loaded: Loaded | null = null;
+  /** Where the sessions run (set by load). */
+  device: DeviceChoice | null = null;
   private pre: Preprocess = { mean: 0, std: 1 };
   private buf = new Float32Array(0);
 
@@ -87,6 +92,7 @@ export class OnnxTrainEngine implements TrainingEngine {
 
   private sessionOptions(): Ort.InferenceSession.SessionOptions {
     return {
+      executionProviders: this.device?.providers ?? ['cpu'],
       intraOpNumThreads: this.opts.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -105,7 +111,10 @@ export class OnnxTrainEngine implements TrainingEngine {
     if (this.loaded?.key !== key) {
       await this.release();
       const plan = planModel(artifacts);
-      const nchwcBlock = this.opts.nchwc === false ? 0 : await nchwcBlockSize(this.ort);
+      this.device ??= await chooseDevice(this.ort, this.opts.device ?? null);
+      // The blocked kernels are onnxruntime's CPU kernels.
+      const nchwcBlock =
+        this.opts.nchwc === false || this.device.active === 'gpu' ? 0 : await nchwcBlockSize(this.ort);
       const train = buildGraph(plan, artifacts.weightSpecs, 'train', { nchwcBlock });
       const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval', { nchwcBlock });
       const trainSession = await this.ort.InferenceSession.create(train.bytes, this.sessionOptions());
