@@ -1,652 +1,62 @@
 // The one typed API the renderer talks to. The Electron preload exposes it over IPC and the
 // web shell bridges it over HTTP and Server-Sent Events; the renderer does not know which is behind it.
+// Here: the method table (DecomposerApi) and the wire format with its argument checks. Each
+// feature's view types and parameters have their own file beside this one (system, jobs,
+// decomposition, reuse, training, wizard, datasets, energy, runs, settings), re-exported here
+// so a shell or a page imports one module.
 import type { DatasetInfo, Progress } from './dataset.ts';
 import { isUserError, UserError } from './errors.ts';
 import { isResNetDepth, RESNET_DEPTH_RULE } from './rules.ts';
 import { WIZARD_OPTIONS, type WizardOption } from './wizard.ts';
 
-/** The tfjs backends (model building, and training where onnxruntime cannot). */
-export type TfjsBackendName = 'tensorflow' | 'wasm' | 'cpu';
-/** Training engines: onnxruntime's training graphs, else a tfjs backend. */
-export type BackendName = 'onnxruntime' | TfjsBackendName;
+import {
+  DOWNLOADABLE_DATASETS,
+  MAX_IMPORT_EXTRA,
+  type DatasetPreview,
+  type DownloadableDataset,
+  type ImportSpec,
+} from './datasets.ts';
+import {
+  DECOMPOSE_APPROACHES,
+  type DecomposeApproach,
+  type DecomposeParams,
+  type ModuleSetSummary,
+} from './decomposition.ts';
+import type { EnergySummary } from './energy.ts';
+import { JOB_STATUSES, type JobInfo, type JobKind, type JobPayload, type JobStatus } from './jobs.ts';
+import type { ScenarioParams, ScenarioPick } from './reuse.ts';
+import type { ExperimentDetailView, ExperimentSummary, RunDetailView, RunSummary } from './runs.ts';
+import { SETTING_NAMES, programSettingRefusal, type AppSettings, type SettingKey } from './settings.ts';
+import type { SystemInfo } from './system.ts';
+import type { DemoParams, ModelSummary, TrainParams } from './training.ts';
+import type {
+  FaultView,
+  FaultyDemoParams,
+  RepairedSummary,
+  SaveRepairParams,
+  WizardParams,
+} from './wizard.ts';
 
-export interface BackendStatus {
-  name: BackendName;
-  /** Whether this backend loaded on this machine. */
-  ok: boolean;
-  /** Why it did not load, or why it was not chosen. */
-  reason?: string;
-}
-
-export interface BackendReport {
-  /** The backend training runs on. */
-  active: BackendName;
-  /** Set when the user forced a backend (setting or DECOMPOSER_BACKEND). */
-  forced: BackendName | null;
-  /** Every backend in order of preference, with why the faster ones are not active. */
-  candidates: BackendStatus[];
-  /** onnxruntime: the device it trains on, its execution provider, and why not a GPU. */
-  device?: { active: 'cpu' | 'gpu'; provider: string; reason?: string };
-}
-
-export interface SystemInfo {
-  app: string;
-  version: string;
-  node: string;
-  platform: string;
-  arch: string;
-  cpuModel: string;
-  cpus: number;
-  memoryBytes: number;
-  backend: BackendReport;
-}
-
-// ---- Jobs ----
-
-export type JobKind =
-  'train' | 'demo' | 'download' | 'import' | 'decompose' | 'scenario' | 'faulty' | 'wizard';
-export type JobStatus = 'running' | 'finished' | 'failed' | 'cancelled' | 'interrupted';
-/** Jobs that train models: the core runs one at a time (two would halve each other's speed and skew their energy). */
-export const TRAINING_JOB_KINDS: readonly JobKind[] = ['train', 'demo', 'faulty', 'wizard', 'scenario'];
-export const JOB_STATUSES: readonly JobStatus[] = [
-  'running',
-  'finished',
-  'failed',
-  'cancelled',
-  'interrupted',
-];
-
-/** One finished training epoch. */
-export interface EpochMetrics {
-  epoch: number;
-  epochs: number;
-  loss: number;
-  accuracy: number;
-  valAccuracy: number;
-  seconds: number;
-  best: boolean;
-}
-
-/** Power over the last interval, W (CPU package, DRAM, all GPUs), t seconds since the job started. */
-export interface PowerSample {
-  t: number;
-  cpuW: number;
-  dramW: number;
-  gpuW: number;
-}
-
-export interface JobInfo {
-  id: string;
-  kind: JobKind;
-  status: JobStatus;
-  label: string;
-  startedAt: string;
-  endedAt: string | null;
-  /** The run recorded in the store (training jobs). */
-  runId: number | null;
-  progress: Progress | null;
-  /** Seconds left, when known. */
-  etaSeconds: number | null;
-  epochs: EpochMetrics[];
-  /** The most recent power samples (at most a few hundred). */
-  power: PowerSample[];
-  /** Which power source the energy figures come from; "estimate" means no counter was readable. */
-  energySource: string | null;
-  error: string | null;
-  /** What the job made: a model folder, a dataset id, a file. */
-  result: {
-    modelDir?: string;
-    top1?: number;
-    top5?: number;
-    datasetId?: string;
-    path?: string;
-    /** Decomposition jobs: Table 1 for the model. */
-    table1?: Table1View;
-    /** Reuse and replace jobs: the scenario's row. */
-    scenario?: ScenarioView;
-    /** The demo job: its reuse and replace scenarios (one intra and one inter of each). */
-    scenarios?: ScenarioView[];
-    /** Faulty demo model jobs: the clean model trained beside it (option 1's better model), and the fault. */
-    betterDir?: string;
-    fault?: FaultMade;
-    /** Wizard jobs: the comparison (Table 6) and the recommendation. */
-    wizard?: WizardView;
-  } | null;
-}
-
-// ---- Decomposition and reuse ----
-
-export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
-export type DecomposeApproach = (typeof DECOMPOSE_APPROACHES)[number];
-
-export interface DecomposeParams {
-  /** The model's folder (ModelSummary.dir). */
-  modelDir: string;
-  approaches: DecomposeApproach[];
-  /** MC-BLN threshold δ. */
-  delta: number;
-  /** Concerned training images per class observed. */
-  perClass: number;
-  seed: number;
-  /** Where activity is observed: ReLU inputs (default) or Conv2D outputs. */
-  point: 'relu' | 'conv' | 'conv-skip-add';
-  /** A dataset id; null or absent: the one the model was trained on. */
-  dataset?: string | null;
-}
-
-/** One module's masks, summarised per mask layer: the kept fraction of each channel (or unit). */
-export interface ModuleMaskView {
-  layer: string;
-  /** [H, W, C] or [units]. */
-  shape: number[];
-  keptByChannel: number[];
-}
-
-export interface ModuleView {
-  classIndex: number;
-  className: string;
-  ji: number;
-  kept: number;
-  total: number;
-  masks: ModuleMaskView[];
-}
-
-export interface Table1View {
-  modelDir: string;
-  datasetId: string;
-  testImages: number;
-  model: { top1: number; top5: number; evalSeconds: number };
-  rows: {
-    approach: string;
-    top1: number;
-    top5: number;
-    /** Mean over modules of |kept| / |all| positions (each module against the model). */
-    ji: number;
-    /** Mean over pairs of modules of the Jaccard index of their kept positions. */
-    jiModules: number;
-    seconds: number;
-    evalSeconds: number;
-    /** Where the module set was saved. */
-    dir: string | null;
-    modules: ModuleView[];
-  }[];
-  warnings: string[];
-}
-
-export interface ModuleSetSummary {
-  runId: string;
-  dir: string;
-  createdAt: string;
-  approach: string;
-  modules: number;
-  meanJi: number;
-}
-
-/** One class of a scenario: class `classIndex` of model `source` (0: the first model, 1: the second). */
-export interface ScenarioPick {
-  source: number;
-  classIndex: number;
-}
-
-export interface ScenarioParams {
-  kind: 'reuse' | 'replace';
-  /** One or two model folders. */
-  models: string[];
-  /** Reuse: the classes composed, in label order (at least 2). */
-  classes?: ScenarioPick[];
-  /** Replace: model A's class whose module is replaced, and the module that replaces it (from model B). */
-  replaced?: number;
-  replacement?: ScenarioPick;
-  approach: DecomposeApproach;
-  perClass: number;
-  baselineEpochs: number;
-  seed: number;
-}
-
-/** A finished scenario: accuracies (fractions) and CO2e ratios (baseline over reuse). */
-export interface ScenarioView {
-  scenario: 'reuse' | 'replace';
-  kind: 'intra' | 'inter';
-  classes: string[];
-  ma?: number;
-  mma?: number;
-  top1?: number;
-  top5?: number;
-  modelTop1?: number;
-  modelTop5?: number;
-  tma: number;
-  testImages: number;
-  co2eRatioFixed: number | null;
-  co2eRatioBest: number | null;
-  co2eRatioFixedWithDecomposition: number | null;
-  co2eRatioBestWithDecomposition: number | null;
-  reuseCo2eKg: number;
-  decompositionCo2eKg: number;
-  baselineFixedCo2eKg: number;
-  baselineBestCo2eKg: number;
-  estimated: boolean;
-  /** False when the baseline was still improving when it stopped (its ratio is flagged). */
-  baselineConverged?: boolean;
-  /** The baseline's best validation epoch. */
-  baselineBestEpoch?: number;
-}
-
-/** A typed payload carried by a progress event. */
-export type JobPayload =
-  | { type: 'status'; job: JobInfo }
-  | {
-      type: 'batch';
-      epoch: number;
-      batch: number;
-      batches: number;
-      loss: number;
-      accuracy: number;
-      imagesPerSecond: number;
-      etaSeconds: number;
-    }
-  | { type: 'epoch'; metrics: EpochMetrics }
-  | { type: 'power'; sample: PowerSample };
-
-export interface TrainParams {
-  /** A dataset id from listDatasets. */
-  dataset: string;
-  /** ResNet depth 6n+2 (8, 14, 20, 32, 56). */
-  depth: number;
-  epochs: number;
-  seed: number;
-  augment: boolean;
-  /** Embedded datasets only: training images per class (null: the dataset's default). */
-  perClass?: number | null;
-  batchSize?: number | null;
-}
-
-export interface DemoParams {
-  epochs?: number;
-  depth?: number;
-  perClass?: number;
-  /** Go on to the reuse and replace scenarios with their baselines (default true). */
-  scenarios?: boolean;
-}
-
-// ---- The fix-it wizard (the paper's Figure 1 and Table 6) ----
-
-/** How a model (or a saved repaired classifier) does on a dataset's test set, and its most-confused pair. */
-export interface FaultView {
-  dir: string;
-  /** 'repaired': a classifier saved by the wizard. */
-  kind: 'model' | 'repaired';
-  datasetId: string;
-  datasetName: string;
-  classNames: string[];
-  testImages: number;
-  top1: number;
-  top5: number;
-  /** Counts: row = true class, column = predicted class. */
-  matrix: number[][];
-  /** The off-diagonal cell with the highest rate: that share of the victim's images is predicted as faulty. */
-  suggested: { faulty: number; victim: number; rate: number };
-}
-
-/** A faulty model made from the embedded dataset: part of one class's training images labelled as a similar class. */
-export interface FaultyDemoParams {
-  depth?: number;
-  epochs?: number;
-  perClass?: number;
-  /** The share of the victim's training images relabelled (default 0.6). */
-  fraction?: number;
-  /** Also train a clean model of the same data, to serve as option 1's better model (default true). */
-  better?: boolean;
-}
-
-export interface FaultMade {
-  victim: number;
-  faulty: number;
-  victimName: string;
-  faultyName: string;
-  fraction: number;
-  /** How many training images were relabelled. */
-  relabelled: number;
-  /** The share of the victim's test images each model predicts as the faulty class: the fault, measured. */
-  confusion: number;
-  cleanConfusion: number | null;
-}
-
-export interface WizardParams {
-  modelDir: string;
-  /** The dataset to judge and decompose on (null or absent: the model's own, with true labels). */
-  dataset?: string | null;
-  faulty: number;
-  victim: number;
-  options: WizardOption[];
-  /** Option 1: a better model of the same classes, or (when null) train one for betterEpochs. */
-  betterModel?: string | null;
-  betterEpochs?: number | null;
-  /** Option 2 and 4's two-class model. */
-  pairDepth: number;
-  pairEpochs: number;
-  /** Images per class each decomposition observes. */
-  perClass: number;
-  seed: number;
-}
-
-/** Fractions in [0, 1]; confusion = the victim's test images predicted as the faulty class. */
-export interface WizardAccuracy {
-  top1: number;
-  top5: number;
-  confusion: number;
-  /** Top-1 on the classes other than the pair. */
-  otherTop1: number;
-}
-
-export interface WizardOptionView extends WizardAccuracy {
-  option: WizardOption;
-  label: string;
-  seconds: number;
-  co2eKg: number;
-  co2eLbs: number;
-  /** What the option's cost is made of (seconds, kg CO2e). */
-  parts: {
-    train: { seconds: number; co2eKg: number };
-    decompose: { seconds: number; co2eKg: number };
-    run: { seconds: number; co2eKg: number };
-  };
-  estimated: boolean;
-  note?: string;
-}
-
-export interface WizardView {
-  modelDir: string;
-  datasetId: string;
-  classes: string[];
-  faulty: { index: number; name: string };
-  victim: { index: number; name: string };
-  testImages: number;
-  initial: WizardAccuracy;
-  composed: WizardAccuracy;
-  decomposition: { seconds: number; co2eKg: number; estimated: boolean };
-  options: WizardOptionView[];
-  skipped: { option: WizardOption; reason: string }[];
-  recommendation: { option: WizardOption; reason: string } | null;
-  /** Option 2/4's two-class model: its training images, the two classes, its test top-1 on them. */
-  pairTrain?: { images: number; classes: number[]; top1: number };
-}
-
-export interface SaveRepairParams {
-  /** The finished wizard job. */
-  jobId: string;
-  option: WizardOption;
-  /** The folder name under the data folder's repaired/ (letters, digits, . _ -). */
-  name: string;
-}
-
-/** A repaired classifier saved by the wizard: usable like a model (evaluate it with analyzeFault). */
-export interface RepairedSummary {
-  name: string;
-  dir: string;
-  createdAt: string;
-  kind: 'modules' | 'verify';
-  option: number | null;
-  label: string | null;
-  classNames: string[];
-  /** The model it repairs, and the pair. */
-  model: string | null;
-  datasetId: string | null;
-  faulty: { index: number; name: string } | null;
-  victim: { index: number; name: string } | null;
-  accuracy: WizardAccuracy | null;
-  initial: WizardAccuracy | null;
-}
-
-export type ImportKind = 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
-/** One more source whose classes are added to an imported dataset. */
-export interface ImportPart {
-  kind: ImportKind;
-  path: string;
-}
-/** The most sources `ImportSpec.extra` may add. */
-export const MAX_IMPORT_EXTRA = 8;
-export interface ImportSpec {
-  kind: ImportKind;
-  path: string;
-  /** Folders only: the input size the images are resized to. */
-  size?: 32 | 64;
-  /**
-   * Sources whose classes come after the main one's, all as one combined dataset (e.g. Tiny
-   * ImageNet plus a folder with person/ and gorilla/: the paper's 202 classes). Folders are
-   * resized to the size of the first source whose size is fixed (Tiny ImageNet 64, CIFAR 32),
-   * else to `size`. At most MAX_IMPORT_EXTRA; none or an empty list imports the main source alone.
-   */
-  extra?: ImportPart[];
-}
-
-export const DOWNLOADABLE_DATASETS = [
-  'cifar10',
-  'cifar100',
-  'tinyimagenet',
-  'mnist',
-  'fashion-mnist',
-  'kmnist',
-  'emnist',
-] as const;
-export type DownloadableDataset = (typeof DOWNLOADABLE_DATASETS)[number];
-
-export interface DatasetPreview {
-  datasetId: string;
-  classNames: string[];
-  /** PNG data URLs, `perClass` per class (fewer when a class has fewer images). */
-  images: { label: number; src: string }[];
-}
-
-/**
- * A run's energy by the paper's formula, as stored with a run. `source` names what made the
- * figure ("rapl", "nvidia-smi", "powermetrics", "estimate", or a combination); "estimate…"
- * means estimated, not measured.
- */
-export interface EnergyFigure {
-  source: string;
-  seconds: number;
-  /** Average CPU package power over the run minus idle (p_c), W. */
-  cpu_w: number;
-  /** Average DRAM power minus idle (p_r), W. */
-  dram_w: number;
-  /** Average power per GPU minus idle (p_g), W. */
-  gpu_w: number;
-  /** g: the number of GPUs measured. */
-  gpus: number;
-  /** The idle power subtracted (CPU + DRAM + all GPUs), W. */
-  idle_w: number;
-  pue: number;
-  kwh: number;
-  intensity_lbs_per_kwh: number;
-  co2e_lbs: number;
-  co2e_kg: number;
-}
-
-/**
- * Whether an energy figure is (at least partly) estimated rather than measured: no source,
- * 'none', or any '+'-joined part an estimate ("estimate+nvidia-smi", or "rapl+estimate" for a
- * resumed run whose earlier attempt was estimated).
- */
-export function isEstimatedSource(source: string | null | undefined): boolean {
-  return !source || source === 'none' || source.split('+').some((p) => p.startsWith('estimate'));
-}
-
-/** What a run does in its experiment. */
-export const RUN_ROLES = [
-  'model',
-  'baseline',
-  'decomposition',
-  'evaluation',
-  'reuse',
-  'replace',
-  'option',
-] as const;
-export type RunRole = (typeof RUN_ROLES)[number];
-
-/** What an experiment is: the runs made together for one purpose. */
-export const EXPERIMENT_KINDS = [
-  'demo',
-  'grid',
-  'scenario',
-  'wizard',
-  'training',
-  'decomposition',
-  'evaluation',
-] as const;
-export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
-
-export interface ExperimentSummary {
-  id: number;
-  kind: ExperimentKind;
-  label: string;
-  /** From its runs: running while one runs, else the worst ending. */
-  status: JobStatus;
-  createdAt: string;
-  endedAt: string | null;
-  runCount: number;
-  kwh: number;
-  co2eKg: number;
-  co2eLbs: number;
-  /** Runs whose energy is the documented estimate (no power counter). */
-  estimatedRuns: number;
-}
-
-export interface ExperimentDetailView extends ExperimentSummary {
-  params: unknown;
-  /** Its runs, oldest first, each with its role. */
-  runs: RunSummary[];
-  /** The reuse and replace scenarios its runs finished, in that order. */
-  scenarios: ScenarioView[];
-}
-
-export interface RunSummary {
-  id: number;
-  kind: string;
-  label: string | null;
-  /** The experiment the run belongs to, its role there, and the scenario it serves. */
-  experimentId: number | null;
-  role: RunRole | null;
-  scenario: string | null;
-  status: JobStatus;
-  error: string | null;
-  params: unknown;
-  startedAt: string;
-  endedAt: string | null;
-  seconds: number | null;
-  backend: string | null;
-  epochsDone: number;
-  bestEpoch: number | null;
-  result: unknown;
-  energy: EnergyFigure | null;
-  energyFixedEpochs: EnergyFigure | null;
-  energyUntilBest: EnergyFigure | null;
-}
-
-export interface RunDetailView extends RunSummary {
-  epochs: {
-    epoch: number;
-    loss: number | null;
-    accuracy: number | null;
-    valAccuracy: number | null;
-    seconds: number | null;
-    best: boolean;
-  }[];
-  /** The power trace, downsampled. */
-  power: PowerSample[];
-  powerSources: string[];
-}
-
-export interface ModelSummary {
-  runId: number;
-  dir: string;
-  dataset: string;
-  depth: number | null;
-  epochs: number;
-  bestEpoch: number | null;
-  top1: number | null;
-  top5: number | null;
-  status: JobStatus;
-  energy: EnergyFigure | null;
-  /** From the model's meta (null when it has none). */
-  classNames: string[] | null;
-  inputSize: number | null;
-  datasetId: string | null;
-}
-
-export interface EnergySummary {
-  totals: {
-    kwh: number;
-    co2eKg: number;
-    co2eLbs: number;
-    /** Runs whose figures are estimates (no power counter). */
-    estimatedRuns: number;
-    runs: number;
-  };
-  runs: {
-    runId: number;
-    kind: string;
-    label: string;
-    status: JobStatus;
-    /** Which series the run belongs to; reuse/replace scenarios add theirs later. */
-    series: string;
-    measured: boolean;
-    source: string;
-    kwh: number;
-    co2eKg: number;
-    /** Training from scratch: energy through the fixed epochs and until the best epoch. */
-    fixedEpochs: { kwh: number; co2eKg: number } | null;
-    untilBest: { kwh: number; co2eKg: number } | null;
-  }[];
-}
-
-export interface AppSettings {
-  pue: number;
-  intensity: number;
-  sampleIntervalMs: number;
-  idleSeconds: number;
-  powercapRoot: string;
-  nvidiaSmi: string;
-  /** Baselines trained from scratch stop when validation accuracy has not improved for this many epochs... */
-  baselinePatience: number;
-  /** ...or after this many epochs. */
-  baselineMaxEpochs: number;
-  /** Training backend: auto or a forced one. */
-  backend: 'auto' | BackendName;
-  /** Engine worker threads (null: one per core). */
-  workers: number | null;
-  /** The data folder (set with DECOMPOSER_HOME or --home; read only here). */
-  dataHome: string;
-}
-export type SettingKey = Exclude<keyof AppSettings, 'dataHome'>;
-export const SETTING_NAMES: readonly SettingKey[] = [
-  'pue',
-  'intensity',
-  'sampleIntervalMs',
-  'idleSeconds',
-  'powercapRoot',
-  'nvidiaSmi',
-  'baselinePatience',
-  'baselineMaxEpochs',
-  'backend',
-  'workers',
-];
-
-/**
- * Settings that name a program the core runs. Whoever can call the API (the renderer, a page
- * holding the web shell's token) must not choose what runs as the user, so these are set only
- * on the command line or in the environment, never through the API or the store.
- */
-export const PROGRAM_SETTINGS: Readonly<Partial<Record<SettingKey, { flag: string; env: string }>>> = {
-  nvidiaSmi: { flag: '--nvidia-smi', env: 'DECOMPOSER_NVIDIA_SMI' },
-};
-
-/** Why a program setting cannot be set here, or null for any other setting. */
-export function programSettingRefusal(key: string): string | null {
-  const p = PROGRAM_SETTINGS[key as SettingKey];
-  return p
-    ? `${key} names a program Decomposer runs, so the app cannot set it; set it on the command line (${p.flag}) or with the environment variable ${p.env} before starting Decomposer`
-    : null;
-}
+export * from './system.ts';
+export * from './jobs.ts';
+export * from './decomposition.ts';
+export * from './reuse.ts';
+export * from './training.ts';
+export * from './datasets.ts';
+export * from './energy.ts';
+export * from './runs.ts';
+export * from './settings.ts';
+export type {
+  FaultView,
+  FaultyDemoParams,
+  FaultMade,
+  WizardParams,
+  WizardAccuracy,
+  WizardOptionView,
+  WizardView,
+  SaveRepairParams,
+  RepairedSummary,
+} from './wizard.ts';
 
 export interface DecomposerApi {
   getSystemInfo(): Promise<SystemInfo>;
@@ -697,6 +107,7 @@ export interface DecomposerApi {
 
 /** Progress events are pushed to subscribers; subscribe returns an unsubscribe function. */
 export type Unsubscribe = () => void;
+
 export interface ProgressEvent {
   jobId: string;
   progress: Progress;
@@ -714,8 +125,10 @@ type Check = (args: unknown[]) => string | null;
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
 const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
 const isPathString = (v: unknown): v is string =>
   typeof v === 'string' && v.length > 0 && v.length <= 4096 && !v.includes('\0');
 

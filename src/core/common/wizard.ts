@@ -50,3 +50,132 @@ export const WIZARD_OPTION_TEXT: Readonly<Record<WizardOption, WizardOptionText>
     cons: 'Every prediction of either class pays for a second check by the modules.',
   },
 };
+
+// ---- The fix-it wizard in the app (the paper's Figure 1 and Table 6) ----
+
+/** How a model (or a saved repaired classifier) does on a dataset's test set, and its most-confused pair. */
+export interface FaultView {
+  dir: string;
+  /** 'repaired': a classifier saved by the wizard. */
+  kind: 'model' | 'repaired';
+  datasetId: string;
+  datasetName: string;
+  classNames: string[];
+  testImages: number;
+  top1: number;
+  top5: number;
+  /** Counts: row = true class, column = predicted class. */
+  matrix: number[][];
+  /** The off-diagonal cell with the highest rate: that share of the victim's images is predicted as faulty. */
+  suggested: { faulty: number; victim: number; rate: number };
+}
+
+/** A faulty model made from the embedded dataset: part of one class's training images labelled as a similar class. */
+export interface FaultyDemoParams {
+  depth?: number;
+  epochs?: number;
+  perClass?: number;
+  /** The share of the victim's training images relabelled (default 0.6). */
+  fraction?: number;
+  /** Also train a clean model of the same data, to serve as option 1's better model (default true). */
+  better?: boolean;
+}
+
+export interface FaultMade {
+  victim: number;
+  faulty: number;
+  victimName: string;
+  faultyName: string;
+  fraction: number;
+  /** How many training images were relabelled. */
+  relabelled: number;
+  /** The share of the victim's test images each model predicts as the faulty class: the fault, measured. */
+  confusion: number;
+  cleanConfusion: number | null;
+}
+
+export interface WizardParams {
+  modelDir: string;
+  /** The dataset to judge and decompose on (null or absent: the model's own, with true labels). */
+  dataset?: string | null;
+  faulty: number;
+  victim: number;
+  options: WizardOption[];
+  /** Option 1: a better model of the same classes, or (when null) train one for betterEpochs. */
+  betterModel?: string | null;
+  betterEpochs?: number | null;
+  /** Option 2 and 4's two-class model. */
+  pairDepth: number;
+  pairEpochs: number;
+  /** Images per class each decomposition observes. */
+  perClass: number;
+  seed: number;
+}
+
+/** Fractions in [0, 1]; confusion = the victim's test images predicted as the faulty class. */
+export interface WizardAccuracy {
+  top1: number;
+  top5: number;
+  confusion: number;
+  /** Top-1 on the classes other than the pair. */
+  otherTop1: number;
+}
+
+export interface WizardOptionView extends WizardAccuracy {
+  option: WizardOption;
+  label: string;
+  seconds: number;
+  co2eKg: number;
+  co2eLbs: number;
+  /** What the option's cost is made of (seconds, kg CO2e). */
+  parts: {
+    train: { seconds: number; co2eKg: number };
+    decompose: { seconds: number; co2eKg: number };
+    run: { seconds: number; co2eKg: number };
+  };
+  estimated: boolean;
+  note?: string;
+}
+
+export interface WizardView {
+  modelDir: string;
+  datasetId: string;
+  classes: string[];
+  faulty: { index: number; name: string };
+  victim: { index: number; name: string };
+  testImages: number;
+  initial: WizardAccuracy;
+  composed: WizardAccuracy;
+  decomposition: { seconds: number; co2eKg: number; estimated: boolean };
+  options: WizardOptionView[];
+  skipped: { option: WizardOption; reason: string }[];
+  recommendation: { option: WizardOption; reason: string } | null;
+  /** Option 2/4's two-class model: its training images, the two classes, its test top-1 on them. */
+  pairTrain?: { images: number; classes: number[]; top1: number };
+}
+
+export interface SaveRepairParams {
+  /** The finished wizard job. */
+  jobId: string;
+  option: WizardOption;
+  /** The folder name under the data folder's repaired/ (letters, digits, . _ -). */
+  name: string;
+}
+
+/** A repaired classifier saved by the wizard: usable like a model (evaluate it with analyzeFault). */
+export interface RepairedSummary {
+  name: string;
+  dir: string;
+  createdAt: string;
+  kind: 'modules' | 'verify';
+  option: number | null;
+  label: string | null;
+  classNames: string[];
+  /** The model it repairs, and the pair. */
+  model: string | null;
+  datasetId: string | null;
+  faulty: { index: number; name: string } | null;
+  victim: { index: number; name: string } | null;
+  accuracy: WizardAccuracy | null;
+  initial: WizardAccuracy | null;
+}

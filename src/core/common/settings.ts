@@ -1,0 +1,53 @@
+// The app's settings, and those that name programs to run (never taken from the store).
+import type { BackendName } from './system.ts';
+
+export interface AppSettings {
+  pue: number;
+  intensity: number;
+  sampleIntervalMs: number;
+  idleSeconds: number;
+  powercapRoot: string;
+  nvidiaSmi: string;
+  /** Baselines trained from scratch stop when validation accuracy has not improved for this many epochs... */
+  baselinePatience: number;
+  /** ...or after this many epochs. */
+  baselineMaxEpochs: number;
+  /** Training backend: auto or a forced one. */
+  backend: 'auto' | BackendName;
+  /** Engine worker threads (null: one per core). */
+  workers: number | null;
+  /** The data folder (set with DECOMPOSER_HOME or --home; read only here). */
+  dataHome: string;
+}
+
+export type SettingKey = Exclude<keyof AppSettings, 'dataHome'>;
+
+export const SETTING_NAMES: readonly SettingKey[] = [
+  'pue',
+  'intensity',
+  'sampleIntervalMs',
+  'idleSeconds',
+  'powercapRoot',
+  'nvidiaSmi',
+  'baselinePatience',
+  'baselineMaxEpochs',
+  'backend',
+  'workers',
+];
+
+/**
+ * Settings that name a program the core runs. Whoever can call the API (the renderer, a page
+ * holding the web shell's token) must not choose what runs as the user, so these are set only
+ * on the command line or in the environment, never through the API or the store.
+ */
+export const PROGRAM_SETTINGS: Readonly<Partial<Record<SettingKey, { flag: string; env: string }>>> = {
+  nvidiaSmi: { flag: '--nvidia-smi', env: 'DECOMPOSER_NVIDIA_SMI' },
+};
+
+/** Why a program setting cannot be set here, or null for any other setting. */
+export function programSettingRefusal(key: string): string | null {
+  const p = PROGRAM_SETTINGS[key as SettingKey];
+  return p
+    ? `${key} names a program Decomposer runs, so the app cannot set it; set it on the command line (${p.flag}) or with the environment variable ${p.env} before starting Decomposer`
+    : null;
+}
