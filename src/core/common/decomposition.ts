@@ -1,4 +1,5 @@
 // Decomposition (the paper's Table 1): its parameters and what the page shows of it.
+import { isInt, isNum, isObj, isPathString, onlyKeys } from './rules.ts';
 
 export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
 
@@ -65,4 +66,33 @@ export interface ModuleSetSummary {
   approach: string;
   modules: number;
   meanJi: number;
+}
+
+// The argument checks of this feature's calls (null: fine; else what is wrong).
+
+export function checkDecomposeParams(p: unknown): string | null {
+  if (!isObj(p)) return 'decomposition parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    ['modelDir', 'approaches', 'delta', 'perClass', 'seed', 'point', 'dataset'],
+    'decomposition parameters',
+  );
+  if (extra) return extra;
+  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
+  if (
+    !Array.isArray(p.approaches) ||
+    p.approaches.length < 1 ||
+    p.approaches.length > DECOMPOSE_APPROACHES.length ||
+    !p.approaches.every((a) => DECOMPOSE_APPROACHES.includes(a as DecomposeApproach)) ||
+    new Set(p.approaches).size !== p.approaches.length
+  )
+    return `approaches must be one or more of ${DECOMPOSE_APPROACHES.join(', ')}`;
+  if (!isNum(p.delta, 0, 1000)) return 'δ must be a number ≥ 0';
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  if (p.point !== 'relu' && p.point !== 'conv' && p.point !== 'conv-skip-add')
+    return 'the observation point must be relu, conv or conv-skip-add';
+  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
+    return 'dataset must be a dataset id';
+  return null;
 }

@@ -1,4 +1,6 @@
 // Reuse and replace scenarios (Tables 2-5, Figure 6): their parameters and result rows.
+import { DECOMPOSE_APPROACHES } from './decomposition.ts';
+import { isInt, isObj, isPathString, onlyKeys } from './rules.ts';
 import type { DecomposeApproach } from './decomposition.ts';
 
 /** One class of a scenario: class `classIndex` of model `source` (0: the first model, 1: the second). */
@@ -48,4 +50,59 @@ export interface ScenarioView {
   baselineConverged?: boolean;
   /** The baseline's best validation epoch. */
   baselineBestEpoch?: number;
+}
+
+// The argument checks of this feature's calls (null: fine; else what is wrong).
+
+export function checkPick(p: unknown, sources: number): boolean {
+  return (
+    isObj(p) &&
+    Object.keys(p).every((k) => k === 'source' || k === 'classIndex') &&
+    isInt(p.source, 0, sources - 1) &&
+    isInt(p.classIndex, 0, 100_000)
+  );
+}
+
+export function checkScenarioParams(p: unknown): string | null {
+  if (!isObj(p)) return 'scenario parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    [
+      'kind',
+      'models',
+      'classes',
+      'replaced',
+      'replacement',
+      'approach',
+      'perClass',
+      'baselineEpochs',
+      'seed',
+    ],
+    'scenario parameters',
+  );
+  if (extra) return extra;
+  if (p.kind !== 'reuse' && p.kind !== 'replace') return 'kind must be reuse or replace';
+  if (!Array.isArray(p.models) || p.models.length < 1 || p.models.length > 2 || !p.models.every(isPathString))
+    return 'models must be one or two model folders';
+  const n = p.models.length;
+  if (p.kind === 'reuse') {
+    if (!Array.isArray(p.classes) || p.classes.length < 2 || p.classes.length > 1000)
+      return 'a reuse scenario needs at least two classes';
+    if (!p.classes.every((c) => checkPick(c, n)))
+      return 'each class must be {source, classIndex} of a given model';
+    if (p.replaced !== undefined || p.replacement !== undefined)
+      return 'a reuse scenario has no replaced class';
+  } else {
+    if (n !== 2) return 'a replace scenario needs two models';
+    if (!isInt(p.replaced, 0, 100_000)) return 'replaced must be a class index';
+    if (!checkPick(p.replacement, n) || (p.replacement as ScenarioPick).source !== 1)
+      return 'the replacement must be a class of the second model';
+    if (p.classes !== undefined) return 'a replace scenario takes replaced and replacement, not classes';
+  }
+  if (!DECOMPOSE_APPROACHES.includes(p.approach as DecomposeApproach))
+    return `approach must be one of ${DECOMPOSE_APPROACHES.join(', ')}`;
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.baselineEpochs, 1, 1000)) return 'baseline epochs must be from 1 to 1000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  return null;
 }

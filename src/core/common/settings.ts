@@ -1,4 +1,5 @@
 // The app's settings, and those that name programs to run (never taken from the store).
+import { isInt, isPathString } from './rules.ts';
 import type { BackendName } from './system.ts';
 
 export interface AppSettings {
@@ -50,4 +51,26 @@ export function programSettingRefusal(key: string): string | null {
   return p
     ? `${key} names a program Decomposer runs, so the app cannot set it; set it on the command line (${p.flag}) or with the environment variable ${p.env} before starting Decomposer`
     : null;
+}
+
+// The argument checks of this feature's calls (null: fine; else what is wrong).
+
+export function checkSetting(args: unknown[]): string | null {
+  const [key, value] = args;
+  if (!SETTING_NAMES.includes(key as SettingKey))
+    return `unknown setting ${JSON.stringify(String(key)).slice(0, 60)}`;
+  const program = programSettingRefusal(key as string);
+  if (program) return program;
+  if (key === 'backend')
+    return ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
+      ? null
+      : 'backend must be auto, onnxruntime, tensorflow, wasm or cpu';
+  if (key === 'workers')
+    return value === null || isInt(value, 0, 256)
+      ? null
+      : 'workers must be a whole number from 0 to 256, or null';
+  if (key === 'powercapRoot') return isPathString(value) ? null : `${key} must be a path`;
+  if (key === 'baselinePatience' || key === 'baselineMaxEpochs')
+    return isInt(value, 1, 1000) ? null : `${key} must be a whole number from 1 to 1000`;
+  return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
 }

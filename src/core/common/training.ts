@@ -1,4 +1,5 @@
 // Training from scratch and the demo: their parameters, and the trained models listed.
+import { RESNET_DEPTH_RULE, isInt, isObj, isResNetDepth, onlyKeys } from './rules.ts';
 import type { EnergyFigure } from './energy.ts';
 import type { JobStatus } from './jobs.ts';
 
@@ -38,4 +39,39 @@ export interface ModelSummary {
   classNames: string[] | null;
   inputSize: number | null;
   datasetId: string | null;
+}
+
+// The argument checks of this feature's calls (null: fine; else what is wrong).
+
+export function checkTrainParams(p: unknown): string | null {
+  if (!isObj(p)) return 'training parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    ['dataset', 'depth', 'epochs', 'seed', 'augment', 'perClass', 'batchSize'],
+    'training parameters',
+  );
+  if (extra) return extra;
+  if (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300)
+    return 'dataset must be a dataset id';
+  if (!isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
+  if (!isInt(p.epochs, 1, 1000)) return 'epochs must be a whole number from 1 to 1000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  if (typeof p.augment !== 'boolean') return 'augment must be true or false';
+  if (p.perClass != null && !isInt(p.perClass, 2, 100_000))
+    return 'images per class must be from 2 to 100000';
+  if (p.batchSize != null && !isInt(p.batchSize, 1, 4096)) return 'batch size must be from 1 to 4096';
+  return null;
+}
+
+export function checkDemoParams(p: unknown): string | null {
+  if (p === undefined || p === null) return null;
+  if (!isObj(p)) return 'demo parameters must be an object';
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'scenarios'], 'demo parameters');
+  if (extra) return extra;
+  if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
+  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
+  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
+  if (p.perClass !== undefined && !isInt(p.perClass, 2, 100_000))
+    return 'images per class must be from 2 to 100000';
+  return null;
 }

@@ -1,5 +1,6 @@
 // The fix-it wizard's four options as the paper's Figure 1 describes them (description, pros,
 // cons), shared by the CLI and the app so both say the same thing.
+import { RESNET_DEPTH_RULE, isInt, isNum, isObj, isPathString, isResNetDepth, onlyKeys } from './rules.ts';
 
 export const WIZARD_OPTIONS = [1, 2, 3, 4] as const;
 export type WizardOption = (typeof WIZARD_OPTIONS)[number];
@@ -178,4 +179,76 @@ export interface RepairedSummary {
   victim: { index: number; name: string } | null;
   accuracy: WizardAccuracy | null;
   initial: WizardAccuracy | null;
+}
+
+// The argument checks of this feature's calls (null: fine; else what is wrong).
+
+export function checkFaultyDemoParams(p: unknown): string | null {
+  if (p === undefined || p === null) return null;
+  if (!isObj(p)) return 'faulty demo parameters must be an object';
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'fraction', 'better'], 'faulty demo parameters');
+  if (extra) return extra;
+  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
+  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
+  if (p.perClass !== undefined && !isInt(p.perClass, 4, 100_000))
+    return 'images per class must be from 4 to 100000';
+  if (p.fraction !== undefined && !isNum(p.fraction, 0.05, 1))
+    return 'the fault fraction must be from 0.05 to 1';
+  if (p.better !== undefined && typeof p.better !== 'boolean') return 'better must be true or false';
+  return null;
+}
+
+export function checkWizardParams(p: unknown): string | null {
+  if (!isObj(p)) return 'wizard parameters must be an object';
+  const extra = onlyKeys(
+    p,
+    [
+      'modelDir',
+      'dataset',
+      'faulty',
+      'victim',
+      'options',
+      'betterModel',
+      'betterEpochs',
+      'pairDepth',
+      'pairEpochs',
+      'perClass',
+      'seed',
+    ],
+    'wizard parameters',
+  );
+  if (extra) return extra;
+  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
+  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
+    return 'dataset must be a dataset id';
+  if (!isInt(p.faulty, 0, 100_000) || !isInt(p.victim, 0, 100_000))
+    return 'faulty and victim must be class indices';
+  if (p.faulty === p.victim) return 'the faulty and victim classes must differ';
+  if (
+    !Array.isArray(p.options) ||
+    !p.options.length ||
+    !p.options.every((o) => WIZARD_OPTIONS.includes(o as WizardOption)) ||
+    new Set(p.options).size !== p.options.length
+  )
+    return 'options must be one or more of 1, 2, 3, 4';
+  if (p.betterModel != null && !isPathString(p.betterModel)) return 'betterModel must be a model folder';
+  if (p.betterEpochs != null && !isInt(p.betterEpochs, 1, 1000)) return 'betterEpochs must be from 1 to 1000';
+  if (!isResNetDepth(p.pairDepth)) return `pairDepth must be ${RESNET_DEPTH_RULE}`;
+  if (!isInt(p.pairEpochs, 1, 1000)) return 'pairEpochs must be from 1 to 1000';
+  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
+  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  return null;
+}
+
+export const REPAIR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function checkSaveRepairParams(p: unknown): string | null {
+  if (!isObj(p)) return 'what to save must be an object';
+  const extra = onlyKeys(p, ['jobId', 'option', 'name'], 'what to save');
+  if (extra) return extra;
+  if (typeof p.jobId !== 'string' || !/^[\w-]{1,80}$/.test(p.jobId)) return 'jobId must be a job id';
+  if (!WIZARD_OPTIONS.includes(p.option as WizardOption)) return 'option must be 1, 2, 3 or 4';
+  if (typeof p.name !== 'string' || !REPAIR_NAME_RE.test(p.name))
+    return 'the name may hold letters, digits, dots, dashes and underscores (at most 100)';
+  return null;
 }
