@@ -232,6 +232,37 @@ test('decomposer bench --json prints one JSON line per figure, with and without 
   }
 });
 
+test('decomposer demo --dataset runs the same pipeline on another dataset, its training cut to --per-class', async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const r = run([
+    'demo',
+    '--json',
+    '--dataset',
+    'textures',
+    '--epochs',
+    '1',
+    '--depth',
+    '8',
+    '--per-class',
+    '5',
+    '--decompose-per-class',
+    '5',
+    '--no-reuse',
+    '--home',
+    home,
+    '--out',
+    path.join(home, 'run'),
+    '--idle-seconds',
+    '0',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { model: { dataset: string; classes: number }; decomposition: unknown[] };
+  assert.match(j.model.dataset, /textures/);
+  assert.equal(j.decomposition.length, 3, 'Table 1 on that dataset');
+  // 5 images of each class, of which the validation split takes 10%.
+  assert.match(r.stderr, new RegExp(`\\(${j.model.classes} classes, ${5 * j.model.classes} training images`));
+});
+
 test('decompose, evaluate and experiment reuse run from the command line on a trained model', async () => {
   const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
   const common = ['--home', home, '--idle-seconds', '0', '--json'];

@@ -80,9 +80,10 @@ describe('Figure 6 in the app (web shell + Chromium)', () => {
     await fig.waitFor();
     assert.equal(await fig.locator('g.fig6-scenario').count(), 4);
     await page.getByTestId('compare-scenarios').getByRole('checkbox').first().uncheck();
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-testid="figure6"] g.fig6-scenario').length === 3,
-    );
+    // The chart redraws from the page's state: wait for it.
+    for (let i = 0; i < 50 && (await fig.locator('g.fig6-scenario').count()) !== 3; i++)
+      await page.waitForTimeout(100);
+    assert.equal(await fig.locator('g.fig6-scenario').count(), 3);
     await shot('compare');
     assert.deepEqual(session.problems, []);
   });

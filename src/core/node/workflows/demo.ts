@@ -8,7 +8,10 @@
 import path from 'node:path';
 import type { BackendName } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
+import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
+import { Rng } from '../data/random.ts';
+import { subset } from '../train/trainer.ts';
 import { APPROACHES, DEFAULT_DELTA, DEFAULT_POINT, type Table1 } from '../decompose/index.ts';
 import { demoDatasetSpec } from '../demo.ts';
 import { planModel } from '../inference/index.ts';
@@ -53,6 +56,12 @@ export interface DemoContext extends MeasureContext {
   /** Loading the dataset, and the decomposition. */
   onProgress?: (p: Progress) => void;
   /**
+   * Another dataset than the embedded 'shapes', loaded the shell's way (a CLI name, an app
+   * dataset id). Its training set is cut to `perClass` images per class (seeded); its test set
+   * is kept whole.
+   */
+  loadData?: () => Promise<LoadedDataset>;
+  /**
    * Trains the demo model from scratch as a recorded run, in a folder the shell chooses (it
    * shows the training's progress its own way); the scenarios' models train beside it.
    */
@@ -75,14 +84,46 @@ export interface DemoResult {
   scenarios: { reuse: ScenarioRow[]; replace: ScenarioRow[] } | null;
 }
 
+/**
+ * At most `perClass` training images of each class, picked with a seeded shuffle, in their
+ * original order; the test set whole. The dataset keeps its id: a model trained on the subset
+ * is still a model of that dataset (its test set is the same).
+ */
+export function perClassSubset(d: LoadedDataset, perClass: number, seed: number): LoadedDataset {
+  const order = Int32Array.from({ length: d.train.count }, (_, i) => i);
+  new Rng(seed ^ 0xde50).shuffle(order);
+  const taken = new Map<number, number>();
+  const keep: number[] = [];
+  for (const i of order) {
+    const c = d.train.labels[i]!;
+    const n = taken.get(c) ?? 0;
+    if (n < perClass) {
+      taken.set(c, n + 1);
+      keep.push(i);
+    }
+  }
+  if (keep.length === d.train.count) return d;
+  keep.sort((a, b) => a - b);
+  const train = subset(d.train, keep);
+  return { ...d, train, info: { ...d.info, trainCount: train.count } };
+}
+
 export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoResult> {
   const say = ctx.onInfo ?? (() => undefined);
-  const data = await loadDataset(demoDatasetSpec(s.perClass, s.seed, undefined, s.size), {
-    cacheDir: ctx.cacheDir,
-    signal: ctx.signal,
-    onProgress: (p) => ctx.onProgress?.({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
-  });
+  const data = ctx.loadData
+    ? perClassSubset(await ctx.loadData(), s.perClass, s.seed)
+    : await loadDataset(demoDatasetSpec(s.perClass, s.seed, undefined, s.size), {
+        cacheDir: ctx.cacheDir,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.onProgress?.({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
+      });
   ctx.signal?.throwIfAborted();
+  if (s.scenarios && data.info.imageSize !== 32 && data.info.imageSize !== 64)
+    throw new UserError(
+      `The demo's inter-dataset scenarios pair ${data.info.name} with the embedded textures, made at 32x32 or 64x64, not ${data.info.imageSize}x${data.info.imageSize}.`,
+      'Load the dataset at --size 32 or 64, or run the demo with --no-reuse.',
+      'usage',
+    );
   const config = { depth: s.depth, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed };
   // Every run of the demo belongs to one experiment: its training, Table 1, the scenarios.
   const experimentId =
