@@ -1,0 +1,36 @@
+// Datasets: the embedded ones, those found on this machine and those imported; preview,
+// download and import (jobs).
+import path from 'node:path';
+import type { DecomposerApi, DownloadableDataset, ImportSpec, JobInfo } from '../../common/api.ts';
+import type { DatasetInfo } from '../../common/dataset.ts';
+import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from '../jobs/datasets.ts';
+import { guard, type AppContext } from './context.ts';
+
+export function datasetHandlers(
+  ctx: AppContext,
+): Pick<DecomposerApi, 'listDatasets' | 'previewDataset' | 'downloadDataset' | 'importDataset'> {
+  return {
+    async listDatasets(): Promise<DatasetInfo[]> {
+      const found = listFoundDatasets(ctx.home);
+      const imported = (await readImported(ctx.home))
+        .map((d) => d.info)
+        .filter((d) => !found.some((f) => f.id === d.id));
+      return [...listEmbeddedDatasets(), ...found, ...imported];
+    },
+
+    async previewDataset(id: string, perClass: number) {
+      guard('previewDataset', [id, perClass]);
+      return previewDataset(ctx.home, id, perClass);
+    },
+
+    async downloadDataset(name: DownloadableDataset): Promise<JobInfo> {
+      guard('downloadDataset', [name]);
+      return ctx.jobs.downloadDataset(name);
+    },
+
+    async importDataset(spec: ImportSpec): Promise<JobInfo> {
+      guard('importDataset', [spec]);
+      return ctx.jobs.importDataset({ ...spec, path: path.resolve(spec.path) });
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Recorded runs, the experiments they belong to, and the energy totals.
+import {
+  isEstimatedSource,
+  type DecomposerApi,
+  type EnergyFigure,
+  type EnergySummary,
+  type ExperimentDetailView,
+  type ExperimentSummary,
+  type JobStatus,
+  type RunDetailView,
+  type RunSummary,
+} from '../../common/api.ts';
+import { UserError } from '../../common/errors.ts';
+import { scenarioView } from '../jobs/analysis.ts';
+import type { ExperimentRow, RunRow } from '../store/store.ts';
+import { energyTotals } from '../store/summaries.ts';
+import type { ScenarioRow } from '../workflows/grid.ts';
+import { guard, type AppContext } from './context.ts';
+
+/** How many of the latest runs the Energy page lists one by one (its totals count every run). */
+const ENERGY_LIST_RUNS = 500;
+
+function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
+  return {
+    id: e.id,
+    kind: e.kind,
+    label: e.label,
+    status: e.status as JobStatus,
+    createdAt: e.created_at,
+    endedAt: e.ended_at,
+    runCount: e.runs,
+    kwh: e.kwh,
+    co2eKg: e.co2e_kg,
+    co2eLbs: e.co2e_lbs,
+    estimatedRuns: e.estimated_runs,
+  };
+}
+
+export function toSummary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    kind: (r.params as { demo?: boolean } | null)?.demo ? 'demo' : r.kind,
+    label: r.label,
+    experimentId: r.experiment_id,
+    role: r.role,
+    scenario: r.scenario,
+    status: r.status as JobStatus,
+    error: r.error,
+    params: r.params,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    seconds: r.seconds,
+    backend: r.backend,
+    epochsDone: r.epochs_done,
+    bestEpoch: r.best_epoch,
+    result: r.result,
+    energy: r.energy as EnergyFigure | null,
+    energyFixedEpochs: r.energy_fixed_epochs as EnergyFigure | null,
+    energyUntilBest: r.energy_until_best as EnergyFigure | null,
+  };
+}
+
+export function runsHandlers(
+  ctx: AppContext,
+): Pick<DecomposerApi, 'listRuns' | 'listExperiments' | 'getExperiment' | 'getRun' | 'getEnergySummary'> {
+  return {
+    async listRuns(): Promise<RunSummary[]> {
+      return ctx.db().listRuns({ limit: 200 }).map(toSummary);
+    },
+
+    async listExperiments(): Promise<ExperimentSummary[]> {
+      return ctx.db().listExperiments({ limit: 200 }).map(toExperimentSummary);
+    },
+
+    async getExperiment(id: number): Promise<ExperimentDetailView> {
+      guard('getExperiment', [id]);
+      const e = ctx.db().getExperiment(id);
+      if (!e)
+        throw new UserError(`There is no experiment ${id}.`, 'Choose one from the list.', 'no-experiment');
+      return {
+        ...toExperimentSummary(e),
+        params: e.params,
+        runs: e.run_list.map(toSummary),
+        scenarios: e.scenarios.map((x) => scenarioView(x.row as ScenarioRow)),
+      };
+    },
+
+    async getRun(id: number): Promise<RunDetailView> {
+      guard('getRun', [id]);
+      const s = ctx.db();
+      const r = s.getRun(id);
+      if (!r) throw new UserError(`There is no run ${id}.`, 'Choose a run from the list.', 'no-run');
+      const trace = s.readTrace(id);
+      const power: RunDetailView['power'] = [];
+      if (trace) {
+        const step = Math.max(1, Math.ceil(trace.rows.length / 500));
+        for (let i = 0; i < trace.rows.length; i += step) {
+          const [t, cpu, dram, gpu] = trace.rows[i]!;
+          power.push({ t: t ?? 0, cpuW: cpu ?? 0, dramW: dram ?? 0, gpuW: gpu ?? 0 });
+        }
+      }
+      return {
+        ...toSummary(r),
+        epochs: r.epochs.map((e) => ({
+          epoch: e.epoch,
+          loss: e.loss,
+          accuracy: e.accuracy,
+          valAccuracy: e.val_accuracy,
+          seconds: e.seconds,
+          best: e.best,
+        })),
+        power,
+        powerSources: r.power?.sources ?? [],
+      };
+    },
+
+    async getEnergySummary(): Promise<EnergySummary> {
+      // Totals over every run, in SQL; the list shows the latest runs (oldest first).
+      const s = ctx.db();
+      const out: EnergySummary = { totals: energyTotals(s), runs: [] };
+      const runs = s.listRuns({ limit: ENERGY_LIST_RUNS }).filter((r) => r.energy);
+      for (const r of runs.reverse()) {
+        const e = r.energy!;
+        const measured = !isEstimatedSource(e.source);
+        const fig = (x: EnergyFigure | null) => (x ? { kwh: x.kwh, co2eKg: x.co2e_kg } : null);
+        const summary = toSummary(r);
+        out.runs.push({
+          runId: r.id,
+          kind: summary.kind,
+          label: r.label ?? `${r.kind} run ${r.id}`,
+          status: summary.status,
+          series: r.kind === 'train' ? 'training from scratch' : r.kind,
+          measured,
+          source: e.source,
+          kwh: e.kwh,
+          co2eKg: e.co2e_kg,
+          fixedEpochs: fig(summary.energyFixedEpochs),
+          untilBest: fig(summary.energyUntilBest),
+        });
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// The app's settings: the energy settings of the store, and the backend and workers the app
+// keeps beside them (which the job runner reads as the engine in force).
+import { type AppSettings, type BackendName, type DecomposerApi, type SettingKey } from '../../common/api.ts';
+import { BACKEND_PREFERENCE, parseBackendName } from '../engine/backend.ts';
+import {
+  readSettings,
+  readStoredValue,
+  SETTING_KEYS,
+  writeSetting,
+  writeStoredValue,
+} from '../store/settings.ts';
+import type { Store } from '../store/store.ts';
+import { guard, type AppContext } from './context.ts';
+
+const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
+
+/** Backend and worker count in force: the app's settings over the shell's choice. */
+export function engineInForce(
+  store: Store,
+  forced: BackendName | null,
+): { backend: BackendName | null; workers: number | undefined } {
+  const b = readStoredValue(store, UI_KEYS.backend);
+  const w = readStoredValue(store, UI_KEYS.workers);
+  return {
+    backend: typeof b === 'string' && b !== 'auto' ? parseBackendName(b) : forced,
+    workers: typeof w === 'number' ? w : undefined,
+  };
+}
+
+function settingsNow(ctx: AppContext): AppSettings {
+  const s = ctx.db();
+  const b = readStoredValue(s, UI_KEYS.backend);
+  const w = readStoredValue(s, UI_KEYS.workers);
+  return {
+    ...readSettings(s),
+    backend:
+      typeof b === 'string' && ['auto', ...BACKEND_PREFERENCE].includes(b)
+        ? (b as AppSettings['backend'])
+        : 'auto',
+    workers: typeof w === 'number' ? w : null,
+    dataHome: ctx.home,
+  };
+}
+
+export function settingsHandlers(ctx: AppContext): Pick<DecomposerApi, 'getSettings' | 'setSetting'> {
+  return {
+    async getSettings(): Promise<AppSettings> {
+      return settingsNow(ctx);
+    },
+
+    async setSetting(key: SettingKey, value: unknown): Promise<AppSettings> {
+      guard('setSetting', [key, value]);
+      const s = ctx.db();
+      if (key === 'backend' || key === 'workers') writeStoredValue(s, UI_KEYS[key], value);
+      else if ((SETTING_KEYS as string[]).includes(key)) writeSetting(s, key, value);
+      return settingsNow(ctx);
+    },
+  };
+}
