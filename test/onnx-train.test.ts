@@ -314,3 +314,36 @@ test('--device gpu where no GPU provider starts trains on the CPU and says why; 
     (e: unknown) => isUserError(e) && /Unknown device "tpu"/.test((e as Error).message),
   );
 });
+
+test('micro-batches bound activation memory and give the gradients of one pass', async () => {
+  await initBackend('cpu');
+  const model = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 6 });
+  const artifacts = await modelToArtifacts(model);
+  model.dispose();
+  const rng = new Rng(4);
+  const n = 10;
+  const images = Uint8Array.from({ length: n * 16 * 16 * 3 }, () => rng.int(256));
+  const labels = Int32Array.from({ length: n }, () => rng.int(4));
+  const ort = await loadOrt();
+  const whole = new OnnxTrainEngine(ort, { threads: 1 });
+  // A budget of 2 images per run (ResNet-8 16x16: about 45k output floats per image).
+  const micro = new OnnxTrainEngine(ort, { threads: 1, activationBudget: 3 * 2 * 4 * 40000 });
+  try {
+    await whole.load(artifacts, DEFAULT_PREPROCESS);
+    await micro.load(artifacts, DEFAULT_PREPROCESS);
+    const a = await whole.gradients(images, labels, n, null);
+    const b = await micro.gradients(images, labels, n, null);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `loss ${a.loss} vs ${b.loss}`);
+    assert.equal(a.correct, b.correct);
+    let d = 0;
+    let s = 0;
+    for (let i = 0; i < whole.grads.length; i++) {
+      d += (whole.grads[i]! - micro.grads[i]!) ** 2;
+      s += whole.grads[i]! ** 2;
+    }
+    assert.ok(Math.sqrt(d / s) < 1e-5, `relative difference ${Math.sqrt(d / s)}`);
+  } finally {
+    await whole.close();
+    await micro.close();
+  }
+});

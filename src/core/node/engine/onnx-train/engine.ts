@@ -35,6 +35,23 @@ export interface OnnxTrainOptions {
   nchwc?: boolean;
   /** cpu, gpu (its provider, else the CPU with the reason) or auto; null: the process default. */
   device?: TrainingDevice | null;
+  /** Bytes of activations one run may hold (default onnxActivationBudget()). */
+  activationBudget?: number;
+}
+
+/** Activation memory of one training run; DECOMPOSER_ACTIVATION_MIB overrides (default 3 GiB). */
+export function onnxActivationBudget(): number {
+  const mib = Number(process.env.DECOMPOSER_ACTIVATION_MIB);
+  return (Number.isFinite(mib) && mib > 0 ? mib : 3072) * 1024 * 1024;
+}
+
+/**
+ * Images per run so a step's activations stay within the budget: measured at about twice
+ * every layer's output per image (ResNet-56, 64x64).
+ */
+export function microBatchFor(plan: ModelPlan, budget: number): number {
+  const floats = plan.nodes.reduce((a, n) => a + n.shape.reduce((x, y) => x * y, 1), 0);
+  return Math.max(1, Math.floor(budget / (floats * 4 * 2)));
 }
 
 /** Layout of the flat weights, straight from the weight specs (tfjs's model.weights order). */
@@ -77,6 +94,7 @@ export class OnnxTrainEngine implements TrainingEngine {
   device: DeviceChoice | null = null;
   private pre: Preprocess = { mean: 0, std: 1 };
   private buf = new Float32Array(0);
+  private microBatch = Infinity;
 
   private readonly ort: OrtModule;
   private readonly opts: OnnxTrainOptions;
@@ -126,6 +144,7 @@ export class OnnxTrainEngine implements TrainingEngine {
         throw e;
       }
       this.loaded = { key, plan, train, evalGraph, trainSession, evalSession };
+      this.microBatch = microBatchFor(plan, this.opts.activationBudget ?? onnxActivationBudget());
       this.layout = layoutOf(artifacts, plan);
     }
     this.pre = pre;
@@ -145,14 +164,14 @@ export class OnnxTrainEngine implements TrainingEngine {
     return this.loaded;
   }
 
-  private weightFeeds(graph: BuiltGraph): Record<string, Ort.Tensor> {
+  private weightFeeds(graph: BuiltGraph, weights = this.weights): Record<string, Ort.Tensor> {
     const l = this.layout!;
     const feeds: Record<string, Ort.Tensor> = {};
     for (const i of graph.weightInputs) {
       const off = l.offsets[i]!;
       feeds[weightInput(l.names[i]!)] = new this.ort.Tensor(
         'float32',
-        this.weights.subarray(off, off + l.sizes[i]!) as Float32Array,
+        weights.subarray(off, off + l.sizes[i]!) as Float32Array,
         l.shapes[i]!,
       );
     }
@@ -176,12 +195,7 @@ export class OnnxTrainEngine implements TrainingEngine {
     const m = this.model;
     const l = this.layout!;
     const classes = m.plan.classes;
-    const onehot = new Float32Array(count * classes);
-    for (let i = 0; i < count; i++) onehot[i * classes + labels[i]!] = 1;
-    const feeds = this.weightFeeds(m.train);
-    feeds[INPUTS] = this.inputs(images, count, aug);
-    feeds[LABELS] = new this.ort.Tensor('float32', onehot, [count, classes]);
-    const out = await m.trainSession.run(feeds);
+    const per = m.plan.input.shape.reduce((a, b) => a * b, 1);
     const g = this.grads;
     // Slots without a gradient: trainable ones the graph does not use get 0; non-trainable
     // ones carry their value (new moving statistics, or unchanged frozen weights).
@@ -190,13 +204,42 @@ export class OnnxTrainEngine implements TrainingEngine {
       if (l.trainable[i]) g.fill(0, off, off + l.sizes[i]!);
       else g.set(this.weights.subarray(off, off + l.sizes[i]!), off);
     }
-    for (const i of m.train.gradients)
-      g.set(out[gradientOutput(l.names[i]!)]!.data as Float32Array, l.offsets[i]!);
-    for (const i of m.train.updates)
-      g.set(out[updateOutput(l.names[i]!)]!.data as Float32Array, l.offsets[i]!);
-    const loss = (out[LOSS]!.data as Float32Array)[0]!;
-    const correct = (out[CORRECT]!.data as Float32Array)[0]!;
-    for (const t of Object.values(out)) t.dispose();
+    // Micro-batches bound the activations one run holds; gradients of the mean loss add up
+    // weighted by size, and each micro-batch's moving statistics feed the next (as tfjs).
+    const micro = Math.min(count, this.microBatch);
+    let fed = this.weights;
+    let loss = 0;
+    let correct = 0;
+    for (let s = 0; s < count; s += micro) {
+      const n = Math.min(micro, count - s);
+      const sub: Augment | null = aug
+        ? { dx: aug.dx.subarray(s, s + n), dy: aug.dy.subarray(s, s + n), flip: aug.flip.subarray(s, s + n) }
+        : null;
+      const onehot = new Float32Array(n * classes);
+      for (let i = 0; i < n; i++) onehot[i * classes + labels[s + i]!] = 1;
+      const feeds = this.weightFeeds(m.train, fed);
+      feeds[INPUTS] = this.inputs(images.subarray(s * per, (s + n) * per), n, sub);
+      feeds[LABELS] = new this.ort.Tensor('float32', onehot, [n, classes]);
+      const out = await m.trainSession.run(feeds);
+      const weight = n / count;
+      for (const i of m.train.gradients) {
+        const d = out[gradientOutput(l.names[i]!)]!.data as Float32Array;
+        const off = l.offsets[i]!;
+        if (n === count) g.set(d, off);
+        else for (let j = 0; j < d.length; j++) g[off + j] += d[j]! * weight;
+      }
+      for (const i of m.train.updates) {
+        const d = out[updateOutput(l.names[i]!)]!.data as Float32Array;
+        g.set(d, l.offsets[i]!);
+        if (s + n < count) {
+          if (fed === this.weights) fed = this.weights.slice();
+          fed.set(d, l.offsets[i]!);
+        }
+      }
+      loss += (out[LOSS]!.data as Float32Array)[0]! * weight;
+      correct += (out[CORRECT]!.data as Float32Array)[0]!;
+      for (const t of Object.values(out)) t.dispose();
+    }
     return { loss, correct, count };
   }
 
