@@ -11,7 +11,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../common/errors.ts';
 import type { ModelPlan, PlanNode } from '../../inference/plan.ts';
-import { GraphBuilder, int, ints } from './graph.ts';
+import { GraphBuilder, int } from './graph.ts';
 import {
   ruleFor,
   trainableLayerClasses,
@@ -100,7 +100,7 @@ export function buildGraph(
   for (const planNode of plan.nodes) {
     if (planNode.op === 'input') {
       g.input(INPUTS, ['N', h, w, c]);
-      values.set(planNode.name, g.op('Transpose', [INPUTS], [ints('perm', [0, 3, 1, 2])]));
+      values.set(planNode.name, g.transpose(INPUTS, [null, h, w, c], [0, 3, 1, 2]));
       continue;
     }
     const node = planNode === head ? { ...planNode, act: 'linear' as const } : planNode;

@@ -69,7 +69,7 @@ function im2colFilterGradient(
   const perImage = g.op('MatMul', [col, dzT]); // [N, ci*kh*kw, co]
   const dw = g.op('ReduceSum', [perImage, g.int64([0])], [int('keepdims', 0)]);
   const dwCikkCo = g.op('Reshape', [dw, g.int64([ci, kh, kw, co])]);
-  return g.op('Transpose', [dwCikkCo], [ints('perm', [1, 2, 0, 3])]);
+  return g.transpose(dwCikkCo, [ci, kh, kw, co], [1, 2, 0, 3]);
 }
 
 /**
@@ -80,7 +80,7 @@ function im2colFilterGradient(
  */
 function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode): string | null {
   const block = g.nchwcBlock;
-  const [kh, kw, , co] = node.kernelShape as [number, number, number, number];
+  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
   const [h, w] = node.inShape as [number, number, number];
   const [oh, ow] = node.shape as [number, number, number];
   const [sh, sw] = node.strides!;
@@ -98,8 +98,9 @@ function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
       g.int64([2, 3]),
     ]);
   }
-  const xt = padToBlock(g, g.op('Transpose', [xs], [ints('perm', [1, 0, 2, 3])]), block);
-  const dzt = padToBlock(g, g.op('Transpose', [dz], [ints('perm', [1, 0, 2, 3])]), block);
+  const [hs, ws] = [h + Math.min(0, after[0]!), w + Math.min(0, after[1]!)];
+  const xt = padToBlock(g, g.transpose(xs, [null, ci, hs, ws], [1, 0, 2, 3]), block);
+  const dzt = padToBlock(g, g.transpose(dz, [null, co, oh, ow], [1, 0, 2, 3]), block);
   const dims = {
     ci: null,
     co,
@@ -109,7 +110,7 @@ function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
     dilations: [sh, sw] as [number, number],
   };
   const dw = blockedConv(g, xt, dzt, null, dims, block); // [ci, co, kh, kw]
-  return g.op('Transpose', [dw], [ints('perm', [2, 3, 0, 1])]);
+  return g.transpose(dw, [ci, co, kh, kw], [2, 3, 0, 1]);
 }
 
 /** Largest output map (oh*ow) whose filter gradient runs blocked (measured: 16x16 gains, 32x32 loses). */
@@ -121,7 +122,7 @@ export const conv2dRule: LayerRule = {
   forward({ g, node, inputs, weight }) {
     const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
     const hwio = weight('kernel')!;
-    const oihw = g.op('Transpose', [hwio], [ints('perm', [3, 2, 0, 1])]);
+    const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
     const bias = weight('bias');
     if (blockable(ci, co, g.nchwcBlock)) {
       const dims = { ci, co, k: [kh, kw] as [number, number], strides: node.strides!, pads: node.pads! };
@@ -159,7 +160,7 @@ export const conv2dRule: LayerRule = {
     if (sh === 1 && sw === 1) {
       // dx[i] = sum_k dz[i + k' - (kh-1-pt)] * flip(W)[k']: a stride-1 Conv of dz, padded
       // kh-1-pt before and, after, whatever makes the output x's size (never negative).
-      let wt = g.op('Transpose', [fwd.saved!.hwio!], [ints('perm', [2, 3, 0, 1])]); // [ci, co, kh, kw]
+      let wt = g.transpose(fwd.saved!.hwio!, [kh, kw, ci, co], [2, 3, 0, 1]); // [ci, co, kh, kw]
       if (kh > 1 || kw > 1) {
         wt = g.op('Slice', [
           wt,
