@@ -5,8 +5,10 @@ import {
   TRAINING_JOB_KINDS,
   type DecomposerApi,
   type JobInfo,
+  type JobKind,
   type ProgressEvent,
 } from '../../../core/common/api.ts';
+import { describeError } from '../../../core/common/errors.ts';
 
 const MAX_POWER = 600;
 
@@ -86,4 +88,44 @@ export class JobsStore {
       if (job.power.length > MAX_POWER) job.power.splice(0, job.power.length - MAX_POWER);
     }
   }
+}
+
+export interface PageJob<A extends unknown[]> {
+  /** The job this page started, else the newest of its kinds (a reloaded page shows it). */
+  readonly job: JobInfo | undefined;
+  /** Why the last start was refused, said for the user; null otherwise. */
+  readonly error: string | null;
+  /** Starts one; null (and `error` set) when the core refused it. */
+  start(...args: A): Promise<JobInfo | null>;
+}
+
+/** A page's job of these kinds, started the same way on every page (`store`: the page's jobs prop). */
+export function useJob<A extends unknown[]>(
+  store: () => JobsStore,
+  kinds: JobKind[],
+  start: (...args: A) => Promise<JobInfo>,
+): PageJob<A> {
+  let id = $state<string | null>(null);
+  let error = $state<string | null>(null);
+  const job = $derived(store().find(id) ?? store().latest(...kinds));
+  return {
+    get job() {
+      return job;
+    },
+    get error() {
+      return error;
+    },
+    async start(...args: A): Promise<JobInfo | null> {
+      error = null;
+      try {
+        const j = await start(...args);
+        store().add(j);
+        id = j.id;
+        return j;
+      } catch (e) {
+        error = describeError(e);
+        return null;
+      }
+    },
+  };
 }
