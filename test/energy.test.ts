@@ -664,3 +664,31 @@ test("RAPL through a powercap tree rewritten in place (truncate, then write): th
     clearInterval(ticker);
   }
 });
+
+test("live power is the meter's own samples since the last read, as measured (idle included)", async () => {
+  const dir = tmp('dec-live-');
+  const store = Store.open(path.join(dir, 'x.db'));
+  try {
+    const rec = await RunRecorder.start({
+      store,
+      kind: 'train',
+      params: { test: true },
+      settings: { ...DEFAULT_SETTINGS, idleSeconds: 0.1, sampleIntervalMs: 20 },
+      sources: constantSources(30, 5),
+    });
+    await sleep(200);
+    const a = rec.livePower();
+    assert.ok(a, 'samples came');
+    // The machine draws 30 W + 5 W whatever idle is: live power is not the energy above idle.
+    close(a.cpuW, 30, 0.5);
+    close(a.dramW, 5, 0.1);
+    assert.equal(a.gpuW, 0);
+    assert.equal(rec.livePower(), null, 'nothing new since the last read');
+    await sleep(100);
+    const b = rec.livePower();
+    assert.ok(b && b.t > a.t, 'the next read starts where the last stopped');
+    await rec.finish('finished');
+  } finally {
+    store.close();
+  }
+});

@@ -421,32 +421,14 @@ export class JobManager {
     this.event(job);
 
     let recorder: RunRecorder | null = null;
-    let last: { t: number; cpuJ: number; dramJ: number; gpuJ: number } | null = null;
-    const t0 = Date.now();
+    // Live power for the page: the meter's own samples, averaged over each half second.
     const sampler = setInterval(() => {
-      if (!recorder) return;
-      const e = recorder.energyNow();
-      const now = {
-        t: (Date.now() - t0) / 1000,
-        cpuJ: e.cpu_w * e.seconds,
-        dramJ: e.dram_w * e.seconds,
-        gpuJ: e.gpu_w * e.gpus * e.seconds,
-      };
-      if (last && now.t > last.t) {
-        const dt = now.t - last.t;
-        const idle = recorder.idle;
-        const sample: PowerSample = {
-          t: Math.round(now.t * 10) / 10,
-          cpuW: Math.max(0, (now.cpuJ - last.cpuJ) / dt + idle.cpuW),
-          dramW: Math.max(0, (now.dramJ - last.dramJ) / dt + idle.dramW),
-          gpuW: Math.max(0, (now.gpuJ - last.gpuJ) / dt + idle.gpuW),
-        };
-        info.power.push(sample);
-        if (info.power.length > MAX_POWER_SAMPLES)
-          info.power.splice(0, info.power.length - MAX_POWER_SAMPLES);
-        this.event(job, { type: 'power', sample });
-      }
-      last = now;
+      const p = recorder?.livePower();
+      if (!p) return;
+      const sample: PowerSample = { ...p, t: Math.round(p.t * 10) / 10 };
+      info.power.push(sample);
+      if (info.power.length > MAX_POWER_SAMPLES) info.power.splice(0, info.power.length - MAX_POWER_SAMPLES);
+      this.event(job, { type: 'power', sample });
     }, 500);
     sampler.unref();
     try {

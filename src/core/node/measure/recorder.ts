@@ -88,6 +88,8 @@ export class RunRecorder {
   private pending: Promise<unknown> = Promise.resolve();
   private epochs: { epoch: number; best: boolean; energy: EnergyRecord }[] = [];
   private done = false;
+  /** Where livePower's next read starts in the meter's trace. */
+  private livePos = 0;
 
   private constructor(
     o: RecorderOptions,
@@ -208,6 +210,30 @@ export class RunRecorder {
     this.pending = this.pending
       .then(() => this.store.writeTrace(this.id, rows, TRACE_FORMAT, summary))
       .catch(() => undefined);
+  }
+
+  /**
+   * The machine's power since the last call: the mean of the meter's own samples (as measured,
+   * idle included), at the time of the newest, in seconds since the run's meter started; null
+   * when no sample came since.
+   */
+  livePower(): { t: number; cpuW: number; dramW: number; gpuW: number } | null {
+    const trace = this.meter.trace;
+    const width = TRACE_COLUMNS.length;
+    const rows = (trace.length - this.livePos) / width;
+    if (rows < 1) return null;
+    let t = 0;
+    let cpu = 0;
+    let dram = 0;
+    let gpu = 0;
+    for (let i = this.livePos; i + width <= trace.length; i += width) {
+      t = trace[i]!;
+      cpu += trace[i + 1]!;
+      dram += trace[i + 2]!;
+      gpu += trace[i + 3]!;
+    }
+    this.livePos = trace.length;
+    return { t, cpuW: cpu / rows, dramW: dram / rows, gpuW: gpu / rows };
   }
 
   setBackend(backend: string, detail: string): void {
