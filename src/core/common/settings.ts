@@ -53,6 +53,32 @@ export function programSettingRefusal(key: string): string | null {
     : null;
 }
 
+/**
+ * The stored settings' values, each rule written once: the API checks a call with it and the
+ * store refuses a value with it (from a flag, the environment or the database).
+ */
+const NUMBER_RULES: Readonly<Record<string, { min: number; max?: number; whole?: boolean }>> = {
+  pue: { min: 1 },
+  intensity: { min: 0 },
+  sampleIntervalMs: { min: 10, max: 60_000 },
+  idleSeconds: { min: 0 },
+  baselinePatience: { min: 1, max: 1000, whole: true },
+  baselineMaxEpochs: { min: 1, max: 1000, whole: true },
+};
+
+/** What a stored setting's value must be, when it is not (e.g. ">= 1"); null when it fits. */
+export function settingValueProblem(key: string, value: unknown): string | null {
+  const r = NUMBER_RULES[key];
+  if (!r) return isPathString(value) ? null : 'a non-empty string (a path or a command)';
+  if (r.whole)
+    return isInt(value, r.min, r.max ?? Infinity)
+      ? null
+      : `a whole number from ${r.min}${r.max !== undefined ? ` to ${r.max}` : ''}`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'a number';
+  if (r.max !== undefined) return value >= r.min && value <= r.max ? null : `between ${r.min} and ${r.max}`;
+  return value >= r.min ? null : `>= ${r.min}`;
+}
+
 // The argument checks of this feature's calls (null: fine; else what is wrong).
 
 export function checkSetting(args: unknown[]): string | null {
@@ -69,8 +95,6 @@ export function checkSetting(args: unknown[]): string | null {
     return value === null || isInt(value, 0, 256)
       ? null
       : 'workers must be a whole number from 0 to 256, or null';
-  if (key === 'powercapRoot') return isPathString(value) ? null : `${key} must be a path`;
-  if (key === 'baselinePatience' || key === 'baselineMaxEpochs')
-    return isInt(value, 1, 1000) ? null : `${key} must be a whole number from 1 to 1000`;
-  return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
+  const what = settingValueProblem(key as string, value);
+  return what ? `${String(key)} must be ${what}` : null;
 }

@@ -1,7 +1,7 @@
 // Settings kept in the database's settings table (JSON values), with defaults. Energy
 // settings; later UI code reads and writes them through readSettings / writeSetting.
 // Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
-import { programSettingRefusal } from '../../common/api.ts';
+import { programSettingRefusal, settingValueProblem } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
 import { DEFAULT_NVIDIA_SMI } from '../energy/nvidia.ts';
@@ -36,9 +36,6 @@ export const DEFAULT_SETTINGS: Settings = {
   baselineMaxEpochs: 30,
 };
 
-/** Settings that count epochs: whole numbers from 1. */
-const EPOCH_SETTINGS: readonly (keyof Settings)[] = ['baselinePatience', 'baselineMaxEpochs'];
-
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];
 
 const ENV: Partial<Record<keyof Settings, string>> = {
@@ -46,7 +43,7 @@ const ENV: Partial<Record<keyof Settings, string>> = {
   nvidiaSmi: 'DECOMPOSER_NVIDIA_SMI',
 };
 
-/** Checks one value; throws a UserError saying what is allowed. */
+/** Checks one value (a number may come as text: flags, environment); throws a UserError saying what is allowed. */
 export function validateSetting<K extends keyof Settings>(key: K, value: unknown): Settings[K] {
   if (!SETTING_KEYS.includes(key))
     throw new UserError(
@@ -54,24 +51,15 @@ export function validateSetting<K extends keyof Settings>(key: K, value: unknown
       `Settings: ${SETTING_KEYS.join(', ')}.`,
       'setting',
     );
-  const bad = (what: string) =>
-    new UserError(
+  const v = typeof DEFAULT_SETTINGS[key] === 'number' && typeof value === 'string' ? Number(value) : value;
+  const what = settingValueProblem(key, v);
+  if (what)
+    throw new UserError(
       `Setting ${key} must be ${what}, not ${JSON.stringify(value)}.`,
       `Default: ${JSON.stringify(DEFAULT_SETTINGS[key])}.`,
       'setting',
     );
-  if (typeof DEFAULT_SETTINGS[key] === 'number') {
-    const n = typeof value === 'string' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw bad('a number');
-    if (key === 'pue' && n < 1) throw bad('>= 1');
-    if (key === 'sampleIntervalMs' && (n < 10 || n > 60_000)) throw bad('between 10 and 60000');
-    if (EPOCH_SETTINGS.includes(key) && (!Number.isInteger(n) || n < 1 || n > 1000))
-      throw bad('a whole number from 1 to 1000');
-    if (n < 0) throw bad('>= 0');
-    return n as Settings[K];
-  }
-  if (typeof value !== 'string' || !value) throw bad('a non-empty string');
-  return value as Settings[K];
+  return v as Settings[K];
 }
 
 /** Stored settings over the defaults (environment variables not applied). */
