@@ -17,7 +17,7 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
     if (quiet) return;
     if (e.type === 'start') {
       info(
-        `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backendDetail}; ${e.workers} engine${e.workers === 1 ? '' : 's'}` +
+        `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backendDetail}; ${e.workers} ${e.backend === 'onnxruntime' ? 'thread' : 'engine'}${e.workers === 1 ? '' : 's'}` +
           (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''),
       );
       const resumed = describeResume(e.resume);
