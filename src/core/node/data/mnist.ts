@@ -235,8 +235,8 @@ export function parseIdx(buf: Uint8Array, ndims: 1 | 3, file: string): Idx {
     throw new UserError(
       `${file} is not an IDX ${ndims === 3 ? 'image' : 'label'} file: it has ${got}, not the magic number 0x${expected}.`,
       ndims === 3
-        ? 'Choose the folder of the original *-images-idx3-ubyte files (gzip’d or extracted); an images file may have been swapped with a labels file.'
-        : 'Choose the folder of the original *-labels-idx1-ubyte files (gzip’d or extracted); a labels file may have been swapped with an images file.',
+        ? 'Choose the folder of the original *-images-idx3-ubyte files (gzipped or extracted); an images file may have been swapped with a labels file.'
+        : 'Choose the folder of the original *-labels-idx1-ubyte files (gzipped or extracted); a labels file may have been swapped with an images file.',
       'bad-format',
     );
   }
@@ -374,7 +374,7 @@ async function readSplit(
         `${labelsFile} has label ${lab.data[i]} at position ${i}, but ${mnistTitle(spec)} has ${classes} classes${off ? ` numbered from ${off}` : ''}.`,
         spec.family === 'emnist'
           ? 'Check that the split named matches the files (e.g. emnist-letters:PATH for the letters files).'
-          : 'Check that the folder holds this dataset’s files, or download it again.',
+          : 'Check that the folder holds the files of this dataset, or download it again.',
         'corrupt-data',
       );
     labels[i] = l;
@@ -406,7 +406,7 @@ export async function loadMnist(
   if (test.srcSize !== train.srcSize)
     throw new UserError(
       `${files.trainImages} holds ${train.srcSize}x${train.srcSize} images but ${files.testImages} ${test.srcSize}x${test.srcSize}.`,
-      'The files come from different datasets: choose one release’s four files.',
+      'The files come from different datasets: choose the four files of one release.',
       'bad-format',
     );
   opts.onProgress?.({ stage: `Read ${title}`, fraction: 1 });
