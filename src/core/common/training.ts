@@ -22,6 +22,8 @@ export interface DemoParams {
   perClass?: number;
   /** Go on to the reuse and replace scenarios with their baselines (default true). */
   scenarios?: boolean;
+  /** A dataset id from listDatasets instead of the embedded shapes (its training cut to perClass per class). */
+  dataset?: string;
 }
 
 export interface ModelSummary {
@@ -66,8 +68,10 @@ export function checkTrainParams(p: unknown): string | null {
 export function checkDemoParams(p: unknown): string | null {
   if (p === undefined || p === null) return null;
   if (!isObj(p)) return 'demo parameters must be an object';
-  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'scenarios'], 'demo parameters');
+  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'scenarios', 'dataset'], 'demo parameters');
   if (extra) return extra;
+  if (p.dataset !== undefined && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
+    return 'the dataset must be a dataset id';
   if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
   if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
   if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
