@@ -54,8 +54,9 @@ export function programSettingRefusal(key: string): string | null {
 }
 
 /**
- * The stored settings' values, each rule written once: the API checks a call with it and the
- * store refuses a value with it (from a flag, the environment or the database).
+ * The stored settings' values, each rule written once: the store refuses a value with it
+ * (from the app, a flag, the environment or the database); the API's check of a call only
+ * asks for the right shape.
  */
 const NUMBER_RULES: Readonly<Record<string, { min: number; max?: number; whole?: boolean }>> = {
   pue: { min: 1 },
@@ -95,6 +96,9 @@ export function checkSetting(args: unknown[]): string | null {
     return value === null || isInt(value, 0, 256)
       ? null
       : 'workers must be a whole number from 0 to 256, or null';
-  const what = settingValueProblem(key as string, value);
-  return what ? `${String(key)} must be ${what}` : null;
+  // The shape only: whether a value is allowed is the store's to say (settingValueProblem,
+  // refused there as the user's mistake, not as a broken call).
+  if (NUMBER_RULES[key as string])
+    return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
+  return isPathString(value) ? null : `${String(key)} must be a path`;
 }
