@@ -8,6 +8,7 @@ import type {
   ScenarioParams,
 } from '../../common/api.ts';
 import { listModuleSets } from '../decompose/files.ts';
+import { startDecomposition, startScenario } from '../jobs/analysis-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function analysisHandlers(
@@ -17,7 +18,7 @@ export function analysisHandlers(
     async startDecomposition(params: DecomposeParams): Promise<JobInfo> {
       guard('startDecomposition', [params]);
       ctx.db();
-      return ctx.jobs.startDecomposition({ ...params, modelDir: path.resolve(params.modelDir) });
+      return startDecomposition(ctx.jobs, { ...params, modelDir: path.resolve(params.modelDir) });
     },
 
     async listModuleSets(modelDir: string): Promise<ModuleSetSummary[]> {
@@ -28,7 +29,7 @@ export function analysisHandlers(
     async startScenario(params: ScenarioParams): Promise<JobInfo> {
       guard('startScenario', [params]);
       ctx.db();
-      return ctx.jobs.startScenario({ ...params, models: params.models.map((m) => path.resolve(m)) });
+      return startScenario(ctx.jobs, { ...params, models: params.models.map((m) => path.resolve(m)) });
     },
   };
 }

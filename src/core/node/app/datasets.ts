@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { DecomposerApi, DownloadableDataset, ImportSpec, JobInfo } from '../../common/api.ts';
 import type { DatasetInfo } from '../../common/dataset.ts';
 import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from '../jobs/datasets.ts';
+import { startDownload, startImport } from '../jobs/dataset-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function datasetHandlers(
@@ -25,12 +26,12 @@ export function datasetHandlers(
 
     async downloadDataset(name: DownloadableDataset): Promise<JobInfo> {
       guard('downloadDataset', [name]);
-      return ctx.jobs.downloadDataset(name);
+      return startDownload(ctx.jobs, name);
     },
 
     async importDataset(spec: ImportSpec): Promise<JobInfo> {
       guard('importDataset', [spec]);
-      return ctx.jobs.importDataset({ ...spec, path: path.resolve(spec.path) });
+      return startImport(ctx.jobs, { ...spec, path: path.resolve(spec.path) });
     },
   };
 }

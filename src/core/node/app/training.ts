@@ -11,6 +11,7 @@ import type {
   TrainParams,
 } from '../../common/api.ts';
 import { readModelDir } from '../models/io.ts';
+import { resumeTraining, startDemo, startTraining } from '../jobs/training-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function trainingHandlers(
@@ -61,17 +62,17 @@ export function trainingHandlers(
 
     async startTraining(params: TrainParams): Promise<JobInfo> {
       guard('startTraining', [params]);
-      return ctx.jobs.startTraining(params);
+      return startTraining(ctx.jobs, params);
     },
 
     async resumeTraining(runId: number): Promise<JobInfo> {
       guard('resumeTraining', [runId]);
-      return ctx.jobs.resumeTraining(runId);
+      return resumeTraining(ctx.jobs, runId);
     },
 
     async runDemo(params?: DemoParams): Promise<JobInfo> {
       guard('runDemo', params === undefined ? [] : [params]);
-      return ctx.jobs.runDemo(params ?? {});
+      return startDemo(ctx.jobs, params ?? {});
     },
 
     async cancelJob(id: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import type {
   WizardParams,
 } from '../../common/api.ts';
 import { analyzeFault, listRepaired } from '../jobs/wizard.ts';
+import { saveRepair, startFaultyDemo, startWizard } from '../jobs/wizard-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function wizardHandlers(
@@ -28,13 +29,13 @@ export function wizardHandlers(
     async startFaultyDemo(params?: FaultyDemoParams): Promise<JobInfo> {
       guard('startFaultyDemo', params === undefined ? [] : [params]);
       ctx.db();
-      return ctx.jobs.startFaultyDemo(params ?? {});
+      return startFaultyDemo(ctx.jobs, params ?? {});
     },
 
     async startWizard(params: WizardParams): Promise<JobInfo> {
       guard('startWizard', [params]);
       ctx.db();
-      return ctx.jobs.startWizard({
+      return startWizard(ctx.jobs, {
         ...params,
         modelDir: path.resolve(params.modelDir),
         ...(params.betterModel ? { betterModel: path.resolve(params.betterModel) } : {}),
@@ -43,7 +44,7 @@ export function wizardHandlers(
 
     async saveRepair(params: SaveRepairParams): Promise<RepairedSummary> {
       guard('saveRepair', [params]);
-      return ctx.jobs.saveRepair(params);
+      return saveRepair(ctx.jobs, params);
     },
 
     async listRepaired(): Promise<RepairedSummary[]> {

@@ -1,0 +1,341 @@
+// Training jobs: a training from scratch, resuming one from its run folder, and the demo;
+// each training recorded as a run with live progress, epochs and power.
+import type { Job, JobManager } from './jobs.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type {
+  DemoParams,
+  EpochMetrics,
+  JobInfo,
+  PowerSample,
+  Table1View,
+  TrainParams,
+} from '../../common/api.ts';
+import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
+import { DEMO_DEFAULTS } from '../demo.ts';
+import { UserError } from '../../common/errors.ts';
+import { loadDataset } from '../data/index.ts';
+import { cacheDir, runsDir } from '../paths.ts';
+import { type RunRecorder } from '../measure/measured.ts';
+import { effectiveSettings } from '../store/settings.ts';
+import { train } from '../train/trainer.ts';
+import { scenarioView, table1View } from './analysis.ts';
+import { loadById } from './datasets.ts';
+import { loadModelDataset } from '../workflows/model-data.ts';
+import { recordTrainingRun, type RecordedTraining } from '../measure/training.ts';
+import { runDemo, type DemoSettings, type DemoTable1 } from '../workflows/demo.ts';
+
+const MAX_POWER_SAMPLES = 600;
+/** The statuses of a training that can be resumed from its run folder. */
+const RESUMABLE: readonly string[] = ['cancelled', 'interrupted', 'failed'];
+
+export function startTraining(runner: JobManager, p: TrainParams): JobInfo {
+  runner.busyTraining();
+  const label = `ResNet-${p.depth} on ${p.dataset}, ${p.epochs} epoch${p.epochs === 1 ? '' : 's'}`;
+  return runner.start('train', label, (job) =>
+    runTraining(
+      runner,
+      job,
+      (signal, onProgress) => loadById(runner.o.home, p.dataset, p.perClass ?? null, signal, onProgress),
+      {
+        depth: p.depth,
+        epochs: p.epochs,
+        seed: p.seed,
+        augment: p.augment,
+        ...(p.batchSize ? { batchSize: p.batchSize } : {}),
+      },
+    ),
+  );
+}
+
+/**
+ * Continues a cancelled, interrupted or failed training from its run folder's latest
+ * checkpoint, with the configuration it recorded; the new run's energy carries the earlier
+ * attempts'. Wizard and grid trainings are resumed by running their own feature again.
+ */
+export function resumeTraining(runner: JobManager, runId: number): JobInfo {
+  runner.busyTraining();
+  const store = runner.o.store();
+  const run = store.getRun(runId);
+  if (!run) throw new UserError(`There is no run ${runId}.`, 'Choose a run from the list.', 'no-run');
+  const p = (run.params ?? {}) as Record<string, unknown>;
+  const no = (message: string, hint = 'Start a new training instead.', code = 'not-resumable') =>
+    new UserError(message, hint, code);
+  if (run.kind !== 'train') throw no(`Run ${runId} is not a training, so it cannot be resumed.`);
+  if (p.wizard_demo || p.wizard || p.grid !== undefined || p.baseline !== undefined)
+    throw no(
+      `Run ${runId} is part of ${p.wizard_demo ? 'the wizard’s faulty demo model' : p.wizard ? 'a fix-it wizard run' : 'a reuse or replace scenario'}, so it cannot be resumed on its own.`,
+      p.wizard_demo ? 'Make the demo model again from the wizard.' : 'Run that feature again.',
+    );
+  if (!RESUMABLE.includes(run.status))
+    throw no(
+      `Run ${runId} is ${run.status}, so there is nothing to resume.`,
+      'Only a cancelled, interrupted or failed training can be resumed.',
+    );
+  const num = (k: string): number | undefined => (typeof p[k] === 'number' ? p[k] : undefined);
+  const [depth, epochs, seed] = [num('depth'), num('epochs'), num('seed')];
+  const runDir = p.run_dir;
+  const dataset = p.dataset;
+  if (
+    typeof runDir !== 'string' ||
+    typeof dataset !== 'string' ||
+    depth === undefined ||
+    epochs === undefined ||
+    seed === undefined
+  )
+    throw no(`Run ${runId} did not record its run folder, dataset and settings, so it cannot be resumed.`);
+  if (!existsSync(runDir))
+    throw no(
+      `Run ${runId}'s folder ${runDir} no longer exists, so there is nothing to resume from.`,
+      undefined,
+      'not-found',
+    );
+  const later = store
+    .listRuns({ kind: 'train' })
+    .find((r) => r.id > runId && (r.params as { run_dir?: unknown } | null)?.run_dir === runDir);
+  if (later)
+    throw no(
+      `Run ${runId}'s training was already continued by run ${later.id}.`,
+      `Open run ${later.id}${RESUMABLE.includes(later.status) ? ' and resume that one' : ''}.`,
+      'already-resumed',
+    );
+  // Exactly the configuration it recorded: the run folder's config.json must match it.
+  const batchSize = num('batchSize');
+  const learningRate = num('learningRate');
+  const valFraction = num('valFraction');
+  const config = {
+    depth,
+    epochs,
+    seed,
+    ...(typeof p.augment === 'boolean' ? { augment: p.augment } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(learningRate !== undefined ? { learningRate } : {}),
+    ...(valFraction !== undefined ? { valFraction } : {}),
+    ...(typeof p.batchNorm === 'boolean' ? { batchNorm: p.batchNorm } : {}),
+  };
+  const name = (run.label ?? `training ${runId}`).replace(/^Resume /, '').replace(/ \(run \d+\)$/, '');
+  const label = `Resume ${name} (run ${runId})`;
+  return runner.start(p.demo ? 'demo' : 'train', label, (job) =>
+    runTraining(
+      runner,
+      job,
+      (signal, onProgress) => loadModelDataset(runner.o.home, dataset, signal, onProgress),
+      config,
+      // The resumed run belongs to the experiment of the run it resumes.
+      { runDir, label, params: { resumed_from_run: runId }, experimentId: run.experiment_id ?? undefined },
+    ),
+  );
+}
+
+export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
+  runner.busyTraining();
+  const demo: DemoSettings = {
+    depth: p.depth ?? DEMO_DEFAULTS.depth,
+    epochs: p.epochs ?? DEMO_DEFAULTS.epochs,
+    perClass: p.perClass ?? DEMO_DEFAULTS.perClass,
+    batchSize: DEMO_DEFAULTS.batch,
+    seed: DEMO_DEFAULTS.seed,
+    size: DEMO_DEFAULTS.size,
+    decomposePerClass: DEMO_DEFAULTS.decomposePerClass,
+    scenarios: p.scenarios !== false,
+  };
+  const label = `Demo: ResNet-${demo.depth} on embedded shapes, ${demo.epochs} epochs`;
+  return runner.start('demo', label, async (job) => {
+    const store = runner.o.store();
+    const engine = runner.o.engine();
+    const progress = (stage: string, fraction: number | null) => {
+      job.info.progress = { stage: stage.slice(0, 200), fraction };
+      runner.event(job);
+    };
+    // The training job's own outcome (status, model, accuracy), which the demo's result extends.
+    let trained: Partial<JobInfo> = {};
+    const d = await runDemo(demo, {
+      store,
+      settings: effectiveSettings(store),
+      signal: job.controller.signal,
+      cacheDir: cacheDir(runner.o.home),
+      workers: engine.workers,
+      backend: engine.backend,
+      onProgress: (pr) => progress(pr.stage, pr.fraction),
+      onInfo: (line) => progress(line.replace(/…$/, ''), null),
+      train: async (data, config, experimentId) => {
+        let recorded: RecordedTraining | undefined;
+        trained = await runTraining(runner, job, async () => data, config, {
+          onRecorded: (r) => (recorded = r),
+          experimentId,
+        });
+        // runTraining throws unless the training was recorded.
+        return recorded!;
+      },
+      onTable1: (t) => {
+        // Table 1 shows while the reuse and replace scenarios run with their baselines.
+        job.info.result = { ...trained.result, table1: demoTable1(t) };
+        runner.status(job);
+      },
+    });
+    if (!d.table1) return trained;
+    const table1 = demoTable1(d.table1);
+    const scenarios = d.scenarios ? [...d.scenarios.reuse, ...d.scenarios.replace].map(scenarioView) : null;
+    return { ...trained, result: { ...trained.result, table1, ...(scenarios ? { scenarios } : {}) } };
+  });
+}
+
+export function loadSpec(
+  runner: JobManager,
+  spec: DatasetSpec,
+  signal: AbortSignal,
+  onProgress: (p: Progress) => void,
+) {
+  return loadDataset(spec, { cacheDir: cacheDir(runner.o.home), signal, onProgress });
+}
+
+/**
+ * Trains one model as (part of) a job: live progress, epochs and power, recorded as a run.
+ * `load` gives the dataset; `params` are recorded with the run beside the configuration.
+ */
+export async function runTraining(
+  runner: JobManager,
+  job: Job,
+  load: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<LoadedDataset>,
+  config: {
+    depth: number;
+    epochs: number;
+    seed: number;
+    augment?: boolean;
+    batchSize?: number;
+    learningRate?: number;
+    valFraction?: number;
+    batchNorm?: boolean;
+  },
+  opts: {
+    params?: Record<string, unknown>;
+    label?: string;
+    runDir?: string;
+    /** The experiment the run belongs to (the demo's; a resumed run's); none: its own. */
+    experimentId?: number;
+    /** The recorded training (result and energy), for callers that go on with it. */
+    onRecorded?: (r: RecordedTraining) => void;
+  } = {},
+): Promise<Partial<JobInfo>> {
+  const info = job.info;
+  const signal = job.controller.signal;
+  const onProgress = (p: Progress): void => {
+    info.progress = { stage: `Loading dataset: ${p.stage}`, fraction: p.fraction };
+    runner.event(job);
+  };
+  info.progress = { stage: 'Loading dataset', fraction: null };
+  runner.event(job);
+  const data = await load(signal, onProgress);
+  signal.throwIfAborted();
+  info.label =
+    opts.label ??
+    `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
+  const store = runner.o.store();
+  const settings = effectiveSettings(store);
+  const engine = runner.o.engine();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const runDir =
+    opts.runDir ??
+    path.join(runsDir(runner.o.home), `${data.info.id}-r${config.depth}-s${config.seed}-${stamp}`);
+  info.progress = {
+    stage:
+      settings.idleSeconds > 0
+        ? `Measuring idle power for ${settings.idleSeconds} s`
+        : 'Starting the engines',
+    fraction: 0,
+  };
+  runner.event(job);
+
+  let recorder: RunRecorder | null = null;
+  // Live power for the page: the meter's own samples, averaged over each half second.
+  const sampler = setInterval(() => {
+    const p = recorder?.livePower();
+    if (!p) return;
+    const sample: PowerSample = { ...p, t: Math.round(p.t * 10) / 10 };
+    info.power.push(sample);
+    if (info.power.length > MAX_POWER_SAMPLES) info.power.splice(0, info.power.length - MAX_POWER_SAMPLES);
+    runner.event(job, { type: 'power', sample });
+  }, 500);
+  sampler.unref();
+  try {
+    const rec = await recordTrainingRun({
+      store,
+      settings,
+      signal,
+      experimentId: opts.experimentId,
+      label: info.label,
+      runDir,
+      params: {
+        ...(info.kind === 'demo' ? { demo: true } : {}),
+        ...opts.params,
+        dataset: data.info.id,
+        workers: engine.workers ?? null,
+        ...config,
+      },
+      onRecorder: (r) => {
+        recorder = r;
+        info.runId = r.id;
+        info.energySource = r.sources.report.source;
+        info.progress = { stage: 'Starting the engines', fraction: 0 };
+        runner.status(job);
+      },
+      work: (onEvent) =>
+        train({
+          runDir,
+          data,
+          workers: engine.workers,
+          backend: engine.backend,
+          signal,
+          onEvent,
+          config,
+        }),
+      onEvent: (e) => {
+        if (e.type === 'batch') {
+          const fraction = (e.epoch - 1 + e.batch / e.batches) / config.epochs;
+          info.progress = {
+            stage: `Training epoch ${e.epoch}/${config.epochs}`,
+            fraction: Math.min(1, fraction),
+            detail: `batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}, ${Math.round(e.imagesPerSecond)} img/s`,
+          };
+          info.etaSeconds = e.etaSeconds;
+          runner.event(job, e);
+        } else if (e.type === 'epoch') {
+          const metrics: EpochMetrics = {
+            epoch: e.epoch,
+            epochs: e.epochs,
+            loss: e.loss,
+            accuracy: e.accuracy,
+            valAccuracy: e.valAccuracy,
+            seconds: e.seconds,
+            best: e.best,
+          };
+          info.epochs.push(metrics);
+          info.etaSeconds = e.etaSeconds;
+          runner.event(job, { type: 'epoch', metrics });
+        } else if (e.type === 'evaluate') {
+          info.progress = {
+            stage: 'Evaluating on the test set',
+            fraction: info.progress?.fraction ?? null,
+          };
+          runner.event(job);
+        } else if (e.type === 'start') {
+          info.progress = { stage: `Training on ${e.backend}`, fraction: 0, detail: e.backendDetail };
+          runner.event(job);
+        }
+      },
+    });
+    opts.onRecorded?.(rec);
+    const r = rec.result;
+    return {
+      status: r.status === 'cancelled' ? 'cancelled' : 'finished',
+      result: { modelDir: r.modelDir ?? undefined, top1: r.top1, top5: r.top5, datasetId: data.info.id },
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** The demo's Table 1 for the page. */
+function demoTable1(t: DemoTable1): Table1View {
+  return table1View(t.modelDir, t.datasetId, t.value.table, t.value.dirs);
+}
