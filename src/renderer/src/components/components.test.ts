@@ -4,7 +4,7 @@ import ProgressBar from './ProgressBar.svelte';
 import JobPanel from './JobPanel.svelte';
 import Home from '../pages/Home.svelte';
 import { JobsStore } from '../lib/jobs.svelte.ts';
-import { fakeApi, job } from '../lib/test-helpers.ts';
+import { datasetInfo, fakeApi, job } from '../lib/test-helpers.ts';
 
 describe('ProgressBar', () => {
   test('is an accessible progressbar with its value', () => {
@@ -40,6 +40,31 @@ describe('JobPanel', () => {
 });
 
 describe('Home', () => {
+  test("the demo runs on the embedded shapes, or on the dataset picked from the machine's", async () => {
+    const api = fakeApi({
+      listDatasets: async () => [
+        datasetInfo({ id: 'synthetic:shapes:32', name: 'shapes 32x32', kind: 'synthetic' }),
+        datasetInfo({ id: 'fashion-mnist', name: 'Fashion-MNIST', kind: 'mnist', found: true }),
+      ],
+    });
+    render(Home, { api, jobs: new JobsStore(api) });
+    const pick = await screen.findByTestId('demo-dataset');
+    // The embedded shapes is the default, not listed twice.
+    expect([...pick.querySelectorAll('option')].map((o) => o.textContent)).toEqual([
+      'embedded shapes (default, no download)',
+      'Fashion-MNIST (found on this machine)',
+    ]);
+    await fireEvent.click(screen.getByTestId('run-demo'));
+    await fireEvent.change(pick, { target: { value: 'fashion-mnist' } });
+    await fireEvent.click(screen.getByTestId('run-demo'));
+    await waitFor(() =>
+      expect(api.calls.filter((c) => c.method === 'runDemo').map((c) => c.args)).toEqual([
+        [{}],
+        [{ dataset: 'fashion-mnist' }],
+      ]),
+    );
+  });
+
   test('lists recent runs with their status and energy totals', async () => {
     const api = fakeApi({
       listRuns: async () => [
