@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../src/core/common/dataset.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { openInference, planModel } from '../src/core/node/inference/index.ts';
+import { decodeModel } from '../src/core/node/inference/onnx-proto.ts';
 import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
 import {
   analyzeGraph,
@@ -19,6 +20,7 @@ import {
   concernedProbability,
   decompose,
   deleteModuleSet,
+  composedOnnx,
   exportPortable,
   exportRemoved,
   formatTable1,
@@ -27,6 +29,7 @@ import {
   loadModuleSet,
   meanJaccard,
   meanPairwiseJaccard,
+  moduleOnnx,
   onesOf,
   saveModuleSet,
   table1,
@@ -358,6 +361,59 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
       );
       assert.equal(await readFile(path.join(other, 'mine.txt'), 'utf8'), 'keep me');
     }
+  } finally {
+    await engine.close();
+  }
+});
+
+test('a single module’s export drops the channels it removes everywhere (conv to conv), with the same outputs', async () => {
+  // c1 has 4 channels; channels 1 and 3 never fire (zero weights, bias -1), so CI removes
+  // them at every position, and they only reach c2: the module file leaves them out.
+  const input = tf.input({ shape: [6, 6, 3], name: 'input' });
+  const c1 = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' });
+  const c2 = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c2' });
+  const p = tf.layers.globalAveragePooling2d({ name: 'p' }).apply(c2.apply(c1.apply(input)));
+  const head = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head' });
+  const model = tf.model({ inputs: input, outputs: head.apply(p) as tf.SymbolicTensor });
+  const k1 = tf.randomNormal([3, 3, 3, 4], 0, 0.2, 'float32', 5).arraySync() as number[][][][];
+  for (const a of k1) for (const b of a) for (const c of b) c[1] = c[3] = 0;
+  c1.setWeights([tf.tensor4d(k1), tf.tensor1d([0.5, -1, 0.5, -1])]);
+  c2.setWeights([tf.randomNormal([3, 3, 4, 3], 0, 0.3, 'float32', 6), tf.tensor1d([0.1, 0.1, 0.1])]);
+  const art = await modelToArtifacts(model);
+  model.dispose();
+  const plan = planModel(art);
+  const per = 6 * 6 * 3;
+  const images = new Uint8Array(8 * per);
+  for (let i = 0; i < images.length; i++) images[i] = (i * 37) % 251;
+  const data: ImageSet = { images, labels: Int32Array.of(0, 1, 0, 1, 0, 1, 0, 1), count: 8, size: 6 };
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const [set] = await decompose(engine, plan, data, {
+      perClass: 4,
+      seed: 1,
+      point: 'conv',
+      approaches: ['CI+TI+MC'],
+    });
+    const m = set!.modules[0]!;
+    const r1 = m.removed.get('c1')!;
+    for (const ch of [1, 3]) for (let q = 0; q < 36; q++) assert.equal(r1[q * 4 + ch], 1);
+    const bytes = moduleOnnx(plan, PRE, m);
+    const kernel = (b: Uint8Array, name: string) =>
+      (decodeModel(b) as { graph: { initializer: { name: string; dims: unknown[] }[] } }).graph.initializer
+        .find((x) => x.name === name)!
+        .dims.map(Number);
+    assert.deepEqual(kernel(bytes, 'w/c1/kernel'), [2, 3, 3, 3], 'c1 writes 2 of its 4 channels');
+    assert.deepEqual(kernel(bytes, 'w/c2/kernel'), [3, 2, 3, 3], 'c2 reads those 2');
+    // The composed classifier keeps every channel (its module passes share the weights).
+    assert.deepEqual(kernel(composedOnnx(plan, PRE, set!), 'w/c1/kernel'), [4, 3, 3, 3]);
+    const { default: ort } = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(bytes);
+    const got = (await session.run({ pixels: new ort.Tensor('uint8', images, [8, 6, 6, 3]) })).probability!
+      .data as Float32Array;
+    await session.release();
+    const want = await composedScores([{ engine, set: set! }], images, 8, { exact: true });
+    for (let i = 0; i < 8; i++)
+      assert.ok(Math.abs(got[i]! - want.scores[i * 2]!) < 1e-5, `${got[i]} vs ${want.scores[i * 2]}`);
   } finally {
     await engine.close();
   }

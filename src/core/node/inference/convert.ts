@@ -27,6 +27,10 @@
 //   the concerned column. One module: output "probability" [N]; several (a composed
 //   classifier): one backbone pass per module sharing the weights, output "probabilities"
 //   [N, modules]. No mask inputs, one uint8 input: any ONNX runtime can run it.
+//   A single module's file is made smaller: a Conv2D output channel removed at every
+//   position whose value only reaches other convolutions (through ReLUs) is dropped from
+//   that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
+//   changes). A composed classifier keeps every channel so its module passes share weights.
 import type { Preprocess } from '../models/io.ts';
 import { AttrType, DataType, encodeModel } from './onnx-proto.ts';
 import type { Activation, ModelPlan, PlanNode } from './plan.ts';
@@ -99,6 +103,55 @@ function convKernel(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
   return out;
 }
 
+/** A tfjs conv kernel [kh, kw, in, out] restricted to the given input and output channels. */
+function sliceConvKernel(
+  k: Float32Array,
+  [kh, kw, ci, co]: number[],
+  ins: number[],
+  outs: number[],
+): Float32Array {
+  const out = new Float32Array(kh! * kw! * ins.length * outs.length);
+  let p = 0;
+  for (let y = 0; y < kh!; y++)
+    for (let x = 0; x < kw!; x++)
+      for (const i of ins) for (const o of outs) out[p++] = k[((y * kw! + x) * ci! + i) * co! + o]!;
+  return out;
+}
+
+/**
+ * Per Conv2D layer, the output channels a single module's export keeps: all but those
+ * removed at every position whose value reaches only convolutions (through ReLUs and
+ * identity layers). Layers that drop nothing are absent.
+ */
+function droppableChannels(plan: ModelPlan, m: PortableModule): Map<string, number[]> {
+  const consumers = new Map<string, PlanNode[]>();
+  for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const onlyConvs = (name: string): boolean =>
+    (consumers.get(name) ?? []).every(
+      (c) =>
+        (c.op === 'conv' && c.inputs.length === 1) ||
+        (((c.op === 'act' && c.act === 'relu') || c.op === 'identity') &&
+          name !== plan.output &&
+          onlyConvs(c.name)),
+    ) && (consumers.get(name) ?? []).length > 0;
+  const out = new Map<string, number[]>();
+  for (const n of plan.nodes) {
+    if (n.op !== 'conv' || (n.act !== 'relu' && n.act !== 'linear')) continue;
+    const removed = m.removed.get(n.name);
+    if (!removed || !onlyConvs(n.name)) continue;
+    const [h, w, c] = n.shape as [number, number, number];
+    const keep: number[] = [];
+    for (let ch = 0; ch < c; ch++) {
+      let all = true;
+      for (let p = 0; p < h * w && all; p++) all = removed[p * c + ch] === 1;
+      if (!all) keep.push(ch);
+    }
+    if (keep.length === 0) keep.push(0); // a layer keeps one channel (of zeros) to stay valid
+    if (keep.length < c) out.set(n.name, keep);
+  }
+  return out;
+}
+
 /**
  * The output Dense layer (the head): the output node itself, or the Dense feeding an output
  * softmax Activation (through identity layers). Throws when there is none.
@@ -167,20 +220,31 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   // The module whose masks the current pass bakes in, and its value-name prefix.
   let module: PortableModule | null = null;
   let prefix = '';
+  // A single module's dropped channels: per conv layer the output channels kept, and per
+  // value the channels it carries (absent: all).
+  const kept =
+    opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
+  const carried = new Map<string, number[]>();
   const maskValue = (n: PlanNode): string | null => {
     if (module) {
       const removed = module.removed.get(n.name);
       if (!removed || !removed.includes(1)) return null;
       // Kept = 1 - removed, laid out as the tensor it multiplies (CHW without the batch).
-      const keep = new Float32Array(removed.length);
       if (n.shape.length === 3) {
         const [h, w, c] = n.shape as [number, number, number];
-        for (let y = 0; y < h; y++)
-          for (let x = 0; x < w; x++)
-            for (let ch = 0; ch < c; ch++) keep[(ch * h + y) * w + x] = 1 - removed[(y * w + x) * c + ch]!;
-      } else for (let i = 0; i < keep.length; i++) keep[i] = 1 - removed[i]!;
-      const dims = n.shape.length === 3 ? [n.shape[2]!, n.shape[0]!, n.shape[1]!] : n.shape;
-      return init(`${prefix}mask/${n.name}`, dims, keep);
+        const chans = kept.get(n.name) ?? Array.from({ length: c }, (_, i) => i);
+        const keep = new Float32Array(chans.length * h * w);
+        chans.forEach((ch, k) => {
+          for (let y = 0; y < h; y++)
+            for (let x = 0; x < w; x++) keep[(k * h + y) * w + x] = 1 - removed[(y * w + x) * c + ch]!;
+        });
+        return init(`${prefix}mask/${n.name}`, [chans.length, h, w], keep);
+      }
+      return init(
+        `${prefix}mask/${n.name}`,
+        n.shape,
+        Float32Array.from(removed, (r) => 1 - r),
+      );
     }
     const m = maskInput(n.name);
     inputs.push(valueInfo(m, DataType.FLOAT, n.shape));
@@ -288,9 +352,30 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
         }
         case 'conv': {
           const [kh, kw, ci, co] = n.kernelShape as [number, number, number, number];
-          const w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
+          const inCh = carried.get(n.inputs[0]!);
+          const outCh = kept.get(n.name);
+          let w: string;
+          let b: string | null = null;
+          if (inCh || outCh) {
+            // A single module's export: this layer reads or writes fewer channels.
+            const ins = inCh ?? Array.from({ length: ci }, (_, i) => i);
+            const outs = outCh ?? Array.from({ length: co }, (_, i) => i);
+            const k = sliceConvKernel(n.kernel!, n.kernelShape!, ins, outs);
+            const shape = [kh, kw, ins.length, outs.length];
+            w = init(`w/${n.name}/kernel`, [outs.length, ins.length, kh, kw], convKernel(k, shape));
+            if (n.bias)
+              b = init(
+                `w/${n.name}/bias`,
+                [outs.length],
+                Float32Array.from(outs, (o) => n.bias![o]!),
+              );
+            if (outCh) carried.set(n.name, outCh);
+          } else {
+            w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
+            if (n.bias) b = init(`w/${n.name}/bias`, [co], n.bias);
+          }
           const ins = [x, w];
-          if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
+          if (b) ins.push(b);
           let z = node('Conv', ins, `${out}/conv`, [
             ints('kernel_shape', [kh, kw]),
             ints('strides', n.strides!),
@@ -315,6 +400,7 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
           break;
         }
         case 'act':
+          if (carried.has(n.inputs[0]!)) carried.set(n.name, carried.get(n.inputs[0]!)!);
           if (observeRelu.has(n.name)) observeValue(n.name, x, n.inShape);
           y = afterRelu(n, activate(x, n.act, n.shape, `${out}/act`));
           break;
@@ -361,6 +447,7 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
           } else y = node('Flatten', [x], out, [int('axis', 1)]);
           break;
         case 'identity':
+          if (carried.has(n.inputs[0]!)) carried.set(n.name, carried.get(n.inputs[0]!)!);
           y = x;
           break;
       }
