@@ -184,6 +184,7 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
   const api = createCoreApi({ home });
   try {
     await api.setSetting('idleSeconds', 0);
+    await api.setSetting('baselineMaxEpochs', 3);
     const job = await api.runDemo({ depth: 8, epochs: 1, perClass: 6 });
     const done = await until(api, job.id, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
@@ -212,6 +213,30 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
     // The intra replace's baseline is the demo model's own training: no second training.
     const runs = await api.listRuns();
     assert.equal(runs.filter((r) => r.kind === 'train' && /baseline/.test(r.label ?? '')).length, 3);
+  } finally {
+    await api.close();
+  }
+});
+
+test("the app's demo runs on another listed dataset, its training cut to the demo's images per class", async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    const textures = (await api.listDatasets()).find((d) => d.name.startsWith('textures'))!;
+    const job = await api.runDemo({
+      depth: 8,
+      epochs: 1,
+      perClass: 4,
+      scenarios: false,
+      dataset: textures.id,
+    });
+    const done = await until(api, job.id, (j) => j.status !== 'running');
+    assert.equal(done.status, 'finished', done.error ?? '');
+    assert.match(done.label, /textures/);
+    const run = await api.getRun(done.runId!);
+    assert.equal((run.params as { dataset: string }).dataset, textures.id);
+    assert.equal(done.result?.table1?.rows.length, 3);
   } finally {
     await api.close();
   }

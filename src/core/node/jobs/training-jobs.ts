@@ -139,7 +139,7 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
     decomposePerClass: DEMO_DEFAULTS.decomposePerClass,
     scenarios: p.scenarios !== false,
   };
-  const label = `Demo: ResNet-${demo.depth} on embedded shapes, ${demo.epochs} epochs`;
+  const label = `Demo: ResNet-${demo.depth} on ${p.dataset ?? 'embedded shapes'}, ${demo.epochs} epochs`;
   return runner.start('demo', label, async (job) => {
     const store = runner.o.store();
     const engine = runner.o.engine();
@@ -158,6 +158,14 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
       backend: engine.backend,
       onProgress: (pr) => progress(pr.stage, pr.fraction),
       onInfo: (line) => progress(line.replace(/…$/, ''), null),
+      ...(p.dataset !== undefined
+        ? {
+            loadData: () =>
+              loadModelDataset(runner.o.home, p.dataset!, job.controller.signal, (pr) =>
+                progress(`Loading dataset: ${pr.stage}`, pr.fraction),
+              ),
+          }
+        : {}),
       train: async (data, config, experimentId) => {
         let recorded: RecordedTraining | undefined;
         trained = await runTraining(runner, job, async () => data, config, {
