@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { EngineCore } from '../src/core/node/engine/engine-core.ts';
 import { describeBackend, initBackend } from '../src/core/node/engine/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
+import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
@@ -223,7 +224,7 @@ function runChild(
   killAfterEpoch?: number,
 ): Promise<{ result?: TrainResult; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, runDir, String(epochs), '0', 'onnxruntime'], {
+    const p = spawn(process.execPath, [child, runDir, String(epochs), '2', 'onnxruntime'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -243,7 +244,7 @@ function runChild(
   });
 }
 
-test('a run killed with SIGKILL on onnxruntime resumes bit-identical to an uninterrupted one', async () => {
+test('a run killed with SIGKILL on onnxruntime (two worker threads) resumes bit-identical to an uninterrupted one', async () => {
   const killedDir = await tmp();
   const first = await runChild(killedDir, 3, 1);
   assert.ok(first.killed);
@@ -345,5 +346,44 @@ test('micro-batches bound activation memory and give the gradients of one pass',
   } finally {
     await whole.close();
     await micro.close();
+  }
+});
+
+test('the onnxruntime worker pool gives the gradients and predictions of one session', async () => {
+  await initBackend('cpu');
+  const model = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 8 });
+  const artifacts = await modelToArtifacts(model);
+  model.dispose();
+  const rng = new Rng(5);
+  const n = 9;
+  const per = 16 * 16 * 3;
+  const images = Uint8Array.from({ length: n * per }, () => rng.int(256));
+  const labels = Int32Array.from({ length: n }, () => rng.int(4));
+  const one = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
+  const pool = new OnnxTrainPool(2, { threads: 1 });
+  try {
+    await one.load(artifacts, DEFAULT_PREPROCESS);
+    await pool.load(artifacts, DEFAULT_PREPROCESS);
+    assert.equal(pool.size, 2);
+    const a = await one.gradients(images, labels, n, null);
+    const b = await pool.gradients(images, labels, n, null, per);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `loss ${a.loss} vs ${b.loss}`);
+    assert.equal(a.correct, b.correct);
+    let d = 0;
+    let s = 0;
+    for (let i = 0; i < one.grads.length; i++) {
+      d += (one.grads[i]! - pool.grads[i]!) ** 2;
+      s += one.grads[i]! ** 2;
+    }
+    assert.ok(Math.sqrt(d / s) < 1e-5, `relative difference ${Math.sqrt(d / s)}`);
+    // The workers read the pool's weights as they change.
+    pool.weights.set(one.weights.map((w) => w * 0.5));
+    one.weights.set(one.weights.map((w) => w * 0.5));
+    const p = await one.predict(images, n, per, 4);
+    const q = await pool.predict(images, n, per, 4, 4);
+    for (let i = 0; i < p.length; i++) assert.ok(Math.abs(p[i]! - q[i]!) < 1e-5);
+  } finally {
+    await one.close();
+    await pool.close();
   }
 });

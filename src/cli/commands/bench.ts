@@ -12,7 +12,8 @@ import { UserError } from '../../core/common/errors.ts';
 import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
 import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
 import { OnnxTrainEngine } from '../../core/node/engine/onnx-train/engine.ts';
-import { createTrainingEngine, trainingThreads } from '../../core/node/engine/training.ts';
+import { OnnxTrainPool } from '../../core/node/engine/onnx-train/pool.ts';
+import { createTrainingEngine, poolShape, trainingThreads } from '../../core/node/engine/training.ts';
 import type { TrainingEngine } from '../../core/node/engine/training-engine.ts';
 import { loadOrt } from '../../core/node/inference/ort-engine.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
@@ -72,6 +73,8 @@ interface Figure {
   engine: 'tfjs' | 'onnxruntime';
   /** onnxruntime's device. */
   device?: 'cpu' | 'gpu';
+  /** onnxruntime: intra-op threads per session (worker). */
+  threads?: number;
   backend: BackendName;
   pool: boolean;
   workers: number;
@@ -302,35 +305,43 @@ PyTorch's. A figure whose single step would take longer than twice its time budg
 
     for (const backend of backends) {
       if (backend === 'onnxruntime') {
-        // The training graphs on onnxruntime-node, one session with `workers` intra-op threads.
+        // The training graphs on onnxruntime-node: one session with every thread, and the
+        // worker threads training uses on the CPU (whole steps side by side, poolShape).
         const threads = trainingThreads(workers);
-        let engine: OnnxTrainEngine | null = null;
-        try {
-          engine = new OnnxTrainEngine(await loadOrt(), { threads });
-          await engine.load(artifacts, DEFAULT_PREPROCESS);
-        } catch (e) {
-          await engine?.close();
-          emit({
-            figure: 'backend',
-            backend,
-            available: false,
-            reason: e instanceof Error ? e.message : String(e),
-          });
-          continue;
-        }
-        try {
-          await measureTraining(engine, {
-            engine: 'onnxruntime',
-            device: engine.device?.active ?? 'cpu',
-            backend,
-            pool: false,
-            workers: threads,
-            depth,
-            size,
-            batch,
-          });
-        } finally {
-          await engine.close();
+        const shape = poolShape(threads);
+        for (const pooled of [false, true]) {
+          if (pooled && !shape) break;
+          let engine: OnnxTrainEngine | OnnxTrainPool | null = null;
+          try {
+            engine = pooled
+              ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
+              : new OnnxTrainEngine(await loadOrt(), { threads });
+            await engine.load(artifacts, DEFAULT_PREPROCESS);
+          } catch (e) {
+            await engine?.close();
+            emit({
+              figure: 'backend',
+              backend,
+              available: false,
+              reason: e instanceof Error ? e.message : String(e),
+            });
+            break;
+          }
+          try {
+            await measureTraining(engine, {
+              engine: 'onnxruntime',
+              device: engine.device?.active ?? 'cpu',
+              backend,
+              pool: pooled,
+              workers: pooled ? shape!.workers : 1,
+              threads: pooled ? shape!.threads : threads,
+              depth,
+              size,
+              batch,
+            });
+          } finally {
+            await engine.close();
+          }
         }
         continue;
       }

@@ -11,7 +11,9 @@ import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import { BACKEND_PREFERENCE, initBackend } from './backend.ts';
 import type { WeightLayout } from './engine-core.ts';
 import type { TrainingDevice } from './onnx-train/device.ts';
-import { OnnxTrainEngine } from './onnx-train/engine.ts';
+import { defaultTrainingDevice } from './onnx-train/device.ts';
+import { OnnxTrainEngine, onnxActivationBudget } from './onnx-train/engine.ts';
+import { OnnxTrainPool } from './onnx-train/pool.ts';
 
 export {
   parseTrainingDevice,
@@ -26,13 +28,27 @@ export interface TrainingEngineOptions {
   backend?: BackendName | null;
   /** onnxruntime's device (null: the process default, setDefaultTrainingDevice). */
   device?: TrainingDevice | null;
-  /** tfjs pool workers (default one per core), or onnxruntime intra-op threads (0: every core). */
+  /**
+   * tfjs pool workers (default one per core, 0: one engine in this thread); on onnxruntime,
+   * the cores it uses (default every core; 0: one session in this thread on every core).
+   */
   workers?: number;
 }
 
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split('\n')[0]!.slice(0, 300);
+}
+
+/**
+ * Worker threads and intra-op threads each for `threads` cores on the CPU: whole steps side
+ * by side (at most 4 workers, so each keeps a useful share of the batch), or null for one
+ * session (one core).
+ */
+export function poolShape(threads: number): { workers: number; threads: number } | null {
+  if (threads < 2) return null;
+  const workers = Math.min(threads, 4);
+  return { workers, threads: Math.floor(threads / workers) };
 }
 
 /** onnxruntime intra-op threads for training: `workers` when given (> 0), else every core. */
@@ -97,12 +113,19 @@ export async function openTrainingEngine(
   const forced = opts.backend ?? null;
   let onnx: BackendStatus = { name: 'onnxruntime', ok: false, reason: `not tried: ${forced} was forced` };
   if (forced === null || forced === 'onnxruntime') {
-    let engine: OnnxTrainEngine | null = null;
+    let engine: OnnxTrainEngine | OnnxTrainPool | null = null;
     try {
-      engine = new OnnxTrainEngine(await loadOrt(), {
-        threads: trainingThreads(opts.workers),
-        device: opts.device ?? null,
-      });
+      const ort = await loadOrt();
+      const threads = trainingThreads(opts.workers);
+      const device = opts.device ?? defaultTrainingDevice();
+      const split = device === 'cpu' && opts.workers !== 0 ? poolShape(threads) : null;
+      engine = split
+        ? new OnnxTrainPool(split.workers, {
+            threads: split.threads,
+            device,
+            activationBudget: onnxActivationBudget() / split.workers,
+          })
+        : new OnnxTrainEngine(ort, { threads, device });
       const layout = await engine.load(artifacts, pre);
       const d = engine.device!;
       engine.report = {

@@ -85,7 +85,7 @@ interface Loaded {
 
 export class OnnxTrainEngine implements TrainingEngine {
   weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  grads = new Float32Array(0);
+  grads: Float32Array<ArrayBufferLike> = new Float32Array(0);
   layout: WeightLayout | null = null;
   report: BackendReport | null = null;
   readonly inference = 'onnxruntime' as const;

@@ -1,0 +1,212 @@
+// Data-parallel onnxruntime training: worker threads, each with one single-threaded training
+// session on its share of the batch, gradients averaged by share (as the tfjs pool does).
+// onnxruntime-node runs a session's runs on the calling thread, so two sessions in one thread
+// never overlap, while the filter-gradient ops (small per-image GEMMs, im2col, transposes)
+// gain little from intra-op threads; separate threads run whole steps side by side.
+import { Worker } from 'node:worker_threads';
+import type { BackendReport } from '../../../common/api.ts';
+import { UserError } from '../../../common/errors.ts';
+import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
+import type { WeightLayout } from '../engine-core.ts';
+import type { Augment } from '../preprocess.ts';
+import type { BatchResult, TrainingEngine } from '../training-engine.ts';
+import type { DeviceChoice } from './device.ts';
+import type { OnnxTrainOptions } from './engine.ts';
+
+export type PoolRequest =
+  | {
+      op: 'load';
+      artifacts: ModelArtifacts;
+      pre: Preprocess;
+      weights: SharedArrayBuffer;
+      grads: SharedArrayBuffer;
+      opts: OnnxTrainOptions;
+    }
+  | { op: 'grad'; images: Uint8Array; labels: Int32Array; count: number; aug: Augment | null }
+  | { op: 'predict'; images: Uint8Array; count: number; imageBytes: number; classes: number; chunk: number }
+  | { op: 'close' };
+
+export type PoolReply =
+  | { op: 'load'; layout: WeightLayout; device: DeviceChoice }
+  | { op: 'grad'; loss: number; correct: number }
+  | { op: 'predict'; probs: Float32Array }
+  | { op: 'close' };
+
+class TrainWorker {
+  private readonly worker = new Worker(new URL('./worker.ts', import.meta.url));
+  private pending: { resolve: (r: PoolReply) => void; reject: (e: Error) => void } | null = null;
+  private dead: Error | null = null;
+
+  constructor() {
+    this.worker.on(
+      'message',
+      (m: {
+        ok: boolean;
+        reply?: PoolReply;
+        error?: { name: string; message: string; hint?: string; code?: string };
+      }) => {
+        const p = this.pending;
+        this.pending = null;
+        if (!p) return;
+        if (m.ok) p.resolve(m.reply!);
+        else {
+          const e = m.error!;
+          p.reject(
+            e.name === 'UserError' ? new UserError(e.message, e.hint ?? '', e.code) : new Error(e.message),
+          );
+        }
+      },
+    );
+    const fail = (e: Error) => {
+      this.dead = e;
+      this.pending?.reject(e);
+      this.pending = null;
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`training worker exited with code ${code}`));
+    });
+  }
+
+  call(req: PoolRequest): Promise<PoolReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.pending) return Promise.reject(new Error('training worker is busy'));
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(req);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+export class OnnxTrainPool implements TrainingEngine {
+  weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  grads = new Float32Array(0);
+  layout: WeightLayout | null = null;
+  report: BackendReport | null = null;
+  device: DeviceChoice | null = null;
+  readonly inference = 'onnxruntime' as const;
+  private workers: TrainWorker[];
+  private gradBufs: Float32Array[] = [];
+  private readonly opts: OnnxTrainOptions;
+
+  /** `count` workers, each with `opts` (threads per worker: usually 1). */
+  constructor(count: number, opts: OnnxTrainOptions) {
+    this.opts = opts;
+    this.workers = Array.from({ length: count }, () => new TrainWorker());
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
+    const floats = artifacts.weightData.byteLength / 4;
+    const wsab = new SharedArrayBuffer(floats * 4);
+    this.weights = new Float32Array(wsab);
+    this.weights.set(new Float32Array(artifacts.weightData.slice(0)));
+    this.grads = new Float32Array(floats);
+    this.gradBufs = [];
+    const replies = (await Promise.all(
+      this.workers.map((w) => {
+        const gsab = new SharedArrayBuffer(floats * 4);
+        this.gradBufs.push(new Float32Array(gsab));
+        return w.call({ op: 'load', artifacts, pre, weights: wsab, grads: gsab, opts: this.opts });
+      }),
+    )) as Extract<PoolReply, { op: 'load' }>[];
+    this.layout = replies[0]!.layout;
+    this.device = replies[0]!.device;
+    return this.layout;
+  }
+
+  /** The workers read the shared weights at every run. */
+  weightsChanged(): void {}
+
+  async gradients(
+    images: Uint8Array,
+    labels: Int32Array,
+    count: number,
+    aug: Augment | null,
+    imageBytes: number,
+  ): Promise<BatchResult> {
+    const n = Math.min(this.workers.length, count);
+    const per = Math.ceil(count / n);
+    const jobs: Promise<PoolReply>[] = [];
+    const counts: number[] = [];
+    for (let w = 0; w < n; w++) {
+      const a = w * per;
+      const b = Math.min(count, a + per);
+      if (b <= a) break;
+      counts.push(b - a);
+      const sub: Augment | null = aug
+        ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
+        : null;
+      jobs.push(
+        this.workers[w]!.call({
+          op: 'grad',
+          images: images.slice(a * imageBytes, b * imageBytes),
+          labels: labels.slice(a, b),
+          count: b - a,
+          aug: sub,
+        }),
+      );
+    }
+    const replies = (await Promise.all(jobs)) as Extract<PoolReply, { op: 'grad' }>[];
+    // Weighted by share: gradients of the mean loss, and the moving statistics' new values.
+    const g = this.grads;
+    const w0 = counts[0]! / count;
+    const first = this.gradBufs[0]!;
+    for (let i = 0; i < g.length; i++) g[i] = first[i]! * w0;
+    for (let k = 1; k < counts.length; k++) {
+      const buf = this.gradBufs[k]!;
+      const wk = counts[k]! / count;
+      for (let i = 0; i < g.length; i++) g[i] += buf[i]! * wk;
+    }
+    let loss = 0;
+    let correct = 0;
+    replies.forEach((r, k) => {
+      loss += r.loss * counts[k]!;
+      correct += r.correct;
+    });
+    return { loss: loss / count, correct, count };
+  }
+
+  async predict(
+    images: Uint8Array,
+    count: number,
+    imageBytes: number,
+    classes: number,
+    chunk = 256,
+  ): Promise<Float32Array> {
+    const out = new Float32Array(count * classes);
+    let next = 0;
+    await Promise.all(
+      this.workers.map(async (w) => {
+        while (next < count) {
+          const a = next;
+          const b = Math.min(count, a + chunk);
+          next = b;
+          const r = (await w.call({
+            op: 'predict',
+            images: images.slice(a * imageBytes, b * imageBytes),
+            count: b - a,
+            imageBytes,
+            classes,
+            chunk,
+          })) as Extract<PoolReply, { op: 'predict' }>;
+          out.set(r.probs, a * classes);
+        }
+      }),
+    );
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.call({ op: 'close' }).catch(() => undefined)));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}

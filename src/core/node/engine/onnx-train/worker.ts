@@ -1,0 +1,50 @@
+// Worker-thread entry of the onnxruntime training pool: one single-threaded training engine
+// per thread, reading the pool's shared weights and writing its own shared gradients.
+import { parentPort } from 'node:worker_threads';
+import { loadOrt } from '../../inference/ort-engine.ts';
+import { OnnxTrainEngine } from './engine.ts';
+import type { PoolReply, PoolRequest } from './pool.ts';
+
+let engine: OnnxTrainEngine | null = null;
+
+async function handle(req: PoolRequest): Promise<PoolReply> {
+  switch (req.op) {
+    case 'load': {
+      engine ??= new OnnxTrainEngine(await loadOrt(), req.opts);
+      const layout = await engine.load(req.artifacts, req.pre);
+      engine.weights = new Float32Array(req.weights);
+      engine.grads = new Float32Array(req.grads);
+      return { op: 'load', layout, device: engine.device! };
+    }
+    case 'grad': {
+      const r = await engine!.gradients(req.images, req.labels, req.count, req.aug);
+      return { op: 'grad', loss: r.loss, correct: r.correct };
+    }
+    case 'predict':
+      return {
+        op: 'predict',
+        probs: await engine!.predict(req.images, req.count, req.imageBytes, req.classes, req.chunk),
+      };
+    case 'close':
+      await engine?.close();
+      engine = null;
+      return { op: 'close' };
+  }
+}
+
+parentPort!.on('message', (req: PoolRequest) => {
+  handle(req).then(
+    (reply) => {
+      const transfer = reply.op === 'predict' ? [reply.probs.buffer as ArrayBuffer] : [];
+      parentPort!.postMessage({ ok: true, reply }, transfer);
+      if (reply.op === 'close') parentPort!.close();
+    },
+    (e: unknown) => {
+      const err = e as Error & { hint?: string; code?: string };
+      parentPort!.postMessage({
+        ok: false,
+        error: { name: err.name, message: err.message, hint: err.hint, code: err.code },
+      });
+    },
+  );
+});
