@@ -5,7 +5,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LOCK_FILE, lockFolder, processStartTime } from '../src/core/node/fs/lock.ts';
+import { LOCK_FILE, lockFolder, processStartTime, refuseIfLocked } from '../src/core/node/fs/lock.ts';
+import { recordTrainingRun } from '../src/core/node/measure/training.ts';
+import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
+import { Store } from '../src/core/node/store/store.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
@@ -87,4 +90,33 @@ test('two trainings in one run folder: the second is refused with the running pi
   } finally {
     c.kill('SIGKILL');
   }
+});
+
+test('a recorded training in a folder another process holds is refused before any run is recorded', async () => {
+  const runDir = tmp();
+  const lock = await lockFolder(runDir, 'training');
+  const store = Store.open(path.join(tmp(), 'db.sqlite'));
+  try {
+    let worked = false;
+    await assert.rejects(
+      recordTrainingRun({
+        store,
+        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0 },
+        runDir,
+        params: {},
+        work: async () => {
+          worked = true;
+          throw new Error('unreachable');
+        },
+      }),
+      (e: unknown) => isUserError(e) && e.code === 'folder-locked',
+    );
+    assert.equal(worked, false);
+    assert.deepEqual(store.listRuns(), [], 'no failed run is left behind');
+  } finally {
+    store.close();
+    await lock.release();
+  }
+  // A free folder (or a stale lock) is not refused.
+  await refuseIfLocked(tmp());
 });

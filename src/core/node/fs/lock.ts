@@ -76,6 +76,28 @@ async function isStale(file: string, owner: LockOwner | null): Promise<boolean> 
   return processAlive(owner.pid, owner.pid_start) === false;
 }
 
+function lockedError(dir: string, file: string, owner: LockOwner | null): UserError {
+  const who = owner
+    ? `process ${owner.pid}${owner.host !== os.hostname() ? ` on ${owner.host}` : owner.pid === process.pid ? ' (this one)' : ''}, ${owner.what} since ${owner.started_at}`
+    : 'a process that is starting';
+  return new UserError(
+    `${dir} is in use by ${who}.`,
+    `Wait for it to finish or stop it, or use another folder. If that process is no longer running, delete ${file}.`,
+    'folder-locked',
+  );
+}
+
+/**
+ * Refuses, as lockFolder would, when a live process holds `dir`; takes nothing. Lets a caller
+ * refuse before it records anything (a run that never started is not a failed run).
+ */
+export async function refuseIfLocked(dir: string): Promise<void> {
+  const file = path.join(dir, LOCK_FILE);
+  const owner = await readOwner(file);
+  if (!owner && !(await fsp.stat(file).catch(() => null))) return;
+  if (!(await isStale(file, owner))) throw lockedError(dir, file, owner);
+}
+
 /** Locks `dir` for this process, or refuses with who holds it. */
 export async function lockFolder(dir: string, what = 'training'): Promise<FolderLock> {
   await fsp.mkdir(dir, { recursive: true });
@@ -112,16 +134,7 @@ export async function lockFolder(dir: string, what = 'training'): Promise<Folder
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const owner = await readOwner(file);
-    if (!(await isStale(file, owner))) {
-      const who = owner
-        ? `process ${owner.pid}${owner.host !== me.host ? ` on ${owner.host}` : owner.pid === process.pid ? ' (this one)' : ''}, ${owner.what} since ${owner.started_at}`
-        : 'a process that is starting';
-      throw new UserError(
-        `${dir} is in use by ${who}.`,
-        `Wait for it to finish or stop it, or use another folder. If that process is no longer running, delete ${file}.`,
-        'folder-locked',
-      );
-    }
+    if (!(await isStale(file, owner))) throw lockedError(dir, file, owner);
     // Stale: move it aside under a name of our own, then check it was the one judged stale
     // (another process may have replaced it meanwhile); if not, put it back.
     const aside = `${file}.stale.${process.pid}`;

@@ -14,6 +14,7 @@ import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../t
 import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
 import type { RunRole, Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
+import { refuseIfLocked } from '../fs/lock.ts';
 import { measured, type MeasureContext } from './measured.ts';
 
 export interface RecordTrainingOptions extends MeasureContext {
@@ -107,6 +108,9 @@ export function carriedEnergy(
 export async function recordTrainingRun(o: RecordTrainingOptions): Promise<RecordedTraining> {
   const dir = o.runDir ?? (typeof o.params.run_dir === 'string' ? o.params.run_dir : null);
   const runDir = dir === null ? null : path.resolve(dir);
+  // A folder another process trains in is refused before anything is recorded (train()
+  // itself holds the lock while it trains).
+  if (runDir) await refuseIfLocked(runDir);
   // Set when the run ends: which earlier attempts a resumed training carries.
   const got: { carried?: EnergyCarried } = {};
   const m = await measured(
