@@ -129,42 +129,99 @@ interface Opened {
   train: Cost;
 }
 
+/** The pair the session repairs and how the model does on it. */
+interface Fault {
+  faulty: number;
+  victim: number;
+  matrix: number[][];
+  suggested: { faulty: number; victim: number; rate: number };
+  initial: Accuracy;
+}
+
 export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<WizardOutcome> {
-  const say = ctx.onInfo ?? (() => undefined);
-  const data = spec.data;
-  const n = data.info.classNames.length;
-  const names = data.info.classNames;
   for (const o of spec.options)
     if (!WIZARD_OPTIONS.includes(o as WizardOption))
       throw new UserError(`Unknown option ${o}.`, 'Choose options among 1, 2, 3, 4.', 'usage');
-  const test = data.test;
   const read = await readModelDir(spec.model);
   const plan = planModel(read.artifacts);
+  const n = spec.data.info.classNames.length;
   if (plan.classes !== n)
     throw new UserError(
       `The model has ${plan.classes} classes but the dataset ${n}.`,
       'Use the dataset the model was trained on.',
       'bad-input',
     );
-  const opened: InferenceEngine[] = [];
-  const open = async (dir: string) => {
-    const e = await openInference(dir, { engine: spec.inference ?? 'auto' });
-    opened.push(e);
+  const session = new WizardSession(spec, ctx, read, plan);
+  try {
+    return await session.run();
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * One wizard run: the fault, the composed modules, each chosen option measured as a run of
+ * the session's experiment, and the comparison. The engines it opens close with it.
+ */
+class WizardSession {
+  private readonly names: string[];
+  private readonly n: number;
+  private readonly opened: InferenceEngine[] = [];
+  private readonly experimentId: number;
+  private readonly rows: OptionRow[] = [];
+  private readonly skipped: WizardResult['skipped'] = [];
+  private readonly pipelines = new Map<number, RepairedPipeline>();
+  private pairModel: Promise<Opened> | null = null;
+  private pairInfo: WizardResult['pair_train'];
+  private pairNote: string | undefined;
+
+  private readonly spec: WizardSpec;
+  private readonly ctx: WizardContext;
+  private readonly read: Awaited<ReturnType<typeof readModelDir>>;
+  private readonly plan: ModelPlan;
+
+  constructor(
+    spec: WizardSpec,
+    ctx: WizardContext,
+    read: Awaited<ReturnType<typeof readModelDir>>,
+    plan: ModelPlan,
+  ) {
+    this.spec = spec;
+    this.ctx = ctx;
+    this.read = read;
+    this.plan = plan;
+    this.names = spec.data.info.classNames;
+    this.n = this.names.length;
+    // One experiment for the session; each step the wizard measures is a run of it (an
+    // option's run plays the role of that option).
+    this.experimentId =
+      ctx.experimentId ??
+      ctx.store.startExperiment({
+        kind: 'wizard',
+        label: `Fix-it wizard: ${path.basename(read.dir)} on ${spec.data.info.name}`,
+        params: { model: read.dir, dataset: spec.data.info.id, options: spec.options },
+      });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.opened.map((e) => e.close()));
+  }
+
+  private say(line: string): void {
+    this.ctx.onInfo?.(line);
+  }
+
+  private async open(dir: string): Promise<InferenceEngine> {
+    const e = await openInference(dir, { engine: this.spec.inference ?? 'auto' });
+    this.opened.push(e);
     return e;
-  };
-  // One experiment for the session; each step the wizard measures is a run of it (an option's
-  // run plays the role of that option).
-  const experimentId =
-    ctx.experimentId ??
-    ctx.store.startExperiment({
-      kind: 'wizard',
-      label: `Fix-it wizard: ${path.basename(read.dir)} on ${data.info.name}`,
-      params: { model: read.dir, dataset: data.info.id, options: spec.options },
-    });
-  const measure = async <T>(kind: RunKind, params: Record<string, unknown>, work: () => Promise<T>) => {
+  }
+
+  private async measure<T>(kind: RunKind, params: Record<string, unknown>, work: () => Promise<T>) {
+    const { store, settings, idle, signal } = this.ctx;
     const option = typeof params.option === 'number' ? params.option : null;
     const r = await measured(
-      { store: ctx.store, settings: ctx.settings, idle: ctx.idle, signal: ctx.signal, experimentId },
+      { store, settings, idle, signal, experimentId: this.experimentId },
       {
         kind,
         params: { wizard: true, ...params },
@@ -174,48 +231,48 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       work,
     );
     return { value: r.value, cost: costBetween(null, r.energy.energy), runId: r.runId };
-  };
-  const decomposeModel = async (
+  }
+
+  private async decomposeModel(
     dir: string,
     engine: InferenceEngine,
     p: ModelPlan,
     d: LoadedDataset,
     what: string,
-  ) => {
-    say(`decomposing ${what} (${spec.decompose.perClass} images per class)…`);
-    const r = await measure(
-      'decompose',
-      { model: dir, what, perClass: spec.decompose.perClass },
-      async () => {
-        const [set] = await decompose(engine, p, d.train, {
-          approaches: [spec.decompose.approach ?? DEFAULT_APPROACH],
-          perClass: spec.decompose.perClass,
-          seed: spec.seed,
-          classNames: d.info.classNames,
-          signal: ctx.signal,
-        });
-        return set!;
-      },
-    );
+  ): Promise<{ set: ModuleSet; cost: Cost }> {
+    const { perClass, approach } = this.spec.decompose;
+    this.say(`decomposing ${what} (${perClass} images per class)…`);
+    const r = await this.measure('decompose', { model: dir, what, perClass }, async () => {
+      const [set] = await decompose(engine, p, d.train, {
+        approaches: [approach ?? DEFAULT_APPROACH],
+        perClass,
+        seed: this.spec.seed,
+        classNames: d.info.classNames,
+        signal: this.ctx.signal,
+      });
+      return set!;
+    });
     return { set: r.value, cost: r.cost };
-  };
-  const trainModel = async (
+  }
+
+  private async trainModel(
     name: string,
     d: LoadedDataset,
     config: Partial<TrainConfig>,
-  ): Promise<{ dir: string; cost: Cost; top1: number }> => {
-    say(
+  ): Promise<{ dir: string; cost: Cost; top1: number }> {
+    const { ctx } = this;
+    this.say(
       `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
     );
     const t = await trainAndRecord({
       store: ctx.store,
       settings: ctx.settings,
       idle: ctx.idle,
-      experimentId,
+      experimentId: this.experimentId,
       scenario: name,
       runDir: path.join(ctx.workDir, name),
       data: d,
-      config: { ...config, seed: spec.seed },
+      config: { ...config, seed: this.spec.seed },
       workers: ctx.workers,
       backend: ctx.backend,
       signal: ctx.signal,
@@ -225,11 +282,25 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       cancelled: { message: `Training ${name} was cancelled.`, hint: 'Run the wizard again.' },
     });
     return { dir: t.modelDir, cost: costBetween(null, t.energy.energy), top1: t.result.top1 };
-  };
+  }
 
-  try {
-    // 1. Find the fault.
-    const base = await open(read.dir);
+  /** Top-1/top-5 over every class, the pair's confusion and the other classes' top-1. */
+  private judge(scores: Float32Array, f: Pick<Fault, 'faulty' | 'victim'>): Accuracy {
+    const { n } = this;
+    const test = this.spec.data.test;
+    const pred = argmaxRows(scores, n);
+    return {
+      top1: topKAccuracy(scores, test.labels, n, 1),
+      top5: topKAccuracy(scores, test.labels, n, Math.min(5, n)),
+      confusion: confusionRate(pred, test.labels, f.victim, f.faulty),
+      other_top1: accuracyExcept(pred, test.labels, [f.victim, f.faulty]),
+    };
+  }
+
+  /** 1. The model's confusion on the test set and the pair to repair (given, or the worst). */
+  private async findFault(base: InferenceEngine): Promise<Fault> {
+    const { n, names, spec } = this;
+    const test = spec.data.test;
     const probs = await base.predict(test.images, test.count);
     const pred0 = argmaxRows(probs, n);
     const matrix = confusionMatrix(pred0, test.labels, n);
@@ -249,141 +320,159 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
         );
     if (faulty === victim)
       throw new UserError('The faulty and victim classes must differ.', 'Pick two classes.', 'usage');
-    say(
+    this.say(
       `fault: ${names[victim]} predicted as ${names[faulty]} for ${(confusionRate(pred0, test.labels, victim, faulty) * 100).toFixed(1)}% of its test images`,
     );
-    const judge = (scores: Float32Array): Accuracy => {
-      const pred = argmaxRows(scores, n);
-      return {
-        top1: topKAccuracy(scores, test.labels, n, 1),
-        top5: topKAccuracy(scores, test.labels, n, Math.min(5, n)),
-        confusion: confusionRate(pred, test.labels, victim, faulty),
-        other_top1: accuracyExcept(pred, test.labels, [victim, faulty]),
-      };
+    return {
+      faulty,
+      victim,
+      matrix,
+      suggested: { faulty: suggested.faulty, victim: suggested.victim, rate: suggested.rate },
+      initial: this.judge(probs, { faulty, victim }),
     };
-    const initial = judge(probs);
+  }
+
+  /** The two-class model of options 2 and 4, trained and decomposed once. */
+  private pair(f: Fault): Promise<Opened> {
+    this.pairModel ??= (async () => {
+      const pd = pairDataset(this.spec.data, f.victim, f.faulty);
+      const t = await this.trainModel('pair', pd, { ...this.spec.pairTrain });
+      // The paper validates that the two-class model does not show the fault before using it.
+      this.pairInfo = { images: pd.train.count, classes: [f.victim, f.faulty], top1: t.top1 };
+      if (t.top1 < PAIR_VALID_TOP1) {
+        this.pairNote = `the two-class model tells ${this.names[f.victim]} from ${this.names[f.faulty]} only ${(t.top1 * 100).toFixed(1)}% of the time on their test images: train it longer (more epochs) or deeper before trusting options 2 and 4`;
+        this.say(`warning: ${this.pairNote}`);
+      }
+      const engine = await this.open(t.dir);
+      const pp = planModel((await readModelDir(t.dir)).artifacts);
+      const d = await this.decomposeModel(t.dir, engine, pp, pd, 'the two-class model');
+      return { dir: t.dir, engine, set: d.set, decompose: d.cost, train: t.cost };
+    })();
+    return this.pairModel;
+  }
+
+  /** Option 1's better model, given or trained, decomposed; null (and why) when there is none. */
+  private async better(): Promise<{ model: Opened; note: string } | { reason: string }> {
+    const { spec, read, plan, n } = this;
+    let better: { dir: string; cost: Cost; note: string } | null = null;
+    if (spec.better) better = { dir: spec.better, cost: ZERO, note: `better model ${spec.better}` };
+    else if (spec.trainBetter) {
+      const t = await this.trainModel('better', spec.trainBetter.data ?? spec.data, {
+        depth: read.meta?.depth ?? 20,
+        batchNorm: read.meta?.batchNorm ?? false,
+        epochs: spec.trainBetter.epochs,
+        batchSize: spec.pairTrain.batchSize,
+      });
+      better = { ...t, note: `better model trained for ${spec.trainBetter.epochs} epochs` };
+    }
+    if (!better)
+      return {
+        reason:
+          'Option 1 needs a better model: give one with --better DIR, or ask for one with --train-better (trains the same architecture longer).',
+      };
+    const br = await readModelDir(better.dir);
+    const bp = planModel(br.artifacts);
+    const engine = await this.open(br.dir);
+    if (bp.classes !== n || bp.input.shape.join('x') !== plan.input.shape.join('x'))
+      throw new UserError(
+        `The better model (${bp.classes} classes, input ${bp.input.shape.join('x')}) does not match the model (${n} classes, input ${plan.input.shape.join('x')}).`,
+        'Give a model trained on the same classes and image size.',
+        'incompatible-modules',
+      );
+    const d = await this.decomposeModel(br.dir, engine, bp, spec.data, 'the better model');
+    return {
+      model: { dir: br.dir, engine, set: d.set, decompose: d.cost, train: better.cost },
+      note: better.note,
+    };
+  }
+
+  /** Runs one option's repaired classifier on the test set, measured, and adds its row. */
+  private async runOption(
+    f: Fault,
+    option: number,
+    kind: RunKind,
+    prepared: { train: Cost; decompose: Cost },
+    pipe: RepairedPipeline,
+    note?: string,
+  ): Promise<void> {
+    const test = this.spec.data.test;
+    this.say(`option ${option}: ${label(option)}…`);
+    const r = await this.measure(kind, { option, faulty: f.faulty, victim: f.victim }, async () =>
+      repairedScores(pipe, test.images, test.count, this.ctx.signal),
+    );
+    const total = addCosts(prepared.train, prepared.decompose, r.cost);
+    this.pipelines.set(option, pipe);
+    this.rows.push({
+      option,
+      label: label(option),
+      ...this.judge(r.value, f),
+      co2e_lbs: total.co2e_lbs,
+      seconds: total.seconds,
+      cost: { train: prepared.train, decompose: prepared.decompose, run: r.cost, total },
+      run_id: r.runId,
+      ...(note ? { note } : {}),
+    });
+  }
+
+  async run(): Promise<WizardOutcome> {
+    const { spec, names, read, ctx } = this;
+    const test = spec.data.test;
+    const base = await this.open(read.dir);
+    const f = await this.findFault(base);
 
     // 2. The composed modules of the faulty model (the starting point of options 1-3).
-    const d0 = await decomposeModel(read.dir, base, plan, data, 'the model');
+    const d0 = await this.decomposeModel(read.dir, base, this.plan, spec.data, 'the model');
     const orig: Opened = { dir: read.dir, engine: base, set: d0.set, decompose: d0.cost, train: ZERO };
-    const allLabels = (replace?: { part: number; classIndex: number } | null): RepairedPipeline => ({
+    // Every label from the model's modules, the faulty class's from `replace` (null: removed).
+    const modules = (
+      parts: Opened[],
+      replace?: { part: number; classIndex: number } | null,
+    ): RepairedPipeline => ({
       kind: 'modules',
       classNames: names,
-      parts: [],
+      parts: parts.map((o) => ({ modelDir: o.dir, engine: o.engine, set: o.set })),
       labels: names.map((_, k) =>
-        k === faulty && replace !== undefined ? replace : { part: 0, classIndex: k },
+        k === f.faulty && replace !== undefined ? replace : { part: 0, classIndex: k },
       ),
     });
-    const withParts = (p: RepairedPipeline, parts: Opened[]): RepairedPipeline => ({
-      ...p,
-      parts: parts.map((o) => ({ modelDir: o.dir, engine: o.engine, set: o.set })),
-    });
-    const composedPipe = withParts(allLabels(), [orig]);
-    const composed = judge(await repairedScores(composedPipe, test.images, test.count, ctx.signal));
+    const composed = this.judge(
+      await repairedScores(modules([orig]), test.images, test.count, ctx.signal),
+      f,
+    );
 
-    // Models the options need, trained or decomposed once.
-    let pair: Opened | null = null;
-    let pairInfo: WizardResult['pair_train'];
-    let pairNote: string | undefined;
-    const getPair = async (): Promise<Opened> => {
-      if (pair) return pair;
-      const pd = pairDataset(data, victim, faulty);
-      const t = await trainModel('pair', pd, { ...spec.pairTrain });
-      // The paper validates that the two-class model does not show the fault before using it.
-      pairInfo = { images: pd.train.count, classes: [victim, faulty], top1: t.top1 };
-      if (t.top1 < PAIR_VALID_TOP1) {
-        pairNote = `the two-class model tells ${names[victim]} from ${names[faulty]} only ${(t.top1 * 100).toFixed(1)}% of the time on their test images: train it longer (more epochs) or deeper before trusting options 2 and 4`;
-        say(`warning: ${pairNote}`);
-      }
-      const engine = await open(t.dir);
-      const pp = planModel((await readModelDir(t.dir)).artifacts);
-      const d = await decomposeModel(t.dir, engine, pp, pd, 'the two-class model');
-      pair = { dir: t.dir, engine, set: d.set, decompose: d.cost, train: t.cost };
-      return pair;
-    };
-
-    const rows: OptionRow[] = [];
-    const skipped: WizardResult['skipped'] = [];
-    const pipelines = new Map<number, RepairedPipeline>();
-    const runOption = async (
-      option: number,
-      kind: RunKind,
-      prepared: { train: Cost; decompose: Cost },
-      pipe: RepairedPipeline,
-      note?: string,
-    ) => {
-      say(`option ${option}: ${label(option)}…`);
-      const r = await measure(kind, { option, faulty, victim }, async () =>
-        repairedScores(pipe, test.images, test.count, ctx.signal),
-      );
-      const acc = judge(r.value);
-      const total = addCosts(prepared.train, prepared.decompose, r.cost);
-      pipelines.set(option, pipe);
-      rows.push({
-        option,
-        label: label(option),
-        ...acc,
-        co2e_lbs: total.co2e_lbs,
-        seconds: total.seconds,
-        cost: { train: prepared.train, decompose: prepared.decompose, run: r.cost, total },
-        run_id: r.runId,
-        ...(note ? { note } : {}),
-      });
-    };
-
+    // 3. Each chosen option, measured.
     for (const option of [...new Set(spec.options)].sort()) {
       ctx.signal?.throwIfAborted();
       if (option === 1) {
-        let better: { dir: string; cost: Cost; note: string } | null = null;
-        if (spec.better) {
-          better = { dir: spec.better, cost: ZERO, note: `better model ${spec.better}` };
-        } else if (spec.trainBetter) {
-          const t = await trainModel('better', spec.trainBetter.data ?? data, {
-            depth: read.meta?.depth ?? 20,
-            batchNorm: read.meta?.batchNorm ?? false,
-            epochs: spec.trainBetter.epochs,
-            batchSize: spec.pairTrain.batchSize,
-          });
-          better = { ...t, note: `better model trained for ${spec.trainBetter.epochs} epochs` };
-        }
-        if (!better) {
-          const reason =
-            'Option 1 needs a better model: give one with --better DIR, or ask for one with --train-better (trains the same architecture longer).';
-          skipped.push({ option, reason });
-          say(`option 1 skipped: ${reason}`);
+        const b = await this.better();
+        if ('reason' in b) {
+          this.skipped.push({ option, reason: b.reason });
+          this.say(`option 1 skipped: ${b.reason}`);
           continue;
         }
-        const br = await readModelDir(better.dir);
-        const bp = planModel(br.artifacts);
-        const engine = await open(br.dir);
-        if (bp.classes !== n || bp.input.shape.join('x') !== plan.input.shape.join('x'))
-          throw new UserError(
-            `The better model (${bp.classes} classes, input ${bp.input.shape.join('x')}) does not match the model (${n} classes, input ${plan.input.shape.join('x')}).`,
-            'Give a model trained on the same classes and image size.',
-            'incompatible-modules',
-          );
-        const d = await decomposeModel(br.dir, engine, bp, data, 'the better model');
-        const b: Opened = { dir: br.dir, engine, set: d.set, decompose: d.cost, train: better.cost };
-        await runOption(
+        const { model } = b;
+        await this.runOption(
+          f,
           1,
           'replace',
-          { train: b.train, decompose: b.decompose },
-          withParts(allLabels({ part: 1, classIndex: faulty }), [orig, b]),
-          better.note,
+          model,
+          modules([orig, model], { part: 1, classIndex: f.faulty }),
+          b.note,
         );
       } else if (option === 2) {
-        const p = await getPair();
-        await runOption(
+        const p = await this.pair(f);
+        await this.runOption(
+          f,
           2,
           'replace',
-          { train: p.train, decompose: p.decompose },
-          withParts(allLabels({ part: 1, classIndex: 1 }), [orig, p]),
-          pairNote,
+          p,
+          modules([orig, p], { part: 1, classIndex: 1 }),
+          this.pairNote,
         );
       } else if (option === 3) {
-        await runOption(3, 'replace', { train: ZERO, decompose: ZERO }, withParts(allLabels(null), [orig]));
+        await this.runOption(f, 3, 'replace', { train: ZERO, decompose: ZERO }, modules([orig], null));
       } else if (option === 4) {
-        const p = await getPair();
+        const p = await this.pair(f);
         const pipe: RepairedPipeline = {
           kind: 'verify',
           classNames: names,
@@ -394,47 +483,43 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
           verify: {
             base: 0,
             pair: [
-              { label: victim, source: { part: 1, classIndex: 0 } },
-              { label: faulty, source: { part: 1, classIndex: 1 } },
+              { label: f.victim, source: { part: 1, classIndex: 0 } },
+              { label: f.faulty, source: { part: 1, classIndex: 1 } },
             ],
           },
         };
-        await runOption(
-          4,
-          'evaluate',
-          { train: p.train, decompose: p.decompose },
-          pipe,
-          ['the two-class model is shared with option 2; its cost is counted in both', pairNote]
-            .filter(Boolean)
-            .join('; '),
-        );
+        const note = [
+          'the two-class model is shared with option 2; its cost is counted in both',
+          this.pairNote,
+        ]
+          .filter(Boolean)
+          .join('; ');
+        await this.runOption(f, 4, 'evaluate', p, pipe, note);
       }
     }
-    const recommendation = recommend(rows);
+
     const result: WizardResult = {
       classes: names,
-      faulty: { index: faulty, name: names[faulty]! },
-      victim: { index: victim, name: names[victim]! },
-      suggested: { faulty: suggested.faulty, victim: suggested.victim, rate: suggested.rate },
-      confusion_matrix: matrix,
-      initial,
+      faulty: { index: f.faulty, name: names[f.faulty]! },
+      victim: { index: f.victim, name: names[f.victim]! },
+      suggested: f.suggested,
+      confusion_matrix: f.matrix,
+      initial: f.initial,
       composed,
       decomposition: orig.decompose,
-      options: rows,
-      skipped,
-      recommendation,
+      options: this.rows,
+      skipped: this.skipped,
+      recommendation: recommend(this.rows),
       test_images: test.count,
       model: path.resolve(read.dir),
-      dataset: data.info.id,
-      ...(pairInfo ? { pair_train: pairInfo } : {}),
+      dataset: spec.data.info.id,
+      ...(this.pairInfo ? { pair_train: this.pairInfo } : {}),
     };
     // Recipes hold module sets but no engines: they outlive this call (saveWizardOption).
     const recipes = new Map<number, RepairedRecipe>();
-    for (const [o, p] of pipelines)
+    for (const [o, p] of this.pipelines)
       recipes.set(o, { ...p, parts: p.parts.map((x) => ({ modelDir: x.modelDir, set: x.set })) });
     return { result, recipes };
-  } finally {
-    await Promise.all(opened.map((e) => e.close()));
   }
 }
 
