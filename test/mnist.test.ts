@@ -19,6 +19,8 @@ import { decodeGreyInto } from '../src/core/node/data/images.ts';
 import { findMnist, greyInto, mnistClassNames, type MnistSpec } from '../src/core/node/data/mnist.ts';
 import { encodePng } from '../src/core/node/jobs/png.ts';
 import { listFoundDatasets, resolveDataset } from '../src/core/node/jobs/datasets.ts';
+import { createCoreApi } from '../src/core/node/api.ts';
+import { finished, until } from './helpers/jobs.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-mnist-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -301,6 +303,27 @@ test('found on this machine: <home>/downloads/NAME (and torchvision’s raw/ lay
     size: 32,
     fit: 'pad',
   });
+});
+
+test('the app imports an MNIST-family folder and lists and previews it like any dataset', async () => {
+  const home = dir();
+  const api = createCoreApi({ home });
+  try {
+    const src = release({ train: 20, test: 4, gz: true });
+    const job = await api.importDataset({ kind: 'kmnist', path: src });
+    const done = await until(api, job.id);
+    finished(done);
+    const ds = (await api.listDatasets()).find((d) => d.id === done.result?.datasetId);
+    assert.ok(ds, 'listed');
+    assert.equal(ds.kind, 'mnist');
+    assert.equal(ds.name, 'Kuzushiji-MNIST');
+    assert.deepEqual([ds.imageSize, ds.trainCount, ds.testCount], [32, 20, 4]);
+    assert.deepEqual(ds.grey, { sourceSize: 28, fit: 'pad' });
+    const preview = await api.previewDataset(ds.id, 1);
+    assert.equal(preview.images.length, 10);
+  } finally {
+    await api.close();
+  }
 });
 
 test('predict feeds a grey model’s files as the loader fed its training images', async () => {

@@ -1,6 +1,10 @@
 // Datasets the app imports, downloads and previews (the data types are in dataset.ts).
 import { isObj, isPathString, onlyKeys } from './rules.ts';
-export type ImportKind = 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder';
+export type ImportKind =
+  'cifar10' | 'cifar100' | 'tinyimagenet' | 'mnist' | 'fashion-mnist' | 'kmnist' | 'emnist' | 'folder';
+
+/** The MNIST family's kinds: their folder of IDX files, grey images padded to 32. */
+export const MNIST_IMPORT_KINDS: readonly ImportKind[] = ['mnist', 'fashion-mnist', 'kmnist', 'emnist'];
 
 /** One more source whose classes are added to an imported dataset. */
 export interface ImportPart {
@@ -50,8 +54,7 @@ export function checkImportSpec(p: unknown): string | null {
   if (!isObj(p)) return 'the dataset to import must be an object';
   const unknown = onlyKeys(p, ['kind', 'path', 'size', 'extra'], 'the dataset to import');
   if (unknown) return unknown;
-  if (!IMPORT_KINDS.includes(p.kind as string))
-    return 'kind must be cifar10, cifar100, tinyimagenet or folder';
+  if (!IMPORT_KINDS.includes(p.kind as string)) return `kind must be ${IMPORT_KINDS.join(', ')}`;
   if (!isPathString(p.path)) return 'path must be a non-empty path';
   if (p.size !== undefined && p.size !== 32 && p.size !== 64) return 'size must be 32 or 64';
   if (p.extra === undefined) return null;
@@ -64,10 +67,19 @@ export function checkImportSpec(p: unknown): string | null {
     const bad = onlyKeys(part, ['kind', 'path'], what);
     if (bad) return bad;
     if (!IMPORT_KINDS.includes(part.kind as string))
-      return `${what}: kind must be cifar10, cifar100, tinyimagenet or folder`;
+      return `${what}: kind must be ${IMPORT_KINDS.join(', ')}`;
     if (!isPathString(part.path)) return `${what}: path must be a non-empty path`;
   }
   return null;
 }
 
-export const IMPORT_KINDS: readonly string[] = ['cifar10', 'cifar100', 'tinyimagenet', 'folder'];
+export const IMPORT_KINDS: readonly string[] = [
+  'cifar10',
+  'cifar100',
+  'tinyimagenet',
+  'mnist',
+  'fashion-mnist',
+  'kmnist',
+  'emnist',
+  'folder',
+];

@@ -26,7 +26,16 @@ export function startDownload(runner: JobManager, name: DownloadableDataset): Jo
 export function startImport(runner: JobManager, s: ImportSpec): JobInfo {
   const size = s.size ?? 32;
   const part = (p: ImportPart): PartSpec =>
-    p.kind === 'folder' ? { kind: 'folder', path: p.path, size } : { kind: p.kind, path: p.path };
+    p.kind === 'folder'
+      ? { kind: 'folder', path: p.path, size }
+      : p.kind === 'mnist' || p.kind === 'fashion-mnist' || p.kind === 'kmnist' || p.kind === 'emnist'
+        ? {
+            kind: 'mnist',
+            family: p.kind,
+            path: p.path,
+            ...(p.kind === 'emnist' ? { split: 'balanced' } : {}),
+          }
+        : { kind: p.kind, path: p.path };
   // Added sources: their classes follow the main one's, as one combined dataset.
   const extra = (s.extra ?? []).map((p) => ({ kind: p.kind, path: path.resolve(p.path) }));
   const spec: DatasetSpec = extra.length ? combineSpecs(part(s), extra.map(part), size) : part(s);

@@ -212,4 +212,21 @@ describe('the Datasets page and the MNIST family', () => {
     expect(await screen.findByText(/listed above as found on this machine/)).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Import it' })).toBeNull();
   });
+
+  test('the MNIST family imports from the folder of its IDX files, 32x32 like CIFAR', async () => {
+    const api = await setup();
+    await fireEvent.change(mainKind(), { target: { value: 'fashion-mnist' } });
+    await fireEvent.input(mainPath(), { target: { value: '/data/fashion' } });
+    expect(screen.queryByLabelText('Resize to')).toBeNull();
+    await fireEvent.click(addButton());
+    await fireEvent.input(within(rows()[0]!).getByLabelText('Path'), { target: { value: '/data/more' } });
+    expect(screen.getByTestId('import-extra-size').textContent).toMatch(/32×32, the size of Fashion-MNIST/);
+    await submit();
+    await waitFor(() => expect(importCalls(api)).toHaveLength(1));
+    expect(importCalls(api)[0]).toEqual({
+      kind: 'fashion-mnist',
+      path: '/data/fashion',
+      extra: [{ kind: 'folder', path: '/data/more' }],
+    });
+  });
 });
