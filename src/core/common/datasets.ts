@@ -3,9 +3,6 @@ import { isObj, isPathString, onlyKeys } from './rules.ts';
 export type ImportKind =
   'cifar10' | 'cifar100' | 'tinyimagenet' | 'mnist' | 'fashion-mnist' | 'kmnist' | 'emnist' | 'folder';
 
-/** The MNIST family's kinds: their folder of IDX files, grey images padded to 32. */
-export const MNIST_IMPORT_KINDS: readonly ImportKind[] = ['mnist', 'fashion-mnist', 'kmnist', 'emnist'];
-
 /** One more source whose classes are added to an imported dataset. */
 export interface ImportPart {
   kind: ImportKind;
