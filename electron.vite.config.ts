@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { WORKER_ENTRIES } from './src/core/node/engine/worker-script.ts';
 
 const root = import.meta.dirname;
 const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
@@ -30,6 +31,9 @@ export default defineConfig({
         input: {
           index: resolve(root, 'src/main/index.ts'),
           worker: resolve(root, 'src/main/worker.ts'),
+          // The engine's worker threads, started by file (src/core/node/engine/worker-script.ts).
+          [WORKER_ENTRIES.tfjs]: resolve(root, 'src/core/node/engine/worker.ts'),
+          [WORKER_ENTRIES.onnx]: resolve(root, 'src/core/node/engine/onnx-train/worker.ts'),
         },
       },
     },

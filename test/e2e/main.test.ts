@@ -3,7 +3,8 @@
 // sender and argument validation on IPC, and calls reaching the core in the utility process.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { registerHooks } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +13,8 @@ import { API_METHODS } from '../../src/core/common/api.ts';
 import type { WireResult, SystemInfo } from '../../src/core/common/api.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
+// The core process writes its runs here, not in the user's data folder.
+process.env['DECOMPOSER_HOME'] = mkdtempSync(path.join(os.tmpdir(), 'decomposer-main-'));
 const mainEntry = path.join(root, 'out', 'main', 'index.js');
 const fakeUrl = pathToFileURL(path.join(import.meta.dirname, 'fake-electron.ts')).href;
 
@@ -103,8 +106,43 @@ describe('Electron main (with a fake electron module)', () => {
 
     const ok = (await getInfo(frame('app://decomposer/index.html'))) as WireResult<SystemInfo>;
     assert.equal(ok.ok, true, JSON.stringify(ok));
-    if (ok.ok) assert.ok(['tensorflow', 'wasm', 'cpu'].includes(ok.value.backend.active));
+    if (ok.ok) assert.ok(['onnxruntime', 'tensorflow', 'wasm', 'cpu'].includes(ok.value.backend.active));
     assert.deepEqual(fake.forks, [path.join(root, 'out', 'main', 'worker.js')]);
+  });
+
+  test('a training through IPC trains in the built core process: its engine threads start from the bundle', async () => {
+    const app = frame('app://decomposer/index.html');
+    const call = async <T>(method: string, ...args: unknown[]): Promise<T> => {
+      const r = (await fake.ipcHandlers.get(`decomposer:${method}`)!(app, ...args)) as WireResult<T>;
+      assert.ok(r.ok, `${method}: ${JSON.stringify(r)}`);
+      return (r as { ok: true; value: T }).value;
+    };
+    await call('setSetting', 'idleSeconds', 0);
+    const datasets = await call<{ id: string; name: string }[]>('listDatasets');
+    const shapes = datasets.find((d) => d.name.startsWith('shapes'))!;
+    // Two engines: worker threads, started from the script the build put beside the bundle.
+    for (const backend of ['onnxruntime', 'wasm']) {
+      await call('setSetting', 'backend', backend);
+      await call('setSetting', 'workers', 2);
+      const job = await call<{ id: string }>('startTraining', {
+        dataset: shapes.id,
+        depth: 8,
+        epochs: 1,
+        seed: 1,
+        augment: false,
+        perClass: 8,
+        batchSize: 16,
+      });
+      let j: { status: string; error: string | null } = { status: 'running', error: null };
+      for (let i = 0; i < 1200 && j.status === 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        j = (await call<{ id: string; status: string; error: string | null }[]>('listJobs')).find(
+          (x) => x.id === job.id,
+        )!;
+      }
+      assert.equal(j.status, 'finished', `${backend}: ${j.error}`);
+    }
+    await call('setSetting', 'backend', 'auto');
   });
 
   test('IPC: every new method validates its arguments before reaching the core', async () => {

@@ -14,6 +14,7 @@ import type { WeightLayout } from './engine-core.ts';
 import type { Augment } from './preprocess.ts';
 import { EngineHost, type Reply, type Request } from './protocol.ts';
 import type { BatchResult, TrainingEngine } from './training-engine.ts';
+import { WORKER_ENTRIES, workerScript } from './worker-script.ts';
 
 export type { BatchResult } from './training-engine.ts';
 
@@ -28,7 +29,9 @@ class ThreadEngine implements Engine {
   private dead: Error | null = null;
 
   constructor() {
-    this.worker = new Worker(new URL('./worker.ts', import.meta.url));
+    this.worker = new Worker(
+      workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.tfjs, import.meta.url),
+    );
     this.worker.on(
       'message',
       (m: {

@@ -80,7 +80,7 @@ export async function trainingReport(force: BackendName | null): Promise<Backend
   try {
     await loadOrt();
   } catch (e) {
-    const reason = /Cannot find (module|package)/.test(firstLine(e))
+    const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
       ? 'onnxruntime-node is not installed'
       : firstLine(e);
     if (force) {
@@ -145,7 +145,7 @@ export async function openTrainingEngine(
       return { engine, layout };
     } catch (e) {
       await engine?.close();
-      const reason = /Cannot find (module|package)/.test(firstLine(e))
+      const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
         ? 'onnxruntime-node is not installed'
         : firstLine(e);
       if (forced === 'onnxruntime') {

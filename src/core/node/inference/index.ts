@@ -120,7 +120,7 @@ export async function openInference(
         return await OrtInference.open(ort, plan, layout, report(name));
       } catch (e) {
         const ok = candidates.find((c) => c.name === name);
-        const reason = /Cannot find (module|package)/.test(firstLine(e))
+        const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
           ? 'onnxruntime-node is not installed'
           : firstLine(e);
         if (ok) Object.assign(ok, { ok: false, reason });

@@ -12,6 +12,7 @@ import type { Augment } from '../preprocess.ts';
 import type { BatchResult, TrainingEngine } from '../training-engine.ts';
 import type { DeviceChoice } from './device.ts';
 import type { OnnxTrainOptions } from './engine.ts';
+import { WORKER_ENTRIES, workerScript } from '../worker-script.ts';
 
 export type PoolRequest =
   | {
@@ -33,7 +34,9 @@ export type PoolReply =
   | { op: 'close' };
 
 class TrainWorker {
-  private readonly worker = new Worker(new URL('./worker.ts', import.meta.url));
+  private readonly worker = new Worker(
+    workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.onnx, import.meta.url),
+  );
   private pending: { resolve: (r: PoolReply) => void; reject: (e: Error) => void } | null = null;
   private dead: Error | null = null;
 
