@@ -70,13 +70,5 @@ export function checkImportSpec(p: unknown): string | null {
   return null;
 }
 
-export const IMPORT_KINDS: readonly string[] = [
-  'cifar10',
-  'cifar100',
-  'tinyimagenet',
-  'mnist',
-  'fashion-mnist',
-  'kmnist',
-  'emnist',
-  'folder',
-];
+/** What can be imported: every downloadable dataset, and a folder of images. */
+export const IMPORT_KINDS: readonly string[] = [...DOWNLOADABLE_DATASETS, 'folder'];

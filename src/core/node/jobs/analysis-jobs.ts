@@ -10,10 +10,7 @@ export function analysisContext(runner: JobManager, job: Job): AnalysisContext {
     store: runner.o.store(),
     engine: runner.o.engine(),
     signal: job.controller.signal,
-    progress: (p) => {
-      job.info.progress = p;
-      runner.event(job);
-    },
+    progress: runner.progressOf(job),
     onRunId: (id) => {
       job.info.runId = id;
       runner.status(job);

@@ -14,10 +14,7 @@ export function startDownload(runner: JobManager, name: DownloadableDataset): Jo
     const r = await downloadDataset(name, {
       destDir: downloadsDir(runner.o.home),
       signal: job.controller.signal,
-      onProgress: (p) => {
-        job.info.progress = p;
-        runner.event(job);
-      },
+      onProgress: runner.progressOf(job),
     });
     return { result: { path: r.path } };
   });
@@ -46,10 +43,7 @@ export function startImport(runner: JobManager, s: ImportSpec): JobInfo {
     const data = await loadDataset(spec, {
       cacheDir: cacheDir(runner.o.home),
       signal: job.controller.signal,
-      onProgress: (p) => {
-        job.info.progress = p;
-        runner.event(job);
-      },
+      onProgress: runner.progressOf(job),
     });
     await addImported(runner.o.home, spec, data.info);
     return { result: { datasetId: data.info.id } };

@@ -7,6 +7,7 @@
 // dataset-jobs beside this file.
 import { randomBytes } from 'node:crypto';
 import { TRAINING_JOB_KINDS } from '../../common/api.ts';
+import type { Progress } from '../../common/dataset.ts';
 import type {
   BackendName,
   JobInfo,
@@ -153,6 +154,14 @@ export class JobManager {
       this.status(job);
     })();
     return structuredClone(info);
+  }
+
+  /** A progress callback that shows `p` as the job's progress. */
+  progressOf(job: Job): (p: Progress) => void {
+    return (p) => {
+      job.info.progress = p;
+      this.event(job);
+    };
   }
 
   busyTraining(): void {
