@@ -57,6 +57,8 @@ export function blockedConv(
     strides: [number, number];
     pads: number[];
     dilations?: [number, number];
+    /** `w` already holds the blocked filter layout. */
+    blockedFilter?: boolean;
   },
   block: number,
   relu = false,
@@ -64,7 +66,7 @@ export function blockedConv(
   const { ci, co, k, strides, pads } = dims;
   const xin =
     ci === null || ci % block === 0 ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 0)]) : x;
-  const wb = blockedFilter(g, w, [co, ci, k[0], k[1]], block);
+  const wb = dims.blockedFilter ? w : blockedFilter(g, w, [co, ci, k[0], k[1]], block);
   const attrs: Attr[] = [
     ints('kernel_shape', k),
     ints('strides', strides),
@@ -81,11 +83,12 @@ export function blockedConv(
  * `x` with its axis 1 padded with zeros to a multiple of the block (its size is only known
  * when the graph runs: the batch, used as channels by the filter gradient).
  */
-export function padToBlock(g: GraphBuilder, x: string, block: number): string {
-  const n = g.op('Gather', [g.op('Shape', [x]), g.int64([1])]);
+export function padToBlock(g: GraphBuilder, x: string, block: number, axis = 1): string {
+  const n = g.op('Gather', [g.op('Shape', [x]), g.int64([axis])]);
   const b = g.int64([block]);
   const r = g.op('Mod', [g.op('Sub', [b, g.op('Mod', [n, b])]), b]);
-  const pads = g.op('Concat', [g.int64([0, 0, 0, 0, 0]), r, g.int64([0, 0])], [int('axis', 0)]);
+  const zeros = (k: number) => g.int64(Array.from({ length: k }, () => 0));
+  const pads = g.op('Concat', [zeros(4 + axis), r, zeros(3 - axis)], [int('axis', 0)]);
   return g.op('Pad', [x, pads]);
 }
 
