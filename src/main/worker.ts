@@ -1,7 +1,7 @@
 // Entry of the Electron utility process that hosts the core API (see core-host.ts).
 // It is plain Node plus `process.parentPort`; it never touches windows or IPC with renderers.
 import type { ParentPort } from 'electron';
-import { checkCall, toWireError } from '../core/common/api.ts';
+import { isApiMethod, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, WireResult } from '../core/common/api.ts';
 import { createCoreApi } from '../core/node/api.ts';
 import { parseBackendName } from '../core/node/engine/backend.ts';
@@ -33,9 +33,10 @@ port.on('message', (e: { data: unknown }) => {
   if (typeof m !== 'object' || m === null || m.type !== 'call' || typeof m.id !== 'number') return;
   const id = m.id;
   const reply = (result: WireResult): void => port.postMessage({ type: 'result', id, result });
-  const problem = checkCall(m.method, m.args);
-  if (problem) {
-    reply({ ok: false, error: { message: problem, code: 'bad-request' } });
+  // Only main sends here, having checked the call; the name is checked before it is looked up,
+  // the arguments by the core's own check (its answer comes back as any refusal does).
+  if (!isApiMethod(m.method) || !Array.isArray(m.args)) {
+    reply({ ok: false, error: { message: 'not a method of the API', code: 'bad-request' } });
     return;
   }
   const fn = api[m.method as ApiMethod] as (...a: unknown[]) => Promise<unknown>;
