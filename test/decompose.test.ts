@@ -11,7 +11,8 @@ import type { ImageSet } from '../src/core/common/dataset.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { openInference, planModel } from '../src/core/node/inference/index.ts';
 import { decodeModel } from '../src/core/node/inference/onnx-proto.ts';
-import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
+import { modelToArtifacts, saveModelDir, type ModelArtifacts } from '../src/core/node/models/io.ts';
+import { createCoreApi } from '../src/core/node/api.ts';
 import {
   analyzeGraph,
   channelHead,
@@ -363,6 +364,52 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
     }
   } finally {
     await engine.close();
+  }
+});
+
+test('the app exports a saved module set of a model folder as portable ONNX models', async () => {
+  const art = await tinyModel();
+  const plan = planModel(art);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'dec-portable-api-'));
+  const modelDir = path.join(root, 'model');
+  await saveModelDir(modelDir, art, {
+    architecture: 'resnet',
+    depth: 8,
+    batchNorm: false,
+    inputSize: 4,
+    classes: 3,
+    classNames: ['a', 'b', 'c'],
+    datasetId: 'tiny',
+    preprocess: PRE,
+  });
+  const engine = await openInference(art, { preprocess: PRE });
+  let setDir: string;
+  try {
+    const [set] = await decompose(engine, plan, tinyData(), {
+      perClass: 2,
+      seed: 1,
+      point: 'conv',
+      approaches: ['CI+TI+MC'],
+    });
+    setDir = await saveModuleSet(modelDir, set!);
+  } finally {
+    await engine.close();
+  }
+  const api = createCoreApi({ home: path.join(root, 'home') });
+  try {
+    const r = await api.exportModulesOnnx(setDir, path.join(root, 'onnx'));
+    assert.deepEqual(
+      r.modules.map((m) => path.basename(m.file)),
+      ['module-0-0.onnx', 'module-1-1.onnx', 'module-2-2.onnx'],
+    );
+    for (const f of [...r.modules.map((m) => m.file), r.composed.file])
+      assert.ok((await readFile(f)).byteLength > 100, f);
+    await assert.rejects(
+      api.exportModulesOnnx(setDir, ''),
+      (e) => isUserError(e) && e.code === 'bad-request',
+    );
+  } finally {
+    await api.close();
   }
 });
 

@@ -12,7 +12,12 @@ import {
   type DownloadableDataset,
   type ImportSpec,
 } from './datasets.ts';
-import { checkDecomposeParams, type DecomposeParams, type ModuleSetSummary } from './decomposition.ts';
+import {
+  checkDecomposeParams,
+  type DecomposeParams,
+  type ModuleSetSummary,
+  type PortableExportView,
+} from './decomposition.ts';
 import type { EnergySummary } from './energy.ts';
 import { UserError, isUserError } from './errors.ts';
 import { JOB_STATUSES, type JobInfo, type JobKind, type JobPayload, type JobStatus } from './jobs.ts';
@@ -92,6 +97,11 @@ export interface DecomposerApi {
   startDecomposition(params: DecomposeParams): Promise<JobInfo>;
   /** The module sets saved next to a model, newest first. */
   listModuleSets(modelDir: string): Promise<ModuleSetSummary[]>;
+  /**
+   * Writes a saved module set (its folder, from listModuleSets) as portable ONNX models into
+   * `outDir`: one per module and the composed classifier (decompose --export-onnx).
+   */
+  exportModulesOnnx(setDir: string, outDir: string): Promise<PortableExportView>;
   /** Runs one reuse or replace scenario and its train-from-scratch baseline as a job. */
   startScenario(params: ScenarioParams): Promise<JobInfo>;
   /** A model's (or a repaired classifier's) test accuracy, confusion matrix and most-confused pair. */
@@ -183,6 +193,15 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
   listModuleSets: {
     arity: 1,
     check: ([d]) => (isPathString(d) ? null : 'the model folder must be a path'),
+  },
+  exportModulesOnnx: {
+    arity: 2,
+    check: ([d, o]) =>
+      !isPathString(d)
+        ? 'the module set folder must be a path'
+        : isPathString(o)
+          ? null
+          : 'the folder to export into must be a path',
   },
   startScenario: { arity: 1, check: ([p]) => checkScenarioParams(p) },
   analyzeFault: {

@@ -68,6 +68,13 @@ export interface ModuleSetSummary {
   meanJi: number;
 }
 
+/** A module set exported as portable ONNX models (decompose --export-onnx). */
+export interface PortableExportView {
+  dir: string;
+  modules: { classIndex: number; className: string; file: string; bytes: number }[];
+  composed: { file: string; bytes: number; classes: string[] };
+}
+
 // The argument checks of this feature's calls (null: fine; else what is wrong).
 
 export function checkDecomposeParams(p: unknown): string | null {

@@ -7,13 +7,17 @@ import type {
   ModuleSetSummary,
   ScenarioParams,
 } from '../../common/api.ts';
-import { listModuleSets } from '../decompose/files.ts';
+import type { PortableExportView } from '../../common/decomposition.ts';
+import { listModuleSets, loadModuleSet } from '../decompose/files.ts';
+import { exportPortable } from '../decompose/portable.ts';
+import { planModel } from '../inference/plan.ts';
+import { DEFAULT_PREPROCESS, readModelDir } from '../models/io.ts';
 import { startDecomposition, startScenario } from '../jobs/analysis-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function analysisHandlers(
   ctx: AppContext,
-): Pick<DecomposerApi, 'startDecomposition' | 'listModuleSets' | 'startScenario'> {
+): Pick<DecomposerApi, 'startDecomposition' | 'listModuleSets' | 'exportModulesOnnx' | 'startScenario'> {
   return {
     async startDecomposition(params: DecomposeParams): Promise<JobInfo> {
       guard('startDecomposition', [params]);
@@ -24,6 +28,19 @@ export function analysisHandlers(
     async listModuleSets(modelDir: string): Promise<ModuleSetSummary[]> {
       guard('listModuleSets', [modelDir]);
       return listModuleSets(path.resolve(modelDir));
+    },
+
+    async exportModulesOnnx(setDir: string, outDir: string): Promise<PortableExportView> {
+      guard('exportModulesOnnx', [setDir, outDir]);
+      // A saved set lives in <model>/modules/<run>.
+      const dir = path.resolve(setDir);
+      const read = await readModelDir(path.dirname(path.dirname(dir)));
+      const plan = planModel(read.artifacts);
+      const set = await loadModuleSet(dir, { parentHash: plan.hash });
+      return exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, path.resolve(outDir), {
+        grey: read.meta?.grey ?? null,
+        source: path.resolve(read.dir),
+      });
     },
 
     async startScenario(params: ScenarioParams): Promise<JobInfo> {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import type { ScenarioView } from '../../../core/common/api.ts';
 import MaskPicture from '../components/MaskPicture.svelte';
 import Reuse from '../pages/Reuse.svelte';
@@ -144,6 +144,39 @@ describe('pages', () => {
     expect(text).toMatch(/0\.800\s*0\.625/);
     expect(text).toMatch(/85\.0%/);
     expect(screen.getByTestId('mask-picture').querySelectorAll('rect')).toHaveLength(2);
+  });
+  test('Decompose exports a saved module set as portable ONNX models', async () => {
+    const api = fakeApi({
+      listModels: async () => [model()],
+      listModuleSets: async () => [
+        {
+          runId: 'bln-1',
+          dir: '/m/1/modules/bln-1',
+          createdAt: '2026-01-01T00:00:00.000Z',
+          approach: 'CI+TI+MC-BLN',
+          modules: 1,
+          meanJi: 0.9,
+        },
+      ],
+    });
+    const jobs = new JobsStore(api);
+    render(Decompose, { api, jobs });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Export bln-1 as ONNX' }));
+    const form = screen.getByTestId('export-onnx');
+    await fireEvent.click(within(form).getByRole('button', { name: 'Export' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/Type the folder/);
+    await fireEvent.input(within(form).getByLabelText('Folder to write into'), {
+      target: { value: ' /out/onnx ' },
+    });
+    await fireEvent.click(within(form).getByRole('button', { name: 'Export' }));
+    await waitFor(() => expect(api.calls.some((c) => c.method === 'exportModulesOnnx')).toBe(true));
+    expect(api.calls.find((c) => c.method === 'exportModulesOnnx')!.args).toEqual([
+      '/m/1/modules/bln-1',
+      '/out/onnx',
+    ]);
+    expect((await screen.findByTestId('export-result')).textContent).toMatch(
+      /1 modules \(1\.10 MB–1\.10 MB each\) and the composed classifier \(1\.30 MB\) to \/out\/onnx/,
+    );
   });
   test('Home shows the demo job’s reuse and replace rows with their CO2e ratios', async () => {
     const api = fakeApi();

@@ -306,6 +306,13 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
     },
     startDecomposition: async () => job({ kind: 'decompose', id: 'job-decompose' }),
     listModuleSets: async () => [],
+    exportModulesOnnx: async (setDir, outDir) => ({
+      dir: outDir,
+      modules: [
+        { classIndex: 0, className: 'circle', file: `${outDir}/module-0-circle.onnx`, bytes: 1_100_000 },
+      ],
+      composed: { file: `${outDir}/composed.onnx`, bytes: 1_300_000, classes: ['circle'] },
+    }),
     startScenario: async () => job({ kind: 'scenario', id: 'job-scenario' }),
     analyzeFault: async (dir) => faultView({ dir }),
     startFaultyDemo: async () => job({ kind: 'faulty', id: 'job-faulty', label: 'Faulty demo model' }),
