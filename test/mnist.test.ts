@@ -381,10 +381,18 @@ test('download: the MNIST family’s files come from the address given (a mirror
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    await rejectsWith(
+    await assert.rejects(
       downloadDataset('fashion-mnist', { destDir, url: `http://127.0.0.1:${port}/` }),
-      'offline',
-      /Could not reach/,
+      (e) => {
+        assert.ok(isUserError(e) && e.code === 'offline', String(e));
+        assert.match(e.message, /Could not reach/);
+        // Where all four files go, and that the dataset is then found by name.
+        assert.match(
+          e.hint,
+          /t10k-labels-idx1-ubyte\.gz .* into .*fashion-mnist; then --dataset fashion-mnist finds them/,
+        );
+        return true;
+      },
     );
   } finally {
     await new Promise<void>((r) => server.close(() => r()));

@@ -15,8 +15,9 @@ export const downloadCommand: Command = {
 
 Downloads a public dataset archive into <home>/downloads, showing progress, resuming a
 partial download, and verifying its checksum. Nothing is ever downloaded unless asked.
-NAME is one of: ${NAMES.join(', ')}. The MNIST family's four IDX files go into
-<home>/downloads/NAME, where \`--dataset NAME\` finds them (EMNIST: extract gzip.zip there).
+NAME is one of: ${NAMES.join(', ')}.
+The MNIST family's four IDX files go into <home>/downloads/NAME, where \`--dataset NAME\`
+finds them (EMNIST: extract gzip.zip there).
 
   --url URL           another address for the same archive (a mirror; for the MNIST family
                       the folder address its four files are under)

@@ -358,14 +358,24 @@ export async function downloadDataset(name: DownloadName, opts: DownloadOptions)
       ...p,
       stage: `${p.stage} ${f.fileName} (${i + 1} of ${files.length})`,
     });
-    results.push(
-      await downloadFile(
-        urls,
-        f.fileName,
-        { algorithm: 'md5', hex: f.md5 },
-        { ...opts, destDir, onProgress: opts.onProgress && ((p) => opts.onProgress!(stage(p))) },
-      ),
-    );
+    try {
+      results.push(
+        await downloadFile(
+          urls,
+          f.fileName,
+          { algorithm: 'md5', hex: f.md5 },
+          { ...opts, destDir, onProgress: opts.onProgress && ((p) => opts.onProgress!(stage(p))) },
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof UserError) || e.code !== 'offline') throw e;
+      // The release is a folder of files: say where all of them go.
+      throw new UserError(
+        e.message,
+        `Check the internet connection and try again (partial downloads are kept and resumed), or download ${files.map((x) => x.fileName).join(', ')} from ${bases[0]} on another machine into ${destDir}; then --dataset ${name} finds them.`,
+        'offline',
+      );
+    }
   }
   return {
     path: destDir,
