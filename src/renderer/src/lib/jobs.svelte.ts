@@ -95,6 +95,8 @@ export interface PageJob<A extends unknown[]> {
   readonly job: JobInfo | undefined;
   /** Why the last start was refused, said for the user; null otherwise. */
   readonly error: string | null;
+  /** The id of the job this page started, if any. */
+  readonly id: string | null;
   /** Starts one; null (and `error` set) when the core refused it. */
   start(...args: A): Promise<JobInfo | null>;
 }
@@ -114,6 +116,9 @@ export function useJob<A extends unknown[]>(
     },
     get error() {
       return error;
+    },
+    get id() {
+      return id;
     },
     async start(...args: A): Promise<JobInfo | null> {
       error = null;
