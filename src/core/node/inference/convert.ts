@@ -225,6 +225,12 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   const kept =
     opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
   const carried = new Map<string, number[]>();
+  // A baked mask is stored as bytes (a quarter of the floats) and cast once per pass.
+  const bakedMask = (layer: string, dims: number[], keep: Uint8Array): string => {
+    const name = `${prefix}mask/${layer}`;
+    initializer.push({ name: `${name}/u8`, dims, dataType: DataType.UINT8, rawData: keep });
+    return node('Cast', [`${name}/u8`], name, [int('to', DataType.FLOAT)]);
+  };
   const maskValue = (n: PlanNode): string | null => {
     if (module) {
       const removed = module.removed.get(n.name);
@@ -233,17 +239,17 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
       if (n.shape.length === 3) {
         const [h, w, c] = n.shape as [number, number, number];
         const chans = kept.get(n.name) ?? Array.from({ length: c }, (_, i) => i);
-        const keep = new Float32Array(chans.length * h * w);
+        const keep = new Uint8Array(chans.length * h * w);
         chans.forEach((ch, k) => {
           for (let y = 0; y < h; y++)
             for (let x = 0; x < w; x++) keep[(k * h + y) * w + x] = 1 - removed[(y * w + x) * c + ch]!;
         });
-        return init(`${prefix}mask/${n.name}`, [chans.length, h, w], keep);
+        return bakedMask(n.name, [chans.length, h, w], keep);
       }
-      return init(
-        `${prefix}mask/${n.name}`,
+      return bakedMask(
+        n.name,
         n.shape,
-        Float32Array.from(removed, (r) => 1 - r),
+        Uint8Array.from(removed, (r) => 1 - r),
       );
     }
     const m = maskInput(n.name);
