@@ -23,7 +23,8 @@ import { Rng } from '../../core/node/data/random.ts';
 import { benchInference } from '../../core/node/inference/bench.ts';
 import { openInference, planModel } from '../../core/node/inference/index.ts';
 import { generateSynthetic } from '../../core/node/data/index.ts';
-import { table1 } from '../../core/node/decompose/index.ts';
+import { composedOnnx, moduleOnnx, table1 } from '../../core/node/decompose/index.ts';
+import { convertToOnnx } from '../../core/node/inference/convert.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { existsSync as fileExists } from 'node:fs';
 
@@ -173,7 +174,8 @@ PyTorch's. A figure whose single step would take longer than twice its time budg
   --no-torch          skip PyTorch
   --decomposition     also decompose a 10-class ResNet (--per-class N concerned + N unconcerned
                       per class, default 1000) and compare with one training epoch, then
-                      time composed evaluation of all modules
+                      time composed evaluation of all modules, and export one set as portable
+                      ONNX models (sizes; the composed classifier's images/s against the model's)
   --memory            also train ResNet-56 on 64x64 inputs at batch 64 a few steps and report peak memory
   --json              one JSON line per figure
   -h, --help          this help`,
@@ -475,6 +477,43 @@ PyTorch's. A figure whose single step would take longer than twice its time budg
           test_images: data.test.count,
           module_evaluations_per_second: Math.round(t.moduleEvaluationsPerSecond),
           ratio_to_n_model_evaluations: Math.round(t.composeRatio * 1000) / 1000,
+        });
+        // The first set as portable ONNX models (decompose --export-onnx): file sizes, and the
+        // composed classifier's inference speed against the model's own graph, both on
+        // onnxruntime-node over the same test images.
+        const plan = planModel(art);
+        const set = t.sets[0]!;
+        const moduleBytes = set.modules.map((x) => moduleOnnx(plan, DEFAULT_PREPROCESS, x).byteLength);
+        const composed = composedOnnx(plan, DEFAULT_PREPROCESS, set);
+        const model = convertToOnnx(plan, { input: 'uint8', preprocess: DEFAULT_PREPROCESS });
+        const ort = await loadOrt();
+        const rate = async (bytes: Uint8Array): Promise<number> => {
+          const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+          try {
+            const n = data.test.count;
+            const s = data.info.imageSize;
+            const pixels = new ort.Tensor('uint8', data.test.images.subarray(0, n * s * s * 3), [n, s, s, 3]);
+            await session.run({ pixels }); // warm-up
+            const t0 = performance.now();
+            await session.run({ pixels });
+            return n / ((performance.now() - t0) / 1000);
+          } finally {
+            await session.release();
+          }
+        };
+        const modelRate = await rate(model);
+        const composedRate = await rate(composed);
+        emit({
+          figure: 'portable_modules',
+          approach: set.approach,
+          modules: set.modules.length,
+          model_bytes: model.byteLength,
+          module_bytes_min: Math.min(...moduleBytes),
+          module_bytes_max: Math.max(...moduleBytes),
+          composed_bytes: composed.byteLength,
+          model_images_per_second: Math.round(modelRate),
+          composed_images_per_second: Math.round(composedRate),
+          composed_time_over_model: Math.round((modelRate / composedRate) * 100) / 100,
         });
       } finally {
         await engine.close();
