@@ -117,7 +117,7 @@ test('a combined import with a missing part or mismatched sizes fails with the r
       api.importDataset({
         kind: 'tinyimagenet',
         path: tiny,
-        extra: [{ kind: 'mnist', path: added }],
+        extra: [{ kind: 'imagenet', path: added }],
       } as never),
       { code: 'bad-request' },
     );

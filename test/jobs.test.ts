@@ -111,8 +111,10 @@ test("a cancelled training resumes from its run folder, carrying the first run's
     };
     assert.equal(result.epochs_done, 3);
     assert.ok(result.resumed_from >= 1, `resumed from epoch ${result.resumed_from}`);
-    // The new run records the epochs it trained; the earlier ones stay with the first run.
-    assert.equal(run.epochsDone, 3 - result.resumed_from);
+    // The new run records the epochs it trained (the earlier ones stay with the first run)
+    // and shows the training's total epochs.
+    assert.equal(run.epochs.length, 3 - result.resumed_from);
+    assert.equal(run.epochsDone, 3);
     assert.deepEqual(result.energy_carried?.from_runs, [first]);
     const params = run.params as Record<string, unknown>;
     const before = (await api.getRun(first)).params as Record<string, unknown>;
