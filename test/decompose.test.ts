@@ -532,6 +532,7 @@ test('modules are saved, listed, loaded, exported and deleted; edits and other m
   const list = await listModuleSets(dir);
   assert.equal(list.length, 1);
   assert.equal(list[0]!.approach, 'CI+TI+MC-BLN+MC-BI');
+  assert.equal(list[0]!.point, 'conv');
   const back = await loadModuleSet(runDir, { parentHash: set!.parent.hash });
   for (let c = 0; c < 3; c++) {
     const m = back.modules[c]!;

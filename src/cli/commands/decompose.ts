@@ -69,7 +69,9 @@ ${DECOMPOSE_USAGE}
         else if (!sets.length) info('no module sets saved for this model');
         else
           for (const s of sets)
-            info(`${s.runId}  ${s.approach.padEnd(20)} ${s.modules} modules  mean JI ${s.meanJi.toFixed(2)}`);
+            info(
+              `${s.runId}  ${s.approach.padEnd(20)} ${s.point.padEnd(13)} ${s.modules} modules  mean JI ${s.meanJi.toFixed(2)}`,
+            );
       } else if (v['export-onnx']) {
         const out = positionals[0];
         if (!out)

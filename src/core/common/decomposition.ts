@@ -64,6 +64,8 @@ export interface ModuleSetSummary {
   dir: string;
   createdAt: string;
   approach: string;
+  /** The observation point (relu, conv or conv-skip-add). */
+  point: string;
   modules: number;
   meanJi: number;
 }

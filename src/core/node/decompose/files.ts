@@ -41,6 +41,8 @@ export interface SavedModuleSet {
   dir: string;
   createdAt: string;
   approach: Approach;
+  /** Where activity was observed (sets of several points are saved side by side). */
+  point: string;
   modules: number;
   meanJi: number;
 }
@@ -264,6 +266,7 @@ export async function listModuleSets(modelDir: string): Promise<SavedModuleSet[]
         dir: path.join(root, name),
         createdAt: m.createdAt,
         approach: m.approach,
+        point: m.point,
         modules: m.modules.length,
         meanJi: m.modules.reduce((s, x) => s + x.ji, 0) / Math.max(1, m.modules.length),
       });

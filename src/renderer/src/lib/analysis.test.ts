@@ -154,6 +154,7 @@ describe('pages', () => {
           dir: '/m/1/modules/bln-1',
           createdAt: '2026-01-01T00:00:00.000Z',
           approach: 'CI+TI+MC-BLN',
+          point: 'relu',
           modules: 1,
           meanJi: 0.9,
         },
