@@ -311,6 +311,37 @@ test('conv-skip-add: Conv2D outputs observed, the convolutions that feed an Add 
   }
 });
 
+/**
+ * The graph rules onnx.checker enforces that the converter follows: single assignment (every
+ * value produced once), topological order (every input produced earlier, an initializer or a
+ * graph input), unique initializers, and produced outputs.
+ */
+function checkGraph(bytes: Uint8Array): void {
+  const g = (
+    decodeModel(bytes) as {
+      graph: {
+        node: { input: string[]; output: string[]; opType: string }[];
+        initializer: { name: string }[];
+        input: { name: string }[];
+        output: { name: string }[];
+      };
+    }
+  ).graph;
+  const known = new Set<string>();
+  for (const x of [...g.input.map((i) => i.name), ...g.initializer.map((i) => i.name)]) {
+    assert.ok(!known.has(x), `${x} defined twice`);
+    known.add(x);
+  }
+  for (const n of g.node) {
+    for (const i of n.input) assert.ok(known.has(i), `${n.opType} reads ${i} before it is produced`);
+    for (const o of n.output) {
+      assert.ok(!known.has(o), `${o} produced twice`);
+      known.add(o);
+    }
+  }
+  for (const o of g.output) assert.ok(known.has(o.name), `output ${o.name} is never produced`);
+}
+
 test('portable modules: each exported ONNX module, and the composed classifier, give the composition’s probabilities', async () => {
   const art = await tinyModel();
   const plan = planModel(art);
@@ -329,6 +360,7 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
       const dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'dec-portable-')), 'out');
       const r = await exportPortable(set, plan, PRE, dir);
       assert.equal(r.modules.length, 3);
+      for (const f of [...r.modules.map((m) => m.file), r.composed.file]) checkGraph(await readFile(f));
       const want = await composedScores([{ engine, set }], data.images, data.count, { exact: true });
       const pixels = new ort.Tensor('uint8', data.images, [data.count, 4, 4, 3]);
       for (const [j, m] of r.modules.entries()) {
@@ -445,6 +477,7 @@ test('a single module’s export drops the channels it removes everywhere (conv 
     const r1 = m.removed.get('c1')!;
     for (const ch of [1, 3]) for (let q = 0; q < 36; q++) assert.equal(r1[q * 4 + ch], 1);
     const bytes = moduleOnnx(plan, PRE, m);
+    checkGraph(bytes);
     const kernel = (b: Uint8Array, name: string) =>
       (decodeModel(b) as { graph: { initializer: { name: string; dims: unknown[] }[] } }).graph.initializer
         .find((x) => x.name === name)!
