@@ -5,7 +5,7 @@
 // The download table and its mirror fallback are exercised against a loopback server only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -279,7 +279,7 @@ test('found on this machine: <home>/downloads/NAME (and torchvision’s raw/ lay
   mkdirSync(target, { recursive: true });
   for (const f of ['train-images', 'train-labels', 't10k-images', 't10k-labels']) {
     const name = `${f}-idx${f.endsWith('images') ? 3 : 1}-ubyte.gz`;
-    writeFileSync(path.join(target, name), (await import('node:fs')).readFileSync(path.join(src, name)));
+    copyFileSync(path.join(src, name), path.join(target, name));
   }
   const spec = parseDatasetArg('kmnist', 32, 1, { home });
   assert.equal(spec.kind, 'mnist');
