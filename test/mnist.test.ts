@@ -294,6 +294,9 @@ test('found on this machine: <home>/downloads/NAME (and torchvision’s raw/ lay
   const resized = parseDatasetArg('kmnist', 64, 1, { home, fit: 'resize' });
   assert.deepEqual(foundSpecFromId(datasetId(resized), home), resized);
   assert.equal(foundSpecFromId(datasetId(resized), dir()), null, 'not found in another data folder');
+  // At other sizes than 32 the images are scaled unless told otherwise.
+  assert.equal((parseDatasetArg('mnist:/x', 64, 1) as MnistSpec).fit, 'resize');
+  assert.equal((parseDatasetArg('mnist:/x', 64, 1, { fit: 'pad' }) as MnistSpec).fit, 'pad');
   // Explicit paths and EMNIST split names parse as such.
   assert.deepEqual(parseDatasetArg('emnist-letters:/x/gzip', 32, 1), {
     kind: 'mnist',

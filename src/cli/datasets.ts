@@ -13,7 +13,7 @@ export const DATASET_HELP =
   'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH | ' +
   'mnist | fashion-mnist | kmnist | emnist[-balanced|-byclass|-bymerge|-letters|-digits|-mnist] ' +
   '(IDX files, gzip’d or not: NAME alone where found in <home>/datasets/NAME, <home>/downloads/NAME or ' +
-  '/usr/share/datasets/NAME, else NAME:PATH; 28x28 grey images padded to 32, or see --fit) | ' +
+  '/usr/share/datasets/NAME, else NAME:PATH; 28x28 grey images padded to 32, scaled to other sizes, or see --fit) | ' +
   'A+B+... (one dataset with the classes of each part in order, e.g. tinyimagenet:PATH+folder:PATH; ' +
   'a folder part takes the size of the tinyimagenet (64) or cifar (32) part; ' +
   "a '+' right before a dataset name such as 'folder:' always separates parts, so a path containing '+folder:' cannot be used)";
@@ -71,7 +71,8 @@ function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): 
   const p = i < 0 ? '' : arg.slice(i + 1);
   const grey = mnistName(kind);
   if (grey) {
-    const fit = opts.fit ?? 'pad';
+    // Padding fits 28x28 on the default 32x32 canvas; other sizes are scaled unless told.
+    const fit = opts.fit ?? (size === 32 ? 'pad' : 'resize');
     const split = grey.family === 'emnist' ? { split: grey.split ?? 'balanced' } : {};
     if (p) return { kind: 'mnist', family: grey.family, path: p, ...split, size, fit };
     const home = opts.home ?? dataHome();

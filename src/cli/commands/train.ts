@@ -47,7 +47,8 @@ best-validation one. Run the same command again to resume a killed or cancelled 
   -d, --dataset NAME  ${DATASET_HELP}
   --size N            input size for embedded, folder and MNIST-family datasets: 32 (default) or 64
   --fit pad|resize    MNIST family: 28x28 grey images centred on a black canvas of --size (pad,
-                      the default) or scaled to it (resize); recorded with the model
+                      the default at 32) or scaled to it (resize, the default at other sizes);
+                      recorded with the model
   --depth N           ResNet depth 6n+2: 20 (default), 32, 56, ...
   -e, --epochs N      epochs (default ${DEFAULT_TRAIN.epochs})
   --batch N           batch size (default ${DEFAULT_TRAIN.batchSize})
