@@ -90,6 +90,183 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What the running shell's handlers share: the API, the token, the renderer and the open event streams. */
+interface Shell {
+  api: DecomposerApi;
+  token: string;
+  /** The built renderer's real path. */
+  rendererRoot: string;
+  streams: Set<http.ServerResponse>;
+  /** The port it listens on (known once it listens). */
+  port: number;
+}
+
+async function serveStatic(
+  s: Shell,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pathname: string,
+  queryToken: string | null,
+): Promise<void> {
+  const isPage = pathname === '/' || pathname === '/index.html';
+  // The page needs the token in its URL; it then sets a same-site cookie so the page's
+  // own scripts and styles load without the token in every URL.
+  if (!sameSecret(queryToken, s.token) && !sameSecret(cookieToken(req), s.token)) {
+    sendError(
+      res,
+      403,
+      'Missing or wrong token. Open the URL the server printed, token included.',
+      'forbidden',
+    );
+    return;
+  }
+  const found = await appFile(s.rendererRoot, pathname);
+  if ('refused' in found) {
+    if (found.refused === 'outside')
+      sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
+    else sendError(res, 404, 'Not found.', 'not-found');
+    return;
+  }
+  const real = found.file;
+  const body = await fsp.readFile(real);
+  const headers: Record<string, string | string[]> = {
+    ...BASE_HEADERS,
+    'Content-Type': contentType(real),
+    'Content-Length': String(body.length),
+  };
+  if (isPage || real.endsWith('.html')) {
+    headers['Content-Security-Policy'] = CONTENT_SECURITY_POLICY;
+    headers['Set-Cookie'] = `${TOKEN_COOKIE}=${s.token}; HttpOnly; SameSite=Strict; Path=/`;
+  }
+  res.writeHead(200, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+async function serveCall(
+  s: Shell,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  method: string,
+): Promise<void> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    sendError(res, 415, 'API calls are JSON: send Content-Type: application/json.', 'bad-content-type');
+    return;
+  }
+  let text: string;
+  try {
+    text = await readBody(req);
+  } catch (e) {
+    if (isUserError(e) && e.code === 'too-large') {
+      req.resume(); // discard the rest, then answer
+      res.setHeader('Connection', 'close');
+      sendError(res, 413, describeError(e), 'too-large');
+      return;
+    }
+    throw e;
+  }
+  // The body is {"args": [...]} (empty: no arguments); anything else is refused, not guessed at.
+  let args: unknown;
+  try {
+    const body: unknown = text === '' ? {} : JSON.parse(text);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new Error('it must be a JSON object, {"args": [...]}');
+    args = 'args' in body ? (body as { args: unknown }).args : [];
+    if (!Array.isArray(args)) throw new Error('its args must be an array');
+  } catch (e) {
+    sendError(res, 400, `Unreadable request body: ${describeError(e)}`, 'bad-request');
+    return;
+  }
+  const problem = checkCall(method, args);
+  if (problem) {
+    sendError(res, 400, problem, 'bad-request');
+    return;
+  }
+  try {
+    const fn = s.api[method as ApiMethod] as (...a: unknown[]) => Promise<unknown>;
+    const value = await fn.apply(s.api, args as unknown[]);
+    sendJson(res, 200, { ok: true, value });
+  } catch (e) {
+    // An error the user can act on (a bad path, a bad setting) is not a server fault.
+    sendJson(res, isUserError(e) ? 422 : 500, { ok: false, error: toWireError(e) });
+  }
+}
+
+function serveEvents(s: Shell, req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(200, {
+    ...BASE_HEADERS,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    Connection: 'keep-alive',
+  });
+  res.write(': connected\n\n');
+  s.streams.add(res);
+  const unsubscribe = s.api.onProgress((event: ProgressEvent) => {
+    res.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
+  });
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  heartbeat.unref();
+  const done = (): void => {
+    clearInterval(heartbeat);
+    unsubscribe();
+    s.streams.delete(res);
+  };
+  req.on('close', done);
+  res.on('close', done);
+}
+
+async function handle(s: Shell, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
+  if (![`127.0.0.1:${s.port}`, `localhost:${s.port}`].includes(req.headers.host ?? '')) {
+    sendError(res, 421, 'Unexpected Host header.', 'bad-host');
+    return;
+  }
+  const rawUrl = req.url ?? '/';
+  const q = rawUrl.indexOf('?');
+  const pathname = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+
+  if (pathname === '/api' || pathname.startsWith('/api/')) {
+    const given = (req.headers[TOKEN_HEADER] as string | undefined) ?? null;
+    const isEvents = pathname === '/api/events';
+    // EventSource cannot send headers: the event stream takes the token from the query.
+    const presented = given ?? (isEvents ? query.get('token') : null);
+    if (!sameSecret(presented, s.token)) {
+      sendError(res, 403, 'Missing or wrong token.', 'forbidden');
+      return;
+    }
+    const reqOrigin = req.headers.origin;
+    if (
+      reqOrigin !== undefined &&
+      reqOrigin !== `http://127.0.0.1:${s.port}` &&
+      reqOrigin !== `http://localhost:${s.port}`
+    ) {
+      sendError(res, 403, 'Cross-origin requests are refused.', 'forbidden-origin');
+      return;
+    }
+    if (isEvents) {
+      if (req.method !== 'GET') {
+        sendError(res, 405, 'Use GET for /api/events.', 'bad-method');
+        return;
+      }
+      serveEvents(s, req, res);
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendError(res, 405, 'API calls use POST.', 'bad-method');
+      return;
+    }
+    await serveCall(s, req, res, pathname.slice('/api/'.length));
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendError(res, 405, 'Only GET and HEAD are served here.', 'bad-method');
+    return;
+  }
+  await serveStatic(s, req, res, pathname, query.get('token'));
+}
+
 export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
   const host = opts.host ?? '127.0.0.1';
   if (host !== '127.0.0.1')
@@ -118,179 +295,15 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
       'not-built',
     );
   }
-  const token = randomBytes(32).toString('base64url');
-  const streams = new Set<http.ServerResponse>();
-  let actualPort = 0;
-
-  const allowedHosts = (): string[] => [`127.0.0.1:${actualPort}`, `localhost:${actualPort}`];
-  const origin = (): string => `http://127.0.0.1:${actualPort}`;
-
-  async function serveStatic(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    pathname: string,
-    queryToken: string | null,
-  ): Promise<void> {
-    const isPage = pathname === '/' || pathname === '/index.html';
-    // The page needs the token in its URL; it then sets a same-site cookie so the page's
-    // own scripts and styles load without the token in every URL.
-    if (!sameSecret(queryToken, token) && !sameSecret(cookieToken(req), token)) {
-      sendError(
-        res,
-        403,
-        'Missing or wrong token. Open the URL the server printed, token included.',
-        'forbidden',
-      );
-      return;
-    }
-    const found = await appFile(rendererRoot, pathname);
-    if ('refused' in found) {
-      if (found.refused === 'outside')
-        sendError(res, 403, 'Path outside the app folder refused.', 'forbidden-path');
-      else sendError(res, 404, 'Not found.', 'not-found');
-      return;
-    }
-    const real = found.file;
-    const body = await fsp.readFile(real);
-    const headers: Record<string, string | string[]> = {
-      ...BASE_HEADERS,
-      'Content-Type': contentType(real),
-      'Content-Length': String(body.length),
-    };
-    if (isPage || real.endsWith('.html')) {
-      headers['Content-Security-Policy'] = CONTENT_SECURITY_POLICY;
-      headers['Set-Cookie'] = `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
-    }
-    res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : body);
-  }
-
-  async function serveCall(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    method: string,
-  ): Promise<void> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') {
-      sendError(res, 415, 'API calls are JSON: send Content-Type: application/json.', 'bad-content-type');
-      return;
-    }
-    let text: string;
-    try {
-      text = await readBody(req);
-    } catch (e) {
-      if (isUserError(e) && e.code === 'too-large') {
-        req.resume(); // discard the rest, then answer
-        res.setHeader('Connection', 'close');
-        sendError(res, 413, describeError(e), 'too-large');
-        return;
-      }
-      throw e;
-    }
-    // The body is {"args": [...]} (empty: no arguments); anything else is refused, not guessed at.
-    let args: unknown;
-    try {
-      const body: unknown = text === '' ? {} : JSON.parse(text);
-      if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw new Error('it must be a JSON object, {"args": [...]}');
-      args = 'args' in body ? (body as { args: unknown }).args : [];
-      if (!Array.isArray(args)) throw new Error('its args must be an array');
-    } catch (e) {
-      sendError(res, 400, `Unreadable request body: ${describeError(e)}`, 'bad-request');
-      return;
-    }
-    const problem = checkCall(method, args);
-    if (problem) {
-      sendError(res, 400, problem, 'bad-request');
-      return;
-    }
-    try {
-      const fn = api[method as ApiMethod] as (...a: unknown[]) => Promise<unknown>;
-      const value = await fn.apply(api, args as unknown[]);
-      sendJson(res, 200, { ok: true, value });
-    } catch (e) {
-      // An error the user can act on (a bad path, a bad setting) is not a server fault.
-      sendJson(res, isUserError(e) ? 422 : 500, { ok: false, error: toWireError(e) });
-    }
-  }
-
-  function serveEvents(req: http.IncomingMessage, res: http.ServerResponse): void {
-    res.writeHead(200, {
-      ...BASE_HEADERS,
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      Connection: 'keep-alive',
-    });
-    res.write(': connected\n\n');
-    streams.add(res);
-    const unsubscribe = api.onProgress((event: ProgressEvent) => {
-      res.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
-    });
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    heartbeat.unref();
-    const done = (): void => {
-      clearInterval(heartbeat);
-      unsubscribe();
-      streams.delete(res);
-    };
-    req.on('close', done);
-    res.on('close', done);
-  }
-
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
-    if (!allowedHosts().includes(req.headers.host ?? '')) {
-      sendError(res, 421, 'Unexpected Host header.', 'bad-host');
-      return;
-    }
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const pathname = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
-
-    if (pathname === '/api' || pathname.startsWith('/api/')) {
-      const given = (req.headers[TOKEN_HEADER] as string | undefined) ?? null;
-      const isEvents = pathname === '/api/events';
-      // EventSource cannot send headers: the event stream takes the token from the query.
-      const presented = given ?? (isEvents ? query.get('token') : null);
-      if (!sameSecret(presented, token)) {
-        sendError(res, 403, 'Missing or wrong token.', 'forbidden');
-        return;
-      }
-      const reqOrigin = req.headers.origin;
-      if (
-        reqOrigin !== undefined &&
-        reqOrigin !== origin() &&
-        reqOrigin !== `http://localhost:${actualPort}`
-      ) {
-        sendError(res, 403, 'Cross-origin requests are refused.', 'forbidden-origin');
-        return;
-      }
-      if (isEvents) {
-        if (req.method !== 'GET') {
-          sendError(res, 405, 'Use GET for /api/events.', 'bad-method');
-          return;
-        }
-        serveEvents(req, res);
-        return;
-      }
-      if (req.method !== 'POST') {
-        res.setHeader('Allow', 'POST');
-        sendError(res, 405, 'API calls use POST.', 'bad-method');
-        return;
-      }
-      await serveCall(req, res, pathname.slice('/api/'.length));
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      sendError(res, 405, 'Only GET and HEAD are served here.', 'bad-method');
-      return;
-    }
-    await serveStatic(req, res, pathname, query.get('token'));
-  }
-
+  const s: Shell = {
+    api,
+    token: randomBytes(32).toString('base64url'),
+    rendererRoot,
+    streams: new Set<http.ServerResponse>(),
+    port: 0,
+  };
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
+    handle(s, req, res).catch((e: unknown) => {
       if (!res.headersSent) sendError(res, 500, describeError(e), 'internal');
       else res.destroy();
     });
@@ -313,16 +326,16 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     server.listen(port, host, () => resolve());
   });
   const address = server.address();
-  actualPort = typeof address === 'object' && address ? address.port : port;
+  s.port = typeof address === 'object' && address ? address.port : port;
 
   return {
-    url: `http://127.0.0.1:${actualPort}/?token=${token}`,
-    token,
-    port: actualPort,
+    url: `http://127.0.0.1:${s.port}/?token=${s.token}`,
+    token: s.token,
+    port: s.port,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of streams) s.end();
-        streams.clear();
+        for (const r of s.streams) r.end();
+        s.streams.clear();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
