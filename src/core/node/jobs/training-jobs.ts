@@ -18,7 +18,7 @@ import { loadDataset } from '../data/index.ts';
 import { cacheDir, runsDir } from '../paths.ts';
 import { type RunRecorder } from '../measure/measured.ts';
 import { effectiveSettings } from '../store/settings.ts';
-import { train } from '../train/trainer.ts';
+import { train, type TrainEvent } from '../train/trainer.ts';
 import { scenarioView, table1View } from './analysis.ts';
 import { loadById } from './datasets.ts';
 import { loadModelDataset } from '../workflows/model-data.ts';
@@ -197,6 +197,57 @@ export function loadSpec(
   return loadDataset(spec, { cacheDir: cacheDir(runner.o.home), signal, onProgress });
 }
 
+/** Live power for the page: the meter's own samples, averaged over each half second. */
+function showLivePower(runner: JobManager, job: Job, recorder: () => RunRecorder | null): NodeJS.Timeout {
+  const info = job.info;
+  const sampler = setInterval(() => {
+    const p = recorder()?.livePower();
+    if (!p) return;
+    const sample: PowerSample = { ...p, t: Math.round(p.t * 10) / 10 };
+    info.power.push(sample);
+    if (info.power.length > MAX_POWER_SAMPLES) info.power.splice(0, info.power.length - MAX_POWER_SAMPLES);
+    runner.event(job, { type: 'power', sample });
+  }, 500);
+  sampler.unref();
+  return sampler;
+}
+
+/** A training's events as the job's progress, epochs and ETA. */
+function showTraining(runner: JobManager, job: Job, epochs: number): (e: TrainEvent) => void {
+  const info = job.info;
+  return (e) => {
+    if (e.type === 'batch') {
+      const fraction = (e.epoch - 1 + e.batch / e.batches) / epochs;
+      info.progress = {
+        stage: `Training epoch ${e.epoch}/${epochs}`,
+        fraction: Math.min(1, fraction),
+        detail: `batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}, ${Math.round(e.imagesPerSecond)} img/s`,
+      };
+      info.etaSeconds = e.etaSeconds;
+      runner.event(job, e);
+    } else if (e.type === 'epoch') {
+      const metrics: EpochMetrics = {
+        epoch: e.epoch,
+        epochs: e.epochs,
+        loss: e.loss,
+        accuracy: e.accuracy,
+        valAccuracy: e.valAccuracy,
+        seconds: e.seconds,
+        best: e.best,
+      };
+      info.epochs.push(metrics);
+      info.etaSeconds = e.etaSeconds;
+      runner.event(job, { type: 'epoch', metrics });
+    } else if (e.type === 'evaluate') {
+      info.progress = { stage: 'Evaluating on the test set', fraction: info.progress?.fraction ?? null };
+      runner.event(job);
+    } else if (e.type === 'start') {
+      info.progress = { stage: `Training on ${e.backend}`, fraction: 0, detail: e.backendDetail };
+      runner.event(job);
+    }
+  };
+}
+
 /**
  * Trains one model as (part of) a job: live progress, epochs and power, recorded as a run.
  * `load` gives the dataset; `params` are recorded with the run beside the configuration.
@@ -255,16 +306,7 @@ export async function runTraining(
   runner.event(job);
 
   let recorder: RunRecorder | null = null;
-  // Live power for the page: the meter's own samples, averaged over each half second.
-  const sampler = setInterval(() => {
-    const p = recorder?.livePower();
-    if (!p) return;
-    const sample: PowerSample = { ...p, t: Math.round(p.t * 10) / 10 };
-    info.power.push(sample);
-    if (info.power.length > MAX_POWER_SAMPLES) info.power.splice(0, info.power.length - MAX_POWER_SAMPLES);
-    runner.event(job, { type: 'power', sample });
-  }, 500);
-  sampler.unref();
+  const sampler = showLivePower(runner, job, () => recorder);
   try {
     const rec = await recordTrainingRun({
       store,
@@ -297,40 +339,7 @@ export async function runTraining(
           onEvent,
           config,
         }),
-      onEvent: (e) => {
-        if (e.type === 'batch') {
-          const fraction = (e.epoch - 1 + e.batch / e.batches) / config.epochs;
-          info.progress = {
-            stage: `Training epoch ${e.epoch}/${config.epochs}`,
-            fraction: Math.min(1, fraction),
-            detail: `batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}, ${Math.round(e.imagesPerSecond)} img/s`,
-          };
-          info.etaSeconds = e.etaSeconds;
-          runner.event(job, e);
-        } else if (e.type === 'epoch') {
-          const metrics: EpochMetrics = {
-            epoch: e.epoch,
-            epochs: e.epochs,
-            loss: e.loss,
-            accuracy: e.accuracy,
-            valAccuracy: e.valAccuracy,
-            seconds: e.seconds,
-            best: e.best,
-          };
-          info.epochs.push(metrics);
-          info.etaSeconds = e.etaSeconds;
-          runner.event(job, { type: 'epoch', metrics });
-        } else if (e.type === 'evaluate') {
-          info.progress = {
-            stage: 'Evaluating on the test set',
-            fraction: info.progress?.fraction ?? null,
-          };
-          runner.event(job);
-        } else if (e.type === 'start') {
-          info.progress = { stage: `Training on ${e.backend}`, fraction: 0, detail: e.backendDetail };
-          runner.event(job);
-        }
-      },
+      onEvent: showTraining(runner, job, config.epochs),
     });
     opts.onRecorded?.(rec);
     const r = rec.result;
