@@ -13,6 +13,7 @@ import { openInference, planModel } from '../src/core/node/inference/index.ts';
 import { decodeModel } from '../src/core/node/inference/onnx-proto.ts';
 import { modelToArtifacts, saveModelDir, type ModelArtifacts } from '../src/core/node/models/io.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
+import { decomposeSettings } from '../src/cli/models.ts';
 import {
   analyzeGraph,
   channelHead,
@@ -497,6 +498,62 @@ test('a single module’s export drops the channels it removes everywhere (conv 
   } finally {
     await engine.close();
   }
+});
+
+test('MC-BLN variants from one call: each rule and δ is a set of its own, MC once; Table 1 names them', async () => {
+  const sets = await run({
+    unconcerned: 2,
+    approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'],
+    variants: [
+      { rule: 'prose', delta: 0.5 },
+      { rule: 'algorithm2', delta: 0.5 },
+    ],
+  });
+  assert.deepEqual(
+    sets.map((x) => `${x.approach} ${x.rule} ${x.delta}`),
+    ['CI+TI+MC prose 0.5', 'CI+TI+MC-BLN prose 0.5', 'CI+TI+MC-BLN algorithm2 0.5'],
+  );
+  // Module 0: wc = [1, -1], wuc = [0, 1]: the prose rule drops feature 1, Algorithm 2 nothing.
+  assert.deepEqual([...sets[1]!.modules[0]!.head.keep], [1, 0]);
+  assert.deepEqual([...sets[2]!.modules[0]!.head.keep], [1, 1]);
+  const art = await tinyModel();
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const data = tinyData();
+    const t = await table1(engine, planModel(art), data, data, {
+      perClass: 2,
+      unconcerned: 2,
+      seed: 1,
+      approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'],
+      variants: [
+        { rule: 'prose', delta: 0.5 },
+        { rule: 'prose', delta: 0.1 },
+      ],
+    });
+    const text = formatTable1(t, 'tiny');
+    assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.5 /m);
+    assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.1 /m);
+    assert.match(text, /^CI\+TI\+MC {2,}/m);
+  } finally {
+    await engine.close();
+  }
+  // The command line: lists for Table 1 only.
+  const v = { rule: 'prose,algorithm2', delta: '0.5,0.1' };
+  assert.deepEqual(decomposeSettings(v, { allPoints: true }).variants, [
+    { rule: 'prose', delta: 0.5 },
+    { rule: 'prose', delta: 0.1 },
+    { rule: 'algorithm2', delta: 0.5 },
+    { rule: 'algorithm2', delta: 0.1 },
+  ]);
+  assert.throws(
+    () => decomposeSettings(v),
+    (e) => isUserError(e) && /Table 1 only/.test(e.message),
+  );
+  assert.throws(
+    () => decomposeSettings({ delta: 'x' }),
+    (e) => isUserError(e) && e.code === 'usage',
+  );
+  assert.equal(decomposeSettings({}).variants, undefined);
 });
 
 test('the rule of Algorithm 2 as printed can be selected', () => {

@@ -35,7 +35,6 @@ import {
   engineSettings,
   inferenceOption,
   intOption,
-  numberOption,
   withMeasureContext,
 } from './options.ts';
 import { info } from './output.ts';
@@ -58,10 +57,12 @@ export const DECOMPOSE_USAGE = `  -m, --model DIR     the trained model's folder
   -d, --dataset NAME  its dataset (shapes, textures, cifar10, ..., or a folder); default: the model's
   --per-class N       concerned training images per class (default 1000, the paper's)
   --unconcerned N     unconcerned images per module, spread over the other classes (default = per-class)
-  --delta D           MC-BLN threshold (default ${DEFAULT_DELTA})
+  --delta D           MC-BLN threshold (default ${DEFAULT_DELTA}); experiment decomposition takes a
+                      list (--delta 0.5,0.1,0.05: one row per value)
   --rule R            MC-BLN rule: prose (default: remove nodes whose edges serve only the
                       unconcerned node: W[i,vuc] >= +delta and W[i,vc] < +delta) or algorithm2
-                      (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta)
+                      (as printed: W[i,vuc] <= -delta and W[i,vc] >= +delta); experiment
+                      decomposition takes both (--rule prose,algorithm2)
   --point P           where activity is observed: relu (default: ReLU inputs), conv (Conv2D
                       outputs, the paper's reading; costs more accuracy in ResNets, see README)
                       or conv-skip-add (conv, leaving the convolutions that feed an Add
@@ -76,10 +77,35 @@ export function decomposeSettings(
   v: Values,
   opts: { allPoints?: boolean } = {},
 ): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> &
-  Pick<DecomposeOptions, 'points'> {
-  const rule = ((v.rule as string | undefined) ?? 'prose') as BlnRule;
-  if (!BLN_RULES.includes(rule))
-    throw new UserError(`Unknown rule "${v.rule}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
+  Pick<DecomposeOptions, 'points' | 'variants'> {
+  // Table 1 (opts.allPoints) also takes lists: --point all, --rule prose,algorithm2 and
+  // --delta 0.5,0.1 (every rule at every δ).
+  const list = (key: string): string[] | undefined =>
+    v[key] === undefined
+      ? undefined
+      : String(v[key])
+          .split(',')
+          .map((x) => x.trim());
+  const rules = (list('rule') ?? ['prose']) as BlnRule[];
+  for (const r of rules)
+    if (!BLN_RULES.includes(r))
+      throw new UserError(`Unknown rule "${r}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
+  const deltas = (list('delta') ?? [String(DEFAULT_DELTA)]).map((d) => {
+    const x = Number(d);
+    if (!d || !Number.isFinite(x) || x < 0)
+      throw new UserError(
+        `--delta ${d} is not a threshold.`,
+        'Give a number >= 0, e.g. --delta 0.5.',
+        'usage',
+      );
+    return x;
+  });
+  if ((rules.length > 1 || deltas.length > 1) && !opts.allPoints)
+    throw new UserError(
+      'Several rules or thresholds are for Table 1 only.',
+      'Give one --rule and one --delta, or use decomposer experiment decomposition.',
+      'usage',
+    );
   const asked = (v.point as string | undefined) ?? DEFAULT_POINT;
   const all = asked === 'all' && opts.allPoints;
   if (!all && !(POINTS as readonly string[]).includes(asked))
@@ -90,13 +116,15 @@ export function decomposeSettings(
     );
   const point = all ? DEFAULT_POINT : (asked as DecompositionPoint);
   const perClass = intOption(v, 'per-class', 1000, 1);
+  const variants = rules.flatMap((rule) => deltas.map((delta) => ({ rule, delta })));
   return {
     perClass,
     unconcerned: intOption(v, 'unconcerned', perClass, 0),
-    delta: numberOption(v, 'delta', DEFAULT_DELTA),
-    rule,
+    delta: deltas[0]!,
+    rule: rules[0]!,
     point,
     ...(all ? { points: [...POINTS] } : {}),
+    ...(variants.length > 1 ? { variants } : {}),
     seed: intOption(v, 'seed', 1),
   };
 }

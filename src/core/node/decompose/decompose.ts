@@ -10,6 +10,7 @@ import type { InferenceEngine, ObservePoint } from '../inference/types.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import {
   backtrack,
+  BLN_RULES,
   channelHead,
   DEFAULT_DELTA,
   headRemovals,
@@ -68,6 +69,11 @@ export interface DecomposeOptions {
    * with every approach; points that observe alike share one observation pass.
    */
   points?: DecompositionPoint[];
+  /**
+   * Several MC-BLN head rules and thresholds from one call (measuring δ): every approach but
+   * CI+TI+MC (which uses neither) once per variant. Default: [{ rule, delta }].
+   */
+  variants?: { rule: BlnRule; delta: number }[];
   /** Concerned images per class (paper: 1000). */
   perClass?: number;
   /** Unconcerned images per module, spread evenly over the other classes (default: perClass, 1:1). */
@@ -319,6 +325,13 @@ export async function decompose(
         `Use one of: ${POINTS.join(', ')}.`,
         'bad-settings',
       );
+  const variants = opts.variants?.length ? opts.variants : [{ rule, delta }];
+  if (variants.some((v) => !BLN_RULES.includes(v.rule) || !(v.delta >= 0)))
+    throw new UserError(
+      `Bad MC-BLN variants (${variants.map((v) => `${v.rule} ${v.delta}`).join(', ')}).`,
+      `Use the rules ${BLN_RULES.join(', ')} and thresholds delta >= 0.`,
+      'bad-settings',
+    );
   if (!(perClass >= 1) || !(unconcerned >= 0) || !(delta >= 0)) {
     throw new UserError(
       `Bad decomposition settings (per class ${perClass}, unconcerned ${unconcerned}, delta ${delta}).`,
@@ -356,19 +369,23 @@ export async function decompose(
     observed.set(ep, { obs, seconds: (performance.now() - t) / 1000 });
   }
   const sets: ModuleSet[] = [];
-  const steps = points.length * approaches.length;
+  // CI+TI+MC uses neither the rule nor δ: once per point; the others once per variant.
+  const builds = approaches.flatMap((approach) =>
+    (approach === 'CI+TI+MC' ? [{ rule, delta }] : variants).map((v) => ({ approach, ...v })),
+  );
+  const steps = points.length * builds.length;
   points.forEach((point, pi) => {
     const { obs, seconds: observeSeconds } = observed.get(enginePoint(point))!;
     const forced = ciTi(g, { ...obs, point });
-    approaches.forEach((approach, a) => {
+    builds.forEach((b, a) => {
       const t1 = performance.now();
-      const modules = buildModules(g, forced, approach, { rule, delta, classNames });
-      opts.onProgress?.(0.9 + (0.1 * (pi * approaches.length + a + 1)) / steps, approach);
+      const modules = buildModules(g, forced, b.approach, { rule: b.rule, delta: b.delta, classNames });
+      opts.onProgress?.(0.9 + (0.1 * (pi * builds.length + a + 1)) / steps, b.approach);
       sets.push({
-        approach,
+        approach: b.approach,
         point,
-        delta,
-        rule,
+        delta: b.delta,
+        rule: b.rule,
         seed,
         perClass,
         unconcerned,

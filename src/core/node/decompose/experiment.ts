@@ -16,11 +16,15 @@ import {
   type DecompositionPoint,
   type ModuleSet,
 } from './decompose.ts';
+import type { BlnRule } from './algorithms.ts';
 
 export interface ApproachRow {
   approach: Approach;
   /** Where activity was observed (several points give one row per point and approach). */
   point: DecompositionPoint;
+  /** MC-BLN's head rule and threshold (several give one row per variant). */
+  rule: BlnRule;
+  delta: number;
   top1: number;
   top5: number;
   /** Mean over modules of |kept| / |all| positions: each module against the model. */
@@ -79,6 +83,8 @@ export async function table1(
     return {
       approach: set.approach,
       point: set.point,
+      rule: set.rule,
+      delta: set.delta,
       top1: composedAccuracy(sub, test.labels, 1),
       top5: composedAccuracy(sub, test.labels, k5),
       ji: meanJaccard(set),
@@ -103,20 +109,34 @@ export const JI_LEGEND =
   'JI model: a module against its model, |kept| / |all| positions (mean over modules); ' +
   'JI modules: module against module, |K_i ∩ K_j| / |K_i ∪ K_j| of their kept positions (mean over pairs, as the predecessor computes it)';
 
+/**
+ * A row's name: its approach, plus its MC-BLN rule and δ when the table holds several
+ * variants (CI+TI+MC uses neither).
+ */
+function rowNames(t: Table1): (r: ApproachRow) => string {
+  const variants = new Set(
+    t.rows.filter((r) => r.approach !== 'CI+TI+MC').map((r) => `${r.rule} ${r.delta}`),
+  );
+  return (r) =>
+    variants.size > 1 && r.approach !== 'CI+TI+MC' ? `${r.approach} ${r.rule} δ ${r.delta}` : r.approach;
+}
+
 /** Table 1's rows as text; with several observation points, the points side by side. */
 export function formatTable1(t: Table1, name: string): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const points = [...new Set(t.rows.map((r) => r.point))];
-  if (points.length > 1) return formatPoints(t, name, points);
+  const label = rowNames(t);
+  const first = Math.max(22, ...t.rows.map((r) => label(r).length));
+  if (points.length > 1) return formatPoints(t, name, points, label, first);
   const head = ['top-1', 'top-5', 'JI model', 'JI modules', 'decomp s', 'eval s'];
   const w = head.map((h) => Math.max(7, h.length));
-  const row = (label: string, cells: string[]) =>
-    [label.padEnd(22), ...cells.map((c, i) => c.padStart(w[i]!))].join(' ');
+  const row = (text: string, cells: string[]) =>
+    [text.padEnd(first), ...cells.map((c, i) => c.padStart(w[i]!))].join(' ');
   const lines = [
     row('model / approach', head),
     row(name, [pct(t.model.top1), pct(t.model.top5), '', '', '', t.model.evalSeconds.toFixed(2)]),
     ...t.rows.map((r) =>
-      row(r.approach, [
+      row(label(r), [
         pct(r.top1),
         pct(r.top5),
         r.ji.toFixed(2),
@@ -130,22 +150,30 @@ export function formatTable1(t: Table1, name: string): string {
   return lines.join('\n');
 }
 
-/** One line per approach, one group of columns per observation point. */
-function formatPoints(t: Table1, name: string, points: DecompositionPoint[]): string {
+/** One line per approach (and variant), one group of columns per observation point. */
+function formatPoints(
+  t: Table1,
+  name: string,
+  points: DecompositionPoint[],
+  label: (r: ApproachRow) => string,
+  first: number,
+): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const cols = ['top-1', 'top-5', 'JI model', 'JI modules'];
   const group = (cells: string[]) => cells.map((c, i) => c.padStart(Math.max(7, cols[i]!.length))).join(' ');
   const width = group(cols).length;
-  const approaches = [...new Set(t.rows.map((r) => r.approach))];
+  const names = [...new Set(t.rows.map(label))];
   const lines = [
-    ['observation point'.padEnd(22), ...points.map((p) => p.padStart(width))].join(' | '),
-    ['model / approach'.padEnd(22), ...points.map(() => group(cols))].join(' | '),
-    [name.padEnd(22), ...points.map(() => group([pct(t.model.top1), pct(t.model.top5), '', '']))].join(' | '),
-    ...approaches.map((a) =>
+    ['observation point'.padEnd(first), ...points.map((p) => p.padStart(width))].join(' | '),
+    ['model / approach'.padEnd(first), ...points.map(() => group(cols))].join(' | '),
+    [name.padEnd(first), ...points.map(() => group([pct(t.model.top1), pct(t.model.top5), '', '']))].join(
+      ' | ',
+    ),
+    ...names.map((a) =>
       [
-        a.padEnd(22),
+        a.padEnd(first),
         ...points.map((p) => {
-          const r = t.rows.find((x) => x.approach === a && x.point === p);
+          const r = t.rows.find((x) => label(x) === a && x.point === p);
           return group(
             r ? [pct(r.top1), pct(r.top5), r.ji.toFixed(2), r.jiModules.toFixed(2)] : ['', '', '', ''],
           );

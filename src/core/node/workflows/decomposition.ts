@@ -23,6 +23,8 @@ export interface Table1Options {
   point?: DecomposeOptions['point'];
   /** Several observation points side by side (every approach at each). */
   points?: DecomposeOptions['points'];
+  /** Several MC-BLN rules and thresholds (one row per approach and variant). */
+  variants?: DecomposeOptions['variants'];
   rule?: DecomposeOptions['rule'];
   seed: number;
   /** Save the module sets next to the model (default true). */
@@ -38,6 +40,8 @@ export function table1Json(t: Table1) {
     decomposition: t.rows.map((r) => ({
       approach: r.approach,
       point: r.point,
+      rule: r.rule,
+      delta: r.delta,
       top1: r.top1,
       top5: r.top5,
       ji: r.ji,
