@@ -2,17 +2,26 @@
 import { isInt, isPathString } from './rules.ts';
 import type { BackendName } from './system.ts';
 
-export interface AppSettings {
+/** The settings the store keeps (and a flag or the environment may override). */
+export interface Settings {
+  /** Power usage effectiveness of the data centre (the paper: 1.58). */
   pue: number;
+  /** Carbon intensity, lbs CO2e per kWh (the paper: 0.954). */
   intensity: number;
+  /** Power sampling interval, ms. */
   sampleIntervalMs: number;
+  /** Idle power measurement before each run, s (0 skips it, with a warning). */
   idleSeconds: number;
   powercapRoot: string;
   nvidiaSmi: string;
-  /** Baselines trained from scratch stop when validation accuracy has not improved for this many epochs... */
+  /** A baseline trained from scratch stops once validation accuracy has not improved for this many epochs... */
   baselinePatience: number;
-  /** ...or after this many epochs. */
+  /** ... and after this many epochs at most. */
   baselineMaxEpochs: number;
+}
+
+/** The settings as the app shows them: the stored ones, the engine's, and the data folder. */
+export interface AppSettings extends Settings {
   /** Training backend: auto or a forced one. */
   backend: 'auto' | BackendName;
   /** Engine worker threads (null: one per core). */

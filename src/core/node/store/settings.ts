@@ -1,29 +1,14 @@
 // Settings kept in the database's settings table (JSON values), with defaults. Energy
 // settings; later UI code reads and writes them through readSettings / writeSetting.
 // Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
-import { programSettingRefusal, settingValueProblem } from '../../common/api.ts';
+import { programSettingRefusal, settingValueProblem, type Settings } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
 import { DEFAULT_NVIDIA_SMI } from '../energy/nvidia.ts';
 import { DEFAULT_POWERCAP_ROOT } from '../energy/powercap.ts';
 import type { Store } from './store.ts';
 
-export interface Settings {
-  /** Power usage effectiveness of the data centre (the paper: 1.58). */
-  pue: number;
-  /** Carbon intensity, lbs CO2e per kWh (the paper: 0.954). */
-  intensity: number;
-  /** Power sampling interval, ms. */
-  sampleIntervalMs: number;
-  /** Idle power measurement before each run, s (0 skips it, with a warning). */
-  idleSeconds: number;
-  powercapRoot: string;
-  nvidiaSmi: string;
-  /** A baseline trained from scratch stops once validation accuracy has not improved for this many epochs. */
-  baselinePatience: number;
-  /** ... and after this many epochs at most. */
-  baselineMaxEpochs: number;
-}
+export type { Settings };
 
 export const DEFAULT_SETTINGS: Settings = {
   pue: DEFAULT_PUE,
