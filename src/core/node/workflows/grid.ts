@@ -321,7 +321,7 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
         ctx.onRow?.(prior.row as ScenarioRow);
         continue;
       }
-      const row = await runScenario(spec, s, opened, ctx, id, done);
+      const row = await runScenario({ spec, opened, ctx, gridId: id, done }, s);
       ctx.store.putGridRow(id, `scenario:${s.key}`, s.kind, row, row.run_ids.scenario);
       rows.push(row);
       ctx.onRow?.(row);
@@ -336,14 +336,18 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
   }
 }
 
-async function runScenario(
-  spec: GridSpec,
-  s: Scenario,
-  opened: Opened[],
-  ctx: GridContext,
-  gridId: string,
-  done: Map<string, { row: unknown; runId: number | null }>,
-): Promise<ScenarioRow> {
+/** One grid under way: its spec, the models opened (and decomposed), and the rows done. */
+interface GridRun {
+  spec: GridSpec;
+  opened: Opened[];
+  ctx: GridContext;
+  gridId: string;
+  /** Finished rows by key (scenario:…, baseline:…, decompose:…), so a resumed grid skips them. */
+  done: Map<string, { row: unknown; runId: number | null }>;
+}
+
+async function runScenario(g: GridRun, s: Scenario): Promise<ScenarioRow> {
+  const { spec, opened, ctx, gridId } = g;
   const datas = opened.map((o) => o.model.data);
   const names = s.classes.map(
     (c) => `${datas[c.source]!.info.name}:${datas[c.source]!.info.classNames[c.classIndex]}`,
@@ -408,7 +412,7 @@ async function runScenario(
   const { built, top1, top5, mma, modelTop } = run.value;
   const build = costBetween(null, built);
   const predict = costBetween(built, run.energy.energy);
-  const baseline = await runBaseline(spec, s, opened, ctx, gridId, done);
+  const baseline = await runBaseline(g, s);
   const decomposition = addCosts(
     ...[...new Set(s.classes.map((c) => c.source))].map((i) => opened[i]!.decomposition),
   );
@@ -491,14 +495,8 @@ function quietRuns(ctx: GridContext): MeasureContext {
 }
 
 /** Trains the same architecture from scratch on exactly the scenario's classes and data. */
-async function runBaseline(
-  spec: GridSpec,
-  s: Scenario,
-  opened: Opened[],
-  ctx: GridContext,
-  gridId: string,
-  done: Map<string, { row: unknown; runId: number | null }>,
-): Promise<BaselineResult> {
+async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResult> {
+  const { spec, opened, ctx, gridId, done } = g;
   const key = imagesKey(s);
   const known =
     ctx.knownBaselines?.get(key) ?? (done.get(`baseline:${key}`)?.row as BaselineResult | undefined);
