@@ -1,6 +1,6 @@
 // decomposer wizard: find a model's most-confused pair, repair it (options 1-4), measure each
 // repair's time and energy, compare, recommend, and save the repaired classifier.
-import type { Command } from '../command.ts';
+import type { Command, Values } from '../command.ts';
 import { modelDataset, openModel } from '../models.ts';
 import {
   ENERGY_OPTIONS,
@@ -10,6 +10,7 @@ import {
   withMeasureContext,
   engineSettings,
   intOption,
+  type EngineSettings,
 } from '../options.ts';
 import { measureGridIdle } from '../scenarios.ts';
 import path from 'node:path';
@@ -27,7 +28,14 @@ import {
   FAULTY_DEMO_DEFAULTS,
   makeFaultyDemo,
 } from '../../core/node/wizard/index.ts';
-import { PAIR_DEFAULTS, runWizard, saveWizardOption } from '../../core/node/workflows/wizard.ts';
+import {
+  PAIR_DEFAULTS,
+  runWizard,
+  saveWizardOption,
+  type WizardResult,
+} from '../../core/node/workflows/wizard.ts';
+import type { IdlePowers } from '../../core/node/energy/formula.ts';
+import type { MeasureContext } from '../../core/node/measure/measured.ts';
 
 function classOption(v: Record<string, unknown>, key: string, names: string[]): number | undefined {
   const s = v[key] as string | undefined;
@@ -117,39 +125,15 @@ ${ENGINE_USAGE}`,
       let victim: number | undefined;
       let fault: unknown = null;
       if (v.demo) {
-        const demo = await makeFaultyDemo(
-          {
-            ...FAULTY_DEMO_DEFAULTS,
-            perClass: intOption(v, 'per-class', FAULTY_DEMO_DEFAULTS.perClass, 4),
-            epochs: intOption(v, 'epochs', FAULTY_DEMO_DEFAULTS.epochs, 1),
-            depth: intOption(v, 'depth', FAULTY_DEMO_DEFAULTS.depth, 8),
-            batch,
-            seed,
-            better: options.includes(1) && !better,
-          },
-          {
-            loadData: (spec) => loadDataset(spec, { cacheDir: cacheDir(eng.home) }),
-            onInfo: say,
-            trainModel: async (name, d, config) => {
-              say(`demo: training the ${name} ResNet-${config.depth} on ${d.info.name}…`);
-              const t = await trainAndRecord({
-                store,
-                settings,
-                idle,
-                runDir: path.join(out, name),
-                data: d,
-                config,
-                workers: eng.workers,
-                backend: eng.backend,
-                signal,
-                params: { wizard: true, demo: name, dataset: d.info.id },
-                label: `wizard demo ${name}`,
-                cancelled: { message: 'Training was cancelled.', hint: 'Run the wizard again.' },
-              });
-              return t.modelDir;
-            },
-          },
-        );
+        const demo = await faultyDemoModel(v, {
+          ctx: { store, settings, idle, signal },
+          eng,
+          out,
+          batch,
+          seed,
+          better: options.includes(1) && !better,
+          say,
+        });
         data = demo.data;
         model = demo.faultyDir;
         better = better ?? demo.betterDir;
@@ -204,25 +188,76 @@ ${ENGINE_USAGE}`,
           : null;
       if (json) printJson({ ...res, saved, out, ...(fault ? { fault } : {}) });
       else {
-        const pct = (x: number) => fmtPct(x).padStart(7);
-        info(`\nfault: ${res.victim.name} predicted as ${res.faulty.name} (victim -> faulty)`);
-        info(`${'row'.padEnd(46)}   top-1   top-5 confusion  others   CO2e lbs`);
-        const line = (
-          name: string,
-          a: { top1: number; top5: number; confusion: number; other_top1: number },
-          co2?: number,
-        ) =>
-          info(
-            `${name.padEnd(46)} ${pct(a.top1)} ${pct(a.top5)}   ${pct(a.confusion)} ${pct(a.other_top1)}  ${co2 === undefined ? '' : co2.toExponential(2)}`,
-          );
-        line('initial model', res.initial);
-        line('composed modules', res.composed, res.decomposition.co2e_lbs);
-        for (const o of res.options) line(`option ${o.option}: ${o.label}`, o, o.co2e_lbs);
-        for (const s of res.skipped) info(`option ${s.option} skipped: ${s.reason}`);
-        if (res.recommendation) info(`\nrecommended: ${res.recommendation.reason}`);
+        printComparison(res);
         if (saved) info(`saved option ${saveOption} in ${saved}`);
       }
       return EXIT.ok;
     });
   },
 };
+
+/** The comparison (Table 6) as lines: the initial model, the composed modules, each option. */
+function printComparison(res: WizardResult): void {
+  const pct = (x: number) => fmtPct(x).padStart(7);
+  info(`\nfault: ${res.victim.name} predicted as ${res.faulty.name} (victim -> faulty)`);
+  info(`${'row'.padEnd(46)}   top-1   top-5 confusion  others   CO2e lbs`);
+  const line = (
+    name: string,
+    a: { top1: number; top5: number; confusion: number; other_top1: number },
+    co2?: number,
+  ) =>
+    info(
+      `${name.padEnd(46)} ${pct(a.top1)} ${pct(a.top5)}   ${pct(a.confusion)} ${pct(a.other_top1)}  ${co2 === undefined ? '' : co2.toExponential(2)}`,
+    );
+  line('initial model', res.initial);
+  line('composed modules', res.composed, res.decomposition.co2e_lbs);
+  for (const o of res.options) line(`option ${o.option}: ${o.label}`, o, o.co2e_lbs);
+  for (const s of res.skipped) info(`option ${s.option} skipped: ${s.reason}`);
+  if (res.recommendation) info(`\nrecommended: ${res.recommendation.reason}`);
+}
+
+/** `--demo`: the faulty demo model (and a clean one for option 1), trained and recorded. */
+function faultyDemoModel(
+  v: Values,
+  o: {
+    ctx: MeasureContext & { idle: IdlePowers };
+    eng: EngineSettings;
+    out: string;
+    batch: number;
+    seed: number;
+    better: boolean;
+    say: (line: string) => void;
+  },
+) {
+  const { ctx, eng, out, say } = o;
+  return makeFaultyDemo(
+    {
+      ...FAULTY_DEMO_DEFAULTS,
+      perClass: intOption(v, 'per-class', FAULTY_DEMO_DEFAULTS.perClass, 4),
+      epochs: intOption(v, 'epochs', FAULTY_DEMO_DEFAULTS.epochs, 1),
+      depth: intOption(v, 'depth', FAULTY_DEMO_DEFAULTS.depth, 8),
+      batch: o.batch,
+      seed: o.seed,
+      better: o.better,
+    },
+    {
+      loadData: (spec) => loadDataset(spec, { cacheDir: cacheDir(eng.home) }),
+      onInfo: say,
+      trainModel: async (name, d, config) => {
+        say(`demo: training the ${name} ResNet-${config.depth} on ${d.info.name}…`);
+        const t = await trainAndRecord({
+          ...ctx,
+          runDir: path.join(out, name),
+          data: d,
+          config,
+          workers: eng.workers,
+          backend: eng.backend,
+          params: { wizard: true, demo: name, dataset: d.info.id },
+          label: `wizard demo ${name}`,
+          cancelled: { message: 'Training was cancelled.', hint: 'Run the wizard again.' },
+        });
+        return t.modelDir;
+      },
+    },
+  );
+}
