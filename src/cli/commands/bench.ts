@@ -1,11 +1,12 @@
 // decomposer bench: images/s of ResNet inference and training for each available backend,
 // with the worker pool and without, side by side with PyTorch when it is installed (ratios
 // measured in the same run; the machine is too noisy to compare absolute times across runs).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from '../command.ts';
 import { dbFile, engineSettings, intOption, numberOption } from '../options.ts';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { info, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -85,13 +86,18 @@ interface Figure {
   images_per_second: number;
   torch_images_per_second?: number;
   ratio_to_torch?: number;
-}
-
-interface TorchFigures {
-  inference_img_s: number;
-  train_img_s: number;
-  version: string;
-  threads: number;
+  /** Interleaved with PyTorch: alternating rounds, per-step images/s of each side. */
+  rounds?: number;
+  steps?: number;
+  min?: number;
+  median?: number;
+  max?: number;
+  torch_steps?: number;
+  torch_min?: number;
+  torch_median?: number;
+  torch_max?: number;
+  ratio_of_medians?: number;
+  ratio_of_bests?: number;
 }
 
 /** Times `fn` for about `seconds` (at least `minRuns` runs after one warm-up). */
@@ -106,49 +112,140 @@ async function rate(fn: () => Promise<void>, images: number, seconds: number, mi
   return (images * runs) / ((performance.now() - t0) / 1000);
 }
 
-function torchScript(): string | null {
-  const candidates = [
-    process.env.DECOMPOSER_TORCH_BENCH,
-    path.resolve(import.meta.dirname, '../../../../shared/bench/torch_resnet.py'),
-  ];
-  return candidates.find((p): p is string => !!p && existsSync(p)) ?? null;
+type StepKind = 'train' | 'infer';
+
+/**
+ * PyTorch's side of the bench: a persistent child (scripts/torch_rounds.py) that times a
+ * short round of steps on request, so each figure alternates rounds of PyTorch and of our
+ * engine in the same minutes (the machine's load changes faster than a figure takes).
+ */
+class TorchRounds {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly rl: Interface;
+  private readonly lines: AsyncIterator<string>;
+  readonly version: string;
+  readonly threads: number;
+
+  private constructor(
+    child: ChildProcessWithoutNullStreams,
+    rl: Interface,
+    lines: AsyncIterator<string>,
+    ready: { version: string; threads: number },
+  ) {
+    this.child = child;
+    this.rl = rl;
+    this.lines = lines;
+    this.version = ready.version;
+    this.threads = ready.threads;
+  }
+
+  static async start(
+    depth: number,
+    size: number,
+    batch: number,
+    threads: number,
+  ): Promise<TorchRounds | string> {
+    const script = path.resolve(import.meta.dirname, '../../../scripts/torch_rounds.py');
+    if (!existsSync(script)) return `no PyTorch bench script at ${script}`;
+    const python =
+      process.env.DECOMPOSER_PYTHON ??
+      (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+    const args = ['--depth', depth, '--size', size, '--batch', batch, '--threads', threads].map(String);
+    // OpenMP threads that spin while waiting lose their time slices on a shared machine, and
+    // PyTorch then runs far below its quiet-machine speed; passive waiting held up better
+    // under load, so it is the default here (an OMP_WAIT_POLICY already set wins).
+    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+    const child = spawn(python, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const spawned = new Promise<string | null>((resolve) => {
+      child.on('error', (e) => resolve(e.message));
+      child.on('spawn', () => resolve(null));
+    });
+    const failed = await spawned;
+    if (failed) return `PyTorch benchmark failed to start: ${failed}`;
+    const rl = createInterface({ input: child.stdout });
+    const lines = rl[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) {
+      await new Promise((r) => (child.exitCode === null ? child.once('close', r) : r(null)));
+      const why = stderr.trim().split('\n').pop() ?? '';
+      return /No module named 'torch'/.test(why)
+        ? 'PyTorch is not installed (apt-get install -y python3-torch)'
+        : `PyTorch benchmark failed: ${why}`;
+    }
+    return new TorchRounds(child, rl, lines, JSON.parse(first.value) as { version: string; threads: number });
+  }
+
+  /** Seconds per step of one round of about `seconds` (at least one step). */
+  async round(kind: StepKind, seconds: number): Promise<number[]> {
+    this.child.stdin.write(JSON.stringify({ kind, seconds }) + '\n');
+    const line = await this.lines.next();
+    if (line.done) throw new Error('the PyTorch benchmark process ended early');
+    return (JSON.parse(line.value) as { step_seconds: number[] }).step_seconds;
+  }
+
+  close(): void {
+    this.rl.close();
+    this.child.stdin.end();
+    this.child.kill();
+  }
 }
 
-function runTorch(
-  depth: number,
-  size: number,
-  batch: number,
-  threads: number,
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function spread(stepSeconds: number[], images: number) {
+  const r = stepSeconds.map((s) => images / s).sort((a, b) => a - b);
+  const mid = r.length >> 1;
+  const median = r.length % 2 ? r[mid]! : (r[mid - 1]! + r[mid]!) / 2;
+  return { steps: r.length, min: r[0]!, median, max: r[r.length - 1]! };
+}
+
+/**
+ * Alternates rounds of PyTorch and of `step` (one batch of `images`) until each side has run
+ * about `seconds`, at least three rounds. Our side gets one untimed warm-up step first.
+ */
+async function interleaved(
+  torch: TorchRounds,
+  kind: StepKind,
+  step: () => Promise<void>,
+  images: number,
   seconds: number,
-): TorchFigures | string {
-  const script = torchScript();
-  if (!script) return 'no torch benchmark script (set DECOMPOSER_TORCH_BENCH to torch_resnet.py)';
-  const python =
-    process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
-  const r = spawnSync(
-    python,
-    [
-      script,
-      '--depth',
-      String(depth),
-      '--size',
-      String(size),
-      '--batch',
-      String(batch),
-      '--threads',
-      String(threads),
-      '--seconds',
-      String(seconds),
-    ],
-    { encoding: 'utf8', timeout: 600_000 },
-  );
-  if (r.status !== 0) {
-    const why = (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? '';
-    return /No module named 'torch'/.test(why)
-      ? 'PyTorch is not installed (apt-get install -y python3-torch)'
-      : `PyTorch benchmark failed: ${why}`;
+) {
+  const rounds = 3 + Math.floor(seconds / 2);
+  const per = seconds / rounds;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  await step();
+  for (let r = 0; r < rounds; r++) {
+    theirs.push(...(await torch.round(kind, per)));
+    const t0 = performance.now();
+    do {
+      const t = performance.now();
+      await step();
+      ours.push((performance.now() - t) / 1000);
+    } while (performance.now() - t0 < per * 1000);
   }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchFigures;
+  const o = spread(ours, images);
+  const t = spread(theirs, images);
+  const total = ours.reduce((a, b) => a + b, 0);
+  return {
+    images_per_second: round1((images * ours.length) / total),
+    torch_images_per_second: round1(t.median),
+    ratio_to_torch: round3(o.median / t.median),
+    rounds,
+    steps: o.steps,
+    min: round1(o.min),
+    median: round1(o.median),
+    max: round1(o.max),
+    torch_steps: t.steps,
+    torch_min: round1(t.min),
+    torch_median: round1(t.median),
+    torch_max: round1(t.max),
+    ratio_of_medians: round3(o.median / t.median),
+    ratio_of_bests: round3(o.max / t.max),
+  };
 }
 
 export const benchCommand: Command = {
@@ -160,8 +257,10 @@ Prints one JSON line per figure (with --json) or a table: ResNet training images
 onnxruntime training engine and on each available tfjs backend (with the worker pool and
 without), tfjs inference images/s, onnxruntime-node inference images/s and module
 evaluations/s (a new mask set per call). When PyTorch is installed (apt-get install -y
-python3-torch) its figures are measured in the same run and each figure gets its ratio to
-PyTorch's. A figure whose single step would take longer than twice its time budget
+python3-torch) each figure alternates short rounds of PyTorch (a child process,
+scripts/torch_rounds.py) and of the engine in the same minutes, and reports per-step
+images/s of both sides (min, median, max), ratio_of_medians and ratio_of_bests;
+ratio_to_torch is the ratio of medians. A figure whose single step would take longer than twice its time budget
 (extrapolated from steps of 1 and 2 images) is skipped with a line saying so.
 
   --depth N           ResNet depth (default 20)
@@ -214,12 +313,16 @@ PyTorch's. A figure whose single step would take longer than twice its time budg
               .join('  '),
           );
 
-    let torch: TorchFigures | null = null;
+    // PyTorch runs beside us as a child answering round requests (interleaved per figure).
+    let torch: TorchRounds | null = null;
     if (!v['no-torch']) {
-      const t = runTorch(depth, size, batch, workers, seconds);
+      const t = await TorchRounds.start(depth, size, batch, workers);
       if (typeof t === 'string') emit({ figure: 'torch', available: false, reason: t });
       else {
         torch = t;
+        // A first look (one short round each); every figure below carries its own PyTorch
+        // figures, measured in rounds alternating with it.
+        const first = async (kind: StepKind) => round1(spread(await t.round(kind, 1), batch).median);
         emit({
           figure: 'torch',
           available: true,
@@ -228,341 +331,341 @@ PyTorch's. A figure whose single step would take longer than twice its time budg
           depth,
           size,
           batch,
-          inference_images_per_second: t.inference_img_s,
-          training_images_per_second: t.train_img_s,
+          inference_images_per_second: await first('infer'),
+          training_images_per_second: await first('train'),
+          interleaved: true,
         });
       }
     }
-
-    await initBackend(backends.includes('wasm') ? 'wasm' : null);
-    const model = buildResNet({ depth, inputSize: size, classes: 10, seed: 1 });
-    const artifacts = await modelToArtifacts(model);
-    model.dispose();
-    const rng = new Rng(7);
-    const per = size * size * 3;
-    const images = Uint8Array.from({ length: batch * per }, () => rng.int(256));
-    const labels = Int32Array.from({ length: batch }, () => rng.int(10));
-
-    let bestTrainRate = 0;
-    const withTorch = (f: Figure, t: number | undefined): Figure =>
-      t
-        ? {
-            ...f,
-            torch_images_per_second: t,
-            ratio_to_torch: Math.round((f.images_per_second / t) * 1000) / 1000,
-          }
-        : f;
-    // A figure whose single step would not fit its time budget is skipped (the pure-JS cpu
-    // backend takes minutes per step): the step's time is extrapolated linearly from steps
-    // of 1 and 2 images (a fixed cost plus a cost per image).
-    // Twice the figure's budget (at least 2 s): the extrapolation is rough on a busy machine,
-    // and a tiny --seconds must still measure what is fast.
-    const stepBudget = Math.max(2 * seconds, 2);
-    const skipped = (figure: string, base: object, estimate: number) =>
-      emit({
-        figure,
-        ...base,
-        skipped: true,
-        reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over ${stepBudget} s (twice --seconds, at least 2)`,
-      });
-    const probeSeconds = async (fn: (n: number) => Promise<void>) => {
-      await fn(1); // warm-up
-      const time = async (n: number) => {
-        const t0 = performance.now();
-        await fn(n);
-        return (performance.now() - t0) / 1000;
-      };
-      const t1 = await time(1);
-      if (batch === 1) return t1;
-      const t2 = await time(2);
-      return Math.max(t2, t1 + (t2 - t1) * (batch - 1));
-    };
-    const measureTraining = async (
-      engine: TrainingEngine,
-      base: Omit<Figure, 'figure' | 'images_per_second'>,
-    ) => {
-      const layout = engine.layout!;
-      const ranges = layout.offsets.map((offset, i) => ({
-        offset,
-        size: layout.sizes[i]!,
-        trainable: layout.trainable[i]!,
-      }));
-      const adam = new Adam(layout.total);
-      const step = async (n: number) => {
-        await engine.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, null, per);
-        adam.step(engine.weights, engine.grads, ranges);
-        engine.weightsChanged();
-      };
-      const estimate = await probeSeconds(step);
-      if (estimate > stepBudget) return skipped('training', base, estimate);
-      const trn = await rate(() => step(batch), batch, seconds);
-      emit(
-        withTorch(
-          { figure: 'training', ...base, images_per_second: Math.round(trn * 10) / 10 },
-          torch?.train_img_s,
-        ),
-      );
-      bestTrainRate = Math.max(bestTrainRate, trn);
-    };
-
-    for (const backend of backends) {
-      if (backend === 'onnxruntime') {
-        // The training graphs on onnxruntime-node: one session with every thread, and the
-        // worker threads training uses on the CPU (whole steps side by side, poolShape).
-        const threads = trainingThreads(workers);
-        const shape = poolShape(threads);
-        for (const pooled of [false, true]) {
-          if (pooled && !shape) break;
-          let engine: OnnxTrainEngine | OnnxTrainPool | null = null;
-          try {
-            engine = pooled
-              ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
-              : new OnnxTrainEngine(await loadOrt(), { threads });
-            await engine.load(artifacts, DEFAULT_PREPROCESS);
-          } catch (e) {
-            await engine?.close();
-            emit({
-              figure: 'backend',
-              backend,
-              available: false,
-              reason: e instanceof Error ? e.message : String(e),
-            });
-            break;
-          }
-          try {
-            await measureTraining(engine, {
-              engine: 'onnxruntime',
-              device: engine.device?.active ?? 'cpu',
-              backend,
-              pool: pooled,
-              workers: pooled ? shape!.workers : 1,
-              threads: pooled ? shape!.threads : threads,
-              depth,
-              size,
-              batch,
-            });
-          } finally {
-            await engine.close();
-          }
-        }
-        continue;
-      }
-      for (const pooled of [false, true]) {
-        let pool: EnginePool;
-        try {
-          pool = await EnginePool.create({ workers: pooled ? workers : 0, backend });
-        } catch (e) {
-          if (!pooled)
-            emit({
-              figure: 'backend',
-              backend,
-              available: false,
-              reason: e instanceof UserError ? e.message : String(e),
-            });
-          break;
-        }
-        try {
-          await pool.load(artifacts, DEFAULT_PREPROCESS);
-          const base = {
-            engine: 'tfjs' as const,
-            backend,
-            pool: pooled,
-            workers: pool.size,
-            depth,
-            size,
-            batch,
-          };
-          const predict = async (n: number) =>
-            void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
-          const estimate = await probeSeconds(predict);
-          if (estimate > stepBudget) skipped('inference', base, estimate);
-          else {
-            const inf = await rate(() => predict(batch), batch, seconds);
-            emit(
-              withTorch(
-                { figure: 'inference', ...base, images_per_second: Math.round(inf * 10) / 10 },
-                torch?.inference_img_s,
-              ),
-            );
-          }
-          await measureTraining(pool, base);
-        } finally {
-          await pool.close();
-        }
-      }
-    }
-
-    // The inference engine: onnxruntime-node, and module evaluations (a new mask set each call).
-    // Measured after the tfjs pools are gone, so neither steals the other's cores.
     try {
-      const r = await benchInference({
-        depth,
-        inputSize: size,
-        batch,
-        seconds: Math.max(seconds, 0.5),
-        threads: workers,
-        skipPool: true,
-      });
-      const ips = Math.round(r.onnxImagesPerSec * 10) / 10;
-      emit({
-        figure: 'inference',
-        engine: 'onnxruntime',
-        threads: r.threads,
-        depth,
-        size,
-        batch,
-        images_per_second: ips,
-        ...(torch
-          ? {
-              torch_images_per_second: torch.inference_img_s,
-              ratio_to_torch: Math.round((ips / torch.inference_img_s) * 1000) / 1000,
-            }
-          : {}),
-      });
-      emit({
-        figure: 'module_evaluations',
-        engine: 'onnxruntime',
-        threads: r.threads,
-        depth,
-        size,
-        batch,
-        evaluations_per_second: Math.round(r.maskedEvalsPerSec * 100) / 100,
-        images_per_second: Math.round(r.maskedImagesPerSec * 10) / 10,
-      });
-    } catch (e) {
-      emit({
-        figure: 'inference',
-        engine: 'onnxruntime',
-        available: false,
-        reason: e instanceof Error ? e.message : String(e),
-      });
-    }
+      await initBackend(backends.includes('wasm') ? 'wasm' : null);
+      const model = buildResNet({ depth, inputSize: size, classes: 10, seed: 1 });
+      const artifacts = await modelToArtifacts(model);
+      model.dispose();
+      const rng = new Rng(7);
+      const per = size * size * 3;
+      const images = Uint8Array.from({ length: batch * per }, () => rng.int(256));
+      const labels = Int32Array.from({ length: batch }, () => rng.int(10));
 
-    if (v.decomposition) {
-      // Decomposing all modules of a 10-class ResNet (per class: N concerned + N unconcerned
-      // observations) against one training epoch on the same images, at the training rate
-      // measured above in this run; then composed evaluation of all modules on the test set.
-      const perClass = intOption(v, 'per-class', 1000, 1);
-      const data = generateSynthetic('shapes', size === 64 ? 64 : 32, {
-        trainPerClass: perClass,
-        testPerClass: 100,
-      });
-      const m = buildResNet({ depth, inputSize: data.info.imageSize, classes: 10, seed: 1 });
-      const art = await modelToArtifacts(m);
-      m.dispose();
-      const engine = await openInference(art, { preprocess: DEFAULT_PREPROCESS });
-      try {
-        const t = await table1(engine, planModel(art), data.train, data.test, { perClass, seed: 1 });
-        const seconds = t.observeSeconds + Math.max(...t.sets.map((x) => x.seconds.build));
-        const epochSeconds = bestTrainRate > 0 ? data.train.count / bestTrainRate : null;
+      let bestTrainRate = 0;
+      // One figure: interleaved with PyTorch when it runs, else timed alone.
+      const measure = async (
+        figure: 'training' | 'inference',
+        base: Omit<Figure, 'figure' | 'images_per_second'>,
+        step: () => Promise<void>,
+      ): Promise<number> => {
+        if (torch) {
+          const r = await interleaved(torch, figure === 'training' ? 'train' : 'infer', step, batch, seconds);
+          emit({ figure, ...base, ...r });
+          return r.images_per_second;
+        }
+        const ips = round1(await rate(step, batch, seconds));
+        emit({ figure, ...base, images_per_second: ips });
+        return ips;
+      };
+      // A figure whose single step would not fit its time budget is skipped (the pure-JS cpu
+      // backend takes minutes per step): the step's time is extrapolated linearly from steps
+      // of 1 and 2 images (a fixed cost plus a cost per image).
+      // Twice the figure's budget (at least 2 s): the extrapolation is rough on a busy machine,
+      // and a tiny --seconds must still measure what is fast.
+      const stepBudget = Math.max(2 * seconds, 2);
+      const skipped = (figure: string, base: object, estimate: number) =>
         emit({
-          figure: 'decomposition',
-          engine: engine.name,
-          depth,
-          size: data.info.imageSize,
-          classes: 10,
-          concerned_per_class: perClass,
-          unconcerned_per_class: perClass,
-          approaches: t.sets.length,
-          seconds: Math.round(seconds * 100) / 100,
-          epoch_images: data.train.count,
-          epoch_seconds_at_measured_training_rate: epochSeconds && Math.round(epochSeconds * 10) / 10,
-          ratio_to_one_epoch: epochSeconds && Math.round((seconds / epochSeconds) * 1000) / 1000,
+          figure,
+          ...base,
+          skipped: true,
+          reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over ${stepBudget} s (twice --seconds, at least 2)`,
         });
-        emit({
-          figure: 'composed_evaluation',
-          engine: engine.name,
-          depth,
-          modules: t.sets.reduce((n, x) => n + x.modules.length, 0),
-          test_images: data.test.count,
-          module_evaluations_per_second: Math.round(t.moduleEvaluationsPerSecond),
-          ratio_to_n_model_evaluations: Math.round(t.composeRatio * 1000) / 1000,
-        });
-        // The first set as portable ONNX models (decompose --export-onnx): file sizes, and the
-        // composed classifier's inference speed against the model's own graph, both on
-        // onnxruntime-node over the same test images.
-        const plan = planModel(art);
-        const set = t.sets[0]!;
-        const moduleBytes = set.modules.map((x) => moduleOnnx(plan, DEFAULT_PREPROCESS, x).byteLength);
-        const composed = composedOnnx(plan, DEFAULT_PREPROCESS, set);
-        const model = convertToOnnx(plan, { input: 'uint8', preprocess: DEFAULT_PREPROCESS });
-        const ort = await loadOrt();
-        const rate = async (bytes: Uint8Array): Promise<number> => {
-          const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
-          try {
-            const n = data.test.count;
-            const s = data.info.imageSize;
-            const pixels = new ort.Tensor('uint8', data.test.images.subarray(0, n * s * s * 3), [n, s, s, 3]);
-            await session.run({ pixels }); // warm-up
-            const t0 = performance.now();
-            await session.run({ pixels });
-            return n / ((performance.now() - t0) / 1000);
-          } finally {
-            await session.release();
-          }
+      const probeSeconds = async (fn: (n: number) => Promise<void>) => {
+        await fn(1); // warm-up
+        const time = async (n: number) => {
+          const t0 = performance.now();
+          await fn(n);
+          return (performance.now() - t0) / 1000;
         };
-        const modelRate = await rate(model);
-        const composedRate = await rate(composed);
-        emit({
-          figure: 'portable_modules',
-          approach: set.approach,
-          modules: set.modules.length,
-          model_bytes: model.byteLength,
-          module_bytes_min: Math.min(...moduleBytes),
-          module_bytes_max: Math.max(...moduleBytes),
-          composed_bytes: composed.byteLength,
-          model_images_per_second: Math.round(modelRate),
-          composed_images_per_second: Math.round(composedRate),
-          composed_time_over_model: Math.round((modelRate / composedRate) * 100) / 100,
-        });
-      } finally {
-        await engine.close();
-      }
-    }
-
-    // The CO2e ratio of training from scratch over reuse, as measured by the newest grid in
-    // the store (decomposer experiment reuse|replace, or the demo).
-    const ratios = latestGridRatios(v);
-    if (ratios) emit({ figure: 'co2e_ratio', ...ratios });
-
-    if (v.memory) {
-      const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
-      const bigArtifacts = await modelToArtifacts(big);
-      big.dispose();
-      // The engine training would choose (or the first of --backends).
-      const pool = createTrainingEngine({ workers, backend: v.backends ? backends[0] : null });
-      try {
-        const layout = await pool.load(bigArtifacts, DEFAULT_PREPROCESS);
-        const bigPer = 64 * 64 * 3;
-        const bigImages = Uint8Array.from({ length: 64 * bigPer }, () => rng.int(256));
-        const bigLabels = Int32Array.from({ length: 64 }, () => rng.int(200));
+        const t1 = await time(1);
+        if (batch === 1) return t1;
+        const t2 = await time(2);
+        return Math.max(t2, t1 + (t2 - t1) * (batch - 1));
+      };
+      const measureTraining = async (
+        engine: TrainingEngine,
+        base: Omit<Figure, 'figure' | 'images_per_second'>,
+      ) => {
+        const layout = engine.layout!;
         const ranges = layout.offsets.map((offset, i) => ({
           offset,
           size: layout.sizes[i]!,
           trainable: layout.trainable[i]!,
         }));
         const adam = new Adam(layout.total);
-        const t0 = performance.now();
-        for (let s = 0; s < 3; s++) {
-          await pool.gradients(bigImages, bigLabels, 64, null, bigPer);
-          adam.step(pool.weights, pool.grads, ranges);
-          pool.weightsChanged();
+        const step = async (n: number) => {
+          await engine.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, null, per);
+          adam.step(engine.weights, engine.grads, ranges);
+          engine.weightsChanged();
+        };
+        const estimate = await probeSeconds(step);
+        if (estimate > stepBudget) return skipped('training', base, estimate);
+        const trn = await measure('training', base, () => step(batch));
+        bestTrainRate = Math.max(bestTrainRate, trn);
+      };
+
+      for (const backend of backends) {
+        if (backend === 'onnxruntime') {
+          // The training graphs on onnxruntime-node: one session with every thread, and the
+          // worker threads training uses on the CPU (whole steps side by side, poolShape).
+          const threads = trainingThreads(workers);
+          const shape = poolShape(threads);
+          for (const pooled of [false, true]) {
+            if (pooled && !shape) break;
+            let engine: OnnxTrainEngine | OnnxTrainPool | null = null;
+            try {
+              engine = pooled
+                ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
+                : new OnnxTrainEngine(await loadOrt(), { threads });
+              await engine.load(artifacts, DEFAULT_PREPROCESS);
+            } catch (e) {
+              await engine?.close();
+              emit({
+                figure: 'backend',
+                backend,
+                available: false,
+                reason: e instanceof Error ? e.message : String(e),
+              });
+              break;
+            }
+            try {
+              await measureTraining(engine, {
+                engine: 'onnxruntime',
+                device: engine.device?.active ?? 'cpu',
+                backend,
+                pool: pooled,
+                workers: pooled ? shape!.workers : 1,
+                threads: pooled ? shape!.threads : threads,
+                depth,
+                size,
+                batch,
+              });
+            } finally {
+              await engine.close();
+            }
+          }
+          continue;
         }
-        const ips = (3 * 64) / ((performance.now() - t0) / 1000);
-        // maxRSS covers the whole process, worker threads included (kilobytes).
-        emit({
-          figure: 'memory',
-          depth: 56,
-          size: 64,
-          batch: 64,
-          workers: pool.size,
-          backend: pool.report?.active,
-          peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
-          training_images_per_second: Math.round(ips * 10) / 10,
-        });
-      } finally {
-        await pool.close();
+        for (const pooled of [false, true]) {
+          let pool: EnginePool;
+          try {
+            pool = await EnginePool.create({ workers: pooled ? workers : 0, backend });
+          } catch (e) {
+            if (!pooled)
+              emit({
+                figure: 'backend',
+                backend,
+                available: false,
+                reason: e instanceof UserError ? e.message : String(e),
+              });
+            break;
+          }
+          try {
+            await pool.load(artifacts, DEFAULT_PREPROCESS);
+            const base = {
+              engine: 'tfjs' as const,
+              backend,
+              pool: pooled,
+              workers: pool.size,
+              depth,
+              size,
+              batch,
+            };
+            const predict = async (n: number) =>
+              void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
+            const estimate = await probeSeconds(predict);
+            if (estimate > stepBudget) skipped('inference', base, estimate);
+            else {
+              await measure('inference', base, () => predict(batch));
+            }
+            await measureTraining(pool, base);
+          } finally {
+            await pool.close();
+          }
+        }
       }
+
+      // The inference engine: onnxruntime-node, and module evaluations (a new mask set each call).
+      // Measured after the tfjs pools are gone, so neither steals the other's cores.
+      try {
+        const r = await benchInference({
+          depth,
+          inputSize: size,
+          batch,
+          seconds: Math.max(seconds, 0.5),
+          threads: workers,
+          skipPool: true,
+          timeOnnx: torch ? (step) => interleaved(torch!, 'infer', step, batch, seconds) : undefined,
+        });
+        const ips = Math.round(r.onnxImagesPerSec * 10) / 10;
+        emit({
+          figure: 'inference',
+          engine: 'onnxruntime',
+          threads: r.threads,
+          depth,
+          size,
+          batch,
+          images_per_second: ips,
+          ...r.onnxFigure,
+        });
+        emit({
+          figure: 'module_evaluations',
+          engine: 'onnxruntime',
+          threads: r.threads,
+          depth,
+          size,
+          batch,
+          evaluations_per_second: Math.round(r.maskedEvalsPerSec * 100) / 100,
+          images_per_second: Math.round(r.maskedImagesPerSec * 10) / 10,
+        });
+      } catch (e) {
+        emit({
+          figure: 'inference',
+          engine: 'onnxruntime',
+          available: false,
+          reason: e instanceof Error ? e.message : String(e),
+        });
+      }
+
+      if (v.decomposition) {
+        // Decomposing all modules of a 10-class ResNet (per class: N concerned + N unconcerned
+        // observations) against one training epoch on the same images, at the training rate
+        // measured above in this run; then composed evaluation of all modules on the test set.
+        const perClass = intOption(v, 'per-class', 1000, 1);
+        const data = generateSynthetic('shapes', size === 64 ? 64 : 32, {
+          trainPerClass: perClass,
+          testPerClass: 100,
+        });
+        const m = buildResNet({ depth, inputSize: data.info.imageSize, classes: 10, seed: 1 });
+        const art = await modelToArtifacts(m);
+        m.dispose();
+        const engine = await openInference(art, { preprocess: DEFAULT_PREPROCESS });
+        try {
+          const t = await table1(engine, planModel(art), data.train, data.test, { perClass, seed: 1 });
+          const seconds = t.observeSeconds + Math.max(...t.sets.map((x) => x.seconds.build));
+          const epochSeconds = bestTrainRate > 0 ? data.train.count / bestTrainRate : null;
+          emit({
+            figure: 'decomposition',
+            engine: engine.name,
+            depth,
+            size: data.info.imageSize,
+            classes: 10,
+            concerned_per_class: perClass,
+            unconcerned_per_class: perClass,
+            approaches: t.sets.length,
+            seconds: Math.round(seconds * 100) / 100,
+            epoch_images: data.train.count,
+            epoch_seconds_at_measured_training_rate: epochSeconds && Math.round(epochSeconds * 10) / 10,
+            ratio_to_one_epoch: epochSeconds && Math.round((seconds / epochSeconds) * 1000) / 1000,
+          });
+          emit({
+            figure: 'composed_evaluation',
+            engine: engine.name,
+            depth,
+            modules: t.sets.reduce((n, x) => n + x.modules.length, 0),
+            test_images: data.test.count,
+            module_evaluations_per_second: Math.round(t.moduleEvaluationsPerSecond),
+            ratio_to_n_model_evaluations: Math.round(t.composeRatio * 1000) / 1000,
+          });
+          // The first set as portable ONNX models (decompose --export-onnx): file sizes, and the
+          // composed classifier's inference speed against the model's own graph, both on
+          // onnxruntime-node over the same test images.
+          const plan = planModel(art);
+          const set = t.sets[0]!;
+          const moduleBytes = set.modules.map((x) => moduleOnnx(plan, DEFAULT_PREPROCESS, x).byteLength);
+          const composed = composedOnnx(plan, DEFAULT_PREPROCESS, set);
+          const model = convertToOnnx(plan, { input: 'uint8', preprocess: DEFAULT_PREPROCESS });
+          const ort = await loadOrt();
+          const rate = async (bytes: Uint8Array): Promise<number> => {
+            const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+            try {
+              const n = data.test.count;
+              const s = data.info.imageSize;
+              const pixels = new ort.Tensor('uint8', data.test.images.subarray(0, n * s * s * 3), [
+                n,
+                s,
+                s,
+                3,
+              ]);
+              await session.run({ pixels }); // warm-up
+              const t0 = performance.now();
+              await session.run({ pixels });
+              return n / ((performance.now() - t0) / 1000);
+            } finally {
+              await session.release();
+            }
+          };
+          const modelRate = await rate(model);
+          const composedRate = await rate(composed);
+          emit({
+            figure: 'portable_modules',
+            approach: set.approach,
+            modules: set.modules.length,
+            model_bytes: model.byteLength,
+            module_bytes_min: Math.min(...moduleBytes),
+            module_bytes_max: Math.max(...moduleBytes),
+            composed_bytes: composed.byteLength,
+            model_images_per_second: Math.round(modelRate),
+            composed_images_per_second: Math.round(composedRate),
+            composed_time_over_model: Math.round((modelRate / composedRate) * 100) / 100,
+          });
+        } finally {
+          await engine.close();
+        }
+      }
+
+      // The CO2e ratio of training from scratch over reuse, as measured by the newest grid in
+      // the store (decomposer experiment reuse|replace, or the demo).
+      const ratios = latestGridRatios(v);
+      if (ratios) emit({ figure: 'co2e_ratio', ...ratios });
+
+      if (v.memory) {
+        const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
+        const bigArtifacts = await modelToArtifacts(big);
+        big.dispose();
+        // The engine training would choose (or the first of --backends).
+        const pool = createTrainingEngine({ workers, backend: v.backends ? backends[0] : null });
+        try {
+          const layout = await pool.load(bigArtifacts, DEFAULT_PREPROCESS);
+          const bigPer = 64 * 64 * 3;
+          const bigImages = Uint8Array.from({ length: 64 * bigPer }, () => rng.int(256));
+          const bigLabels = Int32Array.from({ length: 64 }, () => rng.int(200));
+          const ranges = layout.offsets.map((offset, i) => ({
+            offset,
+            size: layout.sizes[i]!,
+            trainable: layout.trainable[i]!,
+          }));
+          const adam = new Adam(layout.total);
+          const t0 = performance.now();
+          for (let s = 0; s < 3; s++) {
+            await pool.gradients(bigImages, bigLabels, 64, null, bigPer);
+            adam.step(pool.weights, pool.grads, ranges);
+            pool.weightsChanged();
+          }
+          const ips = (3 * 64) / ((performance.now() - t0) / 1000);
+          // maxRSS covers the whole process, worker threads included (kilobytes).
+          emit({
+            figure: 'memory',
+            depth: 56,
+            size: 64,
+            batch: 64,
+            workers: pool.size,
+            backend: pool.report?.active,
+            peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+            training_images_per_second: Math.round(ips * 10) / 10,
+          });
+        } finally {
+          await pool.close();
+        }
+      }
+    } finally {
+      torch?.close();
     }
     return 0;
   },
