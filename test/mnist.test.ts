@@ -139,6 +139,14 @@ test('IDX releases load gzip’d and raw alike: labels, class names, grey padded
     assert.deepEqual([...d.test.labels], [1, 2, 3, 4, 5]);
   }
   assert.deepEqual(gz.train.images, raw.train.images);
+  // Clothing may be mirrored by augmentation; digits may not (a mirrored 2 is no 2).
+  assert.equal(gz.info.noMirror, undefined);
+  const digits = await load({
+    kind: 'mnist',
+    family: 'mnist',
+    path: release({ train: 12, test: 5, gz: true }),
+  });
+  assert.equal(digits.info.noMirror, true);
   // Image 3's pixel (y, x) sits at (y + 2, x + 2), the same in R, G and B; the border is black.
   const src = pixels(12);
   const per = 32 * 32 * 3;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  augmentFor,
   converged,
   leftPlateau,
   train,
@@ -20,6 +21,7 @@ import { topKAccuracy } from '../src/core/node/train/metrics.ts';
 import { toInputs } from '../src/core/node/engine/preprocess.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { Rng } from '../src/core/node/data/random.ts';
 
 const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-train-'));
 const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
@@ -275,4 +277,12 @@ test('micro-batches bound activation memory and give the same gradients as one p
   for (let i = 0; i < grads[0]!.length; i++)
     maxDiff = Math.max(maxDiff, Math.abs(grads[0]![i]! - grads[1]![i]!));
   assert.ok(maxDiff < 1e-5, `difference ${maxDiff}`);
+});
+
+test('augmentation never mirrors images whose class mirroring changes, and crops them as any other', () => {
+  const mirrored = augmentFor(new Rng(9), 200, 4, true);
+  const kept = augmentFor(new Rng(9), 200, 4, false);
+  assert.ok(mirrored.flip.some((f) => f === 1));
+  assert.ok(kept.flip.every((f) => f === 0));
+  assert.deepEqual([kept.dx, kept.dy], [mirrored.dx, mirrored.dy]);
 });

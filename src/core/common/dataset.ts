@@ -62,6 +62,8 @@ export interface DatasetInfo {
   found?: boolean;
   /** Set when the images were grey (MNIST family): how they became RGB of imageSize. */
   grey?: GreyInput;
+  /** Mirroring changes what an image shows (digits, letters): augmentation does not flip it. */
+  noMirror?: boolean;
   /** Things a person should know about the load (skipped files, substituted names). */
   warnings?: string[];
 }

@@ -420,6 +420,8 @@ export async function loadMnist(
     testCount: test.set.count,
     source: files.dir,
     grey: { sourceSize: train.srcSize, fit },
+    // Mirrored, a digit, a letter or a kana is another sign (or none); clothing stays clothing.
+    ...(spec.family !== 'fashion-mnist' ? { noMirror: true } : {}),
   };
   return { info, train: train.set, test: test.set };
 }

@@ -196,12 +196,14 @@ export function validationSplit(
   return { val: order.slice(0, nVal).sort(), train: order.slice(nVal) };
 }
 
-function augmentFor(rng: Rng, n: number, pad: number): Augment {
+/** Seeded pad-and-crop shifts and horizontal flips for n images (no flips where mirroring changes the class). */
+export function augmentFor(rng: Rng, n: number, pad: number, mirror: boolean): Augment {
   const a: Augment = { dx: new Int8Array(n), dy: new Int8Array(n), flip: new Uint8Array(n) };
   for (let i = 0; i < n; i++) {
     a.dx[i] = rng.int(2 * pad + 1) - pad;
     a.dy[i] = rng.int(2 * pad + 1) - pad;
-    a.flip[i] = rng.next() < 0.5 ? 1 : 0;
+    // Drawn either way, so a dataset's crops do not depend on whether it may be mirrored.
+    a.flip[i] = rng.next() < 0.5 && mirror ? 1 : 0;
   }
   return a;
 }
@@ -401,7 +403,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
           images.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
           labels[i] = trainSet.labels[j]!;
         }
-        const aug = cfg.augment ? augmentFor(rng, n, Math.round(size / 8)) : null;
+        const aug = cfg.augment ? augmentFor(rng, n, Math.round(size / 8), !data.info.noMirror) : null;
         const r = await pool.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, aug, per);
         adam.step(pool.weights, pool.grads, ranges);
         pool.weightsChanged();
