@@ -75,7 +75,7 @@ function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): 
     const fit = opts.fit ?? (size === 32 ? 'pad' : 'resize');
     const split = grey.family === 'emnist' ? { split: grey.split ?? 'balanced' } : {};
     if (p) return { kind: 'mnist', family: grey.family, path: p, ...split, size, fit };
-    const home = opts.home ?? dataHome();
+    const home = opts.home ?? dataHome(process.env.DECOMPOSER_HOME);
     const found = findMnist(grey.family, home, { ...split, size, fit });
     if (!found) throw mnistNotFound(grey.family, home);
     return found;

@@ -87,8 +87,13 @@ export function engineSettings(v: Values): EngineSettings {
   return {
     backend: parseBackendName((v.backend as string | undefined) ?? process.env.DECOMPOSER_BACKEND),
     workers: v.workers === undefined ? undefined : intOption(v, 'workers', 0, 0),
-    home: dataHome(v.home as string | undefined),
+    home: homeOption(v),
   };
+}
+
+/** The data folder: --home, else DECOMPOSER_HOME, else ~/.decomposer. */
+export function homeOption(v: Values): string {
+  return dataHome((v.home as string | undefined) ?? process.env.DECOMPOSER_HOME);
 }
 
 export function inferenceOption(v: Values): 'auto' | 'onnxruntime' | 'tfjs' {
@@ -97,7 +102,7 @@ export function inferenceOption(v: Values): 'auto' | 'onnxruntime' | 'tfjs' {
 
 /** The run database: --db, else the data folder's. */
 export function dbFile(v: Values): string {
-  return (v.db as string | undefined) ?? defaultDbFile(dataHome(v.home as string | undefined));
+  return (v.db as string | undefined) ?? defaultDbFile(homeOption(v));
 }
 
 /** The run store (--db) for commands that read it. */

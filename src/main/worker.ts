@@ -25,7 +25,7 @@ try {
 } catch (e) {
   console.error(toWireError(e).message);
 }
-const api = createCoreApi({ backend, inference });
+const api = createCoreApi({ backend, inference, home: process.env['DECOMPOSER_HOME'] });
 api.onProgress((event) => port.postMessage({ type: 'progress', event }));
 
 port.on('message', (e: { data: unknown }) => {

@@ -374,6 +374,7 @@ export async function serveMain(args: readonly string[]): Promise<number> {
   const api = createCoreApi({
     backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND),
     inference: parseInferenceEngine(process.env.DECOMPOSER_INFERENCE),
+    home: process.env.DECOMPOSER_HOME,
   });
   const shell = await startWebShell({ port, api });
   console.log(`Decomposer is served at ${shell.url}`);

@@ -19,7 +19,7 @@ import { defaultDbFile, Store } from './store/store.ts';
 export interface CoreApiOptions {
   /** Force a training backend (null or absent: the setting, else the fastest that loads). */
   backend?: BackendName | null;
-  /** The data folder (default: DECOMPOSER_HOME or ~/.decomposer). */
+  /** The data folder (default ~/.decomposer; the shells pass DECOMPOSER_HOME). */
   home?: string;
   /** Where datasets and models are cached (default <home>/cache). */
   cacheDir?: string;

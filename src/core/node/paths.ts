@@ -1,10 +1,11 @@
-// Where the app keeps its files: one data folder (a setting; DECOMPOSER_HOME overrides),
-// with the dataset cache, downloads, and training runs beneath it.
+// Where the app keeps its files: one data folder, with the dataset cache, downloads, and
+// training runs beneath it. The shells read DECOMPOSER_HOME (or --home) and pass it in.
 import os from 'node:os';
 import path from 'node:path';
 
+/** The data folder: the one a shell was given, else ~/.decomposer. */
 export function dataHome(override?: string): string {
-  return path.resolve(override ?? process.env.DECOMPOSER_HOME ?? path.join(os.homedir(), '.decomposer'));
+  return path.resolve(override ?? path.join(os.homedir(), '.decomposer'));
 }
 
 export const cacheDir = (home = dataHome()) => path.join(home, 'cache');
