@@ -1,6 +1,7 @@
 // Activations, fused into Conv2D/Dense or as their own layer (Activation, ReLU). Softmax is
 // trained only as the model's output, where the loss folds it into the cross-entropy.
 import type { Activation, PlanNode } from '../../../inference/plan.ts';
+import { DataType } from '../../../inference/onnx-proto.ts';
 import { int, type GraphBuilder } from '../graph.ts';
 import type { LayerRule } from './types.ts';
 
@@ -25,8 +26,12 @@ export function activationGradient(g: GraphBuilder, act: Activation, y: string, 
     case 'linear':
       return dy;
     case 'relu':
-      // tfjs's step(0) is 0: the gradient passes where the output is > 0.
-      return g.op('Where', [g.op('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]);
+      // tfjs's step(0) is 0: the gradient passes where the output is > 0. A float mask and
+      // Mul ran faster than Where with a broadcast scalar (onnxruntime profiler, per op).
+      return g.op('Mul', [
+        dy,
+        g.op('Cast', [g.op('Greater', [y, g.scalar(0)])], [int('to', DataType.FLOAT)]),
+      ]);
     case 'sigmoid':
       return g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])]);
     case 'tanh':
