@@ -100,6 +100,12 @@ export function scenarioWarning(s: Figure6Scenario): string | null {
   if (s.baselineConverged === false) parts.push('baseline still improving when it stopped');
   if (s.accuracyGap !== null && s.accuracyGap < -ACCURACY_GAP_WARNING)
     parts.push(`modules ${(-s.accuracyGap * 100).toFixed(1)} points below the baseline`);
+  // Energy is what a run drew above the idle power measured first; a side at zero means the
+  // machine's background was busier during the idle measurement than during the run.
+  if (!(s.reuseKg > 0) || !(s.baselineBestKg > 0))
+    parts.push(
+      `no energy above idle measured for the ${s.reuseKg > 0 ? 'baseline' : 'reuse side'}: the ratio is not meaningful (was the machine busier while idle power was measured?)`,
+    );
   return parts.length ? parts.join('; ') : null;
 }
 

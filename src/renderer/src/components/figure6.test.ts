@@ -76,6 +76,13 @@ describe('Figure 6 chart', () => {
     expect(screen.getByTestId('figure6').querySelectorAll('text.fig6-warning')).toHaveLength(2);
   });
 
+  test('a side that measured no energy above idle is flagged: its ratio means nothing', () => {
+    render(Figure6Chart, { rows: [view({ reuseCo2eKg: 0 }), view({ classes: ['b', 'c'] })] });
+    const items = screen.getAllByRole('listitem').map((li) => li.textContent);
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatch(/cat \+ dog: no energy above idle measured for the reuse side/);
+  });
+
   test('class names are text, never markup', () => {
     const { container } = render(Figure6Chart, {
       rows: [view({ classes: ['<img src=x onerror=alert(1)>', 'b'] })],
