@@ -138,14 +138,36 @@ test('trainings that belong to another feature or lost their folder are not resu
   const store = Store.open(defaultDbFile(home));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'decomposer-rundir-'));
   const base = { dataset: 'synthetic-shapes-32', depth: 8, epochs: 2, seed: 1, run_dir: dir };
-  const make = (params: Record<string, unknown>, kind: 'train' | 'decompose' = 'train') => {
-    const id = store.startRun({ kind, params, label: 'x' });
+  // Each as its feature records it: in its experiment, in its role.
+  const make = (
+    params: Record<string, unknown>,
+    kind: 'train' | 'decompose' = 'train',
+    part: { experiment?: 'wizard' | 'grid'; role?: 'model' | 'baseline'; scenario?: string } = {},
+  ) => {
+    const experimentId = part.experiment
+      ? store.startExperiment({ kind: part.experiment, label: part.experiment })
+      : undefined;
+    const id = store.startRun({
+      kind,
+      params,
+      label: 'x',
+      experimentId,
+      role: part.role,
+      scenario: part.scenario,
+    });
     store.db.prepare("UPDATE runs SET status = 'cancelled' WHERE id = ?").run(id);
     return id;
   };
-  const wizardDemo = make({ ...base, wizard_demo: 'faulty' });
-  const wizard = make({ ...base, wizard: true });
-  const grid = make({ ...base, grid: 'g1', baseline: 'k' });
+  const wizardDemo = make({ ...base, wizard_demo: 'faulty' }, 'train', {
+    experiment: 'wizard',
+    scenario: 'faulty demo: faulty',
+  });
+  const wizard = make({ ...base, wizard: true }, 'train', { experiment: 'wizard', scenario: 'better' });
+  const grid = make({ ...base, grid: 'g1', baseline: 'k' }, 'train', {
+    experiment: 'grid',
+    role: 'baseline',
+    scenario: 'k',
+  });
   const gone = make({ ...base, run_dir: path.join(dir, 'gone') });
   const noConfig = make({ dataset: 'synthetic-shapes-32', run_dir: dir });
   const decompose = make({ model: dir }, 'decompose');

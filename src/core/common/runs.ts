@@ -1,6 +1,6 @@
 // Recorded runs and the experiments they belong to, with their roles.
 import type { EnergyFigure } from './energy.ts';
-import type { JobStatus, PowerSample } from './jobs.ts';
+import type { JobKind, JobStatus, PowerSample } from './jobs.ts';
 import type { ScenarioView } from './reuse.ts';
 
 /** What a run does in its experiment. */
@@ -53,12 +53,61 @@ export interface ExperimentDetailView extends ExperimentSummary {
   scenarios: ScenarioView[];
 }
 
+/** The scenario the wizard's faulty demo trainings serve: `${FAULTY_DEMO_SCENARIO}: faulty|better`. */
+export const FAULTY_DEMO_SCENARIO = 'faulty demo';
+
+/** What a recorded run was for, read from its role and its experiment: the one rule. */
+export interface RunPurpose {
+  /** The job kind it ran as (an interrupted run is listed as a job of this kind). */
+  job: JobKind;
+  /** What it was part of, in words, or null for a run of its own. */
+  partOf: string | null;
+  /** A training that can be resumed on its own from its run folder. */
+  resumable: boolean;
+}
+
+export function runPurpose(r: {
+  kind: string;
+  role: RunRole | null;
+  scenario: string | null;
+  experimentKind: ExperimentKind | null;
+}): RunPurpose {
+  const e = r.experimentKind;
+  if (e === 'wizard' && r.scenario?.startsWith(FAULTY_DEMO_SCENARIO))
+    return { job: 'faulty', partOf: "the wizard's faulty demo model", resumable: false };
+  if (e === 'wizard')
+    return {
+      job: 'wizard',
+      partOf: r.role === 'option' && r.scenario ? `the fix-it wizard's ${r.scenario}` : 'the fix-it wizard',
+      resumable: false,
+    };
+  const job: JobKind =
+    r.kind === 'decompose'
+      ? 'decompose'
+      : r.kind === 'reuse' || r.kind === 'replace'
+        ? 'scenario'
+        : e === 'demo' && r.role !== 'baseline'
+          ? 'demo'
+          : 'train';
+  if (r.role === 'baseline')
+    return {
+      job,
+      partOf: `a scenario's train-from-scratch baseline${r.scenario ? ` (${r.scenario})` : ''}`,
+      resumable: false,
+    };
+  if (e === 'grid' || e === 'scenario')
+    return { job, partOf: 'a reuse/replace experiment', resumable: false };
+  if (e === 'demo' && r.kind !== 'train') return { job, partOf: 'the demo', resumable: false };
+  return { job, partOf: null, resumable: r.kind === 'train' && (r.role === 'model' || r.role === null) };
+}
+
 export interface RunSummary {
   id: number;
   kind: string;
   label: string | null;
-  /** The experiment the run belongs to, its role there, and the scenario it serves. */
+  /** The experiment the run belongs to, its kind, the run's role there, and the scenario it serves. */
   experimentId: number | null;
+  experimentKind: ExperimentKind | null;
   role: RunRole | null;
   scenario: string | null;
   status: JobStatus;

@@ -1,4 +1,5 @@
 // Recorded runs, the experiments they belong to, and the energy totals.
+import { runPurpose } from '../../common/api.ts';
 import {
   isEstimatedSource,
   type DecomposerApi,
@@ -39,9 +40,11 @@ function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
 export function toSummary(r: RunRow): RunSummary {
   return {
     id: r.id,
-    kind: (r.params as { demo?: boolean } | null)?.demo ? 'demo' : r.kind,
+    // The demo's own trainings show as the demo's.
+    kind: runPurpose({ ...r, experimentKind: r.experiment_kind }).job === 'demo' ? 'demo' : r.kind,
     label: r.label,
     experimentId: r.experiment_id,
+    experimentKind: r.experiment_kind,
     role: r.role,
     scenario: r.scenario,
     status: r.status as JobStatus,

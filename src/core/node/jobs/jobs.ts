@@ -6,7 +6,7 @@
 // interrupted jobs. The jobs themselves: training-jobs, analysis-jobs, wizard-jobs and
 // dataset-jobs beside this file.
 import { randomBytes } from 'node:crypto';
-import { TRAINING_JOB_KINDS } from '../../common/api.ts';
+import { runPurpose, TRAINING_JOB_KINDS } from '../../common/api.ts';
 import type { Progress } from '../../common/dataset.ts';
 import type {
   BackendName,
@@ -53,7 +53,7 @@ export class JobManager {
       if (!run) continue;
       this.interrupted.push({
         id: `run-${id}`,
-        kind: interruptedKind(run.kind, run.params),
+        kind: runPurpose({ ...run, experimentKind: run.experiment_kind }).job,
         status: 'interrupted',
         label: run.label ?? `Run ${id}`,
         startedAt: run.started_at,
@@ -176,15 +176,6 @@ export class JobManager {
 }
 
 /** Which job a run found interrupted belonged to, from its kind and parameters. */
-function interruptedKind(kind: string, params: unknown): JobKind {
-  const p = (params ?? {}) as { demo?: boolean; wizard?: boolean; wizard_demo?: string };
-  if (p.wizard_demo) return 'faulty';
-  if (p.wizard) return 'wizard';
-  if (kind === 'decompose') return 'decompose';
-  if (kind === 'reuse' || kind === 'replace') return 'scenario';
-  return p.demo ? 'demo' : 'train';
-}
-
 function describe(e: unknown): string {
   if (e instanceof Error && e.name === 'UserError') return `${e.message} ${(e as UserError).hint}`.trim();
   return e instanceof Error ? e.message : String(e);

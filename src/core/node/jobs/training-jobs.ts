@@ -13,6 +13,7 @@ import type {
 } from '../../common/api.ts';
 import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { DEMO_DEFAULTS } from '../demo.ts';
+import { runPurpose } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { cacheDir, runsDir } from '../paths.ts';
@@ -62,10 +63,11 @@ export function resumeTraining(runner: JobManager, runId: number): JobInfo {
   const no = (message: string, hint = 'Start a new training instead.', code = 'not-resumable') =>
     new UserError(message, hint, code);
   if (run.kind !== 'train') throw no(`Run ${runId} is not a training, so it cannot be resumed.`);
-  if (p.wizard_demo || p.wizard || p.grid !== undefined || p.baseline !== undefined)
+  const purpose = runPurpose({ ...run, experimentKind: run.experiment_kind });
+  if (!purpose.resumable)
     throw no(
-      `Run ${runId} is part of ${p.wizard_demo ? 'the wizard’s faulty demo model' : p.wizard ? 'a fix-it wizard run' : 'a reuse or replace scenario'}, so it cannot be resumed on its own.`,
-      p.wizard_demo ? 'Make the demo model again from the wizard.' : 'Run that feature again.',
+      `Run ${runId} is part of ${purpose.partOf ?? 'another feature'}, so it cannot be resumed on its own.`,
+      purpose.job === 'faulty' ? 'Make the demo model again from the wizard.' : 'Run that feature again.',
     );
   if (!RESUMABLE.includes(run.status))
     throw no(
@@ -272,6 +274,8 @@ export async function runTraining(
     runDir?: string;
     /** The experiment the run belongs to (the demo's; a resumed run's); none: its own. */
     experimentId?: number;
+    /** The scenario of its experiment the training serves. */
+    scenario?: string;
     /** The recorded training (result and energy), for callers that go on with it. */
     onRecorded?: (r: RecordedTraining) => void;
   } = {},
@@ -313,6 +317,7 @@ export async function runTraining(
       settings,
       signal,
       experimentId: opts.experimentId,
+      scenario: opts.scenario,
       label: info.label,
       runDir,
       params: {

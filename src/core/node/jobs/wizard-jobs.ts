@@ -12,6 +12,7 @@ import type {
   JobInfo,
 } from '../../common/api.ts';
 import { DEMO_DEFAULTS } from '../demo.ts';
+import { FAULTY_DEMO_SCENARIO } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { repairedDir, wizardDir } from '../paths.ts';
 import { idlePowers } from '../measure/measured.ts';
@@ -44,6 +45,12 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
     const signal = job.controller.signal;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(wizardDir(runner.o.home), `demo-${stamp}`);
+    // Its trainings are one wizard experiment, each serving the faulty demo.
+    const experimentId = runner.o.store().startExperiment({
+      kind: 'wizard',
+      label: `Faulty demo model: ResNet-${cfg.depth} on embedded shapes`,
+      params: cfg,
+    });
     const demo = await makeFaultyDemo(cfg, {
       loadData: (spec) =>
         loadSpec(runner, spec, signal, (pr) => {
@@ -54,6 +61,8 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
         job.info.epochs = [];
         const r = await runTraining(runner, job, async () => data, config, {
           params: { wizard_demo: name },
+          experimentId,
+          scenario: `${FAULTY_DEMO_SCENARIO}: ${name}`,
           label: `Faulty demo: the ${name} model (${name === 'faulty' ? '1' : '2'}/${cfg.better ? 2 : 1}), ResNet-${config.depth} on ${data.info.name}`,
           runDir: path.join(base, name),
         });

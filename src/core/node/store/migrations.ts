@@ -174,6 +174,8 @@ export const MIGRATIONS: string[] = [
       ELSE kind END;
   UPDATE runs SET scenario = CASE
       WHEN role = 'option' THEN 'option ' || json_extract(params_json, '$.option')
+      WHEN json_valid(params_json) AND json_extract(params_json, '$.wizard_demo') IS NOT NULL
+        THEN 'faulty demo: ' || json_extract(params_json, '$.wizard_demo')
       WHEN role = 'baseline' THEN json_extract(params_json, '$.baseline')
       ELSE NULL END;
 

@@ -138,6 +138,7 @@ export interface RunRow {
   backend: string | null;
   backend_detail: string | null;
   experiment_id: number | null;
+  experiment_kind: ExperimentKind | null;
   role: RunRole | null;
   /** Which scenario of its experiment the run belongs to (a baseline's classes, a wizard option). */
   scenario: string | null;
@@ -783,6 +784,7 @@ export class Store {
       backend: r.backend as string | null,
       backend_detail: r.backend_detail as string | null,
       experiment_id: r.experiment_id as number | null,
+      experiment_kind: (r.x_kind as ExperimentKind | null) ?? null,
       role: r.role as RunRole | null,
       scenario: r.scenario as string | null,
       machine:
@@ -813,8 +815,9 @@ export class Store {
       m.cpu_model AS m_cpu_model, m.cpu_cores AS m_cpu_cores, m.cpu_threads AS m_cpu_threads,
       m.memory_bytes AS m_memory_bytes, m.gpus_json AS m_gpus_json, m.virtual AS m_virtual,
       -- a resumed training numbers its epochs on from the earlier attempts': the highest is the total
-      COALESCE((SELECT MAX(e.epoch) FROM epochs e WHERE e.run_id = r.id), 0) AS epochs_done
-    FROM runs r LEFT JOIN machines m ON m.id = r.machine_id`;
+      COALESCE((SELECT MAX(e.epoch) FROM epochs e WHERE e.run_id = r.id), 0) AS epochs_done,
+      x.kind AS x_kind
+    FROM runs r LEFT JOIN machines m ON m.id = r.machine_id LEFT JOIN experiments x ON x.id = r.experiment_id`;
 
   listRuns(o: { kind?: string; status?: string; limit?: number } = {}): RunRow[] {
     return this.read(() => {

@@ -73,6 +73,7 @@ describe('Home', () => {
           kind: 'train',
           label: 'ResNet-8 on shapes',
           experimentId: 1,
+          experimentKind: 'training' as const,
           role: 'model' as const,
           scenario: null,
           status: 'interrupted',

@@ -3,6 +3,7 @@
 // what a resumed training's energy carries. Pure functions of the RunDetailView, tested alone.
 import {
   isEstimatedSource,
+  runPurpose,
   type EpochMetrics,
   type RunDetailView,
   type RunSummary,
@@ -23,15 +24,11 @@ const KIND_TEXT: Record<string, string> = {
   replace: 'Replace scenario',
 };
 
-/** The run's kind in words, with what it was part of (a reuse/replace grid, the wizard). */
-export function kindText(run: Pick<RunSummary, 'kind' | 'params'>): string {
+/** The run's kind in words, with what it was part of (its experiment and role: runPurpose). */
+export function kindText(run: Pick<RunSummary, 'kind' | 'role' | 'scenario' | 'experimentKind'>): string {
   const base = KIND_TEXT[run.kind] ?? run.kind;
-  const p = isObj(run.params) ? run.params : {};
-  if (p.wizard_demo) return `${base} (the wizard's faulty demo model)`;
-  if (p.wizard) return `${base} (part of the fix-it wizard)`;
-  if (p.baseline != null) return `${base} (a scenario's train-from-scratch baseline)`;
-  if (p.grid != null) return `${base} (part of a reuse/replace experiment)`;
-  return base;
+  const part = runPurpose(run).partOf;
+  return part ? `${base} (${part})` : base;
 }
 
 /** Whether the energy figures are estimates: 'estimated' (no power counter), 'partly' (a resumed

@@ -190,6 +190,7 @@ export function runSummary(over: Partial<RunSummary> = {}): RunSummary {
     kind: 'train',
     label: 'ResNet-8 on shapes 32x32 (100 images), 2 epochs',
     experimentId: 3,
+    experimentKind: 'training',
     role: 'model',
     scenario: null,
     status: 'finished',

@@ -242,7 +242,8 @@ describe('the run page', () => {
     await show(
       runDetail({
         status: 'cancelled',
-        params: { ...(runDetail().params as object), wizard_demo: 'faulty' },
+        experimentKind: 'wizard',
+        scenario: 'faulty demo: faulty',
       }),
     );
     expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
@@ -330,11 +331,32 @@ describe('run page helpers', () => {
   });
 
   test('kinds in words', () => {
-    expect(kindText({ kind: 'train', params: { baseline: 'x', grid: 'g' } })).toMatch(/baseline/);
-    expect(kindText({ kind: 'decompose', params: { wizard: true } })).toBe(
-      'Decomposition (part of the fix-it wizard)',
+    const run = { role: null, scenario: null, experimentKind: null };
+    expect(
+      kindText({ ...run, kind: 'train', role: 'baseline', scenario: 'a|b', experimentKind: 'grid' }),
+    ).toBe("Training from scratch (a scenario's train-from-scratch baseline (a|b))");
+    expect(kindText({ ...run, kind: 'decompose', role: 'decomposition', experimentKind: 'wizard' })).toBe(
+      'Decomposition (the fix-it wizard)',
     );
-    expect(kindText({ kind: 'something', params: null })).toBe('something');
+    expect(
+      kindText({ ...run, kind: 'evaluate', role: 'option', scenario: 'option 3', experimentKind: 'wizard' }),
+    ).toBe("Evaluation (the fix-it wizard's option 3)");
+    expect(
+      kindText({
+        ...run,
+        kind: 'train',
+        role: 'model',
+        scenario: 'faulty demo: faulty',
+        experimentKind: 'wizard',
+      }),
+    ).toBe("Training from scratch (the wizard's faulty demo model)");
+    expect(kindText({ ...run, kind: 'reuse', role: 'reuse', experimentKind: 'grid' })).toBe(
+      'Reuse scenario (a reuse/replace experiment)',
+    );
+    expect(kindText({ ...run, kind: 'train', role: 'model', experimentKind: 'training' })).toBe(
+      'Training from scratch',
+    );
+    expect(kindText({ ...run, kind: 'something' })).toBe('something');
   });
 
   test('parameters and results: short values inline, long ones as JSON', () => {
