@@ -116,6 +116,10 @@ export class OnnxTrainEngine implements TrainingEngine {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      // Intra-op threads that spin between ops lose their time slices whenever anything
+      // else runs on the machine; sleeping ones kept a two-thread session from collapsing
+      // under load (measured) and cost little on an idle machine.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
       ...this.opts.session,
     };
   }
