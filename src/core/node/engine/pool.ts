@@ -6,15 +6,14 @@
 // when the version changes. Each engine writes its gradients into its own shared buffer;
 // the pool averages them weighted by sub-batch size.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { BackendName, BackendReport } from '../../common/api.ts';
-import { UserError } from '../../common/errors.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import type { WeightLayout } from './engine-core.ts';
 import type { Augment } from './preprocess.ts';
 import { EngineHost, type Reply, type Request } from './protocol.ts';
 import type { BatchResult, TrainingEngine } from './training-engine.ts';
 import { WORKER_ENTRIES, workerScript } from './worker-script.ts';
+import { WorkerThread } from './worker-thread.ts';
 
 export type { BatchResult } from './training-engine.ts';
 
@@ -23,57 +22,12 @@ interface Engine {
   terminate(): Promise<void>;
 }
 
-class ThreadEngine implements Engine {
-  private readonly worker: Worker;
-  private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | null = null;
-  private dead: Error | null = null;
-
-  constructor() {
-    this.worker = new Worker(
-      workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.tfjs, import.meta.url),
-    );
-    this.worker.on(
-      'message',
-      (m: {
-        ok: boolean;
-        reply?: Reply;
-        error?: { name: string; message: string; hint?: string; code?: string };
-      }) => {
-        const p = this.pending;
-        this.pending = null;
-        if (!p) return;
-        if (m.ok) p.resolve(m.reply!);
-        else {
-          const e = m.error!;
-          p.reject(
-            e.name === 'UserError' ? new UserError(e.message, e.hint ?? '', e.code) : new Error(e.message),
-          );
-        }
-      },
-    );
-    const fail = (e: Error) => {
-      this.dead = e;
-      this.pending?.reject(e);
-      this.pending = null;
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => {
-      if (code !== 0) fail(new Error(`engine worker exited with code ${code}`));
-    });
-  }
-
-  call(req: Request, transfer: ArrayBuffer[] = []): Promise<Reply> {
-    if (this.dead) return Promise.reject(this.dead);
-    if (this.pending) return Promise.reject(new Error('engine worker is busy'));
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.worker.postMessage(req, transfer);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    await this.worker.terminate();
-  }
+/** An engine in a worker thread of its own (./worker.ts). */
+function threadEngine(): Engine {
+  return new WorkerThread<Request, Reply>(
+    workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.tfjs, import.meta.url),
+    'engine worker',
+  );
 }
 
 class LocalEngine implements Engine {
@@ -117,7 +71,7 @@ export class EnginePool implements TrainingEngine {
   static async create(opts: PoolOptions = {}): Promise<EnginePool> {
     const n = opts.workers ?? defaultWorkerCount();
     const pool = new EnginePool(n > 0);
-    pool.engines = n > 0 ? Array.from({ length: n }, () => new ThreadEngine()) : [new LocalEngine()];
+    pool.engines = n > 0 ? Array.from({ length: n }, () => threadEngine()) : [new LocalEngine()];
     try {
       const replies = await Promise.all(
         pool.engines.map((e) => e.call({ op: 'init', backend: opts.backend ?? null })),

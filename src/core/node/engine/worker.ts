@@ -1,21 +1,10 @@
 // Worker-thread entry of the engine pool: one EngineHost per thread.
-import { parentPort } from 'node:worker_threads';
-import { EngineHost, type Request } from './protocol.ts';
+import { EngineHost, type Reply, type Request } from './protocol.ts';
+import { serveRequests } from './worker-thread.ts';
 
 const host = new EngineHost();
-parentPort!.on('message', (req: Request) => {
-  host.handle(req).then(
-    (reply) => {
-      const transfer = reply.op === 'predict' ? [reply.probs.buffer as ArrayBuffer] : [];
-      parentPort!.postMessage({ ok: true, reply }, transfer);
-      if (reply.op === 'close') parentPort!.close();
-    },
-    (e: unknown) => {
-      const err = e as Error & { hint?: string; code?: string };
-      parentPort!.postMessage({
-        ok: false,
-        error: { name: err.name, message: err.message, hint: err.hint, code: err.code },
-      });
-    },
-  );
-});
+serveRequests<Request, Reply>(
+  (req) => host.handle(req),
+  (reply) => (reply.op === 'predict' ? [reply.probs.buffer as ArrayBuffer] : []),
+  (reply) => reply.op === 'close',
+);

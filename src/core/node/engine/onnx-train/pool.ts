@@ -1,11 +1,9 @@
 // Data-parallel onnxruntime training: worker threads, each with one single-threaded training
 // session on its share of the batch, gradients averaged by share (as the tfjs pool does).
 // onnxruntime-node runs a session's runs on the calling thread, so two sessions in one thread
-// never overlap, while the filter-gradient ops (small per-image GEMMs, im2col, transposes)
+// never overlap, while the filter-gradient ops (skinny GEMMs, strided windows, transposes)
 // gain little from intra-op threads; separate threads run whole steps side by side.
-import { Worker } from 'node:worker_threads';
 import type { BackendReport } from '../../../common/api.ts';
-import { UserError } from '../../../common/errors.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
 import type { WeightLayout } from '../engine-core.ts';
 import type { Augment } from '../preprocess.ts';
@@ -13,6 +11,7 @@ import type { BatchResult, TrainingEngine } from '../training-engine.ts';
 import type { DeviceChoice } from './device.ts';
 import type { OnnxTrainOptions } from './engine.ts';
 import { WORKER_ENTRIES, workerScript } from '../worker-script.ts';
+import { WorkerThread } from '../worker-thread.ts';
 
 export type PoolRequest =
   | {
@@ -33,56 +32,12 @@ export type PoolReply =
   | { op: 'predict'; probs: Float32Array }
   | { op: 'close' };
 
-class TrainWorker {
-  private readonly worker = new Worker(
+/** A training engine in a worker thread of its own (./worker.ts). */
+function trainWorker(): WorkerThread<PoolRequest, PoolReply> {
+  return new WorkerThread<PoolRequest, PoolReply>(
     workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.onnx, import.meta.url),
+    'training worker',
   );
-  private pending: { resolve: (r: PoolReply) => void; reject: (e: Error) => void } | null = null;
-  private dead: Error | null = null;
-
-  constructor() {
-    this.worker.on(
-      'message',
-      (m: {
-        ok: boolean;
-        reply?: PoolReply;
-        error?: { name: string; message: string; hint?: string; code?: string };
-      }) => {
-        const p = this.pending;
-        this.pending = null;
-        if (!p) return;
-        if (m.ok) p.resolve(m.reply!);
-        else {
-          const e = m.error!;
-          p.reject(
-            e.name === 'UserError' ? new UserError(e.message, e.hint ?? '', e.code) : new Error(e.message),
-          );
-        }
-      },
-    );
-    const fail = (e: Error) => {
-      this.dead = e;
-      this.pending?.reject(e);
-      this.pending = null;
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => {
-      if (code !== 0) fail(new Error(`training worker exited with code ${code}`));
-    });
-  }
-
-  call(req: PoolRequest): Promise<PoolReply> {
-    if (this.dead) return Promise.reject(this.dead);
-    if (this.pending) return Promise.reject(new Error('training worker is busy'));
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.worker.postMessage(req);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    await this.worker.terminate();
-  }
 }
 
 export class OnnxTrainPool implements TrainingEngine {
@@ -92,14 +47,14 @@ export class OnnxTrainPool implements TrainingEngine {
   report: BackendReport | null = null;
   device: DeviceChoice | null = null;
   readonly inference = 'onnxruntime' as const;
-  private workers: TrainWorker[];
+  private workers: WorkerThread<PoolRequest, PoolReply>[];
   private gradBufs: Float32Array[] = [];
   private readonly opts: OnnxTrainOptions;
 
   /** `count` workers, each with `opts` (threads per worker: usually 1). */
   constructor(count: number, opts: OnnxTrainOptions) {
     this.opts = opts;
-    this.workers = Array.from({ length: count }, () => new TrainWorker());
+    this.workers = Array.from({ length: count }, () => trainWorker());
   }
 
   get size(): number {

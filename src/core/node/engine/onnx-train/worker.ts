@@ -1,9 +1,9 @@
 // Worker-thread entry of the onnxruntime training pool: one single-threaded training engine
 // per thread, reading the pool's shared weights and writing its own shared gradients.
-import { parentPort } from 'node:worker_threads';
 import { loadOrt } from '../../inference/ort-engine.ts';
 import { OnnxTrainEngine } from './engine.ts';
 import type { PoolReply, PoolRequest } from './pool.ts';
+import { serveRequests } from '../worker-thread.ts';
 
 let engine: OnnxTrainEngine | null = null;
 
@@ -32,19 +32,8 @@ async function handle(req: PoolRequest): Promise<PoolReply> {
   }
 }
 
-parentPort!.on('message', (req: PoolRequest) => {
-  handle(req).then(
-    (reply) => {
-      const transfer = reply.op === 'predict' ? [reply.probs.buffer as ArrayBuffer] : [];
-      parentPort!.postMessage({ ok: true, reply }, transfer);
-      if (reply.op === 'close') parentPort!.close();
-    },
-    (e: unknown) => {
-      const err = e as Error & { hint?: string; code?: string };
-      parentPort!.postMessage({
-        ok: false,
-        error: { name: err.name, message: err.message, hint: err.hint, code: err.code },
-      });
-    },
-  );
-});
+serveRequests<PoolRequest, PoolReply>(
+  handle,
+  (reply) => (reply.op === 'predict' ? [reply.probs.buffer as ArrayBuffer] : []),
+  (reply) => reply.op === 'close',
+);
