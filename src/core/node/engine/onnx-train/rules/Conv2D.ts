@@ -52,7 +52,12 @@ function pointwiseFilterGradient(g: GraphBuilder, x: string, dz: string, node: P
  * one strided copy of x, not a kh*kw-times larger tensor, and every GEMM contracts over the
  * whole batch at once (measured faster than im2col for the 32x32 maps).
  */
-function shiftedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode): string {
+function shiftedFilterGradient(
+  g: GraphBuilder,
+  x: string,
+  dz: string,
+  node: PlanNode,
+): { dw: string; dzT: string } {
   const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
   const [h, w] = node.inShape as [number, number, number];
   const [oh, ow] = node.shape as [number, number, number];
@@ -81,7 +86,7 @@ function shiftedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
     }
   }
   const all = rows.length === 1 ? rows[0]! : g.op('Concat', rows, [int('axis', 0)]);
-  return g.op('Reshape', [all, g.int64([kh, kw, ci, co])]);
+  return { dw: g.op('Reshape', [all, g.int64([kh, kw, ci, co])]), dzT };
 }
 
 /**
@@ -166,18 +171,23 @@ export const conv2dRule: LayerRule = {
     const [sh, sw] = node.strides!;
     const dz = activationGradient(g, node.act, fwd.output, dy);
 
-    if (weight('bias'))
-      setGradient('bias', g.op('ReduceSum', [dz, g.int64([0, 2, 3])], [int('keepdims', 0)]));
-
     const tag = g.tag;
     g.tag = `${tag}/filter`;
-    setGradient(
-      'kernel',
-      blockedFilterGradient(g, inputs[0]!, dz, node) ??
-        (kh === 1 && kw === 1 && node.pads!.every((p) => p === 0)
-          ? pointwiseFilterGradient(g, inputs[0]!, dz, node)
-          : shiftedFilterGradient(g, inputs[0]!, dz, node)),
-    );
+    const blocked = blockedFilterGradient(g, inputs[0]!, dz, node);
+    const pointwise = kh === 1 && kw === 1 && node.pads!.every((p) => p === 0);
+    const shifted = blocked || pointwise ? null : shiftedFilterGradient(g, inputs[0]!, dz, node);
+    setGradient('kernel', blocked ?? shifted?.dw ?? pointwiseFilterGradient(g, inputs[0]!, dz, node));
+    g.tag = tag;
+    if (weight('bias')) {
+      // From dz^T [co, N*P] where the filter gradient made it: a sum along rows, measured
+      // faster than summing NCHW over (n, h, w).
+      setGradient(
+        'bias',
+        shifted
+          ? g.op('ReduceSum', [shifted.dzT, g.int64([1])], [int('keepdims', 0)])
+          : g.op('ReduceSum', [dz, g.int64([0, 2, 3])], [int('keepdims', 0)]),
+      );
+    }
 
     g.tag = `${tag}/input`;
     if (!needInput[0]) return [null];
