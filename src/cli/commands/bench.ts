@@ -146,7 +146,8 @@ class TorchChild {
     size: number,
     batch: number,
     threads: number,
-    waitPolicy: string,
+    /** OMP_WAIT_POLICY, or null for PyTorch's default (spin briefly, then sleep). */
+    waitPolicy: string | null,
   ): Promise<TorchChild | string> {
     const script = path.resolve(import.meta.dirname, '../../../scripts/torch_rounds.py');
     if (!existsSync(script)) return `no PyTorch bench script at ${script}`;
@@ -154,7 +155,9 @@ class TorchChild {
       process.env.DECOMPOSER_PYTHON ??
       (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
     const args = ['--depth', depth, '--size', size, '--batch', batch, '--threads', threads].map(String);
-    const env = { ...process.env, OMP_WAIT_POLICY: waitPolicy };
+    const env = { ...process.env };
+    if (waitPolicy) env.OMP_WAIT_POLICY = waitPolicy;
+    else delete env.OMP_WAIT_POLICY;
     const child = spawn(python, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -193,9 +196,9 @@ class TorchChild {
 }
 
 /**
- * PyTorch in each OpenMP wait policy (or only the one OMP_WAIT_POLICY names): spinning
- * threads are PyTorch's default and fastest on an idle machine, but lose their time slices
- * when anything else runs, where sleeping ones hold up far better (measured). Each round runs
+ * PyTorch in two OpenMP wait policies (or only the one OMP_WAIT_POLICY names): its default
+ * (threads spin a while before sleeping) is fastest on a quiet machine, but its threads lose
+ * their time slices when anything else runs, where passive ones hold up far better (measured). Each round runs
  * every child for its share of the time, and a figure compares against the faster one.
  */
 class TorchRounds {
@@ -216,7 +219,9 @@ class TorchRounds {
     batch: number,
     threads: number,
   ): Promise<TorchRounds | string> {
-    const policies = process.env.OMP_WAIT_POLICY ? [process.env.OMP_WAIT_POLICY] : ['ACTIVE', 'PASSIVE'];
+    // Not ACTIVE: libgomp's threads would then spin for good between rounds and take the
+    // cores from the engine measured in between.
+    const policies = process.env.OMP_WAIT_POLICY ? [process.env.OMP_WAIT_POLICY] : [null, 'PASSIVE'];
     const children = new Map<string, TorchChild>();
     for (const policy of policies) {
       const c = await TorchChild.start(depth, size, batch, threads, policy);
@@ -224,7 +229,7 @@ class TorchRounds {
         for (const open of children.values()) open.close();
         return c;
       }
-      children.set(policy.toLowerCase(), c);
+      children.set(policy?.toLowerCase() ?? 'default', c);
     }
     return new TorchRounds(children);
   }
@@ -322,9 +327,9 @@ evaluations/s (a new mask set per call). When PyTorch is installed (apt-get inst
 python3-torch) each figure alternates short rounds of PyTorch (a child process,
 scripts/torch_rounds.py) and of the engine in the same minutes, and reports per-step
 images/s of both sides (min, median, max), ratio_of_medians and ratio_of_bests;
-ratio_to_torch is the ratio of medians. PyTorch runs with OpenMP threads both spinning and
-sleeping (two children; OMP_WAIT_POLICY picks one) and each figure compares against the
-faster (torch_wait_policy). A figure whose single step would take longer than twice its time budget
+ratio_to_torch is the ratio of medians. PyTorch runs twice, with OpenMP's default wait policy
+and with OMP_WAIT_POLICY=PASSIVE (a set OMP_WAIT_POLICY picks one), and each figure compares
+against the faster (torch_wait_policy). A figure whose single step would take longer than twice its time budget
 (extrapolated from steps of 1 and 2 images) is skipped with a line saying so.
 
   --depth N           ResNet depth (default 20)
