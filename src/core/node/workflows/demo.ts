@@ -241,7 +241,12 @@ async function runDemoScenarios(
     return { dir: t.modelDir, data };
   };
   const a = o.model;
-  const b = await second('model-shapes-r8', a.data, o.config.seed + 1);
+  // Named after its dataset ("shapes-32x32", "fashion-mnist"): the demo runs on any.
+  const slug = a.data.info.name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  const b = await second(`model-${slug}-r8`, a.data, o.config.seed + 1);
   const c = await second('model-textures-r8', textures, o.config.seed);
   const spec = (
     kind: 'reuse' | 'replace',
