@@ -42,6 +42,11 @@ test('bad arguments and bad input exit 2 with one clear line, no stack trace', a
   const badBackend = run(['demo', '--backend', 'quantum']);
   assert.equal(badBackend.status, 2);
   assert.match(badBackend.stderr, /Unknown backend "quantum".*Use one of/);
+
+  // A grid's option given to Table 1 is refused, not silently ignored.
+  const gridOption = run(['experiment', 'decomposition', '--model', home, '--approach', 'CI+TI+MC']);
+  assert.equal(gridOption.status, 2);
+  assert.match(gridOption.stderr, /--approach chooses the approach of a reuse or replace grid/);
 });
 
 test('decomposer demo --json trains on the embedded dataset and prints backend and model', async () => {

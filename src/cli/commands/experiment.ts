@@ -87,6 +87,12 @@ ${GRID_USAGE}`,
         'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );
+    if (v.approach !== undefined)
+      throw new UserError(
+        '--approach chooses the approach of a reuse or replace grid; Table 1 always shows every approach.',
+        'Leave --approach out of experiment decomposition (its JSON has one row per approach).',
+        'usage',
+      );
     const settings = decomposeSettings(v, { allPoints: true });
     const m = await readModel(v);
     const data = await modelDataset(v, m, json);
