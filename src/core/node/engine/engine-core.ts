@@ -7,6 +7,7 @@ import type { BackendName, BackendReport } from '../../common/api.ts';
 import { initBackend } from './backend.ts';
 import { artifactsToModel, type ModelArtifacts, type Preprocess } from '../models/io.ts';
 import { toInputs, type Augment } from './preprocess.ts';
+import { augmentPart } from './data-parallel.ts';
 
 export interface WeightLayout {
   names: string[];
@@ -132,9 +133,7 @@ export class EngineCore {
     let correct = 0;
     for (let s = 0; s < count; s += micro) {
       const n = Math.min(micro, count - s);
-      const sub: Augment | null = aug
-        ? { dx: aug.dx.subarray(s, s + n), dy: aug.dy.subarray(s, s + n), flip: aug.flip.subarray(s, s + n) }
-        : null;
+      const sub = augmentPart(aug, s, s + n);
       const result = tf.tidy(() => {
         const x = this.inputs(images.subarray(s * per, (s + n) * per), n, sub);
         const y = tf.oneHot(tf.tensor1d(labels.subarray(s, s + n), 'int32'), classes).toFloat();

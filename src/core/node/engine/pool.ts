@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { BackendName, BackendReport } from '../../common/api.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import type { WeightLayout } from './engine-core.ts';
+import { augmentPart, combineShares, sharedBuffers, shares, spreadChunks } from './data-parallel.ts';
 import type { Augment } from './preprocess.ts';
 import { EngineHost, type Reply, type Request } from './protocol.ts';
 import type { BatchResult, TrainingEngine } from './training-engine.ts';
@@ -52,7 +53,7 @@ export function defaultWorkerCount(): number {
 
 export class EnginePool implements TrainingEngine {
   private engines: Engine[] = [];
-  private gradBufs: Float32Array[] = [];
+  private gradViews: Float32Array[] = [];
   /** The authoritative weights, flat in model.weights order. Call weightsChanged() after writing. */
   weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
   /** Averaged gradients of the last step (non-trainable slots hold averaged values). */
@@ -90,22 +91,18 @@ export class EnginePool implements TrainingEngine {
 
   /** Loads a model into every engine; its weights become the pool's weights. */
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
-    const floats = artifacts.weightData.byteLength / 4;
-    const wsab = new SharedArrayBuffer(floats * 4);
-    this.weights = new Float32Array(wsab);
-    this.weights.set(new Float32Array(artifacts.weightData.slice(0)));
-    this.grads = new Float32Array(floats);
-    this.gradBufs = [];
+    const b = sharedBuffers(artifacts.weightData, this.engines.length);
+    this.weights = b.weights;
+    this.grads = b.grads;
+    this.gradViews = b.gradViews;
     const replies = await Promise.all(
-      this.engines.map((e) => {
-        const gsab = new SharedArrayBuffer(floats * 4);
-        this.gradBufs.push(new Float32Array(gsab));
-        return e.call({ op: 'load', artifacts, pre, weights: wsab, grads: gsab });
-      }),
+      this.engines.map((e, k) =>
+        e.call({ op: 'load', artifacts, pre, weights: b.weightsBuffer, grads: b.gradBuffers[k]! }),
+      ),
     );
     this.layout = (replies[0] as Extract<Reply, { op: 'load' }>).layout;
-    if (this.layout.total !== floats)
-      throw new Error(`weight layout (${this.layout.total}) does not match weights (${floats})`);
+    if (this.layout.total !== this.weights.length)
+      throw new Error(`weight layout (${this.layout.total}) does not match weights (${this.weights.length})`);
     this.weightsChanged();
     return this.layout;
   }
@@ -125,46 +122,25 @@ export class EnginePool implements TrainingEngine {
     aug: Augment | null,
     imageBytes: number,
   ): Promise<BatchResult> {
-    const n = Math.min(this.engines.length, count);
-    const per = Math.ceil(count / n);
-    const jobs: Promise<Reply>[] = [];
-    const counts: number[] = [];
-    for (let w = 0; w < n; w++) {
-      const a = w * per;
-      const b = Math.min(count, a + per);
-      if (b <= a) break;
-      counts.push(b - a);
-      const sub: Augment | null = aug
-        ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
-        : null;
-      jobs.push(
-        this.engines[w]!.call({
+    const parts = shares(count, this.engines.length);
+    const replies = (await Promise.all(
+      parts.map(({ a, b }, k) =>
+        this.engines[k]!.call({
           op: 'grad',
           version: this.version,
           images: images.slice(a * imageBytes, b * imageBytes),
           labels: labels.slice(a, b),
           count: b - a,
-          aug: sub,
+          aug: augmentPart(aug, a, b, true),
         }),
-      );
-    }
-    const replies = (await Promise.all(jobs)) as Extract<Reply, { op: 'grad' }>[];
-    const g = this.grads;
-    const first = this.gradBufs[0]!;
-    const w0 = counts[0]! / count;
-    for (let i = 0; i < g.length; i++) g[i] = first[i]! * w0;
-    for (let k = 1; k < counts.length; k++) {
-      const buf = this.gradBufs[k]!;
-      const wk = counts[k]! / count;
-      for (let i = 0; i < g.length; i++) g[i] += buf[i]! * wk;
-    }
-    let loss = 0;
-    let correct = 0;
-    replies.forEach((r, k) => {
-      loss += r.step.loss * counts[k]!;
-      correct += r.step.correct;
-    });
-    return { loss: loss / count, correct, count };
+      ),
+    )) as Extract<Reply, { op: 'grad' }>[];
+    return combineShares(
+      this.grads,
+      this.gradViews,
+      parts,
+      replies.map((r) => r.step),
+    );
   }
 
   /** Class probabilities for many images, spread over the engines in chunks. */
@@ -176,22 +152,15 @@ export class EnginePool implements TrainingEngine {
     chunk = 256,
   ): Promise<Float32Array> {
     const out = new Float32Array(count * classes);
-    let next = 0;
-    const worker = async (e: Engine) => {
-      while (next < count) {
-        const a = next;
-        const b = Math.min(count, a + chunk);
-        next = b;
-        const r = (await e.call({
-          op: 'predict',
-          version: this.version,
-          images: images.slice(a * imageBytes, b * imageBytes),
-          count: b - a,
-        })) as Extract<Reply, { op: 'predict' }>;
-        out.set(r.probs, a * classes);
-      }
-    };
-    await Promise.all(this.engines.map(worker));
+    await spreadChunks(this.engines, count, chunk, async (e, a, b) => {
+      const r = (await e.call({
+        op: 'predict',
+        version: this.version,
+        images: images.slice(a * imageBytes, b * imageBytes),
+        count: b - a,
+      })) as Extract<Reply, { op: 'predict' }>;
+      out.set(r.probs, a * classes);
+    });
     return out;
   }
 

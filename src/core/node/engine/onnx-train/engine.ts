@@ -23,6 +23,7 @@ import {
 } from './build.ts';
 import { chooseDevice, type DeviceChoice, type TrainingDevice } from './device.ts';
 import { nchwcBlockSize } from './nchwc.ts';
+import { augmentPart } from '../data-parallel.ts';
 
 type OrtModule = typeof Ort;
 
@@ -216,9 +217,7 @@ export class OnnxTrainEngine implements TrainingEngine {
     let correct = 0;
     for (let s = 0; s < count; s += micro) {
       const n = Math.min(micro, count - s);
-      const sub: Augment | null = aug
-        ? { dx: aug.dx.subarray(s, s + n), dy: aug.dy.subarray(s, s + n), flip: aug.flip.subarray(s, s + n) }
-        : null;
+      const sub = augmentPart(aug, s, s + n);
       const onehot = new Float32Array(n * classes);
       for (let i = 0; i < n; i++) onehot[i * classes + labels[s + i]!] = 1;
       const feeds = this.weightFeeds(m.train, fed);

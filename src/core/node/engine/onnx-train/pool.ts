@@ -6,6 +6,7 @@
 import type { BackendReport } from '../../../common/api.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
 import type { WeightLayout } from '../engine-core.ts';
+import { augmentPart, combineShares, sharedBuffers, shares, spreadChunks } from '../data-parallel.ts';
 import type { Augment } from '../preprocess.ts';
 import type { BatchResult, TrainingEngine } from '../training-engine.ts';
 import type { DeviceChoice } from './device.ts';
@@ -48,7 +49,7 @@ export class OnnxTrainPool implements TrainingEngine {
   device: DeviceChoice | null = null;
   readonly inference = 'onnxruntime' as const;
   private workers: WorkerThread<PoolRequest, PoolReply>[];
-  private gradBufs: Float32Array[] = [];
+  private gradViews: Float32Array[] = [];
   private readonly opts: OnnxTrainOptions;
 
   /** `count` workers, each with `opts` (threads per worker: usually 1). */
@@ -62,18 +63,21 @@ export class OnnxTrainPool implements TrainingEngine {
   }
 
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
-    const floats = artifacts.weightData.byteLength / 4;
-    const wsab = new SharedArrayBuffer(floats * 4);
-    this.weights = new Float32Array(wsab);
-    this.weights.set(new Float32Array(artifacts.weightData.slice(0)));
-    this.grads = new Float32Array(floats);
-    this.gradBufs = [];
+    const b = sharedBuffers(artifacts.weightData, this.workers.length);
+    this.weights = b.weights;
+    this.grads = b.grads;
+    this.gradViews = b.gradViews;
     const replies = (await Promise.all(
-      this.workers.map((w) => {
-        const gsab = new SharedArrayBuffer(floats * 4);
-        this.gradBufs.push(new Float32Array(gsab));
-        return w.call({ op: 'load', artifacts, pre, weights: wsab, grads: gsab, opts: this.opts });
-      }),
+      this.workers.map((w, k) =>
+        w.call({
+          op: 'load',
+          artifacts,
+          pre,
+          weights: b.weightsBuffer,
+          grads: b.gradBuffers[k]!,
+          opts: this.opts,
+        }),
+      ),
     )) as Extract<PoolReply, { op: 'load' }>[];
     this.layout = replies[0]!.layout;
     this.device = replies[0]!.device;
@@ -90,46 +94,20 @@ export class OnnxTrainPool implements TrainingEngine {
     aug: Augment | null,
     imageBytes: number,
   ): Promise<BatchResult> {
-    const n = Math.min(this.workers.length, count);
-    const per = Math.ceil(count / n);
-    const jobs: Promise<PoolReply>[] = [];
-    const counts: number[] = [];
-    for (let w = 0; w < n; w++) {
-      const a = w * per;
-      const b = Math.min(count, a + per);
-      if (b <= a) break;
-      counts.push(b - a);
-      const sub: Augment | null = aug
-        ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
-        : null;
-      jobs.push(
-        this.workers[w]!.call({
+    const parts = shares(count, this.workers.length);
+    const replies = (await Promise.all(
+      parts.map(({ a, b }, k) =>
+        this.workers[k]!.call({
           op: 'grad',
           images: images.slice(a * imageBytes, b * imageBytes),
           labels: labels.slice(a, b),
           count: b - a,
-          aug: sub,
+          aug: augmentPart(aug, a, b, true),
         }),
-      );
-    }
-    const replies = (await Promise.all(jobs)) as Extract<PoolReply, { op: 'grad' }>[];
+      ),
+    )) as Extract<PoolReply, { op: 'grad' }>[];
     // Weighted by share: gradients of the mean loss, and the moving statistics' new values.
-    const g = this.grads;
-    const w0 = counts[0]! / count;
-    const first = this.gradBufs[0]!;
-    for (let i = 0; i < g.length; i++) g[i] = first[i]! * w0;
-    for (let k = 1; k < counts.length; k++) {
-      const buf = this.gradBufs[k]!;
-      const wk = counts[k]! / count;
-      for (let i = 0; i < g.length; i++) g[i] += buf[i]! * wk;
-    }
-    let loss = 0;
-    let correct = 0;
-    replies.forEach((r, k) => {
-      loss += r.loss * counts[k]!;
-      correct += r.correct;
-    });
-    return { loss: loss / count, correct, count };
+    return combineShares(this.grads, this.gradViews, parts, replies);
   }
 
   async predict(
@@ -140,25 +118,17 @@ export class OnnxTrainPool implements TrainingEngine {
     chunk = 256,
   ): Promise<Float32Array> {
     const out = new Float32Array(count * classes);
-    let next = 0;
-    await Promise.all(
-      this.workers.map(async (w) => {
-        while (next < count) {
-          const a = next;
-          const b = Math.min(count, a + chunk);
-          next = b;
-          const r = (await w.call({
-            op: 'predict',
-            images: images.slice(a * imageBytes, b * imageBytes),
-            count: b - a,
-            imageBytes,
-            classes,
-            chunk,
-          })) as Extract<PoolReply, { op: 'predict' }>;
-          out.set(r.probs, a * classes);
-        }
-      }),
-    );
+    await spreadChunks(this.workers, count, chunk, async (w, a, b) => {
+      const r = (await w.call({
+        op: 'predict',
+        images: images.slice(a * imageBytes, b * imageBytes),
+        count: b - a,
+        imageBytes,
+        classes,
+        chunk,
+      })) as Extract<PoolReply, { op: 'predict' }>;
+      out.set(r.probs, a * classes);
+    });
     return out;
   }
 

@@ -1,0 +1,102 @@
+// Synchronous data parallelism, shared by both training pools (tfjs engines and onnxruntime
+// sessions in worker threads): the authoritative weights in one shared buffer every worker
+// reads, a gradient buffer per worker, a batch split into contiguous shares, the shares'
+// gradients of their mean loss combined into the whole batch's, and many images spread over
+// the workers in chunks for prediction.
+import type { Augment } from './preprocess.ts';
+import type { BatchResult } from './training-engine.ts';
+
+/** Images a..b of a batch's augmentation (views, or copies to post to another thread). */
+export function augmentPart(aug: Augment | null, a: number, b: number, copy = false): Augment | null {
+  if (!aug) return null;
+  return copy
+    ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
+    : { dx: aug.dx.subarray(a, b), dy: aug.dy.subarray(a, b), flip: aug.flip.subarray(a, b) };
+}
+
+export interface SharedBuffers {
+  /** The pool's weights, a view of `weightsBuffer`. */
+  weights: Float32Array<SharedArrayBuffer>;
+  weightsBuffer: SharedArrayBuffer;
+  /** The whole batch's gradients, combined from the workers'. */
+  grads: Float32Array<ArrayBuffer>;
+  /** One per worker: its buffer, and this thread's view of it. */
+  gradBuffers: SharedArrayBuffer[];
+  gradViews: Float32Array[];
+}
+
+/** Shared weights (a copy of `weightData`) and a gradient buffer for each of `workers`. */
+export function sharedBuffers(weightData: ArrayBuffer, workers: number): SharedBuffers {
+  const floats = weightData.byteLength / 4;
+  const weightsBuffer = new SharedArrayBuffer(floats * 4);
+  const weights = new Float32Array(weightsBuffer);
+  weights.set(new Float32Array(weightData));
+  const gradBuffers = Array.from({ length: workers }, () => new SharedArrayBuffer(floats * 4));
+  return {
+    weights,
+    weightsBuffer,
+    grads: new Float32Array(floats),
+    gradBuffers,
+    gradViews: gradBuffers.map((b) => new Float32Array(b)),
+  };
+}
+
+/** Contiguous shares [a, b) of a batch of `count`, one per worker, at most `workers`. */
+export function shares(count: number, workers: number): { a: number; b: number }[] {
+  const n = Math.min(workers, count);
+  const per = Math.ceil(count / n);
+  const out: { a: number; b: number }[] = [];
+  for (let a = 0; a < count; a += per) out.push({ a, b: Math.min(count, a + per) });
+  return out;
+}
+
+/**
+ * The whole batch's gradient of its mean loss, into `grads`: the shares' gradients weighted
+ * by their size (share k's in `views[k]`); its loss and hits from the shares' results.
+ */
+export function combineShares(
+  grads: Float32Array,
+  views: Float32Array[],
+  parts: { a: number; b: number }[],
+  results: { loss: number; correct: number }[],
+): BatchResult {
+  const count = parts.at(-1)!.b;
+  const w0 = (parts[0]!.b - parts[0]!.a) / count;
+  const first = views[0]!;
+  for (let i = 0; i < grads.length; i++) grads[i] = first[i]! * w0;
+  for (let k = 1; k < parts.length; k++) {
+    const v = views[k]!;
+    const wk = (parts[k]!.b - parts[k]!.a) / count;
+    for (let i = 0; i < grads.length; i++) grads[i] += v[i]! * wk;
+  }
+  let loss = 0;
+  let correct = 0;
+  results.forEach((r, k) => {
+    loss += r.loss * (parts[k]!.b - parts[k]!.a);
+    correct += r.correct;
+  });
+  return { loss: loss / count, correct, count };
+}
+
+/**
+ * Runs `count` items in chunks of `chunk` over `workers`, each worker taking the next chunk
+ * as soon as it is free; `run` handles items a..b.
+ */
+export async function spreadChunks<W>(
+  workers: readonly W[],
+  count: number,
+  chunk: number,
+  run: (worker: W, a: number, b: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    workers.map(async (w) => {
+      while (next < count) {
+        const a = next;
+        const b = Math.min(count, a + chunk);
+        next = b;
+        await run(w, a, b);
+      }
+    }),
+  );
+}
