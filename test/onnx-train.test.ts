@@ -3,7 +3,6 @@
 // checkpoints tfjs reads, a bit-identical resume after kill -9, and the engine choice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,12 +16,12 @@ import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
 import { DEFAULT_PREPROCESS, MODEL_JSON, WEIGHTS_BIN, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { Rng } from '../src/core/node/data/random.ts';
-import { train, type TrainResult } from '../src/core/node/train/trainer.ts';
+import { train } from '../src/core/node/train/trainer.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { runTrainChild } from './helpers/train-process.ts';
 
 const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-onnx-train-'));
-const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
 
 /** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
 async function compare(model: tf.LayersModel, n: number, seed: number) {
@@ -218,31 +217,8 @@ test("a ResNet (and its BN variant) trains on onnxruntime along the wasm engine'
   }
 });
 
-function runChild(
-  runDir: string,
-  epochs: number,
-  killAfterEpoch?: number,
-): Promise<{ result?: TrainResult; killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, runDir, String(epochs), '2', 'onnxruntime'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let result: TrainResult | undefined;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const l of lines) {
-        const msg = JSON.parse(l) as { epoch?: number; result?: TrainResult };
-        if (msg.result) result = msg.result;
-        if (killAfterEpoch !== undefined && msg.epoch === killAfterEpoch) p.kill('SIGKILL');
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (_code, signal) => resolve({ result, killed: signal === 'SIGKILL' }));
-  });
-}
+const runChild = (runDir: string, epochs: number, killAfterEpoch?: number) =>
+  runTrainChild(runDir, epochs, { killAfterEpoch, workers: 2, backend: 'onnxruntime' });
 
 test('a run killed with SIGKILL on onnxruntime (two worker threads) resumes bit-identical to an uninterrupted one', async () => {
   const killedDir = await tmp();

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,6 @@ import {
   train,
   validationSplit,
   type TrainEvent,
-  type TrainResult,
 } from '../src/core/node/train/trainer.ts';
 import { EnginePool } from '../src/core/node/engine/pool.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
@@ -21,10 +19,10 @@ import { topKAccuracy } from '../src/core/node/train/metrics.ts';
 import { toInputs } from '../src/core/node/engine/preprocess.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { runTrainChild } from './helpers/train-process.ts';
 import { Rng } from '../src/core/node/data/random.ts';
 
 const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-train-'));
-const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
 
 test('training on a tiny dataset lowers the loss, keeps the best epoch and reports test accuracy', async () => {
   const events: TrainEvent[] = [];
@@ -98,31 +96,8 @@ test('the saved best checkpoint reloads and predicts identically to the engine',
   assert.equal(topKAccuracy(probs, data.test.labels, 4, 1), r.top1);
 });
 
-function runChild(
-  runDir: string,
-  epochs: number,
-  killAfterEpoch?: number,
-): Promise<{ result?: TrainResult; killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, runDir, String(epochs)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let result: TrainResult | undefined;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const lines = out.split('\n');
-      out = lines.pop()!;
-      for (const l of lines) {
-        const msg = JSON.parse(l) as { epoch?: number; result?: TrainResult };
-        if (msg.result) result = msg.result;
-        if (killAfterEpoch !== undefined && msg.epoch === killAfterEpoch) p.kill('SIGKILL');
-      }
-    });
-    p.on('error', reject);
-    p.on('exit', (_code, signal) => resolve({ result, killed: signal === 'SIGKILL' }));
-  });
-}
+const runChild = (runDir: string, epochs: number, killAfterEpoch?: number) =>
+  runTrainChild(runDir, epochs, { killAfterEpoch });
 
 test('a killed run resumes from its last checkpoint and ends exactly where an uninterrupted run does', async () => {
   const killedDir = await tmp();
