@@ -330,7 +330,7 @@ images/s of both sides (min, median, max), ratio_of_medians and ratio_of_bests;
 ratio_to_torch is the ratio of medians. PyTorch runs twice, with OpenMP's default wait policy
 and with OMP_WAIT_POLICY=PASSIVE (a set OMP_WAIT_POLICY picks one), and each figure compares
 against the faster (torch_wait_policy). A figure whose single step would take longer than twice its time budget
-(extrapolated from steps of 1 and 2 images) is skipped with a line saying so.
+(extrapolated from steps of 1 and 2 images per worker) is skipped with a line saying so.
 
   --depth N           ResNet depth (default 20)
   --size N            input size (default 32)
@@ -434,7 +434,7 @@ against the faster (torch_wait_policy). A figure whose single step would take lo
       };
       // A figure whose single step would not fit its time budget is skipped (the pure-JS cpu
       // backend takes minutes per step): the step's time is extrapolated linearly from steps
-      // of 1 and 2 images (a fixed cost plus a cost per image).
+      // of 1 and 2 images per worker (a fixed cost plus a cost per image).
       // Twice the figure's budget (at least 2 s): the extrapolation is rough on a busy machine,
       // and a tiny --seconds must still measure what is fast.
       const stepBudget = Math.max(2 * seconds, 2);
@@ -443,19 +443,24 @@ against the faster (torch_wait_policy). A figure whose single step would take lo
           figure,
           ...base,
           skipped: true,
-          reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images), over ${stepBudget} s (twice --seconds, at least 2)`,
+          reason: `one step of ${batch} images would take about ${Math.round(estimate)} s (extrapolated from 1 and 2 images per worker), over ${stepBudget} s (twice --seconds, at least 2)`,
         });
-      const probeSeconds = async (fn: (n: number) => Promise<void>) => {
-        await fn(1); // warm-up
+      // Steps of one and two images per worker: a pool runs its shares side by side, so the
+      // cost per image is measured on each worker's share (1 and 2 images on one worker alone
+      // would look free on the second).
+      const probeSeconds = async (fn: (n: number) => Promise<void>, workers: number) => {
+        const p = Math.max(1, Math.min(workers, batch));
+        await fn(p); // warm-up
         const time = async (n: number) => {
           const t0 = performance.now();
           await fn(n);
           return (performance.now() - t0) / 1000;
         };
-        const t1 = await time(1);
-        if (batch === 1) return t1;
-        const t2 = await time(2);
-        return Math.max(t2, t1 + (t2 - t1) * (batch - 1));
+        const t1 = await time(p);
+        // A full step costs at least one share's: past the budget already, no second probe.
+        if (batch <= p || t1 > stepBudget) return t1;
+        const t2 = await time(Math.min(2 * p, batch));
+        return Math.max(t2, t1 + (t2 - t1) * (Math.ceil(batch / p) - 1));
       };
       const measureTraining = async (
         engine: TrainingEngine,
@@ -473,7 +478,7 @@ against the faster (torch_wait_policy). A figure whose single step would take lo
           adam.step(engine.weights, engine.grads, ranges);
           engine.weightsChanged();
         };
-        const estimate = await probeSeconds(step);
+        const estimate = await probeSeconds(step, engine.size);
         if (estimate > stepBudget) return skipped('training', base, estimate);
         const trn = await measure('training', base, () => step(batch));
         bestTrainRate = Math.max(bestTrainRate, trn);
@@ -548,7 +553,7 @@ against the faster (torch_wait_policy). A figure whose single step would take lo
             };
             const predict = async (n: number) =>
               void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
-            const estimate = await probeSeconds(predict);
+            const estimate = await probeSeconds(predict, pool.size);
             if (estimate > stepBudget) skipped('inference', base, estimate);
             else {
               await measure('inference', base, () => predict(batch));
