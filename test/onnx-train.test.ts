@@ -213,6 +213,28 @@ test("a ResNet (and its BN variant) trains on onnxruntime along the wasm engine'
       }),
     );
     assert.equal(model.outputs[0]!.shape[1], 4);
+    // Validation's eval graph (batch norm from its moving statistics) predicts what tfjs does.
+    const engine = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
+    try {
+      await engine.load(await modelToArtifacts(model), DEFAULT_PREPROCESS);
+      const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
+      const per = h! * w! * c!;
+      const rng = new Rng(9);
+      const images = Uint8Array.from({ length: 6 * per }, () => rng.int(256));
+      const ours = await engine.predict(images, 6, per, 4);
+      const { mean, std } = DEFAULT_PREPROCESS;
+      const x = tf.tensor4d(
+        Float32Array.from(images, (v) => (v - mean) / std),
+        [6, h!, w!, c!],
+      );
+      const theirs = (model.predict(x) as tf.Tensor).dataSync();
+      x.dispose();
+      ours.forEach((p, i) =>
+        assert.ok(Math.abs(p - theirs[i]!) <= 1e-4, `bn=${batchNorm} probability ${i}: ${p} vs ${theirs[i]}`),
+      );
+    } finally {
+      await engine.close();
+    }
     model.dispose();
   }
 });

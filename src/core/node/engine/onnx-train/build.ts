@@ -99,8 +99,9 @@ export function buildGraph(
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   for (const planNode of plan.nodes) {
     if (planNode.op === 'input') {
+      // Images stay NHWC, tfjs's layout, in the whole graph.
       g.input(INPUTS, ['N', h, w, c]);
-      values.set(planNode.name, g.transpose(INPUTS, [null, h, w, c], [0, 3, 1, 2]));
+      values.set(planNode.name, INPUTS);
       continue;
     }
     const node = planNode === head ? { ...planNode, act: 'linear' as const } : planNode;

@@ -14,35 +14,29 @@ export function blockable(ci: number, co: number, block: number): boolean {
   return block > 0 && co % block === 0 && (ci % block === 0 || ci < block);
 }
 
-/**
- * An OIHW filter value in the blocked layout the NCHWc kernels read (logical shape kept).
- * `i` null: a multiple of the block known only when the graph runs.
- */
-function blockedFilter(
-  g: GraphBuilder,
-  w: string,
-  [o, i, kh, kw]: [number, number | null, number, number],
-  block: number,
-): string {
+/** An OIHW filter value in the blocked layout the NCHWc kernels read (logical shape kept). */
+function blockedFilter(g: GraphBuilder, w: string, [o, i, kh, kw]: number[], block: number): string {
   const b = block;
   // Input channels below the block: the input stays NCHW and the filter is OIHWBo.
   const [shape, perm] =
-    i === null || i % b === 0
+    i! % b === 0
       ? [
-          [o / b, b, i === null ? -1 : i / b, b, kh, kw],
+          [o! / b, b, i! / b, b, kh!, kw!],
           [0, 2, 4, 5, 3, 1],
         ]
       : [
-          [o / b, b, i, kh, kw],
+          [o! / b, b, i!, kh!, kw!],
           [0, 2, 3, 4, 1],
         ];
   const t = g.op('Transpose', [g.op('Reshape', [w, g.int64(shape)])], [ints('perm', perm)]);
-  return g.op('Reshape', [t, g.int64([o, i ?? -1, kh, kw])]);
+  return g.op('Reshape', [t, g.int64([o!, i!, kh!, kw!])]);
 }
 
 /**
- * A convolution of the NCHW value `x` by the OIHW filter value `w` on the blocked kernels;
- * returns NCHW. `relu` fuses the activation.
+ * A convolution of the NHWC value `x` (the graph's layout) by the OIHW filter value `w` on
+ * the blocked kernels; returns NHWC. onnxruntime's reorders read and write channels-last as
+ * fast as NCHW (measured), so the layout costs nothing here and spares the filter
+ * gradients their transposes. `relu` fuses the activation.
  */
 export function blockedConv(
   g: GraphBuilder,
@@ -50,46 +44,35 @@ export function blockedConv(
   w: string,
   bias: string | null,
   dims: {
-    /** Input channels; null: a multiple of the block known only when the graph runs. */
-    ci: number | null;
+    ci: number;
     co: number;
+    /** Input height and width (a channels-first copy is made when ci is below the block). */
+    inHW: [number, number];
     k: [number, number];
     strides: [number, number];
     pads: number[];
-    dilations?: [number, number];
-    /** `w` already holds the blocked filter layout. */
-    blockedFilter?: boolean;
   },
   block: number,
   relu = false,
 ): string {
   const { ci, co, k, strides, pads } = dims;
+  const [h, w_] = dims.inHW;
+  // Fewer input channels than a block: the kernels read NCHW input directly.
   const xin =
-    ci === null || ci % block === 0 ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 0)]) : x;
-  const wb = dims.blockedFilter ? w : blockedFilter(g, w, [co, ci, k[0], k[1]], block);
+    ci % block === 0
+      ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 1)])
+      : g.transpose(x, [null, h, w_, ci], [0, 3, 1, 2]);
+  const wb = blockedFilter(g, w, [co, ci, k[0], k[1]], block);
   const attrs: Attr[] = [
     ints('kernel_shape', k),
     ints('strides', strides),
     ints('pads', pads),
-    ints('dilations', dims.dilations ?? [1, 1]),
+    ints('dilations', [1, 1]),
     int('group', 1),
   ];
   if (relu) attrs.push(str('activation', 'Relu'));
   const y = g.opIn(NCHWC, 'Conv', bias ? [xin, wb, bias] : [xin, wb], attrs);
-  return g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 0)]);
-}
-
-/**
- * `x` with its axis 1 padded with zeros to a multiple of the block (its size is only known
- * when the graph runs: the batch, used as channels by the filter gradient).
- */
-export function padToBlock(g: GraphBuilder, x: string, block: number, axis = 1): string {
-  const n = g.op('Gather', [g.op('Shape', [x]), g.int64([axis])]);
-  const b = g.int64([block]);
-  const r = g.op('Mod', [g.op('Sub', [b, g.op('Mod', [n, b])]), b]);
-  const zeros = (k: number) => g.int64(Array.from({ length: k }, () => 0));
-  const pads = g.op('Concat', [zeros(4 + axis), r, zeros(3 - axis)], [int('axis', 0)]);
-  return g.op('Pad', [x, pads]);
+  return g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 1)]);
 }
 
 let detected: Promise<number> | null = null;
@@ -103,24 +86,23 @@ export function nchwcBlockSize(ort: typeof Ort): Promise<number> {
     for (const block of [16, 8, 4]) {
       try {
         const g = new GraphBuilder();
-        g.input('x', [n, c, h, h]);
+        g.input('x', [n, h, h, c]);
         g.input('w', [c, c, kk, kk]);
         const dims = {
           ci: c,
           co: c,
+          inHW: [h, h] as [number, number],
           k: [kk, kk] as [number, number],
           strides: [1, 1] as [number, number],
           pads: [1, 1, 1, 1],
         };
-        g.output(
-          'ref',
-          g.op('Conv', ['x', 'w'], [ints('kernel_shape', [kk, kk]), ints('pads', [1, 1, 1, 1])]),
-          [n, c, h, h],
-        );
-        g.output('blocked', blockedConv(g, 'x', 'w', null, dims, block), [n, c, h, h]);
+        const nchw = g.op('Transpose', ['x'], [ints('perm', [0, 3, 1, 2])]);
+        const ref = g.op('Conv', [nchw, 'w'], [ints('kernel_shape', [kk, kk]), ints('pads', [1, 1, 1, 1])]);
+        g.output('ref', g.op('Transpose', [ref], [ints('perm', [0, 2, 3, 1])]), [n, h, h, c]);
+        g.output('blocked', blockedConv(g, 'x', 'w', null, dims, block), [n, h, h, c]);
         const s = await ort.InferenceSession.create(g.encode(), { logSeverityLevel: 4 });
         const r = await s.run({
-          x: new ort.Tensor('float32', x, [n, c, h, h]),
+          x: new ort.Tensor('float32', x, [n, h, h, c]),
           w: new ort.Tensor('float32', w, [c, c, kk, kk]),
         });
         await s.release();

@@ -1,82 +1,87 @@
-// BatchNormalization over the channel axis (NCHW axis 1, or the units of a flat tensor).
+// BatchNormalization over the channel axis: the last one, for NHWC images and flat tensors.
 // Training: batch mean and (biased) variance, as tfjs-layers computes them, and the moving
 // statistics updated as tfjs does (moving - (moving - batch) * (1 - momentum)), given back
 // as new values. Inference: the moving statistics.
-import { float, int, ints, type GraphBuilder } from '../graph.ts';
+//
+// Images are handled as rows of [w * c] values with every per-channel vector tiled w times:
+// onnxruntime broadcasts a vector of c along the last axis slowly (one short span at a time;
+// measured about 3x a same-shape op), and a row as long as the image's width runs at full
+// speed. Sums reduce the rows first and then the w positions (two stages: more accurate than
+// one pass over every position, which drifted enough to flip ReLU masks).
+import { int, type GraphBuilder } from '../graph.ts';
 import type { LayerRule, RuleContext } from './types.ts';
 
 function perChannel(ctx: RuleContext) {
   const { g, node } = ctx;
   const c = node.inShape[node.inShape.length - 1]!;
-  const rank = node.inShape.length + 1;
-  const bshape = rank === 4 ? [1, c, 1, 1] : [1, c];
-  const axes = rank === 4 ? [0, 2, 3] : [0];
-  const gamma = ctx.weight('gamma');
-  const beta = ctx.weight('beta');
-  const b = (v: string) => g.op('Reshape', [v, g.int64(bshape)]);
-  return { c, axes, gamma, beta, b };
+  // Positions per row: the width for images, 1 for flat tensors.
+  const w = node.inShape.length === 3 ? node.inShape[1]! : 1;
+  const rows = (v: string) => (w === 1 ? v : g.op('Reshape', [v, g.int64([-1, w * c])]));
+  const unrows = (v: string) => (w === 1 ? v : g.op('Reshape', [v, g.int64([-1, ...node.inShape])]));
+  const tiled = (v: string) => (w === 1 ? v : g.op('Tile', [v, g.int64([w])]));
+  const sum = (v: string) => {
+    const r = g.op('ReduceSum', [v, g.int64([0])], [int('keepdims', 0)]);
+    return w === 1
+      ? r
+      : g.op('ReduceSum', [g.op('Reshape', [r, g.int64([w, c])]), g.int64([0])], [int('keepdims', 0)]);
+  };
+  return { g, c, rows, unrows, tiled, sum, gamma: ctx.weight('gamma'), beta: ctx.weight('beta') };
 }
 
-const mean = (g: GraphBuilder, x: string, axes: number[]) =>
-  g.op('ReduceMean', [x], [ints('axes', axes), int('keepdims', 1)]);
+/** 1 / (values per channel in the batch), computed when the graph runs (the batch varies). */
+function inverseCount(g: GraphBuilder, x: string, c: number): string {
+  const count = g.op('Div', [g.op('Cast', [g.op('Size', [x])], [int('to', 1)]), g.scalar(c)]);
+  return g.op('Reciprocal', [count]);
+}
 
 export const batchNormRule: LayerRule = {
   classNames: ['BatchNormalization'],
   forward(ctx) {
-    const { g, node, inputs, mode } = ctx;
-    const { c, axes, gamma, beta, b } = perChannel(ctx);
-    const x = inputs[0]!;
-    const eps = node.epsilon!;
+    const { node, inputs, mode } = ctx;
+    const { g, c, rows, unrows, tiled, sum, gamma, beta } = perChannel(ctx);
+    const x = rows(inputs[0]!);
+    const eps = g.scalar(node.epsilon!);
+    const rsqrt = (v: string) => g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [v, eps])])]);
     if (mode === 'eval') {
-      return {
-        output: g.op(
-          'BatchNormalization',
-          [
-            x,
-            gamma ?? g.floats([c], new Float32Array(c).fill(1)),
-            beta ?? g.floats([c], new Float32Array(c)),
-            ctx.weight('moving_mean')!,
-            ctx.weight('moving_variance')!,
-          ],
-          [float('epsilon', eps)],
-        ),
-      };
+      // x * scale + shift, from the moving statistics.
+      const rstd = rsqrt(ctx.weight('moving_variance')!);
+      const scale = gamma ? g.op('Mul', [gamma, rstd]) : rstd;
+      let shift = g.op('Neg', [g.op('Mul', [ctx.weight('moving_mean')!, scale])]);
+      if (beta) shift = g.op('Add', [shift, beta]);
+      return { output: unrows(g.op('Add', [g.op('Mul', [x, tiled(scale)]), tiled(shift)])) };
     }
-    const mu = mean(g, x, axes);
-    const xc = g.op('Sub', [x, mu]);
-    const variance = mean(g, g.op('Mul', [xc, xc]), axes);
-    const rstd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(eps)])])]);
-    const xhat = g.op('Mul', [xc, rstd]);
-    let y = gamma ? g.op('Mul', [xhat, b(gamma)]) : xhat;
-    if (beta) y = g.op('Add', [y, b(beta)]);
+    const inv = inverseCount(g, x, c);
+    const mu = g.op('Mul', [sum(x), inv]);
+    const xc = g.op('Sub', [x, tiled(mu)]);
+    const variance = g.op('Mul', [sum(g.op('Mul', [xc, xc])), inv]);
+    const rstd = rsqrt(variance);
+    const xhat = g.op('Mul', [xc, tiled(rstd)]);
+    let y = gamma ? g.op('Mul', [xhat, tiled(gamma)]) : xhat;
+    if (beta) y = g.op('Add', [y, tiled(beta)]);
     const decay = g.scalar(1 - (node.momentum ?? 0.99));
     for (const [kind, batch] of [
       ['moving_mean', mu],
       ['moving_variance', variance],
     ] as const) {
       const moving = ctx.weight(kind)!;
-      const flat = g.op('Reshape', [batch, g.int64([c])]);
-      ctx.setUpdate(kind, g.op('Sub', [moving, g.op('Mul', [g.op('Sub', [moving, flat]), decay])]));
+      ctx.setUpdate(kind, g.op('Sub', [moving, g.op('Mul', [g.op('Sub', [moving, batch]), decay])]));
     }
-    return { output: y, saved: { xhat, rstd } };
+    return { output: unrows(y), saved: { xhat, rstd, inv } };
   },
-  backward(ctx, fwd, dy, needInput) {
-    const { g, inputs } = ctx;
-    const { c, axes, gamma, beta, b } = perChannel(ctx);
-    const { xhat, rstd } = fwd.saved!;
-    const sum = (v: string) => g.op('ReduceSum', [v, g.int64(axes)], [int('keepdims', 0)]);
+  backward(ctx, fwd, dyIn, needInput) {
+    const { g, rows, unrows, tiled, sum, gamma, beta } = perChannel(ctx);
+    const { xhat, rstd, inv } = fwd.saved!;
+    const dy = rows(dyIn);
     const dbeta = sum(dy);
     const dgamma = sum(g.op('Mul', [dy, xhat!]));
     if (beta) ctx.setGradient('beta', dbeta);
     if (gamma) ctx.setGradient('gamma', dgamma);
     if (!needInput[0]) return [null];
     // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), means over batch and space.
-    const count = g.op('Div', [g.op('Cast', [g.op('Size', [inputs[0]!])], [int('to', 1)]), g.scalar(c)]);
-    const inv = g.op('Reciprocal', [count]);
-    const mdy = b(g.op('Mul', [dbeta, inv]));
-    const mdyx = b(g.op('Mul', [dgamma, inv]));
+    const mdy = tiled(g.op('Mul', [dbeta, inv!]));
+    const mdyx = tiled(g.op('Mul', [dgamma, inv!]));
     const centred = g.op('Sub', [g.op('Sub', [dy, mdy]), g.op('Mul', [xhat!, mdyx])]);
-    const scale = gamma ? g.op('Mul', [b(gamma), rstd!]) : rstd!;
-    return [g.op('Mul', [centred, scale])];
+    const scale = tiled(gamma ? g.op('Mul', [gamma, rstd!]) : rstd!);
+    return [unrows(g.op('Mul', [centred, scale]))];
   },
 };

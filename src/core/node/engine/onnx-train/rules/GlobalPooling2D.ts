@@ -1,4 +1,4 @@
-// GlobalAveragePooling2D and GlobalMaxPooling2D over NCHW values.
+// GlobalAveragePooling2D and GlobalMaxPooling2D over NHWC values.
 import { int, ints } from '../graph.ts';
 import type { LayerRule } from './types.ts';
 
@@ -6,15 +6,15 @@ export const globalPoolingRule: LayerRule = {
   classNames: ['GlobalAveragePooling2D', 'GlobalMaxPooling2D'],
   forward({ g, node, inputs }) {
     if (node.pool === 'max') {
-      const m = g.op('ReduceMax', [inputs[0]!], [ints('axes', [2, 3]), int('keepdims', 1)]);
-      return { output: g.op('Squeeze', [m, g.int64([2, 3])]), saved: { max: m } };
+      const m = g.op('ReduceMax', [inputs[0]!], [ints('axes', [1, 2]), int('keepdims', 1)]);
+      return { output: g.op('Squeeze', [m, g.int64([1, 2])]), saved: { max: m } };
     }
-    return { output: g.op('ReduceMean', [inputs[0]!], [ints('axes', [2, 3]), int('keepdims', 0)]) };
+    return { output: g.op('ReduceMean', [inputs[0]!], [ints('axes', [1, 2]), int('keepdims', 0)]) };
   },
   backward({ g, node, inputs }, fwd, dy, needInput) {
     if (!needInput[0]) return [null];
     const [h, w] = node.inShape as [number, number, number];
-    const d4 = g.op('Unsqueeze', [dy, g.int64([2, 3])]);
+    const d4 = g.op('Unsqueeze', [dy, g.int64([1, 2])]);
     if (node.pool === 'max') {
       // Like tfjs: every position equal to the maximum receives the gradient.
       const hit = g.op('Cast', [g.op('Equal', [inputs[0]!, fwd.saved!.max!])], [int('to', 1)]);

@@ -1,7 +1,8 @@
 // AveragePooling2D and MaxPooling2D (tfjs pads; averages exclude padding, as tfjs's forward).
 // Average backward: dy divided by each window's count of real inputs, spread back by a
 // depthwise ConvTranspose with ones. Max backward: dy scattered (added) to the position
-// MaxPool's indices name.
+// MaxPool's indices name. ONNX pools NCHW only: values are transposed in and out of the
+// graph's NHWC.
 import { int, ints, str } from '../graph.ts';
 import type { LayerRule } from './types.ts';
 
@@ -24,22 +25,27 @@ function windowCounts(
 export const pooling2dRule: LayerRule = {
   classNames: ['AveragePooling2D', 'MaxPooling2D'],
   forward({ g, node, inputs }) {
+    const [h, w, c] = node.inShape as [number, number, number];
+    const [oh, ow] = node.shape as [number, number, number];
+    const x = g.transpose(inputs[0]!, [null, h, w, c], [0, 3, 1, 2]);
+    const out = (y: string) => g.transpose(y, [null, c, oh, ow], [0, 2, 3, 1]);
     const attrs = [
       ints('kernel_shape', node.poolSize!),
       ints('strides', node.strides!),
       ints('pads', node.pads!),
     ];
     if (node.pool === 'avg') {
-      return { output: g.op('AveragePool', [inputs[0]!], [...attrs, int('count_include_pad', 0)]) };
+      return { output: out(g.op('AveragePool', [x], [...attrs, int('count_include_pad', 0)])) };
     }
-    const [y, idx] = g.opN('MaxPool', [inputs[0]!], 2, attrs);
-    return { output: y!, saved: { idx: idx! } };
+    const [y, idx] = g.opN('MaxPool', [x], 2, attrs);
+    return { output: out(y!), saved: { idx: idx!, x } };
   },
-  backward({ g, node, inputs }, fwd, dy, needInput) {
+  backward({ g, node }, fwd, dyNhwc, needInput) {
     if (!needInput[0]) return [null];
-    const x = inputs[0]!;
     const [h, w, c] = node.inShape as [number, number, number];
     const [oh, ow] = node.shape as [number, number, number];
+    const dy = g.transpose(dyNhwc, [null, oh, ow, c], [0, 3, 1, 2]);
+    const nhwc = (d: string) => g.transpose(d, [null, c, h, w], [0, 2, 3, 1]);
     const [kh, kw] = node.poolSize!;
     const [sh, sw] = node.strides!;
     const [pt, pl, pb, pr] = node.pads!;
@@ -47,19 +53,22 @@ export const pooling2dRule: LayerRule = {
       const counts = g.floats([1, 1, oh, ow], windowCounts([h, w], [oh, ow], [kh, kw], [sh, sw], [pt, pl]));
       const ones = g.floats([c, 1, kh, kw], new Float32Array(c * kh * kw).fill(1));
       return [
-        g.op(
-          'ConvTranspose',
-          [g.op('Div', [dy, counts]), ones],
-          [
-            ints('kernel_shape', [kh, kw]),
-            ints('strides', [sh, sw]),
-            ints('pads', [pt, pl, pb, pr]),
-            ints('output_padding', [h - sh * (oh - 1) - kh + pt + pb, w - sw * (ow - 1) - kw + pl + pr]),
-            int('group', c),
-          ],
+        nhwc(
+          g.op(
+            'ConvTranspose',
+            [g.op('Div', [dy, counts]), ones],
+            [
+              ints('kernel_shape', [kh, kw]),
+              ints('strides', [sh, sw]),
+              ints('pads', [pt, pl, pb, pr]),
+              ints('output_padding', [h - sh * (oh - 1) - kh + pt + pb, w - sw * (ow - 1) - kw + pl + pr]),
+              int('group', c),
+            ],
+          ),
         ),
       ];
     }
+    const x = fwd.saved!.x!;
     const flat = g.int64([-1]);
     const zeros = g.op('ConstantOfShape', [g.op('Unsqueeze', [g.op('Size', [x]), g.int64([0])])]);
     const idx = g.op('Reshape', [fwd.saved!.idx!, flat]);
@@ -68,6 +77,6 @@ export const pooling2dRule: LayerRule = {
       [zeros, idx, g.op('Reshape', [dy, flat])],
       [int('axis', 0), str('reduction', 'add')],
     );
-    return [g.op('Reshape', [scattered, g.op('Shape', [x])])];
+    return [nhwc(g.op('Reshape', [scattered, g.op('Shape', [x])]))];
   },
 };

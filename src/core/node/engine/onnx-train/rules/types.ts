@@ -1,6 +1,7 @@
 // What a layer's training rule sees: the graph, its plan node, its input values and its
-// weights (graph inputs in tfjs layout). Values inside the graph are NCHW for images and
-// [N, units] for flat tensors.
+// weights (graph inputs in tfjs layout). Values inside the graph are NHWC for images (as in
+// tfjs: the filter gradients' GEMMs read them without transposes) and [N, units] for flat
+// tensors.
 import type { PlanNode } from '../../../inference/plan.ts';
 import type { GraphBuilder } from '../graph.ts';
 
