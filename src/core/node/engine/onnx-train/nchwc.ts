@@ -58,10 +58,14 @@ export function blockedConv(
   const { ci, co, k, strides, pads } = dims;
   const [h, w_] = dims.inHW;
   // Fewer input channels than a block: the kernels read NCHW input directly.
+  // With exactly one block of channels, NHWC is the blocked layout byte for byte: only the
+  // dimensions are renamed, no reorder runs (in and out).
   const xin =
-    ci % block === 0
-      ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 1)])
-      : g.transpose(x, [null, h, w_, ci], [0, 3, 1, 2]);
+    ci === block
+      ? g.op('Reshape', [x, g.int64([-1, ci, h, w_])])
+      : ci % block === 0
+        ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 1)])
+        : g.transpose(x, [null, h, w_, ci], [0, 3, 1, 2]);
   const wb = blockedFilter(g, w, [co, ci, k[0], k[1]], block);
   const attrs: Attr[] = [
     ints('kernel_shape', k),
@@ -72,6 +76,12 @@ export function blockedConv(
   ];
   if (relu) attrs.push(str('activation', 'Relu'));
   const y = g.opIn(NCHWC, 'Conv', bias ? [xin, wb, bias] : [xin, wb], attrs);
+  if (co === block) {
+    const [oh, ow] = k.map(
+      (kk, a) => Math.floor((dims.inHW[a]! + pads[a]! + pads[a + 2]! - kk) / strides[a]!) + 1,
+    );
+    return g.op('Reshape', [y, g.int64([-1, oh!, ow!, co])]);
+  }
   return g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 1)]);
 }
 
