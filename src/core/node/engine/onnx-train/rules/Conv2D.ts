@@ -6,8 +6,9 @@
 // - filter gradient: one GEMM per kernel offset over the whole batch, the strided window of
 //   the padded x that offset reads [N*oh*ow, ci] against dz [N*oh*ow, co]; channels-last
 //   makes both operands plain reshapes (1x1 kernels are the one-offset case);
-// - input gradient, stride 1: a Conv of dy with the kernel flipped in both spatial axes and
-//   its in/out axes swapped; stride > 1: a ConvTranspose with the forward's exact pads;
+// - input gradient: stride-1 convolutions of dz with the kernel's taps reversed and its
+//   in/out axes swapped, one per phase of the stride (one phase with the whole kernel at
+//   stride 1), interleaved back into x's positions;
 // - bias gradient: dz summed over batch and space.
 import type { PlanNode } from '../../../inference/plan.ts';
 import { BEFORE_START, int, ints, type GraphBuilder } from '../graph.ts';
@@ -15,10 +16,9 @@ import { blockable, blockedConv } from '../nchwc.ts';
 import { activate, activationGradient, refuseActivation } from './activation.ts';
 import type { LayerRule } from './types.ts';
 
-/** A plain (NCHW-only) ONNX convolution op on NHWC values: transposed in and out. */
-function nchwOp(
+/** A plain (NCHW-only) ONNX Conv on NHWC values, transposed in and out: where the blocked kernels do not apply. */
+function nchwConv(
   g: GraphBuilder,
-  type: 'Conv' | 'ConvTranspose',
   x: string,
   [h, w, c]: number[],
   rest: string[],
@@ -26,7 +26,7 @@ function nchwOp(
   outChannels: number,
   [oh, ow]: number[],
 ): string {
-  const y = g.op(type, [g.transpose(x, [null, h!, w!, c!], [0, 3, 1, 2]), ...rest], attrs);
+  const y = g.op('Conv', [g.transpose(x, [null, h!, w!, c!], [0, 3, 1, 2]), ...rest], attrs);
   return g.transpose(y, [null, outChannels, oh!, ow!], [0, 2, 3, 1]);
 }
 
@@ -75,6 +75,102 @@ function filterGradient(g: GraphBuilder, x: string, dzFlat: string, node: PlanNo
   return g.op('Reshape', [all, g.int64([kh, kw, ci, co])]);
 }
 
+/**
+ * One phase of a strided convolution's input gradient along one axis: the input positions
+ * s*m + r (m < count) receive the taps k0, k0+s, ... (taps of them), read from dz[m + c - t].
+ * As a stride-1 correlation with the taps reversed: dz padded `before` (negative: cropped)
+ * and `after` so the output has `count` positions.
+ */
+function phase(r: number, s: number, k: number, p: number, size: number, out: number) {
+  const k0 = (((r + p) % s) + s) % s;
+  const taps = k0 < k ? Math.ceil((k - k0) / s) : 0;
+  const count = Math.ceil((size - r) / s);
+  const c = (r + p - k0) / s;
+  const before = taps - 1 - c;
+  return { k0, taps, count, before, after: count + taps - 1 - out - before };
+}
+
+/**
+ * dx for any stride, in phases: input positions of the same residue modulo the stride
+ * receive the same taps of the kernel, so each phase is a stride-1 convolution of dz with
+ * those taps reversed (a sub-kernel; stride 1 is the one phase with the whole kernel
+ * flipped), and the phases interleave back into x's rows and columns. Every tap is used
+ * once: the work of one forward convolution, on the blocked kernels (measured faster than
+ * onnxruntime's ConvTranspose, which also needs the NCHW layout).
+ */
+function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode): string {
+  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
+  const [h, w] = node.inShape as [number, number, number];
+  const [oh, ow] = node.shape as [number, number, number];
+  const [pt, pl] = node.pads!;
+  const [sh, sw] = node.strides!;
+  const [mh, mw] = [Math.ceil(h / sh), Math.ceil(w / sw)];
+  const n = g.op('Slice', [g.op('Shape', [dz]), g.int64([0]), g.int64([1])]);
+  const rowsOfPhases: string[] = [];
+  for (let rh = 0; rh < sh; rh++) {
+    const row: string[] = [];
+    for (let rw = 0; rw < sw; rw++) {
+      const ph = phase(rh, sh, kh, pt, h, oh);
+      const pw = phase(rw, sw, kw, pl, w, ow);
+      let y: string;
+      if (ph.taps === 0 || pw.taps === 0 || ph.count <= 0 || pw.count <= 0) {
+        // No tap reaches these positions: their gradient is 0.
+        const shape = g.op(
+          'Concat',
+          [n, g.int64([Math.max(0, ph.count), Math.max(0, pw.count), ci])],
+          [int('axis', 0)],
+        );
+        y = g.op('Expand', [g.scalar(0), shape]);
+      } else {
+        // The phase's taps, reversed, as [ci, co, th, tw] (OIHW of the gradient's conv).
+        const last = (k0: number, taps: number, s: number) => k0 + s * (taps - 1);
+        const end = (k0: number) => (k0 - 1 < 0 ? BEFORE_START : k0 - 1);
+        const sub = g.op('Slice', [
+          hwio,
+          g.int64([last(ph.k0, ph.taps, sh), last(pw.k0, pw.taps, sw)]),
+          g.int64([end(ph.k0), end(pw.k0)]),
+          g.int64([0, 1]),
+          g.int64([-sh, -sw]),
+        ]);
+        const wt = g.transpose(sub, [ph.taps, pw.taps, ci, co], [2, 3, 0, 1]);
+        // Negative pads crop dz first (a convolution's pads cannot be negative).
+        const crop = [Math.max(0, -ph.before), Math.max(0, -pw.before)];
+        const stop = [oh - Math.max(0, -ph.after), ow - Math.max(0, -pw.after)];
+        const cropped = crop[0]! > 0 || crop[1]! > 0 || stop[0]! < oh || stop[1]! < ow;
+        const src = cropped ? g.op('Slice', [dz, g.int64(crop), g.int64(stop), g.int64([1, 2])]) : dz;
+        const inHW: [number, number] = [stop[0]! - crop[0]!, stop[1]! - crop[1]!];
+        const pads = [
+          Math.max(0, ph.before),
+          Math.max(0, pw.before),
+          Math.max(0, ph.after),
+          Math.max(0, pw.after),
+        ];
+        const k: [number, number] = [ph.taps, pw.taps];
+        y = blockable(co, ci, g.nchwcBlock)
+          ? blockedConv(g, src, wt, null, { ci: co, co: ci, inHW, k, strides: [1, 1], pads }, g.nchwcBlock)
+          : nchwConv(g, src, [...inHW, co], [wt], convAttrs(k, [1, 1], pads), ci, [ph.count, pw.count]);
+      }
+      if (sh === 1 && sw === 1) return y;
+      // Every phase as [N, mh, mw, ci] (the last phases may be a row or column short).
+      const short = [mh - Math.max(0, ph.count), mw - Math.max(0, pw.count)];
+      if (short[0]! > 0 || short[1]! > 0)
+        y = g.op('Pad', [y, g.int64([0, 0, 0, 0, 0, short[0]!, short[1]!, 0])]);
+      row.push(g.op('Unsqueeze', [y, g.int64([3])]));
+    }
+    // Columns interleave: [N, mh, mw, sw, ci] is [N, mh, mw*sw, ci].
+    const cols = row.length === 1 ? row[0]! : g.op('Concat', row, [int('axis', 3)]);
+    rowsOfPhases.push(
+      g.op('Unsqueeze', [g.op('Reshape', [cols, g.int64([-1, mh, mw * sw, ci])]), g.int64([2])]),
+    );
+  }
+  // Rows interleave the same way; then x's size (the phases' padding cut off).
+  const all = rowsOfPhases.length === 1 ? rowsOfPhases[0]! : g.op('Concat', rowsOfPhases, [int('axis', 2)]);
+  const dx = g.op('Reshape', [all, g.int64([-1, mh * sh, mw * sw, ci])]);
+  return mh * sh === h && mw * sw === w
+    ? dx
+    : g.op('Slice', [dx, g.int64([0, 0]), g.int64([h, w]), g.int64([1, 2])]);
+}
+
 export const conv2dRule: LayerRule = {
   classNames: ['Conv2D'],
   refuse: refuseActivation,
@@ -91,9 +187,8 @@ export const conv2dRule: LayerRule = {
       const y = blockedConv(g, inputs[0]!, oihw, bias, dims, g.nchwcBlock, relu);
       return { output: relu ? y : activate(g, y, node.act), saved: { oihw, hwio } };
     }
-    const z = nchwOp(
+    const z = nchwConv(
       g,
-      'Conv',
       inputs[0]!,
       node.inShape,
       bias ? [oihw, bias] : [oihw],
@@ -104,11 +199,7 @@ export const conv2dRule: LayerRule = {
     return { output: activate(g, z, node.act), saved: { oihw, hwio } };
   },
   backward({ g, node, inputs, weight, setGradient }, fwd, dy, needInput) {
-    const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
-    const [h, w] = node.inShape as [number, number, number];
-    const [oh, ow] = node.shape as [number, number, number];
-    const [pt, pl, pb, pr] = node.pads!;
-    const [sh, sw] = node.strides!;
+    const co = node.kernelShape![3]!;
     const dz = activationGradient(g, node.act, fwd.output, dy);
     const dzFlat = g.op('Reshape', [dz, g.int64([-1, co])]); // [N*oh*ow, co]
 
@@ -119,45 +210,6 @@ export const conv2dRule: LayerRule = {
     if (weight('bias')) setGradient('bias', g.op('ReduceSum', [dzFlat, g.int64([0])], [int('keepdims', 0)]));
 
     g.tag = `${tag}/input`;
-    if (!needInput[0]) return [null];
-    if (sh === 1 && sw === 1) {
-      // dx[i] = sum_k dz[i + k' - (kh-1-pt)] * flip(W)[k']: a stride-1 Conv of dz, padded
-      // kh-1-pt before and, after, whatever makes the output x's size (never negative).
-      let wt = g.transpose(fwd.saved!.hwio!, [kh, kw, ci, co], [2, 3, 0, 1]); // [ci, co, kh, kw]
-      if (kh > 1 || kw > 1) {
-        wt = g.op('Slice', [
-          wt,
-          g.int64([-1, -1]),
-          g.int64([BEFORE_START, BEFORE_START]),
-          g.int64([2, 3]),
-          g.int64([-1, -1]),
-        ]);
-      }
-      const pads = [kh - 1 - pt, kw - 1 - pl, h - oh + pt, w - ow + pl];
-      if (blockable(co, ci, g.nchwcBlock)) {
-        const k: [number, number] = [kh, kw];
-        const dims = {
-          ci: co,
-          co: ci,
-          inHW: [oh, ow] as [number, number],
-          k,
-          strides: [1, 1] as [number, number],
-          pads,
-        };
-        return [blockedConv(g, dz, wt, null, dims, g.nchwcBlock)];
-      }
-      return [nchwOp(g, 'Conv', dz, node.shape, [wt], convAttrs([kh, kw], [1, 1], pads), ci, node.inShape)];
-    }
-    // Output size s*(oh-1) + op + k - pads must be the input's: op is what tfjs's pads leave.
-    const outPad = [h - sh * (oh - 1) - kh + pt + pb, w - sw * (ow - 1) - kw + pl + pr];
-    const attrs = [
-      ints('kernel_shape', [kh, kw]),
-      ints('strides', [sh, sw]),
-      ints('pads', [pt, pl, pb, pr]),
-      ints('output_padding', outPad),
-      ints('dilations', [1, 1]),
-      int('group', 1),
-    ];
-    return [nchwOp(g, 'ConvTranspose', dz, node.shape, [fwd.saved!.oihw!], attrs, ci, node.inShape)];
+    return [needInput[0] ? inputGradient(g, dz, fwd.saved!.hwio!, node) : null];
   },
 };
