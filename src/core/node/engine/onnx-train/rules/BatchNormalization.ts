@@ -3,29 +3,15 @@
 // statistics updated as tfjs does (moving - (moving - batch) * (1 - momentum)), given back
 // as new values. Inference: the moving statistics.
 //
-// Images are handled as rows of [w * c] values with every per-channel vector tiled w times:
-// onnxruntime broadcasts a vector of c along the last axis slowly (one short span at a time;
-// measured about 3x a same-shape op), and a row as long as the image's width runs at full
-// speed. Sums reduce the rows first and then the w positions (two stages: more accurate than
-// one pass over every position, which drifted enough to flip ReLU masks).
+// Channels last, as rows of the image's width (channels.ts).
 import { int, type GraphBuilder } from '../graph.ts';
+import { channelRows } from './channels.ts';
 import type { LayerRule, RuleContext } from './types.ts';
 
 function perChannel(ctx: RuleContext) {
   const { g, node } = ctx;
   const c = node.inShape[node.inShape.length - 1]!;
-  // Positions per row: the width for images, 1 for flat tensors.
-  const w = node.inShape.length === 3 ? node.inShape[1]! : 1;
-  const rows = (v: string) => (w === 1 ? v : g.op('Reshape', [v, g.int64([-1, w * c])]));
-  const unrows = (v: string) => (w === 1 ? v : g.op('Reshape', [v, g.int64([-1, ...node.inShape])]));
-  const tiled = (v: string) => (w === 1 ? v : g.op('Tile', [v, g.int64([w])]));
-  const sum = (v: string) => {
-    const r = g.op('ReduceSum', [v, g.int64([0])], [int('keepdims', 0)]);
-    return w === 1
-      ? r
-      : g.op('ReduceSum', [g.op('Reshape', [r, g.int64([w, c])]), g.int64([0])], [int('keepdims', 0)]);
-  };
-  return { g, c, rows, unrows, tiled, sum, gamma: ctx.weight('gamma'), beta: ctx.weight('beta') };
+  return { g, c, ...channelRows(g, node.inShape), gamma: ctx.weight('gamma'), beta: ctx.weight('beta') };
 }
 
 /** 1 / (values per channel in the batch), computed when the graph runs (the batch varies). */

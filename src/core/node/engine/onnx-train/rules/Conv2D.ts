@@ -14,6 +14,7 @@ import type { PlanNode } from '../../../inference/plan.ts';
 import { BEFORE_START, int, ints, type GraphBuilder } from '../graph.ts';
 import { blockable, blockedConv } from '../nchwc.ts';
 import { activate, activationGradient, refuseActivation } from './activation.ts';
+import { channelRows } from './channels.ts';
 import type { LayerRule } from './types.ts';
 
 /** A plain (NCHW-only) ONNX Conv on NHWC values, transposed in and out: where the blocked kernels do not apply. */
@@ -207,7 +208,10 @@ export const conv2dRule: LayerRule = {
     g.tag = `${tag}/filter`;
     setGradient('kernel', filterGradient(g, inputs[0]!, dzFlat, node));
     g.tag = tag;
-    if (weight('bias')) setGradient('bias', g.op('ReduceSum', [dzFlat, g.int64([0])], [int('keepdims', 0)]));
+    if (weight('bias')) {
+      const byChannel = channelRows(g, node.shape);
+      setGradient('bias', byChannel.sum(byChannel.rows(dz)));
+    }
 
     g.tag = `${tag}/input`;
     return [needInput[0] ? inputGradient(g, dz, fwd.saved!.hwio!, node) : null];
