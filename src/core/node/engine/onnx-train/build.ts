@@ -19,6 +19,7 @@ import {
   type RuleContext,
   type WeightKind,
 } from './rules/index.ts';
+import { identityRule } from './rules/Identity.ts';
 
 export const INPUTS = 'inputs';
 export const LABELS = 'labels';
@@ -73,6 +74,26 @@ export function checkTrainable(plan: ModelPlan): void {
   }
 }
 
+/**
+ * ReLU layers that only follow a linear Conv2D (its one consumer): the convolution applies
+ * the ReLU inside its blocked kernel (and its backward masks by its output, as the ReLU
+ * layer would), so the layer itself passes values through. Returns the fused layers' names.
+ */
+function fusedRelus(plan: ModelPlan, head: PlanNode): Set<string> {
+  const consumers = new Map<string, number>();
+  for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  const fused = new Set<string>();
+  for (const n of plan.nodes) {
+    if (n === head || n.op === 'input' || n.act !== 'relu' || n.inputs.length !== 1) continue;
+    if (!['Activation', 'ReLU'].includes(n.className)) continue;
+    const src = byName.get(n.inputs[0]!)!;
+    if (src.className === 'Conv2D' && src.act === 'linear' && src !== head && consumers.get(src.name) === 1)
+      fused.add(n.name);
+  }
+  return fused;
+}
+
 export interface BuildOptions {
   /** onnxruntime's NCHWc block size for blocked convolutions (nchwc.ts), 0 for plain Conv. */
   nchwcBlock?: number;
@@ -97,6 +118,9 @@ export function buildGraph(
   const values = new Map<string, string>();
   const forwards = new Map<string, { ctx: RuleContext; fwd: ForwardResult }>();
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  const fused = fusedRelus(plan, head);
+  const reluInside = new Set(plan.nodes.filter((n) => fused.has(n.name)).map((n) => n.inputs[0]!));
+  const ruleOf = (n: PlanNode) => (fused.has(n.name) ? identityRule : ruleFor(n.className)!);
   for (const planNode of plan.nodes) {
     if (planNode.op === 'input') {
       // Images stay NHWC, tfjs's layout, in the whole graph.
@@ -104,7 +128,12 @@ export function buildGraph(
       values.set(planNode.name, INPUTS);
       continue;
     }
-    const node = planNode === head ? { ...planNode, act: 'linear' as const } : planNode;
+    const node =
+      planNode === head
+        ? { ...planNode, act: 'linear' as const }
+        : reluInside.has(planNode.name)
+          ? { ...planNode, act: 'relu' as const }
+          : planNode;
     const weightIndex = (kind: WeightKind) => specIndex.get(`${node.name}/${kind}`);
     const trainable = (kind: WeightKind) => !node.frozen && !NON_TRAINABLE.includes(kind);
     const ctx: RuleContext = {
@@ -131,7 +160,7 @@ export function buildGraph(
       },
     };
     g.tag = `${node.name}/forward`;
-    const fwd = ruleFor(node.className)!.forward(ctx);
+    const fwd = ruleOf(node).forward(ctx);
     values.set(node.name, fwd.output);
     forwards.set(node.name, { ctx, fwd });
   }
@@ -171,7 +200,7 @@ export function buildGraph(
     const { ctx, fwd } = forwards.get(node.name)!;
     const need = node.inputs.map((i) => byName.get(i)!.op !== 'input');
     g.tag = `${node.name}/backward`;
-    const dx = ruleFor(node.className)!.backward(ctx, fwd, dy, need);
+    const dx = ruleOf(node).backward(ctx, fwd, dy, need);
     node.inputs.forEach((i, j) => {
       const d = dx[j];
       if (!need[j] || !d) return;
