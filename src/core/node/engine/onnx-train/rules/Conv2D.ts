@@ -106,7 +106,7 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
   const [pt, pl] = node.pads!;
   const [sh, sw] = node.strides!;
   const [mh, mw] = [Math.ceil(h / sh), Math.ceil(w / sw)];
-  const n = g.op('Slice', [g.op('Shape', [dz]), g.int64([0]), g.int64([1])]);
+  const batch = () => g.op('Slice', [g.op('Shape', [dz]), g.int64([0]), g.int64([1])]);
   const rowsOfPhases: string[] = [];
   for (let rh = 0; rh < sh; rh++) {
     const row: string[] = [];
@@ -118,7 +118,7 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
         // No tap reaches these positions: their gradient is 0.
         const shape = g.op(
           'Concat',
-          [n, g.int64([Math.max(0, ph.count), Math.max(0, pw.count), ci])],
+          [batch(), g.int64([Math.max(0, ph.count), Math.max(0, pw.count), ci])],
           [int('axis', 0)],
         );
         y = g.op('Expand', [g.scalar(0), shape]);
