@@ -226,6 +226,12 @@ test('decomposer bench --json prints one JSON line per figure, with and without 
           images_per_second: number;
         },
     );
+  // The first line: the machine and its load before measuring (1, 5 and 15 minutes).
+  const machine = figures[0] as unknown as { figure: string; cores: number; load_average: number[] };
+  assert.equal(machine.figure, 'machine');
+  assert.ok(machine.cores >= 1);
+  assert.equal(machine.load_average.length, 3);
+  assert.ok(machine.load_average.every((l) => Number.isFinite(l) && l >= 0));
   for (const figure of ['inference', 'training']) {
     for (const pool of [false, true]) {
       const f = figures.find((x) => x.figure === figure && x.pool === pool);

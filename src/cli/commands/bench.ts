@@ -6,6 +6,7 @@ import { dbFile, engineSettings, intOption, numberOption } from '../options.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { info, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
@@ -331,6 +332,8 @@ ratio_to_torch is the ratio of medians. PyTorch runs twice, with OpenMP's defaul
 and with OMP_WAIT_POLICY=PASSIVE (a set OMP_WAIT_POLICY picks one), and each figure compares
 against the faster (torch_wait_policy). A figure whose single step would take longer than twice its time budget
 (extrapolated from steps of 1 and 2 images per worker) is skipped with a line saying so.
+The first line describes the machine: CPU, cores and the load average before measuring (what
+else was running: quote it with any figure).
 
   --depth N           ResNet depth (default 20)
   --size N            input size (default 32)
@@ -381,6 +384,15 @@ against the faster (torch_wait_policy). A figure whose single step would take lo
               .map(([k, x]) => `${k}=${typeof x === 'number' ? Math.round(x * 100) / 100 : x}`)
               .join('  '),
           );
+
+    // Before anything of ours runs: the background every figure below is measured against.
+    const round2 = (x: number) => Math.round(x * 100) / 100;
+    emit({
+      figure: 'machine',
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      load_average: os.loadavg().map(round2),
+    });
 
     // PyTorch runs beside us as a child answering round requests (interleaved per figure).
     let torch: TorchRounds | null = null;
