@@ -353,35 +353,43 @@ test('the onnxruntime worker pool gives the gradients and predictions of one ses
   const artifacts = await modelToArtifacts(model);
   model.dispose();
   const rng = new Rng(5);
-  const n = 9;
   const per = 16 * 16 * 3;
-  const images = Uint8Array.from({ length: n * per }, () => rng.int(256));
-  const labels = Int32Array.from({ length: n }, () => rng.int(4));
-  const one = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
-  const pool = new OnnxTrainPool(2, { threads: 1 });
-  try {
-    await one.load(artifacts, DEFAULT_PREPROCESS);
-    await pool.load(artifacts, DEFAULT_PREPROCESS);
-    assert.equal(pool.size, 2);
-    const a = await one.gradients(images, labels, n, null);
-    const b = await pool.gradients(images, labels, n, null, per);
-    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `loss ${a.loss} vs ${b.loss}`);
-    assert.equal(a.correct, b.correct);
-    let d = 0;
-    let s = 0;
-    for (let i = 0; i < one.grads.length; i++) {
-      d += (one.grads[i]! - pool.grads[i]!) ** 2;
-      s += one.grads[i]! ** 2;
+  const images = Uint8Array.from({ length: 9 * per }, () => rng.int(256));
+  const labels = Int32Array.from({ length: 9 }, () => rng.int(4));
+  // Two workers, and three: the weights' slices the workers combine are uneven, and a batch of
+  // 2 leaves a worker without a share.
+  for (const [workers, n] of [
+    [2, 9],
+    [3, 9],
+    [3, 2],
+  ] as const) {
+    const one = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
+    const pool = new OnnxTrainPool(workers, { threads: 1 });
+    try {
+      await one.load(artifacts, DEFAULT_PREPROCESS);
+      await pool.load(artifacts, DEFAULT_PREPROCESS);
+      assert.equal(pool.size, workers);
+      const a = await one.gradients(images, labels, n, null);
+      const b = await pool.gradients(images, labels, n, null, per);
+      const what = `${workers} workers, ${n} images`;
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `${what}: loss ${a.loss} vs ${b.loss}`);
+      assert.equal(a.correct, b.correct, what);
+      let d = 0;
+      let s = 0;
+      for (let i = 0; i < one.grads.length; i++) {
+        d += (one.grads[i]! - pool.grads[i]!) ** 2;
+        s += one.grads[i]! ** 2;
+      }
+      assert.ok(Math.sqrt(d / s) < 1e-5, `${what}: relative difference ${Math.sqrt(d / s)}`);
+      // The workers read the pool's weights as they change.
+      pool.weights.set(one.weights.map((w) => w * 0.5));
+      one.weights.set(one.weights.map((w) => w * 0.5));
+      const p = await one.predict(images, n, per, 4);
+      const q = await pool.predict(images, n, per, 4, 4);
+      for (let i = 0; i < p.length; i++) assert.ok(Math.abs(p[i]! - q[i]!) < 1e-5, what);
+    } finally {
+      await one.close();
+      await pool.close();
     }
-    assert.ok(Math.sqrt(d / s) < 1e-5, `relative difference ${Math.sqrt(d / s)}`);
-    // The workers read the pool's weights as they change.
-    pool.weights.set(one.weights.map((w) => w * 0.5));
-    one.weights.set(one.weights.map((w) => w * 0.5));
-    const p = await one.predict(images, n, per, 4);
-    const q = await pool.predict(images, n, per, 4, 4);
-    for (let i = 0; i < p.length; i++) assert.ok(Math.abs(p[i]! - q[i]!) < 1e-5);
-  } finally {
-    await one.close();
-    await pool.close();
   }
 });

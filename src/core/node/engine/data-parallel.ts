@@ -50,6 +50,45 @@ export function shares(count: number, workers: number): { a: number; b: number }
   return out;
 }
 
+/** Each share's weight in the whole batch's mean: its size over the batch's. */
+export function shareWeights(parts: { a: number; b: number }[]): number[] {
+  const count = parts.at(-1)!.b;
+  return parts.map((p) => (p.b - p.a) / count);
+}
+
+/** Slots a..b of the whole batch's gradient: the shares' gradients (`views`) weighted. */
+export function combineRange(
+  grads: Float32Array,
+  views: Float32Array[],
+  weights: number[],
+  a: number,
+  b: number,
+): void {
+  const first = views[0]!;
+  const w0 = weights[0]!;
+  for (let i = a; i < b; i++) grads[i] = first[i]! * w0;
+  for (let k = 1; k < weights.length; k++) {
+    const v = views[k]!;
+    const wk = weights[k]!;
+    for (let i = a; i < b; i++) grads[i] += v[i]! * wk;
+  }
+}
+
+/** The whole batch's loss (the shares' means weighted by size) and hits. */
+export function batchResult(
+  parts: { a: number; b: number }[],
+  results: { loss: number; correct: number }[],
+): BatchResult {
+  const count = parts.at(-1)!.b;
+  let loss = 0;
+  let correct = 0;
+  results.forEach((r, k) => {
+    loss += r.loss * (parts[k]!.b - parts[k]!.a);
+    correct += r.correct;
+  });
+  return { loss: loss / count, correct, count };
+}
+
 /**
  * The whole batch's gradient of its mean loss, into `grads`: the shares' gradients weighted
  * by their size (share k's in `views[k]`); its loss and hits from the shares' results.
@@ -60,22 +99,8 @@ export function combineShares(
   parts: { a: number; b: number }[],
   results: { loss: number; correct: number }[],
 ): BatchResult {
-  const count = parts.at(-1)!.b;
-  const w0 = (parts[0]!.b - parts[0]!.a) / count;
-  const first = views[0]!;
-  for (let i = 0; i < grads.length; i++) grads[i] = first[i]! * w0;
-  for (let k = 1; k < parts.length; k++) {
-    const v = views[k]!;
-    const wk = (parts[k]!.b - parts[k]!.a) / count;
-    for (let i = 0; i < grads.length; i++) grads[i] += v[i]! * wk;
-  }
-  let loss = 0;
-  let correct = 0;
-  results.forEach((r, k) => {
-    loss += r.loss * (parts[k]!.b - parts[k]!.a);
-    correct += r.correct;
-  });
-  return { loss: loss / count, correct, count };
+  combineRange(grads, views, shareWeights(parts), 0, grads.length);
+  return batchResult(parts, results);
 }
 
 /**
