@@ -15,21 +15,26 @@ export function blockable(ci: number, co: number, block: number): boolean {
 }
 
 /** An OIHW filter value in the blocked layout the NCHWc kernels read (logical shape kept). */
-function blockedFilter(g: GraphBuilder, w: string, [o, i, kh, kw]: number[], block: number): string {
+function blockedFilter(
+  g: GraphBuilder,
+  w: string,
+  [o, i, kh, kw]: [number, number, number, number],
+  block: number,
+): string {
   const b = block;
   // Input channels below the block: the input stays NCHW and the filter is OIHWBo.
   const [shape, perm] =
-    i! % b === 0
+    i % b === 0
       ? [
-          [o! / b, b, i! / b, b, kh!, kw!],
+          [o / b, b, i / b, b, kh, kw],
           [0, 2, 4, 5, 3, 1],
         ]
       : [
-          [o! / b, b, i!, kh!, kw!],
+          [o / b, b, i, kh, kw],
           [0, 2, 3, 4, 1],
         ];
   const t = g.op('Transpose', [g.op('Reshape', [w, g.int64(shape)])], [ints('perm', perm)]);
-  return g.op('Reshape', [t, g.int64([o!, i!, kh!, kw!])]);
+  return g.op('Reshape', [t, g.int64([o, i, kh, kw])]);
 }
 
 /**
@@ -57,9 +62,9 @@ export function blockedConv(
 ): string {
   const { ci, co, k, strides, pads } = dims;
   const [h, w_] = dims.inHW;
-  // Fewer input channels than a block: the kernels read NCHW input directly.
   // With exactly one block of channels, NHWC is the blocked layout byte for byte: only the
-  // dimensions are renamed, no reorder runs (in and out).
+  // dimensions are renamed, no reorder runs (in and out). Fewer input channels than a block:
+  // the kernels read NCHW input directly.
   const xin =
     ci === block
       ? g.op('Reshape', [x, g.int64([-1, ci, h, w_])])
