@@ -41,11 +41,11 @@ function firstLine(e: unknown): string {
 }
 
 /**
- * Most training workers: one single-threaded session per core up to here. Measured per pair
- * of cores: two single-threaded workers on 8 images each ran 1.8x one two-thread session on
- * 16 (a filter gradient's skinny GEMMs and strided copies gain little from a second thread),
- * and a worker's share still trains at 77% of its full speed with 4 images (batch 64 on 16
- * cores).
+ * Most training workers: one single-threaded session per core up to here. Per pair of cores,
+ * two single-threaded workers on half the images each ran well ahead of one two-thread
+ * session (a filter gradient's skinny GEMMs and strided copies gain little from a second
+ * thread), and a share of a few images still trains near its full speed (measured; the
+ * numbers are in the bench and the closing notes, not here).
  */
 const MAX_TRAINING_WORKERS = 16;
 

@@ -87,7 +87,7 @@ export class GraphBuilder {
   /**
    * Transpose of `x` (shape `dims`, null for the one axis known only at run time) with axes
    * that stay adjacent merged first: onnxruntime moves a [A, B, H*W] block far faster than
-   * [A, B, H, W] (measured about 5x), and does not merge them itself.
+   * [A, B, H, W] (measured), and does not merge them itself.
    */
   transpose(x: string, dims: (number | null)[], perm: number[]): string {
     const runs: number[][] = [];

@@ -2,8 +2,8 @@
 // the rules that reduce or scale by channel (batch norm, a convolution's bias gradient).
 //
 // Images are handled as rows of [w * c] values with every per-channel vector tiled w times:
-// onnxruntime broadcasts a vector of c along the last axis slowly (one short span at a time;
-// measured about 3x a same-shape op), and a row as long as the image's width runs at full
+// onnxruntime broadcasts a vector of c along the last axis slowly (one short span at a time,
+// measured well behind a same-shape op), and a row as long as the image's width runs at full
 // speed. Sums reduce the rows first and then the w positions: two stages, more accurate than
 // one pass over every position (which drifted enough to flip ReLU masks), and unlike that
 // pass they do not slow down with a second intra-op thread (measured).
