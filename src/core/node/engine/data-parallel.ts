@@ -103,16 +103,48 @@ export function combineShares(
   return batchResult(parts, results);
 }
 
-/**
- * Runs `count` items in chunks of `chunk` over `workers`, each worker taking the next chunk
- * as soon as it is free; `run` handles items a..b.
- */
-export async function spreadChunks<W>(
-  workers: readonly W[],
+/** A worker's share of a batch, copied to be posted to its thread. */
+export interface BatchShare {
+  images: Uint8Array;
+  labels: Int32Array;
+  count: number;
+  aug: Augment | null;
+}
+
+/** A batch split into contiguous shares (`parts`), at most one per worker, each a copy. */
+export function batchShares(
+  images: Uint8Array,
+  labels: Int32Array,
   count: number,
+  aug: Augment | null,
+  imageBytes: number,
+  workers: number,
+): { parts: { a: number; b: number }[]; copies: BatchShare[] } {
+  const parts = shares(count, workers);
+  const copies = parts.map(({ a, b }) => ({
+    images: images.slice(a * imageBytes, b * imageBytes),
+    labels: labels.slice(a, b),
+    count: b - a,
+    aug: augmentPart(aug, a, b, true),
+  }));
+  return { parts, copies };
+}
+
+/**
+ * Class probabilities of `count` images, in chunks of `chunk` spread over `workers`: each
+ * worker takes the next chunk as soon as it is free; `run` predicts one chunk (a copy of its
+ * images) and returns its probabilities.
+ */
+export async function predictInChunks<W>(
+  workers: readonly W[],
+  images: Uint8Array,
+  count: number,
+  imageBytes: number,
+  classes: number,
   chunk: number,
-  run: (worker: W, a: number, b: number) => Promise<void>,
-): Promise<void> {
+  run: (worker: W, images: Uint8Array, count: number) => Promise<Float32Array>,
+): Promise<Float32Array> {
+  const out = new Float32Array(count * classes);
   let next = 0;
   await Promise.all(
     workers.map(async (w) => {
@@ -120,8 +152,9 @@ export async function spreadChunks<W>(
         const a = next;
         const b = Math.min(count, a + chunk);
         next = b;
-        await run(w, a, b);
+        out.set(await run(w, images.slice(a * imageBytes, b * imageBytes), b - a), a * classes);
       }
     }),
   );
+  return out;
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import type { BackendName, BackendReport } from '../../common/api.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import type { WeightLayout } from './engine-core.ts';
-import { augmentPart, combineShares, sharedBuffers, shares, spreadChunks } from './data-parallel.ts';
+import { batchShares, combineShares, predictInChunks, sharedBuffers } from './data-parallel.ts';
 import type { Augment } from './preprocess.ts';
 import { EngineHost, type Reply, type Request } from './protocol.ts';
 import type { BatchResult, TrainingEngine } from './training-engine.ts';
@@ -122,18 +122,9 @@ export class EnginePool implements TrainingEngine {
     aug: Augment | null,
     imageBytes: number,
   ): Promise<BatchResult> {
-    const parts = shares(count, this.engines.length);
+    const { parts, copies } = batchShares(images, labels, count, aug, imageBytes, this.engines.length);
     const replies = (await Promise.all(
-      parts.map(({ a, b }, k) =>
-        this.engines[k]!.call({
-          op: 'grad',
-          version: this.version,
-          images: images.slice(a * imageBytes, b * imageBytes),
-          labels: labels.slice(a, b),
-          count: b - a,
-          aug: augmentPart(aug, a, b, true),
-        }),
-      ),
+      copies.map((share, k) => this.engines[k]!.call({ op: 'grad', version: this.version, ...share })),
     )) as Extract<Reply, { op: 'grad' }>[];
     return combineShares(
       this.grads,
@@ -151,17 +142,13 @@ export class EnginePool implements TrainingEngine {
     classes: number,
     chunk = 256,
   ): Promise<Float32Array> {
-    const out = new Float32Array(count * classes);
-    await spreadChunks(this.engines, count, chunk, async (e, a, b) => {
-      const r = (await e.call({
-        op: 'predict',
-        version: this.version,
-        images: images.slice(a * imageBytes, b * imageBytes),
-        count: b - a,
-      })) as Extract<Reply, { op: 'predict' }>;
-      out.set(r.probs, a * classes);
+    return predictInChunks(this.engines, images, count, imageBytes, classes, chunk, async (e, part, n) => {
+      const r = (await e.call({ op: 'predict', version: this.version, images: part, count: n })) as Extract<
+        Reply,
+        { op: 'predict' }
+      >;
+      return r.probs;
     });
-    return out;
   }
 
   async close(): Promise<void> {

@@ -9,12 +9,12 @@ import type { BackendReport } from '../../../common/api.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
 import type { WeightLayout } from '../engine-core.ts';
 import {
-  augmentPart,
   batchResult,
+  batchShares,
+  predictInChunks,
   shareWeights,
   sharedBuffers,
   shares,
-  spreadChunks,
 } from '../data-parallel.ts';
 import type { Augment } from '../preprocess.ts';
 import type { BatchResult, TrainingEngine } from '../training-engine.ts';
@@ -110,17 +110,9 @@ export class OnnxTrainPool implements TrainingEngine {
     aug: Augment | null,
     imageBytes: number,
   ): Promise<BatchResult> {
-    const parts = shares(count, this.workers.length);
+    const { parts, copies } = batchShares(images, labels, count, aug, imageBytes, this.workers.length);
     const replies = (await Promise.all(
-      parts.map(({ a, b }, k) =>
-        this.workers[k]!.call({
-          op: 'grad',
-          images: images.slice(a * imageBytes, b * imageBytes),
-          labels: labels.slice(a, b),
-          count: b - a,
-          aug: augmentPart(aug, a, b, true),
-        }),
-      ),
+      copies.map((share, k) => this.workers[k]!.call({ op: 'grad', ...share })),
     )) as Extract<PoolReply, { op: 'grad' }>[];
     // Weighted by share: gradients of the mean loss, and the moving statistics' new values;
     // each worker sums one slice of the weights over every share.
@@ -139,19 +131,17 @@ export class OnnxTrainPool implements TrainingEngine {
     classes: number,
     chunk = 256,
   ): Promise<Float32Array> {
-    const out = new Float32Array(count * classes);
-    await spreadChunks(this.workers, count, chunk, async (w, a, b) => {
+    return predictInChunks(this.workers, images, count, imageBytes, classes, chunk, async (w, part, n) => {
       const r = (await w.call({
         op: 'predict',
-        images: images.slice(a * imageBytes, b * imageBytes),
-        count: b - a,
+        images: part,
+        count: n,
         imageBytes,
         classes,
         chunk,
       })) as Extract<PoolReply, { op: 'predict' }>;
-      out.set(r.probs, a * classes);
+      return r.probs;
     });
-    return out;
   }
 
   async close(): Promise<void> {
