@@ -78,18 +78,20 @@ export interface JobInfo {
   } | null;
 }
 
+/** Training's progress after one batch: the trainer's event and the job payload alike. */
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
 /** A typed payload carried by a progress event. */
 export type JobPayload =
   | { type: 'status'; job: JobInfo }
-  | {
-      type: 'batch';
-      epoch: number;
-      batch: number;
-      batches: number;
-      loss: number;
-      accuracy: number;
-      imagesPerSecond: number;
-      etaSeconds: number;
-    }
+  | ({ type: 'batch' } & BatchProgress)
   | { type: 'epoch'; metrics: EpochMetrics }
   | { type: 'power'; sample: PowerSample };

@@ -11,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from '../../common/api.ts';
 import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
+import type { BatchProgress } from '../../common/jobs.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
 import { describeBackend, initBackend } from '../engine/backend.ts';
@@ -122,16 +123,7 @@ export type TrainEvent =
       /** Which checkpoint a resume used and which damaged ones it skipped. */
       resume: ResumeReport;
     }
-  | {
-      type: 'batch';
-      epoch: number;
-      batch: number;
-      batches: number;
-      loss: number;
-      accuracy: number;
-      imagesPerSecond: number;
-      etaSeconds: number;
-    }
+  | ({ type: 'batch' } & BatchProgress)
   | ({ type: 'epoch'; epochs: number; best: boolean; etaSeconds: number } & EpochRecord)
   | { type: 'evaluate'; stage: 'test' };
 
