@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { info, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
-import { UserError } from '../../core/common/errors.ts';
 import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
 import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
 import { OnnxTrainEngine } from '../../core/node/engine/onnx-train/engine.ts';
@@ -496,6 +495,35 @@ else was running: quote it with any figure).
         bestTrainRate = Math.max(bestTrainRate, trn);
       };
 
+      // Starts one engine for a figure and closes it after `use`. One that cannot start
+      // (or load) gets a 'backend' line saying why, where `say`; false then.
+      const withEngine = async <E extends { close(): Promise<void> }>(
+        backend: BackendName,
+        start: () => Promise<E>,
+        say: boolean,
+        use: (engine: E) => Promise<void>,
+      ): Promise<boolean> => {
+        let engine: E;
+        try {
+          engine = await start();
+        } catch (e) {
+          if (say)
+            emit({
+              figure: 'backend',
+              backend,
+              available: false,
+              reason: e instanceof Error ? e.message : String(e),
+            });
+          return false;
+        }
+        try {
+          await use(engine);
+        } finally {
+          await engine.close();
+        }
+        return true;
+      };
+
       for (const backend of backends) {
         if (backend === 'onnxruntime') {
           // The training graphs on onnxruntime-node: one session with every thread, and the
@@ -504,76 +532,63 @@ else was running: quote it with any figure).
           const shape = poolShape(threads);
           for (const pooled of [false, true]) {
             if (pooled && !shape) break;
-            let engine: OnnxTrainEngine | OnnxTrainPool | null = null;
-            try {
-              engine = pooled
-                ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
-                : new OnnxTrainEngine(await loadOrt(), { threads });
-              await engine.load(artifacts, DEFAULT_PREPROCESS);
-            } catch (e) {
-              await engine?.close();
-              emit({
-                figure: 'backend',
-                backend,
-                available: false,
-                reason: e instanceof Error ? e.message : String(e),
-              });
-              break;
-            }
-            try {
-              await measureTraining(engine, {
-                engine: 'onnxruntime',
-                device: engine.device?.active ?? 'cpu',
-                backend,
-                pool: pooled,
-                workers: pooled ? shape!.workers : 1,
-                threads: pooled ? shape!.threads : threads,
-                depth,
-                size,
-                batch,
-              });
-            } finally {
-              await engine.close();
-            }
+            const started = await withEngine(
+              backend,
+              async () => {
+                const engine = pooled
+                  ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
+                  : new OnnxTrainEngine(await loadOrt(), { threads });
+                try {
+                  await engine.load(artifacts, DEFAULT_PREPROCESS);
+                } catch (e) {
+                  await engine.close();
+                  throw e;
+                }
+                return engine;
+              },
+              true,
+              (engine) =>
+                measureTraining(engine, {
+                  engine: 'onnxruntime',
+                  device: engine.device?.active ?? 'cpu',
+                  backend,
+                  pool: pooled,
+                  workers: pooled ? shape!.workers : 1,
+                  threads: pooled ? shape!.threads : threads,
+                  depth,
+                  size,
+                  batch,
+                }),
+            );
+            if (!started) break;
           }
           continue;
         }
         for (const pooled of [false, true]) {
-          let pool: EnginePool;
-          try {
-            pool = await EnginePool.create({ workers: pooled ? workers : 0, backend });
-          } catch (e) {
-            if (!pooled)
-              emit({
-                figure: 'backend',
+          const started = await withEngine(
+            backend,
+            () => EnginePool.create({ workers: pooled ? workers : 0, backend }),
+            !pooled,
+            async (pool) => {
+              await pool.load(artifacts, DEFAULT_PREPROCESS);
+              const base = {
+                engine: 'tfjs' as const,
                 backend,
-                available: false,
-                reason: e instanceof UserError ? e.message : String(e),
-              });
-            break;
-          }
-          try {
-            await pool.load(artifacts, DEFAULT_PREPROCESS);
-            const base = {
-              engine: 'tfjs' as const,
-              backend,
-              pool: pooled,
-              workers: pool.size,
-              depth,
-              size,
-              batch,
-            };
-            const predict = async (n: number) =>
-              void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
-            const estimate = await probeSeconds(predict, pool.size);
-            if (estimate > stepBudget) skipped('inference', base, estimate);
-            else {
-              await measure('inference', base, () => predict(batch));
-            }
-            await measureTraining(pool, base);
-          } finally {
-            await pool.close();
-          }
+                pool: pooled,
+                workers: pool.size,
+                depth,
+                size,
+                batch,
+              };
+              const predict = async (n: number) =>
+                void (await pool.predict(images, n, per, 10, Math.ceil(n / pool.size)));
+              const estimate = await probeSeconds(predict, pool.size);
+              if (estimate > stepBudget) skipped('inference', base, estimate);
+              else await measure('inference', base, () => predict(batch));
+              await measureTraining(pool, base);
+            },
+          );
+          if (!started) break;
         }
       }
 
