@@ -37,25 +37,30 @@ export interface ModuleView {
   masks: ModuleMaskView[];
 }
 
+/** One approach's measured row of Table 1 (decompose/experiment.ts measures it). */
+export interface Table1Row {
+  approach: string;
+  top1: number;
+  top5: number;
+  /** Mean over modules of |kept| / |all| positions: each module against the model. */
+  ji: number;
+  /** Mean over pairs of modules of the Jaccard index of their kept positions. */
+  jiModules: number;
+  /** Decomposition seconds (the shared observation pass plus this approach's own work). */
+  seconds: number;
+  evalSeconds: number;
+}
+
 export interface Table1View {
   modelDir: string;
   datasetId: string;
   testImages: number;
   model: { top1: number; top5: number; evalSeconds: number };
-  rows: {
-    approach: string;
-    top1: number;
-    top5: number;
-    /** Mean over modules of |kept| / |all| positions (each module against the model). */
-    ji: number;
-    /** Mean over pairs of modules of the Jaccard index of their kept positions. */
-    jiModules: number;
-    seconds: number;
-    evalSeconds: number;
+  rows: (Table1Row & {
     /** Where the module set was saved. */
     dir: string | null;
     modules: ModuleView[];
-  }[];
+  })[];
   warnings: string[];
 }
 

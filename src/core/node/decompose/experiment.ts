@@ -4,6 +4,7 @@
 // evaluation times. All approaches come from one shared observation pass, and their
 // composed evaluations share forward passes where the masks are equal (compose.ts).
 import type { ImageSet } from '../../common/dataset.ts';
+import type { Table1Row } from '../../common/decomposition.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import { topKAccuracy } from '../train/metrics.ts';
@@ -18,22 +19,13 @@ import {
 } from './decompose.ts';
 import type { BlnRule } from './algorithms.ts';
 
-export interface ApproachRow {
+export interface ApproachRow extends Table1Row {
   approach: Approach;
   /** Where activity was observed (several points give one row per point and approach). */
   point: DecompositionPoint;
   /** MC-BLN's head rule and threshold (several give one row per variant). */
   rule: BlnRule;
   delta: number;
-  top1: number;
-  top5: number;
-  /** Mean over modules of |kept| / |all| positions: each module against the model. */
-  ji: number;
-  /** Mean over pairs of modules of the Jaccard index of their kept positions. */
-  jiModules: number;
-  /** Decomposition seconds (the shared observation pass plus this approach's own work). */
-  seconds: number;
-  evalSeconds: number;
 }
 
 export interface Table1 {
