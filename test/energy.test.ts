@@ -291,17 +291,21 @@ test('the meter integrates over real timestamps and survives missed samples', as
   assert.equal(m.trace.length % 4, 0);
 });
 
+/** A training run's recorder on constant 30 W CPU / 5 W DRAM counters, sampled every 20 ms. */
+const constantRecorder = (store: Store, idleSeconds: number) =>
+  RunRecorder.start({
+    store,
+    kind: 'train',
+    params: { test: true },
+    settings: { ...DEFAULT_SETTINGS, idleSeconds, sampleIntervalMs: 20 },
+    sources: constantSources(30, 5),
+  });
+
 test('epoch attribution: cumulative energy at each epoch end, fixed epochs and until the best', async () => {
   const dir = tmp('dec-rec-');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
-    const rec = await RunRecorder.start({
-      store,
-      kind: 'train',
-      params: { test: true },
-      settings: { ...DEFAULT_SETTINGS, idleSeconds: 0.2, sampleIntervalMs: 20 },
-      sources: constantSources(30, 5),
-    });
+    const rec = await constantRecorder(store, 0.2);
     const e1 = rec.epoch({ epoch: 1, best: true, valAccuracy: 0.5 });
     await sleep(200);
     const e2 = rec.epoch({ epoch: 2, best: false, valAccuracy: 0.4 });
@@ -669,13 +673,7 @@ test("live power is the meter's own samples since the last read, as measured (id
   const dir = tmp('dec-live-');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
-    const rec = await RunRecorder.start({
-      store,
-      kind: 'train',
-      params: { test: true },
-      settings: { ...DEFAULT_SETTINGS, idleSeconds: 0.1, sampleIntervalMs: 20 },
-      sources: constantSources(30, 5),
-    });
+    const rec = await constantRecorder(store, 0.1);
     await sleep(200);
     const a = rec.livePower();
     assert.ok(a, 'samples came');
