@@ -80,6 +80,25 @@ function tinyData(): ImageSet {
   return { images, labels, count: 6, size: 4 };
 }
 
+/** Table 1 of the tiny model on the tiny data (2 concerned and 2 unconcerned per class). */
+async function tinyTable1(
+  art: ModelArtifacts,
+  opts: Omit<Parameters<typeof table1>[4], 'perClass' | 'unconcerned' | 'seed'>,
+): Promise<Awaited<ReturnType<typeof table1>>> {
+  const engine = await openInference(art, { preprocess: PRE });
+  try {
+    const data = tinyData();
+    return await table1(engine, planModel(art), data, data, {
+      perClass: 2,
+      unconcerned: 2,
+      seed: 1,
+      ...opts,
+    });
+  } finally {
+    await engine.close();
+  }
+}
+
 async function run(opts: Parameters<typeof decompose>[3]): Promise<ModuleSet[]> {
   const art = await tinyModel();
   const engine = await openInference(art, { preprocess: PRE });
@@ -289,27 +308,15 @@ test('conv-skip-add: Conv2D outputs observed, the convolutions that feed an Add 
       for (const [k, v] of alone!.modules[c]!.removed)
         assert.deepEqual(within.modules[c]!.removed.get(k), v, `${point} ${k}`);
   }
-  const engine = await openInference(art, { preprocess: PRE });
-  try {
-    const data = tinyData();
-    const t = await table1(engine, planModel(art), data, data, {
-      perClass: 2,
-      unconcerned: 2,
-      seed: 1,
-      points: ['relu', 'conv', 'conv-skip-add'],
-      approaches: ['CI+TI+MC'],
-    });
-    assert.deepEqual(
-      t.rows.map((r) => r.point),
-      ['relu', 'conv', 'conv-skip-add'],
-    );
-    const text = formatTable1(t, 'tiny').split('\n');
-    assert.match(text[0]!, /relu .*\| .*conv .*\| .*conv-skip-add/);
-    assert.equal(text.filter((l) => l.startsWith('CI+TI+MC ')).length, 1, 'one line per approach');
-    assert.match(text.at(-1)!, /JI model: .* JI modules: /);
-  } finally {
-    await engine.close();
-  }
+  const t = await tinyTable1(art, { points: ['relu', 'conv', 'conv-skip-add'], approaches: ['CI+TI+MC'] });
+  assert.deepEqual(
+    t.rows.map((r) => r.point),
+    ['relu', 'conv', 'conv-skip-add'],
+  );
+  const text = formatTable1(t, 'tiny').split('\n');
+  assert.match(text[0]!, /relu .*\| .*conv .*\| .*conv-skip-add/);
+  assert.equal(text.filter((l) => l.startsWith('CI+TI+MC ')).length, 1, 'one line per approach');
+  assert.match(text.at(-1)!, /JI model: .* JI modules: /);
 });
 
 /**
@@ -517,26 +524,17 @@ test('MC-BLN variants from one call: each rule and δ is a set of its own, MC on
   assert.deepEqual([...sets[1]!.modules[0]!.head.keep], [1, 0]);
   assert.deepEqual([...sets[2]!.modules[0]!.head.keep], [1, 1]);
   const art = await tinyModel();
-  const engine = await openInference(art, { preprocess: PRE });
-  try {
-    const data = tinyData();
-    const t = await table1(engine, planModel(art), data, data, {
-      perClass: 2,
-      unconcerned: 2,
-      seed: 1,
-      approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'],
-      variants: [
-        { rule: 'prose', delta: 0.5 },
-        { rule: 'prose', delta: 0.1 },
-      ],
-    });
-    const text = formatTable1(t, 'tiny');
-    assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.5 /m);
-    assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.1 /m);
-    assert.match(text, /^CI\+TI\+MC {2,}/m);
-  } finally {
-    await engine.close();
-  }
+  const t = await tinyTable1(art, {
+    approaches: ['CI+TI+MC', 'CI+TI+MC-BLN'],
+    variants: [
+      { rule: 'prose', delta: 0.5 },
+      { rule: 'prose', delta: 0.1 },
+    ],
+  });
+  const text = formatTable1(t, 'tiny');
+  assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.5 /m);
+  assert.match(text, /^CI\+TI\+MC-BLN prose δ 0\.1 /m);
+  assert.match(text, /^CI\+TI\+MC {2,}/m);
   // The command line: lists for Table 1 only.
   const v = { rule: 'prose,algorithm2', delta: '0.5,0.1' };
   assert.deepEqual(decomposeSettings(v, { allPoints: true }).variants, [
