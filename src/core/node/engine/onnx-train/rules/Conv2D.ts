@@ -31,6 +31,16 @@ function nchwConv(
   return g.transpose(y, [null, outChannels, oh!, ow!], [0, 2, 3, 1]);
 }
 
+/** A convolution's sizes: kernel, channels, input and output maps, strides, leading pads. */
+function convDims(node: PlanNode) {
+  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
+  const [h, w] = node.inShape as [number, number, number];
+  const [oh, ow] = node.shape as [number, number, number];
+  const [sh, sw] = node.strides!;
+  const [pt, pl] = node.pads!;
+  return { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl };
+}
+
 function convAttrs(k: [number, number], strides: [number, number], pads: number[]) {
   return [
     ints('kernel_shape', k),
@@ -48,11 +58,7 @@ function convAttrs(k: [number, number], strides: [number, number], pads: number[
  * kh*kw-times larger tensor, and every GEMM contracts over the whole batch at once.
  */
 function filterGradient(g: GraphBuilder, x: string, dzFlat: string, node: PlanNode): string {
-  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
-  const [h, w] = node.inShape as [number, number, number];
-  const [oh, ow] = node.shape as [number, number, number];
-  const [sh, sw] = node.strides!;
-  const [pt, pl] = node.pads!;
+  const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
   // Far pads the windows need (negative: the last rows/columns are never read).
   const after = [(oh - 1) * sh + kh - h - pt, (ow - 1) * sw + kw - w - pl].map((p) => Math.max(0, p));
   const padded =
@@ -100,11 +106,7 @@ function phase(r: number, s: number, k: number, p: number, size: number, out: nu
  * onnxruntime's ConvTranspose, which also needs the NCHW layout).
  */
 function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode): string {
-  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
-  const [h, w] = node.inShape as [number, number, number];
-  const [oh, ow] = node.shape as [number, number, number];
-  const [pt, pl] = node.pads!;
-  const [sh, sw] = node.strides!;
+  const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
   const [mh, mw] = [Math.ceil(h / sh), Math.ceil(w / sw)];
   const batch = () => g.op('Slice', [g.op('Shape', [dz]), g.int64([0]), g.int64([1])]);
   const rowsOfPhases: string[] = [];
@@ -176,8 +178,7 @@ export const conv2dRule: LayerRule = {
   classNames: ['Conv2D'],
   refuse: refuseActivation,
   forward({ g, node, inputs, weight }) {
-    const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
-    const [h, w] = node.inShape as [number, number, number];
+    const { kh, kw, ci, co, h, w } = convDims(node);
     const hwio = weight('kernel')!;
     const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
     const bias = weight('bias');
