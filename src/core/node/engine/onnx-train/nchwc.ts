@@ -14,32 +14,53 @@ export function blockable(ci: number, co: number, block: number): boolean {
   return block > 0 && co % block === 0 && (ci % block === 0 || ci < block);
 }
 
-/** An OIHW filter value in the blocked layout the NCHWc kernels read (logical shape kept). */
+/**
+ * How a filter value's axes are laid out: tfjs's [kh, kw, in, out] ('hwio'), or with in and
+ * out swapped ('hwoi': a forward kernel read as its input gradient's, which maps out to in).
+ */
+export type FilterLayout = 'hwio' | 'hwoi';
+
+/**
+ * A filter value in the blocked layout the NCHWc kernels read (logical shape [O, I, kh, kw]):
+ * one transpose straight from the graph's layout, adjacent axes merged.
+ */
 function blockedFilter(
   g: GraphBuilder,
   w: string,
+  layout: FilterLayout,
   [o, i, kh, kw]: [number, number, number, number],
   block: number,
 ): string {
   const b = block;
-  // Input channels below the block: the input stays NCHW and the filter is OIHWBo.
+  // Blocked: [O/b, I/b, kh, kw, bI, bO]; input channels below the block (the input stays
+  // NCHW): [O/b, I, kh, kw, bO].
   const [shape, perm] =
     i % b === 0
-      ? [
-          [o / b, b, i / b, b, kh, kw],
-          [0, 2, 4, 5, 3, 1],
-        ]
-      : [
-          [o / b, b, i, kh, kw],
-          [0, 2, 3, 4, 1],
-        ];
-  const t = g.op('Transpose', [g.op('Reshape', [w, g.int64(shape)])], [ints('perm', perm)]);
+      ? layout === 'hwio'
+        ? [
+            [kh, kw, i / b, b, o / b, b],
+            [4, 2, 0, 1, 3, 5],
+          ]
+        : [
+            [kh, kw, o / b, b, i / b, b],
+            [2, 4, 0, 1, 5, 3],
+          ]
+      : layout === 'hwio'
+        ? [
+            [kh, kw, i, o / b, b],
+            [3, 2, 0, 1, 4],
+          ]
+        : [
+            [kh, kw, o / b, b, i],
+            [2, 4, 0, 1, 3],
+          ];
+  const t = g.transpose(g.op('Reshape', [w, g.int64(shape)]), shape, perm);
   return g.op('Reshape', [t, g.int64([o, i, kh, kw])]);
 }
 
 /**
- * A convolution of the NHWC value `x` (the graph's layout) by the OIHW filter value `w` on
- * the blocked kernels; returns NHWC. onnxruntime's reorders read and write channels-last as
+ * A convolution of the NHWC value `x` (the graph's layout) by the filter value `w` (laid out
+ * as `layout` says) on the blocked kernels; returns NHWC. onnxruntime's reorders read and write channels-last as
  * fast as NCHW (measured), so the layout costs nothing here and spares the filter
  * gradients their transposes. `relu` fuses the activation.
  */
@@ -47,6 +68,7 @@ export function blockedConv(
   g: GraphBuilder,
   x: string,
   w: string,
+  layout: FilterLayout,
   bias: string | null,
   dims: {
     ci: number;
@@ -71,7 +93,7 @@ export function blockedConv(
       : ci % block === 0
         ? g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 1)])
         : g.transpose(x, [null, h, w_, ci], [0, 3, 1, 2]);
-  const wb = blockedFilter(g, w, [co, ci, k[0], k[1]], block);
+  const wb = blockedFilter(g, w, layout, [co, ci, k[0], k[1]], block);
   const attrs: Attr[] = [
     ints('kernel_shape', k),
     ints('strides', strides),
@@ -102,7 +124,7 @@ export function nchwcBlockSize(ort: typeof Ort): Promise<number> {
       try {
         const g = new GraphBuilder();
         g.input('x', [n, h, h, c]);
-        g.input('w', [c, c, kk, kk]);
+        g.input('w', [kk, kk, c, c]);
         const dims = {
           ci: c,
           co: c,
@@ -112,13 +134,14 @@ export function nchwcBlockSize(ort: typeof Ort): Promise<number> {
           pads: [1, 1, 1, 1],
         };
         const nchw = g.op('Transpose', ['x'], [ints('perm', [0, 3, 1, 2])]);
-        const ref = g.op('Conv', [nchw, 'w'], [ints('kernel_shape', [kk, kk]), ints('pads', [1, 1, 1, 1])]);
+        const oihw = g.op('Transpose', ['w'], [ints('perm', [3, 2, 0, 1])]);
+        const ref = g.op('Conv', [nchw, oihw], [ints('kernel_shape', [kk, kk]), ints('pads', [1, 1, 1, 1])]);
         g.output('ref', g.op('Transpose', [ref], [ints('perm', [0, 2, 3, 1])]), [n, h, h, c]);
-        g.output('blocked', blockedConv(g, 'x', 'w', null, dims, block), [n, h, h, c]);
+        g.output('blocked', blockedConv(g, 'x', 'w', 'hwio', null, dims, block), [n, h, h, c]);
         const s = await ort.InferenceSession.create(g.encode(), { logSeverityLevel: 4 });
         const r = await s.run({
           x: new ort.Tensor('float32', x, [n, h, h, c]),
-          w: new ort.Tensor('float32', w, [c, c, kk, kk]),
+          w: new ort.Tensor('float32', w, [kk, kk, c, c]),
         });
         await s.release();
         const a = r.ref!.data as Float32Array;

@@ -125,7 +125,8 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
         );
         y = g.op('Expand', [g.scalar(0), shape]);
       } else {
-        // The phase's taps, reversed, as [ci, co, th, tw] (OIHW of the gradient's conv).
+        // The phase's taps, reversed: [th, tw, ci, co], the gradient convolution's filter with
+        // its in and out swapped (it maps co channels to ci).
         const last = (k0: number, taps: number, s: number) => k0 + s * (taps - 1);
         const end = (k0: number) => (k0 - 1 < 0 ? BEFORE_START : k0 - 1);
         const sub = g.op('Slice', [
@@ -135,7 +136,6 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
           g.int64([0, 1]),
           g.int64([-sh, -sw]),
         ]);
-        const wt = g.transpose(sub, [ph.taps, pw.taps, ci, co], [2, 3, 0, 1]);
         // Negative pads crop dz first (a convolution's pads cannot be negative).
         const crop = [Math.max(0, -ph.before), Math.max(0, -pw.before)];
         const stop = [oh - Math.max(0, -ph.after), ow - Math.max(0, -pw.after)];
@@ -150,8 +150,16 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
         ];
         const k: [number, number] = [ph.taps, pw.taps];
         y = blockable(co, ci, g.nchwcBlock)
-          ? blockedConv(g, src, wt, null, { ci: co, co: ci, inHW, k, strides: [1, 1], pads }, g.nchwcBlock)
-          : nchwConv(g, src, [...inHW, co], [wt], convAttrs(k, [1, 1], pads), ci, [ph.count, pw.count]);
+          ? blockedConv(g, src, sub, 'hwoi', null, { ci: co, co: ci, inHW, k, strides: [1, 1], pads }, g.nchwcBlock)
+          : nchwConv(
+              g,
+              src,
+              [...inHW, co],
+              [g.transpose(sub, [ph.taps, pw.taps, ci, co], [2, 3, 0, 1])],
+              convAttrs(k, [1, 1], pads),
+              ci,
+              [ph.count, pw.count],
+            );
       }
       if (sh === 1 && sw === 1) return y;
       // Every phase as [N, mh, mw, ci] (the last phases may be a row or column short).
@@ -180,15 +188,15 @@ export const conv2dRule: LayerRule = {
   forward({ g, node, inputs, weight }) {
     const { kh, kw, ci, co, h, w } = convDims(node);
     const hwio = weight('kernel')!;
-    const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
     const bias = weight('bias');
     if (blockable(ci, co, g.nchwcBlock)) {
       const k: [number, number] = [kh, kw];
       const dims = { ci, co, inHW: [h, w] as [number, number], k, strides: node.strides!, pads: node.pads! };
       const relu = node.act === 'relu';
-      const y = blockedConv(g, inputs[0]!, oihw, bias, dims, g.nchwcBlock, relu);
-      return { output: relu ? y : activate(g, y, node.act), saved: { oihw, hwio } };
+      const y = blockedConv(g, inputs[0]!, hwio, 'hwio', bias, dims, g.nchwcBlock, relu);
+      return { output: relu ? y : activate(g, y, node.act), saved: { hwio } };
     }
+    const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
     const z = nchwConv(
       g,
       inputs[0]!,
@@ -198,7 +206,7 @@ export const conv2dRule: LayerRule = {
       co,
       node.shape,
     );
-    return { output: activate(g, z, node.act), saved: { oihw, hwio } };
+    return { output: activate(g, z, node.act), saved: { hwio } };
   },
   backward({ g, node, inputs, weight, setGradient }, fwd, dy, needInput) {
     const co = node.kernelShape![3]!;
