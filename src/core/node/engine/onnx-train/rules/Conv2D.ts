@@ -150,7 +150,15 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
         ];
         const k: [number, number] = [ph.taps, pw.taps];
         y = blockable(co, ci, g.nchwcBlock)
-          ? blockedConv(g, src, sub, 'hwoi', null, { ci: co, co: ci, inHW, k, strides: [1, 1], pads }, g.nchwcBlock)
+          ? blockedConv(
+              g,
+              src,
+              sub,
+              'hwoi',
+              null,
+              { ci: co, co: ci, inHW, k, strides: [1, 1], pads },
+              g.nchwcBlock,
+            )
           : nchwConv(
               g,
               src,
