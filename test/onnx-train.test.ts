@@ -11,6 +11,9 @@ import { EngineCore } from '../src/core/node/engine/engine-core.ts';
 import { describeBackend, initBackend } from '../src/core/node/engine/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
+import { nchwcBlockSize } from '../src/core/node/engine/onnx-train/nchwc.ts';
+import { blockedFilterGradient } from '../src/core/node/engine/onnx-train/rules/Conv2D.ts';
+import { planModel } from '../src/core/node/inference/plan.ts';
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
@@ -127,6 +130,65 @@ test('Conv2D, BatchNormalization, ReLU, GlobalAveragePooling2D and Dense gradien
         model.dispose();
       }
     }
+  }
+});
+
+test('filter gradients on the blocked kernels (whole channel blocks, maps of whole blocks) match tfjs', async () => {
+  await tf.setBackend('cpu');
+  const block = await nchwcBlockSize(await loadOrt());
+  let seed = 100;
+  // [height, width, in channels, out channels, kernel, stride, padding]: 3x3 and 1x1 at
+  // strides 1-3, 'same' and 'valid', an even and a large kernel, in channels of 1-4 blocks.
+  const cases: [number, number, number, number, number, number, 'same' | 'valid'][] = [
+    [8, 8, 16, 16, 3, 1, 'same'],
+    [8, 8, 32, 16, 3, 2, 'same'],
+    [10, 10, 16, 32, 3, 1, 'valid'],
+    [8, 8, 32, 64, 1, 2, 'same'],
+    [12, 12, 16, 8, 5, 1, 'same'],
+    [9, 9, 64, 16, 2, 1, 'valid'],
+    [24, 24, 16, 5, 3, 3, 'same'],
+  ];
+  for (const [h, w, ci, co, kernel, stride, padding] of cases) {
+    const bias = seed % 2 === 0;
+    const input = tf.input({ shape: [h, w, 3] });
+    const x = tf.layers
+      .conv2d({
+        filters: ci,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
+        biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
+      })
+      .apply(input) as tf.SymbolicTensor;
+    const y = tf.layers
+      .conv2d({
+        filters: co,
+        kernelSize: kernel,
+        strides: stride,
+        padding,
+        useBias: bias,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
+        biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
+        name: 'case',
+      })
+      .apply(x) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+      })
+      .apply(pooled) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const what = `k${kernel} s${stride} ${padding} ${h}x${w} ${ci}->${co}${bias ? ' bias' : ''}`;
+    // Where onnxruntime has blocked kernels (block 16 or 8), every case takes that path.
+    const node = planModel(await modelToArtifacts(model)).nodes.find((n) => n.name === 'case')!;
+    if (block > 0) assert.ok(blockedFilterGradient(node, block), `${what}: blocked path`);
+    assertClose(await compare(model, 8, seed), what);
+    model.dispose();
   }
 });
 
