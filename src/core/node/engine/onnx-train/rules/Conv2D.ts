@@ -77,20 +77,28 @@ export function blockedFilterGradient(node: PlanNode, block: number): boolean {
  */
 function filterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode): string {
   const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
-  // Far pads the windows need (negative: the last rows/columns are never read).
-  const after = [(oh - 1) * sh + kh - h - pt, (ow - 1) * sw + kw - w - pl].map((p) => Math.max(0, p));
-  const padded =
-    pt > 0 || pl > 0 || after[0]! > 0 || after[1]! > 0
-      ? g.op('Pad', [x, g.int64([0, pt, pl, 0, 0, after[0]!, after[1]!, 0])])
-      : x;
-  const [hp, wp] = [h + pt + after[0]!, w + pl + after[1]!];
   const b = g.nchwcBlock;
   const blocked = blockedFilterGradient(node, b);
-  const source = !blocked
-    ? padded
+  // The windows' source: x, laid out [ci/b, N, h, w, b] first where blocked (before padding:
+  // the transpose moves fewer values), then padded.
+  const laid = !blocked
+    ? x
     : ci === b
-      ? g.op('Reshape', [padded, g.int64([1, -1, hp, wp, b])])
-      : g.transpose(padded, [null, hp, wp, ci / b, b], [3, 0, 1, 2, 4]);
+      ? g.op('Reshape', [x, g.int64([1, -1, h, w, b])])
+      : g.transpose(x, [null, h, w, ci / b, b], [3, 0, 1, 2, 4]);
+  const rank = blocked ? 5 : 4;
+  const axes = blocked ? [2, 3] : [1, 2]; // the spatial axes
+  // Far pads the windows need (negative: the last rows/columns are never read).
+  const after = [(oh - 1) * sh + kh - h - pt, (ow - 1) * sw + kw - w - pl].map((p) => Math.max(0, p));
+  const pads = new Array<number>(2 * rank).fill(0);
+  [pads[axes[0]!], pads[axes[1]!], pads[rank + axes[0]!], pads[rank + axes[1]!]] = [
+    pt,
+    pl,
+    after[0]!,
+    after[1]!,
+  ];
+  const source = pads.some((p) => p > 0) ? g.op('Pad', [laid, g.int64(pads)]) : laid;
+  const [hp, wp] = [h + pt + after[0]!, w + pl + after[1]!];
   const dzIn = blocked
     ? pointwiseInput(g, g.op('Reshape', [dz, g.int64([1, -1, 1, co])]))
     : g.op('Reshape', [dz, g.int64([-1, co])]);
@@ -101,13 +109,7 @@ function filterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode):
       const whole = ky === 0 && kx === 0 && sh === 1 && sw === 1 && end[0] === hp && end[1] === wp;
       const window = whole
         ? source
-        : g.op('Slice', [
-            source,
-            g.int64([ky, kx]),
-            g.int64(end),
-            g.int64(blocked ? [2, 3] : [1, 2]),
-            g.int64([sh, sw]),
-          ]);
+        : g.op('Slice', [source, g.int64([ky, kx]), g.int64(end), g.int64(axes), g.int64([sh, sw])]);
       taps.push(
         blocked
           ? pointwiseConv(g, dzIn, g.op('Reshape', [window, g.int64([ci, -1, 1, 1])])) // [1, ci, 1, co], blocked
