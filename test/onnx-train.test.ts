@@ -73,6 +73,70 @@ function assertClose(r: Awaited<ReturnType<typeof compare>>, what: string) {
   for (const e of r.errors) assert.ok(e.error <= 1e-4, `${what}: ${e.name} relative error ${e.error}`);
 }
 
+interface ConvCase {
+  /** Input height and width (3 channels). */
+  size: number;
+  /** The first convolution's [k0, 1] window (valid): k0 > 1 makes the case's input non-square. */
+  k0: number;
+  /** Channels into the case. */
+  c1: number;
+  bn: boolean;
+  filters: number;
+  kernel: number;
+  stride: number;
+  padding: 'same' | 'valid';
+  bias: boolean;
+}
+
+/**
+ * A model around the convolution under test (named 'case'): a first convolution to c1
+ * channels (so the case's input gradient is exercised too), ReLU, batch norm after both
+ * convolutions where asked, global average pooling and a softmax layer. `seed` numbers the
+ * initialisers.
+ */
+function convCaseModel(c: ConvCase, seed: () => number): tf.LayersModel {
+  const input = tf.input({ shape: [c.size, c.size, 3] });
+  let x = tf.layers
+    .conv2d({
+      filters: c.c1,
+      kernelSize: [c.k0, 1],
+      padding: 'valid',
+      useBias: !c.bn,
+      kernelInitializer: tf.initializers.heNormal({ seed: seed() }),
+      biasInitializer: tf.initializers.randomNormal({ seed: seed() }),
+    })
+    .apply(input) as tf.SymbolicTensor;
+  if (c.bn) x = tf.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({
+      filters: c.filters,
+      kernelSize: c.kernel,
+      strides: c.stride,
+      padding: c.padding,
+      useBias: c.bias,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.heNormal({ seed: seed() }),
+      biasInitializer: tf.initializers.randomNormal({ seed: seed(), stddev: 0.1 }),
+      name: 'case',
+    })
+    .apply(x) as tf.SymbolicTensor;
+  if (c.bn) x = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({
+      units: 3,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed() }),
+    })
+    .apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+const describeCase = (c: ConvCase) =>
+  `k${c.kernel} s${c.stride} ${c.padding} ${c.size - c.k0 + 1}x${c.size} ${c.c1}->${c.filters}` +
+  `${c.bn ? ' bn' : ''}${c.bias ? ' bias' : ''}`;
+
 test('Conv2D, BatchNormalization, ReLU, GlobalAveragePooling2D and Dense gradients match tfjs on random shapes', async () => {
   await tf.setBackend('cpu');
   const rng = new Rng(12);
@@ -80,53 +144,20 @@ test('Conv2D, BatchNormalization, ReLU, GlobalAveragePooling2D and Dense gradien
   for (const kernel of [1, 2, 3, 5]) {
     for (const stride of [1, 2, 3]) {
       for (const padding of ['same', 'valid'] as const) {
-        // Images are square with 3 channels; a first convolution with a [k0, 1] window makes
-        // the case's input odd-sized and non-square, with 1-64 channels.
-        const size = 5 + kernel + rng.int(4);
-        const k0 = 1 + rng.int(3);
-        const c1 = [1, 4, 16, 64][rng.int(4)]!;
-        const c2 = [1 + rng.int(16), 16, 32][rng.int(3)]!;
-        const bn = rng.next() < 0.5;
-        const bias = rng.next() < 0.5;
-        const input = tf.input({ shape: [size, size, 3] });
-        // The case's convolution is the second layer, so its input gradient is exercised too.
-        let x = tf.layers
-          .conv2d({
-            filters: c1,
-            kernelSize: [k0, 1],
-            padding: 'valid',
-            useBias: !bn,
-            kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
-            biasInitializer: tf.initializers.randomNormal({ seed: seed++ }),
-          })
-          .apply(input) as tf.SymbolicTensor;
-        if (bn) x = tf.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-        x = tf.layers.activation({ activation: 'relu' }).apply(x) as tf.SymbolicTensor;
-        x = tf.layers
-          .conv2d({
-            filters: c2,
-            kernelSize: kernel,
-            strides: stride,
-            padding,
-            useBias: bias,
-            activation: 'relu',
-            kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
-            biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
-          })
-          .apply(x) as tf.SymbolicTensor;
-        if (bn)
-          x = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }).apply(x) as tf.SymbolicTensor;
-        x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-        const out = tf.layers
-          .dense({
-            units: 3,
-            activation: 'softmax',
-            kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
-          })
-          .apply(x) as tf.SymbolicTensor;
-        const model = tf.model({ inputs: input, outputs: out });
-        const what = `k${kernel} s${stride} ${padding} ${size - k0 + 1}x${size} ${c1}->${c2}${bn ? ' bn' : ''}${bias ? ' bias' : ''}`;
-        assertClose(await compare(model, 8, seed), what);
+        // Odd-sized and non-square inputs to the case, with 1-64 channels.
+        const c: ConvCase = {
+          size: 5 + kernel + rng.int(4),
+          k0: 1 + rng.int(3),
+          c1: [1, 4, 16, 64][rng.int(4)]!,
+          filters: [1 + rng.int(16), 16, 32][rng.int(3)]!,
+          bn: rng.next() < 0.5,
+          bias: rng.next() < 0.5,
+          kernel,
+          stride,
+          padding,
+        };
+        const model = convCaseModel(c, () => seed++);
+        assertClose(await compare(model, 8, seed), describeCase(c));
         model.dispose();
       }
     }
@@ -137,57 +168,34 @@ test('filter gradients on the blocked kernels (whole channel blocks, maps of who
   await tf.setBackend('cpu');
   const block = await nchwcBlockSize(await loadOrt());
   let seed = 100;
-  // [height, width, in channels, out channels, kernel, stride, padding]: 3x3 and 1x1 at
-  // strides 1-3, 'same' and 'valid', an even and a large kernel, in channels of 1-4 blocks.
-  const cases: [number, number, number, number, number, number, 'same' | 'valid'][] = [
-    [8, 8, 16, 16, 3, 1, 'same'],
-    [8, 8, 32, 16, 3, 2, 'same'],
-    [10, 10, 16, 32, 3, 1, 'valid'],
-    [8, 8, 32, 64, 1, 2, 'same'],
-    [12, 12, 16, 8, 5, 1, 'same'],
-    [9, 9, 64, 16, 2, 1, 'valid'],
-    [24, 24, 16, 5, 3, 3, 'same'],
+  // [size, in channels, out channels, kernel, stride, padding]: 3x3 and 1x1 at strides 1-3,
+  // 'same' and 'valid', an even and a large kernel, in channels of 1-4 blocks.
+  const cases: [number, number, number, number, number, 'same' | 'valid'][] = [
+    [8, 16, 16, 3, 1, 'same'],
+    [8, 32, 16, 3, 2, 'same'],
+    [10, 16, 32, 3, 1, 'valid'],
+    [8, 32, 64, 1, 2, 'same'],
+    [12, 16, 8, 5, 1, 'same'],
+    [9, 64, 16, 2, 1, 'valid'],
+    [24, 16, 5, 3, 3, 'same'],
   ];
-  for (const [h, w, ci, co, kernel, stride, padding] of cases) {
-    const bias = seed % 2 === 0;
-    const input = tf.input({ shape: [h, w, 3] });
-    const x = tf.layers
-      .conv2d({
-        filters: ci,
-        kernelSize: 3,
-        padding: 'same',
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
-        biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
-      })
-      .apply(input) as tf.SymbolicTensor;
-    const y = tf.layers
-      .conv2d({
-        filters: co,
-        kernelSize: kernel,
-        strides: stride,
-        padding,
-        useBias: bias,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
-        biasInitializer: tf.initializers.randomNormal({ seed: seed++, stddev: 0.1 }),
-        name: 'case',
-      })
-      .apply(x) as tf.SymbolicTensor;
-    const pooled = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
-    const out = tf.layers
-      .dense({
-        units: 3,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
-      })
-      .apply(pooled) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: out });
-    const what = `k${kernel} s${stride} ${padding} ${h}x${w} ${ci}->${co}${bias ? ' bias' : ''}`;
+  for (const [size, c1, filters, kernel, stride, padding] of cases) {
+    const c: ConvCase = {
+      size,
+      k0: 1,
+      c1,
+      filters,
+      kernel,
+      stride,
+      padding,
+      bn: false,
+      bias: seed % 2 === 0,
+    };
+    const model = convCaseModel(c, () => seed++);
     // Where onnxruntime has blocked kernels (block 16 or 8), every case takes that path.
     const node = planModel(await modelToArtifacts(model)).nodes.find((n) => n.name === 'case')!;
-    if (block > 0) assert.ok(blockedFilterGradient(node, block), `${what}: blocked path`);
-    assertClose(await compare(model, 8, seed), what);
+    if (block > 0) assert.ok(blockedFilterGradient(node, block), `${describeCase(c)}: blocked path`);
+    assertClose(await compare(model, 8, seed), describeCase(c));
     model.dispose();
   }
 });
