@@ -273,6 +273,20 @@ test('bad files: wrong magic, swapped files, counts that disagree, truncated dat
   await rejectsWith(load(spec(path.join(tmp, 'nowhere'))), 'not-found', /does not exist/);
 });
 
+test('a split too large for this machine’s memory is refused before decoding, naming its size and what to do; the same files load at a size that fits', async (t) => {
+  const d = release({ train: 40, test: 10, gz: false });
+  // A machine with 1 MiB of memory: 40 images at 64x64 (480 KiB) take more than 40% of it,
+  // at 32x32 (120 KiB) they fit.
+  t.mock.method(os, 'totalmem', () => 2 ** 20);
+  await rejectsWith(
+    load({ kind: 'mnist', family: 'fashion-mnist', path: d, fit: 'resize', size: 64 }),
+    'dataset-too-large',
+    /train-images-idx3-ubyte holds 40 images: decoded at 64x64 they take 0\.5 MiB, more than 40% of this machine's 1\.0 MiB of memory/,
+  );
+  const fits = await load({ kind: 'mnist', family: 'fashion-mnist', path: d, fit: 'resize', size: 32 });
+  assert.equal(fits.train.count, 40);
+});
+
 test('found on this machine: <home>/downloads/NAME (and torchvision’s raw/ layout), by name and by id', async () => {
   const home = dir();
   assert.equal(findMnist('kmnist', home), null, 'nothing there yet');

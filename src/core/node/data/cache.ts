@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import type { DatasetInfo, ImageSet, LoadedDataset } from '../../common/dataset.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 const MAGIC = Buffer.from('DCMPDS01', 'latin1');
 const END = Buffer.from('DCMPDEND', 'latin1');
@@ -84,7 +85,7 @@ export async function readCache(file: string, expectedFingerprint: string): Prom
     if (12 + hlen + bytesFor(header.train) + bytesFor(header.test) + END.length !== size) return null;
     let pos = 12 + hlen;
     const readSet = async (s: { count: number; size: number }): Promise<ImageSet | null> => {
-      const images = new Uint8Array(s.count * s.size * s.size * 3);
+      const images = imageSetBuffer(s.count, s.size, `The cached dataset ${path.basename(file)}`);
       if (!(await readFully(fh, images, pos))) return null;
       pos += images.length;
       const labels = new Int32Array(s.count);

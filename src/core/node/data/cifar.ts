@@ -12,8 +12,10 @@ import path from 'node:path';
 import type { DatasetInfo, ImageSet, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { isTarArchive, readTarMembers } from './archive.ts';
+import { imageSetBuffer } from './image-set.ts';
 
-const PIXELS = 32 * 32;
+const SIDE = 32;
+const PIXELS = SIDE * SIDE;
 
 export const CIFAR10_NAMES = [
   'airplane',
@@ -142,7 +144,7 @@ function decodeRecords(files: { name: string; data: Buffer }[], L: Layout, where
     }
     count += f.data.length / rec;
   }
-  const images = new Uint8Array(count * 3 * PIXELS);
+  const images = imageSetBuffer(count, SIDE, where);
   const labels = new Int32Array(count);
   let n = 0;
   for (const f of files) {

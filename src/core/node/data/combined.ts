@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { DatasetInfo, DatasetSpec, ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { UserError, isUserError } from '../../common/errors.ts';
 import type { LoadOptions } from './options.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 export type CombinedSpec = Extract<DatasetSpec, { kind: 'combined' }>;
 export type PartSpec = Exclude<DatasetSpec, { kind: 'combined' }>;
@@ -113,7 +114,7 @@ function shortName(info: DatasetInfo): string {
 function concat(sets: ImageSet[], offsets: number[], size: number): ImageSet {
   const px = size * size * 3;
   const count = sets.reduce((s, x) => s + x.count, 0);
-  const images = new Uint8Array(count * px);
+  const images = imageSetBuffer(count, size, 'The combined dataset');
   const labels = new Int32Array(count);
   let at = 0;
   sets.forEach((s, i) => {

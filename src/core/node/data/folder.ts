@@ -14,6 +14,7 @@ import { UserError } from '../../common/errors.ts';
 import { DECODE_CONCURRENCY, decodeInto, pool } from './images.ts';
 import { Rng } from './random.ts';
 import { skippedWarnings } from './tinyimagenet.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 export const FOLDER_DEFAULTS = { testFraction: 0.2, seed: 1 } as const;
 
@@ -98,7 +99,7 @@ export async function loadFolder(
   }
   const px = size * size * 3;
   const all = files.flatMap((list, c) => list.map((f) => ({ file: f, label: c })));
-  const images = new Uint8Array(all.length * px);
+  const images = imageSetBuffer(all.length, size, `The folder ${root}`);
   const ok = new Uint8Array(all.length);
   const skipped: string[] = [];
   let done = 0;
@@ -159,7 +160,7 @@ export async function loadFolder(
   rng.shuffle(trainIdx);
   rng.shuffle(testIdx);
   const gather = (idx: number[]): ImageSet => {
-    const out = new Uint8Array(idx.length * px);
+    const out = imageSetBuffer(idx.length, size, `The folder ${root}`);
     const labels = new Int32Array(idx.length);
     idx.forEach((src, k) => {
       out.set(images.subarray(src * px, (src + 1) * px), k * px);

@@ -24,6 +24,7 @@ import type {
   Progress,
 } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 export type MnistSpec = Extract<DatasetSpec, { kind: 'mnist' }>;
 
@@ -381,7 +382,7 @@ async function readSplit(
   }
   const px = rows * cols;
   const per = size * size * 3;
-  const images = new Uint8Array(count * per);
+  const images = imageSetBuffer(count, size, imagesFile);
   const transposed = spec.family === 'emnist';
   for (let i = 0; i < count; i++)
     greyInto(img.data.subarray(i * px, (i + 1) * px), rows, transposed, fit, size, images, i * per);

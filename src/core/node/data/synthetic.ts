@@ -17,6 +17,7 @@
 import type { DatasetInfo, ImageSet, LoadedDataset, Progress, SyntheticName } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from './random.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 export const SYNTHETIC_NAMES: readonly SyntheticName[] = ['shapes', 'textures'];
 
@@ -501,7 +502,7 @@ function generateSplit(
   const classes = name === 'shapes' ? SHAPE_CLASSES.length : TEXTURE_CLASSES.length;
   const count = perClass * classes;
   const pixels = size * size * 3;
-  const images = new Uint8Array(count * pixels);
+  const images = imageSetBuffer(count, size, `The synthetic ${name} dataset`);
   const labels = new Int32Array(count);
   const cv: Canvas = { size, px: new Float32Array(pixels) };
   const render = name === 'shapes' ? renderShape : renderTexture;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DatasetInfo, ImageSet, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { DECODE_CONCURRENCY, decodeInto, pool } from './images.ts';
+import { imageSetBuffer } from './image-set.ts';
 
 const SIZE = 64;
 
@@ -142,7 +143,7 @@ export async function loadTinyImageNet(
   const skipped: string[] = [];
   const decodeSet = async (list: { file: string; label: number }[]): Promise<ImageSet> => {
     const px = SIZE * SIZE * 3;
-    const images = new Uint8Array(list.length * px);
+    const images = imageSetBuffer(list.length, SIZE, `Tiny ImageNet in ${root}`);
     const ok = new Uint8Array(list.length);
     await pool(
       list.length,
