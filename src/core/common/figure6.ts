@@ -145,12 +145,27 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
   const plotW = width - left - right;
   const barH = 11;
   const gap = 3;
+  const line = 13;
   const blockPad = 16;
   const headerH = opts.title ? 56 : 34;
   const legendH = 24;
   const rowsH = FIGURE6_BARS.length * (barH + gap);
-  const blockH = Math.max(rowsH, 50) + blockPad;
-  const height = headerH + legendH + scenarios.length * blockH + 44;
+  // Each scenario's name spans the chart above its bars, wrapped; its accuracies and warning
+  // fill the column left of the bars (wrapped too), so nothing runs under a bar.
+  const blocks = scenarios.map((s) => {
+    const title = wrap(s.label, Math.floor((width - 16) / BOLD_CHAR_PX), 3);
+    const warning = scenarioWarning(s);
+    const notes = warning ? wrap(`⚠ ${warning}`, Math.floor((left - 16) / CHAR_PX), 4) : [];
+    const side = 3 + notes.length; // modules, from scratch, notes, then a little room
+    return {
+      s,
+      title,
+      warning,
+      notes,
+      h: title.length * line + Math.max(rowsH + line, side * line) + blockPad,
+    };
+  });
+  const height = headerH + legendH + blocks.reduce((a, b) => a + b.h, 0) + 44;
   const values = scenarios.flatMap((s) => [
     s.baselineFixedKg,
     s.baselineBestKg,
@@ -185,7 +200,7 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
   y += legendH;
   const top = y;
   // Decade grid lines and their labels.
-  const gridBottom = top + scenarios.length * blockH;
+  const gridBottom = top + blocks.reduce((a, b) => a + b.h, 0);
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d).toFixed(1);
     out.push(
@@ -193,19 +208,21 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
       `<text class="fig6-tick" x="${gx}" y="${gridBottom + 14}" text-anchor="middle" fill="#444">${esc(formatKg(10 ** d))}</text>`,
     );
   }
-  scenarios.forEach((s, i) => {
-    const by = top + i * blockH;
-    const warning = scenarioWarning(s);
+  let blockTop = top;
+  blocks.forEach(({ s, title, warning, notes, h }, i) => {
+    const lines = (cls: string, x0: number, y0: number, fill: string, rows: string[], full: string) =>
+      `<text class="${cls}" x="${x0}" y="${y0}"${fill}><title>${esc(full)}</title>${rows
+        .map((r, k) => `<tspan x="${x0}" dy="${k ? line : 0}">${esc(r)}</tspan>`)
+        .join('')}</text>`;
     out.push(`<g class="fig6-scenario" data-index="${i}">`);
+    out.push(lines('fig6-label', 8, blockTop + 10, ' font-weight="600"', title, s.label));
+    // The bars and the column left of them start under the name.
+    const by = blockTop + title.length * line + 2;
     out.push(
-      `<text x="8" y="${by + 10}" font-weight="600">${esc(truncate(s.label, 46))}<title>${esc(s.label)}</title></text>`,
-      `<text x="8" y="${by + 24}" fill="#2166ac">modules: ${esc(s.modulesAccuracy)}</text>`,
-      `<text x="8" y="${by + 37}" fill="#b2182b">from scratch: ${esc(s.baselineAccuracy)}</text>`,
+      `<text x="8" y="${by + 10}" fill="#2166ac">modules: ${esc(s.modulesAccuracy)}</text>`,
+      `<text x="8" y="${by + 23}" fill="#b2182b">from scratch: ${esc(s.baselineAccuracy)}</text>`,
     );
-    if (warning)
-      out.push(
-        `<text class="fig6-warning" x="8" y="${by + 50}" fill="#a05a00">⚠ ${esc(truncate(warning, 52))}<title>${esc(warning)}</title></text>`,
-      );
+    if (warning) out.push(lines('fig6-warning', 8, by + 36, ' fill="#a05a00"', notes, warning));
     const kgs = [s.baselineFixedKg, s.baselineBestKg, s.reuseKg, s.reuseKg + s.decompositionShareKg];
     FIGURE6_BARS.forEach((b, j) => {
       const v = kgs[j]!;
@@ -232,6 +249,7 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
       `<text class="fig6-break-even" x="${left}" y="${by + rowsH + 10}" fill="#555" font-size="10">${esc(note)}</text>`,
     );
     out.push('</g>');
+    blockTop += h;
   });
   if (!scenarios.length)
     out.push(`<text x="8" y="${top + 16}" fill="#444">No scenario has finished yet.</text>`);
@@ -239,6 +257,36 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
   return out.join('');
 }
 
-function truncate(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+/** Widths of an average character of the chart's 11 px font (regular, bold), for wrapping. */
+const CHAR_PX = 6.2;
+const BOLD_CHAR_PX = 6.8;
+
+/**
+ * `s` in lines of at most `n` characters, broken at spaces (a longer word is cut), at most
+ * `max` lines: the last one ends with an ellipsis when text is left over (the full text stays
+ * in the element's title).
+ */
+export function wrap(s: string, n: number, max: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (let word of s.split(' ')) {
+    while (word.length > n) {
+      if (cur) lines.push(cur);
+      lines.push(word.slice(0, n));
+      word = word.slice(n);
+      cur = '';
+    }
+    if (!cur) cur = word;
+    else if (cur.length + 1 + word.length <= n) cur += ` ${word}`;
+    else {
+      lines.push(cur);
+      cur = word;
+    }
+  }
+  if (cur || !lines.length) lines.push(cur);
+  if (lines.length <= max) return lines;
+  const kept = lines.slice(0, max);
+  const last = kept[max - 1]!;
+  kept[max - 1] = `${last.length >= n ? last.slice(0, n - 1) : last}…`;
+  return kept;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { render, screen } from '@testing-library/svelte';
 import type { ScenarioView } from '../../../core/common/api.ts';
-import { breakEven, figure6Scenarios, logDomain } from '../../../core/common/figure6.ts';
+import { breakEven, figure6Scenarios, logDomain, wrap } from '../../../core/common/figure6.ts';
 import Figure6Chart from './Figure6Chart.svelte';
 
 function view(over: Partial<ScenarioView> = {}): ScenarioView {
@@ -81,6 +81,35 @@ describe('Figure 6 chart', () => {
     const items = screen.getAllByRole('listitem').map((li) => li.textContent);
     expect(items).toHaveLength(1);
     expect(items[0]).toMatch(/cat \+ dog: no energy above idle measured for the reuse side/);
+  });
+
+  test('a long scenario name and its warning are drawn in full on several lines, none under the bars', () => {
+    const classes = Array.from({ length: 10 }, (_, k) => `shapes 32x32:class-number-${k}`);
+    render(Figure6Chart, {
+      rows: [view({ scenario: 'replace', kind: 'inter', classes, baselineConverged: false, top1: 0.5 })],
+    });
+    const fig = screen.getByTestId('figure6');
+    const label = fig.querySelector('text.fig6-label')!;
+    const lines = [...label.querySelectorAll('tspan')].map((t) => t.textContent!);
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.join(' ')).toBe(`replace (inter): ${classes.join(' + ')}`);
+    const warning = fig.querySelector('text.fig6-warning')!;
+    const notes = [...warning.querySelectorAll('tspan')].map((t) => t.textContent!);
+    expect(notes.join(' ')).toBe(
+      '⚠ baseline still improving when it stopped; modules 47.0 points below the baseline',
+    );
+    // The left column's lines fit before the bars start (at most 44 characters of 6.2 px).
+    for (const n of notes) expect(n.length).toBeLessThanOrEqual(44);
+    // The bars start below the name's last line.
+    const lastLine = Number(label.getAttribute('y')) + 13 * (lines.length - 1);
+    for (const b of bars(fig)) expect(Number(b.getAttribute('y'))).toBeGreaterThan(lastLine);
+  });
+
+  test('wrap breaks at spaces, cuts a word longer than a line, and ends with an ellipsis past its lines', () => {
+    expect(wrap('a bb ccc dddd', 6, 5)).toEqual(['a bb', 'ccc', 'dddd']);
+    expect(wrap('abcdefghij', 4, 5)).toEqual(['abcd', 'efgh', 'ij']);
+    expect(wrap('one two three four', 8, 2)).toEqual(['one two', 'three…']);
+    expect(wrap('', 8, 2)).toEqual(['']);
   });
 
   test('class names are text, never markup', () => {
