@@ -59,10 +59,10 @@ function blockedFilter(
 }
 
 /**
- * A convolution of the NHWC value `x` (the graph's layout) by the filter value `w` (laid out
- * as `layout` says) on the blocked kernels; returns NHWC. onnxruntime's reorders read and write channels-last as
- * fast as NCHW (measured), so the layout costs nothing here and spares the filter
- * gradients their transposes. `relu` fuses the activation.
+ * A convolution of the NHWC value `x` (the graph's layout) by the filter value `w` (laid
+ * out as `layout` says) on the blocked kernels; returns NHWC. onnxruntime's reorders read
+ * and write channels-last as fast as NCHW (measured), so the layout costs nothing here and
+ * spares the filter gradients their transposes. `relu` fuses the activation.
  */
 export function blockedConv(
   g: GraphBuilder,

@@ -3,9 +3,10 @@
 // activations are NHWC.
 //
 // Backward (formulations chosen by measurement, see the training-graph notes):
-// - filter gradient: one GEMM per kernel offset over the whole batch, the strided window of
-//   the padded x that offset reads [N*oh*ow, ci] against dz [N*oh*ow, co]; channels-last
-//   makes both operands plain reshapes (1x1 kernels are the one-offset case);
+// - filter gradient: one product per kernel offset over the whole batch, the strided window
+//   of the padded x that offset reads [N*oh*ow, ci] against dz [N*oh*ow, co] (1x1 kernels are
+//   the one-offset case): a 1x1 blocked convolution where channels and map positions fill
+//   whole blocks, else a GEMM on plain reshapes (channels-last);
 // - input gradient: stride-1 convolutions of dz with the kernel's taps reversed and its
 //   in/out axes swapped, one per phase of the stride (one phase with the whole kernel at
 //   stride 1), interleaved back into x's positions;
