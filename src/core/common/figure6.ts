@@ -208,12 +208,13 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
       `<text class="fig6-tick" x="${gx}" y="${gridBottom + 14}" text-anchor="middle" fill="#444">${esc(formatKg(10 ** d))}</text>`,
     );
   }
+  // Wrapped text: one element (its full text as the title), a tspan per line.
+  const lines = (cls: string, x0: number, y0: number, attrs: string, rows: string[], full: string) =>
+    `<text class="${cls}" x="${x0}" y="${y0}"${attrs}><title>${esc(full)}</title>${rows
+      .map((r, k) => `<tspan x="${x0}" dy="${k ? line : 0}">${esc(r)}</tspan>`)
+      .join('')}</text>`;
   let blockTop = top;
   blocks.forEach(({ s, title, warning, notes, h }, i) => {
-    const lines = (cls: string, x0: number, y0: number, fill: string, rows: string[], full: string) =>
-      `<text class="${cls}" x="${x0}" y="${y0}"${fill}><title>${esc(full)}</title>${rows
-        .map((r, k) => `<tspan x="${x0}" dy="${k ? line : 0}">${esc(r)}</tspan>`)
-        .join('')}</text>`;
     out.push(`<g class="fig6-scenario" data-index="${i}">`);
     out.push(lines('fig6-label', 8, blockTop + 10, ' font-weight="600"', title, s.label));
     // The bars and the column left of them start under the name.
