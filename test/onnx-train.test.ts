@@ -27,14 +27,14 @@ import { runTrainChild } from './helpers/train-process.ts';
 const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-onnx-train-'));
 
 /** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
-async function compare(model: tf.LayersModel, n: number, seed: number) {
+async function compare(model: tf.LayersModel, n: number, seed: number, opts: { nchwc?: boolean } = {}) {
   const artifacts = await modelToArtifacts(model);
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
   const classes = model.outputs[0]!.shape[1]!;
   const rng = new Rng(seed);
   const images = Uint8Array.from({ length: n * h! * w! * c! }, () => rng.int(256));
   const labels = Int32Array.from({ length: n }, () => rng.int(classes));
-  const engine = new OnnxTrainEngine(await loadOrt(), { threads: 1 });
+  const engine = new OnnxTrainEngine(await loadOrt(), { threads: 1, ...opts });
   try {
     const layout = await engine.load(artifacts, DEFAULT_PREPROCESS);
     const r = await engine.gradients(images, labels, n, null);
@@ -198,6 +198,37 @@ test('filter gradients on the blocked kernels (whole channel blocks, maps of who
     assertClose(await compare(model, 8, seed), describeCase(c));
     model.dispose();
   }
+});
+
+test('without the blocked kernels (GPUs, CPUs that lack them) a ResNet and blocked-size cases match tfjs too', async () => {
+  await tf.setBackend('cpu');
+  // Plain Conv with transposes and GEMM filter gradients everywhere: the graph a GPU, or a
+  // CPU without onnxruntime's NCHWc kernels, trains. (Inputs where no pre-activation sits
+  // within float32 rounding of 0: a ReLU mask there can flip between any two
+  // implementations, tfjs's included, and move a gradient by a percent.)
+  for (const batchNorm of [false, true]) {
+    const model = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 7, batchNorm });
+    assertClose(
+      await compare(model, 4, 5, { nchwc: false }),
+      `ResNet-8${batchNorm ? ' bn' : ''}, plain Conv`,
+    );
+    model.dispose();
+  }
+  let seed = 300;
+  const c: ConvCase = {
+    size: 8,
+    k0: 1,
+    c1: 32,
+    filters: 16,
+    kernel: 3,
+    stride: 2,
+    padding: 'same',
+    bn: false,
+    bias: true,
+  };
+  const model = convCaseModel(c, () => seed++);
+  assertClose(await compare(model, 8, seed, { nchwc: false }), `${describeCase(c)}, plain Conv`);
+  model.dispose();
 });
 
 test('pooling, Flatten, Add, hidden Dense, sigmoid/tanh and BN on flat tensors match tfjs', async () => {
