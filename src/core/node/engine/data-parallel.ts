@@ -18,24 +18,30 @@ export interface SharedBuffers {
   /** The pool's weights, a view of `weightsBuffer`. */
   weights: Float32Array<SharedArrayBuffer>;
   weightsBuffer: SharedArrayBuffer;
-  /** The whole batch's gradients, combined from the workers'. */
-  grads: Float32Array<ArrayBuffer>;
+  /**
+   * The whole batch's gradients, combined from the workers' (shared, so workers can combine
+   * them slice by slice), a view of `gradsBuffer`.
+   */
+  grads: Float32Array<SharedArrayBuffer>;
+  gradsBuffer: SharedArrayBuffer;
   /** One per worker: its buffer, and this thread's view of it. */
   gradBuffers: SharedArrayBuffer[];
   gradViews: Float32Array[];
 }
 
-/** Shared weights (a copy of `weightData`) and a gradient buffer for each of `workers`. */
+/** Shared weights (a copy of `weightData`), the combined gradients and a gradient buffer for each of `workers`. */
 export function sharedBuffers(weightData: ArrayBuffer, workers: number): SharedBuffers {
   const floats = weightData.byteLength / 4;
   const weightsBuffer = new SharedArrayBuffer(floats * 4);
   const weights = new Float32Array(weightsBuffer);
   weights.set(new Float32Array(weightData));
   const gradBuffers = Array.from({ length: workers }, () => new SharedArrayBuffer(floats * 4));
+  const gradsBuffer = new SharedArrayBuffer(floats * 4);
   return {
     weights,
     weightsBuffer,
-    grads: new Float32Array(floats),
+    grads: new Float32Array(gradsBuffer),
+    gradsBuffer,
     gradBuffers,
     gradViews: gradBuffers.map((b) => new Float32Array(b)),
   };

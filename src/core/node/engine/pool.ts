@@ -57,7 +57,7 @@ export class EnginePool implements TrainingEngine {
   /** The authoritative weights, flat in model.weights order. Call weightsChanged() after writing. */
   weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
   /** Averaged gradients of the last step (non-trainable slots hold averaged values). */
-  grads = new Float32Array(0);
+  grads: Float32Array<ArrayBufferLike> = new Float32Array(0);
   layout: WeightLayout | null = null;
   report: BackendReport | null = null;
   /** Forward passes run on tfjs here; evaluation prefers the onnxruntime inference engine. */

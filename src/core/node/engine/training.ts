@@ -43,9 +43,9 @@ function firstLine(e: unknown): string {
 /**
  * Most training workers: one single-threaded session per core up to here. Per pair of cores,
  * two single-threaded workers on half the images each ran well ahead of one two-thread
- * session (a filter gradient's skinny GEMMs and strided copies gain little from a second
- * thread), and a share of a few images still trains near its full speed (measured; the
- * numbers are in the bench and the closing notes, not here).
+ * session (a filter gradient's many small per-offset products and strided copies gain little
+ * from a second thread), and a share of a few images still trains near its full speed
+ * (measured; the numbers are in the bench and the closing notes, not here).
  */
 const MAX_TRAINING_WORKERS = 16;
 

@@ -1,8 +1,8 @@
 // Data-parallel onnxruntime training: worker threads, each with one single-threaded training
 // session on its share of the batch, gradients averaged by share (as the tfjs pool does).
 // onnxruntime-node runs a session's runs on the calling thread, so two sessions in one thread
-// never overlap, while the filter-gradient ops (skinny GEMMs, strided windows, transposes)
-// gain little from intra-op threads; separate threads run whole steps side by side. The
+// never overlap, while a filter gradient's many small per-offset products and strided windows
+// gain little from intra-op threads (measured); separate threads run whole steps side by side. The
 // workers also combine the shares' gradients, each a slice of the weights: on the main
 // thread that sum grows with the number of workers.
 import type { BackendReport } from '../../../common/api.ts';
@@ -78,9 +78,8 @@ export class OnnxTrainPool implements TrainingEngine {
 
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
     const b = sharedBuffers(artifacts.weightData, this.workers.length);
-    const combined = new SharedArrayBuffer(b.weights.length * 4);
     this.weights = b.weights;
-    this.grads = new Float32Array(combined);
+    this.grads = b.grads;
     const replies = (await Promise.all(
       this.workers.map((w, k) =>
         w.call({
@@ -90,7 +89,7 @@ export class OnnxTrainPool implements TrainingEngine {
           weights: b.weightsBuffer,
           grads: b.gradBuffers,
           index: k,
-          combined,
+          combined: b.gradsBuffer,
           opts: this.opts,
         }),
       ),
