@@ -1,0 +1,92 @@
+// Every figure the README quotes, as the sentence that quotes it with holes for the recorded
+// values: `{output.model.top1:pct}` is the demo record's output.model.top1 written as a
+// percentage. A quote passes when its sentence, filled from the recorded output, is in the
+// README (whitespace and line breaks aside), so a README edited away from its record, or a
+// record regenerated without the README, fails the check. Holes marked `~` (times, energy,
+// load) vary from run to run by nature: a rerun compares only the others.
+import fs from 'node:fs';
+import path from 'node:path';
+import { at, ROOT, readRecord, recordFile, type Record } from './record.ts';
+
+export interface Quote {
+  step: string;
+  text: string;
+}
+
+const FORMATS: { [name: string]: (v: number) => string } = {
+  /** a fraction as a percentage, one decimal: 0.4534 -> 45.3% */
+  pct: (v) => `${(v * 100).toFixed(1)}%`,
+  /** a fraction as a whole percentage: 0.83 -> 83% */
+  pct0: (v) => `${Math.round(v * 100)}%`,
+  /** a fraction as a percentage with two decimals, no sign: 0.84161 -> 84.16 */
+  pct2: (v) => (v * 100).toFixed(2),
+  /** a fraction as a percentage with one decimal, no sign */
+  pct1: (v) => (v * 100).toFixed(1),
+  /** two decimals */
+  f2: (v) => v.toFixed(2),
+  /** one decimal */
+  f1: (v) => v.toFixed(1),
+  /** a ratio: 3.04 -> 3.0x */
+  x: (v) => `${v.toFixed(1)}x`,
+  int: (v) => String(Math.round(v)),
+  /** seconds as whole minutes */
+  min: (v) => String(Math.round(v / 60)),
+  /** bytes as megabytes, two decimals */
+  mb: (v) => (v / 1e6).toFixed(2),
+};
+
+export const QUOTES: Quote[] = [];
+
+/** The quote's sentence filled from `rec`, or why it cannot be. */
+export function render(q: Quote, rec: Record, volatile = true): string | { error: string } {
+  let error = '';
+  const text = q.text.replace(
+    /\{(~?)([^}:]+)(?::([a-z0-9]+))?\}/g,
+    (_, tilde: string, p: string, f?: string) => {
+      if (tilde && !volatile) return '…';
+      const v = at(rec, p);
+      if (f) {
+        const fmt = FORMATS[f];
+        if (!fmt) error ||= `unknown format ${f}`;
+        else if (typeof v !== 'number') error ||= `${p} is ${JSON.stringify(v)}, not a number`;
+        else return fmt(v);
+      } else if (typeof v === 'string' || typeof v === 'number') return String(v);
+      else error ||= `${p} is ${JSON.stringify(v)}`;
+      return '?';
+    },
+  );
+  return error ? { error: `${q.step}: "${q.text}": ${error}` } : text;
+}
+
+const squash = (s: string) => s.replace(/\s+/g, ' ');
+
+/** Problems: quotes that are not in the README as their record fills them. */
+export function checkReadme(readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')): string[] {
+  const text = squash(readme);
+  const problems: string[] = [];
+  for (const q of QUOTES) {
+    const rec = readRecord(q.step);
+    if (!rec) {
+      problems.push(`${q.step}: no recorded output (${path.relative(ROOT, recordFile(q.step))})`);
+      continue;
+    }
+    const r = render(q, rec);
+    if (typeof r !== 'string') problems.push(r.error);
+    else if (!text.includes(squash(r)))
+      problems.push(`README.md does not say what ${path.relative(ROOT, recordFile(q.step))} says: "${r}"`);
+  }
+  return problems;
+}
+
+/** Quoted figures of `id` that a rerun changed (volatile holes aside). */
+export function compareRecords(id: string, before: Record | null, after: Record): string[] {
+  if (!before) return [];
+  const out: string[] = [];
+  for (const q of QUOTES.filter((x) => x.step === id)) {
+    const a = render(q, before, false);
+    const b = render(q, after, false);
+    if (typeof a === 'string' && typeof b === 'string' && a !== b)
+      out.push(`${id}: recorded "${a}", now "${b}"`);
+  }
+  return out;
+}

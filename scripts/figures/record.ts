@@ -1,0 +1,98 @@
+// Runs the steps of steps.ts and records each one's JSON output with the facts a figure needs
+// beside it (the machine, its load, how long it took, the commit), one file per step in
+// docs/figures/. The README's quotes are checked against these files (quotes.ts).
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { STEPS, type Step } from './steps.ts';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const RECORDS = path.join(ROOT, 'docs', 'figures');
+
+export interface Record {
+  id: string;
+  /** The command as the README names it (`{work}` is the folder it wrote into). */
+  command: string;
+  commit: string;
+  date: string;
+  cpu: string;
+  cores: number;
+  /** 1-minute load average before and after the command. */
+  load_before: number;
+  load_after: number;
+  seconds: number;
+  output: unknown;
+}
+
+export const recordFile = (id: string) => path.join(RECORDS, `${id}.json`);
+
+export function readRecord(id: string, dir = RECORDS): Record | null {
+  const f = path.join(dir, `${id}.json`);
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Record) : null;
+}
+
+/** A value at a dotted path (`reuse.0.ma`) of a JSON value, or undefined. */
+export function at(value: unknown, dotted: string): unknown {
+  let v: unknown = value;
+  for (const k of dotted.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown> & unknown[])[k as never];
+  }
+  return v;
+}
+
+/** The step's arguments with `{work}` and `{step.path}` filled in from earlier records. */
+export function resolveArgs(step: Step, work: string, records: Map<string, Record>): string[] {
+  return step.args.map((a) =>
+    a.replace(/\{([^}]+)\}/g, (_, ref: string) => {
+      if (ref === 'work') return work;
+      const [id, ...rest] = ref.split('.');
+      const r = records.get(id!);
+      const v = r ? at(r.output, rest.join('.')) : undefined;
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw new Error(`step ${step.id} needs ${ref}, which no earlier step recorded: run ${id} first`);
+      return String(v);
+    }),
+  );
+}
+
+const commit = () => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+};
+
+/** Runs one step (its progress to `log`), returning its record. */
+export async function runStep(step: Step, work: string, records: Map<string, Record>, log: fs.WriteStream) {
+  const args = [...resolveArgs(step, work, records), '--home', path.join(work, 'home')];
+  const load_before = os.loadavg()[0]!;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'decomposer.js'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.pipe(log, { end: false });
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
+  const seconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`step ${step.id} exited ${code}: decomposer ${args.join(' ')}`);
+  const rec: Record = {
+    id: step.id,
+    command: `npx decomposer ${step.args.join(' ')}`,
+    commit: commit(),
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    load_before: Math.round(load_before * 100) / 100,
+    load_after: Math.round(os.loadavg()[0]! * 100) / 100,
+    seconds: Math.round(seconds),
+    output: JSON.parse(out),
+  };
+  return rec;
+}
+
+export { STEPS };
