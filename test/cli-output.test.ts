@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { formatAmount } from '../src/core/common/numbers.ts';
 import { SHAPE_CLASSES, TEXTURE_CLASSES } from '../src/core/node/data/synthetic.ts';
+import { energyAmounts } from '../src/core/node/energy/formula.ts';
 import { makeFolder } from './helpers/fixtures.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
@@ -150,4 +152,27 @@ test('demo: every training reports its epochs (scenario models, baselines); resu
       (dataset === 'shapes' ? SHAPE_CLASSES : TEXTURE_CLASSES).includes(name as never),
       `"${whole}" is a class name`,
     );
+});
+
+test('one format for energy and CO2e amounts: three significant digits, an exponent below 0.001', () => {
+  const cases: [number, string][] = [
+    [1.12e-6, '1.12e-6'],
+    [8.64e-7, '8.64e-7'],
+    [0.000999, '9.99e-4'],
+    [0.00099996, '0.00100'],
+    [0.00112, '0.00112'],
+    [12.3456, '12.3'],
+    [999.96, '1000'],
+    [4096, '4096'],
+    [2.5e7, '2.50e7'],
+    [-3.2e-5, '-3.20e-5'],
+    [0, '0'],
+    [Number.NaN, 'n/a'],
+  ];
+  for (const [x, text] of cases) assert.equal(formatAmount(x), text, String(x));
+  // A record's kWh and CO2e, as every command prints them.
+  assert.equal(
+    energyAmounts({ kwh: 1.12e-6, co2e_lbs: 8.64e-7, co2e_kg: 3.92e-7 }),
+    '1.12e-6 kWh, 8.64e-7 lbs (3.92e-7 kg) CO2e',
+  );
 });

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { BackendName } from '../core/common/api.ts';
 import type { LoadedDataset } from '../core/common/dataset.ts';
-import { describeEnergy, energyAmounts } from '../core/node/energy/formula.ts';
+import { describeEnergy, energyAmounts, type EnergyRecord } from '../core/node/energy/formula.ts';
 import type { MeasureContext, RunEnergy, TrainingProgress } from '../core/node/measure/measured.ts';
 import { recordTrainingRun, type RecordedTraining } from '../core/node/measure/training.ts';
 import { describeResume } from '../core/node/train/checkpoints.ts';
@@ -84,9 +84,10 @@ export function trainRecorded(
 
 /** A recorded run's energy as result lines (estimates labelled). */
 export function printEnergy(runId: number, e: RunEnergy): void {
+  const part = (label: string, x: EnergyRecord) => print(`  ${label.padEnd(18)} ${energyAmounts(x)}`);
   print(`energy       ${describeEnergy(e.energy)}`);
-  if (e.fixedEpochs) print(`  fixed epochs       ${energyAmounts(e.fixedEpochs)}`);
-  if (e.untilBest) print(`  until best (ep ${e.bestEpoch}) ${energyAmounts(e.untilBest)}`);
+  if (e.fixedEpochs) part('fixed epochs', e.fixedEpochs);
+  if (e.untilBest) part(`until best (ep ${e.bestEpoch})`, e.untilBest);
   print(`recorded as run ${runId} (decomposer runs show ${runId})`);
 }
 
