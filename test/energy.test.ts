@@ -245,6 +245,11 @@ test('powermetrics output is parsed (Apple silicon and Intel Macs)', () => {
 
 /** Sources that draw constant powers over real time, failing every `failEvery`-th reading. */
 function constantSources(cpuW: number, dramW: number, failEvery = 0): Sources {
+  return powerSources({ cpuW, dramW }, failEvery);
+}
+
+/** Sources that draw `power` (which the caller may change) over real time. */
+function powerSources(power: { cpuW: number; dramW: number }, failEvery = 0): Sources {
   return {
     report: {
       source: 'rapl',
@@ -271,7 +276,7 @@ function constantSources(cpuW: number, dramW: number, failEvery = 0): Sources {
           const t = performance.now();
           const s = (t - last) / 1000;
           last = t;
-          return { cpuJ: cpuW * s, dramJ: dramW * s, gpuJ: 0 };
+          return { cpuJ: power.cpuW * s, dramJ: power.dramW * s, gpuJ: 0 };
         },
         missed: () => missed,
         close: () => undefined,
@@ -335,6 +340,40 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
     assert.deepEqual(trace.columns, ['t_s', 'cpu_w', 'dram_w', 'gpu_w']);
     assert.ok(trace.rows.length >= 2);
     close(trace.rows.at(-1)![1]!, 30, 0.5);
+  } finally {
+    store.close();
+  }
+});
+
+test("a run's cumulative energy never goes down from one epoch to the next, though an epoch draws less than idle", async () => {
+  const dir = tmp('dec-rec-');
+  const store = Store.open(path.join(dir, 'x.db'));
+  try {
+    // 40 W in epoch 1, then nothing while epoch 2 runs, against 20 W idle.
+    const power = { cpuW: 40, dramW: 0 };
+    const rec = await RunRecorder.start({
+      store,
+      kind: 'train',
+      params: { test: true },
+      settings: { ...DEFAULT_SETTINGS, sampleIntervalMs: 20 },
+      sources: powerSources(power),
+      idle: { cpuW: 20, dramW: 0, gpuW: 0 },
+    });
+    await sleep(300);
+    const e1 = rec.epoch({ epoch: 1, best: true });
+    power.cpuW = 0;
+    await sleep(300);
+    const e2 = rec.epoch({ epoch: 2 });
+    const out = await rec.finish('finished');
+    assert.ok(e1.kwh > 0, 'epoch 1 drew above idle');
+    const epochs = store.getRun(rec.id)!.epochs.map((e) => e.energy!);
+    assert.deepEqual(epochs, [e1, e2]);
+    for (const k of ['kwh', 'co2e_lbs', 'co2e_kg', 'seconds'] as const) {
+      assert.ok(e2[k] >= e1[k], `${k}: epoch 2 ${e2[k]} < epoch 1 ${e1[k]}`);
+      assert.ok(out.energy[k] >= e2[k], `${k}: the run ${out.energy[k]} < epoch 2 ${e2[k]}`);
+    }
+    // The quiet epoch added (almost) nothing: idle is subtracted per epoch, never below zero.
+    close(e2.kwh, e1.kwh, e1.kwh * 0.2);
   } finally {
     store.close();
   }

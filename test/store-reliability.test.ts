@@ -12,6 +12,7 @@ import { migrate, Store } from '../src/core/node/store/store.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
 import type { MachineInfo } from '../src/core/node/energy/machine.ts';
 import { isUserError } from '../src/core/common/errors.ts';
+import { asReader, becomeReader, readerCli, readerTmp } from './helpers/reader.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rel-'));
 
@@ -183,9 +184,11 @@ test('a migration backs the database up first (a consistent copy at the old vers
 });
 
 // Child mode: DEC_RO_CHILD=<db> opens a read-only data folder, lists, tries to write, and
-// prints what happened as JSON.
+// prints what happened as JSON. It loads all it needs before it becomes the reader.
 if (process.env.DEC_RO_CHILD) {
   const out: Record<string, unknown> = {};
+  const { createCoreApi } = await import('../src/core/node/api.ts');
+  becomeReader();
   try {
     const s = Store.open(process.env.DEC_RO_CHILD);
     out.readOnly = s.readOnly;
@@ -202,7 +205,6 @@ if (process.env.DEC_RO_CHILD) {
     }
     s.close();
     // The app's lists too.
-    const { createCoreApi } = await import('../src/core/node/api.ts');
     const api = createCoreApi({ home: path.dirname(process.env.DEC_RO_CHILD) });
     out.appRuns = (await api.listRuns()).length;
     out.appEnergyRuns = (await api.getEnergySummary()).totals.runs;
@@ -214,26 +216,8 @@ if (process.env.DEC_RO_CHILD) {
   process.exit(0);
 }
 
-/** Runs `args` (this file, or the CLI) as a user who cannot write `dir`. */
-function asReader(dir: string, args: string[], env: Record<string, string> = {}) {
-  const root = process.getuid?.() === 0;
-  if (!root) fs.chmodSync(dir, 0o555);
-  try {
-    return spawnSync(process.execPath, args, {
-      encoding: 'utf8',
-      env: { ...process.env, ...env },
-      // Root writes anywhere: the reader is nobody (65534) instead.
-      ...(root ? { uid: 65534, gid: 65534 } : {}),
-      timeout: 60_000,
-    });
-  } finally {
-    if (!root) fs.chmodSync(dir, 0o755);
-  }
-}
-
 test('a read-only data folder: reading works (runs, export), writing is refused as read-only, not as a corrupt database', () => {
-  const home = tmp();
-  fs.chmodSync(home, 0o755);
+  const home = readerTmp('dec-store-rel-');
   const file = path.join(home, 'decomposer.db');
   const s = Store.open(file);
   const id = s.startRun({ kind: 'train', params: { kept: 1 } });
@@ -243,6 +227,7 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
   const before = fs.readFileSync(file);
 
   const r = asReader(home, [import.meta.filename], { DEC_RO_CHILD: file });
+  assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as {
     readOnly: boolean;
     runs: unknown[];
@@ -258,15 +243,14 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
   assert.match(out.writeError.message, new RegExp(`data folder ${home} is read-only`));
   assert.match(out.writeError.hint, /--home or DECOMPOSER_HOME.*runs, export/);
 
-  const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-  const runs = asReader(home, [bin, 'runs', '--json'], { DECOMPOSER_HOME: home });
+  const runs = asReader(home, [readerCli, 'runs', '--json'], { DECOMPOSER_HOME: home });
   assert.equal(runs.status, 0, runs.stderr);
   assert.match(runs.stdout, /"kept":1/);
-  const csv = asReader(home, [bin, 'export', '--format', 'csv'], { DECOMPOSER_HOME: home });
+  const csv = asReader(home, [readerCli, 'export', '--format', 'csv'], { DECOMPOSER_HOME: home });
   assert.equal(csv.status, 0, csv.stderr);
   const train = asReader(
     home,
-    [bin, 'train', '--dataset', 'shapes', '--epochs', '1', '--idle-seconds', '0'],
+    [readerCli, 'train', '--dataset', 'shapes', '--epochs', '1', '--idle-seconds', '0'],
     {
       DECOMPOSER_HOME: home,
     },

@@ -37,7 +37,7 @@ import {
   intOption,
   withMeasureContext,
 } from './options.ts';
-import { info } from './output.ts';
+import { info, stageProgress } from './output.ts';
 
 export const DECOMPOSE_OPTIONS = {
   model: { type: 'string', short: 'm' },
@@ -154,7 +154,6 @@ export async function openModel(v: Values): Promise<OpenedModel> {
 export async function modelDataset(
   v: Values,
   m: ModelForData & { meta: { grey?: GreyInput } | null },
-  quiet: boolean,
 ): Promise<LoadedDataset> {
   const eng = engineSettings(v);
   if (v.dataset === undefined) return datasetForModel(m, null, { home: eng.home });
@@ -164,7 +163,6 @@ export async function modelDataset(
     m.plan.input.shape[0]!,
     1,
     eng.home,
-    quiet,
     m.meta?.grey?.fit,
   );
   checkModelData(data, m);
@@ -174,7 +172,7 @@ export async function modelDataset(
 /** Runs `work` as a recorded run (energy measured, stored) of the given kind. */
 export function recordRun<T>(
   v: Values,
-  run: { kind: RunKind; params: Record<string, unknown>; quiet: boolean; signal?: AbortSignal },
+  run: { kind: RunKind; params: Record<string, unknown>; signal?: AbortSignal },
   work: () => Promise<T>,
   result: (t: T) => unknown,
 ): Promise<Measured<T>> {
@@ -192,18 +190,13 @@ export async function loadDatasetWithProgress(
   size: number,
   seed: number,
   home: string,
-  quiet: boolean,
   fit?: GreyFit,
 ): Promise<LoadedDataset> {
   const spec = parseDatasetArg(arg, size, seed, { home, fit });
-  let last = '';
+  const show = stageProgress();
   const data = await loadDataset(spec, {
     cacheDir: cacheDir(home),
-    onProgress: (p) => {
-      const line = `${p.stage}${p.fraction !== null ? ` ${Math.round(p.fraction * 100)}%` : ''}`;
-      if (!quiet && line !== last) info(`  ${line}`);
-      last = line;
-    },
+    onProgress: (p) => show(p.fraction, p.stage),
   });
   for (const w of (data.info as { warnings?: string[] }).warnings ?? []) info(`warning: ${w}`);
   return data;

@@ -11,6 +11,7 @@ import { effectiveSettings } from '../core/node/store/settings.ts';
 import { defaultDbFile, Store } from '../core/node/store/store.ts';
 import type { Values } from './command.ts';
 import { info } from './output.ts';
+import { trainReporter } from './training.ts';
 
 export const ENGINE_OPTIONS = {
   backend: { type: 'string' },
@@ -112,11 +113,12 @@ export function openStore(v: Values): Store {
 
 /**
  * Runs `work` with the run store (--db) and the settings in force (--idle-seconds over the
- * stored ones), as the context its measured runs are recorded in.
+ * stored ones), as the context its measured runs are recorded in. The recorder's lines and
+ * every training's progress go to stderr in every mode.
  */
 export async function withMeasureContext<T>(
   v: Values,
-  o: { quiet: boolean; signal?: AbortSignal },
+  o: { signal?: AbortSignal },
   work: (ctx: MeasureContext) => Promise<T>,
 ): Promise<T> {
   const store = Store.open(dbFile(v));
@@ -124,7 +126,7 @@ export async function withMeasureContext<T>(
     const settings = effectiveSettings(store, {
       idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
     });
-    return await work({ store, settings, signal: o.signal, onInfo: (l) => (o.quiet ? undefined : info(l)) });
+    return await work({ store, settings, signal: o.signal, onInfo: info, onTraining: trainReporter() });
   } finally {
     store.close();
   }

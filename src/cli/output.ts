@@ -1,6 +1,8 @@
-// How the CLI talks: human lines on stderr while working, the result on stdout (one JSON
-// object with --json), and exit codes that mean something.
+// How the CLI talks: progress, warnings and errors on stderr in every mode (with --json
+// too); the result on stdout (human lines, or one JSON object with --json); and exit codes
+// that mean something.
 import { describeError, isUserError } from '../core/common/errors.ts';
+import { formatAmount } from '../core/common/numbers.ts';
 
 export const EXIT = {
   ok: 0,
@@ -12,8 +14,47 @@ export const EXIT = {
   cancelled: 130,
 } as const;
 
+/** Progress, a warning or an error: stderr, in every mode. */
 export function info(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/**
+ * Progress of stages with a fraction done, as lines on stderr (readable in a log as on a
+ * terminal): one when the stage changes and one every 10%.
+ */
+export function stageProgress(): (fraction: number | null, stage: string, detail?: string) => void {
+  let last = '';
+  return (fraction, stage, detail) => {
+    const at = fraction === null ? '' : ` ${Math.floor(fraction * 10) * 10}%`;
+    if (`${stage}${at}` !== last) info(`  ${stage}${at}${detail ? `  ${detail}` : ''}`);
+    last = `${stage}${at}`;
+  };
+}
+
+/** A line of the command's result: stdout (with --json, the JSON object is printed instead). */
+export function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** A measured amount (kWh, CO2e, W, J) the one way the CLI writes them (common/numbers.ts). */
+export const fmtAmount = formatAmount;
+
+/**
+ * A table: a header row, then one line per row, each column as wide as its widest cell (no
+ * name is cut), columns `right` right-aligned (numbers), the others left-aligned.
+ */
+export function formatTable(header: string[], rows: string[][], right: number[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    header
+      .map((_, i) => {
+        const c = cells[i] ?? '';
+        return right.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
 }
 
 export function printJson(value: unknown): void {

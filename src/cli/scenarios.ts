@@ -8,50 +8,87 @@ import path from 'node:path';
 import { figure6Scenarios, figure6Svg, scenarioWarning } from '../core/common/figure6.ts';
 import { writeFileAtomic } from '../core/node/fs/atomic.ts';
 import { scenarioView } from '../core/node/jobs/analysis.ts';
-import { fmtPct, info } from './output.ts';
+import { fmtPct, formatTable, info, print } from './output.ts';
 
+/** A replace row's label and the class whose module now stands for it ("3: textures 32x32:stripes"). */
+function replaced(r: ScenarioRow): string {
+  const x = Number(/:(\d+)/.exec(r.key)?.[1]);
+  return Number.isInteger(x) && r.classes[x] ? `${x}: ${r.classes[x]}` : r.key;
+}
+
+/** Reuse and replace rows as result tables (class names whole), with their warnings. */
 export function printRows(rows: ScenarioRow[]): void {
-  const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x)).padStart(7);
-  const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`).padStart(8);
+  const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x));
+  const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
   // The same warnings as the app's table and chart (common/figure6.ts).
   const charted = figure6Scenarios(rows.map(scenarioView));
   const warning = new Map(rows.map((r, i) => [r, scenarioWarning(charted[i]!)]));
-  const mark = (r: ScenarioRow) => (warning.get(r) ? '  !' : '');
+  const mark = (r: ScenarioRow) => (warning.get(r) ? '!' : '');
   const reuse = rows.filter((r) => r.scenario === 'reuse');
   const replace = rows.filter((r) => r.scenario === 'replace');
   if (reuse.length) {
-    process.stdout.write(
-      '\nReuse (Tables 2 and 3): MA composed modules, MMA after continuous learning, TMA trained from scratch\n',
+    print(
+      '\nReuse (Tables 2 and 3): MA composed modules, MMA after continuous learning, TMA trained from scratch',
     );
-    process.stdout.write(
-      `${'kind'.padEnd(6)} ${'classes'.padEnd(44)}      MA     MMA     TMA  CO2e x best  x fixed\n`,
+    print(
+      formatTable(
+        ['kind', 'classes', 'MA', 'MMA', 'TMA', 'CO2e x best', 'x fixed', ''],
+        reuse.map((r) => [
+          r.kind,
+          r.classes.join(' + '),
+          pct(r.ma),
+          pct(r.mma),
+          pct(r.tma),
+          ratio(r.co2e_ratio_best),
+          ratio(r.co2e_ratio_fixed),
+          mark(r),
+        ]),
+        [2, 3, 4, 5, 6],
+      ),
     );
-    for (const r of reuse)
-      process.stdout.write(
-        `${r.kind.padEnd(6)} ${r.classes.join(' + ').slice(0, 44).padEnd(44)} ${pct(r.ma)} ${pct(r.mma)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_best)}    ${ratio(r.co2e_ratio_fixed)}${mark(r)}\n`,
-      );
   }
   if (replace.length) {
-    process.stdout.write(
-      '\nReplace (Tables 4 and 5): composed modules after the replacement vs the trained model\n',
+    print('\nReplace (Tables 4 and 5): composed modules after the replacement vs the trained model');
+    print(
+      formatTable(
+        [
+          'kind',
+          'label: replaced by',
+          'top-1',
+          'top-5',
+          'model-1',
+          'model-5',
+          'TMA',
+          'CO2e x best',
+          'x fixed',
+          '',
+        ],
+        replace.map((r) => [
+          r.kind,
+          replaced(r),
+          pct(r.top1),
+          pct(r.top5),
+          pct(r.model_top1),
+          pct(r.model_top5),
+          pct(r.tma),
+          ratio(r.co2e_ratio_best),
+          ratio(r.co2e_ratio_fixed),
+          mark(r),
+        ]),
+        [2, 3, 4, 5, 6, 7, 8],
+      ),
     );
-    process.stdout.write(
-      `${'kind'.padEnd(6)} ${'replaced'.padEnd(30)}   top-1   top-5  model-1 model-5     TMA  CO2e x best  x fixed\n`,
-    );
-    for (const r of replace) {
-      const key = r.key.split(':')[1] ?? '';
-      process.stdout.write(
-        `${r.kind.padEnd(6)} ${key.padEnd(30)} ${pct(r.top1)} ${pct(r.top5)} ${pct(r.model_top1)} ${pct(r.model_top5)} ${pct(r.tma)}  ${ratio(r.co2e_ratio_best)}    ${ratio(r.co2e_ratio_fixed)}${mark(r)}\n`,
-      );
-    }
   }
   if (rows.length)
-    process.stdout.write(
-      'CO2e x best: training from scratch until its best validation epoch over reusing; x fixed: every epoch it trained.\n',
+    print(
+      'CO2e x best: training from scratch until its best validation epoch over reusing; x fixed: every epoch it trained.',
     );
   for (const r of rows) {
     const w = warning.get(r);
-    if (w) process.stdout.write(`! ${r.scenario} (${r.kind}) ${r.classes.join(' + ')}: ${w}\n`);
+    if (w)
+      print(
+        `! ${r.scenario} (${r.kind}) ${r.scenario === 'replace' ? replaced(r) : r.classes.join(' + ')}: ${w}`,
+      );
   }
 }
 
@@ -83,6 +120,6 @@ export function figure6(rows: ScenarioRow[]) {
 }
 
 /** Idle power measured once for a whole series of runs. */
-export function measureGridIdle(settings: Settings, quiet: boolean): Promise<IdlePowers> {
-  return idlePowers(settings, (l) => (quiet && !l.startsWith('warning') ? undefined : info(l)));
+export function measureGridIdle(settings: Settings): Promise<IdlePowers> {
+  return idlePowers(settings, info);
 }

@@ -1,21 +1,29 @@
-// A training as a command shows it: progress lines on stderr, recorded in the store, and its
-// model and energy summarised.
+// A training as a command shows it: progress lines on stderr (every training's, nested ones
+// too), recorded in the store, and its model and energy as the result on stdout.
 import path from 'node:path';
 import type { BackendName } from '../core/common/api.ts';
 import type { LoadedDataset } from '../core/common/dataset.ts';
-import { describeEnergy, type EnergyRecord } from '../core/node/energy/formula.ts';
-import type { MeasureContext, RunEnergy } from '../core/node/measure/measured.ts';
+import { describeEnergy, energyAmounts, type EnergyRecord } from '../core/node/energy/formula.ts';
+import type { MeasureContext, RunEnergy, TrainingProgress } from '../core/node/measure/measured.ts';
 import { recordTrainingRun, type RecordedTraining } from '../core/node/measure/training.ts';
 import { describeResume } from '../core/node/train/checkpoints.ts';
-import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../core/node/train/trainer.ts';
-import { fmtPct, fmtSeconds, info } from './output.ts';
+import { train, type TrainConfig, type TrainResult } from '../core/node/train/trainer.ts';
+import { fmtPct, fmtSeconds, info, print } from './output.ts';
 
-/** Prints training progress as readable lines on stderr. */
-export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
+/**
+ * Every training's progress as lines on stderr, in every mode: the command's own training
+ * and those inside a demo, a grid or the wizard (scenario models, baselines). Epoch lines
+ * carry the ETA of the whole training ("at most" when validation may stop it early), and a
+ * batch line comes every few seconds within a long epoch.
+ */
+export function trainReporter(): TrainingProgress {
   let lastBatchLine = 0;
+  let early = false;
+  const eta = (s: number) => `ETA ${early ? 'at most ' : ''}${fmtSeconds(s)}`;
   return (e) => {
-    if (quiet) return;
     if (e.type === 'start') {
+      early = e.patience > 0;
+      lastBatchLine = Date.now();
       info(
         `training on ${e.trainImages} images (${e.valImages} for validation), backend ${e.backendDetail}; ${e.workers} ${e.backend === 'onnxruntime' ? 'thread' : 'engine'}${e.workers === 1 ? '' : 's'}` +
           (e.startEpoch > 0 ? `, resuming after epoch ${e.startEpoch}` : ''),
@@ -24,15 +32,17 @@ export function trainReporter(quiet: boolean): (e: TrainEvent) => void {
       if (resumed) info(`warning: ${resumed}`);
     } else if (e.type === 'batch') {
       const now = Date.now();
-      if (now - lastBatchLine > 2000 || e.batch === e.batches) {
+      if (now - lastBatchLine > 2000 && e.batch < e.batches) {
         lastBatchLine = now;
         info(
-          `  epoch ${e.epoch} batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(3)}  acc ${fmtPct(e.accuracy)}  ${e.imagesPerSecond.toFixed(0)} img/s  ETA ${fmtSeconds(e.etaSeconds)}`,
+          `  epoch ${e.epoch} batch ${e.batch}/${e.batches}  loss ${e.loss.toFixed(3)}  acc ${fmtPct(e.accuracy)}  ${e.imagesPerSecond.toFixed(0)} img/s  ${eta(e.etaSeconds)}`,
         );
       }
     } else if (e.type === 'epoch') {
+      lastBatchLine = Date.now();
       info(
-        `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(3)}  train ${fmtPct(e.accuracy)}  val ${fmtPct(e.valAccuracy)}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)}s  ${e.imagesPerSecond.toFixed(0)} img/s`,
+        `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(3)}  train ${fmtPct(e.accuracy)}  val ${fmtPct(e.valAccuracy)}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)}s  ${e.imagesPerSecond.toFixed(0)} img/s` +
+          (e.epoch < e.epochs ? `  ${eta(e.etaSeconds)}` : ''),
       );
     } else if (e.type === 'evaluate') {
       info('evaluating the best checkpoint on the test set…');
@@ -51,14 +61,10 @@ export function trainRecorded(
     out: string;
     eng: { workers: number | undefined; backend: BackendName | null };
     config: Partial<TrainConfig>;
-    json: boolean;
-    /** Progress lines on stderr even with --json (stdout keeps only the JSON). */
-    progress?: boolean;
     params?: Record<string, unknown>;
   },
 ): Promise<RecordedTraining> {
   const runDir = path.resolve(o.out);
-  if (ctx.settings.idleSeconds === 0 && o.json) info('warning: idle power not measured (--idle-seconds 0)');
   return recordTrainingRun({
     ...ctx,
     params: { ...o.params, dataset: o.data.info.id, workers: o.eng.workers ?? null, ...o.config },
@@ -73,18 +79,36 @@ export function trainRecorded(
         onEvent,
         config: o.config,
       }),
-    onEvent: trainReporter(o.json && !o.progress),
   });
 }
 
-/** Human lines for a recorded run's energy (estimates labelled). */
+/** A recorded run's energy as result lines (estimates labelled). */
 export function printEnergy(runId: number, e: RunEnergy): void {
-  const short = (x: EnergyRecord) =>
-    `${x.kwh.toPrecision(3)} kWh, ${x.co2e_lbs.toPrecision(3)} lbs / ${x.co2e_kg.toPrecision(3)} kg CO2e`;
-  info(`energy       ${describeEnergy(e.energy)}`);
-  if (e.fixedEpochs) info(`  fixed epochs       ${short(e.fixedEpochs)}`);
-  if (e.untilBest) info(`  until best (ep ${e.bestEpoch}) ${short(e.untilBest)}`);
-  info(`recorded as run ${runId} (decomposer runs show ${runId})`);
+  const part = (label: string, x: EnergyRecord) => print(`  ${label.padEnd(18)} ${energyAmounts(x)}`);
+  print(`energy       ${describeEnergy(e.energy)}`);
+  if (e.fixedEpochs) part('fixed epochs', e.fixedEpochs);
+  if (e.untilBest) part(`until best (ep ${e.bestEpoch})`, e.untilBest);
+  print(`recorded as run ${runId} (decomposer runs show ${runId})`);
+}
+
+/** A recorded training as result lines: how it ended, the model, its accuracy, time and energy. */
+export function printTraining(
+  rec: RecordedTraining,
+  model: ReturnType<typeof modelSummary>,
+  out: string,
+): void {
+  const r = rec.result;
+  if (r.status === 'cancelled')
+    print(`cancelled after epoch ${r.epochsDone}; finished epochs are kept in ${out}`);
+  print(
+    `model        ResNet-${model.depth} on ${model.dataset}, ${model.classes} classes, ${model.epochs} epoch${model.epochs === 1 ? '' : 's'} (best ${model.best_epoch}), backend ${r.backend}`,
+  );
+  if (r.modelDir) {
+    print(`test top-1   ${fmtPct(model.top1)}  top-5 ${fmtPct(model.top5)}`);
+    print(`saved in     ${r.modelDir}`);
+  }
+  print(`time         ${fmtSeconds(model.seconds)}`);
+  printEnergy(rec.runId, rec.energy);
 }
 
 export function modelSummary(r: TrainResult, datasetName: string, classes: number, depth: number) {

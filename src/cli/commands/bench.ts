@@ -8,7 +8,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { info, printJson } from '../output.ts';
+import { fmtAmount, print, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
 import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
 import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
@@ -375,12 +375,13 @@ else was running: quote it with any figure).
           .split(',')
           .map((b) => parseBackendName(b.trim())!)
       : [...BACKEND_PREFERENCE];
+    // Each figure is a result: one JSON object per line with --json, else key=value pairs.
     const emit = (o: object) =>
       json
         ? printJson(o)
-        : info(
+        : print(
             Object.entries(o)
-              .map(([k, x]) => `${k}=${typeof x === 'number' ? Math.round(x * 100) / 100 : x}`)
+              .map(([k, x]) => `${k}=${typeof x === 'number' && !Number.isInteger(x) ? fmtAmount(x) : x}`)
               .join('  '),
           );
 

@@ -10,7 +10,17 @@ import {
   openModel,
   recordRun,
 } from '../models.ts';
-import { EXIT, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
+import {
+  EXIT,
+  fmtSeconds,
+  formatTable,
+  info,
+  interruptSignal,
+  print,
+  printJson,
+  stageProgress,
+} from '../output.ts';
+import { printEnergy } from '../training.ts';
 import { UserError } from '../../core/common/errors.ts';
 import {
   DEFAULT_APPROACH,
@@ -66,12 +76,15 @@ ${DECOMPOSE_USAGE}
       if (v.list) {
         const sets = await listModuleSets(dir);
         if (json) printJson({ modules: sets });
-        else if (!sets.length) info('no module sets saved for this model');
+        else if (!sets.length) print('no module sets saved for this model');
         else
-          for (const s of sets)
-            info(
-              `${s.runId}  ${s.approach.padEnd(20)} ${s.point.padEnd(13)} ${s.modules} modules  mean JI ${s.meanJi.toFixed(2)}`,
-            );
+          print(
+            formatTable(
+              ['run', 'approach', 'point', 'modules', 'mean JI'],
+              sets.map((s) => [s.runId, s.approach, s.point, String(s.modules), s.meanJi.toFixed(2)]),
+              [3, 4],
+            ),
+          );
       } else if (v['export-onnx']) {
         const out = positionals[0];
         if (!out)
@@ -90,9 +103,9 @@ ${DECOMPOSE_USAGE}
         if (json) printJson(r);
         else {
           const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
-          for (const m of r.modules) info(`${path.basename(m.file)}  ${mb(m.bytes)}`);
-          info(`${path.basename(r.composed.file)}  ${mb(r.composed.bytes)}  (${r.modules.length} modules)`);
-          info(`written to ${r.dir} (see portable.json for the input and outputs)`);
+          for (const m of r.modules) print(`${path.basename(m.file)}  ${mb(m.bytes)}`);
+          print(`${path.basename(r.composed.file)}  ${mb(r.composed.bytes)}  (${r.modules.length} modules)`);
+          print(`written to ${r.dir} (see portable.json for the input and outputs)`);
         }
       } else if (v.export) {
         const read = await readModelDir(dir);
@@ -103,7 +116,7 @@ ${DECOMPOSE_USAGE}
       } else {
         await deleteModuleSet(runDir(v.delete as string));
         if (json) printJson({ deleted: v.delete });
-        else info(`deleted ${v.delete as string}`);
+        else print(`deleted ${v.delete as string}`);
       }
       return EXIT.ok;
     }
@@ -111,14 +124,13 @@ ${DECOMPOSE_USAGE}
     const settings = decomposeSettings(v);
     const m = await openModel(v);
     try {
-      const data = await modelDataset(v, m, json);
+      const data = await modelDataset(v, m);
       const signal = interruptSignal();
       const rec = await recordRun(
         v,
         {
           kind: 'decompose',
           params: { model_dir: path.resolve(m.dir), dataset: data.info.id, approach, ...settings },
-          quiet: json,
           signal,
         },
         async () => {
@@ -127,10 +139,8 @@ ${DECOMPOSE_USAGE}
             approaches: [approach],
             classNames: data.info.classNames,
             signal,
-            onProgress: (f, stage) =>
-              json ? undefined : process.stderr.write(`\r  ${stage} ${Math.round(f * 100)}%   `),
+            onProgress: stageProgress(),
           });
-          if (!json) process.stderr.write('\n');
           const dir = await saveModuleSet(m.dir, set!);
           return { set: set!, dir };
         },
@@ -151,10 +161,11 @@ ${DECOMPOSE_USAGE}
       };
       if (json) printJson(out);
       else {
-        info(
+        print(
           `${set.modules.length} modules (${approach}), JI module vs model ${out.mean_ji.toFixed(3)}, module vs module ${out.mean_ji_modules.toFixed(3)}, ${fmtSeconds(out.seconds)}`,
         );
-        info(`saved in ${dir}`);
+        print(`saved in ${dir}`);
+        printEnergy(rec.runId, rec.energy);
       }
       return EXIT.ok;
     } finally {

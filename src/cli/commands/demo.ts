@@ -14,10 +14,10 @@ import {
   intOption,
   withMeasureContext,
 } from '../options.ts';
-import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
+import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printRows, writeChart } from '../scenarios.ts';
 import { loadDatasetWithProgress } from '../models.ts';
-import { modelSummary, printEnergy, trainRecorded } from '../training.ts';
+import { modelSummary, printTraining, trainRecorded } from '../training.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { formatTable1 } from '../../core/node/decompose/index.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
@@ -101,9 +101,10 @@ ${ENGINE_USAGE}`,
       scenarios: !v['no-reuse'],
     };
     const out = (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-demo-')));
-    // Progress goes to stderr in every mode: a --json demo runs for minutes.
-    const say = info;
-    const d = await withMeasureContext(v, { quiet: false, signal: interruptSignal() }, (ctx) =>
+    // Progress goes to stderr in every mode (a --json demo runs for minutes); each result
+    // goes to stdout as soon as it is known: the training, Table 1, then the scenarios.
+    let modelName = '';
+    const d = await withMeasureContext(v, { signal: interruptSignal() }, (ctx) =>
       runDemo(
         {
           ...settings,
@@ -114,23 +115,38 @@ ${ENGINE_USAGE}`,
         },
         {
           ...ctx,
-          onInfo: info,
           cacheDir: cacheDir(eng.home),
           ...(v.dataset
-            ? {
-                loadData: () =>
-                  loadDatasetWithProgress(String(v.dataset), size, settings.seed, eng.home, false),
-              }
+            ? { loadData: () => loadDatasetWithProgress(String(v.dataset), size, settings.seed, eng.home) }
             : {}),
           workers: eng.workers,
           backend: eng.backend,
-          train: (data, config, experimentId) => {
-            say(
+          train: async (data, config, experimentId) => {
+            modelName = `${data.info.name}-R${config.depth}`;
+            info(
               `demo: ResNet-${config.depth} on ${v.dataset ? '' : 'the embedded '}"${data.info.name}" (${data.info.classNames.length} classes, ${data.info.trainCount} training images, ${data.info.imageSize}x${data.info.imageSize}); run folder ${out}`,
             );
-            return trainRecorded(
+            const rec = await trainRecorded(
               { ...ctx, experimentId },
-              { data, out, eng, config, json, progress: true, params: { demo: true } },
+              { data, out, eng, config, params: { demo: true } },
+            );
+            if (!json) {
+              const model = modelSummary(
+                rec.result,
+                data.info.name,
+                data.info.classNames.length,
+                config.depth,
+              );
+              printTraining(rec, model, out);
+            }
+            return rec;
+          },
+          onTable1: (t) => {
+            if (json) return;
+            print('');
+            print(formatTable1(t.value.table, modelName));
+            print(
+              `Table 1 recorded as run ${t.runId}; module sets saved in ${path.dirname(t.value.dirs[0] ?? '.')}`,
             );
           },
         },
@@ -143,7 +159,8 @@ ${ENGINE_USAGE}`,
         [...d.scenarios.reuse, ...d.scenarios.replace],
         `Demo on ${d.data.info.name}: CO2e per scenario`,
       );
-      info(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+      // Part of the result; with --json (whose shape stays) a note on stderr.
+      (json ? info : print)(`Figure 6 written to ${path.resolve(String(v.chart))}`);
     }
     const model = modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth);
     const table = d.table1?.value.table ?? null;
@@ -187,26 +204,7 @@ ${ENGINE_USAGE}`,
           baseline_converged: x.baseline_converged ?? null,
         })),
       });
-    else {
-      info('');
-      info(`backend      ${r.backend}`);
-      info(
-        `model        ResNet-${settings.depth}, ${model.classes} classes, ${model.epochs} epochs (best ${model.best_epoch})`,
-      );
-      info(`test top-1   ${fmtPct(model.top1)}`);
-      info(`test top-5   ${fmtPct(model.top5)}`);
-      info(`time         ${fmtSeconds(model.seconds)}`);
-      if (r.modelDir) info(`saved in     ${r.modelDir}`);
-      printEnergy(d.training.runId, d.training.energy);
-      if (d.table1 && table) {
-        info('');
-        info(formatTable1(table, `${d.data.info.name}-R${settings.depth}`));
-        info(
-          `Table 1 recorded as run ${d.table1.runId}; module sets saved in ${path.dirname(d.table1.value.dirs[0] ?? '.')}`,
-        );
-      }
-      if (d.scenarios) printRows([...d.scenarios.reuse, ...d.scenarios.replace]);
-    }
+    else if (d.scenarios) printRows([...d.scenarios.reuse, ...d.scenarios.replace]);
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },
 };

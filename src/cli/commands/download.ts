@@ -1,7 +1,7 @@
 // decomposer download: fetch a public dataset, only because the user asked.
 import type { Command } from '../command.ts';
 import { engineSettings } from '../options.ts';
-import { EXIT, info, interruptSignal, printJson } from '../output.ts';
+import { EXIT, interruptSignal, print, printJson, stageProgress } from '../output.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, type DownloadName } from '../../core/node/data/index.ts';
 import { downloadsDir } from '../../core/node/paths.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -42,31 +42,26 @@ finds them (EMNIST: extract gzip.zip there).
       );
     }
     const json = Boolean(v.json);
-    let lastPct = -1;
+    const show = stageProgress();
     const r = await downloadDataset(name, {
       destDir: downloadsDir(engineSettings(v).home),
       url: v.url as string | undefined,
       sha256: v.sha256 as string | undefined,
       md5: v.md5 as string | undefined,
       signal: interruptSignal(),
-      onProgress: (p) => {
-        const pct = p.fraction === null ? -1 : Math.floor(p.fraction * 100);
-        if (!json && pct !== lastPct && pct % 5 === 0)
-          info(`  ${p.stage} ${pct}%${p.detail ? `  ${p.detail}` : ''}`);
-        lastPct = pct;
-      },
+      onProgress: (p) => show(p.fraction, p.stage, p.detail),
     });
     if (json) printJson({ dataset: name, ...r });
     else {
-      info(
+      print(
         `${r.alreadyPresent ? 'already downloaded' : 'downloaded'}: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)`,
       );
-      info(
+      print(
         r.verified ? `${r.verified.algorithm} verified` : 'no checksum known for this address: not verified',
       );
       const known = KNOWN_DOWNLOADS[name];
-      if (known.note) info(known.note);
-      info(`use it with: decomposer train --dataset ${known.files ? name : `${name}:${r.path}`}`);
+      if (known.note) print(known.note);
+      print(`use it with: decomposer train --dataset ${known.files ? name : `${name}:${r.path}`}`);
     }
     return EXIT.ok;
   },

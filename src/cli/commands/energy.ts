@@ -3,7 +3,7 @@
 import type { Command, Values } from '../command.ts';
 import { DB_OPTIONS, DB_USAGE, dbFile } from '../options.ts';
 import { spawn } from 'node:child_process';
-import { EXIT, info, printJson } from '../output.ts';
+import { EXIT, fmtAmount, print, printJson } from '../output.ts';
 import { describeMachine } from '../../core/node/energy/machine.ts';
 import { averagePowers, detectSources, PowerMeter } from '../../core/node/energy/meter.ts';
 import { Store } from '../../core/node/store/store.ts';
@@ -121,16 +121,17 @@ ${DB_USAGE}
       };
       if (json) printJson(out);
       else {
-        info(
-          `ours (${r.source}) over ${ours.seconds.toFixed(1)} s: CPU ${out.ours.cpu_j.toFixed(1)} J, DRAM ${out.ours.dram_j.toFixed(1)} J`,
+        const j = (x: number) => `${fmtAmount(x)} J`;
+        print(
+          `ours (${r.source}) over ${ours.seconds.toFixed(1)} s: CPU ${j(out.ours.cpu_j)}, DRAM ${j(out.ours.dram_j)}`,
         );
         if (perf.pkgJ !== null)
-          info(`perf stat: package ${perf.pkgJ.toFixed(1)} J, DRAM ${perf.ramJ?.toFixed(1) ?? 'n/a'} J`);
+          print(`perf stat: package ${j(perf.pkgJ)}, DRAM ${perf.ramJ === null ? 'n/a' : j(perf.ramJ)}`);
         if (out.comparable)
-          info(
+          print(
             `difference: package ${(((out.ours.cpu_j - perf.pkgJ!) / perf.pkgJ!) * 100).toFixed(1)}% (both read the same RAPL counters; expect < 2%)`,
           );
-        if (out.problem) info(out.problem);
+        if (out.problem) print(out.problem);
       }
       return EXIT.ok;
     }
@@ -155,14 +156,14 @@ ${DB_USAGE}
     };
     if (json) printJson(out);
     else {
-      process.stdout.write(
+      print(
         [
           `machine: ${machine.cpu_model}, ${machine.cpu_cores} cores / ${machine.cpu_threads} threads, ${(machine.memory_bytes / 2 ** 30).toFixed(1)} GiB, ${machine.gpus.length ? machine.gpus.join(', ') : 'no GPU'}, ${machine.os}${machine.virtual ? ' (virtual machine)' : ''}`,
           `figures will be labelled: ${r.source}${r.cpu === 'estimate' ? ' (ESTIMATE)' : ''}`,
           ...r.lines,
           `formula: kWh = PUE ${s.pue} x hours x (CPU W + DRAM W + g x GPU W) / 1000, CO2e = ${s.intensity} lbs/kWh x kWh (Strubell et al.)`,
           `sampling every ${s.sampleIntervalMs} ms; idle power measured for ${s.idleSeconds} s before each run`,
-        ].join('\n') + '\n',
+        ].join('\n'),
       );
     }
     return EXIT.ok;

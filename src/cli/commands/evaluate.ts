@@ -4,7 +4,8 @@ import type { Command, Values } from '../command.ts';
 import { modelDataset, openModel, recordRun } from '../models.ts';
 import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from '../options.ts';
 import path from 'node:path';
-import { EXIT, fmtPct, fmtSeconds, info, printJson } from '../output.ts';
+import { EXIT, fmtPct, fmtSeconds, print, printJson } from '../output.ts';
+import { printEnergy } from '../training.ts';
 import { UserError } from '../../core/common/errors.ts';
 import {
   composedAccuracy,
@@ -78,7 +79,7 @@ ${ENERGY_USAGE}
           );
         return n;
       });
-      const data = await modelDataset(v, m, json);
+      const data = await modelDataset(v, m);
       const test = data.test;
       const k5 = Math.min(5, m.plan.classes);
       const rec = await recordRun(
@@ -91,7 +92,6 @@ ${ENERGY_USAGE}
             dataset: data.info.id,
             classes: classes ?? null,
           },
-          quiet: json,
         },
         async () => {
           const t0 = performance.now();
@@ -130,16 +130,17 @@ ${ENERGY_USAGE}
       };
       if (json) printJson(out);
       else {
-        info(`model      top-1 ${fmtPct(r.model.top1)}  top-5 ${fmtPct(r.model.top5)}`);
-        info(
+        print(`model      top-1 ${fmtPct(r.model.top1)}  top-5 ${fmtPct(r.model.top5)}`);
+        print(
           `composed   top-1 ${fmtPct(r.composed.top1)}  top-5 ${fmtPct(r.composed.top5)}  (${set.approach}, JI module vs model ${r.ji.toFixed(3)}, module vs module ${r.ji_modules.toFixed(3)})`,
         );
-        info(
+        print(
           `cost       top-1 ${fmtPct(r.composed.top1 - r.model.top1)}  top-5 ${fmtPct(r.composed.top5 - r.model.top5)}`,
         );
-        info(
+        print(
           `time       ${fmtSeconds(r.seconds)}, ${r.module_evaluations_per_second.toFixed(0)} module evaluations/s, ${r.ratio.toFixed(2)}x n model evaluations`,
         );
+        printEnergy(rec.runId, rec.energy);
       }
       return EXIT.ok;
     } finally {
@@ -165,12 +166,12 @@ async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
     const p = loaded.pipeline;
     const h = (loaded.history ?? {}) as PairHistory;
     const plan = planModel((await readModelDir(p.parts[0]!.modelDir)).artifacts);
-    const data = await modelDataset(v, { dir, meta: { datasetId: h.dataset }, plan }, json);
+    const data = await modelDataset(v, { dir, meta: { datasetId: h.dataset }, plan });
     const test = data.test;
     const n = p.classNames.length;
     const rec = await recordRun(
       v,
-      { kind: 'evaluate', params: { repaired_dir: dir, dataset: data.info.id }, quiet: json },
+      { kind: 'evaluate', params: { repaired_dir: dir, dataset: data.info.id } },
       async () => {
         const t0 = performance.now();
         const scores = await repairedScores(p, test.images, test.count);
@@ -205,13 +206,14 @@ async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
     };
     if (json) printJson(out);
     else {
-      info(`repaired classifier ${loaded.name} (${p.kind}${h.option ? `, option ${h.option}` : ''})`);
-      info(`top-1 ${fmtPct(r.top1)}  top-5 ${fmtPct(r.top5)} on ${test.count} test images`);
+      print(`repaired classifier ${loaded.name} (${p.kind}${h.option ? `, option ${h.option}` : ''})`);
+      print(`top-1 ${fmtPct(r.top1)}  top-5 ${fmtPct(r.top5)} on ${test.count} test images`);
       if (r.confusion !== undefined && h.victim && h.faulty)
-        info(
+        print(
           `${h.victim.name} predicted as ${h.faulty.name}: ${fmtPct(r.confusion)}; other classes top-1 ${fmtPct(r.other_top1 ?? 0)}`,
         );
-      info(`time ${fmtSeconds(r.seconds)}`);
+      print(`time ${fmtSeconds(r.seconds)}`);
+      printEnergy(rec.runId, rec.energy);
     }
     return EXIT.ok;
   } finally {

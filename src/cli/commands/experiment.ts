@@ -13,7 +13,8 @@ import {
   writeJson,
 } from '../models.ts';
 import { engineSettings, inferenceOption, intOption, withMeasureContext } from '../options.ts';
-import { EXIT, info, interruptSignal, printJson } from '../output.ts';
+import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
+import { printEnergy } from '../training.ts';
 import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
@@ -95,8 +96,8 @@ ${GRID_USAGE}`,
       );
     const settings = decomposeSettings(v, { allPoints: true });
     const m = await readModel(v);
-    const data = await modelDataset(v, m, json);
-    const rec = await withMeasureContext(v, { quiet: json }, (ctx) =>
+    const data = await modelDataset(v, m);
+    const rec = await withMeasureContext(v, {}, (ctx) =>
       recordedTable1(
         ctx,
         { ...m, data },
@@ -114,11 +115,12 @@ ${GRID_USAGE}`,
     for (const w of t.sets[0]?.warnings ?? []) info(`warning: ${w}`);
     if (json) printJson({ ...out, file });
     else {
-      process.stdout.write(`${formatTable1(t, path.basename(path.resolve(m.dir)))}\n`);
-      info(
+      print(formatTable1(t, path.basename(path.resolve(m.dir))));
+      print(
         `composed evaluation: ${t.moduleEvaluationsPerSecond.toFixed(0)} module evaluations/s, ${t.composeRatio.toFixed(2)}x the time of n model evaluations`,
       );
-      info(`saved ${file}`);
+      print(`saved ${file}`);
+      printEnergy(rec.runId, rec.energy);
     }
     return EXIT.ok;
   },
@@ -129,13 +131,13 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
   const eng = engineSettings(v);
   const d = decomposeSettings(v);
   const a = await openModel(v);
-  const models = [{ dir: a.dir, data: await modelDataset(v, a, json), depth: a.meta?.depth ?? 20 }];
+  const models = [{ dir: a.dir, data: await modelDataset(v, a), depth: a.meta?.depth ?? 20 }];
   await a.engine.close();
   if (v.model2) {
     const b = await openModel({ ...v, model: v.model2, dataset: v.dataset2 });
     models.push({
       dir: b.dir,
-      data: await modelDataset({ ...v, dataset: v.dataset2 }, b, json),
+      data: await modelDataset({ ...v, dataset: v.dataset2 }, b),
       depth: b.meta?.depth ?? 20,
     });
     await b.engine.close();
@@ -168,39 +170,35 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
     },
     inference: ((v.inference as string | undefined) ?? 'auto') as GridSpec['inference'],
   };
-  return withMeasureContext(v, { quiet: json, signal: interruptSignal() }, async (ctx) => {
-    const { store, settings, signal } = ctx;
+  return withMeasureContext(v, { signal: interruptSignal() }, async (ctx) => {
+    const { store, settings } = ctx;
     spec.baseline.epochs ||= settings.baselineMaxEpochs;
     spec.baseline.patience ||= settings.baselinePatience;
-    const idle = await measureGridIdle(settings, json);
+    const idle = await measureGridIdle(settings);
     const result = await runGrid(spec, models, {
-      store,
-      settings,
+      ...ctx,
       idle,
       workDir: path.resolve((v.out as string | undefined) ?? path.join(eng.home, 'experiments')),
       workers: eng.workers,
       backend: eng.backend,
-      signal,
-      onInfo: (l) => (json ? undefined : info(l)),
-      onRow: (r) => {
-        if (!json) info(`  done: ${r.key}`);
-      },
+      onRow: (r) => info(`  done: ${r.key}`),
     });
     const summary = figure6(result.rows);
     if (v.chart) {
       await writeChart(String(v.chart), result.rows, `${kind} experiment: CO2e per scenario`);
-      info(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+      // Part of the result; with --json (whose shape stays) a note on stderr.
+      (json ? info : print)(`Figure 6 written to ${path.resolve(String(v.chart))}`);
     }
     if (json)
       printJson({ grid: result.id, kind, resumed: result.resumed, rows: result.rows, figure6: summary });
     else {
       printRows(result.rows);
       const r = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
-      process.stdout.write(
+      print(
         `\nFigure 6: training from scratch emits ${r(summary.co2e_ratio_fixed)} (fixed epochs) / ${r(summary.co2e_ratio_best)} (until best) the CO2e of ${kind}; ` +
-          `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}.\n`,
+          `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}.`,
       );
-      info(
+      print(
         `grid ${result.id}: ${result.rows.length} rows saved in ${store.file}${result.resumed ? ` (${result.resumed} resumed)` : ''}`,
       );
     }

@@ -3,7 +3,7 @@
 import type { Command } from '../command.ts';
 import { DB_OPTIONS, DB_USAGE, openStore } from '../options.ts';
 import path from 'node:path';
-import { EXIT, info, toCsv } from '../output.ts';
+import { EXIT, print, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
@@ -167,7 +167,7 @@ ${DB_USAGE}
     }
     if (out) {
       await writeFileAtomic(path.resolve(out), text);
-      info(`wrote ${count} run${count === 1 ? '' : 's'} to ${path.resolve(out)} (${format})`);
+      print(`wrote ${count} run${count === 1 ? '' : 's'} to ${path.resolve(out)} (${format})`);
     } else process.stdout.write(text);
     return EXIT.ok;
   },

@@ -3,7 +3,7 @@
 import type { Command } from '../command.ts';
 import { intOption } from '../options.ts';
 import path from 'node:path';
-import { EXIT, info, interruptSignal, printJson, toCsv } from '../output.ts';
+import { EXIT, info, interruptSignal, print, printJson, stageProgress, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 import { parseInferenceEngine } from '../../core/node/inference/index.ts';
@@ -38,7 +38,6 @@ export const predictCommand: Command = {
   },
   async run(v, positionals) {
     const json = Boolean(v.json);
-    const say = (l: string) => (json ? undefined : info(l));
     const dir = v.model as string | undefined;
     if (!dir)
       throw new UserError(
@@ -58,18 +57,16 @@ export const predictCommand: Command = {
     const signal = interruptSignal();
     const classifier = await openClassifier(dir, { engine });
     try {
-      say(
+      info(
         `${classifier.kind === 'repaired' ? 'repaired classifier' : 'model'} ${classifier.name}: ${classifier.classNames.length} classes, ${classifier.inputSize}x${classifier.inputSize} inputs, ${classifier.inference}`,
       );
       let result;
+      const show = stageProgress();
       try {
         result = await classifyFiles(classifier, positionals, {
           topK,
           signal,
-          onProgress: (p) => {
-            if (!json && p.detail === undefined && p.fraction !== null && p.fraction < 1)
-              info(`${p.stage}: ${Math.round(p.fraction * 100)}%`);
-          },
+          onProgress: (p) => show(p.fraction, p.stage),
         });
       } catch (e) {
         if (signal.aborted) {
@@ -104,24 +101,20 @@ export const predictCommand: Command = {
         const cls = Math.max(5, ...predictions.map((p) => p.top[0]!.class.length));
         const fmt = (s: number) => s.toFixed(3);
         const rest = predictions[0]!.top.length > 1;
-        process.stdout.write(
-          `${'file'.padEnd(width)}  ${'class'.padEnd(cls)}  score${rest ? '  then' : ''}\n`,
-        );
+        print(`${'file'.padEnd(width)}  ${'class'.padEnd(cls)}  score${rest ? '  then' : ''}`);
         for (const p of predictions) {
           const [first, ...others] = p.top;
           const name = p.file.length > width ? `…${p.file.slice(-(width - 1))}` : p.file.padEnd(width);
           const then = others.map((t) => `${t.class} ${fmt(t.score)}`).join(', ');
-          process.stdout.write(
-            `${name}  ${first!.class.padEnd(cls)}  ${fmt(first!.score)}${then ? `  ${then}` : ''}\n`,
-          );
+          print(`${name}  ${first!.class.padEnd(cls)}  ${fmt(first!.score)}${then ? `  ${then}` : ''}`);
         }
-        info(`scores: ${classifier.scoreMeaning}`);
+        print(`scores: ${classifier.scoreMeaning}`);
         if (classifier.removed.length)
-          info(
+          print(
             `never predicted (removed): ${classifier.removed.map((i) => classifier.classNames[i]).join(', ')}`,
           );
-        for (const u of unreadable) info(`unreadable: ${u.file}: ${u.reason}`);
-        info(
+        for (const u of unreadable) print(`unreadable: ${u.file}: ${u.reason}`);
+        print(
           `${predictions.length} image${predictions.length === 1 ? '' : 's'} classified${unreadable.length ? `, ${unreadable.length} unreadable` : ''}${csv ? `; rows written to ${path.resolve(csv)}` : ''}`,
         );
       }

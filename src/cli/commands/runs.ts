@@ -2,30 +2,49 @@
 // show one with its epochs and power summary.
 import type { Command } from '../command.ts';
 import { DB_OPTIONS, DB_USAGE, intOption, openStore } from '../options.ts';
-import { EXIT, info, printJson } from '../output.ts';
+import { EXIT, fmtAmount, fmtPct, formatTable, print, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
-import { describeEnergy } from '../../core/node/energy/formula.ts';
+import { describeEnergy, energyAmounts } from '../../core/node/energy/formula.ts';
 import type { RunRow } from '../../core/node/store/store.ts';
 
 const fmtE = (e: EnergyRecord | null) =>
-  e
-    ? `${e.kwh.toPrecision(3)} kWh ${e.co2e_lbs.toPrecision(3)} lbs${isEstimatedSource(e.source) ? ' (est.)' : ''}`
-    : '-';
+  e ? `${energyAmounts(e)}${isEstimatedSource(e.source) ? ' (estimate)' : ''}` : '-';
 
-function line(r: RunRow): string {
-  return [
-    String(r.id).padStart(4),
-    r.kind.padEnd(9),
-    r.status.padEnd(11),
-    r.started_at.slice(0, 19).replace('T', ' '),
-    `${(r.seconds ?? 0).toFixed(1)}s`.padStart(9),
-    `ep ${r.epochs_done}${r.best_epoch ? ` (best ${r.best_epoch})` : ''}`.padEnd(14),
-    (r.backend ?? '-').padEnd(10),
-    fmtE(r.energy).padEnd(28),
-    r.machine ? `${r.machine.cpu_model} x${r.machine.cpu_threads}` : '',
-  ].join('  ');
+const HEADER = [
+  'id',
+  'kind',
+  'status',
+  'started',
+  'time',
+  'epochs',
+  'backend',
+  'kWh',
+  'CO2e lbs',
+  'source',
+  'machine',
+];
+
+/** Runs as a table with a header row, one line each. */
+function runsTable(runs: RunRow[]): string {
+  return formatTable(
+    HEADER,
+    runs.map((r) => [
+      String(r.id),
+      r.kind,
+      r.status,
+      r.started_at.slice(0, 19).replace('T', ' '),
+      `${(r.seconds ?? 0).toFixed(1)}s`,
+      r.epochs_done ? `${r.epochs_done}${r.best_epoch ? ` (best ${r.best_epoch})` : ''}` : '-',
+      r.backend ?? '-',
+      r.energy ? fmtAmount(r.energy.kwh) : '-',
+      r.energy ? fmtAmount(r.energy.co2e_lbs) : '-',
+      r.energy?.source ?? '-',
+      r.machine ? `${r.machine.cpu_model} x${r.machine.cpu_threads}` : '',
+    ]),
+    [0, 4, 7, 8],
+  );
 }
 
 export const runsCommand: Command = {
@@ -67,7 +86,7 @@ ${DB_USAGE}
         if (json) printJson({ run });
         else {
           const out = [
-            line(run),
+            runsTable([run]),
             `params   ${JSON.stringify(run.params)}`,
             run.error ? `error    ${run.error}` : '',
             run.machine
@@ -86,10 +105,10 @@ ${DB_USAGE}
               : '',
             ...run.epochs.map(
               (e) =>
-                `  epoch ${e.epoch}${e.best ? '*' : ' '} loss ${e.loss?.toFixed(3) ?? '-'} val ${e.val_accuracy !== null ? (e.val_accuracy * 100).toFixed(1) + '%' : '-'}  cumulative ${fmtE(e.energy)}`,
+                `  epoch ${e.epoch}${e.best ? '*' : ' '} loss ${e.loss?.toFixed(3) ?? '-'} val ${e.val_accuracy !== null ? fmtPct(e.val_accuracy) : '-'}  cumulative ${fmtE(e.energy)}`,
             ),
           ].filter(Boolean);
-          process.stdout.write(`${out.join('\n')}\n`);
+          print(out.join('\n'));
         }
         return EXIT.ok;
       }
@@ -105,8 +124,8 @@ ${DB_USAGE}
         limit: intOption(v, 'limit', 50, 1),
       });
       if (json) printJson({ db: store.file, runs });
-      else if (!runs.length) info(`no runs recorded in ${store.file} yet`);
-      else process.stdout.write(`${runs.map(line).join('\n')}\n`);
+      else if (!runs.length) print(`no runs recorded in ${store.file} yet`);
+      else print(runsTable(runs));
       return EXIT.ok;
     } finally {
       store.close();

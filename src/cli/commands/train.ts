@@ -13,8 +13,8 @@ import {
   numberOption,
   withMeasureContext,
 } from '../options.ts';
-import { EXIT, fmtPct, fmtSeconds, info, interruptSignal, printJson } from '../output.ts';
-import { modelSummary, printEnergy, trainRecorded } from '../training.ts';
+import { EXIT, interruptSignal, printJson } from '../output.ts';
+import { modelSummary, printTraining, trainRecorded } from '../training.ts';
 import { runsDir } from '../../core/node/paths.ts';
 import { DEFAULT_TRAIN, trainingEngineName } from '../../core/node/train/trainer.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -75,7 +75,7 @@ ${ENGINE_USAGE}`,
         'Use --fit pad or --fit resize.',
         'usage',
       );
-    const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, json, fit);
+    const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, fit);
     const out =
       (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
     const config = {
@@ -88,8 +88,8 @@ ${ENGINE_USAGE}`,
       augment: !v['no-augment'],
       batchNorm: Boolean(v['batch-norm']),
     };
-    const rec = await withMeasureContext(v, { quiet: json, signal: interruptSignal() }, (ctx) =>
-      trainRecorded(ctx, { data, out, eng, config, json }),
+    const rec = await withMeasureContext(v, { signal: interruptSignal() }, (ctx) =>
+      trainRecorded(ctx, { data, out, eng, config }),
     );
     const r = rec.result;
     const summary = {
@@ -106,18 +106,7 @@ ${ENGINE_USAGE}`,
       energy_until_best: rec.energy.untilBest,
     };
     if (json) printJson(summary);
-    else {
-      info(
-        r.status === 'cancelled'
-          ? `cancelled after epoch ${r.epochsDone}; finished epochs are kept in ${out}`
-          : `done in ${fmtSeconds(r.seconds)}`,
-      );
-      if (r.modelDir)
-        info(
-          `best epoch ${r.bestEpoch}: test top-1 ${fmtPct(r.top1)}, top-5 ${fmtPct(r.top5)}; model saved in ${r.modelDir}`,
-        );
-      printEnergy(rec.runId, rec.energy);
-    }
+    else printTraining(rec, summary.model, path.resolve(out));
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },
 };

@@ -16,7 +16,7 @@ import { measureGridIdle } from '../scenarios.ts';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
-import { EXIT, fmtPct, info, interruptSignal, printJson } from '../output.ts';
+import { EXIT, fmtAmount, fmtPct, formatTable, info, interruptSignal, print, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
@@ -105,7 +105,7 @@ ${ENGINE_USAGE}`,
   },
   async run(v) {
     const json = Boolean(v.json);
-    const say = (l: string) => (json ? undefined : info(l));
+    const say = info;
     const eng = engineSettings(v);
     const seed = intOption(v, 'seed', 1);
     const batch = intOption(v, 'batch', FAULTY_DEMO_DEFAULTS.batch, 1);
@@ -116,8 +116,8 @@ ${ENGINE_USAGE}`,
       (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-wizard-'))),
     );
     const signal = interruptSignal();
-    return withMeasureContext(v, { quiet: json, signal }, async ({ store, settings }) => {
-      const idle = await measureGridIdle(settings, json);
+    return withMeasureContext(v, { signal }, async ({ store, settings, onTraining }) => {
+      const idle = await measureGridIdle(settings);
       let model: string;
       let data: LoadedDataset;
       let better = (v.better as string | undefined) ?? null;
@@ -126,7 +126,7 @@ ${ENGINE_USAGE}`,
       let fault: unknown = null;
       if (v.demo) {
         const demo = await faultyDemoModel(v, {
-          ctx: { store, settings, idle, signal },
+          ctx: { store, settings, idle, signal, onTraining },
           eng,
           out,
           batch,
@@ -142,7 +142,7 @@ ${ENGINE_USAGE}`,
         fault = demo.fault;
       } else {
         const m = await openModel(v);
-        data = await modelDataset(v, m, json);
+        data = await modelDataset(v, m);
         await m.engine.close();
         model = m.dir;
         faulty = classOption(v, 'faulty', data.info.classNames);
@@ -177,6 +177,7 @@ ${ENGINE_USAGE}`,
           backend: eng.backend,
           signal,
           onInfo: say,
+          onTraining,
         },
       );
       const res = outcome.result;
@@ -189,31 +190,38 @@ ${ENGINE_USAGE}`,
       if (json) printJson({ ...res, saved, out, ...(fault ? { fault } : {}) });
       else {
         printComparison(res);
-        if (saved) info(`saved option ${saveOption} in ${saved}`);
+        if (saved) print(`saved option ${saveOption} in ${saved}`);
       }
       return EXIT.ok;
     });
   },
 };
 
-/** The comparison (Table 6) as lines: the initial model, the composed modules, each option. */
+/** The comparison (Table 6) as result lines: the initial model, the composed modules, each option. */
 function printComparison(res: WizardResult): void {
-  const pct = (x: number) => fmtPct(x).padStart(7);
-  info(`\nfault: ${res.victim.name} predicted as ${res.faulty.name} (victim -> faulty)`);
-  info(`${'row'.padEnd(46)}   top-1   top-5 confusion  others   CO2e lbs`);
-  const line = (
-    name: string,
-    a: { top1: number; top5: number; confusion: number; other_top1: number },
-    co2?: number,
-  ) =>
-    info(
-      `${name.padEnd(46)} ${pct(a.top1)} ${pct(a.top5)}   ${pct(a.confusion)} ${pct(a.other_top1)}  ${co2 === undefined ? '' : co2.toExponential(2)}`,
-    );
-  line('initial model', res.initial);
-  line('composed modules', res.composed, res.decomposition.co2e_lbs);
-  for (const o of res.options) line(`option ${o.option}: ${o.label}`, o, o.co2e_lbs);
-  for (const s of res.skipped) info(`option ${s.option} skipped: ${s.reason}`);
-  if (res.recommendation) info(`\nrecommended: ${res.recommendation.reason}`);
+  type Row = { top1: number; top5: number; confusion: number; other_top1: number };
+  const row = (name: string, a: Row, co2?: number) => [
+    name,
+    fmtPct(a.top1),
+    fmtPct(a.top5),
+    fmtPct(a.confusion),
+    fmtPct(a.other_top1),
+    co2 === undefined ? '' : fmtAmount(co2),
+  ];
+  print(`\nfault: ${res.victim.name} predicted as ${res.faulty.name} (victim -> faulty)`);
+  print(
+    formatTable(
+      ['row', 'top-1', 'top-5', 'confusion', 'others', 'CO2e lbs'],
+      [
+        row('initial model', res.initial),
+        row('composed modules', res.composed, res.decomposition.co2e_lbs),
+        ...res.options.map((o) => row(`option ${o.option}: ${o.label}`, o, o.co2e_lbs)),
+      ],
+      [1, 2, 3, 4, 5],
+    ),
+  );
+  for (const s of res.skipped) print(`option ${s.option} skipped: ${s.reason}`);
+  if (res.recommendation) print(`\nrecommended: ${res.recommendation.reason}`);
 }
 
 /** `--demo`: the faulty demo model (and a clean one for option 1), trained and recorded. */

@@ -118,7 +118,7 @@ export function formatTable1(t: Table1, name: string): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const points = [...new Set(t.rows.map((r) => r.point))];
   const label = rowNames(t);
-  const first = Math.max(22, ...t.rows.map((r) => label(r).length));
+  const first = Math.max(22, name.length, ...t.rows.map((r) => label(r).length));
   if (points.length > 1) return formatPoints(t, name, points, label, first);
   const head = ['top-1', 'top-5', 'JI model', 'JI modules', 'decomp s', 'eval s'];
   const w = head.map((h) => Math.max(7, h.length));

@@ -11,6 +11,7 @@ export const KG_PER_LB = 0.45359237;
 
 /** Which reader produced a figure. Estimates are labelled as such wherever they are shown. */
 import { isEstimatedSource, type EnergyFigure } from '../../common/api.ts';
+import { formatAmount } from '../../common/numbers.ts';
 
 export type PowerSourceName =
   | 'rapl'
@@ -121,13 +122,18 @@ export function addEnergy(earlier: EnergyRecord, later: EnergyRecord): EnergyRec
   };
 }
 
+/** kWh and CO2e for a person: "1.12e-6 kWh, 1.07e-6 lbs (4.85e-7 kg) CO2e". */
+export function energyAmounts(e: Pick<EnergyRecord, 'kwh' | 'co2e_lbs' | 'co2e_kg'>): string {
+  return `${formatAmount(e.kwh)} kWh, ${formatAmount(e.co2e_lbs)} lbs (${formatAmount(e.co2e_kg)} kg) CO2e`;
+}
+
 /** One line for a person, with estimates labelled. */
 export function describeEnergy(e: EnergyRecord): string {
   const est = isEstimatedSource(e.source) ? ' (ESTIMATE: no power counter readable)' : '';
-  const gpu = e.gpus > 0 ? ` + ${e.gpus} x GPU ${e.gpu_w.toFixed(1)} W` : '';
+  const w = (x: number) => `${formatAmount(x)} W`;
+  const gpu = e.gpus > 0 ? ` + ${e.gpus} x GPU ${w(e.gpu_w)}` : '';
   return (
-    `${e.kwh.toPrecision(3)} kWh, ${e.co2e_lbs.toPrecision(3)} lbs (${e.co2e_kg.toPrecision(3)} kg) CO2e` +
-    ` over ${e.seconds.toFixed(1)} s: CPU ${e.cpu_w.toFixed(1)} W + DRAM ${e.dram_w.toFixed(1)} W${gpu}` +
-    ` above idle ${e.idle_w.toFixed(1)} W, PUE ${e.pue}; source ${e.source}${est}`
+    `${energyAmounts(e)} over ${e.seconds.toFixed(1)} s: CPU ${w(e.cpu_w)} + DRAM ${w(e.dram_w)}${gpu}` +
+    ` above idle ${w(e.idle_w)}, PUE ${e.pue}; source ${e.source}${est}`
   );
 }

@@ -3,6 +3,7 @@ import type { Job, JobManager } from './jobs.ts';
 import path from 'node:path';
 import type { DecomposeParams, JobInfo, ScenarioParams } from '../../common/api.ts';
 import { runDecomposition, runScenario, type AnalysisContext } from './analysis.ts';
+import { innerTraining } from './training-jobs.ts';
 
 export function analysisContext(runner: JobManager, job: Job): AnalysisContext {
   return {
@@ -18,6 +19,7 @@ export function analysisContext(runner: JobManager, job: Job): AnalysisContext {
     setLabel: (label) => {
       job.info.label = label;
     },
+    onTraining: innerTraining(runner, job),
   };
 }
 

@@ -15,7 +15,7 @@ import { UserError } from '../../common/errors.ts';
 import type { ModuleData, ModuleSet, Table1 } from '../decompose/index.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
 import type { GridModel, ScenarioRow } from '../workflows/grid.ts';
-import { idlePowers } from '../measure/measured.ts';
+import { idlePowers, type TrainingProgress } from '../measure/measured.ts';
 import { openModelData } from '../workflows/model-data.ts';
 import { recordedTable1 } from '../workflows/decomposition.ts';
 import { effectiveSettings } from '../store/settings.ts';
@@ -31,6 +31,8 @@ export interface AnalysisContext {
   onRunId?: (id: number) => void;
   /** Renames the job once the model is known. */
   setLabel?: (label: string) => void;
+  /** The progress of a training the job runs (a scenario's baseline). */
+  onTraining?: TrainingProgress;
 }
 
 /** Opens a model folder and its dataset (the one it was trained on unless given). */
@@ -183,6 +185,7 @@ export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Prom
         const fraction = /^baseline/.test(line) ? 0.6 : /composing/.test(line) ? 0.4 : 0.2;
         ctx.progress({ stage: stage.slice(0, 200), fraction });
       },
+      onTraining: ctx.onTraining,
     },
   );
   return scenarioView(row);

@@ -17,7 +17,7 @@ import { runPurpose } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { cacheDir, runsDir } from '../paths.ts';
-import { type RunRecorder } from '../measure/measured.ts';
+import { type RunRecorder, type TrainingProgress } from '../measure/measured.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import { train, type TrainEvent } from '../train/trainer.ts';
 import { scenarioView, table1View } from './analysis.ts';
@@ -160,6 +160,8 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
       backend: engine.backend,
       onProgress: (pr) => progress(pr.stage, pr.fraction),
       onInfo: (line) => progress(line.replace(/…$/, ''), null),
+      // The scenario models and baselines (the demo model's own training shows itself).
+      onTraining: innerTraining(runner, job),
       ...(p.dataset !== undefined
         ? {
             loadData: () =>
@@ -247,6 +249,22 @@ function showTraining(runner: JobManager, job: Job, epochs: number): (e: TrainEv
       info.progress = { stage: `Training on ${e.backend}`, fraction: 0, detail: e.backendDetail };
       runner.event(job);
     }
+  };
+}
+
+/**
+ * A training inside a job's work (a demo's scenario models and baselines, the wizard's
+ * models): which one and how far it is, as the detail of the job's progress line.
+ */
+export function innerTraining(runner: JobManager, job: Job): TrainingProgress {
+  return (e, what) => {
+    if (e.type !== 'batch') return;
+    job.info.progress = {
+      stage: job.info.progress?.stage ?? `Training ${what}`,
+      fraction: job.info.progress?.fraction ?? null,
+      detail: `${what}: epoch ${e.epoch}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}`,
+    };
+    runner.event(job);
   };
 }
 
@@ -344,7 +362,7 @@ export async function runTraining(
           onEvent,
           config,
         }),
-      onEvent: showTraining(runner, job, config.epochs),
+      onTraining: showTraining(runner, job, config.epochs),
     });
     opts.onRecorded?.(rec);
     const r = rec.result;

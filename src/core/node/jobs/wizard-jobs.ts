@@ -1,6 +1,6 @@
 // The fix-it wizard's jobs: the faulty demo model, the repair run, and saving a repair.
 import type { JobManager } from './jobs.ts';
-import { loadSpec, runTraining } from './training-jobs.ts';
+import { innerTraining, loadSpec, runTraining } from './training-jobs.ts';
 import { analysisContext } from './analysis-jobs.ts';
 import type { WizardOutcome } from '../workflows/wizard.ts';
 import path from 'node:path';
@@ -16,7 +16,6 @@ import { FAULTY_DEMO_SCENARIO } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { repairedDir, wizardDir } from '../paths.ts';
 import { idlePowers } from '../measure/measured.ts';
-import type { TrainEvent } from '../train/trainer.ts';
 import { FAULTY_DEMO_DEFAULTS, makeFaultyDemo } from '../wizard/index.ts';
 import { runWizard, saveWizardOption } from '../workflows/wizard.ts';
 import { repairedSummary, wizardView } from './wizard.ts';
@@ -141,15 +140,7 @@ export function startWizard(runner: JobManager, p: WizardParams): JobInfo {
             fraction: Math.min(0.95, done / steps),
           });
         },
-        onTrainEvent: (what: string, e: TrainEvent) => {
-          if (e.type !== 'batch') return;
-          job.info.progress = {
-            stage: job.info.progress?.stage ?? `Training the ${what} model`,
-            fraction: job.info.progress?.fraction ?? null,
-            detail: `${what} model: epoch ${e.epoch}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(3)}`,
-          };
-          runner.event(job);
-        },
+        onTraining: innerTraining(runner, job),
       },
     );
     runs.set(job.info.id, outcome);

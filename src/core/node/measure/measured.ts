@@ -5,6 +5,7 @@
 // way wherever it started: a failure while the signal is aborted is a cancel, and a failure
 // to record the ending never hides the work's own error.
 import type { IdlePowers } from '../energy/formula.ts';
+import type { TrainEvent } from '../train/trainer.ts';
 import type { Settings } from '../store/settings.ts';
 import type { RunKind, RunRole, Store } from '../store/store.ts';
 import { RunRecorder, type CarriedEnergy, type RunEnergy } from './recorder.ts';
@@ -21,7 +22,16 @@ export interface MeasureContext {
   onInfo?: (line: string) => void;
   /** The experiment every run of this context belongs to (none: each run is its own). */
   experimentId?: number;
+  /**
+   * Every training's progress (start, batches, epochs with their ETA, the test evaluation),
+   * with what it trains: the one way a shell sees a training, whether it is the command's own
+   * or one inside a demo, a grid or the wizard (scenario models, baselines, repairs).
+   */
+  onTraining?: TrainingProgress;
 }
+
+/** A training's event, and what it trains (its run's label). */
+export type TrainingProgress = (e: TrainEvent, what: string) => void;
 
 /** How a run ended, from what its work returned. */
 export interface Outcome {

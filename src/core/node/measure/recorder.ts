@@ -12,6 +12,7 @@ import {
   measureIdle,
   PowerMeter,
   TRACE_COLUMNS,
+  type MeterTotals,
   type Sources,
 } from '../energy/meter.ts';
 import type { FileReader } from '../energy/powercap.ts';
@@ -87,6 +88,8 @@ export class RunRecorder {
   private lastTrace = Date.now();
   private pending: Promise<unknown> = Promise.resolve();
   private epochs: { epoch: number; best: boolean; energy: EnergyRecord }[] = [];
+  /** The meter and the run's energy at the last epoch end (see `energyNow`). */
+  private mark: { totals: MeterTotals; energy: EnergyRecord } | null = null;
   private done = false;
   /** Where livePower's next read starts in the meter's trace. */
   private livePos = 0;
@@ -184,9 +187,33 @@ export class RunRecorder {
     };
   }
 
-  /** The run's energy so far. */
+  /**
+   * The run's energy so far. Idle power is subtracted per stretch between epoch ends (never
+   * below zero), and the stretches add up: a run's cumulative energy never goes down from one
+   * epoch to the next, even when a stretch draws less than idle or the meter's estimate of the
+   * time since its last sample is corrected by the next one.
+   */
   energyNow(): EnergyRecord {
-    return energyRecord(averagePowers(this.meter.totals(), this.sources.report.gpus), this.idle, {
+    return this.energyAt(this.meter.totals());
+  }
+
+  private energyAt(t: MeterTotals): EnergyRecord {
+    const m = this.mark;
+    if (!m) return this.energyOf(t);
+    const since = (a: number, b: number) => Math.max(0, a - b);
+    const stretch = this.energyOf({
+      seconds: since(t.seconds, m.totals.seconds),
+      cpuJ: since(t.cpuJ, m.totals.cpuJ),
+      dramJ: since(t.dramJ, m.totals.dramJ),
+      gpuJ: since(t.gpuJ, m.totals.gpuJ),
+      samples: t.samples,
+      missed: t.missed,
+    });
+    return addEnergy(m.energy, stretch);
+  }
+
+  private energyOf(t: MeterTotals): EnergyRecord {
+    return energyRecord(averagePowers(t, this.sources.report.gpus), this.idle, {
       source: this.sources.report.source,
       pue: this.settings.pue,
       intensity: this.settings.intensity,
@@ -242,7 +269,9 @@ export class RunRecorder {
 
   /** Records a finished epoch with the run's cumulative energy at its end. */
   epoch(e: EpochInput): EnergyRecord {
-    const energy = this.energyNow();
+    const totals = this.meter.totals();
+    const energy = this.energyAt(totals);
+    this.mark = { totals, energy };
     this.epochs.push({ epoch: e.epoch, best: Boolean(e.best), energy });
     this.store.addEpoch(this.id, { ...e, energy }, this.summary());
     this.flushTrace();

@@ -31,8 +31,8 @@ export interface RecordTrainingOptions extends MeasureContext {
   scenario?: string;
   /** Called once the recorder runs (idle power measured), before `work` starts. */
   onRecorder?: (rec: RunRecorder) => void;
+  /** Trains, passing every event on (they reach the context's `onTraining`). */
   work: (onEvent: (e: TrainEvent) => void) => Promise<TrainResult>;
-  onEvent?: (e: TrainEvent) => void;
 }
 
 /** Which earlier runs a resumed training's energy includes, and through which epoch. */
@@ -161,7 +161,7 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
             best: e.best,
             checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
           });
-        o.onEvent?.(e);
+        o.onTraining?.(e, o.label ?? 'training');
       }),
   );
   return { result: m.value, runId: m.runId, energy: m.energy, ...got };

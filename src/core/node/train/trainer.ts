@@ -113,6 +113,8 @@ export type TrainEvent =
   | {
       type: 'start';
       epochs: number;
+      /** Stops once validation accuracy has not improved for this many epochs (0: never): `epochs` is then a maximum. */
+      patience: number;
       startEpoch: number;
       trainImages: number;
       valImages: number;
@@ -357,6 +359,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     opts.onEvent?.({
       type: 'start',
       epochs: cfg.epochs,
+      patience: cfg.patience,
       startEpoch: state.epoch,
       trainImages: trainSet.count,
       valImages: valSet.count,

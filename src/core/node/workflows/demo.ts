@@ -183,6 +183,7 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
       backend: ctx.backend,
       signal: ctx.signal,
       onInfo: say,
+      onTraining: ctx.onTraining,
     },
   );
   return { data, training, table1, scenarios };
@@ -228,6 +229,7 @@ async function runDemoScenarios(
       settings: ctx.settings,
       idle: ctx.idle,
       experimentId: ctx.experimentId,
+      onTraining: ctx.onTraining,
       runDir: path.join(root, name),
       data,
       config: { ...o.config, depth: 8, seed },

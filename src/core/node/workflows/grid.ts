@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
-import type { EnergyRecord, IdlePowers } from '../energy/formula.ts';
+import type { EnergyRecord } from '../energy/formula.ts';
 import { openInference, planModel } from '../inference/index.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
@@ -24,8 +24,6 @@ import {
 import type { BlnRule } from '../decompose/algorithms.ts';
 import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
 import { measured, type MeasureContext, type RunRecorder } from '../measure/measured.ts';
-import type { Settings } from '../store/settings.ts';
-import type { Store } from '../store/store.ts';
 import { topKAccuracy } from '../train/metrics.ts';
 import { trainingEngineName, type TrainResult } from '../train/trainer.ts';
 import type { BackendName } from '../../common/api.ts';
@@ -115,16 +113,12 @@ export interface ScenarioRow {
   baseline_converged?: boolean;
 }
 
-export interface GridContext {
-  store: Store;
-  settings: Settings;
+/** Where and how a grid's runs are recorded; `onTraining` sees its baselines train. */
+export interface GridContext extends MeasureContext {
   /** Where baselines train and module sets are kept. */
   workDir: string;
   workers?: number;
   backend?: BackendName | null;
-  idle?: IdlePowers;
-  signal?: AbortSignal;
-  onInfo?: (line: string) => void;
   onRow?: (row: ScenarioRow) => void;
   /**
    * Baselines known already, by the scenario images' key: a model trained from scratch on
@@ -483,7 +477,10 @@ async function continualSources(s: Scenario, opened: Opened[]): Promise<ComposeS
   return continual;
 }
 
-/** A grid's runs are recorded silently (the grid reports its own progress), on its one idle measurement. */
+/**
+ * A grid's runs are recorded without the recorder's lines (the grid reports its own progress),
+ * on its one idle measurement; its baselines' trainings report theirs like any training.
+ */
 function quietRuns(ctx: GridContext): MeasureContext {
   return {
     store: ctx.store,
@@ -491,6 +488,7 @@ function quietRuns(ctx: GridContext): MeasureContext {
     idle: ctx.idle,
     signal: ctx.signal,
     experimentId: ctx.experimentId,
+    onTraining: ctx.onTraining,
   };
 }
 
@@ -514,10 +512,7 @@ async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResult> {
     `baseline: training ResNet-${spec.baseline.depth} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, until validation accuracy stops improving for ${spec.baseline.patience} epochs, at most ${spec.baseline.epochs})…`,
   );
   const recorded = await trainAndRecord({
-    store: ctx.store,
-    settings: ctx.settings,
-    idle: ctx.idle,
-    experimentId: ctx.experimentId,
+    ...quietRuns(ctx),
     role: 'baseline',
     scenario: key,
     runDir,
@@ -531,7 +526,6 @@ async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResult> {
     },
     workers: ctx.workers,
     backend: ctx.backend,
-    signal: ctx.signal,
     params: { grid: gridId, baseline: key, classes: data.info.classNames, ...spec.baseline },
     label: `baseline ${data.info.name}`,
     cancelled: { message: 'The baseline training was cancelled.', hint: 'Run the grid again to resume it.' },

@@ -16,11 +16,11 @@ import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
 import { addCosts, costBetween, type Cost } from './grid.ts';
-import { measured } from '../measure/measured.ts';
+import { measured, type TrainingProgress } from '../measure/measured.ts';
 import type { RunKind, Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
-import type { TrainConfig, TrainEvent } from '../train/trainer.ts';
+import type { TrainConfig } from '../train/trainer.ts';
 import {
   accuracyExcept,
   confusionMatrix,
@@ -71,8 +71,8 @@ export interface WizardContext {
   backend?: BackendName | null;
   signal?: AbortSignal;
   onInfo?: (line: string) => void;
-  /** Training events of the models the wizard trains ('pair', 'better'). */
-  onTrainEvent?: (what: string, e: TrainEvent) => void;
+  /** The progress of the models the wizard trains (option 1's better model, option 2's pair model). */
+  onTraining?: TrainingProgress;
   /** The experiment the session's runs belong to (none: a new wizard experiment). */
   experimentId?: number;
 }
@@ -278,7 +278,7 @@ class WizardSession {
       signal: ctx.signal,
       params: { wizard: true, what: name, dataset: d.info.id, ...config },
       label: `wizard ${name}`,
-      onEvent: ctx.onTrainEvent ? (e) => ctx.onTrainEvent!(name, e) : undefined,
+      onTraining: ctx.onTraining,
       cancelled: { message: `Training ${name} was cancelled.`, hint: 'Run the wizard again.' },
     });
     return { dir: t.modelDir, cost: costBetween(null, t.energy.energy), top1: t.result.top1 };
