@@ -238,6 +238,7 @@ export function runDetail(over: Partial<RunDetailView> = {}): RunDetailView {
       { t: 1.5, cpuW: 19.5, dramW: 2, gpuW: 0 },
     ],
     powerSources: ['RAPL: used: package-0, dram.', 'nvidia-smi: not usable: nvidia-smi not found.'],
+    continuedBy: null,
     ...over,
   };
 }
