@@ -35,9 +35,10 @@ describe('a cancelled training, resumed, then picked (web shell + Chromium)', ()
   /** The model folders a picker offers (its non-empty options' values). */
   async function offered(select: Locator): Promise<string[]> {
     await select.locator('option').first().waitFor({ state: 'attached' });
-    const values = await select
-      .locator('option')
-      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const options = select.locator('option');
+    const values: string[] = [];
+    for (let i = 0; i < (await options.count()); i++)
+      values.push(await options.nth(i).evaluate((o) => (o as unknown as { value: string }).value));
     return values.filter((v) => v !== '');
   }
 
