@@ -27,7 +27,7 @@ describe('a cancelled training, resumed, then picked (web shell + Chromium)', ()
 
   /** Cancels the running job in `where` once its epoch `epoch` has started (the one before it is saved). */
   async function cancelAtEpoch(where: Locator, epoch: number): Promise<void> {
-    await where.getByText(new RegExp(`Training epoch ${epoch}/200`)).waitFor({ timeout: 120_000 });
+    await where.getByText(new RegExp(`Training epoch ${epoch}/200`)).waitFor({ timeout: 300_000 });
     await where.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('[data-testid="job"][data-status="cancelled"]').waitFor({ timeout: 60_000 });
   }
@@ -100,7 +100,7 @@ describe('a cancelled training, resumed, then picked (web shell + Chromium)', ()
     const decompose = page.getByTestId('decompose-form');
     await decompose.getByLabel('Sample size per class').fill('5');
     await decompose.getByRole('button', { name: 'Decompose' }).click();
-    await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 120_000 });
+    await page.locator('[data-testid="job"][data-status="finished"]').waitFor({ timeout: 300_000 });
     await page.getByTestId('table1').waitFor();
     assert.deepEqual(session.problems, [], 'the page logged errors (a duplicate key would show here)');
   });
