@@ -3,7 +3,7 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import type { ExperimentDetailView, ExperimentSummary, ScenarioView } from '../../../core/common/api.ts';
 import { JobsStore } from '../lib/jobs.svelte.ts';
 import { roleText, scenariosOf } from '../lib/experiments.ts';
-import { fakeApi, runSummary } from '../lib/test-helpers.ts';
+import { fakeApi, job, runSummary } from '../lib/test-helpers.ts';
 import Compare from './Compare.svelte';
 import Experiment from './Experiment.svelte';
 
@@ -113,8 +113,14 @@ describe('experiments', () => {
     const box = await screen.findByTestId('compare-experiments');
     // A training alone has nothing to compare.
     expect(box.textContent).not.toContain('train ResNet-20');
+    // It opens on the latest experiment, ticked and drawn.
+    const latest = screen.getByRole('checkbox', { name: /#5 reuse grid/ }) as HTMLInputElement;
+    await waitFor(() => expect(latest.checked).toBe(true));
+    expect((screen.getByRole('checkbox', { name: /#4 Demo/ }) as HTMLInputElement).checked).toBe(false);
+    await waitFor(() =>
+      expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(1),
+    );
     await fireEvent.click(screen.getByRole('checkbox', { name: /#4 Demo/ }));
-    await fireEvent.click(screen.getByRole('checkbox', { name: /#5 reuse grid/ }));
     await waitFor(() =>
       expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(3),
     );
@@ -125,6 +131,28 @@ describe('experiments', () => {
     await waitFor(() =>
       expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(2),
     );
+  });
+
+  test('Compare does not tick the latest experiment again once the user has unticked it', async () => {
+    const api = fakeApi({ listExperiments: async () => [summary()], getExperiment: async () => detail() });
+    const jobs = jobsFor(api);
+    await jobs.start();
+    render(Compare, { api, jobs });
+    const box = (await screen.findByRole('checkbox', { name: /#4 Demo/ })) as HTMLInputElement;
+    await waitFor(() => expect(box.checked).toBe(true));
+    await fireEvent.click(box);
+    expect(box.checked).toBe(false);
+    // A job ending reads the list again: the pick stays the user's.
+    api.emit({
+      jobId: 'j',
+      progress: { stage: 'done', fraction: 1 },
+      payload: { type: 'status', job: job({ id: 'j', status: 'finished' }) },
+    });
+    await waitFor(() => expect(jobs.finishedCount).toBe(1));
+    await waitFor(() => expect(api.calls.filter((c) => c.method === 'listExperiments')).toHaveLength(2));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(box.checked).toBe(false);
+    expect(screen.queryByTestId('figure6')).toBeNull();
   });
 
   test('scenariosOf keys every scenario by experiment and position', () => {
