@@ -14,20 +14,25 @@ import { encodePng } from '../src/core/node/jobs/png.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import type { LoadedDataset } from '../src/core/common/dataset.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const IMAGES = 8;
 
-/** A ResNet-8 trained one epoch on 4 colour classes, and a folder with PNGs of its first test images. */
-const fixture = (async () => {
-  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-'));
-  const r = await train({
+/** A ResNet-8 trained one epoch on `data`, in `home`/model. */
+const tinyModel = (home: string, data: LoadedDataset) =>
+  train({
     runDir: path.join(home, 'model'),
     data,
     workers: 0,
     config: { depth: 8, epochs: 1, batchSize: 16 },
   });
+
+/** A ResNet-8 trained one epoch on 4 colour classes, and a folder with PNGs of its first test images. */
+const fixture = (async () => {
+  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-'));
+  const r = await tinyModel(home, data);
   const images = path.join(home, 'images');
   const px = 16 * 16 * 3;
   await mkdir(path.join(images, 'more'), { recursive: true });
@@ -202,12 +207,7 @@ test('predict --csv writes class and file names that look like formulas as text,
   const data = colourDataset({ classes: 4, train: 32, test: 8, size: 16 });
   data.info.classNames = ['=1+2', '@SUM(A1)', '+cmd|calc', '-2+3'];
   const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-csv-'));
-  const r = await train({
-    runDir: path.join(home, 'model'),
-    data,
-    workers: 0,
-    config: { depth: 8, epochs: 1, batchSize: 16 },
-  });
+  const r = await tinyModel(home, data);
   const px = 16 * 16 * 3;
   const names = ['=HYPERLINK("x","y").png', '@SUM(A1).png'];
   for (const [i, name] of names.entries())

@@ -4,8 +4,15 @@ import ProgressBar from './ProgressBar.svelte';
 import JobPanel from './JobPanel.svelte';
 import Home from '../pages/Home.svelte';
 import { JobsStore } from '../lib/jobs.svelte.ts';
-import type { ExperimentDetailView, ScenarioView } from '../../../core/common/api.ts';
-import { datasetInfo, fakeApi, job, runSummary } from '../lib/test-helpers.ts';
+import type { ExperimentDetailView } from '../../../core/common/api.ts';
+import {
+  datasetInfo,
+  experimentSummary,
+  fakeApi,
+  job,
+  runSummary,
+  scenarioView,
+} from '../lib/test-helpers.ts';
 
 describe('ProgressBar', () => {
   test('is an accessible progressbar with its value', () => {
@@ -116,37 +123,12 @@ describe('Home', () => {
 
   test("the latest demo's Table 1 and Figure 6 show from the store, whichever shell ran it", async () => {
     // A demo run by `decomposer demo` (no job in this app), after an older one.
-    const scenario = (over: Partial<ScenarioView>): ScenarioView => ({
-      scenario: 'reuse',
-      kind: 'intra',
-      classes: ['plus', 'ring'],
-      ma: 1,
-      tma: 0.9,
-      testImages: 40,
-      co2eRatioFixed: 30,
-      co2eRatioBest: 12,
-      co2eRatioFixedWithDecomposition: 3,
-      co2eRatioBestWithDecomposition: 1.2,
-      reuseCo2eKg: 1e-6,
-      decompositionCo2eKg: 2e-5,
-      baselineFixedCo2eKg: 3e-5,
-      baselineBestCo2eKg: 1.2e-5,
-      estimated: true,
-      ...over,
-    });
-    const summary = (id: number) => ({
-      id,
-      kind: 'demo' as const,
-      label: `Demo #${id}: ResNet-20 on shapes`,
-      status: 'finished' as const,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      endedAt: '2026-01-01T00:21:40.000Z',
-      runCount: 9,
-      kwh: 0.002,
-      co2eKg: 0.0009,
-      co2eLbs: 0.002,
-      estimatedRuns: 9,
-    });
+    const summary = (id: number) =>
+      experimentSummary({
+        id,
+        label: `Demo #${id}: ResNet-20 on shapes`,
+        endedAt: '2026-01-01T00:21:40.000Z',
+      });
     const latest: ExperimentDetailView = {
       ...summary(7),
       params: {},
@@ -165,8 +147,8 @@ describe('Home', () => {
         }),
       ],
       scenarios: [
-        scenario({}),
-        scenario({ scenario: 'replace', kind: 'inter', classes: ['a', 'b'], top1: 0.6 }),
+        scenarioView(),
+        scenarioView({ scenario: 'replace', kind: 'inter', classes: ['a', 'b'], top1: 0.6 }),
       ],
     };
     const api = fakeApi({

@@ -2,12 +2,12 @@ import { describe, expect, test } from 'vitest';
 import { render, screen } from '@testing-library/svelte';
 import type { ScenarioView } from '../../../core/common/api.ts';
 import { breakEven, figure6Scenarios, figure6Svg, logDomain, wrap } from '../../../core/common/figure6.ts';
+import { scenarioView } from '../lib/test-helpers.ts';
 import Figure6Chart from './Figure6Chart.svelte';
 
-function view(over: Partial<ScenarioView> = {}): ScenarioView {
-  return {
-    scenario: 'reuse',
-    kind: 'intra',
+/** A measured scenario whose figures span 1e-5 to 1e-3 kg. */
+const view = (over: Partial<ScenarioView> = {}): ScenarioView =>
+  scenarioView({
     classes: ['cat', 'dog'],
     ma: 0.98,
     tma: 0.97,
@@ -22,8 +22,7 @@ function view(over: Partial<ScenarioView> = {}): ScenarioView {
     baselineBestCo2eKg: 4e-4,
     estimated: false,
     ...over,
-  };
-}
+  });
 
 const bars = (el: Element) => [...el.querySelectorAll('rect.fig6-bar')] as SVGRectElement[];
 const widths = (el: Element, bar: string) =>

@@ -1,49 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import type { ExperimentDetailView, ExperimentSummary, ScenarioView } from '../../../core/common/api.ts';
+import type { ExperimentDetailView } from '../../../core/common/api.ts';
 import { JobsStore } from '../lib/jobs.svelte.ts';
 import { roleText, scenariosOf } from '../lib/experiments.ts';
-import { fakeApi, job, runSummary } from '../lib/test-helpers.ts';
+import { experimentSummary, fakeApi, job, runSummary, scenarioView } from '../lib/test-helpers.ts';
 import Compare from './Compare.svelte';
 import Experiment from './Experiment.svelte';
 
-function scenario(over: Partial<ScenarioView> = {}): ScenarioView {
-  return {
-    scenario: 'reuse',
-    kind: 'intra',
-    classes: ['plus', 'ring'],
-    ma: 1,
-    tma: 0.9,
-    testImages: 40,
-    co2eRatioFixed: 30,
-    co2eRatioBest: 12,
-    co2eRatioFixedWithDecomposition: 3,
-    co2eRatioBestWithDecomposition: 1.2,
-    reuseCo2eKg: 1e-6,
-    decompositionCo2eKg: 2e-5,
-    baselineFixedCo2eKg: 3e-5,
-    baselineBestCo2eKg: 1.2e-5,
-    estimated: true,
-    ...over,
-  };
-}
-
-function summary(over: Partial<ExperimentSummary> = {}): ExperimentSummary {
-  return {
-    id: 4,
-    kind: 'demo',
-    label: 'Demo: ResNet-8 on shapes',
-    status: 'finished',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    endedAt: '2026-01-01T00:10:00.000Z',
-    runCount: 3,
-    kwh: 0.002,
-    co2eKg: 0.0009,
-    co2eLbs: 0.002,
-    estimatedRuns: 3,
-    ...over,
-  };
-}
+const scenario = scenarioView;
+const summary = experimentSummary;
 
 function detail(over: Partial<ExperimentDetailView> = {}): ExperimentDetailView {
   return {
