@@ -164,7 +164,7 @@ describe('Home', () => {
     // No figure that drifts in the text: the last demo's own duration instead.
     const intro = screen.getByRole('heading', { name: 'Demo' }).nextElementSibling!.textContent!;
     expect(intro).not.toMatch(/about 20 minutes/);
-    expect(intro).toMatch(/the last demo here took 21 min 40 s/);
+    expect(intro).toMatch(/takes a while \(the last demo here took 21 min 40 s\); Table 1/);
   });
 
   test('an API failure reads as a message, not a stack trace', async () => {
