@@ -109,6 +109,10 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
 
     finished(await until(api, (await train(2)).id));
     const models = await api.listModels();
+    // Every model shows its dataset by name, the scenario's baseline included.
+    assert.equal(models.length, 3);
+    for (const m of models)
+      assert.match(m.dataset, /^(shapes 32x32|intra-reuse shapes 32x32:\w+, shapes 32x32:\w+)$/);
     const second = models.find((m) => m.dir !== model.dir)!;
     const rj = await api.startScenario({
       kind: 'replace',

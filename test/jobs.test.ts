@@ -123,6 +123,16 @@ test("a cancelled training resumes from its run folder, carrying the first run's
     for (const k of ['dataset', 'depth', 'epochs', 'seed', 'augment', 'batchSize'])
       assert.deepEqual(params[k], before[k], k);
 
+    // One model: its folder listed once, as the run that finished it, with its dataset's name;
+    // the first run names the run that continued it.
+    const models = await api.listModels();
+    assert.deepEqual(
+      models.map((m) => [m.runId, m.dataset]),
+      [[done.runId, shapes!.name]],
+    );
+    assert.equal((await api.getRun(first)).continuedBy, done.runId);
+    assert.equal(run.continuedBy, null);
+
     // Refused: the run it continued, a finished run, an unknown one.
     await assert.rejects(api.resumeTraining(first), /already continued by run \d+/);
     await assert.rejects(api.resumeTraining(done.runId), /is finished, so there is nothing to resume/);

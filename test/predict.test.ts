@@ -14,20 +14,25 @@ import { encodePng } from '../src/core/node/jobs/png.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import type { LoadedDataset } from '../src/core/common/dataset.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const IMAGES = 8;
 
-/** A ResNet-8 trained one epoch on 4 colour classes, and a folder with PNGs of its first test images. */
-const fixture = (async () => {
-  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-'));
-  const r = await train({
+/** A ResNet-8 trained one epoch on `data`, in `home`/model. */
+const tinyModel = (home: string, data: LoadedDataset) =>
+  train({
     runDir: path.join(home, 'model'),
     data,
     workers: 0,
     config: { depth: 8, epochs: 1, batchSize: 16 },
   });
+
+/** A ResNet-8 trained one epoch on 4 colour classes, and a folder with PNGs of its first test images. */
+const fixture = (async () => {
+  const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-'));
+  const r = await tinyModel(home, data);
   const images = path.join(home, 'images');
   const px = 16 * 16 * 3;
   await mkdir(path.join(images, 'more'), { recursive: true });
@@ -194,4 +199,40 @@ test('decomposer predict --json and --csv through the CLI', async () => {
   const missing = spawnSync(process.execPath, [bin, 'predict', '--model', f.modelDir], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /No images given/);
+});
+
+test('predict --csv writes class and file names that look like formulas as text, not formulas', async () => {
+  // Class names and file names come from the user's files; a spreadsheet runs a cell that
+  // starts with = + - @.
+  const data = colourDataset({ classes: 4, train: 32, test: 8, size: 16 });
+  data.info.classNames = ['=1+2', '@SUM(A1)', '+cmd|calc', '-2+3'];
+  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-csv-'));
+  const r = await tinyModel(home, data);
+  const px = 16 * 16 * 3;
+  const names = ['=HYPERLINK("x","y").png', '@SUM(A1).png'];
+  for (const [i, name] of names.entries())
+    await writeFile(
+      path.join(home, name),
+      encodePng(data.test.images.subarray(i * px, (i + 1) * px), 16, 16),
+    );
+  const run = spawnSync(
+    process.execPath,
+    [bin, 'predict', '--model', r.modelDir!, '--top', '4', '--csv', 'out.csv', ...names],
+    { cwd: home, encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const lines = (await readFile(path.join(home, 'out.csv'), 'utf8')).trim().split('\n');
+  assert.equal(lines.length, 1 + names.length * 4);
+  const rows = lines.slice(1).map((l) => {
+    const m = /^("(?:[^"]|"")*"|[^,]*),(\d+),([^,]*),([^,]*)$/.exec(l);
+    assert.ok(m, `a CSV row of four cells: ${l}`);
+    return { file: m[1]!.replace(/^"|"$/g, '').replace(/""/g, '"'), cls: m[3]!, score: Number(m[4]) };
+  });
+  // Every text cell is shown as text (a leading apostrophe); the names are otherwise as given.
+  assert.deepEqual([...new Set(rows.map((x) => x.file))].sort(), names.map((n) => `'${n}`).sort());
+  assert.deepEqual(
+    [...new Set(rows.map((x) => x.cls))].sort(),
+    data.info.classNames.map((n) => `'${n}`).sort(),
+  );
+  for (const x of rows) assert.ok(x.score >= 0 && x.score <= 1, 'scores stay numbers');
 });

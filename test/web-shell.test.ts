@@ -2,10 +2,12 @@
 // what it refuses and how.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
+import { MAX_CONNECTIONS, startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
 import { effectiveSettings, readSettings, writeSetting } from '../src/core/node/store/settings.ts';
 import type { CoreApi } from '../src/core/node/api.ts';
@@ -96,3 +98,62 @@ test('a body over the limit gets 413; a JSON body that is not an object is refus
   assert.equal((await call('getSettings', '{"args": []}')).status, 200);
   assert.equal((await call('getSettings', '')).status, 200, 'an empty body is no arguments');
 });
+
+test(
+  'a flood of half-sent requests cannot stop `decomposer serve`: a real request with the token still gets its answer',
+  { skip: process.platform === 'win32' ? 'needs a POSIX shell for ulimit' : false },
+  async () => {
+    // The shell with few file descriptors (128), so that holding every half-sent request
+    // would use them all up; the flood is three times that.
+    const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
+    const serveHome = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-web-flood-'));
+    const child = spawn('sh', ['-c', 'ulimit -n 128 && exec "$0" "$@"', process.execPath, bin, 'serve'], {
+      env: { ...process.env, DECOMPOSER_HOME: serveHome },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const flood: net.Socket[] = [];
+    try {
+      const url = await new Promise<URL>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /served at (\S+)/.exec(out);
+          if (m) resolve(new URL(m[1]!));
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
+      });
+      const port = Number(url.port);
+      const token = url.searchParams.get('token')!;
+      let closed = 0;
+      for (let i = 0; i < 384; i++) {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => undefined); // the shell may close it: that is the point
+        s.once('close', () => closed++);
+        await new Promise<void>((resolve) => {
+          s.once('connect', () => s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`, () => resolve()));
+          s.once('close', () => resolve());
+        });
+        flood.push(s);
+      }
+      const answer = await fetch(`http://127.0.0.1:${port}/api/listRuns`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: token },
+        body: '{"args":[]}',
+        signal: AbortSignal.timeout(60_000),
+      });
+      assert.equal(answer.status, 200);
+      assert.deepEqual(await answer.json(), { ok: true, value: [] });
+      // It held no more than its cap of them: the rest were closed to make room.
+      for (let i = 0; i < 300 && closed < flood.length - MAX_CONNECTIONS; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(closed >= flood.length - MAX_CONNECTIONS, `${closed} of ${flood.length} closed`);
+      assert.equal(child.exitCode, null, 'the shell is still running');
+    } finally {
+      for (const s of flood) s.destroy();
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+    }
+  },
+);

@@ -95,13 +95,5 @@ export function interruptSignal(): AbortSignal {
   return ac.signal;
 }
 
-/** CSV with quoted cells where needed (objects as JSON). */
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(header: string[], rows: unknown[][]): string {
-  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
-}
+/** CSV by the app's one rule (quoting, formulas neutralised): see core/common/csv.ts. */
+export { toCsv } from '../core/common/csv.ts';

@@ -3,6 +3,7 @@
 // Uses node:http only. Everything that arrives is checked: the Host header (against DNS
 // rebinding), the token, the Origin, the method name and its arguments.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +33,16 @@ export interface WebShell {
 export const TOKEN_HEADER = 'x-decomposer-token';
 const TOKEN_COOKIE = 'decomposer-token';
 const MAX_BODY = 1 << 20;
+/**
+ * Connections held at once. A browser opens at most six to one host (the event stream
+ * included), so this leaves room for several pages and clients; past it, a new connection
+ * pushes out the oldest one that is not being answered (a half-sent request, an idle
+ * keep-alive), so a local process holding thousands of half-sent requests can neither use up
+ * the shell's file descriptors nor keep a real request out.
+ */
+export const MAX_CONNECTIONS = 64;
+/** A request's headers must all arrive within this (checked every second). */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 /** out/renderer of this checkout (src/web → ../../out/renderer). */
 export function defaultRendererDir(): string {
@@ -267,6 +278,40 @@ async function handle(s: Shell, req: http.IncomingMessage, res: http.ServerRespo
   await serveStatic(s, req, res, pathname, query.get('token'));
 }
 
+/**
+ * Holds at most `max` connections: a connection past it closes the oldest one that has no
+ * request being answered (a request half sent, or an idle keep-alive), or itself when every
+ * one is busy answering (event streams of token holders).
+ */
+function capConnections(server: http.Server, max: number): void {
+  // Open connections, oldest first, each with how many of its requests are being answered.
+  const open = new Map<Socket, { answering: number }>();
+  server.on('connection', (socket: Socket) => {
+    if (open.size >= max) {
+      let idle: Socket | undefined;
+      for (const [c, st] of open)
+        if (st.answering === 0) {
+          idle = c;
+          break;
+        }
+      if (!idle) {
+        socket.destroy();
+        return;
+      }
+      open.delete(idle);
+      idle.destroy();
+    }
+    open.set(socket, { answering: 0 });
+    socket.once('close', () => open.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const st = open.get(req.socket as Socket);
+    if (!st) return;
+    st.answering++;
+    res.once('close', () => st.answering--);
+  });
+}
+
 export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
   const host = opts.host ?? '127.0.0.1';
   if (host !== '127.0.0.1')
@@ -302,14 +347,20 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     streams: new Set<http.ServerResponse>(),
     port: 0,
   };
-  const server = http.createServer((req, res) => {
-    handle(s, req, res).catch((e: unknown) => {
-      if (!res.headersSent) sendError(res, 500, describeError(e), 'internal');
-      else res.destroy();
-    });
-  });
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // event streams stay open
+  const server = http.createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+      requestTimeout: 0, // event streams stay open
+    },
+    (req, res) => {
+      handle(s, req, res).catch((e: unknown) => {
+        if (!res.headersSent) sendError(res, 500, describeError(e), 'internal');
+        else res.destroy();
+      });
+    },
+  );
+  capConnections(server, MAX_CONNECTIONS);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {

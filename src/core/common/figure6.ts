@@ -4,6 +4,7 @@
 // accuracy. One SVG writer serves the app (inline) and the CLI (`--chart FILE`), so both draw
 // the same chart. Horizontal bars, one block per scenario, so dozens of scenarios stay readable.
 import type { ScenarioView } from './api.ts';
+import { chartUnit, CO2E_UNITS, decadeLabel, formatIn, labelledDecades } from './units.ts';
 
 export interface Figure6Scenario {
   /** What the scenario did, e.g. "reuse (intra): cat + dog". */
@@ -112,15 +113,6 @@ export function scenarioWarning(s: Figure6Scenario): string | null {
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** kg with enough digits for the small figures of reuse next to the large ones of training. */
-export function formatKg(kg: number): string {
-  if (!Number.isFinite(kg)) return '—';
-  if (kg === 0) return '0 kg';
-  if (kg >= 1) return `${kg.toPrecision(3)} kg`;
-  if (kg >= 1e-3) return `${(kg * 1e3).toPrecision(3)} g`;
-  return `${(kg * 1e6).toPrecision(3)} mg`;
-}
-
 /** Decades covering every positive figure: [10^lo, 10^hi]. */
 export function logDomain(values: readonly number[]): [number, number] {
   const pos = values.filter((v) => v > 0 && Number.isFinite(v));
@@ -166,13 +158,14 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
     };
   });
   const height = headerH + legendH + blocks.reduce((a, b) => a + b.h, 0) + 44;
-  const values = scenarios.flatMap((s) => [
-    s.baselineFixedKg,
-    s.baselineBestKg,
-    s.reuseKg,
-    s.reuseKg + s.decompositionShareKg,
-  ]);
+  // Numbers only: a row read back from a file or the store could hold anything.
+  const kgsOf = (s: Figure6Scenario) =>
+    [s.baselineFixedKg, s.baselineBestKg, s.reuseKg, s.reuseKg + s.decompositionShareKg].map(Number);
+  const values = scenarios.flatMap(kgsOf);
   const [lo, hi] = logDomain(values);
+  // One unit for the whole chart: its axis, its bars' figures and their titles.
+  const unit = chartUnit(values, CO2E_UNITS);
+  const inUnit = (kg: number) => `${formatIn(kg, unit)} ${unit.name}`;
   const x = (v: number) => left + ((Math.log10(v) - lo) / (hi - lo)) * plotW;
   const out: string[] = [];
   out.push(
@@ -186,7 +179,7 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
     y += 22;
   }
   out.push(
-    `<text x="8" y="${y}" fill="#444">kg CO2e, log scale. Hatched: estimated (no power counter was readable).</text>`,
+    `<text class="fig6-unit" x="8" y="${y}" fill="#444">CO2e in ${unit.name}, log scale. Hatched: estimated (no power counter was readable).</text>`,
   );
   y += 16;
   // Legend.
@@ -199,15 +192,23 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
   }
   y += legendH;
   const top = y;
-  // Decade grid lines and their labels.
+  // Decade grid lines, and labels in the chart's unit on as many as fit without overlapping.
   const gridBottom = top + blocks.reduce((a, b) => a + b.h, 0);
+  const tickLabel = (d: number) => decadeLabel(d, unit);
+  const labelled = new Set(labelledDecades(lo, hi, plotW, tickLabel, CHAR_PX));
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d).toFixed(1);
     out.push(
       `<line class="fig6-grid" x1="${gx}" x2="${gx}" y1="${top - 4}" y2="${gridBottom}" stroke="#ddd"/>`,
-      `<text class="fig6-tick" x="${gx}" y="${gridBottom + 14}" text-anchor="middle" fill="#444">${esc(formatKg(10 ** d))}</text>`,
     );
+    if (labelled.has(d))
+      out.push(
+        `<text class="fig6-tick" x="${gx}" y="${gridBottom + 14}" text-anchor="middle" fill="#444">${esc(tickLabel(d))}</text>`,
+      );
   }
+  out.push(
+    `<text class="fig6-axis" x="${left + plotW}" y="${gridBottom + 28}" text-anchor="end" fill="#444">${esc(unit.name)} CO2e</text>`,
+  );
   // Wrapped text: one element (its full text as the title), a tspan per line.
   const lines = (cls: string, x0: number, y0: number, attrs: string, rows: string[], full: string) =>
     `<text class="${cls}" x="${x0}" y="${y0}"${attrs}><title>${esc(full)}</title>${rows
@@ -224,21 +225,21 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
       `<text x="8" y="${by + 23}" fill="#b2182b">from scratch: ${esc(s.baselineAccuracy)}</text>`,
     );
     if (warning) out.push(lines('fig6-warning', 8, by + 36, ' fill="#a05a00"', notes, warning));
-    const kgs = [s.baselineFixedKg, s.baselineBestKg, s.reuseKg, s.reuseKg + s.decompositionShareKg];
+    const kgs = kgsOf(s);
     FIGURE6_BARS.forEach((b, j) => {
       const v = kgs[j]!;
       const ry = by + j * (barH + gap);
       const w = v > 0 ? Math.max(1, x(Math.max(v, 10 ** lo)) - left) : 0;
-      const name = `${b.name}: ${formatKg(v)}${s.estimated ? ' (estimated)' : ''}`;
+      const name = `${b.name}: ${inUnit(v)}${s.estimated ? ' (estimated)' : ''}`;
       out.push(
-        `<rect class="fig6-bar" data-bar="${b.key}" data-kg="${v}" x="${left}" y="${ry}" width="${w.toFixed(1)}" height="${barH}" fill="${b.color}"><title>${esc(name)}</title></rect>`,
+        `<rect class="fig6-bar" data-bar="${b.key}" data-kg="${esc(String(v))}" x="${left}" y="${ry}" width="${w.toFixed(1)}" height="${barH}" fill="${b.color}"><title>${esc(name)}</title></rect>`,
       );
       if (s.estimated && w > 0)
         out.push(
           `<rect class="fig6-estimate" x="${left}" y="${ry}" width="${w.toFixed(1)}" height="${barH}" fill="url(#fig6-hatch)"/>`,
         );
       out.push(
-        `<text x="${(left + w + 4).toFixed(1)}" y="${ry + barH - 2}" fill="#333">${esc(formatKg(v))}</text>`,
+        `<text class="fig6-value" x="${(left + w + 4).toFixed(1)}" y="${ry + barH - 2}" fill="#333">${esc(inUnit(v))}</text>`,
       );
     });
     const even = breakEven(s, s.decompositionShareKg * s.sharedBy);

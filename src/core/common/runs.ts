@@ -137,4 +137,6 @@ export interface RunDetailView extends RunSummary {
   /** The power trace, downsampled. */
   power: PowerSample[];
   powerSources: string[];
+  /** The later training that continued this one in its run folder (then it is not resumable). */
+  continuedBy: number | null;
 }

@@ -26,9 +26,11 @@ export interface DemoParams {
   dataset?: string;
 }
 
+/** A trained model: one per model folder, as its latest training run left it. */
 export interface ModelSummary {
   runId: number;
   dir: string;
+  /** The dataset's name as a person reads it (the id is `datasetId`). */
   dataset: string;
   depth: number | null;
   epochs: number;

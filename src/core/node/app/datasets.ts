@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { DecomposerApi, DownloadableDataset, ImportSpec, JobInfo } from '../../common/api.ts';
 import type { DatasetInfo } from '../../common/dataset.ts';
-import { listEmbeddedDatasets, listFoundDatasets, previewDataset, readImported } from '../jobs/datasets.ts';
+import { knownDatasets, previewDataset } from '../jobs/datasets.ts';
 import { startDownload, startImport } from '../jobs/dataset-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
@@ -12,11 +12,7 @@ export function datasetHandlers(
 ): Pick<DecomposerApi, 'listDatasets' | 'previewDataset' | 'downloadDataset' | 'importDataset'> {
   return {
     async listDatasets(): Promise<DatasetInfo[]> {
-      const found = listFoundDatasets(ctx.home);
-      const imported = (await readImported(ctx.home))
-        .map((d) => d.info)
-        .filter((d) => !found.some((f) => f.id === d.id));
-      return [...listEmbeddedDatasets(), ...found, ...imported];
+      return knownDatasets(ctx.home);
     },
 
     async previewDataset(id: string, perClass: number) {

@@ -114,6 +114,7 @@ export function runsHandlers(
         })),
         power,
         powerSources: r.power?.sources ?? [],
+        continuedBy: r.kind === 'train' ? s.continuedBy(id) : null,
       };
     },
 

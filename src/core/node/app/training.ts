@@ -10,7 +10,8 @@ import type {
   ModelSummary,
   TrainParams,
 } from '../../common/api.ts';
-import { readModelDir } from '../models/io.ts';
+import { readModelDir, type ModelMeta } from '../models/io.ts';
+import { knownDatasets } from '../jobs/datasets.ts';
 import { resumeTraining, startDemo, startTraining } from '../jobs/training-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 
@@ -22,21 +23,17 @@ export function trainingHandlers(
 > {
   return {
     async listModels(): Promise<ModelSummary[]> {
+      const names = new Map((await knownDatasets(ctx.home)).map((d) => [d.id, d.name]));
       const out: ModelSummary[] = [];
-      for (const r of ctx.db().listRuns({ kind: 'train', limit: 500 })) {
-        const res = r.result as {
-          model_dir?: string | null;
-          top1?: number;
-          top5?: number;
-          best_epoch?: number;
-        } | null;
-        if (!res?.model_dir) continue;
+      // One row per model folder: a training cancelled and resumed there is one model.
+      for (const r of ctx.db().listRuns({ kind: 'train', models: true, limit: 500 })) {
+        const res = r.result as { model_dir: string; top1?: number; top5?: number };
         try {
           await fsp.access(path.join(res.model_dir, 'model.json'));
         } catch {
           continue; // deleted since
         }
-        const p = r.params as { dataset?: string; depth?: number } | null;
+        const p = r.params as { dataset?: unknown; depth?: number; classes?: unknown } | null;
         const meta = await readModelDir(res.model_dir).then(
           (x) => x.meta,
           () => null,
@@ -44,7 +41,7 @@ export function trainingHandlers(
         out.push({
           runId: r.id,
           dir: res.model_dir,
-          dataset: p?.dataset ?? 'unknown',
+          dataset: datasetName(meta, p, names),
           depth: p?.depth ?? null,
           epochs: r.epochs_done,
           bestEpoch: r.best_epoch,
@@ -86,4 +83,26 @@ export function trainingHandlers(
       return ctx.jobs.list();
     },
   };
+}
+
+/**
+ * A model's dataset as a person reads it: the name its model records, else the name of the
+ * dataset its id belongs to, else (a scenario's baseline) the classes it was trained on,
+ * else the dataset as the training was asked for it.
+ */
+function datasetName(
+  meta: ModelMeta | null,
+  params: { dataset?: unknown; classes?: unknown } | null,
+  names: ReadonlyMap<string, string>,
+): string {
+  if (meta?.datasetName) return meta.datasetName;
+  const asked = typeof params?.dataset === 'string' ? params.dataset : null;
+  for (const id of [meta?.datasetId, asked]) {
+    const name = id ? names.get(id) : undefined;
+    if (name) return name;
+  }
+  const classes = params?.classes;
+  if (Array.isArray(classes) && classes.length && classes.every((c) => typeof c === 'string'))
+    return classes.join(', ');
+  return asked ?? meta?.datasetId ?? 'unknown';
 }

@@ -37,6 +37,15 @@ export async function addImported(home: string, spec: DatasetSpec, info: Dataset
   await writeFileAtomic(registryFile(home), JSON.stringify(list, null, 1));
 }
 
+/** Every dataset the app knows: the embedded ones, those found on this machine, those imported. */
+export async function knownDatasets(home: string): Promise<DatasetInfo[]> {
+  const found = listFoundDatasets(home);
+  const imported = (await readImported(home))
+    .map((d) => d.info)
+    .filter((d) => !found.some((f) => f.id === d.id));
+  return [...listEmbeddedDatasets(), ...found, ...imported];
+}
+
 /** The embedded datasets, described without generating their images. */
 export function listEmbeddedDatasets(): DatasetInfo[] {
   const out: DatasetInfo[] = [];

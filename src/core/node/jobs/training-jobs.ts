@@ -92,9 +92,8 @@ export function resumeTraining(runner: JobManager, runId: number): JobInfo {
       undefined,
       'not-found',
     );
-  const later = store
-    .listRuns({ kind: 'train' })
-    .find((r) => r.id > runId && (r.params as { run_dir?: unknown } | null)?.run_dir === runDir);
+  const laterId = store.continuedBy(runId);
+  const later = laterId === null ? null : store.getRun(laterId);
   if (later)
     throw no(
       `Run ${runId}'s training was already continued by run ${later.id}.`,

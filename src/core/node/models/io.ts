@@ -26,6 +26,8 @@ export interface ModelMeta {
   classes: number;
   classNames: string[];
   datasetId: string;
+  /** The dataset's name as its list shows it (absent in models saved before it was recorded). */
+  datasetName?: string;
   preprocess: Preprocess;
   /** Trained on grey images (MNIST family): how they became its RGB input, for every later use. */
   grey?: GreyInput;

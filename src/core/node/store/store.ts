@@ -811,6 +811,31 @@ export class Store {
     };
   }
 
+  /** The latest training run of each model folder. */
+  private static LATEST_PER_MODEL = `SELECT MAX(t.id) FROM (SELECT id,
+        CASE WHEN json_valid(result_json) THEN json_extract(result_json, '$.model_dir') END AS dir
+        FROM runs WHERE kind = 'train') t
+      WHERE typeof(t.dir) = 'text' GROUP BY t.dir`;
+
+  /**
+   * The training that continued run `id` in its run folder (params.run_dir): the first later
+   * training there, or null. A run that was continued is no longer resumable.
+   */
+  continuedBy(id: number): number | null {
+    return this.read(() => {
+      const r = this.db
+        .prepare(
+          `WITH t AS (SELECT id,
+             CASE WHEN json_valid(params_json) THEN json_extract(params_json, '$.run_dir') END AS dir
+             FROM runs WHERE kind = 'train')
+           SELECT MIN(l.id) AS id FROM t r JOIN t l ON l.id > r.id AND l.dir = r.dir
+           WHERE r.id = ? AND typeof(r.dir) = 'text'`,
+        )
+        .get(id) as { id: number | null } | undefined;
+      return r?.id ?? null;
+    });
+  }
+
   private static RUN_SELECT = `SELECT r.*, m.id AS m_id, m.hostname AS m_hostname, m.os AS m_os, m.arch AS m_arch,
       m.cpu_model AS m_cpu_model, m.cpu_cores AS m_cpu_cores, m.cpu_threads AS m_cpu_threads,
       m.memory_bytes AS m_memory_bytes, m.gpus_json AS m_gpus_json, m.virtual AS m_virtual,
@@ -819,17 +844,25 @@ export class Store {
       x.kind AS x_kind
     FROM runs r LEFT JOIN machines m ON m.id = r.machine_id LEFT JOIN experiments x ON x.id = r.experiment_id`;
 
-  listRuns(o: { kind?: string; status?: string; limit?: number } = {}): RunRow[] {
+  /**
+   * Runs, newest first. `models`: only the trainings that made a model, one per model folder
+   * (result.model_dir): its latest run, so a training cancelled and resumed in its folder is
+   * one model, not two.
+   */
+  listRuns(o: { kind?: string; status?: string; limit?: number; models?: boolean } = {}): RunRow[] {
     return this.read(() => {
       const rows = this.db
         .prepare(
           `${Store.RUN_SELECT} WHERE (@kind IS NULL OR r.kind = @kind) AND (@status IS NULL OR r.status = @status)
+             AND (@models = 0 OR r.id IN (${Store.LATEST_PER_MODEL}))
            ORDER BY r.id DESC LIMIT @limit`,
         )
-        .all({ kind: o.kind ?? null, status: o.status ?? null, limit: o.limit ?? -1 }) as Record<
-        string,
-        unknown
-      >[];
+        .all({
+          kind: o.kind ?? null,
+          status: o.status ?? null,
+          limit: o.limit ?? -1,
+          models: o.models ? 1 : 0,
+        }) as Record<string, unknown>[];
       return rows.map((r) => this.toRun(r));
     });
   }

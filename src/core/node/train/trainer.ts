@@ -345,6 +345,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       classes,
       classNames: data.info.classNames,
       datasetId: data.info.id,
+      datasetName: data.info.name,
       preprocess: DEFAULT_PREPROCESS,
       ...(data.info.grey ? { grey: data.info.grey } : {}),
       training: {

@@ -4,7 +4,15 @@ import ProgressBar from './ProgressBar.svelte';
 import JobPanel from './JobPanel.svelte';
 import Home from '../pages/Home.svelte';
 import { JobsStore } from '../lib/jobs.svelte.ts';
-import { datasetInfo, fakeApi, job } from '../lib/test-helpers.ts';
+import type { ExperimentDetailView } from '../../../core/common/api.ts';
+import {
+  datasetInfo,
+  experimentSummary,
+  fakeApi,
+  job,
+  runSummary,
+  scenarioView,
+} from '../lib/test-helpers.ts';
 
 describe('ProgressBar', () => {
   test('is an accessible progressbar with its value', () => {
@@ -111,6 +119,52 @@ describe('Home', () => {
     await waitFor(() => expect(screen.getByTestId('job')).toBeTruthy());
     expect(api.calls.some((c) => c.method === 'runDemo')).toBe(true);
     expect((screen.getByTestId('run-demo') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  test("the latest demo's Table 1 and Figure 6 show from the store, whichever shell ran it", async () => {
+    // A demo run by `decomposer demo` (no job in this app), after an older one.
+    const summary = (id: number) =>
+      experimentSummary({
+        id,
+        label: `Demo #${id}: ResNet-20 on shapes`,
+        endedAt: '2026-01-01T00:21:40.000Z',
+      });
+    const latest: ExperimentDetailView = {
+      ...summary(7),
+      params: {},
+      runs: [
+        runSummary({ id: 30, experimentId: 7, role: 'model' }),
+        runSummary({
+          id: 31,
+          kind: 'decompose',
+          experimentId: 7,
+          role: 'decomposition',
+          result: {
+            test_images: 100,
+            model: { top1: 0.62, top5: 0.99 },
+            decomposition: [{ approach: 'CI+TI+MC', top1: 0.615, top5: 0.99, ji: 0.97, ji_modules: 0.99 }],
+          },
+        }),
+      ],
+      scenarios: [
+        scenarioView(),
+        scenarioView({ scenario: 'replace', kind: 'inter', classes: ['a', 'b'], top1: 0.6 }),
+      ],
+    };
+    const api = fakeApi({
+      listExperiments: async () => [summary(7), { ...summary(3), kind: 'grid' as const }, summary(2)],
+      getExperiment: async (id) => (id === 7 ? latest : Promise.reject(new Error(`not ${id}`))),
+    });
+    render(Home, { api, jobs: new JobsStore(api) });
+    const shown = await screen.findByTestId('last-demo');
+    expect(api.calls.filter((c) => c.method === 'getExperiment').map((c) => c.args)).toEqual([[7]]);
+    expect(shown.querySelector('a')?.getAttribute('href')).toBe('#/experiment/7');
+    expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(2);
+    expect(screen.getByTestId('table1').textContent).toMatch(/CI\+TI\+MC/);
+    // No figure that drifts in the text: the last demo's own duration instead.
+    const intro = screen.getByRole('heading', { name: 'Demo' }).nextElementSibling!.textContent!;
+    expect(intro).not.toMatch(/about 20 minutes/);
+    expect(intro).toMatch(/takes a while \(the last demo here took 21 min 40 s\); Table 1/);
   });
 
   test('an API failure reads as a message, not a stack trace', async () => {

@@ -33,4 +33,28 @@ describe('energy bars per run', () => {
     const marks = [...chart.querySelectorAll('text')].filter((t) => t.textContent === 'est.');
     expect(marks).toHaveLength(4);
   });
+
+  test('runs in number order (#2 before #10), and each chart in the unit its bars read best in', () => {
+    const summary = {
+      totals: { kwh: 0, co2eKg: 0, co2eLbs: 0, estimatedRuns: 0, runs: 4 },
+      runs: [1, 2, 10, 11].map((id) => row(id, true, 'training from scratch', false)),
+    } as EnergySummary;
+    render(EnergyBars, { summary });
+    const chart = screen.getByTestId('energy-chart');
+    const [co2e, kwh] = [...chart.querySelectorAll('figure')];
+    const runs = [...co2e!.querySelectorAll('[aria-label="fx-axis tick label"] text')].map(
+      (t) => t.textContent,
+    );
+    expect(runs).toEqual(['#1', '#2', '#10', '#11']);
+    // Up to 11 mg of CO2e and 22 mWh: read in mg and mWh, not as 0.00001 kg.
+    expect(co2e!.getAttribute('aria-label')).toBe('CO2e per run, mg');
+    expect(kwh!.getAttribute('aria-label')).toBe('Energy per run, mWh');
+    expect(co2e!.textContent).toContain('mg CO2e');
+    const ticks = [...co2e!.querySelectorAll('[aria-label="y-axis tick label"] text')].map(
+      (t) => t.textContent!,
+    );
+    expect(ticks.length).toBeGreaterThan(2);
+    expect(Math.max(...ticks.map(Number))).toBeGreaterThanOrEqual(10);
+    for (const t of ticks) expect(t).toMatch(/^\d+(\.\d+)?$/);
+  });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { render, screen } from '@testing-library/svelte';
 import type { ScenarioView } from '../../../core/common/api.ts';
-import { breakEven, figure6Scenarios, logDomain, wrap } from '../../../core/common/figure6.ts';
+import { breakEven, figure6Scenarios, figure6Svg, logDomain, wrap } from '../../../core/common/figure6.ts';
+import { scenarioView } from '../lib/test-helpers.ts';
 import Figure6Chart from './Figure6Chart.svelte';
 
-function view(over: Partial<ScenarioView> = {}): ScenarioView {
-  return {
-    scenario: 'reuse',
-    kind: 'intra',
+/** A measured scenario whose figures span 1e-5 to 1e-3 kg. */
+const view = (over: Partial<ScenarioView> = {}): ScenarioView =>
+  scenarioView({
     classes: ['cat', 'dog'],
     ma: 0.98,
     tma: 0.97,
@@ -22,14 +22,32 @@ function view(over: Partial<ScenarioView> = {}): ScenarioView {
     baselineBestCo2eKg: 4e-4,
     estimated: false,
     ...over,
-  };
-}
+  });
 
 const bars = (el: Element) => [...el.querySelectorAll('rect.fig6-bar')] as SVGRectElement[];
 const widths = (el: Element, bar: string) =>
   bars(el)
     .filter((b) => b.dataset.bar === bar)
     .map((b) => Number(b.getAttribute('width')));
+
+/**
+ * Asserts the axis's tick labels are plain numbers or powers of ten (no unit of their own, no
+ * "e-7"), the top one labelled, and that neighbours (centred on their ticks, 6.2 px a
+ * character) leave room between them; returns how many there are.
+ */
+function expectReadableTicks(el: Element): number {
+  const ticks = [...el.querySelectorAll('text.fig6-tick')];
+  const labels = ticks.map((t) => t.textContent!);
+  expect(labels.length).toBeGreaterThan(2);
+  for (const l of labels) expect(l).toMatch(/^(\d+(\.\d+)?|10⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/);
+  expect(labels.at(-1)).toBe('1000');
+  const xs = ticks.map((t) => Number(t.getAttribute('x')));
+  for (let i = 1; i < ticks.length; i++) {
+    const half = ([...labels[i]!].length + [...labels[i - 1]!].length) * 3.1;
+    expect(xs[i]! - xs[i - 1]!).toBeGreaterThan(half + 4);
+  }
+  return ticks.length;
+}
 
 describe('Figure 6 chart', () => {
   test('four bars per scenario on a log axis: a 10x larger figure is one decade longer', () => {
@@ -38,9 +56,10 @@ describe('Figure 6 chart', () => {
     });
     const fig = screen.getByTestId('figure6');
     expect(bars(fig)).toHaveLength(8);
-    // Decade ticks from 1e-5 to 1e-3 kg: three grid lines, equally spaced.
+    // Decade ticks from 1e-5 to 1e-3 kg, in grams (the largest bar is 1 g): three grid lines.
     const ticks = [...fig.querySelectorAll('text.fig6-tick')].map((t) => t.textContent);
-    expect(ticks).toEqual(['10.0 mg', '100 mg', '1.00 g']);
+    expect(ticks).toEqual(['0.01', '0.1', '1']);
+    expect(fig.querySelector('text.fig6-unit')?.textContent).toMatch(/^CO2e in g, log scale/);
     const [reuseA, reuseB] = widths(fig, 'reuseKg');
     const [fixedA] = widths(fig, 'baselineFixedKg');
     // 1e-5 sits at the axis origin (1 px minimum), 1e-4 half way, 1e-3 at the end.
@@ -49,6 +68,54 @@ describe('Figure 6 chart', () => {
     // Each side's accuracy is written beside its bars.
     expect(fig.textContent).toContain('modules: MA 98.0%');
     expect(fig.textContent).toContain('from scratch: TMA 97.0%');
+  });
+
+  test('one unit per chart: the header, the axis and every bar say the same unit, and tick labels never overlap', () => {
+    // Twelve decades apart (a reuse measured near zero beside a long training), the case whose
+    // labels ran into each other in mixed units ("1.00e-7 mg 0.0000100 mg").
+    const spread = view({
+      reuseCo2eKg: 1e-13,
+      decompositionCo2eKg: 1e-11,
+      baselineFixedCo2eKg: 0.2,
+      baselineBestCo2eKg: 0.05,
+    });
+    render(Figure6Chart, { rows: [spread] });
+    const fig = screen.getByTestId('figure6');
+    // The largest bar is 0.2 kg: the chart reads in grams.
+    expect(fig.querySelector('text.fig6-unit')?.textContent).toMatch(/^CO2e in g, log scale/);
+    expect(fig.querySelector('text.fig6-axis')?.textContent).toBe('g CO2e');
+    const values = [...fig.querySelectorAll('text.fig6-value')].map((t) => t.textContent!);
+    expect(values).toEqual(['200 g', '50 g', '1.00×10⁻¹⁰ g', '1.01×10⁻⁸ g']);
+    for (const b of bars(fig)) expect(b.querySelector('title')?.textContent).toMatch(/ g$/);
+    expectReadableTicks(fig);
+    // On a narrow chart only some decades are labelled (every one keeps its grid line).
+    const narrow = new DOMParser().parseFromString(
+      figure6Svg(figure6Scenarios([spread]), { width: 520 }),
+      'image/svg+xml',
+    ).documentElement;
+    const labelled = expectReadableTicks(narrow);
+    expect(labelled).toBeLessThan(narrow.querySelectorAll('line.fig6-grid').length);
+  });
+
+  test('a tampered figure cannot add attributes: the SVG file stays a chart when opened alone', () => {
+    // Rows are read back from the store and from files; a string where a number belongs.
+    const evil = '1" onmouseover="alert(1)' as unknown as number;
+    const svg = figure6Svg(figure6Scenarios([view({ reuseCo2eKg: evil, baselineBestCo2eKg: evil })]));
+    const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
+    expect(doc.querySelector('parsererror')).toBeNull();
+    for (const el of doc.querySelectorAll('*'))
+      for (const a of el.getAttributeNames()) expect(a.startsWith('on'), `${el.tagName} ${a}`).toBe(false);
+    for (const b of doc.querySelectorAll('rect.fig6-bar'))
+      expect(b.getAttributeNames().sort()).toEqual([
+        'class',
+        'data-bar',
+        'data-kg',
+        'fill',
+        'height',
+        'width',
+        'x',
+        'y',
+      ]);
   });
 
   test('estimated figures are hatched; measured ones are not', () => {

@@ -1,5 +1,6 @@
 // Exports from the page: tables as CSV and JSON, charts as SVG and PNG. Everything is made in
 // the page and saved through a download link; nothing leaves the machine.
+import { toCsv as csvRows } from '../../../core/common/csv.ts';
 
 export function download(name: string, type: string, data: BlobPart): void {
   const url = URL.createObjectURL(new Blob([data], { type }));
@@ -13,17 +14,18 @@ export function download(name: string, type: string, data: BlobPart): void {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-function csvCell(v: unknown): string {
-  if (v == null) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** RFC 4180 CSV with a header row of the keys of the first row. */
+/**
+ * RFC 4180 CSV with a header row of every row's keys, by the app's one CSV rule (formulas
+ * neutralised: core/common/csv.ts).
+ */
 export function toCsv(rows: readonly Record<string, unknown>[]): string {
   if (rows.length === 0) return '';
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return [keys.join(','), ...rows.map((r) => keys.map((k) => csvCell(r[k])).join(','))].join('\r\n') + '\r\n';
+  return csvRows(
+    keys,
+    rows.map((r) => keys.map((k) => r[k])),
+    '\r\n',
+  );
 }
 
 export function downloadCsv(name: string, rows: readonly Record<string, unknown>[]): void {

@@ -82,3 +82,15 @@ test('CSV export quotes what needs quoting', () => {
   ).toBe('a,b\r\n1,"x,y"\r\n2,"say ""hi"""\r\n');
   expect(toCsv([])).toBe('');
 });
+
+test('CSV export (the energy and models tables) writes text that looks like a formula as text', () => {
+  // A run's label carries a dataset's or a class's name; a spreadsheet would run "=1+2".
+  expect(
+    toCsv([
+      { run: 1, label: '=1+2', co2e_kg: -0.5 },
+      { run: 2, label: '@SUM(A1)', co2e_kg: 1e-7 },
+      { run: 3, label: '+cmd|calc,x', co2e_kg: 0 },
+      { run: 4, label: '-2', co2e_kg: null },
+    ]),
+  ).toBe("run,label,co2e_kg\r\n1,'=1+2,-0.5\r\n2,'@SUM(A1),1e-7\r\n3,\"'+cmd|calc,x\",0\r\n4,'-2,\r\n");
+});

@@ -4,6 +4,7 @@ import type {
   DecomposerApi,
   EnergyFigure,
   EnergySummary,
+  ExperimentSummary,
   FaultView,
   JobInfo,
   ModelSummary,
@@ -11,6 +12,7 @@ import type {
   RepairedSummary,
   RunDetailView,
   RunSummary,
+  ScenarioView,
   WizardView,
 } from '../../../core/common/api.ts';
 import type { DatasetInfo } from '../../../core/common/dataset.ts';
@@ -44,6 +46,46 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
 const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];
 
 /** An imported dataset as listDatasets describes it: Tiny ImageNet unless told. */
+/** A finished reuse scenario of a demo (estimated energy). */
+export function scenarioView(over: Partial<ScenarioView> = {}): ScenarioView {
+  return {
+    scenario: 'reuse',
+    kind: 'intra',
+    classes: ['plus', 'ring'],
+    ma: 1,
+    tma: 0.9,
+    testImages: 40,
+    co2eRatioFixed: 30,
+    co2eRatioBest: 12,
+    co2eRatioFixedWithDecomposition: 3,
+    co2eRatioBestWithDecomposition: 1.2,
+    reuseCo2eKg: 1e-6,
+    decompositionCo2eKg: 2e-5,
+    baselineFixedCo2eKg: 3e-5,
+    baselineBestCo2eKg: 1.2e-5,
+    estimated: true,
+    ...over,
+  };
+}
+
+/** A finished demo experiment as listExperiments gives it. */
+export function experimentSummary(over: Partial<ExperimentSummary> = {}): ExperimentSummary {
+  return {
+    id: 4,
+    kind: 'demo',
+    label: 'Demo: ResNet-8 on shapes',
+    status: 'finished',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:10:00.000Z',
+    runCount: 3,
+    kwh: 0.002,
+    co2eKg: 0.0009,
+    co2eLbs: 0.002,
+    estimatedRuns: 3,
+    ...over,
+  };
+}
+
 /** A finished trained model as listModels gives it. */
 export function modelSummary(over: Partial<ModelSummary> = {}): ModelSummary {
   return {
@@ -238,6 +280,7 @@ export function runDetail(over: Partial<RunDetailView> = {}): RunDetailView {
       { t: 1.5, cpuW: 19.5, dramW: 2, gpuW: 0 },
     ],
     powerSources: ['RAPL: used: package-0, dram.', 'nvidia-smi: not usable: nvidia-smi not found.'],
+    continuedBy: null,
     ...over,
   };
 }

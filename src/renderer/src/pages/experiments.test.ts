@@ -1,49 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import type { ExperimentDetailView, ExperimentSummary, ScenarioView } from '../../../core/common/api.ts';
+import type { ExperimentDetailView } from '../../../core/common/api.ts';
 import { JobsStore } from '../lib/jobs.svelte.ts';
 import { roleText, scenariosOf } from '../lib/experiments.ts';
-import { fakeApi, runSummary } from '../lib/test-helpers.ts';
+import { experimentSummary, fakeApi, job, runSummary, scenarioView } from '../lib/test-helpers.ts';
 import Compare from './Compare.svelte';
 import Experiment from './Experiment.svelte';
 
-function scenario(over: Partial<ScenarioView> = {}): ScenarioView {
-  return {
-    scenario: 'reuse',
-    kind: 'intra',
-    classes: ['plus', 'ring'],
-    ma: 1,
-    tma: 0.9,
-    testImages: 40,
-    co2eRatioFixed: 30,
-    co2eRatioBest: 12,
-    co2eRatioFixedWithDecomposition: 3,
-    co2eRatioBestWithDecomposition: 1.2,
-    reuseCo2eKg: 1e-6,
-    decompositionCo2eKg: 2e-5,
-    baselineFixedCo2eKg: 3e-5,
-    baselineBestCo2eKg: 1.2e-5,
-    estimated: true,
-    ...over,
-  };
-}
-
-function summary(over: Partial<ExperimentSummary> = {}): ExperimentSummary {
-  return {
-    id: 4,
-    kind: 'demo',
-    label: 'Demo: ResNet-8 on shapes',
-    status: 'finished',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    endedAt: '2026-01-01T00:10:00.000Z',
-    runCount: 3,
-    kwh: 0.002,
-    co2eKg: 0.0009,
-    co2eLbs: 0.002,
-    estimatedRuns: 3,
-    ...over,
-  };
-}
+const scenario = scenarioView;
+const summary = experimentSummary;
 
 function detail(over: Partial<ExperimentDetailView> = {}): ExperimentDetailView {
   return {
@@ -113,8 +78,14 @@ describe('experiments', () => {
     const box = await screen.findByTestId('compare-experiments');
     // A training alone has nothing to compare.
     expect(box.textContent).not.toContain('train ResNet-20');
+    // It opens on the latest experiment, ticked and drawn.
+    const latest = screen.getByRole('checkbox', { name: /#5 reuse grid/ }) as HTMLInputElement;
+    await waitFor(() => expect(latest.checked).toBe(true));
+    expect((screen.getByRole('checkbox', { name: /#4 Demo/ }) as HTMLInputElement).checked).toBe(false);
+    await waitFor(() =>
+      expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(1),
+    );
     await fireEvent.click(screen.getByRole('checkbox', { name: /#4 Demo/ }));
-    await fireEvent.click(screen.getByRole('checkbox', { name: /#5 reuse grid/ }));
     await waitFor(() =>
       expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(3),
     );
@@ -125,6 +96,28 @@ describe('experiments', () => {
     await waitFor(() =>
       expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(2),
     );
+  });
+
+  test('Compare does not tick the latest experiment again once the user has unticked it', async () => {
+    const api = fakeApi({ listExperiments: async () => [summary()], getExperiment: async () => detail() });
+    const jobs = jobsFor(api);
+    await jobs.start();
+    render(Compare, { api, jobs });
+    const box = (await screen.findByRole('checkbox', { name: /#4 Demo/ })) as HTMLInputElement;
+    await waitFor(() => expect(box.checked).toBe(true));
+    await fireEvent.click(box);
+    expect(box.checked).toBe(false);
+    // A job ending reads the list again: the pick stays the user's.
+    api.emit({
+      jobId: 'j',
+      progress: { stage: 'done', fraction: 1 },
+      payload: { type: 'status', job: job({ id: 'j', status: 'finished' }) },
+    });
+    await waitFor(() => expect(jobs.finishedCount).toBe(1));
+    await waitFor(() => expect(api.calls.filter((c) => c.method === 'listExperiments')).toHaveLength(2));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(box.checked).toBe(false);
+    expect(screen.queryByTestId('figure6')).toBeNull();
   });
 
   test('scenariosOf keys every scenario by experiment and position', () => {

@@ -209,6 +209,21 @@ describe('the run page', () => {
     expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
   });
 
+  test('a training continued by a later run is not offered for resuming again: the page links that run', async () => {
+    const api = fakeApi({
+      getRun: async () => runDetail({ status: 'cancelled', result: null, continuedBy: 9 }),
+    });
+    const jobs = new JobsStore(api);
+    await jobs.start();
+    render(Run, { api, jobs, id: 7 });
+    await screen.findByTestId('run');
+    expect(text('run-continued')).toMatch(/continued by run #9/);
+    expect(within(screen.getByTestId('run-continued')).getByRole('link').getAttribute('href')).toBe(
+      '#/run/9',
+    );
+    expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
+  });
+
   test('resume: refused with the message and hint; disabled while another training runs', async () => {
     const api = fakeApi({
       getRun: async () => runDetail({ status: 'interrupted', result: null }),
