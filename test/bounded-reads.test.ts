@@ -7,25 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { idx, pixels } from './helpers/fixtures.ts';
-import { runCliBounded } from './helpers/bounded-cli.ts';
+import { folderState as snapshot, runCliBounded } from './helpers/bounded-cli.ts';
 
 const linux = process.platform === 'linux';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dec-reads-'));
@@ -70,21 +59,6 @@ function release(): string {
 function gzipMembers(parts: Buffer[], zerosMiB: number): Buffer {
   const zeros = gzipSync(Buffer.alloc(1 << 20));
   return Buffer.concat([...parts.map((p) => gzipSync(p)), ...Array.from({ length: zerosMiB }, () => zeros)]);
-}
-
-/** What a folder holds: each entry's kind and content (a link's target, a file's sha256). */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const p = path.join(dir, name);
-    const st = lstatSync(p);
-    out[name] = st.isSymbolicLink()
-      ? `link ${readlinkSync(p)}`
-      : st.isFIFO()
-        ? 'fifo'
-        : `file ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
-  }
-  return out;
 }
 
 test(

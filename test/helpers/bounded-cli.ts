@@ -4,7 +4,8 @@
 // decompression that fills memory), so a test of such a bug fails instead of taking the
 // machine down or waiting forever.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -78,4 +79,27 @@ export function runCliBounded(
       resolve({ status, stdout, stderr, peakMiB, killed });
     });
   });
+}
+
+/** What a folder holds, recursively: each entry's kind and content (a link's target, a file's sha256). */
+export function folderState(
+  dir: string,
+  out: Record<string, string> = {},
+  prefix = '',
+): Record<string, string> {
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    const key = prefix + name;
+    const st = lstatSync(p);
+    if (st.isDirectory()) {
+      out[key] = 'folder';
+      folderState(p, out, `${key}/`);
+    } else
+      out[key] = st.isSymbolicLink()
+        ? `link ${readlinkSync(p)}`
+        : st.isFIFO()
+          ? 'fifo'
+          : `file ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+  }
+  return out;
 }

@@ -77,10 +77,26 @@ function tooLarge(file: string, size: number, max: number): UserError {
 
 function changed(file: string): UserError {
   return new UserError(
-    `${file} became shorter while it was read.`,
+    `${file} changed while it was read.`,
     'Something else is writing it: wait until it is finished, then try again.',
     'file-changed',
   );
+}
+
+/** Reads `out.length` bytes of an open file from its start into `out`, noticing a cancel between chunks. */
+async function fillFrom(
+  fh: fsp.FileHandle,
+  out: Uint8Array,
+  file: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  let done = 0;
+  while (done < out.length) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await fh.read(out, done, Math.min(CHUNK, out.length - done), done);
+    if (bytesRead === 0) throw changed(file);
+    done += bytesRead;
+  }
 }
 
 async function readOpen(
@@ -90,13 +106,7 @@ async function readOpen(
   signal?: AbortSignal,
 ): Promise<Buffer> {
   const out = Buffer.allocUnsafe(size);
-  let done = 0;
-  while (done < size) {
-    signal?.throwIfAborted();
-    const { bytesRead } = await fh.read(out, done, Math.min(CHUNK, size - done), done);
-    if (bytesRead === 0) throw changed(file);
-    done += bytesRead;
-  }
+  await fillFrom(fh, out, file, signal);
   return out;
 }
 
@@ -115,6 +125,27 @@ export async function readRegular(file: string, opts: ReadOptions): Promise<Buff
     opts.onSize?.(size);
     if (size > opts.maxBytes) throw tooLarge(file, size, opts.maxBytes);
     return await readOpen(fh, size, file, opts.signal);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The size of a regular file, without opening it (a FIFO is refused, never waited on). */
+export async function regularSize(file: string): Promise<number> {
+  const st = await fsp.stat(file);
+  if (!st.isFile()) throw notRegular(file, st);
+  return st.size;
+}
+
+/**
+ * Reads a regular file of exactly `out.length` bytes into `out` (its size known beforehand,
+ * from regularSize): one allocation, the caller's. A file whose size changed is refused.
+ */
+export async function readRegularInto(file: string, out: Uint8Array, signal?: AbortSignal): Promise<void> {
+  const { fh, size } = await openRegular(file);
+  try {
+    if (size !== out.length) throw changed(file);
+    await fillFrom(fh, out, file, signal);
   } finally {
     await fh.close();
   }
