@@ -159,12 +159,18 @@ export async function readRegularText(file: string, opts: ReadOptions): Promise<
 /** The most a manifest or small text file we read back may hold. */
 export const TEXT_MAX = 64 << 20;
 
-/** Whether the file's first bytes are gzip's magic number. */
-async function isGzip(fh: fsp.FileHandle, size: number): Promise<boolean> {
-  if (size < 2) return false;
-  const magic = Buffer.alloc(2);
-  await fh.read(magic, 0, 2, 0);
-  return magic[0] === 0x1f && magic[1] === 0x8b;
+/** A regular file opened, and whether it is gzip'd (by content: its first bytes are gzip's magic number). */
+async function openSniffed(file: string): Promise<{ fh: fsp.FileHandle; size: number; gzip: boolean }> {
+  const { fh, size } = await openRegular(file);
+  try {
+    const magic = Buffer.alloc(2);
+    const gzip =
+      size >= 2 && (await fh.read(magic, 0, 2, 0)).bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    return { fh, size, gzip };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
 }
 
 /**
@@ -175,14 +181,7 @@ export async function regularStream(
   file: string,
   highWaterMark = 1 << 20,
 ): Promise<{ stream: Readable; size: number; gzip: boolean }> {
-  const { fh, size } = await openRegular(file);
-  let gzip: boolean;
-  try {
-    gzip = await isGzip(fh, size);
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
+  const { fh, size, gzip } = await openSniffed(file);
   return { stream: fh.createReadStream({ highWaterMark, start: 0 }), size, gzip };
 }
 
@@ -211,14 +210,7 @@ export interface SizedRead {
  * than the gzip'd file could hold is only counted, never allocated.
  */
 export async function readSized(file: string, r: SizedRead): Promise<Buffer> {
-  const { fh, size } = await openRegular(file);
-  let gzip: boolean;
-  try {
-    gzip = await isGzip(fh, size);
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
+  const { fh, size, gzip } = await openSniffed(file);
   if (!gzip) {
     try {
       const head = await readOpen(fh, Math.min(size, r.headerBytes), file, r.signal);

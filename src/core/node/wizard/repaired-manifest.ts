@@ -19,6 +19,28 @@ const MAX_PARTS = 64;
 
 const LABEL_SOURCE = v.object({ part: int(0, MAX_PARTS - 1), classIndex: int(0, COUNT) });
 
+/** A figure the wizard measured; NaN (nothing to measure it on) was written as null. */
+const FIGURE = v.pipe(
+  v.nullable(v.number()),
+  v.transform((x) => x ?? Number.NaN),
+);
+const ACCURACY = v.object({ top1: FIGURE, top5: FIGURE, confusion: FIGURE, other_top1: FIGURE });
+const CLASS = v.object({ index: int(0, COUNT), name: v.string() });
+
+/** What the wizard records of how a repair was made and measured (other keys are kept as they are). */
+export const REPAIRED_HISTORY = v.looseObject({
+  model: v.optional(v.string()),
+  dataset: v.optional(v.string()),
+  faulty: v.optional(CLASS),
+  victim: v.optional(CLASS),
+  option: v.optional(int(1, 4)),
+  label: v.optional(v.string()),
+  accuracy: v.optional(ACCURACY),
+  initial: v.optional(ACCURACY),
+});
+
+export type RepairedHistory = v.InferOutput<typeof REPAIRED_HISTORY>;
+
 export const REPAIRED_SCHEMA = v.object({
   format: v.literal(REPAIRED_FORMAT),
   version: v.literal(1),
@@ -44,10 +66,12 @@ export const REPAIRED_SCHEMA = v.object({
       pair: v.pipe(v.array(v.object({ label: int(0, COUNT), source: LABEL_SOURCE })), v.minLength(1)),
     }),
   ),
-  history: v.unknown(),
+  history: v.nullish(REPAIRED_HISTORY),
 });
 
 export type RepairedManifest = v.InferOutput<typeof REPAIRED_SCHEMA>;
+/** repaired.json as it is written (a figure may be null). */
+export type RepairedManifestInput = v.InferInput<typeof REPAIRED_SCHEMA>;
 
 const HINT = 'The folder was edited or damaged: save the repaired classifier again with `decomposer wizard`.';
 

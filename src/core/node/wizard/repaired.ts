@@ -23,6 +23,7 @@ import {
   REPAIRED_FORMAT,
   REPAIRED_MANIFEST,
   type RepairedManifest,
+  type RepairedManifestInput,
 } from './repaired-manifest.ts';
 
 export { REPAIRED_FORMAT, REPAIRED_MANIFEST };
@@ -139,7 +140,7 @@ export async function saveRepaired(
   p: RepairedRecipe,
   parent: string,
   name: string,
-  history: unknown,
+  history: RepairedManifestInput['history'],
 ): Promise<string> {
   if (!REPAIR_NAME_RE.test(name))
     throw new UserError(
@@ -167,7 +168,7 @@ export async function saveRepaired(
       }
       parts.push({ dir: rel, modules, from: path.resolve(part.modelDir) });
     }
-    const m: Manifest = {
+    const m: RepairedManifestInput = {
       format: REPAIRED_FORMAT,
       version: 1,
       name,
@@ -217,7 +218,7 @@ export async function readRepairedManifest(dir: string): Promise<Manifest> {
 export async function loadRepaired(
   dir: string,
   opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
-): Promise<{ pipeline: RepairedPipeline; name: string; history: unknown }> {
+): Promise<{ pipeline: RepairedPipeline; name: string; history: Manifest['history'] }> {
   const { manifest: m, parts: where } = await readRepaired(dir);
   const read: { plan: ModelPlan; set: ModuleSet | null }[] = [];
   for (const e of where) {
