@@ -99,8 +99,8 @@ async function tinyTable1(
   }
 }
 
-async function run(opts: Parameters<typeof decompose>[3]): Promise<ModuleSet[]> {
-  const art = await tinyModel();
+async function run(opts: Parameters<typeof decompose>[3], model?: ModelArtifacts): Promise<ModuleSet[]> {
+  const art = model ?? (await tinyModel());
   const engine = await openInference(art, { preprocess: PRE });
   try {
     return await decompose(engine, planModel(art), tinyData(), {
@@ -614,14 +614,16 @@ test('the same seed gives the same masks; backtracked positions never change mod
 });
 
 test('modules are saved, listed, loaded, exported and deleted; edits and other models are refused', async () => {
-  const [set] = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'] });
+  const art = await tinyModel();
+  const [set] = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'] }, art);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-mod-'));
   const runDir = await saveModuleSet(dir, set!);
   const list = await listModuleSets(dir);
   assert.equal(list.length, 1);
   assert.equal(list[0]!.approach, 'CI+TI+MC-BLN+MC-BI');
   assert.equal(list[0]!.point, 'conv');
-  const back = await loadModuleSet(runDir, { parentHash: set!.parent.hash });
+  const plan = planModel(art);
+  const back = await loadModuleSet(runDir, { plan });
   for (let c = 0; c < 3; c++) {
     const m = back.modules[c]!;
     for (const [k, v] of set!.modules[c]!.removed) assert.deepEqual(m.removed.get(k), v);
@@ -630,14 +632,14 @@ test('modules are saved, listed, loaded, exported and deleted; edits and other m
   const ex = exportRemoved(back) as { modules: { layers: { name: string; removed: number[] }[] }[] };
   assert.deepEqual(ex.modules[0]!.layers.find((l) => l.name === 'c0')!.removed, [3, 7, 12, 13]);
   await assert.rejects(
-    loadModuleSet(runDir, { parentHash: 'f'.repeat(64) }),
+    loadModuleSet(runDir, { plan: { ...plan, hash: 'f'.repeat(64) } }),
     (e) => isUserError(e) && e.code === 'modules-stale',
   );
   const bin = path.join(runDir, 'modules.bin');
   const bytes = await readFile(bin);
   bytes[0] ^= 1;
   await writeFile(bin, bytes);
-  await assert.rejects(loadModuleSet(runDir), (e) => isUserError(e) && /edited/.test(e.hint));
+  await assert.rejects(loadModuleSet(runDir, { plan }), (e) => isUserError(e) && /edited/.test(e.hint));
   await deleteModuleSet(runDir);
   assert.equal((await listModuleSets(dir)).length, 0);
 });

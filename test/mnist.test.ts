@@ -20,6 +20,7 @@ import { findMnist, greyInto, mnistClassNames, type MnistSpec } from '../src/cor
 import { encodePng } from '../src/core/node/jobs/png.ts';
 import { listFoundDatasets, resolveDataset } from '../src/core/node/jobs/datasets.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
+import { idx, pixels } from './helpers/fixtures.ts';
 import { finished, until } from './helpers/jobs.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-mnist-'));
@@ -31,23 +32,6 @@ const dir = (): string => {
   return d;
 };
 const cacheDir = path.join(tmp, 'cache');
-
-function idx(dims: number[], data: Uint8Array, type = 0x08): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = type;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
-
-/** Image k: pixel (y, x) = (k * 7 + y * 3 + x) mod 256, so every image and position differs. */
-function pixels(count: number, side = 28): Uint8Array {
-  const out = new Uint8Array(count * side * side);
-  for (let k = 0; k < count; k++)
-    for (let y = 0; y < side; y++)
-      for (let x = 0; x < side; x++) out[k * side * side + y * side + x] = (k * 7 + y * 3 + x) % 256;
-  return out;
-}
 
 const transpose = (img: Uint8Array, side = 28): Uint8Array => {
   const out = new Uint8Array(img.length);

@@ -44,6 +44,26 @@ export function colourDataset(
   };
 }
 
+// IDX files (the MNIST family's format) as released.
+
+/** An IDX file: the magic number (element type `type`, the dimension count), the dims, the data. */
+export function idx(dims: number[], data: Uint8Array, type = 0x08): Buffer {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head[2] = type;
+  head[3] = dims.length;
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([head, data]);
+}
+
+/** Image k: pixel (y, x) = (k * 7 + y * 3 + x) mod 256, so every image and position differs. */
+export function pixels(count: number, side = 28): Uint8Array {
+  const out = new Uint8Array(count * side * side);
+  for (let k = 0; k < count; k++)
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) out[k * side * side + y * side + x] = (k * 7 + y * 3 + x) % 256;
+  return out;
+}
+
 // Image sources on disk: a Tiny ImageNet tree and an image folder (sharp is loaded only when
 // one is written, so the in-memory fixtures above stay light).
 

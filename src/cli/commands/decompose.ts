@@ -95,7 +95,7 @@ ${DECOMPOSE_USAGE}
           );
         const read = await readModelDir(dir);
         const plan = planModel(read.artifacts);
-        const set = await loadModuleSet(runDir(v['export-onnx'] as string), { parentHash: plan.hash });
+        const set = await loadModuleSet(runDir(v['export-onnx'] as string), { plan });
         const r = await exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, out, {
           grey: read.meta?.grey ?? null,
           source: path.resolve(read.dir),
@@ -109,9 +109,7 @@ ${DECOMPOSE_USAGE}
         }
       } else if (v.export) {
         const read = await readModelDir(dir);
-        const set = await loadModuleSet(runDir(v.export as string), {
-          parentHash: planModel(read.artifacts).hash,
-        });
+        const set = await loadModuleSet(runDir(v.export as string), { plan: planModel(read.artifacts) });
         printJson(exportRemoved(set));
       } else {
         await deleteModuleSet(runDir(v.delete as string));

@@ -68,7 +68,7 @@ ${ENERGY_USAGE}
           );
         runDir = sets[0]!.dir;
       } else if (!runDir.includes(path.sep)) runDir = path.join(m.dir, 'modules', runDir);
-      const set = await loadModuleSet(runDir, { parentHash: m.plan.hash });
+      const set = await loadModuleSet(runDir, { plan: m.plan });
       const classes = (v.classes as string | undefined)?.split(',').map((s) => {
         const n = Number(s);
         if (!Number.isInteger(n) || n < 0 || n >= m.plan.classes)

@@ -36,7 +36,7 @@ export function analysisHandlers(
       const dir = path.resolve(setDir);
       const read = await readModelDir(path.dirname(path.dirname(dir)));
       const plan = planModel(read.artifacts);
-      const set = await loadModuleSet(dir, { parentHash: plan.hash });
+      const set = await loadModuleSet(dir, { plan });
       return exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, path.resolve(outDir), {
         grey: read.meta?.grey ?? null,
         source: path.resolve(read.dir),

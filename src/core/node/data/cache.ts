@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { openRegular } from '../fs/read.ts';
 import type { DatasetInfo, ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import { imageSetBuffer } from './image-set.ts';
 
@@ -59,13 +60,13 @@ async function readFully(fh: fsp.FileHandle, target: Uint8Array, position: numbe
 /** Reads a cached dataset, or returns null if there is none or it does not match. */
 export async function readCache(file: string, expectedFingerprint: string): Promise<LoadedDataset | null> {
   let fh: fsp.FileHandle;
+  let size: number;
   try {
-    fh = await fsp.open(file, 'r');
+    ({ fh, size } = await openRegular(file));
   } catch {
-    return null;
+    return null; // none, or not a file we read: the next load writes a new one
   }
   try {
-    const size = (await fh.stat()).size;
     const pre = Buffer.alloc(12);
     if (size < 12 + END.length || !(await readFully(fh, pre, 0)) || !pre.subarray(0, 8).equals(MAGIC))
       return null;

@@ -7,12 +7,13 @@
 // fine) + 3072 pixel bytes; fine_label_names.txt and coarse_label_names.txt.
 // We convert CHW planar to our HWC interleaved layout.
 
-import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DatasetInfo, ImageSet, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { isTarArchive, readTarMembers } from './archive.ts';
-import { imageSetBuffer } from './image-set.ts';
+import { readRegular } from '../fs/read.ts';
+import { checkImageSet, imageSetBuffer } from './image-set.ts';
 
 const SIDE = 32;
 const PIXELS = SIDE * SIDE;
@@ -85,7 +86,8 @@ export function resolveCifarSource(
     );
   }
   const st = statSync(abs);
-  if (st.isFile()) {
+  // Anything but a folder is taken for the archive: the reader refuses what is not a regular file.
+  if (!st.isDirectory()) {
     if (!isTarArchive(abs)) {
       throw new UserError(
         `${abs} is not a ${title(kind)} binary archive (expected a .tar.gz file).`,
@@ -131,19 +133,47 @@ function parseNames(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** The records a batch file of `bytes` holds, or one UserError when that is not a whole number. */
+function recordsOf(name: string, bytes: number, L: Layout, where: string): number {
+  const rec = L.labelBytes + 3 * PIXELS;
+  if (bytes === 0 || bytes % rec !== 0)
+    throw new UserError(
+      `${name} in ${where} has ${bytes} bytes, which is not a whole number of ${rec}-byte records: the file is truncated or is not a CIFAR binary batch.`,
+      'Download the dataset again or re-extract the archive.',
+      'corrupt-data',
+    );
+  return bytes / rec;
+}
+
+/** The most a class-names file may hold (CIFAR-100's fine names take under 1 KiB). */
+const NAMES_MAX = 1 << 20;
+
+/**
+ * The size rule of every file read (from the archive or the folder), applied before it is
+ * read: batches of whole records, each split within memory (image-set.ts), a short names file.
+ */
+function sizeRule(L: Layout, where: string): (name: string, bytes: number) => void {
+  const records = { train: 0, test: 0 };
+  return (name, bytes) => {
+    if (name === L.names) {
+      if (bytes > NAMES_MAX)
+        throw new UserError(
+          `${name} in ${where} has ${bytes} bytes; a class-names file has a line per class.`,
+          'Download the dataset again or re-extract the archive.',
+          'corrupt-data',
+        );
+      return;
+    }
+    const split = L.train.includes(name) ? 'train' : 'test';
+    records[split] += recordsOf(name, bytes, L, where);
+    checkImageSet(records[split], SIDE, where);
+  };
+}
+
 function decodeRecords(files: { name: string; data: Buffer }[], L: Layout, where: string): ImageSet {
   const rec = L.labelBytes + 3 * PIXELS;
   let count = 0;
-  for (const f of files) {
-    if (f.data.length === 0 || f.data.length % rec !== 0) {
-      throw new UserError(
-        `${f.name} in ${where} has ${f.data.length} bytes, which is not a whole number of ${rec}-byte records: the file is truncated or is not a CIFAR binary batch.`,
-        'Download the dataset again or re-extract the archive.',
-        'corrupt-data',
-      );
-    }
-    count += f.data.length / rec;
-  }
+  for (const f of files) count += recordsOf(f.name, f.data.length, L, where);
   const images = imageSetBuffer(count, SIDE, where);
   const labels = new Int32Array(count);
   let n = 0;
@@ -184,8 +214,9 @@ export async function loadCifar(
   const src = resolveCifarSource(kind, p);
   const wanted = new Set([...L.train, ...L.test, L.names]);
   let files: Map<string, Buffer>;
+  const checkSize = sizeRule(L, src.path);
   if (src.archive) {
-    files = await readTarMembers(src.path, (b) => wanted.has(b), {
+    files = await readTarMembers(src.path, (b) => wanted.has(b), checkSize, {
       ...opts,
       stage: `Reading ${title(kind)} archive`,
     });
@@ -195,7 +226,12 @@ export async function loadCifar(
     for (const f of wanted) {
       opts.signal?.throwIfAborted();
       const fp = path.join(src.path, f);
-      if (existsSync(fp)) files.set(f, await fsp.readFile(fp));
+      // Bounded by the size rule, checked before the file is read.
+      if (existsSync(fp))
+        files.set(
+          f,
+          await readRegular(fp, { maxBytes: Infinity, signal: opts.signal, onSize: (n) => checkSize(f, n) }),
+        );
       opts.onProgress?.({ stage: `Reading ${title(kind)} files`, fraction: ++i / wanted.size, detail: f });
     }
   }

@@ -3,12 +3,14 @@
 // and a clear message when the network cannot be reached.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs';
+import { createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
+import { regularStream } from '../fs/read.ts';
 
 export type DownloadName =
   'cifar10' | 'cifar100' | 'tinyimagenet' | 'mnist' | 'fashion-mnist' | 'kmnist' | 'emnist';
@@ -169,8 +171,14 @@ class Interrupted extends Error {}
 
 async function hashFile(file: string, algorithm: 'md5' | 'sha256', signal?: AbortSignal): Promise<string> {
   const h = createHash(algorithm);
-  const stream = createReadStream(file, { highWaterMark: 1 << 20, signal });
-  for await (const chunk of stream) h.update(chunk as Buffer);
+  const { stream } = await regularStream(file);
+  await pipeline(
+    stream,
+    async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) h.update(chunk);
+    },
+    { signal },
+  );
   return h.digest('hex');
 }
 

@@ -12,16 +12,24 @@ export const IMAGE_SET_MEMORY_SHARE = 0.4;
 const amount = (bytes: number) =>
   bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** A zeroed buffer for `count` images of `what` at size x size, or one UserError when too large. */
-export function imageSetBuffer(count: number, size: number, what: string): Uint8Array {
-  const bytes = count * size * size * 3;
+/**
+ * Refuses `count` images of `what` at size x size (`channels` bytes a pixel) when they would
+ * take more than the share of memory: called before anything is read or allocated.
+ */
+export function checkImageSet(count: number, size: number, what: string, channels = 3): number {
+  const bytes = count * size * size * channels;
   const installed = os.totalmem();
   if (bytes > installed * IMAGE_SET_MEMORY_SHARE)
     throw new UserError(
-      `${what} holds ${count} images: decoded at ${size}x${size} they take ${amount(bytes)}, ` +
+      `${what} holds ${count} images: ${channels === 3 ? 'decoded' : 'read'} at ${size}x${size} they take ${amount(bytes)}, ` +
         `more than ${IMAGE_SET_MEMORY_SHARE * 100}% of this machine's ${amount(installed)} of memory (training needs the rest).`,
       'Use a smaller input size, a smaller dataset or split (EMNIST balanced instead of byclass, say), or a machine with more memory.',
       'dataset-too-large',
     );
-  return new Uint8Array(bytes);
+  return bytes;
+}
+
+/** A zeroed buffer for `count` images of `what` at size x size, or one UserError when too large. */
+export function imageSetBuffer(count: number, size: number, what: string): Uint8Array {
+  return new Uint8Array(checkImageSet(count, size, what));
 }

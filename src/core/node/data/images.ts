@@ -3,7 +3,14 @@
 
 import sharp from 'sharp';
 import type { GreyInput } from '../../common/dataset.ts';
+import { readRegular } from '../fs/read.ts';
 import { greyInto } from './mnist.ts';
+
+/**
+ * The most an image file may hold (a camera's photo takes a few MiB). Files are read whole
+ * before sharp sees them, so only regular files are decoded and none is read without a bound.
+ */
+export const IMAGE_FILE_MAX = 128 << 20;
 
 /**
  * How a non-square or differently sized image becomes size x size: 'cover' scales it so
@@ -15,7 +22,8 @@ sharp.cache(false);
 
 /** Decodes `file` into size*size*3 RGB bytes written at `out[offset]`. Throws on failure. */
 export async function decodeInto(file: string, size: number, out: Uint8Array, offset: number): Promise<void> {
-  const { data, info } = await sharp(file, { failOn: 'error' })
+  const bytes = await readRegular(file, { maxBytes: IMAGE_FILE_MAX });
+  const { data, info } = await sharp(bytes, { failOn: 'error' })
     .rotate() // honour EXIF orientation
     .flatten({ background: { r: 0, g: 0, b: 0 } })
     .resize(size, size, { fit: RESIZE_FIT, position: 'centre' })

@@ -9,10 +9,8 @@
 // ('resize', bilinear). greyInto is the one place that does it, for the loader and for
 // `predict` on a user's own files, so a model sees the same pixels either way.
 
-import { existsSync, promises as fsp, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type {
   DatasetInfo,
   DatasetSpec,
@@ -24,11 +22,10 @@ import type {
   Progress,
 } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
-import { imageSetBuffer } from './image-set.ts';
+import { readSized } from '../fs/read.ts';
+import { checkImageSet, imageSetBuffer } from './image-set.ts';
 
 export type MnistSpec = Extract<DatasetSpec, { kind: 'mnist' }>;
-
-const gunzip = promisify(zlib.gunzip);
 
 export const MNIST_FAMILIES: readonly MnistFamily[] = ['mnist', 'fashion-mnist', 'kmnist', 'emnist'];
 export const EMNIST_SPLITS: readonly EmnistSplit[] = [
@@ -207,32 +204,19 @@ function corrupt(file: string, what: string): UserError {
   );
 }
 
-/** The bytes of an IDX file, gunzipped when it is gzip'd (by content, not by name). */
-async function readIdxBytes(file: string): Promise<Buffer> {
-  const raw = await fsp.readFile(file);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return await gunzip(raw);
-    } catch (e) {
-      throw corrupt(file, `could not be decompressed (${(e as Error).message})`);
-    }
-  }
-  return raw;
-}
-
 interface Idx {
   dims: number[];
   data: Uint8Array;
 }
 
-/** Parses an IDX file of unsigned bytes with `ndims` dimensions; UserError on anything else. */
-export function parseIdx(buf: Uint8Array, ndims: 1 | 3, file: string): Idx {
+/** The dimensions an IDX header of unsigned bytes with `ndims` dimensions gives; UserError on anything else. */
+function idxDims(head: Uint8Array, ndims: 1 | 3, file: string): number[] {
   const expected = (0x0800 | ndims).toString(16).padStart(8, '0');
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0 || buf[2] !== 0x08 || buf[3] !== ndims) {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] !== ndims) {
     const got =
-      buf.length < 4
-        ? `only ${buf.length} bytes`
-        : `magic number 0x${Buffer.from(buf.subarray(0, 4)).toString('hex')}`;
+      head.length < 4
+        ? `only ${head.length} bytes`
+        : `magic number 0x${Buffer.from(head.subarray(0, 4)).toString('hex')}`;
     throw new UserError(
       `${file} is not an IDX ${ndims === 3 ? 'image' : 'label'} file: it has ${got}, not the magic number 0x${expected}.`,
       ndims === 3
@@ -241,16 +225,41 @@ export function parseIdx(buf: Uint8Array, ndims: 1 | 3, file: string): Idx {
       'bad-format',
     );
   }
+  if (head.length < 4 + 4 * ndims) throw corrupt(file, `ends inside its header (${head.length} bytes)`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  return Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+}
+
+/**
+ * Reads an IDX file (gzip'd or raw) of unsigned bytes with `ndims` dimensions. Its header is
+ * read first and given to `check` (which refuses what the caller cannot hold) before the data
+ * is: a gzip'd file is decompressed only up to the length its header says.
+ */
+async function readIdx(
+  file: string,
+  ndims: 1 | 3,
+  check: (dims: number[]) => void,
+  signal?: AbortSignal,
+): Promise<Idx> {
   const header = 4 + 4 * ndims;
-  if (buf.length < header) throw corrupt(file, `ends inside its header (${buf.length} bytes)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const need = dims.reduce((a, b) => a * b, 1);
-  if (buf.length - header !== need)
-    throw corrupt(
-      file,
-      `holds ${buf.length - header} bytes of data but its header (${dims.join(' x ')}) says ${need}`,
-    );
+  let dims: number[] = [];
+  const buf = await readSized(file, {
+    headerBytes: header,
+    length: (head) => {
+      dims = idxDims(head, ndims, file);
+      check(dims);
+      return header + dims.reduce((a, b) => a * b, 1);
+    },
+    wrongLength: (got, want, atLeast) =>
+      corrupt(
+        file,
+        atLeast
+          ? `holds more than the ${want - header} bytes of data its header (${dims.join(' x ')}) says`
+          : `holds ${got - header} bytes of data but its header (${dims.join(' x ')}) says ${want - header}`,
+      ),
+    badGzip: (why) => corrupt(file, `could not be decompressed (${why})`),
+    signal,
+  });
   return { dims, data: buf.subarray(header) };
 }
 
@@ -348,24 +357,46 @@ async function readSplit(
   classes: number,
   size: number,
   fit: GreyFit,
+  signal?: AbortSignal,
 ): Promise<{ set: ImageSet; srcSize: number }> {
-  const [imgBuf, labBuf] = await Promise.all([readIdxBytes(imagesFile), readIdxBytes(labelsFile)]);
-  const img = parseIdx(imgBuf, 3, imagesFile);
-  const lab = parseIdx(labBuf, 1, labelsFile);
+  // The images' header is checked (shape, input size, memory) before any pixel is read, and
+  // the labels' count against it before any label is.
+  const img = await readIdx(
+    imagesFile,
+    3,
+    ([count, rows, cols]) => {
+      if (rows !== cols || rows === 0)
+        throw new UserError(
+          `${imagesFile} holds ${rows}x${cols} images; the MNIST family's are square (28x28).`,
+          'Choose the original image files.',
+          'bad-format',
+        );
+      if (count === 0)
+        throw new UserError(
+          `${imagesFile} holds no images.`,
+          'Choose the files of a release: a split without images can be neither trained on nor tested with.',
+          'no-images',
+        );
+      checkGreyFit(fit, rows!, size, mnistTitle(spec));
+      checkImageSet(count!, size, imagesFile);
+      checkImageSet(count!, rows!, imagesFile, 1);
+    },
+    signal,
+  );
   const [count, rows, cols] = img.dims as [number, number, number];
-  if (rows !== cols || rows === 0)
-    throw new UserError(
-      `${imagesFile} holds ${rows}x${cols} images; the MNIST family's are square (28x28).`,
-      'Choose the original image files.',
-      'bad-format',
-    );
-  if (lab.dims[0] !== count)
-    throw new UserError(
-      `${imagesFile} holds ${count} images but ${labelsFile} holds ${lab.dims[0]} labels.`,
-      'The two files come from different releases or one is damaged: download the dataset again.',
-      'count-mismatch',
-    );
-  checkGreyFit(fit, rows, size, mnistTitle(spec));
+  const lab = await readIdx(
+    labelsFile,
+    1,
+    ([labels]) => {
+      if (labels !== count)
+        throw new UserError(
+          `${imagesFile} holds ${count} images but ${labelsFile} holds ${labels} labels.`,
+          'The two files come from different releases or one is damaged: download the dataset again.',
+          'count-mismatch',
+        );
+    },
+    signal,
+  );
   const off = labelOffset(spec);
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
@@ -400,10 +431,26 @@ export async function loadMnist(
   const classNames = mnistClassNames(spec.family, spec.split);
   const title = mnistTitle(spec);
   opts.onProgress?.({ stage: `Reading ${title} training files`, fraction: 0, detail: files.dir });
-  const train = await readSplit(files.trainImages, files.trainLabels, spec, classNames.length, size, fit);
+  const train = await readSplit(
+    files.trainImages,
+    files.trainLabels,
+    spec,
+    classNames.length,
+    size,
+    fit,
+    opts.signal,
+  );
   opts.signal?.throwIfAborted();
   opts.onProgress?.({ stage: `Reading ${title} test files`, fraction: 0.85, detail: files.dir });
-  const test = await readSplit(files.testImages, files.testLabels, spec, classNames.length, size, fit);
+  const test = await readSplit(
+    files.testImages,
+    files.testLabels,
+    spec,
+    classNames.length,
+    size,
+    fit,
+    opts.signal,
+  );
   if (test.srcSize !== train.srcSize)
     throw new UserError(
       `${files.trainImages} holds ${train.srcSize}x${train.srcSize} images but ${files.testImages} ${test.srcSize}x${test.srcSize}.`,

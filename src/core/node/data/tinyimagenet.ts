@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DatasetInfo, ImageSet, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { DECODE_CONCURRENCY, decodeInto, pool } from './images.ts';
+import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { imageSetBuffer } from './image-set.ts';
 
 const SIZE = 64;
@@ -45,7 +46,7 @@ export async function tinyFingerprintEntries(root: string): Promise<string[]> {
 }
 
 async function readWnids(root: string): Promise<string[]> {
-  const text = await fsp.readFile(path.join(root, 'wnids.txt'), 'utf8');
+  const text = await readRegularText(path.join(root, 'wnids.txt'), { maxBytes: TEXT_MAX });
   return text
     .split(/\r?\n/)
     .map((s) => s.trim())
@@ -76,7 +77,8 @@ export async function loadTinyImageNet(
   const wordsFile = path.join(root, 'words.txt');
   const warnings: string[] = [];
   if (existsSync(wordsFile)) {
-    for (const line of (await fsp.readFile(wordsFile, 'utf8')).split(/\r?\n/)) {
+    const words = await readRegularText(wordsFile, { maxBytes: TEXT_MAX, signal: opts.signal });
+    for (const line of words.split(/\r?\n/)) {
       const tab = line.indexOf('\t');
       if (tab < 0) continue;
       const w = line.slice(0, tab).trim();
@@ -122,7 +124,8 @@ export async function loadTinyImageNet(
     );
   }
   const testFiles: { file: string; label: number }[] = [];
-  const lines = (await fsp.readFile(annFile, 'utf8')).split(/\r?\n/);
+  const annotations = await readRegularText(annFile, { maxBytes: TEXT_MAX, signal: opts.signal });
+  const lines = annotations.split(/\r?\n/);
   for (let li = 0; li < lines.length; li++) {
     const line = lines[li].trim();
     if (!line) continue;

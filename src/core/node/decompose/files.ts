@@ -7,34 +7,27 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../common/errors.ts';
+import { isUserError, UserError } from '../../common/errors.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
+import type { ModelPlan } from '../inference/plan.ts';
 import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
 import { DECOMPOSE_VERSION, type Approach, type ModuleData, type ModuleSet } from './decompose.ts';
+import {
+  checkModulesFitModel,
+  editedModules,
+  moduleBytes,
+  MODULES_FORMAT,
+  parseModulesManifest,
+  type ModulesManifest,
+} from './manifest.ts';
 
 export const MODULES_DIR = 'modules';
 export const MANIFEST = 'manifest.json';
 export const MODULES_BIN = 'modules.bin';
-const FORMAT = 'decomposer-modules';
 
-/** The module set's settings as written, plus where each module's bytes are. */
-interface Manifest extends Omit<ModuleSet, 'modules'> {
-  format: typeof FORMAT;
-  runId: string;
-  createdAt: string;
-  bin: { bytes: number; sha256: string };
-  modules: {
-    classIndex: number;
-    className: string;
-    offset: number;
-    bytes: number;
-    kept: number;
-    total: number;
-    ji: number;
-    bc: number;
-    buc: number;
-  }[];
-}
+/** The module set's settings as written, plus where each module's bytes are (manifest.ts). */
+type Manifest = ModulesManifest;
 
 export interface SavedModuleSet {
   runId: string;
@@ -48,14 +41,6 @@ export interface SavedModuleSet {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-function moduleBytes(set: ModuleSet): number {
-  let n = 0;
-  for (const l of set.layers) n += 2 * bitsetBytes(l.size);
-  n += bitsetBytes(set.features);
-  n = (n + 3) & ~3;
-  return n + 8 * set.features + 8;
-}
 
 function encodeModule(set: ModuleSet, m: ModuleData, out: Uint8Array): void {
   let o = 0;
@@ -91,7 +76,7 @@ export async function saveModuleSet(
   const bin = new Uint8Array(per * set.modules.length);
   set.modules.forEach((m, i) => encodeModule(set, m, bin.subarray(i * per, (i + 1) * per)));
   const manifest: Manifest = {
-    format: FORMAT,
+    format: MODULES_FORMAT,
     version: DECOMPOSE_VERSION,
     runId,
     createdAt: new Date().toISOString(),
@@ -132,67 +117,45 @@ export async function saveModuleSet(
   return dir;
 }
 
-function edited(dir: string, what: string): UserError {
-  return new UserError(
-    `The modules in ${dir} cannot be read: ${what}.`,
-    'The folder was edited or damaged: delete it and decompose the model again.',
-    'bad-modules',
-  );
-}
-
 async function readManifest(dir: string): Promise<Manifest> {
   let text: string;
   try {
-    text = await fsp.readFile(path.join(dir, MANIFEST), 'utf8');
-  } catch {
+    text = await readRegularText(path.join(dir, MANIFEST), { maxBytes: TEXT_MAX });
+  } catch (e) {
+    if (isUserError(e)) throw editedModules(dir, e.message);
     throw new UserError(
       `No modules in ${dir} (no ${MANIFEST}).`,
       'Give a folder made by `decomposer decompose` (see `decomposer decompose --list`).',
       'no-modules',
     );
   }
-  let m: Manifest;
-  try {
-    m = JSON.parse(text) as Manifest;
-  } catch {
-    throw edited(dir, `${MANIFEST} is not valid JSON`);
-  }
-  if (m.format !== FORMAT || !Array.isArray(m.modules) || !Array.isArray(m.layers) || !m.parent?.hash)
-    throw edited(dir, `${MANIFEST} is not a modules manifest`);
-  if (m.version > DECOMPOSE_VERSION)
-    throw new UserError(
-      `The modules in ${dir} were made by a newer version.`,
-      'Update the app.',
-      'bad-modules',
-    );
-  return m;
+  return parseModulesManifest(text, dir);
 }
 
 /**
- * Loads a module set. With `parentHash` (the model's plan hash), refuses modules made from
- * another model or from a model that changed since.
+ * Loads a module set made from the model whose plan is given: the manifest is checked whole,
+ * against the model (its hash, masked layers and head) and against modules.bin's size and
+ * sha256, before any module is unpacked.
  */
-export async function loadModuleSet(dir: string, opts: { parentHash?: string } = {}): Promise<ModuleSet> {
+export async function loadModuleSet(dir: string, opts: { plan: ModelPlan }): Promise<ModuleSet> {
   const m = await readManifest(dir);
-  if (opts.parentHash && opts.parentHash !== m.parent.hash) {
-    throw new UserError(
-      `The modules in ${dir} were made from a different model (or the model changed since they were made).`,
-      'Decompose this model again, or give the model the modules were made from.',
-      'modules-stale',
-    );
-  }
+  checkModulesFitModel(m, opts.plan, dir);
+  const binFile = path.join(dir, MODULES_BIN);
   let bin: Uint8Array;
   try {
-    bin = new Uint8Array(await fsp.readFile(path.join(dir, MODULES_BIN)));
-  } catch {
-    throw edited(dir, `${MODULES_BIN} is missing`);
+    const bytes = await regularSize(binFile);
+    if (bytes !== m.bin.bytes)
+      throw editedModules(dir, `${MODULES_BIN} holds ${bytes} bytes, not the ${m.bin.bytes} of its manifest`);
+    bin = new Uint8Array(bytes);
+    await readRegularInto(binFile, bin);
+  } catch (e) {
+    if (isUserError(e) && e.code === 'bad-modules') throw e;
+    throw editedModules(dir, isUserError(e) ? e.message : `${MODULES_BIN} is missing`);
   }
-  if (bin.byteLength !== m.bin.bytes || sha256(bin) !== m.bin.sha256)
-    throw edited(dir, `${MODULES_BIN} does not match its manifest`);
+  if (sha256(bin) !== m.bin.sha256) throw editedModules(dir, `${MODULES_BIN} does not match its manifest`);
   const F = m.features;
   const modules: ModuleData[] = m.modules.map((e) => {
     const buf = bin.subarray(e.offset, e.offset + e.bytes);
-    if (buf.byteLength !== e.bytes) throw edited(dir, `module ${e.classIndex} lies outside ${MODULES_BIN}`);
     let o = 0;
     const removed = new Map<string, Uint8Array>();
     const forced = new Map<string, Uint8Array>();

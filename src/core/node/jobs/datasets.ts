@@ -10,6 +10,7 @@ import { datasetId, embeddedDatasets, foundDatasets, foundSpecFromId, loadDatase
 import { MNIST_DEFAULTS, mnistClassNames, mnistTitle } from '../data/mnist.ts';
 import { SYNTHETIC_DEFAULTS, syntheticClassNames } from '../data/synthetic.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { cacheDir } from '../paths.ts';
 import { pngDataUrl } from './png.ts';
 
@@ -23,7 +24,7 @@ const registryFile = (home: string) => path.join(home, 'datasets.json');
 
 export async function readImported(home: string): Promise<Imported[]> {
   try {
-    const list = JSON.parse(await fsp.readFile(registryFile(home), 'utf8')) as unknown;
+    const list = JSON.parse(await readRegularText(registryFile(home), { maxBytes: TEXT_MAX })) as unknown;
     return Array.isArray(list) ? (list as Imported[]) : [];
   } catch {
     return [];

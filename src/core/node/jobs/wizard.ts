@@ -29,17 +29,6 @@ import { type Accuracy, type WizardResult } from '../workflows/wizard.ts';
 import { modelAndData, type AnalysisContext } from './analysis.ts';
 import { loadModelDataset } from '../workflows/model-data.ts';
 
-interface RepairedHistory {
-  model?: string;
-  dataset?: string;
-  faulty?: { index: number; name: string };
-  victim?: { index: number; name: string };
-  option?: number;
-  label?: string;
-  accuracy?: { top1: number; top5: number; confusion: number; other_top1: number };
-  initial?: Accuracy;
-}
-
 /** Test accuracy, confusion matrix and most-confused pair of a model or a repaired classifier. */
 export async function analyzeFault(
   ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
@@ -52,7 +41,7 @@ export async function analyzeFault(
   if (await isRepairedDir(dir)) {
     kind = 'repaired';
     const m = await readRepairedManifest(dir);
-    const id = datasetId ?? (m.history as RepairedHistory | null)?.dataset;
+    const id = datasetId ?? m.history?.dataset;
     if (!id)
       throw new UserError(
         `The repaired classifier in ${dir} does not say which dataset it was made on.`,
@@ -146,7 +135,7 @@ export function wizardView(r: WizardResult): WizardView {
 
 export async function repairedSummary(dir: string): Promise<RepairedSummary> {
   const m = await readRepairedManifest(dir);
-  const h = (m.history ?? {}) as RepairedHistory;
+  const h = m.history ?? {};
   return {
     name: m.name,
     dir: path.resolve(dir),

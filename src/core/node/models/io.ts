@@ -2,46 +2,22 @@
 // so other tools (tfjs-converter, tf.loadLayersModel) can read them. Our own facts about
 // the model (dataset, class names, preprocessing, training) go in userDefinedMetadata.
 import * as tf from '@tensorflow/tfjs';
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { GreyInput } from '../../common/dataset.ts';
-import { UserError } from '../../common/errors.ts';
+import { isUserError, UserError } from '../../common/errors.ts';
+import { parseJsonWith, type v } from '../../common/schema.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { insideFolder, readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
+import { MODEL_MANIFEST, MODEL_META, PREPROCESS } from './schema.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
 /** How pixels become model inputs: x = (pixel - mean) / std, for every channel. */
-export interface Preprocess {
-  mean: number;
-  std: number;
-}
+export type Preprocess = v.InferOutput<typeof PREPROCESS>;
 export const DEFAULT_PREPROCESS: Preprocess = { mean: 127.5, std: 64 };
 
-export interface ModelMeta {
-  architecture: 'resnet';
-  depth: number;
-  batchNorm: boolean;
-  inputSize: number;
-  classes: number;
-  classNames: string[];
-  datasetId: string;
-  /** The dataset's name as its list shows it (absent in models saved before it was recorded). */
-  datasetName?: string;
-  preprocess: Preprocess;
-  /** Trained on grey images (MNIST family): how they became its RGB input, for every later use. */
-  grey?: GreyInput;
-  training?: {
-    epochs: number;
-    bestEpoch: number;
-    seed: number;
-    valAccuracy: number;
-    top1?: number;
-    top5?: number;
-    backend: string;
-    seconds: number;
-  };
-}
+/** Our facts about a model, in userDefinedMetadata.decomposer (schema.ts). */
+export type ModelMeta = v.InferOutput<typeof MODEL_META>;
 
 /** Model artifacts in memory: what a worker needs to rebuild a model. */
 export interface ModelArtifacts {
@@ -84,17 +60,15 @@ export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMe
   });
 }
 
-interface ModelJson {
-  modelTopology?: object;
-  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  userDefinedMetadata?: { decomposer?: ModelMeta };
-}
-
 function bad(file: string, what: string, hint: string): UserError {
   return new UserError(`${file}: ${what}`, hint, 'bad-model');
 }
 
-/** Reads a model folder (or a model.json path) into artifacts and metadata, checking it. */
+/**
+ * Reads a model folder (or a model.json path) into artifacts and metadata, checking it:
+ * model.json whole against its schema, every weights path inside the folder, and the weights
+ * files' sizes against what the manifest describes, before one byte of weights is read.
+ */
 export async function readModelDir(
   dirOrJson: string,
 ): Promise<{ artifacts: ModelArtifacts; meta: ModelMeta | null; dir: string }> {
@@ -102,8 +76,9 @@ export async function readModelDir(
   const dir = path.dirname(file);
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readRegularText(file, { maxBytes: TEXT_MAX });
   } catch (e) {
+    if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw code === 'ENOENT'
       ? new UserError(
@@ -113,42 +88,27 @@ export async function readModelDir(
         )
       : new UserError(`Cannot read ${file} (${code}).`, 'Check the file permissions.', 'no-model');
   }
-  let json: ModelJson;
-  try {
-    json = JSON.parse(text) as ModelJson;
-  } catch {
-    throw bad(
-      file,
-      'is not valid JSON (the file may be half written).',
-      'Restore it from a checkpoint or train the model again.',
-    );
-  }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw bad(
-      file,
-      'is not a tfjs-layers model (no modelTopology or weightsManifest).',
-      'Save the model in the tfjs-layers format.',
-    );
-  }
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Uint8Array[] = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) {
-      const wfile = path.join(dir, p);
-      try {
-        parts.push(await fsp.readFile(wfile));
-      } catch {
-        throw bad(
-          wfile,
-          'is missing.',
-          'Copy the weights file next to model.json, or train the model again.',
-        );
-      }
+  const json = parseJsonWith(
+    MODEL_MANIFEST,
+    text,
+    file,
+    'Restore the folder from where it was saved, or train the model again (a tfjs-layers model.json is needed).',
+    'bad-model',
+  );
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  // Where each weights file is and how large, before anything is allocated or read.
+  const files: { file: string; bytes: number }[] = [];
+  for (const p of json.weightsManifest.flatMap((g) => g.paths)) {
+    const wfile = await insideFolder(dir, p, file);
+    try {
+      files.push({ file: wfile, bytes: await regularSize(wfile) });
+    } catch (e) {
+      if (isUserError(e)) throw e;
+      throw bad(wfile, 'is missing.', 'Copy the weights file next to model.json, or train the model again.');
     }
   }
-  const total = parts.reduce((s, p) => s + p.byteLength, 0);
-  const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  const total = files.reduce((s, f) => s + f.bytes, 0);
   if (total !== expected) {
     throw bad(
       dir,
@@ -158,12 +118,16 @@ export async function readModelDir(
   }
   const weightData = new Uint8Array(total);
   let off = 0;
-  for (const p of parts) {
-    weightData.set(p, off);
-    off += p.byteLength;
+  for (const f of files) {
+    await readRegularInto(f.file, weightData.subarray(off, off + f.bytes));
+    off += f.bytes;
   }
   return {
-    artifacts: { topology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer },
+    artifacts: {
+      topology: json.modelTopology,
+      weightSpecs: specs,
+      weightData: weightData.buffer,
+    },
     meta: json.userDefinedMetadata?.decomposer ?? null,
     dir,
   };

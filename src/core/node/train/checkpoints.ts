@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isUserError, UserError } from '../../common/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import { readModelDir, type ModelArtifacts } from '../models/io.ts';
 import type { EpochRecord } from './trainer.ts';
 
@@ -35,6 +36,8 @@ export interface ResumeReport {
 }
 
 export const CHECKPOINTS = 'checkpoints';
+/** A pointer file holds one small JSON object. */
+const POINTER_MAX = 1 << 16;
 const NAME_RE = /^epoch-(\d+)$/;
 
 export const checkpointName = (epoch: number): string =>
@@ -44,7 +47,7 @@ export const checkpointName = (epoch: number): string =>
 export async function readPointer(runDir: string, file: 'latest.json' | 'best.json'): Promise<string | null> {
   let text: string;
   try {
-    text = await fsp.readFile(path.join(runDir, file), 'utf8');
+    text = await readRegularText(path.join(runDir, file), { maxBytes: POINTER_MAX });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -91,22 +94,24 @@ export async function readCheckpoint(
   } catch (e) {
     return { ok: false, reason: `its model is unreadable (${why(e)})` };
   }
+  // Adam's state: the step count, then the first and second moment of every weight.
+  const expected = 4 * (1 + 2 * (artifacts.weightData.byteLength / 4));
   let optimizer: Uint8Array;
   try {
-    optimizer = await fsp.readFile(path.join(dir, 'optimizer.bin'));
+    const bytes = await regularSize(path.join(dir, 'optimizer.bin'));
+    if (bytes !== expected)
+      return {
+        ok: false,
+        reason: `optimizer.bin holds ${bytes} bytes, not the ${expected} of this model (truncated)`,
+      };
+    optimizer = new Uint8Array(expected);
+    await readRegularInto(path.join(dir, 'optimizer.bin'), optimizer);
   } catch (e) {
     return { ok: false, reason: `optimizer.bin is ${why(e)}` };
   }
-  // Adam's state: the step count, then the first and second moment of every weight.
-  const expected = 4 * (1 + 2 * (artifacts.weightData.byteLength / 4));
-  if (optimizer.byteLength !== expected)
-    return {
-      ok: false,
-      reason: `optimizer.bin holds ${optimizer.byteLength} bytes, not the ${expected} of this model (truncated)`,
-    };
   let state: unknown;
   try {
-    state = JSON.parse(await fsp.readFile(path.join(dir, 'state.json'), 'utf8'));
+    state = JSON.parse(await readRegularText(path.join(dir, 'state.json'), { maxBytes: TEXT_MAX }));
   } catch (e) {
     return {
       ok: false,

@@ -27,6 +27,7 @@ import {
   type CheckpointState,
   type ResumeReport,
 } from './checkpoints.ts';
+import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
@@ -204,7 +205,7 @@ export function augmentFor(rng: Rng, n: number, pad: number, mirror: boolean): A
 
 async function readJson<T>(file: string): Promise<T | null> {
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+    return JSON.parse(await readRegularText(file, { maxBytes: TEXT_MAX })) as T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new UserError(
@@ -455,9 +456,10 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     let top5 = 0;
     let modelDir: string | null = null;
     let evalEngine = 'none';
-    const bestPtr = await readJson<{ dir: string }>(path.join(runDir, 'best.json'));
-    if (bestPtr) {
-      const best = await readModelDir(path.join(runDir, bestPtr.dir));
+    // The pointer names a checkpoint of this run folder (readPointer checks it), never a path elsewhere.
+    const bestName = await readPointer(runDir, 'best.json');
+    if (bestName) {
+      const best = await readModelDir(path.join(runDir, bestName));
       await pool.load(best.artifacts, DEFAULT_PREPROCESS);
       opts.onEvent?.({ type: 'evaluate', stage: 'test' });
       ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, data.test, classes));

@@ -6,18 +6,27 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { REPAIR_NAME_RE } from '../../common/api.ts';
-import { UserError } from '../../common/errors.ts';
+import { isUserError, UserError } from '../../common/errors.ts';
 import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
 import type { ModuleSet } from '../decompose/decompose.ts';
 import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
 import { openInference, planModel } from '../inference/index.ts';
+import type { ModelPlan } from '../inference/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { argmaxRows } from '../train/metrics.ts';
+import {
+  checkRepairedParts,
+  parseRepairedManifest,
+  REPAIRED_FORMAT,
+  REPAIRED_MANIFEST,
+  type RepairedManifest,
+  type RepairedManifestInput,
+} from './repaired-manifest.ts';
 
-export const REPAIRED_FORMAT = 'decomposer-repaired';
-export const REPAIRED_MANIFEST = 'repaired.json';
+export { REPAIRED_FORMAT, REPAIRED_MANIFEST };
 
 /** What a repaired classifier is made of, without open engines: enough to save it. */
 export interface RepairedRecipe {
@@ -117,18 +126,8 @@ export async function predictRepaired(
   return argmaxRows(await repairedScores(p, images, count, signal), p.classNames.length);
 }
 
-export interface Manifest {
-  format: typeof REPAIRED_FORMAT;
-  version: 1;
-  name: string;
-  createdAt: string;
-  kind: RepairedPipeline['kind'];
-  classNames: string[];
-  parts: { dir: string; modules: string | null; from: string }[];
-  labels?: RepairedPipeline['labels'];
-  verify?: RepairedPipeline['verify'];
-  history: unknown;
-}
+/** What repaired.json holds (repaired-manifest.ts). */
+export type Manifest = RepairedManifest;
 
 async function copyModelFiles(from: string, to: string): Promise<void> {
   await fsp.mkdir(to, { recursive: true });
@@ -141,7 +140,7 @@ export async function saveRepaired(
   p: RepairedRecipe,
   parent: string,
   name: string,
-  history: unknown,
+  history: RepairedManifestInput['history'],
 ): Promise<string> {
   if (!REPAIR_NAME_RE.test(name))
     throw new UserError(
@@ -169,7 +168,7 @@ export async function saveRepaired(
       }
       parts.push({ dir: rel, modules, from: path.resolve(part.modelDir) });
     }
-    const m: Manifest = {
+    const m: RepairedManifestInput = {
       format: REPAIRED_FORMAT,
       version: 1,
       name,
@@ -194,49 +193,47 @@ export async function isRepairedDir(dir: string): Promise<boolean> {
   );
 }
 
-/** A saved repaired classifier's manifest, read without opening anything. */
-export async function readRepairedManifest(dir: string): Promise<Manifest> {
-  let m: Manifest;
+/** repaired.json read and checked whole, without opening anything it names. */
+async function readRepaired(dir: string): ReturnType<typeof parseRepairedManifest> {
+  let text: string;
   try {
-    m = JSON.parse(await fsp.readFile(path.join(dir, REPAIRED_MANIFEST), 'utf8')) as Manifest;
-  } catch {
+    text = await readRegularText(path.join(dir, REPAIRED_MANIFEST), { maxBytes: TEXT_MAX });
+  } catch (e) {
+    if (isUserError(e)) throw e;
     throw new UserError(
       `No repaired classifier in ${dir} (no readable ${REPAIRED_MANIFEST}).`,
       'Give a folder saved by `decomposer wizard`.',
       'no-modules',
     );
   }
-  if (
-    !m ||
-    m.format !== REPAIRED_FORMAT ||
-    !Array.isArray(m.parts) ||
-    !Array.isArray(m.classNames) ||
-    (m.kind !== 'modules' && m.kind !== 'verify')
-  )
-    throw new UserError(
-      `${dir} is not a repaired classifier (its ${REPAIRED_MANIFEST} is not one).`,
-      'Give a folder saved by `decomposer wizard`.',
-      'bad-modules',
-    );
-  return m;
+  return parseRepairedManifest(text, dir);
+}
+
+/** A saved repaired classifier's manifest, read without opening anything. */
+export async function readRepairedManifest(dir: string): Promise<Manifest> {
+  return (await readRepaired(dir)).manifest;
 }
 
 /** Loads a saved pipeline (close it with closeRepaired). */
 export async function loadRepaired(
   dir: string,
   opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
-): Promise<{ pipeline: RepairedPipeline; name: string; history: unknown }> {
-  const m = await readRepairedManifest(dir);
+): Promise<{ pipeline: RepairedPipeline; name: string; history: Manifest['history'] }> {
+  const { manifest: m, parts: where } = await readRepaired(dir);
+  const read: { plan: ModelPlan; set: ModuleSet | null }[] = [];
+  for (const e of where) {
+    const plan = planModel((await readModelDir(e.modelDir)).artifacts);
+    read.push({ plan, set: e.modules ? await loadModuleSet(e.modules, { plan }) : null });
+  }
+  checkRepairedParts(m, read, dir);
   const parts: RepairedPart[] = [];
   try {
-    for (const e of m.parts) {
-      const modelDir = path.join(dir, e.dir);
-      const read = await readModelDir(modelDir);
-      const set = e.modules
-        ? await loadModuleSet(path.join(dir, e.modules), { parentHash: planModel(read.artifacts).hash })
-        : null;
-      parts.push({ modelDir, engine: await openInference(modelDir, { engine: opts.engine }), set });
-    }
+    for (const [i, e] of where.entries())
+      parts.push({
+        modelDir: e.modelDir,
+        engine: await openInference(e.modelDir, { engine: opts.engine }),
+        set: read[i]!.set,
+      });
   } catch (err) {
     await Promise.all(parts.map((x) => x.engine.close()));
     throw err;

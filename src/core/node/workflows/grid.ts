@@ -273,7 +273,7 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
       let cost = ZERO;
       if (prior) {
         try {
-          set = await loadModuleSet(prior.dir, { parentHash: plans[i]!.hash });
+          set = await loadModuleSet(prior.dir, { plan: plans[i]! });
           cost = prior.cost;
         } catch {
           set = null;
