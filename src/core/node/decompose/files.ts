@@ -7,8 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../common/errors.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { isUserError, UserError } from '../../common/errors.ts';
+import { createDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
 import { DECOMPOSE_VERSION, type Approach, type ModuleData, type ModuleSet } from './decompose.ts';
 
@@ -81,12 +81,21 @@ function newRunId(approach: Approach): string {
   return `${t}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Saves a module set under <modelDir>/modules/<run-id>/ and returns its folder. */
-export async function saveModuleSet(
-  modelDir: string,
-  set: ModuleSet,
-  runId = newRunId(set.approach),
-): Promise<string> {
+/**
+ * Saves a module set under <modelDir>/modules/<run-id>/ (a new folder, never one that is there)
+ * and returns its folder. A fresh id that another save took first is drawn again.
+ */
+export async function saveModuleSet(modelDir: string, set: ModuleSet, runId?: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await writeModuleSet(modelDir, set, runId ?? newRunId(set.approach));
+    } catch (e) {
+      if (runId !== undefined || attempt >= 4 || !(isUserError(e) && e.code === 'exists')) throw e;
+    }
+  }
+}
+
+async function writeModuleSet(modelDir: string, set: ModuleSet, runId: string): Promise<string> {
   const per = moduleBytes(set);
   const bin = new Uint8Array(per * set.modules.length);
   set.modules.forEach((m, i) => encodeModule(set, m, bin.subarray(i * per, (i + 1) * per)));
@@ -125,7 +134,7 @@ export async function saveModuleSet(
     })),
   };
   const dir = path.join(modelDir, MODULES_DIR, runId);
-  await writeDirAtomic(dir, async (tmp) => {
+  await createDirAtomic(dir, async (tmp) => {
     await writeFileSynced(path.join(tmp, MODULES_BIN), bin);
     await writeFileSynced(path.join(tmp, MANIFEST), JSON.stringify(manifest));
   });

@@ -6,10 +6,12 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { GreyInput } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { writeOwnedFolder, type LegacyFiles } from '../fs/owned.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
+/** The writer of model folders, as their record of written files names it (fs/owned.ts). */
+export const MODEL_KIND = 'model';
 
 /** How pixels become model inputs: x = (pixel - mean) / std, for every channel. */
 export interface Preprocess {
@@ -67,7 +69,30 @@ export async function artifactsToModel(a: ModelArtifacts): Promise<tf.LayersMode
   );
 }
 
-export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMeta): Promise<void> {
+/**
+ * What an earlier version wrote in a model folder without a record: model.json (when it says
+ * Decomposer wrote it), weights.bin, and the `extra` files written beside them.
+ */
+function legacyModelFiles(extra: string[]): LegacyFiles {
+  return async (dir) => {
+    const file = path.join(dir, MODEL_JSON);
+    if ((await fsp.stat(file)).size > 64 << 20) return null;
+    const json = JSON.parse(await fsp.readFile(file, 'utf8')) as { convertedBy?: unknown };
+    return json.convertedBy === 'decomposer' ? [MODEL_JSON, WEIGHTS_BIN, ...extra] : null;
+  };
+}
+
+/**
+ * Saves a model folder: model.json, weights.bin and `extra` files (a checkpoint's optimizer
+ * state). Only the files of the folder's last save are replaced: anything else in it (module
+ * sets, a person's notes) stays.
+ */
+export async function saveModelDir(
+  dir: string,
+  a: ModelArtifacts,
+  meta: ModelMeta,
+  extra: { name: string; data: string | Uint8Array }[] = [],
+): Promise<void> {
   const json = {
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
@@ -76,10 +101,16 @@ export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMe
     weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: a.weightSpecs }],
     userDefinedMetadata: { decomposer: meta },
   };
-  await writeDirAtomic(dir, async (tmp) => {
-    await writeFileSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(a.weightData));
-    await writeFileSynced(path.join(tmp, MODEL_JSON), JSON.stringify(json));
-  });
+  await writeOwnedFolder(
+    dir,
+    MODEL_KIND,
+    async (w) => {
+      await w.put(WEIGHTS_BIN, new Uint8Array(a.weightData));
+      for (const f of extra) await w.put(f.name, f.data);
+      await w.put(MODEL_JSON, JSON.stringify(json));
+    },
+    { legacy: legacyModelFiles(extra.map((f) => f.name)) },
+  );
 }
 
 interface ModelJson {
