@@ -85,14 +85,16 @@ function legacyModelFiles(extra: string[]): LegacyFiles {
 /**
  * Saves a model folder: model.json, weights.bin and `extra` files (a checkpoint's optimizer
  * state). Only the files of the folder's last save are replaced: anything else in it (module
- * sets, a person's notes) stays.
+ * sets, a person's notes) stays. `legacy` says what an earlier version wrote there without a
+ * record (default: model.json, when Decomposer wrote it, with weights.bin and the extra files).
  */
 export async function saveModelDir(
   dir: string,
   a: ModelArtifacts,
   meta: ModelMeta,
-  extra: { name: string; data: string | Uint8Array }[] = [],
+  opts: { extra?: { name: string; data: string | Uint8Array }[]; legacy?: LegacyFiles } = {},
 ): Promise<void> {
+  const extra = opts.extra ?? [];
   const json = {
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
@@ -109,7 +111,7 @@ export async function saveModelDir(
       for (const f of extra) await w.put(f.name, f.data);
       await w.put(MODEL_JSON, JSON.stringify(json));
     },
-    { legacy: legacyModelFiles(extra.map((f) => f.name)) },
+    { legacy: opts.legacy ?? legacyModelFiles(extra.map((f) => f.name)) },
   );
 }
 

@@ -72,8 +72,11 @@ export async function checkRunFolder(dir: string): Promise<void> {
   );
 }
 
-/** The files of a checkpoint folder written before folders kept a record of their files. */
-const legacyCheckpoint = async () => [MODEL_JSON, WEIGHTS_BIN, OPTIMIZER_BIN, STATE_JSON];
+/**
+ * The files of a checkpoint folder without a record (written before folders kept one, or half
+ * written by a kill): a folder of checkpoints/ is the run's own, whatever its files hold.
+ */
+export const legacyCheckpoint = async () => [MODEL_JSON, WEIGHTS_BIN, OPTIMIZER_BIN, STATE_JSON];
 
 /**
  * Removes the checkpoints of `runDir` other than `keep` (folder names), and the half-written

@@ -27,7 +27,13 @@ import {
   type CheckpointState,
   type ResumeReport,
 } from './checkpoints.ts';
-import { checkRunFolder, OPTIMIZER_BIN, pruneCheckpoints, STATE_JSON } from './run-folder.ts';
+import {
+  checkRunFolder,
+  legacyCheckpoint,
+  OPTIMIZER_BIN,
+  pruneCheckpoints,
+  STATE_JSON,
+} from './run-folder.ts';
 import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
@@ -504,10 +510,14 @@ async function saveCheckpoint(
   const name = checkpointName(epoch);
   const dir = path.join(runDir, name);
   const artifacts: ModelArtifacts = { ...template, weightData: pool.weights.slice().buffer };
-  await saveModelDir(dir, artifacts, meta, [
-    { name: OPTIMIZER_BIN, data: adam.serialize() },
-    { name: STATE_JSON, data: JSON.stringify(state) },
-  ]);
+  // A checkpoint folder no pointer names (a kill mid-write) is the run's own, whatever it holds.
+  await saveModelDir(dir, artifacts, meta, {
+    extra: [
+      { name: OPTIMIZER_BIN, data: adam.serialize() },
+      { name: STATE_JSON, data: JSON.stringify(state) },
+    ],
+    legacy: legacyCheckpoint,
+  });
   // The pointers move only once the checkpoint is complete on disk.
   if (best) await writeFileAtomic(path.join(runDir, 'best.json'), JSON.stringify({ epoch, dir: name }));
   await writeFileAtomic(path.join(runDir, 'latest.json'), JSON.stringify({ epoch, dir: name }));
