@@ -113,6 +113,13 @@ test('decompose --export-onnx: a folder’s other files and sub-folders survive;
     'mine',
     'an index never names a file ours',
   );
+
+  // Deleting the module set deletes its files, not a file someone put beside them.
+  fs.writeFileSync(path.join(set, 'notes.txt'), 'mine');
+  assert.equal(cli(['decompose', '--model', model, '--delete', set]).status, 0);
+  assert.deepEqual(fs.readdirSync(set), ['notes.txt']);
+  const list = cli(['decompose', '--model', model, '--list', '--json']);
+  assert.deepEqual((JSON.parse(list.stdout) as { modules: unknown[] }).modules, []);
 });
 
 test('train --out: a non-empty folder that is not a run folder is refused untouched; in a run folder only the run’s own files change', async () => {
@@ -198,7 +205,13 @@ test('a data folder whose name is not UTF-8 is refused, not silently swapped for
   // Node cannot pass such bytes in an environment, so a shell does it.
   const r = spawnSync(
     'bash',
-    ['-c', `DECOMPOSER_HOME="$(printf '%s/data\\377' "$2")" exec "$0" "$1" runs`, process.execPath, bin, parent],
+    [
+      '-c',
+      `DECOMPOSER_HOME="$(printf '%s/data\\377' "$2")" exec "$0" "$1" runs`,
+      process.execPath,
+      bin,
+      parent,
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   assert.equal(r.status, 2, r.stderr);

@@ -286,9 +286,13 @@ export async function listModuleSets(modelDir: string): Promise<SavedModuleSet[]
   return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
 }
 
+/** Deletes a module set: its own files, then its folder when nothing else is in it. */
 export async function deleteModuleSet(dir: string): Promise<void> {
   await readManifest(dir);
-  await fsp.rm(dir, { recursive: true, force: true });
+  for (const f of [MODULES_BIN, MANIFEST]) await fsp.rm(path.join(dir, f), { force: true });
+  await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+  });
 }
 
 /**
