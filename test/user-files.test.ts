@@ -330,7 +330,10 @@ test('a full disk: runs lists what is recorded (an old schema migrated in memory
     // With room again, the upgrade happens, with its backup.
     fs.rmSync(path.join(mnt, 'filler'));
     assert.equal(cli(['runs', '--db', file]).status, 0);
-    assert.ok(fs.existsSync(`${file}.schema-3.bak`));
+    const bak = new Database(`${file}.schema-3.bak`, { readonly: true });
+    assert.equal(bak.pragma('user_version', { simple: true }), 3);
+    assert.equal((bak.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n, 5);
+    bak.close();
   } finally {
     spawnSync('umount', [mnt]);
   }

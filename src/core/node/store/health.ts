@@ -77,6 +77,8 @@ export function sqliteUserError(e: unknown, file: string): UserError | null {
   const code = sqliteCode(e);
   if (!code) return null;
   if (code === 'SQLITE_FULL') return diskFullError(file, 'the last change was not saved');
+  // The -shm file SQLite makes on first use could not be sized: no room for it.
+  if (code === 'SQLITE_IOERR_SHMSIZE') return diskFullError(file, 'it cannot even be opened');
   if (code.startsWith('SQLITE_READONLY')) return readOnlyError(file);
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
     return damagedError(file, (e as Error).message);
@@ -153,11 +155,20 @@ function enospc(file: string): NodeJS.ErrnoException {
 }
 
 /** A backup newer than the database and its WAL: made by an earlier open whose migration failed. */
-function backupIsCurrent(backup: string, file: string): boolean {
+function backupIsCurrent(backup: string, file: string, from: number): boolean {
   try {
     const at = fs.statSync(backup).mtimeMs;
     const wal = fs.statSync(`${file}-wal`, { throwIfNoEntry: false });
-    return fs.statSync(file).mtimeMs <= at && (!wal || wal.mtimeMs <= at);
+    if (fs.statSync(file).mtimeMs > at || (wal && wal.mtimeMs > at)) return false;
+    // The schema version in its header (bytes 60-63, big-endian): a backup of this schema.
+    const header = Buffer.alloc(100);
+    const fd = fs.openSync(backup, 'r');
+    try {
+      fs.readSync(fd, header, 0, 100, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return header.readUInt32BE(60) === from;
   } catch {
     return false;
   }
@@ -181,7 +192,7 @@ function removeStaleParts(backup: string): void {
  */
 export function backupBeforeMigration(db: Database.Database, file: string, from: number): string {
   const out = siblingName(file, `.schema-${from}.bak`);
-  if (backupIsCurrent(out, file)) return out;
+  if (backupIsCurrent(out, file, from)) return out;
   removeStaleParts(out);
   const pages = db.pragma('page_count', { simple: true }) as number;
   const need = pages * (db.pragma('page_size', { simple: true }) as number);
