@@ -197,7 +197,7 @@ export async function writeOwnedFolder(
     throw e;
   }
   const files: WrittenRecord['files'] = Object.fromEntries(staged.map((s) => [s.name, s.entry]));
-  const remove = Object.fromEntries([...before].filter(([n]) => !(n in files)));
+  const remove = Object.fromEntries([...before].filter(([n]) => !Object.hasOwn(files, n)));
   // The journal: from here on, the write is finished by whoever writes the folder next.
   await writeRecord(dir, kind, files, { renames: staged.map((s) => ({ from: s.tmp, to: s.name })), remove });
   await settle(dir);
