@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isUserError, UserError } from '../../common/errors.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { createDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import type { ModelPlan } from '../inference/plan.ts';
 import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
@@ -66,12 +66,21 @@ function newRunId(approach: Approach): string {
   return `${t}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Saves a module set under <modelDir>/modules/<run-id>/ and returns its folder. */
-export async function saveModuleSet(
-  modelDir: string,
-  set: ModuleSet,
-  runId = newRunId(set.approach),
-): Promise<string> {
+/**
+ * Saves a module set under <modelDir>/modules/<run-id>/ (a new folder, never one that is there)
+ * and returns its folder. A fresh id that another save took first is drawn again.
+ */
+export async function saveModuleSet(modelDir: string, set: ModuleSet, runId?: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await writeModuleSet(modelDir, set, runId ?? newRunId(set.approach));
+    } catch (e) {
+      if (runId !== undefined || attempt >= 4 || !(isUserError(e) && e.code === 'exists')) throw e;
+    }
+  }
+}
+
+async function writeModuleSet(modelDir: string, set: ModuleSet, runId: string): Promise<string> {
   const per = moduleBytes(set);
   const bin = new Uint8Array(per * set.modules.length);
   set.modules.forEach((m, i) => encodeModule(set, m, bin.subarray(i * per, (i + 1) * per)));
@@ -110,7 +119,7 @@ export async function saveModuleSet(
     })),
   };
   const dir = path.join(modelDir, MODULES_DIR, runId);
-  await writeDirAtomic(dir, async (tmp) => {
+  await createDirAtomic(dir, async (tmp) => {
     await writeFileSynced(path.join(tmp, MODULES_BIN), bin);
     await writeFileSynced(path.join(tmp, MANIFEST), JSON.stringify(manifest));
   });
@@ -240,9 +249,13 @@ export async function listModuleSets(modelDir: string): Promise<SavedModuleSet[]
   return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
 }
 
+/** Deletes a module set: its own files, then its folder when nothing else is in it. */
 export async function deleteModuleSet(dir: string): Promise<void> {
   await readManifest(dir);
-  await fsp.rm(dir, { recursive: true, force: true });
+  for (const f of [MODULES_BIN, MANIFEST]) await fsp.rm(path.join(dir, f), { force: true });
+  await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+  });
 }
 
 /**

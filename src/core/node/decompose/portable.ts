@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { GreyInput } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { ownedFiles, writeOwnedFolder, WRITTEN, type LegacyFiles } from '../fs/owned.ts';
 import {
   convertToOnnx,
   PIXELS,
@@ -24,6 +24,7 @@ import type { ModuleData, ModuleSet } from './decompose.ts';
 /** The index file of an export folder (what is in it and how to feed it). */
 export const PORTABLE_INDEX = 'portable.json';
 export const COMPOSED_ONNX = 'composed.onnx';
+const PORTABLE_KIND = 'portable-modules';
 
 export interface PortableExport {
   dir: string;
@@ -47,10 +48,29 @@ export function composedOnnx(plan: ModelPlan, preprocess: Preprocess, set: Modul
   return convertToOnnx(plan, { input: 'uint8', preprocess, modules: set.modules.map(portable) });
 }
 
+/** What an export of an earlier version (which kept no record) wrote: what its portable.json lists. */
+const legacyExport: LegacyFiles = async (dir) => {
+  const file = path.join(dir, PORTABLE_INDEX);
+  if ((await fsp.stat(file)).size > 16 << 20) return null;
+  const index = JSON.parse(await fsp.readFile(file, 'utf8')) as {
+    format?: unknown;
+    modules?: { file?: unknown }[];
+    composed?: { file?: unknown };
+  };
+  if (index.format !== 'decomposer-portable-modules' || !Array.isArray(index.modules)) return null;
+  const files = [...index.modules.map((m) => m?.file), index.composed?.file];
+  // Only names an export gives its files: an edited index never names someone else's file.
+  const ours = (f: unknown): f is string =>
+    typeof f === 'string' && /^(module-\d+-[A-Za-z0-9_-]+|composed)\.onnx$/.test(f);
+  return [PORTABLE_INDEX, ...files.filter(ours)];
+};
+
 /**
- * Writes every module of `set` and the composed classifier into `dir` (created; an earlier
- * export there is replaced, any other non-empty folder refused), with an index describing
- * the input and outputs. Written atomically: a failed export leaves no half folder.
+ * Writes every module of `set` and the composed classifier into `dir` (created), with an index
+ * describing the input and outputs. Into a folder that holds an earlier export, it replaces that
+ * export's files and removes those it no longer writes; anything else there stays. A non-empty
+ * folder without an earlier export is refused. Each file is written atomically, and a kill
+ * mid-way is finished by the next export (see fs/owned.ts).
  */
 export async function exportPortable(
   set: ModuleSet,
@@ -66,8 +86,8 @@ export async function exportPortable(
       'bad-input',
     );
   const abs = path.resolve(dir);
-  const entries = await fsp.readdir(abs).catch(() => null);
-  if (entries && entries.length > 0 && !entries.includes(PORTABLE_INDEX))
+  const entries = (await fsp.readdir(abs).catch(() => [] as string[])).filter((e) => e !== WRITTEN);
+  if (entries.length > 0 && !(await ownedFiles(abs, PORTABLE_KIND, legacyExport)))
     throw new UserError(
       `${abs} is not empty and holds no earlier export (${PORTABLE_INDEX}): nothing was written.`,
       'Give a new or empty folder for the exported modules.',
@@ -79,53 +99,58 @@ export async function exportPortable(
     modules: [],
     composed: { file: path.join(abs, COMPOSED_ONNX), bytes: 0, classes: set.modules.map((m) => m.className) },
   };
-  await writeDirAtomic(abs, async (tmp) => {
-    for (const m of set.modules) {
-      const bytes = moduleOnnx(plan, preprocess, m);
-      await writeFileSynced(path.join(tmp, moduleFile(m)), bytes);
-      out.modules.push({
-        classIndex: m.classIndex,
-        className: m.className,
-        file: path.join(abs, moduleFile(m)),
-        bytes: bytes.byteLength,
-      });
-    }
-    const composed = composedOnnx(plan, preprocess, set);
-    await writeFileSynced(path.join(tmp, COMPOSED_ONNX), composed);
-    out.composed.bytes = composed.byteLength;
-    const index = {
-      format: 'decomposer-portable-modules',
-      approach: set.approach,
-      point: set.point,
-      source: opts.source ?? null,
-      input: {
-        name: PIXELS,
-        type: 'uint8',
-        shape: ['N', h, w, c],
-        layout: 'NHWC, RGB; preprocessing (pixel - mean) / std is inside the graph',
-        preprocess,
-        ...(opts.grey
-          ? {
-              grey: {
-                ...opts.grey,
-                note: `the model was trained on ${opts.grey.sourceSize}x${opts.grey.sourceSize} grey images, the grey value in all three channels, ${opts.grey.fit === 'pad' ? 'centred on a black canvas' : 'scaled'} to ${h}x${w}`,
-              },
-            }
-          : {}),
-      },
-      modules: set.modules.map((m) => ({
-        class_index: m.classIndex,
-        class: m.className,
-        file: moduleFile(m),
-        output: `${PROBABILITY} [N]: the probability that the image is of this class`,
-      })),
-      composed: {
-        file: COMPOSED_ONNX,
-        classes: out.composed.classes,
-        output: `${PROBABILITIES} [N, ${set.modules.length}]: each module's probability, in the order of classes; the argmax is the composed prediction`,
-      },
-    };
-    await writeFileSynced(path.join(tmp, PORTABLE_INDEX), JSON.stringify(index, null, 1));
-  });
+  await writeOwnedFolder(
+    abs,
+    PORTABLE_KIND,
+    async (folder) => {
+      for (const m of set.modules) {
+        const bytes = moduleOnnx(plan, preprocess, m);
+        await folder.put(moduleFile(m), bytes);
+        out.modules.push({
+          classIndex: m.classIndex,
+          className: m.className,
+          file: path.join(abs, moduleFile(m)),
+          bytes: bytes.byteLength,
+        });
+      }
+      const composed = composedOnnx(plan, preprocess, set);
+      await folder.put(COMPOSED_ONNX, composed);
+      out.composed.bytes = composed.byteLength;
+      const index = {
+        format: 'decomposer-portable-modules',
+        approach: set.approach,
+        point: set.point,
+        source: opts.source ?? null,
+        input: {
+          name: PIXELS,
+          type: 'uint8',
+          shape: ['N', h, w, c],
+          layout: 'NHWC, RGB; preprocessing (pixel - mean) / std is inside the graph',
+          preprocess,
+          ...(opts.grey
+            ? {
+                grey: {
+                  ...opts.grey,
+                  note: `the model was trained on ${opts.grey.sourceSize}x${opts.grey.sourceSize} grey images, the grey value in all three channels, ${opts.grey.fit === 'pad' ? 'centred on a black canvas' : 'scaled'} to ${h}x${w}`,
+                },
+              }
+            : {}),
+        },
+        modules: set.modules.map((m) => ({
+          class_index: m.classIndex,
+          class: m.className,
+          file: moduleFile(m),
+          output: `${PROBABILITY} [N]: the probability that the image is of this class`,
+        })),
+        composed: {
+          file: COMPOSED_ONNX,
+          classes: out.composed.classes,
+          output: `${PROBABILITIES} [N, ${set.modules.length}]: each module's probability, in the order of classes; the argmax is the composed prediction`,
+        },
+      };
+      await folder.put(PORTABLE_INDEX, JSON.stringify(index, null, 1));
+    },
+    { legacy: legacyExport },
+  );
   return out;
 }

@@ -15,6 +15,7 @@ import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
 import type { RunRole, Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
 import { refuseIfLocked } from '../fs/lock.ts';
+import { checkRunFolder } from '../train/run-folder.ts';
 import { measured, type MeasureContext } from './measured.ts';
 
 export interface RecordTrainingOptions extends MeasureContext {
@@ -108,9 +109,12 @@ export function carriedEnergy(
 export async function recordTrainingRun(o: RecordTrainingOptions): Promise<RecordedTraining> {
   const dir = o.runDir ?? (typeof o.params.run_dir === 'string' ? o.params.run_dir : null);
   const runDir = dir === null ? null : path.resolve(dir);
-  // A folder another process trains in is refused before anything is recorded (train()
-  // itself holds the lock while it trains).
-  if (runDir) await refuseIfLocked(runDir);
+  // A folder another process trains in, or one that is not a run folder, is refused before
+  // anything is recorded (train() itself checks the folder and holds its lock while it trains).
+  if (runDir) {
+    await checkRunFolder(runDir);
+    await refuseIfLocked(runDir);
+  }
   // Set when the run ends: which earlier attempts a resumed training carries.
   const got: { carried?: EnergyCarried } = {};
   const m = await measured(

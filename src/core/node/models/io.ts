@@ -5,12 +5,14 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { isUserError, UserError } from '../../common/errors.ts';
 import { parseJsonWith, type v } from '../../common/schema.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { writeOwnedFolder, type LegacyFiles } from '../fs/owned.ts';
 import { insideFolder, readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import { MODEL_MANIFEST, MODEL_META, PREPROCESS } from './schema.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
+/** The writer of model folders, as their record of written files names it (fs/owned.ts). */
+export const MODEL_KIND = 'model';
 
 /** How pixels become model inputs: x = (pixel - mean) / std, for every channel. */
 export type Preprocess = v.InferOutput<typeof PREPROCESS>;
@@ -45,7 +47,37 @@ export async function artifactsToModel(a: ModelArtifacts): Promise<tf.LayersMode
   );
 }
 
-export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMeta): Promise<void> {
+/**
+ * What an earlier version wrote in a model folder without a record: model.json (when it says
+ * Decomposer wrote it), weights.bin, and the `extra` files written beside them.
+ */
+function legacyModelFiles(extra: string[]): LegacyFiles {
+  return async (dir) => {
+    const text = await readRegularText(path.join(dir, MODEL_JSON), { maxBytes: TEXT_MAX }).catch(() => null);
+    if (text === null) return null;
+    let json: { convertedBy?: unknown } | null = null;
+    try {
+      json = JSON.parse(text) as { convertedBy?: unknown };
+    } catch {
+      return null; // not a model.json we wrote
+    }
+    return json?.convertedBy === 'decomposer' ? [MODEL_JSON, WEIGHTS_BIN, ...extra] : null;
+  };
+}
+
+/**
+ * Saves a model folder: model.json, weights.bin and `extra` files (a checkpoint's optimizer
+ * state). Only the files of the folder's last save are replaced: anything else in it (module
+ * sets, a person's notes) stays. `legacy` says what an earlier version wrote there without a
+ * record (default: model.json, when Decomposer wrote it, with weights.bin and the extra files).
+ */
+export async function saveModelDir(
+  dir: string,
+  a: ModelArtifacts,
+  meta: ModelMeta,
+  opts: { extra?: { name: string; data: string | Uint8Array }[]; legacy?: LegacyFiles } = {},
+): Promise<void> {
+  const extra = opts.extra ?? [];
   const json = {
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
@@ -54,10 +86,16 @@ export async function saveModelDir(dir: string, a: ModelArtifacts, meta: ModelMe
     weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: a.weightSpecs }],
     userDefinedMetadata: { decomposer: meta },
   };
-  await writeDirAtomic(dir, async (tmp) => {
-    await writeFileSynced(path.join(tmp, WEIGHTS_BIN), new Uint8Array(a.weightData));
-    await writeFileSynced(path.join(tmp, MODEL_JSON), JSON.stringify(json));
-  });
+  await writeOwnedFolder(
+    dir,
+    MODEL_KIND,
+    async (w) => {
+      await w.put(WEIGHTS_BIN, new Uint8Array(a.weightData));
+      for (const f of extra) await w.put(f.name, f.data);
+      await w.put(MODEL_JSON, JSON.stringify(json));
+    },
+    { legacy: opts.legacy ?? legacyModelFiles(extra.map((f) => f.name)) },
+  );
 }
 
 function bad(file: string, what: string, hint: string): UserError {

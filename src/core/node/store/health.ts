@@ -9,8 +9,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { UserError } from '../../common/errors.ts';
+import { siblingName } from '../fs/atomic.ts';
+import { processAlive } from '../fs/lock.ts';
 
 /** Whether this process can write the database file and create files next to it. */
 export function dataFolderWritable(file: string): boolean {
@@ -74,12 +76,9 @@ export function sqliteCode(e: unknown): string | null {
 export function sqliteUserError(e: unknown, file: string): UserError | null {
   const code = sqliteCode(e);
   if (!code) return null;
-  if (code === 'SQLITE_FULL')
-    return new UserError(
-      `The disk holding ${file} is full (database or disk is full); the last change was not saved.`,
-      `Free space on that disk, or move the data folder (${path.dirname(file)}) to a disk with room and point --home or DECOMPOSER_HOME at it.`,
-      'db-full',
-    );
+  if (code === 'SQLITE_FULL') return diskFullError(file, 'the last change was not saved');
+  // The -shm file SQLite makes on first use could not be sized: no room for it.
+  if (code === 'SQLITE_IOERR_SHMSIZE') return diskFullError(file, 'it cannot even be opened');
   if (code.startsWith('SQLITE_READONLY')) return readOnlyError(file);
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
     return damagedError(file, (e as Error).message);
@@ -96,4 +95,115 @@ export function sqliteUserError(e: unknown, file: string): UserError | null {
       'db-io',
     );
   return null;
+}
+
+export function diskFullError(file: string, what: string): UserError {
+  return new UserError(
+    `The disk holding ${file} is full (database or disk is full): ${what}.`,
+    `Free space on that disk, or move the data folder (${path.dirname(file)}) to a disk with room and point --home or DECOMPOSER_HOME at it. Commands that only read (runs, export, the app's lists) work meanwhile.`,
+    'db-full',
+  );
+}
+
+/**
+ * Whether an open failed for want of room: SQLite's "full", a -shm file it could not size
+ * (SQLite makes it on first read, and a full disk cannot hold it), or ENOSPC from a file write.
+ */
+export function isDiskFull(e: unknown): boolean {
+  const code = sqliteCode(e) ?? (e as NodeJS.ErrnoException).code;
+  return code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * The database's content, for reading on a full disk: through a shared connection where the
+ * -shm file is there, else with the WAL index in this process's memory (exclusive locking
+ * needs no -shm file). Returned as a file image without WAL mode, to open in memory.
+ */
+export function serializeForReading(file: string): Buffer {
+  let bytes: Buffer | null = null;
+  for (const exclusive of [false, true]) {
+    let db: Database.Database | null = null;
+    try {
+      db = new Database(file, { fileMustExist: true, readonly: !exclusive, timeout: 5000 });
+      if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
+      bytes = db.serialize();
+      break;
+    } catch (e) {
+      if (exclusive) throw e;
+    } finally {
+      db?.close();
+    }
+  }
+  // Bytes 18-19 of the header: 2 is WAL, which a database in memory cannot use; 1 is legacy.
+  bytes![18] = 1;
+  bytes![19] = 1;
+  return bytes!;
+}
+
+/** Free bytes for this user on the disk holding `dir` (Infinity where it cannot be told). */
+export function freeBytes(dir: string): number {
+  try {
+    const s = fs.statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+function enospc(file: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`no room on the disk for ${file}`), { code: 'ENOSPC' });
+}
+
+/** A backup newer than the database and its WAL: made by an earlier open whose migration failed. */
+function backupIsCurrent(backup: string, file: string, from: number): boolean {
+  try {
+    const at = fs.statSync(backup).mtimeMs;
+    const wal = fs.statSync(`${file}-wal`, { throwIfNoEntry: false });
+    if (fs.statSync(file).mtimeMs > at || (wal && wal.mtimeMs > at)) return false;
+    // The schema version in its header (bytes 60-63, big-endian): a backup of this schema.
+    const header = Buffer.alloc(100);
+    const fd = fs.openSync(backup, 'r');
+    try {
+      fs.readSync(fd, header, 0, 100, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return header.readUInt32BE(60) === from;
+  } catch {
+    return false;
+  }
+}
+
+/** Partial backups (`<backup>.<pid>.part`) of processes that are gone. */
+function removeStaleParts(backup: string): void {
+  const base = path.basename(backup);
+  for (const name of fs.readdirSync(path.dirname(backup))) {
+    const pid = name.startsWith(`${base}.`) && /^\.(\d+)\.part$/.exec(name.slice(base.length));
+    if (pid && processAlive(Number(pid[1]), null) === false)
+      fs.rmSync(path.join(path.dirname(backup), name), { force: true });
+  }
+}
+
+/**
+ * Copies a database (a consistent snapshot, WAL included) to `${file}.schema-N.bak`,
+ * atomically. A backup already newer than the database is kept, not made again. Where the
+ * disk lacks the room for it, nothing is written (ENOSPC), and a copy that fails half way is
+ * removed: a full disk never collects partial copies.
+ */
+export function backupBeforeMigration(db: Database.Database, file: string, from: number): string {
+  const out = siblingName(file, `.schema-${from}.bak`);
+  if (backupIsCurrent(out, file, from)) return out;
+  removeStaleParts(out);
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const need = pages * (db.pragma('page_size', { simple: true }) as number);
+  if (freeBytes(path.dirname(file)) < need + (1 << 20)) throw enospc(out);
+  const part = siblingName(out, `.${process.pid}.part`);
+  try {
+    db.prepare('VACUUM INTO ?').run(part);
+    fs.renameSync(part, out);
+  } catch (e) {
+    fs.rmSync(part, { force: true });
+    throw e;
+  }
+  return out;
 }

@@ -148,6 +148,9 @@ export const MIGRATIONS: string[] = [
   // and plays a role in it. Existing runs get the role their parameters say; a grid's runs
   // join the grid's experiment; every other existing run becomes an experiment of its own.
   // Migration 2's models, modules and evaluations tables were never read or written: dropped.
+  // The legacy_* columns are indexed while they join runs and grids to their experiments (a
+  // lookup per row: without the index, quadratic in the runs), then dropped with the columns;
+  // the schema it leaves is the one it always left.
   `
   CREATE TABLE experiments (
     id INTEGER PRIMARY KEY,
@@ -181,6 +184,7 @@ export const MIGRATIONS: string[] = [
 
   INSERT INTO experiments (kind, label, params_json, created_at, legacy_grid_id)
     SELECT 'grid', g.kind || ' grid ' || g.id, g.spec_json, g.created_at, g.id FROM grids g;
+  CREATE INDEX experiments_legacy_grid ON experiments(legacy_grid_id);
   UPDATE grids SET experiment_id = (SELECT e.id FROM experiments e WHERE e.legacy_grid_id = grids.id);
   UPDATE runs SET experiment_id = (SELECT g.experiment_id FROM grids g WHERE g.id = json_extract(runs.params_json, '$.grid'))
     WHERE json_valid(params_json) AND json_extract(params_json, '$.grid') IS NOT NULL;
@@ -195,8 +199,11 @@ export const MIGRATIONS: string[] = [
         ELSE 'scenario' END,
       COALESCE(label, kind || ' run ' || id), '{}', started_at, id
     FROM runs WHERE experiment_id IS NULL;
+  CREATE INDEX experiments_legacy_run ON experiments(legacy_run_id);
   UPDATE runs SET experiment_id = (SELECT e.id FROM experiments e WHERE e.legacy_run_id = runs.id)
     WHERE experiment_id IS NULL;
+  DROP INDEX experiments_legacy_run;
+  DROP INDEX experiments_legacy_grid;
   ALTER TABLE experiments DROP COLUMN legacy_run_id;
   ALTER TABLE experiments DROP COLUMN legacy_grid_id;
 

@@ -25,10 +25,14 @@ import type { MachineInfo } from '../energy/machine.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { processAlive, processStartTime } from '../fs/lock.ts';
 import {
+  backupBeforeMigration,
   damagedError,
   dataFolderWritable,
+  diskFullError,
+  isDiskFull,
   quickCheck,
   readOnlyError,
+  serializeForReading,
   snapshotForReading,
   sqliteUserError,
 } from './health.ts';
@@ -211,14 +215,25 @@ export function migrate(
     .exclusive();
 }
 
-/** Copies a database (a consistent snapshot, WAL included) to `${file}.schema-N.bak`, atomically. */
-export function backupBeforeMigration(db: Database.Database, file: string, from: number): string {
-  const out = `${file}.schema-${from}.bak`;
-  const part = `${out}.${process.pid}.part`;
-  fs.rmSync(part, { force: true });
-  db.prepare('VACUUM INTO ?').run(part);
-  fs.renameSync(part, out);
-  return out;
+/**
+ * The connection's settings, the integrity check of an existing file, and the migrations it
+ * lacks (`backup` first, when it changes an existing database). Returns what the check found.
+ */
+function prepareDb(
+  db: Database.Database,
+  exists: boolean,
+  backup?: (from: number) => void,
+): { problem: string | null; ms: number } {
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  // The one rule for "this figure is an estimate", usable in SQL totals.
+  db.function('is_estimated_source', { deterministic: true }, (source: unknown) =>
+    isEstimatedSource(typeof source === 'string' ? source : null) ? 1 : 0,
+  );
+  // Damage found before anything is written: migrations included.
+  const check = exists ? quickCheck(db) : { problem: null, ms: 0 };
+  if (!check.problem) migrate(db, SCHEMA_VERSION, { backup });
+  return check;
 }
 
 export class Store {
@@ -227,8 +242,10 @@ export class Store {
   /** Runs found 'running' with their owner gone, marked interrupted at open. */
   readonly interruptedAtOpen: number[];
 
-  /** The data folder is read-only: the store reads a snapshot copy and refuses writes. */
+  /** The store reads a copy and refuses writes: a read-only data folder, or a full disk. */
   readonly readOnly: boolean;
+  /** The disk holding the database is full: it is read from a copy in memory. */
+  readonly diskFull: boolean;
   /** What quick_check found wrong at open (or a later read or write), null when sound. */
   damage: string | null;
   /** How long the open's integrity check took, ms. */
@@ -238,20 +255,29 @@ export class Store {
   private constructor(
     file: string,
     db: Database.Database,
-    o: { readOnly: boolean; damage: string | null; checkMs: number; snapshot: string | null },
+    o: {
+      readOnly: boolean;
+      diskFull?: boolean;
+      damage: string | null;
+      checkMs: number;
+      snapshot: string | null;
+    },
   ) {
     this.file = file;
     this.db = db;
-    this.readOnly = o.readOnly;
+    this.readOnly = o.readOnly || Boolean(o.diskFull);
+    this.diskFull = Boolean(o.diskFull);
     this.damage = o.damage;
     this.checkMs = o.checkMs;
     this.snapshot = o.snapshot;
-    this.interruptedAtOpen = this.readOnly || this.damage ? [] : this.sweepInterrupted();
+    this.interruptedAtOpen = this.readOnly || this.damage ? [] : this.sweepOnOpen();
   }
 
   /**
    * Opens the database, creating and migrating it as needed. A read-only data folder opens
-   * for reading (a snapshot copy); a damaged file opens for reading, and refuses writes.
+   * for reading (a snapshot copy); a damaged file opens for reading, and refuses writes; on a
+   * full disk (no room for the -shm file, the backup or the migration), an existing database
+   * opens for reading from a copy in memory, migrated there, and refuses writes.
    */
   static open(file = defaultDbFile()): Store {
     const f = path.resolve(file);
@@ -282,26 +308,16 @@ export class Store {
         )
       );
     }
-    let check = { problem: null as string | null, ms: 0 };
+    let check: { problem: string | null; ms: number };
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('synchronous = NORMAL');
-      // The one rule for "this figure is an estimate", usable in SQL totals.
-      db.function('is_estimated_source', { deterministic: true }, (source: unknown) =>
-        isEstimatedSource(typeof source === 'string' ? source : null) ? 1 : 0,
-      );
-      // Damage found before anything is written: migrations included.
-      if (exists) check = quickCheck(db);
-      if (!check.problem)
-        migrate(db, SCHEMA_VERSION, {
-          backup: snapshot ? undefined : (from) => backupBeforeMigration(db, f, from),
-        });
+      check = prepareDb(db, exists, snapshot ? undefined : (from) => backupBeforeMigration(db, f, from));
       // Writes that bypass write() are refused by SQLite itself.
       if (readOnly || check.problem) db.pragma('query_only = ON');
     } catch (e) {
       db.close();
       if (snapshot) fs.rmSync(path.dirname(snapshot), { recursive: true, force: true });
+      if (exists && !snapshot && isDiskFull(e)) return Store.readInMemory(f);
       if ((e as Error).name === 'UserError') throw e;
       const mapped = sqliteUserError(e, f);
       if (mapped && mapped.code !== 'db-damaged') throw mapped;
@@ -312,6 +328,29 @@ export class Store {
       );
     }
     return new Store(f, db, { readOnly, damage: check.problem, checkMs: check.ms, snapshot });
+  }
+
+  /** The database read into memory (migrated there if it needs it), for a full disk. */
+  private static readInMemory(f: string): Store {
+    let db: Database.Database;
+    let check: { problem: string | null; ms: number };
+    try {
+      db = new Database(serializeForReading(f));
+      check = prepareDb(db, true);
+      db.pragma('query_only = ON');
+    } catch (e) {
+      if ((e as Error).name === 'UserError') throw e;
+      throw (
+        sqliteUserError(e, f) ?? diskFullError(f, `it could not be read either (${(e as Error).message})`)
+      );
+    }
+    return new Store(f, db, {
+      readOnly: true,
+      diskFull: true,
+      damage: check.problem,
+      checkMs: check.ms,
+      snapshot: null,
+    });
   }
 
   close(): void {
@@ -327,6 +366,7 @@ export class Store {
    * database; SQLite's refusals become errors that name the file and what to do.
    */
   write<T>(fn: () => T): T {
+    if (this.diskFull) throw diskFullError(this.file, 'nothing can be recorded until it has room');
     if (this.readOnly) throw readOnlyError(this.file);
     if (this.damage) throw damagedError(this.file, this.damage);
     try {
@@ -354,6 +394,16 @@ export class Store {
   /** Folder of the power trace files. */
   get traceDir(): string {
     return path.join(path.dirname(this.file), 'traces');
+  }
+
+  /** The sweep at open: on a disk too full to record it, the next open marks them. */
+  private sweepOnOpen(): number[] {
+    try {
+      return this.sweepInterrupted();
+    } catch (e) {
+      if ((e as UserError).code === 'db-full') return [];
+      throw e;
+    }
   }
 
   /** Marks runs whose owning process is gone as interrupted; returns their ids. */

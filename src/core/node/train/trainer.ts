@@ -7,7 +7,6 @@
 //   checkpoints/epoch-NNN/     model.json + weights.bin (tfjs-layers) + optimizer.bin + state.json
 //   latest.json, best.json     pointers to the newest and the best-validation checkpoint
 //   model/                     the best model, written when training ends (or is cancelled)
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from '../../common/api.ts';
 import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
@@ -18,7 +17,7 @@ import { describeBackend, initBackend } from '../engine/backend.ts';
 import { createTrainingEngine } from '../engine/training.ts';
 import type { TrainingEngine } from '../engine/training-engine.ts';
 import type { Augment } from '../engine/preprocess.ts';
-import { writeFileAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import { lockFolder } from '../fs/lock.ts';
 import {
   checkpointName,
@@ -28,6 +27,13 @@ import {
   type ResumeReport,
 } from './checkpoints.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
+import {
+  checkRunFolder,
+  legacyCheckpoint,
+  OPTIMIZER_BIN,
+  pruneCheckpoints,
+  STATE_JSON,
+} from './run-folder.ts';
 import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
@@ -260,9 +266,11 @@ export async function evaluate(
 /**
  * Trains in `opts.runDir`, holding the folder's lock throughout: a second process training
  * in the same folder is refused with the running pid (they would overwrite each other's
- * checkpoints and model).
+ * checkpoints and model). A folder that is neither new, empty nor a run folder is refused
+ * before anything is written (run-folder.ts).
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  await checkRunFolder(opts.runDir);
   const lock = await lockFolder(opts.runDir, 'training');
   try {
     return await trainLocked(opts);
@@ -507,24 +515,26 @@ async function saveCheckpoint(
   const name = checkpointName(epoch);
   const dir = path.join(runDir, name);
   const artifacts: ModelArtifacts = { ...template, weightData: pool.weights.slice().buffer };
-  await saveModelDir(dir, artifacts, meta);
-  await writeFileSynced(path.join(dir, 'optimizer.bin'), adam.serialize());
-  await writeFileSynced(path.join(dir, 'state.json'), JSON.stringify(state));
+  // A checkpoint folder no pointer names (a kill mid-write) is the run's own, whatever it holds.
+  await saveModelDir(dir, artifacts, meta, {
+    extra: [
+      { name: OPTIMIZER_BIN, data: adam.serialize() },
+      { name: STATE_JSON, data: JSON.stringify(state) },
+    ],
+    legacy: legacyCheckpoint,
+  });
   // The pointers move only once the checkpoint is complete on disk.
   if (best) await writeFileAtomic(path.join(runDir, 'best.json'), JSON.stringify({ epoch, dir: name }));
   await writeFileAtomic(path.join(runDir, 'latest.json'), JSON.stringify({ epoch, dir: name }));
-  await pruneCheckpoints(runDir);
+  await pruneUnpointed(runDir);
 }
 
 /** Keeps the checkpoints the pointers name; removes older ones and half-written leftovers. */
-async function pruneCheckpoints(runDir: string): Promise<void> {
+async function pruneUnpointed(runDir: string): Promise<void> {
   const keep = new Set<string>();
   for (const p of ['latest.json', 'best.json'] as const) {
     const ptr = await readPointer(runDir, p);
     if (ptr) keep.add(path.basename(ptr));
   }
-  const dir = path.join(runDir, 'checkpoints');
-  for (const entry of await fsp.readdir(dir)) {
-    if (!keep.has(entry)) await fsp.rm(path.join(dir, entry), { recursive: true, force: true });
-  }
+  await pruneCheckpoints(runDir, keep);
 }

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { REPAIR_NAME_RE } from '../../common/api.ts';
 import { isUserError, UserError } from '../../common/errors.ts';
-import { writeDirAtomic, writeFileSynced } from '../fs/atomic.ts';
+import { createDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { composedScores, type ComposeSource } from '../decompose/compose.ts';
 import type { ModuleSet } from '../decompose/decompose.ts';
@@ -155,7 +155,7 @@ export async function saveRepaired(
   );
   if (exists)
     throw new UserError(`${dir} exists already.`, 'Choose another name, or delete that folder.', 'usage');
-  await writeDirAtomic(dir, async (tmp) => {
+  await createDirAtomic(dir, async (tmp) => {
     const parts: Manifest['parts'] = [];
     for (let i = 0; i < p.parts.length; i++) {
       const part = p.parts[i]!;
