@@ -55,7 +55,7 @@ function legacyModelFiles(extra: string[]): LegacyFiles {
   return async (dir) => {
     const text = await readRegularText(path.join(dir, MODEL_JSON), { maxBytes: TEXT_MAX }).catch(() => null);
     if (text === null) return null;
-    let json: { convertedBy?: unknown } | null = null;
+    let json: { convertedBy?: unknown } | null;
     try {
       json = JSON.parse(text) as { convertedBy?: unknown };
     } catch {
