@@ -5,6 +5,7 @@ import { modelDataset, openModel, recordRun } from '../models.ts';
 import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from '../options.ts';
 import path from 'node:path';
 import { EXIT, fmtPct, fmtSeconds, info, printJson } from '../output.ts';
+import { CLASS_INDEX, parseBounded } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
 import {
   composedAccuracy,
@@ -69,8 +70,8 @@ ${ENERGY_USAGE}
       } else if (!runDir.includes(path.sep)) runDir = path.join(m.dir, 'modules', runDir);
       const set = await loadModuleSet(runDir, { parentHash: m.plan.hash });
       const classes = (v.classes as string | undefined)?.split(',').map((s) => {
-        const n = Number(s);
-        if (!Number.isInteger(n) || n < 0 || n >= m.plan.classes)
+        const n = parseBounded(s, CLASS_INDEX);
+        if (n === null || n >= m.plan.classes)
           throw new UserError(
             `--classes: "${s}" is not a class index.`,
             `Use indices from 0 to ${m.plan.classes - 1}.`,

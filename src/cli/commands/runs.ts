@@ -1,7 +1,8 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, intOption, openStore } from '../options.ts';
+import { DB_OPTIONS, DB_USAGE, numberOption, openStore } from '../options.ts';
+import { ROW_ID, ROW_LIMIT, parseBounded } from '../../core/common/bounds.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
@@ -56,8 +57,8 @@ ${DB_USAGE}
     const store = openStore(v);
     try {
       if (positionals[0] === 'show') {
-        const id = Number(positionals[1]);
-        const run = Number.isInteger(id) ? store.getRun(id) : null;
+        const id = parseBounded(positionals[1] ?? '', ROW_ID);
+        const run = id === null ? null : store.getRun(id);
         if (!run)
           throw new UserError(
             `No run ${positionals[1] ?? '(missing ID)'} in ${store.file}.`,
@@ -102,7 +103,7 @@ ${DB_USAGE}
       const runs = store.listRuns({
         kind: v.kind as string | undefined,
         status: v.status as string | undefined,
-        limit: intOption(v, 'limit', 50, 1),
+        limit: numberOption(v, 'limit', ROW_LIMIT, 50),
       });
       if (json) printJson({ db: store.file, runs });
       else if (!runs.length) info(`no runs recorded in ${store.file} yet`);
