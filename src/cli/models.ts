@@ -168,7 +168,7 @@ export async function modelDataset(
     quiet,
     m.meta?.grey?.fit,
   );
-  checkModelData(data, m);
+  for (const w of checkModelData(data, m)) info(`warning: ${w}`);
   return data;
 }
 

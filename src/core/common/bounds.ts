@@ -65,11 +65,17 @@ export const DELTA = real(0, 1000);
 export const FAULT_FRACTION = real(0.05, 1);
 
 /**
- * The side of a model's square input and of the images a dataset is decoded to (--size). One
+ * The largest side of a model's input and of the images a dataset is decoded to. One
  * 1024x1024 RGB image is 3 MiB as bytes and 12 MiB as floats; beyond that a ResNet's
  * activations alone outgrow a workstation, and no dataset we read is larger.
  */
-export const IMAGE_SIDE = whole(8, 1024);
+export const MAX_IMAGE_SIDE = 1024;
+/** The side images are decoded to (--size). */
+export const IMAGE_SIDE = whole(8, MAX_IMAGE_SIDE);
+/** Each side of a model's input (any model read: ours, or one given to us). */
+export const INPUT_SIDE = whole(1, MAX_IMAGE_SIDE);
+/** A model input's channels (grey, RGB, RGBA; Decomposer itself feeds RGB). */
+export const INPUT_CHANNELS = whole(1, 4);
 
 /** Idle power is measured for at most an hour before a run (0 skips it). */
 export const IDLE_SECONDS = real(0, 3600);
