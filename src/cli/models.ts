@@ -34,6 +34,7 @@ import {
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   engineSettings,
+  idleSecondsOption,
   inferenceOption,
   numberOption,
   withMeasureContext,
@@ -79,6 +80,9 @@ export function decomposeSettings(
   opts: { allPoints?: boolean } = {},
 ): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> &
   Pick<DecomposeOptions, 'points' | 'variants'> {
+  // Checked with the rest before a model or dataset is read (openModel reads --inference).
+  inferenceOption(v);
+  idleSecondsOption(v);
   // Table 1 (opts.allPoints) also takes lists: --point all, --rule prose,algorithm2 and
   // --delta 0.5,0.1 (every rule at every δ).
   const list = (key: string): string[] | undefined =>

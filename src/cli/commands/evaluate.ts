@@ -2,7 +2,14 @@
 // highest concerned probability wins) and compare with the model.
 import type { Command, Values } from '../command.ts';
 import { modelDataset, openModel, recordRun } from '../models.ts';
-import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from '../options.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  engineSettings,
+  idleSecondsOption,
+  inferenceOption,
+} from '../options.ts';
 import path from 'node:path';
 import { EXIT, fmtPct, fmtSeconds, info, printJson } from '../output.ts';
 import { CLASS_INDEX, parseBounded } from '../../core/common/bounds.ts';
@@ -54,6 +61,10 @@ ${ENERGY_USAGE}
   },
   async run(v) {
     const json = Boolean(v.json);
+    // Checked before a model or dataset is read.
+    engineSettings(v);
+    inferenceOption(v);
+    idleSecondsOption(v);
     if (typeof v.model === 'string' && (await isRepairedDir(v.model))) return evaluateRepaired(v, json);
     const m = await openModel(v);
     try {
@@ -159,9 +170,7 @@ interface PairHistory {
 /** A repaired classifier (the wizard's) on its dataset's test set, recorded as an evaluate run. */
 async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
   const dir = path.resolve(v.model as string);
-  const loaded = await loadRepaired(dir, {
-    engine: (v.inference as 'auto' | 'onnxruntime' | 'tfjs' | undefined) ?? 'auto',
-  });
+  const loaded = await loadRepaired(dir, { engine: inferenceOption(v) });
   try {
     const p = loaded.pipeline;
     const h = (loaded.history ?? {}) as PairHistory;

@@ -12,13 +12,7 @@ import {
   readModel,
   writeJson,
 } from '../models.ts';
-import {
-  engineSettings,
-  idleSecondsOption,
-  inferenceOption,
-  numberOption,
-  withMeasureContext,
-} from '../options.ts';
+import { engineSettings, inferenceOption, numberOption, withMeasureContext } from '../options.ts';
 import { EXIT, info, interruptSignal, printJson } from '../output.ts';
 import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
 import {
@@ -111,7 +105,6 @@ ${GRID_USAGE}`,
       );
     const settings = decomposeSettings(v, { allPoints: true });
     const inference = inferenceOption(v);
-    idleSecondsOption(v);
     const m = await readModel(v);
     const data = await modelDataset(v, m, json);
     const rec = await withMeasureContext(v, { quiet: json }, (ctx) =>
@@ -177,7 +170,6 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
   const baselinePatience = numberOption(v, 'baseline-patience', PATIENCE);
   const baselineDepth = numberOption(v, 'baseline-depth', DEPTH);
   const batchSize = numberOption(v, 'batch', BATCH_SIZE, 32);
-  idleSecondsOption(v);
   const a = await openModel(v);
   const models = [{ dir: a.dir, data: await modelDataset(v, a, json), depth: a.meta?.depth ?? 20 }];
   await a.engine.close();
