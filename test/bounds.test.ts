@@ -37,12 +37,12 @@ const call = async (method: string, ...args: unknown[]) => {
   });
   return {
     status: r.status,
-    body: (await r.json()) as { ok: boolean; value?: any; error?: { message: string } },
+    body: (await r.json()) as { ok: boolean; value?: Record<string, unknown>; error?: { message: string } },
   };
 };
 
 test('settings out of their bounds are refused and the stored value kept: a PUE of 1e308, an idle time past a timer, more workers than the machine takes', async () => {
-  const before = (await call('getSettings')).body.value;
+  const before = (await call('getSettings')).body.value!;
   const cases: [string, unknown, RegExp][] = [
     ['pue', 1e308, /pue must be a number from 1 to 5/],
     ['intensity', 1e6, /intensity must be a number from 0 to 10/],
@@ -59,12 +59,12 @@ test('settings out of their bounds are refused and the stored value kept: a PUE 
     assert.ok(r.status >= 400 && r.status < 500, `${key}: ${r.status}`);
     assert.match(`${r.body.error?.message}`, message);
   }
-  const after = (await call('getSettings')).body.value;
+  const after = (await call('getSettings')).body.value!;
   for (const [key] of cases) assert.equal(after[key], before[key], key);
   // In range, they are stored.
-  assert.equal((await call('setSetting', 'pue', 1.2)).body.value.pue, 1.2);
-  assert.equal((await call('setSetting', 'idleSeconds', 3600)).body.value.idleSeconds, 3600);
-  assert.equal((await call('setSetting', 'idleSeconds', 0)).body.value.idleSeconds, 0);
+  assert.equal((await call('setSetting', 'pue', 1.2)).body.value?.pue, 1.2);
+  assert.equal((await call('setSetting', 'idleSeconds', 3600)).body.value?.idleSeconds, 3600);
+  assert.equal((await call('setSetting', 'idleSeconds', 0)).body.value?.idleSeconds, 0);
 });
 
 test('a training on a dataset id nothing here knows is refused by the call: no job is started, no failed run left on Home', async () => {
