@@ -26,6 +26,7 @@ import {
   parseBounded,
 } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { didYouMean } from '../../core/common/suggest.ts';
 import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
 import { runGrid, type GridSpec } from '../../core/node/workflows/grid.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
@@ -93,7 +94,7 @@ ${GRID_USAGE}`,
     if (positionals[0] === 'reuse' || positionals[0] === 'replace') return gridCommand(positionals[0], v);
     if (positionals[0] !== 'decomposition')
       throw new UserError(
-        `Unknown experiment "${positionals[0] ?? ''}".`,
+        `Unknown experiment "${positionals[0] ?? ''}".${didYouMean(positionals[0] ?? '', ['decomposition', 'reuse', 'replace'])}`,
         'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );

@@ -3,6 +3,7 @@
 import type { Command } from '../command.ts';
 import { DB_OPTIONS, DB_USAGE, numberOption, openStore } from '../options.ts';
 import { ROW_ID, ROW_LIMIT, parseBounded } from '../../core/common/bounds.ts';
+import { didYouMean } from '../../core/common/suggest.ts';
 import { EXIT, info, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
@@ -54,6 +55,14 @@ ${DB_USAGE}
   },
   async run(v, positionals) {
     const json = Boolean(v.json);
+    // Checked before the store is opened (which would make the data folder).
+    if (positionals.length && positionals[0] !== 'show')
+      throw new UserError(
+        `Unknown runs subcommand "${positionals[0]}".${didYouMean(positionals[0]!, ['show'])}`,
+        'Use decomposer runs, or decomposer runs show ID.',
+        'usage',
+      );
+    const limit = numberOption(v, 'limit', ROW_LIMIT, 50);
     const store = openStore(v);
     try {
       if (positionals[0] === 'show') {
@@ -94,16 +103,10 @@ ${DB_USAGE}
         }
         return EXIT.ok;
       }
-      if (positionals.length)
-        throw new UserError(
-          `Unknown runs subcommand "${positionals[0]}".`,
-          'Use decomposer runs, or decomposer runs show ID.',
-          'usage',
-        );
       const runs = store.listRuns({
         kind: v.kind as string | undefined,
         status: v.status as string | undefined,
-        limit: numberOption(v, 'limit', ROW_LIMIT, 50),
+        limit,
       });
       if (json) printJson({ db: store.file, runs });
       else if (!runs.length) info(`no runs recorded in ${store.file} yet`);
