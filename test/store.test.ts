@@ -241,7 +241,7 @@ test('settings: defaults, stored values, validation, environment and overrides',
     writeSetting(s, 'pue', 1.2);
     writeSetting(s, 'idleSeconds', '3');
     assert.throws(() => writeSetting(s, 'pue', 'abc'), /must be a number/);
-    assert.throws(() => writeSetting(s, 'sampleIntervalMs', 1), /between 10 and 60000/);
+    assert.throws(() => writeSetting(s, 'sampleIntervalMs', 1), /a number from 10 to 60,000/);
     assert.equal(readSettings(s).pue, 1.2);
     assert.equal(readSettings(s).idleSeconds, 3);
     const e = effectiveSettings(

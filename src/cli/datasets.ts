@@ -4,10 +4,14 @@
 // and "A+B+..." for one dataset made of several (the classes of A, then those of B, ...),
 // e.g. tinyimagenet:PATH+folder:PATH.
 import type { DatasetSpec, EmnistSplit, GreyFit, MnistFamily } from '../core/common/dataset.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../core/common/errors.ts';
+import { didYouMean } from '../core/common/suggest.ts';
 import { combineSpecs, type PartSpec } from '../core/node/data/combined.ts';
+import { KNOWN_DOWNLOADS } from '../core/node/data/download.ts';
 import { EMNIST_SPLITS, findMnist, MNIST_FAMILIES, mnistNotFound } from '../core/node/data/mnist.ts';
-import { dataHome } from '../core/node/paths.ts';
+import { dataHome, downloadsDir } from '../core/node/paths.ts';
 
 export const DATASET_HELP =
   'shapes | textures (embedded, offline) | cifar10:PATH | cifar100:PATH | tinyimagenet:PATH | folder:PATH | ' +
@@ -65,17 +69,58 @@ function mnistName(kind: string): { family: MnistFamily; split?: EmnistSplit } |
   return null;
 }
 
+/** What a mistyped or unknown dataset name is told: the names, in one short line. */
+const DATASET_NAMES =
+  'shapes, textures (embedded), mnist, fashion-mnist, kmnist, emnist[-SPLIT], cifar10, cifar100, tinyimagenet, folder:PATH, or A+B';
+
+function unknownDataset(arg: string, kind: string): UserError {
+  // In "shapes+texturs" the part that is not a name is the one to point at.
+  const part = kind.split('+').find((k) => !NAMES.includes(k)) ?? kind;
+  const where = part === arg ? '' : ` in "${arg}"`;
+  return new UserError(
+    `Unknown dataset "${part}"${where}.${didYouMean(part, NAMES, (n) => `"${n}"`)}`,
+    `Datasets: ${DATASET_NAMES} (decomposer train --help says more).`,
+    'bad-dataset',
+  );
+}
+
+/** Where `decomposer download NAME` leaves a dataset read without a path, when it is there. */
+function downloaded(kind: 'cifar10' | 'cifar100' | 'tinyimagenet', home: string): string | null {
+  const file = kind === 'tinyimagenet' ? 'tiny-imagenet-200' : KNOWN_DOWNLOADS[kind].fileName;
+  const found = [path.join(downloadsDir(home), file), path.join(home, 'datasets', file)];
+  return found.find((f) => existsSync(f)) ?? null;
+}
+
+function needsPath(kind: 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder', home: string): UserError {
+  if (kind === 'folder')
+    return new UserError(
+      'A folder dataset needs its path.',
+      'Write it as folder:PATH, PATH holding one sub-folder of images per class.',
+      'bad-dataset',
+    );
+  const title = KNOWN_DOWNLOADS[kind].title;
+  const after =
+    kind === 'tinyimagenet'
+      ? `extract tiny-imagenet-200.zip in ${downloadsDir(home)}, then --dataset tinyimagenet finds it`
+      : `then --dataset ${kind} finds it`;
+  return new UserError(
+    `${title} is not on this machine (looked in ${downloadsDir(home)} and ${path.join(home, 'datasets')}).`,
+    `Run \`decomposer download ${kind}\` (${after}), or give its path as ${kind}:PATH.`,
+    'not-found',
+  );
+}
+
 function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): PartSpec {
   const i = arg.indexOf(':');
   const kind = i < 0 ? arg : arg.slice(0, i);
   const p = i < 0 ? '' : arg.slice(i + 1);
+  const home = opts.home ?? dataHome(process.env.DECOMPOSER_HOME);
   const grey = mnistName(kind);
   if (grey) {
     // Padding fits 28x28 on the default 32x32 canvas; other sizes are scaled unless told.
     const fit = opts.fit ?? (size === 32 ? 'pad' : 'resize');
     const split = grey.family === 'emnist' ? { split: grey.split ?? 'balanced' } : {};
     if (p) return { kind: 'mnist', family: grey.family, path: p, ...split, size, fit };
-    const home = opts.home ?? dataHome(process.env.DECOMPOSER_HOME);
     const found = findMnist(grey.family, home, { ...split, size, fit });
     if (!found) throw mnistNotFound(grey.family, home);
     return found;
@@ -89,23 +134,18 @@ function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): 
       );
     return { kind: 'synthetic', name: kind === 'textures' ? 'textures' : 'shapes', size, seed };
   }
-  if (!p)
-    throw new UserError(
-      `Dataset "${arg}" needs a path.`,
-      `Write it as ${kind}:PATH (${DATASET_HELP}).`,
-      'bad-dataset',
-    );
-  switch (kind) {
+  if (!NAMES.includes(kind)) throw unknownDataset(arg, kind);
+  const named =
+    kind === 'imagenet200' ? 'tinyimagenet' : (kind as 'cifar10' | 'cifar100' | 'tinyimagenet' | 'folder');
+  const at = p || (named === 'folder' ? null : downloaded(named, home));
+  if (!at) throw needsPath(named, home);
+  switch (named) {
     case 'cifar10':
-      return { kind: 'cifar10', path: p };
     case 'cifar100':
-      return { kind: 'cifar100', path: p };
+      return { kind: named, path: at };
     case 'tinyimagenet':
-    case 'imagenet200':
-      return { kind: 'tinyimagenet', path: p };
+      return { kind: 'tinyimagenet', path: at };
     case 'folder':
-      return { kind: 'folder', path: p, size, seed };
-    default:
-      throw new UserError(`Unknown dataset "${arg}".`, `Use one of: ${DATASET_HELP}.`, 'bad-dataset');
+      return { kind: 'folder', path: at, size, seed };
   }
 }

@@ -1,10 +1,10 @@
 // The `decomposer` command: a thin Node shell over the core.
-import { parseArgs } from 'node:util';
 import { UserError } from '../core/common/errors.ts';
+import { didYouMean } from '../core/common/suggest.ts';
 import { parseInferenceEngine, setDefaultInferenceEngine } from '../core/node/inference/index.ts';
 import { EXIT, reportError } from './output.ts';
 import { COMMANDS as commands } from './commands/index.ts';
-import { COMMON_OPTIONS, type Values } from './command.ts';
+import { parseOptions, type Values } from './command.ts';
 
 function topHelp(): string {
   return [
@@ -27,24 +27,26 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   const json = rest.includes('--json');
-  if (!cmd)
+  if (!cmd) {
+    const close = didYouMean(
+      name,
+      commands.map((c) => c.name),
+      (c) => `"decomposer ${c}"`,
+    );
     return reportError(
-      new UserError(`Unknown command "${name}".`, `Run decomposer --help to see the commands.`, 'usage'),
+      new UserError(
+        `Unknown command "${name}".${close}`,
+        `Run decomposer --help to see the commands.`,
+        'usage',
+      ),
       json,
     );
+  }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...COMMON_OPTIONS, ...cmd.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseOptions(cmd, rest);
   } catch (e) {
-    return reportError(
-      new UserError((e as Error).message, `Run decomposer ${cmd.name} --help.`, 'usage'),
-      json,
-    );
+    return reportError(e, json);
   }
   if (parsed.values.help) {
     process.stdout.write(`${cmd.usage}\n`);

@@ -3,7 +3,8 @@
 // named on the command line with progress lines, the decomposition options, and a recorded run.
 import type { ModelMeta } from '../core/node/models/io.ts';
 import { readModelDir } from '../core/node/models/io.ts';
-import type { GreyFit, GreyInput, LoadedDataset } from '../core/common/dataset.ts';
+import type { DatasetSpec, GreyFit, GreyInput, LoadedDataset } from '../core/common/dataset.ts';
+import { DELTA, SAMPLE_PER_CLASS, SEED, UNCONCERNED, parseBounded } from '../core/common/bounds.ts';
 import { UserError } from '../core/common/errors.ts';
 import { loadDataset } from '../core/node/data/index.ts';
 import {
@@ -33,8 +34,9 @@ import {
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   engineSettings,
+  idleSecondsOption,
   inferenceOption,
-  intOption,
+  numberOption,
   withMeasureContext,
 } from './options.ts';
 import { info, stageProgress } from './output.ts';
@@ -78,6 +80,9 @@ export function decomposeSettings(
   opts: { allPoints?: boolean } = {},
 ): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> &
   Pick<DecomposeOptions, 'points' | 'variants'> {
+  // Checked with the rest before a model or dataset is read (openModel reads --inference).
+  inferenceOption(v);
+  idleSecondsOption(v);
   // Table 1 (opts.allPoints) also takes lists: --point all, --rule prose,algorithm2 and
   // --delta 0.5,0.1 (every rule at every δ).
   const list = (key: string): string[] | undefined =>
@@ -91,11 +96,11 @@ export function decomposeSettings(
     if (!BLN_RULES.includes(r))
       throw new UserError(`Unknown rule "${r}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
   const deltas = (list('delta') ?? [String(DEFAULT_DELTA)]).map((d) => {
-    const x = Number(d);
-    if (!d || !Number.isFinite(x) || x < 0)
+    const x = parseBounded(d, DELTA);
+    if (x === null)
       throw new UserError(
-        `--delta ${d} is not a threshold.`,
-        'Give a number >= 0, e.g. --delta 0.5.',
+        `--delta ${d} is not a threshold: δ must be ${DELTA.rule}.`,
+        'Give a number, e.g. --delta 0.5.',
         'usage',
       );
     return x;
@@ -115,17 +120,17 @@ export function decomposeSettings(
       'usage',
     );
   const point = all ? DEFAULT_POINT : (asked as DecompositionPoint);
-  const perClass = intOption(v, 'per-class', 1000, 1);
+  const perClass = numberOption(v, 'per-class', SAMPLE_PER_CLASS, 1000);
   const variants = rules.flatMap((rule) => deltas.map((delta) => ({ rule, delta })));
   return {
     perClass,
-    unconcerned: intOption(v, 'unconcerned', perClass, 0),
+    unconcerned: numberOption(v, 'unconcerned', UNCONCERNED, perClass),
     delta: deltas[0]!,
     rule: rules[0]!,
     point,
     ...(all ? { points: [...POINTS] } : {}),
     ...(variants.length > 1 ? { variants } : {}),
-    seed: intOption(v, 'seed', 1),
+    seed: numberOption(v, 'seed', SEED, 1),
   };
 }
 
@@ -165,7 +170,7 @@ export async function modelDataset(
     eng.home,
     m.meta?.grey?.fit,
   );
-  checkModelData(data, m);
+  for (const w of checkModelData(data, m)) info(`warning: ${w}`);
   return data;
 }
 
@@ -185,6 +190,28 @@ export function recordRun<T>(
   );
 }
 
+/** A dataset named on the command line, checked (names, paths found) before anything is read. */
+export function parseDatasetOption(
+  arg: string,
+  size: number,
+  seed: number,
+  home: string,
+  fit?: GreyFit,
+): DatasetSpec {
+  return parseDatasetArg(arg, size, seed, { home, fit });
+}
+
+/** Loads a dataset with progress lines on stderr and its warnings. */
+export async function loadSpecWithProgress(spec: DatasetSpec, home: string): Promise<LoadedDataset> {
+  const show = stageProgress();
+  const data = await loadDataset(spec, {
+    cacheDir: cacheDir(home),
+    onProgress: (p) => show(p.fraction, p.stage),
+  });
+  for (const w of data.info.warnings ?? []) info(`warning: ${w}`);
+  return data;
+}
+
 export async function loadDatasetWithProgress(
   arg: string,
   size: number,
@@ -192,14 +219,7 @@ export async function loadDatasetWithProgress(
   home: string,
   fit?: GreyFit,
 ): Promise<LoadedDataset> {
-  const spec = parseDatasetArg(arg, size, seed, { home, fit });
-  const show = stageProgress();
-  const data = await loadDataset(spec, {
-    cacheDir: cacheDir(home),
-    onProgress: (p) => show(p.fraction, p.stage),
-  });
-  for (const w of (data.info as { warnings?: string[] }).warnings ?? []) info(`warning: ${w}`);
-  return data;
+  return loadSpecWithProgress(parseDatasetOption(arg, size, seed, home, fit), home);
 }
 
 /** Writes a JSON result next to the modules (atomically). */

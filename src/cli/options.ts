@@ -2,9 +2,11 @@
 // workers, data folder), the run store and the energy settings, and the context every
 // measured run of a command is recorded in.
 import type { BackendName } from '../core/common/api.ts';
+import { IDLE_SECONDS, parseBounded, type Bound } from '../core/common/bounds.ts';
 import { UserError } from '../core/common/errors.ts';
+import { parseInferenceEngine, type InferenceEngineName } from '../core/node/inference/index.ts';
 import { parseBackendName } from '../core/node/engine/backend.ts';
-import { parseTrainingDevice, setDefaultTrainingDevice } from '../core/node/engine/training.ts';
+import { parseTrainingDevice, setDefaultTrainingDevice, workersHere } from '../core/node/engine/training.ts';
 import type { MeasureContext } from '../core/node/measure/measured.ts';
 import { dataHome } from '../core/node/paths.ts';
 import { effectiveSettings } from '../core/node/store/settings.ts';
@@ -23,7 +25,7 @@ export const ENGINE_OPTIONS = {
 export const ENGINE_USAGE = `  --backend NAME      auto (default) | onnxruntime | tensorflow | wasm | cpu  (also DECOMPOSER_BACKEND)
   --device NAME       onnxruntime's device: cpu (default) | gpu | auto (GPU where its
                       provider starts, else CPU with the reason; also DECOMPOSER_DEVICE)
-  --workers N         engine worker threads (default: one per core; 0 = none)
+  --workers N         engine worker threads (default: one per core; 0 = none; at most 4 per core)
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
   --json              print one JSON object as the result
   -h, --help          this help`;
@@ -34,8 +36,8 @@ export const ENERGY_OPTIONS = {
   db: { type: 'string' },
 } as const;
 
-export const ENERGY_USAGE = `  --idle-seconds N    measure idle power for N s before the run and subtract it
-                      (default 10, a setting; 0 skips it, with a warning)
+export const ENERGY_USAGE = `  --idle-seconds N    measure idle power for N s (${IDLE_SECONDS.range}) before the run and subtract
+                      it (default 10, a setting; 0 skips it, with a warning)
   --db FILE           the run database (default <home>/decomposer.db)`;
 
 /** The run store's options, for commands that only read it. */
@@ -47,28 +49,26 @@ export const DB_OPTIONS = {
 export const DB_USAGE = `  --db FILE           the run database (default <home>/decomposer.db)
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)`;
 
-/** Reads an integer option, with a clear message when it is not one. */
-export function intOption(values: Record<string, unknown>, key: string, fallback: number, min = 0): number {
-  const v = values[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
+/**
+ * A number option within its bound (core/common/bounds.ts, the same the API and the settings
+ * use), read as a plain decimal; one message saying the rule when it is not. Undefined when
+ * the option is not given and there is no fallback.
+ */
+export function numberOption(values: Values, key: string, bound: Bound): number | undefined;
+export function numberOption(values: Values, key: string, bound: Bound, fallback: number): number;
+export function numberOption(
+  values: Values,
+  key: string,
+  bound: Bound,
+  fallback?: number,
+): number | undefined {
+  const given = values[key];
+  if (given === undefined) return fallback;
+  const n = parseBounded(String(given), bound);
+  if (n === null)
     throw new UserError(
-      `--${key} must be a whole number >= ${min}, not "${v}".`,
-      `Run with --help to see the options.`,
-      'usage',
-    );
-  return n;
-}
-
-export function numberOption(values: Record<string, unknown>, key: string, fallback: number): number {
-  const v = values[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new UserError(
-      `--${key} must be a number, not "${v}".`,
-      `Run with --help to see the options.`,
+      `--${key} must be ${bound.rule}, not ${JSON.stringify(String(given).slice(0, 40))}.`,
+      `See --help for what --${key} sets.`,
       'usage',
     );
   return n;
@@ -87,7 +87,7 @@ export function engineSettings(v: Values): EngineSettings {
   );
   return {
     backend: parseBackendName((v.backend as string | undefined) ?? process.env.DECOMPOSER_BACKEND),
-    workers: v.workers === undefined ? undefined : intOption(v, 'workers', 0, 0),
+    workers: numberOption(v, 'workers', workersHere()),
     home: homeOption(v),
   };
 }
@@ -97,8 +97,9 @@ export function homeOption(v: Values): string {
   return dataHome((v.home as string | undefined) ?? process.env.DECOMPOSER_HOME);
 }
 
-export function inferenceOption(v: Values): 'auto' | 'onnxruntime' | 'tfjs' {
-  return (v.inference as 'auto' | 'onnxruntime' | 'tfjs' | undefined) ?? 'auto';
+/** --inference, checked: auto (default), onnxruntime or tfjs. */
+export function inferenceOption(v: Values): 'auto' | InferenceEngineName {
+  return parseInferenceEngine(v.inference as string | undefined) ?? 'auto';
 }
 
 /** The run database: --db, else the data folder's. */
@@ -111,6 +112,11 @@ export function openStore(v: Values): Store {
   return Store.open(dbFile(v));
 }
 
+/** --idle-seconds (over the stored setting), checked with the setting's own bound. */
+export function idleSecondsOption(v: Values): number | undefined {
+  return numberOption(v, 'idle-seconds', IDLE_SECONDS);
+}
+
 /**
  * Runs `work` with the run store (--db) and the settings in force (--idle-seconds over the
  * stored ones), as the context its measured runs are recorded in. The recorder's lines and
@@ -121,11 +127,10 @@ export async function withMeasureContext<T>(
   o: { signal?: AbortSignal },
   work: (ctx: MeasureContext) => Promise<T>,
 ): Promise<T> {
+  const idleSeconds = idleSecondsOption(v); // refused before the store is opened
   const store = Store.open(dbFile(v));
   try {
-    const settings = effectiveSettings(store, {
-      idleSeconds: v['idle-seconds'] === undefined ? undefined : intOption(v, 'idle-seconds', 10, 0),
-    });
+    const settings = effectiveSettings(store, { idleSeconds });
     return await work({ store, settings, signal: o.signal, onInfo: info, onTraining: trainReporter() });
   } finally {
     store.close();

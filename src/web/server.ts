@@ -10,7 +10,9 @@ import path from 'node:path';
 import { checkCall, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
 import { describeError, isUserError, UserError } from '../core/common/errors.ts';
+import { PORT, parseBounded } from '../core/common/bounds.ts';
 import { appFile, CONTENT_SECURITY_POLICY, contentType } from '../app-shell/static.ts';
+import { buildDir, ensureUiBuilt } from './build.ts';
 
 export interface WebShellOptions {
   /** Only loopback is allowed; default 127.0.0.1. */
@@ -408,8 +410,17 @@ export async function serveMain(args: readonly string[]): Promise<number> {
         throw new UserError(`${a} needs a value.`, 'See `decomposer serve --help`.', 'bad-args');
       return v;
     };
-    if (a === '--port' || a.startsWith('--port=')) port = Number(value());
-    else if (a === '--backend' || a.startsWith('--backend=')) backend = value();
+    if (a === '--port' || a.startsWith('--port=')) {
+      const given = value();
+      const n = parseBounded(given, PORT);
+      if (n === null)
+        throw new UserError(
+          `--port must be ${PORT.rule}, not "${given}".`,
+          'Use 0 for any free port.',
+          'bad-args',
+        );
+      port = n;
+    } else if (a === '--backend' || a.startsWith('--backend=')) backend = value();
     else if (a === '--help' || a === '-h') {
       console.log(
         'Usage: decomposer serve [--port N] [--backend auto|onnxruntime|tensorflow|wasm|cpu]\nServes the app to a browser on 127.0.0.1, protected by a token in the printed URL.',
@@ -422,12 +433,15 @@ export async function serveMain(args: readonly string[]): Promise<number> {
         'bad-args',
       );
   }
+  const forced = parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND);
+  // A checkout without a build builds it, as `npm start` does.
+  const rendererDir = ensureUiBuilt(buildDir(), (line) => console.error(line));
   const api = createCoreApi({
-    backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND),
+    backend: forced,
     inference: parseInferenceEngine(process.env.DECOMPOSER_INFERENCE),
     home: process.env.DECOMPOSER_HOME,
   });
-  const shell = await startWebShell({ port, api });
+  const shell = await startWebShell({ port, api, rendererDir });
   console.log(`Decomposer is served at ${shell.url}`);
   console.log('Open it in a browser on this machine. Press Ctrl+C to stop.');
   await new Promise<void>((resolve) => {

@@ -2,7 +2,8 @@
 // with the worker pool and without, side by side with PyTorch when it is installed (ratios
 // measured in the same run; the machine is too noisy to compare absolute times across runs).
 import type { Command } from '../command.ts';
-import { dbFile, engineSettings, intOption, numberOption } from '../options.ts';
+import { dbFile, engineSettings, numberOption } from '../options.ts';
+import { BATCH_SIZE, BENCH_SECONDS, DEPTH, IMAGE_SIDE, SAMPLE_PER_CLASS } from '../../core/common/bounds.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { existsSync } from 'node:fs';
@@ -365,10 +366,11 @@ else was running: quote it with any figure).
   },
   async run(v) {
     const json = Boolean(v.json);
-    const depth = intOption(v, 'depth', 20, 8);
-    const size = intOption(v, 'size', 32, 8);
-    const batch = intOption(v, 'batch', 64, 1);
-    const seconds = numberOption(v, 'seconds', 5);
+    const depth = numberOption(v, 'depth', DEPTH, 20);
+    const size = numberOption(v, 'size', IMAGE_SIDE, 32);
+    const batch = numberOption(v, 'batch', BATCH_SIZE, 64);
+    const seconds = numberOption(v, 'seconds', BENCH_SECONDS, 5);
+    const perClass = numberOption(v, 'per-class', SAMPLE_PER_CLASS, 1000);
     const workers = engineSettings(v).workers ?? defaultWorkerCount();
     const backends = v.backends
       ? String(v.backends)
@@ -639,7 +641,6 @@ else was running: quote it with any figure).
         // Decomposing all modules of a 10-class ResNet (per class: N concerned + N unconcerned
         // observations) against one training epoch on the same images, at the training rate
         // measured above in this run; then composed evaluation of all modules on the test set.
-        const perClass = intOption(v, 'per-class', 1000, 1);
         const data = generateSynthetic('shapes', size === 64 ? 64 : 32, {
           trainPerClass: perClass,
           testPerClass: 100,

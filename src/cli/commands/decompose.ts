@@ -38,6 +38,9 @@ import {
 import { planModel } from '../../core/node/inference/index.ts';
 import { DEFAULT_PREPROCESS, readModelDir } from '../../core/node/models/io.ts';
 
+/** The RUN that names the newest saved module set (--export latest, --export-onnx latest). */
+const LATEST = 'latest';
+
 export const decomposeCommand: Command = {
   name: 'decompose',
   summary: 'decompose a trained model into one module per class (saved next to the model)',
@@ -51,12 +54,14 @@ them in <model>/modules/<run-id>/ (manifest.json + modules.bin).
   --approach A        CI+TI+MC | CI+TI+MC-BLN (default) | CI+TI+MC-BLN+MC-BI (or mc, bln, bi)
 ${DECOMPOSE_USAGE}
   --list              list the saved module sets of the model
-  --export RUN        print the removed positions of every module of a saved set (JSON)
+  --export RUN        print the removed positions of every module of a saved set (JSON); RUN is
+                      an id from --list, or latest for the newest set
   --export-onnx RUN OUTDIR
-                      write each module of a saved set as a standalone ONNX model (masks and
-                      two-node head baked in, preprocessing inside, uint8 RGB input, one
-                      output: the concerned probability) and composed.onnx with all of them
-                      (each module's probability; the argmax is the composed prediction)
+                      write each module of a saved set (RUN as for --export) as a standalone
+                      ONNX model (masks and two-node head baked in, preprocessing inside,
+                      uint8 RGB input, one output: the concerned probability) and
+                      composed.onnx with all of them (each module's probability; the argmax
+                      is the composed prediction)
   --delete RUN        delete a saved module set`,
   options: {
     ...DECOMPOSE_OPTIONS,
@@ -71,8 +76,21 @@ ${DECOMPOSE_USAGE}
     if (v.list || v.export || v.delete || v['export-onnx']) {
       const dir = v.model as string | undefined;
       if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
-      const runDir = (r: string) =>
+      const read = await readModelDir(dir); // a file or a folder without a model is named first
+      const named = (r: string) =>
         path.isAbsolute(r) || r.includes(path.sep) ? r : path.join(dir, 'modules', r);
+      // Deleting names its set; exporting may take the newest.
+      const runDir = async (r: string) => {
+        if (r !== LATEST) return named(r);
+        const newest = (await listModuleSets(dir))[0];
+        if (!newest)
+          throw new UserError(
+            `The model in ${dir} has no saved module sets, so there is no latest one.`,
+            'Run `decomposer decompose --model DIR` first.',
+            'no-modules',
+          );
+        return newest.dir;
+      };
       if (v.list) {
         const sets = await listModuleSets(dir);
         if (json) printJson({ modules: sets });
@@ -93,9 +111,8 @@ ${DECOMPOSE_USAGE}
             'Write it after the run: --export-onnx RUN OUTDIR.',
             'usage',
           );
-        const read = await readModelDir(dir);
         const plan = planModel(read.artifacts);
-        const set = await loadModuleSet(runDir(v['export-onnx'] as string), { plan });
+        const set = await loadModuleSet(await runDir(v['export-onnx'] as string), { plan });
         const r = await exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, out, {
           grey: read.meta?.grey ?? null,
           source: path.resolve(read.dir),
@@ -108,11 +125,12 @@ ${DECOMPOSE_USAGE}
           print(`written to ${r.dir} (see portable.json for the input and outputs)`);
         }
       } else if (v.export) {
-        const read = await readModelDir(dir);
-        const set = await loadModuleSet(runDir(v.export as string), { plan: planModel(read.artifacts) });
+        const set = await loadModuleSet(await runDir(v.export as string), {
+          plan: planModel(read.artifacts),
+        });
         printJson(exportRemoved(set));
       } else {
-        await deleteModuleSet(runDir(v.delete as string));
+        await deleteModuleSet(named(v.delete as string));
         if (json) printJson({ deleted: v.delete });
         else print(`deleted ${v.delete as string}`);
       }

@@ -11,13 +11,24 @@ import {
   ENGINE_OPTIONS,
   ENGINE_USAGE,
   engineSettings,
-  intOption,
+  idleSecondsOption,
+  numberOption,
   withMeasureContext,
 } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printRows, writeChart } from '../scenarios.ts';
-import { loadDatasetWithProgress } from '../models.ts';
+import { loadSpecWithProgress, parseDatasetOption } from '../models.ts';
 import { modelSummary, printTraining, trainRecorded } from '../training.ts';
+import {
+  BATCH_SIZE,
+  DEPTH,
+  EPOCHS,
+  IMAGE_SIDE,
+  PATIENCE,
+  SEED,
+  TRAIN_PER_CLASS,
+  UNCONCERNED,
+} from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { formatTable1 } from '../../core/node/decompose/index.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
@@ -83,7 +94,7 @@ ${ENGINE_USAGE}`,
   async run(v) {
     const json = Boolean(v.json);
     const eng = engineSettings(v);
-    const size = intOption(v, 'size', DEMO_DEFAULTS.size, 8);
+    const size = numberOption(v, 'size', IMAGE_SIDE, DEMO_DEFAULTS.size);
     if (size !== 32 && size !== 64)
       throw new UserError(
         `--size must be 32 or 64, not ${size}.`,
@@ -91,15 +102,21 @@ ${ENGINE_USAGE}`,
         'usage',
       );
     const settings: DemoSettings = {
-      depth: intOption(v, 'depth', DEMO_DEFAULTS.depth, 8),
-      epochs: intOption(v, 'epochs', DEMO_DEFAULTS.epochs, 1),
-      perClass: intOption(v, 'per-class', DEMO_DEFAULTS.perClass, 2),
-      batchSize: intOption(v, 'batch', DEMO_DEFAULTS.batch, 1),
-      seed: intOption(v, 'seed', 1),
+      depth: numberOption(v, 'depth', DEPTH, DEMO_DEFAULTS.depth),
+      epochs: numberOption(v, 'epochs', EPOCHS, DEMO_DEFAULTS.epochs),
+      perClass: numberOption(v, 'per-class', TRAIN_PER_CLASS, DEMO_DEFAULTS.perClass),
+      batchSize: numberOption(v, 'batch', BATCH_SIZE, DEMO_DEFAULTS.batch),
+      seed: numberOption(v, 'seed', SEED, 1),
       size,
-      decomposePerClass: intOption(v, 'decompose-per-class', DEMO_DEFAULTS.decomposePerClass, 0),
+      decomposePerClass: numberOption(v, 'decompose-per-class', UNCONCERNED, DEMO_DEFAULTS.decomposePerClass),
       scenarios: !v['no-reuse'],
     };
+    // Checked before any work; the settings fill in what is not given once the store is open.
+    const baselineEpochs = numberOption(v, 'baseline-epochs', EPOCHS);
+    const baselinePatience = numberOption(v, 'baseline-patience', PATIENCE);
+    idleSecondsOption(v);
+    const dataset =
+      v.dataset === undefined ? null : parseDatasetOption(String(v.dataset), size, settings.seed, eng.home);
     const out = (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-demo-')));
     // Progress goes to stderr in every mode (a --json demo runs for minutes); each result
     // goes to stdout as soon as it is known: the training, Table 1, then the scenarios.
@@ -109,16 +126,14 @@ ${ENGINE_USAGE}`,
         {
           ...settings,
           baseline: {
-            epochs: intOption(v, 'baseline-epochs', ctx.settings.baselineMaxEpochs, 1),
-            patience: intOption(v, 'baseline-patience', ctx.settings.baselinePatience, 1),
+            epochs: baselineEpochs ?? ctx.settings.baselineMaxEpochs,
+            patience: baselinePatience ?? ctx.settings.baselinePatience,
           },
         },
         {
           ...ctx,
           cacheDir: cacheDir(eng.home),
-          ...(v.dataset
-            ? { loadData: () => loadDatasetWithProgress(String(v.dataset), size, settings.seed, eng.home) }
-            : {}),
+          ...(dataset ? { loadData: () => loadSpecWithProgress(dataset, eng.home) } : {}),
           workers: eng.workers,
           backend: eng.backend,
           train: async (data, config, experimentId) => {

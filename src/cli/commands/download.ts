@@ -5,6 +5,7 @@ import { EXIT, interruptSignal, print, printJson, stageProgress } from '../outpu
 import { downloadDataset, KNOWN_DOWNLOADS, type DownloadName } from '../../core/node/data/index.ts';
 import { downloadsDir } from '../../core/node/paths.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { didYouMean } from '../../core/common/suggest.ts';
 
 const NAMES = Object.keys(KNOWN_DOWNLOADS) as DownloadName[];
 
@@ -36,7 +37,7 @@ finds them (EMNIST: extract gzip.zip there).
     const name = positionals[0] as DownloadName | undefined;
     if (!name || !NAMES.includes(name)) {
       throw new UserError(
-        `Say which dataset to download${name ? ` ("${name}" is not one)` : ''}.`,
+        `Say which dataset to download${name ? ` ("${name}" is not one)` : ''}.${name ? didYouMean(name, NAMES) : ''}`,
         `Use one of: ${NAMES.join(', ')}.`,
         'usage',
       );

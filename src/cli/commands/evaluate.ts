@@ -2,10 +2,18 @@
 // highest concerned probability wins) and compare with the model.
 import type { Command, Values } from '../command.ts';
 import { modelDataset, openModel, recordRun } from '../models.ts';
-import { ENERGY_OPTIONS, ENERGY_USAGE, ENGINE_OPTIONS } from '../options.ts';
+import {
+  ENERGY_OPTIONS,
+  ENERGY_USAGE,
+  ENGINE_OPTIONS,
+  engineSettings,
+  idleSecondsOption,
+  inferenceOption,
+} from '../options.ts';
 import path from 'node:path';
 import { EXIT, fmtPct, fmtSeconds, print, printJson } from '../output.ts';
 import { printEnergy } from '../training.ts';
+import { CLASS_INDEX, parseBounded } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
 import {
   composedAccuracy,
@@ -54,6 +62,10 @@ ${ENERGY_USAGE}
   },
   async run(v) {
     const json = Boolean(v.json);
+    // Checked before a model or dataset is read.
+    engineSettings(v);
+    inferenceOption(v);
+    idleSecondsOption(v);
     if (typeof v.model === 'string' && (await isRepairedDir(v.model))) return evaluateRepaired(v, json);
     const m = await openModel(v);
     try {
@@ -70,8 +82,8 @@ ${ENERGY_USAGE}
       } else if (!runDir.includes(path.sep)) runDir = path.join(m.dir, 'modules', runDir);
       const set = await loadModuleSet(runDir, { plan: m.plan });
       const classes = (v.classes as string | undefined)?.split(',').map((s) => {
-        const n = Number(s);
-        if (!Number.isInteger(n) || n < 0 || n >= m.plan.classes)
+        const n = parseBounded(s, CLASS_INDEX);
+        if (n === null || n >= m.plan.classes)
           throw new UserError(
             `--classes: "${s}" is not a class index.`,
             `Use indices from 0 to ${m.plan.classes - 1}.`,
@@ -159,9 +171,7 @@ interface PairHistory {
 /** A repaired classifier (the wizard's) on its dataset's test set, recorded as an evaluate run. */
 async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
   const dir = path.resolve(v.model as string);
-  const loaded = await loadRepaired(dir, {
-    engine: (v.inference as 'auto' | 'onnxruntime' | 'tfjs' | undefined) ?? 'auto',
-  });
+  const loaded = await loadRepaired(dir, { engine: inferenceOption(v) });
   try {
     const p = loaded.pipeline;
     const h = (loaded.history ?? {}) as PairHistory;

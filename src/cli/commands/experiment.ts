@@ -12,11 +12,22 @@ import {
   readModel,
   writeJson,
 } from '../models.ts';
-import { engineSettings, inferenceOption, intOption, withMeasureContext } from '../options.ts';
+import { engineSettings, inferenceOption, numberOption, withMeasureContext } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printEnergy } from '../training.ts';
 import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
+import {
+  BATCH_SIZE,
+  CLASS_INDEX,
+  DEPTH,
+  EPOCHS,
+  GRID_PAIRS,
+  GRID_PICK,
+  PATIENCE,
+  parseBounded,
+} from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { didYouMean } from '../../core/common/suggest.ts';
 import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
 import { runGrid, type GridSpec } from '../../core/node/workflows/grid.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
@@ -84,7 +95,7 @@ ${GRID_USAGE}`,
     if (positionals[0] === 'reuse' || positionals[0] === 'replace') return gridCommand(positionals[0], v);
     if (positionals[0] !== 'decomposition')
       throw new UserError(
-        `Unknown experiment "${positionals[0] ?? ''}".`,
+        `Unknown experiment "${positionals[0] ?? ''}".${didYouMean(positionals[0] ?? '', ['decomposition', 'reuse', 'replace'])}`,
         'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );
@@ -95,14 +106,11 @@ ${GRID_USAGE}`,
         'usage',
       );
     const settings = decomposeSettings(v, { allPoints: true });
+    const inference = inferenceOption(v);
     const m = await readModel(v);
     const data = await modelDataset(v, m);
     const rec = await withMeasureContext(v, {}, (ctx) =>
-      recordedTable1(
-        ctx,
-        { ...m, data },
-        { ...settings, save: !v['no-save'], inference: inferenceOption(v) },
-      ),
+      recordedTable1(ctx, { ...m, data }, { ...settings, save: !v['no-save'], inference }),
     );
     const { table: t, dirs } = rec.value;
     const out = { ...table1Json(t), modules_dirs: dirs, run_id: rec.runId, energy: rec.energy.energy };
@@ -126,10 +134,45 @@ ${GRID_USAGE}`,
   },
 };
 
+/** A list of class indices (--classes 0,3,7), each checked. */
+function classList(v: Values): number[] | undefined {
+  if (v.classes === undefined) return undefined;
+  return String(v.classes)
+    .split(',')
+    .map((x) => {
+      const n = parseBounded(x, CLASS_INDEX);
+      if (n === null)
+        throw new UserError(
+          `--classes: "${x.trim()}" is not a class index.`,
+          'Give class indices separated by commas, e.g. --classes 0,3,7.',
+          'usage',
+        );
+      return n;
+    });
+}
+
 async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number> {
   const json = Boolean(v.json);
+  // Every option is checked before a model or dataset is read.
   const eng = engineSettings(v);
   const d = decomposeSettings(v);
+  const scopesGiven =
+    v.scope === undefined
+      ? null
+      : String(v.scope)
+          .split(',')
+          .map((s) => s.trim());
+  for (const s of scopesGiven ?? [])
+    if (s !== 'intra' && s !== 'inter')
+      throw new UserError(`Unknown scope "${s}".`, 'Use intra, inter or intra,inter.', 'usage');
+  const approach = parseApproach((v.approach as string | undefined) ?? 'CI+TI+MC-BLN');
+  const pick = numberOption(v, 'pick', GRID_PICK, 4);
+  const pairs = numberOption(v, 'pairs', GRID_PAIRS, kind === 'reuse' ? 6 : 3);
+  const replaceClasses = classList(v);
+  const baselineEpochs = numberOption(v, 'baseline-epochs', EPOCHS);
+  const baselinePatience = numberOption(v, 'baseline-patience', PATIENCE);
+  const baselineDepth = numberOption(v, 'baseline-depth', DEPTH);
+  const batchSize = numberOption(v, 'batch', BATCH_SIZE, 32);
   const a = await openModel(v);
   const models = [{ dir: a.dir, data: await modelDataset(v, a), depth: a.meta?.depth ?? 20 }];
   await a.engine.close();
@@ -142,33 +185,24 @@ async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number
     });
     await b.engine.close();
   }
-  const scopes = ((v.scope as string | undefined) ?? (models.length > 1 ? 'intra,inter' : 'intra'))
-    .split(',')
-    .map((s) => s.trim());
-  for (const s of scopes)
-    if (s !== 'intra' && s !== 'inter')
-      throw new UserError(`Unknown scope "${s}".`, 'Use intra, inter or intra,inter.', 'usage');
+  const scopes = scopesGiven ?? (models.length > 1 ? ['intra', 'inter'] : ['intra']);
   const spec: GridSpec = {
     kind,
     scopes: scopes as ('intra' | 'inter')[],
     seed: d.seed ?? 1,
-    pick: intOption(v, 'pick', 4, 2),
-    pairs: intOption(v, 'pairs', kind === 'reuse' ? 6 : 3, 1),
-    replaceClasses: v.classes
-      ? String(v.classes)
-          .split(',')
-          .map((x) => Number(x))
-      : undefined,
-    approach: parseApproach((v.approach as string | undefined) ?? 'CI+TI+MC-BLN'),
+    pick,
+    pairs,
+    replaceClasses,
+    approach,
     decompose: { perClass: d.perClass ?? 1000, point: d.point!, delta: d.delta!, rule: d.rule! },
     baseline: {
       // Filled from the settings below unless given.
-      epochs: v['baseline-epochs'] === undefined ? 0 : intOption(v, 'baseline-epochs', 30, 1),
-      patience: v['baseline-patience'] === undefined ? 0 : intOption(v, 'baseline-patience', 3, 1),
-      depth: intOption(v, 'baseline-depth', models[0]!.depth, 8),
-      batchSize: intOption(v, 'batch', 32, 1),
+      epochs: baselineEpochs ?? 0,
+      patience: baselinePatience ?? 0,
+      depth: baselineDepth ?? models[0]!.depth,
+      batchSize,
     },
-    inference: ((v.inference as string | undefined) ?? 'auto') as GridSpec['inference'],
+    inference: inferenceOption(v),
   };
   return withMeasureContext(v, { signal: interruptSignal() }, async (ctx) => {
     const { store, settings } = ctx;

@@ -1,12 +1,12 @@
 // decomposer predict: classify your own image files with a trained model or a repaired
 // classifier saved by the wizard.
 import type { Command } from '../command.ts';
-import { intOption } from '../options.ts';
+import { inferenceOption, numberOption } from '../options.ts';
+import { TOP_K } from '../../core/common/bounds.ts';
 import path from 'node:path';
 import { EXIT, info, interruptSignal, print, printJson, stageProgress, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
-import { parseInferenceEngine } from '../../core/node/inference/index.ts';
 import { classifyFiles, IMAGE_EXTENSIONS, openClassifier } from '../../core/node/predict.ts';
 
 export const PREDICT_DEFAULT_TOP = 3;
@@ -51,8 +51,8 @@ export const predictCommand: Command = {
         'Name image files or folders after the options, e.g. decomposer predict --model DIR photos/.',
         'usage',
       );
-    const topK = intOption(v, 'top', PREDICT_DEFAULT_TOP, 1);
-    const engine = parseInferenceEngine(v.inference as string | undefined) ?? 'auto';
+    const topK = numberOption(v, 'top', TOP_K, PREDICT_DEFAULT_TOP);
+    const engine = inferenceOption(v);
     const csv = v.csv as string | undefined;
     const signal = interruptSignal();
     const classifier = await openClassifier(dir, { engine });

@@ -1,7 +1,9 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, intOption, openStore } from '../options.ts';
+import { DB_OPTIONS, DB_USAGE, numberOption, openStore } from '../options.ts';
+import { ROW_ID, ROW_LIMIT, parseBounded } from '../../core/common/bounds.ts';
+import { didYouMean } from '../../core/common/suggest.ts';
 import { EXIT, fmtAmount, fmtPct, formatTable, print, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
@@ -72,11 +74,19 @@ ${DB_USAGE}
   },
   async run(v, positionals) {
     const json = Boolean(v.json);
+    // Checked before the store is opened (which would make the data folder).
+    if (positionals.length && positionals[0] !== 'show')
+      throw new UserError(
+        `Unknown runs subcommand "${positionals[0]}".${didYouMean(positionals[0]!, ['show'])}`,
+        'Use decomposer runs, or decomposer runs show ID.',
+        'usage',
+      );
+    const limit = numberOption(v, 'limit', ROW_LIMIT, 50);
     const store = openStore(v);
     try {
       if (positionals[0] === 'show') {
-        const id = Number(positionals[1]);
-        const run = Number.isInteger(id) ? store.getRun(id) : null;
+        const id = parseBounded(positionals[1] ?? '', ROW_ID);
+        const run = id === null ? null : store.getRun(id);
         if (!run)
           throw new UserError(
             `No run ${positionals[1] ?? '(missing ID)'} in ${store.file}.`,
@@ -112,16 +122,10 @@ ${DB_USAGE}
         }
         return EXIT.ok;
       }
-      if (positionals.length)
-        throw new UserError(
-          `Unknown runs subcommand "${positionals[0]}".`,
-          'Use decomposer runs, or decomposer runs show ID.',
-          'usage',
-        );
       const runs = store.listRuns({
         kind: v.kind as string | undefined,
         status: v.status as string | undefined,
-        limit: intOption(v, 'limit', 50, 1),
+        limit,
       });
       if (json) printJson({ db: store.file, runs });
       else if (!runs.length) print(`no runs recorded in ${store.file} yet`);

@@ -2,14 +2,14 @@
 import path from 'node:path';
 import type { Command } from '../command.ts';
 import { DATASET_HELP } from '../datasets.ts';
-import { loadDatasetWithProgress } from '../models.ts';
+import { loadSpecWithProgress, parseDatasetOption } from '../models.ts';
 import {
   ENERGY_OPTIONS,
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   ENGINE_USAGE,
   engineSettings,
-  intOption,
+  idleSecondsOption,
   numberOption,
   withMeasureContext,
 } from '../options.ts';
@@ -18,6 +18,15 @@ import { modelSummary, printTraining, trainRecorded } from '../training.ts';
 import { runsDir } from '../../core/node/paths.ts';
 import { DEFAULT_TRAIN, trainingEngineName } from '../../core/node/train/trainer.ts';
 import { UserError } from '../../core/common/errors.ts';
+import {
+  BATCH_SIZE,
+  DEPTH,
+  EPOCHS,
+  IMAGE_SIDE,
+  LEARNING_RATE,
+  SEED,
+  VAL_FRACTION,
+} from '../../core/common/bounds.ts';
 
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', short: 'd' },
@@ -45,29 +54,43 @@ Trains ResNet v1 (depth 6n+2) from scratch, keeping a checkpoint every epoch and
 best-validation one. Run the same command again to resume a killed or cancelled run.
 
   -d, --dataset NAME  ${DATASET_HELP}
-  --size N            input size for embedded, folder and MNIST-family datasets: 32 (default) or 64
+  --size N            input size: 32 (default) or 64 for the embedded datasets, ${IMAGE_SIDE.range}
+                      for folders and the MNIST family
   --fit pad|resize    MNIST family: 28x28 grey images centred on a black canvas of --size (pad,
                       the default at 32) or scaled to it (resize, the default at other sizes);
                       recorded with the model
-  --depth N           ResNet depth 6n+2: 20 (default), 32, 56, ...
-  -e, --epochs N      epochs (default ${DEFAULT_TRAIN.epochs})
-  --batch N           batch size (default ${DEFAULT_TRAIN.batchSize})
+  --depth N           ResNet depth ${DEPTH.range}; default ${DEFAULT_TRAIN.depth}
+  -e, --epochs N      epochs, ${EPOCHS.range} (default ${DEFAULT_TRAIN.epochs})
+  --batch N           batch size, ${BATCH_SIZE.range} (default ${DEFAULT_TRAIN.batchSize})
   --seed N            seed for initialisation, shuffling, augmentation and the split (default 1)
-  --lr X              Adam learning rate (default ${DEFAULT_TRAIN.learningRate})
-  --val X             validation fraction of the training set (default ${DEFAULT_TRAIN.valFraction})
+  --lr X              Adam learning rate, ${LEARNING_RATE.range} (default ${DEFAULT_TRAIN.learningRate})
+  --val X             validation fraction of the training set, ${VAL_FRACTION.range} (default ${DEFAULT_TRAIN.valFraction})
   --no-augment        no pad-and-crop / flip augmentation
   --batch-norm        add batch normalisation (the paper trains without it)
-  -o, --out DIR       run folder (default: <home>/runs/<dataset>-r<depth>-s<seed>)
+  -o, --out DIR       run folder (default: <home>/runs/<dataset id>-r<depth>-s<seed>, the dataset
+                      id naming the dataset, its size and, for files, a hash of their path:
+                      synthetic-shapes-32-s1-500x100-r20-s1, mnist-fashion-mnist-pad32-<hash>-r20-s1)
 ${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
   options: TRAIN_OPTIONS,
   async run(v) {
     const json = Boolean(v.json);
+    // Every argument is checked before the dataset is read, idle power measured, a run
+    // folder made or a run recorded: a refused one costs nothing and leaves nothing.
     const eng = engineSettings(v);
-    const seed = intOption(v, 'seed', DEFAULT_TRAIN.seed);
-    const size = intOption(v, 'size', 32, 8);
-    const depth = intOption(v, 'depth', DEFAULT_TRAIN.depth, 8);
-    const datasetArg = (v.dataset as string | undefined) ?? 'shapes';
+    const seed = numberOption(v, 'seed', SEED, DEFAULT_TRAIN.seed);
+    const size = numberOption(v, 'size', IMAGE_SIDE, 32);
+    const depth = numberOption(v, 'depth', DEPTH, DEFAULT_TRAIN.depth);
+    const config = {
+      depth,
+      epochs: numberOption(v, 'epochs', EPOCHS, DEFAULT_TRAIN.epochs),
+      batchSize: numberOption(v, 'batch', BATCH_SIZE, DEFAULT_TRAIN.batchSize),
+      seed,
+      learningRate: numberOption(v, 'lr', LEARNING_RATE, DEFAULT_TRAIN.learningRate),
+      valFraction: numberOption(v, 'val', VAL_FRACTION, DEFAULT_TRAIN.valFraction),
+      augment: !v['no-augment'],
+      batchNorm: Boolean(v['batch-norm']),
+    };
     const fit = v.fit as string | undefined;
     if (fit !== undefined && fit !== 'pad' && fit !== 'resize')
       throw new UserError(
@@ -75,19 +98,11 @@ ${ENGINE_USAGE}`,
         'Use --fit pad or --fit resize.',
         'usage',
       );
-    const data = await loadDatasetWithProgress(datasetArg, size, seed, eng.home, fit);
+    idleSecondsOption(v);
+    const spec = parseDatasetOption((v.dataset as string | undefined) ?? 'shapes', size, seed, eng.home, fit);
+    const data = await loadSpecWithProgress(spec, eng.home);
     const out =
       (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
-    const config = {
-      depth,
-      epochs: intOption(v, 'epochs', DEFAULT_TRAIN.epochs, 1),
-      batchSize: intOption(v, 'batch', DEFAULT_TRAIN.batchSize, 1),
-      seed,
-      learningRate: numberOption(v, 'lr', DEFAULT_TRAIN.learningRate),
-      valFraction: numberOption(v, 'val', DEFAULT_TRAIN.valFraction),
-      augment: !v['no-augment'],
-      batchNorm: Boolean(v['batch-norm']),
-    };
     const rec = await withMeasureContext(v, { signal: interruptSignal() }, (ctx) =>
       trainRecorded(ctx, { data, out, eng, config }),
     );

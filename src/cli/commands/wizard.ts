@@ -9,7 +9,9 @@ import {
   ENGINE_USAGE,
   withMeasureContext,
   engineSettings,
-  intOption,
+  idleSecondsOption,
+  inferenceOption,
+  numberOption,
   type EngineSettings,
 } from '../options.ts';
 import { measureGridIdle } from '../scenarios.ts';
@@ -18,6 +20,17 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { EXIT, fmtAmount, fmtPct, formatTable, info, interruptSignal, print, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
+import {
+  BATCH_SIZE,
+  CLASS_INDEX,
+  DEPTH,
+  EPOCHS,
+  FAULTY_PER_CLASS,
+  SAMPLE_PER_CLASS,
+  SEED,
+  parseBounded,
+} from '../../core/common/bounds.ts';
+import { WIZARD_OPTIONS, type WizardOption } from '../../core/common/wizard.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
 import { cacheDir } from '../../core/node/paths.ts';
@@ -42,8 +55,8 @@ function classOption(v: Record<string, unknown>, key: string, names: string[]): 
   if (s === undefined) return undefined;
   const byName = names.indexOf(s);
   if (byName >= 0) return byName;
-  const n = Number(s);
-  if (Number.isInteger(n) && n >= 0 && n < names.length) return n;
+  const n = parseBounded(s, CLASS_INDEX);
+  if (n !== null && n < names.length) return n;
   throw new UserError(
     `--${key} "${s}" is not a class of the dataset.`,
     `Use an index 0..${names.length - 1} or one of: ${names.join(', ')}.`,
@@ -107,11 +120,8 @@ ${ENGINE_USAGE}`,
     const json = Boolean(v.json);
     const say = info;
     const eng = engineSettings(v);
-    const seed = intOption(v, 'seed', 1);
-    const batch = intOption(v, 'batch', FAULTY_DEMO_DEFAULTS.batch, 1);
-    const options = String(v.options ?? '1,2,3,4')
-      .split(',')
-      .map((s) => Number(s.trim()));
+    const a = wizardArgs(v);
+    const { seed, batch, options } = a;
     const out = path.resolve(
       (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-wizard-'))),
     );
@@ -125,13 +135,14 @@ ${ENGINE_USAGE}`,
       let victim: number | undefined;
       let fault: unknown = null;
       if (v.demo) {
-        const demo = await faultyDemoModel(v, {
+        const demo = await faultyDemoModel({
           ctx: { store, settings, idle, signal, onTraining },
           eng,
           out,
           batch,
           seed,
           better: options.includes(1) && !better,
+          demo: a.demo,
           say,
         });
         data = demo.data;
@@ -156,17 +167,11 @@ ${ENGINE_USAGE}`,
           victim,
           options,
           better,
-          trainBetter: v['train-better'] ? { epochs: intOption(v, 'better-epochs', 10, 1) } : null,
-          decompose: {
-            perClass: intOption(v, 'decompose-per-class', v.demo ? DEMO_DEFAULTS.decomposePerClass : 100, 1),
-          },
-          pairTrain: {
-            depth: intOption(v, 'pair-depth', PAIR_DEFAULTS.depth, 8),
-            epochs: intOption(v, 'pair-epochs', PAIR_DEFAULTS.epochs, 1),
-            batchSize: batch,
-          },
+          trainBetter: v['train-better'] ? { epochs: a.betterEpochs } : null,
+          decompose: { perClass: a.decomposePerClass },
+          pairTrain: { depth: a.pairDepth, epochs: a.pairEpochs, batchSize: batch },
           seed,
-          inference: ((v.inference as string | undefined) ?? 'auto') as 'auto',
+          inference: a.inference,
         },
         {
           store,
@@ -181,8 +186,7 @@ ${ENGINE_USAGE}`,
         },
       );
       const res = outcome.result;
-      const saveOption =
-        v['save-option'] === undefined ? res.recommendation?.option : intOption(v, 'save-option', 1, 1);
+      const saveOption = a.saveOption ?? res.recommendation?.option;
       const saved =
         (v.save || v.demo) && saveOption !== undefined
           ? await saveWizardOption(outcome, saveOption, out, (v.save as string | undefined) ?? 'repaired')
@@ -224,26 +228,67 @@ function printComparison(res: WizardResult): void {
   if (res.recommendation) print(`\nrecommended: ${res.recommendation.reason}`);
 }
 
+/** Repair options as listed (--options 1,3; --save-option 2), each one of 1 to 4. */
+function repairOptions(v: Values, key: string, fallback: string): WizardOption[] {
+  return String(v[key] ?? fallback)
+    .split(',')
+    .map((s) => {
+      const n = Number(s.trim());
+      if (!WIZARD_OPTIONS.includes(n as WizardOption) || !/^\s*\d\s*$/.test(s))
+        throw new UserError(
+          `--${key}: "${s.trim()}" is not a repair option.`,
+          `Give ${key === 'options' ? 'some' : 'one'} of ${WIZARD_OPTIONS.join(', ')}${key === 'options' ? ', separated by commas' : ''}.`,
+          'usage',
+        );
+      return n as WizardOption;
+    });
+}
+
+/** Every option of the wizard, checked before a model, a dataset or idle power is touched. */
+function wizardArgs(v: Values) {
+  idleSecondsOption(v);
+  const save = v['save-option'] === undefined ? [] : repairOptions(v, 'save-option', '');
+  if (save.length > 1)
+    throw new UserError('--save-option takes one option.', 'Give one of 1, 2, 3, 4.', 'usage');
+  return {
+    seed: numberOption(v, 'seed', SEED, 1),
+    batch: numberOption(v, 'batch', BATCH_SIZE, FAULTY_DEMO_DEFAULTS.batch),
+    options: repairOptions(v, 'options', WIZARD_OPTIONS.join(',')),
+    saveOption: save[0],
+    betterEpochs: numberOption(v, 'better-epochs', EPOCHS, 10),
+    decomposePerClass: numberOption(
+      v,
+      'decompose-per-class',
+      SAMPLE_PER_CLASS,
+      v.demo ? DEMO_DEFAULTS.decomposePerClass : 100,
+    ),
+    pairDepth: numberOption(v, 'pair-depth', DEPTH, PAIR_DEFAULTS.depth),
+    pairEpochs: numberOption(v, 'pair-epochs', EPOCHS, PAIR_DEFAULTS.epochs),
+    demo: {
+      perClass: numberOption(v, 'per-class', FAULTY_PER_CLASS, FAULTY_DEMO_DEFAULTS.perClass),
+      epochs: numberOption(v, 'epochs', EPOCHS, FAULTY_DEMO_DEFAULTS.epochs),
+      depth: numberOption(v, 'depth', DEPTH, FAULTY_DEMO_DEFAULTS.depth),
+    },
+    inference: inferenceOption(v),
+  };
+}
+
 /** `--demo`: the faulty demo model (and a clean one for option 1), trained and recorded. */
-function faultyDemoModel(
-  v: Values,
-  o: {
-    ctx: MeasureContext & { idle: IdlePowers };
-    eng: EngineSettings;
-    out: string;
-    batch: number;
-    seed: number;
-    better: boolean;
-    say: (line: string) => void;
-  },
-) {
+function faultyDemoModel(o: {
+  ctx: MeasureContext & { idle: IdlePowers };
+  eng: EngineSettings;
+  out: string;
+  batch: number;
+  seed: number;
+  better: boolean;
+  demo: { perClass: number; epochs: number; depth: number };
+  say: (line: string) => void;
+}) {
   const { ctx, eng, out, say } = o;
   return makeFaultyDemo(
     {
       ...FAULTY_DEMO_DEFAULTS,
-      perClass: intOption(v, 'per-class', FAULTY_DEMO_DEFAULTS.perClass, 4),
-      epochs: intOption(v, 'epochs', FAULTY_DEMO_DEFAULTS.epochs, 1),
-      depth: intOption(v, 'depth', FAULTY_DEMO_DEFAULTS.depth, 8),
+      ...o.demo,
       batch: o.batch,
       seed: o.seed,
       better: o.better,

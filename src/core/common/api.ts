@@ -22,7 +22,8 @@ import type { EnergySummary } from './energy.ts';
 import { UserError, isUserError } from './errors.ts';
 import { JOB_STATUSES, type JobInfo, type JobKind, type JobPayload, type JobStatus } from './jobs.ts';
 import { checkScenarioParams, type ScenarioParams } from './reuse.ts';
-import { isInt, isObj, isPathString } from './rules.ts';
+import { PREVIEW_PER_CLASS, ROW_ID, boundProblem, within } from './bounds.ts';
+import { isObj, isPathString } from './rules.ts';
 import type { ExperimentDetailView, ExperimentSummary, RunDetailView, RunSummary } from './runs.ts';
 import { checkSetting, type AppSettings, type SettingKey } from './settings.ts';
 import type { SystemInfo } from './system.ts';
@@ -147,9 +148,7 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
     check: ([id, n]) =>
       typeof id !== 'string' || !id || id.length > 300
         ? 'the dataset id must be a string'
-        : isInt(n, 1, 16)
-          ? null
-          : 'images per class must be from 1 to 16',
+        : boundProblem('images per class', PREVIEW_PER_CLASS, n),
   },
   downloadDataset: {
     arity: 1,
@@ -163,21 +162,18 @@ export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?:
   listRuns: { arity: 0, check: none },
   getRun: {
     arity: 1,
-    check: ([id]) =>
-      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the run id must be a positive whole number',
+    check: ([id]) => (within(ROW_ID, id) ? null : 'the run id must be a positive whole number'),
   },
   listExperiments: { arity: 0, check: none },
   getExperiment: {
     arity: 1,
-    check: ([id]) =>
-      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the experiment id must be a positive whole number',
+    check: ([id]) => (within(ROW_ID, id) ? null : 'the experiment id must be a positive whole number'),
   },
   listModels: { arity: 0, check: none },
   startTraining: { arity: 1, check: ([p]) => checkTrainParams(p) },
   resumeTraining: {
     arity: 1,
-    check: ([id]) =>
-      isInt(id, 1, Number.MAX_SAFE_INTEGER) ? null : 'the run id must be a positive whole number',
+    check: ([id]) => (within(ROW_ID, id) ? null : 'the run id must be a positive whole number'),
   },
   runDemo: { arity: 1, optional: 1, check: ([p]) => checkDemoParams(p) },
   cancelJob: {

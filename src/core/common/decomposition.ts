@@ -1,5 +1,6 @@
 // Decomposition (the paper's Table 1): its parameters and what the page shows of it.
-import { isInt, isNum, isObj, isPathString, onlyKeys } from './rules.ts';
+import { DELTA, SAMPLE_PER_CLASS, SEED, boundProblem } from './bounds.ts';
+import { isObj, isPathString, onlyKeys } from './rules.ts';
 
 export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
 
@@ -101,9 +102,11 @@ export function checkDecomposeParams(p: unknown): string | null {
     new Set(p.approaches).size !== p.approaches.length
   )
     return `approaches must be one or more of ${DECOMPOSE_APPROACHES.join(', ')}`;
-  if (!isNum(p.delta, 0, 1000)) return 'δ must be a number ≥ 0';
-  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
-  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
+  const bad =
+    boundProblem('δ', DELTA, p.delta) ??
+    boundProblem('images per class', SAMPLE_PER_CLASS, p.perClass) ??
+    boundProblem('seed', SEED, p.seed);
+  if (bad) return bad;
   if (p.point !== 'relu' && p.point !== 'conv' && p.point !== 'conv-skip-add')
     return 'the observation point must be relu, conv or conv-skip-add';
   if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))

@@ -1,5 +1,6 @@
 // Reuse and replace scenarios (Tables 2-5, Figure 6): their parameters and result rows.
 import { DECOMPOSE_APPROACHES } from './decomposition.ts';
+import { CLASS_INDEX, EPOCHS, SAMPLE_PER_CLASS, SEED, boundProblem, within } from './bounds.ts';
 import { isInt, isObj, isPathString, onlyKeys } from './rules.ts';
 import type { DecomposeApproach } from './decomposition.ts';
 
@@ -59,7 +60,7 @@ export function checkPick(p: unknown, sources: number): boolean {
     isObj(p) &&
     Object.keys(p).every((k) => k === 'source' || k === 'classIndex') &&
     isInt(p.source, 0, sources - 1) &&
-    isInt(p.classIndex, 0, 100_000)
+    within(CLASS_INDEX, p.classIndex)
   );
 }
 
@@ -94,15 +95,16 @@ export function checkScenarioParams(p: unknown): string | null {
       return 'a reuse scenario has no replaced class';
   } else {
     if (n !== 2) return 'a replace scenario needs two models';
-    if (!isInt(p.replaced, 0, 100_000)) return 'replaced must be a class index';
+    if (!within(CLASS_INDEX, p.replaced)) return 'replaced must be a class index';
     if (!checkPick(p.replacement, n) || (p.replacement as ScenarioPick).source !== 1)
       return 'the replacement must be a class of the second model';
     if (p.classes !== undefined) return 'a replace scenario takes replaced and replacement, not classes';
   }
   if (!DECOMPOSE_APPROACHES.includes(p.approach as DecomposeApproach))
     return `approach must be one of ${DECOMPOSE_APPROACHES.join(', ')}`;
-  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
-  if (!isInt(p.baselineEpochs, 1, 1000)) return 'baseline epochs must be from 1 to 1000';
-  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
-  return null;
+  return (
+    boundProblem('images per class', SAMPLE_PER_CLASS, p.perClass) ??
+    boundProblem('baseline epochs', EPOCHS, p.baselineEpochs) ??
+    boundProblem('seed', SEED, p.seed)
+  );
 }

@@ -1,4 +1,16 @@
 // The app's settings, and those that name programs to run (never taken from the store).
+import {
+  EPOCHS,
+  IDLE_SECONDS,
+  INTENSITY,
+  PATIENCE,
+  PUE,
+  SAMPLE_INTERVAL_MS,
+  WORKERS_CEILING,
+  parseBounded,
+  within,
+  type Bound,
+} from './bounds.ts';
 import { isInt, isPathString } from './rules.ts';
 import type { BackendName } from './system.ts';
 
@@ -63,30 +75,36 @@ export function programSettingRefusal(key: string): string | null {
 }
 
 /**
- * The stored settings' values, each rule written once: the store refuses a value with it
- * (from the app, a flag, the environment or the database); the API's check of a call only
- * asks for the right shape.
+ * The stored settings' values, each bound written once (bounds.ts): the store refuses a value
+ * outside it (from the app, a flag, the environment or the database); the API's check of a
+ * call only asks for the right shape.
  */
-const NUMBER_RULES: Readonly<Record<string, { min: number; max?: number; whole?: boolean }>> = {
-  pue: { min: 1 },
-  intensity: { min: 0 },
-  sampleIntervalMs: { min: 10, max: 60_000 },
-  idleSeconds: { min: 0 },
-  baselinePatience: { min: 1, max: 1000, whole: true },
-  baselineMaxEpochs: { min: 1, max: 1000, whole: true },
+const NUMBER_RULES: Readonly<Partial<Record<SettingKey, Bound>>> = {
+  pue: PUE,
+  intensity: INTENSITY,
+  sampleIntervalMs: SAMPLE_INTERVAL_MS,
+  idleSeconds: IDLE_SECONDS,
+  baselinePatience: PATIENCE,
+  baselineMaxEpochs: EPOCHS,
 };
 
-/** What a stored setting's value must be, when it is not (e.g. ">= 1"); null when it fits. */
+const numberRule = (key: string): Bound | null =>
+  Object.hasOwn(NUMBER_RULES, key) ? NUMBER_RULES[key as SettingKey]! : null;
+
+/** What a stored setting's value must be, when it is not (e.g. "a number from 1 to 5"); null when it fits. */
 export function settingValueProblem(key: string, value: unknown): string | null {
-  const r = NUMBER_RULES[key];
+  const r = numberRule(key);
   if (!r) return isPathString(value) ? null : 'a non-empty string (a path or a command)';
-  if (r.whole)
-    return isInt(value, r.min, r.max ?? Infinity)
-      ? null
-      : `a whole number from ${r.min}${r.max !== undefined ? ` to ${r.max}` : ''}`;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return 'a number';
-  if (r.max !== undefined) return value >= r.min && value <= r.max ? null : `between ${r.min} and ${r.max}`;
-  return value >= r.min ? null : `>= ${r.min}`;
+  return within(r, value) ? null : r.rule;
+}
+
+/**
+ * A setting's value as given: a number setting given as text (a flag, the environment) read
+ * as a plain decimal within its bound, else left as it is for settingValueProblem to refuse.
+ */
+export function settingFromText(key: string, value: unknown): unknown {
+  const r = numberRule(key);
+  return r && typeof value === 'string' ? (parseBounded(value, r) ?? value) : value;
 }
 
 // The argument checks of this feature's calls (null: fine; else what is wrong).
@@ -102,12 +120,13 @@ export function checkSetting(args: unknown[]): string | null {
       ? null
       : 'backend must be auto, onnxruntime, tensorflow, wasm or cpu';
   if (key === 'workers')
-    return value === null || isInt(value, 0, 256)
+    // The shape only: the machine's own bound (workersBound) is the app's to apply.
+    return value === null || isInt(value, 0, WORKERS_CEILING)
       ? null
-      : 'workers must be a whole number from 0 to 256, or null';
+      : `workers must be a whole number from 0 to ${WORKERS_CEILING}, or null`;
   // The shape only: whether a value is allowed is the store's to say (settingValueProblem,
   // refused there as the user's mistake, not as a broken call).
-  if (NUMBER_RULES[key as string])
+  if (numberRule(key as string))
     return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
   return isPathString(value) ? null : `${String(key)} must be a path`;
 }

@@ -1,5 +1,6 @@
 // Training from scratch and the demo: their parameters, and the trained models listed.
-import { RESNET_DEPTH_RULE, isInt, isObj, isResNetDepth, onlyKeys } from './rules.ts';
+import { BATCH_SIZE, DEPTH, EPOCHS, SEED, TRAIN_PER_CLASS, boundProblem } from './bounds.ts';
+import { isObj, onlyKeys } from './rules.ts';
 import type { EnergyFigure } from './energy.ts';
 import type { JobStatus } from './jobs.ts';
 
@@ -57,14 +58,14 @@ export function checkTrainParams(p: unknown): string | null {
   if (extra) return extra;
   if (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300)
     return 'dataset must be a dataset id';
-  if (!isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
-  if (!isInt(p.epochs, 1, 1000)) return 'epochs must be a whole number from 1 to 1000';
-  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
   if (typeof p.augment !== 'boolean') return 'augment must be true or false';
-  if (p.perClass != null && !isInt(p.perClass, 2, 100_000))
-    return 'images per class must be from 2 to 100000';
-  if (p.batchSize != null && !isInt(p.batchSize, 1, 4096)) return 'batch size must be from 1 to 4096';
-  return null;
+  return (
+    boundProblem('depth', DEPTH, p.depth) ??
+    boundProblem('epochs', EPOCHS, p.epochs) ??
+    boundProblem('seed', SEED, p.seed) ??
+    (p.perClass == null ? null : boundProblem('images per class', TRAIN_PER_CLASS, p.perClass)) ??
+    (p.batchSize == null ? null : boundProblem('batch size', BATCH_SIZE, p.batchSize))
+  );
 }
 
 export function checkDemoParams(p: unknown): string | null {
@@ -75,9 +76,9 @@ export function checkDemoParams(p: unknown): string | null {
   if (p.dataset !== undefined && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
     return 'the dataset must be a dataset id';
   if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
-  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
-  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
-  if (p.perClass !== undefined && !isInt(p.perClass, 2, 100_000))
-    return 'images per class must be from 2 to 100000';
-  return null;
+  return (
+    (p.epochs === undefined ? null : boundProblem('epochs', EPOCHS, p.epochs)) ??
+    (p.depth === undefined ? null : boundProblem('depth', DEPTH, p.depth)) ??
+    (p.perClass === undefined ? null : boundProblem('images per class', TRAIN_PER_CLASS, p.perClass))
+  );
 }

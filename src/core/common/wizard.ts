@@ -1,6 +1,18 @@
 // The fix-it wizard's four options as the paper's Figure 1 describes them (description, pros,
 // cons), shared by the CLI and the app so both say the same thing.
-import { RESNET_DEPTH_RULE, isInt, isNum, isObj, isPathString, isResNetDepth, onlyKeys } from './rules.ts';
+import {
+  CLASS_INDEX,
+  DEPTH,
+  EPOCHS,
+  FAULT_FRACTION,
+  FAULTY_PER_CLASS,
+  SAMPLE_PER_CLASS,
+  SEED,
+  boundProblem,
+  within,
+  type Bound,
+} from './bounds.ts';
+import { isObj, isPathString, onlyKeys } from './rules.ts';
 
 export const WIZARD_OPTIONS = [1, 2, 3, 4] as const;
 export type WizardOption = (typeof WIZARD_OPTIONS)[number];
@@ -188,14 +200,14 @@ export function checkFaultyDemoParams(p: unknown): string | null {
   if (!isObj(p)) return 'faulty demo parameters must be an object';
   const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'fraction', 'better'], 'faulty demo parameters');
   if (extra) return extra;
-  if (p.epochs !== undefined && !isInt(p.epochs, 1, 1000)) return 'epochs must be from 1 to 1000';
-  if (p.depth !== undefined && !isResNetDepth(p.depth)) return `depth must be ${RESNET_DEPTH_RULE}`;
-  if (p.perClass !== undefined && !isInt(p.perClass, 4, 100_000))
-    return 'images per class must be from 4 to 100000';
-  if (p.fraction !== undefined && !isNum(p.fraction, 0.05, 1))
-    return 'the fault fraction must be from 0.05 to 1';
   if (p.better !== undefined && typeof p.better !== 'boolean') return 'better must be true or false';
-  return null;
+  const given = (what: string, b: Bound, x: unknown) => (x === undefined ? null : boundProblem(what, b, x));
+  return (
+    given('epochs', EPOCHS, p.epochs) ??
+    given('depth', DEPTH, p.depth) ??
+    given('images per class', FAULTY_PER_CLASS, p.perClass) ??
+    given('the fault fraction', FAULT_FRACTION, p.fraction)
+  );
 }
 
 export function checkWizardParams(p: unknown): string | null {
@@ -221,7 +233,7 @@ export function checkWizardParams(p: unknown): string | null {
   if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
   if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
     return 'dataset must be a dataset id';
-  if (!isInt(p.faulty, 0, 100_000) || !isInt(p.victim, 0, 100_000))
+  if (!within(CLASS_INDEX, p.faulty) || !within(CLASS_INDEX, p.victim))
     return 'faulty and victim must be class indices';
   if (p.faulty === p.victim) return 'the faulty and victim classes must differ';
   if (
@@ -232,12 +244,13 @@ export function checkWizardParams(p: unknown): string | null {
   )
     return 'options must be one or more of 1, 2, 3, 4';
   if (p.betterModel != null && !isPathString(p.betterModel)) return 'betterModel must be a model folder';
-  if (p.betterEpochs != null && !isInt(p.betterEpochs, 1, 1000)) return 'betterEpochs must be from 1 to 1000';
-  if (!isResNetDepth(p.pairDepth)) return `pairDepth must be ${RESNET_DEPTH_RULE}`;
-  if (!isInt(p.pairEpochs, 1, 1000)) return 'pairEpochs must be from 1 to 1000';
-  if (!isInt(p.perClass, 1, 100_000)) return 'images per class must be from 1 to 100000';
-  if (!isInt(p.seed, 0, 2 ** 31 - 1)) return 'seed must be a whole number ≥ 0';
-  return null;
+  return (
+    (p.betterEpochs == null ? null : boundProblem('betterEpochs', EPOCHS, p.betterEpochs)) ??
+    boundProblem('pairDepth', DEPTH, p.pairDepth) ??
+    boundProblem('pairEpochs', EPOCHS, p.pairEpochs) ??
+    boundProblem('images per class', SAMPLE_PER_CLASS, p.perClass) ??
+    boundProblem('seed', SEED, p.seed)
+  );
 }
 
 export const REPAIR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;

@@ -1,7 +1,9 @@
 // The app's settings: the energy settings of the store, and the backend and workers the app
 // keeps beside them (which the job runner reads as the engine in force).
 import { type AppSettings, type BackendName, type DecomposerApi, type SettingKey } from '../../common/api.ts';
+import { within } from '../../common/bounds.ts';
 import { BACKEND_PREFERENCE, parseBackendName } from '../engine/backend.ts';
+import { checkWorkers, workersHere } from '../engine/training.ts';
 import {
   readSettings,
   readStoredValue,
@@ -14,30 +16,34 @@ import { guard, type AppContext } from './context.ts';
 
 const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
 
+/** The stored worker count, when this machine takes it (a database moved from a bigger one may hold more). */
+function storedWorkers(store: Store): number | null {
+  const w = readStoredValue(store, UI_KEYS.workers);
+  return within(workersHere(), w) ? w : null;
+}
+
 /** Backend and worker count in force: the app's settings over the shell's choice. */
 export function engineInForce(
   store: Store,
   forced: BackendName | null,
 ): { backend: BackendName | null; workers: number | undefined } {
   const b = readStoredValue(store, UI_KEYS.backend);
-  const w = readStoredValue(store, UI_KEYS.workers);
   return {
     backend: typeof b === 'string' && b !== 'auto' ? parseBackendName(b) : forced,
-    workers: typeof w === 'number' ? w : undefined,
+    workers: storedWorkers(store) ?? undefined,
   };
 }
 
 function settingsNow(ctx: AppContext): AppSettings {
   const s = ctx.db();
   const b = readStoredValue(s, UI_KEYS.backend);
-  const w = readStoredValue(s, UI_KEYS.workers);
   return {
     ...readSettings(s),
     backend:
       typeof b === 'string' && ['auto', ...BACKEND_PREFERENCE].includes(b)
         ? (b as AppSettings['backend'])
         : 'auto',
-    workers: typeof w === 'number' ? w : null,
+    workers: storedWorkers(s),
     dataHome: ctx.home,
   };
 }
@@ -51,6 +57,7 @@ export function settingsHandlers(ctx: AppContext): Pick<DecomposerApi, 'getSetti
     async setSetting(key: SettingKey, value: unknown): Promise<AppSettings> {
       guard('setSetting', [key, value]);
       const s = ctx.db();
+      if (key === 'workers' && value !== null) checkWorkers(value as number);
       if (key === 'backend' || key === 'workers') writeStoredValue(s, UI_KEYS[key], value);
       else if ((SETTING_KEYS as string[]).includes(key)) writeSetting(s, key, value);
       return settingsNow(ctx);

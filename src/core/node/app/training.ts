@@ -11,8 +11,9 @@ import type {
   TrainParams,
 } from '../../common/api.ts';
 import { readModelDir, type ModelMeta } from '../models/io.ts';
-import { knownDatasets } from '../jobs/datasets.ts';
+import { knownDatasets, resolveDataset } from '../jobs/datasets.ts';
 import { resumeTraining, startDemo, startTraining } from '../jobs/training-jobs.ts';
+import { modelDatasetSpec } from '../workflows/model-data.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function trainingHandlers(
@@ -59,6 +60,8 @@ export function trainingHandlers(
 
     async startTraining(params: TrainParams): Promise<JobInfo> {
       guard('startTraining', [params]);
+      // An unknown dataset is refused by the call, before a job or a run exists.
+      await resolveDataset(ctx.home, params.dataset, params.perClass);
       return startTraining(ctx.jobs, params);
     },
 
@@ -69,6 +72,7 @@ export function trainingHandlers(
 
     async runDemo(params?: DemoParams): Promise<JobInfo> {
       guard('runDemo', params === undefined ? [] : [params]);
+      if (params?.dataset !== undefined) await modelDatasetSpec(ctx.home, params.dataset);
       return startDemo(ctx.jobs, params ?? {});
     },
 

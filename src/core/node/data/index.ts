@@ -15,6 +15,7 @@ import { checkCombined, combinedId, loadCombined } from './combined.ts';
 import type { LoadOptions } from './options.ts';
 import { FOLDER_DEFAULTS, listFolder, loadFolder, resolveFolder } from './folder.ts';
 import { findMnist, loadMnist, MNIST_DEFAULTS, MNIST_FAMILIES, type MnistSpec } from './mnist.ts';
+import { withLoadBudget } from './image-set.ts';
 import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.ts';
 import { loadTinyImageNet, resolveTinyRoot, tinyFingerprintEntries } from './tinyimagenet.ts';
 
@@ -145,9 +146,30 @@ async function decode(spec: Cached, id: string, opts: LoadOptions): Promise<Load
 
 /**
  * Loads a dataset from any source. Bad input raises one UserError that names the file and
- * what to do; a failed load never changes an existing cache file.
+ * what to do; a failed load never changes an existing cache file. The whole load is held to
+ * one share of memory (image-set.ts), and a split without images is refused: nothing trains
+ * or is judged on it.
  */
 export async function loadDataset(spec: DatasetSpec, opts: LoadOptions): Promise<LoadedDataset> {
+  const data = await withLoadBudget(() => loadAny(spec, opts));
+  refuseEmptySplits(data);
+  return data;
+}
+
+function refuseEmptySplits(data: LoadedDataset): void {
+  for (const [split, set] of [
+    ['training', data.train],
+    ['test', data.test],
+  ] as const)
+    if (set.count === 0)
+      throw new UserError(
+        `The dataset ${data.info.name} (${data.info.source}) has no images in its ${split} split.`,
+        `Nothing can be ${split === 'training' ? 'trained' : 'tested'} on it: check that its ${split} files hold images, or choose another dataset.`,
+        'empty-split',
+      );
+}
+
+async function loadAny(spec: DatasetSpec, opts: LoadOptions): Promise<LoadedDataset> {
   if (!spec || typeof spec !== 'object')
     throw new UserError('No dataset was given.', 'Choose a dataset.', 'bad-spec');
   const id = datasetId(spec);

@@ -273,12 +273,21 @@ export class PowerMeter {
   }
 }
 
+/** The longest delay setTimeout keeps: beyond it (about 24.8 days) a timer fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Waits `ms`, in steps a timer can hold, so a long wait is never cut to 1 ms. */
+export async function sleep(ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= MAX_TIMER_MS)
+    await new Promise((r) => setTimeout(r, Math.min(left, MAX_TIMER_MS)));
+}
+
 /** Average powers with nothing running, for `seconds` (the paper subtracts them). */
 export async function measureIdle(sources: Sources, seconds: number, intervalMs = 100): Promise<IdlePowers> {
   if (seconds <= 0) return { cpuW: 0, dramW: 0, gpuW: 0 };
   const m = new PowerMeter(sources, intervalMs);
   await m.start();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await sleep(seconds * 1000);
   const t = await m.stop();
   const a = averagePowers(t, sources.report.gpus);
   if (!Number.isFinite(a.cpuW))

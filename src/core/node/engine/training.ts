@@ -5,6 +5,7 @@
 // not active (onnxruntime-node missing, or the layer it cannot train).
 import os from 'node:os';
 import type { BackendName, BackendReport, BackendStatus } from '../../common/api.ts';
+import { within, workersBound, type Bound } from '../../common/bounds.ts';
 import { UserError } from '../../common/errors.ts';
 import { loadOrt } from '../inference/ort-engine.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
@@ -57,6 +58,23 @@ export function poolShape(threads: number): { workers: number; threads: number }
   if (threads < 2) return null;
   const workers = Math.min(threads, MAX_TRAINING_WORKERS);
   return { workers, threads: Math.floor(threads / workers) };
+}
+
+/** The worker counts this machine takes: up to four per core (bounds.ts). */
+export function workersHere(): Bound {
+  return workersBound(os.availableParallelism());
+}
+
+/** Refuses a worker count beyond this machine's bound, before any thread starts. */
+export function checkWorkers(workers: number | undefined): void {
+  if (workers === undefined) return;
+  const bound = workersHere();
+  if (!within(bound, workers))
+    throw new UserError(
+      `${workers} engine workers is not possible here: workers must be ${bound.rule} on this machine's ${os.availableParallelism()} cores.`,
+      'Leave workers unset for one per core, or give a smaller number.',
+      'bad-workers',
+    );
 }
 
 /** onnxruntime intra-op threads for training: `workers` when given (> 0), else every core. */
@@ -118,6 +136,7 @@ export async function openTrainingEngine(
   pre: Preprocess,
   opts: TrainingEngineOptions = {},
 ): Promise<{ engine: TrainingEngine; layout: WeightLayout }> {
+  checkWorkers(opts.workers);
   const forced = opts.backend ?? null;
   let onnx: BackendStatus = { name: 'onnxruntime', ok: false, reason: `not tried: ${forced} was forced` };
   if (forced === null || forced === 'onnxruntime') {

@@ -3,6 +3,7 @@
 // explicit paddings and weights. Layers we cannot express are refused here, naming the
 // layer, so both engines accept exactly the same models.
 import { createHash } from 'node:crypto';
+import { INPUT_CHANNELS, INPUT_SIDE, within } from '../../common/bounds.ts';
 import { UserError } from '../../common/errors.ts';
 import type { ModelArtifacts } from '../models/io.ts';
 
@@ -235,6 +236,17 @@ export function planModel(artifacts: ModelArtifacts): ModelPlan {
         const shape = (cfg.batch_input_shape as (number | null)[]).slice(1);
         if (shape.some((d) => d === null)) throw refuse(name, cls, 'its input shape is not fully known');
         if (shape.length !== 3) throw refuse(name, cls, `input shape [${shape.join(', ')}] is not [H, W, C]`);
+        // Refused before any buffer of the input's size is allocated.
+        if (
+          !within(INPUT_SIDE, shape[0]) ||
+          !within(INPUT_SIDE, shape[1]) ||
+          !within(INPUT_CHANNELS, shape[2])
+        )
+          throw new UserError(
+            `The model takes ${shape.join('x')} inputs; Decomposer runs models whose input sides are ${INPUT_SIDE.range} pixels, with ${INPUT_CHANNELS.range} channels.`,
+            'Use a model trained on smaller images (or resize its input and retrain it).',
+            'unsupported-model',
+          );
         node.op = 'input';
         node.shape = shape as number[];
         break;

@@ -77,3 +77,34 @@ export function checkModelFitsData(m: ModelToFit, data: DatasetInfo): void {
       CODE,
     );
 }
+
+/** The kind of dataset an id names: its first word ("synthetic", "mnist", "cifar10", "folder"). */
+const kindOf = (id: string) => id.split('-')[0];
+
+/**
+ * What a person should know about a dataset the model takes but did not learn: other class
+ * names than the model's, or (for a model that records no names) another kind of dataset than
+ * the one it was trained on. Its predictions are then read as the dataset's classes by
+ * position, so the accuracy measures transfer, not the model. Warnings, not refusals.
+ */
+export function modelDataWarnings(m: ModelToFit, data: DatasetInfo): string[] {
+  const names = m.meta?.classNames;
+  const trained = m.meta?.datasetId;
+  if (names && names.length === data.classNames.length) {
+    const differ = names.flatMap((n, i) => (n === data.classNames[i] ? [] : [i]));
+    if (differ.length) {
+      const i = differ[0]!;
+      return [
+        `the model's classes are not those of ${data.name}: class ${i} is "${names[i]}" in the model but "${data.classNames[i]}" in the dataset` +
+          `${differ.length > 1 ? ` (${differ.length} of ${names.length} classes differ)` : ''}; ` +
+          `its predictions are read as the dataset's classes by position${trained ? ` (it was trained on ${trained})` : ''}.`,
+      ];
+    }
+    return [];
+  }
+  if (trained && kindOf(trained) !== kindOf(data.id))
+    return [
+      `the model was trained on ${trained}, not on a dataset of this kind (${data.id}); its predictions are read as the dataset's classes by position.`,
+    ];
+  return [];
+}

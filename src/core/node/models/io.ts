@@ -102,6 +102,19 @@ function bad(file: string, what: string, hint: string): UserError {
   return new UserError(`${file}: ${what}`, hint, 'bad-model');
 }
 
+/** A file given where a model folder is read: what a model folder is, and how to get one. */
+function notAModelFolder(given: string): UserError {
+  const ext = path.extname(given).toLowerCase();
+  const keras = ext === '.h5' || ext === '.keras';
+  return new UserError(
+    `${path.resolve(given)} is a file, not a model folder: a model is a folder holding model.json and weights.bin (the tfjs-layers format \`decomposer train\` writes).`,
+    keras
+      ? `Convert the Keras model into one with \`tensorflowjs_converter --input_format keras ${path.basename(given)} DIR\`, then give --model DIR.`
+      : `Give the folder (train one with \`decomposer train\`); ${ext ? `${ext} files are` : 'this file is'} not read: a Keras model converts with \`tensorflowjs_converter --input_format keras MODEL.h5 DIR\`, and ONNX or PyTorch files cannot be imported yet.`,
+    'not-a-folder',
+  );
+}
+
 /**
  * Reads a model folder (or a model.json path) into artifacts and metadata, checking it:
  * model.json whole against its schema, every weights path inside the folder, and the weights
@@ -118,6 +131,7 @@ export async function readModelDir(
   } catch (e) {
     if (isUserError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw notAModelFolder(dirOrJson);
     throw code === 'ENOENT'
       ? new UserError(
           `No model at ${file}.`,

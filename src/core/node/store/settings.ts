@@ -1,7 +1,12 @@
 // Settings kept in the database's settings table (JSON values), with defaults. Energy
 // settings; later UI code reads and writes them through readSettings / writeSetting.
 // Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
-import { programSettingRefusal, settingValueProblem, type Settings } from '../../common/api.ts';
+import {
+  programSettingRefusal,
+  settingFromText,
+  settingValueProblem,
+  type Settings,
+} from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
 import { DEFAULT_NVIDIA_SMI } from '../energy/nvidia.ts';
@@ -36,7 +41,7 @@ export function validateSetting<K extends keyof Settings>(key: K, value: unknown
       `Settings: ${SETTING_KEYS.join(', ')}.`,
       'setting',
     );
-  const v = typeof DEFAULT_SETTINGS[key] === 'number' && typeof value === 'string' ? Number(value) : value;
+  const v = settingFromText(key, value);
   const what = settingValueProblem(key, v);
   if (what)
     throw new UserError(

@@ -6,8 +6,8 @@ import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.
 import { isUserError, UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { planModel, type ModelPlan } from '../inference/index.ts';
-import { loadById } from '../jobs/datasets.ts';
-import { checkModelFitsData, checkModelMeta } from '../models/fit.ts';
+import { resolveDataset } from '../jobs/datasets.ts';
+import { checkModelFitsData, checkModelMeta, modelDataWarnings } from '../models/fit.ts';
 import { readModelDir } from '../models/io.ts';
 import { cacheDir } from '../paths.ts';
 
@@ -40,24 +40,32 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
 }
 
-/** A dataset by id: the embedded ones at any size they were generated with, or a registered one. */
+/**
+ * The spec of a dataset id: the embedded ones at any size they were generated with, or one
+ * found or registered here; an id nothing here knows is refused ('no-dataset').
+ */
+export async function modelDatasetSpec(home: string, id: string): Promise<DatasetSpec> {
+  return syntheticSpecFromId(id) ?? resolveDataset(home, id);
+}
+
+/** A dataset by id (modelDatasetSpec), loaded. */
 export async function loadModelDataset(
   home: string,
   id: string,
   signal?: AbortSignal,
   onProgress?: (p: Progress) => void,
 ): Promise<LoadedDataset> {
-  const spec = syntheticSpecFromId(id);
-  if (spec) return loadDataset(spec, { cacheDir: cacheDir(home), signal, onProgress });
-  return loadById(home, id, null, signal, onProgress);
+  return loadDataset(await modelDatasetSpec(home, id), { cacheDir: cacheDir(home), signal, onProgress });
 }
 
 /**
  * Refuses a dataset the model does not take (image size, channels, classes), or a model
- * folder whose metadata disagrees with its layers, saying what to change (models/fit.ts).
+ * folder whose metadata disagrees with its layers, saying what to change (models/fit.ts);
+ * returns the warnings for one it takes but did not learn (other class names, another kind).
  */
-export function checkModelData(data: LoadedDataset, model: ModelForData): void {
+export function checkModelData(data: LoadedDataset, model: ModelForData): string[] {
   checkModelFitsData(model, data.info);
+  return modelDataWarnings(model, data.info);
 }
 
 export interface ModelForData {
@@ -103,7 +111,8 @@ export async function datasetForModel(
       );
     }
   }
-  checkModelData(data, model);
+  const warnings = checkModelData(data, model);
+  if (warnings.length) (data.info.warnings ??= []).push(...warnings);
   return data;
 }
 

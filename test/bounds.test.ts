@@ -1,0 +1,118 @@
+// The bounds every shell shares (core/common/bounds.ts), met through the web shell as the app
+// meets them: settings out of range are refused and not stored, a training on a dataset
+// nothing here knows is refused by the call (no job, no run), and a dataset load is held to
+// one share of memory as a whole.
+import { test, before, after, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
+import type { CoreApi } from '../src/core/node/api.ts';
+import { loadDataset } from '../src/core/node/data/index.ts';
+import { isUserError } from '../src/core/common/errors.ts';
+import { sleep } from '../src/core/node/energy/meter.ts';
+import { quickApi } from './helpers/jobs.ts';
+
+let shell: WebShell;
+let api: CoreApi;
+
+before(async () => {
+  ({ api } = await quickApi('dec-bounds-'));
+  const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-bounds-page-'));
+  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>stub</title>');
+  shell = await startWebShell({ port: 0, rendererDir, api });
+});
+
+after(async () => {
+  await shell.close();
+  await api.close();
+});
+
+const call = async (method: string, ...args: unknown[]) => {
+  const r = await fetch(`http://127.0.0.1:${shell.port}/api/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: shell.token },
+    body: JSON.stringify({ args }),
+  });
+  return {
+    status: r.status,
+    body: (await r.json()) as { ok: boolean; value?: Record<string, unknown>; error?: { message: string } },
+  };
+};
+
+test('settings out of their bounds are refused and the stored value kept: a PUE of 1e308, an idle time past a timer, more workers than the machine takes', async () => {
+  const before = (await call('getSettings')).body.value!;
+  const cases: [string, unknown, RegExp][] = [
+    ['pue', 1e308, /pue must be a number from 1 to 5/],
+    ['intensity', 1e6, /intensity must be a number from 0 to 10/],
+    ['idleSeconds', 2_147_484, /idleSeconds must be a number from 0 to 3,?600/],
+    [
+      'workers',
+      4 * os.availableParallelism() + 1,
+      /workers is not possible here: workers must be a whole number from 0 to/,
+    ],
+  ];
+  for (const [key, value, message] of cases) {
+    const r = await call('setSetting', key, value);
+    assert.equal(r.body.ok, false, `${key} = ${String(value)} was accepted`);
+    assert.ok(r.status >= 400 && r.status < 500, `${key}: ${r.status}`);
+    assert.match(`${r.body.error?.message}`, message);
+  }
+  const after = (await call('getSettings')).body.value!;
+  for (const [key] of cases) assert.equal(after[key], before[key], key);
+  // In range, they are stored.
+  assert.equal((await call('setSetting', 'pue', 1.2)).body.value?.pue, 1.2);
+  assert.equal((await call('setSetting', 'idleSeconds', 3600)).body.value?.idleSeconds, 3600);
+  assert.equal((await call('setSetting', 'idleSeconds', 0)).body.value?.idleSeconds, 0);
+});
+
+test('a training on a dataset id nothing here knows is refused by the call: no job is started, no failed run left on Home', async () => {
+  const r = await call('startTraining', {
+    dataset: 'synthetic-shapez-32',
+    depth: 8,
+    epochs: 1,
+    seed: 1,
+    augment: false,
+  });
+  assert.equal(r.body.ok, false);
+  assert.match(`${r.body.error?.message}`, /No dataset with id "synthetic-shapez-32"/);
+  assert.deepEqual((await call('listJobs')).body.value, []);
+  assert.deepEqual((await call('listRuns')).body.value, []);
+  const demo = await call('runDemo', { dataset: 'no-such-dataset', epochs: 1 });
+  assert.equal(demo.body.ok, false);
+  assert.deepEqual((await call('listJobs')).body.value, []);
+});
+
+test('the memory guard counts the whole load (both splits), not each image set alone', async (t) => {
+  // shapes at 32x32: 5000 training images (14.6 MiB) and 1000 test images (2.9 MiB). With 40 MiB
+  // installed, 40% is 16 MiB: each split fits alone, the two together do not.
+  t.after(() => mock.restoreAll());
+  mock.method(os, 'totalmem', () => 40 * 2 ** 20);
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-bounds-cache-'));
+  await assert.rejects(loadDataset({ kind: 'synthetic', name: 'shapes', size: 32 }, { cacheDir }), (e) => {
+    assert.ok(isUserError(e), String(e));
+    assert.equal(e.code, 'dataset-too-large');
+    assert.match(e.message, /on top of the 14\.6 MiB this dataset's other images already take/);
+    return true;
+  });
+});
+
+test('a wait longer than a timer holds (about 24.8 days) is waited in steps, never cut to 1 ms', async (t) => {
+  t.after(() => mock.timers.reset());
+  mock.timers.enable({ apis: ['setTimeout'] });
+  let done = false;
+  const waited = sleep(2 ** 31 + 5000).then(() => (done = true));
+  const settle = () => new Promise((r) => setImmediate(r));
+  mock.timers.tick(1);
+  await settle();
+  assert.equal(done, false, 'a single setTimeout would have fired at once');
+  mock.timers.tick(2 ** 31 - 2);
+  await settle();
+  mock.timers.tick(4999);
+  await settle();
+  assert.equal(done, false);
+  mock.timers.tick(2);
+  await waited;
+  assert.equal(done, true);
+});
