@@ -11,7 +11,14 @@ export function runTrainChild(
   epochs: number,
   o: { killAfterEpoch?: number; workers?: number; backend?: string } = {},
 ): Promise<{ result?: TrainResult; killed: boolean }> {
-  const args = [child, runDir, String(epochs), String(o.workers ?? 0), ...(o.backend ? [o.backend] : [])];
+  const args = [
+    child,
+    runDir,
+    String(epochs),
+    String(o.workers ?? 0),
+    o.backend ?? '',
+    o.killAfterEpoch === undefined ? '' : String(o.killAfterEpoch),
+  ];
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
