@@ -94,6 +94,33 @@ export const STEPS: Step[] = [
     ],
   },
   {
+    id: 'fashion-modules',
+    what: 'that model’s MC-BLN module set, saved',
+    args: [
+      'decompose',
+      '--model',
+      '{fashion-1.model_dir}',
+      '--per-class',
+      '500',
+      '--idle-seconds',
+      '0',
+      '--json',
+    ],
+  },
+  {
+    id: 'fashion-export',
+    what: 'that module set as portable ONNX files',
+    args: [
+      'decompose',
+      '--model',
+      '{fashion-1.model_dir}',
+      '--export-onnx',
+      'latest',
+      '{work}/fashion-export',
+      '--json',
+    ],
+  },
+  {
     id: 'shapes-points',
     what: 'Table 1 at the three observation points on the demo’s model',
     args: [

@@ -1,6 +1,7 @@
 // The shape of a model folder's model.json as we read it back (tfjs-layers format plus our own
 // metadata), one schema each: checked whole before any weights file is opened, so a bad field
 // is named instead of surfacing later as a raw error or a silently wrong figure.
+import { MAX_IMAGE_SIDE } from '../../common/bounds.ts';
 import { int, num, v } from '../../common/schema.ts';
 
 /** How pixels become model inputs: x = (pixel - mean) / std, for every channel. */
@@ -12,14 +13,14 @@ export const PREPROCESS = v.object({
   ),
 });
 
-const GREY = v.object({ sourceSize: int(1, 4096), fit: v.picklist(['pad', 'resize']) });
+const GREY = v.object({ sourceSize: int(1, MAX_IMAGE_SIDE), fit: v.picklist(['pad', 'resize']) });
 
 /** Our facts about a model (userDefinedMetadata.decomposer). */
 export const MODEL_META = v.object({
   architecture: v.literal('resnet'),
   depth: int(1, 10_000),
   batchNorm: v.boolean(),
-  inputSize: int(1, 4096),
+  inputSize: int(1, MAX_IMAGE_SIDE),
   classes: int(1, 1_000_000),
   classNames: v.array(v.string()),
   datasetId: v.string(),
