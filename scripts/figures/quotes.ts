@@ -7,6 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { at, ROOT, readRecord, recordFile, type Record } from './record.ts';
+import { QUOTES } from './readme.ts';
+
+export { QUOTES };
 
 export interface Quote {
   step: string;
@@ -35,23 +38,51 @@ const FORMATS: { [name: string]: (v: number) => string } = {
   mb: (v) => (v / 1e6).toFixed(2),
 };
 
-export const QUOTES: Quote[] = [];
+/** Formats of other values. */
+const OTHER: { [name: string]: (v: unknown) => string | null } = {
+  /** a class as `dataset:class` -> class */
+  cls: (v) => (typeof v === 'string' ? v.slice(v.lastIndexOf(':') + 1) : null),
+  /** a baseline's convergence */
+  converged: (v) => (v === true ? 'converged' : v === false ? 'still improving at its last epoch' : null),
+};
 
-/** The quote's sentence filled from `rec`, or why it cannot be. */
+/** Formats of a list of numbers (a `[*]` path). */
+const RANGES: { [name: string]: (v: number[]) => string } = {
+  /** the smallest and largest, as megabytes: 1.196 and 1.205 MB -> 1.20-1.21 */
+  mbrange: (v) => {
+    const [lo, hi] = [Math.min(...v), Math.max(...v)].map((x) => (x / 1e6).toFixed(2));
+    return lo === hi ? lo! : `${lo}-${hi}`;
+  },
+};
+
+/** One hole's value written in its format, or why it cannot be. */
+function fill(v: unknown, p: string, f: string | undefined): string | { error: string } {
+  if (f === undefined)
+    return typeof v === 'string' || typeof v === 'number'
+      ? String(v)
+      : { error: `${p} is ${JSON.stringify(v)}` };
+  const other = OTHER[f];
+  if (other) return other(v) ?? { error: `${p} is ${JSON.stringify(v)}, which ${f} cannot write` };
+  const range = RANGES[f];
+  if (range)
+    return Array.isArray(v) && v.length && v.every((x) => typeof x === 'number')
+      ? range(v)
+      : { error: `${p} is ${JSON.stringify(v)}, not a list of numbers` };
+  const fmt = FORMATS[f];
+  if (!fmt) return { error: `unknown format ${f}` };
+  return typeof v === 'number' ? fmt(v) : { error: `${p} is ${JSON.stringify(v)}, not a number` };
+}
+
+/** The quote's sentence filled from `rec` (volatile holes as … unless `volatile`), or why it cannot be. */
 export function render(q: Quote, rec: Record, volatile = true): string | { error: string } {
   let error = '';
   const text = q.text.replace(
     /\{(~?)([^}:]+)(?::([a-z0-9]+))?\}/g,
     (_, tilde: string, p: string, f?: string) => {
       if (tilde && !volatile) return '…';
-      const v = at(rec, p);
-      if (f) {
-        const fmt = FORMATS[f];
-        if (!fmt) error ||= `unknown format ${f}`;
-        else if (typeof v !== 'number') error ||= `${p} is ${JSON.stringify(v)}, not a number`;
-        else return fmt(v);
-      } else if (typeof v === 'string' || typeof v === 'number') return String(v);
-      else error ||= `${p} is ${JSON.stringify(v)}`;
+      const r = fill(at(rec, p), p, f);
+      if (typeof r === 'string') return r;
+      error ||= r.error;
       return '?';
     },
   );

@@ -32,14 +32,33 @@ export function readRecord(id: string, dir = RECORDS): Record | null {
   return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Record) : null;
 }
 
-/** A value at a dotted path (`reuse.0.ma`) of a JSON value, or undefined. */
-export function at(value: unknown, dotted: string): unknown {
-  let v: unknown = value;
-  for (const k of dotted.split('.')) {
+/**
+ * A value at a path of a JSON value: dotted keys and indices (`reuse.0.ma`), a selector that
+ * picks the first element whose fields match (`decomposition[point=conv,approach=CI+TI+MC]`),
+ * or `[*]` for every element (an array of what follows).
+ */
+export function at(value: unknown, path: string): unknown {
+  const parts = path.match(/[^.[\]]+|\[[^\]]*\]/g) ?? [];
+  const walk = (v: unknown, i: number): unknown => {
+    if (i === parts.length) return v;
+    const p = parts[i]!;
     if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown> & unknown[])[k as never];
-  }
-  return v;
+    if (!p.startsWith('[')) return walk((v as { [k: string]: unknown })[p], i + 1);
+    if (!Array.isArray(v)) return undefined;
+    if (p === '[*]') return v.map((x) => walk(x, i + 1));
+    const want = p
+      .slice(1, -1)
+      .split(',')
+      .map((kv) => kv.split('=') as [string, string]);
+    const hit = v.find(
+      (x: unknown) =>
+        x !== null &&
+        typeof x === 'object' &&
+        want.every(([k, w]) => String((x as { [k: string]: unknown })[k]) === w),
+    );
+    return hit === undefined ? undefined : walk(hit, i + 1);
+  };
+  return walk(value, 0);
 }
 
 /** The step's arguments with `{work}` and `{step.path}` filled in from earlier records. */
