@@ -1,5 +1,6 @@
 // Formatting shared by the pages.
 import { isEstimatedSource, type JobStatus } from '../../../core/common/api.ts';
+import { formatAmount } from '../../../core/common/numbers.ts';
 
 export function pct(x: number | null | undefined): string {
   return x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
@@ -14,11 +15,9 @@ export function duration(seconds: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** Small energies need more digits than large ones. */
+/** A measured amount in the one format the CLI writes it in too (common/numbers.ts). */
 export function num(x: number | null | undefined, digits = 3): string {
-  if (x == null || !Number.isFinite(x)) return '—';
-  if (x === 0) return '0';
-  return Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(digits);
+  return x == null || !Number.isFinite(x) ? '—' : formatAmount(x, digits);
 }
 
 export function when(iso: string | null | undefined): string {

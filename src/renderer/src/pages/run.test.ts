@@ -81,7 +81,7 @@ describe('the run page', () => {
       'Fixed epochs',
       'Until best epoch',
     ]);
-    expect(rows[1]!.textContent).toMatch(/0\.000184.*0\.0000797.*0\.000176.*12\.5 W.*1\.5 W.*—.*8\.0 W/);
+    expect(rows[1]!.textContent).toMatch(/1\.84e-4.*7\.97e-5.*1\.76e-4.*12\.5 W.*1\.5 W.*—.*8\.0 W/);
     const energy = text('run-energy');
     expect(energy).toMatch(/PUE\s+1\.58/);
     expect(energy).toMatch(/0\.954 lbs CO2e\/kWh \(0\.433 kg\)/);
