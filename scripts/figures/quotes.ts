@@ -6,15 +6,10 @@
 // load) vary from run to run by nature: a rerun compares only the others.
 import fs from 'node:fs';
 import path from 'node:path';
-import { at, ROOT, readRecord, recordFile, type Record } from './record.ts';
+import { at, ROOT, readRecord, recordFile, type Quote, type Record } from './record.ts';
 import { QUOTES } from './readme.ts';
 
-export { QUOTES };
-
-export interface Quote {
-  step: string;
-  text: string;
-}
+export { QUOTES, type Quote };
 
 const FORMATS: { [name: string]: (v: number) => string } = {
   /** a fraction as a percentage, one decimal: 0.4534 -> 45.3% */

@@ -1,7 +1,7 @@
 // The README's quoted figures: each entry is a sentence of the README with holes for the
 // values of one recorded output (docs/figures/<step>.json). Paths are into the record:
 // `output.` is the command's JSON, `seconds`, `load_before`, `cpu` the facts beside it.
-import type { Quote } from './quotes.ts';
+import type { Quote } from './record.ts';
 
 const row = (sel: string) => `output.decomposition[${sel}]`;
 const mc = row('approach=CI+TI+MC');

@@ -25,6 +25,12 @@ export interface Record {
   output: unknown;
 }
 
+/** A sentence of the README with holes for one record's values (quotes.ts fills them). */
+export interface Quote {
+  step: string;
+  text: string;
+}
+
 export const recordFile = (id: string) => path.join(RECORDS, `${id}.json`);
 
 export function readRecord(id: string, dir = RECORDS): Record | null {
