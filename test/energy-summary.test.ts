@@ -22,14 +22,14 @@ test('energy totals add up every run, past the 500 the page lists, measured and 
       const e = energyRecord({ seconds: 60 + i, cpuW: 10 + (i % 7), dramW: 2, gpuW: 0, gpus: 0 }, NO_IDLE, {
         source,
       });
-      const id = store.startRun({ kind: 'train', params: { i } });
-      store.finishRun(id, { status: 'finished', energy: e });
+      const id = store.runs.start({ kind: 'train', params: { i } });
+      store.runs.finish(id, { status: 'finished', energy: e });
       kwh += e.kwh;
       kg += e.co2e_kg;
       if (source.includes('estimate')) estimated++;
     }
     // A run with no energy record (failed before measuring) counts in neither.
-    store.finishRun(store.startRun({ kind: 'train', params: {} }), { status: 'failed', error: 'x' });
+    store.runs.finish(store.runs.start({ kind: 'train', params: {} }), { status: 'failed', error: 'x' });
   } finally {
     store.close();
   }

@@ -324,7 +324,7 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
     assert.deepEqual(out.untilBest, e1);
     assert.deepEqual(out.fixedEpochs, e2);
     assert.ok(e2.seconds > e1.seconds + 0.15 && out.energy.seconds > e2.seconds);
-    const run = store.getRun(rec.id)!;
+    const run = store.runs.get(rec.id)!;
     assert.equal(run.status, 'finished');
     assert.equal(run.best_epoch, 1);
     assert.deepEqual(
@@ -336,7 +336,7 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
     );
     assert.deepEqual(run.energy_until_best, e1);
     assert.ok(run.power!.samples >= 2 && run.power!.traceFile);
-    const trace = store.readTrace(rec.id)!;
+    const trace = store.power.readTrace(rec.id)!;
     assert.deepEqual(trace.columns, ['t_s', 'cpu_w', 'dram_w', 'gpu_w']);
     assert.ok(trace.rows.length >= 2);
     close(trace.rows.at(-1)![1]!, 30, 0.5);
@@ -366,7 +366,7 @@ test("a run's cumulative energy never goes down from one epoch to the next, thou
     const e2 = rec.epoch({ epoch: 2 });
     const out = await rec.finish('finished');
     assert.ok(e1.kwh > 0, 'epoch 1 drew above idle');
-    const epochs = store.getRun(rec.id)!.epochs.map((e) => e.energy!);
+    const epochs = store.runs.get(rec.id)!.epochs.map((e) => e.energy!);
     assert.deepEqual(epochs, [e1, e2]);
     for (const k of ['kwh', 'co2e_lbs', 'co2e_kg', 'seconds'] as const) {
       assert.ok(e2[k] >= e1[k], `${k}: epoch 2 ${e2[k]} < epoch 1 ${e1[k]}`);
@@ -445,17 +445,17 @@ test('carried energy: complete, and incomplete (flagged) when the records stop s
         { source: 'rapl' },
       );
     const folder = path.join(dir, 'run');
-    const a = store.startRun({ kind: 'train', params: { run_dir: folder } });
-    store.addEpoch(a, { epoch: 1, energy: e(10) });
-    store.addEpoch(a, { epoch: 2, energy: e(20) });
+    const a = store.runs.start({ kind: 'train', params: { run_dir: folder } });
+    store.epochs.add(a, { epoch: 1, energy: e(10) });
+    store.epochs.add(a, { epoch: 2, energy: e(20) });
     // Other folders and kinds are not part of it.
-    const other = store.startRun({ kind: 'train', params: { run_dir: `${folder}-2` } });
-    store.addEpoch(other, { epoch: 3, energy: e(1000) });
-    const dec = store.startRun({ kind: 'decompose', params: { run_dir: folder } });
-    store.addEpoch(dec, { epoch: 3, energy: e(1000) });
-    const b = store.startRun({ kind: 'train', params: { run_dir: folder } });
-    store.addEpoch(b, { epoch: 3, energy: e(5) });
-    const now = store.startRun({ kind: 'train', params: { run_dir: folder } });
+    const other = store.runs.start({ kind: 'train', params: { run_dir: `${folder}-2` } });
+    store.epochs.add(other, { epoch: 3, energy: e(1000) });
+    const dec = store.runs.start({ kind: 'decompose', params: { run_dir: folder } });
+    store.epochs.add(dec, { epoch: 3, energy: e(1000) });
+    const b = store.runs.start({ kind: 'train', params: { run_dir: folder } });
+    store.epochs.add(b, { epoch: 3, energy: e(5) });
+    const now = store.runs.start({ kind: 'train', params: { run_dir: folder } });
 
     const full = carriedEnergy(store, folder, now, 3);
     assert.deepEqual(full.info, { from_runs: [a, b], through_epoch: 3, complete: true });
@@ -527,7 +527,7 @@ test('a resumed training records the energy of training from scratch (earlier at
     });
   };
   const epochEnergy = (id: number, epoch: number) =>
-    store.getRun(id)!.epochs.find((e) => e.epoch === epoch)!.energy!;
+    store.runs.get(id)!.epochs.find((e) => e.epoch === epoch)!.energy!;
   try {
     const folder = path.join(dir, 'run');
     // Cancelled after epoch 2 of 3, then resumed in the same folder.
@@ -535,13 +535,13 @@ test('a resumed training records the energy of training from scratch (earlier at
     assert.equal(first.result.status, 'cancelled');
     assert.equal(first.result.epochsDone, 2);
     assert.equal(first.carried, undefined);
-    assert.equal((store.getRun(first.runId)!.params as { run_dir: string }).run_dir, folder);
+    assert.equal((store.runs.get(first.runId)!.params as { run_dir: string }).run_dir, folder);
     const copy = path.join(dir, 'copy');
     fs.cpSync(folder, copy, { recursive: true });
     const second = await trainIn(folder);
     assert.equal(second.result.resumedFrom, 2);
     assert.deepEqual(second.carried, { from_runs: [first.runId], through_epoch: 2, complete: true });
-    const run = store.getRun(second.runId)!;
+    const run = store.runs.get(second.runId)!;
     assert.equal(run.status, 'finished');
     assert.deepEqual(
       run.epochs.map((e) => e.epoch),
@@ -574,7 +574,7 @@ test('a resumed training records the energy of training from scratch (earlier at
     const fresh = await trainIn(path.join(dir, 'fresh'));
     assert.equal(fresh.result.resumedFrom, 0);
     assert.equal(fresh.carried, undefined);
-    const f = store.getRun(fresh.runId)!;
+    const f = store.runs.get(fresh.runId)!;
     assert.equal((f.result as Record<string, unknown>).energy_carried, undefined);
     close(f.energy!.kwh, (settings.pue * (f.power!.cpuJ + f.power!.dramJ)) / 3.6e6, 1e-9);
 
@@ -582,7 +582,7 @@ test('a resumed training records the energy of training from scratch (earlier at
     const copied = await trainIn(copy);
     assert.equal(copied.result.resumedFrom, 2);
     assert.deepEqual(copied.carried, { from_runs: [], through_epoch: 0, complete: false });
-    const c = store.getRun(copied.runId)!;
+    const c = store.runs.get(copied.runId)!;
     assert.deepEqual((c.result as { energy_carried: unknown }).energy_carried, copied.carried);
     close(c.energy!.kwh, (settings.pue * (c.power!.cpuJ + c.power!.dramJ)) / 3.6e6, 1e-9);
   } finally {

@@ -68,7 +68,7 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
   }
   // A run left 'running' by a process that is gone.
   const store = Store.open(defaultDbFile(home));
-  const id = store.startRun({ kind: 'train', params: {}, label: 'killed' });
+  const id = store.runs.start({ kind: 'train', params: {}, label: 'killed' });
   store.db.prepare('UPDATE runs SET pid = ?, pid_start = NULL WHERE id = ?').run(2 ** 22 + 7, id);
   store.close();
   const again = createCoreApi({ home });
@@ -155,9 +155,9 @@ test('trainings that belong to another feature or lost their folder are not resu
     part: { experiment?: 'wizard' | 'grid'; role?: 'model' | 'baseline'; scenario?: string } = {},
   ) => {
     const experimentId = part.experiment
-      ? store.startExperiment({ kind: part.experiment, label: part.experiment })
+      ? store.experiments.start({ kind: part.experiment, label: part.experiment })
       : undefined;
-    const id = store.startRun({
+    const id = store.runs.start({
       kind,
       params,
       label: 'x',

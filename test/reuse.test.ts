@@ -265,8 +265,8 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
     for (const r of g.rows) {
       // MA (and MMA) are the scenario run's recorded top-1 over whole test images; TMA is the
       // baseline training's recorded top-1 on the same images.
-      const recorded = store.getRun(r.run_ids.scenario!)!.result as { top1: number; mma?: number };
-      const base = store.getRun(r.run_ids.baseline!)!.result as { top1: number };
+      const recorded = store.runs.get(r.run_ids.scenario!)!.result as { top1: number; mma?: number };
+      const base = store.runs.get(r.run_ids.baseline!)!.result as { top1: number };
       const whole = (x: number) => Math.abs(x * r.test_images - Math.round(x * r.test_images)) < 1e-9;
       assert.equal(r.ma, recorded.top1);
       assert.equal(r.tma, base.top1);
@@ -289,7 +289,7 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
       assert.equal(r.co2e_ratio_fixed, co2eRatio(fixed, reuse));
       assert.ok(r.co2e_ratio_fixed_with_decomposition! <= r.co2e_ratio_fixed!);
       assert.ok(r.run_ids.scenario && r.run_ids.baseline);
-      const run = store.getRun(r.run_ids.scenario);
+      const run = store.runs.get(r.run_ids.scenario);
       assert.equal(run?.kind, 'reuse');
       assert.equal(run?.status, 'finished');
     }
@@ -299,9 +299,9 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
     // Every run of the grid belongs to one experiment, each in its role; the experiment holds
     // the scenario rows, in the order they finished.
     const ids = new Set(g.rows.flatMap((r) => [r.run_ids.scenario!, r.run_ids.baseline!]));
-    const experiments = new Set([...ids].map((id) => store.getRun(id)!.experiment_id));
+    const experiments = new Set([...ids].map((id) => store.runs.get(id)!.experiment_id));
     assert.equal(experiments.size, 1);
-    const e = store.getExperiment([...experiments][0]!)!;
+    const e = store.experiments.get([...experiments][0]!)!;
     assert.equal(e.kind, 'grid');
     const roles = e.run_list.map((r) => r.role);
     assert.equal(roles.filter((r) => r === 'decomposition').length, 2, 'one decomposition per model');
@@ -320,7 +320,7 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
     const again = await runGrid(spec, models, ctx);
     assert.equal(again.resumed, 5);
     assert.deepEqual(again.rows, g.rows);
-    assert.equal(store.listExperiments().length, 1);
+    assert.equal(store.experiments.list().length, 1);
   } finally {
     store.close();
   }

@@ -112,7 +112,7 @@ test('a recorded training in a folder another process holds is refused before an
       (e: unknown) => isUserError(e) && e.code === 'folder-locked',
     );
     assert.equal(worked, false);
-    assert.deepEqual(store.listRuns(), [], 'no failed run is left behind');
+    assert.deepEqual(store.runs.list(), [], 'no failed run is left behind');
   } finally {
     store.close();
     await lock.release();

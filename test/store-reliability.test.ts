@@ -8,8 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate, Store } from '../src/core/node/store/store.ts';
-import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
+import { Store } from '../src/core/node/store/store.ts';
+import {
+  applyMigration,
+  MIGRATIONS,
+  migrate,
+  SCHEMA_VERSION,
+} from '../src/core/node/store/migrations/index.ts';
 import type { MachineInfo } from '../src/core/node/energy/machine.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { asReader, becomeReader, readerCli, readerTmp } from './helpers/reader.ts';
@@ -36,9 +41,9 @@ if (process.env.DEC_STRESS_CHILD) {
   let failed = 0;
   for (let i = 0; i < n; i++) {
     try {
-      const id = store.startRun({ kind: 'train', params: { pid: process.pid, i }, machine });
-      store.addEpoch(id, { epoch: 1, loss: 1 });
-      store.finishRun(id, { status: 'finished', result: { i } });
+      const id = store.runs.start({ kind: 'train', params: { pid: process.pid, i }, machine });
+      store.epochs.add(id, { epoch: 1, loss: 1 });
+      store.runs.finish(id, { status: 'finished', result: { i } });
     } catch (e) {
       failed++;
       process.stderr.write(`${(e as Error).message}\n`);
@@ -52,7 +57,7 @@ if (process.env.DEC_HOLD_MIGRATION) {
   const db = new Database(process.env.DEC_HOLD_MIGRATION);
   db.pragma('journal_mode = WAL');
   db.exec('BEGIN IMMEDIATE');
-  for (const m of MIGRATIONS) db.exec(m);
+  for (const m of MIGRATIONS) applyMigration(db, m);
   db.pragma(`user_version = ${MIGRATIONS.length}`);
   process.stdout.write('holding\n');
   await new Promise((r) => setTimeout(r, 500));
@@ -63,7 +68,7 @@ if (process.env.DEC_HOLD_MIGRATION) {
 if (process.env.DEC_FIRST_CHILD) {
   try {
     const store = Store.open(process.env.DEC_FIRST_CHILD);
-    store.listRuns();
+    store.runs.list();
     store.close();
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
@@ -107,7 +112,7 @@ test('four processes writing one database at once lose nothing (every write tran
   );
   const s = Store.open(file);
   try {
-    const runs = s.listRuns();
+    const runs = s.runs.list();
     assert.equal(runs.length, 4 * n);
     assert.ok(runs.every((r) => r.status === 'finished' && r.epochs_done === 1));
     assert.equal(new Set(runs.map((r) => r.machine?.id)).size, 1, 'one machine row, found or inserted once');
@@ -132,7 +137,7 @@ test('parallel first starts on a fresh data folder all succeed (the schema versi
   const s = Store.open(file);
   try {
     assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-    assert.deepEqual(s.listRuns(), []);
+    assert.deepEqual(s.runs.list(), []);
   } finally {
     s.close();
   }
@@ -192,9 +197,9 @@ if (process.env.DEC_RO_CHILD) {
   try {
     const s = Store.open(process.env.DEC_RO_CHILD);
     out.readOnly = s.readOnly;
-    out.runs = s.listRuns().map((r) => r.params);
+    out.runs = s.runs.list().map((r) => r.params);
     try {
-      s.startRun({ kind: 'train', params: {} });
+      s.runs.start({ kind: 'train', params: {} });
       out.wrote = true;
     } catch (e) {
       out.writeError = {
@@ -220,8 +225,8 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
   const home = readerTmp('dec-store-rel-');
   const file = path.join(home, 'decomposer.db');
   const s = Store.open(file);
-  const id = s.startRun({ kind: 'train', params: { kept: 1 } });
-  s.finishRun(id, { status: 'finished' });
+  const id = s.runs.start({ kind: 'train', params: { kept: 1 } });
+  s.runs.finish(id, { status: 'finished' });
   s.close();
   fs.chmodSync(file, 0o644);
   const before = fs.readFileSync(file);
@@ -264,7 +269,7 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
 test('a damaged database: found at open, read where it can be, never written, with the recovery command', () => {
   const file = path.join(tmp(), 'decomposer.db');
   const s = Store.open(file);
-  for (let i = 0; i < 300; i++) s.startRun({ kind: 'train', params: { i, pad: 'x'.repeat(200) } });
+  for (let i = 0; i < 300; i++) s.runs.start({ kind: 'train', params: { i, pad: 'x'.repeat(200) } });
   s.close();
   // Scribble over one b-tree page's header, as a bad sector or a stray write would.
   const fd = fs.openSync(file, 'r+');
@@ -276,7 +281,7 @@ test('a damaged database: found at open, read where it can be, never written, wi
     assert.ok(d.damage, 'quick_check found the damage');
     assert.ok(d.checkMs >= 0);
     assert.throws(
-      () => d.startRun({ kind: 'train', params: {} }),
+      () => d.runs.start({ kind: 'train', params: {} }),
       (e: unknown) => {
         assert.ok(isUserError(e));
         assert.equal(e.code, 'db-damaged');
@@ -300,7 +305,7 @@ test('a full disk: the error names the database file and what to do', () => {
     s.db.pragma('wal_checkpoint(TRUNCATE)');
     s.db.pragma(`max_page_count = ${s.db.pragma('page_count', { simple: true }) as number}`);
     assert.throws(
-      () => s.startRun({ kind: 'train', params: { big: 'x'.repeat(200_000) } }),
+      () => s.runs.start({ kind: 'train', params: { big: 'x'.repeat(200_000) } }),
       (e: unknown) => {
         assert.ok(isUserError(e));
         assert.equal(e.code, 'db-full');
@@ -333,13 +338,13 @@ test('an interrupted run keeps the energy it recorded (in the totals and on its 
     idleDramW: 1,
     idleGpuW: 0,
   };
-  const id = s.startRun({ kind: 'train', params: { run_dir: '/x' } });
-  s.heartbeat(id, power);
+  const id = s.runs.start({ kind: 'train', params: { run_dir: '/x' } });
+  s.runs.heartbeat(id, power);
   // A training that resumed after epoch 2 records epochs 3 and 4.
-  const resumed = s.startRun({ kind: 'train', params: {} });
-  s.addEpoch(resumed, { epoch: 3 });
-  s.addEpoch(resumed, { epoch: 4 });
-  s.finishRun(resumed, { status: 'finished' });
+  const resumed = s.runs.start({ kind: 'train', params: {} });
+  s.epochs.add(resumed, { epoch: 3 });
+  s.epochs.add(resumed, { epoch: 4 });
+  s.runs.finish(resumed, { status: 'finished' });
   // Its owner is gone (a pid no process has).
   const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
   s.write(() => s.db.prepare('UPDATE runs SET pid = ?, pid_start = NULL WHERE id = ?').run(gone, id));
@@ -348,15 +353,15 @@ test('an interrupted run keeps the energy it recorded (in the totals and on its 
   const t = Store.open(file);
   try {
     assert.deepEqual(t.interruptedAtOpen, [id]);
-    const run = t.getRun(id)!;
+    const run = t.runs.get(id)!;
     assert.equal(run.status, 'interrupted');
     // 1.58 PUE x 100 s x (20 W + 4 W above idle) = 1.58 x 2400 J
     assert.ok(run.energy, 'energy recorded up to the last heartbeat');
     assert.ok(Math.abs(run.energy.kwh - (1.58 * 2400) / 3.6e6) < 1e-12, String(run.energy.kwh));
     assert.equal(run.energy.source, 'rapl');
-    assert.ok(t.listRuns().find((r) => r.id === id)!.energy, 'listed with its energy, so totals count it');
-    assert.equal(t.getRun(resumed)!.epochs_done, 4);
-    assert.equal(t.listRuns().find((r) => r.id === resumed)!.epochs_done, 4);
+    assert.ok(t.runs.list().find((r) => r.id === id)!.energy, 'listed with its energy, so totals count it');
+    assert.equal(t.runs.get(resumed)!.epochs_done, 4);
+    assert.equal(t.runs.list().find((r) => r.id === resumed)!.epochs_done, 4);
   } finally {
     t.close();
   }

@@ -5,14 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations.ts';
-import { migrate, Store } from '../src/core/node/store/store.ts';
-import {
-  DEFAULT_SETTINGS,
-  effectiveSettings,
-  readSettings,
-  writeSetting,
-} from '../src/core/node/store/settings.ts';
+import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations/index.ts';
+import { Store } from '../src/core/node/store/store.ts';
+import { DEFAULT_SETTINGS, effectiveSettings } from '../src/core/node/store/settings.ts';
 import { RunRecorder } from '../src/core/node/measure/recorder.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-'));
@@ -84,13 +79,13 @@ test('migrations: an older database is brought up to date, its rows kept; a newe
   const s = Store.open(file);
   try {
     assert.equal(s.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-    const runs = s.listRuns();
+    const runs = s.runs.list();
     assert.equal(runs.length, 1);
     assert.deepEqual(runs[0]!.params, { old: 1 });
     assert.equal(runs[0]!.best_epoch, null);
     // Migration 4: the old run is a training experiment of its own, its role the model.
     assert.equal(runs[0]!.role, 'model');
-    assert.equal(s.getExperiment(runs[0]!.experiment_id!)?.kind, 'training');
+    assert.equal(s.experiments.get(runs[0]!.experiment_id!)?.kind, 'training');
     assert.ok(!tables(s.db).includes('models'));
   } finally {
     s.close();
@@ -164,9 +159,9 @@ test('migration 4: existing runs join experiments with the role their parameters
     assert.equal(byId.get(ids.baseline)!.scenario, 'reuse:a|b');
     assert.equal(byId.get(ids.option)!.scenario, 'option 3');
     // The grid's three runs share its experiment, which shows its scenario rows and totals.
-    const grid = s.getExperiment(byId.get(ids.reuse)!.experiment_id!)!;
+    const grid = s.experiments.get(byId.get(ids.reuse)!.experiment_id!)!;
     assert.equal(grid.kind, 'grid');
-    assert.equal(s.gridExperiment('g1'), grid.id, 'running the grid again continues its experiment');
+    assert.equal(s.grids.experimentOf('g1'), grid.id, 'running the grid again continues its experiment');
     assert.deepEqual(
       grid.run_list.map((r) => r.id),
       [ids.decomposition, ids.reuse, ids.baseline],
@@ -189,7 +184,7 @@ test('migration 4: existing runs join experiments with the role their parameters
       ]),
     );
     assert.deepEqual(kinds, { model: 'demo', option: 'wizard', corrupt: 'evaluation' });
-    assert.equal(s.listExperiments().length, 4);
+    assert.equal(s.experiments.list().length, 4);
   } finally {
     s.close();
   }
@@ -198,17 +193,21 @@ test('migration 4: existing runs join experiments with the role their parameters
 test('experiments: runs started in one share it; a run started alone is its own', () => {
   const s = Store.open(path.join(tmp(), 'e.db'));
   try {
-    const demo = s.startExperiment({ kind: 'demo', label: 'Demo on shapes', params: { dataset: 'shapes' } });
-    const a = s.startRun({ kind: 'train', params: {}, experimentId: demo });
-    const b = s.startRun({
+    const demo = s.experiments.start({
+      kind: 'demo',
+      label: 'Demo on shapes',
+      params: { dataset: 'shapes' },
+    });
+    const a = s.runs.start({ kind: 'train', params: {}, experimentId: demo });
+    const b = s.runs.start({
       kind: 'train',
       params: {},
       experimentId: demo,
       role: 'baseline',
       scenario: 'reuse:x|y',
     });
-    const alone = s.startRun({ kind: 'decompose', params: {}, label: 'decompose m' });
-    const e = s.getExperiment(demo)!;
+    const alone = s.runs.start({ kind: 'decompose', params: {}, label: 'decompose m' });
+    const e = s.experiments.get(demo)!;
     assert.deepEqual(
       e.run_list.map((r) => [r.id, r.role, r.scenario]),
       [
@@ -217,14 +216,14 @@ test('experiments: runs started in one share it; a run started alone is its own'
       ],
     );
     assert.equal(e.status, 'running');
-    const own = s.getExperiment(s.getRun(alone)!.experiment_id!)!;
+    const own = s.experiments.get(s.runs.get(alone)!.experiment_id!)!;
     assert.deepEqual([own.kind, own.label, own.runs], ['decomposition', 'decompose m', 1]);
     assert.deepEqual(
-      s.listExperiments().map((x) => x.id),
+      s.experiments.list().map((x) => x.id),
       [own.id, demo],
     );
     assert.throws(
-      () => s.startRun({ kind: 'train', params: {}, role: 'nonsense' as never }),
+      () => s.runs.start({ kind: 'train', params: {}, role: 'nonsense' as never }),
       /unknown run role/,
     );
   } finally {
@@ -235,17 +234,17 @@ test('experiments: runs started in one share it; a run started alone is its own'
 test('settings: defaults, stored values, validation, environment and overrides', () => {
   const s = Store.open(path.join(tmp(), 's.db'));
   try {
-    assert.deepEqual(readSettings(s), DEFAULT_SETTINGS);
+    assert.deepEqual(s.settings.read(), DEFAULT_SETTINGS);
     assert.equal(DEFAULT_SETTINGS.pue, 1.58);
     assert.equal(DEFAULT_SETTINGS.intensity, 0.954);
-    writeSetting(s, 'pue', 1.2);
-    writeSetting(s, 'idleSeconds', '3');
-    assert.throws(() => writeSetting(s, 'pue', 'abc'), /must be a number/);
-    assert.throws(() => writeSetting(s, 'sampleIntervalMs', 1), /a number from 10 to 60,000/);
-    assert.equal(readSettings(s).pue, 1.2);
-    assert.equal(readSettings(s).idleSeconds, 3);
+    s.settings.write('pue', 1.2);
+    s.settings.write('idleSeconds', '3');
+    assert.throws(() => s.settings.write('pue', 'abc'), /must be a number/);
+    assert.throws(() => s.settings.write('sampleIntervalMs', 1), /a number from 10 to 60,000/);
+    assert.equal(s.settings.read().pue, 1.2);
+    assert.equal(s.settings.read().idleSeconds, 3);
     const e = effectiveSettings(
-      s,
+      s.settings,
       { idleSeconds: 0 },
       { DECOMPOSER_POWERCAP_ROOT: '/x', DECOMPOSER_NVIDIA_SMI: '/y/nvidia-smi' },
     );
@@ -279,7 +278,7 @@ test('a run killed with SIGKILL mid-run shows as interrupted at the next start, 
   try {
     assert.deepEqual(s.interruptedAtOpen, [1]);
     assert.equal(s.db.pragma('integrity_check', { simple: true }), 'ok');
-    const run = s.getRun(1)!;
+    const run = s.runs.get(1)!;
     assert.equal(run.status, 'interrupted');
     assert.ok(run.epochs.length >= 3, `${run.epochs.length} epochs kept`);
     assert.deepEqual(

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from '../src/core/node/store/migrations.ts';
+import { applyMigration, MIGRATIONS } from '../src/core/node/store/migrations/index.ts';
 import { writeOwnedFolder, WRITTEN } from '../src/core/node/fs/owned.ts';
 import { makeFolder } from './helpers/fixtures.ts';
 
@@ -245,7 +245,7 @@ test('names of up to 255 bytes are written (temporary names stay within the limi
 function oldDatabase(file: string, upTo: number, runs: number): void {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  for (const m of MIGRATIONS.slice(0, upTo)) db.exec(m);
+  for (const m of MIGRATIONS.slice(0, upTo)) applyMigration(db, m);
   db.pragma(`user_version = ${upTo}`);
   const add = db.prepare(
     `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, host)
@@ -262,7 +262,7 @@ test('migrations: no step looks a row up by scanning a table (linear in the runs
   // whole table runs once per row of the outer one (migration 4: 300k runs took minutes).
   const db = new Database(':memory:');
   for (const [i, m] of MIGRATIONS.entries()) {
-    for (const stmt of m.split(/;\s*\n/).filter((s) => s.replace(/--.*$/gm, '').trim())) {
+    for (const stmt of m.sql.split(/;\s*\n/).filter((s) => s.replace(/--.*$/gm, '').trim())) {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${stmt}`).all() as {
         id: number;
         parent: number;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAX_CONNECTIONS, startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
-import { effectiveSettings, readSettings, writeSetting } from '../src/core/node/store/settings.ts';
+import { effectiveSettings } from '../src/core/node/store/settings.ts';
 import type { CoreApi } from '../src/core/node/api.ts';
 import { quickApi } from './helpers/jobs.ts';
 
@@ -56,7 +56,7 @@ test('a setting that names a program (nvidia-smi) cannot be set through the API;
   const store = Store.open(defaultDbFile(home));
   try {
     assert.throws(
-      () => writeSetting(store, 'nvidiaSmi', '/tmp/x.sh'),
+      () => store.settings.write('nvidiaSmi', '/tmp/x.sh'),
       (e: Error & { hint?: string }) => /names a program/.test(e.hint ?? ''),
     );
     store.write(() =>
@@ -66,15 +66,15 @@ test('a setting that names a program (nvidia-smi) cannot be set through the API;
         )
         .run(),
     );
-    assert.notEqual(readSettings(store).nvidiaSmi, '/tmp/x.sh');
-    assert.equal(readSettings(store).pue, 1.3);
+    assert.notEqual(store.settings.read().nvidiaSmi, '/tmp/x.sh');
+    assert.equal(store.settings.read().pue, 1.3);
     // The command line (an override) and the environment still set it.
     assert.equal(
-      effectiveSettings(store, { nvidiaSmi: '/opt/nv/nvidia-smi' }, {}).nvidiaSmi,
+      effectiveSettings(store.settings, { nvidiaSmi: '/opt/nv/nvidia-smi' }, {}).nvidiaSmi,
       '/opt/nv/nvidia-smi',
     );
     assert.equal(
-      effectiveSettings(store, {}, { DECOMPOSER_NVIDIA_SMI: '/e/nvidia-smi' }).nvidiaSmi,
+      effectiveSettings(store.settings, {}, { DECOMPOSER_NVIDIA_SMI: '/e/nvidia-smi' }).nvidiaSmi,
       '/e/nvidia-smi',
     );
   } finally {

@@ -25,7 +25,7 @@ import {
 } from '../core/node/inference/index.ts';
 import { measured, type Measured } from '../core/node/measure/measured.ts';
 import { cacheDir } from '../core/node/paths.ts';
-import type { RunKind } from '../core/node/store/store.ts';
+import type { RunKind } from '../core/node/store/run-rows.ts';
 import { checkModelData, datasetForModel, type ModelForData } from '../core/node/workflows/model-data.ts';
 import type { Values } from './command.ts';
 import { parseDatasetArg } from './datasets.ts';

@@ -130,7 +130,7 @@ export async function withMeasureContext<T>(
   const idleSeconds = idleSecondsOption(v); // refused before the store is opened
   const store = Store.open(dbFile(v));
   try {
-    const settings = effectiveSettings(store, { idleSeconds });
+    const settings = effectiveSettings(store.settings, { idleSeconds });
     return await work({ store, settings, signal: o.signal, onInfo: info, onTraining: trainReporter() });
   } finally {
     store.close();

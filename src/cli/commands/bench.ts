@@ -27,33 +27,26 @@ import { openInference, planModel } from '../../core/node/inference/index.ts';
 import { generateSynthetic } from '../../core/node/data/index.ts';
 import { composedOnnx, moduleOnnx, table1 } from '../../core/node/decompose/index.ts';
 import { convertToOnnx } from '../../core/node/inference/convert.ts';
+import { v } from '../../core/common/schema.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { existsSync as fileExists } from 'node:fs';
 
+/** What the bench reads of a grid's scenario row: its CO2e ratios, and whether building it was estimated. */
+const ScenarioRatios = v.object({
+  co2e_ratio_fixed: v.nullable(v.number()),
+  co2e_ratio_best: v.nullable(v.number()),
+  cost: v.object({ build: v.object({ source: v.string() }) }),
+});
+
 /** Mean CO2e ratios of the newest finished grid's rows in the store, if there is one. */
-function latestGridRatios(v: Record<string, unknown>) {
-  const file = dbFile(v as Record<string, string | boolean | undefined>);
+function latestGridRatios(o: Record<string, unknown>) {
+  const file = dbFile(o as Record<string, string | boolean | undefined>);
   if (!fileExists(file)) return null;
   const store = Store.open(file);
   try {
-    const grid = store.db
-      .prepare(`SELECT id, kind FROM grids WHERE status = 'finished' ORDER BY updated_at DESC LIMIT 1`)
-      .get() as { id: string; kind: string } | undefined;
+    const grid = store.grids.latestFinished(ScenarioRatios);
     if (!grid) return null;
-    const rows = (
-      store.db
-        .prepare(`SELECT row_json FROM grid_rows WHERE grid_id = ? AND key LIKE 'scenario:%'`)
-        .all(grid.id) as {
-        row_json: string;
-      }[]
-    ).map(
-      (r) =>
-        JSON.parse(r.row_json) as {
-          co2e_ratio_fixed: number | null;
-          co2e_ratio_best: number | null;
-          cost: { build: { source: string } };
-        },
-    );
+    const rows = grid.scenarios;
     const mean = (xs: (number | null)[]) => {
       const ok = xs.filter((x): x is number => x !== null);
       return ok.length ? Math.round((ok.reduce((a, b) => a + b, 0) / ok.length) * 100) / 100 : null;

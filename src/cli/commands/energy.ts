@@ -18,7 +18,7 @@ export function settingsFor(v: Values): Settings {
     store = null;
   }
   try {
-    return effectiveSettings(store, {
+    return effectiveSettings(store?.settings ?? null, {
       powercapRoot: v['powercap-root'] as string | undefined,
       nvidiaSmi: v['nvidia-smi'] as string | undefined,
     });

@@ -7,7 +7,8 @@ import { EXIT, print, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
-import type { RunDetail, Store } from '../../core/node/store/store.ts';
+import type { RunDetail } from '../../core/node/store/run-rows.ts';
+import type { Store } from '../../core/node/store/store.ts';
 
 const ENERGY_KEYS: (keyof EnergyRecord)[] = [
   'source',
@@ -111,10 +112,10 @@ export function epochsCsv(runs: RunDetail[]): string {
 }
 
 export function allRuns(store: Store, kind?: string): RunDetail[] {
-  return store
-    .listRuns({ kind })
+  return store.runs
+    .list({ kind })
     .reverse()
-    .map((r) => store.getRun(r.id)!)
+    .map((r) => store.runs.get(r.id)!)
     .filter(Boolean);
 }
 

@@ -9,7 +9,7 @@ import { UserError } from '../../core/common/errors.ts';
 import { isEstimatedSource } from '../../core/common/api.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { describeEnergy, energyAmounts } from '../../core/node/energy/formula.ts';
-import type { RunRow } from '../../core/node/store/store.ts';
+import type { RunRow } from '../../core/node/store/run-rows.ts';
 
 const fmtE = (e: EnergyRecord | null) =>
   e ? `${energyAmounts(e)}${isEstimatedSource(e.source) ? ' (estimate)' : ''}` : '-';
@@ -86,7 +86,7 @@ ${DB_USAGE}
     try {
       if (positionals[0] === 'show') {
         const id = parseBounded(positionals[1] ?? '', ROW_ID);
-        const run = id === null ? null : store.getRun(id);
+        const run = id === null ? null : store.runs.get(id);
         if (!run)
           throw new UserError(
             `No run ${positionals[1] ?? '(missing ID)'} in ${store.file}.`,
@@ -122,7 +122,7 @@ ${DB_USAGE}
         }
         return EXIT.ok;
       }
-      const runs = store.listRuns({
+      const runs = store.runs.list({
         kind: v.kind as string | undefined,
         status: v.status as string | undefined,
         limit,

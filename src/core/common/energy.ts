@@ -1,30 +1,33 @@
 // A run's energy by the paper's formula, which figures are estimates, and the totals.
 import type { JobStatus } from './jobs.ts';
+import { v } from './schema.ts';
 
 /**
  * A run's energy by the paper's formula, as stored with a run. `source` names what made the
  * figure ("rapl", "nvidia-smi", "powermetrics", "estimate", or a combination); "estimate…"
- * means estimated, not measured.
+ * means estimated, not measured. The store reads it back with this schema.
  */
-export interface EnergyFigure {
-  source: string;
-  seconds: number;
+export const EnergyFigureSchema = v.object({
+  source: v.string(),
+  seconds: v.number(),
   /** Average CPU package power over the run minus idle (p_c), W. */
-  cpu_w: number;
+  cpu_w: v.number(),
   /** Average DRAM power minus idle (p_r), W. */
-  dram_w: number;
+  dram_w: v.number(),
   /** Average power per GPU minus idle (p_g), W. */
-  gpu_w: number;
+  gpu_w: v.number(),
   /** g: the number of GPUs measured. */
-  gpus: number;
+  gpus: v.number(),
   /** The idle power subtracted (CPU + DRAM + all GPUs), W. */
-  idle_w: number;
-  pue: number;
-  kwh: number;
-  intensity_lbs_per_kwh: number;
-  co2e_lbs: number;
-  co2e_kg: number;
-}
+  idle_w: v.number(),
+  pue: v.number(),
+  kwh: v.number(),
+  intensity_lbs_per_kwh: v.number(),
+  co2e_lbs: v.number(),
+  co2e_kg: v.number(),
+});
+
+export type EnergyFigure = v.InferOutput<typeof EnergyFigureSchema>;
 
 /**
  * Whether an energy figure is (at least partly) estimated rather than measured: no source,

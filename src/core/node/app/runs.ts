@@ -13,8 +13,8 @@ import {
 } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { scenarioView } from '../jobs/analysis.ts';
-import type { ExperimentRow, RunRow } from '../store/store.ts';
-import { energyTotals } from '../store/summaries.ts';
+import type { ExperimentRow } from '../store/experiments.ts';
+import type { RunRow } from '../store/run-rows.ts';
 import type { ScenarioRow } from '../workflows/grid.ts';
 import { guard, type AppContext } from './context.ts';
 
@@ -68,16 +68,16 @@ export function runsHandlers(
 ): Pick<DecomposerApi, 'listRuns' | 'listExperiments' | 'getExperiment' | 'getRun' | 'getEnergySummary'> {
   return {
     async listRuns(): Promise<RunSummary[]> {
-      return ctx.db().listRuns({ limit: 200 }).map(toSummary);
+      return ctx.db().runs.list({ limit: 200 }).map(toSummary);
     },
 
     async listExperiments(): Promise<ExperimentSummary[]> {
-      return ctx.db().listExperiments({ limit: 200 }).map(toExperimentSummary);
+      return ctx.db().experiments.list({ limit: 200 }).map(toExperimentSummary);
     },
 
     async getExperiment(id: number): Promise<ExperimentDetailView> {
       guard('getExperiment', [id]);
-      const e = ctx.db().getExperiment(id);
+      const e = ctx.db().experiments.get(id);
       if (!e)
         throw new UserError(`There is no experiment ${id}.`, 'Choose one from the list.', 'no-experiment');
       return {
@@ -91,9 +91,9 @@ export function runsHandlers(
     async getRun(id: number): Promise<RunDetailView> {
       guard('getRun', [id]);
       const s = ctx.db();
-      const r = s.getRun(id);
+      const r = s.runs.get(id);
       if (!r) throw new UserError(`There is no run ${id}.`, 'Choose a run from the list.', 'no-run');
-      const trace = s.readTrace(id);
+      const trace = s.power.readTrace(id);
       const power: RunDetailView['power'] = [];
       if (trace) {
         const step = Math.max(1, Math.ceil(trace.rows.length / 500));
@@ -114,15 +114,15 @@ export function runsHandlers(
         })),
         power,
         powerSources: r.power?.sources ?? [],
-        continuedBy: r.kind === 'train' ? s.continuedBy(id) : null,
+        continuedBy: r.kind === 'train' ? s.runs.continuedBy(id) : null,
       };
     },
 
     async getEnergySummary(): Promise<EnergySummary> {
       // Totals over every run, in SQL; the list shows the latest runs (oldest first).
       const s = ctx.db();
-      const out: EnergySummary = { totals: energyTotals(s), runs: [] };
-      const runs = s.listRuns({ limit: ENERGY_LIST_RUNS }).filter((r) => r.energy);
+      const out: EnergySummary = { totals: s.runs.energyTotals(), runs: [] };
+      const runs = s.runs.list({ limit: ENERGY_LIST_RUNS }).filter((r) => r.energy);
       for (const r of runs.reverse()) {
         const e = r.energy!;
         const measured = !isEstimatedSource(e.source);

@@ -4,13 +4,7 @@ import { type AppSettings, type BackendName, type DecomposerApi, type SettingKey
 import { within } from '../../common/bounds.ts';
 import { BACKEND_PREFERENCE, parseBackendName } from '../engine/backend.ts';
 import { checkWorkers, workersHere } from '../engine/training.ts';
-import {
-  readSettings,
-  readStoredValue,
-  SETTING_KEYS,
-  writeSetting,
-  writeStoredValue,
-} from '../store/settings.ts';
+import { SETTING_KEYS } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { guard, type AppContext } from './context.ts';
 
@@ -18,7 +12,7 @@ const UI_KEYS = { backend: 'ui.backend', workers: 'ui.workers' } as const;
 
 /** The stored worker count, when this machine takes it (a database moved from a bigger one may hold more). */
 function storedWorkers(store: Store): number | null {
-  const w = readStoredValue(store, UI_KEYS.workers);
+  const w = store.settings.readValue(UI_KEYS.workers);
   return within(workersHere(), w) ? w : null;
 }
 
@@ -27,7 +21,7 @@ export function engineInForce(
   store: Store,
   forced: BackendName | null,
 ): { backend: BackendName | null; workers: number | undefined } {
-  const b = readStoredValue(store, UI_KEYS.backend);
+  const b = store.settings.readValue(UI_KEYS.backend);
   return {
     backend: typeof b === 'string' && b !== 'auto' ? parseBackendName(b) : forced,
     workers: storedWorkers(store) ?? undefined,
@@ -36,9 +30,9 @@ export function engineInForce(
 
 function settingsNow(ctx: AppContext): AppSettings {
   const s = ctx.db();
-  const b = readStoredValue(s, UI_KEYS.backend);
+  const b = s.settings.readValue(UI_KEYS.backend);
   return {
-    ...readSettings(s),
+    ...s.settings.read(),
     backend:
       typeof b === 'string' && ['auto', ...BACKEND_PREFERENCE].includes(b)
         ? (b as AppSettings['backend'])
@@ -58,8 +52,8 @@ export function settingsHandlers(ctx: AppContext): Pick<DecomposerApi, 'getSetti
       guard('setSetting', [key, value]);
       const s = ctx.db();
       if (key === 'workers' && value !== null) checkWorkers(value as number);
-      if (key === 'backend' || key === 'workers') writeStoredValue(s, UI_KEYS[key], value);
-      else if ((SETTING_KEYS as string[]).includes(key)) writeSetting(s, key, value);
+      if (key === 'backend' || key === 'workers') s.settings.writeValue(UI_KEYS[key], value);
+      else if ((SETTING_KEYS as string[]).includes(key)) s.settings.write(key, value);
       return settingsNow(ctx);
     },
   };

@@ -27,7 +27,7 @@ export function trainingHandlers(
       const names = new Map((await knownDatasets(ctx.home)).map((d) => [d.id, d.name]));
       const out: ModelSummary[] = [];
       // One row per model folder: a training cancelled and resumed there is one model.
-      for (const r of ctx.db().listRuns({ kind: 'train', models: true, limit: 500 })) {
+      for (const r of ctx.db().runs.list({ kind: 'train', models: true, limit: 500 })) {
         const res = r.result as { model_dir: string; top1?: number; top5?: number };
         try {
           await fsp.access(path.join(res.model_dir, 'model.json'));

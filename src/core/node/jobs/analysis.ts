@@ -79,7 +79,7 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
   ctx.signal.throwIfAborted();
   const label = `Decompose ResNet-${depth} on ${data.info.name} (${p.approaches.join(', ')})`;
   ctx.setLabel?.(label);
-  const settings = effectiveSettings(ctx.store);
+  const settings = effectiveSettings(ctx.store.settings);
   ctx.progress({
     stage: settings.idleSeconds > 0 ? `Measuring idle power for ${settings.idleSeconds} s` : 'Starting',
     fraction: 0,
@@ -151,7 +151,7 @@ export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Prom
       'Modules whose models take different input sizes cannot be composed: pick models of one input size.',
       'incompatible-modules',
     );
-  const settings = effectiveSettings(ctx.store);
+  const settings = effectiveSettings(ctx.store.settings);
   if (settings.idleSeconds > 0)
     ctx.progress({ stage: `Measuring idle power for ${settings.idleSeconds} s`, fraction: 0 });
   const idle = await idlePowers(settings);

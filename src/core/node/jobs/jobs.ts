@@ -49,7 +49,7 @@ export class JobManager {
   /** Runs the store marked interrupted when it opened, listed as jobs. */
   noteInterrupted(store: Store): void {
     for (const id of store.interruptedAtOpen) {
-      const run = store.getRun(id);
+      const run = store.runs.get(id);
       if (!run) continue;
       this.interrupted.push({
         id: `run-${id}`,

@@ -57,7 +57,7 @@ export function startTraining(runner: JobManager, p: TrainParams): JobInfo {
 export function resumeTraining(runner: JobManager, runId: number): JobInfo {
   runner.busyTraining();
   const store = runner.o.store();
-  const run = store.getRun(runId);
+  const run = store.runs.get(runId);
   if (!run) throw new UserError(`There is no run ${runId}.`, 'Choose a run from the list.', 'no-run');
   const p = (run.params ?? {}) as Record<string, unknown>;
   const no = (message: string, hint = 'Start a new training instead.', code = 'not-resumable') =>
@@ -92,8 +92,8 @@ export function resumeTraining(runner: JobManager, runId: number): JobInfo {
       undefined,
       'not-found',
     );
-  const laterId = store.continuedBy(runId);
-  const later = laterId === null ? null : store.getRun(laterId);
+  const laterId = store.runs.continuedBy(runId);
+  const later = laterId === null ? null : store.runs.get(laterId);
   if (later)
     throw no(
       `Run ${runId}'s training was already continued by run ${later.id}.`,
@@ -152,7 +152,7 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
     let trained: Partial<JobInfo> = {};
     const d = await runDemo(demo, {
       store,
-      settings: effectiveSettings(store),
+      settings: effectiveSettings(store.settings),
       signal: job.controller.signal,
       cacheDir: cacheDir(runner.o.home),
       workers: engine.workers,
@@ -311,7 +311,7 @@ export async function runTraining(
     opts.label ??
     `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
   const store = runner.o.store();
-  const settings = effectiveSettings(store);
+  const settings = effectiveSettings(store.settings);
   const engine = runner.o.engine();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir =

@@ -45,7 +45,7 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(wizardDir(runner.o.home), `demo-${stamp}`);
     // Its trainings are one wizard experiment, each serving the faulty demo.
-    const experimentId = runner.o.store().startExperiment({
+    const experimentId = runner.o.store().experiments.start({
       kind: 'wizard',
       label: `Faulty demo model: ResNet-${cfg.depth} on embedded shapes`,
       params: cfg,
@@ -101,7 +101,7 @@ export function startWizard(runner: JobManager, p: WizardParams): JobInfo {
         );
     job.info.label = `Fix-it wizard: ${names[p.victim]} called ${names[p.faulty]} (options ${p.options.join(', ')})`;
     const store = runner.o.store();
-    const settings = effectiveSettings(store);
+    const settings = effectiveSettings(store.settings);
     const engine = runner.o.engine();
     if (settings.idleSeconds > 0)
       ctx.progress({ stage: `Measuring idle power for ${settings.idleSeconds} s`, fraction: 0 });

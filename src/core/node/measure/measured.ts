@@ -7,7 +7,9 @@
 import type { IdlePowers } from '../energy/formula.ts';
 import type { TrainEvent } from '../train/trainer.ts';
 import type { Settings } from '../store/settings.ts';
-import type { RunKind, RunRole, Store } from '../store/store.ts';
+import type { RunRole } from '../../common/api.ts';
+import type { RunKind } from '../store/run-rows.ts';
+import type { Store } from '../store/store.ts';
 import { RunRecorder, type CarriedEnergy, type RunEnergy } from './recorder.ts';
 
 /** Where and how runs are recorded; shared by every run of a job or a series. */

@@ -17,7 +17,11 @@ import {
 } from '../energy/meter.ts';
 import type { FileReader } from '../energy/powercap.ts';
 import type { Settings } from '../store/settings.ts';
-import { HEARTBEAT_MS, type PowerSummary, type RunKind, type RunRole, type Store } from '../store/store.ts';
+import type { RunRole } from '../../common/api.ts';
+import { HEARTBEAT_MS } from '../store/interrupted.ts';
+import type { PowerSummary } from '../store/power.ts';
+import type { RunKind } from '../store/run-rows.ts';
+import type { Store } from '../store/store.ts';
 
 export const TRACE_FORMAT = `f32le:${TRACE_COLUMNS.join(',')}`;
 export const TRACE_EVERY_MS = 30_000;
@@ -108,7 +112,7 @@ export class RunRecorder {
     this.machine = machine;
     this.settings = o.settings;
     this.meter = meter;
-    this.id = o.store.startRun({
+    this.id = o.store.runs.start({
       kind: o.kind,
       params: o.params,
       label: o.label,
@@ -223,7 +227,7 @@ export class RunRecorder {
   private beat(): void {
     if (this.done) return;
     try {
-      this.store.heartbeat(this.id, this.summary());
+      this.store.runs.heartbeat(this.id, this.summary());
       if (Date.now() - this.lastTrace >= TRACE_EVERY_MS) this.flushTrace();
     } catch {
       // a busy database misses one heartbeat; the next one catches up
@@ -235,7 +239,7 @@ export class RunRecorder {
     const rows = this.meter.trace.slice();
     const summary = this.summary();
     this.pending = this.pending
-      .then(() => this.store.writeTrace(this.id, rows, TRACE_FORMAT, summary))
+      .then(() => this.store.power.writeTrace(this.id, rows, TRACE_FORMAT, summary))
       .catch(() => undefined);
   }
 
@@ -264,7 +268,7 @@ export class RunRecorder {
   }
 
   setBackend(backend: string, detail: string): void {
-    this.store.setBackend(this.id, backend, detail);
+    this.store.runs.setBackend(this.id, backend, detail);
   }
 
   /** Records a finished epoch with the run's cumulative energy at its end. */
@@ -273,7 +277,7 @@ export class RunRecorder {
     const energy = this.energyAt(totals);
     this.mark = { totals, energy };
     this.epochs.push({ epoch: e.epoch, best: Boolean(e.best), energy });
-    this.store.addEpoch(this.id, { ...e, energy }, this.summary());
+    this.store.epochs.add(this.id, { ...e, energy }, this.summary());
     this.flushTrace();
     return energy;
   }
@@ -308,7 +312,7 @@ export class RunRecorder {
     };
     this.flushTrace();
     await this.pending;
-    this.store.finishRun(
+    this.store.runs.finish(
       this.id,
       {
         status,

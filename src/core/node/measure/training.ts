@@ -12,7 +12,8 @@ import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../train/trainer.ts';
 import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
-import type { RunRole, Store } from '../store/store.ts';
+import type { RunRole } from '../../common/api.ts';
+import type { Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
 import { refuseIfLocked } from '../fs/lock.ts';
 import { checkRunFolder } from '../train/run-folder.ts';
@@ -90,7 +91,7 @@ export function carriedEnergy(
   runId: number,
   after: number,
 ): { carried: CarriedEnergy; info: EnergyCarried } {
-  const chain = runDir ? energyChain(store.trainingRunsIn(runDir, runId)) : [];
+  const chain = runDir ? energyChain(store.epochs.earlierTrainingsIn(runDir, runId)) : [];
   const known = Math.min(after, chain.length);
   const through = (k: number) => {
     const i = Math.min(k, known);

@@ -128,7 +128,7 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
   // Every run of the demo belongs to one experiment: its training, Table 1, the scenarios.
   const experimentId =
     ctx.experimentId ??
-    ctx.store.startExperiment({
+    ctx.store.experiments.start({
       kind: 'demo',
       label: `Demo: ResNet-${s.depth} on ${data.info.name}`,
       params: { ...s, dataset: data.info.id },

@@ -248,14 +248,19 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
     .slice(0, 16);
   const experimentId =
     ctx.experimentId ??
-    ctx.store.gridExperiment(id) ??
-    ctx.store.startExperiment({
+    ctx.store.grids.experimentOf(id) ??
+    ctx.store.experiments.start({
       kind: ctx.scenarios ? 'scenario' : 'grid',
       label: `${spec.kind} ${ctx.scenarios ? 'scenario' : 'grid'} on ${models.map((m) => m.data.info.name).join(' and ')}`,
       params: { grid: id, ...spec, models: models.map((m) => m.dir) },
     });
   ctx = { ...ctx, experimentId };
-  const done = ctx.store.openGrid(id, spec.kind, { ...spec, models: models.map((m) => m.dir) }, experimentId);
+  const done = ctx.store.grids.open(
+    id,
+    spec.kind,
+    { ...spec, models: models.map((m) => m.dir) },
+    experimentId,
+  );
   const resumed = [...done.keys()].filter((k) => k.startsWith('scenario:')).length;
   if (resumed) info(`resuming grid ${id}: ${resumed} scenario(s) already finished`);
 
@@ -301,7 +306,7 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
         );
         set = r.value.set;
         cost = costBetween(null, r.energy.energy);
-        ctx.store.putGridRow(id, key, 'decompose', { dir: r.value.dir, cost }, r.runId);
+        ctx.store.grids.putRow(id, key, 'decompose', { dir: r.value.dir, cost }, r.runId);
       }
       opened.push({ model: m, plan: plans[i]!, engine, set: set!, decomposition: cost });
     }
@@ -316,14 +321,14 @@ export async function runGrid(spec: GridSpec, models: GridModel[], ctx: GridCont
         continue;
       }
       const row = await runScenario({ spec, opened, ctx, gridId: id, done }, s);
-      ctx.store.putGridRow(id, `scenario:${s.key}`, s.kind, row, row.run_ids.scenario);
+      ctx.store.grids.putRow(id, `scenario:${s.key}`, s.kind, row, row.run_ids.scenario);
       rows.push(row);
       ctx.onRow?.(row);
     }
-    ctx.store.setGridStatus(id, 'finished');
+    ctx.store.grids.setStatus(id, 'finished');
     return { id, rows, resumed };
   } catch (e) {
-    ctx.store.setGridStatus(id, ctx.signal?.aborted ? 'cancelled' : 'failed');
+    ctx.store.grids.setStatus(id, ctx.signal?.aborted ? 'cancelled' : 'failed');
     throw e;
   } finally {
     await Promise.all(opened.map((o) => o.engine.close()));
@@ -531,7 +536,7 @@ async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResult> {
     cancelled: { message: 'The baseline training was cancelled.', hint: 'Run the grid again to resume it.' },
   });
   const b = baselineFrom(recorded.result, recorded.energy, recorded.runId);
-  ctx.store.putGridRow(gridId, `baseline:${key}`, 'baseline', b, recorded.runId);
+  ctx.store.grids.putRow(gridId, `baseline:${key}`, 'baseline', b, recorded.runId);
   // Scenarios on the same classes share this baseline.
   done.set(`baseline:${key}`, { row: b, runId: recorded.runId });
   return b;

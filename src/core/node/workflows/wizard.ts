@@ -17,7 +17,8 @@ import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
 import { addCosts, costBetween, type Cost } from './grid.ts';
 import { measured, type TrainingProgress } from '../measure/measured.ts';
-import type { RunKind, Store } from '../store/store.ts';
+import type { RunKind } from '../store/run-rows.ts';
+import type { Store } from '../store/store.ts';
 import type { Settings } from '../store/settings.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
 import type { TrainConfig } from '../train/trainer.ts';
@@ -196,7 +197,7 @@ class WizardSession {
     // option's run plays the role of that option).
     this.experimentId =
       ctx.experimentId ??
-      ctx.store.startExperiment({
+      ctx.store.experiments.start({
         kind: 'wizard',
         label: `Fix-it wizard: ${path.basename(read.dir)} on ${spec.data.info.name}`,
         params: { model: read.dir, dataset: spec.data.info.id, options: spec.options },
