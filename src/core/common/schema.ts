@@ -22,6 +22,15 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[], max = 3)
         typeof p.key === 'number' ? `[${p.key}]` : n === 0 ? String(p.key) : `.${String(p.key)}`,
       )
       .join('');
+    // An object's key that is not there (valibot expects the key's own name) reads "is missing".
+    const key = i.path?.at(-1)?.key;
+    if (
+      i.kind === 'schema' &&
+      i.type === 'object' &&
+      i.expected === JSON.stringify(key) &&
+      i.input === undefined
+    )
+      return `${field}: is missing`;
     // A wrong type reads "must be number (got "x")"; a broken rule reads as its own message.
     const rule = i.kind === 'schema' ? `must be ${i.expected ?? i.type}` : i.message;
     return `${field || 'the value'}: ${rule} (got ${i.kind === 'schema' ? (i.received ?? shown(i.input)) : shown(i.input)})`;
