@@ -15,23 +15,13 @@ import {
   migrate,
   SCHEMA_VERSION,
 } from '../src/core/node/store/migrations/index.ts';
-import type { MachineInfo } from '../src/core/node/energy/machine.ts';
+import { FAKE_MACHINE } from './helpers/fixtures.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { asReader, becomeReader, readerCli, readerTmp } from './helpers/reader.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rel-'));
 
-const machine: MachineInfo = {
-  hostname: 'stress',
-  os: 'linux',
-  arch: 'x64',
-  cpu_model: 'Fake CPU',
-  cpu_cores: 2,
-  cpu_threads: 4,
-  memory_bytes: 8e9,
-  gpus: [],
-  virtual: false,
-};
+const machine = FAKE_MACHINE;
 
 // Child modes: DEC_STRESS_CHILD=<db> records DEC_STRESS_N runs (start, epoch, finish) as fast
 // as it can; DEC_FIRST_CHILD=<db> is a first start (open, list, close).

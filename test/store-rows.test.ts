@@ -9,24 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { energyRecord, NO_IDLE } from '../src/core/node/energy/formula.ts';
-import type { MachineInfo } from '../src/core/node/energy/machine.ts';
+import { FAKE_MACHINE } from './helpers/fixtures.ts';
 import { v } from '../src/core/common/schema.ts';
 import { defaultDbFile, Store } from '../src/core/node/store/store.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 
-const machine: MachineInfo = {
-  hostname: 'h',
-  os: 'linux',
-  arch: 'x64',
-  cpu_model: 'Fake CPU',
-  cpu_cores: 2,
-  cpu_threads: 4,
-  memory_bytes: 8e9,
-  gpus: [],
-  virtual: false,
-};
+const machine = FAKE_MACHINE;
 
 /** A data folder with a sound run (1), and runs 2 and 3 whose JSON columns were damaged. */
 function damagedHome(): { home: string; file: string; grid: number } {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ImageSet, LoadedDataset } from '../../src/core/common/dataset.ts';
 import { Rng } from '../../src/core/node/data/random.ts';
+import type { MachineInfo } from '../../src/core/node/energy/machine.ts';
 
 /** An easy task: each class has its own mean colour, plus noise. Learnable in a few steps. */
 export function colourDataset(
@@ -137,3 +138,16 @@ export async function makeFolder(root: string, classes: [string, Rgb][], per = 4
   }
   return root;
 }
+
+/** A machine the store tests record runs on. */
+export const FAKE_MACHINE: MachineInfo = {
+  hostname: 'test',
+  os: 'linux',
+  arch: 'x64',
+  cpu_model: 'Fake CPU',
+  cpu_cores: 2,
+  cpu_threads: 4,
+  memory_bytes: 8e9,
+  gpus: [],
+  virtual: false,
+};

@@ -18,6 +18,7 @@ import {
 import type { FileReader } from '../energy/powercap.ts';
 import type { Settings } from '../store/settings.ts';
 import type { RunRole } from '../../common/api.ts';
+import type { EpochInput as EpochRecord } from '../store/epochs.ts';
 import { HEARTBEAT_MS } from '../store/interrupted.ts';
 import type { PowerSummary } from '../store/power.ts';
 import type { RunKind } from '../store/run-rows.ts';
@@ -51,15 +52,8 @@ export interface RecorderOptions {
   idle?: IdlePowers;
 }
 
-export interface EpochInput {
-  epoch: number;
-  loss?: number;
-  accuracy?: number;
-  valAccuracy?: number;
-  seconds?: number;
-  best?: boolean;
-  checkpoint?: string;
-}
+/** A finished epoch as the trainer reports it (the recorder adds its energy). */
+export type EpochInput = Omit<EpochRecord, 'energy'>;
 
 export interface RunEnergy {
   energy: EnergyRecord;

@@ -90,16 +90,19 @@ const TotalsColumns = v.object({
   estimated: v.number(),
 });
 
+/** The repositories a run's start, end and page write to or read from. */
+interface RunsNeeds {
+  machines: MachinesRepository;
+  experiments: ExperimentsRepository;
+  epochs: EpochsRepository;
+  power: PowerRepository;
+}
+
 export class RunsRepository {
   private readonly s: StoreAccess;
-  private readonly repos: {
-    machines: MachinesRepository;
-    experiments: ExperimentsRepository;
-    epochs: EpochsRepository;
-    power: PowerRepository;
-  };
+  private readonly repos: RunsNeeds;
 
-  constructor(s: StoreAccess, repos: RunsRepository['repos']) {
+  constructor(s: StoreAccess, repos: RunsNeeds) {
     this.s = s;
     this.repos = repos;
   }
