@@ -5,7 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../src/core/node/store/migrations/index.ts';
+import {
+  migrate,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  type Migration,
+} from '../src/core/node/store/migrations/index.ts';
 import { Store } from '../src/core/node/store/store.ts';
 import { DEFAULT_SETTINGS, effectiveSettings } from '../src/core/node/store/settings.ts';
 import { RunRecorder } from '../src/core/node/measure/recorder.ts';
@@ -94,6 +99,49 @@ test('migrations: an older database is brought up to date, its rows kept; a newe
   newer.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
   newer.close();
   assert.throws(() => Store.open(path.join(dir, 'new.db')), /newer Decomposer/);
+});
+
+test('migrations: a step may rewrite rows in code after its SQL; a step that fails leaves the database as it was', () => {
+  const db = new Database(':memory:');
+  migrate(db);
+  db.prepare(`INSERT INTO settings (key, value_json, updated_at) VALUES ('pue', '"1.2"', 'x')`).run();
+  const numbers: Migration = {
+    name: 'numbers',
+    sql: 'ALTER TABLE settings ADD COLUMN rewritten INTEGER NOT NULL DEFAULT 0',
+    data: (d) => {
+      const rows = d.prepare('SELECT key, value_json FROM settings').all() as {
+        key: string;
+        value_json: string;
+      }[];
+      for (const r of rows)
+        d.prepare('UPDATE settings SET value_json = ?, rewritten = 1 WHERE key = ?').run(
+          JSON.stringify(Number(JSON.parse(r.value_json))),
+          r.key,
+        );
+    },
+  };
+  const steps = [...MIGRATIONS, numbers];
+  assert.equal(migrate(db, steps.length, { steps }), SCHEMA_VERSION + 1);
+  assert.deepEqual(db.prepare('SELECT value_json, rewritten FROM settings').get(), {
+    value_json: '1.2',
+    rewritten: 1,
+  });
+
+  const other = new Database(':memory:');
+  migrate(other);
+  const failing: Migration = {
+    name: 'failing',
+    sql: 'CREATE TABLE half (a)',
+    data: () => {
+      throw new Error('the data step failed');
+    },
+  };
+  assert.throws(
+    () => migrate(other, SCHEMA_VERSION + 1, { steps: [...MIGRATIONS, failing] }),
+    /data step failed/,
+  );
+  assert.equal(other.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.ok(!tables(other).includes('half'), 'its SQL was rolled back with it');
 });
 
 test('migration 4: existing runs join experiments with the role their parameters say', () => {

@@ -21,19 +21,21 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * Applies the steps the database lacks. The version is read again inside the one exclusive
  * transaction that applies them and bumps it, so processes starting together on a fresh
- * folder migrate once (the others wait, then find it done). `backup` runs before an existing
- * database (version above 0) is changed.
+ * folder migrate once (the others wait, then find it done); a step that fails (its SQL or
+ * its data step) leaves the database as it was. `backup` runs before an existing database
+ * (version above 0) is changed. `steps`: the schema's steps (tests pass their own).
  */
 export function migrate(
   db: Database.Database,
   upTo = SCHEMA_VERSION,
-  o: { backup?: (from: number) => void } = {},
+  o: { backup?: (from: number) => void; steps?: readonly Migration[] } = {},
 ): number {
+  const steps = o.steps ?? MIGRATIONS;
   const version = () => {
     const v = Number(db.pragma('user_version', { simple: true }));
-    if (v > SCHEMA_VERSION)
+    if (v > steps.length)
       throw new UserError(
-        `The database was written by a newer Decomposer (schema ${v}, this one knows ${SCHEMA_VERSION}).`,
+        `The database was written by a newer Decomposer (schema ${v}, this one knows ${steps.length}).`,
         'Update Decomposer, or use another database with --db.',
         'db-newer',
       );
@@ -46,7 +48,7 @@ export function migrate(
     .transaction(() => {
       const now = version();
       if (now >= upTo) return now; // another process migrated it meanwhile
-      for (let v = now; v < upTo; v++) applyMigration(db, MIGRATIONS[v]!);
+      for (let v = now; v < upTo; v++) applyMigration(db, steps[v]!);
       db.pragma(`user_version = ${upTo}`);
       return upTo;
     })
