@@ -10,7 +10,7 @@ import type {
   Table1View,
 } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
-import type { ModelPlan } from '../inference/index.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { UserError } from '../../common/errors.ts';
 import type { ModuleData, ModuleSet, Table1 } from '../decompose/index.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
