@@ -23,6 +23,7 @@ import {
   findResumePoint,
   readPointer,
   type CheckpointState,
+  type EpochRecord,
   type ResumeReport,
 } from './checkpoints.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
@@ -104,15 +105,6 @@ export function converged(
     leftPlateau(h.bestVal, h.classes) &&
     h.epochsDone - h.bestEpoch >= Math.max(1, patience)
   );
-}
-
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valAccuracy: number;
-  seconds: number;
-  imagesPerSecond: number;
 }
 
 export type TrainEvent =
