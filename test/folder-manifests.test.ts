@@ -25,7 +25,7 @@ import { decompose } from '../src/core/node/decompose/decompose.ts';
 import { saveModuleSet } from '../src/core/node/decompose/files.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
-import { encodePng } from '../src/core/node/jobs/png.ts';
+import { encodePng } from '../src/core/node/data/png.ts';
 import { readModelDir } from '../src/core/node/models/io.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { saveRepaired } from '../src/core/node/wizard/repaired.ts';
