@@ -32,7 +32,7 @@ export default defineConfig({
           index: resolve(root, 'src/main/index.ts'),
           worker: resolve(root, 'src/main/worker.ts'),
           // The engine's worker threads, started by file (src/core/node/engine/worker-script.ts).
-          [WORKER_ENTRIES.tfjs]: resolve(root, 'src/core/node/engine/worker.ts'),
+          [WORKER_ENTRIES.tfjs]: resolve(root, 'src/core/node/engine/tfjs/worker.ts'),
           [WORKER_ENTRIES.onnx]: resolve(root, 'src/core/node/engine/onnx-train/worker.ts'),
         },
       },

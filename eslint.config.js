@@ -16,6 +16,62 @@ const inwards = {
   message: 'Imports point inwards: the core never imports a shell or the UI.',
 };
 
+// What a floor of core/node may not import: the floors above it.
+const above = {
+  api: {
+    group: ['**/node/api.ts', '../api.ts', './api.ts', '**/app/**'],
+    message: 'The API and its handlers are the top floor: nothing in the core imports them.',
+  },
+  jobs: {
+    group: ['**/jobs/**'],
+    message: 'jobs/ is the job runner and the job kinds: only the app starts jobs.',
+  },
+  views: {
+    group: ['**/node/views.ts', '../views.ts', './views.ts'],
+    message: 'views.ts shapes results for the app, the jobs and the CLI: what it shapes never imports it.',
+  },
+  workflows: {
+    group: ['**/workflows/**'],
+    message: 'workflows/ is what the CLI and the app both run: what it calls never imports it.',
+  },
+  measure: {
+    group: ['**/measure/**'],
+    message: 'measure/ records runs in the store: the store never imports it.',
+  },
+  inference: {
+    group: ['**/inference/**'],
+    message:
+      'inference/ stands beside engine/ on graph/: engine/ and what stands below never import it (put what both need in graph/).',
+  },
+  engine: {
+    group: ['**/engine/**'],
+    message:
+      'engine/ stands beside inference/ on graph/: inference/ and what stands below never import it (put what both need in graph/).',
+  },
+  graph: {
+    group: ['**/graph/**'],
+    message:
+      'graph/ (the model plan, ONNX, the runtimes) stands above models/, data/ and the store: they never import it.',
+  },
+};
+
+// The paper's method and its engines: free of the run store, of measuring and of the layers
+// that orchestrate them (measure/, workflows/, jobs/, the API), so each piece of the method can
+// be read, tested and benchmarked on its own.
+const method = {
+  group: ['**/store/**', '**/measure/**', '**/workflows/**', '**/jobs/**', '**/node/api.ts', '../api.ts'],
+  message:
+    'The method files do not record, measure or orchestrate: workflows/ and measure/ call them, not the other way round.',
+};
+
+/** One floor of core/node (folders or files there) and the imports it may not make. */
+function floor(places, forbidden) {
+  return {
+    files: places.map((p) => (p.endsWith('.ts') ? `src/core/node/${p}` : `src/core/node/${p}/**`)),
+    rules: { 'no-restricted-imports': ['error', { paths: [electron], patterns: [inwards, ...forbidden] }] },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'out/', 'dist/', 'test-results/', '.cache/', 'scratch/'] },
   js.configs.recommended,
@@ -37,45 +93,37 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [electron], patterns: [inwards] }],
     },
   },
-  {
-    // The paper's method and its engines: free of the run store, of measuring and of the
-    // layers that orchestrate them (measure/, workflows/, jobs/, the API), so each piece of
-    // the method can be read, tested and benchmarked on its own.
-    files: [
-      'src/core/node/decompose/**',
-      'src/core/node/reuse/**',
-      'src/core/node/wizard/**',
-      'src/core/node/train/**',
-      'src/core/node/inference/**',
-      'src/core/node/models/**',
-      'src/core/node/data/**',
-      'src/core/node/engine/**',
-      'src/core/node/energy/**',
+  // The floors of core/node, each folder importing only what stands below it (README, Layout):
+  // the API and app/ on top, then jobs/, views.ts, workflows/, the paper's method (measure/,
+  // decompose/, reuse/, wizard/, train/), the two engines side by side (inference/, engine/),
+  // graph/ (the model plan, ONNX and the runtimes) under both, and the ground (models/, data/,
+  // store/, energy/, fs/). Each folder has one entry (a later entry would replace, not add to,
+  // an earlier one's list): it lists every floor above it.
+  floor(['jobs'], [above.api]),
+  floor(['views.ts'], [above.api, above.jobs]),
+  floor(['workflows', 'predict.ts'], [above.api, above.jobs, above.views]),
+  floor(['measure'], [above.api, above.jobs, above.views, above.workflows]),
+  floor(['decompose', 'reuse', 'wizard', 'train'], [method, above.views]),
+  floor(['inference'], [method, above.views, above.engine]),
+  floor(['engine'], [method, above.views, above.inference]),
+  floor(['graph'], [method, above.views, above.inference, above.engine]),
+  floor(
+    ['models', 'data', 'energy', 'fs', 'paths.ts', 'demo.ts'],
+    [method, above.views, above.inference, above.engine, above.graph],
+  ),
+  floor(
+    ['store'],
+    [
+      above.api,
+      above.jobs,
+      above.views,
+      above.workflows,
+      above.measure,
+      above.inference,
+      above.engine,
+      above.graph,
     ],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [electron],
-          patterns: [
-            inwards,
-            {
-              group: [
-                '**/store/**',
-                '**/measure/**',
-                '**/workflows/**',
-                '**/jobs/**',
-                '**/node/api.ts',
-                '../api.ts',
-              ],
-              message:
-                'The method files do not record, measure or orchestrate: workflows/ and measure/ call them, not the other way round.',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  ),
   {
     files: ['src/core/common/**'],
     rules: {

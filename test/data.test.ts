@@ -15,7 +15,7 @@ import {
   loadDataset,
   Rng,
 } from '../src/core/node/data/index.ts';
-import { addImported, loadById, readImported, resolveDataset } from '../src/core/node/jobs/datasets.ts';
+import { addImported, loadById, readImported, resolveDataset } from '../src/core/node/data/catalogue.ts';
 import { parseDatasetArg } from '../src/cli/datasets.ts';
 import { combineSpecs } from '../src/core/node/data/combined.ts';
 import { TINY_COLOURS, jpeg, makeFolder, makeTiny } from './helpers/fixtures.ts';

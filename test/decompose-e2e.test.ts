@@ -4,7 +4,8 @@
 // the model's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openInference, planModel } from '../src/core/node/inference/index.ts';
+import { openInference } from '../src/core/node/inference/index.ts';
+import { planModel } from '../src/core/node/graph/plan.ts';
 import { readModelDir } from '../src/core/node/models/io.ts';
 import { topKAccuracy } from '../src/core/node/train/metrics.ts';
 import { trainedResNet } from './helpers/trained.ts';

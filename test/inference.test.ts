@@ -4,8 +4,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/core/node/engine/backend.ts';
-import { toInputs } from '../src/core/node/engine/preprocess.ts';
+import { initBackend } from '../src/core/node/graph/backend.ts';
+import { toInputs } from '../src/core/node/graph/inputs.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import {
   modelToArtifacts,
@@ -19,14 +19,13 @@ import {
   convertToOnnx,
   describeInference,
   openInference,
-  overrideOrtLoader,
-  planModel,
   TfjsInference,
   type InferenceEngine,
   type MaskSet,
 } from '../src/core/node/inference/index.ts';
-import { decodeModel } from '../src/core/node/inference/onnx-proto.ts';
-import { padAxis } from '../src/core/node/inference/plan.ts';
+import { planModel, padAxis } from '../src/core/node/graph/plan.ts';
+import { overrideOrtLoader } from '../src/core/node/graph/ort.ts';
+import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
 
 await initBackend('wasm');
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels } from '../src/core/node/engine/kernels/index.ts';
+import { registerWasmTrainingKernels } from '../src/core/node/engine/tfjs/kernels/index.ts';
 
 type Pad =
   'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];

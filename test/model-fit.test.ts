@@ -14,7 +14,7 @@ import {
   saveModelDir,
   type ModelMeta,
 } from '../src/core/node/models/io.ts';
-import { planModel } from '../src/core/node/inference/index.ts';
+import { planModel } from '../src/core/node/graph/plan.ts';
 import { checkModelFitsData, checkModelMeta } from '../src/core/node/models/fit.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset, makeTiny } from './helpers/fixtures.ts';

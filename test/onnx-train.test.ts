@@ -7,16 +7,16 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { EngineCore } from '../src/core/node/engine/engine-core.ts';
-import { describeBackend, initBackend } from '../src/core/node/engine/backend.ts';
+import { openTfjsEngine } from '../src/core/node/engine/tfjs/engine.ts';
+import { describeBackend, initBackend } from '../src/core/node/graph/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
 import { nchwcBlockSize } from '../src/core/node/engine/onnx-train/nchwc.ts';
 import { blockedFilterGradient } from '../src/core/node/engine/onnx-train/rules/Conv2D.ts';
-import { planModel } from '../src/core/node/inference/plan.ts';
+import { planModel } from '../src/core/node/graph/plan.ts';
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
-import { loadOrt } from '../src/core/node/inference/ort-engine.ts';
+import { loadOrt } from '../src/core/node/graph/ort.ts';
 import { DEFAULT_PREPROCESS, MODEL_JSON, WEIGHTS_BIN, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { Rng } from '../src/core/node/data/random.ts';
 import { train } from '../src/core/node/train/trainer.ts';
@@ -38,12 +38,11 @@ async function compare(model: tf.LayersModel, n: number, seed: number, opts: { n
   try {
     const layout = await engine.load(artifacts, DEFAULT_PREPROCESS);
     const r = await engine.gradients(images, labels, n, null);
-    const core = new EngineCore();
-    await core.init('cpu');
-    await core.load(artifacts, DEFAULT_PREPROCESS);
-    const ref = new Float32Array(layout.total);
-    const rr = core.gradients(images, labels, n, null, ref);
-    core.dispose();
+    const tfjs = await openTfjsEngine('cpu');
+    await tfjs.load(artifacts, DEFAULT_PREPROCESS);
+    const rr = await tfjs.gradients(images, labels, n, null);
+    const ref = tfjs.grads;
+    await tfjs.close();
     // Relative error per weight, against a floor of 1e-3 of the largest gradient: a bias
     // feeding batch norm has a true gradient of 0, which both compute as rounding noise.
     const norms = layout.names.map((_, i) => {

@@ -10,7 +10,7 @@ import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { argmaxRows } from '../src/core/node/train/metrics.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
-import { encodePng } from '../src/core/node/jobs/png.ts';
+import { encodePng } from '../src/core/node/data/png.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
 import { colourDataset } from './helpers/fixtures.ts';

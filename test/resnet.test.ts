@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/core/node/engine/backend.ts';
+import { initBackend } from '../src/core/node/graph/backend.ts';
 import { buildResNet, countConvLayers } from '../src/core/node/models/resnet.ts';
 import {
   DEFAULT_PREPROCESS,

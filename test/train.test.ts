@@ -12,11 +12,12 @@ import {
   validationSplit,
   type TrainEvent,
 } from '../src/core/node/train/trainer.ts';
-import { EnginePool } from '../src/core/node/engine/pool.ts';
+import { TfjsPool } from '../src/core/node/engine/tfjs/pool.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, loadModelDir, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { topKAccuracy } from '../src/core/node/train/metrics.ts';
-import { toInputs } from '../src/core/node/engine/preprocess.ts';
+import { augmentedInputs } from '../src/core/node/engine/augment.ts';
+import { toInputs } from '../src/core/node/graph/inputs.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { runTrainChild } from './helpers/train-process.ts';
@@ -157,7 +158,7 @@ test('the worker pool computes the same gradients and predictions as a single en
   const per = 16 * 16 * 3;
   const results = [];
   for (const workers of [0, 2]) {
-    const pool = await EnginePool.create({ workers, backend: 'wasm' });
+    const pool = await TfjsPool.create({ workers, backend: 'wasm' });
     try {
       await pool.load(artifacts, DEFAULT_PREPROCESS);
       const step = await pool.gradients(data.train.images, data.train.labels, 24, null, per);
@@ -199,13 +200,13 @@ test('augmentation shifts with zero padding and mirrors exactly', () => {
   // A 2x2 image: pixel values 1..12 (RGB).
   const img = Uint8Array.from({ length: 12 }, (_, i) => i + 1);
   const pre = { mean: 0, std: 1 };
-  const flipped = toInputs(img, 1, 2, pre, {
+  const flipped = augmentedInputs(img, 1, 2, pre, {
     dx: Int8Array.of(0),
     dy: Int8Array.of(0),
     flip: Uint8Array.of(1),
   });
   assert.deepEqual(Array.from(flipped), [4, 5, 6, 1, 2, 3, 10, 11, 12, 7, 8, 9]);
-  const shifted = toInputs(img, 1, 2, pre, {
+  const shifted = augmentedInputs(img, 1, 2, pre, {
     dx: Int8Array.of(1),
     dy: Int8Array.of(0),
     flip: Uint8Array.of(0),
@@ -238,7 +239,7 @@ test('micro-batches bound activation memory and give the same gradients as one p
   const grads: Float32Array[] = [];
   for (const mib of ['1000', '0.05']) {
     process.env.DECOMPOSER_ACTIVATION_MIB = mib;
-    const pool = await EnginePool.create({ workers: 0, backend: 'wasm' });
+    const pool = await TfjsPool.create({ workers: 0, backend: 'wasm' });
     try {
       await pool.load(artifacts, DEFAULT_PREPROCESS);
       await pool.gradients(data.train.images, data.train.labels, 12, null, per);

@@ -17,12 +17,8 @@ import {
   type DecompositionPoint,
 } from '../core/node/decompose/index.ts';
 import { writeFileAtomic } from '../core/node/fs/atomic.ts';
-import {
-  openInference,
-  planModel,
-  type InferenceEngine,
-  type ModelPlan,
-} from '../core/node/inference/index.ts';
+import { openInference, type InferenceEngine } from '../core/node/inference/index.ts';
+import { planModel, type ModelPlan } from '../core/node/graph/plan.ts';
 import { measured, type Measured } from '../core/node/measure/measured.ts';
 import { cacheDir } from '../core/node/paths.ts';
 import type { RunKind } from '../core/node/store/run-rows.ts';

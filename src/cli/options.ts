@@ -5,7 +5,7 @@ import type { BackendName } from '../core/common/api.ts';
 import { IDLE_SECONDS, parseBounded, type Bound } from '../core/common/bounds.ts';
 import { UserError } from '../core/common/errors.ts';
 import { parseInferenceEngine, type InferenceEngineName } from '../core/node/inference/index.ts';
-import { parseBackendName } from '../core/node/engine/backend.ts';
+import { parseBackendName } from '../core/node/graph/backend.ts';
 import { parseTrainingDevice, setDefaultTrainingDevice, workersHere } from '../core/node/engine/training.ts';
 import type { MeasureContext } from '../core/node/measure/measured.ts';
 import { dataHome } from '../core/node/paths.ts';

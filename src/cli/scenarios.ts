@@ -7,7 +7,7 @@ import type { Settings } from '../core/node/store/settings.ts';
 import path from 'node:path';
 import { figure6Scenarios, figure6Svg, scenarioWarning } from '../core/common/figure6.ts';
 import { writeFileAtomic } from '../core/node/fs/atomic.ts';
-import { scenarioView } from '../core/node/jobs/analysis.ts';
+import { scenarioView } from '../core/node/views.ts';
 import { fmtPct, formatTable, info, print } from './output.ts';
 
 /** A replace row's label and the class whose module now stands for it ("3: textures 32x32:stripes"). */

@@ -4,7 +4,7 @@ import type { ParentPort } from 'electron';
 import { isApiMethod, toWireError } from '../core/common/api.ts';
 import type { ApiMethod, WireResult } from '../core/common/api.ts';
 import { createCoreApi } from '../core/node/api.ts';
-import { parseBackendName } from '../core/node/engine/backend.ts';
+import { parseBackendName } from '../core/node/graph/backend.ts';
 import { parseInferenceEngine } from '../core/node/inference/index.ts';
 
 const port: ParentPort | undefined = (process as unknown as { parentPort?: ParentPort }).parentPort;

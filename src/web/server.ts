@@ -398,7 +398,7 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
 /** `decomposer serve [--port N] [--backend NAME]`: runs the web shell until interrupted. */
 export async function serveMain(args: readonly string[]): Promise<number> {
   const { createCoreApi } = await import('../core/node/api.ts');
-  const { parseBackendName } = await import('../core/node/engine/backend.ts');
+  const { parseBackendName } = await import('../core/node/graph/backend.ts');
   const { parseInferenceEngine } = await import('../core/node/inference/index.ts');
   let port = 0;
   let backend: string | undefined;

@@ -11,19 +11,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { fmtAmount, print, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
-import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/engine/backend.ts';
-import { defaultWorkerCount, EnginePool } from '../../core/node/engine/pool.ts';
+import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/graph/backend.ts';
+import { defaultWorkerCount, TfjsPool } from '../../core/node/engine/tfjs/pool.ts';
 import { OnnxTrainEngine } from '../../core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../../core/node/engine/onnx-train/pool.ts';
 import { createTrainingEngine, poolShape, trainingThreads } from '../../core/node/engine/training.ts';
 import type { TrainingEngine } from '../../core/node/engine/training-engine.ts';
-import { loadOrt } from '../../core/node/inference/ort-engine.ts';
+import { loadOrt } from '../../core/node/graph/ort.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
 import { buildResNet } from '../../core/node/models/resnet.ts';
 import { Adam } from '../../core/node/train/adam.ts';
 import { Rng } from '../../core/node/data/random.ts';
 import { benchInference } from '../../core/node/inference/bench.ts';
-import { openInference, planModel } from '../../core/node/inference/index.ts';
+import { openInference } from '../../core/node/inference/index.ts';
+import { planModel } from '../../core/node/graph/plan.ts';
 import { generateSynthetic } from '../../core/node/data/index.ts';
 import { composedOnnx, moduleOnnx, table1 } from '../../core/node/decompose/index.ts';
 import { convertToOnnx } from '../../core/node/inference/convert.ts';
@@ -563,7 +564,7 @@ else was running: quote it with any figure).
         for (const pooled of [false, true]) {
           const started = await withEngine(
             backend,
-            () => EnginePool.create({ workers: pooled ? workers : 0, backend }),
+            () => TfjsPool.create({ workers: pooled ? workers : 0, backend }),
             !pooled,
             async (pool) => {
               await pool.load(artifacts, DEFAULT_PREPROCESS);
@@ -597,7 +598,6 @@ else was running: quote it with any figure).
           batch,
           seconds: Math.max(seconds, 0.5),
           threads: workers,
-          skipPool: true,
           timeOnnx: torch ? (step) => interleaved(torch!, 'infer', step, batch, seconds) : undefined,
         });
         const ips = Math.round(r.onnxImagesPerSec * 10) / 10;

@@ -35,7 +35,7 @@ import {
   parseApproach,
   saveModuleSet,
 } from '../../core/node/decompose/index.ts';
-import { planModel } from '../../core/node/inference/index.ts';
+import { planModel } from '../../core/node/graph/plan.ts';
 import { DEFAULT_PREPROCESS, readModelDir } from '../../core/node/models/io.ts';
 
 /** The RUN that names the newest saved module set (--export latest, --export-onnx latest). */

@@ -24,7 +24,7 @@ import {
   meanPairwiseJaccard,
 } from '../../core/node/decompose/index.ts';
 import { argmaxRows, topKAccuracy } from '../../core/node/train/metrics.ts';
-import { planModel } from '../../core/node/inference/index.ts';
+import { planModel } from '../../core/node/graph/plan.ts';
 import { readModelDir } from '../../core/node/models/io.ts';
 import {
   accuracyExcept,

@@ -22,3 +22,9 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** The first line of an error's message, at most `max` characters: a reason a report shows. */
+export function firstLine(e: unknown, max = 240): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.slice(0, max);
+}

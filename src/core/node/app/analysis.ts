@@ -10,7 +10,7 @@ import type {
 import type { PortableExportView } from '../../common/decomposition.ts';
 import { listModuleSets, loadModuleSet } from '../decompose/files.ts';
 import { exportPortable } from '../decompose/portable.ts';
-import { planModel } from '../inference/plan.ts';
+import { planModel } from '../graph/plan.ts';
 import { DEFAULT_PREPROCESS, readModelDir } from '../models/io.ts';
 import { startDecomposition, startScenario } from '../jobs/analysis-jobs.ts';
 import { guard, type AppContext } from './context.ts';

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { DecomposerApi, DownloadableDataset, ImportSpec, JobInfo } from '../../common/api.ts';
 import type { DatasetInfo } from '../../common/dataset.ts';
-import { knownDatasets, previewDataset } from '../jobs/datasets.ts';
+import { knownDatasets, previewDataset } from '../data/catalogue.ts';
 import { startDownload, startImport } from '../jobs/dataset-jobs.ts';
 import { guard, type AppContext } from './context.ts';
 

@@ -1,5 +1,4 @@
 // Recorded runs, the experiments they belong to, and the energy totals.
-import { runPurpose } from '../../common/api.ts';
 import {
   isEstimatedSource,
   type DecomposerApi,
@@ -7,68 +6,23 @@ import {
   type EnergySummary,
   type ExperimentDetailView,
   type ExperimentSummary,
-  type JobStatus,
   type RunDetailView,
   type RunSummary,
 } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
-import { scenarioView } from '../jobs/analysis.ts';
-import type { ExperimentRow } from '../store/experiments.ts';
-import type { RunRow } from '../store/run-rows.ts';
+import { scenarioView, toExperimentSummary, toRunSummary } from '../views.ts';
 import type { ScenarioRow } from '../workflows/grid.ts';
 import { guard, type AppContext } from './context.ts';
 
 /** How many of the latest runs the Energy page lists one by one (its totals count every run). */
 const ENERGY_LIST_RUNS = 500;
 
-function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
-  return {
-    id: e.id,
-    kind: e.kind,
-    label: e.label,
-    status: e.status as JobStatus,
-    createdAt: e.created_at,
-    endedAt: e.ended_at,
-    runCount: e.runs,
-    kwh: e.kwh,
-    co2eKg: e.co2e_kg,
-    co2eLbs: e.co2e_lbs,
-    estimatedRuns: e.estimated_runs,
-  };
-}
-
-export function toSummary(r: RunRow): RunSummary {
-  return {
-    id: r.id,
-    // The demo's own trainings show as the demo's.
-    kind: runPurpose({ ...r, experimentKind: r.experiment_kind }).job === 'demo' ? 'demo' : r.kind,
-    label: r.label,
-    experimentId: r.experiment_id,
-    experimentKind: r.experiment_kind,
-    role: r.role,
-    scenario: r.scenario,
-    status: r.status as JobStatus,
-    error: r.error,
-    params: r.params,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    seconds: r.seconds,
-    backend: r.backend,
-    epochsDone: r.epochs_done,
-    bestEpoch: r.best_epoch,
-    result: r.result,
-    energy: r.energy as EnergyFigure | null,
-    energyFixedEpochs: r.energy_fixed_epochs as EnergyFigure | null,
-    energyUntilBest: r.energy_until_best as EnergyFigure | null,
-  };
-}
-
 export function runsHandlers(
   ctx: AppContext,
 ): Pick<DecomposerApi, 'listRuns' | 'listExperiments' | 'getExperiment' | 'getRun' | 'getEnergySummary'> {
   return {
     async listRuns(): Promise<RunSummary[]> {
-      return ctx.db().runs.list({ limit: 200 }).map(toSummary);
+      return ctx.db().runs.list({ limit: 200 }).map(toRunSummary);
     },
 
     async listExperiments(): Promise<ExperimentSummary[]> {
@@ -83,7 +37,7 @@ export function runsHandlers(
       return {
         ...toExperimentSummary(e),
         params: e.params,
-        runs: e.run_list.map(toSummary),
+        runs: e.run_list.map(toRunSummary),
         scenarios: e.scenarios.map((x) => scenarioView(x.row as ScenarioRow)),
       };
     },
@@ -103,7 +57,7 @@ export function runsHandlers(
         }
       }
       return {
-        ...toSummary(r),
+        ...toRunSummary(r),
         epochs: r.epochs.map((e) => ({
           epoch: e.epoch,
           loss: e.loss,
@@ -127,7 +81,7 @@ export function runsHandlers(
         const e = r.energy!;
         const measured = !isEstimatedSource(e.source);
         const fig = (x: EnergyFigure | null) => (x ? { kwh: x.kwh, co2eKg: x.co2e_kg } : null);
-        const summary = toSummary(r);
+        const summary = toRunSummary(r);
         out.runs.push({
           runId: r.id,
           kind: summary.kind,

@@ -2,7 +2,7 @@
 // keeps beside them (which the job runner reads as the engine in force).
 import { type AppSettings, type BackendName, type DecomposerApi, type SettingKey } from '../../common/api.ts';
 import { within } from '../../common/bounds.ts';
-import { BACKEND_PREFERENCE, parseBackendName } from '../engine/backend.ts';
+import { BACKEND_PREFERENCE, parseBackendName } from '../graph/backend.ts';
 import { checkWorkers, workersHere } from '../engine/training.ts';
 import { SETTING_KEYS } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';

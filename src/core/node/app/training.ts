@@ -11,7 +11,7 @@ import type {
   TrainParams,
 } from '../../common/api.ts';
 import { readModelDir, type ModelMeta } from '../models/io.ts';
-import { knownDatasets, resolveDataset } from '../jobs/datasets.ts';
+import { knownDatasets, resolveDataset } from '../data/catalogue.ts';
 import { resumeTraining, startDemo, startTraining } from '../jobs/training-jobs.ts';
 import { modelDatasetSpec } from '../workflows/model-data.ts';
 import { guard, type AppContext } from './context.ts';

@@ -46,7 +46,7 @@
 // Without hidden Dense layers, every backtracked position is unused by the module's head,
 // so masking it does not change the module's outputs (tested); only MC-BLN's head rule and
 // CI/TI change them.
-import type { PlanNode } from '../inference/plan.ts';
+import type { PlanNode } from '../graph/plan.ts';
 import type { DecomposeGraph } from './graph.ts';
 
 export type BlnRule = 'prose' | 'algorithm2';

@@ -7,7 +7,7 @@ import type { ImageSet } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
 import type { InferenceEngine, ObservePoint } from '../inference/types.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import {
   backtrack,
   BLN_RULES,

@@ -6,7 +6,7 @@
 import type { ImageSet } from '../../common/dataset.ts';
 import type { Table1Row } from '../../common/decomposition.ts';
 import type { InferenceEngine } from '../inference/types.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { topKAccuracy } from '../train/metrics.ts';
 import { composedAccuracy, composedScores, meanJaccard, meanPairwiseJaccard } from './compose.ts';
 import {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { isUserError, UserError } from '../../common/errors.ts';
 import { createDirAtomic, writeFileSynced } from '../fs/atomic.ts';
 import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { bitsetBytes, countOnes, onesOf, packBits, unpackBits } from './bitset.ts';
 import { DECOMPOSE_VERSION, type Approach, type ModuleData, type ModuleSet } from './decompose.ts';
 import {

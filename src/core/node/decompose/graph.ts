@@ -2,7 +2,7 @@
 // head, who consumes what. Built from the inference plan (one handler per layer type), and
 // refuses, naming the layer, anything the paper's method does not cover.
 import { UserError } from '../../common/errors.ts';
-import type { ModelPlan, PlanNode } from '../inference/plan.ts';
+import type { ModelPlan, PlanNode } from '../graph/plan.ts';
 
 /** Layer types decomposition supports (and the identity layers that do nothing at inference). */
 export const DECOMPOSABLE = [

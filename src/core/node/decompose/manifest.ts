@@ -4,7 +4,7 @@
 // allocation, a raw error or modules that silently mean something else.
 import { UserError } from '../../common/errors.ts';
 import { int, num, parseJsonWith, v } from '../../common/schema.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { BLN_RULES } from './algorithms.ts';
 import { bitsetBytes } from './bitset.ts';
 import { APPROACHES, DECOMPOSE_VERSION, POINTS } from './decompose.ts';

@@ -17,7 +17,7 @@ import {
   PROBABILITY,
   type PortableModule,
 } from '../inference/convert.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import type { Preprocess } from '../models/io.ts';
 import type { ModuleData, ModuleSet } from './decompose.ts';
 

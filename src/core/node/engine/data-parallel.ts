@@ -1,18 +1,9 @@
-// Synchronous data parallelism, shared by both training pools (tfjs engines and onnxruntime
-// sessions in worker threads): the authoritative weights in one shared buffer every worker
-// reads, a gradient buffer per worker, a batch split into contiguous shares, the shares'
-// gradients of their mean loss combined into the whole batch's, and many images spread over
-// the workers in chunks for prediction.
-import type { Augment } from './preprocess.ts';
-import type { BatchResult } from './training-engine.ts';
-
-/** Images a..b of a batch's augmentation (views, or copies to post to another thread). */
-export function augmentPart(aug: Augment | null, a: number, b: number, copy = false): Augment | null {
-  if (!aug) return null;
-  return copy
-    ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
-    : { dx: aug.dx.subarray(a, b), dy: aug.dy.subarray(a, b), flip: aug.flip.subarray(a, b) };
-}
+// The arithmetic of synchronous data parallelism (pool.ts): the authoritative weights in one
+// shared buffer every worker reads, a gradient buffer per worker, a batch split into
+// contiguous shares, the shares' gradients of their mean loss combined into the whole batch's,
+// and many images spread over the workers in chunks for prediction.
+import { augmentPart } from './augment.ts';
+import type { Augment, BatchResult } from './training-engine.ts';
 
 export interface SharedBuffers {
   /** The pool's weights, a view of `weightsBuffer`. */
@@ -24,9 +15,8 @@ export interface SharedBuffers {
    */
   grads: Float32Array<SharedArrayBuffer>;
   gradsBuffer: SharedArrayBuffer;
-  /** One per worker: its buffer, and this thread's view of it. */
+  /** One per worker: the gradients of its share. */
   gradBuffers: SharedArrayBuffer[];
-  gradViews: Float32Array[];
 }
 
 /** Shared weights (a copy of `weightData`), the combined gradients and a gradient buffer for each of `workers`. */
@@ -43,7 +33,6 @@ export function sharedBuffers(weightData: ArrayBuffer, workers: number): SharedB
     grads: new Float32Array(gradsBuffer),
     gradsBuffer,
     gradBuffers,
-    gradViews: gradBuffers.map((b) => new Float32Array(b)),
   };
 }
 
@@ -93,20 +82,6 @@ export function batchResult(
     correct += r.correct;
   });
   return { loss: loss / count, correct, count };
-}
-
-/**
- * The whole batch's gradient of its mean loss, into `grads`: the shares' gradients weighted
- * by their size (share k's in `views[k]`); its loss and hits from the shares' results.
- */
-export function combineShares(
-  grads: Float32Array,
-  views: Float32Array[],
-  parts: { a: number; b: number }[],
-  results: { loss: number; correct: number }[],
-): BatchResult {
-  combineRange(grads, views, shareWeights(parts), 0, grads.length);
-  return batchResult(parts, results);
 }
 
 /** A worker's share of a batch, copied to be posted to its thread. */

@@ -1,106 +1,98 @@
-// The engine pool: data-parallel inference and synchronous data-parallel training over
-// worker threads, each with its own tfjs backend (wasm has no threads under Node, so this
-// is where parallelism comes from). With `workers: 0` the same code runs in this thread.
-//
-// The pool owns the authoritative weights in a SharedArrayBuffer; engines copy them in
-// when the version changes. Each engine writes its gradients into its own shared buffer;
-// the pool averages them weighted by sub-batch size.
-import os from 'node:os';
-import type { BackendName, BackendReport } from '../../common/api.ts';
+// The data-parallel pool both engines train on: synchronous data-parallel training and
+// chunked prediction over workers that each run one engine (tfjs/, onnx-train/) on a share of
+// every batch, in worker threads of their own or, for one worker, in this thread. The pool
+// owns the authoritative weights in a SharedArrayBuffer that every worker reads. Each worker
+// writes its share's gradients into a shared buffer of its own; the workers then sum the
+// shares' gradients, weighted by share size, into the whole batch's, each a slice of the
+// weights (on this thread that sum would grow with the number of workers).
+import type { BackendReport } from '../../common/api.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
-import type { WeightLayout } from './engine-core.ts';
-import { batchShares, combineShares, predictInChunks, sharedBuffers } from './data-parallel.ts';
-import type { Augment } from './preprocess.ts';
-import { EngineHost, type Reply, type Request } from './protocol.ts';
-import type { BatchResult, TrainingEngine } from './training-engine.ts';
-import { WORKER_ENTRIES, workerScript } from './worker-script.ts';
+import {
+  batchResult,
+  batchShares,
+  predictInChunks,
+  shareWeights,
+  sharedBuffers,
+  shares,
+} from './data-parallel.ts';
+import { PoolHost, type PoolReply, type PoolRequest } from './pool-host.ts';
+import type { Augment, BatchResult, DeviceChoice, TrainingEngine, WeightLayout } from './training-engine.ts';
 import { WorkerThread } from './worker-thread.ts';
 
-export type { BatchResult } from './training-engine.ts';
-
-interface Engine {
-  call(req: Request, transfer?: ArrayBuffer[]): Promise<Reply>;
+/** One worker of a pool: an engine behind the pool's requests. */
+export interface PoolWorker<Start> {
+  call(req: PoolRequest<Start>): Promise<PoolReply>;
   terminate(): Promise<void>;
 }
 
-/** An engine in a worker thread of its own (./worker.ts). */
-function threadEngine(): Engine {
-  return new WorkerThread<Request, Reply>(
-    workerScript(new URL('./worker.ts', import.meta.url), WORKER_ENTRIES.tfjs, import.meta.url),
-    'engine worker',
-  );
+type Reply<Op extends PoolReply['op']> = Extract<PoolReply, { op: Op }>;
+
+/** A worker in a thread of its own, running `script` (an entry that calls servePool). */
+export function threadWorker<Start>(script: URL, what: string): PoolWorker<Start> {
+  return new WorkerThread<PoolRequest<Start>, PoolReply>(script, what);
 }
 
-class LocalEngine implements Engine {
-  private readonly host = new EngineHost();
-  call(req: Request): Promise<Reply> {
-    return this.host.handle(req);
-  }
-  async terminate(): Promise<void> {
-    this.host.core.dispose();
-  }
+/** The one worker of a pool without threads: the same host, in this thread. */
+export function localWorker<Start>(open: (start: Start) => Promise<TrainingEngine>): PoolWorker<Start> {
+  const host = new PoolHost(open);
+  return { call: (req) => host.handle(req), terminate: async () => undefined };
 }
 
-export interface PoolOptions {
-  /** Worker threads; 0 runs one engine in this thread. Default: one per core, at most 8. */
-  workers?: number;
-  backend?: BackendName | null;
-}
-
-export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(8, os.availableParallelism()));
-}
-
-export class EnginePool implements TrainingEngine {
-  private engines: Engine[] = [];
-  private gradViews: Float32Array[] = [];
+export class DataParallelPool<Start> implements TrainingEngine {
   /** The authoritative weights, flat in model.weights order. Call weightsChanged() after writing. */
   weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  /** Averaged gradients of the last step (non-trainable slots hold averaged values). */
+  /** The whole batch's gradients of the last step (non-trainable slots: their new values, averaged). */
   grads: Float32Array<ArrayBufferLike> = new Float32Array(0);
   layout: WeightLayout | null = null;
   report: BackendReport | null = null;
-  /** Forward passes run on tfjs here; evaluation prefers the onnxruntime inference engine. */
-  readonly inference = null;
+  device: DeviceChoice | null = null;
+  readonly inference: 'onnxruntime' | null;
+  private workers: PoolWorker<Start>[];
+  private readonly start: Start;
+  private started: Promise<void> | null = null;
   private version = 0;
-  readonly threaded: boolean;
 
-  private constructor(threaded: boolean) {
-    this.threaded = threaded;
-  }
-
-  static async create(opts: PoolOptions = {}): Promise<EnginePool> {
-    const n = opts.workers ?? defaultWorkerCount();
-    const pool = new EnginePool(n > 0);
-    pool.engines = n > 0 ? Array.from({ length: n }, () => threadEngine()) : [new LocalEngine()];
-    try {
-      const replies = await Promise.all(
-        pool.engines.map((e) => e.call({ op: 'init', backend: opts.backend ?? null })),
-      );
-      pool.report = (replies[0] as Extract<Reply, { op: 'init' }>).report;
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
-    return pool;
+  /** `workers` each open their engine with `start`; `inference` as the engines' own. */
+  constructor(workers: PoolWorker<Start>[], start: Start, inference: 'onnxruntime' | null) {
+    this.workers = workers;
+    this.start = start;
+    this.inference = inference;
   }
 
   get size(): number {
-    return this.engines.length;
+    return this.workers.length;
   }
 
-  /** Loads a model into every engine; its weights become the pool's weights. */
+  /** Opens every worker's engine (once); the first one's report becomes the pool's. */
+  ready(): Promise<void> {
+    this.started ??= (async () => {
+      const replies = await Promise.all(this.workers.map((w) => w.call({ op: 'start', start: this.start })));
+      this.report = (replies[0] as Reply<'start'>).report;
+    })();
+    return this.started;
+  }
+
+  /** Loads a model into every worker; its weights become the pool's weights. */
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
-    const b = sharedBuffers(artifacts.weightData, this.engines.length);
+    await this.ready();
+    const b = sharedBuffers(artifacts.weightData, this.workers.length);
     this.weights = b.weights;
     this.grads = b.grads;
-    this.gradViews = b.gradViews;
-    const replies = await Promise.all(
-      this.engines.map((e, k) =>
-        e.call({ op: 'load', artifacts, pre, weights: b.weightsBuffer, grads: b.gradBuffers[k]! }),
+    const replies = (await Promise.all(
+      this.workers.map((w, k) =>
+        w.call({
+          op: 'load',
+          artifacts,
+          pre,
+          weights: b.weightsBuffer,
+          grads: b.gradBuffers,
+          index: k,
+          combined: b.gradsBuffer,
+        }),
       ),
-    );
-    this.layout = (replies[0] as Extract<Reply, { op: 'load' }>).layout;
+    )) as Reply<'load'>[];
+    this.layout = replies[0]!.layout;
+    this.device = replies[0]!.device;
     if (this.layout.total !== this.weights.length)
       throw new Error(`weight layout (${this.layout.total}) does not match weights (${this.weights.length})`);
     this.weightsChanged();
@@ -112,8 +104,8 @@ export class EnginePool implements TrainingEngine {
   }
 
   /**
-   * One synchronous data-parallel step: splits the batch across engines, each computes the
-   * gradient of its mean loss, and the pool averages them into `grads`.
+   * One synchronous data-parallel step: each worker computes the gradient of its share's mean
+   * loss, then the workers sum them, weighted by share, into `grads`.
    */
   async gradients(
     images: Uint8Array,
@@ -122,19 +114,22 @@ export class EnginePool implements TrainingEngine {
     aug: Augment | null,
     imageBytes: number,
   ): Promise<BatchResult> {
-    const { parts, copies } = batchShares(images, labels, count, aug, imageBytes, this.engines.length);
+    const { parts, copies } = batchShares(images, labels, count, aug, imageBytes, this.workers.length);
     const replies = (await Promise.all(
-      copies.map((share, k) => this.engines[k]!.call({ op: 'grad', version: this.version, ...share })),
-    )) as Extract<Reply, { op: 'grad' }>[];
-    return combineShares(
-      this.grads,
-      this.gradViews,
-      parts,
-      replies.map((r) => r.step),
+      copies.map((share, k) =>
+        this.workers[k]!.call({ op: 'grad', version: this.version, ...share, imageBytes }),
+      ),
+    )) as Reply<'grad'>[];
+    // Gradients of the mean loss and the moving statistics' new values alike.
+    const weights = shareWeights(parts);
+    const slices = shares(this.grads.length, this.workers.length);
+    await Promise.all(
+      slices.map(({ a, b }, k) => this.workers[k]!.call({ op: 'combine', shareWeights: weights, a, b })),
     );
+    return batchResult(parts, replies);
   }
 
-  /** Class probabilities for many images, spread over the engines in chunks. */
+  /** Class probabilities for many images, spread over the workers in chunks. */
   async predict(
     images: Uint8Array,
     count: number,
@@ -142,17 +137,23 @@ export class EnginePool implements TrainingEngine {
     classes: number,
     chunk = 256,
   ): Promise<Float32Array> {
-    return predictInChunks(this.engines, images, count, imageBytes, classes, chunk, async (e, part, n) => {
-      const r = (await e.call({ op: 'predict', version: this.version, images: part, count: n })) as Extract<
-        Reply,
-        { op: 'predict' }
-      >;
+    return predictInChunks(this.workers, images, count, imageBytes, classes, chunk, async (w, part, n) => {
+      const r = (await w.call({
+        op: 'predict',
+        version: this.version,
+        images: part,
+        count: n,
+        imageBytes,
+        classes,
+        chunk,
+      })) as Reply<'predict'>;
       return r.probs;
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.engines.map((e) => e.terminate()));
-    this.engines = [];
+    await Promise.all(this.workers.map((w) => w.call({ op: 'close' }).catch(() => undefined)));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
   }
 }

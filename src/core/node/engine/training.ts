@@ -7,14 +7,14 @@ import os from 'node:os';
 import type { BackendName, BackendReport, BackendStatus } from '../../common/api.ts';
 import { within, workersBound, type Bound } from '../../common/bounds.ts';
 import { UserError } from '../../common/errors.ts';
-import { loadOrt } from '../inference/ort-engine.ts';
+import { BACKEND_PREFERENCE, initBackend } from '../graph/backend.ts';
+import { loadOrt, ortFailure } from '../graph/ort.ts';
 import type { ModelArtifacts, Preprocess } from '../models/io.ts';
-import { BACKEND_PREFERENCE, initBackend } from './backend.ts';
-import type { WeightLayout } from './engine-core.ts';
-import type { TrainingDevice } from './onnx-train/device.ts';
-import { defaultTrainingDevice } from './onnx-train/device.ts';
+import { defaultTrainingDevice, type TrainingDevice } from './onnx-train/device.ts';
 import { OnnxTrainEngine, onnxActivationBudget } from './onnx-train/engine.ts';
 import { OnnxTrainPool } from './onnx-train/pool.ts';
+import { TfjsPool } from './tfjs/pool.ts';
+import type { DeviceChoice, TrainingEngine, WeightLayout } from './training-engine.ts';
 
 export {
   parseTrainingDevice,
@@ -22,8 +22,6 @@ export {
   TRAINING_DEVICES,
   type TrainingDevice,
 } from './onnx-train/device.ts';
-import { EnginePool } from './pool.ts';
-import type { TrainingEngine } from './training-engine.ts';
 
 export interface TrainingEngineOptions {
   backend?: BackendName | null;
@@ -34,11 +32,6 @@ export interface TrainingEngineOptions {
    * the cores it uses (default every core; 0: one session in this thread on every core).
    */
   workers?: number;
-}
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.slice(0, 300);
 }
 
 /**
@@ -106,9 +99,7 @@ export async function trainingReport(force: BackendName | null): Promise<Backend
   try {
     await loadOrt();
   } catch (e) {
-    const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
-      ? 'onnxruntime-node is not installed'
-      : firstLine(e);
+    const reason = ortFailure(e, 300);
     if (force) {
       throw new UserError(
         `The onnxruntime training engine cannot start (${reason}).`,
@@ -172,9 +163,7 @@ export async function openTrainingEngine(
       return { engine, layout };
     } catch (e) {
       await engine?.close();
-      const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
-        ? 'onnxruntime-node is not installed'
-        : firstLine(e);
+      const reason = ortFailure(e, 300);
       if (forced === 'onnxruntime') {
         throw new UserError(
           `The onnxruntime training engine cannot train this model (${reason}).`,
@@ -185,7 +174,7 @@ export async function openTrainingEngine(
       onnx = { name: 'onnxruntime', ok: false, reason };
     }
   }
-  const pool = await EnginePool.create({ workers: opts.workers, backend: forced });
+  const pool = await TfjsPool.create({ workers: opts.workers, backend: forced });
   try {
     const layout = await pool.load(artifacts, pre);
     pool.report = withOnnx(pool.report!, onnx, forced);
@@ -218,7 +207,7 @@ class ChosenEngine implements TrainingEngine {
   set weights(w: Float32Array<ArrayBufferLike>) {
     this.e.weights = w;
   }
-  get grads(): Float32Array {
+  get grads(): Float32Array<ArrayBufferLike> {
     return this.e.grads;
   }
   get layout(): WeightLayout | null {
@@ -232,6 +221,9 @@ class ChosenEngine implements TrainingEngine {
   }
   get inference(): 'onnxruntime' | null {
     return this.inner?.inference ?? null;
+  }
+  get device(): DeviceChoice | null {
+    return this.inner?.device ?? null;
   }
 
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {

@@ -1,7 +1,7 @@
 // The engine's worker threads, both sides: the pool's end sends one request at a time and gets
 // its reply (a UserError keeps its hint and code across the thread; a thread that dies fails
 // what it was doing and every later call), and the thread's end answers each request with its
-// handler. The tfjs pool and the onnxruntime training pool both use it.
+// handler. The data-parallel pool (pool.ts, pool-host.ts) runs every engine's workers on it.
 import { parentPort, Worker } from 'node:worker_threads';
 import { UserError } from '../../common/errors.ts';
 

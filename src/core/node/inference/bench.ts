@@ -1,9 +1,8 @@
 // Measures inference speed in one run, so the ratios are comparable on a noisy machine:
-// ResNet images/s through onnxruntime-node and through the tfjs worker pool, and module
-// evaluations/s (predictMasked with a different mask set each call).
+// ResNet images/s through onnxruntime-node, and module evaluations/s (predictMasked with a
+// different mask set each call). The bench measures the tfjs engines itself.
 import type { BackendName } from '../../common/api.ts';
-import { initBackend } from '../engine/backend.ts';
-import { EnginePool } from '../engine/pool.ts';
+import { initBackend } from '../graph/backend.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
 import { openInference } from './index.ts';
@@ -17,11 +16,8 @@ export interface InferenceBenchOptions {
   /** Seconds per measurement. */
   seconds?: number;
   threads?: number;
-  /** tfjs pool workers (default: one per core) and backend. */
-  workers?: number;
+  /** The tfjs backend that builds the model (default: the fastest). */
   backend?: BackendName | null;
-  /** Skip the tfjs pool measurement. */
-  skipPool?: boolean;
   /**
    * Times the onnxruntime figure instead of `seconds` alone (e.g. alternating rounds with
    * another framework); its result is returned as `onnxFigure`.
@@ -37,9 +33,6 @@ export interface InferenceBenchResult {
   onnxFigure: Record<string, number> | null;
   maskedEvalsPerSec: number;
   maskedImagesPerSec: number;
-  poolImagesPerSec: number | null;
-  poolBackend: string | null;
-  poolWorkers: number | null;
 }
 
 async function timed(seconds: number, step: () => Promise<number>): Promise<number> {
@@ -97,26 +90,6 @@ export async function benchInference(opts: InferenceBenchOptions = {}): Promise<
     await engine.close();
   }
 
-  let pool: number | null = null;
-  let poolBackend: string | null = null;
-  let poolWorkers: number | null = null;
-  if (!opts.skipPool) {
-    const p = await EnginePool.create({ workers: opts.workers, backend: opts.backend ?? null });
-    try {
-      await p.load(artifacts, DEFAULT_PREPROCESS);
-      poolBackend = p.report?.active ?? null;
-      poolWorkers = p.size;
-      const many = new Uint8Array(batch * p.size * per);
-      for (let k = 0; k < p.size; k++) many.set(images, k * batch * per);
-      // One batch per worker per call, each worker running batch-sized chunks.
-      pool = await timed(
-        seconds,
-        async () => (await p.predict(many, batch * p.size, per, classes, batch), batch * p.size),
-      );
-    } finally {
-      await p.close();
-    }
-  }
   return {
     model: `ResNet-${depth} ${size}x${size}`,
     batch,
@@ -125,8 +98,5 @@ export async function benchInference(opts: InferenceBenchOptions = {}): Promise<
     onnxFigure,
     maskedEvalsPerSec: masked,
     maskedImagesPerSec: masked * batch,
-    poolImagesPerSec: pool,
-    poolBackend,
-    poolWorkers,
   };
 }

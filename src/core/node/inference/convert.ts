@@ -32,11 +32,9 @@
 //   that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
 //   changes). A composed classifier keeps every channel so its module passes share weights.
 import type { Preprocess } from '../models/io.ts';
-import { AttrType, DataType, encodeModel } from './onnx-proto.ts';
-import type { Activation, ModelPlan, PlanNode } from './plan.ts';
-
-export const OPSET = 17;
-export const IR_VERSION = 8;
+import { inputScale } from '../graph/inputs.ts';
+import { DataType, encodeGraph, float, int, ints, valueInfo, type Attr } from '../graph/onnx-proto.ts';
+import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
 
 export interface ConvertOptions {
   input?: 'uint8' | 'float';
@@ -69,28 +67,7 @@ export const PROBABILITIES = 'probabilities';
 export const maskInput = (layer: string) => `mask/${layer}`;
 export const activeOutput = (layer: string) => `active/${layer}`;
 
-interface Attr {
-  name: string;
-  type: number;
-  i?: number;
-  f?: number;
-  ints?: number[];
-}
-const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
-const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });
-const float = (name: string, f: number): Attr => ({ name, type: AttrType.FLOAT, f });
-
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-const valueInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
-  name,
-  type: {
-    tensorType: {
-      elemType,
-      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-    },
-  },
-});
 
 /** [kh, kw, in, out] -> [out, in, kh, kw]. */
 function convKernel(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
@@ -150,23 +127,6 @@ function droppableChannels(plan: ModelPlan, m: PortableModule): Map<string, numb
     if (keep.length < c) out.set(n.name, keep);
   }
   return out;
-}
-
-/**
- * The output Dense layer (the head): the output node itself, or the Dense feeding an output
- * softmax Activation (through identity layers). Throws when there is none.
- */
-export function headNode(plan: ModelPlan): PlanNode {
-  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
-  let n = byName.get(plan.output)!;
-  while (n.op === 'act' || n.op === 'identity') {
-    if (n.op === 'act' && n.act !== 'softmax') break;
-    n = byName.get(n.inputs[0]!)!;
-  }
-  if (n.op !== 'dense' || n.inShape.length !== 1) {
-    throw new Error(`the model's output is not produced by a Dense layer (found ${n.className} "${n.name}")`);
-  }
-  return n;
 }
 
 export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
@@ -344,10 +304,10 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
           const [h, w, c] = n.shape as [number, number, number];
           if (uint8) {
             inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
-            const pre = opts.preprocess ?? { mean: 0, std: 1 };
+            const { scale, shift } = inputScale(opts.preprocess ?? { mean: 0, std: 1 });
             const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
-            const s = node('Mul', [f, scalar('const/scale', 1 / pre.std)], 'pre/scaled');
-            const p = node('Add', [s, scalar('const/shift', -pre.mean / pre.std)], 'pre/shifted');
+            const s = node('Mul', [f, scalar('const/scale', scale)], 'pre/scaled');
+            const p = node('Add', [s, scalar('const/shift', shift)], 'pre/shifted');
             y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
           } else {
             inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
@@ -475,17 +435,5 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     node('Identity', [val(plan.output)], PROBS);
     outputs.unshift(valueInfo(PROBS, DataType.FLOAT, ['N', plan.classes]));
   }
-  return encodeModel({
-    irVersion: IR_VERSION,
-    producerName: 'decomposer',
-    producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: OPSET }],
-    graph: {
-      name: 'model',
-      node: nodes,
-      initializer,
-      input: inputs,
-      output: outputs,
-    },
-  });
+  return encodeGraph({ name: 'model', node: nodes, initializer, input: inputs, output: outputs });
 }

@@ -4,11 +4,12 @@
 // tfjs|auto); the report says which engine is active and why the other is not, like backend.ts's.
 import os from 'node:os';
 import type { BackendName } from '../../common/api.ts';
-import { UserError } from '../../common/errors.ts';
-import { backendReport, initBackend } from '../engine/backend.ts';
+import { firstLine, UserError } from '../../common/errors.ts';
+import { backendReport, initBackend } from '../graph/backend.ts';
+import { loadOrt, ortFailure } from '../graph/ort.ts';
+import { planModel, type ModelPlan } from '../graph/plan.ts';
 import { DEFAULT_PREPROCESS, readModelDir, type ModelArtifacts, type Preprocess } from '../models/io.ts';
-import { loadOrt, OrtInference } from './ort-engine.ts';
-import { planModel, type ModelPlan } from './plan.ts';
+import { OrtInference } from './ort-engine.ts';
 import { TfjsInference } from './tfjs-engine.ts';
 import {
   INFERENCE_PREFERENCE,
@@ -20,10 +21,9 @@ import {
 } from './types.ts';
 
 export * from './types.ts';
-export { convertToOnnx, headNode, type ConvertOptions } from './convert.ts';
-export { planModel, type ModelPlan } from './plan.ts';
+export { convertToOnnx, type ConvertOptions } from './convert.ts';
 export { TfjsInference } from './tfjs-engine.ts';
-export { OrtInference, cachedSessionCount, overrideOrtLoader } from './ort-engine.ts';
+export { OrtInference, cachedSessionCount } from './ort-engine.ts';
 
 export interface InferenceOptions {
   /** 'auto' (default): onnxruntime when it loads, else tfjs. */
@@ -60,11 +60,6 @@ let processDefault: InferenceEngineName | null = null;
 /** Sets the engine an `auto` request uses in this process (null: the fastest that loads). */
 export function setDefaultInferenceEngine(name: InferenceEngineName | null): void {
   processDefault = name;
-}
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.slice(0, 240);
 }
 
 function layoutOf(plan: ModelPlan, preprocess: Preprocess): InferenceLayout {
@@ -120,9 +115,7 @@ export async function openInference(
         return await OrtInference.open(ort, plan, layout, report(name));
       } catch (e) {
         const ok = candidates.find((c) => c.name === name);
-        const reason = /Cannot find (module|package) '?onnxruntime-node/.test(firstLine(e))
-          ? 'onnxruntime-node is not installed'
-          : firstLine(e);
+        const reason = ortFailure(e);
         if (ok) Object.assign(ok, { ok: false, reason });
         else candidates.push({ name, ok: false, reason });
       }

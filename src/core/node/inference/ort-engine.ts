@@ -3,8 +3,9 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes.
 import type * as Ort from 'onnxruntime-node';
-import { convertToOnnx, activeOutput, headNode, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
-import type { ModelPlan } from './plan.ts';
+import type { OrtModule } from '../graph/ort.ts';
+import { headNode, type ModelPlan } from '../graph/plan.ts';
+import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
 import {
   checkImages,
   fullMasks,
@@ -16,29 +17,6 @@ import {
 } from './types.ts';
 
 type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
-type OrtModule = typeof Ort;
-
-let ortModule: Promise<OrtModule> | null = null;
-
-let loaderOverride: (() => Promise<OrtModule>) | null = null;
-
-/** Replaces how onnxruntime-node is loaded (tests simulate a machine where it cannot load). */
-export function overrideOrtLoader(loader: (() => Promise<OrtModule>) | null): void {
-  loaderOverride = loader;
-}
-
-/** Loads onnxruntime-node once (its native binding loads on import). */
-export function loadOrt(): Promise<OrtModule> {
-  if (loaderOverride) return loaderOverride();
-  ortModule ??= import('onnxruntime-node').then((m) => {
-    const mod = ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule;
-    if (typeof mod.InferenceSession?.create !== 'function')
-      throw new Error('onnxruntime-node has no InferenceSession');
-    return mod;
-  });
-  ortModule.catch(() => (ortModule = null));
-  return ortModule;
-}
 
 interface CacheEntry {
   refs: number;

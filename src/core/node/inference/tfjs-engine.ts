@@ -3,10 +3,9 @@
 // op (after the bias, before the activation) and records activity, so it gives the same
 // results as the ONNX graphs; it is the fallback where onnxruntime-node cannot load.
 import * as tf from '@tensorflow/tfjs';
-import { toInputs } from '../engine/preprocess.ts';
+import { toInputs } from '../graph/inputs.ts';
+import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
 import type { Preprocess } from '../models/io.ts';
-import { headNode } from './convert.ts';
-import type { Activation, ModelPlan, PlanNode } from './plan.ts';
 import {
   checkImages,
   fullMasks,
@@ -168,7 +167,7 @@ export class TfjsInference implements InferenceEngine {
     // toInputs takes square images of 3 channels, as all our datasets are.
     const x =
       h === w && c === 3
-        ? toInputs(images.subarray(a * per, b * per), n, h, this.pre, null, this.buf)
+        ? toInputs(images.subarray(a * per, b * per), n, h, this.pre, this.buf)
         : this.buf.subarray(0, n * per).map((_, i) => (images[a * per + i]! - this.pre.mean) / this.pre.std);
     return tf.tensor4d(x, [n, h, w, c]);
   }

@@ -1,26 +1,19 @@
 // Decomposition (Table 1) and reuse/replace scenarios as UI jobs: find the model's dataset,
 // run the core, record the run with its energy, and shape the result for the page.
 import path from 'node:path';
-import type {
-  DecomposeParams,
-  ModuleMaskView,
-  ModuleView,
-  ScenarioParams,
-  ScenarioView,
-  Table1View,
-} from '../../common/api.ts';
+import type { DecomposeParams, ScenarioParams, ScenarioView, Table1View } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
-import type { ModelPlan } from '../inference/index.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { UserError } from '../../common/errors.ts';
-import type { ModuleData, ModuleSet, Table1 } from '../decompose/index.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
-import type { GridModel, ScenarioRow } from '../workflows/grid.ts';
+import type { GridModel } from '../workflows/grid.ts';
 import { idlePowers, type TrainingProgress } from '../measure/measured.ts';
 import { openModelData } from '../workflows/model-data.ts';
 import { recordedTable1 } from '../workflows/decomposition.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
-import { isEstimatedSource, type BackendName } from '../../common/api.ts';
+import type { BackendName } from '../../common/api.ts';
+import { scenarioView, table1View } from '../views.ts';
 
 export interface AnalysisContext {
   home: string;
@@ -46,32 +39,6 @@ export function modelAndData(
     signal: ctx.signal,
     onProgress: (p) => ctx.progress({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
   });
-}
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
-
-/** Per mask layer, the kept fraction of each channel ([H, W, C] is stored channel last). */
-export function maskSummary(set: ModuleSet, m: ModuleData): ModuleMaskView[] {
-  return set.layers.map((l) => {
-    const removed = m.removed.get(l.name);
-    const channels = l.shape.at(-1) ?? 1;
-    const kept = new Array<number>(channels).fill(0);
-    const per = l.size / channels;
-    if (!removed) kept.fill(per);
-    else for (let i = 0; i < l.size; i++) if (!removed[i]) kept[i % channels]!++;
-    return { layer: l.name, shape: [...l.shape], keptByChannel: kept.map((k) => round(k / per)) };
-  });
-}
-
-function moduleViews(set: ModuleSet): ModuleView[] {
-  return set.modules.map((m) => ({
-    classIndex: m.classIndex,
-    className: m.className,
-    ji: m.ji,
-    kept: m.kept,
-    total: m.total,
-    masks: maskSummary(set, m),
-  }));
 }
 
 export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams): Promise<Table1View> {
@@ -100,45 +67,6 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
     },
   );
   return table1View(dir, data.info.id, run.value.table, run.value.dirs);
-}
-
-/** Table 1 shaped for the page, with each module's kept channels. */
-export function table1View(modelDir: string, datasetId: string, t: Table1, dirs: string[]): Table1View {
-  return {
-    modelDir,
-    datasetId,
-    testImages: t.testImages,
-    model: t.model,
-    rows: t.rows.map((r, i) => ({ ...r, dir: dirs[i] ?? null, modules: moduleViews(t.sets[i]!) })),
-    warnings: t.sets[0]?.warnings ?? [],
-  };
-}
-
-export function scenarioView(r: ScenarioRow): ScenarioView {
-  const c = r.cost;
-  const reuse = c.build.co2e_kg + c.predict.co2e_kg;
-  return {
-    scenario: r.scenario,
-    kind: r.kind,
-    classes: r.classes,
-    ...(r.ma !== undefined ? { ma: r.ma } : {}),
-    ...(r.mma !== undefined ? { mma: r.mma } : {}),
-    ...(r.top1 !== undefined ? { top1: r.top1, top5: r.top5 } : {}),
-    ...(r.model_top1 !== undefined ? { modelTop1: r.model_top1, modelTop5: r.model_top5 } : {}),
-    tma: r.tma,
-    testImages: r.test_images,
-    co2eRatioFixed: r.co2e_ratio_fixed,
-    co2eRatioBest: r.co2e_ratio_best,
-    co2eRatioFixedWithDecomposition: r.co2e_ratio_fixed_with_decomposition,
-    co2eRatioBestWithDecomposition: r.co2e_ratio_best_with_decomposition,
-    reuseCo2eKg: reuse,
-    decompositionCo2eKg: c.decomposition.co2e_kg,
-    baselineFixedCo2eKg: c.baseline_fixed.co2e_kg + c.baseline_predict.co2e_kg,
-    baselineBestCo2eKg: c.baseline_best.co2e_kg + c.baseline_predict.co2e_kg,
-    estimated: [c.build, c.predict, c.baseline_fixed].some((x) => isEstimatedSource(x.source)),
-    ...(r.baseline_converged !== undefined ? { baselineConverged: r.baseline_converged } : {}),
-    ...(r.baseline_best_epoch !== undefined ? { baselineBestEpoch: r.baseline_best_epoch } : {}),
-  };
 }
 
 export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Promise<ScenarioView> {

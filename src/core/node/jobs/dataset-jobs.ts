@@ -6,7 +6,7 @@ import type { DatasetSpec } from '../../common/dataset.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
 import { combineSpecs, type PartSpec } from '../data/combined.ts';
 import { cacheDir, downloadsDir } from '../paths.ts';
-import { addImported } from './datasets.ts';
+import { addImported } from '../data/catalogue.ts';
 
 export function startDownload(runner: JobManager, name: DownloadableDataset): JobInfo {
   const known = KNOWN_DOWNLOADS[name];

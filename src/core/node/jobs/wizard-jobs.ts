@@ -18,7 +18,8 @@ import { repairedDir, wizardDir } from '../paths.ts';
 import { idlePowers } from '../measure/measured.ts';
 import { FAULTY_DEMO_DEFAULTS, makeFaultyDemo } from '../wizard/index.ts';
 import { runWizard, saveWizardOption } from '../workflows/wizard.ts';
-import { repairedSummary, wizardView } from './wizard.ts';
+import { wizardView } from '../views.ts';
+import { repairedSummary } from './wizard.ts';
 import { effectiveSettings } from '../store/settings.ts';
 import { modelAndData } from './analysis.ts';
 

@@ -1,20 +1,11 @@
 // The fix-it wizard behind the app: a model's (or a saved repaired classifier's) confusion on
-// its test set, the wizard's result shaped for the page, and the saved repaired classifiers.
+// its test set, and the saved repaired classifiers.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type {
-  FaultView,
-  RepairedSummary,
-  WizardAccuracy,
-  WizardOptionView,
-  WizardView,
-} from '../../common/api.ts';
-import { isEstimatedSource } from '../../common/api.ts';
-import type { WizardOption } from '../../common/wizard.ts';
+import type { FaultView, RepairedSummary } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { openInference } from '../inference/index.ts';
 import { repairedDir } from '../paths.ts';
-import type { Cost } from '../workflows/grid.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
 import {
   closeRepaired,
@@ -25,7 +16,7 @@ import {
   readRepairedManifest,
   repairedScores,
 } from '../wizard/index.ts';
-import { type Accuracy, type WizardResult } from '../workflows/wizard.ts';
+import { accuracyView } from '../views.ts';
 import { modelAndData, type AnalysisContext } from './analysis.ts';
 import { loadModelDataset } from '../workflows/model-data.ts';
 
@@ -89,50 +80,6 @@ export async function analyzeFault(
   };
 }
 
-const accuracy = (a: Accuracy): WizardAccuracy => ({
-  top1: a.top1,
-  top5: a.top5,
-  confusion: a.confusion,
-  otherTop1: a.other_top1,
-});
-const costView = (c: Cost) => ({ seconds: c.seconds, co2eKg: c.co2e_kg });
-const estimated = (c: Cost) => isEstimatedSource(c.source);
-
-export function wizardView(r: WizardResult): WizardView {
-  const options: WizardOptionView[] = r.options.map((o) => ({
-    option: o.option as WizardOption,
-    label: o.label,
-    ...accuracy(o),
-    seconds: o.seconds,
-    co2eKg: o.cost.total.co2e_kg,
-    co2eLbs: o.co2e_lbs,
-    parts: {
-      train: costView(o.cost.train),
-      decompose: costView(o.cost.decompose),
-      run: costView(o.cost.run),
-    },
-    estimated: [o.cost.train, o.cost.decompose, o.cost.run].some((c) => c.seconds > 0 && estimated(c)),
-    ...(o.note ? { note: o.note } : {}),
-  }));
-  return {
-    modelDir: r.model,
-    datasetId: r.dataset,
-    classes: r.classes,
-    faulty: r.faulty,
-    victim: r.victim,
-    testImages: r.test_images,
-    initial: accuracy(r.initial),
-    composed: accuracy(r.composed),
-    decomposition: { ...costView(r.decomposition), estimated: estimated(r.decomposition) },
-    options,
-    skipped: r.skipped.map((x) => ({ option: x.option as WizardOption, reason: x.reason })),
-    recommendation: r.recommendation
-      ? { option: r.recommendation.option as WizardOption, reason: r.recommendation.reason }
-      : null,
-    ...(r.pair_train ? { pairTrain: r.pair_train } : {}),
-  };
-}
-
 export async function repairedSummary(dir: string): Promise<RepairedSummary> {
   const m = await readRepairedManifest(dir);
   const h = m.history ?? {};
@@ -148,8 +95,8 @@ export async function repairedSummary(dir: string): Promise<RepairedSummary> {
     datasetId: h.dataset ?? null,
     faulty: h.faulty ?? null,
     victim: h.victim ?? null,
-    accuracy: h.accuracy ? accuracy(h.accuracy) : null,
-    initial: h.initial ? accuracy(h.initial) : null,
+    accuracy: h.accuracy ? accuracyView(h.accuracy) : null,
+    initial: h.initial ? accuracyView(h.initial) : null,
   };
 }
 

@@ -5,11 +5,11 @@
 // bare buffer-size error).
 import type { DatasetInfo } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
-import type { ModelPlan } from '../inference/plan.ts';
 
 export interface ModelToFit {
   dir: string;
-  plan: Pick<ModelPlan, 'input' | 'classes'>;
+  /** What the model takes and gives, as its plan (graph/plan.ts) says: [H, W, C] and classes. */
+  plan: { input: { name: string; shape: number[] }; classes: number };
   meta: { inputSize?: number; classes?: number; classNames?: string[]; datasetId?: string } | null;
 }
 

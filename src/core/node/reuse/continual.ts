@@ -5,7 +5,7 @@
 // module is left untouched, and it costs forward passes only.
 import type { ImageSet } from '../../common/dataset.ts';
 import type { InferenceEngine } from '../inference/types.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { analyzeGraph } from '../decompose/graph.ts';
 import { countOnes } from '../decompose/bitset.ts';
 import { ciTargets, enginePoint, gather, type ModuleData, type ModuleSet } from '../decompose/decompose.ts';

@@ -11,7 +11,16 @@ import { isUserError, UserError } from '../../common/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import { readModelDir, type ModelArtifacts } from '../models/io.ts';
-import type { EpochRecord } from './trainer.ts';
+
+/** One finished epoch, as the trainer reports it and every later checkpoint keeps it. */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valAccuracy: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
 
 export interface CheckpointState {
   epoch: number;

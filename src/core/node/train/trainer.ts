@@ -13,10 +13,9 @@ import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import type { BatchProgress } from '../../common/jobs.ts';
 import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
-import { describeBackend, initBackend } from '../engine/backend.ts';
+import { describeBackend, initBackend } from '../graph/backend.ts';
 import { createTrainingEngine } from '../engine/training.ts';
-import type { TrainingEngine } from '../engine/training-engine.ts';
-import type { Augment } from '../engine/preprocess.ts';
+import type { Augment, TrainingEngine } from '../engine/training-engine.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { lockFolder } from '../fs/lock.ts';
 import {
@@ -24,6 +23,7 @@ import {
   findResumePoint,
   readPointer,
   type CheckpointState,
+  type EpochRecord,
   type ResumeReport,
 } from './checkpoints.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
@@ -105,15 +105,6 @@ export function converged(
     leftPlateau(h.bestVal, h.classes) &&
     h.epochsDone - h.bestEpoch >= Math.max(1, patience)
   );
-}
-
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valAccuracy: number;
-  seconds: number;
-  imagesPerSecond: number;
 }
 
 export type TrainEvent =

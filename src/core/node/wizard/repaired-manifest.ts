@@ -8,7 +8,7 @@ import { UserError } from '../../common/errors.ts';
 import { int, parseJsonWith, v } from '../../common/schema.ts';
 import type { ModuleSet } from '../decompose/decompose.ts';
 import { insideFolder } from '../fs/read.ts';
-import type { ModelPlan } from '../inference/plan.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 
 export const REPAIRED_FORMAT = 'decomposer-repaired';
 export const REPAIRED_MANIFEST = 'repaired.json';

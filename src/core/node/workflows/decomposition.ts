@@ -10,7 +10,8 @@ import {
   type DecomposeOptions,
   type Table1,
 } from '../decompose/index.ts';
-import { openInference, type ModelPlan } from '../inference/index.ts';
+import { openInference } from '../inference/index.ts';
+import type { ModelPlan } from '../graph/plan.ts';
 import { measured, type MeasureContext, type Measured } from '../measure/measured.ts';
 import path from 'node:path';
 

@@ -14,7 +14,7 @@ import { Rng } from '../data/random.ts';
 import { subset } from '../train/trainer.ts';
 import { APPROACHES, DEFAULT_DELTA, DEFAULT_POINT, type Table1 } from '../decompose/index.ts';
 import { demoDatasetSpec } from '../demo.ts';
-import { planModel } from '../inference/index.ts';
+import { planModel } from '../graph/plan.ts';
 import { idlePowers, type MeasureContext, type Measured } from '../measure/measured.ts';
 import { trainAndRecord, type RecordedTraining } from '../measure/training.ts';
 import { readModelDir } from '../models/io.ts';

@@ -5,8 +5,8 @@
 import type { DatasetSpec, LoadedDataset, Progress } from '../../common/dataset.ts';
 import { isUserError, UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
-import { planModel, type ModelPlan } from '../inference/index.ts';
-import { resolveDataset } from '../jobs/datasets.ts';
+import { planModel, type ModelPlan } from '../graph/plan.ts';
+import { resolveDataset } from '../data/catalogue.ts';
 import { checkModelFitsData, checkModelMeta, modelDataWarnings } from '../models/fit.ts';
 import { readModelDir } from '../models/io.ts';
 import { cacheDir } from '../paths.ts';

@@ -10,8 +10,9 @@
 // statistics. The eval graph ("eval") has the same weight inputs and outputs "probs".
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../common/errors.ts';
-import type { ModelPlan, PlanNode } from '../../inference/plan.ts';
-import { GraphBuilder, int } from './graph.ts';
+import type { ModelPlan, PlanNode } from '../../graph/plan.ts';
+import { GraphBuilder } from './graph.ts';
+import { int } from '../../graph/onnx-proto.ts';
 import {
   ruleFor,
   trainableLayerClasses,

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import { UserError } from '../../../common/errors.ts';
+import { firstLine, UserError } from '../../../common/errors.ts';
+import type { DeviceChoice } from '../training-engine.ts';
 import { GraphBuilder } from './graph.ts';
 
 export type TrainingDevice = 'auto' | 'cpu' | 'gpu';
@@ -41,19 +42,7 @@ export function gpuProviderName(platform = os.platform()): string {
   return platform === 'win32' ? 'dml' : platform === 'darwin' ? 'coreml' : 'cuda';
 }
 
-export interface DeviceChoice {
-  active: 'cpu' | 'gpu';
-  /** Execution providers in order ('cpu' last). */
-  providers: string[];
-  provider: string;
-  reason?: string;
-}
-
 let probed: Promise<{ ok: boolean; reason?: string }> | null = null;
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
-}
 
 /**
  * On Linux the CUDA provider is a library installed beside onnxruntime-node's binding only
@@ -97,7 +86,7 @@ function probeGpu(ort: typeof Ort, provider: string): Promise<{ ok: boolean; rea
       await s.release();
       return { ok: true };
     } catch (e) {
-      return { ok: false, reason: `the ${provider} provider did not start: ${firstLine(e)}` };
+      return { ok: false, reason: `the ${provider} provider did not start: ${firstLine(e, 200)}` };
     }
   })();
   return probed;

@@ -4,11 +4,11 @@
 // the graph over the flat weights, as with the tfjs pool.
 import type * as Ort from 'onnxruntime-node';
 import type { BackendReport } from '../../../common/api.ts';
+import type { OrtModule } from '../../graph/ort.ts';
+import { planModel, type ModelPlan } from '../../graph/plan.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
-import { planModel, type ModelPlan } from '../../inference/plan.ts';
-import type { WeightLayout } from '../engine-core.ts';
-import { toInputs, type Augment } from '../preprocess.ts';
-import type { BatchResult, TrainingEngine } from '../training-engine.ts';
+import { augmentedInputs, augmentPart } from '../augment.ts';
+import type { Augment, BatchResult, DeviceChoice, TrainingEngine, WeightLayout } from '../training-engine.ts';
 import {
   buildGraph,
   CORRECT,
@@ -21,11 +21,8 @@ import {
   weightInput,
   type BuiltGraph,
 } from './build.ts';
-import { chooseDevice, type DeviceChoice, type TrainingDevice } from './device.ts';
+import { chooseDevice, type TrainingDevice } from './device.ts';
 import { nchwcBlockSize } from './nchwc.ts';
-import { augmentPart } from '../data-parallel.ts';
-
-type OrtModule = typeof Ort;
 
 export interface OnnxTrainOptions {
   /** Intra-op threads (default: every core). */
@@ -187,7 +184,7 @@ export class OnnxTrainEngine implements TrainingEngine {
     const [h, w, c] = this.model.plan.input.shape as [number, number, number];
     const n = count * h * w * c;
     if (this.buf.length < n) this.buf = new Float32Array(n);
-    const x = toInputs(images, count, h, this.pre, aug, this.buf);
+    const x = augmentedInputs(images, count, h, this.pre, aug, this.buf);
     return new this.ort.Tensor('float32', x, [count, h, w, c]);
   }
 

@@ -1,39 +1,9 @@
-// A small ONNX graph writer for the training graphs: unique value names, typed constants,
-// attributes, and the encoded ModelProto (through the inference converter's protobuf schema).
-import { AttrType, DataType, encodeModel } from '../../inference/onnx-proto.ts';
-
-export const OPSET = 17;
-const IR_VERSION = 8;
-
-export interface Attr {
-  name: string;
-  type: number;
-  i?: number;
-  f?: number;
-  ints?: number[];
-  s?: Uint8Array;
-}
-export const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
-export const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });
-export const float = (name: string, f: number): Attr => ({ name, type: AttrType.FLOAT, f });
-export const str = (name: string, s: string): Attr => ({
-  name,
-  type: AttrType.STRING,
-  s: new TextEncoder().encode(s),
-});
+// A small ONNX graph writer for the training graphs: unique value names, typed constants, and
+// the encoded ModelProto (through graph/onnx-proto.ts, as every graph we write).
+import { DataType, encodeGraph, ints, valueInfo, type Attr } from '../../graph/onnx-proto.ts';
 
 /** Slice's "to the end" bound when stepping backwards (INT64_MIN would not survive a float). */
 export const BEFORE_START = -(2 ** 53);
-
-const valueInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
-  name,
-  type: {
-    tensorType: {
-      elemType,
-      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-    },
-  },
-});
 
 export class GraphBuilder {
   private readonly nodes: object[] = [];
@@ -164,21 +134,15 @@ export class GraphBuilder {
   }
 
   encode(): Uint8Array {
-    return encodeModel({
-      irVersion: IR_VERSION,
-      producerName: 'decomposer',
-      producerVersion: '0.1.0',
-      opsetImport: [
-        { domain: '', version: OPSET },
-        ...[...this.domains].map((domain) => ({ domain, version: 1 })),
-      ],
-      graph: {
+    return encodeGraph(
+      {
         name: 'train',
         node: this.nodes,
         initializer: this.initializer,
         input: this.inputs,
         output: this.outputs,
       },
-    });
+      this.domains,
+    );
   }
 }

@@ -4,7 +4,8 @@
 // as new values. Inference: the moving statistics.
 //
 // Channels last, as rows of the image's width (channels.ts).
-import { int, type GraphBuilder } from '../graph.ts';
+import type { GraphBuilder } from '../graph.ts';
+import { int } from '../../../graph/onnx-proto.ts';
 import { channelRows } from './channels.ts';
 import type { LayerRule, RuleContext } from './types.ts';
 

@@ -11,8 +11,9 @@
 //   in/out axes swapped, one per phase of the stride (one phase with the whole kernel at
 //   stride 1), interleaved back into x's positions;
 // - bias gradient: dz summed over batch and space.
-import type { PlanNode } from '../../../inference/plan.ts';
-import { BEFORE_START, int, ints, type GraphBuilder } from '../graph.ts';
+import type { PlanNode } from '../../../graph/plan.ts';
+import { BEFORE_START, type GraphBuilder } from '../graph.ts';
+import { int, ints } from '../../../graph/onnx-proto.ts';
 import { blockable, blockedConv, pointwiseConv, pointwiseInput } from '../nchwc.ts';
 import { activate, activationGradient, refuseActivation } from './activation.ts';
 import { channelRows } from './channels.ts';

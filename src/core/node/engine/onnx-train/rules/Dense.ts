@@ -1,5 +1,5 @@
 // Dense y = act(x W + b), kernel [in, out] as tfjs stores it (Gemm's layout already).
-import { int } from '../graph.ts';
+import { int } from '../../../graph/onnx-proto.ts';
 import { activate, activationGradient, refuseActivation } from './activation.ts';
 import type { LayerRule } from './types.ts';
 

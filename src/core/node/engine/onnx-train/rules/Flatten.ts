@@ -1,5 +1,5 @@
 // Flatten: NHWC values flatten in tfjs's order as they are.
-import { int } from '../graph.ts';
+import { int } from '../../../graph/onnx-proto.ts';
 import type { LayerRule } from './types.ts';
 
 export const flattenRule: LayerRule = {

@@ -1,5 +1,5 @@
 // GlobalAveragePooling2D and GlobalMaxPooling2D over NHWC values.
-import { int, ints } from '../graph.ts';
+import { int, ints } from '../../../graph/onnx-proto.ts';
 import type { LayerRule } from './types.ts';
 
 export const globalPoolingRule: LayerRule = {

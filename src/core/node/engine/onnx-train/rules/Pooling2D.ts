@@ -3,7 +3,7 @@
 // depthwise ConvTranspose with ones. Max backward: dy scattered (added) to the position
 // MaxPool's indices name. ONNX pools NCHW only: values are transposed in and out of the
 // graph's NHWC.
-import { int, ints, str } from '../graph.ts';
+import { int, ints, str } from '../../../graph/onnx-proto.ts';
 import type { LayerRule } from './types.ts';
 
 /** How many real (unpadded) inputs each output window covers: [1, 1, oh, ow]. */

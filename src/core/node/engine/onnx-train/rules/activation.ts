@@ -1,8 +1,8 @@
 // Activations, fused into Conv2D/Dense or as their own layer (Activation, ReLU). Softmax is
 // trained only as the model's output, where the loss folds it into the cross-entropy.
-import type { Activation, PlanNode } from '../../../inference/plan.ts';
-import { DataType } from '../../../inference/onnx-proto.ts';
-import { int, type GraphBuilder } from '../graph.ts';
+import type { Activation, PlanNode } from '../../../graph/plan.ts';
+import type { GraphBuilder } from '../graph.ts';
+import { DataType, int } from '../../../graph/onnx-proto.ts';
 import type { LayerRule } from './types.ts';
 
 export function activate(g: GraphBuilder, z: string, act: Activation): string {

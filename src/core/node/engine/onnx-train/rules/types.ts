@@ -2,7 +2,7 @@
 // weights (graph inputs in tfjs layout). Values inside the graph are NHWC for images (as in
 // tfjs: the filter gradients' GEMMs read them without transposes) and [N, units] for flat
 // tensors.
-import type { PlanNode } from '../../../inference/plan.ts';
+import type { PlanNode } from '../../../graph/plan.ts';
 import type { GraphBuilder } from '../graph.ts';
 
 /** A weight of a layer, by its tfjs name suffix. */

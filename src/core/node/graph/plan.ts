@@ -1,7 +1,8 @@
-// Reads a tfjs-layers model (topology JSON + weights) into a plan both inference engines
-// run: layers in topological order with their shapes (NHWC, without the batch axis),
+// The model plan: one representation of a model's layers, read here from a tfjs-layers model
+// (topology JSON + weights), that both inference engines run and the training graphs are
+// built from: layers in topological order with their shapes (NHWC, without the batch axis),
 // explicit paddings and weights. Layers we cannot express are refused here, naming the
-// layer, so both engines accept exactly the same models.
+// layer, so every engine accepts exactly the same models.
 import { createHash } from 'node:crypto';
 import { INPUT_CHANNELS, INPUT_SIDE, within } from '../../common/bounds.ts';
 import { UserError } from '../../common/errors.ts';
@@ -439,4 +440,21 @@ export function planModel(artifacts: ModelArtifacts): ModelPlan {
     observed: { conv, relu },
     hash: h.digest('hex'),
   };
+}
+
+/**
+ * The output Dense layer (the head): the output node itself, or the Dense feeding an output
+ * softmax Activation (through identity layers). Throws when there is none.
+ */
+export function headNode(plan: ModelPlan): PlanNode {
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  let n = byName.get(plan.output)!;
+  while (n.op === 'act' || n.op === 'identity') {
+    if (n.op === 'act' && n.act !== 'softmax') break;
+    n = byName.get(n.inputs[0]!)!;
+  }
+  if (n.op !== 'dense' || n.inShape.length !== 1) {
+    throw new Error(`the model's output is not produced by a Dense layer (found ${n.className} "${n.name}")`);
+  }
+  return n;
 }

@@ -1,31 +1,31 @@
-// Pixels to model inputs, with the usual CIFAR augmentation (pad-and-crop, horizontal
-// flip). Augmentation parameters are chosen by the caller from a seeded generator, so
-// results do not depend on how a batch is split across workers.
+// Training's augmentation, the usual CIFAR one (pad-and-crop, horizontal flip), applied as
+// pixels become inputs (graph/inputs.ts). Its parameters are chosen by the caller from a
+// seeded generator, so results do not depend on how a batch is split across workers.
+import { inputScale, toInputs } from '../graph/inputs.ts';
 import type { Preprocess } from '../models/io.ts';
+import type { Augment } from './training-engine.ts';
 
-/** Per image: shift in pixels (pad-and-crop) and whether to mirror. */
-export interface Augment {
-  dx: Int8Array;
-  dy: Int8Array;
-  flip: Uint8Array;
+/** Images a..b of a batch's augmentation (views, or copies to post to another thread). */
+export function augmentPart(aug: Augment | null, a: number, b: number, copy = false): Augment | null {
+  if (!aug) return null;
+  return copy
+    ? { dx: aug.dx.slice(a, b), dy: aug.dy.slice(a, b), flip: aug.flip.slice(a, b) }
+    : { dx: aug.dx.subarray(a, b), dy: aug.dy.subarray(a, b), flip: aug.flip.subarray(a, b) };
 }
 
-export function toInputs(
+/** toInputs with each image shifted and mirrored as `aug` says (none: toInputs itself). */
+export function augmentedInputs(
   images: Uint8Array,
   count: number,
   size: number,
   pre: Preprocess,
-  aug?: Augment | null,
+  aug: Augment | null,
   out?: Float32Array,
 ): Float32Array {
+  if (!aug) return toInputs(images, count, size, pre, out);
   const n = count * size * size * 3;
   const x = out && out.length >= n ? out.subarray(0, n) : new Float32Array(n);
-  const scale = 1 / pre.std;
-  const shift = -pre.mean / pre.std;
-  if (!aug) {
-    for (let i = 0; i < n; i++) x[i] = images[i]! * scale + shift;
-    return x;
-  }
+  const { scale, shift } = inputScale(pre);
   const row = size * 3;
   const img = size * row;
   for (let b = 0; b < count; b++) {

@@ -1,7 +1,8 @@
-// The subset of the ONNX protobuf schema (onnx/onnx.proto, IR version 8) that our converter
-// writes, as protobufjs reflection JSON. Field numbers are those of onnx.proto; names are
-// camelCase (protobufjs' convention; only the numbers reach the wire). Kept in code rather
-// than a .proto file so packaged builds need no resource lookup.
+// ONNX files, written and read: the subset of the ONNX protobuf schema (onnx/onnx.proto, IR
+// version 8) that our graphs use, as protobufjs reflection JSON, and the pieces every graph we
+// write is made of (attributes, typed values, the model around a graph). Field numbers are
+// those of onnx.proto; names are camelCase (protobufjs' convention; only the numbers reach
+// the wire). Kept in code rather than a .proto file so packaged builds need no resource lookup.
 import protobuf from 'protobufjs';
 
 type Fields = Record<string, { type: string; id: number; rule?: 'repeated' }>;
@@ -126,6 +127,38 @@ export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7, BOOL: 9 } as const;
 /** AttributeProto.AttributeType values. */
 export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
+/** The operator set and IR version of every graph we write. */
+export const OPSET = 17;
+export const IR_VERSION = 8;
+
+export interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  ints?: number[];
+  s?: Uint8Array;
+}
+export const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
+export const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });
+export const float = (name: string, f: number): Attr => ({ name, type: AttrType.FLOAT, f });
+export const str = (name: string, s: string): Attr => ({
+  name,
+  type: AttrType.STRING,
+  s: new TextEncoder().encode(s),
+});
+
+/** A graph input or output: its name, element type and dims (a string names a free dim). */
+export const valueInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType,
+      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+    },
+  },
+});
+
 let root: protobuf.Root | null = null;
 
 export function onnxType(name: string): protobuf.Type {
@@ -139,6 +172,20 @@ export function encodeModel(model: object): Uint8Array {
   const err = t.verify(model);
   if (err) throw new Error(`ONNX model does not fit the schema: ${err}`);
   return t.encode(t.fromObject(model)).finish();
+}
+
+/**
+ * Our ModelProto around `graph` (a GraphProto in the schema's field names): opset OPSET, and
+ * version 1 of each other operator domain the graph uses (onnxruntime's contrib ops).
+ */
+export function encodeGraph(graph: object, domains: Iterable<string> = []): Uint8Array {
+  return encodeModel({
+    irVersion: IR_VERSION,
+    producerName: 'decomposer',
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
+    graph,
+  });
 }
 
 /** Decodes a ModelProto back into a plain object (for tests and diagnostics). */

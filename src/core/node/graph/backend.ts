@@ -1,12 +1,13 @@
 // Chooses the TensorFlow.js backend at run time: tensorflow (native, optional) when it
-// loaded, else wasm (with our gradient kernels), else the pure-JS cpu backend. A user can
-// force one with a setting or DECOMPOSER_BACKEND. The report says why faster ones are not
-// active, so the app and CLI can show it. Training prefers onnxruntime over all of these
-// (training.ts); forcing onnxruntime leaves the tfjs backend to this automatic choice.
+// loaded, else wasm, else the pure-JS cpu backend; it builds models, and runs them where
+// onnxruntime cannot (the tfjs inference and training engines; the tfjs training engine adds
+// its own wasm gradient kernels). A user can force one with a setting or DECOMPOSER_BACKEND.
+// The report says why faster ones are not active, so the app and CLI can show it. Training
+// prefers onnxruntime over all of these (engine/training.ts); forcing onnxruntime leaves the
+// tfjs backend to this automatic choice.
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, BackendReport, BackendStatus, TfjsBackendName } from '../../common/api.ts';
-import { UserError } from '../../common/errors.ts';
-import { registerWasmTrainingKernels } from './kernels/index.ts';
+import { firstLine, UserError } from '../../common/errors.ts';
 
 export const TFJS_BACKENDS: readonly TfjsBackendName[] = ['tensorflow', 'wasm', 'cpu'];
 /** Every training engine, fastest first. */
@@ -15,11 +16,6 @@ export const BACKEND_PREFERENCE: readonly BackendName[] = ['onnxruntime', ...TFJ
 let current: BackendReport | null = null;
 // One start-up at a time: concurrent tf.setBackend calls race and can settle on the wrong one.
 let starting: Promise<BackendReport> | null = null;
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.slice(0, 240);
-}
 
 async function tryLoad(name: TfjsBackendName): Promise<BackendStatus> {
   try {
@@ -31,7 +27,6 @@ async function tryLoad(name: TfjsBackendName): Promise<BackendStatus> {
       }
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
-      registerWasmTrainingKernels();
     }
     const ok = await tf.setBackend(name);
     if (!ok) return { name, ok: false, reason: `tf.setBackend('${name}') failed to initialise` };

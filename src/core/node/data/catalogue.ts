@@ -1,18 +1,19 @@
-// The datasets the UI knows: the embedded ones (always), the MNIST family where it is found on
-// this machine (read in place, nothing imported), and those the user imported by path, kept in
-// <home>/datasets.json (written atomically). Also thumbnails for a preview grid.
+// The catalogue of datasets the app and the commands know: the embedded ones (always), the
+// MNIST family where it is found on this machine (read in place, nothing imported), and those
+// the user imported by path, kept in <home>/datasets.json (written atomically); a dataset id
+// resolved to its spec. Also thumbnails for a preview grid.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { DatasetInfo, DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
 import type { DatasetPreview } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
-import { datasetId, embeddedDatasets, foundDatasets, foundSpecFromId, loadDataset } from '../data/index.ts';
-import { MNIST_DEFAULTS, mnistClassNames, mnistTitle } from '../data/mnist.ts';
-import { SYNTHETIC_DEFAULTS, syntheticClassNames } from '../data/synthetic.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { cacheDir } from '../paths.ts';
+import { datasetId, embeddedDatasets, foundDatasets, foundSpecFromId, loadDataset } from './index.ts';
+import { MNIST_DEFAULTS, mnistClassNames, mnistTitle } from './mnist.ts';
 import { pngDataUrl } from './png.ts';
+import { SYNTHETIC_DEFAULTS, syntheticClassNames } from './synthetic.ts';
 
 interface Imported {
   /** Any spec, combined ones included (loading one loads and caches each of its parts). */

@@ -1,22 +1,17 @@
-// One engine: a tfjs backend and a model, living in one thread. The worker pool runs one
-// per worker thread; "no pool" runs one in the calling thread. Weights travel as one flat
+// The tfjs training engine: a tfjs backend and a model, living in one thread. A pool runs one
+// per worker thread (pool.ts), or one in the calling thread. Weights travel as one flat
 // Float32Array in model.weights order (trainable and not), so any thread can hold the
-// authoritative copy.
+// authoritative copy; the model's own variables take them whenever they changed.
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName, BackendReport } from '../../common/api.ts';
-import { initBackend } from './backend.ts';
-import { artifactsToModel, type ModelArtifacts, type Preprocess } from '../models/io.ts';
-import { toInputs, type Augment } from './preprocess.ts';
-import { augmentPart } from './data-parallel.ts';
+import type { BackendName, BackendReport } from '../../../common/api.ts';
+import { initBackend } from '../../graph/backend.ts';
+import { artifactsToModel, type ModelArtifacts, type Preprocess } from '../../models/io.ts';
+import { augmentedInputs, augmentPart } from '../augment.ts';
+import type { Augment, BatchResult, TrainingEngine, WeightLayout } from '../training-engine.ts';
+import { registerWasmTrainingKernels } from './kernels/index.ts';
 
-export interface WeightLayout {
-  names: string[];
-  shapes: number[][];
-  offsets: number[];
-  sizes: number[];
-  trainable: boolean[];
-  total: number;
-}
+/** Images per forward pass when predicting. */
+const PREDICT_BATCH = 64;
 
 export function weightLayout(model: tf.LayersModel): WeightLayout {
   const l: WeightLayout = { names: [], shapes: [], offsets: [], sizes: [], trainable: [], total: 0 };
@@ -52,34 +47,49 @@ export function microBatchFor(model: tf.LayersModel, budget = activationBudgetBy
   return Math.max(1, Math.floor(budget / (floats * 4 * 2)));
 }
 
-export interface StepResult {
-  loss: number;
-  correct: number;
-  count: number;
-}
-
-export class EngineCore {
+export class TfjsEngine implements TrainingEngine {
+  weights: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  grads: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  layout: WeightLayout | null = null;
+  report: BackendReport | null = null;
+  readonly device = null;
+  readonly size = 1;
+  /** Forward passes run on tfjs here; evaluation prefers the onnxruntime inference engine. */
+  readonly inference = null;
   private model: tf.LayersModel | null = null;
-  private layout: WeightLayout | null = null;
   private pre: Preprocess = { mean: 0, std: 1 };
-  private size = 0;
+  private inputSize = 0;
   private buf: Float32Array = new Float32Array(0);
   private microBatch = 64;
-  report: BackendReport | null = null;
+  /** The model's variables no longer hold `weights`. */
+  private stale = false;
 
-  async init(backend: BackendName | null): Promise<BackendReport> {
+  /**
+   * Starts the tfjs backend (null: the fastest that loads) and, on wasm, our gradient kernels
+   * (stock wasm cannot train convolutions).
+   */
+  async start(backend: BackendName | null): Promise<BackendReport> {
     this.report = await initBackend(backend);
+    if (this.report.active === 'wasm') registerWasmTrainingKernels();
     return this.report;
   }
 
+  /** Builds the model; its weights become the engine's. */
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
     this.model?.dispose();
     this.model = await artifactsToModel(artifacts);
     this.layout = weightLayout(this.model);
     this.pre = pre;
-    this.size = this.model.inputs[0]!.shape[1]!;
+    this.inputSize = this.model.inputs[0]!.shape[1]!;
     this.microBatch = microBatchFor(this.model);
+    this.weights = new Float32Array(artifacts.weightData.slice(0));
+    this.grads = new Float32Array(this.layout.total);
+    this.stale = false;
     return this.layout;
+  }
+
+  weightsChanged(): void {
+    this.stale = true;
   }
 
   private get m(): tf.LayersModel {
@@ -87,45 +97,45 @@ export class EngineCore {
     return this.model;
   }
 
-  setWeights(flat: Float32Array): void {
+  /** Copies `weights` into the model's variables when they changed. */
+  private sync(): void {
+    if (!this.stale) return;
     const l = this.layout!;
     const ws = this.m.weights;
+    const flat = this.weights;
     tf.tidy(() => {
       for (let i = 0; i < ws.length; i++) {
         ws[i]!.write(tf.tensor(flat.subarray(l.offsets[i]!, l.offsets[i]! + l.sizes[i]!), l.shapes[i]!));
       }
     });
-  }
-
-  getWeights(out: Float32Array): void {
-    const l = this.layout!;
-    this.m.weights.forEach((w, i) => out.set(w.read().dataSync() as Float32Array, l.offsets[i]!));
+    this.stale = false;
   }
 
   private inputs(images: Uint8Array, count: number, aug: Augment | null): tf.Tensor4D {
-    const n = count * this.size * this.size * 3;
+    const n = count * this.inputSize * this.inputSize * 3;
     if (this.buf.length < n) this.buf = new Float32Array(n);
-    const x = toInputs(images, count, this.size, this.pre, aug, this.buf);
-    return tf.tensor4d(x, [count, this.size, this.size, 3]);
+    const x = augmentedInputs(images, count, this.inputSize, this.pre, aug, this.buf);
+    return tf.tensor4d(x, [count, this.inputSize, this.inputSize, 3]);
   }
 
   /**
-   * Forward and backward on one (sub-)batch. Writes gradients of the mean loss into
-   * `grads` (zeros for non-trainable weights) and, for non-trainable weights such as batch
-   * norm's moving statistics, their updated values.
+   * Forward and backward on one (sub-)batch. Writes gradients of the mean loss into `grads`
+   * (zeros for non-trainable weights) and, for non-trainable weights such as batch norm's
+   * moving statistics, their updated values.
    */
-  gradients(
+  async gradients(
     images: Uint8Array,
     labels: Int32Array,
     count: number,
     aug: Augment | null,
-    grads: Float32Array,
-  ): StepResult {
+  ): Promise<BatchResult> {
+    this.sync();
     const model = this.m;
     const l = this.layout!;
+    const grads = this.grads;
     const classes = model.outputs[0]!.shape[1]!;
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const per = this.size * this.size * 3;
+    const per = this.inputSize * this.inputSize * 3;
     // Micro-batches bound the activations the tape holds (the wasm heap never shrinks);
     // gradients of the mean loss are accumulated weighted by micro-batch size.
     const micro = Math.min(count, this.microBatch);
@@ -166,14 +176,15 @@ export class EngineCore {
     return { loss, correct, count };
   }
 
-  /** Class probabilities for `count` images, row-major [count, classes]. */
-  predict(images: Uint8Array, count: number, batch = 64): Float32Array {
+  /** Class probabilities for `count` images, row-major [count, classes], PREDICT_BATCH at a time. */
+  async predict(images: Uint8Array, count: number): Promise<Float32Array> {
+    this.sync();
     const model = this.m;
     const classes = model.outputs[0]!.shape[1]!;
     const out = new Float32Array(count * classes);
-    const per = this.size * this.size * 3;
-    for (let s = 0; s < count; s += batch) {
-      const n = Math.min(batch, count - s);
+    const per = this.inputSize * this.inputSize * 3;
+    for (let s = 0; s < count; s += PREDICT_BATCH) {
+      const n = Math.min(PREDICT_BATCH, count - s);
       const probs = tf.tidy(
         () => model.predict(this.inputs(images.subarray(s * per, (s + n) * per), n, null)) as tf.Tensor,
       );
@@ -183,8 +194,15 @@ export class EngineCore {
     return out;
   }
 
-  dispose(): void {
+  async close(): Promise<void> {
     this.model?.dispose();
     this.model = null;
   }
+}
+
+/** One tfjs engine, started on `backend` (null: the fastest that loads). */
+export async function openTfjsEngine(backend: BackendName | null): Promise<TfjsEngine> {
+  const engine = new TfjsEngine();
+  await engine.start(backend);
+  return engine;
 }
