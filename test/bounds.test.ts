@@ -44,9 +44,9 @@ const call = async (method: string, ...args: unknown[]) => {
 test('settings out of their bounds are refused and the stored value kept: a PUE of 1e308, an idle time past a timer, more workers than the machine takes', async () => {
   const before = (await call('getSettings')).body.value!;
   const cases: [string, unknown, RegExp][] = [
-    ['pue', 1e308, /pue must be a number from 1 to 5/],
-    ['intensity', 1e6, /intensity must be a number from 0 to 10/],
-    ['idleSeconds', 2_147_484, /idleSeconds must be a number from 0 to 3,?600/],
+    ['pue', 1e308, /pue: must be a number from 1 to 5/],
+    ['intensity', 1e6, /intensity: must be a number from 0 to 10/],
+    ['idleSeconds', 2_147_484, /idleSeconds: must be a number from 0 to 3,?600/],
     [
       'workers',
       4 * os.availableParallelism() + 1,
