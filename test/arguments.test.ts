@@ -36,34 +36,46 @@ test('a refused argument exits 2 before a dataset is read, idle power measured, 
   // not at all: --epochs 0x10 trained 16 epochs, --workers 1e9 started threads until memory
   // ran out, --idle-seconds 2147484 measured idle power for 1 ms. A bad dataset name given
   // after them shows the order: the number is refused first.
-  refused(['train', '--depth', '9'], /--depth must be 6n\+2 from 8 to 200/);
-  refused(['train', '--epochs', '0'], /--epochs must be a whole number from 1 to 1000, not "0"/);
-  refused(['train', '--epochs', '0x10', '--dataset', 'nosuch'], /--epochs must be a whole number.*"0x10"/);
-  refused(['train', '--epochs', '1e12', '--dataset', 'nosuch'], /--epochs must be a whole number.*"1e12"/);
+  refused(['train', '--depth', '9'], /decomposer train: --depth: must be 6n\+2 from 8 to 200 .*\(got "9"\)/);
+  refused(['train', '--epochs', '0'], /--epochs: must be a whole number from 1 to 1000 \(got "0"\)/);
+  refused(
+    ['train', '--epochs', '0x10', '--dataset', 'nosuch'],
+    /--epochs: must be a whole number.*\(got "0x10"\)/,
+  );
+  refused(
+    ['train', '--epochs', '1e12', '--dataset', 'nosuch'],
+    /--epochs: must be a whole number.*\(got "1e12"\)/,
+  );
   refused(
     ['train', '--workers', '1e9', '--dataset', 'nosuch'],
-    /--workers must be a whole number from 0 to \d+/,
+    /--workers: must be a whole number from 0 to \d+/,
   );
-  refused(['train', '--workers', '100000', '--dataset', 'nosuch'], /--workers must be a whole number/);
+  refused(['train', '--workers', '100000', '--dataset', 'nosuch'], /--workers: must be a whole number/);
   refused(
     ['train', '--idle-seconds', '2147484', '--dataset', 'nosuch'],
-    /--idle-seconds must be a number from 0 to 3,?600/,
+    /--idle-seconds: must be a number from 0 to 3,?600/,
   );
   refused(
     ['train', '--size', '12000', '--dataset', 'nosuch'],
-    /--size must be a whole number from 8 to 1,?024/,
+    /--size: must be a whole number from 8 to 1,?024/,
   );
-  refused(['train', '--lr', '1e308', '--dataset', 'nosuch'], /--lr must be a number/);
+  refused(['train', '--lr', '1e308', '--dataset', 'nosuch'], /--lr: must be a number/);
   refused(
     ['demo', '--baseline-epochs', '0x10', '--dataset', 'nosuch'],
-    /--baseline-epochs must be a whole number/,
+    /--baseline-epochs: must be a whole number/,
   );
   refused(
     ['experiment', 'reuse', '--model', '/no/model', '--pick', '1'],
-    /--pick must be a whole number from 2/,
+    /--pick: must be a whole number from 2/,
   );
-  refused(['wizard', '--model', '/no/model', '--options', '1,5'], /--options: "5" is not a repair option/);
-  refused(['decompose', '--model', '/no/model', '--inference', 'onnx'], /Unknown inference engine "onnx"/);
+  refused(
+    ['wizard', '--model', '/no/model', '--options', '1,5'],
+    /--options\[1\]: must be one of 1, 2, 3, 4 \(got "5"\)/,
+  );
+  refused(
+    ['decompose', '--model', '/no/model', '--inference', 'onnx'],
+    /--inference: must be auto, onnxruntime, tfjs \(got "onnx"\)/,
+  );
   refused(
     ['train', '--seed', '-1'],
     /--seed needs a value \(for one that starts with "-", write --seed=-1\)/,

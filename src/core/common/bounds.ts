@@ -149,6 +149,8 @@ export const WORKERS = whole(0, WORKERS_CEILING);
 export const PORT = whole(0, 65_535);
 export const TOP_K = whole(1, 1000);
 export const ROW_LIMIT = whole(1, 1_000_000);
+/** How long `energy check` measures, in seconds. */
+export const CHECK_SECONDS = real(1, 3600);
 /** A bench figure's time budget (0: the fewest runs that measure at all). */
 export const BENCH_SECONDS = real(0, 3600);
 /** Grids: classes picked per reuse scenario, and scenarios per scope. */

@@ -6,6 +6,21 @@ export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+M
 
 export type DecomposeApproach = (typeof DECOMPOSE_APPROACHES)[number];
 
+const SHORT_APPROACHES: Readonly<Record<string, DecomposeApproach>> = {
+  MC: 'CI+TI+MC',
+  BLN: 'CI+TI+MC-BLN',
+  'MC-BLN': 'CI+TI+MC-BLN',
+  BI: 'CI+TI+MC-BLN+MC-BI',
+  'MC-BI': 'CI+TI+MC-BLN+MC-BI',
+};
+
+/** An approach by its name or short name (mc, bln, bi; any case); null when it is neither. */
+export function approachFromText(text: string): DecomposeApproach | null {
+  const norm = text.toUpperCase().replace(/\s+/g, '');
+  if ((DECOMPOSE_APPROACHES as readonly string[]).includes(norm)) return norm as DecomposeApproach;
+  return SHORT_APPROACHES[norm] ?? null;
+}
+
 /** MC-BLN's rule: the paper's prose (default) or its Algorithm 2 as printed. */
 export const BLN_RULES = ['prose', 'algorithm2'] as const;
 export type BlnRule = (typeof BLN_RULES)[number];
