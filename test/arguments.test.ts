@@ -10,6 +10,9 @@ import path from 'node:path';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts, saveModelDir } from '../src/core/node/models/io.ts';
 import { makeFolder } from './helpers/fixtures.ts';
+import { parseCommandArgs } from '../src/cli/command.ts';
+import { trainCommand } from '../src/cli/commands/train.ts';
+import { defaultTrainingDevice } from '../src/core/node/engine/onnx-train/device.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const cli = (args: string[], env: Record<string, string> = {}) =>
@@ -76,6 +79,12 @@ test('a refused argument exits 2 before a dataset is read, idle power measured, 
     ['decompose', '--model', '/no/model', '--inference', 'onnx'],
     /--inference: must be auto, onnxruntime, tfjs \(got "onnx"\)/,
   );
+  // Taken as 5 s before, whatever was given; and a checksum that can never verify, before a download.
+  refused(
+    ['energy', 'check', '--seconds', 'abc'],
+    /--seconds: must be a number from 1 to 3,?600 \(got "abc"\)/,
+  );
+  refused(['download', 'cifar10', '--sha256', 'abc'], /--sha256: must be a sha256 in hex \(got "abc"\)/);
   refused(
     ['train', '--seed', '-1'],
     /--seed needs a value \(for one that starts with "-", write --seed=-1\)/,
@@ -325,4 +334,16 @@ test('decomposer serve builds the user interface when it is missing, then serves
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+test("parsing a command's options is pure: the process-wide device is not set by it, and every option comes back typed", () => {
+  const before = defaultTrainingDevice();
+  const o = parseCommandArgs(
+    'train',
+    trainCommand.args,
+    { device: before === 'gpu' ? 'cpu' : 'gpu', epochs: '3', 'no-augment': true },
+    {},
+  );
+  assert.equal(defaultTrainingDevice(), before);
+  assert.deepEqual([o.params.epochs, o.params.augment, o.params.depth], [3, false, 20]);
 });
