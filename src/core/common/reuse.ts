@@ -17,7 +17,7 @@ import { PATH, someOf, v, fields } from './schema.ts';
 
 /** One class of a scenario: class `classIndex` of model `source` (0: the first model, 1: the second). */
 const PICK = fields({
-  source: v.picklist([0, 1], 'must be 0 (the first model) or 1 (the second)'),
+  source: v.custom<number>((x) => x === 0 || x === 1, 'must be 0 (the first model) or 1 (the second)'),
   classIndex: CLASS_INDEX.schema,
 });
 
