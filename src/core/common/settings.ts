@@ -68,12 +68,28 @@ export function programSettingRefusal(key: string): string | null {
     : null;
 }
 
-/** What is wrong with setting `key` to `value` through the API, or null when nothing is. */
+/** The settings that are numbers within a bound (the others are a path, a choice, or workers). */
+const NUMBER_SETTINGS: readonly SettingKey[] = [
+  'pue',
+  'intensity',
+  'sampleIntervalMs',
+  'idleSeconds',
+  'baselinePatience',
+  'baselineMaxEpochs',
+];
+
+/**
+ * What is wrong with a call setting `key` to `value`, or null when nothing is: an unknown or
+ * program setting, or a value of the wrong shape (a call that is broken). A number outside its
+ * setting's bound is a number the user typed: the call is sound, and storing it is refused
+ * with the rule (parseSetting, the user's mistake to fix, not a broken call).
+ */
 export function settingProblem(key: unknown, value: unknown): string | null {
   if (!isSettingKey(key)) return `the setting: must be one of ${SETTING_NAMES.join(', ')}`;
   const program = programSettingRefusal(key);
   if (program) return program;
-  const r = v.safeParse(APP_SETTINGS[key], value);
+  const shape = NUMBER_SETTINGS.includes(key) ? v.pipe(v.number(), v.finite()) : APP_SETTINGS[key];
+  const r = v.safeParse(shape, value);
   return r.success ? null : describeIssues(r.issues, { whole: key });
 }
 
