@@ -78,7 +78,7 @@ test('checkCall validates the arguments of every method that takes any', () => {
   assert.match(checkCall('cancelJob', ['a/b']) ?? '', /job id/);
   assert.equal(checkCall('setSetting', ['pue', 1.5]), null);
   assert.equal(checkCall('setSetting', ['workers', null]), null);
-  assert.match(checkCall('setSetting', ['dataHome', '/x']) ?? '', /unknown setting/);
+  assert.match(checkCall('setSetting', ['dataHome', '/x']) ?? '', /the setting: must be one of pue, /);
   assert.match(checkCall('setSetting', ['backend', 'gpu']) ?? '', /backend/);
   assert.equal(checkCall('importDataset', [{ kind: 'cifar10', path: '/data/c.tar.gz' }]), null);
   assert.match(checkCall('importDataset', [{ kind: 'zip', path: '/x' }]) ?? '', /kind/);
@@ -99,16 +99,19 @@ test('importDataset: extra sources are a short list of kind and path, never nest
   assert.match(check(Array.from({ length: MAX_IMPORT_EXTRA + 1 }, () => folder)) ?? '', /at most 8/);
   assert.match(check(folder) ?? '', /list/);
   assert.match(check('folder:/x') ?? '', /list/);
-  assert.match(check([folder, null]) ?? '', /added source 2 must be an object/);
-  assert.match(check([{ kind: 'zip', path: '/x' }]) ?? '', /added source 1: kind/);
-  assert.match(check([{ kind: 'combined', path: '/x' }]) ?? '', /added source 1: kind/);
-  assert.match(check([{ kind: 'folder' }]) ?? '', /added source 1: path/);
+  assert.match(check([folder, null]) ?? '', /extra\[1\]: must be an object/);
+  assert.match(check([{ kind: 'zip', path: '/x' }]) ?? '', /extra\[0\]\.kind: must be cifar10/);
+  assert.match(check([{ kind: 'combined', path: '/x' }]) ?? '', /extra\[0\]\.kind: must be/);
+  assert.match(check([{ kind: 'folder' }]) ?? '', /extra\[0\]\.path: is missing/);
   assert.match(check([{ kind: 'folder', path: '' }]) ?? '', /path/);
   assert.match(check([{ kind: 'folder', path: 7 }]) ?? '', /path/);
   // No nesting, and no size of its own (folders take the combined size).
-  assert.match(check([{ ...folder, extra: [folder] }]) ?? '', /added source 1 has an unknown field "extra"/);
-  assert.match(check([{ kind: 'combined', parts: [tiny, folder] }]) ?? '', /unknown field "parts"/);
-  assert.match(check([{ ...folder, size: 64 }]) ?? '', /unknown field "size"/);
+  assert.match(check([{ ...folder, extra: [folder] }]) ?? '', /extra\[0\]\.extra: is an unknown field/);
+  assert.match(
+    check([{ kind: 'combined', parts: [tiny, folder] }]) ?? '',
+    /extra\[0\]\.parts: is an unknown field/,
+  );
+  assert.match(check([{ ...folder, size: 64 }]) ?? '', /extra\[0\]\.size: is an unknown field/);
 });
 
 test('the core refuses bad arguments even when called directly', async () => {

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts, saveModelDir } from '../src/core/node/models/io.ts';
 import { makeFolder } from './helpers/fixtures.ts';
+import { parseCommandArgs } from '../src/cli/command.ts';
+import { trainCommand } from '../src/cli/commands/train.ts';
+import { defaultTrainingDevice } from '../src/core/node/engine/onnx-train/device.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const cli = (args: string[], env: Record<string, string> = {}) =>
@@ -36,34 +39,52 @@ test('a refused argument exits 2 before a dataset is read, idle power measured, 
   // not at all: --epochs 0x10 trained 16 epochs, --workers 1e9 started threads until memory
   // ran out, --idle-seconds 2147484 measured idle power for 1 ms. A bad dataset name given
   // after them shows the order: the number is refused first.
-  refused(['train', '--depth', '9'], /--depth must be 6n\+2 from 8 to 200/);
-  refused(['train', '--epochs', '0'], /--epochs must be a whole number from 1 to 1000, not "0"/);
-  refused(['train', '--epochs', '0x10', '--dataset', 'nosuch'], /--epochs must be a whole number.*"0x10"/);
-  refused(['train', '--epochs', '1e12', '--dataset', 'nosuch'], /--epochs must be a whole number.*"1e12"/);
+  refused(['train', '--depth', '9'], /decomposer train: --depth: must be 6n\+2 from 8 to 200 .*\(got "9"\)/);
+  refused(['train', '--epochs', '0'], /--epochs: must be a whole number from 1 to 1000 \(got "0"\)/);
+  refused(
+    ['train', '--epochs', '0x10', '--dataset', 'nosuch'],
+    /--epochs: must be a whole number.*\(got "0x10"\)/,
+  );
+  refused(
+    ['train', '--epochs', '1e12', '--dataset', 'nosuch'],
+    /--epochs: must be a whole number.*\(got "1e12"\)/,
+  );
   refused(
     ['train', '--workers', '1e9', '--dataset', 'nosuch'],
-    /--workers must be a whole number from 0 to \d+/,
+    /--workers: must be a whole number from 0 to \d+/,
   );
-  refused(['train', '--workers', '100000', '--dataset', 'nosuch'], /--workers must be a whole number/);
+  refused(['train', '--workers', '100000', '--dataset', 'nosuch'], /--workers: must be a whole number/);
   refused(
     ['train', '--idle-seconds', '2147484', '--dataset', 'nosuch'],
-    /--idle-seconds must be a number from 0 to 3,?600/,
+    /--idle-seconds: must be a number from 0 to 3,?600/,
   );
   refused(
     ['train', '--size', '12000', '--dataset', 'nosuch'],
-    /--size must be a whole number from 8 to 1,?024/,
+    /--size: must be a whole number from 8 to 1,?024/,
   );
-  refused(['train', '--lr', '1e308', '--dataset', 'nosuch'], /--lr must be a number/);
+  refused(['train', '--lr', '1e308', '--dataset', 'nosuch'], /--lr: must be a number/);
   refused(
     ['demo', '--baseline-epochs', '0x10', '--dataset', 'nosuch'],
-    /--baseline-epochs must be a whole number/,
+    /--baseline-epochs: must be a whole number/,
   );
   refused(
     ['experiment', 'reuse', '--model', '/no/model', '--pick', '1'],
-    /--pick must be a whole number from 2/,
+    /--pick: must be a whole number from 2/,
   );
-  refused(['wizard', '--model', '/no/model', '--options', '1,5'], /--options: "5" is not a repair option/);
-  refused(['decompose', '--model', '/no/model', '--inference', 'onnx'], /Unknown inference engine "onnx"/);
+  refused(
+    ['wizard', '--model', '/no/model', '--options', '1,5'],
+    /--options\[1\]: must be one of 1, 2, 3, 4 \(got "5"\)/,
+  );
+  refused(
+    ['decompose', '--model', '/no/model', '--inference', 'onnx'],
+    /--inference: must be auto, onnxruntime, tfjs \(got "onnx"\)/,
+  );
+  // Taken as 5 s before, whatever was given; and a checksum that can never verify, before a download.
+  refused(
+    ['energy', 'check', '--seconds', 'abc'],
+    /--seconds: must be a number from 1 to 3,?600 \(got "abc"\)/,
+  );
+  refused(['download', 'cifar10', '--sha256', 'abc'], /--sha256: must be a sha256 in hex \(got "abc"\)/);
   refused(
     ['train', '--seed', '-1'],
     /--seed needs a value \(for one that starts with "-", write --seed=-1\)/,
@@ -313,4 +334,16 @@ test('decomposer serve builds the user interface when it is missing, then serves
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+test("parsing a command's options is pure: the process-wide device is not set by it, and every option comes back typed", () => {
+  const before = defaultTrainingDevice();
+  const o = parseCommandArgs(
+    'train',
+    trainCommand.args,
+    { device: before === 'gpu' ? 'cpu' : 'gpu', epochs: '3', 'no-augment': true },
+    {},
+  );
+  assert.equal(defaultTrainingDevice(), before);
+  assert.deepEqual([o.params.epochs, o.params.augment, o.params.depth], [3, false, 20]);
 });

@@ -67,6 +67,14 @@ for (const [what, damage, reason] of [
     /its model is unreadable/,
   ],
   [
+    'state.json with a field edited',
+    (d: string) => {
+      const file = ckpt(d, 2, 'state.json');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/"bestEpoch":\d+/, '"bestEpoch":"two"'));
+    },
+    /state\.json is not valid: bestEpoch: must be number \(got "two"\)/,
+  ],
+  [
     'state.json of another epoch',
     (d: string) => fs.copyFileSync(ckpt(d, 1, 'state.json'), ckpt(d, 2, 'state.json')),
     /does not describe epoch 2/,

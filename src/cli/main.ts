@@ -1,10 +1,10 @@
 // The `decomposer` command: a thin Node shell over the core.
 import { UserError } from '../core/common/errors.ts';
 import { didYouMean } from '../core/common/suggest.ts';
-import { parseInferenceEngine, setDefaultInferenceEngine } from '../core/node/inference/index.ts';
 import { EXIT, reportError } from './output.ts';
 import { COMMANDS as commands } from './commands/index.ts';
-import { parseOptions, type Values } from './command.ts';
+import { parseCommandArgs, parseOptions, type Values } from './command.ts';
+import { PROCESS_DEFAULTS, useProcessDefaults } from './options.ts';
 
 function topHelp(): string {
   return [
@@ -53,9 +53,12 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    // The environment is read here, in the shell: the core is told.
-    setDefaultInferenceEngine(parseInferenceEngine(process.env.DECOMPOSER_INFERENCE));
-    return await cmd.run(parsed.values as Values, parsed.positionals);
+    // One pure parse of the options (and the environment variables the command reads) before
+    // any work; then the core is told, once, the choices that hold for the whole process.
+    const values = parsed.values as Values;
+    const o = parseCommandArgs(cmd.name, cmd.args, values);
+    useProcessDefaults(parseCommandArgs(cmd.name, PROCESS_DEFAULTS, values));
+    return await cmd.run(o, parsed.positionals);
   } catch (e) {
     return reportError(e, Boolean(parsed.values.json));
   }

@@ -4,18 +4,17 @@
 import type { ModelMeta } from '../core/node/models/io.ts';
 import { readModelDir } from '../core/node/models/io.ts';
 import type { DatasetSpec, GreyFit, GreyInput, LoadedDataset } from '../core/common/dataset.ts';
-import { DELTA, SAMPLE_PER_CLASS, SEED, UNCONCERNED, parseBounded } from '../core/common/bounds.ts';
-import { UserError } from '../core/common/errors.ts';
-import { loadDataset } from '../core/node/data/index.ts';
+import { DELTA, SAMPLE_PER_CLASS, SEED, UNCONCERNED } from '../core/common/bounds.ts';
 import {
+  approachFromText,
   BLN_RULES,
-  DEFAULT_DELTA,
-  DEFAULT_POINT,
-  POINTS,
-  type BlnRule,
-  type DecomposeOptions,
-  type DecompositionPoint,
-} from '../core/node/decompose/index.ts';
+  DECOMPOSE_APPROACHES,
+  DECOMPOSE_POINTS,
+} from '../core/common/decomposition.ts';
+import { UserError } from '../core/common/errors.ts';
+import { PATH, v } from '../core/common/schema.ts';
+import { loadDataset } from '../core/node/data/index.ts';
+import { DEFAULT_DELTA, DEFAULT_POINT, POINTS, type DecomposeOptions } from '../core/node/decompose/index.ts';
 import { writeFileAtomic } from '../core/node/fs/atomic.ts';
 import { openInference, type InferenceEngine } from '../core/node/inference/index.ts';
 import { planModel, type ModelPlan } from '../core/node/graph/plan.ts';
@@ -23,17 +22,17 @@ import { measured, type Measured } from '../core/node/measure/measured.ts';
 import { cacheDir } from '../core/node/paths.ts';
 import type { RunKind } from '../core/node/store/run-rows.ts';
 import { checkModelData, datasetForModel, type ModelForData } from '../core/node/workflows/model-data.ts';
-import type { Values } from './command.ts';
+import { parseCommandArgs, type Values } from './command.ts';
 import { parseDatasetArg } from './datasets.ts';
 import {
   ENERGY_OPTIONS,
   ENERGY_USAGE,
   ENGINE_OPTIONS,
-  engineSettings,
-  idleSecondsOption,
-  inferenceOption,
-  numberOption,
+  INFERENCE_ARG,
+  listOf,
+  withEngine,
   withMeasureContext,
+  type StoreChoice,
 } from './options.ts';
 import { info, stageProgress } from './output.ts';
 
@@ -71,63 +70,78 @@ ${ENERGY_USAGE}
   --home DIR          data folder (default ~/.decomposer, or DECOMPOSER_HOME)
   --json              print one JSON object as the result`;
 
-export function decomposeSettings(
-  v: Values,
-  opts: { allPoints?: boolean } = {},
-): Required<Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>> &
-  Pick<DecomposeOptions, 'points' | 'variants'> {
-  // Checked with the rest before a model or dataset is read (openModel reads --inference).
-  inferenceOption(v);
-  idleSecondsOption(v);
-  // Table 1 (opts.allPoints) also takes lists: --point all, --rule prose,algorithm2 and
-  // --delta 0.5,0.1 (every rule at every δ).
-  const list = (key: string): string[] | undefined =>
-    v[key] === undefined
-      ? undefined
-      : String(v[key])
-          .split(',')
-          .map((x) => x.trim());
-  const rules = (list('rule') ?? ['prose']) as BlnRule[];
-  for (const r of rules)
-    if (!BLN_RULES.includes(r))
-      throw new UserError(`Unknown rule "${r}".`, `Use one of: ${BLN_RULES.join(', ')}.`, 'usage');
-  const deltas = (list('delta') ?? [String(DEFAULT_DELTA)]).map((d) => {
-    const x = parseBounded(d, DELTA);
-    if (x === null)
-      throw new UserError(
-        `--delta ${d} is not a threshold: δ must be ${DELTA.rule}.`,
-        'Give a number, e.g. --delta 0.5.',
-        'usage',
-      );
-    return x;
-  });
-  if ((rules.length > 1 || deltas.length > 1) && !opts.allPoints)
-    throw new UserError(
-      'Several rules or thresholds are for Table 1 only.',
-      'Give one --rule and one --delta, or use decomposer experiment decomposition.',
+/** The decomposition's options: Table 1 (experiment decomposition) also takes lists and --point all. */
+export const DECOMPOSE_ARGS = {
+  model: v.optional(PATH),
+  dataset: v.optional(v.string()),
+  'per-class': v.optional(SAMPLE_PER_CLASS.text, 1000),
+  unconcerned: v.optional(UNCONCERNED.text),
+  delta: v.optional(listOf(DELTA.text), String(DEFAULT_DELTA)),
+  rule: v.optional(listOf(v.picklist(BLN_RULES, `must be ${BLN_RULES.join(' or ')}`)), 'prose'),
+  point: v.optional(
+    v.picklist([...DECOMPOSE_POINTS, 'all'], `must be ${DECOMPOSE_POINTS.join(', ')} (or all, for Table 1)`),
+    DEFAULT_POINT,
+  ),
+  seed: v.optional(SEED.text, 1),
+  inference: INFERENCE_ARG,
+};
+
+/** An approach by its name or short name (mc, bln, bi). */
+export const APPROACH_ARG = v.pipe(
+  v.custom<string>(
+    (x) => typeof x === 'string' && approachFromText(x) !== null,
+    `must be one of ${DECOMPOSE_APPROACHES.join(', ')} (or mc, bln, bi)`,
+  ),
+  v.transform((x) => approachFromText(x)!),
+);
+
+type DecomposeInput = v.InferOutput<v.ObjectSchema<typeof DECOMPOSE_ARGS, undefined>>;
+
+export type DecomposeSettings = Required<
+  Pick<DecomposeOptions, 'perClass' | 'unconcerned' | 'delta' | 'rule' | 'point' | 'seed'>
+> &
+  Pick<DecomposeOptions, 'points' | 'variants'>;
+
+/**
+ * The decomposition settings of parsed options. Several rules or thresholds and --point all
+ * are Table 1's (`table1`); anywhere else they are refused, naming the option.
+ */
+export function decomposeOf(o: DecomposeInput, cmd: string, table1: boolean): DecomposeSettings {
+  const only = (flag: string, what: string, given: string) =>
+    new UserError(
+      `decomposer ${cmd}: --${flag}: ${what} are for Table 1 only (got "${given}").`,
+      `Give one --rule, one --delta and one --point, or use decomposer experiment decomposition.`,
       'usage',
     );
-  const asked = (v.point as string | undefined) ?? DEFAULT_POINT;
-  const all = asked === 'all' && opts.allPoints;
-  if (!all && !(POINTS as readonly string[]).includes(asked))
-    throw new UserError(
-      `Unknown point "${asked}".`,
-      `Use ${POINTS.join(', ')}${opts.allPoints ? ' or all' : ''}.`,
-      'usage',
+  if (!table1 && (o.rule.length > 1 || o.delta.length > 1))
+    throw only(
+      o.rule.length > 1 ? 'rule' : 'delta',
+      'several rules or thresholds',
+      [...(o.rule.length > 1 ? o.rule : o.delta)].join(','),
     );
-  const point = all ? DEFAULT_POINT : (asked as DecompositionPoint);
-  const perClass = numberOption(v, 'per-class', SAMPLE_PER_CLASS, 1000);
-  const variants = rules.flatMap((rule) => deltas.map((delta) => ({ rule, delta })));
+  if (!table1 && o.point === 'all') throw only('point', 'all points', 'all');
+  const all = o.point === 'all';
+  const variants = o.rule.flatMap((rule) => o.delta.map((delta) => ({ rule, delta })));
   return {
-    perClass,
-    unconcerned: numberOption(v, 'unconcerned', UNCONCERNED, perClass),
-    delta: deltas[0]!,
-    rule: rules[0]!,
-    point,
+    perClass: o['per-class'],
+    unconcerned: o.unconcerned ?? o['per-class'],
+    delta: o.delta[0]!,
+    rule: o.rule[0]!,
+    point: o.point === 'all' ? DEFAULT_POINT : o.point,
     ...(all ? { points: [...POINTS] } : {}),
     ...(variants.length > 1 ? { variants } : {}),
-    seed: numberOption(v, 'seed', SEED, 1),
+    seed: o.seed,
   };
+}
+
+/** The decomposition settings of raw option values (what a command line gives), checked. */
+export function decomposeSettings(values: Values, opts: { allPoints?: boolean } = {}): DecomposeSettings {
+  const cmd = opts.allPoints ? 'experiment' : 'decompose';
+  return parseCommandArgs(
+    cmd,
+    withEngine(DECOMPOSE_ARGS, (o) => ({ decompose: decomposeOf(o, cmd, Boolean(opts.allPoints)) })),
+    values,
+  ).decompose;
 }
 
 export interface OpenedModel {
@@ -138,46 +152,42 @@ export interface OpenedModel {
 }
 
 /** The --model folder, read and planned (no engine opened). */
-export async function readModel(v: Values): Promise<Omit<OpenedModel, 'engine'>> {
-  const dir = v.model as string | undefined;
+export async function readModel(dir: string | undefined): Promise<Omit<OpenedModel, 'engine'>> {
   if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
   const read = await readModelDir(dir);
   return { dir: read.dir, meta: read.meta, plan: planModel(read.artifacts) };
 }
 
-export async function openModel(v: Values): Promise<OpenedModel> {
-  const m = await readModel(v);
-  const engine = await openInference(m.dir, { engine: inferenceOption(v) });
+export async function openModel(
+  dir: string | undefined,
+  inference: 'auto' | 'onnxruntime' | 'tfjs',
+): Promise<OpenedModel> {
+  const m = await readModel(dir);
+  const engine = await openInference(m.dir, { engine: inference });
   return { ...m, engine };
 }
 
 /** The dataset a model is judged on: --dataset (read at the model's input size), else its own. */
 export async function modelDataset(
-  v: Values,
+  dataset: string | undefined,
   m: ModelForData & { meta: { grey?: GreyInput } | null },
+  home: string,
 ): Promise<LoadedDataset> {
-  const eng = engineSettings(v);
-  if (v.dataset === undefined) return datasetForModel(m, null, { home: eng.home });
+  if (dataset === undefined) return datasetForModel(m, null, { home });
   // Grey images are fed as the model was trained (padded or resized).
-  const data = await loadDatasetWithProgress(
-    v.dataset as string,
-    m.plan.input.shape[0]!,
-    1,
-    eng.home,
-    m.meta?.grey?.fit,
-  );
+  const data = await loadDatasetWithProgress(dataset, m.plan.input.shape[0]!, 1, home, m.meta?.grey?.fit);
   for (const w of checkModelData(data, m)) info(`warning: ${w}`);
   return data;
 }
 
 /** Runs `work` as a recorded run (energy measured, stored) of the given kind. */
 export function recordRun<T>(
-  v: Values,
+  store: StoreChoice,
   run: { kind: RunKind; params: Record<string, unknown>; signal?: AbortSignal },
   work: () => Promise<T>,
   result: (t: T) => unknown,
 ): Promise<Measured<T>> {
-  return withMeasureContext(v, run, (ctx) =>
+  return withMeasureContext(store, run, (ctx) =>
     measured(
       ctx,
       { kind: run.kind, params: run.params, outcome: (value) => ({ result: result(value) }) },

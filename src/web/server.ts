@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { checkCall, toWireError } from '../core/common/api.ts';
-import type { ApiMethod, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
+import type { ApiMethod, BackendName, DecomposerApi, ProgressEvent, WireResult } from '../core/common/api.ts';
 import { describeError, isUserError, UserError } from '../core/common/errors.ts';
 import { PORT, parseBounded } from '../core/common/bounds.ts';
 import { appFile, CONTENT_SECURITY_POLICY, contentType } from '../app-shell/static.ts';
@@ -397,9 +397,7 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
 
 /** `decomposer serve [--port N] [--backend NAME]`: runs the web shell until interrupted. */
 export async function serveMain(args: readonly string[]): Promise<number> {
-  const { createCoreApi } = await import('../core/node/api.ts');
   const { parseBackendName } = await import('../core/node/graph/backend.ts');
-  const { parseInferenceEngine } = await import('../core/node/inference/index.ts');
   let port = 0;
   let backend: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -433,7 +431,14 @@ export async function serveMain(args: readonly string[]): Promise<number> {
         'bad-args',
       );
   }
-  const forced = parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND);
+  return serveWeb({ port, backend: parseBackendName(backend ?? process.env.DECOMPOSER_BACKEND) });
+}
+
+/** Runs the web shell on `port` (0: any free one) until interrupted; `backend` forces a training engine. */
+export async function serveWeb(o: { port: number; backend: BackendName | null }): Promise<number> {
+  const { createCoreApi } = await import('../core/node/api.ts');
+  const { parseInferenceEngine } = await import('../core/node/inference/index.ts');
+  const { port, backend: forced } = o;
   // A checkout without a build builds it, as `npm start` does.
   const rendererDir = ensureUiBuilt(buildDir(), (line) => console.error(line));
   const api = createCoreApi({

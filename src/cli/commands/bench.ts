@@ -2,8 +2,9 @@
 // with the worker pool and without, side by side with PyTorch when it is installed (ratios
 // measured in the same run; the machine is too noisy to compare absolute times across runs).
 import type { Command } from '../command.ts';
-import { dbFile, engineSettings, numberOption } from '../options.ts';
+import { DB_ARGS, dbFileOf, listOf } from '../options.ts';
 import { BATCH_SIZE, BENCH_SECONDS, DEPTH, IMAGE_SIDE, SAMPLE_PER_CLASS } from '../../core/common/bounds.ts';
+import { v } from '../../core/common/schema.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { existsSync } from 'node:fs';
@@ -11,11 +12,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fmtAmount, print, printJson } from '../output.ts';
 import type { BackendName } from '../../core/common/api.ts';
-import { BACKEND_PREFERENCE, initBackend, parseBackendName } from '../../core/node/graph/backend.ts';
+import { BACKEND_PREFERENCE, initBackend } from '../../core/node/graph/backend.ts';
 import { defaultWorkerCount, TfjsPool } from '../../core/node/engine/tfjs/pool.ts';
 import { OnnxTrainEngine } from '../../core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../../core/node/engine/onnx-train/pool.ts';
-import { createTrainingEngine, poolShape, trainingThreads } from '../../core/node/engine/training.ts';
+import {
+  createTrainingEngine,
+  poolShape,
+  trainingThreads,
+  workersHere,
+} from '../../core/node/engine/training.ts';
 import type { TrainingEngine } from '../../core/node/engine/training-engine.ts';
 import { loadOrt } from '../../core/node/graph/ort.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../../core/node/models/io.ts';
@@ -28,7 +34,6 @@ import { planModel } from '../../core/node/graph/plan.ts';
 import { generateSynthetic } from '../../core/node/data/index.ts';
 import { composedOnnx, moduleOnnx, table1 } from '../../core/node/decompose/index.ts';
 import { convertToOnnx } from '../../core/node/inference/convert.ts';
-import { v } from '../../core/common/schema.ts';
 import { Store } from '../../core/node/store/store.ts';
 import { existsSync as fileExists } from 'node:fs';
 
@@ -40,8 +45,7 @@ const ScenarioRatios = v.object({
 });
 
 /** Mean CO2e ratios of the newest finished grid's rows in the store, if there is one. */
-function latestGridRatios(o: Record<string, unknown>) {
-  const file = dbFile(o as Record<string, string | boolean | undefined>);
+function latestGridRatios(file: string) {
   if (!fileExists(file)) return null;
   const store = Store.open(file);
   try {
@@ -310,7 +314,21 @@ async function interleaved(
   };
 }
 
-export const benchCommand: Command = {
+const BENCH_ARGS = v.object({
+  ...DB_ARGS,
+  depth: v.optional(DEPTH.text, 20),
+  size: v.optional(IMAGE_SIDE.text, 32),
+  batch: v.optional(BATCH_SIZE.text, 64),
+  seconds: v.optional(BENCH_SECONDS.text, 5),
+  backends: v.optional(listOf(v.picklist(BACKEND_PREFERENCE, `must be ${BACKEND_PREFERENCE.join(', ')}`))),
+  workers: v.optional(workersHere().text),
+  'no-torch': v.optional(v.boolean(), false),
+  memory: v.optional(v.boolean(), false),
+  decomposition: v.optional(v.boolean(), false),
+  'per-class': v.optional(SAMPLE_PER_CLASS.text, 1000),
+});
+
+export const benchCommand: Command<v.InferOutput<typeof BENCH_ARGS>> = {
   name: 'bench',
   summary: 'measure training and inference images/s per engine, beside PyTorch',
   usage: `Usage: decomposer bench [options]
@@ -358,19 +376,12 @@ else was running: quote it with any figure).
     home: { type: 'string' },
     db: { type: 'string' },
   },
-  async run(v) {
-    const json = Boolean(v.json);
-    const depth = numberOption(v, 'depth', DEPTH, 20);
-    const size = numberOption(v, 'size', IMAGE_SIDE, 32);
-    const batch = numberOption(v, 'batch', BATCH_SIZE, 64);
-    const seconds = numberOption(v, 'seconds', BENCH_SECONDS, 5);
-    const perClass = numberOption(v, 'per-class', SAMPLE_PER_CLASS, 1000);
-    const workers = engineSettings(v).workers ?? defaultWorkerCount();
-    const backends = v.backends
-      ? String(v.backends)
-          .split(',')
-          .map((b) => parseBackendName(b.trim())!)
-      : [...BACKEND_PREFERENCE];
+  args: BENCH_ARGS,
+  async run(o) {
+    const { json, depth, size, batch, seconds } = o;
+    const perClass = o['per-class'];
+    const workers = o.workers ?? defaultWorkerCount();
+    const backends = o.backends ?? [...BACKEND_PREFERENCE];
     // Each figure is a result: one JSON object per line with --json, else key=value pairs.
     const emit = (o: object) =>
       json
@@ -392,7 +403,7 @@ else was running: quote it with any figure).
 
     // PyTorch runs beside us as a child answering round requests (interleaved per figure).
     let torch: TorchRounds | null = null;
-    if (!v['no-torch']) {
+    if (!o['no-torch']) {
       const t = await TorchRounds.start(depth, size, batch, workers);
       if (typeof t === 'string') emit({ figure: 'torch', available: false, reason: t });
       else {
@@ -630,7 +641,7 @@ else was running: quote it with any figure).
         });
       }
 
-      if (v.decomposition) {
+      if (o.decomposition) {
         // Decomposing all modules of a 10-class ResNet (per class: N concerned + N unconcerned
         // observations) against one training epoch on the same images, at the training rate
         // measured above in this run; then composed evaluation of all modules on the test set.
@@ -718,15 +729,15 @@ else was running: quote it with any figure).
 
       // The CO2e ratio of training from scratch over reuse, as measured by the newest grid in
       // the store (decomposer experiment reuse|replace, or the demo).
-      const ratios = latestGridRatios(v);
+      const ratios = latestGridRatios(dbFileOf(o));
       if (ratios) emit({ figure: 'co2e_ratio', ...ratios });
 
-      if (v.memory) {
+      if (o.memory) {
         const big = buildResNet({ depth: 56, inputSize: 64, classes: 200, seed: 1 });
         const bigArtifacts = await modelToArtifacts(big);
         big.dispose();
         // The engine training would choose (or the first of --backends).
-        const pool = createTrainingEngine({ workers, backend: v.backends ? backends[0] : null });
+        const pool = createTrainingEngine({ workers, backend: o.backends ? backends[0] : null });
         try {
           const layout = await pool.load(bigArtifacts, DEFAULT_PREPROCESS);
           const bigPer = 64 * 64 * 3;

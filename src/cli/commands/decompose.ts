@@ -3,13 +3,16 @@
 import path from 'node:path';
 import type { Command } from '../command.ts';
 import {
+  APPROACH_ARG,
+  DECOMPOSE_ARGS,
   DECOMPOSE_OPTIONS,
   DECOMPOSE_USAGE,
-  decomposeSettings,
+  decomposeOf,
   modelDataset,
   openModel,
   recordRun,
 } from '../models.ts';
+import { withEngine } from '../options.ts';
 import {
   EXIT,
   fmtSeconds,
@@ -22,6 +25,7 @@ import {
 } from '../output.ts';
 import { printEnergy } from '../training.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { v } from '../../core/common/schema.ts';
 import {
   DEFAULT_APPROACH,
   decompose,
@@ -32,7 +36,6 @@ import {
   loadModuleSet,
   meanJaccard,
   meanPairwiseJaccard,
-  parseApproach,
   saveModuleSet,
 } from '../../core/node/decompose/index.ts';
 import { planModel } from '../../core/node/graph/plan.ts';
@@ -41,7 +44,30 @@ import { DEFAULT_PREPROCESS, readModelDir } from '../../core/node/models/io.ts';
 /** The RUN that names the newest saved module set (--export latest, --export-onnx latest). */
 const LATEST = 'latest';
 
-export const decomposeCommand: Command = {
+const DECOMPOSE_COMMAND_ARGS = withEngine(
+  {
+    ...DECOMPOSE_ARGS,
+    approach: v.optional(APPROACH_ARG, DEFAULT_APPROACH),
+    list: v.optional(v.boolean(), false),
+    export: v.optional(v.string()),
+    'export-onnx': v.optional(v.string()),
+    delete: v.optional(v.string()),
+  },
+  (o) => ({
+    model: o.model,
+    dataset: o.dataset,
+    approach: o.approach,
+    inference: o.inference,
+    list: o.list,
+    export: o.export,
+    exportOnnx: o['export-onnx'],
+    delete: o.delete,
+    // Checked with the rest before a model or dataset is read.
+    decompose: decomposeOf(o, 'decompose', false),
+  }),
+);
+
+export const decomposeCommand: Command<v.InferOutput<typeof DECOMPOSE_COMMAND_ARGS>> = {
   name: 'decompose',
   summary: 'decompose a trained model into one module per class (saved next to the model)',
   usage: `Usage: decomposer decompose --model DIR [options]
@@ -71,10 +97,11 @@ ${DECOMPOSE_USAGE}
     'export-onnx': { type: 'string' },
     delete: { type: 'string' },
   },
-  async run(v, positionals) {
-    const json = Boolean(v.json);
-    if (v.list || v.export || v.delete || v['export-onnx']) {
-      const dir = v.model as string | undefined;
+  args: DECOMPOSE_COMMAND_ARGS,
+  async run(o, positionals) {
+    const { json } = o;
+    if (o.list || o.export || o.delete || o.exportOnnx) {
+      const dir = o.model;
       if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
       const read = await readModelDir(dir); // a file or a folder without a model is named first
       const named = (r: string) =>
@@ -91,7 +118,7 @@ ${DECOMPOSE_USAGE}
           );
         return newest.dir;
       };
-      if (v.list) {
+      if (o.list) {
         const sets = await listModuleSets(dir);
         if (json) printJson({ modules: sets });
         else if (!sets.length) print('no module sets saved for this model');
@@ -103,7 +130,7 @@ ${DECOMPOSE_USAGE}
               [3, 4],
             ),
           );
-      } else if (v['export-onnx']) {
+      } else if (o.exportOnnx) {
         const out = positionals[0];
         if (!out)
           throw new UserError(
@@ -112,7 +139,7 @@ ${DECOMPOSE_USAGE}
             'usage',
           );
         const plan = planModel(read.artifacts);
-        const set = await loadModuleSet(await runDir(v['export-onnx'] as string), { plan });
+        const set = await loadModuleSet(await runDir(o.exportOnnx), { plan });
         const r = await exportPortable(set, plan, read.meta?.preprocess ?? DEFAULT_PREPROCESS, out, {
           grey: read.meta?.grey ?? null,
           source: path.resolve(read.dir),
@@ -124,26 +151,26 @@ ${DECOMPOSE_USAGE}
           print(`${path.basename(r.composed.file)}  ${mb(r.composed.bytes)}  (${r.modules.length} modules)`);
           print(`written to ${r.dir} (see portable.json for the input and outputs)`);
         }
-      } else if (v.export) {
-        const set = await loadModuleSet(await runDir(v.export as string), {
+      } else if (o.export) {
+        const set = await loadModuleSet(await runDir(o.export), {
           plan: planModel(read.artifacts),
         });
         printJson(exportRemoved(set));
       } else {
-        await deleteModuleSet(named(v.delete as string));
-        if (json) printJson({ deleted: v.delete });
-        else print(`deleted ${v.delete as string}`);
+        const run = o.delete ?? '';
+        await deleteModuleSet(named(run));
+        if (json) printJson({ deleted: run });
+        else print(`deleted ${run}`);
       }
       return EXIT.ok;
     }
-    const approach = parseApproach((v.approach as string | undefined) ?? DEFAULT_APPROACH);
-    const settings = decomposeSettings(v);
-    const m = await openModel(v);
+    const { approach, decompose: settings } = o;
+    const m = await openModel(o.model, o.inference);
     try {
-      const data = await modelDataset(v, m);
+      const data = await modelDataset(o.dataset, m, o.engine.home);
       const signal = interruptSignal();
       const rec = await recordRun(
-        v,
+        o.store,
         {
           kind: 'decompose',
           params: { model_dir: path.resolve(m.dir), dataset: data.info.id, approach, ...settings },

@@ -10,26 +10,24 @@ import {
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   ENGINE_USAGE,
-  engineSettings,
-  idleSecondsOption,
-  numberOption,
+  withEngine,
   withMeasureContext,
 } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printRows, writeChart } from '../scenarios.ts';
 import { loadSpecWithProgress, parseDatasetOption } from '../models.ts';
 import { modelSummary, printTraining, trainRecorded } from '../training.ts';
+import type { DemoParams } from '../../core/common/api.ts';
 import {
   BATCH_SIZE,
   DEPTH,
   EPOCHS,
-  IMAGE_SIDE,
   PATIENCE,
   SEED,
   TRAIN_PER_CLASS,
   UNCONCERNED,
 } from '../../core/common/bounds.ts';
-import { UserError } from '../../core/common/errors.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import { formatTable1 } from '../../core/node/decompose/index.ts';
 import { DEMO_DEFAULTS } from '../../core/node/demo.ts';
 import { cacheDir } from '../../core/node/paths.ts';
@@ -37,9 +35,51 @@ import { table1Json } from '../../core/node/workflows/decomposition.ts';
 import { runDemo, type DemoSettings } from '../../core/node/workflows/demo.ts';
 import { trainingEngineName } from '../../core/node/train/trainer.ts';
 
+/** The demo's options: the app's demo parameters, and what only the command line sets. */
+const DEMO_ARGS = withEngine(
+  {
+    epochs: v.optional(EPOCHS.text, DEMO_DEFAULTS.epochs),
+    depth: v.optional(DEPTH.text, DEMO_DEFAULTS.depth),
+    'per-class': v.optional(TRAIN_PER_CLASS.text, DEMO_DEFAULTS.perClass),
+    batch: v.optional(BATCH_SIZE.text, DEMO_DEFAULTS.batch),
+    // The embedded dataset comes in 32x32 and 64x64.
+    size: v.optional(
+      v.pipe(
+        v.union([v.literal('32'), v.literal('64')], 'must be 32 or 64'),
+        v.transform((x) => Number(x) as 32 | 64),
+      ),
+      String(DEMO_DEFAULTS.size) as '32',
+    ),
+    seed: v.optional(SEED.text, 1),
+    'decompose-per-class': v.optional(UNCONCERNED.text, DEMO_DEFAULTS.decomposePerClass),
+    out: v.optional(PATH),
+    'no-reuse': v.optional(v.boolean(), false),
+    chart: v.optional(PATH),
+    dataset: v.optional(v.string()),
+    'baseline-epochs': v.optional(EPOCHS.text),
+    'baseline-patience': v.optional(PATIENCE.text),
+  },
+  (o) => ({
+    params: {
+      epochs: o.epochs,
+      depth: o.depth,
+      perClass: o['per-class'],
+      scenarios: !o['no-reuse'],
+      ...(o.dataset !== undefined ? { dataset: o.dataset } : {}),
+    } satisfies DemoParams,
+    batchSize: o.batch,
+    size: o.size,
+    seed: o.seed,
+    decomposePerClass: o['decompose-per-class'],
+    baseline: { epochs: o['baseline-epochs'], patience: o['baseline-patience'] },
+    out: o.out,
+    chart: o.chart,
+  }),
+);
+
 export { DEMO_DEFAULTS };
 
-export const demoCommand: Command = {
+export const demoCommand: Command<v.InferOutput<typeof DEMO_ARGS>> = {
   name: 'demo',
   summary: 'the main job on the embedded dataset, offline (trains a ResNet and reports it)',
   usage: `Usage: decomposer demo [options]
@@ -91,43 +131,33 @@ ${ENGINE_USAGE}`,
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
-  async run(v) {
-    const json = Boolean(v.json);
-    const eng = engineSettings(v);
-    const size = numberOption(v, 'size', IMAGE_SIDE, DEMO_DEFAULTS.size);
-    if (size !== 32 && size !== 64)
-      throw new UserError(
-        `--size must be 32 or 64, not ${size}.`,
-        'The embedded dataset comes in 32x32 and 64x64.',
-        'usage',
-      );
+  args: DEMO_ARGS,
+  async run(o) {
+    const { json, params: p, engine: eng } = o;
     const settings: DemoSettings = {
-      depth: numberOption(v, 'depth', DEPTH, DEMO_DEFAULTS.depth),
-      epochs: numberOption(v, 'epochs', EPOCHS, DEMO_DEFAULTS.epochs),
-      perClass: numberOption(v, 'per-class', TRAIN_PER_CLASS, DEMO_DEFAULTS.perClass),
-      batchSize: numberOption(v, 'batch', BATCH_SIZE, DEMO_DEFAULTS.batch),
-      seed: numberOption(v, 'seed', SEED, 1),
-      size,
-      decomposePerClass: numberOption(v, 'decompose-per-class', UNCONCERNED, DEMO_DEFAULTS.decomposePerClass),
-      scenarios: !v['no-reuse'],
+      depth: p.depth,
+      epochs: p.epochs,
+      perClass: p.perClass,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      size: o.size,
+      decomposePerClass: o.decomposePerClass,
+      scenarios: p.scenarios,
     };
     // Checked before any work; the settings fill in what is not given once the store is open.
-    const baselineEpochs = numberOption(v, 'baseline-epochs', EPOCHS);
-    const baselinePatience = numberOption(v, 'baseline-patience', PATIENCE);
-    idleSecondsOption(v);
     const dataset =
-      v.dataset === undefined ? null : parseDatasetOption(String(v.dataset), size, settings.seed, eng.home);
-    const out = (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-demo-')));
+      p.dataset === undefined ? null : parseDatasetOption(p.dataset, o.size, settings.seed, eng.home);
+    const out = o.out ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-demo-')));
     // Progress goes to stderr in every mode (a --json demo runs for minutes); each result
     // goes to stdout as soon as it is known: the training, Table 1, then the scenarios.
     let modelName = '';
-    const d = await withMeasureContext(v, { signal: interruptSignal() }, (ctx) =>
+    const d = await withMeasureContext(o.store, { signal: interruptSignal() }, (ctx) =>
       runDemo(
         {
           ...settings,
           baseline: {
-            epochs: baselineEpochs ?? ctx.settings.baselineMaxEpochs,
-            patience: baselinePatience ?? ctx.settings.baselinePatience,
+            epochs: o.baseline.epochs ?? ctx.settings.baselineMaxEpochs,
+            patience: o.baseline.patience ?? ctx.settings.baselinePatience,
           },
         },
         {
@@ -139,7 +169,7 @@ ${ENGINE_USAGE}`,
           train: async (data, config, experimentId) => {
             modelName = `${data.info.name}-R${config.depth}`;
             info(
-              `demo: ResNet-${config.depth} on ${v.dataset ? '' : 'the embedded '}"${data.info.name}" (${data.info.classNames.length} classes, ${data.info.trainCount} training images, ${data.info.imageSize}x${data.info.imageSize}); run folder ${out}`,
+              `demo: ResNet-${config.depth} on ${p.dataset ? '' : 'the embedded '}"${data.info.name}" (${data.info.classNames.length} classes, ${data.info.trainCount} training images, ${data.info.imageSize}x${data.info.imageSize}); run folder ${out}`,
             );
             const rec = await trainRecorded(
               { ...ctx, experimentId },
@@ -168,14 +198,14 @@ ${ENGINE_USAGE}`,
       ),
     );
     const r = d.training.result;
-    if (v.chart && d.scenarios) {
+    if (o.chart && d.scenarios) {
       await writeChart(
-        String(v.chart),
+        o.chart,
         [...d.scenarios.reuse, ...d.scenarios.replace],
         `Demo on ${d.data.info.name}: CO2e per scenario`,
       );
       // Part of the result; with --json (whose shape stays) a note on stderr.
-      (json ? info : print)(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+      (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
     const model = modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth);
     const table = d.table1?.value.table ?? null;

@@ -1,6 +1,7 @@
 // decomposer download: fetch a public dataset, only because the user asked.
-import type { Command } from '../command.ts';
-import { engineSettings } from '../options.ts';
+import { COMMON_ARGS, type Command } from '../command.ts';
+import { dataHomeOf, HOME_ARGS } from '../options.ts';
+import { v } from '../../core/common/schema.ts';
 import { EXIT, interruptSignal, print, printJson, stageProgress } from '../output.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, type DownloadName } from '../../core/node/data/index.ts';
 import { downloadsDir } from '../../core/node/paths.ts';
@@ -9,7 +10,16 @@ import { didYouMean } from '../../core/common/suggest.ts';
 
 const NAMES = Object.keys(KNOWN_DOWNLOADS) as DownloadName[];
 
-export const downloadCommand: Command = {
+const DOWNLOAD_ARGS = v.object({
+  ...COMMON_ARGS,
+  ...HOME_ARGS,
+  url: v.optional(v.string()),
+  // A checksum of another length can never verify: refused before anything is downloaded.
+  sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{64}$/, 'must be a sha256 in hex'))),
+  md5: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{32}$/, 'must be an md5 in hex'))),
+});
+
+export const downloadCommand: Command<v.InferOutput<typeof DOWNLOAD_ARGS>> = {
   name: 'download',
   summary: 'download CIFAR-10/100, Tiny ImageNet or the MNIST family (resumes; verifies the checksum)',
   usage: `Usage: decomposer download NAME [options]
@@ -33,7 +43,8 @@ finds them (EMNIST: extract gzip.zip there).
     md5: { type: 'string' },
     home: { type: 'string' },
   },
-  async run(v, positionals) {
+  args: DOWNLOAD_ARGS,
+  async run(o, positionals) {
     const name = positionals[0] as DownloadName | undefined;
     if (!name || !NAMES.includes(name)) {
       throw new UserError(
@@ -42,13 +53,13 @@ finds them (EMNIST: extract gzip.zip there).
         'usage',
       );
     }
-    const json = Boolean(v.json);
+    const { json } = o;
     const show = stageProgress();
     const r = await downloadDataset(name, {
-      destDir: downloadsDir(engineSettings(v).home),
-      url: v.url as string | undefined,
-      sha256: v.sha256 as string | undefined,
-      md5: v.md5 as string | undefined,
+      destDir: downloadsDir(dataHomeOf(o)),
+      url: o.url,
+      sha256: o.sha256,
+      md5: o.md5,
       signal: interruptSignal(),
       onProgress: (p) => show(p.fraction, p.stage, p.detail),
     });

@@ -1,7 +1,10 @@
 // decomposer energy: which power sources this machine offers, and why the others are not
 // usable; `energy check` compares RAPL against perf's energy counters where both exist.
-import type { Command, Values } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, dbFile } from '../options.ts';
+import type { Command } from '../command.ts';
+import { DB_ARGS, DB_OPTIONS, DB_USAGE, dbFileOf } from '../options.ts';
+import { CHECK_SECONDS } from '../../core/common/bounds.ts';
+import { v } from '../../core/common/schema.ts';
+import { STORED_SETTINGS } from '../../core/common/settings.ts';
 import { spawn } from 'node:child_process';
 import { EXIT, fmtAmount, print, printJson } from '../output.ts';
 import { describeMachine } from '../../core/node/energy/machine.ts';
@@ -9,18 +12,28 @@ import { averagePowers, detectSources, PowerMeter } from '../../core/node/energy
 import { Store } from '../../core/node/store/store.ts';
 import { effectiveSettings, type Settings } from '../../core/node/store/settings.ts';
 
+const ENERGY_ARGS = v.object({
+  ...DB_ARGS,
+  seconds: v.optional(CHECK_SECONDS.text, 5),
+  // Overrides of the settings, each checked with its setting's schema.
+  'powercap-root': v.optional(STORED_SETTINGS.powercapRoot),
+  'nvidia-smi': v.optional(STORED_SETTINGS.nvidiaSmi),
+});
+
+type EnergyArgs = v.InferOutput<typeof ENERGY_ARGS>;
+
 /** The settings in force, reading the database's stored settings when it can be opened. */
-export function settingsFor(v: Values): Settings {
+export function settingsFor(o: EnergyArgs): Settings {
   let store: Store | null;
   try {
-    store = Store.open(dbFile(v));
+    store = Store.open(dbFileOf(o));
   } catch {
     store = null;
   }
   try {
     return effectiveSettings(store?.settings ?? null, {
-      powercapRoot: v['powercap-root'] as string | undefined,
-      nvidiaSmi: v['nvidia-smi'] as string | undefined,
+      powercapRoot: o['powercap-root'],
+      nvidiaSmi: o['nvidia-smi'],
     });
   } finally {
     store?.close();
@@ -70,7 +83,7 @@ export async function perfEnergy(
   return { pkgJ, ramJ: val('energy-ram'), problem: null };
 }
 
-export const energyCommand: Command = {
+export const energyCommand: Command<EnergyArgs> = {
   name: 'energy',
   summary: 'show the power sources found here and why others are not usable (energy check: accuracy)',
   usage: `Usage: decomposer energy [check] [options]
@@ -81,7 +94,7 @@ cannot be used, with the command that grants access where one exists.
 
   check               measure for --seconds with our reader and with
                       perf stat -a -e power/energy-pkg/,power/energy-ram/ and compare
-  --seconds N         length of the check (default 5)
+  --seconds N         length of the check, ${CHECK_SECONDS.range} (default 5)
   --powercap-root DIR powercap folder (default /sys/class/powercap, or DECOMPOSER_POWERCAP_ROOT)
   --nvidia-smi CMD    nvidia-smi command (default nvidia-smi, or DECOMPOSER_NVIDIA_SMI)
 ${DB_USAGE}
@@ -93,14 +106,15 @@ ${DB_USAGE}
     'nvidia-smi': { type: 'string' },
     ...DB_OPTIONS,
   },
-  async run(v, positionals) {
-    const json = Boolean(v.json);
-    const s = settingsFor(v);
+  args: ENERGY_ARGS,
+  async run(o, positionals) {
+    const { json } = o;
+    const s = settingsFor(o);
     const sources = await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi });
     const machine = await describeMachine();
     const r = sources.report;
     if (positionals[0] === 'check') {
-      const seconds = Math.max(1, Number(v.seconds ?? 5) || 5);
+      const { seconds } = o;
       const meter = new PowerMeter(sources, s.sampleIntervalMs);
       await meter.start();
       const t0 = Date.now();

@@ -1,20 +1,21 @@
 // decomposer evaluate: compose saved modules on the test set (voting: the module with the
 // highest concerned probability wins) and compare with the model.
-import type { Command, Values } from '../command.ts';
+import type { Command } from '../command.ts';
 import { modelDataset, openModel, recordRun } from '../models.ts';
 import {
   ENERGY_OPTIONS,
   ENERGY_USAGE,
   ENGINE_OPTIONS,
-  engineSettings,
-  idleSecondsOption,
-  inferenceOption,
+  INFERENCE_ARG,
+  listOf,
+  withEngine,
 } from '../options.ts';
 import path from 'node:path';
 import { EXIT, fmtPct, fmtSeconds, print, printJson } from '../output.ts';
 import { printEnergy } from '../training.ts';
-import { CLASS_INDEX, parseBounded } from '../../core/common/bounds.ts';
+import { CLASS_INDEX } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import {
   composedAccuracy,
   composedScores,
@@ -35,7 +36,28 @@ import {
   repairedScores,
 } from '../../core/node/wizard/index.ts';
 
-export const evaluateCommand: Command = {
+const EVALUATE_ARGS = withEngine(
+  {
+    model: v.optional(PATH),
+    modules: v.optional(PATH),
+    dataset: v.optional(v.string()),
+    classes: v.optional(listOf(CLASS_INDEX.text)),
+    exact: v.optional(v.boolean(), false),
+    inference: INFERENCE_ARG,
+  },
+  (o) => ({
+    model: o.model,
+    modules: o.modules,
+    dataset: o.dataset,
+    classes: o.classes,
+    exact: o.exact,
+    inference: o.inference,
+  }),
+);
+
+type EvaluateArgs = v.InferOutput<typeof EVALUATE_ARGS>;
+
+export const evaluateCommand: Command<EvaluateArgs> = {
   name: 'evaluate',
   summary: 'compose saved modules on the test set and compare with the model',
   usage: `Usage: decomposer evaluate --model DIR [--modules RUN] [options]
@@ -60,16 +82,13 @@ ${ENERGY_USAGE}
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
-  async run(v) {
-    const json = Boolean(v.json);
-    // Checked before a model or dataset is read.
-    engineSettings(v);
-    inferenceOption(v);
-    idleSecondsOption(v);
-    if (typeof v.model === 'string' && (await isRepairedDir(v.model))) return evaluateRepaired(v, json);
-    const m = await openModel(v);
+  args: EVALUATE_ARGS,
+  async run(o) {
+    const { json } = o;
+    if (o.model !== undefined && (await isRepairedDir(o.model))) return evaluateRepaired(o, o.model);
+    const m = await openModel(o.model, o.inference);
     try {
-      let runDir = v.modules as string | undefined;
+      let runDir = o.modules;
       if (!runDir) {
         const sets = await listModuleSets(m.dir);
         if (!sets.length)
@@ -81,21 +100,19 @@ ${ENERGY_USAGE}
         runDir = sets[0]!.dir;
       } else if (!runDir.includes(path.sep)) runDir = path.join(m.dir, 'modules', runDir);
       const set = await loadModuleSet(runDir, { plan: m.plan });
-      const classes = (v.classes as string | undefined)?.split(',').map((s) => {
-        const n = parseBounded(s, CLASS_INDEX);
-        if (n === null || n >= m.plan.classes)
-          throw new UserError(
-            `--classes: "${s}" is not a class index.`,
-            `Use indices from 0 to ${m.plan.classes - 1}.`,
-            'usage',
-          );
-        return n;
-      });
-      const data = await modelDataset(v, m);
+      const classes = o.classes;
+      const beyond = classes?.find((c) => c >= m.plan.classes);
+      if (beyond !== undefined)
+        throw new UserError(
+          `decomposer evaluate: --classes: must be class indices of the model (got ${beyond}).`,
+          `Use indices from 0 to ${m.plan.classes - 1}.`,
+          'usage',
+        );
+      const data = await modelDataset(o.dataset, m, o.engine.home);
       const test = data.test;
       const k5 = Math.min(5, m.plan.classes);
       const rec = await recordRun(
-        v,
+        o.store,
         {
           kind: 'evaluate',
           params: {
@@ -110,7 +127,7 @@ ${ENERGY_USAGE}
           const probs = await m.engine.predict(test.images, test.count);
           const modelSeconds = (performance.now() - t0) / 1000;
           const c = await composedScores([{ engine: m.engine, set, classes }], test.images, test.count, {
-            exact: Boolean(v.exact),
+            exact: o.exact,
           });
           return {
             model: {
@@ -169,18 +186,19 @@ interface PairHistory {
 }
 
 /** A repaired classifier (the wizard's) on its dataset's test set, recorded as an evaluate run. */
-async function evaluateRepaired(v: Values, json: boolean): Promise<number> {
-  const dir = path.resolve(v.model as string);
-  const loaded = await loadRepaired(dir, { engine: inferenceOption(v) });
+async function evaluateRepaired(o: EvaluateArgs, model: string): Promise<number> {
+  const { json } = o;
+  const dir = path.resolve(model);
+  const loaded = await loadRepaired(dir, { engine: o.inference });
   try {
     const p = loaded.pipeline;
     const h = (loaded.history ?? {}) as PairHistory;
     const plan = planModel((await readModelDir(p.parts[0]!.modelDir)).artifacts);
-    const data = await modelDataset(v, { dir, meta: { datasetId: h.dataset }, plan });
+    const data = await modelDataset(o.dataset, { dir, meta: { datasetId: h.dataset }, plan }, o.engine.home);
     const test = data.test;
     const n = p.classNames.length;
     const rec = await recordRun(
-      v,
+      o.store,
       { kind: 'evaluate', params: { repaired_dir: dir, dataset: data.info.id } },
       async () => {
         const t0 = performance.now();

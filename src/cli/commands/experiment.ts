@@ -2,17 +2,19 @@
 // and Figure 6 on the user's models and data (reuse, replace): every row saved in the store,
 // interrupted grids resume.
 import path from 'node:path';
-import type { Command, Values } from '../command.ts';
+import type { Command } from '../command.ts';
 import {
+  APPROACH_ARG,
+  DECOMPOSE_ARGS,
   DECOMPOSE_OPTIONS,
   DECOMPOSE_USAGE,
-  decomposeSettings,
+  decomposeOf,
   modelDataset,
   openModel,
   readModel,
   writeJson,
 } from '../models.ts';
-import { engineSettings, inferenceOption, numberOption, withMeasureContext } from '../options.ts';
+import { listOf, withEngine, withMeasureContext } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printEnergy } from '../training.ts';
 import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
@@ -24,12 +26,14 @@ import {
   GRID_PAIRS,
   GRID_PICK,
   PATIENCE,
-  parseBounded,
 } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
+import { GRID_SCOPES, type GridParams } from '../../core/common/reuse.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import { didYouMean } from '../../core/common/suggest.ts';
-import { APPROACHES, formatTable1, parseApproach } from '../../core/node/decompose/index.ts';
-import { runGrid, type GridSpec } from '../../core/node/workflows/grid.ts';
+import { APPROACHES, formatTable1 } from '../../core/node/decompose/index.ts';
+import { runGrid } from '../../core/node/workflows/grid.ts';
+import { gridSpec } from '../../core/node/workflows/grid-spec.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
 
 export const GRID_OPTIONS = {
@@ -71,7 +75,66 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
   -o, --out DIR       where baselines train (default <home>/experiments)
   --backend, --workers  the baselines' training engine`;
 
-export const experimentCommand: Command = {
+/**
+ * The options of Table 1 and of a grid. A grid's parse into the grid's parameters (the same
+ * GridParams a scenario built in the app becomes) waits for its kind, the first positional.
+ */
+const EXPERIMENT_ARGS = withEngine(
+  {
+    ...DECOMPOSE_ARGS,
+    model2: v.optional(PATH),
+    dataset2: v.optional(v.string()),
+    scope: v.optional(listOf(v.picklist(GRID_SCOPES, 'must be intra, inter or intra,inter'))),
+    pick: v.optional(GRID_PICK.text),
+    pairs: v.optional(GRID_PAIRS.text),
+    classes: v.optional(listOf(CLASS_INDEX.text)),
+    approach: v.optional(APPROACH_ARG),
+    'baseline-epochs': v.optional(EPOCHS.text),
+    'baseline-patience': v.optional(PATIENCE.text),
+    chart: v.optional(PATH),
+    'baseline-depth': v.optional(DEPTH.text),
+    batch: v.optional(BATCH_SIZE.text),
+    out: v.optional(PATH),
+    'no-save': v.optional(v.boolean(), false),
+  },
+  (o) => ({
+    model: o.model,
+    dataset: o.dataset,
+    model2: o.model2,
+    dataset2: o.dataset2,
+    inference: o.inference,
+    approach: o.approach,
+    save: !o['no-save'],
+    chart: o.chart,
+    out: o.out,
+    table1: () => decomposeOf(o, 'experiment', true),
+    grid: (kind: 'reuse' | 'replace'): GridParams => {
+      const d = decomposeOf(o, 'experiment', false);
+      return {
+        kind,
+        ...(o.scope ? { scopes: o.scope } : {}),
+        seed: d.seed,
+        ...(o.pick !== undefined ? { pick: o.pick } : {}),
+        ...(o.pairs !== undefined ? { pairs: o.pairs } : {}),
+        ...(o.classes ? { replaceClasses: o.classes } : {}),
+        ...(o.approach ? { approach: o.approach } : {}),
+        perClass: d.perClass,
+        point: d.point,
+        delta: d.delta,
+        rule: d.rule,
+        ...(o['baseline-epochs'] !== undefined ? { baselineEpochs: o['baseline-epochs'] } : {}),
+        ...(o['baseline-patience'] !== undefined ? { baselinePatience: o['baseline-patience'] } : {}),
+        ...(o['baseline-depth'] !== undefined ? { baselineDepth: o['baseline-depth'] } : {}),
+        ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
+        inference: o.inference,
+      };
+    },
+  }),
+);
+
+type ExperimentArgs = v.InferOutput<typeof EXPERIMENT_ARGS>;
+
+export const experimentCommand: Command<ExperimentArgs> = {
   name: 'experiment',
   summary:
     "reproduce the paper's experiments: decomposition (Table 1), reuse and replace (Tables 2-5, Figure 6)",
@@ -90,27 +153,27 @@ ${DECOMPOSE_USAGE}
 
 ${GRID_USAGE}`,
   options: { ...DECOMPOSE_OPTIONS, ...GRID_OPTIONS, 'no-save': { type: 'boolean', default: false } },
-  async run(v, positionals) {
-    const json = Boolean(v.json);
-    if (positionals[0] === 'reuse' || positionals[0] === 'replace') return gridCommand(positionals[0], v);
+  args: EXPERIMENT_ARGS,
+  async run(o, positionals) {
+    const { json } = o;
+    if (positionals[0] === 'reuse' || positionals[0] === 'replace') return gridCommand(positionals[0], o);
     if (positionals[0] !== 'decomposition')
       throw new UserError(
         `Unknown experiment "${positionals[0] ?? ''}".${didYouMean(positionals[0] ?? '', ['decomposition', 'reuse', 'replace'])}`,
         'Use: decomposer experiment decomposition|reuse|replace --model DIR (see --help).',
         'usage',
       );
-    if (v.approach !== undefined)
+    if (o.approach !== undefined)
       throw new UserError(
         '--approach chooses the approach of a reuse or replace grid; Table 1 always shows every approach.',
         'Leave --approach out of experiment decomposition (its JSON has one row per approach).',
         'usage',
       );
-    const settings = decomposeSettings(v, { allPoints: true });
-    const inference = inferenceOption(v);
-    const m = await readModel(v);
-    const data = await modelDataset(v, m);
-    const rec = await withMeasureContext(v, {}, (ctx) =>
-      recordedTable1(ctx, { ...m, data }, { ...settings, save: !v['no-save'], inference }),
+    const settings = o.table1();
+    const m = await readModel(o.model);
+    const data = await modelDataset(o.dataset, m, o.engine.home);
+    const rec = await withMeasureContext(o.store, {}, (ctx) =>
+      recordedTable1(ctx, { ...m, data }, { ...settings, save: o.save, inference: o.inference }),
     );
     const { table: t, dirs } = rec.value;
     const out = { ...table1Json(t), modules_dirs: dirs, run_id: rec.runId, energy: rec.energy.energy };
@@ -134,94 +197,41 @@ ${GRID_USAGE}`,
   },
 };
 
-/** A list of class indices (--classes 0,3,7), each checked. */
-function classList(v: Values): number[] | undefined {
-  if (v.classes === undefined) return undefined;
-  return String(v.classes)
-    .split(',')
-    .map((x) => {
-      const n = parseBounded(x, CLASS_INDEX);
-      if (n === null)
-        throw new UserError(
-          `--classes: "${x.trim()}" is not a class index.`,
-          'Give class indices separated by commas, e.g. --classes 0,3,7.',
-          'usage',
-        );
-      return n;
-    });
-}
-
-async function gridCommand(kind: 'reuse' | 'replace', v: Values): Promise<number> {
-  const json = Boolean(v.json);
+async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promise<number> {
+  const { json, engine: eng } = o;
   // Every option is checked before a model or dataset is read.
-  const eng = engineSettings(v);
-  const d = decomposeSettings(v);
-  const scopesGiven =
-    v.scope === undefined
-      ? null
-      : String(v.scope)
-          .split(',')
-          .map((s) => s.trim());
-  for (const s of scopesGiven ?? [])
-    if (s !== 'intra' && s !== 'inter')
-      throw new UserError(`Unknown scope "${s}".`, 'Use intra, inter or intra,inter.', 'usage');
-  const approach = parseApproach((v.approach as string | undefined) ?? 'CI+TI+MC-BLN');
-  const pick = numberOption(v, 'pick', GRID_PICK, 4);
-  const pairs = numberOption(v, 'pairs', GRID_PAIRS, kind === 'reuse' ? 6 : 3);
-  const replaceClasses = classList(v);
-  const baselineEpochs = numberOption(v, 'baseline-epochs', EPOCHS);
-  const baselinePatience = numberOption(v, 'baseline-patience', PATIENCE);
-  const baselineDepth = numberOption(v, 'baseline-depth', DEPTH);
-  const batchSize = numberOption(v, 'batch', BATCH_SIZE, 32);
-  const a = await openModel(v);
-  const models = [{ dir: a.dir, data: await modelDataset(v, a), depth: a.meta?.depth ?? 20 }];
+  const params = o.grid(kind);
+  const a = await openModel(o.model, o.inference);
+  const models = [
+    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: a.meta?.depth ?? 20 },
+  ];
   await a.engine.close();
-  if (v.model2) {
-    const b = await openModel({ ...v, model: v.model2, dataset: v.dataset2 });
+  if (o.model2) {
+    const b = await openModel(o.model2, o.inference);
     models.push({
       dir: b.dir,
-      data: await modelDataset({ ...v, dataset: v.dataset2 }, b),
+      data: await modelDataset(o.dataset2, b, eng.home),
       depth: b.meta?.depth ?? 20,
     });
     await b.engine.close();
   }
-  const scopes = scopesGiven ?? (models.length > 1 ? ['intra', 'inter'] : ['intra']);
-  const spec: GridSpec = {
-    kind,
-    scopes: scopes as ('intra' | 'inter')[],
-    seed: d.seed ?? 1,
-    pick,
-    pairs,
-    replaceClasses,
-    approach,
-    decompose: { perClass: d.perClass ?? 1000, point: d.point!, delta: d.delta!, rule: d.rule! },
-    baseline: {
-      // Filled from the settings below unless given.
-      epochs: baselineEpochs ?? 0,
-      patience: baselinePatience ?? 0,
-      depth: baselineDepth ?? models[0]!.depth,
-      batchSize,
-    },
-    inference: inferenceOption(v),
-  };
-  return withMeasureContext(v, { signal: interruptSignal() }, async (ctx) => {
+  return withMeasureContext(o.store, { signal: interruptSignal() }, async (ctx) => {
     const { store, settings } = ctx;
-    spec.baseline.epochs ||= settings.baselineMaxEpochs;
-    spec.baseline.patience ||= settings.baselinePatience;
+    const spec = gridSpec(params, { settings, models });
     const idle = await measureGridIdle(settings);
     const result = await runGrid(spec, models, {
       ...ctx,
       idle,
-      workDir: path.resolve((v.out as string | undefined) ?? path.join(eng.home, 'experiments')),
+      workDir: path.resolve(o.out ?? path.join(eng.home, 'experiments')),
       workers: eng.workers,
       backend: eng.backend,
       onRow: (r) => info(`  done: ${r.key}`),
     });
     const summary = figure6(result.rows);
-    if (v.chart) {
-      await writeChart(String(v.chart), result.rows, `${kind} experiment: CO2e per scenario`);
+    if (o.chart) {
+      await writeChart(o.chart, result.rows, `${kind} experiment: CO2e per scenario`);
       // Part of the result; with --json (whose shape stays) a note on stderr.
-      (json ? info : print)(`Figure 6 written to ${path.resolve(String(v.chart))}`);
+      (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
     if (json)
       printJson({ grid: result.id, kind, resumed: result.resumed, rows: result.rows, figure6: summary });

@@ -1,14 +1,14 @@
 // decomposer export: the recorded runs as JSON (everything, with epochs and power) or CSV
 // (one row per run, or per epoch with --epochs), to a file (written atomically) or stdout.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, openStore } from '../options.ts';
+import { DB_ARGS, DB_OPTIONS, DB_USAGE, dbFileOf } from '../options.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import path from 'node:path';
 import { EXIT, print, toCsv } from '../output.ts';
-import { UserError } from '../../core/common/errors.ts';
 import type { EnergyRecord } from '../../core/node/energy/formula.ts';
 import { writeFileAtomic } from '../../core/node/fs/atomic.ts';
 import type { RunDetail } from '../../core/node/store/run-rows.ts';
-import type { Store } from '../../core/node/store/store.ts';
+import { Store } from '../../core/node/store/store.ts';
 
 const ENERGY_KEYS: (keyof EnergyRecord)[] = [
   'source',
@@ -119,7 +119,15 @@ export function allRuns(store: Store, kind?: string): RunDetail[] {
     .filter(Boolean);
 }
 
-export const exportCommand: Command = {
+const EXPORT_ARGS = v.object({
+  ...DB_ARGS,
+  format: v.optional(v.pipe(v.string(), v.toLowerCase(), v.picklist(['csv', 'json'], 'must be csv or json'))),
+  epochs: v.optional(v.boolean(), false),
+  kind: v.optional(v.string()),
+  out: v.optional(PATH),
+});
+
+export const exportCommand: Command<v.InferOutput<typeof EXPORT_ARGS>> = {
   name: 'export',
   summary: 'export recorded runs and their energy as CSV or JSON',
   usage: `Usage: decomposer export [options]
@@ -140,27 +148,20 @@ ${DB_USAGE}
     out: { type: 'string', short: 'o' },
     ...DB_OPTIONS,
   },
-  async run(v) {
-    const out = v.out as string | undefined;
-    const format = (
-      (v.format as string | undefined) ?? (out && path.extname(out) === '.csv' ? 'csv' : 'json')
-    ).toLowerCase();
-    if (format !== 'csv' && format !== 'json')
-      throw new UserError(
-        `--format must be csv or json, not "${format}".`,
-        'Run decomposer export --help.',
-        'usage',
-      );
-    const store = openStore(v);
+  args: EXPORT_ARGS,
+  async run(o) {
+    const { out } = o;
+    const format = o.format ?? (out && path.extname(out) === '.csv' ? 'csv' : 'json');
+    const store = Store.open(dbFileOf(o));
     let text: string;
     let count: number;
     try {
-      const runs = allRuns(store, v.kind as string | undefined);
+      const runs = allRuns(store, o.kind);
       count = runs.length;
       text =
         format === 'json'
           ? `${JSON.stringify({ db: store.file, exported_at: new Date().toISOString(), runs }, null, 2)}\n`
-          : v.epochs
+          : o.epochs
             ? epochsCsv(runs)
             : runsCsv(runs);
     } finally {

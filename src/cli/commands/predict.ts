@@ -1,8 +1,9 @@
 // decomposer predict: classify your own image files with a trained model or a repaired
 // classifier saved by the wizard.
-import type { Command } from '../command.ts';
-import { inferenceOption, numberOption } from '../options.ts';
+import { COMMON_ARGS, type Command } from '../command.ts';
+import { INFERENCE_ARG } from '../options.ts';
 import { TOP_K } from '../../core/common/bounds.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import path from 'node:path';
 import { EXIT, info, interruptSignal, print, printJson, stageProgress, toCsv } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -11,7 +12,15 @@ import { classifyFiles, IMAGE_EXTENSIONS, openClassifier } from '../../core/node
 
 export const PREDICT_DEFAULT_TOP = 3;
 
-export const predictCommand: Command = {
+const PREDICT_ARGS = v.object({
+  ...COMMON_ARGS,
+  model: v.optional(PATH),
+  top: v.optional(TOP_K.text, PREDICT_DEFAULT_TOP),
+  csv: v.optional(PATH),
+  inference: INFERENCE_ARG,
+});
+
+export const predictCommand: Command<v.InferOutput<typeof PREDICT_ARGS>> = {
   name: 'predict',
   summary: 'classify your own images with a model or a repaired classifier',
   usage: `Usage: decomposer predict --model DIR [--top K] [--csv FILE] [--inference E] PATH...
@@ -36,9 +45,9 @@ export const predictCommand: Command = {
     csv: { type: 'string' },
     inference: { type: 'string' },
   },
-  async run(v, positionals) {
-    const json = Boolean(v.json);
-    const dir = v.model as string | undefined;
+  args: PREDICT_ARGS,
+  async run(o, positionals) {
+    const { json, model: dir, top: topK, csv, inference: engine } = o;
     if (!dir)
       throw new UserError(
         'No model given.',
@@ -51,9 +60,6 @@ export const predictCommand: Command = {
         'Name image files or folders after the options, e.g. decomposer predict --model DIR photos/.',
         'usage',
       );
-    const topK = numberOption(v, 'top', TOP_K, PREDICT_DEFAULT_TOP);
-    const engine = inferenceOption(v);
-    const csv = v.csv as string | undefined;
     const signal = interruptSignal();
     const classifier = await openClassifier(dir, { engine });
     try {

@@ -1,8 +1,10 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
 import type { Command } from '../command.ts';
-import { DB_OPTIONS, DB_USAGE, numberOption, openStore } from '../options.ts';
+import { DB_ARGS, DB_OPTIONS, DB_USAGE, dbFileOf } from '../options.ts';
 import { ROW_ID, ROW_LIMIT, parseBounded } from '../../core/common/bounds.ts';
+import { v } from '../../core/common/schema.ts';
+import { Store } from '../../core/node/store/store.ts';
 import { didYouMean } from '../../core/common/suggest.ts';
 import { EXIT, fmtAmount, fmtPct, formatTable, print, printJson } from '../output.ts';
 import { UserError } from '../../core/common/errors.ts';
@@ -49,7 +51,14 @@ function runsTable(runs: RunRow[]): string {
   );
 }
 
-export const runsCommand: Command = {
+const RUNS_ARGS = v.object({
+  ...DB_ARGS,
+  kind: v.optional(v.string()),
+  status: v.optional(v.string()),
+  limit: v.optional(ROW_LIMIT.text, 50),
+});
+
+export const runsCommand: Command<v.InferOutput<typeof RUNS_ARGS>> = {
   name: 'runs',
   summary: 'list recorded runs with their energy (runs show ID for one)',
   usage: `Usage: decomposer runs [show ID] [options]
@@ -72,8 +81,9 @@ ${DB_USAGE}
     limit: { type: 'string' },
     ...DB_OPTIONS,
   },
-  async run(v, positionals) {
-    const json = Boolean(v.json);
+  args: RUNS_ARGS,
+  async run(o, positionals) {
+    const { json, limit } = o;
     // Checked before the store is opened (which would make the data folder).
     if (positionals.length && positionals[0] !== 'show')
       throw new UserError(
@@ -81,8 +91,7 @@ ${DB_USAGE}
         'Use decomposer runs, or decomposer runs show ID.',
         'usage',
       );
-    const limit = numberOption(v, 'limit', ROW_LIMIT, 50);
-    const store = openStore(v);
+    const store = Store.open(dbFileOf(o));
     try {
       if (positionals[0] === 'show') {
         const id = parseBounded(positionals[1] ?? '', ROW_ID);
@@ -122,11 +131,7 @@ ${DB_USAGE}
         }
         return EXIT.ok;
       }
-      const runs = store.runs.list({
-        kind: v.kind as string | undefined,
-        status: v.status as string | undefined,
-        limit,
-      });
+      const runs = store.runs.list({ kind: o.kind, status: o.status, limit });
       if (json) printJson({ db: store.file, runs });
       else if (!runs.length) print(`no runs recorded in ${store.file} yet`);
       else print(runsTable(runs));

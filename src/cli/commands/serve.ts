@@ -1,7 +1,17 @@
 // decomposer serve: the web shell (the same UI as the desktop app, in a browser).
-import type { Command } from '../command.ts';
+import { COMMON_ARGS, type Command } from '../command.ts';
+import { PORT } from '../../core/common/bounds.ts';
+import { v } from '../../core/common/schema.ts';
+import { BACKEND_CHOICE } from '../../core/common/system.ts';
 
-export const serveCommand: Command = {
+const SERVE_ARGS = v.object({
+  ...COMMON_ARGS,
+  port: v.optional(PORT.text, 0),
+  backend: v.optional(BACKEND_CHOICE),
+  DECOMPOSER_BACKEND: v.optional(BACKEND_CHOICE),
+});
+
+export const serveCommand: Command<v.InferOutput<typeof SERVE_ARGS>> = {
   name: 'serve',
   summary: 'serve the app to a browser on 127.0.0.1 (token-protected URL)',
   usage: `Usage: decomposer serve [--port N] [--backend NAME]
@@ -12,11 +22,10 @@ by a random token in the URL it prints. Runs until Ctrl-C.
   --port N            port (default: any free port)
   --backend NAME      auto (default) | onnxruntime | tensorflow | wasm | cpu`,
   options: { port: { type: 'string' }, backend: { type: 'string' } },
-  async run(v) {
-    const { serveMain } = await import('../../web/server.ts');
-    const args: string[] = [];
-    if (v.port !== undefined) args.push('--port', String(v.port));
-    if (v.backend !== undefined) args.push('--backend', String(v.backend));
-    return serveMain(args);
+  args: SERVE_ARGS,
+  async run(o) {
+    const { serveWeb } = await import('../../web/server.ts');
+    const backend = o.backend ?? o.DECOMPOSER_BACKEND ?? 'auto';
+    return serveWeb({ port: o.port, backend: backend === 'auto' ? null : backend });
   },
 };

@@ -8,16 +8,16 @@ import {
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   ENGINE_USAGE,
-  engineSettings,
-  idleSecondsOption,
-  numberOption,
+  withEngine,
   withMeasureContext,
 } from '../options.ts';
 import { EXIT, interruptSignal, printJson } from '../output.ts';
 import { modelSummary, printTraining, trainRecorded } from '../training.ts';
 import { runsDir } from '../../core/node/paths.ts';
 import { DEFAULT_TRAIN, trainingEngineName } from '../../core/node/train/trainer.ts';
-import { UserError } from '../../core/common/errors.ts';
+import type { TrainParams } from '../../core/common/api.ts';
+import { GREY_FITS } from '../../core/common/dataset.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import {
   BATCH_SIZE,
   DEPTH,
@@ -27,6 +27,43 @@ import {
   SEED,
   VAL_FRACTION,
 } from '../../core/common/bounds.ts';
+
+/**
+ * The options of a training: the app's training parameters (the dataset as a command line
+ * names it), and what only the command line sets.
+ */
+const TRAIN_ARGS = withEngine(
+  {
+    dataset: v.optional(v.string(), 'shapes'),
+    size: v.optional(IMAGE_SIDE.text, 32),
+    fit: v.optional(v.picklist(GREY_FITS, 'must be pad or resize')),
+    depth: v.optional(DEPTH.text, DEFAULT_TRAIN.depth),
+    epochs: v.optional(EPOCHS.text, DEFAULT_TRAIN.epochs),
+    batch: v.optional(BATCH_SIZE.text, DEFAULT_TRAIN.batchSize),
+    seed: v.optional(SEED.text, DEFAULT_TRAIN.seed),
+    lr: v.optional(LEARNING_RATE.text, DEFAULT_TRAIN.learningRate),
+    val: v.optional(VAL_FRACTION.text, DEFAULT_TRAIN.valFraction),
+    'no-augment': v.optional(v.boolean(), false),
+    'batch-norm': v.optional(v.boolean(), false),
+    out: v.optional(PATH),
+  },
+  (o) => ({
+    params: {
+      dataset: o.dataset,
+      depth: o.depth,
+      epochs: o.epochs,
+      seed: o.seed,
+      augment: !o['no-augment'],
+      batchSize: o.batch,
+    } satisfies TrainParams,
+    size: o.size,
+    fit: o.fit,
+    learningRate: o.lr,
+    valFraction: o.val,
+    batchNorm: o['batch-norm'],
+    out: o.out,
+  }),
+);
 
 export const TRAIN_OPTIONS = {
   dataset: { type: 'string', short: 'd' },
@@ -45,7 +82,7 @@ export const TRAIN_OPTIONS = {
   ...ENERGY_OPTIONS,
 } as const;
 
-export const trainCommand: Command = {
+export const trainCommand: Command<v.InferOutput<typeof TRAIN_ARGS>> = {
   name: 'train',
   summary: 'train a ResNet from scratch (checkpoints every epoch; resumes)',
   usage: `Usage: decomposer train --dataset NAME [options]
@@ -73,37 +110,25 @@ best-validation one. Run the same command again to resume a killed or cancelled 
 ${ENERGY_USAGE}
 ${ENGINE_USAGE}`,
   options: TRAIN_OPTIONS,
-  async run(v) {
-    const json = Boolean(v.json);
-    // Every argument is checked before the dataset is read, idle power measured, a run
+  args: TRAIN_ARGS,
+  async run(o) {
+    // Every argument was checked before the dataset is read, idle power measured, a run
     // folder made or a run recorded: a refused one costs nothing and leaves nothing.
-    const eng = engineSettings(v);
-    const seed = numberOption(v, 'seed', SEED, DEFAULT_TRAIN.seed);
-    const size = numberOption(v, 'size', IMAGE_SIDE, 32);
-    const depth = numberOption(v, 'depth', DEPTH, DEFAULT_TRAIN.depth);
+    const { params: p, engine: eng } = o;
     const config = {
-      depth,
-      epochs: numberOption(v, 'epochs', EPOCHS, DEFAULT_TRAIN.epochs),
-      batchSize: numberOption(v, 'batch', BATCH_SIZE, DEFAULT_TRAIN.batchSize),
-      seed,
-      learningRate: numberOption(v, 'lr', LEARNING_RATE, DEFAULT_TRAIN.learningRate),
-      valFraction: numberOption(v, 'val', VAL_FRACTION, DEFAULT_TRAIN.valFraction),
-      augment: !v['no-augment'],
-      batchNorm: Boolean(v['batch-norm']),
+      depth: p.depth,
+      epochs: p.epochs,
+      batchSize: p.batchSize,
+      seed: p.seed,
+      learningRate: o.learningRate,
+      valFraction: o.valFraction,
+      augment: p.augment,
+      batchNorm: o.batchNorm,
     };
-    const fit = v.fit as string | undefined;
-    if (fit !== undefined && fit !== 'pad' && fit !== 'resize')
-      throw new UserError(
-        `--fit must be pad or resize, not "${fit}".`,
-        'Use --fit pad or --fit resize.',
-        'usage',
-      );
-    idleSecondsOption(v);
-    const spec = parseDatasetOption((v.dataset as string | undefined) ?? 'shapes', size, seed, eng.home, fit);
+    const spec = parseDatasetOption(p.dataset, o.size, p.seed, eng.home, o.fit);
     const data = await loadSpecWithProgress(spec, eng.home);
-    const out =
-      (v.out as string | undefined) ?? path.join(runsDir(eng.home), `${data.info.id}-r${depth}-s${seed}`);
-    const rec = await withMeasureContext(v, { signal: interruptSignal() }, (ctx) =>
+    const out = o.out ?? path.join(runsDir(eng.home), `${data.info.id}-r${p.depth}-s${p.seed}`);
+    const rec = await withMeasureContext(o.store, { signal: interruptSignal() }, (ctx) =>
       trainRecorded(ctx, { data, out, eng, config }),
     );
     const r = rec.result;
@@ -114,13 +139,13 @@ ${ENGINE_USAGE}`,
       status: r.status,
       run: path.resolve(out),
       model_dir: r.modelDir,
-      model: modelSummary(r, data.info.name, data.info.classNames.length, depth),
+      model: modelSummary(r, data.info.name, data.info.classNames.length, p.depth),
       run_id: rec.runId,
       energy: rec.energy.energy,
       energy_fixed_epochs: rec.energy.fixedEpochs,
       energy_until_best: rec.energy.untilBest,
     };
-    if (json) printJson(summary);
+    if (o.json) printJson(summary);
     else printTraining(rec, summary.model, path.resolve(out));
     return r.status === 'cancelled' ? EXIT.cancelled : EXIT.ok;
   },

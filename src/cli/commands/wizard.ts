@@ -1,17 +1,16 @@
 // decomposer wizard: find a model's most-confused pair, repair it (options 1-4), measure each
 // repair's time and energy, compare, recommend, and save the repaired classifier.
-import type { Command, Values } from '../command.ts';
+import type { Command } from '../command.ts';
 import { modelDataset, openModel } from '../models.ts';
 import {
   ENERGY_OPTIONS,
   ENERGY_USAGE,
   ENGINE_OPTIONS,
   ENGINE_USAGE,
+  INFERENCE_ARG,
+  listOf,
+  withEngine,
   withMeasureContext,
-  engineSettings,
-  idleSecondsOption,
-  inferenceOption,
-  numberOption,
   type EngineSettings,
 } from '../options.ts';
 import { measureGridIdle } from '../scenarios.ts';
@@ -30,6 +29,8 @@ import {
   SEED,
   parseBounded,
 } from '../../core/common/bounds.ts';
+import type { FaultyDemoParams, WizardParams } from '../../core/common/api.ts';
+import { PATH, v } from '../../core/common/schema.ts';
 import { WIZARD_OPTIONS, type WizardOption } from '../../core/common/wizard.ts';
 import type { LoadedDataset } from '../../core/common/dataset.ts';
 import { loadDataset } from '../../core/node/data/index.ts';
@@ -50,21 +51,83 @@ import {
 import type { IdlePowers } from '../../core/node/energy/formula.ts';
 import type { MeasureContext } from '../../core/node/measure/measured.ts';
 
-function classOption(v: Record<string, unknown>, key: string, names: string[]): number | undefined {
-  const s = v[key] as string | undefined;
-  if (s === undefined) return undefined;
-  const byName = names.indexOf(s);
+/** --faulty and --victim: a class of the dataset, by name or index. */
+function classOption(given: string | undefined, flag: string, names: string[]): number | undefined {
+  if (given === undefined) return undefined;
+  const byName = names.indexOf(given);
   if (byName >= 0) return byName;
-  const n = parseBounded(s, CLASS_INDEX);
+  const n = parseBounded(given, CLASS_INDEX);
   if (n !== null && n < names.length) return n;
   throw new UserError(
-    `--${key} "${s}" is not a class of the dataset.`,
+    `decomposer wizard: --${flag}: must be a class of the dataset (got "${given.slice(0, 40)}").`,
     `Use an index 0..${names.length - 1} or one of: ${names.join(', ')}.`,
     'usage',
   );
 }
 
-export const wizardCommand: Command = {
+/** A repair option: 1, 2, 3 or 4. */
+const OPTION = v.picklist(
+  WIZARD_OPTIONS.map(String) as ['1', '2', '3', '4'],
+  `must be one of ${WIZARD_OPTIONS.join(', ')}`,
+);
+const optionOf = (x: string) => Number(x) as WizardOption;
+
+/**
+ * The wizard's options: the app's wizard parameters that a command line gives before a model
+ * is read (the classes are named once the dataset is known), the faulty demo's (--demo), and
+ * what only the command line sets.
+ */
+const WIZARD_ARGS = withEngine(
+  {
+    model: v.optional(PATH),
+    dataset: v.optional(v.string()),
+    faulty: v.optional(v.string()),
+    victim: v.optional(v.string()),
+    options: v.optional(listOf(OPTION), WIZARD_OPTIONS.join(',')),
+    better: v.optional(PATH),
+    'train-better': v.optional(v.boolean(), false),
+    'better-epochs': v.optional(EPOCHS.text, 10),
+    'pair-epochs': v.optional(EPOCHS.text, PAIR_DEFAULTS.epochs),
+    'pair-depth': v.optional(DEPTH.text, PAIR_DEFAULTS.depth),
+    batch: v.optional(BATCH_SIZE.text, FAULTY_DEMO_DEFAULTS.batch),
+    'decompose-per-class': v.optional(SAMPLE_PER_CLASS.text),
+    save: v.optional(v.string()),
+    'save-option': v.optional(OPTION),
+    out: v.optional(PATH),
+    demo: v.optional(v.boolean(), false),
+    'per-class': v.optional(FAULTY_PER_CLASS.text, FAULTY_DEMO_DEFAULTS.perClass),
+    epochs: v.optional(EPOCHS.text, FAULTY_DEMO_DEFAULTS.epochs),
+    depth: v.optional(DEPTH.text, FAULTY_DEMO_DEFAULTS.depth),
+    seed: v.optional(SEED.text, 1),
+    inference: INFERENCE_ARG,
+  },
+  (o) => ({
+    params: {
+      options: o.options.map(optionOf),
+      betterModel: o.better ?? null,
+      betterEpochs: o['train-better'] ? o['better-epochs'] : null,
+      pairDepth: o['pair-depth'],
+      pairEpochs: o['pair-epochs'],
+      perClass: o['decompose-per-class'] ?? (o.demo ? DEMO_DEFAULTS.decomposePerClass : 100),
+      seed: o.seed,
+    } satisfies Partial<WizardParams>,
+    /** --demo: the faulty model to make first. */
+    demo: o.demo
+      ? ({ perClass: o['per-class'], epochs: o.epochs, depth: o.depth } satisfies FaultyDemoParams)
+      : null,
+    model: o.model,
+    dataset: o.dataset,
+    faulty: o.faulty,
+    victim: o.victim,
+    batch: o.batch,
+    save: o.save,
+    saveOption: o['save-option'] === undefined ? undefined : optionOf(o['save-option']),
+    out: o.out,
+    inference: o.inference,
+  }),
+);
+
+export const wizardCommand: Command<v.InferOutput<typeof WIZARD_ARGS>> = {
   name: 'wizard',
   summary: 'find a model’s most-confused pair and repair it four ways, measured and compared',
   usage: `Usage: decomposer wizard --model DIR [--faulty A --victim B] [--options 1,2,3,4] [options]
@@ -116,33 +179,30 @@ ${ENGINE_USAGE}`,
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
-  async run(v) {
-    const json = Boolean(v.json);
+  args: WIZARD_ARGS,
+  async run(o) {
+    const { json, engine: eng, params: p } = o;
     const say = info;
-    const eng = engineSettings(v);
-    const a = wizardArgs(v);
-    const { seed, batch, options } = a;
-    const out = path.resolve(
-      (v.out as string | undefined) ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-wizard-'))),
-    );
+    const { seed, options } = p;
+    const out = path.resolve(o.out ?? (await mkdtemp(path.join(os.tmpdir(), 'decomposer-wizard-'))));
     const signal = interruptSignal();
-    return withMeasureContext(v, { signal }, async ({ store, settings, onTraining }) => {
+    return withMeasureContext(o.store, { signal }, async ({ store, settings, onTraining }) => {
       const idle = await measureGridIdle(settings);
       let model: string;
       let data: LoadedDataset;
-      let better = (v.better as string | undefined) ?? null;
+      let better = p.betterModel;
       let faulty: number | undefined;
       let victim: number | undefined;
       let fault: unknown = null;
-      if (v.demo) {
+      if (o.demo) {
         const demo = await faultyDemoModel({
           ctx: { store, settings, idle, signal, onTraining },
           eng,
           out,
-          batch,
+          batch: o.batch,
           seed,
           better: options.includes(1) && !better,
-          demo: a.demo,
+          demo: o.demo,
           say,
         });
         data = demo.data;
@@ -152,12 +212,12 @@ ${ENGINE_USAGE}`,
         victim = demo.fault.victim;
         fault = demo.fault;
       } else {
-        const m = await openModel(v);
-        data = await modelDataset(v, m);
+        const m = await openModel(o.model, o.inference);
+        data = await modelDataset(o.dataset, m, eng.home);
         await m.engine.close();
         model = m.dir;
-        faulty = classOption(v, 'faulty', data.info.classNames);
-        victim = classOption(v, 'victim', data.info.classNames);
+        faulty = classOption(o.faulty, 'faulty', data.info.classNames);
+        victim = classOption(o.victim, 'victim', data.info.classNames);
       }
       const outcome = await runWizard(
         {
@@ -167,11 +227,11 @@ ${ENGINE_USAGE}`,
           victim,
           options,
           better,
-          trainBetter: v['train-better'] ? { epochs: a.betterEpochs } : null,
-          decompose: { perClass: a.decomposePerClass },
-          pairTrain: { depth: a.pairDepth, epochs: a.pairEpochs, batchSize: batch },
+          trainBetter: p.betterEpochs === null ? null : { epochs: p.betterEpochs },
+          decompose: { perClass: p.perClass },
+          pairTrain: { depth: p.pairDepth, epochs: p.pairEpochs, batchSize: o.batch },
           seed,
-          inference: a.inference,
+          inference: o.inference,
         },
         {
           store,
@@ -186,10 +246,10 @@ ${ENGINE_USAGE}`,
         },
       );
       const res = outcome.result;
-      const saveOption = a.saveOption ?? res.recommendation?.option;
+      const saveOption = o.saveOption ?? res.recommendation?.option;
       const saved =
-        (v.save || v.demo) && saveOption !== undefined
-          ? await saveWizardOption(outcome, saveOption, out, (v.save as string | undefined) ?? 'repaired')
+        (o.save || o.demo) && saveOption !== undefined
+          ? await saveWizardOption(outcome, saveOption, out, o.save ?? 'repaired')
           : null;
       if (json) printJson({ ...res, saved, out, ...(fault ? { fault } : {}) });
       else {
@@ -228,51 +288,6 @@ function printComparison(res: WizardResult): void {
   if (res.recommendation) print(`\nrecommended: ${res.recommendation.reason}`);
 }
 
-/** Repair options as listed (--options 1,3; --save-option 2), each one of 1 to 4. */
-function repairOptions(v: Values, key: string, fallback: string): WizardOption[] {
-  return String(v[key] ?? fallback)
-    .split(',')
-    .map((s) => {
-      const n = Number(s.trim());
-      if (!WIZARD_OPTIONS.includes(n as WizardOption) || !/^\s*\d\s*$/.test(s))
-        throw new UserError(
-          `--${key}: "${s.trim()}" is not a repair option.`,
-          `Give ${key === 'options' ? 'some' : 'one'} of ${WIZARD_OPTIONS.join(', ')}${key === 'options' ? ', separated by commas' : ''}.`,
-          'usage',
-        );
-      return n as WizardOption;
-    });
-}
-
-/** Every option of the wizard, checked before a model, a dataset or idle power is touched. */
-function wizardArgs(v: Values) {
-  idleSecondsOption(v);
-  const save = v['save-option'] === undefined ? [] : repairOptions(v, 'save-option', '');
-  if (save.length > 1)
-    throw new UserError('--save-option takes one option.', 'Give one of 1, 2, 3, 4.', 'usage');
-  return {
-    seed: numberOption(v, 'seed', SEED, 1),
-    batch: numberOption(v, 'batch', BATCH_SIZE, FAULTY_DEMO_DEFAULTS.batch),
-    options: repairOptions(v, 'options', WIZARD_OPTIONS.join(',')),
-    saveOption: save[0],
-    betterEpochs: numberOption(v, 'better-epochs', EPOCHS, 10),
-    decomposePerClass: numberOption(
-      v,
-      'decompose-per-class',
-      SAMPLE_PER_CLASS,
-      v.demo ? DEMO_DEFAULTS.decomposePerClass : 100,
-    ),
-    pairDepth: numberOption(v, 'pair-depth', DEPTH, PAIR_DEFAULTS.depth),
-    pairEpochs: numberOption(v, 'pair-epochs', EPOCHS, PAIR_DEFAULTS.epochs),
-    demo: {
-      perClass: numberOption(v, 'per-class', FAULTY_PER_CLASS, FAULTY_DEMO_DEFAULTS.perClass),
-      epochs: numberOption(v, 'epochs', EPOCHS, FAULTY_DEMO_DEFAULTS.epochs),
-      depth: numberOption(v, 'depth', DEPTH, FAULTY_DEMO_DEFAULTS.depth),
-    },
-    inference: inferenceOption(v),
-  };
-}
-
 /** `--demo`: the faulty demo model (and a clean one for option 1), trained and recorded. */
 function faultyDemoModel(o: {
   ctx: MeasureContext & { idle: IdlePowers };
@@ -281,7 +296,7 @@ function faultyDemoModel(o: {
   batch: number;
   seed: number;
   better: boolean;
-  demo: { perClass: number; epochs: number; depth: number };
+  demo: Required<Pick<FaultyDemoParams, 'perClass' | 'epochs' | 'depth'>>;
   say: (line: string) => void;
 }) {
   const { ctx, eng, out, say } = o;

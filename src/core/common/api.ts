@@ -7,13 +7,13 @@
 import type { DatasetInfo, Progress } from './dataset.ts';
 import {
   DOWNLOADABLE_DATASETS,
-  checkImportSpec,
+  IMPORT_SPEC,
   type DatasetPreview,
   type DownloadableDataset,
   type ImportSpec,
 } from './datasets.ts';
 import {
-  checkDecomposeParams,
+  DECOMPOSE_PARAMS,
   type DecomposeParams,
   type ModuleSetSummary,
   type PortableExportView,
@@ -21,23 +21,23 @@ import {
 import type { EnergySummary } from './energy.ts';
 import { UserError, isUserError } from './errors.ts';
 import { JOB_STATUSES, type JobInfo, type JobKind, type JobPayload, type JobStatus } from './jobs.ts';
-import { checkScenarioParams, type ScenarioParams } from './reuse.ts';
-import { PREVIEW_PER_CLASS, ROW_ID, boundProblem, within } from './bounds.ts';
-import { isObj, isPathString } from './rules.ts';
+import { SCENARIO_PARAMS, type ScenarioParams } from './reuse.ts';
+import { PREVIEW_PER_CLASS, ROW_ID } from './bounds.ts';
 import type { ExperimentDetailView, ExperimentSummary, RunDetailView, RunSummary } from './runs.ts';
-import { checkSetting, type AppSettings, type SettingKey } from './settings.ts';
+import { DATASET_ID, describeIssues, JOB_ID, PATH, v } from './schema.ts';
+import { SETTING_NAMES, settingProblem, type AppSettings, type SettingKey } from './settings.ts';
 import type { SystemInfo } from './system.ts';
 import {
-  checkDemoParams,
-  checkTrainParams,
+  DEMO_PARAMS,
+  TRAIN_PARAMS,
   type DemoParams,
   type ModelSummary,
   type TrainParams,
 } from './training.ts';
 import {
-  checkFaultyDemoParams,
-  checkSaveRepairParams,
-  checkWizardParams,
+  FAULTY_DEMO_PARAMS,
+  SAVE_REPAIR_PARAMS,
+  WIZARD_PARAMS,
   type FaultView,
   type FaultyDemoParams,
   type RepairedSummary,
@@ -65,7 +65,7 @@ export type {
   SaveRepairParams,
   RepairedSummary,
 } from './wizard.ts';
-export { checkSaveRepairParams, checkWizardParams, checkFaultyDemoParams, REPAIR_NAME_RE } from './wizard.ts';
+export { FAULTY_DEMO_PARAMS, REPAIR_NAME_RE, SAVE_REPAIR_PARAMS, WIZARD_PARAMS } from './wizard.ts';
 
 export interface DecomposerApi {
   getSystemInfo(): Promise<SystemInfo>;
@@ -135,85 +135,91 @@ export interface ProgressEvent {
 /** The request/response methods of the API: every shell exposes exactly these. */
 export type ApiMethod = Exclude<keyof DecomposerApi, 'onProgress'>;
 
-type Check = (args: unknown[]) => string | null;
+/** One argument of a method: its name in a refusal, its schema, and whether it may be left out. */
+interface Arg {
+  name: string;
+  schema: v.GenericSchema;
+  optional?: true;
+}
 
-const none: Check = () => null;
+const arg = <S extends v.GenericSchema>(name: string, schema: S) => ({ name, schema });
+/** An argument that may be left out (or sent as null, which JSON makes of an undefined one). */
+const optional = <S extends v.GenericSchema>(name: string, schema: S) => ({
+  name,
+  schema,
+  optional: true as const,
+});
 
-/** Each method's argument count (and how many trailing ones are optional) and argument checks. */
-export const API_METHODS: Readonly<Record<ApiMethod, { arity: number; optional?: number; check: Check }>> = {
-  getSystemInfo: { arity: 0, check: none },
-  listDatasets: { arity: 0, check: none },
+const RUN_ID = arg('the run id', ROW_ID.schema);
+
+/**
+ * Each method's arguments, one schema each (the parameter types above are inferred from the
+ * same schemas), and for setSetting the rule between its two arguments. Every shell checks a
+ * call with this table (checkCall), and the core checks it again (app/context.ts guard).
+ */
+export const API_METHODS = {
+  getSystemInfo: { args: [] },
+  listDatasets: { args: [] },
   previewDataset: {
-    arity: 2,
-    check: ([id, n]) =>
-      typeof id !== 'string' || !id || id.length > 300
-        ? 'the dataset id must be a string'
-        : boundProblem('images per class', PREVIEW_PER_CLASS, n),
+    args: [arg('the dataset id', DATASET_ID), arg('images per class', PREVIEW_PER_CLASS.schema)],
   },
   downloadDataset: {
-    arity: 1,
-    check: ([n]) =>
-      (DOWNLOADABLE_DATASETS as readonly string[]).includes(n as string)
-        ? null
-        : `download one of ${DOWNLOADABLE_DATASETS.join(', ')}`,
+    args: [
+      arg(
+        'the dataset',
+        v.picklist(DOWNLOADABLE_DATASETS, `must be one of ${DOWNLOADABLE_DATASETS.join(', ')}`),
+      ),
+    ],
   },
-  importDataset: { arity: 1, check: ([s]) => checkImportSpec(s) },
-  pickPath: { arity: 1, check: ([k]) => (k === 'file' || k === 'folder' ? null : 'pick a file or a folder') },
-  listRuns: { arity: 0, check: none },
-  getRun: {
-    arity: 1,
-    check: ([id]) => (within(ROW_ID, id) ? null : 'the run id must be a positive whole number'),
+  importDataset: { args: [arg('the dataset to import', IMPORT_SPEC)] },
+  pickPath: { args: [arg('what to pick', v.picklist(['file', 'folder'], 'must be a file or a folder'))] },
+  listRuns: { args: [] },
+  getRun: { args: [RUN_ID] },
+  listExperiments: { args: [] },
+  getExperiment: { args: [arg('the experiment id', ROW_ID.schema)] },
+  listModels: { args: [] },
+  startTraining: { args: [arg('the training parameters', TRAIN_PARAMS)] },
+  resumeTraining: { args: [RUN_ID] },
+  runDemo: { args: [optional('the demo parameters', DEMO_PARAMS)] },
+  cancelJob: { args: [arg('the job id', JOB_ID)] },
+  listJobs: { args: [] },
+  getSettings: { args: [] },
+  setSetting: {
+    args: [
+      arg('the setting', v.picklist(SETTING_NAMES, `must be one of ${SETTING_NAMES.join(', ')}`)),
+      arg('the value', v.unknown()),
+    ],
+    // Each setting's value has the schema of its own (settings.ts).
+    check: ([key, value]: unknown[]) => settingProblem(key, value),
   },
-  listExperiments: { arity: 0, check: none },
-  getExperiment: {
-    arity: 1,
-    check: ([id]) => (within(ROW_ID, id) ? null : 'the experiment id must be a positive whole number'),
-  },
-  listModels: { arity: 0, check: none },
-  startTraining: { arity: 1, check: ([p]) => checkTrainParams(p) },
-  resumeTraining: {
-    arity: 1,
-    check: ([id]) => (within(ROW_ID, id) ? null : 'the run id must be a positive whole number'),
-  },
-  runDemo: { arity: 1, optional: 1, check: ([p]) => checkDemoParams(p) },
-  cancelJob: {
-    arity: 1,
-    check: ([id]) =>
-      typeof id === 'string' && /^[\w-]{1,80}$/.test(id) ? null : 'the job id must be a job id string',
-  },
-  listJobs: { arity: 0, check: none },
-  getSettings: { arity: 0, check: none },
-  setSetting: { arity: 2, check: checkSetting },
-  getEnergySummary: { arity: 0, check: none },
-  startDecomposition: { arity: 1, check: ([p]) => checkDecomposeParams(p) },
-  listModuleSets: {
-    arity: 1,
-    check: ([d]) => (isPathString(d) ? null : 'the model folder must be a path'),
-  },
+  getEnergySummary: { args: [] },
+  startDecomposition: { args: [arg('the decomposition parameters', DECOMPOSE_PARAMS)] },
+  listModuleSets: { args: [arg('the model folder', PATH)] },
   exportModulesOnnx: {
-    arity: 2,
-    check: ([d, o]) =>
-      !isPathString(d)
-        ? 'the module set folder must be a path'
-        : isPathString(o)
-          ? null
-          : 'the folder to export into must be a path',
+    args: [arg('the module set folder', PATH), arg('the folder to export into', PATH)],
   },
-  startScenario: { arity: 1, check: ([p]) => checkScenarioParams(p) },
-  analyzeFault: {
-    arity: 2,
-    check: ([d, ds]) =>
-      !isPathString(d)
-        ? 'the model folder must be a path'
-        : ds !== null && (typeof ds !== 'string' || !ds || ds.length > 300)
-          ? 'the dataset must be a dataset id or null'
-          : null,
-  },
-  startFaultyDemo: { arity: 1, optional: 1, check: ([p]) => checkFaultyDemoParams(p) },
-  startWizard: { arity: 1, check: ([p]) => checkWizardParams(p) },
-  saveRepair: { arity: 1, check: ([p]) => checkSaveRepairParams(p) },
-  listRepaired: { arity: 0, check: none },
-};
+  startScenario: { args: [arg('the scenario parameters', SCENARIO_PARAMS)] },
+  analyzeFault: { args: [arg('the model folder', PATH), arg('the dataset', v.nullable(DATASET_ID))] },
+  startFaultyDemo: { args: [optional('the faulty demo parameters', FAULTY_DEMO_PARAMS)] },
+  startWizard: { args: [arg('the wizard parameters', WIZARD_PARAMS)] },
+  saveRepair: { args: [arg('what to save', SAVE_REPAIR_PARAMS)] },
+  listRepaired: { args: [] },
+} as const satisfies Record<ApiMethod, { args: readonly Arg[]; check?: (args: unknown[]) => string | null }>;
+
+// The table's schemas and the interface's parameter types are one: a method whose schemas
+// infer other types than DecomposerApi declares fails to compile here, naming the method.
+type Outputs<A extends readonly Arg[]> = { -readonly [I in keyof A]: v.InferOutput<A[I]['schema']> };
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Mismatched = {
+  [M in ApiMethod]: Same<
+    Outputs<(typeof API_METHODS)[M]['args']>,
+    Required<Parameters<DecomposerApi[M]>>
+  > extends true
+    ? never
+    : M;
+}[ApiMethod];
+const _sameTypes: [Mismatched] extends [never] ? true : Mismatched = true;
+void _sameTypes;
 
 export function isApiMethod(value: unknown): value is ApiMethod {
   return typeof value === 'string' && Object.hasOwn(API_METHODS, value);
@@ -223,10 +229,17 @@ export function isApiMethod(value: unknown): value is ApiMethod {
 export function checkCall(method: unknown, args: unknown): string | null {
   if (!isApiMethod(method)) return `unknown API method ${JSON.stringify(String(method)).slice(0, 80)}`;
   if (!Array.isArray(args)) return `arguments of ${method} must be an array`;
-  const { arity, optional = 0, check } = API_METHODS[method];
+  const entry: { args: readonly Arg[]; check?: (args: unknown[]) => string | null } = API_METHODS[method];
+  const arity = entry.args.length;
+  const optional = entry.args.filter((a) => a.optional).length;
   if (args.length > arity || args.length < arity - optional)
     return `${method} takes ${optional ? `${arity - optional} to ${arity}` : arity} argument(s), got ${args.length}`;
-  const problem = check(args);
+  for (const [i, a] of entry.args.entries()) {
+    if (a.optional && (args[i] === undefined || args[i] === null)) continue;
+    const r = v.safeParse(a.schema, args[i]);
+    if (!r.success) return `${method}: ${describeIssues(r.issues, { whole: a.name })}`;
+  }
+  const problem = entry.check?.(args) ?? null;
   return problem ? `${method}: ${problem}` : null;
 }
 
@@ -250,22 +263,15 @@ export function fromWireError(w: WireError): Error {
   return new Error(w.message);
 }
 
+/** A progress event as it crosses a boundary (other fields pass through unread). */
+const PROGRESS_EVENT = v.looseObject({
+  jobId: v.string(),
+  progress: v.looseObject({ stage: v.string(), fraction: v.nullable(v.number()) }),
+  status: v.optional(v.picklist(JOB_STATUSES)),
+  payload: v.optional(v.looseObject({ type: v.string() })),
+});
+
 /** Checks the shape of a progress event that crossed a boundary. */
 export function isProgressEvent(value: unknown): value is ProgressEvent {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as {
-    jobId?: unknown;
-    progress?: { stage?: unknown; fraction?: unknown };
-    status?: unknown;
-    payload?: unknown;
-  };
-  return (
-    typeof v.jobId === 'string' &&
-    typeof v.progress === 'object' &&
-    v.progress !== null &&
-    typeof v.progress.stage === 'string' &&
-    (v.progress.fraction === null || typeof v.progress.fraction === 'number') &&
-    (v.status === undefined || JOB_STATUSES.includes(v.status as JobStatus)) &&
-    (v.payload === undefined || (isObj(v.payload) && typeof v.payload.type === 'string'))
-  );
+  return v.is(PROGRESS_EVENT, value);
 }

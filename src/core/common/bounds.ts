@@ -4,10 +4,16 @@
 // environment variable) are read as plain decimals only, so "0x10" or "1e12" never become
 // 16 epochs or a trillion.
 import { RESNET_DEPTH, RESNET_DEPTH_RULE, isResNetDepth } from './rules.ts';
-import { int, num, v } from './schema.ts';
+import { v } from './schema.ts';
 
 export interface Bound {
+  /** A number within the bound; a refusal says the whole rule ("must be a whole number from 1 to 1000"). */
   readonly schema: v.GenericSchema<number>;
+  /**
+   * The same bound for a value that may come as text (a flag, an environment variable, a
+   * stored setting): a number, or a plain decimal written out, read as the number.
+   */
+  readonly text: v.GenericSchema<unknown, number>;
   /** The rule in words, to follow "must be": "a whole number from 1 to 1000". */
   readonly rule: string;
   /** The range alone, for help texts: "1 to 1000". */
@@ -20,39 +26,70 @@ export interface Bound {
 
 const shown = (x: number) => (Math.abs(x) >= 1e4 ? x.toLocaleString('en-US') : String(x));
 
-const whole = (min: number, max: number): Bound => ({
-  schema: int(min, max),
-  rule: `a whole number from ${shown(min)} to ${shown(max)}`,
-  range: `${shown(min)} to ${shown(max)}`,
-  min,
-  max,
-  whole: true,
-});
+const WHOLE_TEXT = /^[+-]?\d+$/;
+const REAL_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 
-const real = (min: number, max: number): Bound => ({
-  schema: num(min, max),
-  rule: `a number from ${shown(min)} to ${shown(max)}`,
-  range: `${shown(min)} to ${shown(max)}`,
-  min,
-  max,
-  whole: false,
-});
+/** A bound from its test and its rule; `range` defaults to the ends. */
+function bound(
+  min: number,
+  max: number,
+  whole: boolean,
+  ok: (x: number) => boolean,
+  rule: string,
+  range = `${shown(min)} to ${shown(max)}`,
+): Bound {
+  const fits = (x: unknown): x is number => typeof x === 'number' && ok(x);
+  // Number() alone would take "0x10", "1e12" for a whole number, " " or "".
+  const fromText = (x: unknown): unknown => {
+    if (typeof x !== 'string') return x;
+    const t = x.trim();
+    return (whole ? WHOLE_TEXT : REAL_TEXT).test(t) ? Number(t) : x;
+  };
+  const message = `must be ${rule}`;
+  return {
+    schema: v.custom<number>(fits, message),
+    text: v.pipe(
+      v.custom<number | string>((x) => fits(fromText(x)), message),
+      v.transform((x) => fromText(x) as number),
+    ),
+    rule,
+    range,
+    min,
+    max,
+    whole,
+  };
+}
+
+const whole = (min: number, max: number): Bound =>
+  bound(
+    min,
+    max,
+    true,
+    (x) => Number.isInteger(x) && x >= min && x <= max,
+    `a whole number from ${shown(min)} to ${shown(max)}`,
+  );
+
+const real = (min: number, max: number): Bound =>
+  bound(
+    min,
+    max,
+    false,
+    (x) => Number.isFinite(x) && x >= min && x <= max,
+    `a number from ${shown(min)} to ${shown(max)}`,
+  );
 
 /** Epochs of any training (the API always capped them at 1000). */
 export const EPOCHS = whole(1, 1000);
 /** Epochs a baseline waits for its validation accuracy to improve. */
 export const PATIENCE = whole(1, 1000);
-export const DEPTH: Bound = {
-  schema: v.pipe(
-    int(RESNET_DEPTH.min, RESNET_DEPTH.max),
-    v.check((d: number) => isResNetDepth(d), `must be ${RESNET_DEPTH_RULE}`),
-  ),
-  rule: RESNET_DEPTH_RULE,
-  range: RESNET_DEPTH_RULE,
-  min: RESNET_DEPTH.min,
-  max: RESNET_DEPTH.max,
-  whole: true,
-};
+export const DEPTH: Bound = bound(
+  RESNET_DEPTH.min,
+  RESNET_DEPTH.max,
+  true,
+  isResNetDepth,
+  RESNET_DEPTH_RULE,
+  RESNET_DEPTH_RULE,
+);
 export const SEED = whole(0, 2 ** 31 - 1);
 export const BATCH_SIZE = whole(1, 4096);
 /** Embedded datasets generated with fewer training images per class (the demo, the app). */
@@ -106,10 +143,14 @@ export function workersBound(cores: number): Bound {
 }
 /** The most workers any machine is allowed (the shape an API call is checked against). */
 export const WORKERS_CEILING = 1024;
+/** Engine workers as any call may ask for them (the machine's own bound is workersBound). */
+export const WORKERS = whole(0, WORKERS_CEILING);
 
 export const PORT = whole(0, 65_535);
 export const TOP_K = whole(1, 1000);
 export const ROW_LIMIT = whole(1, 1_000_000);
+/** How long `energy check` measures, in seconds. */
+export const CHECK_SECONDS = real(1, 3600);
 /** A bench figure's time budget (0: the fewest runs that measure at all). */
 export const BENCH_SECONDS = real(0, 3600);
 /** Grids: classes picked per reuse scenario, and scenarios per scope. */
@@ -118,26 +159,19 @@ export const GRID_PAIRS = whole(1, 1000);
 /** Images per class in the Datasets page's preview. */
 export const PREVIEW_PER_CLASS = whole(1, 16);
 /** Row ids of the store (runs, experiments). */
-export const ROW_ID = whole(1, Number.MAX_SAFE_INTEGER);
+export const ROW_ID = bound(
+  1,
+  Number.MAX_SAFE_INTEGER,
+  true,
+  (x) => Number.isSafeInteger(x) && x >= 1,
+  'a positive whole number',
+);
 
 /** Whether `x` is within `b`. */
 export const within = (b: Bound, x: unknown): x is number => v.is(b.schema, x);
 
-/** "<what> must be <rule>" when `x` is not within `b`; null when it is. */
-export function boundProblem(what: string, b: Bound, x: unknown): string | null {
-  return within(b, x) ? null : `${what} must be ${b.rule}`;
-}
-
-const WHOLE_TEXT = /^[+-]?\d+$/;
-const REAL_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
-
-/**
- * A number given as text, read as a plain decimal (whole numbers in digits only), within the
- * bound; else null. Number() alone would take "0x10", "1e12" for a whole number, " " or "".
- */
+/** A number given as text, read as a plain decimal within the bound; else null. */
 export function parseBounded(text: string, b: Bound): number | null {
-  const t = text.trim();
-  if (!(b.whole ? WHOLE_TEXT : REAL_TEXT).test(t)) return null;
-  const x = Number(t);
-  return within(b, x) ? x : null;
+  const r = v.safeParse(b.text, text);
+  return r.success ? r.output : null;
 }

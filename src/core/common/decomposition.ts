@@ -1,25 +1,52 @@
-// Decomposition (the paper's Table 1): its parameters and what the page shows of it.
-import { DELTA, SAMPLE_PER_CLASS, SEED, boundProblem } from './bounds.ts';
-import { isObj, isPathString, onlyKeys } from './rules.ts';
+// Decomposition (the paper's Table 1): its parameters (one schema) and what the page shows of it.
+import { DELTA, SAMPLE_PER_CLASS, SEED } from './bounds.ts';
+import { DATASET_ID, PATH, someOf, v, fields } from './schema.ts';
 
 export const DECOMPOSE_APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
 
 export type DecomposeApproach = (typeof DECOMPOSE_APPROACHES)[number];
 
-export interface DecomposeParams {
-  /** The model's folder (ModelSummary.dir). */
-  modelDir: string;
-  approaches: DecomposeApproach[];
-  /** MC-BLN threshold δ. */
-  delta: number;
-  /** Concerned training images per class observed. */
-  perClass: number;
-  seed: number;
-  /** Where activity is observed: ReLU inputs (default) or Conv2D outputs. */
-  point: 'relu' | 'conv' | 'conv-skip-add';
-  /** A dataset id; null or absent: the one the model was trained on. */
-  dataset?: string | null;
+const SHORT_APPROACHES: Readonly<Record<string, DecomposeApproach>> = {
+  MC: 'CI+TI+MC',
+  BLN: 'CI+TI+MC-BLN',
+  'MC-BLN': 'CI+TI+MC-BLN',
+  BI: 'CI+TI+MC-BLN+MC-BI',
+  'MC-BI': 'CI+TI+MC-BLN+MC-BI',
+};
+
+/** An approach by its name or short name (mc, bln, bi; any case); null when it is neither. */
+export function approachFromText(text: string): DecomposeApproach | null {
+  const norm = text.toUpperCase().replace(/\s+/g, '');
+  if ((DECOMPOSE_APPROACHES as readonly string[]).includes(norm)) return norm as DecomposeApproach;
+  return SHORT_APPROACHES[norm] ?? null;
 }
+
+/** MC-BLN's rule: the paper's prose (default) or its Algorithm 2 as printed. */
+export const BLN_RULES = ['prose', 'algorithm2'] as const;
+export type BlnRule = (typeof BLN_RULES)[number];
+
+/** The inference engines a forward pass may be asked to run on (auto: the fastest that loads). */
+export const INFERENCE_ENGINES = ['auto', 'onnxruntime', 'tfjs'] as const;
+export const INFERENCE = v.picklist(INFERENCE_ENGINES, `must be ${INFERENCE_ENGINES.join(', ')}`);
+
+/** Where activity is observed: ReLU inputs (default) or Conv2D outputs. */
+export const DECOMPOSE_POINTS = ['relu', 'conv', 'conv-skip-add'] as const;
+
+export const DECOMPOSE_PARAMS = fields({
+  /** The model's folder (ModelSummary.dir). */
+  modelDir: PATH,
+  approaches: someOf(DECOMPOSE_APPROACHES, `must be one or more of ${DECOMPOSE_APPROACHES.join(', ')}`),
+  /** MC-BLN threshold δ. */
+  delta: DELTA.schema,
+  /** Concerned training images per class observed. */
+  perClass: SAMPLE_PER_CLASS.schema,
+  seed: SEED.schema,
+  point: v.picklist(DECOMPOSE_POINTS, `must be ${DECOMPOSE_POINTS.join(', ')}`),
+  /** A dataset id; null or absent: the one the model was trained on. */
+  dataset: v.nullish(DATASET_ID),
+});
+
+export type DecomposeParams = v.InferOutput<typeof DECOMPOSE_PARAMS>;
 
 /** One module's masks, summarised per mask layer: the kept fraction of each channel (or unit). */
 export interface ModuleMaskView {
@@ -81,35 +108,4 @@ export interface PortableExportView {
   dir: string;
   modules: { classIndex: number; className: string; file: string; bytes: number }[];
   composed: { file: string; bytes: number; classes: string[] };
-}
-
-// The argument checks of this feature's calls (null: fine; else what is wrong).
-
-export function checkDecomposeParams(p: unknown): string | null {
-  if (!isObj(p)) return 'decomposition parameters must be an object';
-  const extra = onlyKeys(
-    p,
-    ['modelDir', 'approaches', 'delta', 'perClass', 'seed', 'point', 'dataset'],
-    'decomposition parameters',
-  );
-  if (extra) return extra;
-  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
-  if (
-    !Array.isArray(p.approaches) ||
-    p.approaches.length < 1 ||
-    p.approaches.length > DECOMPOSE_APPROACHES.length ||
-    !p.approaches.every((a) => DECOMPOSE_APPROACHES.includes(a as DecomposeApproach)) ||
-    new Set(p.approaches).size !== p.approaches.length
-  )
-    return `approaches must be one or more of ${DECOMPOSE_APPROACHES.join(', ')}`;
-  const bad =
-    boundProblem('δ', DELTA, p.delta) ??
-    boundProblem('images per class', SAMPLE_PER_CLASS, p.perClass) ??
-    boundProblem('seed', SEED, p.seed);
-  if (bad) return bad;
-  if (p.point !== 'relu' && p.point !== 'conv' && p.point !== 'conv-skip-add')
-    return 'the observation point must be relu, conv or conv-skip-add';
-  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
-    return 'dataset must be a dataset id';
-  return null;
 }

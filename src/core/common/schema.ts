@@ -14,26 +14,56 @@ function shown(x: unknown): string {
   return 'an object';
 }
 
-/** One line per issue, the field first ("layers[0].size"), then the rule. */
-export function describeIssues(issues: readonly v.BaseIssue<unknown>[], max = 3): string {
+/** valibot's own wording ("Invalid type: Expected … but received …"): replaced by ours. */
+const DEFAULT_MESSAGE = /^Invalid \w+: Expected /;
+
+export interface DescribeOptions {
+  /** At most this many issues are described (default 3). */
+  max?: number;
+  /** The name of the whole value, for an issue with no field (default "the value"). */
+  whole?: string;
+  /** How a top-level field is named (the CLI writes "--per-class" for "per-class"). */
+  field?: (key: string) => string;
+}
+
+/** An object's field that is missing (a key expected) or unknown (a key refused). */
+const keyIssue = (i: v.BaseIssue<unknown>): 'missing' | 'unknown' | null =>
+  i.kind === 'schema' && i.path?.at(-1)?.origin === 'key'
+    ? i.expected === 'never'
+      ? 'unknown'
+      : 'missing'
+    : null;
+
+/** One issue's rule in words: what the field must be, or the message its schema gave. */
+function rule(i: v.BaseIssue<unknown>): string {
+  const key = keyIssue(i);
+  if (key) return key === 'unknown' ? 'is an unknown field' : 'is missing';
+  if (i.kind !== 'schema') return i.message;
+  return DEFAULT_MESSAGE.test(i.message) ? `must be ${i.expected ?? i.type}` : i.message;
+}
+
+/** What was given where the issue is (the field's own value, also for a rule between fields). */
+function given(i: v.BaseIssue<unknown>): string {
+  if (i.kind === 'schema' && i.type !== 'custom' && i.received) return i.received;
+  const at = i.path?.at(-1);
+  return shown(at && 'value' in at ? at.value : i.input);
+}
+
+/** One line per issue, the field first ("layers[0].size"), then the rule and what was given. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[], o: DescribeOptions = {}): string {
+  const max = o.max ?? 3;
   const lines = issues.slice(0, max).map((i) => {
     const field = (i.path ?? [])
       .map((p, n) =>
-        typeof p.key === 'number' ? `[${p.key}]` : n === 0 ? String(p.key) : `.${String(p.key)}`,
+        typeof p.key === 'number'
+          ? `[${p.key}]`
+          : n === 0
+            ? (o.field ?? String)(String(p.key))
+            : `.${String(p.key)}`,
       )
       .join('');
-    // An object's key that is not there (valibot expects the key's own name) reads "is missing".
-    const key = i.path?.at(-1)?.key;
-    if (
-      i.kind === 'schema' &&
-      i.type === 'object' &&
-      i.expected === JSON.stringify(key) &&
-      i.input === undefined
-    )
-      return `${field}: is missing`;
-    // A wrong type reads "must be number (got "x")"; a broken rule reads as its own message.
-    const rule = i.kind === 'schema' ? `must be ${i.expected ?? i.type}` : i.message;
-    return `${field || 'the value'}: ${rule} (got ${i.kind === 'schema' ? (i.received ?? shown(i.input)) : shown(i.input)})`;
+    const got = keyIssue(i) ? '' : ` (got ${given(i)})`;
+    return `${field || (o.whole ?? 'the value')}: ${rule(i)}${got}`;
   });
   if (issues.length > max) lines.push(`and ${issues.length - max} more`);
   return lines.join('; ');
@@ -49,10 +79,11 @@ export function parseWith<S extends v.GenericSchema>(
   what: string,
   hint: string,
   code = 'bad-input',
+  o: DescribeOptions = {},
 ): v.InferOutput<S> {
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
-  throw new UserError(`${what} is not valid: ${describeIssues(r.issues)}.`, hint, code);
+  throw new UserError(`${what} is not valid: ${describeIssues(r.issues, o)}.`, hint, code);
 }
 
 /** JSON text parsed and checked in one step; a syntax error is reported like a schema error. */
@@ -89,3 +120,28 @@ export const num = (min: number, max: number) =>
     v.minValue(min, `must be at least ${min}`),
     v.maxValue(max, `must be at most ${max}`),
   );
+
+/** A string that names a file or folder: not empty, not absurdly long, no NUL. */
+export const PATH = v.pipe(
+  v.string('must be a path'),
+  v.check((s) => s.length > 0 && s.length <= 4096 && !s.includes('\0'), 'must be a path'),
+);
+
+/** An id the app hands out and gets back (a dataset's, a job's): short, printable. */
+export const DATASET_ID = v.pipe(
+  v.string('must be a dataset id'),
+  v.check((s) => s.length > 0 && s.length <= 300, 'must be a dataset id'),
+);
+
+export const JOB_ID = v.pipe(v.string('must be a job id'), v.regex(/^[\w-]{1,80}$/, 'must be a job id'));
+
+/** A list of distinct values, each one of `options`, at least one. */
+export const someOf = <const T extends readonly (string | number)[]>(options: T, rule: string) =>
+  v.pipe(
+    v.array(v.picklist(options, rule), rule),
+    v.minLength(1, rule),
+    v.check((xs) => new Set(xs).size === xs.length, `${rule}, each once`),
+  );
+
+/** An object of exactly these fields: a field it does not know is refused by name. */
+export const fields = <E extends v.ObjectEntries>(entries: E) => v.strictObject(entries, 'must be an object');

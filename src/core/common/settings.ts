@@ -1,61 +1,55 @@
-// The app's settings, and those that name programs to run (never taken from the store).
-import {
-  EPOCHS,
-  IDLE_SECONDS,
-  INTENSITY,
-  PATIENCE,
-  PUE,
-  SAMPLE_INTERVAL_MS,
-  WORKERS_CEILING,
-  parseBounded,
-  within,
-  type Bound,
-} from './bounds.ts';
-import { isInt, isPathString } from './rules.ts';
-import type { BackendName } from './system.ts';
+// The app's settings, one schema each: the API's setSetting, the stored values read back and
+// the command line's and the environment's overrides all check a value with its setting's
+// schema here. Those that name programs to run are never taken from the API or the store.
+import { EPOCHS, IDLE_SECONDS, INTENSITY, PATIENCE, PUE, SAMPLE_INTERVAL_MS, WORKERS } from './bounds.ts';
+import { UserError } from './errors.ts';
+import { describeIssues, PATH, v } from './schema.ts';
+import { BACKEND_CHOICE } from './system.ts';
 
-/** The settings the store keeps (and a flag or the environment may override). */
-export interface Settings {
+/**
+ * The settings the store keeps (and a flag or the environment may override). A number may
+ * come as text (a flag, the environment): a plain decimal within its bound.
+ */
+export const STORED_SETTINGS = {
   /** Power usage effectiveness of the data centre (the paper: 1.58). */
-  pue: number;
+  pue: PUE.text,
   /** Carbon intensity, lbs CO2e per kWh (the paper: 0.954). */
-  intensity: number;
+  intensity: INTENSITY.text,
   /** Power sampling interval, ms. */
-  sampleIntervalMs: number;
+  sampleIntervalMs: SAMPLE_INTERVAL_MS.text,
   /** Idle power measurement before each run, s (0 skips it, with a warning). */
-  idleSeconds: number;
-  powercapRoot: string;
-  nvidiaSmi: string;
+  idleSeconds: IDLE_SECONDS.text,
+  powercapRoot: PATH,
+  nvidiaSmi: PATH,
   /** A baseline trained from scratch stops once validation accuracy has not improved for this many epochs... */
-  baselinePatience: number;
+  baselinePatience: PATIENCE.text,
   /** ... and after this many epochs at most. */
-  baselineMaxEpochs: number;
-}
+  baselineMaxEpochs: EPOCHS.text,
+};
+
+export type Settings = v.InferOutput<v.ObjectSchema<typeof STORED_SETTINGS, undefined>>;
+
+/** Every setting the app shows and sets: the stored ones and the engine's. */
+export const APP_SETTINGS = {
+  ...STORED_SETTINGS,
+  /** Training backend: auto or a forced one. */
+  backend: BACKEND_CHOICE,
+  /** Engine worker threads (null: one per core); the machine's own bound is the app's to apply. */
+  workers: v.nullable(WORKERS.schema),
+};
+
+export type SettingKey = keyof typeof APP_SETTINGS;
 
 /** The settings as the app shows them: the stored ones, the engine's, and the data folder. */
-export interface AppSettings extends Settings {
-  /** Training backend: auto or a forced one. */
-  backend: 'auto' | BackendName;
-  /** Engine worker threads (null: one per core). */
-  workers: number | null;
+export type AppSettings = v.InferOutput<v.ObjectSchema<typeof APP_SETTINGS, undefined>> & {
   /** The data folder (set with DECOMPOSER_HOME or --home; read only here). */
   dataHome: string;
-}
+};
 
-export type SettingKey = Exclude<keyof AppSettings, 'dataHome'>;
+export const SETTING_NAMES = Object.keys(APP_SETTINGS) as readonly SettingKey[];
 
-export const SETTING_NAMES: readonly SettingKey[] = [
-  'pue',
-  'intensity',
-  'sampleIntervalMs',
-  'idleSeconds',
-  'powercapRoot',
-  'nvidiaSmi',
-  'baselinePatience',
-  'baselineMaxEpochs',
-  'backend',
-  'workers',
-];
+export const isSettingKey = (key: unknown): key is SettingKey =>
+  typeof key === 'string' && Object.hasOwn(APP_SETTINGS, key);
 
 /**
  * Settings that name a program the core runs. Whoever can call the API (the renderer, a page
@@ -68,65 +62,48 @@ export const PROGRAM_SETTINGS: Readonly<Partial<Record<SettingKey, { flag: strin
 
 /** Why a program setting cannot be set here, or null for any other setting. */
 export function programSettingRefusal(key: string): string | null {
-  const p = PROGRAM_SETTINGS[key as SettingKey];
+  const p = isSettingKey(key) ? PROGRAM_SETTINGS[key] : undefined;
   return p
     ? `${key} names a program Decomposer runs, so the app cannot set it; set it on the command line (${p.flag}) or with the environment variable ${p.env} before starting Decomposer`
     : null;
 }
 
-/**
- * The stored settings' values, each bound written once (bounds.ts): the store refuses a value
- * outside it (from the app, a flag, the environment or the database); the API's check of a
- * call only asks for the right shape.
- */
-const NUMBER_RULES: Readonly<Partial<Record<SettingKey, Bound>>> = {
-  pue: PUE,
-  intensity: INTENSITY,
-  sampleIntervalMs: SAMPLE_INTERVAL_MS,
-  idleSeconds: IDLE_SECONDS,
-  baselinePatience: PATIENCE,
-  baselineMaxEpochs: EPOCHS,
-};
-
-const numberRule = (key: string): Bound | null =>
-  Object.hasOwn(NUMBER_RULES, key) ? NUMBER_RULES[key as SettingKey]! : null;
-
-/** What a stored setting's value must be, when it is not (e.g. "a number from 1 to 5"); null when it fits. */
-export function settingValueProblem(key: string, value: unknown): string | null {
-  const r = numberRule(key);
-  if (!r) return isPathString(value) ? null : 'a non-empty string (a path or a command)';
-  return within(r, value) ? null : r.rule;
-}
+/** The settings that are numbers within a bound (the others are a path, a choice, or workers). */
+const NUMBER_SETTINGS: readonly SettingKey[] = [
+  'pue',
+  'intensity',
+  'sampleIntervalMs',
+  'idleSeconds',
+  'baselinePatience',
+  'baselineMaxEpochs',
+];
 
 /**
- * A setting's value as given: a number setting given as text (a flag, the environment) read
- * as a plain decimal within its bound, else left as it is for settingValueProblem to refuse.
+ * What is wrong with a call setting `key` to `value`, or null when nothing is: an unknown or
+ * program setting, or a value of the wrong shape (a call that is broken). A number outside its
+ * setting's bound is a number the user typed: the call is sound, and storing it is refused
+ * with the rule (parseSetting, the user's mistake to fix, not a broken call).
  */
-export function settingFromText(key: string, value: unknown): unknown {
-  const r = numberRule(key);
-  return r && typeof value === 'string' ? (parseBounded(value, r) ?? value) : value;
-}
-
-// The argument checks of this feature's calls (null: fine; else what is wrong).
-
-export function checkSetting(args: unknown[]): string | null {
-  const [key, value] = args;
-  if (!SETTING_NAMES.includes(key as SettingKey))
-    return `unknown setting ${JSON.stringify(String(key)).slice(0, 60)}`;
-  const program = programSettingRefusal(key as string);
+export function settingProblem(key: unknown, value: unknown): string | null {
+  if (!isSettingKey(key)) return `the setting: must be one of ${SETTING_NAMES.join(', ')}`;
+  const program = programSettingRefusal(key);
   if (program) return program;
-  if (key === 'backend')
-    return ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'].includes(value as string)
-      ? null
-      : 'backend must be auto, onnxruntime, tensorflow, wasm or cpu';
-  if (key === 'workers')
-    // The shape only: the machine's own bound (workersBound) is the app's to apply.
-    return value === null || isInt(value, 0, WORKERS_CEILING)
-      ? null
-      : `workers must be a whole number from 0 to ${WORKERS_CEILING}, or null`;
-  // The shape only: whether a value is allowed is the store's to say (settingValueProblem,
-  // refused there as the user's mistake, not as a broken call).
-  if (numberRule(key as string))
-    return typeof value === 'number' && Number.isFinite(value) ? null : `${String(key)} must be a number`;
-  return isPathString(value) ? null : `${String(key)} must be a path`;
+  const shape = NUMBER_SETTINGS.includes(key) ? v.pipe(v.number(), v.finite()) : APP_SETTINGS[key];
+  const r = v.safeParse(shape, value);
+  return r.success ? null : describeIssues(r.issues, { whole: key });
+}
+
+/** A setting's value checked with its schema (text read as a number where it is one); `hint` says what to do. */
+export function parseSetting<K extends SettingKey>(
+  key: K,
+  value: unknown,
+  hint: string,
+): v.InferOutput<(typeof APP_SETTINGS)[K]> {
+  const r = v.safeParse(APP_SETTINGS[key], value);
+  if (r.success) return r.output as v.InferOutput<(typeof APP_SETTINGS)[K]>;
+  throw new UserError(
+    `The setting is not valid: ${describeIssues(r.issues, { whole: key })}.`,
+    hint,
+    'setting',
+  );
 }

@@ -1,9 +1,15 @@
 // The machine and the training engines the app reports (getSystemInfo).
+import { v } from './schema.ts';
+
 /** The tfjs backends (model building, and training where onnxruntime cannot). */
 export type TfjsBackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 /** Training engines: onnxruntime's training graphs, else a tfjs backend. */
 export type BackendName = 'onnxruntime' | TfjsBackendName;
+
+/** A training engine as a person chooses it: auto (the fastest that loads) or one by name. */
+export const BACKEND_CHOICES = ['auto', 'onnxruntime', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICE = v.picklist(BACKEND_CHOICES, `must be ${BACKEND_CHOICES.join(', ')}`);
 
 export interface BackendStatus {
   name: BackendName;

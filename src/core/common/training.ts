@@ -1,31 +1,36 @@
-// Training from scratch and the demo: their parameters, and the trained models listed.
-import { BATCH_SIZE, DEPTH, EPOCHS, SEED, TRAIN_PER_CLASS, boundProblem } from './bounds.ts';
-import { isObj, onlyKeys } from './rules.ts';
+// Training from scratch and the demo: their parameters (one schema each), and the trained
+// models listed.
+import { BATCH_SIZE, DEPTH, EPOCHS, SEED, TRAIN_PER_CLASS } from './bounds.ts';
+import { DATASET_ID, v, fields } from './schema.ts';
 import type { EnergyFigure } from './energy.ts';
 import type { JobStatus } from './jobs.ts';
 
-export interface TrainParams {
+export const TRAIN_PARAMS = fields({
   /** A dataset id from listDatasets. */
-  dataset: string;
+  dataset: DATASET_ID,
   /** ResNet depth 6n+2 (8, 14, 20, 32, 56). */
-  depth: number;
-  epochs: number;
-  seed: number;
-  augment: boolean;
+  depth: DEPTH.schema,
+  epochs: EPOCHS.schema,
+  seed: SEED.schema,
+  augment: v.boolean('must be true or false'),
   /** Embedded datasets only: training images per class (null: the dataset's default). */
-  perClass?: number | null;
-  batchSize?: number | null;
-}
+  perClass: v.nullish(TRAIN_PER_CLASS.schema),
+  batchSize: v.nullish(BATCH_SIZE.schema),
+});
 
-export interface DemoParams {
-  epochs?: number;
-  depth?: number;
-  perClass?: number;
+export type TrainParams = v.InferOutput<typeof TRAIN_PARAMS>;
+
+export const DEMO_PARAMS = fields({
+  epochs: v.optional(EPOCHS.schema),
+  depth: v.optional(DEPTH.schema),
+  perClass: v.optional(TRAIN_PER_CLASS.schema),
   /** Go on to the reuse and replace scenarios with their baselines (default true). */
-  scenarios?: boolean;
+  scenarios: v.optional(v.boolean('must be true or false')),
   /** A dataset id from listDatasets instead of the embedded shapes (its training cut to perClass per class). */
-  dataset?: string;
-}
+  dataset: v.optional(DATASET_ID),
+});
+
+export type DemoParams = v.InferOutput<typeof DEMO_PARAMS>;
 
 /** A trained model: one per model folder, as its latest training run left it. */
 export interface ModelSummary {
@@ -44,41 +49,4 @@ export interface ModelSummary {
   classNames: string[] | null;
   inputSize: number | null;
   datasetId: string | null;
-}
-
-// The argument checks of this feature's calls (null: fine; else what is wrong).
-
-export function checkTrainParams(p: unknown): string | null {
-  if (!isObj(p)) return 'training parameters must be an object';
-  const extra = onlyKeys(
-    p,
-    ['dataset', 'depth', 'epochs', 'seed', 'augment', 'perClass', 'batchSize'],
-    'training parameters',
-  );
-  if (extra) return extra;
-  if (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300)
-    return 'dataset must be a dataset id';
-  if (typeof p.augment !== 'boolean') return 'augment must be true or false';
-  return (
-    boundProblem('depth', DEPTH, p.depth) ??
-    boundProblem('epochs', EPOCHS, p.epochs) ??
-    boundProblem('seed', SEED, p.seed) ??
-    (p.perClass == null ? null : boundProblem('images per class', TRAIN_PER_CLASS, p.perClass)) ??
-    (p.batchSize == null ? null : boundProblem('batch size', BATCH_SIZE, p.batchSize))
-  );
-}
-
-export function checkDemoParams(p: unknown): string | null {
-  if (p === undefined || p === null) return null;
-  if (!isObj(p)) return 'demo parameters must be an object';
-  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'scenarios', 'dataset'], 'demo parameters');
-  if (extra) return extra;
-  if (p.dataset !== undefined && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
-    return 'the dataset must be a dataset id';
-  if (p.scenarios !== undefined && typeof p.scenarios !== 'boolean') return 'scenarios must be true or false';
-  return (
-    (p.epochs === undefined ? null : boundProblem('epochs', EPOCHS, p.epochs)) ??
-    (p.depth === undefined ? null : boundProblem('depth', DEPTH, p.depth)) ??
-    (p.perClass === undefined ? null : boundProblem('images per class', TRAIN_PER_CLASS, p.perClass))
-  );
 }

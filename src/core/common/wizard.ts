@@ -8,11 +8,8 @@ import {
   FAULTY_PER_CLASS,
   SAMPLE_PER_CLASS,
   SEED,
-  boundProblem,
-  within,
-  type Bound,
 } from './bounds.ts';
-import { isObj, isPathString, onlyKeys } from './rules.ts';
+import { DATASET_ID, JOB_ID, PATH, someOf, v, fields } from './schema.ts';
 
 export const WIZARD_OPTIONS = [1, 2, 3, 4] as const;
 export type WizardOption = (typeof WIZARD_OPTIONS)[number];
@@ -84,15 +81,17 @@ export interface FaultView {
 }
 
 /** A faulty model made from the embedded dataset: part of one class's training images labelled as a similar class. */
-export interface FaultyDemoParams {
-  depth?: number;
-  epochs?: number;
-  perClass?: number;
+export const FAULTY_DEMO_PARAMS = fields({
+  depth: v.optional(DEPTH.schema),
+  epochs: v.optional(EPOCHS.schema),
+  perClass: v.optional(FAULTY_PER_CLASS.schema),
   /** The share of the victim's training images relabelled (default 0.6). */
-  fraction?: number;
+  fraction: v.optional(FAULT_FRACTION.schema),
   /** Also train a clean model of the same data, to serve as option 1's better model (default true). */
-  better?: boolean;
-}
+  better: v.optional(v.boolean('must be true or false')),
+});
+
+export type FaultyDemoParams = v.InferOutput<typeof FAULTY_DEMO_PARAMS>;
 
 export interface FaultMade {
   victim: number;
@@ -107,23 +106,37 @@ export interface FaultMade {
   cleanConfusion: number | null;
 }
 
-export interface WizardParams {
-  modelDir: string;
+const OPTIONS_RULE = `must be one or more of ${WIZARD_OPTIONS.join(', ')}`;
+
+const WIZARD_FIELDS = fields({
+  modelDir: PATH,
   /** The dataset to judge and decompose on (null or absent: the model's own, with true labels). */
-  dataset?: string | null;
-  faulty: number;
-  victim: number;
-  options: WizardOption[];
+  dataset: v.nullish(DATASET_ID),
+  faulty: CLASS_INDEX.schema,
+  victim: CLASS_INDEX.schema,
+  options: someOf(WIZARD_OPTIONS, OPTIONS_RULE),
   /** Option 1: a better model of the same classes, or (when null) train one for betterEpochs. */
-  betterModel?: string | null;
-  betterEpochs?: number | null;
+  betterModel: v.nullish(PATH),
+  betterEpochs: v.nullish(EPOCHS.schema),
   /** Option 2 and 4's two-class model. */
-  pairDepth: number;
-  pairEpochs: number;
+  pairDepth: DEPTH.schema,
+  pairEpochs: EPOCHS.schema,
   /** Images per class each decomposition observes. */
-  perClass: number;
-  seed: number;
-}
+  perClass: SAMPLE_PER_CLASS.schema,
+  seed: SEED.schema,
+});
+
+type WizardFields = v.InferOutput<typeof WIZARD_FIELDS>;
+
+export const WIZARD_PARAMS = v.pipe(
+  WIZARD_FIELDS,
+  v.forward<WizardFields, v.CheckIssue<WizardFields>, ['victim']>(
+    v.check((p) => p.faulty !== p.victim, 'must differ from the faulty class'),
+    ['victim'],
+  ),
+);
+
+export type WizardParams = v.InferOutput<typeof WIZARD_PARAMS>;
 
 /** Fractions in [0, 1]; confusion = the victim's test images predicted as the faulty class. */
 export interface WizardAccuracy {
@@ -167,13 +180,20 @@ export interface WizardView {
   pairTrain?: { images: number; classes: number[]; top1: number };
 }
 
-export interface SaveRepairParams {
+export const REPAIR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export const SAVE_REPAIR_PARAMS = fields({
   /** The finished wizard job. */
-  jobId: string;
-  option: WizardOption;
+  jobId: JOB_ID,
+  option: v.picklist(WIZARD_OPTIONS, `must be ${WIZARD_OPTIONS.join(', ')}`),
   /** The folder name under the data folder's repaired/ (letters, digits, . _ -). */
-  name: string;
-}
+  name: v.pipe(
+    v.string(),
+    v.regex(REPAIR_NAME_RE, 'may hold letters, digits, dots, dashes and underscores (at most 100)'),
+  ),
+});
+
+export type SaveRepairParams = v.InferOutput<typeof SAVE_REPAIR_PARAMS>;
 
 /** A repaired classifier saved by the wizard: usable like a model (evaluate it with analyzeFault). */
 export interface RepairedSummary {
@@ -191,77 +211,4 @@ export interface RepairedSummary {
   victim: { index: number; name: string } | null;
   accuracy: WizardAccuracy | null;
   initial: WizardAccuracy | null;
-}
-
-// The argument checks of this feature's calls (null: fine; else what is wrong).
-
-export function checkFaultyDemoParams(p: unknown): string | null {
-  if (p === undefined || p === null) return null;
-  if (!isObj(p)) return 'faulty demo parameters must be an object';
-  const extra = onlyKeys(p, ['epochs', 'depth', 'perClass', 'fraction', 'better'], 'faulty demo parameters');
-  if (extra) return extra;
-  if (p.better !== undefined && typeof p.better !== 'boolean') return 'better must be true or false';
-  const given = (what: string, b: Bound, x: unknown) => (x === undefined ? null : boundProblem(what, b, x));
-  return (
-    given('epochs', EPOCHS, p.epochs) ??
-    given('depth', DEPTH, p.depth) ??
-    given('images per class', FAULTY_PER_CLASS, p.perClass) ??
-    given('the fault fraction', FAULT_FRACTION, p.fraction)
-  );
-}
-
-export function checkWizardParams(p: unknown): string | null {
-  if (!isObj(p)) return 'wizard parameters must be an object';
-  const extra = onlyKeys(
-    p,
-    [
-      'modelDir',
-      'dataset',
-      'faulty',
-      'victim',
-      'options',
-      'betterModel',
-      'betterEpochs',
-      'pairDepth',
-      'pairEpochs',
-      'perClass',
-      'seed',
-    ],
-    'wizard parameters',
-  );
-  if (extra) return extra;
-  if (!isPathString(p.modelDir)) return 'modelDir must be a model folder';
-  if (p.dataset != null && (typeof p.dataset !== 'string' || !p.dataset || p.dataset.length > 300))
-    return 'dataset must be a dataset id';
-  if (!within(CLASS_INDEX, p.faulty) || !within(CLASS_INDEX, p.victim))
-    return 'faulty and victim must be class indices';
-  if (p.faulty === p.victim) return 'the faulty and victim classes must differ';
-  if (
-    !Array.isArray(p.options) ||
-    !p.options.length ||
-    !p.options.every((o) => WIZARD_OPTIONS.includes(o as WizardOption)) ||
-    new Set(p.options).size !== p.options.length
-  )
-    return 'options must be one or more of 1, 2, 3, 4';
-  if (p.betterModel != null && !isPathString(p.betterModel)) return 'betterModel must be a model folder';
-  return (
-    (p.betterEpochs == null ? null : boundProblem('betterEpochs', EPOCHS, p.betterEpochs)) ??
-    boundProblem('pairDepth', DEPTH, p.pairDepth) ??
-    boundProblem('pairEpochs', EPOCHS, p.pairEpochs) ??
-    boundProblem('images per class', SAMPLE_PER_CLASS, p.perClass) ??
-    boundProblem('seed', SEED, p.seed)
-  );
-}
-
-export const REPAIR_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
-export function checkSaveRepairParams(p: unknown): string | null {
-  if (!isObj(p)) return 'what to save must be an object';
-  const extra = onlyKeys(p, ['jobId', 'option', 'name'], 'what to save');
-  if (extra) return extra;
-  if (typeof p.jobId !== 'string' || !/^[\w-]{1,80}$/.test(p.jobId)) return 'jobId must be a job id';
-  if (!WIZARD_OPTIONS.includes(p.option as WizardOption)) return 'option must be 1, 2, 3 or 4';
-  if (typeof p.name !== 'string' || !REPAIR_NAME_RE.test(p.name))
-    return 'the name may hold letters, digits, dots, dashes and underscores (at most 100)';
-  return null;
 }

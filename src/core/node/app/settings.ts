@@ -1,8 +1,15 @@
 // The app's settings: the energy settings of the store, and the backend and workers the app
 // keeps beside them (which the job runner reads as the engine in force).
-import { type AppSettings, type BackendName, type DecomposerApi, type SettingKey } from '../../common/api.ts';
+import {
+  APP_SETTINGS,
+  type AppSettings,
+  type BackendName,
+  type DecomposerApi,
+  type SettingKey,
+} from '../../common/api.ts';
 import { within } from '../../common/bounds.ts';
-import { BACKEND_PREFERENCE, parseBackendName } from '../graph/backend.ts';
+import { v } from '../../common/schema.ts';
+import { parseBackendName } from '../graph/backend.ts';
 import { checkWorkers, workersHere } from '../engine/training.ts';
 import { SETTING_KEYS } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
@@ -16,30 +23,27 @@ function storedWorkers(store: Store): number | null {
   return within(workersHere(), w) ? w : null;
 }
 
+/** The stored backend, read with its setting's schema ('auto' when none or not one). */
+function storedBackend(store: Store): AppSettings['backend'] {
+  const b = store.settings.readValue(UI_KEYS.backend);
+  return v.is(APP_SETTINGS.backend, b) ? b : 'auto';
+}
+
 /** Backend and worker count in force: the app's settings over the shell's choice. */
 export function engineInForce(
   store: Store,
   forced: BackendName | null,
 ): { backend: BackendName | null; workers: number | undefined } {
-  const b = store.settings.readValue(UI_KEYS.backend);
+  const b = storedBackend(store);
   return {
-    backend: typeof b === 'string' && b !== 'auto' ? parseBackendName(b) : forced,
+    backend: b !== 'auto' ? parseBackendName(b) : forced,
     workers: storedWorkers(store) ?? undefined,
   };
 }
 
 function settingsNow(ctx: AppContext): AppSettings {
   const s = ctx.db();
-  const b = s.settings.readValue(UI_KEYS.backend);
-  return {
-    ...s.settings.read(),
-    backend:
-      typeof b === 'string' && ['auto', ...BACKEND_PREFERENCE].includes(b)
-        ? (b as AppSettings['backend'])
-        : 'auto',
-    workers: storedWorkers(s),
-    dataHome: ctx.home,
-  };
+  return { ...s.settings.read(), backend: storedBackend(s), workers: storedWorkers(s), dataHome: ctx.home };
 }
 
 export function settingsHandlers(ctx: AppContext): Pick<DecomposerApi, 'getSettings' | 'setSetting'> {

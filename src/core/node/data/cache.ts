@@ -11,7 +11,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { openRegular } from '../fs/read.ts';
-import type { DatasetInfo, ImageSet, LoadedDataset } from '../../common/dataset.ts';
+import { MAX_IMAGE_SIDE } from '../../common/bounds.ts';
+import { DATASET_INFO, type ImageSet, type LoadedDataset } from '../../common/dataset.ts';
+import { int, v } from '../../common/schema.ts';
 import { imageSetBuffer } from './image-set.ts';
 
 const MAGIC = Buffer.from('DCMPDS01', 'latin1');
@@ -19,13 +21,18 @@ const END = Buffer.from('DCMPDEND', 'latin1');
 const VERSION = 1;
 const CHUNK = 1 << 28;
 
-interface Header {
-  version: number;
-  fingerprint: string;
-  info: DatasetInfo;
-  train: { count: number; size: number };
-  test: { count: number; size: number };
-}
+const SPLIT = v.object({ count: int(0, 2 ** 31 - 1), size: int(1, MAX_IMAGE_SIDE) });
+
+/** The JSON header of a cache file: which source it holds, and how many images of which size. */
+const HEADER = v.object({
+  version: v.number(),
+  fingerprint: v.string(),
+  info: DATASET_INFO,
+  train: SPLIT,
+  test: SPLIT,
+});
+
+type Header = v.InferOutput<typeof HEADER>;
 
 export function cacheFile(cacheDir: string, id: string): string {
   return path.join(cacheDir, `${id}.dataset`);
@@ -76,7 +83,9 @@ export async function readCache(file: string, expectedFingerprint: string): Prom
     if (!(await readFully(fh, hbuf, 12))) return null;
     let header: Header;
     try {
-      header = JSON.parse(hbuf.toString('utf8')) as Header;
+      const r = v.safeParse(HEADER, JSON.parse(hbuf.toString('utf8')));
+      if (!r.success) return null; // not a header this version wrote: the next load writes a new one
+      header = r.output;
     } catch {
       return null;
     }

@@ -4,7 +4,14 @@
 // resolved to its spec. Also thumbnails for a preview grid.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { DatasetInfo, DatasetSpec, LoadedDataset } from '../../common/dataset.ts';
+import {
+  DATASET_INFO,
+  DATASET_SPEC,
+  type DatasetInfo,
+  type DatasetSpec,
+  type LoadedDataset,
+} from '../../common/dataset.ts';
+import { parseJsonWith, v } from '../../common/schema.ts';
 import type { DatasetPreview } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
@@ -15,25 +22,41 @@ import { MNIST_DEFAULTS, mnistClassNames, mnistTitle } from './mnist.ts';
 import { pngDataUrl } from './png.ts';
 import { SYNTHETIC_DEFAULTS, syntheticClassNames } from './synthetic.ts';
 
-interface Imported {
-  /** Any spec, combined ones included (loading one loads and caches each of its parts). */
-  spec: DatasetSpec;
-  info: DatasetInfo;
-}
+/** One imported dataset as the registry keeps it: any spec, combined ones included. */
+const IMPORTED = v.object({ spec: DATASET_SPEC, info: DATASET_INFO });
+type Imported = v.InferOutput<typeof IMPORTED>;
 
 const registryFile = (home: string) => path.join(home, 'datasets.json');
 
-export async function readImported(home: string): Promise<Imported[]> {
-  try {
-    const list = JSON.parse(await readRegularText(registryFile(home), { maxBytes: TEXT_MAX })) as unknown;
-    return Array.isArray(list) ? (list as Imported[]) : [];
-  } catch {
-    return [];
-  }
+/** The registry's entries as written, each still unread; [] when there is none. */
+async function registryEntries(home: string): Promise<unknown[]> {
+  const file = registryFile(home);
+  const text = await readRegularText(file, { maxBytes: TEXT_MAX }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '[]';
+    throw e;
+  });
+  return parseJsonWith(
+    v.array(v.unknown(), 'must be a list of imported datasets'),
+    text,
+    file,
+    'Fix the file or move it aside, then import again (nothing was overwritten).',
+    'bad-registry',
+  );
 }
 
+/** The imported datasets; an entry that does not fit its schema is left out, the others listed. */
+export async function readImported(home: string): Promise<Imported[]> {
+  const entries = await registryEntries(home).catch(() => []);
+  return entries.flatMap((d) => {
+    const r = v.safeParse(IMPORTED, d);
+    return r.success ? [r.output] : [];
+  });
+}
+
+/** Adds (or replaces) one entry; every other entry is kept as written, even one this version cannot read. */
 export async function addImported(home: string, spec: DatasetSpec, info: DatasetInfo): Promise<void> {
-  const list = (await readImported(home)).filter((d) => d.info.id !== info.id);
+  const sameId = (d: unknown) => v.is(v.object({ info: v.object({ id: v.literal(info.id) }) }), d);
+  const list = (await registryEntries(home)).filter((d) => !sameId(d));
   list.push({ spec, info });
   await fsp.mkdir(home, { recursive: true });
   await writeFileAtomic(registryFile(home), JSON.stringify(list, null, 1));

@@ -48,9 +48,9 @@
 // CI/TI change them.
 import type { PlanNode } from '../graph/plan.ts';
 import type { DecomposeGraph } from './graph.ts';
+import { BLN_RULES, type BlnRule } from '../../common/decomposition.ts';
 
-export type BlnRule = 'prose' | 'algorithm2';
-export const BLN_RULES: readonly BlnRule[] = ['prose', 'algorithm2'];
+export { BLN_RULES, type BlnRule };
 /**
  * MC-BLN's threshold. The prose rule and this δ stay the defaults after measuring both rules
  * over a range of δ on real images (README, "Decomposition"): prose never did worse than

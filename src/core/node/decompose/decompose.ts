@@ -19,6 +19,7 @@ import {
 } from './algorithms.ts';
 import { countOnes } from './bitset.ts';
 import { analyzeGraph, type DecomposeGraph, type MaskLayer } from './graph.ts';
+import { approachFromText } from '../../common/decomposition.ts';
 
 export const APPROACHES = ['CI+TI+MC', 'CI+TI+MC-BLN', 'CI+TI+MC-BLN+MC-BI'] as const;
 export type Approach = (typeof APPROACHES)[number];
@@ -41,15 +42,7 @@ export const DEFAULT_POINT: DecompositionPoint = 'relu';
 export const enginePoint = (p: DecompositionPoint): ObservePoint => (p === 'relu' ? 'relu' : 'conv');
 
 export function parseApproach(v: string): Approach {
-  const norm = v.toUpperCase().replace(/\s+/g, '');
-  const short: Record<string, Approach> = {
-    MC: 'CI+TI+MC',
-    BLN: 'CI+TI+MC-BLN',
-    'MC-BLN': 'CI+TI+MC-BLN',
-    BI: 'CI+TI+MC-BLN+MC-BI',
-    'MC-BI': 'CI+TI+MC-BLN+MC-BI',
-  };
-  const found = (APPROACHES as readonly string[]).includes(norm) ? (norm as Approach) : short[norm];
+  const found = approachFromText(v);
   if (!found) {
     throw new UserError(
       `Unknown decomposition approach "${v}".`,

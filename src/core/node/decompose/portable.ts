@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { GreyInput } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
+import { v } from '../../common/schema.ts';
 import { ownedFiles, writeOwnedFolder, WRITTEN, type LegacyFiles } from '../fs/owned.ts';
 import {
   convertToOnnx,
@@ -48,17 +49,20 @@ export function composedOnnx(plan: ModelPlan, preprocess: Preprocess, set: Modul
   return convertToOnnx(plan, { input: 'uint8', preprocess, modules: set.modules.map(portable) });
 }
 
+/** An earlier export's index, as far as it names the files that export wrote. */
+const LEGACY_INDEX = v.object({
+  format: v.literal('decomposer-portable-modules'),
+  modules: v.array(v.object({ file: v.unknown() })),
+  composed: v.optional(v.object({ file: v.unknown() })),
+});
+
 /** What an export of an earlier version (which kept no record) wrote: what its portable.json lists. */
 const legacyExport: LegacyFiles = async (dir) => {
   const file = path.join(dir, PORTABLE_INDEX);
   if ((await fsp.stat(file)).size > 16 << 20) return null;
-  const index = JSON.parse(await fsp.readFile(file, 'utf8')) as {
-    format?: unknown;
-    modules?: { file?: unknown }[];
-    composed?: { file?: unknown };
-  };
-  if (index.format !== 'decomposer-portable-modules' || !Array.isArray(index.modules)) return null;
-  const files = [...index.modules.map((m) => m?.file), index.composed?.file];
+  const r = v.safeParse(LEGACY_INDEX, JSON.parse(await fsp.readFile(file, 'utf8')));
+  if (!r.success) return null;
+  const files = [...r.output.modules.map((m) => m.file), r.output.composed?.file];
   // Only names an export gives its files: an edited index never names someone else's file.
   const ours = (f: unknown): f is string =>
     typeof f === 'string' && /^(module-\d+-[A-Za-z0-9_-]+|composed)\.onnx$/.test(f);

@@ -8,18 +8,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../common/errors.ts';
+import { v } from '../../common/schema.ts';
 
 export const LOCK_FILE = 'run.lock';
 
-export interface LockOwner {
-  pid: number;
+/** What a lock file says about its owner (the pid and host decide; the rest is for the message). */
+const LOCK_OWNER = v.object({
+  pid: v.number(),
   /** The process's start time (Linux), to tell a live owner from a reused pid. */
-  pid_start: string | null;
-  host: string;
-  started_at: string;
+  pid_start: v.optional(v.nullable(v.string()), null),
+  host: v.string(),
+  started_at: v.optional(v.string(), 'an unknown time'),
   /** What the owner is doing, for the message. */
-  what: string;
-}
+  what: v.optional(v.string(), 'working'),
+});
+
+export type LockOwner = v.InferOutput<typeof LOCK_OWNER>;
 
 export interface FolderLock {
   readonly file: string;
@@ -54,8 +58,8 @@ export function processAlive(pid: number, pidStart: string | null): boolean | 'u
 
 async function readOwner(file: string): Promise<LockOwner | null> {
   try {
-    const o = JSON.parse(await fsp.readFile(file, 'utf8')) as LockOwner;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? o : null;
+    const r = v.safeParse(LOCK_OWNER, JSON.parse(await fsp.readFile(file, 'utf8')));
+    return r.success ? r.output : null;
   } catch {
     return null; // gone, or half-written by a process killed while creating it
   }

@@ -92,14 +92,7 @@ export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Prom
       ...(p.replacement ? { replacement: p.replacement } : {}),
     },
     models,
-    {
-      approach: p.approach,
-      perClass: p.perClass,
-      baselineEpochs: p.baselineEpochs,
-      baselinePatience: settings.baselinePatience,
-      baselineDepth: models[0]!.depth,
-      seed: p.seed,
-    },
+    { approach: p.approach, perClass: p.perClass, baselineEpochs: p.baselineEpochs, seed: p.seed },
     {
       store: ctx.store,
       settings,

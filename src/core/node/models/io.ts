@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { isUserError, UserError } from '../../common/errors.ts';
-import { parseJsonWith, type v } from '../../common/schema.ts';
+import { parseJsonWith, v } from '../../common/schema.ts';
 import { writeOwnedFolder, type LegacyFiles } from '../fs/owned.ts';
 import { insideFolder, readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import { MODEL_MANIFEST, MODEL_META, PREPROCESS } from './schema.ts';
@@ -47,6 +47,9 @@ export async function artifactsToModel(a: ModelArtifacts): Promise<tf.LayersMode
   );
 }
 
+/** A model.json Decomposer wrote says so. */
+const WRITTEN_BY_US = v.object({ convertedBy: v.literal('decomposer') });
+
 /**
  * What an earlier version wrote in a model folder without a record: model.json (when it says
  * Decomposer wrote it), weights.bin, and the `extra` files written beside them.
@@ -55,13 +58,13 @@ function legacyModelFiles(extra: string[]): LegacyFiles {
   return async (dir) => {
     const text = await readRegularText(path.join(dir, MODEL_JSON), { maxBytes: TEXT_MAX }).catch(() => null);
     if (text === null) return null;
-    let json: { convertedBy?: unknown } | null;
+    let json: unknown;
     try {
-      json = JSON.parse(text) as { convertedBy?: unknown };
+      json = JSON.parse(text);
     } catch {
       return null; // not a model.json we wrote
     }
-    return json?.convertedBy === 'decomposer' ? [MODEL_JSON, WEIGHTS_BIN, ...extra] : null;
+    return v.is(WRITTEN_BY_US, json) ? [MODEL_JSON, WEIGHTS_BIN, ...extra] : null;
   };
 }
 

@@ -1,12 +1,7 @@
 // Settings kept in the database's settings table (JSON values), with defaults. Energy
 // settings; the app and the CLI read and write them through store.settings (read / write).
 // Precedence: an explicit option (CLI flag) > environment variable > stored value > default.
-import {
-  programSettingRefusal,
-  settingFromText,
-  settingValueProblem,
-  type Settings,
-} from '../../common/api.ts';
+import { parseSetting, programSettingRefusal, type Settings } from '../../common/settings.ts';
 import { UserError } from '../../common/errors.ts';
 import { v } from '../../common/schema.ts';
 import { DEFAULT_INTENSITY_LBS_PER_KWH, DEFAULT_PUE } from '../energy/formula.ts';
@@ -34,7 +29,7 @@ const ENV: Partial<Record<keyof Settings, string>> = {
   nvidiaSmi: 'DECOMPOSER_NVIDIA_SMI',
 };
 
-/** Checks one value (a number may come as text: flags, environment); throws a UserError saying what is allowed. */
+/** Checks one value with its setting's schema (a number may come as text: flags, environment); throws a UserError saying what is allowed. */
 export function validateSetting<K extends keyof Settings>(key: K, value: unknown): Settings[K] {
   if (!SETTING_KEYS.includes(key))
     throw new UserError(
@@ -42,15 +37,7 @@ export function validateSetting<K extends keyof Settings>(key: K, value: unknown
       `Settings: ${SETTING_KEYS.join(', ')}.`,
       'setting',
     );
-  const v = settingFromText(key, value);
-  const what = settingValueProblem(key, v);
-  if (what)
-    throw new UserError(
-      `Setting ${key} must be ${what}, not ${JSON.stringify(value)}.`,
-      `Default: ${JSON.stringify(DEFAULT_SETTINGS[key])}.`,
-      'setting',
-    );
-  return v as Settings[K];
+  return parseSetting(key, value, `Default: ${JSON.stringify(DEFAULT_SETTINGS[key])}.`) as Settings[K];
 }
 
 const SettingRow = v.object({ key: v.string(), value_json: v.unknown() });

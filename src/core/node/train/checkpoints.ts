@@ -11,24 +11,15 @@ import { isUserError, UserError } from '../../common/errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { readRegularInto, readRegularText, regularSize, TEXT_MAX } from '../fs/read.ts';
 import { readModelDir, type ModelArtifacts } from '../models/io.ts';
+import {
+  CHECKPOINT_NAME_RE as NAME_RE,
+  CHECKPOINT_STATE,
+  parseRunFile,
+  POINTER,
+  type CheckpointState,
+} from './run-files.ts';
 
-/** One finished epoch, as the trainer reports it and every later checkpoint keeps it. */
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valAccuracy: number;
-  seconds: number;
-  imagesPerSecond: number;
-}
-
-export interface CheckpointState {
-  epoch: number;
-  history: EpochRecord[];
-  bestEpoch: number;
-  bestVal: number;
-  seconds: number;
-}
+export type { CheckpointState };
 
 export interface Checkpoint {
   /** Relative to the run folder: checkpoints/epoch-NNN. */
@@ -47,7 +38,6 @@ export interface ResumeReport {
 export const CHECKPOINTS = 'checkpoints';
 /** A pointer file holds one small JSON object. */
 const POINTER_MAX = 1 << 16;
-const NAME_RE = /^epoch-(\d+)$/;
 
 export const checkpointName = (epoch: number): string =>
   `${CHECKPOINTS}/epoch-${String(epoch).padStart(3, '0')}`;
@@ -61,24 +51,8 @@ export async function readPointer(runDir: string, file: 'latest.json' | 'best.js
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  const p = JSON.parse(text) as { dir?: unknown };
-  if (typeof p.dir !== 'string' || !NAME_RE.test(path.basename(p.dir)))
-    throw new Error('it names no checkpoint folder');
+  const p = parseRunFile(POINTER, text, path.join(runDir, file));
   return `${CHECKPOINTS}/${path.basename(p.dir)}`;
-}
-
-function isState(s: unknown, epoch: number): s is CheckpointState {
-  const o = s as Partial<CheckpointState> | null;
-  return (
-    typeof o === 'object' &&
-    o !== null &&
-    o.epoch === epoch &&
-    Array.isArray(o.history) &&
-    o.history.length === epoch &&
-    typeof o.bestEpoch === 'number' &&
-    typeof o.bestVal === 'number' &&
-    typeof o.seconds === 'number'
-  );
 }
 
 const why = (e: unknown): string =>
@@ -118,16 +92,22 @@ export async function readCheckpoint(
   } catch (e) {
     return { ok: false, reason: `optimizer.bin is ${why(e)}` };
   }
-  let state: unknown;
+  let text: string;
   try {
-    state = JSON.parse(await readRegularText(path.join(dir, 'state.json'), { maxBytes: TEXT_MAX }));
+    text = await readRegularText(path.join(dir, 'state.json'), { maxBytes: TEXT_MAX });
   } catch (e) {
     return {
       ok: false,
       reason: `state.json is ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'}`,
     };
   }
-  if (!isState(state, epoch))
+  let state: CheckpointState;
+  try {
+    state = parseRunFile(CHECKPOINT_STATE, text, 'state.json');
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  if (state.epoch !== epoch || state.history.length !== epoch)
     return { ok: false, reason: `state.json does not describe epoch ${epoch} (damaged)` };
   return { ok: true, checkpoint: { name, artifacts, optimizer, state } };
 }

@@ -6,12 +6,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../common/errors.ts';
-import { v } from '../../common/schema.ts';
 import { TEMP_RE } from '../fs/atomic.ts';
+import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { LOCK_FILE } from '../fs/lock.ts';
 import { removeOwnedFolder } from '../fs/owned.ts';
 import { MODEL_JSON, MODEL_KIND, WEIGHTS_BIN } from '../models/io.ts';
 import { CHECKPOINTS } from './checkpoints.ts';
+import { parseRunFile, RUN_CONFIG as RUN_CONFIG_SCHEMA, type RunConfig } from './run-files.ts';
 
 export const RUN_CONFIG = 'config.json';
 export const OPTIMIZER_BIN = 'optimizer.bin';
@@ -21,26 +22,40 @@ const CHECKPOINT_RE = /^epoch-\d+$/;
 /** Half-written checkpoint folders an earlier version left when killed (`.epoch-NNN.<hex>.tmp`). */
 const OLD_TEMP_RE = /^\.epoch-\d+\.[0-9a-f]{12}\.(tmp|old)$/;
 
-/** What a training writes into config.json, as far as it tells a run folder from another. */
-const RunConfigSchema = v.looseObject({
-  datasetId: v.string(),
-  classes: v.number(),
-  size: v.number(),
-  depth: v.number(),
-  batchSize: v.number(),
-  seed: v.number(),
-});
+/**
+ * A run folder's config.json, checked with its schema; null when there is none. One that
+ * cannot be read or does not fit is refused, naming the file, the field and the rule.
+ */
+export async function readRunFolderConfig(dir: string): Promise<RunConfig | null> {
+  const file = path.join(dir, RUN_CONFIG);
+  let text: string;
+  try {
+    text = await readRegularText(file, { maxBytes: TEXT_MAX });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new UserError(
+      `${file} is unreadable (${(e as Error).message}).`,
+      'Restore it from a backup, or train into another folder (--out); the checkpoints here are kept.',
+      'bad-run',
+    );
+  }
+  return parseRunFile(RUN_CONFIG_SCHEMA, text, file);
+}
 
 /** A run folder's config.json as written, or null when there is none or it is not a run's. */
-export async function readRunConfig(dir: string): Promise<Record<string, unknown> | null> {
-  const file = path.join(dir, RUN_CONFIG);
-  try {
-    if ((await fsp.stat(file)).size > 1 << 20) return null;
-    const r = v.safeParse(RunConfigSchema, JSON.parse(await fsp.readFile(file, 'utf8')));
-    return r.success ? r.output : null;
-  } catch {
-    return null;
-  }
+export async function readRunConfig(dir: string): Promise<RunConfig | null> {
+  return readRunFolderConfig(dir).catch(() => null);
+}
+
+/** Whether two configurations ask for the same run: the epochs and the patience only say when to stop. */
+export function sameRunConfig(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const settled = (c: Record<string, unknown>) =>
+    JSON.stringify(
+      Object.entries(c)
+        .filter(([k, x]) => k !== 'epochs' && k !== 'patience' && x !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+    );
+  return settled(a) === settled(b);
 }
 
 /**

@@ -23,17 +23,18 @@ import {
   findResumePoint,
   readPointer,
   type CheckpointState,
-  type EpochRecord,
   type ResumeReport,
 } from './checkpoints.ts';
-import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import {
   checkRunFolder,
   legacyCheckpoint,
   OPTIMIZER_BIN,
   pruneCheckpoints,
+  readRunFolderConfig,
+  sameRunConfig,
   STATE_JSON,
 } from './run-folder.ts';
+import type { EpochRecord } from './run-files.ts';
 import {
   DEFAULT_PREPROCESS,
   modelToArtifacts,
@@ -200,19 +201,6 @@ export function augmentFor(rng: Rng, n: number, pad: number, mirror: boolean): A
   return a;
 }
 
-async function readJson<T>(file: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readRegularText(file, { maxBytes: TEXT_MAX })) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(
-      `${file} is unreadable (${(e as Error).message}).`,
-      'Restore it from a backup, or train into another folder (--out); the checkpoints here are kept.',
-      'bad-run',
-    );
-  }
-}
-
 /**
  * Top-1/top-5 of a model's weights on a set. Forward passes over many images go through
  * onnxruntime: the training engine's open eval session when it trains on onnxruntime, else
@@ -286,10 +274,10 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     epochs: undefined,
     patience: undefined,
   };
-  const prior = await readJson<typeof askedConfig>(path.join(runDir, 'config.json'));
+  const prior = await readRunFolderConfig(runDir);
   if (prior) {
-    const a = JSON.stringify({ ...prior, epochs: undefined, patience: undefined });
-    if (a !== JSON.stringify(askedConfig)) {
+    if (!sameRunConfig(prior, askedConfig)) {
+      const a = JSON.stringify({ ...prior, epochs: undefined, patience: undefined });
       throw new UserError(
         `${runDir} holds a run with other settings (${a}).`,
         'Use another --out folder, or the same settings to resume it.',

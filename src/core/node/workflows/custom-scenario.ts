@@ -2,9 +2,9 @@
 // machinery: the same one-time decomposition, composed evaluation, baseline trained from
 // scratch, and the same costs and CO2e ratios as a row of the paper's grids.
 import { UserError } from '../../common/errors.ts';
-import { DEFAULT_DELTA } from '../decompose/algorithms.ts';
-import type { Approach } from '../decompose/decompose.ts';
-import { runGrid, type GridContext, type GridModel, type GridSpec, type ScenarioRow } from './grid.ts';
+import type { GridParams } from '../../common/reuse.ts';
+import { runGrid, type GridContext, type GridModel, type ScenarioRow } from './grid.ts';
+import { gridSpec } from './grid-spec.ts';
 import type { Scenario, ScenarioClass } from '../reuse/scenario.ts';
 
 export interface CustomScenario {
@@ -16,17 +16,8 @@ export interface CustomScenario {
   replacement?: ScenarioClass;
 }
 
-export interface CustomOptions {
-  approach: Approach;
-  perClass: number;
-  /** The baseline's most epochs; it stops earlier once its patience runs out. */
-  baselineEpochs: number;
-  baselinePatience: number;
-  /** The baseline's depth (default: model A's, else 20). */
-  baselineDepth: number;
-  seed: number;
-  batchSize?: number;
-}
+/** The grid parameters of one scenario: its kind and scope come from the scenario itself. */
+export type CustomOptions = Omit<GridParams, 'kind' | 'scopes'>;
 
 /** Builds the scenario and the models it needs (reuse keeps only the models it picks from). */
 export function buildScenario(
@@ -97,30 +88,23 @@ export function buildScenario(
   };
 }
 
-/** Runs one scenario (decomposing the models once, training its baseline) and returns its row. */
+/**
+ * Runs one scenario (decomposing the models once, training its baseline) and returns its row.
+ * Its spec is a grid's (gridSpec): what `o` leaves out takes the grid's defaults and the
+ * settings, the baseline's depth model A's.
+ */
 export async function runCustomScenario(
   c: CustomScenario,
-  allModels: GridModel[],
+  allModels: (GridModel & { depth: number })[],
   o: CustomOptions,
   ctx: GridContext,
 ): Promise<ScenarioRow> {
   const { scenario, models } = buildScenario(c, allModels);
-  const spec: GridSpec = {
-    kind: c.kind,
-    scopes: [scenario.kind.startsWith('intra') ? 'intra' : 'inter'],
-    seed: o.seed,
-    pick: 2,
-    pairs: 1,
-    approach: o.approach,
-    decompose: { perClass: o.perClass, point: 'relu', delta: DEFAULT_DELTA, rule: 'prose' },
-    baseline: {
-      epochs: o.baselineEpochs,
-      patience: o.baselinePatience,
-      depth: o.baselineDepth,
-      batchSize: o.batchSize ?? 32,
-    },
-    inference: 'auto',
-  };
+  const scope = scenario.kind.startsWith('intra') ? 'intra' : 'inter';
+  const spec = gridSpec(
+    { ...o, kind: c.kind, scopes: [scope] },
+    { settings: ctx.settings, models: allModels },
+  );
   const result = await runGrid(spec, models, { ...ctx, scenarios: [scenario] });
   const row = result.rows[0];
   if (!row) throw new Error('The scenario produced no result.');

@@ -25,10 +25,10 @@ import {
   type BaselineResult,
   type GridContext,
   type GridModel,
-  type GridSpec,
   type ScenarioRow,
 } from './grid.ts';
 import { intraReplaceGrid } from '../reuse/scenario.ts';
+import { gridSpec } from './grid-spec.ts';
 import { recordedTable1 } from './decomposition.ts';
 
 export interface DemoSettings {
@@ -250,28 +250,24 @@ async function runDemoScenarios(
     .replace(/^-|-$/g, '');
   const b = await second(`model-${slug}-r8`, a.data, o.config.seed + 1);
   const c = await second('model-textures-r8', textures, o.config.seed);
-  const spec = (
-    kind: 'reuse' | 'replace',
-    scopes: ('intra' | 'inter')[],
-    replaceClasses?: number[],
-  ): GridSpec => ({
-    kind,
-    scopes,
-    seed: o.config.seed,
-    pick: 2,
-    pairs: 1,
-    replaceClasses,
-    approach: 'CI+TI+MC-BLN',
-    decompose: { perClass: o.decomposePerClass, point: DEFAULT_POINT, delta: DEFAULT_DELTA, rule: 'prose' },
-    // Fair baselines: trained until validation accuracy stops improving (the settings).
-    baseline: {
-      epochs: o.baseline.epochs,
-      patience: o.baseline.patience,
-      depth: o.config.depth,
-      batchSize: o.config.batchSize,
-    },
-    inference: 'auto',
-  });
+  const spec = (kind: 'reuse' | 'replace', scopes: ('intra' | 'inter')[], replaceClasses?: number[]) =>
+    gridSpec(
+      {
+        kind,
+        scopes,
+        seed: o.config.seed,
+        pick: 2,
+        pairs: 1,
+        ...(replaceClasses ? { replaceClasses } : {}),
+        perClass: o.decomposePerClass,
+        // Fair baselines: trained until validation accuracy stops improving (the settings).
+        baselineEpochs: o.baseline.epochs,
+        baselinePatience: o.baseline.patience,
+        baselineDepth: o.config.depth,
+        batchSize: o.config.batchSize,
+      },
+      { settings: ctx.settings, models: [] },
+    );
   const n = a.data.info.classNames.length;
   const replaced = intraReplaceGrid(n, [0])[0]!;
   const gctx: GridContext = {
