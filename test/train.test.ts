@@ -4,14 +4,8 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  augmentFor,
-  converged,
-  leftPlateau,
-  train,
-  validationSplit,
-  type TrainEvent,
-} from '../src/core/node/train/trainer.ts';
+import { converged, leftPlateau, train, type TrainEvent } from '../src/core/node/train/trainer.ts';
+import { augmentFor, validationSplit } from '../src/core/node/train/batches.ts';
 import { TfjsPool } from '../src/core/node/engine/tfjs/pool.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, loadModelDir, modelToArtifacts } from '../src/core/node/models/io.ts';
