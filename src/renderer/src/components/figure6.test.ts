@@ -149,7 +149,9 @@ describe('Figure 6 chart', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatch(/cat \+ dog: no energy above idle measured for the reuse side/);
   });
+});
 
+describe('Figure 6 chart: labels and notes', () => {
   test('a long scenario name and its warning are drawn in full on several lines, none under the bars', () => {
     const classes = Array.from({ length: 10 }, (_, k) => `shapes 32x32:class-number-${k}`);
     render(Figure6Chart, {

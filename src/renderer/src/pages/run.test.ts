@@ -183,7 +183,9 @@ describe('the run page', () => {
     expect(screen.queryByRole('heading', { name: 'Epochs' })).toBeNull();
     expect(within(screen.getByTestId('run-energy-table')).getAllByRole('row')).toHaveLength(2);
   });
+});
 
+describe('the run page: resuming a training', () => {
   test('a cancelled training can be resumed: the job shows with its progress, then a link to its run', async () => {
     const cancelled = runDetail({ status: 'cancelled', result: null });
     const api = fakeApi({
@@ -266,7 +268,9 @@ describe('the run page', () => {
     await show(runDetail({ status: 'cancelled', kind: 'decompose' }));
     expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
   });
+});
 
+describe('the run page: a missing run', () => {
   test('a missing run says so, with the hint, and can be tried again', async () => {
     const api = fakeApi({
       getRun: async (id) => {

@@ -68,7 +68,7 @@ const selectedText = (id: string) => {
   return s.options[s.selectedIndex]?.textContent ?? '';
 };
 
-describe('Wizard page', () => {
+describe('Wizard page: the fault and the options', () => {
   test('step 1: a picked model is analysed; its matrix and most-confused pair are shown', async () => {
     const { api } = await setup();
     expect(screen.getByRole('heading', { name: '1. Find the fault' })).toBeTruthy();
@@ -163,7 +163,9 @@ describe('Wizard page', () => {
     await fireEvent.click(screen.getByTestId('option-1'));
     expect((screen.getByTestId('run-wizard') as HTMLButtonElement).disabled).toBe(false);
   });
+});
 
+describe('Wizard page: repairing', () => {
   test('steps 3-5: runs, compares like Table 6, recommends, and saves under a name', async () => {
     const { api } = await setup();
     await pickModel(faultyModel.dir);
@@ -287,7 +289,9 @@ describe('Wizard page', () => {
     expect(selectValue('better-model')).toBe(cleanDir);
     expect(selectedText('better-model')).toMatch(/the demo’s clean model/);
   });
+});
 
+describe('Wizard page: errors and saved classifiers', () => {
   test('errors read as message and hint', async () => {
     const { api } = await setup({
       startWizard: async () => {
