@@ -1,7 +1,7 @@
 // Adam (Kingma & Ba 2015) over flat Float32Arrays, in the thread that owns the weights.
 // Keeping the optimizer here, not inside tfjs, makes its state part of every checkpoint,
 // so a resumed run continues exactly where the killed one stopped.
-import type { Augment, BatchResult, TrainingEngine, WeightLayout } from '../engine/training-engine.ts';
+import type { BatchResult, TrainingEngine, WeightLayout } from '../engine/training-engine.ts';
 
 export interface AdamConfig {
   learningRate: number;
@@ -89,14 +89,9 @@ export class EngineAdam {
     }));
   }
 
-  async step(
-    images: Uint8Array,
-    labels: Int32Array,
-    count: number,
-    aug: Augment | null,
-    imageBytes: number,
-  ): Promise<BatchResult> {
-    const r = await this.engine.gradients(images, labels, count, aug, imageBytes);
+  /** One step on a batch: what `TrainingEngine.gradients` takes. */
+  async step(...batch: Parameters<TrainingEngine['gradients']>): Promise<BatchResult> {
+    const r = await this.engine.gradients(...batch);
     this.adam.step(this.engine.weights, this.engine.grads, this.ranges);
     this.engine.weightsChanged();
     return r;
