@@ -18,7 +18,8 @@ import type { WizardOption } from '../common/wizard.ts';
 import type { ModuleData, ModuleSet, Table1 } from './decompose/index.ts';
 import type { ExperimentRow } from './store/experiments.ts';
 import type { RunRow } from './store/run-rows.ts';
-import type { Cost, ScenarioRow } from './workflows/grid.ts';
+import type { Cost } from './workflows/costs.ts';
+import type { ScenarioRow } from './workflows/grid.ts';
 import type { Accuracy, WizardResult } from './workflows/wizard.ts';
 
 export function toExperimentSummary(e: ExperimentRow): ExperimentSummary {

@@ -16,7 +16,7 @@ import { planModel, type ModelPlan } from '../graph/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
 import { readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
-import { addCosts, costBetween, type Cost } from './grid.ts';
+import { addCosts, costBetween, ZERO_COST, type Cost } from './costs.ts';
 import { measured, type TrainingProgress } from '../measure/measured.ts';
 import type { RunKind } from '../store/run-rows.ts';
 import type { Store } from '../store/store.ts';
@@ -357,7 +357,7 @@ class WizardSession {
   private async better(): Promise<{ model: Opened; note: string } | { reason: string }> {
     const { spec, read, plan, n } = this;
     let better: { dir: string; cost: Cost; note: string } | null = null;
-    if (spec.better) better = { dir: spec.better, cost: ZERO, note: `better model ${spec.better}` };
+    if (spec.better) better = { dir: spec.better, cost: ZERO_COST, note: `better model ${spec.better}` };
     else if (spec.trainBetter) {
       const t = await this.trainModel('better', spec.trainBetter.data ?? spec.data, {
         depth: read.meta?.depth ?? 20,
@@ -424,7 +424,7 @@ class WizardSession {
 
     // 2. The composed modules of the faulty model (the starting point of options 1-3).
     const d0 = await this.decomposeModel(read.dir, base, this.plan, spec.data, 'the model');
-    const orig: Opened = { dir: read.dir, engine: base, set: d0.set, decompose: d0.cost, train: ZERO };
+    const orig: Opened = { dir: read.dir, engine: base, set: d0.set, decompose: d0.cost, train: ZERO_COST };
     // Every label from the model's modules, the faulty class's from `replace` (null: removed).
     const modules = (
       parts: Opened[],
@@ -472,7 +472,13 @@ class WizardSession {
           this.pairNote,
         );
       } else if (option === 3) {
-        await this.runOption(f, 3, 'replace', { train: ZERO, decompose: ZERO }, modules([orig], null));
+        await this.runOption(
+          f,
+          3,
+          'replace',
+          { train: ZERO_COST, decompose: ZERO_COST },
+          modules([orig], null),
+        );
       } else if (option === 4) {
         const p = await this.pair(f);
         const pipe: RepairedPipeline = {
@@ -556,8 +562,6 @@ export async function saveWizardOption(
     recommendation: r.recommendation,
   });
 }
-
-const ZERO: Cost = { seconds: 0, kwh: 0, co2e_lbs: 0, co2e_kg: 0, source: 'none' };
 
 /** The class whose images `faulty` swallows most. */
 function mostVictimOf(m: number[][], faulty: number): number {
