@@ -42,7 +42,7 @@ test('importing Tiny ImageNet + a folder through the API lists one dataset of N+
     assert.equal(job.kind, 'import');
     assert.match(job.label, /tinyimagenet from .*tiny-imagenet-200 \+ folder from .*person-gorilla/);
     assert.match(job.label, /as one dataset/);
-    const done = await until(api, job.id);
+    const done = await until(api, job);
     finished(done);
     const id = done.result?.datasetId;
     assert.ok(id && id.startsWith('combined-'), String(id));
@@ -66,7 +66,7 @@ test('importing Tiny ImageNet + a folder through the API lists one dataset of N+
     );
 
     // Without extra, the single import is unchanged.
-    const single = await until(api, (await api.importDataset({ kind: 'tinyimagenet', path: tiny })).id);
+    const single = await until(api, await api.importDataset({ kind: 'tinyimagenet', path: tiny }));
     finished(single);
     const one = (await api.listDatasets()).find((d) => d.id === single.result?.datasetId)!;
     assert.equal(one.kind, 'tinyimagenet');

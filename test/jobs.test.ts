@@ -31,7 +31,7 @@ test('a training job reports progress, records a run with energy and lists its m
     assert.match(job.id, /^job-/);
     assert.equal(job.status, 'running');
     await assert.rejects(api.runDemo({ epochs: 1 }), /already running/);
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.equal(done.epochs.length, 1);
     assert.ok(done.runId);
@@ -58,9 +58,9 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 50 });
-    await until(api, job.id, (j) => j.progress?.stage.startsWith('Training') ?? false);
+    await until(api, job, (j) => j.progress?.stage.startsWith('Training') ?? false);
     assert.equal(await api.cancelJob(job.id), true);
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'cancelled');
     assert.equal(await api.cancelJob('job-nope'), false);
   } finally {
@@ -87,9 +87,9 @@ test("a cancelled training resumes from its run folder, carrying the first run's
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 3 });
-    await until(api, job.id, (j) => j.epochs.length >= 1);
+    await until(api, job, (j) => j.epochs.length >= 1);
     assert.equal(await api.cancelJob(job.id), true);
-    const cancelled = await until(api, job.id);
+    const cancelled = await until(api, job);
     assert.equal(cancelled.status, 'cancelled');
     const first = cancelled.runId!;
     assert.ok(first);
@@ -98,7 +98,7 @@ test("a cancelled training resumes from its run folder, carrying the first run's
     assert.equal(resumed.kind, 'train');
     assert.match(resumed.label, /^Resume /);
     await assert.rejects(api.resumeTraining(first), /already running/);
-    const done = await until(api, resumed.id);
+    const done = await until(api, resumed);
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.match(done.label, /^Resume .*\(run \d+\)$/);
     assert.ok(done.runId && done.runId !== first);
@@ -220,7 +220,7 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
     await api.setSetting('idleSeconds', 0);
     await api.setSetting('baselineMaxEpochs', 3);
     const job = await api.runDemo({ depth: 8, epochs: 1, perClass: 6 });
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.ok(done.runId, "the training run is the job's run");
     const t = done.result?.table1;
@@ -265,12 +265,14 @@ test("the app's demo runs on another listed dataset, its training cut to the dem
       scenarios: false,
       dataset: textures.id,
     });
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.match(done.label, /textures/);
     const run = await api.getRun(done.runId!);
     assert.equal((run.params as { dataset: string }).dataset, textures.id);
     assert.equal(done.result?.table1?.rows.length, 3);
+    // Asked without the scenarios, its result says there are none (the page reads it as such).
+    assert.equal(done.result?.scenarios, null);
   } finally {
     await api.close();
   }

@@ -321,7 +321,7 @@ test('the app imports an MNIST-family folder and lists and previews it like any 
   try {
     const src = release({ train: 20, test: 4, gz: true });
     const job = await api.importDataset({ kind: 'kmnist', path: src });
-    const done = await until(api, job.id);
+    const done = await until(api, job);
     finished(done);
     const ds = (await api.listDatasets()).find((d) => d.id === done.result?.datasetId);
     assert.ok(ds, 'listed');

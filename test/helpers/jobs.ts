@@ -3,18 +3,36 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { DecomposerApi, JobInfo } from '../../src/core/common/api.ts';
+import type { DecomposerApi, JobInfo, JobKind, JobOf } from '../../src/core/common/api.ts';
 import { createCoreApi, type CoreApi } from '../../src/core/node/api.ts';
 
-/** The job once `pred` holds (default: it ended), polling every 100 ms for up to `seconds`. */
+/**
+ * The job once `pred` holds (default: it ended), polling every 100 ms for up to `seconds`.
+ * Given the job a call started (rather than its id), the answer is of that job's kind, so its
+ * result is that kind's.
+ */
+export async function until<K extends JobKind>(
+  api: Pick<DecomposerApi, 'listJobs'>,
+  job: JobOf<K>,
+  pred?: (j: JobOf<K>) => boolean,
+  seconds?: number,
+): Promise<JobOf<K>>;
 export async function until(
   api: Pick<DecomposerApi, 'listJobs'>,
   id: string,
+  pred?: (j: JobInfo) => boolean,
+  seconds?: number,
+): Promise<JobInfo>;
+export async function until(
+  api: Pick<DecomposerApi, 'listJobs'>,
+  job: JobInfo | string,
   pred: (j: JobInfo) => boolean = (j) => j.status !== 'running',
   seconds = 600,
 ): Promise<JobInfo> {
+  const id = typeof job === 'string' ? job : job.id;
   for (let i = 0; i < seconds * 10; i++) {
     const j = (await api.listJobs()).find((x) => x.id === id);
+    if (j && typeof job !== 'string') assert.equal(j.kind, job.kind, `job ${id} changed its kind`);
     if (j && pred(j)) return j;
     await new Promise((r) => setTimeout(r, 100));
   }
