@@ -38,7 +38,7 @@ test('the new calls are checked at the boundary', () => {
 });
 
 test('decompose a tiny model as a job, then run a reuse and a replace scenario', async () => {
-  const { api } = await quickApi('decomposer-analysis-');
+  const { api } = await quickApi('analysis');
   try {
     const [shapes] = await api.listDatasets();
     const train = (seed: number) =>

@@ -3,13 +3,12 @@
 // interrupted status of a run whose process died.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ProgressEvent } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
 import { quickApi, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const tiny = (dataset: string) => ({
   dataset,
@@ -22,7 +21,7 @@ const tiny = (dataset: string) => ({
 });
 
 test('a training job reports progress, records a run with energy and lists its model', async () => {
-  const { api } = await quickApi('decomposer-jobs-');
+  const { api } = await quickApi('jobs');
   try {
     const events: ProgressEvent[] = [];
     api.onProgress((e) => events.push(e));
@@ -54,7 +53,7 @@ test('a training job reports progress, records a run with energy and lists its m
 });
 
 test('a job can be cancelled, and a dead run shows as interrupted at start-up', async () => {
-  const { home, api } = await quickApi('decomposer-jobs-');
+  const { home, api } = await quickApi('jobs');
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 50 });
@@ -83,7 +82,7 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
 });
 
 test("a cancelled training resumes from its run folder, carrying the first run's energy", async () => {
-  const { api } = await quickApi('decomposer-jobs-');
+  const { api } = await quickApi('jobs');
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 3 });
@@ -144,9 +143,9 @@ test("a cancelled training resumes from its run folder, carrying the first run's
 });
 
 test('trainings that belong to another feature or lost their folder are not resumed', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const store = Store.open(defaultDbFile(home));
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'decomposer-rundir-'));
+  const dir = tempDir('rundir');
   const base = { dataset: 'synthetic-shapes-32', depth: 8, epochs: 2, seed: 1, run_dir: dir };
   // Each as its feature records it: in its experiment, in its role.
   const make = (
@@ -196,7 +195,7 @@ test('trainings that belong to another feature or lost their folder are not resu
 });
 
 test('settings are validated and persisted', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     const s = await api.setSetting('pue', 1.2);
@@ -214,7 +213,7 @@ test('settings are validated and persisted', async () => {
 });
 
 test('the demo job trains the embedded model, decomposes it (Table 1), then runs the reuse and replace scenarios', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     await api.setSetting('idleSeconds', 0);
@@ -253,7 +252,7 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
 });
 
 test("the app's demo runs on another listed dataset, its training cut to the demo's images per class", async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     await api.setSetting('idleSeconds', 0);

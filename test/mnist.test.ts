@@ -5,7 +5,7 @@
 // The download table and its mirror fallback are exercised against a loopback server only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -23,9 +23,9 @@ import { listFoundDatasets, resolveDataset } from '../src/core/node/data/catalog
 import { createCoreApi } from '../src/core/node/api.ts';
 import { idx, pixels } from './helpers/fixtures.ts';
 import { finished, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-mnist-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('mnist');
 let n = 0;
 const dir = (): string => {
   const d = path.join(tmp, `d${n++}`);

@@ -38,7 +38,7 @@ test('the wizard calls are checked at the boundary', () => {
 });
 
 test('faulty demo model, its fault, the four options as a job, a saved repair evaluated', async () => {
-  const { home, api } = await quickApi('decomposer-wizard-jobs-');
+  const { home, api } = await quickApi('wizard-jobs');
   try {
     const fj = await api.startFaultyDemo({ depth: 8, epochs: 1, perClass: 16 });
     assert.equal(fj.kind, 'faulty');

@@ -14,7 +14,7 @@ describe('Figure 6 in the app (web shell + Chromium)', () => {
   let experimentId: number;
 
   before(async () => {
-    session = await startUiSession('decomposer-fig6-');
+    session = await startUiSession('fig6');
     await session.api.setSetting('baselineMaxEpochs', 3);
     await session.api.setSetting('baselinePatience', 1);
     const job = await session.api.runDemo({ epochs: 1, depth: 8, perClass: 8 });

@@ -22,7 +22,7 @@ describe('the UI end to end (web shell + Chromium)', () => {
 
   before(async () => {
     // A refused setting answers 422 with a message the page shows; that is expected.
-    session = await startUiSession('decomposer-ui-', /status of 422/);
+    session = await startUiSession('ui', /status of 422/);
     ({ home, shell, page, problems } = session);
   });
 

@@ -24,7 +24,7 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   let problems: string[];
 
   before(async () => {
-    session = await startUiSession('decomposer-wizard-ui-');
+    session = await startUiSession('wizard-ui');
     ({ home, shell, page, problems } = session);
   });
 

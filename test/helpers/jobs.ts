@@ -1,10 +1,8 @@
 // Waiting for the core API's jobs in tests: polls listJobs as a page that reloads would.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { DecomposerApi, JobInfo, JobKind, JobOf } from '../../src/core/common/api.ts';
 import { createCoreApi, type CoreApi } from '../../src/core/node/api.ts';
+import { tempDir } from './temp.ts';
 
 /**
  * The job once `pred` holds (default: it ended), polling every 100 ms for up to `seconds`.
@@ -42,9 +40,9 @@ export async function until(
 /** Asserts a job finished, with its error as the message otherwise. */
 export const finished = (j: JobInfo): void => assert.equal(j.status, 'finished', j.error ?? '');
 
-/** A core API on a fresh data folder, set for tiny quick runs: no idle measurement, one engine worker. */
-export async function quickApi(prefix: string): Promise<{ home: string; api: CoreApi }> {
-  const home = mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A core API on a fresh data folder (dec-NAME-…), set for tiny quick runs: no idle measurement, one engine worker. */
+export async function quickApi(name: string): Promise<{ home: string; api: CoreApi }> {
+  const home = tempDir(name);
   const api = createCoreApi({ home });
   await api.setSetting('idleSeconds', 0);
   await api.setSetting('workers', 1);
