@@ -71,6 +71,14 @@ function offline(url: string, code: string, dest: string): UserError {
   );
 }
 
+function badUrl(url: string, what: string): UserError {
+  return new UserError(
+    `The download address ${url} ${what}.`,
+    'Give a full http:// or https:// address.',
+    'bad-url',
+  );
+}
+
 function safeHost(url: string): string {
   try {
     return new URL(url).host;
@@ -98,23 +106,11 @@ function fetchOnce(
     try {
       u = new URL(url);
     } catch {
-      reject(
-        new UserError(
-          `The download address ${url} is not a valid URL.`,
-          'Give a full http:// or https:// address.',
-          'bad-url',
-        ),
-      );
+      reject(badUrl(url, 'is not a valid URL'));
       return;
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      reject(
-        new UserError(
-          `The download address ${url} is not http or https.`,
-          'Give a full http:// or https:// address.',
-          'bad-url',
-        ),
-      );
+      reject(badUrl(url, 'is not http or https'));
       return;
     }
     const lib = u.protocol === 'https:' ? https : http;
