@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   addEnergy,
@@ -28,8 +27,8 @@ import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/measure/training.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const close = (a: number, b: number, eps = 1e-9) =>
   assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≈ ${b}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,7 +108,7 @@ function zone(root: string, rel: string, name: string, uj: number | 'dir', max =
 }
 
 function fakeTree(): string {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   fs.mkdirSync(path.join(root, 'intel-rapl'));
   zone(root, 'intel-rapl:0', 'package-0', 5_000_000);
   zone(root, 'intel-rapl:0/intel-rapl:0:0', 'core', 4_000_000);
@@ -154,7 +153,7 @@ test('RAPL: packages and DRAM counted once each; psys, core, MMIO copy skipped; 
 });
 
 test('RAPL: mirrored per-die counters count once; unreadable energy_uj falls back with the access command', async () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
   zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
   zone(root, 'intel-rapl:2', 'package-1', 'dir'); // unreadable even as root
@@ -194,7 +193,7 @@ test('RAPL: mirrored per-die counters count once; unreadable energy_uj falls bac
 });
 
 test('nvidia-smi: a fake script on PATH, [N/A] rows not counted, power integrated over time', async () => {
-  const bin = tmp('dec-nvsmi-');
+  const bin = tempDir('nvsmi');
   const script = path.join(bin, 'nvidia-smi');
   fs.writeFileSync(
     script,
@@ -307,7 +306,7 @@ const constantRecorder = (store: Store, idleSeconds: number) =>
   });
 
 test('epoch attribution: cumulative energy at each epoch end, fixed epochs and until the best', async () => {
-  const dir = tmp('dec-rec-');
+  const dir = tempDir('rec');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const rec = await constantRecorder(store, 0.2);
@@ -346,7 +345,7 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
 });
 
 test("a run's cumulative energy never goes down from one epoch to the next, though an epoch draws less than idle", async () => {
-  const dir = tmp('dec-rec-');
+  const dir = tempDir('rec');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     // 40 W in epoch 1, then nothing while epoch 2 runs, against 20 W idle.
@@ -435,7 +434,7 @@ test('the energy chain of a training folder: continues, starts over, skips gaps'
 });
 
 test('carried energy: complete, and incomplete (flagged) when the records stop short', () => {
-  const dir = tmp('dec-carry-');
+  const dir = tempDir('carry');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const e = (s: number) =>
@@ -483,7 +482,7 @@ test('carried energy: complete, and incomplete (flagged) when the records stop s
 });
 
 test('a resumed training records the energy of training from scratch (earlier attempts included)', async () => {
-  const dir = tmp('dec-resume-energy-');
+  const dir = tempDir('resume-energy');
   // A RAPL counter that advances steadily: 20 W package, 5 W DRAM.
   const root = path.join(dir, 'powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 1e15);
@@ -592,7 +591,7 @@ test('a resumed training records the energy of training from scratch (earlier at
 });
 
 test('RAPL readings are checked: empty, partial and non-numeric reads rejected, impossible steps dropped and noted', () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 5_000_000, 262_143_328_850);
   const dram = zone(root, 'intel-rapl:0/intel-rapl:0:1', 'dram', 1_000_000, 262_143_328_850);
   const set = (dir: string, text: string) => fs.writeFileSync(path.join(dir, 'energy_uj'), text);
@@ -657,7 +656,7 @@ test('RAPL readings are checked: empty, partial and non-numeric reads rejected, 
 });
 
 test('RAPL discovery re-reads a counter caught mid-rewrite (mirrored dies still count once)', () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
   zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
   zone(root, 'intel-rapl:2', 'package-1', 7_000_000);
@@ -679,7 +678,7 @@ test('RAPL discovery re-reads a counter caught mid-rewrite (mirrored dies still 
 });
 
 test("RAPL through a powercap tree rewritten in place (truncate, then write): the energy is the counter's", async () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 262_143_328_850);
   const file = path.join(pkg, 'energy_uj');
   const offset = 123_456_789_012; // a counter that has been running for a while
@@ -716,7 +715,7 @@ test("RAPL through a powercap tree rewritten in place (truncate, then write): th
 });
 
 test("live power is the meter's own samples since the last read, as measured (idle included)", async () => {
-  const dir = tmp('dec-live-');
+  const dir = tempDir('live');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const rec = await constantRecorder(store, 0.1);

@@ -58,7 +58,7 @@ test('imports that point down a floor pass', async () => {
     ['src/core/node/inference/index.ts', "import '../graph/plan.ts';"],
     ['src/core/node/graph/plan.ts', "import '../models/io.ts';"],
     ['src/core/node/workflows/model-data.ts', "import '../data/catalogue.ts';"],
-    ['src/core/node/jobs/analysis.ts', "import '../views.ts';"],
+    ['src/core/node/jobs/analysis-jobs.ts', "import '../views.ts';"],
     ['src/core/node/bench/co2e.ts', "import '../store/store.ts';"],
     ['src/core/node/bench/decomposition.ts', "import '../decompose/index.ts';"],
     ['src/core/node/bench/training.ts', "import '../engine/onnx-train/pool.ts';"],

@@ -7,6 +7,7 @@ import {
   type JobStatus,
   type ModuleMaskView,
   type ModuleView,
+  type RepairedSummary,
   type RunSummary,
   type ScenarioView,
   type Table1View,
@@ -16,9 +17,11 @@ import {
 } from '../common/api.ts';
 import type { WizardOption } from '../common/wizard.ts';
 import type { ModuleData, ModuleSet, Table1 } from './decompose/index.ts';
+import type { RepairedManifest } from './wizard/repaired-manifest.ts';
 import type { ExperimentRow } from './store/experiments.ts';
 import type { RunRow } from './store/run-rows.ts';
-import type { Cost, ScenarioRow } from './workflows/grid.ts';
+import type { Cost } from './workflows/costs.ts';
+import type { ScenarioRow } from './workflows/grid.ts';
 import type { Accuracy, WizardResult } from './workflows/wizard.ts';
 
 export function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
@@ -169,5 +172,25 @@ export function wizardView(r: WizardResult): WizardView {
       ? { option: r.recommendation.option as WizardOption, reason: r.recommendation.reason }
       : null,
     ...(r.pair_train ? { pairTrain: r.pair_train } : {}),
+  };
+}
+
+/** A saved repaired classifier (its absolute folder and its manifest) as the app lists it. */
+export function repairedView(dir: string, m: RepairedManifest): RepairedSummary {
+  const h = m.history ?? {};
+  return {
+    name: m.name,
+    dir,
+    createdAt: m.createdAt,
+    kind: m.kind,
+    option: h.option ?? null,
+    label: h.label ?? null,
+    classNames: m.classNames,
+    model: h.model ?? null,
+    datasetId: h.dataset ?? null,
+    faulty: h.faulty ?? null,
+    victim: h.victim ?? null,
+    accuracy: h.accuracy ? accuracyView(h.accuracy) : null,
+    initial: h.initial ? accuracyView(h.initial) : null,
   };
 }

@@ -6,7 +6,10 @@ import type {
   EnergySummary,
   ExperimentSummary,
   FaultView,
-  JobInfo,
+  JobBase,
+  JobKind,
+  JobOf,
+  JobResult,
   ModelSummary,
   ProgressEvent,
   RepairedSummary,
@@ -23,8 +26,11 @@ export type FakeApi = DecomposerApi & {
   calls: { method: string; args: unknown[] }[];
 };
 
-export function job(over: Partial<JobInfo> = {}): JobInfo {
-  return {
+/** A job as listJobs gives it: a running training unless told; its `kind` types its result. */
+export function job<K extends JobKind = 'train'>(
+  over: Partial<JobBase> & { kind?: K; result?: JobResult<K> | null } = {},
+): JobOf<K> {
+  const j = {
     id: 'job-1',
     kind: 'train',
     status: 'running',
@@ -41,6 +47,7 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
     result: null,
     ...over,
   };
+  return j as JobOf<K>;
 }
 
 const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];

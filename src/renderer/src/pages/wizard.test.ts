@@ -194,7 +194,14 @@ describe('Wizard page: repairing', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(api.calls.find((c) => c.method === 'cancelJob')?.args).toEqual(['job-wizard']);
 
-    finish(api, job({ id: 'job-wizard', kind: 'wizard', result: { wizard: wizardView() } }));
+    finish(
+      api,
+      job({
+        id: 'job-wizard',
+        kind: 'wizard',
+        result: { modelDir: faultyModel.dir, datasetId: 'shapes', wizard: wizardView() },
+      }),
+    );
     const table = await screen.findByTestId('wizard-table');
     const rows = within(table).getAllByRole('row');
     expect(rows.map((r) => r.querySelector('th')?.textContent?.trim().split('\n')[0])).toEqual([
@@ -265,7 +272,11 @@ describe('Wizard page: repairing', () => {
     };
     finish(
       api,
-      job({ id: 'job-faulty', kind: 'faulty', result: { modelDir: demoDir, betterDir: cleanDir, fault } }),
+      job({
+        id: 'job-faulty',
+        kind: 'faulty',
+        result: { modelDir: demoDir, datasetId: 'shapes', betterDir: cleanDir, fault },
+      }),
     );
     await screen.findByTestId('confusion-matrix');
     expect(selectValue('wizard-model')).toBe(demoDir);
