@@ -144,7 +144,11 @@ export function engineArgs(o: EngineInput): EngineArgs {
       workers: o.workers,
       home,
     },
-    store: { dbFile: o.db ?? defaultDbFile(home), idleSeconds: o['idle-seconds'], attribution: o.attribution },
+    store: {
+      dbFile: o.db ?? defaultDbFile(home),
+      idleSeconds: o['idle-seconds'],
+      attribution: o.attribution,
+    },
   };
 }
 

@@ -15,7 +15,7 @@ export const ATTRIBUTION_TEXT: Record<Attribution, string> = {
   process:
     "each run is charged its share of the machine's power above idle, by its share of the machine's busy CPU time (and of each GPU); with the estimate, its own CPU seconds at one busy thread's power. What else runs beside it neither inflates nor zeroes its figure.",
   machine:
-    'each run is charged the whole machine\'s power minus the idle power measured before it: right on a machine that runs nothing else, wrong wherever other work starts or stops.',
+    "each run is charged the whole machine's power minus the idle power measured before it: right on a machine that runs nothing else, wrong wherever other work starts or stops.",
 };
 
 /** A figure adding stretches attributed both ways (a training resumed in the other mode). */
@@ -118,12 +118,37 @@ export const figureWatts = (e: Pick<EnergyFigure, 'cpu_w' | 'dram_w' | 'gpu_w' |
 export const CROWDED_SHARE = 0.25;
 export const BUSY_MACHINE = 0.5;
 
-export function crowded(e: Pick<EnergyFigure, 'attribution' | 'run_cpu_s' | 'busy_cpu_s' | 'capacity_cpu_s'>): boolean {
+export function crowded(
+  e: Pick<EnergyFigure, 'attribution' | 'run_cpu_s' | 'busy_cpu_s' | 'capacity_cpu_s'>,
+): boolean {
   if (e.attribution === 'machine') return false;
   const share = cpuShare(e);
   const busy = machineBusy(e);
   return share !== null && busy !== null && busy >= BUSY_MACHINE && share < CROWDED_SHARE;
 }
+
+/** One side of a comparison (a scenario's reuse side, its baseline), summed over its parts. */
+export interface SideEnergy {
+  co2e_lbs: number;
+  kwh: number;
+  /** What the noise floor's power gives over the side's time, kWh (absent in rows of older versions). */
+  floor_kwh?: number;
+}
+
+/** Whether a side's energy stands above its noise floor (a side at zero never does). */
+export const aboveFloor = (s: SideEnergy): boolean => s.kwh > 0 && s.kwh > (s.floor_kwh ?? 0);
+
+/**
+ * Baseline CO2e over reuse CO2e: null when either side is below its noise floor, where the
+ * ratio would measure the machine's drift (every view flags those rows).
+ */
+export function co2eRatio<B extends SideEnergy, R extends SideEnergy>(baseline: B, reuse: R): number | null {
+  return aboveFloor(baseline) && aboveFloor(reuse) ? baseline.co2e_lbs / reuse.co2e_lbs : null;
+}
+
+/** The energy of a figure's noise floor over `seconds` (with the figure's PUE), kWh. */
+export const floorKwh = (e: FloorFields & Pick<EnergyFigure, 'pue'>, seconds: number): number =>
+  (e.pue * noiseFloorW(e) * Math.max(0, seconds)) / 3.6e6;
 
 /** How a figure was attributed, in words, for a line beside it. */
 export function describeAttribution(
@@ -137,7 +162,8 @@ export function describeAttribution(
       ? `; it had ${pct(share)} of the machine's busy CPU time (${(e.run_cpu_s ?? 0).toFixed(1)} CPU s), the machine was ${pct(busy)} busy`
       : '';
   if (e.attribution === 'machine') return `machine attribution (the whole machine minus idle)${seen}`;
-  if (e.attribution === 'mixed') return `mixed attribution (stretches attributed per process and per machine)${seen}`;
+  if (e.attribution === 'mixed')
+    return `mixed attribution (stretches attributed per process and per machine)${seen}`;
   return `process attribution (its share of the machine's dynamic power)${seen}${crowded(e) ? ': CROWDED' : ''}`;
 }
 

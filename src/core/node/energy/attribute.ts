@@ -53,7 +53,9 @@ export function attributeInterval(
   const share = cpu.busyS > 0 ? clampShare(cpu.runS / cpu.busyS) : 0;
   const idle = basis.kind === 'dynamic' ? basis.idle : { cpuW: 0, dramW: 0, gpuW: 0 };
   const above = (j: number, w: number) => Math.max(0, j - w * seconds);
-  const gpuJs = m.gpuJs.map((j, g) => above(j, idle.gpuW) * clampShare(gpuShares ? (gpuShares[g] ?? 0) : share));
+  const gpuJs = m.gpuJs.map(
+    (j, g) => above(j, idle.gpuW) * clampShare(gpuShares ? (gpuShares[g] ?? 0) : share),
+  );
   if (basis.kind === 'per-thread') return { cpuJ: cpu.runS * basis.threadW, dramJ: 0, gpuJs };
   return { cpuJ: above(m.cpuJ, idle.cpuW) * share, dramJ: above(m.dramJ, idle.dramW) * share, gpuJs };
 }

@@ -132,7 +132,12 @@ export function energyRecord(m: MeasuredPowers, idle: IdlePowers, opts: RecordOp
   const gpu = m.gpus > 0 ? Math.max(0, m.gpuW - idle.gpuW) : 0;
   return figureOf(
     m.seconds,
-    { cpuW: Math.max(0, m.cpuW - idle.cpuW), dramW: Math.max(0, m.dramW - idle.dramW), gpuW: gpu, gpus: m.gpus },
+    {
+      cpuW: Math.max(0, m.cpuW - idle.cpuW),
+      dramW: Math.max(0, m.dramW - idle.dramW),
+      gpuW: gpu,
+      gpus: m.gpus,
+    },
     idle.cpuW + idle.dramW + m.gpus * idle.gpuW,
     opts,
   );
@@ -181,7 +186,12 @@ export function describeEnergy(e: EnergyRecord): string {
   const est = isEstimatedSource(e.source) ? ' (ESTIMATE: no power counter readable)' : '';
   const w = (x: number) => `${formatAmount(x)} W`;
   const gpu = e.gpus > 0 ? ` + ${e.gpus} x GPU ${w(e.gpu_w)}` : '';
-  const idle = e.attribution === 'machine' ? ` above idle ${w(e.idle_w)}` : e.idle_w > 0 ? ` (idle ${w(e.idle_w)} taken off first)` : '';
+  const idle =
+    e.attribution === 'machine'
+      ? ` above idle ${w(e.idle_w)}`
+      : e.idle_w > 0
+        ? ` (idle ${w(e.idle_w)} taken off first)`
+        : '';
   const floor = belowNoiseFloor(e) ? `; BELOW THE NOISE FLOOR (${w(noiseFloorW(e))})` : '';
   return (
     `${energyAmounts(e)} over ${e.seconds.toFixed(1)} s: CPU ${w(e.cpu_w)} + DRAM ${w(e.dram_w)}${gpu}` +

@@ -142,7 +142,10 @@ export class GpuShares {
           .map((c) => [Number(c[0]), c[1]!] as [number, string]),
       );
       const apps = parseComputeApps(
-        await run(this.cmd, ['--query-compute-apps=gpu_uuid,pid,used_memory', '--format=csv,noheader,nounits']),
+        await run(this.cmd, [
+          '--query-compute-apps=gpu_uuid,pid,used_memory',
+          '--format=csv,noheader,nounits',
+        ]),
       );
       this.latest = sharesFromApps(apps, this.gpus, this.uuids, pids);
     } catch {

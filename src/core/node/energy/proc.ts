@@ -139,7 +139,7 @@ export class ProcReader {
     }
     // No children files: every process's parent, from a walk of /proc.
     const all: ProcessTicks[] = [];
-    let names: string[] = [];
+    let names: string[];
     try {
       names = fs.readdirSync(this.root).filter((n) => /^\d+$/.test(n));
     } catch {
@@ -150,7 +150,7 @@ export class ProcReader {
       if (p) all.push(p);
     }
     const inTree = new Set([root]);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const p of all)
         if (!inTree.has(p.pid) && inTree.has(p.ppid)) {

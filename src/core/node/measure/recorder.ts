@@ -294,7 +294,10 @@ export class RunRecorder {
       cpu: t.run,
     };
     if (this.settings.attribution === 'machine' || !t.run)
-      return energyRecord(averagePowers(t, this.sources.report.gpus), this.idle, { ...opts, attribution: 'machine' });
+      return energyRecord(averagePowers(t, this.sources.report.gpus), this.idle, {
+        ...opts,
+        attribution: 'machine',
+      });
     return attributedFigure(t.seconds, t.run, this.idle, this.sources.report.cpu === 'estimate', opts);
   }
 

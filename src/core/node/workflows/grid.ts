@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import type { EnergyRecord } from '../energy/formula.ts';
+import { co2eRatio, crowded, floorKwh, MIXED_ATTRIBUTION } from '../../common/energy.ts';
 import { openInference } from '../inference/index.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
@@ -67,13 +68,19 @@ export interface GridSpec {
   inference: 'auto' | 'onnxruntime' | 'tfjs';
 }
 
-/** What one phase cost: time and energy. */
+/** What one phase cost: time and energy, and how far it can be trusted. */
 export interface Cost {
   seconds: number;
   kwh: number;
   co2e_lbs: number;
   co2e_kg: number;
   source: string;
+  /** How it was attributed: process, machine or mixed (absent in rows of older versions: machine). */
+  attribution?: string;
+  /** Its noise floor's energy, kWh: a side at or below it gives no ratio (absent in older rows). */
+  floor_kwh?: number;
+  /** Process attribution: the run had under a quarter of a busy machine's CPU time (common/energy.ts crowded). */
+  crowded?: boolean;
 }
 
 export interface ScenarioRow {
@@ -153,17 +160,30 @@ export interface GridResult {
 
 const ZERO: Cost = { seconds: 0, kwh: 0, co2e_lbs: 0, co2e_kg: 0, source: 'none' };
 
-/** The cost between two cumulative energy readings of one run. */
+/** The cost between two cumulative energy readings of one run, with its noise floor over that stretch. */
 export function costBetween(a: EnergyRecord | null, b: EnergyRecord): Cost {
+  const seconds = b.seconds - (a?.seconds ?? 0);
   return {
-    seconds: b.seconds - (a?.seconds ?? 0),
+    seconds,
     kwh: Math.max(0, b.kwh - (a?.kwh ?? 0)),
     co2e_lbs: Math.max(0, b.co2e_lbs - (a?.co2e_lbs ?? 0)),
     co2e_kg: Math.max(0, b.co2e_kg - (a?.co2e_kg ?? 0)),
     source: b.source,
+    attribution: b.attribution,
+    floor_kwh: floorKwh(b, seconds),
+    crowded: crowded(b),
   };
 }
 
+/** One attribution for parts attributed alike, 'mixed' for parts attributed both ways; parts without energy do not count. */
+function joinAttribution(a: Cost, b: Cost): string | undefined {
+  if (a.source === 'none') return b.attribution;
+  if (b.source === 'none' || (a.attribution ?? 'machine') === (b.attribution ?? 'machine'))
+    return a.attribution;
+  return MIXED_ATTRIBUTION;
+}
+
+/** Parts of one side added up: their noise floors add, a crowded part makes the side crowded. */
 export function addCosts(...cs: Cost[]): Cost {
   return cs.reduce(
     (s, c) => ({
@@ -172,15 +192,15 @@ export function addCosts(...cs: Cost[]): Cost {
       co2e_lbs: s.co2e_lbs + c.co2e_lbs,
       co2e_kg: s.co2e_kg + c.co2e_kg,
       source: c.source !== 'none' ? c.source : s.source,
+      attribution: joinAttribution(s, c),
+      floor_kwh: (s.floor_kwh ?? 0) + (c.floor_kwh ?? 0),
+      crowded: Boolean(s.crowded || c.crowded),
     }),
     ZERO,
   );
 }
 
-/** Baseline CO2e over reuse CO2e; null when the reuse side measured no energy at all. */
-export function co2eRatio(baseline: Cost, reuse: Cost): number | null {
-  return reuse.co2e_lbs > 0 ? baseline.co2e_lbs / reuse.co2e_lbs : null;
-}
+export { co2eRatio };
 
 interface Opened {
   model: GridModel;
