@@ -22,8 +22,8 @@ import { GpuShares } from './gpu-share.ts';
 export type AttributionBasis =
   /** A power counter: the dynamic part (above idle) split by shares. */
   | { kind: 'dynamic'; idle: IdlePowers }
-  /** The estimate: the run's CPU seconds at one busy hardware thread's power. */
-  | { kind: 'per-thread'; threadW: number };
+  /** The estimate: the run's CPU seconds at one busy hardware thread's power (idle: the GPUs' only). */
+  | { kind: 'per-thread'; threadW: number; idle: IdlePowers };
 
 /** One interval's machine energy, as the counters read it. */
 export interface MachineJoules {
@@ -51,7 +51,7 @@ export function attributeInterval(
   basis: AttributionBasis,
 ): RunJoules {
   const share = cpu.busyS > 0 ? clampShare(cpu.runS / cpu.busyS) : 0;
-  const idle = basis.kind === 'dynamic' ? basis.idle : { cpuW: 0, dramW: 0, gpuW: 0 };
+  const idle = basis.idle;
   const above = (j: number, w: number) => Math.max(0, j - w * seconds);
   const gpuJs = m.gpuJs.map(
     (j, g) => above(j, idle.gpuW) * clampShare(gpuShares ? (gpuShares[g] ?? 0) : share),
@@ -88,6 +88,26 @@ export interface AttributorOptions extends CpuShareOptions {
   nvidia?: { cmd: string; gpus: number[] } | null;
 }
 
+/** A window is split once the machine was busy this many CPU seconds over it (50 ticks: a share to about 4%)... */
+export const WINDOW_BUSY_S = 0.5;
+/** ... or once it is this long. */
+export const WINDOW_MAX_S = 2;
+
+interface Window {
+  seconds: number;
+  m: MachineJoules;
+  cpu: { runS: number; busyS: number; capacityS: number };
+  /** Whether a CPU reading came in it. */
+  read: boolean;
+}
+
+const emptyWindow = (): Window => ({
+  seconds: 0,
+  m: { cpuJ: 0, dramJ: 0, gpuJs: [] },
+  cpu: { runS: 0, busyS: 0, capacityS: 0 },
+  read: false,
+});
+
 /** Samples a run's CPU (and GPU) shares beside the power counters and adds up its energy. */
 export class Attributor {
   readonly basis: AttributionBasis;
@@ -96,6 +116,8 @@ export class Attributor {
   private pids: number[] = [process.pid];
   private used: Set<number> = new Set();
   private tot: AttributedTotals = { ...NO_ATTRIBUTION };
+  /** The intervals not split yet. */
+  private window = emptyWindow();
 
   constructor(o: AttributorOptions) {
     this.basis = o.basis;
@@ -123,27 +145,63 @@ export class Attributor {
     ];
   }
 
-  /** Adds one interval: the machine's joules over `seconds`. */
-  add(seconds: number, m: MachineJoules): void {
+  /**
+   * Adds one interval: the machine's joules over `seconds`. Intervals gather into a window
+   * until the machine has been busy WINDOW_BUSY_S CPU seconds (or WINDOW_MAX_S have passed),
+   * and the window is split as one: CPU time comes in ticks of 10 ms, and a share taken over
+   * a few ticks would be coarse (and, clamped to 1, biased upwards). An interval whose CPU
+   * time could not be read joins the window and is covered by the next reading.
+   */
+  add(seconds: number, machine: MachineJoules): void {
     const c = this.cpu.sample();
-    if (c.pids.length) this.pids = c.pids;
-    const shares = this.gpu?.shares() ?? null;
-    const r = attributeInterval(seconds, m, c, shares, this.basis);
-    r.gpuJs.forEach((j, g) => {
-      if (j > 0 || (shares?.[g] ?? 0) > 0) this.used.add(g);
-    });
-    const t = this.tot;
-    t.cpuJ += r.cpuJ;
-    t.dramJ += r.dramJ;
-    t.gpuJ += r.gpuJs.reduce((a, b) => a + b, 0);
-    t.gpusUsed = this.used.size;
-    t.runCpuS += c.runS;
-    t.busyCpuS += c.busyS;
-    t.capacityCpuS += c.capacityS;
+    const w = this.window;
+    w.seconds += seconds;
+    w.m.cpuJ += machine.cpuJ;
+    w.m.dramJ += machine.dramJ;
+    machine.gpuJs.forEach((j, g) => (w.m.gpuJs[g] = (w.m.gpuJs[g] ?? 0) + j));
+    if (c) {
+      w.cpu.runS += c.runS;
+      w.cpu.busyS += c.busyS;
+      w.cpu.capacityS += c.capacityS;
+      w.read = true;
+      if (c.pids.length) this.pids = c.pids;
+    }
+    if (w.read && (w.cpu.busyS >= WINDOW_BUSY_S || w.seconds >= WINDOW_MAX_S)) this.settle();
   }
 
+  /** The window's split, added to the totals of `into`. */
+  private split(into: AttributedTotals, commit: boolean): AttributedTotals {
+    const w = this.window;
+    const shares = this.gpu?.shares() ?? null;
+    const r = attributeInterval(w.seconds, w.m, w.cpu, shares, this.basis);
+    if (commit)
+      r.gpuJs.forEach((j, g) => {
+        if (j > 0 || (shares?.[g] ?? 0) > 0) this.used.add(g);
+      });
+    return {
+      cpuJ: into.cpuJ + r.cpuJ,
+      dramJ: into.dramJ + r.dramJ,
+      gpuJ: into.gpuJ + r.gpuJs.reduce((a, b) => a + b, 0),
+      gpusUsed: this.used.size,
+      runCpuS: into.runCpuS + w.cpu.runS,
+      busyCpuS: into.busyCpuS + w.cpu.busyS,
+      capacityCpuS: into.capacityCpuS + w.cpu.capacityS,
+    };
+  }
+
+  private settle(): void {
+    this.tot = this.split(this.tot, true);
+    this.window = emptyWindow();
+  }
+
+  /** The run's energy so far, the open window's split included (split again when it closes). */
   totals(): AttributedTotals {
-    return { ...this.tot };
+    return this.window.read ? this.split(this.tot, false) : { ...this.tot };
+  }
+
+  /** Splits what is left (the run ends). */
+  flush(): void {
+    if (this.window.read || this.window.seconds > 0) this.settle();
   }
 
   async close(): Promise<void> {

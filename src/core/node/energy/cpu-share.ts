@@ -124,16 +124,21 @@ export class CpuShareSampler {
     this.id = this.runs.enter();
   }
 
-  sample(): CpuInterval {
+  /**
+   * CPU seconds since the previous reading; null when the run's or the machine's counters could
+   * not be read this time (nothing is consumed: the next reading covers the gap).
+   */
+  sample(): CpuInterval | null {
     let runS: number;
     let pids: number[];
     let m: { busy: number; total: number } | null;
     let perTick: number;
     if (this.proc && this.tree) {
-      const t = this.tree.sample();
+      m = this.proc.machine();
+      const t = m ? this.tree.sample() : null;
+      if (!m || !t) return null;
       runS = t.ticks / USER_HZ;
       pids = t.pids;
-      m = this.proc.machine();
       perTick = 1 / USER_HZ;
     } else {
       const u = process.cpuUsage(this.lastUsage);
@@ -143,13 +148,14 @@ export class CpuShareSampler {
       m = portableMachine();
       perTick = 1 / 1000; // os.cpus() counts milliseconds
     }
-    const prev = this.lastMachine;
-    if (m) this.lastMachine = m;
-    const busyS = m && prev ? Math.max(0, m.busy - prev.busy) * perTick : 0;
-    const capacityS = m && prev ? Math.max(0, m.total - prev.total) * perTick : 0;
-    // The run's time is part of the machine's busy time; readings a moment apart can disagree.
-    const weight = this.closed ? 0 : this.runs.weight(this.id);
-    return { runS: Math.min(runS * weight, busyS || runS * weight), busyS, capacityS, pids };
+    const prev = this.lastMachine ?? m;
+    this.lastMachine = m;
+    const busyS = Math.max(0, m.busy - prev.busy) * perTick;
+    const capacityS = Math.max(0, m.total - prev.total) * perTick;
+    // Not clamped to the machine's busy time here: the two are read a moment apart, and what one
+    // interval shows early the next one lacks. The share over a window is clamped (attribute.ts).
+    const mine = runS * (this.closed ? 0 : this.runs.weight(this.id));
+    return { runS: mine, busyS, capacityS, pids };
   }
 
   close(): void {

@@ -78,7 +78,7 @@ export function attributorFor(
 ): Attributor {
   const basis: AttributionBasis =
     report.cpu === 'estimate' && report.threadW != null
-      ? { kind: 'per-thread', threadW: report.threadW }
+      ? { kind: 'per-thread', threadW: report.threadW, idle }
       : { kind: 'dynamic', idle };
   // Machine attribution keeps only the CPU figures: no per-process GPU readings.
   const nvidia =
@@ -314,6 +314,7 @@ export class PowerMeter {
     this.timer = null;
     await this.inFlight;
     await this.tick();
+    this.attributor?.flush();
     const t = this.totals();
     this.final = t;
     this.counter?.close();

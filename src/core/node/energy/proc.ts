@@ -185,10 +185,13 @@ export class TreeTicks {
     return this.prev.size > 0;
   }
 
-  /** Ticks since the previous call (never negative), and the tree's pids now. */
-  sample(): { ticks: number; pids: number[] } {
+  /**
+   * Ticks since the previous call (never negative), and the tree's pids now; null when the
+   * process's own stat could not be read (caught mid-rewrite): the next reading covers the gap.
+   */
+  sample(): { ticks: number; pids: number[] } | null {
     const cur = this.proc.tree(this.pid);
-    if (!cur.size) return { ticks: 0, pids: [] };
+    if (!cur.size) return null;
     let ticks = 0;
     for (const [k, p] of cur) ticks += p.ticks - (this.prev.get(k)?.ticks ?? 0);
     const alive = new Set([...cur.values()].map((p) => p.pid));
