@@ -27,6 +27,10 @@ export function printRows(rows: ScenarioRow[]): void {
   const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
   const warnings = rowWarnings(rows);
   const warning = new Map(rows.map((r, i) => [r, warnings[i]!]));
+  // The ratios as every view gives them (a row stored by an older version judged by today's rule).
+  const views = new Map(rows.map((r) => [r, scenarioView(r)]));
+  const best = (r: ScenarioRow) => ratio(views.get(r)!.co2eRatioBest);
+  const fixed = (r: ScenarioRow) => ratio(views.get(r)!.co2eRatioFixed);
   const mark = (r: ScenarioRow) => (warning.get(r) ? '!' : '');
   const reuse = rows.filter((r) => r.scenario === 'reuse');
   const replace = rows.filter((r) => r.scenario === 'replace');
@@ -43,8 +47,8 @@ export function printRows(rows: ScenarioRow[]): void {
           pct(r.ma),
           pct(r.mma),
           pct(r.tma),
-          ratio(r.co2e_ratio_best),
-          ratio(r.co2e_ratio_fixed),
+          best(r),
+          fixed(r),
           mark(r),
         ]),
         [2, 3, 4, 5, 6],
@@ -75,8 +79,8 @@ export function printRows(rows: ScenarioRow[]): void {
           pct(r.model_top1),
           pct(r.model_top5),
           pct(r.tma),
-          ratio(r.co2e_ratio_best),
-          ratio(r.co2e_ratio_fixed),
+          best(r),
+          fixed(r),
           mark(r),
         ]),
         [2, 3, 4, 5, 6, 7, 8],
