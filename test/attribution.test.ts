@@ -3,6 +3,7 @@
 // split it; child processes count once; GPUs by their per-process use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,6 +90,44 @@ test('a run at 100% of one core beside a background process at 100% of the other
     }
   } finally {
     store.close();
+  }
+});
+
+test("a run attributed per process whose process dies keeps its own figure, not the whole machine's", async () => {
+  const file = path.join(tmp('dec-attr-'), 'x.db');
+  const store = Store.open(file);
+  const proc = new FakeProc();
+  const rapl = new FakeRapl();
+  const stop = machine(proc, rapl, true);
+  let id: number;
+  try {
+    const rec = await recorder(store, proc, rapl);
+    id = rec.id;
+    await sleep(500);
+    rec.epoch({ epoch: 1 }); // the power summary, as every heartbeat and epoch end writes it
+    await rec.finish('failed');
+  } finally {
+    stop();
+  }
+  // As if the process had died mid-run: still 'running', its owner gone, no figure written at the end.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  store.write(() =>
+    store.db
+      .prepare(
+        `UPDATE runs SET status = 'running', energy_json = NULL, pid = ?, pid_start = NULL WHERE id = ?`,
+      )
+      .run(gone, id),
+  );
+  store.close();
+  const again = Store.open(file);
+  try {
+    assert.deepEqual(again.interruptedAtOpen, [id]);
+    const e = again.runs.get(id)!.energy!;
+    assert.equal(e.attribution, 'process');
+    // Half of the 40 W above idle, not all of it (what the machine's joules alone would give).
+    near(e.cpu_w, 20, 0.15, 'the interrupted run');
+  } finally {
+    again.close();
   }
 });
 

@@ -242,6 +242,7 @@ export class RunRecorder {
       idleCpuW: this.idle.cpuW,
       idleDramW: this.idle.dramW,
       idleGpuW: this.idle.gpuW,
+      energy: this.energyNow(),
     };
   }
 
