@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/core/node/store/store.ts';
-import { drive, FakeRapl } from './helpers/fake-machine.ts';
+import { driveRapl, FakeRapl } from './helpers/fake-machine.ts';
 import { makeFolder } from './helpers/fixtures.ts';
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
@@ -154,7 +154,7 @@ test("two trainings started together on one data folder: the sum of their energi
   const home = tmp('dec-attr-home-');
   // The package draws 40 W, whatever runs.
   const rapl = new FakeRapl();
-  const stop = drive((s) => rapl.set(40 * s), 5);
+  const stop = driveRapl(rapl, (s) => 40 * s);
   try {
     const env = { DECOMPOSER_POWERCAP_ROOT: rapl.root };
     const args = ['--attribution', 'process', '--idle-seconds', '0'];

@@ -16,7 +16,8 @@ import { parsePidStat, ProcReader, TreeTicks } from '../src/core/node/energy/pro
 import { RunRecorder } from '../src/core/node/measure/recorder.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { Store } from '../src/core/node/store/store.ts';
-import { drive, FakeProc, FakeRapl, pidStat } from './helpers/fake-machine.ts';
+import type { FileReader } from '../src/core/node/energy/powercap.ts';
+import { FakeProc, FakeRapl, liveMachine, pidStat, type FakeProcess } from './helpers/fake-machine.ts';
 
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,8 +25,9 @@ const near = (a: number, b: number, rel: number, what: string) =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} is not within ${rel * 100}% of ${b}`);
 
 /** A recorder in `process` attribution on the fake trees, idle package power 10 W. */
-async function recorder(store: Store, proc: FakeProc, rapl: FakeRapl) {
+async function recorder(store: Store, proc: FakeProc, rapl: FakeRapl, readFile: FileReader) {
   return RunRecorder.start({
+    readFile,
     store,
     kind: 'train',
     params: { test: true },
@@ -44,16 +46,17 @@ async function recorder(store: Store, proc: FakeProc, rapl: FakeRapl) {
 
 /**
  * A two-CPU machine, 100 ticks a second each: this process busy on one CPU, a background
- * process on the other when `background`. The package draws 10 W idle and 20 W per busy CPU;
- * its counter wraps every few tenths of a second, and once `tearing` is set it is caught
- * mid-rewrite half the time.
+ * process on the other when `background`. The package draws 10 W idle and 20 W per busy CPU.
  */
-function machine(proc: FakeProc, rapl: FakeRapl, background: boolean) {
-  return drive((s) => {
+function machine(proc: FakeProc, rapl: FakeRapl, background: boolean): FileReader {
+  return liveMachine(proc, rapl, (s) => {
     const busy = background ? 2 : 1;
-    proc.machine(100 * busy * s, 100 * (2 - busy) * s);
-    proc.processes([{ pid: process.pid, ppid: 1, utime: 80 * s, stime: 20 * s }]);
-    rapl.set((10 + 20 * busy) * s);
+    return {
+      busy: 100 * busy * s,
+      idle: 100 * (2 - busy) * s,
+      processes: [{ pid: process.pid, ppid: 1, utime: 80 * s, stime: 20 * s }],
+      joules: (10 + 20 * busy) * s,
+    };
   });
 }
 
@@ -61,17 +64,17 @@ test('a run at 100% of one core beside a background process at 100% of the other
   const store = Store.open(path.join(tmp('dec-attr-'), 'x.db'));
   try {
     for (const background of [true, false]) {
-      // 12 J per 0.3 s at 40 W: the counter wraps between readings several times a run.
+      // The counter wraps 0.2 s into the run (a range of 100 J: a reading late by a second
+      // on a loaded machine still sees it wrap once).
       const proc = new FakeProc();
-      const rapl = new FakeRapl(12_000_000);
-      const stop = machine(proc, rapl, background);
-      try {
-        const rec = await recorder(store, proc, rapl);
+      const rapl = new FakeRapl(100_000_000, 90);
+      const read = machine(proc, rapl, background);
+      {
+        const rec = await recorder(store, proc, rapl, read);
+        // Half the readings find the counter mid-rewrite (empty): the next good one covers them.
         rapl.tearing = true;
         await sleep(600);
-        // A torn reading is covered by the next good one: the run ends on good ones.
         rapl.tearing = false;
-        await sleep(30);
         const { energy: e } = await rec.finish('finished');
         assert.equal(e.attribution, 'process');
         assert.equal(e.source, 'rapl');
@@ -84,8 +87,6 @@ test('a run at 100% of one core beside a background process at 100% of the other
         const lines = store.runs.get(rec.id)!.power!.sources.join('\n');
         assert.match(lines, /attribution: process: the machine's power above idle x the run's share/);
         assert.match(lines, new RegExp(`CPU time from ${proc.root}`));
-      } finally {
-        stop();
       }
     }
   } finally {
@@ -98,17 +99,11 @@ test("a run attributed per process whose process dies keeps its own figure, not 
   const store = Store.open(file);
   const proc = new FakeProc();
   const rapl = new FakeRapl();
-  const stop = machine(proc, rapl, true);
-  let id: number;
-  try {
-    const rec = await recorder(store, proc, rapl);
-    id = rec.id;
-    await sleep(500);
-    rec.epoch({ epoch: 1 }); // the power summary, as every heartbeat and epoch end writes it
-    await rec.finish('failed');
-  } finally {
-    stop();
-  }
+  const rec = await recorder(store, proc, rapl, machine(proc, rapl, true));
+  const id = rec.id;
+  await sleep(500);
+  rec.epoch({ epoch: 1 }); // the power summary, as every heartbeat and epoch end writes it
+  await rec.finish('failed');
   // As if the process had died mid-run: still 'running', its owner gone, no figure written at the end.
   const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
   store.write(() =>
@@ -135,9 +130,9 @@ test('two runs measured at once in one process split its CPU time: never the sam
   const store = Store.open(path.join(tmp('dec-attr-'), 'x.db'));
   const proc = new FakeProc();
   const rapl = new FakeRapl();
-  const stop = machine(proc, rapl, false);
+  const read = machine(proc, rapl, false);
   try {
-    const [a, b] = await Promise.all([recorder(store, proc, rapl), recorder(store, proc, rapl)]);
+    const [a, b] = await Promise.all([recorder(store, proc, rapl, read), recorder(store, proc, rapl, read)]);
     await sleep(500);
     const [ea, eb] = await Promise.all([a.finish('finished'), b.finish('finished')]);
     // The process holds all the busy time: 20 W dynamic, 10 W each.
@@ -145,7 +140,6 @@ test('two runs measured at once in one process split its CPU time: never the sam
     near(eb.energy.cpu_w, 10, 0.2, 'second run');
     near(ea.energy.cpu_w + eb.energy.cpu_w, 20, 0.1, 'both');
   } finally {
-    stop();
     store.close();
   }
 
@@ -165,14 +159,18 @@ test('two runs measured at once in one process split its CPU time: never the sam
 
 test("a process tree's CPU time counts threads and children once, also when a child is reaped", () => {
   const proc = new FakeProc();
+  const at = (processes: FakeProcess[]) => proc.set({ busy: 0, idle: 0, processes });
   const me = { pid: 500, ppid: 1, utime: 100, children: [501] };
   const child = { pid: 501, ppid: 500, utime: 40, children: [502] };
   const grandchild = { pid: 502, ppid: 501, utime: 10 };
   const stranger = { pid: 900, ppid: 1, utime: 5000 };
-  proc.processes([me, child, grandchild, stranger]);
-  const tree = new TreeTicks(new ProcReader(proc.root), 500);
+  at([me, child, grandchild, stranger]);
+  const tree = new TreeTicks(
+    new ProcReader(proc.root, (f) => proc.read(f) ?? fs.readFileSync(f, 'utf8')),
+    500,
+  );
   // 30 ticks of this process's threads, 20 of its child's, 5 of its grandchild's.
-  proc.processes([
+  at([
     { ...me, utime: 130 },
     { ...child, utime: 60 },
     { ...grandchild, utime: 15 },
@@ -180,26 +178,27 @@ test("a process tree's CPU time counts threads and children once, also when a ch
   ]);
   assert.deepEqual(tree.sample(), { ticks: 55, pids: [500, 501, 502] });
   // The grandchild ran 3 more ticks and was reaped by the child: its 18 move into the child's cutime.
-  proc.processes([
+  at([
     { ...me, utime: 130 },
     { ...child, utime: 60, cutime: 18, children: [] },
     { ...stranger, utime: 9999 },
   ]);
   assert.equal(tree.sample()!.ticks, 3);
-  // A new child counts from zero; a pid reused by another process (another start time) too.
-  proc.processes([
-    { ...me, utime: 131, children: [501, 503] },
+  // A new child counts from zero, also under a pid used before (another start time: another process).
+  const reused = { pid: 502, ppid: 500, utime: 7, start: 7777 };
+  at([
+    { ...me, utime: 131, children: [501, 502] },
     { ...child, utime: 60, cutime: 18, children: [] },
-    { pid: 503, ppid: 500, utime: 7 },
+    reused,
   ]);
   assert.equal(tree.sample()!.ticks, 8);
   // The process's own stat unreadable for a moment: nothing is consumed, the next reading covers it.
-  fs.rmSync(path.join(proc.root, '500'), { recursive: true });
+  at([{ ...child, utime: 60, cutime: 18, children: [] }, reused]);
   assert.equal(tree.sample(), null);
-  proc.processes([
-    { ...me, utime: 140, children: [501, 503] },
+  at([
+    { ...me, utime: 140, children: [501, 502] },
     { ...child, utime: 60, cutime: 18, children: [] },
-    { pid: 503, ppid: 500, utime: 7 },
+    reused,
   ]);
   assert.equal(tree.sample()!.ticks, 9);
   // Names with spaces and parentheses do not shift the fields.

@@ -182,14 +182,16 @@ export async function detectSources(o: SourceOptions): Promise<Sources> {
   return {
     report,
     async open(intervalMs) {
+      // nvidia-smi first (a process to start): the counters' first readings, taken last, are
+      // where the meter's time starts.
+      const nv = gpu === 'nvidia-smi' ? new NvidiaCounter(o.nvidiaSmi, nvidia!.measured) : null;
+      await nv?.start();
       // What RAPL drops as implausible joins the source lines, which every run records.
       const raplC =
         cpu === 'rapl' ? new RaplCounter(rapl.zones, read, { onNote: (l) => lines.push(l) }) : null;
       const est = cpu === 'estimate' ? new EstimateCounter(tdp, machine.memory_bytes) : null;
       const pmC = cpu === 'powermetrics' ? new PowermetricsCounter() : null;
       pmC?.start(intervalMs);
-      const nv = gpu === 'nvidia-smi' ? new NvidiaCounter(o.nvidiaSmi, nvidia!.measured) : null;
-      await nv?.start();
       return {
         maxIntervalMs: raplC ? raplC.maxSafeIntervalMs() : 60_000,
         async sample() {
@@ -255,8 +257,10 @@ export class PowerMeter {
   }
 
   async start(): Promise<void> {
-    this.counter = await this.sources.open(this.intervalMs);
+    // The GPU shares' first reading (a process to start) before the counters' first readings,
+    // so that the meter's time starts where their energy does.
     await this.attributor?.start();
+    this.counter = await this.sources.open(this.intervalMs);
     const every = Math.max(10, Math.min(this.intervalMs, this.counter.maxIntervalMs));
     this.t0 = this.lastT = performance.now();
     this.timer = setInterval(() => {

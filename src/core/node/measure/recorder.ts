@@ -171,7 +171,12 @@ export class RunRecorder {
   ): Promise<IdlePowers> {
     const src = sources ?? (await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi }));
     const machine = s.attribution === 'machine';
-    if (!machine && src.report.cpu === 'estimate' && src.report.gpus === 0) return NO_IDLE;
+    if (!machine && src.report.cpu === 'estimate' && src.report.gpus === 0) {
+      info(
+        'energy: idle power not measured: process attribution on the estimate prices each run by its own CPU seconds, which needs none.',
+      );
+      return NO_IDLE;
+    }
     if (s.idleSeconds <= 0) {
       info(
         machine
