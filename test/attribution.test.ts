@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cpuShare, machineBusy } from '../src/core/common/energy.ts';
 import { attributeInterval } from '../src/core/node/energy/attribute.ts';
-import { RunsHere } from '../src/core/node/energy/cpu-share.ts';
+import { CpuShareSampler, RunsHere } from '../src/core/node/energy/cpu-share.ts';
 import { GpuShares, parsePmon, sharesFromPmon } from '../src/core/node/energy/gpu-share.ts';
 import { detectSources } from '../src/core/node/energy/meter.ts';
 import { parsePidStat, ProcReader, TreeTicks } from '../src/core/node/energy/proc.ts';
@@ -298,4 +298,19 @@ esac
   } finally {
     store.close();
   }
+});
+
+test("macOS and Windows: the run's CPU time from process.cpuUsage(), the machine's from os.cpus()", () => {
+  const runs = new RunsHere();
+  const s = new CpuShareSampler({ portable: true, runs });
+  assert.match(s.method, /process\.cpuUsage\(\).*os\.cpus\(\)/);
+  const until = performance.now() + 150;
+  let x = 0;
+  while (performance.now() < until) x += Math.sqrt(x + 1); // 150 ms of this thread's time
+  const c = s.sample()!;
+  s.close();
+  assert.ok(x > 0);
+  assert.ok(c.runS >= 0.1 && c.runS < 1, `${c.runS} CPU s`);
+  assert.ok(c.capacityS > 0);
+  assert.deepEqual(c.pids, [process.pid]);
 });
