@@ -16,6 +16,7 @@ import {
   EstimateCounter,
   loadBetween,
   tdpFor,
+  threadWatts,
 } from '../src/core/node/energy/estimate.ts';
 import { discoverRapl, RaplCounter, type FileReader } from '../src/core/node/energy/powercap.ts';
 import { NvidiaCounter, parseNvidiaSmi, probeNvidia } from '../src/core/node/energy/nvidia.ts';
@@ -50,6 +51,9 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
     [50, 10, 100, 2, 32, 1.58, 0.954],
   );
   assert.deepEqual(Object.keys(e).sort(), [
+    'attribution',
+    'busy_cpu_s',
+    'capacity_cpu_s',
     'co2e_kg',
     'co2e_lbs',
     'cpu_w',
@@ -60,9 +64,11 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
     'intensity_lbs_per_kwh',
     'kwh',
     'pue',
+    'run_cpu_s',
     'seconds',
     'source',
   ]);
+  assert.equal(e.attribution, 'machine');
   // never below zero; PUE and intensity are settings
   const z = energyRecord(
     { seconds: 10, cpuW: 5, dramW: 1, gpuW: 0, gpus: 0 },
@@ -75,10 +81,13 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
   assert.equal(z.pue, 1.1);
 });
 
-test('the estimate: TDP x (0.1 + 0.9 load^3), 4 W per thread for unknown CPUs, 0.3725 W/GB DRAM', () => {
+test('the estimate: TDP x (0.1 + 0.9 load), 4 W per thread for unknown CPUs, 0.3725 W/GB DRAM', () => {
   assert.equal(estimateCpuWatts(100, 0), 10);
   assert.equal(estimateCpuWatts(100, 1), 100);
-  close(estimateCpuWatts(100, 0.5), 21.25);
+  close(estimateCpuWatts(100, 0.5), 55);
+  // Linear, so one busy thread of eight adds its eighth of the dynamic part, whatever else runs.
+  close(threadWatts(100, 8), 90 / 8);
+  close(estimateCpuWatts(100, 3 / 8) - estimateCpuWatts(100, 2 / 8), threadWatts(100, 8));
   assert.equal(estimateCpuWatts(100, 7), 100);
   assert.equal(tdpFor('Intel(R) Core(TM) i7-7700K CPU @ 4.20GHz', 8).watts, 91);
   const unknown = tdpFor('AMD EPYC', 2);
@@ -301,7 +310,7 @@ const constantRecorder = (store: Store, idleSeconds: number) =>
     store,
     kind: 'train',
     params: { test: true },
-    settings: { ...DEFAULT_SETTINGS, idleSeconds, sampleIntervalMs: 20 },
+    settings: { ...DEFAULT_SETTINGS, idleSeconds, sampleIntervalMs: 20, attribution: 'machine' },
     sources: constantSources(30, 5),
   });
 
@@ -354,7 +363,7 @@ test("a run's cumulative energy never goes down from one epoch to the next, thou
       store,
       kind: 'train',
       params: { test: true },
-      settings: { ...DEFAULT_SETTINGS, sampleIntervalMs: 20 },
+      settings: { ...DEFAULT_SETTINGS, sampleIntervalMs: 20, attribution: 'machine' },
       sources: powerSources(power),
       idle: { cpuW: 20, dramW: 0, gpuW: 0 },
     });
@@ -501,6 +510,7 @@ test('a resumed training records the energy of training from scratch (earlier at
     sampleIntervalMs: 5,
     powercapRoot: root,
     nvidiaSmi: '/nonexistent/nvidia-smi',
+    attribution: 'machine' as const,
   };
   const data = colourDataset();
   const config = { depth: 8, batchSize: 16, epochs: 3, seed: 1, augment: false };

@@ -228,6 +228,10 @@ export function energyFigure(over: Partial<EnergyFigure> = {}): EnergyFigure {
     intensity_lbs_per_kwh: 0.954,
     co2e_lbs: 0.000176,
     co2e_kg: 0.0000797,
+    attribution: 'process',
+    run_cpu_s: 45,
+    busy_cpu_s: 50,
+    capacity_cpu_s: 60,
     ...over,
   };
 }
@@ -302,6 +306,7 @@ export function energySummary(runs: RunSummary[]): EnergySummary {
     series: r.kind === 'train' || r.kind === 'demo' ? 'training from scratch' : r.kind,
     measured: !(r.energy?.source ?? 'estimate').startsWith('estimate'),
     source: r.energy?.source ?? 'none',
+    attribution: r.energy?.attribution ?? 'machine',
     kwh: r.energy?.kwh ?? 0,
     co2eKg: r.energy?.co2e_kg ?? 0,
     fixedEpochs: r.energyFixedEpochs
