@@ -97,7 +97,9 @@ describe('the run page', () => {
     expect(result).not.toMatch(/Resumed/);
     expect(screen.getByTestId('run-back').getAttribute('href')).toBe('#/energy');
   });
+});
 
+describe('the run page: its energy', () => {
   test('an estimated source is marked as an estimate, in the text and on the power chart', async () => {
     const e = energyFigure({ source: 'estimate' });
     await show(runDetail({ energy: e, energyFixedEpochs: e, energyUntilBest: e }));
@@ -163,7 +165,9 @@ describe('the run page', () => {
     expect(carried).toMatch(/include the energy of run #3 through epoch 2\./);
     expect(carried).not.toMatch(/Incomplete/);
   });
+});
 
+describe('the run page: failures and decompositions', () => {
   test('a failed run shows its error as an alert; an interrupted one explains what happened', async () => {
     await show(
       runDetail({ status: 'failed', error: 'Out of memory. Use a smaller batch.', result: null, epochs: [] }),
