@@ -3,6 +3,7 @@
 // interrupted grids resume.
 import path from 'node:path';
 import type { Command } from '../command.ts';
+import { loadGridModels, writeGridPlan } from '../cluster.ts';
 import {
   APPROACH_ARG,
   DECOMPOSE_ARGS,
@@ -10,7 +11,6 @@ import {
   DECOMPOSE_USAGE,
   decomposeOf,
   modelDataset,
-  openModel,
   readModel,
   writeJson,
 } from '../models.ts';
@@ -50,6 +50,7 @@ export const GRID_OPTIONS = {
   'baseline-depth': { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string', short: 'o' },
+  plan: { type: 'string' },
 } as const;
 
 export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
@@ -73,6 +74,9 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
   --baseline-depth N  its ResNet depth (default: model A's)
   --batch N           its batch size (default 32)
   -o, --out DIR       where baselines train (default <home>/experiments)
+  --plan FILE         write the grid as tasks for a cluster and run nothing: phase one
+                      decomposes each model, phase two trains one baseline per task with
+                      the scenarios sharing it (see decomposer task, merge, submit)
   --backend, --workers  the baselines' training engine`;
 
 /**
@@ -95,6 +99,7 @@ const EXPERIMENT_ARGS = withEngine(
     'baseline-depth': v.optional(DEPTH.text),
     batch: v.optional(BATCH_SIZE.text),
     out: v.optional(PATH),
+    plan: v.optional(PATH),
     'no-save': v.optional(v.boolean(), false),
   },
   (o) => ({
@@ -107,6 +112,7 @@ const EXPERIMENT_ARGS = withEngine(
     save: !o['no-save'],
     chart: o.chart,
     out: o.out,
+    plan: o.plan,
     table1: () => decomposeOf(o, 'experiment', true),
     grid: (kind: 'reuse' | 'replace'): GridParams => {
       const d = decomposeOf(o, 'experiment', false);
@@ -201,19 +207,19 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
   const { json, engine: eng } = o;
   // Every option is checked before a model or dataset is read.
   const params = o.grid(kind);
-  const a = await openModel(o.model, o.inference);
-  const models = [
-    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: a.meta?.depth ?? 20 },
-  ];
-  await a.engine.close();
-  if (o.model2) {
-    const b = await openModel(o.model2, o.inference);
-    models.push({
-      dir: b.dir,
-      data: await modelDataset(o.dataset2, b, eng.home),
-      depth: b.meta?.depth ?? 20,
-    });
-    await b.engine.close();
+  const given = [{ dir: o.model, dataset: o.dataset }];
+  if (o.model2) given.push({ dir: o.model2, dataset: o.dataset2 });
+  const models = await loadGridModels(given, o.inference, eng.home);
+  const workDir = path.resolve(o.out ?? path.join(eng.home, 'experiments'));
+  if (o.plan) {
+    const plan = o.plan;
+    return withMeasureContext(o.store, {}, (ctx) =>
+      writeGridPlan(
+        plan,
+        { params, models: models.map((m, i) => ({ ...m, dataset: given[i]!.dataset })), workDir, json },
+        ctx,
+      ),
+    );
   }
   return withMeasureContext(o.store, { signal: interruptSignal() }, async (ctx) => {
     const { store, settings } = ctx;
@@ -222,7 +228,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     const result = await runGrid(spec, models, {
       ...ctx,
       idle,
-      workDir: path.resolve(o.out ?? path.join(eng.home, 'experiments')),
+      workDir,
       workers: eng.workers,
       backend: eng.backend,
       onRow: (r) => info(`  done: ${r.key}`),

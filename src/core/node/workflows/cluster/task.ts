@@ -1,0 +1,110 @@
+// One task of a grid's plan, run into its own store (a shard on the node's own disk) and
+// published into the shared folder: phase one decomposes a model; phase two reads phase one's
+// decompositions from its published shards and runs one baseline with the scenarios sharing
+// it. The shard records which task it holds and how it ended (grid_tasks), and is published
+// failed too, so the merge can list what is left to re-run.
+import os from 'node:os';
+import path from 'node:path';
+import { describeError, UserError } from '../../../common/errors.ts';
+import { schedulerFacts } from '../../energy/scheduler.ts';
+import { publishShard, shardName, shardPiece } from '../../store/shard.ts';
+import { gridIdOf, runGridTask, type GridContext, type GridModel, type GridTask } from '../grid.ts';
+import { gridSpec } from '../grid-spec.ts';
+import { modelSha256, type Plan } from './plan.ts';
+
+/** The stable id of the experiment a plan's tasks record into, so their shards merge into one. */
+export const planExperimentUid = (grid: string) => `grid:${grid}`;
+
+/** Refuses to run a task on a model that changed since the plan was written. */
+export async function checkPlanModels(plan: Plan, file: string): Promise<void> {
+  for (const m of plan.models) {
+    const now = await modelSha256(m.dir).catch(() => null);
+    if (now !== m.sha256)
+      throw new UserError(
+        `The model ${m.dir} is not the one the plan ${file} was written for (its SHA-256 differs${now === null ? ': it cannot be read here' : ''}).`,
+        'Every node must see the same model folder (a shared folder); after changing a model, write the plan again.',
+        'plan-model-changed',
+      );
+  }
+}
+
+/** Phase one's decomposition of each model, read from the shards it published in `dir`. */
+function decompositions(plan: Plan, dir: string): Extract<GridTask, { phase: 2 }>['decompositions'] {
+  return plan.models.map((_, i) => {
+    const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
+    const file = path.join(dir, shardName(t.index));
+    let piece: { row: unknown; runId: number | null } | null = null;
+    try {
+      piece = shardPiece(file, plan.grid, `decompose:${i}`);
+    } catch {
+      piece = null;
+    }
+    if (!piece)
+      throw new UserError(
+        `Phase one's task ${t.index} (decomposing ${plan.models[i]!.dir}) has not published its shard ${file}.`,
+        `Run it first (decomposer task PLAN --index ${t.index}); under Slurm, the array waits for phase one.`,
+        'plan-phase-one',
+      );
+    const row = piece.row as { dir: string; cost: unknown };
+    return { dir: row.dir, cost: row.cost, runId: piece.runId };
+  });
+}
+
+export interface TaskRun {
+  plan: Plan;
+  planFile: string;
+  index: number;
+  models: (GridModel & { depth: number })[];
+  /** The shard's store and how its runs are measured (the plan's site profile in its settings). */
+  ctx: Omit<GridContext, 'workDir'>;
+  /** Where the shard is published (the shared folder). */
+  publish: string;
+}
+
+/** Runs the task into ctx.store and publishes it; a task that fails is published failed, then throws. */
+export async function runPlanTask(r: TaskRun): Promise<{ rows: number; published: string }> {
+  const { plan, index, ctx } = r;
+  const t = plan.tasks[index]!;
+  const spec = gridSpec(plan.params, { settings: ctx.settings, models: r.models });
+  if ((await gridIdOf(spec, r.models)) !== plan.grid)
+    throw new UserError(
+      `The models and datasets here do not make the grid the plan ${r.planFile} was written for (${plan.grid}).`,
+      'Run the tasks where they see the same models and datasets as the machine that wrote the plan.',
+      'plan-grid-changed',
+    );
+  const store = ctx.store;
+  const uid = planExperimentUid(plan.grid);
+  const experimentId =
+    store.experiments.byUid(uid) ??
+    store.experiments.start({
+      kind: 'grid',
+      label: `${spec.kind} grid on ${r.models.map((m) => m.data.info.name).join(' and ')}`,
+      params: { grid: plan.grid, ...spec, models: r.models.map((m) => m.dir) },
+      uid,
+    });
+  const facts = schedulerFacts();
+  store.grids.taskStarted({
+    grid_id: plan.grid,
+    task_index: index,
+    tasks: plan.tasks.length,
+    phase: t.phase,
+    plan: path.resolve(r.planFile),
+    host: os.hostname(),
+    scheduler_json: facts ? JSON.stringify(facts) : null,
+    started_at: new Date().toISOString(),
+  });
+  const task: GridTask =
+    t.phase === 1
+      ? { phase: 1, model: t.model }
+      : { phase: 2, scenarios: t.scenarios, decompositions: decompositions(plan, r.publish) };
+  let rows: number;
+  try {
+    rows = (await runGridTask(spec, r.models, { ...ctx, experimentId, workDir: plan.work_dir }, task)).length;
+  } catch (e) {
+    store.grids.taskEnded(plan.grid, index, 'failed', describeError(e));
+    publishShard(store, r.publish, index);
+    throw e;
+  }
+  store.grids.taskEnded(plan.grid, index, 'finished', null);
+  return { rows, published: publishShard(store, r.publish, index) };
+}
