@@ -235,8 +235,19 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     });
     const summary = figure6(result.rows);
     const warnings = rowWarnings(result.rows);
+    // A grid whose tasks ran across a cluster says so: its ratios compare runs of one
+    // machine each (a scenario and its baseline ran in one task), its totals several.
+    const machines = store.grids.machinesOf(result.id);
+    const across =
+      machines.length > 1
+        ? `runs from ${machines.length} machines: ${machines.map((m) => `${m.hostname} (${m.cpu_model}, ${m.pieces} run(s))`).join(', ')}`
+        : null;
     if (o.chart) {
-      await writeChart(o.chart, result.rows, `${kind} experiment: CO2e per scenario`);
+      await writeChart(
+        o.chart,
+        result.rows,
+        `${kind} experiment: CO2e per scenario${across ? ` (runs from ${machines.length} machines)` : ''}`,
+      );
       // Part of the result; with --json (whose shape stays) a note on stderr.
       (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
@@ -247,6 +258,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
         resumed: result.resumed,
         rows: result.rows.map((r, i) => ({ ...r, warning: warnings[i] ?? null })),
         figure6: summary,
+        machines,
       });
     else {
       printRows(result.rows);
@@ -255,6 +267,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
         `\nFigure 6: training from scratch emits ${r(summary.co2e_ratio_fixed)} (fixed epochs) / ${r(summary.co2e_ratio_best)} (until best) the CO2e of ${kind}; ` +
           `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}; energy attributed per ${summary.attribution}.`,
       );
+      if (across) print(`Each scenario and its baseline ran on one machine; the grid's ${across}.`);
       print(
         `grid ${result.id}: ${result.rows.length} rows saved in ${store.file}${result.resumed ? ` (${result.resumed} resumed)` : ''}`,
       );

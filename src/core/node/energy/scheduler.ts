@@ -4,6 +4,19 @@
 // a shared node (RAPL counts the whole package) says so, and a grid's runs can be told apart
 // by where they ran.
 import os from 'node:os';
+import { v } from '../../common/schema.ts';
+
+/** Scheduler facts as a run's row keeps them (read back with this schema). */
+export const SCHEDULER_FACTS = v.object({
+  scheduler: v.picklist(['slurm', 'kubernetes']),
+  job_id: v.string(),
+  array_job_id: v.nullable(v.string()),
+  array_task_id: v.nullable(v.number()),
+  cpus: v.nullable(v.number()),
+  gpus: v.nullable(v.array(v.string())),
+  exclusive: v.nullable(v.boolean()),
+  node: v.string(),
+});
 
 export interface SchedulerFacts {
   scheduler: 'slurm' | 'kubernetes';
@@ -83,4 +96,19 @@ export function schedulerTask(env: NodeJS.ProcessEnv = process.env): string | nu
   if (env.JOB_COMPLETION_INDEX !== undefined && env.DECOMPOSER_JOB_NAME)
     return `kubernetes:${env.DECOMPOSER_JOB_NAME}:${env.JOB_COMPLETION_INDEX}`;
   return null;
+}
+
+/** The facts in words, for a run's detail: "slurm job 12 (array 11, task 3) on n1: 4 CPUs, GPUs 0, shared node". */
+export function describeScheduler(f: SchedulerFacts): string {
+  const array = f.array_job_id !== null || f.array_task_id !== null;
+  const parts = [
+    f.cpus !== null ? `${f.cpus} CPUs` : null,
+    f.gpus !== null ? (f.gpus.length ? `GPUs ${f.gpus.join(',')}` : 'no GPU') : null,
+    f.exclusive === null
+      ? 'node sharing not said'
+      : f.exclusive
+        ? 'exclusive node'
+        : "shared node (the CPU's power counter counts the whole package: its energy is this run's share)",
+  ].filter((x) => x !== null);
+  return `${f.scheduler} job ${f.job_id}${array ? ` (array ${f.array_job_id ?? '?'}, task ${f.array_task_id ?? '?'})` : ''} on ${f.node}: ${parts.join(', ')}`;
 }

@@ -151,6 +151,27 @@ export class GridsRepository {
     });
   }
 
+  /**
+   * The machines a grid's pieces ran on (its decompositions, baselines and scenarios), with
+   * how many pieces each ran: more than one when its tasks ran across a cluster.
+   */
+  machinesOf(gridId: string): { hostname: string; cpu_model: string; pieces: number }[] {
+    return this.s.read(() =>
+      readRows(
+        this.s,
+        v.object({ hostname: v.string(), cpu_model: v.string(), pieces: v.number() }),
+        this.s.db
+          .prepare(
+            `SELECT m.hostname, m.cpu_model, COUNT(*) AS pieces FROM grid_rows g
+               JOIN runs r ON r.id = g.run_id JOIN machines m ON m.id = r.machine_id
+             WHERE g.grid_id = ? GROUP BY m.id ORDER BY m.hostname`,
+          )
+          .all(gridId),
+        rowName('machine', 'hostname'),
+      ),
+    );
+  }
+
   /** A task of the grid's plan starts in this store (a shard), or starts again. */
   taskStarted(t: Omit<GridTaskRow, 'status' | 'error' | 'ended_at'>): void {
     this.s.write(() =>

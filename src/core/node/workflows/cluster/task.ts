@@ -33,11 +33,11 @@ function decompositions(plan: Plan, dir: string): Extract<GridTask, { phase: 2 }
   return plan.models.map((_, i) => {
     const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
     const file = path.join(dir, shardName(t.index));
-    let piece: { row: unknown; runId: number | null } | null = null;
+    let piece: { row: unknown; runId: number | null } | null;
     try {
       piece = shardPiece(file, plan.grid, `decompose:${i}`);
     } catch {
-      piece = null;
+      piece = null; // not published yet, or unreadable: said below
     }
     if (!piece)
       throw new UserError(

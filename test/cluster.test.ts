@@ -1,0 +1,229 @@
+// Grids across machines (issue 24), through the CLI as a cluster runs it: a grid written as a
+// plan, each task into its own shard, the shards merged; the grid then shows the same rows as
+// when it ran in one process, its energy is the shards' sum, and a second merge adds nothing.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'node:test';
+import Database from 'better-sqlite3';
+import { cli } from './helpers/cli.ts';
+import { tempDir } from './helpers/temp.ts';
+
+interface Row {
+  key: string;
+  classes: string[];
+  ma?: number;
+  mma?: number;
+  tma: number;
+  baseline_best_epoch?: number;
+  run_ids: { scenario: number | null; baseline: number | null };
+}
+
+const same = (r: Row) => ({
+  key: r.key,
+  classes: r.classes,
+  ma: r.ma,
+  mma: r.mma,
+  tma: r.tma,
+  epochs: r.baseline_best_epoch,
+});
+
+function ok(r: ReturnType<typeof cli>): string {
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The recorded energy of a store's runs, summed (kWh), and how many runs. */
+function energy(db: string): { kwh: number; runs: number } {
+  const j = JSON.parse(ok(cli(['runs', '--db', db, '--limit', '1000', '--json']))) as {
+    runs: { energy: { kwh: number } | null }[];
+  };
+  return { kwh: j.runs.reduce((n, r) => n + (r.energy?.kwh ?? 0), 0), runs: j.runs.length };
+}
+
+test('a grid as plan, tasks into shards and merge gives the rows of the grid run in one process', () => {
+  const root = tempDir('cluster');
+  const one = path.join(root, 'one');
+  const quiet = ['--idle-seconds', '0'];
+  ok(
+    cli(
+      [
+        'demo',
+        ...['--epochs', '1', '--depth', '8', '--per-class', '8', '--decompose-per-class', '0'],
+        ...['--out', path.join(root, 'a'), '--json', ...quiet],
+      ],
+      { home: one },
+    ),
+  );
+  const model = path.join(root, 'a', 'model');
+  const grid = [
+    'experiment',
+    'reuse',
+    '--model',
+    model,
+    '--pick',
+    '3',
+    '--per-class',
+    '8',
+    '--baseline-epochs',
+    '1',
+  ];
+  const single = JSON.parse(ok(cli([...grid, '--json', ...quiet], { home: one }))) as {
+    grid: string;
+    rows: Row[];
+  };
+
+  // The plan: written, nothing run.
+  const home = path.join(root, 'cluster');
+  const plan = path.join(root, 'grid.json');
+  const planned = ok(cli([...grid, ...quiet, '--out', path.join(root, 'shared'), '--plan', plan], { home }));
+  assert.match(planned, /^4 tasks: 1 decomposition\(s\) \(phase one: tasks 0-0\), then 3 baseline\(s\)/m);
+  const p = JSON.parse(readFileSync(plan, 'utf8')) as {
+    grid: string;
+    models: { sha256: string }[];
+    site: { pue: number; intensity: number };
+    tasks: { phase: number; baseline?: string }[];
+  };
+  assert.equal(p.grid, single.grid, 'the same grid');
+  assert.match(p.models[0]!.sha256, /^[0-9a-f]{64}$/);
+  assert.deepEqual(p.site, { pue: 1.58, intensity: 0.954 });
+  assert.deepEqual(
+    p.tasks.map((t) => t.phase),
+    [1, 2, 2, 2],
+  );
+  assert.equal(energy(path.join(home, 'decomposer.db')).runs, 0, 'writing a plan runs nothing');
+
+  // Each task into its own database, published into the plan's shards folder; the index from
+  // --index, a Slurm array's SLURM_ARRAY_TASK_ID or an Indexed Job's JOB_COMPLETION_INDEX.
+  const local = (i: number) => path.join(root, `node-${i}`, 'task.db');
+  ok(cli(['task', plan, '--index', '0', '--db', local(0)], { home }));
+  const shards = path.join(root, 'grid-shards');
+  // Task 1's baseline folder still locked by its first attempt on another node (killed there):
+  // another task is refused; the same Slurm array task, requeued here, takes it over.
+  const baselineDir = path.join(
+    root,
+    'shared',
+    'baselines',
+    createHash('sha256').update(`${p.grid}|${p.tasks[1]!.baseline}`).digest('hex').slice(0, 16),
+  );
+  mkdirSync(baselineDir, { recursive: true });
+  writeFileSync(
+    path.join(baselineDir, 'run.lock'),
+    JSON.stringify({ pid: 1, host: 'node-elsewhere', started_at: 'x', task: 'slurm:77_1' }),
+  );
+  const slurm = (job: string) => ({
+    SLURM_JOB_ID: `9${job}`,
+    SLURM_ARRAY_JOB_ID: job,
+    SLURM_ARRAY_TASK_ID: '1',
+  });
+  const other = cli(['task', plan, '--db', local(1)], { home, env: slurm('88') });
+  assert.equal(other.status, 2, other.stderr);
+  assert.match(other.stderr, /in use by process 1 on node-elsewhere/);
+  const failed = ok(cli(['merge', path.join(shards, 'task-0.db'), path.join(shards, 'task-1.db')], { home }));
+  assert.match(failed, /1 of 4 tasks finished/);
+  assert.match(failed, /missing: tasks 2, 3/);
+  assert.match(failed, /failed: task 1 on .*in use by process 1 on node-elsewhere/);
+  assert.ok(failed.includes(`re-run: decomposer task ${plan} --index 1`), failed);
+  ok(cli(['task', plan, '--db', local(1)], { home, env: { ...slurm('77'), SLURM_CPUS_ON_NODE: '2' } }));
+  ok(cli(['task', plan, '--db', local(2)], { home, env: { JOB_COMPLETION_INDEX: '2' } }));
+
+  // A merge missing a shard says which task is left and how to run it.
+  const partial = ok(cli(['merge', ...[0, 1, 2].map((i) => path.join(shards, `task-${i}.db`))], { home }));
+  assert.match(partial, /3 of 4 tasks finished/);
+  assert.match(partial, /missing: tasks 3/);
+  assert.doesNotMatch(partial, /failed/);
+  assert.ok(partial.includes(`re-run: decomposer task ${plan} --index 3`), partial);
+
+  ok(cli(['task', plan, '--index', '3', '--db', local(3)], { home }));
+  // As if task 3 ran on another node: its shard's machine is another host.
+  const t3 = new Database(path.join(shards, 'task-3.db'));
+  t3.prepare(`UPDATE machines SET hostname = 'node-b', fingerprint = fingerprint || 'b'`).run();
+  t3.close();
+  const merged = ok(cli(['merge', shards], { home }));
+  assert.match(merged, /4 of 4 tasks finished/);
+  assert.doesNotMatch(merged, /missing|re-run/);
+  const store = path.join(home, 'decomposer.db');
+  const after = energy(store);
+  const parts = [0, 1, 2, 3].map((i) => energy(local(i)));
+  assert.equal(
+    after.runs,
+    parts.reduce((n, x) => n + x.runs, 0),
+  );
+  assert.ok(Math.abs(after.kwh - parts.reduce((n, x) => n + x.kwh, 0)) < 1e-15, 'energy: the shards sum');
+
+  // A second merge changes nothing.
+  const again = JSON.parse(ok(cli(['merge', shards, '--json'], { home }))) as {
+    shards: { runs_added: number; grid_rows_added: number }[];
+  };
+  assert.ok(again.shards.every((s) => s.runs_added === 0 && s.grid_rows_added === 0));
+  assert.deepEqual(energy(store), after);
+
+  // The grid with the same options shows the one-process rows, with the merged store's runs.
+  const shown = JSON.parse(
+    ok(cli([...grid, '--json', ...quiet, '--out', path.join(root, 'shared')], { home })),
+  ) as { grid: string; rows: Row[]; machines: { hostname: string }[] };
+  assert.equal(shown.grid, single.grid);
+  assert.deepEqual(shown.rows.map(same), single.rows.map(same));
+  assert.equal(energy(store).runs, after.runs, 'shown from the store: nothing ran again');
+  const runs = JSON.parse(ok(cli(['runs', '--db', store, '--limit', '1000', '--json']))) as {
+    runs: { id: number; experiment_id: number }[];
+  };
+  const ids = new Set(runs.runs.map((r) => r.id));
+  for (const r of shown.rows) {
+    assert.ok(ids.has(r.run_ids.scenario!) && ids.has(r.run_ids.baseline!), 'run ids rewritten to the store');
+  }
+  assert.equal(new Set(runs.runs.map((r) => r.experiment_id)).size, 1, 'one experiment, as in one process');
+  // Where each piece ran: two machines, said with the table; the requeued task's scheduler.
+  assert.deepEqual(
+    shown.machines.map((m) => m.hostname),
+    [os.hostname(), 'node-b'].sort(),
+  );
+  assert.match(
+    ok(cli([...grid, ...quiet, '--out', path.join(root, 'shared')], { home })),
+    /runs from 2 machines/,
+  );
+  const baseline = JSON.parse(
+    ok(cli(['runs', 'show', String(shown.rows[0]!.run_ids.baseline), '--db', store, '--json'])),
+  ) as {
+    run: {
+      scheduler: { scheduler: string; array_job_id: string; array_task_id: number; cpus: number } | null;
+    };
+  };
+  assert.deepEqual(
+    { ...baseline.run.scheduler, job_id: undefined, node: undefined, gpus: undefined, exclusive: undefined },
+    {
+      scheduler: 'slurm',
+      array_job_id: '77',
+      array_task_id: 1,
+      cpus: 2,
+      job_id: undefined,
+      node: undefined,
+      gpus: undefined,
+      exclusive: undefined,
+    },
+  );
+});
+
+test('merge refuses a shard of another schema version; task refuses a broken plan, naming the field', () => {
+  const root = tempDir('cluster-bad');
+  const shard = path.join(root, 'task-0.db');
+  ok(cli(['runs', '--db', shard, '--json']));
+  const db = new Database(shard);
+  db.pragma('user_version = 5');
+  db.close();
+  const r = cli(['merge', shard, '--home', root]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /schema version 5; this Decomposer writes version 6/);
+
+  const plan = path.join(root, 'plan.json');
+  writeFileSync(plan, JSON.stringify({ format: 'decomposer-grid-plan', version: 1, tasks: [] }));
+  const bad = cli(['task', plan, '--index', '0', '--home', root]);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /The plan .*plan\.json/);
+  assert.match(bad.stderr, /grid/);
+  const noIndex = cli(['task', plan, '--home', root]);
+  assert.equal(noIndex.status, 2);
+  assert.match(noIndex.stderr, /No task index/);
+});
