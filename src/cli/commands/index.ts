@@ -14,6 +14,7 @@ import { mergeCommand } from './merge.ts';
 import { predictCommand } from './predict.ts';
 import { runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
+import { submitCommand } from './submit.ts';
 import { taskCommand } from './task.ts';
 import { trainCommand } from './train.ts';
 import { wizardCommand } from './wizard.ts';
@@ -34,4 +35,5 @@ export const COMMANDS: Command[] = [
   energyCommand,
   taskCommand,
   mergeCommand,
+  submitCommand,
 ];

@@ -9,7 +9,7 @@ import { planModels } from '../cluster.ts';
 import { ENGINE_OPTIONS, ENGINE_USAGE, withEngine } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { trainReporter } from '../training.ts';
-import { TASK_INDEX } from '../../core/common/bounds.ts';
+import { TASK_INDEX, WAIT_SECONDS } from '../../core/common/bounds.ts';
 import { UserError } from '../../core/common/errors.ts';
 import { PATH, v } from '../../core/common/schema.ts';
 import { idlePowers } from '../../core/node/measure/measured.ts';
@@ -25,8 +25,10 @@ const TASK_ARGS = withEngine(
     JOB_COMPLETION_INDEX: v.optional(TASK_INDEX.text),
     db: v.optional(PATH),
     publish: v.optional(PATH),
+    'wait-phase-one': v.optional(WAIT_SECONDS.text, 0),
   },
   (o) => ({
+    waitPhaseOne: o['wait-phase-one'],
     index: o.index ?? o.SLURM_ARRAY_TASK_ID ?? o.JOB_COMPLETION_INDEX,
     shard: o.db,
     publish: o.publish,
@@ -49,12 +51,15 @@ after a kill or a requeue and it resumes. The model folders must be the plan's (
   --db FILE           the task's own database (default: in the node's temporary folder,
                       TMPDIR, named after the grid and the task)
   --publish DIR       where the shard is published (default: the plan's shards folder)
+  --wait-phase-one S  a phase-two task started with phase one (a Kubernetes Indexed Job)
+                      waits up to S seconds (${WAIT_SECONDS.range}) for its shards (default 0)
 ${ENGINE_USAGE}`,
   options: {
     ...ENGINE_OPTIONS,
     index: { type: 'string' },
     db: { type: 'string' },
     publish: { type: 'string' },
+    'wait-phase-one': { type: 'string' },
   },
   args: TASK_ARGS,
   async run(o, positionals) {
@@ -94,6 +99,7 @@ ${ENGINE_USAGE}`,
         index,
         models,
         publish,
+        waitPhaseOne: o.waitPhaseOne,
         ctx: {
           store,
           settings,

@@ -28,26 +28,48 @@ export async function checkPlanModels(plan: Plan, file: string): Promise<void> {
   }
 }
 
-/** Phase one's decomposition of each model, read from the shards it published in `dir`. */
-function decompositions(plan: Plan, dir: string): Extract<GridTask, { phase: 2 }>['decompositions'] {
-  return plan.models.map((_, i) => {
-    const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
-    const file = path.join(dir, shardName(t.index));
-    let piece: { row: unknown; runId: number | null } | null;
-    try {
-      piece = shardPiece(file, plan.grid, `decompose:${i}`);
-    } catch {
-      piece = null; // not published yet, or unreadable: said below
-    }
-    if (!piece)
-      throw new UserError(
-        `Phase one's task ${t.index} (decomposing ${plan.models[i]!.dir}) has not published its shard ${file}.`,
-        `Run it first (decomposer task PLAN --index ${t.index}); under Slurm, the array waits for phase one.`,
-        'plan-phase-one',
-      );
-    const row = piece.row as { dir: string; cost: unknown };
-    return { dir: row.dir, cost: row.cost, runId: piece.runId };
-  });
+/** Phase one's decomposition of model `i` from its shard in `dir`, or null while it is not published. */
+function decomposition(plan: Plan, dir: string, i: number): { row: unknown; runId: number | null } | null {
+  const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
+  try {
+    return shardPiece(path.join(dir, shardName(t.index)), plan.grid, `decompose:${i}`);
+  } catch {
+    return null; // not published yet, or unreadable: said by the caller
+  }
+}
+
+/**
+ * Phase one's decomposition of each model, read from the shards it published in `dir`; a task
+ * started with its phase one (a Kubernetes Indexed Job runs every index at once) waits for
+ * them up to `waitSeconds`, checking every few seconds.
+ */
+async function decompositions(
+  plan: Plan,
+  dir: string,
+  waitSeconds: number,
+  signal?: AbortSignal,
+): Promise<Extract<GridTask, { phase: 2 }>['decompositions']> {
+  const until = Date.now() + waitSeconds * 1000;
+  return Promise.all(
+    plan.models.map(async (_, i) => {
+      let piece = decomposition(plan, dir, i);
+      while (!piece && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, until - Date.now()))));
+        signal?.throwIfAborted();
+        piece = decomposition(plan, dir, i);
+      }
+      if (!piece) {
+        const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
+        throw new UserError(
+          `Phase one's task ${t.index} (decomposing ${plan.models[i]!.dir}) has not published its shard ${path.join(dir, shardName(t.index))}.`,
+          `Run it first (decomposer task PLAN --index ${t.index}), or give --wait-phase-one SECONDS; under Slurm, the array waits for phase one.`,
+          'plan-phase-one',
+        );
+      }
+      const row = piece.row as { dir: string; cost: unknown };
+      return { dir: row.dir, cost: row.cost, runId: piece.runId };
+    }),
+  );
 }
 
 export interface TaskRun {
@@ -59,6 +81,8 @@ export interface TaskRun {
   ctx: Omit<GridContext, 'workDir'>;
   /** Where the shard is published (the shared folder). */
   publish: string;
+  /** How long a phase-two task waits for phase one's shards, s (0: not at all). */
+  waitPhaseOne?: number;
 }
 
 /** Runs the task into ctx.store and publishes it; a task that fails is published failed, then throws. */
@@ -93,12 +117,16 @@ export async function runPlanTask(r: TaskRun): Promise<{ rows: number; published
     scheduler_json: facts ? JSON.stringify(facts) : null,
     started_at: new Date().toISOString(),
   });
-  const task: GridTask =
-    t.phase === 1
-      ? { phase: 1, model: t.model }
-      : { phase: 2, scenarios: t.scenarios, decompositions: decompositions(plan, r.publish) };
   let rows: number;
   try {
+    const task: GridTask =
+      t.phase === 1
+        ? { phase: 1, model: t.model }
+        : {
+            phase: 2,
+            scenarios: t.scenarios,
+            decompositions: await decompositions(plan, r.publish, r.waitPhaseOne ?? 0, ctx.signal),
+          };
     rows = (await runGridTask(spec, r.models, { ...ctx, experimentId, workDir: plan.work_dir }, task)).length;
   } catch (e) {
     store.grids.taskEnded(plan.grid, index, 'failed', describeError(e));
