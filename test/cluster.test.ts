@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import Database from 'better-sqlite3';
-import { cli } from './helpers/cli.ts';
+import { cli, startCli } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 
 interface Row {
@@ -226,4 +226,66 @@ test('merge refuses a shard of another schema version; task refuses a broken pla
   const noIndex = cli(['task', plan, '--home', root]);
   assert.equal(noIndex.status, 2);
   assert.match(noIndex.stderr, /No task index/);
+});
+
+test('a task killed mid-baseline and run again on another node resumes, carrying the energy its run folder kept', async () => {
+  const root = tempDir('cluster-kill');
+  const quiet = ['--idle-seconds', '0'];
+  const home = path.join(root, 'home');
+  ok(
+    cli(
+      [
+        'demo',
+        ...['--epochs', '1', '--depth', '8', '--per-class', '8', '--decompose-per-class', '0'],
+        ...['--out', path.join(root, 'a'), '--json', ...quiet],
+      ],
+      { home },
+    ),
+  );
+  const plan = path.join(root, 'grid.json');
+  ok(
+    cli(
+      [
+        ...[
+          'experiment',
+          'reuse',
+          '--model',
+          path.join(root, 'a', 'model'),
+          '--pick',
+          '2',
+          '--per-class',
+          '8',
+        ],
+        ...['--baseline-epochs', '3', '--baseline-patience', '3', ...quiet, '--plan', plan],
+      ],
+      { home },
+    ),
+  );
+  ok(cli(['task', plan, '--index', '0', '--db', path.join(root, 'node-a', 'task.db')], { home }));
+  // Node A dies after the baseline's first epoch (its database with it).
+  const child = startCli(['task', plan, '--index', '1', '--db', path.join(root, 'node-a', 'task1.db')], {
+    home,
+    env: { HOLD_AT: 'epoch 1/3' },
+    nodeArgs: ['--import', path.join(import.meta.dirname, 'helpers', 'hold-at.ts')],
+  });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('epoch 1/3')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`the task ended before its first epoch: ${err}`)));
+  });
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  // Node B: a new database of its own; the run folder (shared) has the checkpoint and the ledger.
+  const b = path.join(root, 'node-b', 'task.db');
+  ok(cli(['task', plan, '--index', '1', '--db', b], { home }));
+  const runs = JSON.parse(ok(cli(['runs', '--db', b, '--kind', 'train', '--json']))) as {
+    runs: { result: { resumed_from: number; energy_carried?: Record<string, unknown> } }[];
+  };
+  assert.equal(runs.runs.length, 1);
+  const r = runs.runs[0]!.result;
+  assert.equal(r.resumed_from, 1);
+  assert.deepEqual(r.energy_carried, { from_runs: [], through_epoch: 1, complete: true, from_run_folder: 1 });
 });
