@@ -6,30 +6,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BIN, cli } from './helpers/cli.ts';
+import { ok, QUIET, sameRow, tinyGrid, tinyGridModel, type GridRow } from './helpers/grid.ts';
 import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/slurm.ts';
 import { tempDir } from './helpers/temp.ts';
 
-interface Row {
-  key: string;
-  classes: string[];
-  ma?: number;
-  tma: number;
-  baseline_best_epoch?: number;
-}
-const same = (r: Row) => ({
-  key: r.key,
-  classes: r.classes,
-  ma: r.ma,
-  tma: r.tma,
-  epochs: r.baseline_best_epoch,
-});
+type Row = GridRow;
+const same = sameRow;
 
-function ok(r: ReturnType<typeof cli>): string {
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-}
-
-const quiet = ['--idle-seconds', '0'];
+const quiet = QUIET;
 let root = '';
 let grid: string[] = [];
 let single: Row[] = [];
@@ -50,29 +34,7 @@ function rowsIn(home: string, out: string): Row[] {
 
 before(() => {
   root = tempDir('submit');
-  ok(
-    cli(
-      [
-        'demo',
-        ...['--epochs', '1', '--depth', '8', '--per-class', '8', '--decompose-per-class', '0'],
-        ...['--out', path.join(root, 'a'), '--json', ...quiet],
-      ],
-      { home: path.join(root, 'one') },
-    ),
-  );
-  const model = path.join(root, 'a', 'model');
-  grid = [
-    'experiment',
-    'reuse',
-    '--model',
-    model,
-    '--pick',
-    '3',
-    '--per-class',
-    '8',
-    '--baseline-epochs',
-    '1',
-  ];
+  grid = tinyGrid(tinyGridModel(path.join(root, 'a'), path.join(root, 'one')));
   single = rowsIn(path.join(root, 'one'), path.join(root, 'one', 'experiments'));
 });
 

@@ -9,31 +9,11 @@ import path from 'node:path';
 import test from 'node:test';
 import Database from 'better-sqlite3';
 import { cli, startCli } from './helpers/cli.ts';
+import { ok, QUIET, sameRow, tinyGrid, tinyGridModel, type GridRow } from './helpers/grid.ts';
 import { tempDir } from './helpers/temp.ts';
 
-interface Row {
-  key: string;
-  classes: string[];
-  ma?: number;
-  mma?: number;
-  tma: number;
-  baseline_best_epoch?: number;
-  run_ids: { scenario: number | null; baseline: number | null };
-}
-
-const same = (r: Row) => ({
-  key: r.key,
-  classes: r.classes,
-  ma: r.ma,
-  mma: r.mma,
-  tma: r.tma,
-  epochs: r.baseline_best_epoch,
-});
-
-function ok(r: ReturnType<typeof cli>): string {
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-}
+type Row = GridRow;
+const same = sameRow;
 
 /** The recorded energy of a store's runs, summed (kWh), and how many runs. */
 function energy(db: string): { kwh: number; runs: number } {
@@ -46,30 +26,9 @@ function energy(db: string): { kwh: number; runs: number } {
 test('a grid as plan, tasks into shards and merge gives the rows of the grid run in one process', () => {
   const root = tempDir('cluster');
   const one = path.join(root, 'one');
-  const quiet = ['--idle-seconds', '0'];
-  ok(
-    cli(
-      [
-        'demo',
-        ...['--epochs', '1', '--depth', '8', '--per-class', '8', '--decompose-per-class', '0'],
-        ...['--out', path.join(root, 'a'), '--json', ...quiet],
-      ],
-      { home: one },
-    ),
-  );
-  const model = path.join(root, 'a', 'model');
-  const grid = [
-    'experiment',
-    'reuse',
-    '--model',
-    model,
-    '--pick',
-    '3',
-    '--per-class',
-    '8',
-    '--baseline-epochs',
-    '1',
-  ];
+  const quiet = QUIET;
+  const model = tinyGridModel(path.join(root, 'a'), one);
+  const grid = tinyGrid(model);
   const single = JSON.parse(ok(cli([...grid, '--json', ...quiet], { home: one }))) as {
     grid: string;
     rows: Row[];
@@ -230,36 +189,13 @@ test('merge refuses a shard of another schema version; task refuses a broken pla
 
 test('a task killed mid-baseline and run again on another node resumes, carrying the energy its run folder kept', async () => {
   const root = tempDir('cluster-kill');
-  const quiet = ['--idle-seconds', '0'];
   const home = path.join(root, 'home');
-  ok(
-    cli(
-      [
-        'demo',
-        ...['--epochs', '1', '--depth', '8', '--per-class', '8', '--decompose-per-class', '0'],
-        ...['--out', path.join(root, 'a'), '--json', ...quiet],
-      ],
-      { home },
-    ),
-  );
   const plan = path.join(root, 'grid.json');
+  const model = tinyGridModel(path.join(root, 'a'), home);
   ok(
-    cli(
-      [
-        ...[
-          'experiment',
-          'reuse',
-          '--model',
-          path.join(root, 'a', 'model'),
-          '--pick',
-          '2',
-          '--per-class',
-          '8',
-        ],
-        ...['--baseline-epochs', '3', '--baseline-patience', '3', ...quiet, '--plan', plan],
-      ],
-      { home },
-    ),
+    cli([...tinyGrid(model, 2, 3), '--baseline-patience', '3', ...QUIET, '--plan', plan], {
+      home,
+    }),
   );
   ok(cli(['task', plan, '--index', '0', '--db', path.join(root, 'node-a', 'task.db')], { home }));
   // Node A dies after the baseline's first epoch (its database with it).

@@ -73,6 +73,32 @@ function copyAtomic(from: string, to: string): void {
   fs.renameSync(tmp, to);
 }
 
+/**
+ * Each row of `table` in the shard, matched in the store by `key` or else inserted (`fix`ed
+ * first): the shard's id → the store's, and the shard's ids that were inserted.
+ */
+function matchRows(
+  db: Database.Database,
+  shard: Database.Database,
+  table: string,
+  key: string,
+  fix: (r: Row) => Row = (r) => r,
+): { ids: Map<number, number>; added: number[] } {
+  const ids = new Map<number, number>();
+  const added: number[] = [];
+  const cols = columns(db, table, ['id']);
+  const find = db.prepare(`SELECT id FROM ${table} WHERE ${key} = ?`);
+  for (const r of shard.prepare(`SELECT * FROM ${table} ORDER BY id`).all() as Row[]) {
+    const known = find.get(r[key]) as { id: number } | undefined;
+    if (known) ids.set(Number(r.id), known.id);
+    else {
+      ids.set(Number(r.id), insert(db, table, fix(r), cols));
+      added.push(Number(r.id));
+    }
+  }
+  return { ids, added };
+}
+
 /** Merges one shard into `home` (one transaction); see the file's head for the rules. */
 export function mergeShard(home: Store, file: string): ShardMerged {
   const shard = openShard(file);
@@ -88,48 +114,19 @@ export function mergeShard(home: Store, file: string): ShardMerged {
   const traceDir = path.join(path.dirname(home.file), 'traces');
   try {
     home.write(() => {
-      const machines = new Map<number, number>();
-      for (const m of shard.prepare('SELECT * FROM machines').all() as Row[]) {
-        const known = db.prepare('SELECT id FROM machines WHERE fingerprint = ?').get(m.fingerprint) as
-          { id: number } | undefined;
-        const id = known?.id ?? insert(db, 'machines', m, columns(db, 'machines', ['id']));
-        if (!known) out.machines_added++;
-        machines.set(Number(m.id), id);
-      }
-      const experiments = new Map<number, number>();
-      for (const e of shard.prepare('SELECT * FROM experiments').all() as Row[]) {
-        const known = db.prepare('SELECT id FROM experiments WHERE uid = ?').get(e.uid) as
-          { id: number } | undefined;
-        const id = known?.id ?? insert(db, 'experiments', e, columns(db, 'experiments', ['id']));
-        if (!known) out.experiments_added++;
-        experiments.set(Number(e.id), id);
-      }
-      const runs = new Map<number, number>();
-      const added: number[] = [];
-      const runCols = columns(db, 'runs', ['id']);
-      for (const r of shard.prepare('SELECT * FROM runs ORDER BY id').all() as Row[]) {
-        const known = db.prepare('SELECT id FROM runs WHERE uid = ?').get(r.uid) as
-          { id: number } | undefined;
-        if (known) {
-          runs.set(Number(r.id), known.id);
-          out.runs_known++;
-          continue;
-        }
-        const id = insert(
-          db,
-          'runs',
-          {
-            ...r,
-            machine_id: r.machine_id === null ? null : (machines.get(Number(r.machine_id)) ?? null),
-            experiment_id:
-              r.experiment_id === null ? null : (experiments.get(Number(r.experiment_id)) ?? null),
-          },
-          runCols,
-        );
-        runs.set(Number(r.id), id);
-        added.push(Number(r.id));
-        out.runs_added++;
-      }
+      const machines = matchRows(db, shard, 'machines', 'fingerprint');
+      const experiments = matchRows(db, shard, 'experiments', 'uid');
+      const ref = (ids: Map<number, number>, x: unknown) =>
+        x === null ? null : (ids.get(Number(x)) ?? null);
+      const { ids: runs, added } = matchRows(db, shard, 'runs', 'uid', (r) => ({
+        ...r,
+        machine_id: ref(machines.ids, r.machine_id),
+        experiment_id: ref(experiments.ids, r.experiment_id),
+      }));
+      out.machines_added = machines.added.length;
+      out.experiments_added = experiments.added.length;
+      out.runs_added = added.length;
+      out.runs_known = runs.size - added.length;
       // Results name earlier runs only once every run's new id is known.
       for (const old of added) {
         const r = shard.prepare('SELECT result_json FROM runs WHERE id = ?').get(old) as Row;
@@ -163,7 +160,7 @@ export function mergeShard(home: Store, file: string): ShardMerged {
         }
       }
       for (const g of shard.prepare('SELECT * FROM grids').all() as Row[]) {
-        const exp = g.experiment_id === null ? null : (experiments.get(Number(g.experiment_id)) ?? null);
+        const exp = ref(experiments.ids, g.experiment_id);
         insert(
           db,
           'grids',
@@ -174,7 +171,7 @@ export function mergeShard(home: Store, file: string): ShardMerged {
         db.prepare('UPDATE grids SET experiment_id = COALESCE(experiment_id, ?) WHERE id = ?').run(exp, g.id);
       }
       for (const p of shard.prepare('SELECT * FROM grid_rows').all() as Row[]) {
-        const runId = p.run_id === null ? null : (runs.get(Number(p.run_id)) ?? null);
+        const runId = ref(runs, p.run_id);
         const row = rewriteRowIds(String(p.row_json), runs);
         if (
           insert(
