@@ -10,6 +10,7 @@ import test from 'node:test';
 import Database from 'better-sqlite3';
 import { cli, startCli } from './helpers/cli.ts';
 import { ok, QUIET, sameRow, tinyGrid, tinyGridModel, type GridRow } from './helpers/grid.ts';
+import { makeFolder } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
 
 type Row = GridRow;
@@ -40,12 +41,12 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
   const planned = ok(cli([...grid, ...quiet, '--out', path.join(root, 'shared'), '--plan', plan], { home }));
   assert.match(planned, /^4 tasks: 1 decomposition\(s\) \(phase one: tasks 0-0\), then 3 baseline\(s\)/m);
   const p = JSON.parse(readFileSync(plan, 'utf8')) as {
-    grid: string;
+    id: string;
     models: { sha256: string }[];
     site: { pue: number; intensity: number };
     tasks: { phase: number; baseline?: string }[];
   };
-  assert.equal(p.grid, single.grid, 'the same grid');
+  assert.equal(p.id, single.grid, 'the same grid');
   assert.match(p.models[0]!.sha256, /^[0-9a-f]{64}$/);
   assert.deepEqual(p.site, { pue: 1.58, intensity: 0.954 });
   assert.deepEqual(
@@ -53,6 +54,12 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
     [1, 2, 2, 2],
   );
   assert.equal(energy(path.join(home, 'decomposer.db')).runs, 0, 'writing a plan runs nothing');
+  // The plan is read back with its schema: a broken field is named, with its rule.
+  const broken = path.join(root, 'broken.json');
+  writeFileSync(broken, JSON.stringify({ ...p, site: { ...p.site, pue: 9 } }));
+  const refused = cli(['task', broken, '--index', '0'], { home });
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /site\.pue: must be a number from 1 to 5 \(got 9\)/);
 
   // Each task into its own database, published into the plan's shards folder; the index from
   // --index, a Slurm array's SLURM_ARRAY_TASK_ID or an Indexed Job's JOB_COMPLETION_INDEX.
@@ -65,7 +72,7 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
     root,
     'shared',
     'baselines',
-    createHash('sha256').update(`${p.grid}|${p.tasks[1]!.baseline}`).digest('hex').slice(0, 16),
+    createHash('sha256').update(`${p.id}|${p.tasks[1]!.baseline}`).digest('hex').slice(0, 16),
   );
   mkdirSync(baselineDir, { recursive: true });
   writeFileSync(
@@ -180,8 +187,7 @@ test('merge refuses a shard of another schema version; task refuses a broken pla
   writeFileSync(plan, JSON.stringify({ format: 'decomposer-grid-plan', version: 1, tasks: [] }));
   const bad = cli(['task', plan, '--index', '0', '--home', root]);
   assert.equal(bad.status, 2, bad.stderr);
-  assert.match(bad.stderr, /The plan .*plan\.json/);
-  assert.match(bad.stderr, /grid/);
+  assert.match(bad.stderr, /The plan .*plan\.json is not valid: kind: must be reuse, replace or trainings/);
   const noIndex = cli(['task', plan, '--home', root]);
   assert.equal(noIndex.status, 2);
   assert.match(noIndex.stderr, /No task index/);
@@ -224,4 +230,51 @@ test('a task killed mid-baseline and run again on another node resumes, carrying
   const r = runs.runs[0]!.result;
   assert.equal(r.resumed_from, 1);
   assert.deepEqual(r.energy_carried, { from_runs: [], through_epoch: 1, complete: true, from_run_folder: 1 });
+});
+
+const made = (dir: string) => {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+
+test('a list of trainings as a plan: one task each, merged into one store', async () => {
+  const root = tempDir('cluster-train');
+  const home = path.join(root, 'home');
+  const a = await makeFolder(made(path.join(root, 'a')), [
+    ['red', [200, 30, 30]],
+    ['blue', [30, 30, 200]],
+  ]);
+  const b = await makeFolder(made(path.join(root, 'b')), [
+    ['green', [30, 200, 30]],
+    ['grey', [120, 120, 120]],
+  ]);
+  const train = ['train', '--dataset', `folder:${a},folder:${b}`, '--size', '16', '--epochs', '1', ...QUIET];
+  const list = cli([...train, '--depth', '8,14'], { home });
+  assert.equal(list.status, 2);
+  assert.match(list.stderr, /A list of depths or seeds trains several models/);
+  assert.match(list.stderr, /--plan FILE/);
+
+  const plan = path.join(root, 'models.json');
+  const models = path.join(root, 'models');
+  const written = ok(cli([...train, '--depth', '8', '--out', models, '--plan', plan], { home }));
+  assert.match(written, /^2 trainings, one task each \(tasks 0-1\)/m);
+  const dry = ok(cli(['submit', 'slurm', plan, '--dry-run', '--home', home]));
+  assert.match(readFileSync(path.join(root, 'models-slurm', 'phase1.sh'), 'utf8'), /^#SBATCH --array=0-1$/m);
+  assert.doesNotMatch(dry, /phase2/);
+
+  for (const i of [0, 1])
+    ok(cli(['task', plan, '--index', String(i), '--db', path.join(root, `node-${i}.db`)], { home }));
+  assert.match(ok(cli(['merge', path.join(root, 'models-shards')], { home })), /2 of 2 tasks finished/);
+  const runs = JSON.parse(ok(cli(['runs', '--home', home, '--kind', 'train', '--json']))) as {
+    runs: { status: string; result: { model_dir: string } }[];
+  };
+  assert.deepEqual(
+    runs.runs.map((r) => r.status),
+    ['finished', 'finished'],
+  );
+  assert.ok(
+    runs.runs.every((r) => r.result.model_dir.startsWith(models)),
+    'each run folder in --out',
+  );
+  assert.equal(new Set(runs.runs.map((r) => r.result.model_dir)).size, 2);
 });

@@ -1,5 +1,6 @@
 // What the cluster commands share: a grid's models loaded as a plan names them (each node
-// reads the same folders and datasets), and writing a grid's plan (experiment … --plan).
+// reads the same folders and datasets), writing a grid's plan (experiment … --plan) or a list
+// of trainings' (train … --plan), and running a training of such a list as a task.
 import path from 'node:path';
 import type { GridParams } from '../core/common/reuse.ts';
 import type { MeasureContext } from '../core/node/measure/measured.ts';
@@ -8,11 +9,20 @@ import type { GridModel } from '../core/node/workflows/grid.ts';
 import {
   defaultShards,
   makePlan,
+  makeTrainingsPlan,
   phases,
   writePlan,
-  type Plan,
+  type GridPlan,
+  type PlannedTraining,
+  type TrainingsPlan,
 } from '../core/node/workflows/cluster/plan.ts';
-import { modelDataset, openModel } from './models.ts';
+import { asPlanTask } from '../core/node/workflows/cluster/task.ts';
+import type { BackendName } from '../core/common/api.ts';
+import { UserError } from '../core/common/errors.ts';
+import type { Settings } from '../core/common/settings.ts';
+import { runsDir } from '../core/node/paths.ts';
+import { runFolderIn, trainRecorded } from './training.ts';
+import { loadSpecWithProgress, modelDataset, openModel, parseDatasetOption } from './models.ts';
 import { EXIT, print, printJson } from './output.ts';
 
 export type LoadedGridModel = GridModel & { depth: number };
@@ -36,7 +46,7 @@ export async function loadGridModels(
 }
 
 /** The models a plan names, loaded as its tasks see them. */
-export const planModels = (plan: Plan, home: string) =>
+export const planModels = (plan: GridPlan, home: string) =>
   loadGridModels(
     plan.models.map((m) => ({ dir: m.dir, dataset: m.dataset ?? undefined })),
     plan.params.inference ?? 'auto',
@@ -72,7 +82,7 @@ export async function writeGridPlan(
   if (o.json)
     printJson({
       plan: out,
-      grid: plan.grid,
+      grid: plan.id,
       tasks: plan.tasks.length,
       phase1: p.one,
       phase2: p.two,
@@ -82,7 +92,61 @@ export async function writeGridPlan(
     print(
       `${plan.tasks.length} tasks: ${p.one} decomposition(s) (phase one: tasks 0-${p.one - 1}), then ${p.two} baseline(s) with their scenarios (phase two: tasks ${p.one}-${plan.tasks.length - 1})`,
     );
-    print(`plan of grid ${plan.grid} written to ${out}; shards go to ${plan.shards}`);
+    print(`plan of grid ${plan.id} written to ${out}; shards go to ${plan.shards}`);
+    print(`run a task: decomposer task ${out} --index I   (or: decomposer submit slurm|kubernetes ${out})`);
+  }
+  return EXIT.ok;
+}
+
+/** Runs a training of a list's plan into ctx.store (a shard) and publishes it. */
+export async function runTrainingTask(
+  ctx: MeasureContext,
+  t: { plan: TrainingsPlan; planFile: string; index: number; publish: string },
+  eng: { home: string; workers: number | undefined; backend: BackendName | null },
+) {
+  const tr = t.plan.tasks[t.index]!.training;
+  const data = await loadSpecWithProgress(
+    parseDatasetOption(tr.dataset, tr.size, tr.seed, eng.home, tr.fit ?? undefined),
+    eng.home,
+  );
+  const out = runFolderIn(tr.parent ?? runsDir(eng.home), data.info.id, tr.depth, tr.seed);
+  const config = {
+    depth: tr.depth,
+    epochs: tr.epochs,
+    batchSize: tr.batchSize,
+    seed: tr.seed,
+    learningRate: tr.learningRate,
+    valFraction: tr.valFraction,
+    augment: tr.augment,
+    batchNorm: tr.batchNorm,
+  };
+  return asPlanTask({ ...t, store: ctx.store }, async () => {
+    const r = await trainRecorded(ctx, { data, out, eng, config });
+    if (r.result.status !== 'finished')
+      throw new UserError('The training was cancelled.', 'Run the task again to resume it.', 'cancelled');
+    return { out, runId: r.runId, top1: r.result.top1 };
+  });
+}
+
+/** Writes a list of trainings as a plan (train … --plan FILE) and prints its task count; runs nothing. */
+export async function writeTrainingsPlan(
+  file: string,
+  trainings: PlannedTraining[],
+  settings: Settings,
+  json: boolean,
+): Promise<number> {
+  const plan = makeTrainingsPlan({
+    trainings,
+    settings,
+    shards: defaultShards(file),
+    command: selfCommand(),
+  });
+  await writePlan(file, plan);
+  const out = path.resolve(file);
+  if (json) printJson({ plan: out, id: plan.id, tasks: plan.tasks.length, shards: plan.shards });
+  else {
+    print(`${plan.tasks.length} trainings, one task each (tasks 0-${plan.tasks.length - 1})`);
+    print(`plan ${plan.id} written to ${out}; shards go to ${plan.shards}`);
     print(`run a task: decomposer task ${out} --index I   (or: decomposer submit slurm|kubernetes ${out})`);
   }
   return EXIT.ok;

@@ -38,11 +38,11 @@ function shardFiles(given: string[]): string[] {
   return out;
 }
 
-/** Per grid: the tasks of its plan not finished in the store (missing or failed), and how to re-run them. */
+/** Per plan (a grid's, or a list of trainings'): its tasks not finished in the store (missing or failed), and how to re-run them. */
 export function leftToRun(tasks: GridTaskRow[]) {
   const grids = new Map<string, GridTaskRow[]>();
   for (const t of tasks) grids.set(t.grid_id, [...(grids.get(t.grid_id) ?? []), t]);
-  return [...grids].map(([grid, ts]) => {
+  return [...grids].map(([id, ts]) => {
     const n = Math.max(...ts.map((t) => t.tasks));
     const plan = ts[ts.length - 1]!.plan;
     const byIndex = new Map(ts.map((t) => [t.task_index, t]));
@@ -55,7 +55,7 @@ export function leftToRun(tasks: GridTaskRow[]) {
     }
     const rerun = [...missing, ...failed.map((f) => f.index)].sort((a, b) => a - b);
     return {
-      grid,
+      id,
       plan,
       tasks: n,
       finished: n - rerun.length,
@@ -74,8 +74,8 @@ export const mergeCommand: Command<v.InferOutput<typeof MERGE_ARGS>> = {
 Imports each shard (a task's database, published as task-N.db; a folder stands for the
 task-N.db files in it) into the store: runs and experiments are matched by their stable ids,
 machines by their fingerprint, and the ids inside copied rows rewritten, so merging a shard
-again changes nothing. A shard of another schema version is refused. Then lists, per grid,
-the tasks of its plan still missing or failed, with the command that re-runs each.
+again changes nothing. A shard of another schema version is refused. Then lists, per plan,
+its tasks still missing or failed, with the command that re-runs each.
 Afterwards decomposer experiment reuse|replace with the plan's options shows the grid.
 
 ${DB_USAGE}
@@ -100,16 +100,16 @@ ${DB_USAGE}
           `${f}: ${m.runs_added} run(s) added, ${m.runs_known} already here; ${m.grid_rows_added} grid row(s) added`,
         );
       }
-      const grids = new Set(merged.length ? store.grids.tasks().map((t) => t.grid_id) : []);
-      const left = leftToRun(store.grids.tasks().filter((t) => grids.has(t.grid_id)));
+      const plans = new Set(merged.length ? store.grids.tasks().map((t) => t.grid_id) : []);
+      const left = leftToRun(store.grids.tasks().filter((t) => plans.has(t.grid_id)));
       const added = merged.reduce((n, m) => n + m.runs_added, 0);
-      if (o.json) printJson({ store: store.file, shards: merged, grids: left });
+      if (o.json) printJson({ store: store.file, shards: merged, plans: left });
       else {
         print(
           `${files.length} shard(s) merged into ${store.file}: ${added} run(s) added${added === 0 ? ' (nothing new)' : ''}`,
         );
         for (const g of left) {
-          print(`grid ${g.grid}: ${g.finished} of ${g.tasks} tasks finished`);
+          print(`plan ${g.plan} (${g.id}): ${g.finished} of ${g.tasks} tasks finished`);
           if (g.missing.length) print(`  missing: tasks ${g.missing.join(', ')}`);
           for (const f of g.failed)
             print(`  failed: task ${f.index} on ${f.host}: ${f.error ?? 'unknown error'}`);

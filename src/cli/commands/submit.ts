@@ -133,7 +133,7 @@ async function submitSlurm(plan: Plan, file: string, o: SubmitArgs): Promise<num
   const jobs = { phase1: id1, phase2: id2, merge: id3 };
   if (!o.json) {
     print(
-      `submitted grid ${plan.grid}: phase one job ${id1}${id2 ? `, phase two job ${id2}` : ''}, merge job ${id3}`,
+      `submitted grid ${plan.id}: phase one job ${id1}${id2 ? `, phase two job ${id2}` : ''}, merge job ${id3}`,
     );
     print(`logs in ${path.join(dir, 'logs')}; the merge goes into ${home}`);
   }
@@ -164,7 +164,13 @@ function submitKubernetes(plan: Plan, file: string, o: SubmitArgs): number {
     claim: o.claim ?? 'decomposer-shared',
     mount:
       o.mount ??
-      sharedRoot([file, plan.shards, plan.work_dir, plan.cwd, home, ...plan.models.map((x) => x.dir)]),
+      sharedRoot([
+        file,
+        plan.shards,
+        plan.cwd,
+        home,
+        ...(plan.kind === 'trainings' ? [] : [plan.work_dir, ...plan.models.map((x) => x.dir)]),
+      ]),
     maxParallel: o['max-parallel'],
     gpus: o.gpus,
     waitPhaseOne: o['wait-phase-one'],

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from '../command.ts';
-import { planModels } from '../cluster.ts';
+import { planModels, runTrainingTask } from '../cluster.ts';
 import { ENGINE_OPTIONS, ENGINE_USAGE, withEngine } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { trainReporter } from '../training.ts';
@@ -15,7 +15,7 @@ import { PATH, v } from '../../core/common/schema.ts';
 import { idlePowers } from '../../core/node/measure/measured.ts';
 import { effectiveSettings } from '../../core/node/store/settings.ts';
 import { Store } from '../../core/node/store/store.ts';
-import { planTask, readPlan } from '../../core/node/workflows/cluster/plan.ts';
+import { planTask, readPlan, type GridPlan } from '../../core/node/workflows/cluster/plan.ts';
 import { checkPlanModels, runPlanTask } from '../../core/node/workflows/cluster/task.ts';
 
 const TASK_ARGS = withEngine(
@@ -35,14 +35,21 @@ const TASK_ARGS = withEngine(
   }),
 );
 
+/** A grid plan's models, checked against their SHA-256 and read as its tasks see them. */
+async function gridModels(plan: GridPlan, file: string, home: string) {
+  await checkPlanModels(plan, file);
+  return planModels(plan, home);
+}
+
 export const taskCommand: Command<v.InferOutput<typeof TASK_ARGS>> = {
   name: 'task',
   summary: "run one task of a grid's plan into its own database (a shard), for a cluster",
   usage: `Usage: decomposer task PLAN.json [--index I] [--db SHARD.db] [--publish DIR]
 
-Runs task I of the plan (written by decomposer experiment reuse|replace … --plan): phase
-one's tasks decompose a model, phase two's train one baseline with the scenarios sharing
-it (they read phase one's published shards). The task records into its own SQLite file on
+Runs task I of the plan. A grid's plan (decomposer experiment reuse|replace … --plan):
+phase one's tasks decompose a model, phase two's train one baseline with the scenarios
+sharing it (they read phase one's published shards). A list of trainings' (decomposer
+train … --plan): each task trains one model. The task records into its own SQLite file on
 this node's disk, then publishes it into the shared folder as DIR/task-I.db (VACUUM INTO
 and an atomic rename: no process writes a database on a network filesystem). Run it again
 after a kill or a requeue and it resumes. The model folders must be the plan's (SHA-256).
@@ -81,39 +88,45 @@ ${ENGINE_USAGE}`,
     const index = o.index;
     const plan = await readPlan(file);
     const t = planTask(plan, index, file);
-    await checkPlanModels(plan, file);
-    const models = await planModels(plan, o.engine.home);
+    // A grid's models are checked and read before anything is recorded.
+    const models = plan.kind === 'trainings' ? null : await gridModels(plan, file, o.engine.home);
     const shardFile = path.resolve(
-      o.shard ?? path.join(os.tmpdir(), `decomposer-${plan.grid}-task-${index}.db`),
+      o.shard ?? path.join(os.tmpdir(), `decomposer-${plan.id}-task-${index}.db`),
     );
     const publish = path.resolve(o.publish ?? plan.shards);
-    info(`task ${index} of ${plan.tasks.length} (phase ${t.phase}) of grid ${plan.grid}, into ${shardFile}`);
+    info(`task ${index} of ${plan.tasks.length} (phase ${t.phase}) of plan ${plan.id}, into ${shardFile}`);
     const store = Store.open(shardFile);
     try {
       // The plan's site profile and measuring, whichever node runs the task.
       const settings = effectiveSettings(store.settings, { ...plan.site, ...plan.measure });
-      const idle = await idlePowers(settings, info);
+      const ctx = {
+        store,
+        settings,
+        idle: await idlePowers(settings, info),
+        signal: interruptSignal(),
+        onInfo: info,
+        onTraining: trainReporter(),
+      };
+      const where = { planFile: file, index, publish };
+      if (plan.kind === 'trainings') {
+        const r = await runTrainingTask(ctx, { ...where, plan }, o.engine);
+        if (o.json) printJson({ plan: plan.id, task: index, ...r.value, shard: r.published });
+        else print(`task ${index} done: trained into ${r.value.out}; shard published to ${r.published}`);
+        return EXIT.ok;
+      }
       const r = await runPlanTask({
+        ...where,
         plan,
-        planFile: file,
-        index,
-        models,
-        publish,
+        models: models!,
         waitPhaseOne: o.waitPhaseOne,
         ctx: {
-          store,
-          settings,
-          idle,
-          signal: interruptSignal(),
-          onInfo: info,
-          onTraining: trainReporter(),
+          ...ctx,
           workers: o.engine.workers,
           backend: o.engine.backend,
           onRow: (row) => info(`  done: ${row.key}`),
         },
       });
-      if (o.json)
-        printJson({ grid: plan.grid, task: index, phase: t.phase, rows: r.rows, shard: r.published });
+      if (o.json) printJson({ plan: plan.id, task: index, phase: t.phase, rows: r.rows, shard: r.published });
       else print(`task ${index} done: ${r.rows} scenario row(s); shard published to ${r.published}`);
     } finally {
       store.close();

@@ -1,4 +1,6 @@
-// A grid's plan: the grid written as tasks for a cluster, and nothing run. Phase one
+// A plan: work written as tasks for a cluster, and nothing run. A grid's plan (below) or a
+// list of trainings' (one task each, so the models a grid needs train as an array too).
+// A grid's plan: the grid written as tasks. Phase one
 // decomposes each model (one task each); phase two has one task per baseline with the
 // scenarios that share it, so a scenario's CO2e ratio (its baseline over its reuse) is always
 // measured on one machine. The plan names the models by path and SHA-256 (a task refuses a
@@ -8,7 +10,19 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { IDLE_SECONDS, INTENSITY, PUE } from '../../../common/bounds.ts';
+import {
+  BATCH_SIZE,
+  DEPTH,
+  EPOCHS,
+  IDLE_SECONDS,
+  IMAGE_SIDE,
+  INTENSITY,
+  LEARNING_RATE,
+  PUE,
+  SEED,
+  VAL_FRACTION,
+} from '../../../common/bounds.ts';
+import { GREY_FITS } from '../../../common/dataset.ts';
 import { UserError } from '../../../common/errors.ts';
 import { GRID_PARAMS, type GridParams } from '../../../common/reuse.ts';
 import { parseJsonWith, PATH, v } from '../../../common/schema.ts';
@@ -33,11 +47,25 @@ const TASK = v.variant('phase', [
   }),
 ]);
 
-export const PLAN = v.strictObject({
+/** What every plan has: its id, the site profile, where shards go, how nodes run decomposer. */
+const PLAN_BASE = {
   format: v.literal(PLAN_FORMAT),
   version: v.literal(1),
   created_at: v.string(),
-  grid: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'must be a grid id')),
+  /** The grid's id (a grid's plan), or the trainings' hash: names the shards' tasks. */
+  id: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'must be a plan id (16 hex digits)')),
+  /** The site's profile: every task's energy is figured with it, whichever node runs it. */
+  site: v.strictObject({ pue: PUE.schema, intensity: INTENSITY.schema }),
+  measure: v.strictObject({ idleSeconds: IDLE_SECONDS.schema, attribution: ATTRIBUTION }),
+  /** Where tasks publish shards, and the folder tasks run in. */
+  shards: PATH,
+  cwd: PATH,
+  /** How a node runs decomposer (a shared checkout's node and bin/decomposer.js). */
+  command: v.pipe(v.array(v.string()), v.minLength(1)),
+};
+
+const GRID_PLAN = v.strictObject({
+  ...PLAN_BASE,
   kind: v.picklist(['reuse', 'replace']),
   /** Every parameter of the grid, defaults resolved: the same spec on every node. */
   params: GRID_PARAMS,
@@ -53,20 +81,46 @@ export const PLAN = v.strictObject({
     v.minLength(1),
     v.maxLength(2),
   ),
-  /** The site's profile: every task's energy is figured with it, whichever node runs it. */
-  site: v.strictObject({ pue: PUE.schema, intensity: INTENSITY.schema }),
-  measure: v.strictObject({ idleSeconds: IDLE_SECONDS.schema, attribution: ATTRIBUTION }),
-  /** Where baselines train (shared by every node), where tasks publish shards, where to run. */
+  /** Where baselines train (shared by every node). */
   work_dir: PATH,
-  shards: PATH,
-  cwd: PATH,
-  /** How a node runs decomposer (a shared checkout's node and bin/decomposer.js). */
-  command: v.pipe(v.array(v.string()), v.minLength(1)),
   tasks: v.pipe(v.array(TASK), v.minLength(1)),
 });
 
+/** One training of a list (decomposer train … --plan): its dataset and settings, all given. */
+export const PLANNED_TRAINING = v.strictObject({
+  dataset: v.pipe(v.string(), v.minLength(1)),
+  size: IMAGE_SIDE.schema,
+  fit: v.nullable(v.picklist(GREY_FITS)),
+  depth: DEPTH.schema,
+  epochs: EPOCHS.schema,
+  batchSize: BATCH_SIZE.schema,
+  seed: SEED.schema,
+  learningRate: LEARNING_RATE.schema,
+  valFraction: VAL_FRACTION.schema,
+  augment: v.boolean(),
+  batchNorm: v.boolean(),
+  /** The folder its run folder goes in (null: the task's data folder's runs/), named as train names it. */
+  parent: v.nullable(PATH),
+});
+
+export type PlannedTraining = v.InferOutput<typeof PLANNED_TRAINING>;
+
+const TRAININGS_PLAN = v.strictObject({
+  ...PLAN_BASE,
+  kind: v.literal('trainings'),
+  tasks: v.pipe(
+    v.array(v.strictObject({ index: INDEX, phase: v.literal(1), training: PLANNED_TRAINING })),
+    v.minLength(1),
+  ),
+});
+
+/** A plan: a grid's (reuse, replace) or a list of trainings', told apart by `kind`. */
+export const PLAN = v.variant('kind', [GRID_PLAN, TRAININGS_PLAN], 'must be reuse, replace or trainings');
+
 export type Plan = v.InferOutput<typeof PLAN>;
-export type PlanTask = Plan['tasks'][number];
+export type GridPlan = v.InferOutput<typeof GRID_PLAN>;
+export type TrainingsPlan = v.InferOutput<typeof TRAININGS_PLAN>;
+type GridPlanTask = GridPlan['tasks'][number];
 
 /** A model folder's SHA-256: its graph and its weights, in that order. */
 export async function modelSha256(dir: string): Promise<string> {
@@ -110,21 +164,21 @@ export interface PlanInput {
 }
 
 /** The grid's plan: its id, its models hashed, and its tasks in two phases. */
-export async function makePlan(p: PlanInput): Promise<Plan> {
+export async function makePlan(p: PlanInput): Promise<GridPlan> {
   const grid = await gridIdOf(p.spec, p.models);
   const byBaseline = new Map<string, string[]>();
   for (const s of scenariosFor(p.spec, p.models)) {
     const k = imagesKey(s);
     byBaseline.set(k, [...(byBaseline.get(k) ?? []), s.key]);
   }
-  const tasks: PlanTask[] = p.models.map((_, i) => ({ index: i, phase: 1, model: i }));
+  const tasks: GridPlanTask[] = p.models.map((_, i) => ({ index: i, phase: 1, model: i }));
   for (const [baseline, scenarios] of byBaseline)
     tasks.push({ index: tasks.length, phase: 2, baseline, scenarios });
   return {
     format: PLAN_FORMAT,
     version: 1,
     created_at: new Date().toISOString(),
-    grid,
+    id: grid,
     kind: p.spec.kind,
     params: paramsOf(p.spec),
     models: await Promise.all(
@@ -134,13 +188,39 @@ export async function makePlan(p: PlanInput): Promise<Plan> {
         dataset: m.dataset ?? null,
       })),
     ),
-    site: { pue: p.settings.pue, intensity: p.settings.intensity },
-    measure: { idleSeconds: p.settings.idleSeconds, attribution: p.settings.attribution },
+    ...siteOf(p.settings),
     work_dir: path.resolve(p.workDir),
     shards: path.resolve(p.shards),
     cwd: process.cwd(),
     command: p.command,
     tasks,
+  };
+}
+
+const siteOf = (s: Settings) => ({
+  site: { pue: s.pue, intensity: s.intensity },
+  measure: { idleSeconds: s.idleSeconds, attribution: s.attribution },
+});
+
+/** A list of trainings as a plan of one task each (all phase one: they depend on nothing). */
+export function makeTrainingsPlan(p: {
+  trainings: PlannedTraining[];
+  settings: Settings;
+  shards: string;
+  command: string[];
+}): TrainingsPlan {
+  const id = createHash('sha256').update(JSON.stringify(p.trainings)).digest('hex').slice(0, 16);
+  return {
+    format: PLAN_FORMAT,
+    version: 1,
+    created_at: new Date().toISOString(),
+    id,
+    kind: 'trainings',
+    ...siteOf(p.settings),
+    shards: path.resolve(p.shards),
+    cwd: process.cwd(),
+    command: p.command,
+    tasks: p.trainings.map((training, index) => ({ index, phase: 1, training })),
   };
 }
 
@@ -183,8 +263,8 @@ export async function readPlan(file: string): Promise<Plan> {
 }
 
 /** The task at `index`, or a refusal naming the plan's range. */
-export function planTask(plan: Plan, index: number, file: string): PlanTask {
-  const t = plan.tasks[index];
+export function planTask<P extends Plan>(plan: P, index: number, file: string): P['tasks'][number] {
+  const t = plan.tasks[index] as P['tasks'][number] | undefined;
   if (!t)
     throw new UserError(
       `The plan ${file} has tasks 0 to ${plan.tasks.length - 1}; there is no task ${index}.`,
@@ -195,7 +275,7 @@ export function planTask(plan: Plan, index: number, file: string): PlanTask {
 }
 
 /** How many tasks each phase has (phase one first, from index 0). */
-export const phases = (plan: Plan) => ({
-  one: plan.tasks.filter((t) => t.phase === 1).length,
-  two: plan.tasks.filter((t) => t.phase === 2).length,
-});
+export const phases = (plan: Plan) => {
+  const ts: { phase: number }[] = plan.tasks;
+  return { one: ts.filter((t) => t.phase === 1).length, two: ts.filter((t) => t.phase === 2).length };
+};

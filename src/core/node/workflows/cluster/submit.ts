@@ -55,7 +55,7 @@ export function slurmScripts(plan: Plan, o: SlurmOptions): SlurmScripts {
   // The task's own database on the node's disk (Slurm's TMPDIR where the site sets one).
   const task = cmd(['task', path.resolve(o.planFile), '--publish', plan.shards, '--home', o.home]);
   const limit = o.maxParallel ? `%${o.maxParallel}` : '';
-  const name = `decomposer-${plan.grid}`;
+  const name = `decomposer-${plan.id}`;
   return {
     phase1: `${taskHead(`${name}-decompose`, `0-${p.one - 1}${limit}`)}\n${task}\n`,
     phase2:
@@ -96,7 +96,7 @@ export function sharedRoot(paths: string[]): string {
  * Job to apply once it is over (`kubectl wait --for=condition=complete` or failed).
  */
 export function kubernetesManifests(plan: Plan, o: KubernetesOptions): { tasks: Manifest; merge: Manifest } {
-  const name = `decomposer-${plan.grid}`;
+  const name = `decomposer-${plan.id}`;
   const volume = { name: 'shared', persistentVolumeClaim: { claimName: o.claim } };
   const container = (cmd: string[], env: { name: string; value: string }[]) => ({
     name: 'decomposer',
@@ -110,11 +110,11 @@ export function kubernetesManifests(plan: Plan, o: KubernetesOptions): { tasks: 
   const job = (jobName: string, spec: Manifest, cmd: string[], env: { name: string; value: string }[]) => ({
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: jobName, labels: { app: 'decomposer', grid: plan.grid } },
+    metadata: { name: jobName, labels: { app: 'decomposer', grid: plan.id } },
     spec: {
       ...spec,
       template: {
-        metadata: { labels: { app: 'decomposer', grid: plan.grid } },
+        metadata: { labels: { app: 'decomposer', grid: plan.id } },
         spec: { restartPolicy: 'Never', containers: [container(cmd, env)], volumes: [volume] },
       },
     },

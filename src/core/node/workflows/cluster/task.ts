@@ -10,13 +10,14 @@ import { schedulerFacts } from '../../energy/scheduler.ts';
 import { publishShard, shardName, shardPiece } from '../../store/shard.ts';
 import { gridIdOf, runGridTask, type GridContext, type GridModel, type GridTask } from '../grid.ts';
 import { gridSpec } from '../grid-spec.ts';
-import { modelSha256, type Plan } from './plan.ts';
+import type { Store } from '../../store/store.ts';
+import { modelSha256, type GridPlan, type Plan } from './plan.ts';
 
 /** The stable id of the experiment a plan's tasks record into, so their shards merge into one. */
 export const planExperimentUid = (grid: string) => `grid:${grid}`;
 
 /** Refuses to run a task on a model that changed since the plan was written. */
-export async function checkPlanModels(plan: Plan, file: string): Promise<void> {
+export async function checkPlanModels(plan: GridPlan, file: string): Promise<void> {
   for (const m of plan.models) {
     const now = await modelSha256(m.dir).catch(() => null);
     if (now !== m.sha256)
@@ -29,10 +30,14 @@ export async function checkPlanModels(plan: Plan, file: string): Promise<void> {
 }
 
 /** Phase one's decomposition of model `i` from its shard in `dir`, or null while it is not published. */
-function decomposition(plan: Plan, dir: string, i: number): { row: unknown; runId: number | null } | null {
+function decomposition(
+  plan: GridPlan,
+  dir: string,
+  i: number,
+): { row: unknown; runId: number | null } | null {
   const t = plan.tasks.find((x) => x.phase === 1 && x.model === i)!;
   try {
-    return shardPiece(path.join(dir, shardName(t.index)), plan.grid, `decompose:${i}`);
+    return shardPiece(path.join(dir, shardName(t.index)), plan.id, `decompose:${i}`);
   } catch {
     return null; // not published yet, or unreadable: said by the caller
   }
@@ -44,7 +49,7 @@ function decomposition(plan: Plan, dir: string, i: number): { row: unknown; runI
  * them up to `waitSeconds`, checking every few seconds.
  */
 async function decompositions(
-  plan: Plan,
+  plan: GridPlan,
   dir: string,
   waitSeconds: number,
   signal?: AbortSignal,
@@ -73,7 +78,7 @@ async function decompositions(
 }
 
 export interface TaskRun {
-  plan: Plan;
+  plan: GridPlan;
   planFile: string;
   index: number;
   models: (GridModel & { depth: number })[];
@@ -85,40 +90,61 @@ export interface TaskRun {
   waitPhaseOne?: number;
 }
 
-/** Runs the task into ctx.store and publishes it; a task that fails is published failed, then throws. */
+/**
+ * Runs task `index` of a plan into `store` (a shard) with `work`, recording which task it holds
+ * and how it ended, and publishes it into `publish`: finished, or failed (then rethrows), so
+ * the merge can list it either way. Returns what `work` gave and the published file.
+ */
+export async function asPlanTask<T>(
+  t: { store: Store; plan: Plan; planFile: string; index: number; publish: string },
+  work: () => Promise<T>,
+): Promise<{ value: T; published: string }> {
+  const { store, plan, index } = t;
+  const facts = schedulerFacts();
+  store.grids.taskStarted({
+    grid_id: plan.id,
+    task_index: index,
+    tasks: plan.tasks.length,
+    phase: plan.tasks[index]!.phase,
+    plan: path.resolve(t.planFile),
+    host: os.hostname(),
+    scheduler_json: facts ? JSON.stringify(facts) : null,
+    started_at: new Date().toISOString(),
+  });
+  let value: T;
+  try {
+    value = await work();
+  } catch (e) {
+    store.grids.taskEnded(plan.id, index, 'failed', describeError(e));
+    publishShard(store, t.publish, index);
+    throw e;
+  }
+  store.grids.taskEnded(plan.id, index, 'finished', null);
+  return { value, published: publishShard(store, t.publish, index) };
+}
+
+/** Runs a grid's task into ctx.store and publishes it; a task that fails is published failed, then throws. */
 export async function runPlanTask(r: TaskRun): Promise<{ rows: number; published: string }> {
   const { plan, index, ctx } = r;
   const t = plan.tasks[index]!;
   const spec = gridSpec(plan.params, { settings: ctx.settings, models: r.models });
-  if ((await gridIdOf(spec, r.models)) !== plan.grid)
+  if ((await gridIdOf(spec, r.models)) !== plan.id)
     throw new UserError(
-      `The models and datasets here do not make the grid the plan ${r.planFile} was written for (${plan.grid}).`,
+      `The models and datasets here do not make the grid the plan ${r.planFile} was written for (${plan.id}).`,
       'Run the tasks where they see the same models and datasets as the machine that wrote the plan.',
       'plan-grid-changed',
     );
   const store = ctx.store;
-  const uid = planExperimentUid(plan.grid);
+  const uid = planExperimentUid(plan.id);
   const experimentId =
     store.experiments.byUid(uid) ??
     store.experiments.start({
       kind: 'grid',
       label: `${spec.kind} grid on ${r.models.map((m) => m.data.info.name).join(' and ')}`,
-      params: { grid: plan.grid, ...spec, models: r.models.map((m) => m.dir) },
+      params: { grid: plan.id, ...spec, models: r.models.map((m) => m.dir) },
       uid,
     });
-  const facts = schedulerFacts();
-  store.grids.taskStarted({
-    grid_id: plan.grid,
-    task_index: index,
-    tasks: plan.tasks.length,
-    phase: t.phase,
-    plan: path.resolve(r.planFile),
-    host: os.hostname(),
-    scheduler_json: facts ? JSON.stringify(facts) : null,
-    started_at: new Date().toISOString(),
-  });
-  let rows: number;
-  try {
+  const done = await asPlanTask({ ...r, store }, async () => {
     const task: GridTask =
       t.phase === 1
         ? { phase: 1, model: t.model }
@@ -127,12 +153,7 @@ export async function runPlanTask(r: TaskRun): Promise<{ rows: number; published
             scenarios: t.scenarios,
             decompositions: await decompositions(plan, r.publish, r.waitPhaseOne ?? 0, ctx.signal),
           };
-    rows = (await runGridTask(spec, r.models, { ...ctx, experimentId, workDir: plan.work_dir }, task)).length;
-  } catch (e) {
-    store.grids.taskEnded(plan.grid, index, 'failed', describeError(e));
-    publishShard(store, r.publish, index);
-    throw e;
-  }
-  store.grids.taskEnded(plan.grid, index, 'finished', null);
-  return { rows, published: publishShard(store, r.publish, index) };
+    return runGridTask(spec, r.models, { ...ctx, experimentId, workDir: plan.work_dir }, task);
+  });
+  return { rows: done.value.length, published: done.published };
 }
