@@ -278,3 +278,23 @@ test('a list of trainings as a plan: one task each, merged into one store', asyn
   );
   assert.equal(new Set(runs.runs.map((r) => r.result.model_dir)).size, 2);
 });
+
+test("under a scheduler only the job's GPUs are read: decomposer energy names them and the others left out", () => {
+  const bin = tempDir('cluster-gpus');
+  const smi = path.join(bin, 'nvidia-smi');
+  writeFileSync(smi, '#!/bin/sh\nfor i in 0 1 2 3; do echo "$i, NVIDIA Fake, 10$i.00"; done\n', {
+    mode: 0o755,
+  });
+  const probe = (env: Record<string, string>) =>
+    JSON.parse(ok(cli(['energy', '--json', '--nvidia-smi', smi], { home: bin, env }))) as {
+      nvidia: { measured: number[] };
+      lines: string[];
+    };
+  assert.deepEqual(probe({}).nvidia.measured, [0, 1, 2, 3]);
+  const slurm = probe({ SLURM_JOB_ID: '5', SLURM_JOB_GPUS: '1,3' });
+  assert.deepEqual(slurm.nvidia.measured, [1, 3]);
+  assert.match(
+    slurm.lines.join('\n'),
+    /used for 2 GPU\(s\): 1 NVIDIA Fake .*3 NVIDIA Fake.*2 GPU\(s\) of this node not allocated to this job: not read/,
+  );
+});
