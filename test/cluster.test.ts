@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import Database from 'better-sqlite3';
+import { createCoreApi } from '../src/core/node/api.ts';
 import { cli, startCli } from './helpers/cli.ts';
 import { ok, QUIET, sameRow, tinyGrid, tinyGridModel, type GridRow } from './helpers/grid.ts';
 import { makeFolder } from './helpers/fixtures.ts';
@@ -24,7 +25,7 @@ function energy(db: string): { kwh: number; runs: number } {
   return { kwh: j.runs.reduce((n, r) => n + (r.energy?.kwh ?? 0), 0), runs: j.runs.length };
 }
 
-test('a grid as plan, tasks into shards and merge gives the rows of the grid run in one process', () => {
+test('a grid as plan, tasks into shards and merge gives the rows of the grid run in one process', async () => {
   const root = tempDir('cluster');
   const one = path.join(root, 'one');
   const quiet = QUIET;
@@ -141,6 +142,12 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
     assert.ok(ids.has(r.run_ids.scenario!) && ids.has(r.run_ids.baseline!), 'run ids rewritten to the store');
   }
   assert.equal(new Set(runs.runs.map((r) => r.experiment_id)).size, 1, 'one experiment, as in one process');
+  // The app's Compare page draws the merged experiment's scenarios (its API, as the page calls it).
+  const shownInApp = await createCoreApi({ home }).getExperiment(runs.runs[0]!.experiment_id);
+  assert.deepEqual(
+    shownInApp.scenarios.map((x) => [x.classes, x.ma, x.tma]).sort(),
+    single.rows.map((r) => [r.classes, r.ma, r.tma]).sort(),
+  );
   // Where each piece ran: two machines, said with the table; the requeued task's scheduler.
   assert.deepEqual(
     shown.machines.map((m) => m.hostname),
