@@ -68,7 +68,7 @@ export function leftToRun(tasks: GridTaskRow[]) {
 
 export const mergeCommand: Command<v.InferOutput<typeof MERGE_ARGS>> = {
   name: 'merge',
-  summary: "merge the shards a grid's tasks published into the data folder's store",
+  summary: "merge the shards a plan's tasks published into the data folder's store",
   usage: `Usage: decomposer merge SHARD.db|DIR... [--home DIR]
 
 Imports each shard (a task's database, published as task-N.db; a folder stands for the

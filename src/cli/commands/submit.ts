@@ -186,7 +186,7 @@ function submitKubernetes(plan: Plan, file: string, o: SubmitArgs): number {
 
 export const submitCommand: Command<SubmitArgs> = {
   name: 'submit',
-  summary: "hand a grid's plan to Slurm (sbatch job arrays) or Kubernetes (an Indexed Job)",
+  summary: 'hand a plan to Slurm (sbatch job arrays) or Kubernetes (an Indexed Job)',
   usage: `Usage: decomposer submit slurm PLAN.json [options]
        decomposer submit kubernetes PLAN.json --image IMAGE [options]
 

@@ -43,7 +43,8 @@ async function gridModels(plan: GridPlan, file: string, home: string) {
 
 export const taskCommand: Command<v.InferOutput<typeof TASK_ARGS>> = {
   name: 'task',
-  summary: "run one task of a grid's plan into its own database (a shard), for a cluster",
+  summary:
+    'run one task of a plan (a grid, or a list of trainings) into its own database (a shard), for a cluster',
   usage: `Usage: decomposer task PLAN.json [--index I] [--db SHARD.db] [--publish DIR]
 
 Runs task I of the plan. A grid's plan (decomposer experiment reuse|replace … --plan):
