@@ -26,6 +26,7 @@ import { Store } from '../src/core/node/store/store.ts';
 import { RunRecorder } from '../src/core/node/measure/recorder.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/measure/training.ts';
+import { LEDGER_FILE } from '../src/core/node/measure/ledger.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
@@ -587,7 +588,23 @@ test('a resumed training records the energy of training from scratch (earlier at
     assert.equal((f.result as Record<string, unknown>).energy_carried, undefined);
     close(f.energy!.kwh, (settings.pue * (f.power!.cpuJ + f.power!.dramJ)) / 3.6e6, 1e-9);
 
-    // A folder whose earlier epochs were never recorded (copied here): flagged incomplete.
+    // A folder copied here with its energy ledger: this store never recorded its epochs, the
+    // folder did (a training moved to another machine, or resumed on another cluster node).
+    const moved = path.join(dir, 'moved');
+    fs.cpSync(copy, moved, { recursive: true });
+    const carried = await trainIn(moved);
+    assert.equal(carried.result.resumedFrom, 2);
+    assert.deepEqual(carried.carried, {
+      from_runs: [],
+      through_epoch: 2,
+      complete: true,
+      from_run_folder: 1,
+    });
+    const m = store.runs.get(carried.runId)!;
+    close(m.energy!.kwh, before.kwh + (settings.pue * (m.power!.cpuJ + m.power!.dramJ)) / 3.6e6, 1e-9);
+
+    // A folder whose earlier epochs were never recorded (copied here without its ledger): flagged incomplete.
+    fs.rmSync(path.join(copy, LEDGER_FILE));
     const copied = await trainIn(copy);
     assert.equal(copied.result.resumedFrom, 2);
     assert.deepEqual(copied.carried, { from_runs: [], through_epoch: 0, complete: false });

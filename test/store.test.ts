@@ -52,6 +52,7 @@ test('migrations: an empty database gets the whole schema, WAL and foreign keys'
       'epochs',
       'experiments',
       'grid_rows',
+      'grid_tasks',
       'grids',
       'machines',
       'power',

@@ -80,7 +80,10 @@ export const listOf = <S extends v.GenericSchema>(item: S): v.GenericSchema<stri
             addIssue({
               message: issue.message,
               input: x,
-              path: [{ type: 'array', origin: 'value', input: dataset.value, key: i, value: x }],
+              // One value is the option itself; in a list, the item is named by its place.
+              ...(dataset.value.length > 1
+                ? { path: [{ type: 'array', origin: 'value', input: dataset.value, key: i, value: x }] }
+                : {}),
             });
       }
       return out.length === dataset.value.length ? out : NEVER;

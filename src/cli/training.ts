@@ -54,6 +54,10 @@ export function trainReporter(): TrainingProgress {
  * Trains `data` into the run folder `out`, recorded in the store (idle power first, power
  * while it trains, cumulative energy at every epoch end, how it ended), reporting progress.
  */
+/** A training's run folder when none is given: in `parent`, named after the dataset, depth and seed. */
+export const runFolderIn = (parent: string, datasetId: string, depth: number, seed: number) =>
+  path.join(parent, `${datasetId}-r${depth}-s${seed}`);
+
 export function trainRecorded(
   ctx: MeasureContext,
   o: {

@@ -3,6 +3,7 @@
 // interrupted grids resume.
 import path from 'node:path';
 import type { Command } from '../command.ts';
+import { loadGridModels, writeGridPlan } from '../cluster.ts';
 import {
   APPROACH_ARG,
   DECOMPOSE_ARGS,
@@ -10,7 +11,6 @@ import {
   DECOMPOSE_USAGE,
   decomposeOf,
   modelDataset,
-  openModel,
   readModel,
   writeJson,
 } from '../models.ts';
@@ -50,6 +50,7 @@ export const GRID_OPTIONS = {
   'baseline-depth': { type: 'string' },
   batch: { type: 'string' },
   out: { type: 'string', short: 'o' },
+  plan: { type: 'string' },
 } as const;
 
 export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
@@ -73,6 +74,9 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
   --baseline-depth N  its ResNet depth (default: model A's)
   --batch N           its batch size (default 32)
   -o, --out DIR       where baselines train (default <home>/experiments)
+  --plan FILE         write the grid as tasks for a cluster and run nothing: phase one
+                      decomposes each model, phase two trains one baseline per task with
+                      the scenarios sharing it (see decomposer task, merge, submit)
   --backend, --workers  the baselines' training engine`;
 
 /**
@@ -95,6 +99,7 @@ const EXPERIMENT_ARGS = withEngine(
     'baseline-depth': v.optional(DEPTH.text),
     batch: v.optional(BATCH_SIZE.text),
     out: v.optional(PATH),
+    plan: v.optional(PATH),
     'no-save': v.optional(v.boolean(), false),
   },
   (o) => ({
@@ -107,6 +112,7 @@ const EXPERIMENT_ARGS = withEngine(
     save: !o['no-save'],
     chart: o.chart,
     out: o.out,
+    plan: o.plan,
     table1: () => decomposeOf(o, 'experiment', true),
     grid: (kind: 'reuse' | 'replace'): GridParams => {
       const d = decomposeOf(o, 'experiment', false);
@@ -201,19 +207,19 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
   const { json, engine: eng } = o;
   // Every option is checked before a model or dataset is read.
   const params = o.grid(kind);
-  const a = await openModel(o.model, o.inference);
-  const models = [
-    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: a.meta?.depth ?? 20 },
-  ];
-  await a.engine.close();
-  if (o.model2) {
-    const b = await openModel(o.model2, o.inference);
-    models.push({
-      dir: b.dir,
-      data: await modelDataset(o.dataset2, b, eng.home),
-      depth: b.meta?.depth ?? 20,
-    });
-    await b.engine.close();
+  const given = [{ dir: o.model, dataset: o.dataset }];
+  if (o.model2) given.push({ dir: o.model2, dataset: o.dataset2 });
+  const models = await loadGridModels(given, o.inference, eng.home);
+  const workDir = path.resolve(o.out ?? path.join(eng.home, 'experiments'));
+  if (o.plan) {
+    const plan = o.plan;
+    return withMeasureContext(o.store, {}, (ctx) =>
+      writeGridPlan(
+        plan,
+        { params, models: models.map((m, i) => ({ ...m, dataset: given[i]!.dataset })), workDir, json },
+        ctx,
+      ),
+    );
   }
   return withMeasureContext(o.store, { signal: interruptSignal() }, async (ctx) => {
     const { store, settings } = ctx;
@@ -222,15 +228,26 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     const result = await runGrid(spec, models, {
       ...ctx,
       idle,
-      workDir: path.resolve(o.out ?? path.join(eng.home, 'experiments')),
+      workDir,
       workers: eng.workers,
       backend: eng.backend,
       onRow: (r) => info(`  done: ${r.key}`),
     });
     const summary = figure6(result.rows);
     const warnings = rowWarnings(result.rows);
+    // A grid whose tasks ran across a cluster says so: its ratios compare runs of one
+    // machine each (a scenario and its baseline ran in one task), its totals several.
+    const machines = store.grids.machinesOf(result.id);
+    const across =
+      machines.length > 1
+        ? `runs from ${machines.length} machines: ${machines.map((m) => `${m.hostname} (${m.cpu_model}, ${m.pieces} run(s))`).join(', ')}`
+        : null;
     if (o.chart) {
-      await writeChart(o.chart, result.rows, `${kind} experiment: CO2e per scenario`);
+      await writeChart(
+        o.chart,
+        result.rows,
+        `${kind} experiment: CO2e per scenario${across ? ` (runs from ${machines.length} machines)` : ''}`,
+      );
       // Part of the result; with --json (whose shape stays) a note on stderr.
       (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
@@ -241,6 +258,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
         resumed: result.resumed,
         rows: result.rows.map((r, i) => ({ ...r, warning: warnings[i] ?? null })),
         figure6: summary,
+        machines,
       });
     else {
       printRows(result.rows);
@@ -249,6 +267,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
         `\nFigure 6: training from scratch emits ${r(summary.co2e_ratio_fixed)} (fixed epochs) / ${r(summary.co2e_ratio_best)} (until best) the CO2e of ${kind}; ` +
           `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}; energy attributed per ${summary.attribution}.`,
       );
+      if (across) print(`Each scenario and its baseline ran on one machine; the grid's ${across}.`);
       print(
         `grid ${result.id}: ${result.rows.length} rows saved in ${store.file}${result.resumed ? ` (${result.resumed} resumed)` : ''}`,
       );

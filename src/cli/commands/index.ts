@@ -10,9 +10,12 @@ import { energyCommand } from './energy.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { experimentCommand } from './experiment.ts';
 import { exportCommand } from './export.ts';
+import { mergeCommand } from './merge.ts';
 import { predictCommand } from './predict.ts';
 import { runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
+import { submitCommand } from './submit.ts';
+import { taskCommand } from './task.ts';
 import { trainCommand } from './train.ts';
 import { wizardCommand } from './wizard.ts';
 
@@ -30,4 +33,7 @@ export const COMMANDS: Command[] = [
   runsCommand,
   exportCommand,
   energyCommand,
+  taskCommand,
+  mergeCommand,
+  submitCommand,
 ];

@@ -1,5 +1,6 @@
 // decomposer runs: list the recorded runs (every kind, side by side, with their energy), or
 // show one with its epochs and power summary.
+import { describeScheduler } from '../../core/node/energy/scheduler.ts';
 import type { Command } from '../command.ts';
 import { DB_ARGS, DB_OPTIONS, DB_USAGE, dbFileOf } from '../options.ts';
 import { ROW_ID, ROW_LIMIT, parseBounded } from '../../core/common/bounds.ts';
@@ -111,8 +112,9 @@ ${DB_USAGE}
             `params   ${JSON.stringify(run.params)}`,
             run.error ? `error    ${run.error}` : '',
             run.machine
-              ? `machine  ${run.machine.cpu_model}, ${run.machine.cpu_cores} cores/${run.machine.cpu_threads} threads, ${(run.machine.memory_bytes / 2 ** 30).toFixed(1)} GiB, ${run.machine.gpus.join(', ') || 'no GPU'}, ${run.machine.os}`
+              ? `machine  ${run.machine.hostname}: ${run.machine.cpu_model}, ${run.machine.cpu_cores} cores/${run.machine.cpu_threads} threads, ${(run.machine.memory_bytes / 2 ** 30).toFixed(1)} GiB, ${run.machine.gpus.join(', ') || 'no GPU'}, ${run.machine.os}`
               : '',
+            run.scheduler ? `scheduler ${describeScheduler(run.scheduler)}` : '',
             run.backend_detail ? `backend  ${run.backend_detail}` : '',
             run.energy ? `energy   ${describeEnergy(run.energy)}` : 'energy   (none recorded)',
             run.energy_fixed_epochs

@@ -123,6 +123,15 @@ export const INPUT_SIDE = whole(1, MAX_IMAGE_SIDE);
 /** A model input's channels (grey, RGB, RGBA; Decomposer itself feeds RGB). */
 export const INPUT_CHANNELS = whole(1, 4);
 
+/** A task of a grid's plan (its index in a Slurm array or an Indexed Job), and how many run at once. */
+export const TASK_INDEX = whole(0, 1_000_000);
+export const MAX_PARALLEL = whole(1, 100_000);
+/** What a cluster task asks of a node: CPUs, GPUs. */
+export const CPUS_PER_TASK = whole(1, 4096);
+export const GPUS_PER_TASK = whole(1, 64);
+/** How long a task waits for another's output (a day at most), s. */
+export const WAIT_SECONDS = whole(0, 86_400);
+
 /** Idle power is measured for at most an hour before a run (0 skips it). */
 export const IDLE_SECONDS = real(0, 3600);
 export const SAMPLE_INTERVAL_MS = real(10, 60_000);

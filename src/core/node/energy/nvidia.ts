@@ -47,7 +47,10 @@ export interface NvidiaProbe {
   problem: string | null;
 }
 
-export async function probeNvidia(cmd = DEFAULT_NVIDIA_SMI): Promise<NvidiaProbe> {
+export async function probeNvidia(
+  cmd = DEFAULT_NVIDIA_SMI,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NvidiaProbe> {
   let out: string;
   try {
     out = await runNvidiaSmi(cmd);
@@ -63,9 +66,16 @@ export async function probeNvidia(cmd = DEFAULT_NVIDIA_SMI): Promise<NvidiaProbe
           : `${cmd} failed: ${(e as Error).message.split('\n')[0]}`,
     };
   }
-  const gpus = parseNvidiaSmi(out);
+  const listed = parseNvidiaSmi(out);
+  // Under a scheduler, only the GPUs it gave this job are read: the others are other jobs'.
+  const mine = allocatedGpus(env);
+  const gpus =
+    mine && listed.some((g) => mine.includes(g.index))
+      ? listed.filter((g) => mine.includes(g.index))
+      : listed;
   const measured = gpus.filter((g) => g.watts !== null).map((g) => g.index);
   const na = gpus.filter((g) => g.watts === null);
+  const others = listed.length - gpus.length;
   return {
     usable: measured.length > 0,
     gpus,
@@ -74,8 +84,22 @@ export async function probeNvidia(cmd = DEFAULT_NVIDIA_SMI): Promise<NvidiaProbe
       ? `${cmd} lists no GPU.`
       : na.length
         ? `${na.map((g) => `GPU ${g.index} (${g.name})`).join(', ')} report power.draw [N/A] (not supported)${measured.length ? '; not counted' : ''}.`
-        : null,
+        : others
+          ? `${others} GPU(s) of this node not allocated to this job: not read.`
+          : null,
   };
+}
+
+/**
+ * The GPUs a scheduler allocated to this job, by index: SLURM_JOB_GPUS (Slurm), else a
+ * numeric CUDA_VISIBLE_DEVICES; null when none is said (then every GPU listed is read). Where
+ * the job sees its GPUs renumbered from 0 (cgroup-constrained devices), nvidia-smi lists only
+ * them anyway, and the indices given match none: every one listed is read.
+ */
+export function allocatedGpus(env: NodeJS.ProcessEnv = process.env): number[] | null {
+  const list = env.SLURM_JOB_GPUS ?? env.CUDA_VISIBLE_DEVICES;
+  if (list === undefined || !/^\s*\d+(\s*,\s*\d+)*\s*$/.test(list)) return null;
+  return list.split(',').map((x) => Number(x.trim()));
 }
 
 /** Integrates GPU power (trapezoids over the real timestamps) between calls. */

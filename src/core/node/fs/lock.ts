@@ -2,13 +2,16 @@
 // is a file created with O_EXCL holding its owner (pid, the process's start time, host), so
 // a second process is refused with who holds it; a lock whose owner is gone (no such pid,
 // or the pid now belongs to another process) is stale and taken over. Processes on another
-// host cannot be checked: their lock holds until removed by hand (the message says how).
+// host cannot be checked: their lock holds until removed by hand (the message says how),
+// unless it was taken by the scheduler task (Slurm array task, Indexed Job index) that this
+// process is: then it is this task's earlier attempt, requeued onto another node.
 import { promises as fsp } from 'node:fs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../common/errors.ts';
 import { v } from '../../common/schema.ts';
+import { schedulerTask } from '../energy/scheduler.ts';
 
 export const LOCK_FILE = 'run.lock';
 
@@ -21,6 +24,8 @@ const LOCK_OWNER = v.object({
   started_at: v.optional(v.string(), 'an unknown time'),
   /** What the owner is doing, for the message. */
   what: v.optional(v.string(), 'working'),
+  /** The scheduler's task the owner ran as (a Slurm array task, an Indexed Job's index). */
+  task: v.optional(v.nullable(v.string()), null),
 });
 
 export type LockOwner = v.InferOutput<typeof LOCK_OWNER>;
@@ -76,7 +81,9 @@ async function isStale(file: string, owner: LockOwner | null): Promise<boolean> 
       return true;
     }
   }
-  if (owner.host !== os.hostname()) return false;
+  // Another host cannot be asked, except by the scheduler: a task runs once at a time, so
+  // the same task's lock from another node is an earlier attempt (killed, or requeued).
+  if (owner.host !== os.hostname()) return owner.task !== null && owner.task === schedulerTask();
   return processAlive(owner.pid, owner.pid_start) === false;
 }
 
@@ -112,6 +119,7 @@ export async function lockFolder(dir: string, what = 'training'): Promise<Folder
     host: os.hostname(),
     started_at: new Date().toISOString(),
     what,
+    task: schedulerTask(),
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -5,7 +5,9 @@
 // A training resumed in its run folder (after a kill or a cancel) records what training from
 // scratch cost: its energy figures add those of the earlier runs in the same folder
 // (params.run_dir) up to the epoch it resumed after, and its result says which runs were
-// carried and whether they covered every epoch (`energy_carried`).
+// carried and whether they covered every epoch (`energy_carried`). Each epoch's energy is also
+// kept in the run folder (./ledger.ts), for a training resumed where that store is out of reach.
+import os from 'node:os';
 import path from 'node:path';
 import type { BackendName } from '../../common/api.ts';
 import type { LoadedDataset } from '../../common/dataset.ts';
@@ -17,6 +19,7 @@ import type { Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
 import { refuseIfLocked } from '../fs/lock.ts';
 import { checkRunFolder } from '../train/run-folder.ts';
+import { ledgerPriors, recordLedgerEpoch } from './ledger.ts';
 import { measured, type MeasureContext } from './measured.ts';
 
 export interface RecordTrainingOptions extends MeasureContext {
@@ -43,6 +46,11 @@ export interface EnergyCarried {
   through_epoch: number;
   /** False when the earlier runs do not reach the epoch the training resumed after. */
   complete: boolean;
+  /**
+   * Set when the earlier attempts were read from the run folder's ledger (their store out of
+   * reach: another node's): how many attempts it carried. from_runs is then empty.
+   */
+  from_run_folder?: number;
 }
 
 export interface RecordedTraining {
@@ -90,8 +98,18 @@ export function carriedEnergy(
   runDir: string | null,
   runId: number,
   after: number,
+  attempt = '',
 ): { carried: CarriedEnergy; info: EnergyCarried } {
-  const chain = runDir ? energyChain(store.epochs.earlierTrainingsIn(runDir, runId)) : [];
+  let chain = runDir ? energyChain(store.epochs.earlierTrainingsIn(runDir, runId)) : [];
+  let folder: number | undefined;
+  // Earlier attempts this store never saw (run on another node) are in the run folder.
+  if (runDir && chain.length < after) {
+    const fromFolder = energyChain(ledgerPriors(runDir, attempt));
+    if (fromFolder.length > chain.length) {
+      chain = fromFolder;
+      folder = new Set(fromFolder.slice(0, Math.min(after, fromFolder.length)).map((c) => c.run)).size;
+    }
+  }
   const known = Math.min(after, chain.length);
   const through = (k: number) => {
     const i = Math.min(k, known);
@@ -100,9 +118,10 @@ export function carriedEnergy(
   return {
     carried: { after, through },
     info: {
-      from_runs: [...new Set(chain.slice(0, known).map((c) => c.run))],
+      from_runs: folder === undefined ? [...new Set(chain.slice(0, known).map((c) => c.run))] : [],
       through_epoch: known,
       complete: known === after,
+      ...(folder !== undefined ? { from_run_folder: folder } : {}),
     },
   };
 }
@@ -118,6 +137,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
   }
   // Set when the run ends: which earlier attempts a resumed training carries.
   const got: { carried?: EnergyCarried } = {};
+  // This attempt in the run folder's energy ledger (the store's run id alone may repeat on another node).
+  const attempt = { id: `${os.hostname()}:${process.pid}:${Date.now()}`, host: os.hostname() };
   const m = await measured(
     o,
     {
@@ -129,7 +150,9 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
       onStart: o.onRecorder,
       outcome: (result: TrainResult, rec) => {
         const resumed =
-          result.resumedFrom > 0 ? carriedEnergy(o.store, runDir, rec.id, result.resumedFrom) : null;
+          result.resumedFrom > 0
+            ? carriedEnergy(o.store, runDir, rec.id, result.resumedFrom, attempt.id)
+            : null;
         if (resumed) got.carried = resumed.info;
         if (resumed && !resumed.info.complete)
           o.onInfo?.(
@@ -156,8 +179,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
     (rec) =>
       o.work((e) => {
         if (e.type === 'start') rec.setBackend(e.backend, e.backendDetail);
-        else if (e.type === 'epoch')
-          rec.epoch({
+        else if (e.type === 'epoch') {
+          const energy = rec.epoch({
             epoch: e.epoch,
             loss: e.loss,
             accuracy: e.accuracy,
@@ -166,6 +189,8 @@ export async function recordTrainingRun(o: RecordTrainingOptions): Promise<Recor
             best: e.best,
             checkpoint: `checkpoints/epoch-${String(e.epoch).padStart(3, '0')}`,
           });
+          if (runDir) recordLedgerEpoch(runDir, attempt, e.epoch, energy);
+        }
         o.onTraining?.(e, o.label ?? 'training');
       }),
   );

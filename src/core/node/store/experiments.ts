@@ -1,6 +1,7 @@
 // Experiments: what a person started (a demo, a reuse/replace grid, one custom scenario, a
 // wizard session, or a training, decomposition or evaluation of its own). Every run belongs
 // to one and plays a role in it; an experiment's status and energy come from its runs, in SQL.
+import { randomUUID } from 'node:crypto';
 import { EXPERIMENT_KINDS, type ExperimentKind } from '../../common/api.ts';
 import { v } from '../../common/schema.ts';
 import type { GridsRepository, GridScenario } from './grids.ts';
@@ -105,16 +106,31 @@ export class ExperimentsRepository {
     this.grids = grids;
   }
 
-  /** A new experiment: the runs started with its id belong to it. */
-  start(e: { kind: ExperimentKind; label: string; params?: unknown }): number {
+  /**
+   * A new experiment: the runs started with its id belong to it. `uid` (default: a new one)
+   * is its id in every store: the tasks of one grid's plan give theirs the plan's, so their
+   * shards merge into one experiment.
+   */
+  start(e: { kind: ExperimentKind; label: string; params?: unknown; uid?: string }): number {
     if (!EXPERIMENT_KINDS.includes(e.kind)) throw new Error(`unknown experiment kind ${e.kind}`);
     return this.s.write(() =>
       Number(
         this.s.db
-          .prepare('INSERT INTO experiments (kind, label, params_json, created_at) VALUES (?, ?, ?, ?)')
-          .run(e.kind, e.label, JSON.stringify(e.params ?? {}), iso()).lastInsertRowid,
+          .prepare(
+            'INSERT INTO experiments (kind, label, params_json, created_at, uid) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(e.kind, e.label, JSON.stringify(e.params ?? {}), iso(), e.uid ?? randomUUID()).lastInsertRowid,
       ),
     );
+  }
+
+  /** The experiment with this stable id, or null. */
+  byUid(uid: string): number | null {
+    const r = v.safeParse(
+      v.object({ id: v.number() }),
+      this.s.read(() => this.s.db.prepare('SELECT id FROM experiments WHERE uid = ?').get(uid)),
+    );
+    return r.success ? r.output.id : null;
   }
 
   /** Experiments, newest first, with their runs' totals. */

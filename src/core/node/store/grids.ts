@@ -28,6 +28,23 @@ const PieceColumns = v.object({
 
 const SCENARIO = 'scenario:';
 
+/** One task of a grid's plan, as a store records it (GridTaskColumns). */
+export const GridTaskColumns = v.object({
+  grid_id: v.string(),
+  task_index: v.number(),
+  tasks: v.number(),
+  phase: v.number(),
+  plan: v.string(),
+  status: v.picklist(['running', 'finished', 'failed']),
+  error: v.nullable(v.string()),
+  host: v.string(),
+  scheduler_json: v.nullable(v.string()),
+  started_at: v.string(),
+  ended_at: v.nullable(v.string()),
+});
+
+export type GridTaskRow = v.InferOutput<typeof GridTaskColumns>;
+
 export class GridsRepository {
   private readonly s: StoreAccess;
 
@@ -132,6 +149,66 @@ export class GridsRepository {
       ).map((p) => p.row);
       return { id, kind, scenarios };
     });
+  }
+
+  /**
+   * The machines a grid's pieces ran on (its decompositions, baselines and scenarios), with
+   * how many pieces each ran: more than one when its tasks ran across a cluster.
+   */
+  machinesOf(gridId: string): { hostname: string; cpu_model: string; pieces: number }[] {
+    return this.s.read(() =>
+      readRows(
+        this.s,
+        v.object({ hostname: v.string(), cpu_model: v.string(), pieces: v.number() }),
+        this.s.db
+          .prepare(
+            `SELECT m.hostname, m.cpu_model, COUNT(*) AS pieces FROM grid_rows g
+               JOIN runs r ON r.id = g.run_id JOIN machines m ON m.id = r.machine_id
+             WHERE g.grid_id = ? GROUP BY m.id ORDER BY m.hostname`,
+          )
+          .all(gridId),
+        rowName('machine', 'hostname'),
+      ),
+    );
+  }
+
+  /** A task of the grid's plan starts in this store (a shard), or starts again. */
+  taskStarted(t: Omit<GridTaskRow, 'status' | 'error' | 'ended_at'>): void {
+    this.s.write(() =>
+      this.s.db
+        .prepare(
+          `INSERT INTO grid_tasks (grid_id, task_index, tasks, phase, plan, status, host, scheduler_json, started_at)
+           VALUES (@grid_id, @task_index, @tasks, @phase, @plan, 'running', @host, @scheduler_json, @started_at)
+           ON CONFLICT(grid_id, task_index) DO UPDATE SET status = 'running', error = NULL, ended_at = NULL,
+             host = excluded.host, scheduler_json = excluded.scheduler_json, started_at = excluded.started_at`,
+        )
+        .run(t),
+    );
+  }
+
+  /** How a task of the grid's plan ended. */
+  taskEnded(gridId: string, index: number, status: 'finished' | 'failed', error: string | null): void {
+    this.s.write(() =>
+      this.s.db
+        .prepare(
+          'UPDATE grid_tasks SET status = ?, error = ?, ended_at = ? WHERE grid_id = ? AND task_index = ?',
+        )
+        .run(status, error, iso(), gridId, index),
+    );
+  }
+
+  /** The tasks of grids' plans this store holds (a shard's own, or every merged one). */
+  tasks(gridId?: string): GridTaskRow[] {
+    return this.s.read(() =>
+      readRows(
+        this.s,
+        GridTaskColumns,
+        this.s.db
+          .prepare('SELECT * FROM grid_tasks WHERE (@g IS NULL OR grid_id = @g) ORDER BY grid_id, task_index')
+          .all({ g: gridId ?? null }),
+        rowName('grid task', 'task_index'),
+      ),
+    );
   }
 
   /** Rows of grid_rows with their row parsed with `schema` (unreadable ones left out, with a warning). */

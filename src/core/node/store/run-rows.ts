@@ -4,6 +4,7 @@
 import { EXPERIMENT_KINDS, RUN_ROLES, type ExperimentKind, type RunRole } from '../../common/api.ts';
 import { EnergyFigureSchema, type EnergyFigure } from '../../common/energy.ts';
 import { v } from '../../common/schema.ts';
+import { SCHEDULER_FACTS, type SchedulerFacts } from '../energy/scheduler.ts';
 import type { EpochRow } from './epochs.ts';
 import { MACHINE_SELECT, MachineColumns, machineOf, type MachineRow } from './machines.ts';
 import type { PowerRow } from './power.ts';
@@ -36,6 +37,8 @@ export interface RunRow {
   /** Which scenario of its experiment the run belongs to (a baseline's classes, a wizard option). */
   scenario: string | null;
   machine: MachineRow | null;
+  /** The scheduler the run ran under (Slurm, an Indexed Job), or null outside one. */
+  scheduler: SchedulerFacts | null;
   result: unknown;
   energy: EnergyFigure | null;
   best_epoch: number | null;
@@ -86,6 +89,7 @@ const RunColumns = v.object({
   energy_fixed_json: jsonText,
   energy_until_best_json: jsonText,
   epochs_done: v.number(),
+  scheduler_json: jsonText,
   ...MachineColumns,
 });
 
@@ -117,6 +121,7 @@ function toRun(s: StoreAccess, r: RunColumns): RunRow {
     role: r.role,
     scenario: r.scenario,
     machine: machineOf(s, r, where),
+    scheduler: readJson(s, SCHEDULER_FACTS, r.scheduler_json, null, where, 'scheduler'),
     result: readJson(s, RunResult, r.result_json, null, where, 'result'),
     energy: energy(r.energy_json, 'energy'),
     best_epoch: r.best_epoch,

@@ -2,11 +2,13 @@
 // reuse or replace scenario). A run is inserted as 'running' with its owner (host, pid, the
 // process's start time) and a heartbeat, and ends finished, cancelled or failed; one whose
 // owner died is marked interrupted at the next start-up (./interrupted.ts).
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { RUN_ROLES, type ExperimentKind, type RunRole } from '../../common/api.ts';
 import type { EnergyFigure } from '../../common/energy.ts';
 import { v } from '../../common/schema.ts';
 import type { MachineInfo } from '../energy/machine.ts';
+import { schedulerFacts } from '../energy/scheduler.ts';
 import { processStartTime } from '../fs/lock.ts';
 import type { EpochsRepository } from './epochs.ts';
 import type { ExperimentsRepository } from './experiments.ts';
@@ -128,8 +130,8 @@ export class RunsRepository {
       return Number(
         this.s.db
           .prepare(
-            `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, pid_start, host, machine_id, backend, backend_detail, experiment_id, role, scenario)
-             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO runs (kind, label, params_json, status, started_at, heartbeat_at, pid, pid_start, host, machine_id, backend, backend_detail, experiment_id, role, scenario, uid, scheduler_json)
+             VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             r.kind,
@@ -146,6 +148,9 @@ export class RunsRepository {
             experimentId,
             role,
             r.scenario ?? null,
+            // Stable across stores: a run merged from a cluster's shard is found again by it.
+            randomUUID(),
+            toJson(schedulerFacts() ?? undefined),
           ).lastInsertRowid,
       );
     });
