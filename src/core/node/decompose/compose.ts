@@ -29,7 +29,8 @@ export interface ComposedScores {
   seconds: number;
 }
 
-function maskOf(set: ModuleSet, m: ModuleData, exact: boolean): MaskSet {
+/** The masks a module's composed evaluation runs with (its CI/TI masks where the head allows). */
+export function maskOf(set: ModuleSet, m: ModuleData, exact: boolean): MaskSet {
   const src = exact || set.needsFullMasks ? m.removed : m.forced;
   const out: MaskSet = new Map();
   for (const l of set.layers) {
