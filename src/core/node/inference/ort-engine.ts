@@ -23,10 +23,16 @@ import {
 type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
 
 /**
- * A folded model is a graph compile of its own (about as long as a masked pass over a few
- * hundred images): passes over fewer images run on the shared masked graph instead.
+ * A folded model is a graph compile of its own, about as long as a pass over a thousand small
+ * images, and each layer it spares a mask saves a few percent of a pass (bench --decomposition's
+ * module_pass measures both): a pass runs folded once its images times the layers spared reach
+ * this; fewer run on the shared masked graph.
  */
-export const FOLD_MIN_IMAGES = 1000;
+export const FOLD_MIN_LAYER_IMAGES = 16000;
+
+/** Whether a pass over `count` images pays for a folded model that spares `spared` layers their masks. */
+export const foldPays = (count: number, spared: number): boolean =>
+  spared > 0 && count * spared >= FOLD_MIN_LAYER_IMAGES;
 /** Folded models kept open per engine (a composed evaluation uses each mask set once, in turn). */
 const FOLDED_KEPT = 2;
 
@@ -163,13 +169,15 @@ export class OrtInference implements InferenceEngine {
 
   /**
    * The engine a masked pass over `count` images runs on, and its masks: this one, or the
-   * masks folded into a model of their own when that pays (see FOLD_MIN_IMAGES).
+   * masks folded into a model of their own when that pays (foldPays) or is asked for (`force`);
+   * a folded model already open is used at any count.
    */
   private async folding(
     masks: MaskSet | undefined,
     count: number,
+    force = false,
   ): Promise<{ engine: OrtInference; masks: MaskSet | undefined }> {
-    if (!masks || count < FOLD_MIN_IMAGES || this.maskLayers) return { engine: this, masks };
+    if (!masks || this.maskLayers) return { engine: this, masks };
     const full = fullMasks(this.layout, masks, this.ones);
     const h = createHash('sha1');
     for (const [name, m] of full) h.update(name).update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
@@ -178,8 +186,8 @@ export class OrtInference implements InferenceEngine {
     if (e) this.folds.delete(key);
     else {
       const f = foldMasks(this.plan, full);
-      if (f.folded.length === 0 && f.masks.size === this.layout.maskable.length)
-        return { engine: this, masks }; // nothing folds: the shared graph is the same graph
+      const spared = this.layout.maskable.length - f.masks.size;
+      if (spared === 0 || !(force || foldPays(count, spared))) return { engine: this, masks };
       const layers = new Set(f.masks.keys());
       const layout = { ...this.layout, maskable: this.layout.maskable.filter((l) => layers.has(l.name)) };
       const left = f.masks;
@@ -199,12 +207,30 @@ export class OrtInference implements InferenceEngine {
     return { engine, masks: engine.foldedMasks };
   }
 
+  /** A masked pass on the shared masked graph or on a folded model, whatever the count (the bench's). */
+  async predictMaskedOn(
+    on: 'shared' | 'folded',
+    images: Uint8Array,
+    count: number,
+    masks: MaskSet,
+  ): Promise<Float32Array> {
+    checkImages(this.layout, images, count);
+    if (on === 'shared') return this.run(images, count, masks, false);
+    const f = await this.folding(masks, count, true);
+    return f.engine.run(images, count, f.masks ?? new Map(), false);
+  }
+
   /** A folded model's engine: the masks left after folding (fed to every pass). */
   private foldedMasks: MaskSet | undefined;
 
-  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+  private async run(
+    images: Uint8Array,
+    count: number,
+    masks: MaskSet | null,
+    fold = true,
+  ): Promise<Float32Array> {
     checkImages(this.layout, images, count);
-    const f = await this.folding(masks ?? undefined, count);
+    const f = fold ? await this.folding(masks ?? undefined, count) : { engine: this, masks };
     if (f.engine !== this) return f.engine.run(images, count, f.masks ?? new Map());
     const session = await this.session(masks ? 'masked' : 'plain');
     return this.batched(
