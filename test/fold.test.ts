@@ -20,36 +20,11 @@ import {
   type MaskSet,
 } from '../src/core/node/inference/index.ts';
 import { cli } from './helpers/cli.ts';
+import { randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
 const PRE: Preprocess = { mean: 127.5, std: 64 };
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
-
-/** Random weights and biases of sane scales, so that every layer is active. */
-function randomize(model: tf.LayersModel, seed: number): void {
-  const r = rng(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  for (const w of model.weights) {
-    const shape = w.shape as number[];
-    const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => {
-      if (/gamma|moving_variance/.test(w.originalName)) return 0.5 + r();
-      if (/kernel/.test(w.originalName)) return normal() * Math.sqrt(2 / fanIn);
-      return normal() * 0.2;
-    });
-    w.write(tf.tensor(data, shape));
-  }
-}
 
 /**
  * Masks as a decomposition makes them: per layer, channels kept everywhere, removed
