@@ -88,9 +88,9 @@ export const demoCommand: Command<v.InferOutput<typeof DEMO_ARGS>> = {
 
 Runs the main job end to end on the embedded synthetic dataset, with no download (or on
 --dataset NAME): trains a ResNet-${DEMO_DEFAULTS.depth} from scratch until its validation accuracy stops
-improving (the baselines' rule), decomposes it (Table 1), then runs
-one intra and one inter scenario each of reuse and replace against baselines trained from
-scratch (Tables 2-5, Figure 6).
+improving (the baselines' rule), decomposes it (Table 1), then runs one intra and one inter
+scenario each of reuse and replace against baselines trained from scratch (Tables 2-5,
+Figure 6).
 
   --dataset NAME      any dataset decomposer loads (e.g. fashion-mnist, cifar10:PATH); its
                       training set is cut to --per-class images per class (seeded), its test
