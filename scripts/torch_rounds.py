@@ -8,6 +8,7 @@ down-sampling, global average pooling, one dense layer; Adam; cross-entropy.
 
 Needs PyTorch (Debian: apt-get install -y python3-torch).
 Run: python3 scripts/torch_rounds.py --depth 20 --size 32 --batch 64 --threads 2
+(--profile N: per-operator self CPU time of N training steps as JSON instead, see below.)
 Protocol, one JSON object per line:
   stdout at start  {"ready": true, "version": ..., "threads": ...}
   stdin            {"kind": "train" | "infer", "seconds": X}
@@ -23,6 +24,10 @@ p.add_argument("--size", type=int, default=32)
 p.add_argument("--classes", type=int, default=10)
 p.add_argument("--batch", type=int, default=64)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--profile", type=int, default=0,
+               help="profile this many training steps (after one warm-up) with torch.profiler, "
+                    "print each operator's self CPU time per step as one JSON list, and exit "
+                    "(scripts/profile_training.ts --torch reads it)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -76,6 +81,21 @@ def train():
 
 
 steps = {"train": train, "infer": infer}
+
+if a.profile:
+    from torch.profiler import ProfilerActivity, profile
+
+    train()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(a.profile):
+            train()
+    rows = [
+        {"op": e.key, "ms_per_step": e.self_cpu_time_total / 1000 / a.profile, "calls_per_step": e.count / a.profile}
+        for e in prof.key_averages()
+        if e.self_cpu_time_total > 0
+    ]
+    print(json.dumps(rows))
+    sys.exit(0)
 warm = set()
 
 

@@ -189,6 +189,17 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   const whole = (x: number) => Math.abs(x * n - Math.round(x * n)) < 1e-9;
   for (const x of [m.top1, m.top5, ...d.decomposition.flatMap((r) => [r.top1, r.top5])])
     assert.ok(whole(x), `${x} of ${n} images`);
+  // How long each part took, in the order they ran; the parts add up to the total (each
+  // rounded to a tenth of a second), and the baselines are a share of reuse and replace.
+  const sec = (j as unknown as { seconds: Record<string, number> }).seconds;
+  const parts = ['data', 'model', 'decomposition', 'scenario_models', 'reuse', 'replace'];
+  assert.deepEqual(Object.keys(sec), [...parts, 'baselines', 'total']);
+  for (const k of parts) assert.ok(sec[k]! >= 0, k);
+  assert.ok(sec.model! > 0 && sec.reuse! > 0 && sec.replace! > 0, JSON.stringify(sec));
+  const sum = parts.reduce((a, k) => a + sec[k]!, 0);
+  assert.ok(Math.abs(sec.total! - sum) <= 0.1 * parts.length, JSON.stringify(sec));
+  assert.ok(sec.baselines! > 0 && sec.baselines! <= sec.reuse! + sec.replace!, JSON.stringify(sec));
+  assert.ok(m.seconds <= sec.model!, 'the model part holds its training');
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {

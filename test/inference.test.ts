@@ -21,39 +21,11 @@ import { overrideOrtLoader } from '../src/core/node/graph/ort.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
 import { saveTestModel } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
+import { randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
 const PRE: Preprocess = { mean: 127.5, std: 64 };
-
-/** Deterministic pseudo-random numbers. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
-
-/** Random weights with non-zero biases and sane scales, so activity is non-trivial. */
-function randomize(model: tf.LayersModel, seed: number): void {
-  const r = rng(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  for (const w of model.weights) {
-    const shape = w.shape as number[];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const name = w.originalName;
-    const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
-    const data = new Float32Array(n).map(() => {
-      if (/gamma|moving_variance/.test(name)) return 0.5 + r();
-      if (/kernel/.test(name)) return normal() * Math.sqrt(1 / fanIn);
-      return normal() * 0.2; // biases, beta, moving_mean
-    });
-    w.write(tf.tensor(data, shape));
-  }
-}
 
 function images(count: number, shape: number[], seed: number): Uint8Array {
   const r = rng(seed);

@@ -276,3 +276,26 @@ test("the app's demo runs on another listed dataset, its training cut to the dem
     await api.close();
   }
 });
+
+test("the app's demo trains its model with the patience it was given, and a resumed demo training keeps it", async () => {
+  const home = tempDir('jobs');
+  const api = createCoreApi({ home });
+  try {
+    await api.setSetting('idleSeconds', 0);
+    const job = await api.runDemo({ depth: 8, epochs: 20, perClass: 6, patience: 2, scenarios: false });
+    assert.match(job.label, /at most 20 epochs/);
+    await until(api, job, (j) => j.epochs.length >= 1);
+    assert.equal(await api.cancelJob(job.id), true);
+    const cancelled = await until(api, job);
+    assert.equal(cancelled.status, 'cancelled');
+    const first = (await api.getRun(cancelled.runId!)).params as Record<string, unknown>;
+    assert.equal(first.patience, 2);
+    assert.equal(first.epochs, 20);
+    const resumed = await until(api, await api.resumeTraining(cancelled.runId!));
+    assert.equal(resumed.status, 'finished', resumed.error ?? '');
+    const params = (await api.getRun(resumed.runId!)).params as Record<string, unknown>;
+    assert.equal(params.patience, 2);
+  } finally {
+    await api.close();
+  }
+});

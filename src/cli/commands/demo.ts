@@ -58,10 +58,12 @@ const DEMO_ARGS = withEngine(
     dataset: v.optional(v.string()),
     'baseline-epochs': v.optional(EPOCHS.text),
     'baseline-patience': v.optional(PATIENCE.text),
+    patience: v.optional(PATIENCE.text),
   },
   (o) => ({
     params: {
       epochs: o.epochs,
+      ...(o.patience !== undefined ? { patience: o.patience } : {}),
       depth: o.depth,
       perClass: o['per-class'],
       scenarios: !o['no-reuse'],
@@ -85,15 +87,18 @@ export const demoCommand: Command<v.InferOutput<typeof DEMO_ARGS>> = {
   usage: `Usage: decomposer demo [options]
 
 Runs the main job end to end on the embedded synthetic dataset, with no download (or on
---dataset NAME): trains a ResNet-${DEMO_DEFAULTS.depth} from scratch, decomposes it (Table 1), then runs
-one intra and one inter scenario each of reuse and replace against baselines trained from
-scratch (Tables 2-5, Figure 6).
+--dataset NAME): trains a ResNet-${DEMO_DEFAULTS.depth} from scratch until its validation accuracy stops
+improving (the baselines' rule), decomposes it (Table 1), then runs one intra and one inter
+scenario each of reuse and replace against baselines trained from scratch (Tables 2-5,
+Figure 6).
 
   --dataset NAME      any dataset decomposer loads (e.g. fashion-mnist, cifar10:PATH); its
                       training set is cut to --per-class images per class (seeded), its test
                       set kept whole; the inter scenarios pair it with the embedded textures
 
-  --epochs N          epochs (default ${DEMO_DEFAULTS.epochs})
+  --epochs N          the most epochs of the demo's models (default ${DEMO_DEFAULTS.epochs})
+  --patience N        they stop once validation accuracy has not improved for N epochs
+                      (default: the baselinePatience setting, as the baselines)
   --depth N           ResNet depth (default ${DEMO_DEFAULTS.depth})
   --per-class N       training images per class (default ${DEMO_DEFAULTS.perClass})
   --batch N           batch size (default ${DEMO_DEFAULTS.batch})
@@ -108,7 +113,9 @@ scratch (Tables 2-5, Figure 6).
 
 Progress (steps, epochs, ETA) goes to stderr in every mode; with --json, stdout holds only
 the JSON. Baselines train until validation accuracy stops improving (the baselinePatience
-and baselineMaxEpochs settings); a scenario whose baseline did not converge is flagged.
+and baselineMaxEpochs settings); a scenario whose baseline did not converge is flagged. The
+JSON's "seconds" says how long each part took (data, model, decomposition, scenario_models,
+reuse, replace, of which baselines, total).
   --decompose-per-class N  images per class the decomposition observes (default ${DEMO_DEFAULTS.decomposePerClass};
                       0 skips the decomposition)
   -o, --out DIR       run folder (default: a new temporary folder)
@@ -128,6 +135,7 @@ ${ENGINE_USAGE}`,
     dataset: { type: 'string', short: 'd' },
     'baseline-epochs': { type: 'string' },
     'baseline-patience': { type: 'string' },
+    patience: { type: 'string' },
     ...ENGINE_OPTIONS,
     ...ENERGY_OPTIONS,
   },
@@ -137,6 +145,7 @@ ${ENGINE_USAGE}`,
     const settings: DemoSettings = {
       depth: p.depth,
       epochs: p.epochs,
+      ...(p.patience !== undefined ? { patience: p.patience } : {}),
       perClass: p.perClass,
       batchSize: o.batchSize,
       seed: o.seed,
@@ -207,7 +216,13 @@ ${ENGINE_USAGE}`,
       // Part of the result; with --json (whose shape stays) a note on stderr.
       (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
-    const model = modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth);
+    const model = {
+      ...modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth),
+      max_epochs: settings.epochs,
+      patience: d.patience,
+      stopped_early: r.stoppedEarly,
+      converged: r.converged,
+    };
     const table = d.table1?.value.table ?? null;
     const warnings = rowWarnings([...(d.scenarios?.reuse ?? []), ...(d.scenarios?.replace ?? [])]);
     if (json)
@@ -218,6 +233,7 @@ ${ENGINE_USAGE}`,
         status: r.status,
         model_dir: r.modelDir,
         model,
+        seconds: d.seconds,
         energy: {
           train: d.training.energy.energy,
           ...(d.table1 ? { decomposition: d.table1.energy.energy } : {}),

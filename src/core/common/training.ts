@@ -1,6 +1,6 @@
 // Training from scratch and the demo: their parameters (one schema each), and the trained
 // models listed.
-import { BATCH_SIZE, DEPTH, EPOCHS, SEED, TRAIN_PER_CLASS } from './bounds.ts';
+import { BATCH_SIZE, DEPTH, EPOCHS, PATIENCE, SEED, TRAIN_PER_CLASS } from './bounds.ts';
 import { DATASET_ID, v, fields } from './schema.ts';
 import type { EnergyFigure } from './energy.ts';
 import type { JobStatus } from './jobs.ts';
@@ -21,7 +21,10 @@ export const TRAIN_PARAMS = fields({
 export type TrainParams = v.InferOutput<typeof TRAIN_PARAMS>;
 
 export const DEMO_PARAMS = fields({
+  /** The most epochs of the demo's models. */
   epochs: v.optional(EPOCHS.schema),
+  /** They stop once validation accuracy has not improved for this many epochs (default: the baselinePatience setting). */
+  patience: v.optional(PATIENCE.schema),
   depth: v.optional(DEPTH.schema),
   perClass: v.optional(TRAIN_PER_CLASS.schema),
   /** Go on to the reuse and replace scenarios with their baselines (default true). */

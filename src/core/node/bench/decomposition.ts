@@ -1,8 +1,9 @@
 // The decomposition figures: decomposing all modules of a 10-class ResNet (per class: N
 // concerned + N unconcerned observations) against one training epoch on the same images, at
 // the training rate measured earlier in this run; composed evaluation of all modules on the
-// test set; and one module set as portable ONNX models (their sizes and the composed
-// classifier's speed against the model's own graph).
+// test set; one module's pass against the model's (module-pass.ts); and one module set as
+// portable ONNX models (their sizes and the composed classifier's speed against the model's
+// own graph).
 import type { ImageSet } from '../../common/dataset.ts';
 import { generateSynthetic } from '../data/index.ts';
 import { composedOnnx, moduleOnnx, table1 } from '../decompose/index.ts';
@@ -14,6 +15,7 @@ import { convertToOnnx } from '../inference/convert.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
 import type { Emit } from './figure.ts';
+import { modulePassFigure } from './module-pass.ts';
 import type { BenchRun } from './run.ts';
 
 export async function decompositionFigures(run: BenchRun): Promise<void> {
@@ -54,6 +56,7 @@ export async function decompositionFigures(run: BenchRun): Promise<void> {
       module_evaluations_per_second: Math.round(t.moduleEvaluationsPerSecond),
       ratio_to_n_model_evaluations: Math.round(t.composeRatio * 1000) / 1000,
     });
+    await modulePassFigure(emit, engine, planModel(art), t.sets[0]!, data.test);
     await portableFigure(emit, planModel(art), t.sets[0]!, data.test);
   } finally {
     await engine.close();

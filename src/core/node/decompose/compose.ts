@@ -21,6 +21,12 @@ export interface ComposeSource {
 export interface ComposedScores {
   /** Row-major [count, modules]: each module's concerned probability. */
   scores: Float32Array;
+  /**
+   * The same, as log-odds (concerned minus unconcerned logit): what votes are ranked by. A
+   * confident model's modules give probabilities that round to 1 in float32 for several
+   * classes at once; their log-odds still tell them apart.
+   */
+  margins: Float32Array;
   /** Per column, the class index (in the first source's classes) it votes for. */
   labels: number[];
   /** Forward passes run, and module evaluations they served. */
@@ -29,7 +35,8 @@ export interface ComposedScores {
   seconds: number;
 }
 
-function maskOf(set: ModuleSet, m: ModuleData, exact: boolean): MaskSet {
+/** The masks a module's composed evaluation runs with (its CI/TI masks where the head allows). */
+export function maskOf(set: ModuleSet, m: ModuleData, exact: boolean): MaskSet {
   const src = exact || set.needsFullMasks ? m.removed : m.forced;
   const out: MaskSet = new Map();
   for (const l of set.layers) {
@@ -96,6 +103,7 @@ export async function composedScores(
   }
   const M = cols.length;
   const scores = new Float32Array(count * M);
+  const margins = new Float32Array(count * M);
   const groups = new Map<string, number[]>();
   cols.forEach((c, j) => groups.set(c.key, [...(groups.get(c.key) ?? []), j]));
   let done = 0;
@@ -109,12 +117,14 @@ export async function composedScores(
       for (let i = 0; i < count; i++) {
         const [zc, zu] = headLogits(h, f, i * F);
         scores[i * M + j] = concernedProbability(zc, zu);
+        margins[i * M + j] = zc - zu;
       }
     }
     opts.onProgress?.(++done / groups.size);
   }
   return {
     scores,
+    margins,
     labels: cols.map((c) => c.m.classIndex),
     passes: groups.size,
     moduleEvaluations: M * count,
@@ -122,7 +132,7 @@ export async function composedScores(
   };
 }
 
-/** Top-k accuracy of composed scores over the images whose label some module votes for. */
+/** Top-k accuracy of composed votes (ranked by their log-odds) over the images whose label some module votes for. */
 export function composedAccuracy(c: ComposedScores, labels: Int32Array, k: number): number {
   const M = c.labels.length;
   const known = new Set(c.labels);
@@ -132,7 +142,7 @@ export function composedAccuracy(c: ComposedScores, labels: Int32Array, k: numbe
   for (let i = 0; i < labels.length; i++) {
     if (!known.has(labels[i]!)) continue;
     n++;
-    const row = c.scores.subarray(i * M, (i + 1) * M);
+    const row = c.margins.subarray(i * M, (i + 1) * M);
     const top = order
       .slice()
       .sort((a, b) => row[b]! - row[a]! || a - b)

@@ -68,10 +68,18 @@ export async function table1(
   const M = c.labels.length;
   const rows: ApproachRow[] = sets.map((set, a) => {
     const per = set.modules.length;
-    const scores = new Float32Array(test.count * per);
-    for (let i = 0; i < test.count; i++)
-      for (let j = 0; j < per; j++) scores[i * per + j] = c.scores[i * M + a * per + j]!;
-    const sub = { ...c, scores, labels: c.labels.slice(a * per, (a + 1) * per) };
+    const columns = (all: Float32Array) => {
+      const out = new Float32Array(test.count * per);
+      for (let i = 0; i < test.count; i++)
+        for (let j = 0; j < per; j++) out[i * per + j] = all[i * M + a * per + j]!;
+      return out;
+    };
+    const sub = {
+      ...c,
+      scores: columns(c.scores),
+      margins: columns(c.margins),
+      labels: c.labels.slice(a * per, (a + 1) * per),
+    };
     return {
       approach: set.approach,
       point: set.point,

@@ -40,7 +40,8 @@ export interface ConvertOptions {
   input?: 'uint8' | 'float';
   /** Required for uint8 input. */
   preprocess?: Preprocess;
-  masks?: boolean;
+  /** Mask inputs for every Conv2D/Dense layer, or for these only (the others unmasked). */
+  masks?: boolean | ReadonlySet<string>;
   observe?: 'conv' | 'relu' | null;
   /**
    * Output "features" (float [N, F]) instead of the probabilities: the value that feeds the
@@ -262,6 +263,7 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const masked = (n: PlanNode, x: string): string => {
     if (!opts.masks && !module) return x;
+    if (!module && typeof opts.masks === 'object' && !opts.masks.has(n.name)) return x;
     const m = maskValue(n);
     if (m === null) return x;
     if (!opts.observe && n.name !== plan.output) {

@@ -23,7 +23,7 @@ import {
 export * from './types.ts';
 export { convertToOnnx, type ConvertOptions } from './convert.ts';
 export { TfjsInference } from './tfjs-engine.ts';
-export { OrtInference, cachedSessionCount } from './ort-engine.ts';
+export { OrtInference, cachedSessionCount, FOLD_MIN_LAYER_IMAGES, foldPays } from './ort-engine.ts';
 
 export interface InferenceOptions {
   /** 'auto' (default): onnxruntime when it loads, else tfjs. */

@@ -1,8 +1,12 @@
 // The onnxruntime-node inference engine. Each model is converted once per variant (plain,
 // masked, observing at conv or relu points) and its sessions are cached per model (keyed by
 // the hash of topology and weights, the preprocessing and the thread count), created on
-// first use and released when the last engine holding the model closes.
+// first use and released when the last engine holding the model closes. A module's pass over
+// many images runs on its masks folded into the weights (graph/fold.ts): a model of its own
+// whose graph multiplies only where the masks vary by position.
+import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
+import { foldMasks } from '../graph/fold.ts';
 import type { OrtModule } from '../graph/ort.ts';
 import { headNode, type ModelPlan } from '../graph/plan.ts';
 import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
@@ -17,6 +21,20 @@ import {
 } from './types.ts';
 
 type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
+
+/**
+ * A folded model is a graph compile of its own, about as long as a pass over a thousand small
+ * images, and each layer it spares a mask saves a few percent of a pass (bench --decomposition's
+ * module_pass measures both): a pass runs folded once its images times the layers spared reach
+ * this; fewer run on the shared masked graph.
+ */
+export const FOLD_MIN_LAYER_IMAGES = 16000;
+
+/** Whether a pass over `count` images pays for a folded model that spares `spared` layers their masks. */
+export const foldPays = (count: number, spared: number): boolean =>
+  spared > 0 && count * spared >= FOLD_MIN_LAYER_IMAGES;
+/** Folded models kept open per engine (a composed evaluation uses each mask set once, in turn). */
+const FOLDED_KEPT = 2;
 
 interface CacheEntry {
   refs: number;
@@ -41,14 +59,25 @@ export class OrtInference implements InferenceEngine {
   private readonly entry: CacheEntry;
   private ones = new Map<string, Float32Array>();
   private closed = false;
+  /** A folded model's engine: the layers its graph still masks (all maskable ones otherwise). */
+  private readonly maskLayers: ReadonlySet<string> | null;
+  /** Folded models of this one, by their masks' digest, most recently used last. */
+  private folds = new Map<string, Promise<OrtInference>>();
 
-  private constructor(ort: OrtModule, plan: ModelPlan, layout: InferenceLayout, report: InferenceReport) {
+  private constructor(
+    ort: OrtModule,
+    plan: ModelPlan,
+    layout: InferenceLayout,
+    report: InferenceReport,
+    maskLayers: ReadonlySet<string> | null = null,
+  ) {
     this.ort = ort;
     this.plan = plan;
     this.layout = layout;
     this.report = report;
+    this.maskLayers = maskLayers;
     const p = layout.preprocess;
-    this.key = `${plan.hash}|${p.mean}|${p.std}|${report.threads}`;
+    this.key = `${plan.hash}|${p.mean}|${p.std}|${report.threads}|${[...(maskLayers ?? [])].join(',')}`;
     let e = cache.get(this.key);
     if (!e) {
       e = { refs: 0, sessions: new Map() };
@@ -64,8 +93,11 @@ export class OrtInference implements InferenceEngine {
     plan: ModelPlan,
     layout: InferenceLayout,
     report: InferenceReport,
+    maskLayers: ReadonlySet<string> | null = null,
   ): Promise<OrtInference> {
-    const engine = new OrtInference(ort, plan, layout, report);
+    const engine = new OrtInference(ort, plan, layout, report, maskLayers);
+    // A folded model runs masked passes only.
+    if (maskLayers) return engine;
     try {
       await engine.session('plain');
     } catch (e) {
@@ -82,7 +114,7 @@ export class OrtInference implements InferenceEngine {
       const bytes = convertToOnnx(this.plan, {
         input: 'uint8',
         preprocess: this.layout.preprocess,
-        masks: v !== 'plain',
+        masks: v === 'plain' ? false : (this.maskLayers ?? true),
         observe: v === 'conv' || v === 'relu' ? v : null,
         features: v === 'features',
       });
@@ -135,8 +167,71 @@ export class OrtInference implements InferenceEngine {
     return out;
   }
 
-  private async run(images: Uint8Array, count: number, masks: MaskSet | null): Promise<Float32Array> {
+  /**
+   * The engine a masked pass over `count` images runs on, and its masks: this one, or the
+   * masks folded into a model of their own when that pays (foldPays) or is asked for (`force`);
+   * a folded model already open is used at any count.
+   */
+  private async folding(
+    masks: MaskSet | undefined,
+    count: number,
+    force = false,
+  ): Promise<{ engine: OrtInference; masks: MaskSet | undefined }> {
+    if (!masks || this.maskLayers) return { engine: this, masks };
+    const full = fullMasks(this.layout, masks, this.ones);
+    const h = createHash('sha1');
+    for (const [name, m] of full) h.update(name).update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
+    const key = h.digest('hex');
+    let e = this.folds.get(key);
+    if (e) this.folds.delete(key);
+    else {
+      const f = foldMasks(this.plan, full);
+      const spared = this.layout.maskable.length - f.masks.size;
+      if (spared === 0 || !(force || foldPays(count, spared))) return { engine: this, masks };
+      const layers = new Set(f.masks.keys());
+      const layout = { ...this.layout, maskable: this.layout.maskable.filter((l) => layers.has(l.name)) };
+      const left = f.masks;
+      e = OrtInference.open(this.ort, f.plan, layout, this.report, layers).then((x) => {
+        x.foldedMasks = left;
+        return x;
+      });
+      e.catch(() => this.folds.delete(key));
+    }
+    this.folds.set(key, e);
+    for (const [k, old] of this.folds) {
+      if (this.folds.size <= FOLDED_KEPT) break;
+      this.folds.delete(k);
+      void old.then((x) => x.close()).catch(() => undefined);
+    }
+    const engine = await e;
+    return { engine, masks: engine.foldedMasks };
+  }
+
+  /** A masked pass on the shared masked graph or on a folded model, whatever the count (the bench's). */
+  async predictMaskedOn(
+    on: 'shared' | 'folded',
+    images: Uint8Array,
+    count: number,
+    masks: MaskSet,
+  ): Promise<Float32Array> {
     checkImages(this.layout, images, count);
+    if (on === 'shared') return this.run(images, count, masks, false);
+    const f = await this.folding(masks, count, true);
+    return f.engine.run(images, count, f.masks ?? new Map(), false);
+  }
+
+  /** A folded model's engine: the masks left after folding (fed to every pass). */
+  private foldedMasks: MaskSet | undefined;
+
+  private async run(
+    images: Uint8Array,
+    count: number,
+    masks: MaskSet | null,
+    fold = true,
+  ): Promise<Float32Array> {
+    checkImages(this.layout, images, count);
+    const f = fold ? await this.folding(masks ?? undefined, count) : { engine: this, masks };
+    if (f.engine !== this) return f.engine.run(images, count, f.masks ?? new Map());
     const session = await this.session(masks ? 'masked' : 'plain');
     return this.batched(
       session,
@@ -154,6 +249,8 @@ export class OrtInference implements InferenceEngine {
 
   async predictFeatures(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array> {
     checkImages(this.layout, images, count);
+    const f = await this.folding(masks, count);
+    if (f.engine !== this) return f.engine.predictFeatures(images, count, f.masks);
     const session = await this.session('features');
     return this.batched(
       session,
@@ -203,6 +300,9 @@ export class OrtInference implements InferenceEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const folds = [...this.folds.values()];
+    this.folds.clear();
+    await Promise.all(folds.map((f) => f.then((x) => x.close()).catch(() => undefined)));
     if (--this.entry.refs > 0) return;
     if (cache.get(this.key) === this.entry) cache.delete(this.key);
     const sessions = [...this.entry.sessions.values()];

@@ -105,9 +105,11 @@ export function resumeTraining(runner: JobManager, runId: number): JobOf<'train'
   const batchSize = num('batchSize');
   const learningRate = num('learningRate');
   const valFraction = num('valFraction');
+  const patience = num('patience');
   const config = {
     depth,
     epochs,
+    ...(patience !== undefined ? { patience } : {}),
     seed,
     ...(typeof p.augment === 'boolean' ? { augment: p.augment } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
@@ -137,6 +139,7 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobOf<'demo'>
   const demo: DemoSettings = {
     depth: p.depth ?? DEMO_DEFAULTS.depth,
     epochs: p.epochs ?? DEMO_DEFAULTS.epochs,
+    ...(p.patience !== undefined ? { patience: p.patience } : {}),
     perClass: p.perClass ?? DEMO_DEFAULTS.perClass,
     batchSize: DEMO_DEFAULTS.batch,
     seed: DEMO_DEFAULTS.seed,
@@ -144,7 +147,7 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobOf<'demo'>
     decomposePerClass: DEMO_DEFAULTS.decomposePerClass,
     scenarios: p.scenarios !== false,
   };
-  const label = `Demo: ResNet-${demo.depth} on ${p.dataset ?? 'embedded shapes'}, ${demo.epochs} epochs`;
+  const label = `Demo: ResNet-${demo.depth} on ${p.dataset ?? 'embedded shapes'}, at most ${demo.epochs} epochs`;
   return runner.start('demo', label, async (job) => {
     const store = runner.o.store();
     const engine = runner.o.engine();
@@ -285,6 +288,8 @@ export async function runTraining(
   config: {
     depth: number;
     epochs: number;
+    /** Stop once validation accuracy has not improved for this many epochs (`epochs` the most). */
+    patience?: number;
     seed: number;
     augment?: boolean;
     batchSize?: number;
@@ -316,7 +321,7 @@ export async function runTraining(
   signal.throwIfAborted();
   info.label =
     opts.label ??
-    `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
+    `${info.kind === 'demo' ? 'Demo: ' : ''}ResNet-${config.depth} on ${data.info.name} (${data.info.trainCount} images), ${config.patience ? 'at most ' : ''}${config.epochs} epoch${config.epochs === 1 ? '' : 's'}`;
   const store = runner.o.store();
   const settings = effectiveSettings(store.settings);
   const engine = runner.o.engine();

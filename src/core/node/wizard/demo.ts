@@ -39,7 +39,8 @@ export interface FaultyDemoConfig {
 }
 
 export const FAULTY_DEMO_DEFAULTS: FaultyDemoConfig = {
-  depth: DEMO_DEFAULTS.depth,
+  // The paper's ResNet-20, trained fixed epochs: the fault is planted in a model still learning.
+  depth: 20,
   epochs: 6,
   perClass: DEMO_DEFAULTS.perClass,
   batch: DEMO_DEFAULTS.batch,

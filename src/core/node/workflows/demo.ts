@@ -1,5 +1,7 @@
 // The demo, once for `decomposer demo` and the app's demo job: the demo ResNet trained from
-// scratch on the embedded 'shapes' dataset (recorded), its decomposition (Table 1, recorded),
+// scratch on the embedded 'shapes' dataset until its validation accuracy stops improving (the
+// baselines' patience rule, with a maximum: the demo decomposes a converged model; recorded),
+// its decomposition (Table 1, recorded),
 // then the reuse and replace scenarios (Tables 2-5, Figure 6). For the scenarios, a second
 // model on the same dataset (ResNet-8, another seed) and one on the second embedded dataset
 // are trained, then one intra and one inter scenario each of reuse and replace run with their
@@ -33,7 +35,13 @@ import { recordedTable1 } from './decomposition.ts';
 
 export interface DemoSettings {
   depth: number;
+  /** The most epochs of the demo model (and of the scenarios' second models). */
   epochs: number;
+  /**
+   * They stop once validation accuracy has not improved for this many epochs, as baselines do
+   * (default: the baselinePatience setting).
+   */
+  patience?: number;
   /** Training images per class of the demo's datasets. */
   perClass: number;
   batchSize: number;
@@ -47,7 +55,31 @@ export interface DemoSettings {
   baseline?: { epochs: number; patience: number };
 }
 
-export type DemoTrainConfig = { depth: number; epochs: number; batchSize: number; seed: number };
+export type DemoTrainConfig = {
+  depth: number;
+  epochs: number;
+  patience: number;
+  batchSize: number;
+  seed: number;
+};
+
+/** Wall-clock seconds of each part of a demo, in the order they ran (absent: the part did not run). */
+export interface DemoSeconds {
+  /** Loading (or generating) the dataset. */
+  data: number;
+  /** The demo model's training, with its test-set evaluation. */
+  model: number;
+  /** Table 1 (observation, the modules, composed evaluation). */
+  decomposition?: number;
+  /** The scenarios' second models (another seed; the second dataset). */
+  scenario_models?: number;
+  /** The reuse and replace scenarios, their baselines included. */
+  reuse?: number;
+  replace?: number;
+  /** Of reuse and replace: the baselines trained for them (the demo model's own not counted). */
+  baselines?: number;
+  total: number;
+}
 
 export interface DemoContext extends MeasureContext {
   cacheDir: string;
@@ -82,6 +114,25 @@ export interface DemoResult {
   /** Null when the training did not finish or the decomposition was skipped. */
   table1: DemoTable1 | null;
   scenarios: { reuse: ScenarioRow[]; replace: ScenarioRow[] } | null;
+  /** The patience the demo's models trained with. */
+  patience: number;
+  seconds: DemoSeconds;
+}
+
+/** A stopwatch over the demo's parts: `lap` is the seconds since the previous lap. */
+function stopwatch(): { lap: () => number; total: () => number } {
+  const start = performance.now();
+  let last = start;
+  const round = (ms: number) => Math.round(ms / 100) / 10;
+  return {
+    lap: () => {
+      const now = performance.now();
+      const s = round(now - last);
+      last = now;
+      return s;
+    },
+    total: () => round(performance.now() - start),
+  };
 }
 
 /**
@@ -110,6 +161,7 @@ export function perClassSubset(d: LoadedDataset, perClass: number, seed: number)
 
 export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoResult> {
   const say = ctx.onInfo ?? (() => undefined);
+  const clock = stopwatch();
   const data = ctx.loadData
     ? perClassSubset(await ctx.loadData(), s.perClass, s.seed)
     : await loadDataset(demoDatasetSpec(s.perClass, s.seed, undefined, s.size), {
@@ -124,21 +176,36 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
       'Load the dataset at --size 32 or 64, or run the demo with --no-reuse.',
       'usage',
     );
-  const config = { depth: s.depth, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed };
+  const seconds: Omit<DemoSeconds, 'total'> = { data: clock.lap(), model: 0 };
+  // The baselines' rule: the same setting, the same trainer (train/trainer.ts).
+  const patience = s.patience ?? ctx.settings.baselinePatience;
+  const done = (r: Omit<DemoResult, 'seconds' | 'patience'>): DemoResult => ({
+    ...r,
+    patience,
+    seconds: { ...seconds, total: clock.total() },
+  });
+  const config: DemoTrainConfig = {
+    depth: s.depth,
+    epochs: s.epochs,
+    patience,
+    batchSize: s.batchSize,
+    seed: s.seed,
+  };
   // Every run of the demo belongs to one experiment: its training, Table 1, the scenarios.
   const experimentId =
     ctx.experimentId ??
     ctx.store.experiments.start({
       kind: 'demo',
       label: `Demo: ResNet-${s.depth} on ${data.info.name}`,
-      params: { ...s, dataset: data.info.id },
+      params: { ...s, patience, dataset: data.info.id },
     });
   ctx = { ...ctx, experimentId };
   const training = await ctx.train(data, config, experimentId);
+  seconds.model = clock.lap();
   const r = training.result;
   const decomposePerClass = Math.min(s.decomposePerClass, s.perClass);
   if (r.status !== 'finished' || !r.modelDir || decomposePerClass <= 0)
-    return { data, training, table1: null, scenarios: null };
+    return done({ data, training, table1: null, scenarios: null });
   const modelDir = r.modelDir;
   const n = data.info.classNames.length;
   // One idle measurement for Table 1 and every run of the scenarios.
@@ -159,8 +226,9 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
     },
   );
   const table1: DemoTable1 = { ...measuredTable1, modelDir, datasetId: data.info.id };
+  seconds.decomposition = clock.lap();
   ctx.onTable1?.(table1);
-  if (!s.scenarios) return { data, training, table1, scenarios: null };
+  if (!s.scenarios) return done({ data, training, table1, scenarios: null });
   const scenarios = await runDemoScenarios(
     {
       model: { dir: modelDir, data },
@@ -185,14 +253,16 @@ export async function runDemo(s: DemoSettings, ctx: DemoContext): Promise<DemoRe
       onInfo: say,
       onTraining: ctx.onTraining,
     },
+    seconds,
+    clock.lap,
   );
-  return { data, training, table1, scenarios };
+  return done({ data, training, table1, scenarios });
 }
 
 export interface DemoScenarioOptions {
   /** The demo model and its dataset. */
   model: GridModel;
-  config: { depth: number; epochs: number; batchSize: number; seed: number };
+  config: DemoTrainConfig;
   /** Training images per class of the demo's datasets. */
   perClass: number;
   decomposePerClass: number;
@@ -205,6 +275,8 @@ export interface DemoScenarioOptions {
 async function runDemoScenarios(
   o: DemoScenarioOptions,
   ctx: Omit<GridContext, 'workDir' | 'knownBaselines' | 'scenarios'>,
+  seconds: Omit<DemoSeconds, 'total'>,
+  lap: () => number,
 ): Promise<{ reuse: ScenarioRow[]; replace: ScenarioRow[] }> {
   const say = ctx.onInfo ?? (() => undefined);
   const size = o.model.data.info.imageSize as 32 | 64;
@@ -250,6 +322,7 @@ async function runDemoScenarios(
     .replace(/^-|-$/g, '');
   const b = await second(`model-${slug}-r8`, a.data, o.config.seed + 1);
   const c = await second('model-textures-r8', textures, o.config.seed);
+  seconds.scenario_models = lap();
   const spec = (kind: 'reuse' | 'replace', scopes: ('intra' | 'inter')[], replaceClasses?: number[]) =>
     gridSpec(
       {
@@ -277,10 +350,25 @@ async function runDemoScenarios(
   };
   const reuseIntra = await runGrid(spec('reuse', ['intra']), [a], gctx);
   const reuseInter = await runGrid(spec('reuse', ['inter']), [a, c], gctx);
+  seconds.reuse = lap();
   const replaceIntra = await runGrid(spec('replace', ['intra'], [0]), [a, b], gctx);
   const replaceInter = await runGrid(spec('replace', ['inter']), [a, c], gctx);
+  seconds.replace = lap();
+  const rows = [...reuseIntra.rows, ...reuseInter.rows, ...replaceIntra.rows, ...replaceInter.rows];
+  seconds.baselines = baselineSeconds(rows, o.ownBaseline.runId);
   return {
     reuse: [...reuseIntra.rows, ...reuseInter.rows],
     replace: [...replaceIntra.rows, ...replaceInter.rows],
   };
+}
+
+/** The seconds of the baselines the rows were compared with, each counted once, `own` (not trained here) left out. */
+function baselineSeconds(rows: ScenarioRow[], own: number | null): number {
+  const seen = new Map<string, number>();
+  for (const r of rows) {
+    const id = r.run_ids.baseline;
+    if (id !== null && id === own) continue;
+    seen.set(String(id ?? r.key), r.cost.baseline_fixed.seconds + r.cost.baseline_predict.seconds);
+  }
+  return Math.round([...seen.values()].reduce((a, b) => a + b, 0) * 10) / 10;
 }

@@ -114,12 +114,13 @@ async function compose(
   const built = rec.energyNow();
   const composed = await composedScores(sources, test.images, test.count, { signal: ctx.signal });
   const M = s.classes.length;
-  const top1 = topKAccuracy(composed.scores, test.labels, M, 1);
-  const top5 = topKAccuracy(composed.scores, test.labels, M, Math.min(5, M));
+  // Ranked by log-odds: confident modules' probabilities tie at 1 in float32.
+  const top1 = topKAccuracy(composed.margins, test.labels, M, 1);
+  const top5 = topKAccuracy(composed.margins, test.labels, M, Math.min(5, M));
   let mma: number | undefined;
   if (continual) {
     const c2 = await composedScores(continual, test.images, test.count, { signal: ctx.signal });
-    mma = topKAccuracy(c2.scores, test.labels, M, 1);
+    mma = topKAccuracy(c2.margins, test.labels, M, 1);
   }
   let modelTop: { top1: number; top5: number } | undefined;
   if (spec.kind === 'replace') {
