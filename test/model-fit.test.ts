@@ -23,7 +23,9 @@ const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-fit-'));
 
 /** A small untrained ResNet saved as a model folder: 16×16 RGB, 4 classes. */
-async function savedModel(metaOver: Partial<ModelMeta> = {}): Promise<string> {
+async function savedModel(
+  metaOver: Partial<Extract<ModelMeta, { architecture: 'resnet' }>> = {},
+): Promise<string> {
   const dir = path.join(tmp(), 'model');
   const model = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 1 });
   const artifacts = await modelToArtifacts(model);
@@ -80,8 +82,8 @@ test('the check: input size, class count, channels and metadata against the laye
     mismatch(/records 32×32 images but its input layer takes 16×16/, /edited or damaged/),
   );
   assert.throws(
-    () => checkModelMeta({ ...m, plan: { ...m.plan, input: { name: 'x', shape: [16, 16, 1] } } }),
-    mismatch(/takes 1-channel images/, /RGB/),
+    () => checkModelMeta({ ...m, plan: { ...m.plan, input: { name: 'x', shape: [16, 16, 4] } } }),
+    mismatch(/takes 4-channel images; Decomposer feeds RGB \(3 channels\) or grey \(1 channel\)/, /RGB or grey/),
   );
 });
 

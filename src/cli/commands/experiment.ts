@@ -35,6 +35,7 @@ import { APPROACHES, formatTable1 } from '../../core/node/decompose/index.ts';
 import { runGrid } from '../../core/node/workflows/grid.ts';
 import { gridSpec } from '../../core/node/workflows/grid-spec.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
+import { baselineResNet } from '../../core/node/models/io.ts';
 
 export const GRID_OPTIONS = {
   model2: { type: 'string' },
@@ -203,7 +204,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
   const params = o.grid(kind);
   const a = await openModel(o.model, o.inference);
   const models = [
-    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: a.meta?.depth ?? 20 },
+    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: baselineResNet(a.meta, a.dir).depth },
   ];
   await a.engine.close();
   if (o.model2) {
@@ -211,7 +212,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     models.push({
       dir: b.dir,
       data: await modelDataset(o.dataset2, b, eng.home),
-      depth: b.meta?.depth ?? 20,
+      depth: baselineResNet(b.meta, b.dir).depth,
     });
     await b.engine.close();
   }

@@ -2,10 +2,11 @@
 // protobufjs against the ONNX schema.
 //
 // Conventions (shared with the tfjs engine, see index.ts):
-// - Input "pixels": uint8 [N, H, W, C] (NHWC, as images are stored); the graph does the
-//   preprocessing x = (pixel - mean) / std itself (as pixel * (1/std) + (-mean/std), like
-//   toInputs). With `input: 'float'` the input is "inputs", float [N, H, W, C], already
-//   preprocessed.
+// - Input "pixels": uint8 [N, H, W, P] (NHWC, as images are stored: P = 3, RGB, for a 1- or
+//   3-channel model, else the model's channels); the graph does the
+//   preprocessing itself, as graph/inputs.ts's toInputs does (a grey model's rounded luma,
+//   then pixel * scale[c] + shift[c]). With `input: 'float'` the input is "inputs", float
+//   [N, H, W, C] (the model's channels), already preprocessed.
 // - Inside, tensors are NCHW: one Transpose after the input; Flatten transposes back to
 //   NHWC first so Dense kernels see tfjs's flatten order. Conv kernels [kh,kw,in,out] become
 //   [out,in,kh,kw]; Dense kernels [in,out] feed Gemm unchanged.
@@ -32,7 +33,7 @@
 //   that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
 //   changes). A composed classifier keeps every channel so its module passes share weights.
 import type { Preprocess } from '../models/io.ts';
-import { inputScale } from '../graph/inputs.ts';
+import { channelScales, LUMA, pixelChannels } from '../graph/inputs.ts';
 import { DataType, encodeGraph, float, int, ints, valueInfo, type Attr } from '../graph/onnx-proto.ts';
 import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
 
@@ -151,7 +152,6 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     return name;
   };
   const scalar = (name: string, v: number) => init(name, [], new Float32Array([v]));
-  let zero = '';
 
   const activate = (x: string, act: Activation, shape: number[], out: string): string => {
     switch (act) {
@@ -159,6 +159,8 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
         return x;
       case 'relu':
         return node('Relu', [x], out);
+      case 'relu6':
+        return node('Clip', [x, scalar('const/zero', 0), scalar('const/six', 6)], out);
       case 'sigmoid':
         return node('Sigmoid', [x], out);
       case 'tanh':
@@ -172,8 +174,7 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   const observeValue = (key: string, x: string, shape: number[]) => {
     let m = node('ReduceMax', [x], `obs/${key}/max`, [ints('axes', [0]), int('keepdims', 0)]);
     if (shape.length === 3) m = node('Transpose', [m], `obs/${key}/hwc`, [ints('perm', [1, 2, 0])]);
-    zero ||= scalar('const/zero', 0);
-    const g = node('Greater', [m, zero], `obs/${key}/gt`);
+    const g = node('Greater', [m, scalar('const/zero', 0)], `obs/${key}/gt`);
     const out = node('Cast', [g], activeOutput(key), [int('to', DataType.UINT8)]);
     outputs.push(valueInfo(out, DataType.UINT8, shape));
   };
@@ -303,11 +304,20 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
           }
           const [h, w, c] = n.shape as [number, number, number];
           if (uint8) {
-            inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
-            const { scale, shift } = inputScale(opts.preprocess ?? { mean: 0, std: 1 });
-            const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
-            const s = node('Mul', [f, scalar('const/scale', scale)], 'pre/scaled');
-            const p = node('Add', [s, scalar('const/shift', shift)], 'pre/shifted');
+            inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, pixelChannels(c)]));
+            const { scale, shift, uniform } = channelScales(opts.preprocess ?? { mean: 0, std: 1 }, c);
+            let f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
+            // A grey model sees the pixels' rounded luma (graph/inputs.ts).
+            if (c === 1)
+              f = node(
+                'Round',
+                [node('MatMul', [f, init('const/luma', [3, 1], Float32Array.from(LUMA))], 'pre/luma')],
+                'pre/grey',
+              );
+            const perChannel = (name: string, v: number[]) =>
+              uniform || c === 1 ? scalar(name, v[0]!) : init(name, [c], Float32Array.from(v));
+            const s = node('Mul', [f, perChannel('const/scale', scale)], 'pre/scaled');
+            const p = node('Add', [s, perChannel('const/shift', shift)], 'pre/shifted');
             y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
           } else {
             inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
@@ -395,7 +405,7 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
             ints('strides', n.strides!),
             ints('pads', n.pads!),
           ];
-          if (n.pool === 'avg') attrs.push(int('count_include_pad', 0));
+          if (n.pool === 'avg') attrs.push(int('count_include_pad', n.countPad ? 1 : 0));
           y = node(n.pool === 'avg' ? 'AveragePool' : 'MaxPool', [x], out, attrs);
           break;
         }
@@ -416,6 +426,11 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
           if (carried.has(n.inputs[0]!)) carried.set(n.name, carried.get(n.inputs[0]!)!);
           y = x;
           break;
+        case 'pad': {
+          const [t, l, b, r] = n.pads!;
+          y = node('Pad', [x, int64s(`const/pads/${n.name}`, [0, 0, t, l, 0, 0, b, r])], out);
+          break;
+        }
       }
       alias.set(n.name, y);
     }

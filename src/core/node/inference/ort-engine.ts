@@ -47,8 +47,7 @@ export class OrtInference implements InferenceEngine {
     this.plan = plan;
     this.layout = layout;
     this.report = report;
-    const p = layout.preprocess;
-    this.key = `${plan.hash}|${p.mean}|${p.std}|${report.threads}`;
+    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}`;
     let e = cache.get(this.key);
     if (!e) {
       e = { refs: 0, sessions: new Map() };

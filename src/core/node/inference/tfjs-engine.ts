@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { toInputs } from '../graph/inputs.ts';
 import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
-import type { Preprocess } from '../models/io.ts';
+import { tfjsRefusal, type Preprocess } from '../models/io.ts';
 import {
   checkImages,
   fullMasks,
@@ -32,6 +32,8 @@ function activate(x: tf.Tensor, act: Activation): tf.Tensor {
       return x;
     case 'relu':
       return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
     case 'sigmoid':
       return tf.sigmoid(x);
     case 'tanh':
@@ -53,6 +55,9 @@ export class TfjsInference implements InferenceEngine {
   private buf = new Float32Array(0);
 
   constructor(plan: ModelPlan, layout: InferenceLayout, report: InferenceReport) {
+    // Stored plans (imported models) may hold what tfjs-layers cannot say (asymmetric pads,
+    // ceil-mode and padding-counting pools): they run on onnxruntime only.
+    if (plan.format === 'plan') throw tfjsRefusal();
     this.plan = plan;
     this.layout = layout;
     this.report = report;
@@ -142,6 +147,8 @@ export class TfjsInference implements InferenceEngine {
         return n.pool === 'avg' ? tf.mean(x, [1, 2]) : tf.max(x, [1, 2]);
       case 'flatten':
         return tf.reshape(x, [x.shape[0]!, -1]);
+      case 'pad':
+        throw tfjsRefusal(); // only stored plans have these
     }
   }
 
@@ -161,14 +168,10 @@ export class TfjsInference implements InferenceEngine {
   }
 
   private inputs(images: Uint8Array, a: number, b: number, per: number): tf.Tensor4D {
-    const [h, w, c] = this.layout.inputShape as [number, number, number];
+    const [h, w, c] = this.plan.input.shape as [number, number, number];
     const n = b - a;
-    if (this.buf.length < n * per) this.buf = new Float32Array(n * per);
-    // toInputs takes square images of 3 channels, as all our datasets are.
-    const x =
-      h === w && c === 3
-        ? toInputs(images.subarray(a * per, b * per), n, h, this.pre, this.buf)
-        : this.buf.subarray(0, n * per).map((_, i) => (images[a * per + i]! - this.pre.mean) / this.pre.std);
+    if (this.buf.length < n * h * w * c) this.buf = new Float32Array(n * h * w * c);
+    const x = toInputs(images.subarray(a * per, b * per), n, [h, w], this.pre, this.buf, c);
     return tf.tensor4d(x, [n, h, w, c]);
   }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { DecomposeParams, ScenarioParams, ScenarioView, Table1View } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
 import type { ModelPlan } from '../graph/plan.ts';
+import { architectureLabel, baselineResNet, type ModelMeta } from '../models/io.ts';
 import { UserError } from '../../common/errors.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
 import type { GridModel } from '../workflows/grid.ts';
@@ -33,7 +34,7 @@ export function modelAndData(
   ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
   modelDir: string,
   datasetId: string | null | undefined,
-): Promise<{ dir: string; data: LoadedDataset; depth: number; plan: ModelPlan }> {
+): Promise<{ dir: string; data: LoadedDataset; meta: ModelMeta | null; plan: ModelPlan }> {
   return openModelData(modelDir, datasetId, {
     home: ctx.home,
     signal: ctx.signal,
@@ -42,9 +43,9 @@ export function modelAndData(
 }
 
 export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams): Promise<Table1View> {
-  const { dir, data, depth, plan } = await modelAndData(ctx, p.modelDir, p.dataset);
+  const { dir, data, meta, plan } = await modelAndData(ctx, p.modelDir, p.dataset);
   ctx.signal.throwIfAborted();
-  const label = `Decompose ResNet-${depth} on ${data.info.name} (${p.approaches.join(', ')})`;
+  const label = `Decompose ${architectureLabel(meta)} on ${data.info.name} (${p.approaches.join(', ')})`;
   ctx.setLabel?.(label);
   const settings = effectiveSettings(ctx.store.settings);
   ctx.progress({
@@ -71,7 +72,10 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
 
 export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Promise<ScenarioView> {
   const models: (GridModel & { depth: number })[] = [];
-  for (const dir of p.models) models.push(await modelAndData(ctx, dir, null));
+  for (const dir of p.models) {
+    const m = await modelAndData(ctx, dir, null);
+    models.push({ ...m, depth: baselineResNet(m.meta, m.dir).depth });
+  }
   const sizes = new Set(models.map((m) => m.data.info.imageSize));
   if (sizes.size > 1)
     throw new UserError(

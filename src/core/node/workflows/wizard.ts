@@ -14,7 +14,7 @@ import { decompose, DEFAULT_APPROACH, type Approach, type ModuleSet } from '../d
 import { openInference } from '../inference/index.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
-import { readModelDir } from '../models/io.ts';
+import { baselineResNet, readModelDir } from '../models/io.ts';
 import { trainAndRecord } from '../measure/training.ts';
 import { addCosts, costBetween, type Cost } from './grid.ts';
 import { measured, type TrainingProgress } from '../measure/measured.ts';
@@ -146,6 +146,9 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       throw new UserError(`Unknown option ${o}.`, 'Choose options among 1, 2, 3, 4.', 'usage');
   const read = await readModelDir(spec.model);
   const plan = planModel(read.artifacts);
+  // Options that train (a two-class model, a better model) train the model's architecture.
+  if (spec.options.some((o) => o === 2 || o === 4) || spec.trainBetter)
+    baselineResNet(read.meta, read.dir, 'options 2 and 4 (a two-class model) and --train-better');
   const n = spec.data.info.classNames.length;
   if (plan.classes !== n)
     throw new UserError(
@@ -360,8 +363,7 @@ class WizardSession {
     if (spec.better) better = { dir: spec.better, cost: ZERO, note: `better model ${spec.better}` };
     else if (spec.trainBetter) {
       const t = await this.trainModel('better', spec.trainBetter.data ?? spec.data, {
-        depth: read.meta?.depth ?? 20,
-        batchNorm: read.meta?.batchNorm ?? false,
+        ...baselineResNet(read.meta, read.dir),
         epochs: spec.trainBetter.epochs,
         batchSize: spec.pairTrain.batchSize,
       });

@@ -127,7 +127,10 @@ export class OnnxTrainEngine implements TrainingEngine {
    * Throws UserError naming a layer the graphs cannot train.
    */
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
-    const key = JSON.stringify([artifacts.topology, artifacts.weightSpecs]);
+    const key = JSON.stringify([
+      artifacts.kind === 'plan' ? artifacts.plan : artifacts.topology,
+      artifacts.weightSpecs,
+    ]);
     if (this.loaded?.key !== key) {
       await this.release();
       const plan = planModel(artifacts);

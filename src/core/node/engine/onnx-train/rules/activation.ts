@@ -11,6 +11,8 @@ export function activate(g: GraphBuilder, z: string, act: Activation): string {
       return z;
     case 'relu':
       return g.op('Relu', [z]);
+    case 'relu6':
+      return g.op('Clip', [z, g.scalar(0), g.scalar(6)]);
     case 'sigmoid':
       return g.op('Sigmoid', [z]);
     case 'tanh':
@@ -32,6 +34,11 @@ export function activationGradient(g: GraphBuilder, act: Activation, y: string, 
         dy,
         g.op('Cast', [g.op('Greater', [y, g.scalar(0)])], [int('to', DataType.FLOAT)]),
       ]);
+    case 'relu6': {
+      // The gradient passes where the output is strictly inside (0, 6), as PyTorch's hardtanh.
+      const inside = g.op('And', [g.op('Greater', [y, g.scalar(0)]), g.op('Less', [y, g.scalar(6)])]);
+      return g.op('Mul', [dy, g.op('Cast', [inside], [int('to', DataType.FLOAT)])]);
+    }
     case 'sigmoid':
       return g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])]);
     case 'tanh':
