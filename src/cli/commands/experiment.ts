@@ -204,7 +204,11 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
   const params = o.grid(kind);
   const a = await openModel(o.model, o.inference);
   const models = [
-    { dir: a.dir, data: await modelDataset(o.dataset, a, eng.home), depth: baselineResNet(a.meta, a.dir).depth },
+    {
+      dir: a.dir,
+      data: await modelDataset(o.dataset, a, eng.home),
+      depth: baselineResNet(a.meta, a.dir).depth,
+    },
   ];
   await a.engine.close();
   if (o.model2) {

@@ -10,6 +10,7 @@ import { energyCommand } from './energy.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { experimentCommand } from './experiment.ts';
 import { exportCommand } from './export.ts';
+import { importCommand } from './import.ts';
 import { predictCommand } from './predict.ts';
 import { runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   experimentCommand,
   wizardCommand,
   predictCommand,
+  importCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

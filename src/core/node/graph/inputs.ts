@@ -44,7 +44,8 @@ export function channelScales(
 
 /** A preprocessing in words: "(p - 127.5) / 64", "(p / 255 - [0.485, 0.456, 0.406]) / [...]". */
 export function describePreprocess(pre: Preprocess): string {
-  const show = (x: number | number[]) => (typeof x === 'number' ? String(x) : `[${x.join(', ')}]`);
+  const show = (x: number | number[]) =>
+    typeof x === 'number' ? String(x) : x.length === 1 ? String(x[0]) : `[${x.join(', ')}]`;
   return `(${pre.scale === '0..1' ? 'p / 255' : 'p'} - ${show(pre.mean)}) / ${show(pre.std)}`;
 }
 
