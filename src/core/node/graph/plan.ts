@@ -64,6 +64,13 @@ export interface ModelPlan {
   classes: number;
   /** Layers whose output can be masked (Conv2D and Dense), with the mask's shape. */
   maskable: { name: string; shape: number[] }[];
+  /**
+   * Where each maskable layer's mask applies: the layer's own output (after the bias, before
+   * its activation), or, for a linear layer whose one reader is a BatchNormalization, that
+   * layer's output: the mask then zeroes what the next ReLU reads, as it does in the same
+   * model exported with its batch norm folded into the convolution.
+   */
+  maskAt: Record<string, string>;
   /** What observe() reports at each point: key (layer name), the node whose value is observed, shape. */
   observed: Record<'conv' | 'relu', { name: string; shape: number[] }[]>;
   /** sha256 of the topology and weights: the session cache key. */
@@ -128,6 +135,13 @@ function finishPlan(
   const maskable = nodes
     .filter((n) => n.op === 'conv' || n.op === 'dense')
     .map((n) => ({ name: n.name, shape: n.shape }));
+  const maskAt: Record<string, string> = {};
+  for (const { name } of maskable) {
+    const n = byName.get(name)!;
+    const next = consumers.get(name) ?? [];
+    const bn = next.length === 1 ? byName.get(next[0]!)! : null;
+    maskAt[name] = n.act === 'linear' && bn?.op === 'bn' && name !== output.name ? bn.name : name;
+  }
   const conv = nodes
     .filter((n) => n.op === 'conv' || (n.op === 'dense' && feedsWeighted.get(n.name)))
     .map((n) => ({ name: n.name, shape: n.shape }));
@@ -140,6 +154,7 @@ function finishPlan(
     output: output.name,
     classes: output.shape[0]!,
     maskable,
+    maskAt,
     observed: { conv, relu },
     hash,
     format,

@@ -3,6 +3,7 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes.
 import type * as Ort from 'onnxruntime-node';
+import { nchwcBlockSize } from '../graph/nchwc.ts';
 import type { OrtModule } from '../graph/ort.ts';
 import { headNode, type ModelPlan } from '../graph/plan.ts';
 import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
@@ -78,22 +79,25 @@ export class OrtInference implements InferenceEngine {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     let s = this.entry.sessions.get(v);
     if (!s) {
-      const bytes = convertToOnnx(this.plan, {
-        input: 'uint8',
-        preprocess: this.layout.preprocess,
-        masks: v !== 'plain',
-        observe: v === 'conv' || v === 'relu' ? v : null,
-        features: v === 'features',
-      });
-      s = this.ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: this.report.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-        // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
-        // that training workers and the power sampler need between runs.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      s = nchwcBlockSize(this.ort).then((nchwcBlock) => {
+        const bytes = convertToOnnx(this.plan, {
+          input: 'uint8',
+          preprocess: this.layout.preprocess,
+          masks: v !== 'plain',
+          observe: v === 'conv' || v === 'relu' ? v : null,
+          features: v === 'features',
+          nchwcBlock,
+        });
+        return this.ort.InferenceSession.create(bytes, {
+          intraOpNumThreads: this.report.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+          // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
+          // that training workers and the power sampler need between runs.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        });
       });
       this.entry.sessions.set(v, s);
       s.catch(() => this.entry.sessions.delete(v));

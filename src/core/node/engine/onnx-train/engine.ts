@@ -22,7 +22,7 @@ import {
   type BuiltGraph,
 } from './build.ts';
 import { chooseDevice, type TrainingDevice } from './device.ts';
-import { nchwcBlockSize } from './nchwc.ts';
+import { nchwcBlockSize } from '../../graph/nchwc.ts';
 
 export interface OnnxTrainOptions {
   /** Intra-op threads (default: every core). */
