@@ -34,6 +34,11 @@ const above = {
     group: ['**/workflows/**'],
     message: 'workflows/ is what the CLI and the app both run: what it calls never imports it.',
   },
+  bench: {
+    group: ['**/bench/**'],
+    message:
+      'bench/ stands beside workflows/: its figures call the method and the engines, which never import it (nor does workflows/).',
+  },
   measure: {
     group: ['**/measure/**'],
     message: 'measure/ records runs in the store: the store never imports it.',
@@ -94,22 +99,23 @@ export default tseslint.config(
     },
   },
   // The floors of core/node, each folder importing only what stands below it (README, Layout):
-  // the API and app/ on top, then jobs/, views.ts, workflows/, the paper's method (measure/,
-  // decompose/, reuse/, wizard/, train/), the two engines side by side (inference/, engine/),
-  // graph/ (the model plan, ONNX and the runtimes) under both, and the ground (models/, data/,
-  // store/, energy/, fs/). Each folder has one entry (a later entry would replace, not add to,
-  // an earlier one's list): it lists every floor above it.
+  // the API and app/ on top, then jobs/, views.ts, workflows/ and bench/ side by side (what the
+  // shells run), the paper's method (measure/, decompose/, reuse/, wizard/, train/), the two
+  // engines side by side (inference/, engine/), graph/ (the model plan, ONNX and the runtimes)
+  // under both, and the ground (models/, data/, store/, energy/, fs/). Each folder has one entry
+  // (a later entry would replace, not add to, an earlier one's list): it lists every floor above it.
   floor(['jobs'], [above.api]),
   floor(['views.ts'], [above.api, above.jobs]),
-  floor(['workflows', 'predict.ts'], [above.api, above.jobs, above.views]),
-  floor(['measure'], [above.api, above.jobs, above.views, above.workflows]),
-  floor(['decompose', 'reuse', 'wizard', 'train'], [method, above.views]),
-  floor(['inference'], [method, above.views, above.engine]),
-  floor(['engine'], [method, above.views, above.inference]),
-  floor(['graph'], [method, above.views, above.inference, above.engine]),
+  floor(['workflows', 'predict.ts'], [above.api, above.jobs, above.views, above.bench]),
+  floor(['bench'], [above.api, above.jobs, above.views, above.workflows]),
+  floor(['measure'], [above.api, above.jobs, above.views, above.workflows, above.bench]),
+  floor(['decompose', 'reuse', 'wizard', 'train'], [method, above.views, above.bench]),
+  floor(['inference'], [method, above.views, above.bench, above.engine]),
+  floor(['engine'], [method, above.views, above.bench, above.inference]),
+  floor(['graph'], [method, above.views, above.bench, above.inference, above.engine]),
   floor(
     ['models', 'data', 'energy', 'fs', 'paths.ts', 'demo.ts'],
-    [method, above.views, above.inference, above.engine, above.graph],
+    [method, above.views, above.bench, above.inference, above.engine, above.graph],
   ),
   floor(
     ['store'],
@@ -118,6 +124,7 @@ export default tseslint.config(
       above.jobs,
       above.views,
       above.workflows,
+      above.bench,
       above.measure,
       above.inference,
       above.engine,

@@ -38,7 +38,7 @@ test('the new calls are checked at the boundary', () => {
 });
 
 test('decompose a tiny model as a job, then run a reuse and a replace scenario', async () => {
-  const { api } = await quickApi('decomposer-analysis-');
+  const { api } = await quickApi('analysis');
   try {
     const [shapes] = await api.listDatasets();
     const train = (seed: number) =>
@@ -51,7 +51,7 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
         perClass: 10,
         batchSize: 16,
       });
-    finished(await until(api, (await train(1)).id));
+    finished(await until(api, await train(1)));
     const [model] = await api.listModels();
     assert.ok(model?.classNames?.length && model.inputSize === 32);
 
@@ -64,7 +64,7 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
       point: 'relu',
     });
     assert.equal(dj.kind, 'decompose');
-    const d = await until(api, dj.id);
+    const d = await until(api, dj);
     finished(d);
     const t = d.result?.table1;
     assert.ok(t);
@@ -101,13 +101,13 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
       baselineEpochs: 1,
       seed: 1,
     });
-    const s = await until(api, sj.id);
+    const s = await until(api, sj);
     finished(s);
     const v = s.result?.scenario;
     assert.ok(v && v.ma !== undefined && v.tma >= 0 && v.kind === 'intra');
     assert.equal(v.classes.length, 2);
 
-    finished(await until(api, (await train(2)).id));
+    finished(await until(api, await train(2)));
     const models = await api.listModels();
     // Every model shows its dataset by name, the scenario's baseline included.
     assert.equal(models.length, 3);
@@ -124,7 +124,7 @@ test('decompose a tiny model as a job, then run a reuse and a replace scenario',
       baselineEpochs: 1,
       seed: 1,
     });
-    const r = await until(api, rj.id);
+    const r = await until(api, rj);
     finished(r);
     const rv = r.result?.scenario;
     assert.ok(rv && rv.top1 !== undefined && rv.modelTop1 !== undefined);

@@ -3,29 +3,21 @@
 // folder made), and the names and handles a researcher uses in the first hour work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildResNet } from '../src/core/node/models/resnet.ts';
-import { DEFAULT_PREPROCESS, modelToArtifacts, saveModelDir } from '../src/core/node/models/io.ts';
-import { makeFolder } from './helpers/fixtures.ts';
+import { makeFolder, untrainedModel } from './helpers/fixtures.ts';
 import { parseCommandArgs } from '../src/cli/command.ts';
 import { trainCommand } from '../src/cli/commands/train.ts';
 import { defaultTrainingDevice } from '../src/core/node/engine/onnx-train/device.ts';
+import { tempDir } from './helpers/temp.ts';
+import { cli as decomposer, servedAt, startCli } from './helpers/cli.ts';
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, DECOMPOSER_HOME: '/nonexistent-decomposer-home', ...env },
-    timeout: 120_000,
-  });
-const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), `dec-args-${prefix}-`));
+/** A command whose data folder does not exist unless `--home` gives one: a refusal touches none. */
+const cli = (args: string[]) => decomposer(args, { home: '/nonexistent-decomposer-home', timeout: 120_000 });
 
 /** Exit 2 with the message, no stack trace, and the data folder left as it was (empty). */
 function refused(args: string[], message: RegExp): void {
-  const home = tmp('home');
+  const home = tempDir('args-home');
   const r = cli([...args, '--home', home]);
   const said = `${args.join(' ')}: ${r.stderr}`;
   assert.equal(r.status, 2, said);
@@ -101,7 +93,7 @@ test('a mistyped command, flag or dataset name is answered with the one meant, i
   assert.match(flag.stderr, /decomposer train has no option --datset\. Did you mean --dataset\?/);
   assert.doesNotMatch(flag.stderr, /'-- "--datset"'|positional/, 'not parseArgs’ own message');
 
-  const home = tmp('names');
+  const home = tempDir('args-names');
   const data = cli(['train', '--dataset', 'fashon-mnist', '--home', home]);
   assert.equal(data.status, 2);
   assert.match(data.stderr, /Unknown dataset "fashon-mnist"\. Did you mean "fashion-mnist"\?/);
@@ -117,7 +109,7 @@ test('a mistyped command, flag or dataset name is answered with the one meant, i
 });
 
 test('--model given a file says what a model folder is and what to do with the file', () => {
-  const dir = tmp('file');
+  const dir = tempDir('args-file');
   for (const name of ['model.onnx', 'model.pt']) {
     const file = path.join(dir, name);
     writeFileSync(file, 'not a folder');
@@ -144,19 +136,10 @@ test('--model given a file says what a model folder is and what to do with the f
 });
 
 test('a model whose input is larger than 1024x1024 is refused before anything of its size is allocated', async () => {
-  const dir = tmp('huge');
-  const model = buildResNet({ depth: 8, inputSize: 16, classes: 2, seed: 1 });
-  const artifacts = await modelToArtifacts(model);
-  model.dispose();
-  await saveModelDir(dir, artifacts, {
-    architecture: 'resnet',
-    depth: 8,
-    batchNorm: false,
-    inputSize: 12000,
+  const dir = await untrainedModel(tempDir('args-huge'), {
+    inputSize: 16,
     classes: 2,
-    classNames: ['a', 'b'],
-    datasetId: 'x',
-    preprocess: DEFAULT_PREPROCESS,
+    meta: { inputSize: 12000, classNames: ['a', 'b'], datasetId: 'x' },
   });
   // The global pooling makes the weights fit any input: only the input layer says 12000.
   const file = path.join(dir, 'model.json');
@@ -214,12 +197,12 @@ function idxRelease(dir: string, train: number, test: number): string {
 }
 
 test('a dataset split without images is refused before a run is recorded, not trained into a "finished" run', () => {
-  const root = tmp('idx');
+  const root = tempDir('args-idx');
   for (const [name, train, testCount, split] of [
     ['no-train', 0, 20, 'training'],
     ['no-test', 20, 0, 'test'],
   ] as const) {
-    const home = tmp('idx-home');
+    const home = tempDir('args-idx-home');
     const r = cli([
       'train',
       '--dataset',
@@ -246,7 +229,7 @@ test('a dataset split without images is refused before a run is recorded, not tr
 });
 
 test('the run folder is named as train --help says; decompose --export and --export-onnx take latest; another dataset of the same shape warns', async () => {
-  const root = tmp('names');
+  const root = tempDir('args-names');
   const colours = await makeFolder(mkdirSync(path.join(root, 'colours'), { recursive: true })!, [
     ['red', [220, 20, 20]],
     ['blue', [20, 20, 220]],
@@ -311,22 +294,13 @@ test('the run folder is named as train --help says; decompose --export and --exp
 });
 
 test('decomposer serve builds the user interface when it is missing, then serves it', async () => {
-  const build = path.join(tmp('build'), 'out');
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
-    env: { ...process.env, DECOMPOSER_HOME: tmp('serve-home'), DECOMPOSER_BUILD_DIR: build },
+  const build = path.join(tempDir('args-build'), 'out');
+  const child = startCli(['serve', '--port', '0'], {
+    home: tempDir('args-serve-home'),
+    env: { DECOMPOSER_BUILD_DIR: build },
   });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /served at (http:\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-    });
+    const url = await servedAt(child);
     assert.ok(existsSync(path.join(build, 'renderer', 'index.html')), 'built into DECOMPOSER_BUILD_DIR');
     const page = await fetch(url);
     assert.equal(page.status, 200);

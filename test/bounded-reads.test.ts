@@ -7,18 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { idx, pixels } from './helpers/fixtures.ts';
 import { folderState as snapshot, runCliBounded } from './helpers/bounded-cli.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const linux = process.platform === 'linux';
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'dec-reads-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('reads');
 let n = 0;
 const fresh = (): string => {
   const d = path.join(tmp, `d${n++}`);

@@ -9,23 +9,23 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
+import { TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
 import type { CoreApi } from '../src/core/node/api.ts';
 import { loadDataset } from '../src/core/node/data/index.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { sleep } from '../src/core/node/energy/meter.ts';
 import { makeFolder } from './helpers/fixtures.ts';
 import { quickApi, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
+import { stubShell } from './helpers/stub-shell.ts';
 
 let shell: WebShell;
 let api: CoreApi;
 let home: string;
 
 before(async () => {
-  ({ home, api } = await quickApi('dec-bounds-'));
-  const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-bounds-page-'));
-  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>stub</title>');
-  shell = await startWebShell({ port: 0, rendererDir, api });
+  ({ home, api } = await quickApi('bounds'));
+  shell = await stubShell(api);
 });
 
 after(async () => {
@@ -93,7 +93,7 @@ test('the memory guard counts the whole load (both splits), not each image set a
   // installed, 40% is 16 MiB: each split fits alone, the two together do not.
   t.after(() => mock.restoreAll());
   mock.method(os, 'totalmem', () => 40 * 2 ** 20);
-  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-bounds-cache-'));
+  const cacheDir = tempDir('bounds-cache');
   await assert.rejects(loadDataset({ kind: 'synthetic', name: 'shapes', size: 32 }, { cacheDir }), (e) => {
     assert.ok(isUserError(e), String(e));
     assert.equal(e.code, 'dataset-too-large');
@@ -180,7 +180,7 @@ test('a damaged entry of the imported-datasets registry is left out of the list,
   assert.ok(ids.includes(good.info.id), ids.join(', '));
 
   // An import adds its entry and keeps the others as written, the damaged one included.
-  const colours = await makeFolder(fs.mkdtempSync(path.join(os.tmpdir(), 'dec-schemas-colours-')), [
+  const colours = await makeFolder(tempDir('schemas-colours'), [
     ['red', [220, 20, 20]],
     ['blue', [20, 20, 220]],
   ]);

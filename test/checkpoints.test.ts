@@ -3,23 +3,22 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { train, type TrainEvent } from '../src/core/node/train/trainer.ts';
 import { describeResume } from '../src/core/node/train/checkpoints.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-ckpt-'));
 const data = colourDataset();
 const config = { depth: 8, epochs: 2, batchSize: 16, seed: 2 };
 let template: string;
 
 // A run folder with two intact checkpoints, epoch-001 and epoch-002 (latest).
 before(async () => {
-  template = tmp();
+  template = tempDir('ckpt');
   await train({ runDir: template, data, workers: 0, config: { ...config, epochs: 1 } });
-  const first = path.join(tmp(), 'epoch-001');
+  const first = path.join(tempDir('ckpt'), 'epoch-001');
   fs.cpSync(path.join(template, 'checkpoints', 'epoch-001'), first, { recursive: true });
   await train({ runDir: template, data, workers: 0, config });
   fs.cpSync(first, path.join(template, 'checkpoints', 'epoch-001'), { recursive: true });
@@ -27,7 +26,7 @@ before(async () => {
 
 /** A copy of the template with `damage` done to it. */
 function damaged(damage: (dir: string) => void): string {
-  const dir = path.join(tmp(), 'run');
+  const dir = path.join(tempDir('ckpt'), 'run');
   fs.cpSync(template, dir, { recursive: true });
   damage(dir);
   return dir;

@@ -4,18 +4,13 @@
 // energy and CO2e figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { formatAmount } from '../src/core/common/numbers.ts';
 import { SHAPE_CLASSES, TEXTURE_CLASSES } from '../src/core/node/data/synthetic.ts';
 import { energyAmounts } from '../src/core/node/energy/formula.ts';
 import { makeFolder } from './helpers/fixtures.ts';
-
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const run = (args: string[]) =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
+import { tempDir } from './helpers/temp.ts';
+import { cli } from './helpers/cli.ts';
 
 /** The stderr lines from each "training on …" line to the next: one block per training. */
 const trainings = (stderr: string) => stderr.split(/^training on /m).slice(1);
@@ -24,13 +19,13 @@ const trainings = (stderr: string) => stderr.split(/^training on /m).slice(1);
 const AMOUNT = /^(0|\d\.\d\de-\d+|(0\.\d*|[1-9]\d*\.?\d*))$/;
 
 test('train: progress on stderr with --json too, the summary on stdout; runs lists them under a header, one number format', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-out-'));
-  const data = await makeFolder(await mkdtemp(path.join(os.tmpdir(), 'dec-out-data-')), [
+  const home = tempDir('out');
+  const data = await makeFolder(tempDir('out-data'), [
     ['red', [200, 30, 30]],
     ['blue', [30, 30, 200]],
   ]);
   const train = (out: string, json: string[]) =>
-    run([
+    cli([
       'train',
       ...json,
       '--dataset',
@@ -68,7 +63,7 @@ test('train: progress on stderr with --json too, the summary on stdout; runs lis
   assert.doesNotMatch(h.stderr, /recorded as run|^energy /m, 'the summary is not on stderr');
   assert.doesNotMatch(h.stdout, /^epoch /m, 'progress is not on stdout');
 
-  const list = run(['runs', '--home', home]);
+  const list = cli(['runs', '--home', home]);
   assert.equal(list.status, 0, list.stderr);
   const [header, ...rows] = list.stdout.trimEnd().split('\n');
   assert.match(header!, /^id +kind +status +started +time +epochs +backend +kWh +CO2e lbs +source/);
@@ -82,7 +77,7 @@ test('train: progress on stderr with --json too, the summary on stdout; runs lis
   for (const r of rows) for (const name of ['kWh', 'CO2e lbs']) assert.match(cell(r, name), AMOUNT, r);
 
   // One run's epochs: cumulative energy in the same format, never going down.
-  const shown = run(['runs', 'show', String(summary.run_id), '--home', home]);
+  const shown = cli(['runs', 'show', String(summary.run_id), '--home', home]);
   assert.equal(shown.status, 0, shown.stderr);
   const details = shown.stdout.split('\n').slice(2).join('\n');
   const amounts = [...details.matchAll(/(\S+) (kWh|lbs|kg)\b/g)].map((m) => m[1]!.replace(/^\(/, ''));
@@ -90,7 +85,7 @@ test('train: progress on stderr with --json too, the summary on stdout; runs lis
   for (const x of amounts) assert.match(x, AMOUNT, shown.stdout);
   assert.doesNotMatch(shown.stdout, /\b0\.000\d/, 'below 0.001 is written with an exponent');
   const epochs = (
-    JSON.parse(run(['runs', 'show', String(summary.run_id), '--json', '--home', home]).stdout) as {
+    JSON.parse(cli(['runs', 'show', String(summary.run_id), '--json', '--home', home]).stdout) as {
       run: { epochs: { energy: { kwh: number } }[] };
     }
   ).run.epochs.map((e) => e.energy.kwh);
@@ -99,8 +94,8 @@ test('train: progress on stderr with --json too, the summary on stdout; runs lis
 });
 
 test('demo: every training reports its epochs (scenario models, baselines); results on stdout as they come, class names whole', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-out-'));
-  const r = run([
+  const home = tempDir('out');
+  const r = cli([
     'demo',
     '--epochs',
     '1',

@@ -1,45 +1,37 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 300_000,
-  });
+import { tempDir } from './helpers/temp.ts';
+import { cli } from './helpers/cli.ts';
 
 test('decomposer --help lists the commands; each command has --help', () => {
-  const r = run(['--help']);
+  const r = cli(['--help']);
   assert.equal(r.status, 0);
   for (const c of ['train', 'demo', 'bench', 'serve']) {
     assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
-    const h = run([c, '--help']);
+    const h = cli([c, '--help']);
     assert.equal(h.status, 0, `${c} --help`);
     assert.match(h.stdout, /^Usage: decomposer/);
   }
 });
 
 test('bad arguments and bad input exit 2 with one clear line, no stack trace', async () => {
-  const unknown = run(['frobnicate']);
+  const unknown = cli(['frobnicate']);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /Unknown command "frobnicate"/);
 
-  const badOption = run(['train', '--epochz', '3']);
+  const badOption = cli(['train', '--epochz', '3']);
   assert.equal(badOption.status, 2);
 
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
-  const missing = run(['train', '--dataset', 'cifar10:/no/such/folder', '--home', home, '--json']);
+  const home = tempDir('cli');
+  const missing = cli(['train', '--dataset', 'cifar10:/no/such/folder', '--home', home, '--json']);
   assert.equal(missing.status, 2);
   assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
   const err = JSON.parse(missing.stdout.trim()) as { error: { message: string } };
   assert.match(err.error.message, /\/no\/such\/folder/);
 
-  const badBackend = run(['demo', '--backend', 'quantum']);
+  const badBackend = cli(['demo', '--backend', 'quantum']);
   assert.equal(badBackend.status, 2);
   assert.match(
     badBackend.stderr,
@@ -47,15 +39,15 @@ test('bad arguments and bad input exit 2 with one clear line, no stack trace', a
   );
 
   // A grid's option given to Table 1 is refused, not silently ignored.
-  const gridOption = run(['experiment', 'decomposition', '--model', home, '--approach', 'CI+TI+MC']);
+  const gridOption = cli(['experiment', 'decomposition', '--model', home, '--approach', 'CI+TI+MC']);
   assert.equal(gridOption.status, 2);
   assert.match(gridOption.stderr, /--approach chooses the approach of a reuse or replace grid/);
 });
 
 test('decomposer demo --json trains on the embedded dataset and prints backend and model', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const home = tempDir('cli');
   const out = path.join(home, 'run');
-  const r = run([
+  const r = cli([
     'demo',
     '--json',
     '--epochs',
@@ -173,7 +165,7 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
   // Table 1 is a recorded decompose run, as in the app's demo: its result is the printed table.
   const ids = (j as unknown as { run_ids: { train: number; decomposition?: number } }).run_ids;
   assert.equal(typeof ids.decomposition, 'number', 'the demo records its Table 1 as a run');
-  const shown = run(['runs', 'show', String(ids.decomposition), '--json', '--home', home]);
+  const shown = cli(['runs', 'show', String(ids.decomposition), '--json', '--home', home]);
   assert.equal(shown.status, 0, shown.stderr);
   const rec = (
     JSON.parse(shown.stdout) as {
@@ -200,7 +192,7 @@ test('decomposer demo --json trains on the embedded dataset and prints backend a
 });
 
 test('decomposer bench --json prints one JSON line per figure, with and without the pool', () => {
-  const r = run([
+  const r = cli([
     'bench',
     '--json',
     '--backends',
@@ -247,8 +239,8 @@ test('decomposer bench --json prints one JSON line per figure, with and without 
 });
 
 test('decomposer demo --dataset runs the same pipeline on another dataset, its training cut to --per-class', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
-  const r = run([
+  const home = tempDir('cli');
+  const r = cli([
     'demo',
     '--json',
     '--dataset',
@@ -278,9 +270,9 @@ test('decomposer demo --dataset runs the same pipeline on another dataset, its t
 });
 
 test('decompose, evaluate and experiment reuse run from the command line on a trained model', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const home = tempDir('cli');
   const common = ['--home', home, '--idle-seconds', '0', '--json'];
-  const trained = run([
+  const trained = cli([
     'demo',
     '--epochs',
     '1',
@@ -296,14 +288,14 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
   ]);
   assert.equal(trained.status, 0, trained.stderr);
   const model = path.join(home, 'a', 'model');
-  const dec = run(['decompose', '--model', model, '--per-class', '8', ...common]);
+  const dec = cli(['decompose', '--model', model, '--per-class', '8', ...common]);
   assert.equal(dec.status, 0, dec.stderr);
-  const ev = run(['evaluate', '--model', model, ...common]);
+  const ev = cli(['evaluate', '--model', model, ...common]);
   assert.equal(ev.status, 0, ev.stderr);
   const evj = JSON.parse(ev.stdout.trim()) as { composed: { top1: number; top5: number }; ji: number };
   assert.ok(evj.composed.top1 >= 0 && evj.composed.top5 >= evj.composed.top1);
   assert.ok(evj.ji > 0 && evj.ji <= 1);
-  const grid = run([
+  const reuse = [
     'experiment',
     'reuse',
     '--model',
@@ -314,8 +306,8 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
     '8',
     '--baseline-epochs',
     '1',
-    ...common,
-  ]);
+  ];
+  const grid = cli([...reuse, ...common]);
   assert.equal(grid.status, 0, grid.stderr);
   const g = JSON.parse(grid.stdout.trim()) as {
     rows: { kind: string; ma: number; tma: number }[];
@@ -325,22 +317,10 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
   assert.ok(g.rows.every((r) => r.kind === 'intra' && r.ma >= 0 && r.tma >= 0));
   assert.ok('co2e_ratio_fixed' in g.figure6);
   // Run again: the grid resumes from the store instead of recomputing.
-  const again = run([
-    'experiment',
-    'reuse',
-    '--model',
-    model,
-    '--pick',
-    '3',
-    '--per-class',
-    '8',
-    '--baseline-epochs',
-    '1',
-    ...common,
-  ]);
+  const again = cli([...reuse, ...common]);
   assert.equal((JSON.parse(again.stdout.trim()) as { resumed: number }).resumed, 3);
   // A second model with another input size is refused with the reason.
-  const big = run([
+  const big = cli([
     'demo',
     '--epochs',
     '1',
@@ -357,7 +337,7 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
     ...common,
   ]);
   assert.equal(big.status, 0, big.stderr);
-  const bad = run([
+  const bad = cli([
     'experiment',
     'reuse',
     '--model',
@@ -373,10 +353,10 @@ test('decompose, evaluate and experiment reuse run from the command line on a tr
 });
 
 test('decomposer wizard --demo --json plants the fault, runs the four options, saves one; evaluate reads it', async () => {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-cli-'));
+  const home = tempDir('cli');
   const out = path.join(home, 'wizard');
   const common = ['--home', home, '--idle-seconds', '0', '--json'];
-  const r = run([
+  const r = cli([
     'wizard',
     '--demo',
     '--per-class',
@@ -426,7 +406,7 @@ test('decomposer wizard --demo --json plants the fault, runs the four options, s
     );
   assert.ok(w.options.every((o) => o.co2e_lbs >= 0));
   assert.equal(path.dirname(w.saved), out);
-  const ev = run(['evaluate', '--model', w.saved, ...common]);
+  const ev = cli(['evaluate', '--model', w.saved, ...common]);
   assert.equal(ev.status, 0, ev.stderr);
   const e = JSON.parse(ev.stdout.trim()) as { top1: number; confusion: number; option: number };
   const chosen = w.options.find((o) => o.option === w.recommendation.option)!;

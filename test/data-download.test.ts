@@ -2,17 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type { Progress } from '../src/core/common/dataset.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { downloadDataset } from '../src/core/node/data/index.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-dl-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('dl');
 let n = 0;
 const dir = (): string => {
   const d = path.join(tmp, `d${n++}`);

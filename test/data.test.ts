@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, promises as fsp, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { promises as fsp, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tar from 'tar';
@@ -19,9 +18,9 @@ import { addImported, loadById, readImported, resolveDataset } from '../src/core
 import { parseDatasetArg } from '../src/cli/datasets.ts';
 import { combineSpecs } from '../src/core/node/data/combined.ts';
 import { TINY_COLOURS, jpeg, makeFolder, makeTiny } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-data-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('data');
 let n = 0;
 const dir = (name: string): string => {
   const d = path.join(tmp, `${name}-${n++}`);

@@ -3,8 +3,7 @@
 // ReLU, 2x2 average pooling, Flatten and a softmax head over 3 classes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../src/core/common/dataset.ts';
@@ -12,7 +11,7 @@ import { isUserError } from '../src/core/common/errors.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
-import { modelToArtifacts, saveModelDir, type ModelArtifacts } from '../src/core/node/models/io.ts';
+import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { decomposeSettings } from '../src/cli/models.ts';
 import {
@@ -38,6 +37,8 @@ import {
   table1,
   type ModuleSet,
 } from '../src/core/node/decompose/index.ts';
+import { saveTestModel } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const PRE = { mean: 0, std: 1 };
 
@@ -366,7 +367,7 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
       approaches: ['CI+TI+MC', 'CI+TI+MC-BLN+MC-BI'],
     });
     for (const set of sets) {
-      const dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'dec-portable-')), 'out');
+      const dir = path.join(tempDir('portable'), 'out');
       const r = await exportPortable(set, plan, PRE, dir);
       assert.equal(r.modules.length, 3);
       for (const f of [...r.modules.map((m) => m.file), r.composed.file]) checkGraph(await readFile(f));
@@ -395,7 +396,7 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
       assert.deepEqual(index.composed.classes, ['0', '1', '2']);
       // Exporting again replaces the export; a folder with other files is refused untouched.
       await exportPortable(set, plan, PRE, dir);
-      const other = await mkdtemp(path.join(os.tmpdir(), 'dec-portable-'));
+      const other = tempDir('portable');
       await writeFile(path.join(other, 'mine.txt'), 'keep me');
       await assert.rejects(
         exportPortable(set, plan, PRE, other),
@@ -411,12 +412,9 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
 test('the app exports a saved module set of a model folder as portable ONNX models', async () => {
   const art = await tinyModel();
   const plan = planModel(art);
-  const root = await mkdtemp(path.join(os.tmpdir(), 'dec-portable-api-'));
+  const root = tempDir('portable-api');
   const modelDir = path.join(root, 'model');
-  await saveModelDir(modelDir, art, {
-    architecture: 'resnet',
-    depth: 8,
-    batchNorm: false,
+  await saveTestModel(modelDir, art, {
     inputSize: 4,
     classes: 3,
     classNames: ['a', 'b', 'c'],
@@ -618,7 +616,7 @@ test('the same seed gives the same masks; backtracked positions never change mod
 test('modules are saved, listed, loaded, exported and deleted; edits and other models are refused', async () => {
   const art = await tinyModel();
   const [set] = await run({ unconcerned: 2, approaches: ['CI+TI+MC-BLN+MC-BI'] }, art);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-mod-'));
+  const dir = tempDir('mod');
   const runDir = await saveModuleSet(dir, set!);
   const list = await listModuleSets(dir);
   assert.equal(list.length, 1);

@@ -1,15 +1,13 @@
 // The Energy page's totals count every recorded run, not a page of the latest ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { energyRecord, NO_IDLE } from '../src/core/node/energy/formula.ts';
 import { defaultDbFile, Store } from '../src/core/node/store/store.ts';
+import { tempDir } from './helpers/temp.ts';
 
 test('energy totals add up every run, past the 500 the page lists, measured and estimated', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'dec-energy-summary-'));
+  const home = tempDir('energy-summary');
   const store = Store.open(defaultDbFile(home));
   const RUNS = 620;
   let kwh = 0;

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   addEnergy,
@@ -17,6 +16,7 @@ import {
   EstimateCounter,
   loadBetween,
   tdpFor,
+  threadWatts,
 } from '../src/core/node/energy/estimate.ts';
 import { discoverRapl, RaplCounter, type FileReader } from '../src/core/node/energy/powercap.ts';
 import { NvidiaCounter, parseNvidiaSmi, probeNvidia } from '../src/core/node/energy/nvidia.ts';
@@ -28,8 +28,8 @@ import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { carriedEnergy, energyChain, recordTrainingRun } from '../src/core/node/measure/training.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { colourDataset } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
 const close = (a: number, b: number, eps = 1e-9) =>
   assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≈ ${b}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,6 +51,9 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
     [50, 10, 100, 2, 32, 1.58, 0.954],
   );
   assert.deepEqual(Object.keys(e).sort(), [
+    'attribution',
+    'busy_cpu_s',
+    'capacity_cpu_s',
     'co2e_kg',
     'co2e_lbs',
     'cpu_w',
@@ -61,9 +64,11 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
     'intensity_lbs_per_kwh',
     'kwh',
     'pue',
+    'run_cpu_s',
     'seconds',
     'source',
   ]);
+  assert.equal(e.attribution, 'machine');
   // never below zero; PUE and intensity are settings
   const z = energyRecord(
     { seconds: 10, cpuW: 5, dramW: 1, gpuW: 0, gpus: 0 },
@@ -76,10 +81,13 @@ test('the formula matches hand-computed values (Strubell et al., as in the paper
   assert.equal(z.pue, 1.1);
 });
 
-test('the estimate: TDP x (0.1 + 0.9 load^3), 4 W per thread for unknown CPUs, 0.3725 W/GB DRAM', () => {
+test('the estimate: TDP x (0.1 + 0.9 load), 4 W per thread for unknown CPUs, 0.3725 W/GB DRAM', () => {
   assert.equal(estimateCpuWatts(100, 0), 10);
   assert.equal(estimateCpuWatts(100, 1), 100);
-  close(estimateCpuWatts(100, 0.5), 21.25);
+  close(estimateCpuWatts(100, 0.5), 55);
+  // Linear, so one busy thread of eight adds its eighth of the dynamic part, whatever else runs.
+  close(threadWatts(100, 8), 90 / 8);
+  close(estimateCpuWatts(100, 3 / 8) - estimateCpuWatts(100, 2 / 8), threadWatts(100, 8));
   assert.equal(estimateCpuWatts(100, 7), 100);
   assert.equal(tdpFor('Intel(R) Core(TM) i7-7700K CPU @ 4.20GHz', 8).watts, 91);
   const unknown = tdpFor('AMD EPYC', 2);
@@ -109,7 +117,7 @@ function zone(root: string, rel: string, name: string, uj: number | 'dir', max =
 }
 
 function fakeTree(): string {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   fs.mkdirSync(path.join(root, 'intel-rapl'));
   zone(root, 'intel-rapl:0', 'package-0', 5_000_000);
   zone(root, 'intel-rapl:0/intel-rapl:0:0', 'core', 4_000_000);
@@ -154,7 +162,7 @@ test('RAPL: packages and DRAM counted once each; psys, core, MMIO copy skipped; 
 });
 
 test('RAPL: mirrored per-die counters count once; unreadable energy_uj falls back with the access command', async () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
   zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
   zone(root, 'intel-rapl:2', 'package-1', 'dir'); // unreadable even as root
@@ -194,7 +202,7 @@ test('RAPL: mirrored per-die counters count once; unreadable energy_uj falls bac
 });
 
 test('nvidia-smi: a fake script on PATH, [N/A] rows not counted, power integrated over time', async () => {
-  const bin = tmp('dec-nvsmi-');
+  const bin = tempDir('nvsmi');
   const script = path.join(bin, 'nvidia-smi');
   fs.writeFileSync(
     script,
@@ -302,12 +310,12 @@ const constantRecorder = (store: Store, idleSeconds: number) =>
     store,
     kind: 'train',
     params: { test: true },
-    settings: { ...DEFAULT_SETTINGS, idleSeconds, sampleIntervalMs: 20 },
+    settings: { ...DEFAULT_SETTINGS, idleSeconds, sampleIntervalMs: 20, attribution: 'machine' },
     sources: constantSources(30, 5),
   });
 
 test('epoch attribution: cumulative energy at each epoch end, fixed epochs and until the best', async () => {
-  const dir = tmp('dec-rec-');
+  const dir = tempDir('rec');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const rec = await constantRecorder(store, 0.2);
@@ -346,7 +354,7 @@ test('epoch attribution: cumulative energy at each epoch end, fixed epochs and u
 });
 
 test("a run's cumulative energy never goes down from one epoch to the next, though an epoch draws less than idle", async () => {
-  const dir = tmp('dec-rec-');
+  const dir = tempDir('rec');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     // 40 W in epoch 1, then nothing while epoch 2 runs, against 20 W idle.
@@ -355,7 +363,7 @@ test("a run's cumulative energy never goes down from one epoch to the next, thou
       store,
       kind: 'train',
       params: { test: true },
-      settings: { ...DEFAULT_SETTINGS, sampleIntervalMs: 20 },
+      settings: { ...DEFAULT_SETTINGS, sampleIntervalMs: 20, attribution: 'machine' },
       sources: powerSources(power),
       idle: { cpuW: 20, dramW: 0, gpuW: 0 },
     });
@@ -435,7 +443,7 @@ test('the energy chain of a training folder: continues, starts over, skips gaps'
 });
 
 test('carried energy: complete, and incomplete (flagged) when the records stop short', () => {
-  const dir = tmp('dec-carry-');
+  const dir = tempDir('carry');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const e = (s: number) =>
@@ -483,7 +491,7 @@ test('carried energy: complete, and incomplete (flagged) when the records stop s
 });
 
 test('a resumed training records the energy of training from scratch (earlier attempts included)', async () => {
-  const dir = tmp('dec-resume-energy-');
+  const dir = tempDir('resume-energy');
   // A RAPL counter that advances steadily: 20 W package, 5 W DRAM.
   const root = path.join(dir, 'powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 1e15);
@@ -502,6 +510,7 @@ test('a resumed training records the energy of training from scratch (earlier at
     sampleIntervalMs: 5,
     powercapRoot: root,
     nvidiaSmi: '/nonexistent/nvidia-smi',
+    attribution: 'machine' as const,
   };
   const data = colourDataset();
   const config = { depth: 8, batchSize: 16, epochs: 3, seed: 1, augment: false };
@@ -592,7 +601,7 @@ test('a resumed training records the energy of training from scratch (earlier at
 });
 
 test('RAPL readings are checked: empty, partial and non-numeric reads rejected, impossible steps dropped and noted', () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 5_000_000, 262_143_328_850);
   const dram = zone(root, 'intel-rapl:0/intel-rapl:0:1', 'dram', 1_000_000, 262_143_328_850);
   const set = (dir: string, text: string) => fs.writeFileSync(path.join(dir, 'energy_uj'), text);
@@ -657,7 +666,7 @@ test('RAPL readings are checked: empty, partial and non-numeric reads rejected, 
 });
 
 test('RAPL discovery re-reads a counter caught mid-rewrite (mirrored dies still count once)', () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   zone(root, 'intel-rapl:0', 'package-0-die-0', 42_000_000);
   zone(root, 'intel-rapl:1', 'package-0-die-1', 42_000_000);
   zone(root, 'intel-rapl:2', 'package-1', 7_000_000);
@@ -679,7 +688,7 @@ test('RAPL discovery re-reads a counter caught mid-rewrite (mirrored dies still 
 });
 
 test("RAPL through a powercap tree rewritten in place (truncate, then write): the energy is the counter's", async () => {
-  const root = tmp('dec-powercap-');
+  const root = tempDir('powercap');
   const pkg = zone(root, 'intel-rapl:0', 'package-0', 0, 262_143_328_850);
   const file = path.join(pkg, 'energy_uj');
   const offset = 123_456_789_012; // a counter that has been running for a while
@@ -716,7 +725,7 @@ test("RAPL through a powercap tree rewritten in place (truncate, then write): th
 });
 
 test("live power is the meter's own samples since the last read, as measured (idle included)", async () => {
-  const dir = tmp('dec-live-');
+  const dir = tempDir('live');
   const store = Store.open(path.join(dir, 'x.db'));
   try {
     const rec = await constantRecorder(store, 0.1);

@@ -34,6 +34,16 @@ test('an import that climbs a floor of core/node, or crosses between the engines
     ['src/core/node/workflows/model-data.ts', "import '../jobs/jobs.ts';", /only the app starts jobs/],
     ['src/core/node/views.ts', "import './jobs/jobs.ts';", /only the app starts jobs/],
     ['src/core/node/store/store.ts', "import '../inference/index.ts';", /inference\//],
+    // The bench's figures stand beside workflows/: what they measure never imports them.
+    [
+      'src/core/node/decompose/experiment.ts',
+      "import '../bench/index.ts';",
+      /bench\/ stands beside workflows\//,
+    ],
+    ['src/core/node/engine/training.ts', "import '../bench/run.ts';", /bench\//],
+    ['src/core/node/workflows/grid.ts', "import '../bench/index.ts';", /bench\//],
+    ['src/core/node/bench/index.ts', "import '../workflows/grid.ts';", /workflows\//],
+    ['src/core/node/bench/run.ts', "import '../jobs/jobs.ts';", /only the app starts jobs/],
   ];
   for (const [file, source, message] of climbs) {
     const found = await refusals(file, source);
@@ -48,7 +58,10 @@ test('imports that point down a floor pass', async () => {
     ['src/core/node/inference/index.ts', "import '../graph/plan.ts';"],
     ['src/core/node/graph/plan.ts', "import '../models/io.ts';"],
     ['src/core/node/workflows/model-data.ts', "import '../data/catalogue.ts';"],
-    ['src/core/node/jobs/analysis.ts', "import '../views.ts';"],
+    ['src/core/node/jobs/analysis-jobs.ts', "import '../views.ts';"],
+    ['src/core/node/bench/co2e.ts', "import '../store/store.ts';"],
+    ['src/core/node/bench/decomposition.ts', "import '../decompose/index.ts';"],
+    ['src/core/node/bench/training.ts', "import '../engine/onnx-train/pool.ts';"],
   ];
   for (const [file, source] of down) assert.deepEqual(await refusals(file, source), [], `${file}: ${source}`);
 });

@@ -9,17 +9,7 @@
 // Each refusal is one message, exit 2; the folders, and the files they point at, are untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decompose } from '../src/core/node/decompose/decompose.ts';
 import { saveModuleSet } from '../src/core/node/decompose/files.ts';
@@ -27,23 +17,17 @@ import { openInference } from '../src/core/node/inference/index.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { encodePng } from '../src/core/node/data/png.ts';
 import { readModelDir } from '../src/core/node/models/io.ts';
-import { train } from '../src/core/node/train/trainer.ts';
 import { saveRepaired } from '../src/core/node/wizard/repaired.ts';
 import { folderState, runCliBounded, type BoundedRun } from './helpers/bounded-cli.ts';
-import { colourDataset } from './helpers/fixtures.ts';
+import { colourDataset, trainedTiny } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'dec-manifests-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('manifests');
 
 /** A ResNet-8 trained one epoch on 4 colour classes, its modules, a repaired classifier of them, and one PNG. */
 const fixture = (async () => {
   const data = colourDataset({ classes: 4, train: 64, test: 8, size: 16 });
-  const r = await train({
-    runDir: path.join(tmp, 'run'),
-    data,
-    workers: 0,
-    config: { depth: 8, epochs: 1, batchSize: 16 },
-  });
+  const r = await trainedTiny(data, { runDir: path.join(tmp, 'run') });
   const modelDir = r.modelDir!;
   const plan = planModel((await readModelDir(modelDir)).artifacts);
   const engine = await openInference(modelDir);

@@ -3,15 +3,14 @@
 // one dataset with N+2 classes of 64x64 images, and a bad part fails the job with its reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { makeFolder, makeTiny } from './helpers/fixtures.ts';
 import { finished, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-import-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('import');
 
 /** A Tiny ImageNet tree and a person/gorilla folder, under tmp/<name>. */
 async function sources(name: string): Promise<{ tiny: string; added: string }> {
@@ -42,7 +41,7 @@ test('importing Tiny ImageNet + a folder through the API lists one dataset of N+
     assert.equal(job.kind, 'import');
     assert.match(job.label, /tinyimagenet from .*tiny-imagenet-200 \+ folder from .*person-gorilla/);
     assert.match(job.label, /as one dataset/);
-    const done = await until(api, job.id);
+    const done = await until(api, job);
     finished(done);
     const id = done.result?.datasetId;
     assert.ok(id && id.startsWith('combined-'), String(id));
@@ -66,7 +65,7 @@ test('importing Tiny ImageNet + a folder through the API lists one dataset of N+
     );
 
     // Without extra, the single import is unchanged.
-    const single = await until(api, (await api.importDataset({ kind: 'tinyimagenet', path: tiny })).id);
+    const single = await until(api, await api.importDataset({ kind: 'tinyimagenet', path: tiny }));
     finished(single);
     const one = (await api.listDatasets()).find((d) => d.id === single.result?.datasetId)!;
     assert.equal(one.kind, 'tinyimagenet');

@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/core/node/graph/backend.ts';
 import { toInputs } from '../src/core/node/graph/inputs.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
-import {
-  modelToArtifacts,
-  saveModelDir,
-  type ModelArtifacts,
-  type Preprocess,
-} from '../src/core/node/models/io.ts';
+import { modelToArtifacts, type ModelArtifacts, type Preprocess } from '../src/core/node/models/io.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import {
   cachedSessionCount,
@@ -26,6 +19,8 @@ import {
 import { planModel, padAxis } from '../src/core/node/graph/plan.ts';
 import { overrideOrtLoader } from '../src/core/node/graph/ort.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
+import { saveTestModel } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
 await initBackend('wasm');
 
@@ -385,12 +380,9 @@ test('auto picks onnxruntime, forcing tfjs says why; sessions are shared per mod
   await t.close();
 
   // A model folder brings its own preprocessing.
-  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), 'inference-')), 'm');
+  const dir = path.join(tempDir('inference'), 'm');
   const pre = { mean: 100, std: 50 };
-  await saveModelDir(dir, a, {
-    architecture: 'resnet',
-    depth: 8,
-    batchNorm: false,
+  await saveTestModel(dir, a, {
     inputSize: 16,
     classes: 3,
     classNames: ['a', 'b', 'c'],

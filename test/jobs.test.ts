@@ -3,13 +3,12 @@
 // interrupted status of a run whose process died.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ProgressEvent } from '../src/core/common/api.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
 import { quickApi, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const tiny = (dataset: string) => ({
   dataset,
@@ -22,7 +21,7 @@ const tiny = (dataset: string) => ({
 });
 
 test('a training job reports progress, records a run with energy and lists its model', async () => {
-  const { api } = await quickApi('decomposer-jobs-');
+  const { api } = await quickApi('jobs');
   try {
     const events: ProgressEvent[] = [];
     api.onProgress((e) => events.push(e));
@@ -31,7 +30,7 @@ test('a training job reports progress, records a run with energy and lists its m
     assert.match(job.id, /^job-/);
     assert.equal(job.status, 'running');
     await assert.rejects(api.runDemo({ epochs: 1 }), /already running/);
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.equal(done.epochs.length, 1);
     assert.ok(done.runId);
@@ -54,13 +53,13 @@ test('a training job reports progress, records a run with energy and lists its m
 });
 
 test('a job can be cancelled, and a dead run shows as interrupted at start-up', async () => {
-  const { home, api } = await quickApi('decomposer-jobs-');
+  const { home, api } = await quickApi('jobs');
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 50 });
-    await until(api, job.id, (j) => j.progress?.stage.startsWith('Training') ?? false);
+    await until(api, job, (j) => j.progress?.stage.startsWith('Training') ?? false);
     assert.equal(await api.cancelJob(job.id), true);
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'cancelled');
     assert.equal(await api.cancelJob('job-nope'), false);
   } finally {
@@ -83,13 +82,13 @@ test('a job can be cancelled, and a dead run shows as interrupted at start-up', 
 });
 
 test("a cancelled training resumes from its run folder, carrying the first run's energy", async () => {
-  const { api } = await quickApi('decomposer-jobs-');
+  const { api } = await quickApi('jobs');
   try {
     const [shapes] = await api.listDatasets();
     const job = await api.startTraining({ ...tiny(shapes!.id), epochs: 3 });
-    await until(api, job.id, (j) => j.epochs.length >= 1);
+    await until(api, job, (j) => j.epochs.length >= 1);
     assert.equal(await api.cancelJob(job.id), true);
-    const cancelled = await until(api, job.id);
+    const cancelled = await until(api, job);
     assert.equal(cancelled.status, 'cancelled');
     const first = cancelled.runId!;
     assert.ok(first);
@@ -98,7 +97,7 @@ test("a cancelled training resumes from its run folder, carrying the first run's
     assert.equal(resumed.kind, 'train');
     assert.match(resumed.label, /^Resume /);
     await assert.rejects(api.resumeTraining(first), /already running/);
-    const done = await until(api, resumed.id);
+    const done = await until(api, resumed);
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.match(done.label, /^Resume .*\(run \d+\)$/);
     assert.ok(done.runId && done.runId !== first);
@@ -144,9 +143,9 @@ test("a cancelled training resumes from its run folder, carrying the first run's
 });
 
 test('trainings that belong to another feature or lost their folder are not resumed', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const store = Store.open(defaultDbFile(home));
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'decomposer-rundir-'));
+  const dir = tempDir('rundir');
   const base = { dataset: 'synthetic-shapes-32', depth: 8, epochs: 2, seed: 1, run_dir: dir };
   // Each as its feature records it: in its experiment, in its role.
   const make = (
@@ -196,7 +195,7 @@ test('trainings that belong to another feature or lost their folder are not resu
 });
 
 test('settings are validated and persisted', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     const s = await api.setSetting('pue', 1.2);
@@ -214,13 +213,13 @@ test('settings are validated and persisted', async () => {
 });
 
 test('the demo job trains the embedded model, decomposes it (Table 1), then runs the reuse and replace scenarios', async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     await api.setSetting('idleSeconds', 0);
     await api.setSetting('baselineMaxEpochs', 3);
     const job = await api.runDemo({ depth: 8, epochs: 1, perClass: 6 });
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.ok(done.runId, "the training run is the job's run");
     const t = done.result?.table1;
@@ -253,7 +252,7 @@ test('the demo job trains the embedded model, decomposes it (Table 1), then runs
 });
 
 test("the app's demo runs on another listed dataset, its training cut to the demo's images per class", async () => {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'decomposer-jobs-'));
+  const home = tempDir('jobs');
   const api = createCoreApi({ home });
   try {
     await api.setSetting('idleSeconds', 0);
@@ -265,12 +264,14 @@ test("the app's demo runs on another listed dataset, its training cut to the dem
       scenarios: false,
       dataset: textures.id,
     });
-    const done = await until(api, job.id, (j) => j.status !== 'running');
+    const done = await until(api, job, (j) => j.status !== 'running');
     assert.equal(done.status, 'finished', done.error ?? '');
     assert.match(done.label, /textures/);
     const run = await api.getRun(done.runId!);
     assert.equal((run.params as { dataset: string }).dataset, textures.id);
     assert.equal(done.result?.table1?.rows.length, 3);
+    // Asked without the scenarios, its result says there are none (the page reads it as such).
+    assert.equal(done.result?.scenarios, null);
   } finally {
     await api.close();
   }

@@ -5,7 +5,7 @@
 // The download table and its mirror fallback are exercised against a loopback server only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -16,15 +16,16 @@ import { isUserError } from '../src/core/common/errors.ts';
 import { parseDatasetArg } from '../src/cli/datasets.ts';
 import { datasetId, downloadDataset, foundSpecFromId, loadDataset } from '../src/core/node/data/index.ts';
 import { decodeGreyInto } from '../src/core/node/data/images.ts';
-import { findMnist, greyInto, mnistClassNames, type MnistSpec } from '../src/core/node/data/mnist.ts';
+import { greyInto } from '../src/core/node/data/grey.ts';
+import { findMnist, mnistClassNames, type MnistSpec } from '../src/core/node/data/mnist.ts';
 import { encodePng } from '../src/core/node/data/png.ts';
 import { listFoundDatasets, resolveDataset } from '../src/core/node/data/catalogue.ts';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { idx, pixels } from './helpers/fixtures.ts';
 import { finished, until } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'decomposer-mnist-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('mnist');
 let n = 0;
 const dir = (): string => {
   const d = path.join(tmp, `d${n++}`);
@@ -320,7 +321,7 @@ test('the app imports an MNIST-family folder and lists and previews it like any 
   try {
     const src = release({ train: 20, test: 4, gz: true });
     const job = await api.importDataset({ kind: 'kmnist', path: src });
-    const done = await until(api, job.id);
+    const done = await until(api, job);
     finished(done);
     const ds = (await api.listDatasets()).find((d) => d.id === done.result?.datasetId);
     assert.ok(ds, 'listed');

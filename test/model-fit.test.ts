@@ -3,46 +3,26 @@
 // metadata disagrees with its layers, exits 2 saying what to change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { buildResNet } from '../src/core/node/models/resnet.ts';
-import {
-  DEFAULT_PREPROCESS,
-  modelToArtifacts,
-  saveModelDir,
-  type ModelMeta,
-} from '../src/core/node/models/io.ts';
+import { type ModelMeta } from '../src/core/node/models/io.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { checkModelFitsData, checkModelMeta } from '../src/core/node/models/fit.ts';
 import { isUserError } from '../src/core/common/errors.ts';
-import { colourDataset, makeTiny } from './helpers/fixtures.ts';
-
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-fit-'));
+import { colourDataset, makeTiny, untrainedModel } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
+import { cli as decomposer } from './helpers/cli.ts';
 
 /** A small untrained ResNet saved as a model folder: 16×16 RGB, 4 classes. */
 async function savedModel(
   metaOver: Partial<Extract<ModelMeta, { architecture: 'resnet' }>> = {},
 ): Promise<string> {
-  const dir = path.join(tmp(), 'model');
-  const model = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 1 });
-  const artifacts = await modelToArtifacts(model);
-  model.dispose();
   const data = colourDataset();
-  await saveModelDir(dir, artifacts, {
-    architecture: 'resnet',
-    depth: 8,
-    batchNorm: false,
+  return untrainedModel(path.join(tempDir('fit'), 'model'), {
     inputSize: 16,
     classes: 4,
-    classNames: data.info.classNames,
-    datasetId: data.info.id,
-    preprocess: DEFAULT_PREPROCESS,
-    ...metaOver,
+    meta: { classNames: data.info.classNames, datasetId: data.info.id, ...metaOver },
   });
-  return dir;
 }
 
 const mismatch = (re: RegExp, hint: RegExp) => (e: unknown) => {
@@ -83,22 +63,20 @@ test('the check: input size, class count, channels and metadata against the laye
   );
   assert.throws(
     () => checkModelMeta({ ...m, plan: { ...m.plan, input: { name: 'x', shape: [16, 16, 4] } } }),
-    mismatch(/takes 4-channel images; Decomposer feeds RGB \(3 channels\) or grey \(1 channel\)/, /RGB or grey/),
+    mismatch(
+      /takes 4-channel images; Decomposer feeds RGB \(3 channels\) or grey \(1 channel\)/,
+      /RGB or grey/,
+    ),
   );
 });
 
 test('every command that puts a model to a dataset refuses a mismatch with exit 2 and the fix', async () => {
   const dir = await savedModel();
-  const home = tmp();
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, [bin, ...args], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, DECOMPOSER_HOME: home },
-    });
+  const home = tempDir('fit');
+  const cli = (args: string[]) => decomposer(args, { home });
   // Tiny ImageNet is 64×64 (the embedded datasets are generated at the model's size); this
   // model takes 16×16.
-  const tiny = `tinyimagenet:${await makeTiny(tmp())}`;
+  const tiny = `tinyimagenet:${await makeTiny(tempDir('fit'))}`;
   for (const args of [
     ['decompose', '--model', dir, '--dataset', tiny],
     ['experiment', 'decomposition', '--model', dir, '--dataset', tiny],
@@ -115,7 +93,7 @@ test('every command that puts a model to a dataset refuses a mismatch with exit 
     classes: 10,
     classNames: Array.from({ length: 10 }, (_, i) => `c${i}`),
   });
-  const img = path.join(tmp(), 'x.png');
+  const img = path.join(tempDir('fit'), 'x.png');
   fs.writeFileSync(
     img,
     Buffer.from(

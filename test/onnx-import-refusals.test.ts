@@ -3,16 +3,16 @@
 // that the fixtures do not hold (automatic pads, ceil mode, padding an average counts, a zero
 // pad before a max pool, a batch norm over flattened features) agree with onnxruntime running
 // the original graph.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { FIXTURES_DIR } from './fixtures/onnx/fixtures.ts';
 import { mnistDataset, tenColours } from './helpers/onnx-import.ts';
 import { makeFolder, pixels } from './helpers/fixtures.ts';
+import { cli } from './helpers/cli.ts';
+import { tempDir } from './helpers/temp.ts';
 import {
   DataType,
   encodeModel,
@@ -26,17 +26,15 @@ import {
 import { importOnnx } from '../src/core/node/graph/onnx-import/index.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 let root = '';
 let grey = '';
 let colour = '';
 
 before(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-import-bad-'));
+  root = tempDir('import-bad');
   grey = mnistDataset(path.join(root, 'grey'), pixels(20), 20);
   colour = await tenColours(path.join(root, 'colour'));
 });
-after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 test('bad inputs: one message each, exit 2, nothing written', async () => {
   const home = path.join(root, 'home');
@@ -82,10 +80,7 @@ test('bad inputs: one message each, exit 2, nothing written', async () => {
     if (!args.includes('--out')) argv.push('--out', out);
     if (!args.includes('--dataset'))
       argv.push('--dataset', args[0]!.includes('cnn') ? `folder:${colour}` : `mnist:${grey}`);
-    const r = spawnSync(process.execPath, [bin, ...argv], {
-      encoding: 'utf8',
-      env: { ...process.env, DECOMPOSER_HOME: home },
-    });
+    const r = cli(argv, { home });
     assert.equal(r.status, 2, `${argv.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, argv.join(' '));
     assert.equal(r.stderr.match(/^error:/gm)?.length, 1, `one message: ${r.stderr}`);

@@ -4,11 +4,9 @@
 // the plain and the masked inference graphs, decomposition's features and two-node heads,
 // portable modules, and predict on image files. The import says what each file is (layout,
 // output, batch norm kept or folded).
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { readFixtures, type Fixture } from './fixtures/onnx/fixtures.ts';
@@ -21,6 +19,8 @@ import {
   tenColours,
 } from './helpers/onnx-import.ts';
 import { pixels } from './helpers/fixtures.ts';
+import { cli } from './helpers/cli.ts';
+import { tempDir } from './helpers/temp.ts';
 import type { DatasetSpec } from '../src/core/common/dataset.ts';
 import { importModel } from '../src/core/node/workflows/import-model.ts';
 import { openInference, convertToOnnx } from '../src/core/node/inference/index.ts';
@@ -29,18 +29,16 @@ import { readModelDir } from '../src/core/node/models/io.ts';
 import { channelHead, headLogits, concernedProbability } from '../src/core/node/decompose/index.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const refs = readFixtures().filter((f) => f.expect === 'reference');
 let root = '';
 let grey = '';
 let colour = '';
 
 before(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-import-'));
+  root = tempDir('import');
   grey = mnistDataset(path.join(root, 'grey'), pixels(20), 20);
   colour = await tenColours(path.join(root, 'colour'));
 });
-after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** The dataset a fixture is judged on: 10 grey classes at 28, 10 colour classes at 32. */
 const datasetOf = (size: number): DatasetSpec =>
@@ -154,13 +152,7 @@ test('predict reads the reference images from PNG files and scores them as onnxr
       .readdirSync(path.join(root, 'png', name))
       .map((f) => path.join(root, 'png', name, f))
       .sort();
-    const r = spawnSync(
-      process.execPath,
-      [bin, 'predict', '--model', await imported(fx), '--top', '10', '--json', ...files],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const r = cli(['predict', '--model', await imported(fx), '--top', '10', '--json', ...files]);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { predictions: { top: { index: number; score: number }[] }[] };
     out.predictions.forEach((p, i) => {

@@ -3,8 +3,7 @@
 // checkpoints tfjs reads, a bit-identical resume after kill -9, and the engine choice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openTfjsEngine } from '../src/core/node/engine/tfjs/engine.ts';
@@ -23,8 +22,7 @@ import { train } from '../src/core/node/train/trainer.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { runTrainChild } from './helpers/train-process.ts';
-
-const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-onnx-train-'));
+import { tempDir } from './helpers/temp.ts';
 
 /** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
 async function compare(model: tf.LayersModel, n: number, seed: number, opts: { nchwc?: boolean } = {}) {
@@ -275,7 +273,7 @@ test('pooling, Flatten, Add, hidden Dense, sigmoid/tanh and BN on flat tensors m
 });
 
 async function history(backend: 'onnxruntime' | 'wasm', batchNorm: boolean) {
-  const runDir = await tmp();
+  const runDir = tempDir('onnx-train');
   const r = await train({
     runDir,
     data: colourDataset({ train: 96 }),
@@ -343,13 +341,13 @@ const runChild = (runDir: string, epochs: number, killAfterEpoch?: number) =>
   runTrainChild(runDir, epochs, { killAfterEpoch, workers: 2, backend: 'onnxruntime' });
 
 test('a run killed with SIGKILL on onnxruntime (two worker threads) resumes bit-identical to an uninterrupted one', async () => {
-  const killedDir = await tmp();
+  const killedDir = tempDir('onnx-train');
   const first = await runChild(killedDir, 3, 1);
   assert.ok(first.killed);
   const resumed = await runChild(killedDir, 3);
   assert.equal(resumed.result?.resumedFrom, 1);
   assert.equal(resumed.result?.backend, 'onnxruntime');
-  const cleanDir = await tmp();
+  const cleanDir = tempDir('onnx-train');
   const clean = await runChild(cleanDir, 3);
   const a = await readFile(path.join(killedDir, 'model', WEIGHTS_BIN));
   const b = await readFile(path.join(cleanDir, 'model', WEIGHTS_BIN));

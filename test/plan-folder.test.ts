@@ -5,9 +5,7 @@
 // inputs are applied as the model records them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
@@ -25,9 +23,10 @@ import { planToSpec } from '../src/core/node/graph/plan-spec.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { makeFolder } from './helpers/fixtures.ts';
+import { cli as decomposer } from './helpers/cli.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-plan-'));
+const tmp = () => tempDir('plan');
 
 const SOURCE = {
   file: 'model.onnx',
@@ -111,12 +110,7 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     ['grey', [120, 120, 120]],
   ]);
   const home = path.join(root, 'home');
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, [bin, ...args], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, DECOMPOSER_HOME: home },
-    });
+  const cli = (args: string[]) => decomposer(args, { home, timeout: 120_000 });
   const both = (args: (dir: string) => string[]) =>
     [tfjsDir, planDir].map((dir) => {
       const r = cli(args(dir));
@@ -149,9 +143,9 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     );
   const [ta, tb] = both((dir) => ['experiment', 'decomposition', '--model', dir, ...dataset]);
   const rows = (out: string) =>
-    (JSON.parse(out) as { decomposition: { approach: string; top1: number; ji: number }[] }).decomposition.map(
-      (r) => [r.approach, r.top1, r.ji],
-    );
+    (
+      JSON.parse(out) as { decomposition: { approach: string; top1: number; ji: number }[] }
+    ).decomposition.map((r) => [r.approach, r.top1, r.ji]);
   assert.deepEqual(rows(tb!), rows(ta!), 'Table 1: the same rows');
 
   // The tfjs engines and the ResNet baselines refuse it by name, before any work.

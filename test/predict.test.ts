@@ -1,37 +1,29 @@
 // decomposer predict: a model or a repaired classifier on the user's own image files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Store } from '../src/core/node/store/store.ts';
-import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
-import { train } from '../src/core/node/train/trainer.ts';
 import { argmaxRows } from '../src/core/node/train/metrics.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { encodePng } from '../src/core/node/data/png.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
-import { colourDataset } from './helpers/fixtures.ts';
+import { colourDataset, quickRuns, trainedTiny } from './helpers/fixtures.ts';
 import type { LoadedDataset } from '../src/core/common/dataset.ts';
+import { tempDir } from './helpers/temp.ts';
+import { cli } from './helpers/cli.ts';
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
 const IMAGES = 8;
 
 /** A ResNet-8 trained one epoch on `data`, in `home`/model. */
 const tinyModel = (home: string, data: LoadedDataset) =>
-  train({
-    runDir: path.join(home, 'model'),
-    data,
-    workers: 0,
-    config: { depth: 8, epochs: 1, batchSize: 16 },
-  });
+  trainedTiny(data, { runDir: path.join(home, 'model') });
 
 /** A ResNet-8 trained one epoch on 4 colour classes, and a folder with PNGs of its first test images. */
 const fixture = (async () => {
   const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16 });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-'));
+  const home = tempDir('predict');
   const r = await tinyModel(home, data);
   const images = path.join(home, 'images');
   const px = 16 * 16 * 3;
@@ -122,13 +114,7 @@ test('a repaired classifier with a removed class never predicts it', async () =>
         pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
         seed: 1,
       },
-      {
-        store,
-        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
-        idle: { cpuW: 0, dramW: 0, gpuW: 0 },
-        workDir: path.join(f.home, 'work'),
-        workers: 0,
-      },
+      quickRuns(store, path.join(f.home, 'work')),
     );
     saved = await saveWizardOption(outcome, 3, f.home, 'repaired-3');
   } finally {
@@ -158,11 +144,7 @@ test('a repaired classifier with a removed class never predicts it', async () =>
 test('decomposer predict --json and --csv through the CLI', async () => {
   const f = await fixture;
   const csv = path.join(f.home, 'out', 'predictions.csv');
-  const r = spawnSync(
-    process.execPath,
-    [bin, 'predict', '--model', f.modelDir, '--top', '2', '--csv', csv, '--json', f.images],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
+  const r = cli(['predict', '--model', f.modelDir, '--top', '2', '--csv', csv, '--json', f.images]);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as {
     model: string;
@@ -189,14 +171,10 @@ test('decomposer predict --json and --csv through the CLI', async () => {
   assert.ok(lines[1]!.startsWith(`${out.predictions[0]!.file},1,${out.predictions[0]!.top[0]!.class},`));
 
   // A folder without images: exit 2, one line, a JSON error.
-  const none = spawnSync(
-    process.execPath,
-    [bin, 'predict', '--model', f.modelDir, '--json', path.join(f.home, 'model')],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
+  const none = cli(['predict', '--model', f.modelDir, '--json', path.join(f.home, 'model')]);
   assert.equal(none.status, 2);
   assert.match(JSON.parse(none.stdout).error.message, /has no image files/);
-  const missing = spawnSync(process.execPath, [bin, 'predict', '--model', f.modelDir], { encoding: 'utf8' });
+  const missing = cli(['predict', '--model', f.modelDir]);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /No images given/);
 });
@@ -206,7 +184,7 @@ test('predict --csv writes class and file names that look like formulas as text,
   // starts with = + - @.
   const data = colourDataset({ classes: 4, train: 32, test: 8, size: 16 });
   data.info.classNames = ['=1+2', '@SUM(A1)', '+cmd|calc', '-2+3'];
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-predict-csv-'));
+  const home = tempDir('predict-csv');
   const r = await tinyModel(home, data);
   const px = 16 * 16 * 3;
   const names = ['=HYPERLINK("x","y").png', '@SUM(A1).png'];
@@ -215,11 +193,9 @@ test('predict --csv writes class and file names that look like formulas as text,
       path.join(home, name),
       encodePng(data.test.images.subarray(i * px, (i + 1) * px), 16, 16),
     );
-  const run = spawnSync(
-    process.execPath,
-    [bin, 'predict', '--model', r.modelDir!, '--top', '4', '--csv', 'out.csv', ...names],
-    { cwd: home, encoding: 'utf8', timeout: 120_000 },
-  );
+  const run = cli(['predict', '--model', r.modelDir!, '--top', '4', '--csv', 'out.csv', ...names], {
+    cwd: home,
+  });
   assert.equal(run.status, 0, run.stderr);
   const lines = (await readFile(path.join(home, 'out.csv'), 'utf8')).trim().split('\n');
   assert.equal(lines.length, 1 + names.length * 4);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile, truncate } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/core/node/graph/backend.ts';
@@ -14,6 +13,7 @@ import {
   type ModelMeta,
 } from '../src/core/node/models/io.ts';
 import { isUserError } from '../src/core/common/errors.ts';
+import { tempDir } from './helpers/temp.ts';
 
 await initBackend('wasm');
 
@@ -80,7 +80,7 @@ test('the same seed gives the same initial weights', async () => {
 });
 
 test('a saved model reloads in the tfjs-layers format and predicts identically', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-model-'));
+  const dir = tempDir('model');
   const m = buildResNet({ depth: 8, inputSize: 16, classes: 4, seed: 2 });
   const x = tf.randomUniform([3, 16, 16, 3], 0, 1, 'float32', 9);
   const before = (m.predict(x) as tf.Tensor).dataSync();
@@ -96,7 +96,7 @@ test('a saved model reloads in the tfjs-layers format and predicts identically',
 });
 
 test('a model for another input shape or class count, or with truncated weights, is refused naming the file', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'dec-model-'));
+  const dir = tempDir('model');
   const m = buildResNet({ depth: 8, inputSize: 16, classes: 4 });
   await saveModelDir(dir, await modelToArtifacts(m), meta(4, 16));
   await assert.rejects(

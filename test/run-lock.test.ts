@@ -1,7 +1,7 @@
 // One run folder, one process: the folder lock (src/core/node/fs/lock.ts) and train() using it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,12 +12,11 @@ import { Store } from '../src/core/node/store/store.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
-
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-lock-'));
-const child = path.join(import.meta.dirname, 'helpers', 'train-child.ts');
+import { startTrainChild } from './helpers/train-process.ts';
+import { tempDir } from './helpers/temp.ts';
 
 test('a locked folder refuses a second holder, naming the folder and the pid; released, it locks again', async () => {
-  const dir = tmp();
+  const dir = tempDir('lock');
   const lock = await lockFolder(dir, 'training');
   const owner = JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as { pid: number };
   assert.equal(owner.pid, process.pid);
@@ -34,7 +33,7 @@ test('a locked folder refuses a second holder, naming the folder and the pid; re
 });
 
 test('a stale lock (its process gone, or its pid reused) is taken over; one from another host is not', async () => {
-  const dir = tmp();
+  const dir = tempDir('lock');
   const file = path.join(dir, LOCK_FILE);
   const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
   const write = (o: object) =>
@@ -64,15 +63,15 @@ test('a stale lock (its process gone, or its pid reused) is taken over; one from
 });
 
 test('two trainings in one run folder: the second is refused with the running pid; after a kill, it resumes', async () => {
-  const runDir = tmp();
-  const c = spawn(process.execPath, [child, runDir, '500', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const runDir = tempDir('lock');
+  let trained!: () => void;
+  const firstEpoch = new Promise<void>((r) => (trained = r));
+  const { child: c, done } = startTrainChild(runDir, 500, { onEpoch: () => trained() });
   try {
-    await new Promise<void>((resolve, reject) => {
-      c.on('exit', (code) => reject(new Error(`child exited ${code}`)));
-      c.stdout.setEncoding('utf8');
-      c.stdout.on('data', (d: string) => d.includes('"epoch"') && resolve());
-    });
-    c.removeAllListeners('exit');
+    await Promise.race([
+      firstEpoch,
+      done.then(() => Promise.reject(new Error('the training child exited before its first epoch'))),
+    ]);
     const data = colourDataset({ train: 96 });
     const config = { depth: 8, epochs: 3, batchSize: 16, seed: 4 };
     await assert.rejects(train({ runDir, data, workers: 0, config }), (e: unknown) => {
@@ -80,9 +79,8 @@ test('two trainings in one run folder: the second is refused with the running pi
       assert.ok(e.message.includes(runDir) && e.message.includes(`process ${c.pid}`), e.message);
       return true;
     });
-    const exited = new Promise((r) => c.on('exit', r));
     c.kill('SIGKILL');
-    await exited;
+    await done;
     // The killed run's lock is stale: this one takes the folder over and resumes.
     const r = await train({ runDir, data, workers: 0, config: { ...config, epochs: 0 } });
     assert.ok(r.resumedFrom >= 1);
@@ -93,9 +91,9 @@ test('two trainings in one run folder: the second is refused with the running pi
 });
 
 test('a recorded training in a folder another process holds is refused before any run is recorded', async () => {
-  const runDir = tmp();
+  const runDir = tempDir('lock');
   const lock = await lockFolder(runDir, 'training');
-  const store = Store.open(path.join(tmp(), 'db.sqlite'));
+  const store = Store.open(path.join(tempDir('lock'), 'db.sqlite'));
   try {
     let worked = false;
     await assert.rejects(
@@ -118,5 +116,5 @@ test('a recorded training in a folder another process holds is refused before an
     await lock.release();
   }
   // A free folder (or a stale lock) is not refused.
-  await refuseIfLocked(tmp());
+  await refuseIfLocked(tempDir('lock'));
 });

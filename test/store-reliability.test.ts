@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Store } from '../src/core/node/store/store.ts';
@@ -18,8 +17,7 @@ import {
 import { FAKE_MACHINE } from './helpers/fixtures.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { asReader, becomeReader, readerCli, readerTmp } from './helpers/reader.ts';
-
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rel-'));
+import { tempDir } from './helpers/temp.ts';
 
 const machine = FAKE_MACHINE;
 
@@ -91,7 +89,7 @@ async function children(
 }
 
 test('four processes writing one database at once lose nothing (every write transaction takes the lock first)', async () => {
-  const file = path.join(tmp(), 'decomposer.db');
+  const file = path.join(tempDir('store-rel'), 'decomposer.db');
   Store.open(file).close();
   const n = 300;
   const out = await children(4, { DEC_STRESS_CHILD: file, DEC_STRESS_N: String(n) });
@@ -113,7 +111,7 @@ test('four processes writing one database at once lose nothing (every write tran
 
 test('parallel first starts on a fresh data folder all succeed (the schema version is read inside the migration)', async () => {
   // Deterministic: this process reads version 0 while another is migrating, then waits for it.
-  const dir = tmp();
+  const dir = tempDir('store-rel');
   const file = path.join(dir, 'decomposer.db');
   const holder = spawn(process.execPath, [import.meta.filename], {
     env: { ...process.env, DEC_HOLD_MIGRATION: file },
@@ -139,7 +137,7 @@ test('parallel first starts on a fresh data folder all succeed (the schema versi
   );
   // And as it happens: three first starts at once, a few times.
   for (let round = 0; round < 3; round++) {
-    const file = path.join(tmp(), 'fresh', 'decomposer.db');
+    const file = path.join(tempDir('store-rel'), 'fresh', 'decomposer.db');
     const out = await children(3, { DEC_FIRST_CHILD: file });
     assert.deepEqual(
       out.map((o) => o.code),
@@ -153,7 +151,7 @@ test('parallel first starts on a fresh data folder all succeed (the schema versi
 });
 
 test('a migration backs the database up first (a consistent copy at the old version)', () => {
-  const dir = tmp();
+  const dir = tempDir('store-rel');
   const file = path.join(dir, 'decomposer.db');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -212,7 +210,7 @@ if (process.env.DEC_RO_CHILD) {
 }
 
 test('a read-only data folder: reading works (runs, export), writing is refused as read-only, not as a corrupt database', () => {
-  const home = readerTmp('dec-store-rel-');
+  const home = readerTmp('store-rel');
   const file = path.join(home, 'decomposer.db');
   const s = Store.open(file);
   const id = s.runs.start({ kind: 'train', params: { kept: 1 } });
@@ -257,7 +255,7 @@ test('a read-only data folder: reading works (runs, export), writing is refused 
 });
 
 test('a damaged database: found at open, read where it can be, never written, with the recovery command', () => {
-  const file = path.join(tmp(), 'decomposer.db');
+  const file = path.join(tempDir('store-rel'), 'decomposer.db');
   const s = Store.open(file);
   for (let i = 0; i < 300; i++) s.runs.start({ kind: 'train', params: { i, pad: 'x'.repeat(200) } });
   s.close();
@@ -289,7 +287,7 @@ test('a damaged database: found at open, read where it can be, never written, wi
 });
 
 test('a full disk: the error names the database file and what to do', () => {
-  const file = path.join(tmp(), 'decomposer.db');
+  const file = path.join(tempDir('store-rel'), 'decomposer.db');
   const s = Store.open(file);
   try {
     s.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -310,7 +308,7 @@ test('a full disk: the error names the database file and what to do', () => {
 });
 
 test('an interrupted run keeps the energy it recorded (in the totals and on its page); a resumed run counts all its epochs', () => {
-  const file = path.join(tmp(), 'decomposer.db');
+  const file = path.join(tempDir('store-rel'), 'decomposer.db');
   const s = Store.open(file);
   const power = {
     source: 'rapl',

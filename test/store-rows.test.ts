@@ -3,24 +3,19 @@
 // names the row, the field and the rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createCoreApi } from '../src/core/node/api.ts';
 import { energyRecord, NO_IDLE } from '../src/core/node/energy/formula.ts';
 import { FAKE_MACHINE } from './helpers/fixtures.ts';
 import { v } from '../src/core/common/schema.ts';
 import { defaultDbFile, Store } from '../src/core/node/store/store.ts';
-
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+import { tempDir } from './helpers/temp.ts';
+import { cli } from './helpers/cli.ts';
 
 const machine = FAKE_MACHINE;
 
 /** A data folder with a sound run (1), and runs 2 and 3 whose JSON columns were damaged. */
 function damagedHome(): { home: string; file: string; grid: number } {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-rows-'));
+  const home = tempDir('store-rows');
   const file = defaultDbFile(home);
   const s = Store.open(file);
   const energy = energyRecord({ seconds: 60, cpuW: 10, dramW: 2, gpuW: 0, gpus: 0 }, NO_IDLE, {

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -14,8 +13,8 @@ import {
 import { Store } from '../src/core/node/store/store.ts';
 import { DEFAULT_SETTINGS, effectiveSettings } from '../src/core/node/store/settings.ts';
 import { RunRecorder } from '../src/core/node/measure/recorder.ts';
-
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-store-'));
+import { tempDir } from './helpers/temp.ts';
+import { cli as decomposer } from './helpers/cli.ts';
 
 // Child mode: this file, run with DEC_STORE_CHILD=<db>, records a run with an epoch every
 // 100 ms until it is killed.
@@ -43,7 +42,7 @@ const tables = (db: Database.Database) =>
   ).map((r) => r.name);
 
 test('migrations: an empty database gets the whole schema, WAL and foreign keys', () => {
-  const file = path.join(tmp(), 'sub', 'a.db');
+  const file = path.join(tempDir('store'), 'sub', 'a.db');
   const s = Store.open(file);
   try {
     assert.equal(s.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
@@ -71,7 +70,7 @@ test('migrations: an empty database gets the whole schema, WAL and foreign keys'
 });
 
 test('migrations: an older database is brought up to date, its rows kept; a newer one is refused', () => {
-  const dir = tmp();
+  const dir = tempDir('store');
   const file = path.join(dir, 'old.db');
   const db = new Database(file);
   migrate(db, 1);
@@ -145,7 +144,7 @@ test('migrations: a step may rewrite rows in code after its SQL; a step that fai
 });
 
 test('migration 4: existing runs join experiments with the role their parameters say', () => {
-  const file = path.join(tmp(), 'v3.db');
+  const file = path.join(tempDir('store'), 'v3.db');
   const db = new Database(file);
   migrate(db, 3);
   const run = (kind: string, params: object, status = 'finished', energy: object | null = null) =>
@@ -239,7 +238,7 @@ test('migration 4: existing runs join experiments with the role their parameters
 });
 
 test('experiments: runs started in one share it; a run started alone is its own', () => {
-  const s = Store.open(path.join(tmp(), 'e.db'));
+  const s = Store.open(path.join(tempDir('store'), 'e.db'));
   try {
     const demo = s.experiments.start({
       kind: 'demo',
@@ -280,7 +279,7 @@ test('experiments: runs started in one share it; a run started alone is its own'
 });
 
 test('settings: defaults, stored values, validation, environment and overrides', () => {
-  const s = Store.open(path.join(tmp(), 's.db'));
+  const s = Store.open(path.join(tempDir('store'), 's.db'));
   try {
     assert.deepEqual(s.settings.read(), DEFAULT_SETTINGS);
     assert.equal(DEFAULT_SETTINGS.pue, 1.58);
@@ -303,7 +302,7 @@ test('settings: defaults, stored values, validation, environment and overrides',
 });
 
 test('a run killed with SIGKILL mid-run shows as interrupted at the next start, with its finished epochs', async () => {
-  const dir = tmp();
+  const dir = tempDir('store');
   const file = path.join(dir, 'k.db');
   const child = spawn(process.execPath, [import.meta.filename], {
     env: { ...process.env, DEC_STORE_CHILD: file },
@@ -342,9 +341,7 @@ test('a run killed with SIGKILL mid-run shows as interrupted at the next start, 
   }
 
   // The CLI lists and exports it.
-  const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, [bin, ...args, '--db', file], { encoding: 'utf8' });
+  const cli = (args: string[]) => decomposer([...args, '--db', file]);
   const list = cli(['runs', '--json']);
   assert.equal(list.status, 0, list.stderr);
   const j = JSON.parse(list.stdout) as { runs: { id: number; status: string; epochs_done: number }[] };

@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  augmentFor,
-  converged,
-  leftPlateau,
-  train,
-  validationSplit,
-  type TrainEvent,
-} from '../src/core/node/train/trainer.ts';
+import { converged, leftPlateau, train, type TrainEvent } from '../src/core/node/train/trainer.ts';
+import { augmentFor, validationSplit } from '../src/core/node/train/batches.ts';
 import { TfjsPool } from '../src/core/node/engine/tfjs/pool.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { DEFAULT_PREPROCESS, loadModelDir, modelToArtifacts } from '../src/core/node/models/io.ts';
@@ -22,13 +15,12 @@ import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { runTrainChild } from './helpers/train-process.ts';
 import { Rng } from '../src/core/node/data/random.ts';
-
-const tmp = () => mkdtemp(path.join(os.tmpdir(), 'dec-train-'));
+import { tempDir } from './helpers/temp.ts';
 
 test('training on a tiny dataset lowers the loss, keeps the best epoch and reports test accuracy', async () => {
   const events: TrainEvent[] = [];
   const r = await train({
-    runDir: await tmp(),
+    runDir: tempDir('train'),
     data: colourDataset({ train: 128 }),
     workers: 0,
     config: { depth: 8, epochs: 4, batchSize: 16, seed: 1, augment: false },
@@ -47,7 +39,7 @@ test('training on a tiny dataset lowers the loss, keeps the best epoch and repor
 });
 
 test('early stopping: a baseline stops once validation accuracy has not improved for the patience, and says it converged', async () => {
-  const runDir = await tmp();
+  const runDir = tempDir('train');
   const data = colourDataset({ train: 128 });
   const config = { depth: 8, epochs: 15, batchSize: 16, seed: 1, augment: false, patience: 2 };
   const r = await train({ runDir, data, workers: 0, config });
@@ -81,7 +73,7 @@ test('convergence: off the chance plateau, and no improvement over the last max(
 });
 
 test('the saved best checkpoint reloads and predicts identically to the engine', async () => {
-  const runDir = await tmp();
+  const runDir = tempDir('train');
   const data = colourDataset();
   const r = await train({ runDir, data, workers: 0, config: { depth: 8, epochs: 2, batchSize: 16 } });
   const { model, meta } = await loadModelDir(r.modelDir!, { inputSize: 16, classes: 4 });
@@ -101,14 +93,14 @@ const runChild = (runDir: string, epochs: number, killAfterEpoch?: number) =>
   runTrainChild(runDir, epochs, { killAfterEpoch });
 
 test('a killed run resumes from its last checkpoint and ends exactly where an uninterrupted run does', async () => {
-  const killedDir = await tmp();
+  const killedDir = tempDir('train');
   const first = await runChild(killedDir, 3, 1);
   assert.ok(first.killed, 'the child was killed mid-run');
   const resumed = await runChild(killedDir, 3);
   assert.equal(resumed.result?.resumedFrom, 1);
   assert.equal(resumed.result?.epochsDone, 3);
 
-  const cleanDir = await tmp();
+  const cleanDir = tempDir('train');
   const clean = await runChild(cleanDir, 3);
   assert.equal(clean.result?.resumedFrom, 0);
   // Seeded shuffling and augmentation per epoch, and the optimizer state in the checkpoint,
@@ -127,7 +119,7 @@ test('a killed run resumes from its last checkpoint and ends exactly where an un
 test('cancelling keeps the finished epochs and a usable model', async () => {
   const ac = new AbortController();
   const r = await train({
-    runDir: await tmp(),
+    runDir: tempDir('train'),
     data: colourDataset(),
     workers: 0,
     config: { depth: 8, epochs: 5, batchSize: 16 },
@@ -143,7 +135,7 @@ test('cancelling keeps the finished epochs and a usable model', async () => {
 });
 
 test('a run folder with other settings is refused rather than overwritten', async () => {
-  const runDir = await tmp();
+  const runDir = tempDir('train');
   await train({ runDir, data: colourDataset(), workers: 0, config: { depth: 8, epochs: 1, batchSize: 16 } });
   await assert.rejects(
     train({ runDir, data: colourDataset(), workers: 0, config: { depth: 14, epochs: 1, batchSize: 16 } }),
@@ -215,7 +207,7 @@ test('augmentation shifts with zero padding and mirrors exactly', () => {
 });
 
 test('a half-written checkpoint folder is ignored on resume and the finished ones are kept', async () => {
-  const runDir = await tmp();
+  const runDir = tempDir('train');
   const data = colourDataset();
   const config = { depth: 8, epochs: 1, batchSize: 16 };
   await train({ runDir, data, workers: 0, config });

@@ -7,21 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { applyMigration, MIGRATIONS } from '../src/core/node/store/migrations/index.ts';
 import { writeOwnedFolder, WRITTEN } from '../src/core/node/fs/owned.ts';
 import { makeFolder } from './helpers/fixtures.ts';
-
-const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dec-user-files-'));
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 120_000,
-  });
+import { tempDir } from './helpers/temp.ts';
+import { BIN, cli } from './helpers/cli.ts';
 
 /** Every file under `dir` (relative path → content), to compare before and after. */
 function snapshot(dir: string): Map<string, string> {
@@ -53,7 +45,7 @@ async function trainedRun(home: string, out: string, epochs = 1) {
 }
 
 test('decompose --export-onnx: a folder’s other files and sub-folders survive; only an earlier export’s own files are replaced or removed', async () => {
-  const home = tmp();
+  const home = tempDir('user-files');
   const { r, args } = await trainedRun(home, path.join(home, 'run'));
   assert.equal(r.status, 0, r.stderr);
   const model = path.join(home, 'run', 'model');
@@ -123,7 +115,7 @@ test('decompose --export-onnx: a folder’s other files and sub-folders survive;
 });
 
 test('train --out: a non-empty folder that is not a run folder is refused untouched; in a run folder only the run’s own files change', async () => {
-  const home = tmp();
+  const home = tempDir('user-files');
   // The audit's case: model/, checkpoints/ and best.json of the user's, no config.json.
   const d = path.join(home, 'mine');
   for (const sub of ['model', 'checkpoints/epoch-001']) fs.mkdirSync(path.join(d, sub), { recursive: true });
@@ -170,7 +162,7 @@ test('train --out: a non-empty folder that is not a run folder is refused untouc
 });
 
 test('a folder write that fails before its journal leaves the old files; one killed after it is finished by the next write', async () => {
-  const dir = tmp();
+  const dir = tempDir('user-files');
   const put = (names: string[], fail = false) =>
     writeOwnedFolder(dir, 'test', async (w) => {
       for (const n of names) await w.put(n, `new ${n}`);
@@ -201,7 +193,7 @@ test('a folder write that fails before its journal leaves the old files; one kil
 
 test('a data folder whose name is not UTF-8 is refused, not silently swapped for another folder', (t) => {
   if (process.platform !== 'linux') return t.skip('needs a filesystem that takes non-UTF-8 names');
-  const parent = tmp();
+  const parent = tempDir('user-files');
   // Node cannot pass such bytes in an environment, so a shell does it.
   const r = spawnSync(
     'bash',
@@ -209,7 +201,7 @@ test('a data folder whose name is not UTF-8 is refused, not silently swapped for
       '-c',
       `DECOMPOSER_HOME="$(printf '%s/data\\377' "$2")" exec "$0" "$1" runs`,
       process.execPath,
-      bin,
+      BIN,
       parent,
     ],
     { encoding: 'utf8', timeout: 60_000 },
@@ -221,12 +213,12 @@ test('a data folder whose name is not UTF-8 is refused, not silently swapped for
   );
   assert.deepEqual(fs.readdirSync(parent), [], 'no folder of another name was made');
   // A name with a real U+FFFD in it is a name like any other.
-  const ok = cli(['runs'], { DECOMPOSER_HOME: path.join(parent, 'data\uFFFD') });
+  const ok = cli(['runs'], { home: path.join(parent, 'data\uFFFD') });
   assert.equal(ok.status, 0, ok.stderr);
 });
 
 test('names of up to 255 bytes are written (temporary names stay within the limit); longer ones are refused saying so', () => {
-  const dir = tmp();
+  const dir = tempDir('user-files');
   for (const name of [`${'r'.repeat(236)}.csv`, `${'r'.repeat(251)}.csv`, `${'é'.repeat(125)}.csv`]) {
     const r = cli(['export', '--home', dir, '--out', path.join(dir, name)]);
     assert.equal(r.status, 0, `${Buffer.byteLength(name)} bytes: ${r.stderr}`);
@@ -277,7 +269,7 @@ test('migrations: no step looks a row up by scanning a table (linear in the runs
       db.exec(stmt);
     }
   }
-  const file = path.join(tmp(), 'decomposer.db');
+  const file = path.join(tempDir('user-files'), 'decomposer.db');
   oldDatabase(file, 3, 2000);
   const r = cli(['runs', '--db', file, '--json', '--limit', '5000']);
   assert.equal(r.status, 0, r.stderr);
@@ -287,7 +279,7 @@ test('migrations: no step looks a row up by scanning a table (linear in the runs
 });
 
 test('a full disk: runs lists what is recorded (an old schema migrated in memory), no partial backup is left, and a write says the disk is full', (t) => {
-  const mnt = tmp();
+  const mnt = tempDir('user-files');
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { encoding: 'utf8' });
   if (mounted.status !== 0)
     return t.skip(
@@ -316,7 +308,7 @@ test('a full disk: runs lists what is recorded (an old schema migrated in memory
     // A command that records gets one clear line, before it has done any work.
     const file = path.join(mnt, 's3.db');
     spawnSync('dd', ['if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
-    const elsewhere = tmp();
+    const elsewhere = tempDir('user-files');
     const w = cli([
       'train',
       ...['--db', file, '--home', elsewhere, '--idle-seconds', '0'],

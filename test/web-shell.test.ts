@@ -2,26 +2,23 @@
 // what it refuses and how.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { MAX_CONNECTIONS, startWebShell, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
+import { MAX_CONNECTIONS, TOKEN_HEADER, type WebShell } from '../src/web/server.ts';
 import { Store, defaultDbFile } from '../src/core/node/store/store.ts';
 import { effectiveSettings } from '../src/core/node/store/settings.ts';
 import type { CoreApi } from '../src/core/node/api.ts';
 import { quickApi } from './helpers/jobs.ts';
+import { tempDir } from './helpers/temp.ts';
+import { servedAt, startCli } from './helpers/cli.ts';
+import { stubShell } from './helpers/stub-shell.ts';
 
 let shell: WebShell;
 let api: CoreApi;
 let home: string;
 
 before(async () => {
-  ({ home, api } = await quickApi('dec-web-'));
-  const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-web-page-'));
-  fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>stub</title>');
-  shell = await startWebShell({ port: 0, rendererDir, api });
+  ({ home, api } = await quickApi('web'));
+  shell = await stubShell(api);
 });
 
 after(async () => {
@@ -105,25 +102,12 @@ test(
   async () => {
     // The shell with few file descriptors (128), so that holding every half-sent request
     // would use them all up; the flood is three times that.
-    const bin = path.join(import.meta.dirname, '..', 'bin', 'decomposer.js');
-    const serveHome = fs.mkdtempSync(path.join(os.tmpdir(), 'dec-web-flood-'));
-    const child = spawn('sh', ['-c', 'ulimit -n 128 && exec "$0" "$@"', process.execPath, bin, 'serve'], {
-      env: { ...process.env, DECOMPOSER_HOME: serveHome },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startCli(['serve'], { home: tempDir('web-flood'), shell: 'ulimit -n 128' });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const flood: net.Socket[] = [];
     try {
-      const url = await new Promise<URL>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /served at (\S+)/.exec(out);
-          if (m) resolve(new URL(m[1]!));
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-      });
+      const url = await servedAt(child);
       const port = Number(url.port);
       const token = url.searchParams.get('token')!;
       let closed = 0;

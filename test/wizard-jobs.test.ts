@@ -38,11 +38,11 @@ test('the wizard calls are checked at the boundary', () => {
 });
 
 test('faulty demo model, its fault, the four options as a job, a saved repair evaluated', async () => {
-  const { home, api } = await quickApi('decomposer-wizard-jobs-');
+  const { home, api } = await quickApi('wizard-jobs');
   try {
     const fj = await api.startFaultyDemo({ depth: 8, epochs: 1, perClass: 16 });
     assert.equal(fj.kind, 'faulty');
-    const f = await until(api, fj.id);
+    const f = await until(api, fj);
     finished(f);
     const made = f.result!;
     const { victim, faulty } = FAULTY_DEMO_PAIR;
@@ -84,7 +84,7 @@ test('faulty demo model, its fault, the four options as a job, a saved repair ev
     });
     assert.equal(wj.kind, 'wizard');
     await assert.rejects(api.saveRepair({ jobId: wj.id, option: 3, name: 'early' }), /did not finish/);
-    const w = await until(api, wj.id);
+    const w = await until(api, wj);
     finished(w);
     const r = w.result!.wizard!;
     assert.deepEqual(

@@ -2,13 +2,9 @@
 // options on a tiny model, and a saved repaired classifier that predicts identically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { generateSynthetic, confusablePair } from '../src/core/node/data/index.ts';
 import { Store } from '../src/core/node/store/store.ts';
-import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
-import { train } from '../src/core/node/train/trainer.ts';
 import { argmaxRows } from '../src/core/node/train/metrics.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import {
@@ -23,7 +19,8 @@ import {
   relabelVictim,
 } from '../src/core/node/wizard/index.ts';
 import { runWizard, saveWizardOption } from '../src/core/node/workflows/wizard.ts';
-import { colourDataset } from './helpers/fixtures.ts';
+import { colourDataset, quickRuns, trainedTiny } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp.ts';
 
 test('the faulty-model maker relabels only victim training images, as the faulty class', () => {
   const data = generateSynthetic('shapes', 32, { trainPerClass: 20, testPerClass: 4 });
@@ -63,13 +60,8 @@ test('the recommendation: lowest confusion within a point of the best top-1, tie
 /** A ResNet-8 trained one epoch on 4 colour classes, and a store beside it. */
 async function tinyTrained(seed?: number) {
   const data = colourDataset({ classes: 4, train: 64, test: 32, size: 16, seed });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-wizard-'));
-  const r = await train({
-    runDir: path.join(home, 'model'),
-    data,
-    workers: 0,
-    config: { depth: 8, epochs: 1, batchSize: 16 },
-  });
+  const home = tempDir('wizard');
+  const r = await trainedTiny(data, { runDir: path.join(home, 'model') });
   return { data, home, r, store: Store.open(path.join(home, 'db.sqlite')) };
 }
 
@@ -79,12 +71,7 @@ test('options 1-4 on a tiny model: replacement, removal, two-class training, ver
     const victim = 1;
     const faulty = 2;
     // Option 1's better model: the same network on the same data, another seed.
-    const better = await train({
-      runDir: path.join(home, 'better'),
-      data,
-      workers: 0,
-      config: { depth: 8, epochs: 1, batchSize: 16, seed: 7 },
-    });
+    const better = await trainedTiny(data, { runDir: path.join(home, 'better'), seed: 7 });
     const outcome = await runWizard(
       {
         model: r.modelDir!,
@@ -97,13 +84,7 @@ test('options 1-4 on a tiny model: replacement, removal, two-class training, ver
         pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
         seed: 1,
       },
-      {
-        store,
-        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
-        idle: { cpuW: 0, dramW: 0, gpuW: 0 },
-        workDir: path.join(home, 'work'),
-        workers: 0,
-      },
+      quickRuns(store, path.join(home, 'work')),
     );
     const res = outcome.result;
     assert.deepEqual(
@@ -197,13 +178,7 @@ test('option 4 changes only predictions of the two classes, and saves and reload
         pairTrain: { depth: 8, epochs: 1, batchSize: 16 },
         seed: 1,
       },
-      {
-        store,
-        settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
-        idle: { cpuW: 0, dramW: 0, gpuW: 0 },
-        workDir: path.join(home, 'work'),
-        workers: 0,
-      },
+      quickRuns(store, path.join(home, 'work')),
     );
     const res = outcome.result;
     // Option 1 without a better model is skipped with a reason.

@@ -37,6 +37,8 @@ const FORMATS: { [name: string]: (v: number) => string } = {
 const OTHER: { [name: string]: (v: unknown) => string | null } = {
   /** a class as `dataset:class` -> class */
   cls: (v) => (typeof v === 'string' ? v.slice(v.lastIndexOf(':') + 1) : null),
+  /** a CO2e ratio: 3.04 -> 3.0x, null (a side below its noise floor) -> null */
+  ratio: (v) => (typeof v === 'number' ? `${v.toFixed(1)}x` : v === null ? 'null' : null),
   /** a baseline's convergence */
   converged: (v) => (v === true ? 'converged' : v === false ? 'still improving at its last epoch' : null),
 };

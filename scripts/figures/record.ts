@@ -22,6 +22,8 @@ export interface Record {
   load_before: number;
   load_after: number;
   seconds: number;
+  /** The step's background load: seconds after the start its busy loop began (absent: none). */
+  load_after_s?: number;
   output: unknown;
 }
 
@@ -102,7 +104,9 @@ export async function runStep(step: Step, work: string, records: Map<string, Rec
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.pipe(log, { end: false });
+  const load = backgroundLoad(step, records, log);
   const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
+  const loadAfter = load.stop();
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`step ${step.id} exited ${code}: decomposer ${args.join(' ')}`);
   const rec: Record = {
@@ -115,9 +119,39 @@ export async function runStep(step: Step, work: string, records: Map<string, Rec
     load_before: Math.round(load_before * 100) / 100,
     load_after: Math.round(os.loadavg()[0]! * 100) / 100,
     seconds: Math.round(seconds),
+    ...(loadAfter !== null ? { load_after_s: Math.round(loadAfter) } : {}),
     output: JSON.parse(out),
   };
   return rec;
+}
+
+/**
+ * The step's busy loop: a process of its own (not the command's child, so the command's
+ * process attribution does not count it), started once `after` of step `of`'s recorded time
+ * has passed. stop() ends it and says when it started (null: it never did).
+ */
+function backgroundLoad(
+  step: Step,
+  records: Map<string, Record>,
+  log: fs.WriteStream,
+): { stop(): number | null } {
+  if (!step.load) return { stop: () => null };
+  const of = records.get(step.load.of);
+  if (!of) throw new Error(`step ${step.id} needs ${step.load.of}'s time: run ${step.load.of} first`);
+  const delay = of.seconds * step.load.after;
+  let loop: ReturnType<typeof spawn> | null = null;
+  const timer = setTimeout(() => {
+    log.write(`\n[figures] ${step.id}: busy loop started after ${Math.round(delay)} s\n`);
+    loop = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  }, delay * 1000);
+  return {
+    stop() {
+      clearTimeout(timer);
+      if (!loop) return null;
+      loop.kill('SIGKILL');
+      return delay;
+    },
+  };
 }
 
 export { STEPS };

@@ -12,7 +12,33 @@ export interface Step {
   args: string[];
   /** Outputs that vary from run to run by nature (times, energy): rerun checks skip them. */
   volatile?: string[];
+  /**
+   * A background load beside the command: one busy loop (a process keeping one CPU busy),
+   * started `after` of the way through, as long as step `of` took, and stopped when the
+   * command ends.
+   */
+  load?: { after: number; of: string };
 }
+
+/** The demo in one attribution, on a quiet machine or with a busy loop from halfway. */
+const demoIn = (attribution: 'process' | 'machine', load: boolean): Step => {
+  const id = `demo-${attribution}${load ? '-load' : ''}`;
+  return {
+    id,
+    what: `the demo in ${attribution} attribution${load ? ', one CPU kept busy from halfway' : ''}`,
+    args: [
+      'demo',
+      '--attribution',
+      attribution,
+      '--json',
+      '--chart',
+      `{work}/${id}/figure6.svg`,
+      '--out',
+      `{work}/${id}`,
+    ],
+    ...(load ? { load: { after: 0.5, of: `demo-${attribution}` } } : {}),
+  };
+};
 
 export const STEPS: Step[] = [
   {
@@ -34,6 +60,10 @@ export const STEPS: Step[] = [
       '{work}/demo-fashion',
     ],
   },
+  demoIn('process', false),
+  demoIn('process', true),
+  demoIn('machine', false),
+  demoIn('machine', true),
   {
     id: 'wizard',
     what: 'the fix-it wizard on its planted fault',

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UserError } from '../core/common/errors.ts';
 import { didYouMean } from '../core/common/suggest.ts';
 import { combineSpecs, type PartSpec } from '../core/node/data/combined.ts';
-import { KNOWN_DOWNLOADS } from '../core/node/data/download.ts';
+import { KNOWN_DOWNLOADS } from '../core/node/data/download-sources.ts';
 import { EMNIST_SPLITS, findMnist, MNIST_FAMILIES, mnistNotFound } from '../core/node/data/mnist.ts';
 import { dataHome, downloadsDir } from '../core/node/paths.ts';
 

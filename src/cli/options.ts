@@ -8,6 +8,7 @@ import { INFERENCE_ENGINES } from '../core/common/decomposition.ts';
 import { IDLE_SECONDS } from '../core/common/bounds.ts';
 import { PATH, v } from '../core/common/schema.ts';
 import { STORED_SETTINGS } from '../core/common/settings.ts';
+import type { Attribution } from '../core/common/energy.ts';
 import {
   setDefaultTrainingDevice,
   TRAINING_DEVICES,
@@ -41,11 +42,16 @@ export const ENGINE_USAGE = `  --backend NAME      auto (default) | onnxruntime 
 /** Energy and store options of every command that runs work. */
 export const ENERGY_OPTIONS = {
   'idle-seconds': { type: 'string' },
+  attribution: { type: 'string' },
   db: { type: 'string' },
 } as const;
 
 export const ENERGY_USAGE = `  --idle-seconds N    measure idle power for N s (${IDLE_SECONDS.range}) before the run and subtract
                       it (default 10, a setting; 0 skips it, with a warning)
+  --attribution MODE  process (default, a setting): the run's share of the machine's power
+                      above idle, by its share of busy CPU time (and of each GPU), so other
+                      work on the machine neither inflates nor zeroes it; machine: the whole
+                      machine's power minus idle (for a machine that runs nothing else)
   --db FILE           the run database (default <home>/decomposer.db)`;
 
 /** The run store's options, for commands that only read it. */
@@ -100,10 +106,11 @@ export interface EngineSettings {
   home: string;
 }
 
-/** The run store (--db, else the data folder's) and --idle-seconds over the stored setting. */
+/** The run store (--db, else the data folder's), and --idle-seconds and --attribution over the stored settings. */
 export interface StoreChoice {
   dbFile: string;
   idleSeconds: number | undefined;
+  attribution?: Attribution | undefined;
 }
 
 export const ENGINE_ARGS = {
@@ -114,6 +121,7 @@ export const ENGINE_ARGS = {
   ...HOME_ARGS,
   // An override of the setting, checked with the setting's schema.
   'idle-seconds': v.optional(STORED_SETTINGS.idleSeconds),
+  attribution: v.optional(STORED_SETTINGS.attribution),
   db: v.optional(PATH),
 };
 
@@ -136,7 +144,11 @@ export function engineArgs(o: EngineInput): EngineArgs {
       workers: o.workers,
       home,
     },
-    store: { dbFile: o.db ?? defaultDbFile(home), idleSeconds: o['idle-seconds'] },
+    store: {
+      dbFile: o.db ?? defaultDbFile(home),
+      idleSeconds: o['idle-seconds'],
+      attribution: o.attribution,
+    },
   };
 }
 
@@ -162,7 +174,7 @@ export const dbFileOf = (o: { db?: string; home?: string; DECOMPOSER_HOME?: stri
   o.db ?? defaultDbFile(dataHomeOf(o));
 
 /**
- * Runs `work` with the run store and the settings in force (--idle-seconds over the stored
+ * Runs `work` with the run store and the settings in force (--idle-seconds, --attribution over the stored
  * ones), as the context its measured runs are recorded in. The recorder's lines and every
  * training's progress go to stderr in every mode.
  */
@@ -173,7 +185,10 @@ export async function withMeasureContext<T>(
 ): Promise<T> {
   const store = Store.open(s.dbFile);
   try {
-    const settings = effectiveSettings(store.settings, { idleSeconds: s.idleSeconds });
+    const settings = effectiveSettings(store.settings, {
+      idleSeconds: s.idleSeconds,
+      attribution: s.attribution,
+    });
     return await work({ store, settings, signal: o.signal, onInfo: info, onTraining: trainReporter() });
   } finally {
     store.close();

@@ -2,6 +2,7 @@
 // measurement a series of runs shares.
 import type { IdlePowers } from '../core/node/energy/formula.ts';
 import { idlePowers } from '../core/node/measure/measured.ts';
+import { addCosts, co2eRatio, type Cost } from '../core/node/workflows/costs.ts';
 import type { ScenarioRow } from '../core/node/workflows/grid.ts';
 import type { Settings } from '../core/node/store/settings.ts';
 import path from 'node:path';
@@ -16,13 +17,21 @@ function replaced(r: ScenarioRow): string {
   return Number.isInteger(x) && r.classes[x] ? `${x}: ${r.classes[x]}` : r.key;
 }
 
+/** Each row's warning (null: none), the same as the app's table and chart give (common/figure6.ts). */
+export function rowWarnings(rows: ScenarioRow[]): (string | null)[] {
+  return figure6Scenarios(rows.map(scenarioView)).map(scenarioWarning);
+}
+
 /** Reuse and replace rows as result tables (class names whole), with their warnings. */
 export function printRows(rows: ScenarioRow[]): void {
   const pct = (x: number | undefined) => (x === undefined ? '' : fmtPct(x));
   const ratio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
-  // The same warnings as the app's table and chart (common/figure6.ts).
-  const charted = figure6Scenarios(rows.map(scenarioView));
-  const warning = new Map(rows.map((r, i) => [r, scenarioWarning(charted[i]!)]));
+  const warnings = rowWarnings(rows);
+  const warning = new Map(rows.map((r, i) => [r, warnings[i]!]));
+  // The ratios as every view gives them (a row stored by an older version judged by today's rule).
+  const views = new Map(rows.map((r) => [r, scenarioView(r)]));
+  const best = (r: ScenarioRow) => ratio(views.get(r)!.co2eRatioBest);
+  const fixed = (r: ScenarioRow) => ratio(views.get(r)!.co2eRatioFixed);
   const mark = (r: ScenarioRow) => (warning.get(r) ? '!' : '');
   const reuse = rows.filter((r) => r.scenario === 'reuse');
   const replace = rows.filter((r) => r.scenario === 'replace');
@@ -39,8 +48,8 @@ export function printRows(rows: ScenarioRow[]): void {
           pct(r.ma),
           pct(r.mma),
           pct(r.tma),
-          ratio(r.co2e_ratio_best),
-          ratio(r.co2e_ratio_fixed),
+          best(r),
+          fixed(r),
           mark(r),
         ]),
         [2, 3, 4, 5, 6],
@@ -71,8 +80,8 @@ export function printRows(rows: ScenarioRow[]): void {
           pct(r.model_top1),
           pct(r.model_top5),
           pct(r.tma),
-          ratio(r.co2e_ratio_best),
-          ratio(r.co2e_ratio_fixed),
+          best(r),
+          fixed(r),
           mark(r),
         ]),
         [2, 3, 4, 5, 6, 7, 8],
@@ -97,25 +106,27 @@ export async function writeChart(file: string, rows: ScenarioRow[], title: strin
   await writeFileAtomic(path.resolve(file), figure6Svg(figure6Scenarios(rows.map(scenarioView)), { title }));
 }
 
-/** Figure 6: total CO2e of each side over the grid. */
+/** Figure 6: total CO2e of each side over the grid; a side below its noise floor gives no ratio. */
 export function figure6(rows: ScenarioRow[]) {
-  const sum = (f: (r: ScenarioRow) => number) => rows.reduce((s, r) => s + f(r), 0);
-  const reuse = sum((r) => r.cost.build.co2e_lbs + r.cost.predict.co2e_lbs);
-  const decomposition = new Map(rows.map((r) => [r.classes.join('|'), r.cost.decomposition.co2e_lbs]));
-  const fixed = sum((r) => r.cost.baseline_fixed.co2e_lbs + r.cost.baseline_predict.co2e_lbs);
-  const best = sum((r) => r.cost.baseline_best.co2e_lbs + r.cost.baseline_predict.co2e_lbs);
-  const oneTime = Math.max(0, ...decomposition.values());
-  const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+  const reuse = addCosts(...rows.flatMap((r) => [r.cost.build, r.cost.predict]));
+  // One decomposition per model: the largest of the rows' (a grid decomposes each model once).
+  const oneTime = rows
+    .map((r) => r.cost.decomposition)
+    .reduce<Cost | null>((a, c) => (a && a.co2e_lbs >= c.co2e_lbs ? a : c), null);
+  const fixed = addCosts(...rows.flatMap((r) => [r.cost.baseline_fixed, r.cost.baseline_predict]));
+  const best = addCosts(...rows.flatMap((r) => [r.cost.baseline_best, r.cost.baseline_predict]));
+  const withDecomposition = oneTime ? addCosts(reuse, oneTime) : reuse;
   return {
-    reuse_co2e_lbs: reuse,
-    decomposition_co2e_lbs: oneTime,
-    baseline_fixed_co2e_lbs: fixed,
-    baseline_best_co2e_lbs: best,
-    co2e_ratio_fixed: ratio(fixed, reuse),
-    co2e_ratio_best: ratio(best, reuse),
-    co2e_ratio_fixed_with_decomposition: ratio(fixed, reuse + oneTime),
-    co2e_ratio_best_with_decomposition: ratio(best, reuse + oneTime),
+    reuse_co2e_lbs: reuse.co2e_lbs,
+    decomposition_co2e_lbs: oneTime?.co2e_lbs ?? 0,
+    baseline_fixed_co2e_lbs: fixed.co2e_lbs,
+    baseline_best_co2e_lbs: best.co2e_lbs,
+    co2e_ratio_fixed: co2eRatio(fixed, reuse),
+    co2e_ratio_best: co2eRatio(best, reuse),
+    co2e_ratio_fixed_with_decomposition: co2eRatio(fixed, withDecomposition),
+    co2e_ratio_best_with_decomposition: co2eRatio(best, withDecomposition),
     estimated: rows.some((r) => r.cost.build.source === 'estimate'),
+    attribution: reuse.attribution ?? 'machine',
   };
 }
 

@@ -60,9 +60,9 @@ export interface UiSession {
 }
 
 /** A web shell on a fresh data folder (tiny, quick runs: no idle measurement, one engine worker) and a page. */
-export async function startUiSession(prefix: string, expectedConsole?: RegExp): Promise<UiSession> {
+export async function startUiSession(name: string, expectedConsole?: RegExp): Promise<UiSession> {
   assertBuilt();
-  const { home, api } = await quickApi(prefix);
+  const { home, api } = await quickApi(name);
   const shell = await startWebShell({ port: 0, rendererDir: RENDERER_DIR, api });
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });

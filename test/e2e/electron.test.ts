@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron, type ElectronApplication } from 'playwright-core';
+import { tempDir } from '../helpers/temp.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -35,7 +34,7 @@ const why = !binary
       : null;
 
 async function launch(): Promise<ElectronApplication> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'dec-electron-'));
+  const home = tempDir('electron');
   return electron.launch({
     executablePath: binary!,
     args: [root],

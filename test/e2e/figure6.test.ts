@@ -14,11 +14,11 @@ describe('Figure 6 in the app (web shell + Chromium)', () => {
   let experimentId: number;
 
   before(async () => {
-    session = await startUiSession('decomposer-fig6-');
+    session = await startUiSession('fig6');
     await session.api.setSetting('baselineMaxEpochs', 3);
     await session.api.setSetting('baselinePatience', 1);
     const job = await session.api.runDemo({ epochs: 1, depth: 8, perClass: 8 });
-    finished(await until(session.api, job.id));
+    finished(await until(session.api, job));
     const demo = (await session.api.listExperiments()).find((e) => e.kind === 'demo');
     assert.ok(demo, 'the demo is an experiment');
     experimentId = demo.id;

@@ -3,18 +3,18 @@
 // sender and argument validation on IPC, and calls reaching the core in the utility process.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { API_METHODS } from '../../src/core/common/api.ts';
 import type { WireResult, SystemInfo } from '../../src/core/common/api.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 // The core process writes its runs here, not in the user's data folder.
-process.env['DECOMPOSER_HOME'] = mkdtempSync(path.join(os.tmpdir(), 'decomposer-main-'));
+process.env['DECOMPOSER_HOME'] = tempDir('main');
 const mainEntry = path.join(root, 'out', 'main', 'index.js');
 const fakeUrl = pathToFileURL(path.join(import.meta.dirname, 'fake-electron.ts')).href;
 

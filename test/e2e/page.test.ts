@@ -2,8 +2,7 @@
 // Chromium. Needs `npm run build` first (the test script does it) and a Chromium binary.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -11,6 +10,7 @@ import { createCoreApi } from '../../src/core/node/api.ts';
 import { startWebShell, TOKEN_HEADER } from '../../src/web/server.ts';
 import type { WebShell } from '../../src/web/server.ts';
 import { assertBuilt, collectProblems, launchChromium, RENDERER_DIR, RESULTS_DIR } from './browser.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 /** A raw request, so that paths reach the server exactly as written (no URL normalisation). */
 function raw(
@@ -35,7 +35,7 @@ function raw(
 describe('web shell and page', () => {
   let shell: WebShell;
   // A temporary data folder: the page lists jobs and runs, which opens the store.
-  const api = createCoreApi({ home: mkdtempSync(path.join(os.tmpdir(), 'decomposer-page-')) });
+  const api = createCoreApi({ home: tempDir('page') });
 
   before(async () => {
     assertBuilt();

@@ -15,7 +15,7 @@ describe('a cancelled training, resumed, then picked (web shell + Chromium)', ()
   let page: Page;
 
   before(async () => {
-    session = await startUiSession('decomposer-resume-');
+    session = await startUiSession('resume');
     page = session.page;
   });
 

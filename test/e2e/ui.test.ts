@@ -22,7 +22,7 @@ describe('the UI end to end (web shell + Chromium)', () => {
 
   before(async () => {
     // A refused setting answers 422 with a message the page shows; that is expected.
-    session = await startUiSession('decomposer-ui-', /status of 422/);
+    session = await startUiSession('ui', /status of 422/);
     ({ home, shell, page, problems } = session);
   });
 
@@ -68,7 +68,7 @@ describe('the UI end to end (web shell + Chromium)', () => {
         perClass: 20,
         batchSize: 16,
       });
-      finished(await until(session.api, job.id));
+      finished(await until(session.api, job));
     })();
     return trained;
   }
@@ -84,9 +84,9 @@ describe('the UI end to end (web shell + Chromium)', () => {
       perClass: 20,
       batchSize: 16,
     });
-    await until(session.api, job.id, (j) => j.runId !== null);
+    await until(session.api, job, (j) => j.runId !== null);
     await session.api.cancelJob(job.id);
-    assert.equal((await until(session.api, job.id)).status, 'cancelled');
+    assert.equal((await until(session.api, job)).status, 'cancelled');
   }
 
   test('home, with the demo button and no runs yet', async () => {

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { WebShell } from '../../src/web/server.ts';
+import type { JobOf } from '../../src/core/common/api.ts';
 import { RESULTS_DIR, startUiSession, type UiSession } from './browser.ts';
 import { finished, until } from '../helpers/jobs.ts';
 import { FAULTY_DEMO_PAIR } from '../../src/core/node/wizard/index.ts';
@@ -23,7 +24,7 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   let problems: string[];
 
   before(async () => {
-    session = await startUiSession('decomposer-wizard-ui-');
+    session = await startUiSession('wizard-ui');
     ({ home, shell, page, problems } = session);
   });
 
@@ -43,10 +44,12 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
   // up the session's latest demo and wizard jobs, as after a reload).
   const DEMO = { depth: 8, epochs: 2, perClass: 24 };
   async function ensureDemo(): Promise<{ modelDir: string; betterDir: string }> {
-    const done = (await session.api.listJobs()).find((j) => j.kind === 'faulty' && j.status === 'finished');
-    const job = done ?? (await until(session.api, (await session.api.startFaultyDemo(DEMO)).id));
+    const done = (await session.api.listJobs()).find(
+      (j): j is JobOf<'faulty'> => j.kind === 'faulty' && j.status === 'finished',
+    );
+    const job = done ?? (await until(session.api, await session.api.startFaultyDemo(DEMO)));
     finished(job);
-    return { modelDir: job.result!.modelDir!, betterDir: job.result!.betterDir! };
+    return { modelDir: job.result!.modelDir, betterDir: job.result!.betterDir! };
   }
   async function openWizard(): Promise<void> {
     await page.goto(`${shell.url}#/wizard`);
@@ -73,7 +76,7 @@ describe('the fix-it wizard end to end (web shell + Chromium)', () => {
       perClass: 10,
       seed: 1,
     });
-    finished(await until(session.api, job.id));
+    finished(await until(session.api, job));
   }
 
   test('the page is in the navigation and offers a faulty demo model', async () => {

@@ -3,13 +3,11 @@
 // guard that kills it past a memory ceiling or when it never ends (a read that hangs, a
 // decompression that fills memory), so a test of such a bug fails instead of taking the
 // machine down or waiting forever.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
-
-const bin = path.join(import.meta.dirname, '..', '..', 'bin', 'decomposer.js');
+import { startCli } from './cli.ts';
+import { tempDir } from './temp.ts';
 
 /** Written by the child as it exits: its peak RSS in KiB (process.resourceUsage().maxRSS). */
 const PEAK_HOOK =
@@ -39,13 +37,13 @@ export function runCliBounded(
   args: string[],
   o: { env?: Record<string, string>; maxMiB: number; hangSeconds: number; cwd?: string },
 ): Promise<BoundedRun> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dec-peak-'));
+  const dir = tempDir('peak');
   const peakFile = path.join(dir, 'peak');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [`--import=${PEAK_HOOK}`, bin, ...args], {
+    const p = startCli(args, {
       cwd: o.cwd,
-      env: { ...process.env, ...o.env, DECOMPOSER_TEST_PEAK: peakFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...o.env, DECOMPOSER_TEST_PEAK: peakFile },
+      nodeArgs: [`--import=${PEAK_HOOK}`],
     });
     let stdout = '';
     let stderr = '';

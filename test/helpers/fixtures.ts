@@ -1,9 +1,19 @@
-// Small datasets the tests make themselves: in memory, and as sources on disk.
+// Small datasets and models the tests make themselves: datasets in memory and as sources on
+// disk, model folders of a ResNet-8 (untrained, or trained one short epoch).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ImageSet, LoadedDataset } from '../../src/core/common/dataset.ts';
 import { Rng } from '../../src/core/node/data/random.ts';
 import type { MachineInfo } from '../../src/core/node/energy/machine.ts';
+import { DEFAULT_SETTINGS } from '../../src/core/node/store/settings.ts';
+import type { Store } from '../../src/core/node/store/store.ts';
+// The model code (tfjs, the trainer) loads only when a test makes a model.
+import type { ModelArtifacts, ModelMeta } from '../../src/core/node/models/io.ts';
+
+/** What a training here writes of a model: a ResNet's metadata. */
+type ResNetMeta = Extract<ModelMeta, { architecture: 'resnet' }>;
+import type { TrainResult } from '../../src/core/node/train/trainer.ts';
+import { tempDir } from './temp.ts';
 
 /** An easy task: each class has its own mean colour, plus noise. Learnable in a few steps. */
 export function colourDataset(
@@ -151,3 +161,74 @@ export const FAKE_MACHINE: MachineInfo = {
   gpus: [],
   virtual: false,
 };
+
+/**
+ * A model folder in `dir` holding `artifacts`, with the metadata a training writes of a
+ * ResNet-8 without batch normalisation (`meta` over it).
+ */
+export async function saveTestModel(
+  dir: string,
+  artifacts: ModelArtifacts,
+  meta: Pick<ResNetMeta, 'inputSize' | 'classes'> & Partial<ResNetMeta>,
+): Promise<string> {
+  const { DEFAULT_PREPROCESS, saveModelDir } = await import('../../src/core/node/models/io.ts');
+  await saveModelDir(dir, artifacts, {
+    architecture: 'resnet',
+    depth: 8,
+    batchNorm: false,
+    classNames: Array.from({ length: meta.classes }, (_, i) => `class-${i}`),
+    datasetId: 'test',
+    preprocess: DEFAULT_PREPROCESS,
+    ...meta,
+  });
+  return dir;
+}
+
+/**
+ * A ResNet-8 with its initial weights (seeded, untrained), saved as a model folder in `dir`:
+ * for what reads models, not what they predict.
+ */
+export async function untrainedModel(
+  dir: string,
+  o: { inputSize?: number; classes?: number; seed?: number; meta?: Partial<ResNetMeta> } = {},
+): Promise<string> {
+  const { buildResNet } = await import('../../src/core/node/models/resnet.ts');
+  const { modelToArtifacts } = await import('../../src/core/node/models/io.ts');
+  const inputSize = o.inputSize ?? 16;
+  const classes = o.classes ?? 4;
+  const model = buildResNet({ depth: 8, inputSize, classes, seed: o.seed ?? 1 });
+  const artifacts = await modelToArtifacts(model);
+  model.dispose();
+  return saveTestModel(dir, artifacts, { inputSize, classes, ...o.meta });
+}
+
+/**
+ * A ResNet-8 trained one epoch (batch 16, one engine) on `data`, in `o.runDir` (default: a new
+ * temporary folder), with the trainer's seed unless `o.seed` is given.
+ */
+export async function trainedTiny(
+  data: LoadedDataset,
+  o: { runDir?: string; seed?: number } = {},
+): Promise<TrainResult> {
+  const { train } = await import('../../src/core/node/train/trainer.ts');
+  return train({
+    runDir: o.runDir ?? tempDir('tiny-model'),
+    data,
+    workers: 0,
+    config: { depth: 8, epochs: 1, batchSize: 16, ...(o.seed !== undefined ? { seed: o.seed } : {}) },
+  });
+}
+
+/**
+ * Where a workflow of the tests records its runs, quickly: no idle measurement (idle power
+ * taken as zero), power sampled every 5 ms, one engine, its models and modules under `workDir`.
+ */
+export function quickRuns(store: Store, workDir: string) {
+  return {
+    store,
+    settings: { ...DEFAULT_SETTINGS, idleSeconds: 0, sampleIntervalMs: 5 },
+    idle: { cpuW: 0, dramW: 0, gpuW: 0 },
+    workDir,
+    workers: 0,
+  };
+}

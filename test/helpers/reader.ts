@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './temp.ts';
 
 const NOBODY = 65534;
 const isRoot = () => process.getuid?.() === 0;
@@ -40,9 +41,9 @@ function othersCanEnter(dir: string): boolean {
 /** The temporary folder nobody can reach: the system's, else /tmp or /var/tmp. */
 const readerBase = () => [os.tmpdir(), '/tmp', '/var/tmp'].find(othersCanEnter) ?? os.tmpdir();
 
-/** A new temporary folder that nobody can reach. */
-export function readerTmp(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(readerBase(), prefix));
+/** A new temporary folder (dec-NAME-…) that nobody can reach. */
+export function readerTmp(name: string): string {
+  const dir = tempDir(name, readerBase());
   fs.chmodSync(dir, 0o755);
   return dir;
 }

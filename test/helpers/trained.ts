@@ -2,12 +2,10 @@
 // it (500 images per class, 4 epochs, batch 32, two engine workers, so the result does not
 // depend on the machine's core count: about 62% top-1 here), shared by the end-to-end tests
 // of one test file (trained once per process).
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { LoadedDataset } from '../../src/core/common/dataset.ts';
 import { generateSynthetic } from '../../src/core/node/data/index.ts';
 import { train, type TrainResult } from '../../src/core/node/train/trainer.ts';
+import { tempDir } from './temp.ts';
 
 export interface Trained {
   data: LoadedDataset;
@@ -30,7 +28,7 @@ export function trainedResNet(
         testPerClass: 100,
         seed: 1,
       });
-      const runDir = await mkdtemp(path.join(os.tmpdir(), `dec-${name}-`));
+      const runDir = tempDir(name);
       const result = await train({
         runDir,
         data,

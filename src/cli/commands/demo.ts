@@ -14,7 +14,7 @@ import {
   withMeasureContext,
 } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
-import { printRows, writeChart } from '../scenarios.ts';
+import { printRows, rowWarnings, writeChart } from '../scenarios.ts';
 import { loadSpecWithProgress, parseDatasetOption } from '../models.ts';
 import { modelSummary, printTraining, trainRecorded } from '../training.ts';
 import type { DemoParams } from '../../core/common/api.ts';
@@ -209,6 +209,7 @@ ${ENGINE_USAGE}`,
     }
     const model = modelSummary(r, d.data.info.name, d.data.info.classNames.length, settings.depth);
     const table = d.table1?.value.table ?? null;
+    const warnings = rowWarnings([...(d.scenarios?.reuse ?? []), ...(d.scenarios?.replace ?? [])]);
     if (json)
       printJson({
         backend: r.backend,
@@ -225,7 +226,7 @@ ${ENGINE_USAGE}`,
         run_ids: { train: d.training.runId, ...(d.table1 ? { decomposition: d.table1.runId } : {}) },
         decomposition: table ? table1Json(table).decomposition : [],
         modules_dirs: d.table1?.value.dirs ?? [],
-        reuse: (d.scenarios?.reuse ?? []).map((x) => ({
+        reuse: (d.scenarios?.reuse ?? []).map((x, i) => ({
           kind: x.kind,
           classes: x.classes,
           ma: x.ma,
@@ -235,8 +236,9 @@ ${ENGINE_USAGE}`,
           co2e_ratio_best: x.co2e_ratio_best,
           baseline_best_epoch: x.baseline_best_epoch ?? null,
           baseline_converged: x.baseline_converged ?? null,
+          warning: warnings[i] ?? null,
         })),
-        replace: (d.scenarios?.replace ?? []).map((x) => ({
+        replace: (d.scenarios?.replace ?? []).map((x, i) => ({
           kind: x.kind,
           classes: x.classes,
           top1: x.top1,
@@ -247,6 +249,7 @@ ${ENGINE_USAGE}`,
           co2e_ratio_best: x.co2e_ratio_best,
           baseline_best_epoch: x.baseline_best_epoch ?? null,
           baseline_converged: x.baseline_converged ?? null,
+          warning: warnings[(d.scenarios?.reuse.length ?? 0) + i] ?? null,
         })),
       });
     else if (d.scenarios) printRows([...d.scenarios.reuse, ...d.scenarios.replace]);

@@ -5,6 +5,7 @@ import { DB_ARGS, DB_OPTIONS, DB_USAGE, dbFileOf } from '../options.ts';
 import { CHECK_SECONDS } from '../../core/common/bounds.ts';
 import { v } from '../../core/common/schema.ts';
 import { STORED_SETTINGS } from '../../core/common/settings.ts';
+import { ATTRIBUTION_TEXT } from '../../core/common/energy.ts';
 import { spawn } from 'node:child_process';
 import { EXIT, fmtAmount, print, printJson } from '../output.ts';
 import { describeMachine } from '../../core/node/energy/machine.ts';
@@ -176,7 +177,12 @@ ${DB_USAGE}
           `figures will be labelled: ${r.source}${r.cpu === 'estimate' ? ' (ESTIMATE)' : ''}`,
           ...r.lines,
           `formula: kWh = PUE ${s.pue} x hours x (CPU W + DRAM W + g x GPU W) / 1000, CO2e = ${s.intensity} lbs/kWh x kWh (Strubell et al.)`,
-          `sampling every ${s.sampleIntervalMs} ms; idle power measured for ${s.idleSeconds} s before each run`,
+          `attribution: ${s.attribution} (a setting; --attribution on every measured command): ${ATTRIBUTION_TEXT[s.attribution]}`,
+          `sampling every ${s.sampleIntervalMs} ms; ${
+            s.attribution === 'process' && r.cpu === 'estimate' && r.gpus === 0
+              ? 'no idle power measured (the estimate prices each run by its own CPU seconds)'
+              : `idle power measured for ${s.idleSeconds} s before each run`
+          }`,
         ].join('\n'),
       );
     }

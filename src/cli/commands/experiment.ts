@@ -17,7 +17,7 @@ import {
 import { listOf, withEngine, withMeasureContext } from '../options.ts';
 import { EXIT, info, interruptSignal, print, printJson } from '../output.ts';
 import { printEnergy } from '../training.ts';
-import { figure6, measureGridIdle, printRows, writeChart } from '../scenarios.ts';
+import { figure6, measureGridIdle, printRows, rowWarnings, writeChart } from '../scenarios.ts';
 import {
   BATCH_SIZE,
   CLASS_INDEX,
@@ -233,19 +233,26 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
       onRow: (r) => info(`  done: ${r.key}`),
     });
     const summary = figure6(result.rows);
+    const warnings = rowWarnings(result.rows);
     if (o.chart) {
       await writeChart(o.chart, result.rows, `${kind} experiment: CO2e per scenario`);
       // Part of the result; with --json (whose shape stays) a note on stderr.
       (json ? info : print)(`Figure 6 written to ${path.resolve(o.chart)}`);
     }
     if (json)
-      printJson({ grid: result.id, kind, resumed: result.resumed, rows: result.rows, figure6: summary });
+      printJson({
+        grid: result.id,
+        kind,
+        resumed: result.resumed,
+        rows: result.rows.map((r, i) => ({ ...r, warning: warnings[i] ?? null })),
+        figure6: summary,
+      });
     else {
       printRows(result.rows);
       const r = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(1)}x`);
       print(
         `\nFigure 6: training from scratch emits ${r(summary.co2e_ratio_fixed)} (fixed epochs) / ${r(summary.co2e_ratio_best)} (until best) the CO2e of ${kind}; ` +
-          `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}.`,
+          `with the one-time decomposition ${r(summary.co2e_ratio_fixed_with_decomposition)} / ${r(summary.co2e_ratio_best_with_decomposition)}${summary.estimated ? ' (energy ESTIMATED: no power counter here)' : ''}; energy attributed per ${summary.attribution}.`,
       );
       print(
         `grid ${result.id}: ${result.rows.length} rows saved in ${store.file}${result.resumed ? ` (${result.resumed} resumed)` : ''}`,

@@ -23,6 +23,10 @@ const ENERGY_KEYS: (keyof EnergyRecord)[] = [
   'intensity_lbs_per_kwh',
   'co2e_lbs',
   'co2e_kg',
+  'attribution',
+  'run_cpu_s',
+  'busy_cpu_s',
+  'capacity_cpu_s',
 ];
 
 const energyCells = (e: EnergyRecord | null) => ENERGY_KEYS.map((k) => e?.[k] ?? null);

@@ -27,6 +27,7 @@ const HEADER = [
   'kWh',
   'CO2e lbs',
   'source',
+  'attribution',
   'machine',
 ];
 
@@ -45,6 +46,7 @@ function runsTable(runs: RunRow[]): string {
       r.energy ? fmtAmount(r.energy.kwh) : '-',
       r.energy ? fmtAmount(r.energy.co2e_lbs) : '-',
       r.energy?.source ?? '-',
+      r.energy?.attribution ?? '-',
       r.machine ? `${r.machine.cpu_model} x${r.machine.cpu_threads}` : '',
     ]),
     [0, 4, 7, 8],

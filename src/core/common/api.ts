@@ -20,7 +20,14 @@ import {
 } from './decomposition.ts';
 import type { EnergySummary } from './energy.ts';
 import { UserError, isUserError } from './errors.ts';
-import { JOB_STATUSES, type JobInfo, type JobKind, type JobPayload, type JobStatus } from './jobs.ts';
+import {
+  JOB_STATUSES,
+  type JobInfo,
+  type JobKind,
+  type JobOf,
+  type JobPayload,
+  type JobStatus,
+} from './jobs.ts';
 import { SCENARIO_PARAMS, type ScenarioParams } from './reuse.ts';
 import { IMPORT_MODEL_PARAMS, type ImportedModelView, type ImportModelParams } from './models.ts';
 import { PREVIEW_PER_CLASS, ROW_ID } from './bounds.ts';
@@ -73,8 +80,8 @@ export interface DecomposerApi {
   getSystemInfo(): Promise<SystemInfo>;
   listDatasets(): Promise<DatasetInfo[]>;
   previewDataset(id: string, perClass: number): Promise<DatasetPreview>;
-  downloadDataset(name: DownloadableDataset): Promise<JobInfo>;
-  importDataset(spec: ImportSpec): Promise<JobInfo>;
+  downloadDataset(name: DownloadableDataset): Promise<JobOf<'download'>>;
+  importDataset(spec: ImportSpec): Promise<JobOf<'import'>>;
   /** A native file or folder picker; null when the user cancels or the shell has none (browser). */
   pickPath(kind: 'file' | 'folder'): Promise<string | null>;
   listRuns(): Promise<RunSummary[]>;
@@ -89,20 +96,20 @@ export interface DecomposerApi {
    * dataset of the app's; nothing is written when any check fails.
    */
   importModel(params: ImportModelParams): Promise<ImportedModelView>;
-  startTraining(params: TrainParams): Promise<JobInfo>;
+  startTraining(params: TrainParams): Promise<JobOf<'train'>>;
   /**
    * Continues a cancelled, interrupted or failed training from its run folder's last
    * checkpoint, as a new job and run whose energy carries the earlier attempts'.
    */
-  resumeTraining(runId: number): Promise<JobInfo>;
-  runDemo(params?: DemoParams): Promise<JobInfo>;
+  resumeTraining(runId: number): Promise<JobOf<'train' | 'demo'>>;
+  runDemo(params?: DemoParams): Promise<JobOf<'demo'>>;
   cancelJob(id: string): Promise<boolean>;
   listJobs(): Promise<JobInfo[]>;
   getSettings(): Promise<AppSettings>;
   setSetting(key: SettingKey, value: unknown): Promise<AppSettings>;
   getEnergySummary(): Promise<EnergySummary>;
   /** Decomposes a model (Table 1) as a job; the module sets are saved next to the model. */
-  startDecomposition(params: DecomposeParams): Promise<JobInfo>;
+  startDecomposition(params: DecomposeParams): Promise<JobOf<'decompose'>>;
   /** The module sets saved next to a model, newest first. */
   listModuleSets(modelDir: string): Promise<ModuleSetSummary[]>;
   /**
@@ -111,13 +118,13 @@ export interface DecomposerApi {
    */
   exportModulesOnnx(setDir: string, outDir: string): Promise<PortableExportView>;
   /** Runs one reuse or replace scenario and its train-from-scratch baseline as a job. */
-  startScenario(params: ScenarioParams): Promise<JobInfo>;
+  startScenario(params: ScenarioParams): Promise<JobOf<'scenario'>>;
   /** A model's (or a repaired classifier's) test accuracy, confusion matrix and most-confused pair. */
   analyzeFault(dir: string, dataset: string | null): Promise<FaultView>;
   /** Trains a faulty model (and a clean one) on the embedded dataset, for the wizard, as a job. */
-  startFaultyDemo(params?: FaultyDemoParams): Promise<JobInfo>;
+  startFaultyDemo(params?: FaultyDemoParams): Promise<JobOf<'faulty'>>;
   /** Runs the chosen repair options, each measured, as a job whose result is the comparison. */
-  startWizard(params: WizardParams): Promise<JobInfo>;
+  startWizard(params: WizardParams): Promise<JobOf<'wizard'>>;
   /** Saves one option of a finished wizard job as a named repaired classifier. */
   saveRepair(params: SaveRepairParams): Promise<RepairedSummary>;
   /** The saved repaired classifiers, newest first. */

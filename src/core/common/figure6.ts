@@ -4,6 +4,7 @@
 // accuracy. One SVG writer serves the app (inline) and the CLI (`--chart FILE`), so both draw
 // the same chart. Horizontal bars, one block per scenario, so dozens of scenarios stay readable.
 import type { ScenarioView } from './api.ts';
+import { CROWDED_SHARE } from './energy.ts';
 import { chartUnit, CO2E_UNITS, decadeLabel, formatIn, labelledDecades } from './units.ts';
 
 export interface Figure6Scenario {
@@ -19,6 +20,13 @@ export interface Figure6Scenario {
   sharedBy: number;
   /** Any figure of the scenario came from the documented estimate, not a power counter. */
   estimated: boolean;
+  /** How its energy was attributed: process, machine or mixed (absent: machine). */
+  attribution?: string;
+  /** A side below its noise floor (absent: judged by whether it is above zero). */
+  reuseBelowFloor?: boolean;
+  baselineBelowFloor?: boolean;
+  /** Process attribution: sides measured as a small share of a busy machine. */
+  crowdedSides?: readonly ('reuse' | 'baseline')[];
   modulesAccuracy: string;
   baselineAccuracy: string;
   /** False when the baseline was still improving when it stopped; null when not recorded. */
@@ -73,6 +81,10 @@ export function figure6Scenarios(
       decompositionShareKg: r.decompositionCo2eKg / sharedBy,
       sharedBy,
       estimated: r.estimated,
+      ...(r.attribution !== undefined ? { attribution: r.attribution } : {}),
+      ...(r.reuseBelowFloor !== undefined ? { reuseBelowFloor: r.reuseBelowFloor } : {}),
+      ...(r.baselineBelowFloor !== undefined ? { baselineBelowFloor: r.baselineBelowFloor } : {}),
+      ...(r.crowdedSides?.length ? { crowdedSides: r.crowdedSides } : {}),
       modulesAccuracy: modules,
       baselineAccuracy: baseline,
       baselineConverged: r.baselineConverged ?? null,
@@ -101,13 +113,33 @@ export function scenarioWarning(s: Figure6Scenario): string | null {
   if (s.baselineConverged === false) parts.push('baseline still improving when it stopped');
   if (s.accuracyGap !== null && s.accuracyGap < -ACCURACY_GAP_WARNING)
     parts.push(`modules ${(-s.accuracyGap * 100).toFixed(1)} points below the baseline`);
-  // Energy is what a run drew above the idle power measured first; a side at zero means the
-  // machine's background was busier during the idle measurement than during the run.
-  if (!(s.reuseKg > 0) || !(s.baselineBestKg > 0))
+  // A side below its noise floor gives no ratio (common/energy.ts co2eRatio). In machine
+  // attribution that means the background was busier during the idle measurement than during
+  // the run; in process attribution, that the run itself drew next to nothing.
+  const below = [
+    ...((s.reuseBelowFloor ?? !(s.reuseKg > 0)) ? ['reuse side'] : []),
+    ...((s.baselineBelowFloor ?? !(s.baselineBestKg > 0)) ? ['baseline'] : []),
+  ];
+  if (below.length)
     parts.push(
-      `no energy above idle measured for the ${s.reuseKg > 0 ? 'baseline' : 'reuse side'}: the ratio is not meaningful (was the machine busier while idle power was measured?)`,
+      (s.attribution ?? 'machine') === 'machine'
+        ? `no energy above idle measured for the ${below.join(' and the ')} (not above the noise floor): no ratio (was the machine busier while idle power was measured?)`
+        : `the ${below.join(' and the ')} drew less than the noise floor: no ratio`,
+    );
+  if (s.crowdedSides?.length)
+    parts.push(
+      `the ${s.crowdedSides.map((x) => (x === 'reuse' ? 'reuse side' : x)).join(' and the ')} ran on a crowded machine (under ${CROWDED_SHARE * 100}% of its busy CPU time): ${s.crowdedSides.length > 1 ? 'their figures are their' : 'its figure is its'} share`,
     );
   return parts.length ? parts.join('; ') : null;
+}
+
+/** How the chart's energy was attributed, in a sentence for its notes. */
+export function attributionNote(scenarios: readonly Pick<Figure6Scenario, 'attribution'>[]): string {
+  const modes = new Set(scenarios.map((s) => s.attribution ?? 'machine'));
+  if (modes.size === 1 && modes.has('process')) return "Energy attributed per process (each run's share).";
+  if (modes.size === 1 && modes.has('machine'))
+    return 'Energy attributed per machine (all of it minus idle).';
+  return 'Energy attributed per process and per machine (mixed).';
 }
 
 const esc = (s: string) =>
@@ -179,7 +211,7 @@ export function figure6Svg(scenarios: readonly Figure6Scenario[], opts: Figure6O
     y += 22;
   }
   out.push(
-    `<text class="fig6-unit" x="8" y="${y}" fill="#444">CO2e in ${unit.name}, log scale. Hatched: estimated (no power counter was readable).</text>`,
+    `<text class="fig6-unit" x="8" y="${y}" fill="#444">CO2e in ${unit.name}, log scale. Hatched: estimated (no power counter was readable). ${esc(attributionNote(scenarios))}</text>`,
   );
   y += 16;
   // Legend.

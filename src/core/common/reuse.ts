@@ -161,6 +161,13 @@ export interface ScenarioView {
   baselineFixedCo2eKg: number;
   baselineBestCo2eKg: number;
   estimated: boolean;
+  /** How its energy was attributed: process, machine or mixed. */
+  attribution?: string;
+  /** A side whose energy is below its noise floor (then the ratios are null and flagged). */
+  reuseBelowFloor?: boolean;
+  baselineBelowFloor?: boolean;
+  /** Process attribution: the sides whose runs had under a quarter of a busy machine's CPU time. */
+  crowdedSides?: ('reuse' | 'baseline')[];
   /** False when the baseline was still improving when it stopped (its ratio is flagged). */
   baselineConverged?: boolean;
   /** The baseline's best validation epoch. */

@@ -5,6 +5,10 @@ import { EPOCHS, IDLE_SECONDS, INTENSITY, PATIENCE, PUE, SAMPLE_INTERVAL_MS, WOR
 import { UserError } from './errors.ts';
 import { describeIssues, PATH, v } from './schema.ts';
 import { BACKEND_CHOICE } from './system.ts';
+import { ATTRIBUTIONS } from './energy.ts';
+
+/** How a run's energy is told apart from the rest of the machine's (common/energy.ts). */
+export const ATTRIBUTION = v.picklist(ATTRIBUTIONS, `must be ${ATTRIBUTIONS.join(' or ')}`);
 
 /**
  * The settings the store keeps (and a flag or the environment may override). A number may
@@ -19,6 +23,8 @@ export const STORED_SETTINGS = {
   sampleIntervalMs: SAMPLE_INTERVAL_MS.text,
   /** Idle power measurement before each run, s (0 skips it, with a warning). */
   idleSeconds: IDLE_SECONDS.text,
+  /** process (each run's share of the machine's dynamic power) or machine (all of it minus idle). */
+  attribution: ATTRIBUTION,
   powercapRoot: PATH,
   nvidiaSmi: PATH,
   /** A baseline trained from scratch stops once validation accuracy has not improved for this many epochs... */

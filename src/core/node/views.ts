@@ -7,6 +7,7 @@ import {
   type JobStatus,
   type ModuleMaskView,
   type ModuleView,
+  type RepairedSummary,
   type RunSummary,
   type ScenarioView,
   type Table1View,
@@ -16,9 +17,12 @@ import {
 } from '../common/api.ts';
 import type { WizardOption } from '../common/wizard.ts';
 import type { ModuleData, ModuleSet, Table1 } from './decompose/index.ts';
+import type { RepairedManifest } from './wizard/repaired-manifest.ts';
 import type { ExperimentRow } from './store/experiments.ts';
 import type { RunRow } from './store/run-rows.ts';
-import type { Cost, ScenarioRow } from './workflows/grid.ts';
+import { addCosts, type Cost } from './workflows/costs.ts';
+import type { ScenarioRow } from './workflows/grid.ts';
+import { aboveFloor, co2eRatio, MIXED_ATTRIBUTION } from '../common/energy.ts';
 import type { Accuracy, WizardResult } from './workflows/wizard.ts';
 
 export function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
@@ -66,6 +70,16 @@ export function toRunSummary(r: RunRow): RunSummary {
 export function scenarioView(r: ScenarioRow): ScenarioView {
   const c = r.cost;
   const reuse = c.build.co2e_kg + c.predict.co2e_kg;
+  // The ratios again from the costs, by the one rule (common/energy.ts co2eRatio), so a row
+  // stored by an older version is judged as a new one is.
+  const reuseSide = addCosts(c.build, c.predict);
+  const withDecomposition = addCosts(reuseSide, c.decomposition);
+  const fixed = addCosts(c.baseline_fixed, c.baseline_predict);
+  const best = addCosts(c.baseline_best, c.baseline_predict);
+  const parts = [c.build, c.predict, c.baseline_fixed, c.baseline_predict];
+  const attributions = new Set(
+    parts.filter((x) => x.source !== 'none').map((x) => x.attribution ?? 'machine'),
+  );
   return {
     scenario: r.scenario,
     kind: r.kind,
@@ -76,15 +90,22 @@ export function scenarioView(r: ScenarioRow): ScenarioView {
     ...(r.model_top1 !== undefined ? { modelTop1: r.model_top1, modelTop5: r.model_top5 } : {}),
     tma: r.tma,
     testImages: r.test_images,
-    co2eRatioFixed: r.co2e_ratio_fixed,
-    co2eRatioBest: r.co2e_ratio_best,
-    co2eRatioFixedWithDecomposition: r.co2e_ratio_fixed_with_decomposition,
-    co2eRatioBestWithDecomposition: r.co2e_ratio_best_with_decomposition,
+    co2eRatioFixed: co2eRatio(fixed, reuseSide),
+    co2eRatioBest: co2eRatio(best, reuseSide),
+    co2eRatioFixedWithDecomposition: co2eRatio(fixed, withDecomposition),
+    co2eRatioBestWithDecomposition: co2eRatio(best, withDecomposition),
     reuseCo2eKg: reuse,
     decompositionCo2eKg: c.decomposition.co2e_kg,
     baselineFixedCo2eKg: c.baseline_fixed.co2e_kg + c.baseline_predict.co2e_kg,
     baselineBestCo2eKg: c.baseline_best.co2e_kg + c.baseline_predict.co2e_kg,
     estimated: [c.build, c.predict, c.baseline_fixed].some((x) => isEstimatedSource(x.source)),
+    attribution: attributions.size > 1 ? MIXED_ATTRIBUTION : ([...attributions][0] ?? 'machine'),
+    reuseBelowFloor: !aboveFloor(reuseSide),
+    baselineBelowFloor: !aboveFloor(best),
+    crowdedSides: [
+      ...(reuseSide.crowded ? (['reuse'] as const) : []),
+      ...(fixed.crowded ? (['baseline'] as const) : []),
+    ],
     ...(r.baseline_converged !== undefined ? { baselineConverged: r.baseline_converged } : {}),
     ...(r.baseline_best_epoch !== undefined ? { baselineBestEpoch: r.baseline_best_epoch } : {}),
   };
@@ -169,5 +190,25 @@ export function wizardView(r: WizardResult): WizardView {
       ? { option: r.recommendation.option as WizardOption, reason: r.recommendation.reason }
       : null,
     ...(r.pair_train ? { pairTrain: r.pair_train } : {}),
+  };
+}
+
+/** A saved repaired classifier (its absolute folder and its manifest) as the app lists it. */
+export function repairedView(dir: string, m: RepairedManifest): RepairedSummary {
+  const h = m.history ?? {};
+  return {
+    name: m.name,
+    dir,
+    createdAt: m.createdAt,
+    kind: m.kind,
+    option: h.option ?? null,
+    label: h.label ?? null,
+    classNames: m.classNames,
+    model: h.model ?? null,
+    datasetId: h.dataset ?? null,
+    faulty: h.faulty ?? null,
+    victim: h.victim ?? null,
+    accuracy: h.accuracy ? accuracyView(h.accuracy) : null,
+    initial: h.initial ? accuracyView(h.initial) : null,
   };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type {
   DecomposeParams,
   DecomposerApi,
-  JobInfo,
+  JobOf,
   ModuleSetSummary,
   ScenarioParams,
 } from '../../common/api.ts';
@@ -19,7 +19,7 @@ export function analysisHandlers(
   ctx: AppContext,
 ): Pick<DecomposerApi, 'startDecomposition' | 'listModuleSets' | 'exportModulesOnnx' | 'startScenario'> {
   return {
-    async startDecomposition(params: DecomposeParams): Promise<JobInfo> {
+    async startDecomposition(params: DecomposeParams): Promise<JobOf<'decompose'>> {
       guard('startDecomposition', [params]);
       ctx.db();
       return startDecomposition(ctx.jobs, { ...params, modelDir: path.resolve(params.modelDir) });
@@ -43,7 +43,7 @@ export function analysisHandlers(
       });
     },
 
-    async startScenario(params: ScenarioParams): Promise<JobInfo> {
+    async startScenario(params: ScenarioParams): Promise<JobOf<'scenario'>> {
       guard('startScenario', [params]);
       ctx.db();
       return startScenario(ctx.jobs, { ...params, models: params.models.map((m) => path.resolve(m)) });

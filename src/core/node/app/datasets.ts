@@ -1,7 +1,7 @@
 // Datasets: the embedded ones, those found on this machine and those imported; preview,
 // download and import (jobs).
 import path from 'node:path';
-import type { DecomposerApi, DownloadableDataset, ImportSpec, JobInfo } from '../../common/api.ts';
+import type { DecomposerApi, DownloadableDataset, ImportSpec, JobOf } from '../../common/api.ts';
 import type { DatasetInfo } from '../../common/dataset.ts';
 import { knownDatasets, previewDataset } from '../data/catalogue.ts';
 import { startDownload, startImport } from '../jobs/dataset-jobs.ts';
@@ -20,12 +20,12 @@ export function datasetHandlers(
       return previewDataset(ctx.home, id, perClass);
     },
 
-    async downloadDataset(name: DownloadableDataset): Promise<JobInfo> {
+    async downloadDataset(name: DownloadableDataset): Promise<JobOf<'download'>> {
       guard('downloadDataset', [name]);
       return startDownload(ctx.jobs, name);
     },
 
-    async importDataset(spec: ImportSpec): Promise<JobInfo> {
+    async importDataset(spec: ImportSpec): Promise<JobOf<'import'>> {
       guard('importDataset', [spec]);
       return startImport(ctx.jobs, { ...spec, path: path.resolve(spec.path) });
     },

@@ -90,6 +90,7 @@ export function runsHandlers(
           series: r.kind === 'train' ? 'training from scratch' : r.kind,
           measured,
           source: e.source,
+          attribution: e.attribution,
           kwh: e.kwh,
           co2eKg: e.co2e_kg,
           fixedEpochs: fig(summary.energyFixedEpochs),

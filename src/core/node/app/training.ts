@@ -6,6 +6,7 @@ import type {
   DemoParams,
   EnergyFigure,
   JobInfo,
+  JobOf,
   JobStatus,
   ModelSummary,
   TrainParams,
@@ -85,19 +86,19 @@ export function trainingHandlers(
       return out;
     },
 
-    async startTraining(params: TrainParams): Promise<JobInfo> {
+    async startTraining(params: TrainParams): Promise<JobOf<'train'>> {
       guard('startTraining', [params]);
       // An unknown dataset is refused by the call, before a job or a run exists.
       await resolveDataset(ctx.home, params.dataset, params.perClass);
       return startTraining(ctx.jobs, params);
     },
 
-    async resumeTraining(runId: number): Promise<JobInfo> {
+    async resumeTraining(runId: number): Promise<JobOf<'train' | 'demo'>> {
       guard('resumeTraining', [runId]);
       return resumeTraining(ctx.jobs, runId);
     },
 
-    async runDemo(params?: DemoParams): Promise<JobInfo> {
+    async runDemo(params?: DemoParams): Promise<JobOf<'demo'>> {
       guard('runDemo', params === undefined ? [] : [params]);
       if (params?.dataset !== undefined) await modelDatasetSpec(ctx.home, params.dataset);
       return startDemo(ctx.jobs, params ?? {});

@@ -1,16 +1,20 @@
 // The fix-it wizard: a model's fault, the faulty demo model, the repair run, saved repairs.
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
   DecomposerApi,
   FaultView,
   FaultyDemoParams,
-  JobInfo,
+  JobOf,
   RepairedSummary,
   SaveRepairParams,
   WizardParams,
 } from '../../common/api.ts';
-import { analyzeFault, listRepaired } from '../jobs/wizard.ts';
 import { saveRepair, startFaultyDemo, startWizard } from '../jobs/wizard-jobs.ts';
+import { repairedDir } from '../paths.ts';
+import { repairedView } from '../views.ts';
+import { readRepairedManifest } from '../wizard/index.ts';
+import { analyzeFault } from '../workflows/fault-analysis.ts';
 import { guard, type AppContext } from './context.ts';
 
 export function wizardHandlers(
@@ -26,13 +30,13 @@ export function wizardHandlers(
       );
     },
 
-    async startFaultyDemo(params?: FaultyDemoParams): Promise<JobInfo> {
+    async startFaultyDemo(params?: FaultyDemoParams): Promise<JobOf<'faulty'>> {
       guard('startFaultyDemo', params === undefined ? [] : [params]);
       ctx.db();
       return startFaultyDemo(ctx.jobs, params ?? {});
     },
 
-    async startWizard(params: WizardParams): Promise<JobInfo> {
+    async startWizard(params: WizardParams): Promise<JobOf<'wizard'>> {
       guard('startWizard', [params]);
       ctx.db();
       return startWizard(ctx.jobs, {
@@ -51,4 +55,21 @@ export function wizardHandlers(
       return listRepaired(ctx.home);
     },
   };
+}
+
+/** The repaired classifiers under <home>/repaired, newest first; unreadable folders are left out. */
+async function listRepaired(home: string): Promise<RepairedSummary[]> {
+  const root = repairedDir(home);
+  const entries = await fsp.readdir(root, { withFileTypes: true }).catch(() => []);
+  const out: RepairedSummary[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const dir = path.resolve(root, e.name);
+    try {
+      out.push(repairedView(dir, await readRepairedManifest(dir)));
+    } catch {
+      // A half-written or foreign folder: not a repaired classifier.
+    }
+  }
+  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }

@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import type { GreyInput } from '../../common/dataset.ts';
 import { readRegular } from '../fs/read.ts';
-import { greyInto } from './mnist.ts';
+import { greyInto } from './grey.ts';
 
 /**
  * The most an image file may hold (a camera's photo takes a few MiB). Files are read whole

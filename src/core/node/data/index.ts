@@ -20,8 +20,9 @@ import { generateSynthetic, SYNTHETIC_DEFAULTS, syntheticId } from './synthetic.
 import { loadTinyImageNet, resolveTinyRoot, tinyFingerprintEntries } from './tinyimagenet.ts';
 
 export { confusablePair, SHAPE_CLASSES, TEXTURE_CLASSES, generateSynthetic } from './synthetic.ts';
-export { downloadDataset, KNOWN_DOWNLOADS } from './download.ts';
-export type { DownloadName, DownloadOptions, DownloadResult } from './download.ts';
+export { downloadDataset, type DownloadOptions } from './download.ts';
+export { KNOWN_DOWNLOADS, type DownloadName } from './download-sources.ts';
+export type { DownloadResult } from './resumable-fetch.ts';
 export { Rng } from './random.ts';
 export { RESIZE_FIT } from './images.ts';
 

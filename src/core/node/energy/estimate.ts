@@ -1,12 +1,15 @@
 // The estimate, used when no power counter can be read (VMs and containers like CI runners,
 // macOS without root, Windows). Every figure it makes is labelled "estimate".
 //
-//   CPU W  = TDP * (0.1 + 0.9 * load^3)
+//   CPU W  = TDP * (0.1 + 0.9 * load)
 //            load is the machine-wide CPU utilisation (0..1) over the sampling interval, from
 //            the operating system's per-core time counters (os.cpus(), which is also what
 //            systeminformation's currentLoad reads). An idle package draws about a tenth of
-//            its TDP and power rises steeply with load; the cubic follows the shape of
-//            measured power/utilisation curves of servers (SPECpower), pinned to TDP at 100%.
+//            its TDP; above that, power is taken as linear in the busy hardware threads, as
+//            Green Algorithms and CodeCarbon scale TDP by usage. Linear is what makes the
+//            estimate additive: each busy thread adds 0.9 * TDP / threads, so the runs on one
+//            machine, each estimated from its own CPU seconds (`process` attribution), add up
+//            to the machine's estimated dynamic power and never more.
 //            TDP comes from the table below; for an unknown model 4 W per hardware thread
 //            (a typical server core pair draws 8-10 W at full load).
 //   DRAM W = 0.3725 W per GB installed
@@ -69,7 +72,12 @@ export function tdpFor(model: string, threads: number): TdpGuess {
 
 export function estimateCpuWatts(tdp: number, load: number): number {
   const l = Math.min(1, Math.max(0, load));
-  return tdp * (IDLE_FRACTION + (1 - IDLE_FRACTION) * l ** 3);
+  return tdp * (IDLE_FRACTION + (1 - IDLE_FRACTION) * l);
+}
+
+/** One busy hardware thread's power above idle in the same model: what a run's CPU second costs. */
+export function threadWatts(tdp: number, threads: number): number {
+  return ((1 - IDLE_FRACTION) * tdp) / Math.max(1, threads);
 }
 
 export function estimateDramWatts(memoryBytes: number): number {

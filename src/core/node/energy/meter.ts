@@ -12,8 +12,11 @@
 // finer trace points, at the cost of a second copy of every reader. Missed samples are
 // counted and reported.
 import { UserError } from '../../common/errors.ts';
+import type { Attribution } from '../../common/energy.ts';
 import type { IdlePowers, MeasuredPowers } from './formula.ts';
-import { EstimateCounter, tdpFor } from './estimate.ts';
+import { Attributor, type AttributedTotals, type AttributionBasis } from './attribute.ts';
+import { MachineBusy } from './cpu-share.ts';
+import { EstimateCounter, tdpFor, threadWatts } from './estimate.ts';
 import { describeMachine } from './machine.ts';
 import { NvidiaCounter, probeNvidia, type NvidiaProbe } from './nvidia.ts';
 import {
@@ -25,6 +28,9 @@ import {
   type RaplDiscovery,
 } from './powercap.ts';
 import { PowermetricsCounter, probePowermetrics } from './powermetrics.ts';
+import { sleep } from './sleep.ts';
+
+export { sleep };
 
 export interface SourceOptions {
   powercapRoot: string;
@@ -48,6 +54,8 @@ export interface SourceReport {
   powermetrics: { usable: boolean; problem: string | null } | null;
   /** How the estimate is made, when it is used. */
   estimateNote: string | null;
+  /** The estimate's power of one busy hardware thread above idle, W (absent with a counter). */
+  threadW?: number | null;
   /** One line per source: what is used and why the others are not. */
   lines: string[];
 }
@@ -58,8 +66,39 @@ export interface Sources {
   open(intervalMs: number): Promise<Counter>;
 }
 
+/**
+ * What samples a run's CPU (and GPU) time beside the counters: `process` attribution's shares,
+ * and the CPU figures every record keeps. `idle` is subtracted before the split.
+ */
+export function attributorFor(
+  report: SourceReport,
+  attribution: Attribution,
+  idle: IdlePowers,
+  o: { nvidiaSmi: string; procRoot?: string; readFile?: FileReader; pid?: number },
+): Attributor {
+  const basis: AttributionBasis =
+    report.cpu === 'estimate' && report.threadW != null
+      ? { kind: 'per-thread', threadW: report.threadW, idle }
+      : { kind: 'dynamic', idle };
+  // Machine attribution keeps only the CPU figures: no per-process GPU readings.
+  const nvidia =
+    attribution === 'process' && report.gpu === 'nvidia-smi' && report.nvidia
+      ? { cmd: o.nvidiaSmi, gpus: report.nvidia.measured }
+      : null;
+  return new Attributor({ basis, nvidia, procRoot: o.procRoot, readFile: o.readFile, pid: o.pid });
+}
+
+/** Joules since the previous sample: the machine's, and each measured GPU's. */
+export interface Joules {
+  cpuJ: number;
+  dramJ: number;
+  gpuJ: number;
+  /** Per measured GPU (absent: the GPUs' joules are all in gpuJ, split like the CPU). */
+  gpuJs?: number[];
+}
+
 export interface Counter {
-  sample(): Promise<{ cpuJ: number; dramJ: number; gpuJ: number }>;
+  sample(): Promise<Joules>;
   missed(): number;
   close(): void;
   /** Longest safe interval between samples (RAPL wrap-around). */
@@ -118,7 +157,7 @@ export async function detectSources(o: SourceOptions): Promise<Sources> {
     const t = tdpFor(machine.cpu_model, machine.cpu_threads);
     tdp = t.watts;
     estimateNote =
-      `ESTIMATE: CPU = TDP x (0.1 + 0.9 x load^3) with ${t.note}; ` +
+      `ESTIMATE: CPU = TDP x (0.1 + 0.9 x load) with ${t.note}; ` +
       `DRAM = 0.3725 W/GB x ${(machine.memory_bytes / 1e9).toFixed(1)} GB (Green Algorithms).`;
     lines.push(`estimate: used for CPU and DRAM. ${estimateNote}`);
   }
@@ -137,25 +176,30 @@ export async function detectSources(o: SourceOptions): Promise<Sources> {
     nvidia,
     powermetrics: pm,
     estimateNote,
+    threadW: cpu === 'estimate' ? threadWatts(tdp, machine.cpu_threads) : null,
     lines,
   };
   return {
     report,
     async open(intervalMs) {
+      // nvidia-smi first (a process to start): the counters' first readings, taken last, are
+      // where the meter's time starts.
+      const nv = gpu === 'nvidia-smi' ? new NvidiaCounter(o.nvidiaSmi, nvidia!.measured) : null;
+      await nv?.start();
       // What RAPL drops as implausible joins the source lines, which every run records.
       const raplC =
         cpu === 'rapl' ? new RaplCounter(rapl.zones, read, { onNote: (l) => lines.push(l) }) : null;
       const est = cpu === 'estimate' ? new EstimateCounter(tdp, machine.memory_bytes) : null;
       const pmC = cpu === 'powermetrics' ? new PowermetricsCounter() : null;
       pmC?.start(intervalMs);
-      const nv = gpu === 'nvidia-smi' ? new NvidiaCounter(o.nvidiaSmi, nvidia!.measured) : null;
-      await nv?.start();
       return {
         maxIntervalMs: raplC ? raplC.maxSafeIntervalMs() : 60_000,
         async sample() {
-          const gpuJ = nv ? await nv.sample() : 0;
+          const nvJ = nv ? await nv.sampleEach() : [];
           const c = raplC?.sample() ?? est?.sample() ?? pmC!.sample();
-          return { cpuJ: c.cpuJ, dramJ: c.dramJ, gpuJ: gpuJ + ('gpuJ' in c ? (c.gpuJ as number) : 0) };
+          // powermetrics reads the (one, integrated) GPU with the CPU.
+          const gpuJs = 'gpuJ' in c ? [c.gpuJ as number] : nvJ;
+          return { cpuJ: c.cpuJ, dramJ: c.dramJ, gpuJ: gpuJs.reduce((a, b) => a + b, 0), gpuJs };
         },
         missed: () => (raplC?.missed ?? 0) + (nv?.missed ?? 0) + (pmC?.missed ?? 0),
         close: () => pmC?.close(),
@@ -172,6 +216,8 @@ export interface MeterTotals {
   gpuJ: number;
   samples: number;
   missed: number;
+  /** The run's share of it and its CPU time (up to the last sample), when an attributor samples beside. */
+  run: AttributedTotals | null;
 }
 
 export function averagePowers(t: MeterTotals, gpus: number): MeasuredPowers {
@@ -202,13 +248,18 @@ export class PowerMeter {
   /** Flat trace: TRACE_COLUMNS per row. */
   readonly trace: number[] = [];
   private final: MeterTotals | null = null;
+  private readonly attributor: Attributor | null;
 
-  constructor(sources: Sources, intervalMs = 100) {
+  constructor(sources: Sources, intervalMs = 100, attributor: Attributor | null = null) {
     this.sources = sources;
     this.intervalMs = intervalMs;
+    this.attributor = attributor;
   }
 
   async start(): Promise<void> {
+    // The GPU shares' first reading (a process to start) before the counters' first readings,
+    // so that the meter's time starts where their energy does.
+    await this.attributor?.start();
     this.counter = await this.sources.open(this.intervalMs);
     const every = Math.max(10, Math.min(this.intervalMs, this.counter.maxIntervalMs));
     this.t0 = this.lastT = performance.now();
@@ -238,6 +289,7 @@ export class PowerMeter {
     this.tot.dramJ += r.dramJ;
     this.tot.gpuJ += r.gpuJ;
     this.tot.samples++;
+    this.attributor?.add(dt, { ...r, gpuJs: r.gpuJs ?? (r.gpuJ > 0 ? [r.gpuJ] : []) });
     if (dt > 0) {
       this.lastRate = { cpu: r.cpuJ / dt, dram: r.dramJ / dt, gpu: r.gpuJ / dt };
       this.trace.push((t - this.t0) / 1000, this.lastRate.cpu, this.lastRate.dram, this.lastRate.gpu);
@@ -256,6 +308,7 @@ export class PowerMeter {
       gpuJ: this.tot.gpuJ + this.lastRate.gpu * gap,
       samples: this.tot.samples,
       missed: this.tot.skipped + (this.counter?.missed() ?? 0),
+      run: this.attributor?.totals() ?? null,
     };
   }
 
@@ -265,30 +318,30 @@ export class PowerMeter {
     this.timer = null;
     await this.inFlight;
     await this.tick();
+    this.attributor?.flush();
     const t = this.totals();
     this.final = t;
     this.counter?.close();
     this.counter = null;
+    await this.attributor?.close();
     return t;
   }
 }
 
-/** The longest delay setTimeout keeps: beyond it (about 24.8 days) a timer fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Waits `ms`, in steps a timer can hold, so a long wait is never cut to 1 ms. */
-export async function sleep(ms: number): Promise<void> {
-  for (let left = ms; left > 0; left -= MAX_TIMER_MS)
-    await new Promise((r) => setTimeout(r, Math.min(left, MAX_TIMER_MS)));
-}
-
 /** Average powers with nothing running, for `seconds` (the paper subtracts them). */
-export async function measureIdle(sources: Sources, seconds: number, intervalMs = 100): Promise<IdlePowers> {
+export async function measureIdle(
+  sources: Sources,
+  seconds: number,
+  intervalMs = 100,
+  o: { procRoot?: string } = {},
+): Promise<IdlePowers> {
   if (seconds <= 0) return { cpuW: 0, dramW: 0, gpuW: 0 };
   const m = new PowerMeter(sources, intervalMs);
   await m.start();
+  const busy = new MachineBusy({ procRoot: o.procRoot });
   await sleep(seconds * 1000);
   const t = await m.stop();
+  const machineBusy = busy.fraction();
   const a = averagePowers(t, sources.report.gpus);
   if (!Number.isFinite(a.cpuW))
     throw new UserError(
@@ -296,5 +349,5 @@ export async function measureIdle(sources: Sources, seconds: number, intervalMs 
       'Run again with --idle-seconds 0.',
       'energy',
     );
-  return { cpuW: a.cpuW, dramW: a.dramW, gpuW: a.gpuW };
+  return { cpuW: a.cpuW, dramW: a.dramW, gpuW: a.gpuW, busy: machineBusy };
 }

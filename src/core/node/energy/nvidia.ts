@@ -82,7 +82,7 @@ export async function probeNvidia(cmd = DEFAULT_NVIDIA_SMI): Promise<NvidiaProbe
 export class NvidiaCounter {
   readonly cmd: string;
   readonly measured: number[];
-  private lastW: number | null = null;
+  private lastW: number[] | null = null;
   private lastT = 0;
   missed = 0;
 
@@ -91,16 +91,14 @@ export class NvidiaCounter {
     this.measured = measured;
   }
 
-  /** Total power of the measured GPUs now, W. */
-  async watts(): Promise<number> {
+  /** Power of each measured GPU now, W. */
+  async watts(): Promise<number[]> {
     const rows = parseNvidiaSmi(await runNvidiaSmi(this.cmd, 2000));
-    let sum = 0;
-    for (const i of this.measured) {
+    return this.measured.map((i) => {
       const w = rows.find((r) => r.index === i)?.watts;
       if (w === null || w === undefined) throw new Error(`GPU ${i} gave no power reading`);
-      sum += w;
-    }
-    return sum;
+      return w;
+    });
   }
 
   async start(): Promise<void> {
@@ -108,20 +106,26 @@ export class NvidiaCounter {
     this.lastT = performance.now();
   }
 
-  /** Joules (all measured GPUs) since the previous call; a failed reading counts as missed. */
-  async sample(): Promise<number> {
-    let w: number;
+  /** Joules of each measured GPU since the previous call; a failed reading counts as missed (zeros). */
+  async sampleEach(): Promise<number[]> {
+    let w: number[];
     try {
       w = await this.watts();
     } catch {
       this.missed++;
-      return 0;
+      return this.measured.map(() => 0);
     }
     const t = performance.now();
     const prev = this.lastW ?? w;
-    const j = ((prev + w) / 2) * ((t - this.lastT) / 1000);
+    const s = (t - this.lastT) / 1000;
+    const j = w.map((x, i) => ((prev[i]! + x) / 2) * s);
     this.lastW = w;
     this.lastT = t;
     return j;
+  }
+
+  /** Joules (all measured GPUs) since the previous call. */
+  async sample(): Promise<number> {
+    return (await this.sampleEach()).reduce((a, b) => a + b, 0);
   }
 }

@@ -1,14 +1,14 @@
 // Dataset jobs: a download, and an import (with added sources joined as one dataset).
 import type { JobManager } from './jobs.ts';
 import path from 'node:path';
-import type { DownloadableDataset, ImportPart, ImportSpec, JobInfo } from '../../common/api.ts';
+import type { DownloadableDataset, ImportPart, ImportSpec, JobOf } from '../../common/api.ts';
 import type { DatasetSpec } from '../../common/dataset.ts';
 import { downloadDataset, KNOWN_DOWNLOADS, loadDataset } from '../data/index.ts';
 import { combineSpecs, type PartSpec } from '../data/combined.ts';
 import { cacheDir, downloadsDir } from '../paths.ts';
 import { addImported } from '../data/catalogue.ts';
 
-export function startDownload(runner: JobManager, name: DownloadableDataset): JobInfo {
+export function startDownload(runner: JobManager, name: DownloadableDataset): JobOf<'download'> {
   const known = KNOWN_DOWNLOADS[name];
   return runner.start('download', `Download ${known.title}`, async (job) => {
     const r = await downloadDataset(name, {
@@ -20,7 +20,7 @@ export function startDownload(runner: JobManager, name: DownloadableDataset): Jo
   });
 }
 
-export function startImport(runner: JobManager, s: ImportSpec): JobInfo {
+export function startImport(runner: JobManager, s: ImportSpec): JobOf<'import'> {
   const size = s.size ?? 32;
   const part = (p: ImportPart): PartSpec =>
     p.kind === 'folder'

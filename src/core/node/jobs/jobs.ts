@@ -12,7 +12,9 @@ import type {
   BackendName,
   JobInfo,
   JobKind,
+  JobOf,
   JobPayload,
+  JobResult,
   JobStatus,
   ProgressEvent,
 } from '../../common/api.ts';
@@ -27,10 +29,22 @@ export interface JobManagerOptions {
   emit: (event: ProgressEvent) => void;
 }
 
+/** A job under way, of any kind: its state as the shells see it, and how to cancel and await it. */
 export interface Job {
   info: JobInfo;
   controller: AbortController;
   done: Promise<void>;
+}
+
+/** A job of kind K under way: its work gives that kind's result. */
+export interface TypedJob<K extends JobKind> extends Job {
+  info: JobOf<K>;
+}
+
+/** What a job's work ends with: its kind's result, and (a training) whether it finished or was cancelled. */
+export interface JobOutcome<K extends JobKind> {
+  status?: 'finished' | 'cancelled';
+  result: JobResult<K>;
 }
 
 function newJobId(): string {
@@ -111,8 +125,14 @@ export class JobManager {
     this.event(job, { type: 'status', job: structuredClone(job.info) });
   }
 
-  start(kind: JobKind, label: string, run: (job: Job) => Promise<Partial<JobInfo> | void>): JobInfo {
-    const info: JobInfo = {
+  start<K extends JobKind>(
+    kind: K,
+    label: string,
+    run: (job: TypedJob<K>) => Promise<JobOutcome<K>>,
+  ): JobOf<K> {
+    // Every kind starts the same, its result null until the work gives it (the one cast:
+    // TypeScript cannot tell that a literal of a generic kind K is a job of kind K).
+    const info = {
       id: newJobId(),
       kind,
       status: 'running',
@@ -127,16 +147,16 @@ export class JobManager {
       energySource: null,
       error: null,
       result: null,
-    };
-    const job: Job = { info, controller: new AbortController(), done: Promise.resolve() };
+    } as unknown as JobOf<K>;
+    const job: TypedJob<K> = { info, controller: new AbortController(), done: Promise.resolve() };
     this.jobs.set(info.id, job);
     job.done = (async () => {
       // Let the caller receive the job before its first event.
       await new Promise((r) => setImmediate(r));
       this.status(job);
       try {
-        const extra = await run(job);
-        Object.assign(info, extra ?? {});
+        const outcome = await run(job);
+        Object.assign(info, outcome);
         if (info.status === 'running') info.status = job.controller.signal.aborted ? 'cancelled' : 'finished';
       } catch (e) {
         if (job.controller.signal.aborted) info.status = 'cancelled';

@@ -1,12 +1,13 @@
 // Training jobs: a training from scratch, resuming one from its run folder, and the demo;
 // each training recorded as a run with live progress, epochs and power.
-import type { Job, JobManager } from './jobs.ts';
+import type { Job, JobManager, JobOutcome } from './jobs.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type {
   DemoParams,
   EpochMetrics,
-  JobInfo,
+  DemoJobResult,
+  JobOf,
   PowerSample,
   Table1View,
   TrainParams,
@@ -30,7 +31,7 @@ const MAX_POWER_SAMPLES = 600;
 /** The statuses of a training that can be resumed from its run folder. */
 const RESUMABLE: readonly string[] = ['cancelled', 'interrupted', 'failed'];
 
-export function startTraining(runner: JobManager, p: TrainParams): JobInfo {
+export function startTraining(runner: JobManager, p: TrainParams): JobOf<'train'> {
   runner.busyTraining();
   const label = `ResNet-${p.depth} on ${p.dataset}, ${p.epochs} epoch${p.epochs === 1 ? '' : 's'}`;
   return runner.start('train', label, (job) =>
@@ -54,7 +55,7 @@ export function startTraining(runner: JobManager, p: TrainParams): JobInfo {
  * checkpoint, with the configuration it recorded; the new run's energy carries the earlier
  * attempts'. Wizard and grid trainings are resumed by running their own feature again.
  */
-export function resumeTraining(runner: JobManager, runId: number): JobInfo {
+export function resumeTraining(runner: JobManager, runId: number): JobOf<'train' | 'demo'> {
   runner.busyTraining();
   const store = runner.o.store();
   const run = store.runs.get(runId);
@@ -116,7 +117,7 @@ export function resumeTraining(runner: JobManager, runId: number): JobInfo {
   };
   const name = (run.label ?? `training ${runId}`).replace(/^Resume /, '').replace(/ \(run \d+\)$/, '');
   const label = `Resume ${name} (run ${runId})`;
-  return runner.start(p.demo ? 'demo' : 'train', label, (job) =>
+  const work = (job: Job) =>
     runTraining(
       runner,
       job,
@@ -124,11 +125,14 @@ export function resumeTraining(runner: JobManager, runId: number): JobInfo {
       config,
       // The resumed run belongs to the experiment of the run it resumes.
       { runDir, label, params: { resumed_from_run: runId }, experimentId: run.experiment_id ?? undefined },
-    ),
-  );
+    );
+  // A demo's training resumed on its own: the demo's Table 1 and scenarios are not part of it.
+  return p.demo
+    ? runner.start('demo', label, async (job) => demoOutcome(await work(job), null, null))
+    : runner.start('train', label, work);
 }
 
-export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
+export function startDemo(runner: JobManager, p: DemoParams = {}): JobOf<'demo'> {
   runner.busyTraining();
   const demo: DemoSettings = {
     depth: p.depth ?? DEMO_DEFAULTS.depth,
@@ -149,7 +153,7 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
       runner.event(job);
     };
     // The training job's own outcome (status, model, accuracy), which the demo's result extends.
-    let trained: Partial<JobInfo> = {};
+    let trained: JobOutcome<'train'> | null = null;
     const d = await runDemo(demo, {
       store,
       settings: effectiveSettings(store.settings),
@@ -180,14 +184,17 @@ export function startDemo(runner: JobManager, p: DemoParams = {}): JobInfo {
       },
       onTable1: (t) => {
         // Table 1 shows while the reuse and replace scenarios run with their baselines.
-        job.info.result = { ...trained.result, table1: demoTable1(t) };
+        if (!trained) return;
+        job.info.result = demoOutcome(trained, demoTable1(t), null).result;
         runner.status(job);
       },
     });
-    if (!d.table1) return trained;
-    const table1 = demoTable1(d.table1);
     const scenarios = d.scenarios ? [...d.scenarios.reuse, ...d.scenarios.replace].map(scenarioView) : null;
-    return { ...trained, result: { ...trained.result, table1, ...(scenarios ? { scenarios } : {}) } };
+    return demoOutcome(
+      trainedOutcome(d.training, d.data.info.id),
+      d.table1 ? demoTable1(d.table1) : null,
+      scenarios,
+    );
   });
 }
 
@@ -296,7 +303,7 @@ export async function runTraining(
     /** The recorded training (result and energy), for callers that go on with it. */
     onRecorded?: (r: RecordedTraining) => void;
   } = {},
-): Promise<Partial<JobInfo>> {
+): Promise<JobOutcome<'train'>> {
   const info = job.info;
   const signal = job.controller.signal;
   const onProgress = (p: Progress): void => {
@@ -364,14 +371,28 @@ export async function runTraining(
       onTraining: showTraining(runner, job, config.epochs),
     });
     opts.onRecorded?.(rec);
-    const r = rec.result;
-    return {
-      status: r.status === 'cancelled' ? 'cancelled' : 'finished',
-      result: { modelDir: r.modelDir ?? undefined, top1: r.top1, top5: r.top5, datasetId: data.info.id },
-    };
+    return trainedOutcome(rec, data.info.id);
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** A training job's outcome: cancelled or finished, with its model, accuracy and dataset. */
+function trainedOutcome(rec: RecordedTraining, datasetId: string): JobOutcome<'train'> {
+  const r = rec.result;
+  return {
+    status: r.status === 'cancelled' ? 'cancelled' : 'finished',
+    result: { modelDir: r.modelDir ?? null, top1: r.top1, top5: r.top5, datasetId },
+  };
+}
+
+/** The demo's outcome: its training's, with Table 1 and the scenarios once they ran. */
+function demoOutcome(
+  trained: JobOutcome<'train'>,
+  table1: Table1View | null,
+  scenarios: DemoJobResult['scenarios'],
+): JobOutcome<'demo'> {
+  return { ...trained, result: { ...trained.result, table1, scenarios } };
 }
 
 /** The demo's Table 1 for the page. */

@@ -1,7 +1,6 @@
 // The fix-it wizard's jobs: the faulty demo model, the repair run, and saving a repair.
 import type { JobManager } from './jobs.ts';
 import { innerTraining, loadSpec, runTraining } from './training-jobs.ts';
-import { analysisContext } from './analysis-jobs.ts';
 import type { WizardOutcome } from '../workflows/wizard.ts';
 import path from 'node:path';
 import type {
@@ -9,19 +8,18 @@ import type {
   RepairedSummary,
   SaveRepairParams,
   WizardParams,
-  JobInfo,
+  JobOf,
 } from '../../common/api.ts';
 import { DEMO_DEFAULTS } from '../demo.ts';
 import { FAULTY_DEMO_SCENARIO } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
 import { repairedDir, wizardDir } from '../paths.ts';
 import { idlePowers } from '../measure/measured.ts';
-import { FAULTY_DEMO_DEFAULTS, makeFaultyDemo } from '../wizard/index.ts';
+import { FAULTY_DEMO_DEFAULTS, makeFaultyDemo, readRepairedManifest } from '../wizard/index.ts';
 import { runWizard, saveWizardOption } from '../workflows/wizard.ts';
-import { wizardView } from '../views.ts';
-import { repairedSummary } from './wizard.ts';
+import { repairedView, wizardView } from '../views.ts';
 import { effectiveSettings } from '../store/settings.ts';
-import { modelAndData } from './analysis.ts';
+import { analysisContext, modelAndData } from './analysis-jobs.ts';
 
 /** Finished wizard runs whose options can still be saved (their module sets stay in memory). */
 const KEPT_WIZARD_RUNS = 5;
@@ -35,7 +33,7 @@ function keptRuns(runner: JobManager): Map<string, WizardOutcome> {
   return m;
 }
 
-export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): JobInfo {
+export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): JobOf<'faulty'> {
   runner.busyTraining();
   const cfg = {
     ...FAULTY_DEMO_DEFAULTS,
@@ -66,7 +64,7 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
           label: `Faulty demo: the ${name} model (${name === 'faulty' ? '1' : '2'}/${cfg.better ? 2 : 1}), ResNet-${config.depth} on ${data.info.name}`,
           runDir: path.join(base, name),
         });
-        if (r.status !== 'finished' || !r.result?.modelDir)
+        if (r.status !== 'finished' || !r.result.modelDir)
           throw new UserError('Training was cancelled.', 'Make the demo model again.', 'cancelled');
         return r.result.modelDir;
       },
@@ -77,7 +75,7 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
       result: {
         modelDir: demo.faultyDir,
         datasetId: demo.data.info.id,
-        ...(demo.betterDir ? { betterDir: demo.betterDir } : {}),
+        betterDir: demo.betterDir,
         fault: f,
       },
     };
@@ -85,7 +83,7 @@ export function startFaultyDemo(runner: JobManager, p: FaultyDemoParams = {}): J
 }
 
 /** The chosen repair options, each measured; the result is the comparison (Table 6). */
-export function startWizard(runner: JobManager, p: WizardParams): JobInfo {
+export function startWizard(runner: JobManager, p: WizardParams): JobOf<'wizard'> {
   const runs = keptRuns(runner);
   runner.busyTraining();
   const label = `Fix-it wizard: options ${p.options.join(', ')}`;
@@ -162,5 +160,6 @@ export async function saveRepair(runner: JobManager, p: SaveRepairParams): Promi
       'Run the wizard again, then save the option you want.',
       'not-found',
     );
-  return repairedSummary(await saveWizardOption(outcome, p.option, repairedDir(runner.o.home), p.name));
+  const dir = path.resolve(await saveWizardOption(outcome, p.option, repairedDir(runner.o.home), p.name));
+  return repairedView(dir, await readRepairedManifest(dir));
 }

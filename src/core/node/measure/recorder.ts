@@ -4,9 +4,18 @@
 // every epoch and every TRACE_EVERY_MS), record cumulative energy at each epoch end, and
 // finish it with its energy object (and, for training, "fixed epochs" and "until best"; a
 // resumed training adds what its earlier attempts spent, see CarriedEnergy).
-import { addEnergy, energyRecord, type EnergyRecord, type IdlePowers } from '../energy/formula.ts';
+import type { AttributedTotals } from '../energy/attribute.ts';
+import {
+  addEnergy,
+  energyRecord,
+  figureOf,
+  NO_IDLE,
+  type EnergyRecord,
+  type IdlePowers,
+} from '../energy/formula.ts';
 import { describeMachine, type MachineInfo } from '../energy/machine.ts';
 import {
+  attributorFor,
   averagePowers,
   detectSources,
   measureIdle,
@@ -26,6 +35,8 @@ import type { Store } from '../store/store.ts';
 
 export const TRACE_FORMAT = `f32le:${TRACE_COLUMNS.join(',')}`;
 export const TRACE_EVERY_MS = 30_000;
+/** An idle measurement with the CPUs busier than this is said to be so. */
+export const IDLE_BUSY_WARNING = 0.1;
 
 export interface RecorderOptions {
   store: Store;
@@ -45,6 +56,8 @@ export interface RecorderOptions {
   readFile?: FileReader;
   /** Skip the GPU probe (tests). */
   noGpu?: boolean;
+  /** /proc, where the run's and the machine's CPU time are read (tests fake it). */
+  procRoot?: string;
   /**
    * Idle power measured already (a grid of runs measures it once, before its first run);
    * when given, no new idle measurement is taken.
@@ -73,6 +86,27 @@ export interface CarriedEnergy {
   through: (epoch: number) => EnergyRecord | null;
 }
 
+/** A `process` attribution figure from the run's attributed energy over `seconds`. */
+function attributedFigure(
+  seconds: number,
+  r: AttributedTotals,
+  idle: IdlePowers,
+  estimate: boolean,
+  opts: Parameters<typeof figureOf>[3],
+): EnergyRecord {
+  const s = seconds > 0 ? seconds : 1;
+  const g = r.gpusUsed;
+  // What was taken off before the split: the estimate prices CPU seconds and subtracts nothing
+  // from the CPU; GPUs (and counters) lose their idle draw first.
+  const idleW = (estimate ? 0 : idle.cpuW + idle.dramW) + g * idle.gpuW;
+  return figureOf(
+    seconds,
+    { cpuW: r.cpuJ / s, dramW: r.dramJ / s, gpuW: g > 0 ? r.gpuJ / s / g : 0, gpus: g },
+    idleW,
+    opts,
+  );
+}
+
 export class RunRecorder {
   readonly id: number;
   readonly store: Store;
@@ -91,6 +125,8 @@ export class RunRecorder {
   private done = false;
   /** Where livePower's next read starts in the meter's trace. */
   private livePos = 0;
+  /** How the run's energy is attributed, kept with its power sources. */
+  private readonly attributionLines: string[];
 
   private constructor(
     o: RecorderOptions,
@@ -98,7 +134,9 @@ export class RunRecorder {
     idle: IdlePowers,
     machine: MachineInfo,
     meter: PowerMeter,
+    attributionLines: string[],
   ) {
+    this.attributionLines = attributionLines;
     this.store = o.store;
     this.sources = sources;
     this.idle = idle;
@@ -121,24 +159,46 @@ export class RunRecorder {
 
   /**
    * The idle power to subtract, measured for the settings' idleSeconds (a visible warning and
-   * zero when that is 0). A series of runs measures it once and passes it to each `start`.
+   * zero when that is 0). A series of runs measures it once and passes it to each `start`. In
+   * `process` attribution on the estimate nothing needs it (a run's CPU seconds are priced
+   * alone), so none is measured.
    */
   static async idlePowers(
     s: Settings,
     sources?: Sources,
     info: (line: string) => void = () => undefined,
+    o: { procRoot?: string } = {},
   ): Promise<IdlePowers> {
+    const src = sources ?? (await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi }));
+    const machine = s.attribution === 'machine';
+    if (!machine && src.report.cpu === 'estimate' && src.report.gpus === 0) {
+      info(
+        'energy: idle power not measured: process attribution on the estimate prices each run by its own CPU seconds, which needs none.',
+      );
+      return NO_IDLE;
+    }
     if (s.idleSeconds <= 0) {
       info(
-        'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.',
+        machine
+          ? 'warning: idle power NOT measured (--idle-seconds 0): the energy figures include the idle draw of the machine.'
+          : "warning: idle power NOT measured (--idle-seconds 0): each run is charged its share of the machine's whole power, idle draw included.",
       );
-      return { cpuW: 0, dramW: 0, gpuW: 0 };
+      return NO_IDLE;
     }
     info(
-      `energy: measuring idle power for ${s.idleSeconds} s (keep the machine quiet; --idle-seconds 0 skips it)…`,
+      machine
+        ? `energy: measuring idle power for ${s.idleSeconds} s (machine attribution: keep the machine quiet; --idle-seconds 0 skips it)…`
+        : `energy: measuring idle power for ${s.idleSeconds} s (the draw no run is charged for; --idle-seconds 0 skips it)…`,
     );
-    const src = sources ?? (await detectSources({ powercapRoot: s.powercapRoot, nvidiaSmi: s.nvidiaSmi }));
-    return measureIdle(src, s.idleSeconds, s.sampleIntervalMs);
+    const idle = await measureIdle(src, s.idleSeconds, s.sampleIntervalMs, o);
+    if (idle.busy != null && idle.busy > IDLE_BUSY_WARNING)
+      info(
+        `warning: the machine's CPUs were ${Math.round(idle.busy * 100)}% busy while idle power was measured: ` +
+          (machine
+            ? "that work's power is subtracted from every run's (machine attribution); --attribution process charges each run its own share instead."
+            : 'that work counts as idle, so runs are charged a share of less than the power they drew.'),
+      );
+    return idle;
   }
 
   static async start(o: RecorderOptions): Promise<RunRecorder> {
@@ -158,10 +218,15 @@ export class RunRecorder {
         `energy: ESTIMATE (no power counter readable here; \`decomposer energy\` says why). ${sources.report.estimateNote ?? ''}`,
       );
     else info(`energy: measured with ${sources.report.source}`);
-    const idle = o.idle ?? (await RunRecorder.idlePowers(s, sources, info));
-    const meter = new PowerMeter(sources, s.sampleIntervalMs);
+    const idle = o.idle ?? (await RunRecorder.idlePowers(s, sources, info, { procRoot: o.procRoot }));
+    const attributor = attributorFor(sources.report, s.attribution, idle, {
+      nvidiaSmi: s.nvidiaSmi,
+      procRoot: o.procRoot,
+      readFile: o.readFile,
+    });
+    const meter = new PowerMeter(sources, s.sampleIntervalMs, attributor);
     await meter.start();
-    return new RunRecorder(o, sources, idle, machine, meter);
+    return new RunRecorder(o, sources, idle, machine, meter, attributor.lines(s.attribution));
   }
 
   private summary(): PowerSummary {
@@ -169,7 +234,7 @@ export class RunRecorder {
     const r = this.sources.report;
     return {
       source: r.source,
-      sources: r.lines,
+      sources: [...r.lines, ...this.attributionLines],
       intervalMs: this.meter.intervalMs,
       samples: t.samples,
       missed: t.missed,
@@ -182,6 +247,7 @@ export class RunRecorder {
       idleCpuW: this.idle.cpuW,
       idleDramW: this.idle.dramW,
       idleGpuW: this.idle.gpuW,
+      energy: this.energyNow(),
     };
   }
 
@@ -199,6 +265,8 @@ export class RunRecorder {
     const m = this.mark;
     if (!m) return this.energyOf(t);
     const since = (a: number, b: number) => Math.max(0, a - b);
+    const r = t.run;
+    const mr = m.totals.run;
     const stretch = this.energyOf({
       seconds: since(t.seconds, m.totals.seconds),
       cpuJ: since(t.cpuJ, m.totals.cpuJ),
@@ -206,16 +274,37 @@ export class RunRecorder {
       gpuJ: since(t.gpuJ, m.totals.gpuJ),
       samples: t.samples,
       missed: t.missed,
+      run:
+        r && mr
+          ? {
+              cpuJ: since(r.cpuJ, mr.cpuJ),
+              dramJ: since(r.dramJ, mr.dramJ),
+              gpuJ: since(r.gpuJ, mr.gpuJ),
+              gpusUsed: r.gpusUsed,
+              runCpuS: since(r.runCpuS, mr.runCpuS),
+              busyCpuS: since(r.busyCpuS, mr.busyCpuS),
+              capacityCpuS: since(r.capacityCpuS, mr.capacityCpuS),
+            }
+          : null,
     });
     return addEnergy(m.energy, stretch);
   }
 
+  /** One stretch's figure: the machine's power minus idle, or the run's share of it. */
   private energyOf(t: MeterTotals): EnergyRecord {
-    return energyRecord(averagePowers(t, this.sources.report.gpus), this.idle, {
+    const opts = {
       source: this.sources.report.source,
       pue: this.settings.pue,
       intensity: this.settings.intensity,
-    });
+      attribution: this.settings.attribution,
+      cpu: t.run,
+    };
+    if (this.settings.attribution === 'machine' || !t.run)
+      return energyRecord(averagePowers(t, this.sources.report.gpus), this.idle, {
+        ...opts,
+        attribution: 'machine',
+      });
+    return attributedFigure(t.seconds, t.run, this.idle, this.sources.report.cpu === 'estimate', opts);
   }
 
   private beat(): void {

@@ -31,9 +31,10 @@ function ownerAlive(r: v.InferOutput<typeof OwnerColumns>): boolean {
 }
 
 /**
- * The energy a run had recorded when its process died: from its last power summary (every
- * heartbeat and epoch), with the PUE and intensity its epochs used (else the settings), or
- * its last epoch's.
+ * The energy a run had recorded when its process died: the figure of its last heartbeat (by
+ * its attribution), else one made from its last power summary as `machine` attribution does
+ * (runs recorded before heartbeats kept their figure), with the PUE and intensity its epochs
+ * used (else the settings), or its last epoch's.
  */
 function energySoFar(
   id: number,
@@ -42,6 +43,8 @@ function energySoFar(
   const epochEnergy = r.epochs.lastEnergy(id);
   const p = r.power.get(id);
   if (!p || !(p.seconds > 0)) return epochEnergy;
+  // The figure its recorder made at the last heartbeat, by the run's own attribution.
+  if (p.energy && p.energy.seconds >= (epochEnergy?.seconds ?? 0)) return p.energy;
   const s = p.seconds;
   const settings = epochEnergy ? null : r.settings.read();
   return energyRecord(

@@ -3,6 +3,7 @@
 // atomically, which the row points at.
 import fs from 'node:fs';
 import path from 'node:path';
+import { EnergyFigureSchema, type EnergyFigure } from '../../common/energy.ts';
 import { v } from '../../common/schema.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { iso, jsonText, JsonNames, readJson, readRow, type StoreAccess } from './rows.ts';
@@ -22,6 +23,8 @@ export interface PowerSummary {
   idleCpuW: number;
   idleDramW: number;
   idleGpuW: number;
+  /** The run's energy so far, by its attribution (what an interrupted run keeps). */
+  energy?: EnergyFigure | null;
 }
 
 export type PowerRow = PowerSummary & {
@@ -48,6 +51,7 @@ const PowerColumns = v.object({
   trace_file: v.nullable(v.string()),
   trace_format: v.nullable(v.string()),
   updated_at: v.string(),
+  energy_json: v.optional(v.nullable(v.string()), null),
 });
 
 const TraceColumns = v.optional(
@@ -82,16 +86,17 @@ export class PowerRepository {
       this.s.db
         .prepare(
           `INSERT INTO power (run_id, source, sources_json, interval_ms, samples, missed, seconds, cpu_j, dram_j, gpu_j, gpus,
-           idle_seconds, idle_cpu_w, idle_dram_w, idle_gpu_w, trace_file, trace_format, updated_at)
+           idle_seconds, idle_cpu_w, idle_dram_w, idle_gpu_w, trace_file, trace_format, updated_at, energy_json)
          VALUES (@id, @source, @sources, @intervalMs, @samples, @missed, @seconds, @cpuJ, @dramJ, @gpuJ, @gpus,
-           @idleSeconds, @idleCpuW, @idleDramW, @idleGpuW, @traceFile, @traceFormat, @now)
+           @idleSeconds, @idleCpuW, @idleDramW, @idleGpuW, @traceFile, @traceFormat, @now, @energy)
          ON CONFLICT (run_id) DO UPDATE SET source = excluded.source, sources_json = excluded.sources_json,
            interval_ms = excluded.interval_ms, samples = excluded.samples, missed = excluded.missed,
            seconds = excluded.seconds, cpu_j = excluded.cpu_j, dram_j = excluded.dram_j, gpu_j = excluded.gpu_j,
            gpus = excluded.gpus, idle_seconds = excluded.idle_seconds, idle_cpu_w = excluded.idle_cpu_w,
            idle_dram_w = excluded.idle_dram_w, idle_gpu_w = excluded.idle_gpu_w,
            trace_file = COALESCE(excluded.trace_file, power.trace_file),
-           trace_format = COALESCE(excluded.trace_format, power.trace_format), updated_at = excluded.updated_at`,
+           trace_format = COALESCE(excluded.trace_format, power.trace_format), updated_at = excluded.updated_at,
+           energy_json = excluded.energy_json`,
         )
         .run({
           ...p,
@@ -100,6 +105,7 @@ export class PowerRepository {
           traceFile: trace?.file ?? null,
           traceFormat: trace?.format ?? null,
           now: iso(),
+          energy: p.energy ? JSON.stringify(p.energy) : null,
         }),
     );
   }
@@ -129,6 +135,10 @@ export class PowerRepository {
         traceFile: p.trace_file,
         traceFormat: p.trace_format,
         updatedAt: p.updated_at,
+        energy:
+          p.energy_json === null
+            ? null
+            : readJson(this.s, EnergyFigureSchema, p.energy_json, null, `run ${id}`, 'energy so far'),
       };
     });
   }

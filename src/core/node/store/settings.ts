@@ -16,6 +16,7 @@ export const DEFAULT_SETTINGS: Settings = {
   intensity: DEFAULT_INTENSITY_LBS_PER_KWH,
   sampleIntervalMs: 100,
   idleSeconds: 10,
+  attribution: 'process',
   powercapRoot: DEFAULT_POWERCAP_ROOT,
   nvidiaSmi: DEFAULT_NVIDIA_SMI,
   baselinePatience: 3,

@@ -1,6 +1,7 @@
 // Adam (Kingma & Ba 2015) over flat Float32Arrays, in the thread that owns the weights.
 // Keeping the optimizer here, not inside tfjs, makes its state part of every checkpoint,
 // so a resumed run continues exactly where the killed one stopped.
+import type { BatchResult, TrainingEngine, WeightLayout } from '../engine/training-engine.ts';
 
 export interface AdamConfig {
   learningRate: number;
@@ -66,5 +67,33 @@ export class Adam {
     this.t = f[0]!;
     this.m.set(f.subarray(1, 1 + this.m.length));
     this.v.set(f.subarray(1 + this.m.length));
+  }
+}
+
+/**
+ * Adam over a training engine's flat weights: a step takes the engine's gradients of one
+ * batch, updates its weights (each variable's slots, trainable or carried) and tells it so.
+ */
+export class EngineAdam {
+  readonly adam: Adam;
+  private readonly engine: TrainingEngine;
+  private readonly ranges: { offset: number; size: number; trainable: boolean }[];
+
+  constructor(engine: TrainingEngine, layout: WeightLayout, cfg: AdamConfig = DEFAULT_ADAM) {
+    this.engine = engine;
+    this.adam = new Adam(layout.total, cfg);
+    this.ranges = layout.offsets.map((offset, i) => ({
+      offset,
+      size: layout.sizes[i]!,
+      trainable: layout.trainable[i]!,
+    }));
+  }
+
+  /** One step on a batch: what `TrainingEngine.gradients` takes. */
+  async step(...batch: Parameters<TrainingEngine['gradients']>): Promise<BatchResult> {
+    const r = await this.engine.gradients(...batch);
+    this.adam.step(this.engine.weights, this.engine.grads, this.ranges);
+    this.engine.weightsChanged();
+    return r;
   }
 }

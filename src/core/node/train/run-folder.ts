@@ -6,12 +6,19 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../common/errors.ts';
-import { TEMP_RE } from '../fs/atomic.ts';
+import { TEMP_RE, writeFileAtomic } from '../fs/atomic.ts';
 import { readRegularText, TEXT_MAX } from '../fs/read.ts';
 import { LOCK_FILE } from '../fs/lock.ts';
 import { removeOwnedFolder } from '../fs/owned.ts';
-import { MODEL_JSON, MODEL_KIND, WEIGHTS_BIN } from '../models/io.ts';
-import { CHECKPOINTS } from './checkpoints.ts';
+import {
+  MODEL_JSON,
+  MODEL_KIND,
+  saveModelDir,
+  WEIGHTS_BIN,
+  type ModelArtifacts,
+  type ModelMeta,
+} from '../models/io.ts';
+import { checkpointName, CHECKPOINTS, readPointer, type CheckpointState } from './checkpoints.ts';
 import { parseRunFile, RUN_CONFIG as RUN_CONFIG_SCHEMA, type RunConfig } from './run-files.ts';
 
 export const RUN_CONFIG = 'config.json';
@@ -56,6 +63,27 @@ export function sameRunConfig(a: Record<string, unknown>, b: Record<string, unkn
         .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
     );
   return settled(a) === settled(b);
+}
+
+/**
+ * Writes what a new run asks into its folder's config.json; a folder holding a run that asked
+ * for other settings (the epochs and the patience aside) is refused, as resuming it would mix
+ * two trainings.
+ */
+export async function claimRunConfig(runDir: string, asked: Record<string, unknown>): Promise<void> {
+  const prior = await readRunFolderConfig(runDir);
+  if (!prior) {
+    await writeFileAtomic(path.join(runDir, RUN_CONFIG), JSON.stringify(asked, null, 2));
+    return;
+  }
+  if (!sameRunConfig(prior, asked)) {
+    const a = JSON.stringify({ ...prior, epochs: undefined, patience: undefined });
+    throw new UserError(
+      `${runDir} holds a run with other settings (${a}).`,
+      'Use another --out folder, or the same settings to resume it.',
+      'run-mismatch',
+    );
+  }
 }
 
 /**
@@ -105,4 +133,42 @@ export async function pruneCheckpoints(runDir: string, keep: Set<string>): Promi
     if (CHECKPOINT_RE.test(e.name) || OLD_TEMP_RE.test(e.name))
       await removeOwnedFolder(path.join(dir, e.name), MODEL_KIND, legacyCheckpoint);
   }
+}
+
+/**
+ * Writes the checkpoint of `epoch` (the model with its weights, the optimizer's state and the
+ * run's state), then moves the pointers to it (best.json too when `best`) once it is complete
+ * on disk, and removes the checkpoints no pointer names.
+ */
+export async function saveCheckpoint(
+  runDir: string,
+  epoch: number,
+  artifacts: ModelArtifacts,
+  meta: ModelMeta,
+  optimizer: Uint8Array,
+  state: CheckpointState,
+  best: boolean,
+): Promise<void> {
+  const name = checkpointName(epoch);
+  // A checkpoint folder no pointer names (a kill mid-write) is the run's own, whatever it holds.
+  await saveModelDir(path.join(runDir, name), artifacts, meta, {
+    extra: [
+      { name: OPTIMIZER_BIN, data: optimizer },
+      { name: STATE_JSON, data: JSON.stringify(state) },
+    ],
+    legacy: legacyCheckpoint,
+  });
+  if (best) await writeFileAtomic(path.join(runDir, 'best.json'), JSON.stringify({ epoch, dir: name }));
+  await writeFileAtomic(path.join(runDir, 'latest.json'), JSON.stringify({ epoch, dir: name }));
+  await pruneUnpointed(runDir);
+}
+
+/** Keeps the checkpoints the pointers name; removes older ones and half-written leftovers. */
+async function pruneUnpointed(runDir: string): Promise<void> {
+  const keep = new Set<string>();
+  for (const p of ['latest.json', 'best.json'] as const) {
+    const ptr = await readPointer(runDir, p);
+    if (ptr) keep.add(path.basename(ptr));
+  }
+  await pruneCheckpoints(runDir, keep);
 }

@@ -11,29 +11,14 @@ import path from 'node:path';
 import type { BackendName } from '../../common/api.ts';
 import type { ImageSet, LoadedDataset } from '../../common/dataset.ts';
 import type { BatchProgress } from '../../common/jobs.ts';
-import { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
+import { augmentFor, subset, validationSplit } from './batches.ts';
 import { describeBackend, initBackend } from '../graph/backend.ts';
 import { createTrainingEngine } from '../engine/training.ts';
-import type { Augment, TrainingEngine } from '../engine/training-engine.ts';
-import { writeFileAtomic } from '../fs/atomic.ts';
+import type { TrainingEngine } from '../engine/training-engine.ts';
 import { lockFolder } from '../fs/lock.ts';
-import {
-  checkpointName,
-  findResumePoint,
-  readPointer,
-  type CheckpointState,
-  type ResumeReport,
-} from './checkpoints.ts';
-import {
-  checkRunFolder,
-  legacyCheckpoint,
-  OPTIMIZER_BIN,
-  pruneCheckpoints,
-  readRunFolderConfig,
-  sameRunConfig,
-  STATE_JSON,
-} from './run-folder.ts';
+import { findResumePoint, readPointer, type CheckpointState, type ResumeReport } from './checkpoints.ts';
+import { checkRunFolder, claimRunConfig, saveCheckpoint } from './run-folder.ts';
 import type { EpochRecord } from './run-files.ts';
 import {
   DEFAULT_PREPROCESS,
@@ -45,7 +30,7 @@ import {
 } from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
 import { openInference } from '../inference/index.ts';
-import { Adam, DEFAULT_ADAM } from './adam.ts';
+import { DEFAULT_ADAM, EngineAdam } from './adam.ts';
 import { topKAccuracy } from './metrics.ts';
 
 export interface TrainConfig {
@@ -164,43 +149,6 @@ export interface TrainOptions {
   pool?: TrainingEngine;
 }
 
-/** The images and labels at `idx`, as a new ImageSet. */
-export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
-  const per = set.size * set.size * 3;
-  const images = new Uint8Array(idx.length * per);
-  const labels = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) {
-    const j = idx[i]!;
-    images.set(set.images.subarray(j * per, (j + 1) * per), i * per);
-    labels[i] = set.labels[j]!;
-  }
-  return { images, labels, count: idx.length, size: set.size };
-}
-
-/** Seeded, stratified-free split of the training set into train and validation parts. */
-export function validationSplit(
-  count: number,
-  fraction: number,
-  seed: number,
-): { train: Int32Array; val: Int32Array } {
-  const order = Int32Array.from({ length: count }, (_, i) => i);
-  new Rng(seed ^ 0x5eed).shuffle(order);
-  const nVal = fraction > 0 ? Math.max(1, Math.round(count * fraction)) : 0;
-  return { val: order.slice(0, nVal).sort(), train: order.slice(nVal) };
-}
-
-/** Seeded pad-and-crop shifts and horizontal flips for n images (no flips where mirroring changes the class). */
-export function augmentFor(rng: Rng, n: number, pad: number, mirror: boolean): Augment {
-  const a: Augment = { dx: new Int8Array(n), dy: new Int8Array(n), flip: new Uint8Array(n) };
-  for (let i = 0; i < n; i++) {
-    a.dx[i] = rng.int(2 * pad + 1) - pad;
-    a.dy[i] = rng.int(2 * pad + 1) - pad;
-    // Drawn either way, so a dataset's crops do not depend on whether it may be mirrored.
-    a.flip[i] = rng.next() < 0.5 && mirror ? 1 : 0;
-  }
-  return a;
-}
-
 /**
  * Top-1/top-5 of a model's weights on a set. Forward passes over many images go through
  * onnxruntime: the training engine's open eval session when it trains on onnxruntime, else
@@ -258,262 +206,275 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** What one training holds from its start to its end. */
+interface Training {
+  opts: TrainOptions;
+  cfg: TrainConfig;
+  data: LoadedDataset;
+  runDir: string;
+  pool: TrainingEngine;
+  classes: number;
+  /** Input side, and values per image. */
+  size: number;
+  per: number;
+  /** The model the weights belong to (its topology and weight specs). */
+  artifacts: ModelArtifacts;
+  optimizer: EngineAdam;
+  trainSet: ImageSet;
+  valSet: ImageSet;
+  /** The engine that trains, as runs name it. */
+  backend: string;
+  resume: ResumeReport;
+  resumedFrom: number;
+  /** The epochs finished so far and the best of them. */
+  state: CheckpointState;
+  /** One batch's images and labels, reused. */
+  images: Uint8Array;
+  labels: Int32Array;
+}
+
 async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const cfg: TrainConfig = { ...DEFAULT_TRAIN, ...opts.config };
   const { data, runDir } = opts;
-  const classes = data.info.classNames.length;
-  const size = data.info.imageSize;
   const started = Date.now();
-
   // The number of epochs and the patience say only when to stop: a run resumes with others.
-  const askedConfig = {
+  await claimRunConfig(runDir, {
     datasetId: data.info.id,
-    classes,
-    size,
+    classes: data.info.classNames.length,
+    size: data.info.imageSize,
     ...cfg,
     epochs: undefined,
     patience: undefined,
-  };
-  const prior = await readRunFolderConfig(runDir);
-  if (prior) {
-    if (!sameRunConfig(prior, askedConfig)) {
-      const a = JSON.stringify({ ...prior, epochs: undefined, patience: undefined });
-      throw new UserError(
-        `${runDir} holds a run with other settings (${a}).`,
-        'Use another --out folder, or the same settings to resume it.',
-        'run-mismatch',
-      );
-    }
-  } else {
-    await writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(askedConfig, null, 2));
-  }
-
+  });
   const ownPool = !opts.pool;
   const pool = opts.pool ?? createTrainingEngine({ workers: opts.workers, backend: opts.backend });
   try {
-    // Start from the newest intact checkpoint, if any; otherwise from a fresh, seeded model.
-    const resume = await findResumePoint(runDir);
-    let state: CheckpointState = { epoch: 0, history: [], bestEpoch: 0, bestVal: -1, seconds: 0 };
-    let artifacts: ModelArtifacts;
-    let optimizerBytes: Uint8Array | null = null;
-    if (resume.checkpoint) {
-      ({ artifacts, optimizer: optimizerBytes, state } = resume.checkpoint);
-    } else {
-      await initBackend(opts.backend ?? null);
-      const model = buildResNet({
-        depth: cfg.depth,
-        inputSize: size,
-        classes,
-        batchNorm: cfg.batchNorm,
-        seed: cfg.seed,
-      });
-      artifacts = await modelToArtifacts(model);
-      model.dispose();
-    }
-    const resumedFrom = state.epoch;
-    const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
-    const ranges = layout.offsets.map((offset, i) => ({
-      offset,
-      size: layout.sizes[i]!,
-      trainable: layout.trainable[i]!,
-    }));
-    const adam = new Adam(layout.total, { ...DEFAULT_ADAM, learningRate: cfg.learningRate });
-    if (optimizerBytes) adam.restore(optimizerBytes);
-
-    const split = validationSplit(data.train.count, cfg.valFraction, cfg.seed);
-    const trainSet = subset(data.train, split.train);
-    const valSet = subset(data.train, split.val);
-    const per = size * size * 3;
-    const backend = pool.report?.active ?? 'unknown';
-    const meta = (epochs: number): ModelMeta => ({
-      architecture: 'resnet',
-      depth: cfg.depth,
-      batchNorm: cfg.batchNorm,
-      inputSize: size,
-      classes,
-      classNames: data.info.classNames,
-      datasetId: data.info.id,
-      datasetName: data.info.name,
-      preprocess: DEFAULT_PREPROCESS,
-      ...(data.info.grey ? { grey: data.info.grey } : {}),
-      training: {
-        epochs,
-        bestEpoch: state.bestEpoch,
-        seed: cfg.seed,
-        valAccuracy: state.bestVal,
-        backend,
-        seconds: state.seconds,
-      },
-    });
-    opts.onEvent?.({
-      type: 'start',
-      epochs: cfg.epochs,
-      patience: cfg.patience,
-      startEpoch: state.epoch,
-      trainImages: trainSet.count,
-      valImages: valSet.count,
-      backend,
-      backendDetail: pool.report ? describeBackend(pool.report) : backend,
-      workers: pool.size,
-      resume: resume.report,
-    });
-
-    const batches = Math.ceil(trainSet.count / cfg.batchSize);
+    const t = await prepare(opts, cfg, pool);
     let cancelled = false;
-    const images = new Uint8Array(cfg.batchSize * per);
-    const labels = new Int32Array(cfg.batchSize);
-    const patienceRanOut = () =>
-      cfg.patience > 0 &&
-      leftPlateau(state.bestVal, classes) &&
-      state.epoch - state.bestEpoch >= cfg.patience;
-    for (let epoch = state.epoch + 1; epoch <= cfg.epochs && !cancelled && !patienceRanOut(); epoch++) {
-      const t0 = performance.now();
-      // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
-      const rng = new Rng(cfg.seed * 1000003 + epoch);
-      const order = Int32Array.from({ length: trainSet.count }, (_, i) => i);
-      rng.shuffle(order);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (let b = 0; b < batches; b++) {
-        if (opts.signal?.aborted) {
-          cancelled = true;
-          break;
-        }
-        const a = b * cfg.batchSize;
-        const n = Math.min(cfg.batchSize, trainSet.count - a);
-        for (let i = 0; i < n; i++) {
-          const j = order[a + i]!;
-          images.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
-          labels[i] = trainSet.labels[j]!;
-        }
-        const aug = cfg.augment ? augmentFor(rng, n, Math.round(size / 8), !data.info.noMirror) : null;
-        const r = await pool.gradients(images.subarray(0, n * per), labels.subarray(0, n), n, aug, per);
-        adam.step(pool.weights, pool.grads, ranges);
-        pool.weightsChanged();
-        lossSum += r.loss * n;
-        correct += r.correct;
-        seen += n;
-        const secs = (performance.now() - t0) / 1000;
-        const ips = seen / secs;
-        const remainingImages = trainSet.count - seen + (cfg.epochs - epoch) * trainSet.count;
-        opts.onEvent?.({
-          type: 'batch',
-          epoch,
-          batch: b + 1,
-          batches,
-          loss: lossSum / seen,
-          accuracy: correct / seen,
-          imagesPerSecond: ips,
-          etaSeconds: remainingImages / ips,
-        });
-      }
+    for (let epoch = t.state.epoch + 1; epoch <= cfg.epochs && !patienceRanOut(t); epoch++) {
+      cancelled = !(await trainEpoch(t, epoch));
       if (cancelled) break;
-      const current: ModelArtifacts = { ...artifacts, weightData: pool.weights.slice().buffer };
-      const val = valSet.count > 0 ? (await evaluate(pool, current, valSet, classes)).top1 : correct / seen;
-      const seconds = (performance.now() - t0) / 1000;
-      const rec: EpochRecord = {
-        epoch,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-        valAccuracy: val,
-        seconds,
-        imagesPerSecond: seen / seconds,
-      };
-      const best = val > state.bestVal;
-      state = {
-        epoch,
-        history: [...state.history, rec],
-        bestEpoch: best ? epoch : state.bestEpoch,
-        bestVal: best ? val : state.bestVal,
-        seconds: state.seconds + seconds,
-      };
-      await saveCheckpoint(runDir, epoch, pool, artifacts, meta(epoch), adam, state, best);
-      opts.onEvent?.({
-        type: 'epoch',
-        ...rec,
-        epochs: cfg.epochs,
-        best,
-        etaSeconds: (cfg.epochs - epoch) * seconds,
-      });
     }
-
-    // The result is the best-validation checkpoint, evaluated on the test set.
-    let top1 = 0;
-    let top5 = 0;
-    let modelDir: string | null = null;
-    let evalEngine = 'none';
-    // The pointer names a checkpoint of this run folder (readPointer checks it), never a path elsewhere.
-    const bestName = await readPointer(runDir, 'best.json');
-    if (bestName) {
-      const best = await readModelDir(path.join(runDir, bestName));
-      await pool.load(best.artifacts, DEFAULT_PREPROCESS);
-      opts.onEvent?.({ type: 'evaluate', stage: 'test' });
-      ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, data.test, classes));
-      const m = meta(state.epoch);
-      m.training = { ...m.training!, top1, top5 };
-      modelDir = path.join(runDir, 'model');
-      await saveModelDir(modelDir, best.artifacts, m);
-    }
-    return {
-      status: cancelled ? 'cancelled' : 'finished',
-      epochsDone: state.epoch,
-      bestEpoch: state.bestEpoch,
-      valAccuracy: Math.max(0, state.bestVal),
-      top1,
-      top5,
-      seconds: (Date.now() - started) / 1000,
-      modelDir,
-      backend,
-      backendDetail: pool.report ? describeBackend(pool.report) : backend,
-      evalEngine,
-      history: state.history,
-      resumedFrom,
-      stoppedEarly: !cancelled && patienceRanOut() && state.epoch < cfg.epochs,
-      converged: converged(
-        { epochsDone: state.epoch, bestEpoch: state.bestEpoch, bestVal: state.bestVal, classes },
-        cfg.patience,
-      ),
-      resume: resume.report,
-    };
+    return await finish(t, cancelled, started);
   } finally {
     if (ownPool) await pool.close();
   }
 }
 
-async function saveCheckpoint(
-  runDir: string,
-  epoch: number,
-  pool: TrainingEngine,
-  template: ModelArtifacts,
-  meta: ModelMeta,
-  adam: Adam,
-  state: CheckpointState,
-  best: boolean,
-): Promise<void> {
-  const name = checkpointName(epoch);
-  const dir = path.join(runDir, name);
-  const artifacts: ModelArtifacts = { ...template, weightData: pool.weights.slice().buffer };
-  // A checkpoint folder no pointer names (a kill mid-write) is the run's own, whatever it holds.
-  await saveModelDir(dir, artifacts, meta, {
-    extra: [
-      { name: OPTIMIZER_BIN, data: adam.serialize() },
-      { name: STATE_JSON, data: JSON.stringify(state) },
-    ],
-    legacy: legacyCheckpoint,
+/**
+ * Loads the engine with the newest intact checkpoint of the run folder and its optimizer
+ * state, or with a fresh, seeded model; splits off the validation set; says how it starts.
+ */
+async function prepare(opts: TrainOptions, cfg: TrainConfig, pool: TrainingEngine): Promise<Training> {
+  const { data, runDir } = opts;
+  const classes = data.info.classNames.length;
+  const size = data.info.imageSize;
+  const resume = await findResumePoint(runDir);
+  let state: CheckpointState = { epoch: 0, history: [], bestEpoch: 0, bestVal: -1, seconds: 0 };
+  let artifacts: ModelArtifacts;
+  let optimizerBytes: Uint8Array | null = null;
+  if (resume.checkpoint) {
+    ({ artifacts, optimizer: optimizerBytes, state } = resume.checkpoint);
+  } else {
+    await initBackend(opts.backend ?? null);
+    const model = buildResNet({
+      depth: cfg.depth,
+      inputSize: size,
+      classes,
+      batchNorm: cfg.batchNorm,
+      seed: cfg.seed,
+    });
+    artifacts = await modelToArtifacts(model);
+    model.dispose();
+  }
+  const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
+  const optimizer = new EngineAdam(pool, layout, { ...DEFAULT_ADAM, learningRate: cfg.learningRate });
+  if (optimizerBytes) optimizer.adam.restore(optimizerBytes);
+
+  const split = validationSplit(data.train.count, cfg.valFraction, cfg.seed);
+  const t: Training = {
+    opts,
+    cfg,
+    data,
+    runDir,
+    pool,
+    classes,
+    size,
+    per: size * size * 3,
+    artifacts,
+    optimizer,
+    trainSet: subset(data.train, split.train),
+    valSet: subset(data.train, split.val),
+    backend: pool.report?.active ?? 'unknown',
+    resume: resume.report,
+    resumedFrom: state.epoch,
+    state,
+    images: new Uint8Array(cfg.batchSize * size * size * 3),
+    labels: new Int32Array(cfg.batchSize),
+  };
+  opts.onEvent?.({
+    type: 'start',
+    epochs: cfg.epochs,
+    patience: cfg.patience,
+    startEpoch: state.epoch,
+    trainImages: t.trainSet.count,
+    valImages: t.valSet.count,
+    backend: t.backend,
+    backendDetail: backendDetail(t),
+    workers: pool.size,
+    resume: resume.report,
   });
-  // The pointers move only once the checkpoint is complete on disk.
-  if (best) await writeFileAtomic(path.join(runDir, 'best.json'), JSON.stringify({ epoch, dir: name }));
-  await writeFileAtomic(path.join(runDir, 'latest.json'), JSON.stringify({ epoch, dir: name }));
-  await pruneUnpointed(runDir);
+  return t;
 }
 
-/** Keeps the checkpoints the pointers name; removes older ones and half-written leftovers. */
-async function pruneUnpointed(runDir: string): Promise<void> {
-  const keep = new Set<string>();
-  for (const p of ['latest.json', 'best.json'] as const) {
-    const ptr = await readPointer(runDir, p);
-    if (ptr) keep.add(path.basename(ptr));
+/** The active backend and why faster ones are not active, in one line. */
+const backendDetail = (t: Training) => (t.pool.report ? describeBackend(t.pool.report) : t.backend);
+
+/** Whether validation accuracy has not improved for `patience` epochs since it left the plateau. */
+function patienceRanOut({ cfg, state, classes }: Training): boolean {
+  return (
+    cfg.patience > 0 && leftPlateau(state.bestVal, classes) && state.epoch - state.bestEpoch >= cfg.patience
+  );
+}
+
+/** The metadata a checkpoint or the final model is saved with. */
+function modelMeta({ cfg, data, size, classes, state, backend }: Training, epochs: number): ModelMeta {
+  return {
+    architecture: 'resnet',
+    depth: cfg.depth,
+    batchNorm: cfg.batchNorm,
+    inputSize: size,
+    classes,
+    classNames: data.info.classNames,
+    datasetId: data.info.id,
+    datasetName: data.info.name,
+    preprocess: DEFAULT_PREPROCESS,
+    ...(data.info.grey ? { grey: data.info.grey } : {}),
+    training: {
+      epochs,
+      bestEpoch: state.bestEpoch,
+      seed: cfg.seed,
+      valAccuracy: state.bestVal,
+      backend,
+      seconds: state.seconds,
+    },
+  };
+}
+
+/**
+ * One epoch: its batches in a seeded order, validation, a checkpoint. False when cancelled
+ * before it finished (nothing of it is kept).
+ */
+async function trainEpoch(t: Training, epoch: number): Promise<boolean> {
+  const { opts, cfg, trainSet, per, images, labels } = t;
+  const t0 = performance.now();
+  // Seeded per epoch, so a resumed run sees the same order as an uninterrupted one.
+  const rng = new Rng(cfg.seed * 1000003 + epoch);
+  const order = Int32Array.from({ length: trainSet.count }, (_, i) => i);
+  rng.shuffle(order);
+  const batches = Math.ceil(trainSet.count / cfg.batchSize);
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (let b = 0; b < batches; b++) {
+    if (opts.signal?.aborted) return false;
+    const a = b * cfg.batchSize;
+    const n = Math.min(cfg.batchSize, trainSet.count - a);
+    for (let i = 0; i < n; i++) {
+      const j = order[a + i]!;
+      images.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
+      labels[i] = trainSet.labels[j]!;
+    }
+    const aug = cfg.augment ? augmentFor(rng, n, Math.round(t.size / 8), !t.data.info.noMirror) : null;
+    const r = await t.optimizer.step(images.subarray(0, n * per), labels.subarray(0, n), n, aug, per);
+    lossSum += r.loss * n;
+    correct += r.correct;
+    seen += n;
+    const ips = seen / ((performance.now() - t0) / 1000);
+    const remainingImages = trainSet.count - seen + (cfg.epochs - epoch) * trainSet.count;
+    opts.onEvent?.({
+      type: 'batch',
+      epoch,
+      batch: b + 1,
+      batches,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      imagesPerSecond: ips,
+      etaSeconds: remainingImages / ips,
+    });
   }
-  await pruneCheckpoints(runDir, keep);
+  const current: ModelArtifacts = { ...t.artifacts, weightData: t.pool.weights.slice().buffer };
+  const val =
+    t.valSet.count > 0 ? (await evaluate(t.pool, current, t.valSet, t.classes)).top1 : correct / seen;
+  const seconds = (performance.now() - t0) / 1000;
+  const rec: EpochRecord = {
+    epoch,
+    loss: lossSum / seen,
+    accuracy: correct / seen,
+    valAccuracy: val,
+    seconds,
+    imagesPerSecond: seen / seconds,
+  };
+  const { state } = t;
+  const best = val > state.bestVal;
+  t.state = {
+    epoch,
+    history: [...state.history, rec],
+    bestEpoch: best ? epoch : state.bestEpoch,
+    bestVal: best ? val : state.bestVal,
+    seconds: state.seconds + seconds,
+  };
+  const weights: ModelArtifacts = { ...t.artifacts, weightData: t.pool.weights.slice().buffer };
+  const optimizer = t.optimizer.adam.serialize();
+  await saveCheckpoint(t.runDir, epoch, weights, modelMeta(t, epoch), optimizer, t.state, best);
+  opts.onEvent?.({
+    type: 'epoch',
+    ...rec,
+    epochs: cfg.epochs,
+    best,
+    etaSeconds: (cfg.epochs - epoch) * seconds,
+  });
+  return true;
+}
+
+/** The result: the best-validation checkpoint, evaluated on the test set and saved as model/. */
+async function finish(t: Training, cancelled: boolean, started: number): Promise<TrainResult> {
+  const { cfg, state, classes, runDir, pool } = t;
+  let top1 = 0;
+  let top5 = 0;
+  let modelDir: string | null = null;
+  let evalEngine = 'none';
+  // The pointer names a checkpoint of this run folder (readPointer checks it), never a path elsewhere.
+  const bestName = await readPointer(runDir, 'best.json');
+  if (bestName) {
+    const best = await readModelDir(path.join(runDir, bestName));
+    await pool.load(best.artifacts, DEFAULT_PREPROCESS);
+    t.opts.onEvent?.({ type: 'evaluate', stage: 'test' });
+    ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, t.data.test, classes));
+    const m = modelMeta(t, state.epoch);
+    m.training = { ...m.training!, top1, top5 };
+    modelDir = path.join(runDir, 'model');
+    await saveModelDir(modelDir, best.artifacts, m);
+  }
+  return {
+    status: cancelled ? 'cancelled' : 'finished',
+    epochsDone: state.epoch,
+    bestEpoch: state.bestEpoch,
+    valAccuracy: Math.max(0, state.bestVal),
+    top1,
+    top5,
+    seconds: (Date.now() - started) / 1000,
+    modelDir,
+    backend: t.backend,
+    backendDetail: backendDetail(t),
+    evalEngine,
+    history: state.history,
+    resumedFrom: t.resumedFrom,
+    stoppedEarly: !cancelled && patienceRanOut(t) && state.epoch < cfg.epochs,
+    converged: converged(
+      { epochsDone: state.epoch, bestEpoch: state.bestEpoch, bestVal: state.bestVal, classes },
+      cfg.patience,
+    ),
+    resume: t.resume,
+  };
 }

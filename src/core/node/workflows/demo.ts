@@ -11,7 +11,7 @@ import type { LoadedDataset, Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { loadDataset } from '../data/index.ts';
 import { Rng } from '../data/random.ts';
-import { subset } from '../train/trainer.ts';
+import { subset } from '../train/batches.ts';
 import { APPROACHES, DEFAULT_DELTA, DEFAULT_POINT, type Table1 } from '../decompose/index.ts';
 import { demoDatasetSpec } from '../demo.ts';
 import { planModel } from '../graph/plan.ts';

@@ -149,7 +149,27 @@ describe('Figure 6 chart', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatch(/cat \+ dog: no energy above idle measured for the reuse side/);
   });
+  test('process attribution: a side below its floor and a crowded side are flagged; the chart says how energy was attributed', () => {
+    render(Figure6Chart, {
+      rows: [
+        view({ attribution: 'process', reuseBelowFloor: true }),
+        view({ classes: ['b', 'c'], attribution: 'process', crowdedSides: ['baseline'] }),
+      ],
+    });
+    const items = screen.getAllByRole('listitem').map((li) => li.textContent);
+    expect(items).toEqual([
+      expect.stringMatching(/cat \+ dog: the reuse side drew less than the noise floor: no ratio/),
+      expect.stringMatching(
+        /b \+ c: the baseline ran on a crowded machine \(under 25% of its busy CPU time\)/,
+      ),
+    ]);
+    expect(screen.getByTestId('figure6').querySelector('text.fig6-unit')?.textContent).toMatch(
+      /Energy attributed per process/,
+    );
+  });
+});
 
+describe('Figure 6 chart: labels and notes', () => {
   test('a long scenario name and its warning are drawn in full on several lines, none under the bars', () => {
     const classes = Array.from({ length: 10 }, (_, k) => `shapes 32x32:class-number-${k}`);
     render(Figure6Chart, {

@@ -111,6 +111,8 @@ describe('pages', () => {
         kind: 'decompose',
         status: 'finished',
         result: {
+          modelDir: '/m/1',
+          datasetId: 'shapes',
           table1: {
             modelDir: '/m/1',
             datasetId: 'shapes',
@@ -204,6 +206,11 @@ describe('pages', () => {
         kind: 'demo',
         status: 'finished',
         result: {
+          modelDir: '/m/1',
+          top1: 0.9,
+          top5: 1,
+          datasetId: 'shapes',
+          table1: null,
           scenarios: [
             row({ ma: 1 }),
             row({ scenario: 'replace', kind: 'inter', top1: 0.561, modelTop1: 0.621, co2eRatioFixed: 8.9 }),

@@ -2,10 +2,12 @@
 // job still running) and kept current by progress events. State lives in the core; this is a
 // mirror of it.
 import {
+  isJobOf,
   TRAINING_JOB_KINDS,
   type DecomposerApi,
   type JobInfo,
   type JobKind,
+  type JobOf,
   type ProgressEvent,
 } from '../../../core/common/api.ts';
 import { describeError } from '../../../core/common/errors.ts';
@@ -37,9 +39,9 @@ export class JobsStore {
     return id ? this.jobs.find((j) => j.id === id) : undefined;
   }
 
-  /** The newest job of one of these kinds. */
-  latest(...kinds: JobInfo['kind'][]): JobInfo | undefined {
-    return this.jobs.find((j) => kinds.includes(j.kind));
+  /** The newest job of one of these kinds (its result theirs). */
+  latest<K extends JobKind>(...kinds: K[]): JobOf<K> | undefined {
+    return this.jobs.find((j): j is JobOf<K> => isJobOf(j, kinds));
   }
 
   async start(): Promise<void> {
@@ -90,26 +92,32 @@ export class JobsStore {
   }
 }
 
-export interface PageJob<A extends unknown[]> {
+export interface PageJob<K extends JobKind, A extends unknown[]> {
   /** The job this page started, else the newest of its kinds (a reloaded page shows it). */
-  readonly job: JobInfo | undefined;
+  readonly job: JobOf<K> | undefined;
   /** Why the last start was refused, said for the user; null otherwise. */
   readonly error: string | null;
   /** The id of the job this page started, if any. */
   readonly id: string | null;
   /** Starts one; null (and `error` set) when the core refused it. */
-  start(...args: A): Promise<JobInfo | null>;
+  start(...args: A): Promise<JobOf<K> | null>;
 }
 
-/** A page's job of these kinds, started the same way on every page (`store`: the page's jobs prop). */
-export function useJob<A extends unknown[]>(
+/**
+ * A page's job of these kinds, started the same way on every page (`store`: the page's jobs
+ * prop); its result is typed as its kind's.
+ */
+export function useJob<K extends JobKind, A extends unknown[]>(
   store: () => JobsStore,
-  kinds: JobKind[],
-  start: (...args: A) => Promise<JobInfo>,
-): PageJob<A> {
+  kinds: K[],
+  start: (...args: A) => Promise<JobOf<K>>,
+): PageJob<K, A> {
   let id = $state<string | null>(null);
   let error = $state<string | null>(null);
-  const job = $derived(store().find(id) ?? store().latest(...kinds));
+  const job = $derived.by(() => {
+    const mine = store().find(id);
+    return mine && isJobOf(mine, kinds) ? mine : store().latest(...kinds);
+  });
   return {
     get job() {
       return job;
@@ -120,7 +128,7 @@ export function useJob<A extends unknown[]>(
     get id() {
       return id;
     },
-    async start(...args: A): Promise<JobInfo | null> {
+    async start(...args: A): Promise<JobOf<K> | null> {
       error = null;
       try {
         const j = await start(...args);

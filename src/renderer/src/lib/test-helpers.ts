@@ -6,7 +6,10 @@ import type {
   EnergySummary,
   ExperimentSummary,
   FaultView,
-  JobInfo,
+  JobBase,
+  JobKind,
+  JobOf,
+  JobResult,
   ModelSummary,
   ProgressEvent,
   RepairedSummary,
@@ -23,8 +26,11 @@ export type FakeApi = DecomposerApi & {
   calls: { method: string; args: unknown[] }[];
 };
 
-export function job(over: Partial<JobInfo> = {}): JobInfo {
-  return {
+/** A job as listJobs gives it: a running training unless told; its `kind` types its result. */
+export function job<K extends JobKind = 'train'>(
+  over: Partial<JobBase> & { kind?: K; result?: JobResult<K> | null } = {},
+): JobOf<K> {
+  const j = {
     id: 'job-1',
     kind: 'train',
     status: 'running',
@@ -41,6 +47,7 @@ export function job(over: Partial<JobInfo> = {}): JobInfo {
     result: null,
     ...over,
   };
+  return j as JobOf<K>;
 }
 
 const SHAPES = ['circle', 'ring', 'square', 'star-5', 'star-6'];
@@ -222,6 +229,10 @@ export function energyFigure(over: Partial<EnergyFigure> = {}): EnergyFigure {
     intensity_lbs_per_kwh: 0.954,
     co2e_lbs: 0.000176,
     co2e_kg: 0.0000797,
+    attribution: 'process',
+    run_cpu_s: 45,
+    busy_cpu_s: 50,
+    capacity_cpu_s: 60,
     ...over,
   };
 }
@@ -296,6 +307,7 @@ export function energySummary(runs: RunSummary[]): EnergySummary {
     series: r.kind === 'train' || r.kind === 'demo' ? 'training from scratch' : r.kind,
     measured: !(r.energy?.source ?? 'estimate').startsWith('estimate'),
     source: r.energy?.source ?? 'none',
+    attribution: r.energy?.attribution ?? 'machine',
     kwh: r.energy?.kwh ?? 0,
     co2eKg: r.energy?.co2e_kg ?? 0,
     fixedEpochs: r.energyFixedEpochs

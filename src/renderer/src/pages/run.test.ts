@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import type { DecomposerApi, RunDetailView } from '../../../core/common/api.ts';
 import { UserError } from '../../../core/common/errors.ts';
 import App from '../App.svelte';
@@ -106,6 +106,36 @@ describe('the run page', () => {
     expect(screen.getByText('estimated', { selector: '.badge' })).toBeTruthy();
   });
 
+  test("the energy says how it was attributed, with the run's share of the machine", async () => {
+    // 45 of the machine's 50 busy CPU seconds, the machine 50/60 busy.
+    const own = energyFigure();
+    await show(runDetail({ energy: own, energyFixedEpochs: own, energyUntilBest: own }));
+    expect(text('run-attribution')).toMatch(
+      /Attribution: process — the run's share of the machine's power above idle/,
+    );
+    expect(text('run-attribution')).toMatch(
+      /It had 90\.0% of the machine's busy CPU time \(45\.0 CPU s\); the machine was 83\.3% busy/,
+    );
+    expect(screen.queryByTestId('run-crowded')).toBeNull();
+    expect(screen.queryByTestId('run-below-floor')).toBeNull();
+    expect(screen.getByRole('columnheader', { name: 'Idle taken off' })).toBeTruthy();
+  });
+
+  test('a crowded process figure and a machine figure below the noise floor are flagged', async () => {
+    const crowded = energyFigure({ run_cpu_s: 5, busy_cpu_s: 55, capacity_cpu_s: 60 });
+    await show(runDetail({ energy: crowded, energyFixedEpochs: crowded, energyUntilBest: crowded }));
+    expect(text('run-crowded')).toMatch(/Crowded/);
+    cleanup();
+    // 0.2 mW above an idle of 17.4 W: the demo's reuse side that once gave 179,153.9x.
+    const drift = energyFigure({ attribution: 'machine', cpu_w: 0.0002, dram_w: 0, idle_w: 17.4 });
+    await show(runDetail({ energy: drift, energyFixedEpochs: drift, energyUntilBest: drift }));
+    expect(text('run-attribution')).toMatch(
+      /Attribution: machine — the whole machine's power minus the idle power/,
+    );
+    expect(text('run-below-floor')).toMatch(/Below the noise floor/);
+    expect(screen.getByRole('columnheader', { name: 'Idle' })).toBeTruthy();
+  });
+
   test('a resumed training says which earlier runs its energy carries, and when that is incomplete', async () => {
     const result = {
       epochs_done: 5,
@@ -183,7 +213,9 @@ describe('the run page', () => {
     expect(screen.queryByRole('heading', { name: 'Epochs' })).toBeNull();
     expect(within(screen.getByTestId('run-energy-table')).getAllByRole('row')).toHaveLength(2);
   });
+});
 
+describe('the run page: resuming a training', () => {
   test('a cancelled training can be resumed: the job shows with its progress, then a link to its run', async () => {
     const cancelled = runDetail({ status: 'cancelled', result: null });
     const api = fakeApi({
@@ -266,7 +298,9 @@ describe('the run page', () => {
     await show(runDetail({ status: 'cancelled', kind: 'decompose' }));
     expect(screen.queryByRole('button', { name: 'Resume training' })).toBeNull();
   });
+});
 
+describe('the run page: a missing run', () => {
   test('a missing run says so, with the hint, and can be tried again', async () => {
     const api = fakeApi({
       getRun: async (id) => {

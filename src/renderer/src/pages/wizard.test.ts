@@ -68,7 +68,7 @@ const selectedText = (id: string) => {
   return s.options[s.selectedIndex]?.textContent ?? '';
 };
 
-describe('Wizard page', () => {
+describe('Wizard page: the fault and the options', () => {
   test('step 1: a picked model is analysed; its matrix and most-confused pair are shown', async () => {
     const { api } = await setup();
     expect(screen.getByRole('heading', { name: '1. Find the fault' })).toBeTruthy();
@@ -163,7 +163,9 @@ describe('Wizard page', () => {
     await fireEvent.click(screen.getByTestId('option-1'));
     expect((screen.getByTestId('run-wizard') as HTMLButtonElement).disabled).toBe(false);
   });
+});
 
+describe('Wizard page: repairing', () => {
   test('steps 3-5: runs, compares like Table 6, recommends, and saves under a name', async () => {
     const { api } = await setup();
     await pickModel(faultyModel.dir);
@@ -192,7 +194,14 @@ describe('Wizard page', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(api.calls.find((c) => c.method === 'cancelJob')?.args).toEqual(['job-wizard']);
 
-    finish(api, job({ id: 'job-wizard', kind: 'wizard', result: { wizard: wizardView() } }));
+    finish(
+      api,
+      job({
+        id: 'job-wizard',
+        kind: 'wizard',
+        result: { modelDir: faultyModel.dir, datasetId: 'shapes', wizard: wizardView() },
+      }),
+    );
     const table = await screen.findByTestId('wizard-table');
     const rows = within(table).getAllByRole('row');
     expect(rows.map((r) => r.querySelector('th')?.textContent?.trim().split('\n')[0])).toEqual([
@@ -263,7 +272,11 @@ describe('Wizard page', () => {
     };
     finish(
       api,
-      job({ id: 'job-faulty', kind: 'faulty', result: { modelDir: demoDir, betterDir: cleanDir, fault } }),
+      job({
+        id: 'job-faulty',
+        kind: 'faulty',
+        result: { modelDir: demoDir, datasetId: 'shapes', betterDir: cleanDir, fault },
+      }),
     );
     await screen.findByTestId('confusion-matrix');
     expect(selectValue('wizard-model')).toBe(demoDir);
@@ -287,7 +300,9 @@ describe('Wizard page', () => {
     expect(selectValue('better-model')).toBe(cleanDir);
     expect(selectedText('better-model')).toMatch(/the demo’s clean model/);
   });
+});
 
+describe('Wizard page: errors and saved classifiers', () => {
   test('errors read as message and hint', async () => {
     const { api } = await setup({
       startWizard: async () => {

@@ -9,12 +9,13 @@ import { migration as runs } from './001-runs.ts';
 import { migration as energyAtBest } from './002-energy-at-best.ts';
 import { migration as grids } from './003-grids.ts';
 import { migration as experiments } from './004-experiments.ts';
+import { migration as powerEnergy } from './005-power-energy.ts';
 import { applyMigration, type Migration } from './migration.ts';
 
 export { applyMigration, type Migration };
 
 /** Every step, in order: step i is MIGRATIONS[i - 1]. */
-export const MIGRATIONS: readonly Migration[] = [runs, energyAtBest, grids, experiments];
+export const MIGRATIONS: readonly Migration[] = [runs, energyAtBest, grids, experiments, powerEnergy];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

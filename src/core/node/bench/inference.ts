@@ -1,14 +1,17 @@
-// Measures inference speed in one run, so the ratios are comparable on a noisy machine:
-// ResNet images/s through onnxruntime-node, and module evaluations/s (predictMasked with a
-// different mask set each call). The bench measures the tfjs engines itself.
+// The inference engine's figures, measured in one run so the ratios are comparable on a noisy
+// machine: ResNet images/s through onnxruntime-node, and module evaluations/s (predictMasked
+// with a different mask set each call). The tfjs engines' inference is in tfjs.ts.
 import type { BackendName } from '../../common/api.ts';
 import { initBackend } from '../graph/backend.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../models/io.ts';
 import { buildResNet } from '../models/resnet.ts';
-import { openInference } from './index.ts';
-import type { MaskSet } from './types.ts';
+import { openInference } from '../inference/index.ts';
+import type { MaskSet } from '../inference/types.ts';
+import { reasonOf } from './figure.ts';
+import type { BenchRun } from './run.ts';
+import { interleaved } from './torch.ts';
 
-export interface InferenceBenchOptions {
+interface InferenceBenchOptions {
   depth?: number;
   inputSize?: number;
   classes?: number;
@@ -25,7 +28,7 @@ export interface InferenceBenchOptions {
   timeOnnx?: (step: () => Promise<void>) => Promise<{ images_per_second: number }>;
 }
 
-export interface InferenceBenchResult {
+interface InferenceBenchResult {
   model: string;
   batch: number;
   threads: number;
@@ -43,7 +46,7 @@ async function timed(seconds: number, step: () => Promise<number>): Promise<numb
   return items / ((performance.now() - t0) / 1000);
 }
 
-export async function benchInference(opts: InferenceBenchOptions = {}): Promise<InferenceBenchResult> {
+async function benchInference(opts: InferenceBenchOptions = {}): Promise<InferenceBenchResult> {
   const depth = opts.depth ?? 20;
   const size = opts.inputSize ?? 32;
   const classes = opts.classes ?? 10;
@@ -99,4 +102,47 @@ export async function benchInference(opts: InferenceBenchOptions = {}): Promise<
     maskedEvalsPerSec: masked,
     maskedImagesPerSec: masked * batch,
   };
+}
+
+/**
+ * The `inference` figure of onnxruntime-node and its `module_evaluations` (a new mask set each
+ * call), or why it is not available. Measured after the training engines are gone, so none
+ * steals its cores.
+ */
+export async function onnxInferenceFigures(run: BenchRun): Promise<void> {
+  const { depth, size, batch, seconds, workers } = run.settings;
+  const { torch, emit } = run;
+  try {
+    const r = await benchInference({
+      depth,
+      inputSize: size,
+      batch,
+      seconds: Math.max(seconds, 0.5),
+      threads: workers,
+      timeOnnx: torch ? (step) => interleaved(torch, 'infer', step, batch, seconds) : undefined,
+    });
+    const ips = Math.round(r.onnxImagesPerSec * 10) / 10;
+    emit({
+      figure: 'inference',
+      engine: 'onnxruntime',
+      threads: r.threads,
+      depth,
+      size,
+      batch,
+      images_per_second: ips,
+      ...r.onnxFigure,
+    });
+    emit({
+      figure: 'module_evaluations',
+      engine: 'onnxruntime',
+      threads: r.threads,
+      depth,
+      size,
+      batch,
+      evaluations_per_second: Math.round(r.maskedEvalsPerSec * 100) / 100,
+      images_per_second: Math.round(r.maskedImagesPerSec * 10) / 10,
+    });
+  } catch (e) {
+    emit({ figure: 'inference', engine: 'onnxruntime', available: false, reason: reasonOf(e) });
+  }
 }

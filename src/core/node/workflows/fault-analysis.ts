@@ -1,11 +1,10 @@
-// The fix-it wizard behind the app: a model's (or a saved repaired classifier's) confusion on
-// its test set, and the saved repaired classifiers.
-import { promises as fsp } from 'node:fs';
+// A model's (or a saved repaired classifier's) fault, as the wizard's first step shows it: its
+// test accuracy, confusion matrix and most-confused pair.
 import path from 'node:path';
-import type { FaultView, RepairedSummary } from '../../common/api.ts';
+import type { FaultView } from '../../common/api.ts';
+import type { Progress } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { openInference } from '../inference/index.ts';
-import { repairedDir } from '../paths.ts';
 import { argmaxRows, topKAccuracy } from '../train/metrics.ts';
 import {
   closeRepaired,
@@ -16,13 +15,11 @@ import {
   readRepairedManifest,
   repairedScores,
 } from '../wizard/index.ts';
-import { accuracyView } from '../views.ts';
-import { modelAndData, type AnalysisContext } from './analysis.ts';
-import { loadModelDataset } from '../workflows/model-data.ts';
+import { loadModelDataset, openModelData } from './model-data.ts';
 
 /** Test accuracy, confusion matrix and most-confused pair of a model or a repaired classifier. */
 export async function analyzeFault(
-  ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
+  ctx: { home: string; signal: AbortSignal; progress: (p: Progress) => void },
   dir: string,
   datasetId: string | null,
 ): Promise<FaultView> {
@@ -54,7 +51,11 @@ export async function analyzeFault(
     }
   } else {
     kind = 'model';
-    const md = await modelAndData(ctx, dir, datasetId);
+    const md = await openModelData(dir, datasetId, {
+      home: ctx.home,
+      signal: ctx.signal,
+      onProgress: (p) => ctx.progress({ stage: `Loading dataset: ${p.stage}`, fraction: p.fraction }),
+    });
     data = md.data;
     const engine = await openInference(md.dir);
     try {
@@ -78,40 +79,4 @@ export async function analyzeFault(
     matrix,
     suggested: { faulty: s.faulty, victim: s.victim, rate: s.rate },
   };
-}
-
-export async function repairedSummary(dir: string): Promise<RepairedSummary> {
-  const m = await readRepairedManifest(dir);
-  const h = m.history ?? {};
-  return {
-    name: m.name,
-    dir: path.resolve(dir),
-    createdAt: m.createdAt,
-    kind: m.kind,
-    option: h.option ?? null,
-    label: h.label ?? null,
-    classNames: m.classNames,
-    model: h.model ?? null,
-    datasetId: h.dataset ?? null,
-    faulty: h.faulty ?? null,
-    victim: h.victim ?? null,
-    accuracy: h.accuracy ? accuracyView(h.accuracy) : null,
-    initial: h.initial ? accuracyView(h.initial) : null,
-  };
-}
-
-/** The repaired classifiers under <home>/repaired, newest first; unreadable folders are left out. */
-export async function listRepaired(home: string): Promise<RepairedSummary[]> {
-  const root = repairedDir(home);
-  const entries = await fsp.readdir(root, { withFileTypes: true }).catch(() => []);
-  const out: RepairedSummary[] = [];
-  for (const e of entries) {
-    if (!e.isDirectory() || e.name.startsWith('.')) continue;
-    try {
-      out.push(await repairedSummary(path.join(root, e.name)));
-    } catch {
-      // A half-written or foreign folder: not a repaired classifier.
-    }
-  }
-  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
