@@ -157,14 +157,49 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /Imported models run on onnxruntime/);
   }
-  for (const args of [
-    ['experiment', 'reuse', '--model', planDir, ...dataset],
-    ['wizard', '--model', planDir, '--dataset', `folder:${data}`, '--idle-seconds', '0', '--options', '2'],
-  ]) {
-    const r = cli(args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /was imported \(model\.onnx\): .* would have to train that architecture/);
-  }
+  // A reuse grid's baseline trains the imported architecture itself (fresh weights, on
+  // onnxruntime), never a ResNet in its place: --baseline-depth, which would, is refused.
+  const deep = cli(['experiment', 'reuse', '--model', planDir, ...dataset, '--baseline-depth', '8']);
+  assert.equal(deep.status, 2, deep.stderr);
+  assert.match(deep.stderr, /Model A is imported .*: its baselines train its own architecture/);
+  const out = path.join(root, 'grid');
+  const grid = cli([
+    'experiment',
+    'reuse',
+    '--model',
+    planDir,
+    ...dataset,
+    '--pick',
+    '2',
+    '--baseline-epochs',
+    '1',
+    '--out',
+    out,
+  ]);
+  assert.equal(grid.status, 0, grid.stderr);
+  const said = grid.stdout + grid.stderr;
+  assert.match(said, /baseline: training the architecture of .*plan from scratch on 2 classes/);
+  assert.match(
+    said,
+    /model\.onnx has no BatchNormalization \(it never had any\): its architecture trains without normalisation, its 3 residual branches start at zero/,
+  );
+  const baselines = path.join(out, 'baselines');
+  const trained = fs.readdirSync(baselines).map((d) => path.join(baselines, d, 'model'));
+  assert.equal(trained.length, 1);
+  const b = await readModelDir(trained[0]!);
+  assert.equal(b.artifacts.kind, 'plan', 'the baseline is the imported architecture, stored as a plan');
+  assert.equal(b.meta?.architecture, 'imported');
+  if (b.meta?.architecture !== 'imported') return;
+  assert.equal(b.meta.source.sha256, SOURCE.sha256);
+  assert.equal(b.meta.classes, 2);
+  assert.equal(b.meta.training?.backend, 'onnxruntime');
+  const classes = (p: ModelArtifacts) =>
+    planModel(p).nodes.map((n) => [n.className, n.kernelShape?.slice(0, -1).join('x') ?? '']);
+  assert.deepEqual(
+    classes(b.artifacts).slice(0, -2),
+    classes(stored).slice(0, -2),
+    'the same layers up to the head',
+  );
 });
 
 /** A small functional model over [h, w, c] inputs, stored as a plan with `pre`. */

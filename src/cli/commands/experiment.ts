@@ -35,7 +35,7 @@ import { APPROACHES, formatTable1 } from '../../core/node/decompose/index.ts';
 import { runGrid } from '../../core/node/workflows/grid.ts';
 import { gridSpec } from '../../core/node/workflows/grid-spec.ts';
 import { recordedTable1, table1Json } from '../../core/node/workflows/decomposition.ts';
-import { baselineResNet } from '../../core/node/models/io.ts';
+import { baselineArchitecture } from '../../core/node/models/io.ts';
 
 export const GRID_OPTIONS = {
   model2: { type: 'string' },
@@ -207,7 +207,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     {
       dir: a.dir,
       data: await modelDataset(o.dataset, a, eng.home),
-      depth: baselineResNet(a.meta, a.dir).depth,
+      baseline: baselineArchitecture(a.meta, a.dir),
     },
   ];
   await a.engine.close();
@@ -216,7 +216,7 @@ async function gridCommand(kind: 'reuse' | 'replace', o: ExperimentArgs): Promis
     models.push({
       dir: b.dir,
       data: await modelDataset(o.dataset2, b, eng.home),
-      depth: baselineResNet(b.meta, b.dir).depth,
+      baseline: baselineArchitecture(b.meta, b.dir),
     });
     await b.engine.close();
   }

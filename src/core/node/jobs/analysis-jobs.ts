@@ -12,7 +12,12 @@ import type {
 } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
 import type { ModelPlan } from '../graph/plan.ts';
-import { architectureLabel, baselineResNet, type ModelMeta } from '../models/io.ts';
+import {
+  architectureLabel,
+  baselineArchitecture,
+  type BaselineArchitecture,
+  type ModelMeta,
+} from '../models/io.ts';
 import { UserError } from '../../common/errors.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
 import type { GridModel } from '../workflows/grid.ts';
@@ -117,10 +122,10 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
 }
 
 export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Promise<ScenarioView> {
-  const models: (GridModel & { depth: number })[] = [];
+  const models: (GridModel & { baseline: BaselineArchitecture })[] = [];
   for (const dir of p.models) {
     const m = await modelAndData(ctx, dir, null);
-    models.push({ ...m, depth: baselineResNet(m.meta, m.dir).depth });
+    models.push({ ...m, baseline: baselineArchitecture(m.meta, m.dir) });
   }
   const sizes = new Set(models.map((m) => m.data.info.imageSize));
   if (sizes.size > 1)

@@ -309,22 +309,23 @@ export function architectureLabel(meta: ModelMeta | null): string {
   return `ResNet-${meta?.depth ?? 20}`;
 }
 
+/** What a model's train-from-scratch baselines train: a ResNet, or an imported model's own architecture. */
+export type BaselineArchitecture =
+  { kind: 'resnet'; depth: number; batchNorm: boolean } | { kind: 'imported'; dir: string; label: string };
+
 /**
- * The ResNet a model's train-from-scratch baselines train: the one it is (its depth and batch
- * norm; ResNet-20 where a folder records none). An imported model's baseline would have to
- * train its own architecture: until then it is refused by name rather than replaced by a
- * ResNet (a baseline of another architecture would make every ratio meaningless).
+ * The architecture a model's train-from-scratch baselines train: the one it is. A ResNet of
+ * ours (its depth and batch norm; ResNet-20 where a folder records none), or an imported
+ * model's own architecture from fresh weights (its folder): never another one, which would
+ * make every comparison meaningless.
  */
-export function baselineResNet(
-  meta: ModelMeta | null,
-  dir: string,
-  what = 'its train-from-scratch baseline',
-): { depth: number; batchNorm: boolean } {
+export function baselineArchitecture(meta: ModelMeta | null, dir: string): BaselineArchitecture {
   if (meta?.architecture === 'imported')
-    throw new UserError(
-      `The model in ${dir} was imported (${meta.source.file}): ${what} would have to train that architecture, which this version cannot do.`,
-      'Decompose, evaluate and predict with it, or repair it with the wizard options that need no training (--options 3, or 1 with --better DIR).',
-      'untrainable-model',
-    );
-  return { depth: meta?.depth ?? 20, batchNorm: meta?.batchNorm ?? false };
+    return { kind: 'imported', dir: path.resolve(dir), label: architectureLabel(meta) };
+  return { kind: 'resnet', depth: meta?.depth ?? 20, batchNorm: meta?.batchNorm ?? false };
+}
+
+/** A baseline architecture in a few words, for what a training says it trains. */
+export function baselineLabel(a: BaselineArchitecture): string {
+  return a.kind === 'imported' ? `the architecture of the ${a.label}` : `ResNet-${a.depth}`;
 }

@@ -8,7 +8,7 @@
 import { UserError } from '../../common/errors.ts';
 import { PAIR_DEFAULTS, WIZARD_OPTIONS, type WizardOption } from '../../common/wizard.ts';
 import { planModel } from '../graph/plan.ts';
-import { baselineResNet, readModelDir } from '../models/io.ts';
+import { readModelDir } from '../models/io.ts';
 import { repairedScores } from '../wizard/repaired.ts';
 import { ZERO_COST } from './costs.ts';
 import { findFault } from './wizard/fault.ts';
@@ -45,9 +45,6 @@ export async function runWizard(spec: WizardSpec, ctx: WizardContext): Promise<W
       throw new UserError(`Unknown option ${o}.`, 'Choose options among 1, 2, 3, 4.', 'usage');
   const read = await readModelDir(spec.model);
   const plan = planModel(read.artifacts);
-  // Options that train (a two-class model, a better model) train the model's architecture.
-  if (spec.options.some((o) => o === 2 || o === 4) || spec.trainBetter)
-    baselineResNet(read.meta, read.dir, 'options 2 and 4 (a two-class model) and --train-better');
   const n = spec.data.info.classNames.length;
   if (plan.classes !== n)
     throw new UserError(

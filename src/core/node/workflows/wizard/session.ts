@@ -13,6 +13,7 @@ import { measured } from '../../measure/measured.ts';
 import { trainAndRecord } from '../../measure/training.ts';
 import { readModelDir } from '../../models/io.ts';
 import type { RunKind } from '../../store/run-rows.ts';
+import { architectureNote } from '../../train/architecture.ts';
 import type { TrainConfig } from '../../train/trainer.ts';
 import { recommend } from '../../wizard/analysis.ts';
 import { pairDataset } from '../../wizard/faulty.ts';
@@ -133,14 +134,19 @@ export class WizardSession {
     return { set: r.value, cost: r.cost };
   }
 
+  /** Trains a model of `config`'s ResNet, or of an imported model's architecture (`imported`: its folder). */
   async trainModel(
     name: string,
     d: LoadedDataset,
     config: Partial<TrainConfig>,
+    imported?: string,
   ): Promise<{ dir: string; cost: Cost; top1: number }> {
     const { ctx } = this;
+    const what = imported ? `the architecture of ${imported}` : `ResNet-${config.depth}`;
+    const note = imported ? await architectureNote(imported) : null;
+    if (note) this.say(`training ${name}: ${note}`);
     this.say(
-      `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
+      `training ${name}: ${what} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
     );
     const t = await trainAndRecord({
       store: ctx.store,
@@ -154,6 +160,7 @@ export class WizardSession {
       workers: ctx.workers,
       backend: ctx.backend,
       signal: ctx.signal,
+      ...(imported ? { architecture: imported } : {}),
       params: { wizard: true, what: name, dataset: d.info.id, ...config },
       label: `wizard ${name}`,
       onTraining: ctx.onTraining,
