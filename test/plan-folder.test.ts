@@ -200,6 +200,31 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     classes(stored).slice(0, -2),
     'the same layers up to the head',
   );
+
+  // The wizard's better model (option 1, --train-better) is the same architecture, trained here.
+  const wiz = cli([
+    'wizard',
+    '--model',
+    planDir,
+    '--dataset',
+    `folder:${data}`,
+    '--per-class',
+    '4',
+    '--idle-seconds',
+    '0',
+    '--options',
+    '1',
+    '--train-better',
+    '--better-epochs',
+    '1',
+    '--out',
+    path.join(root, 'wizard'),
+  ]);
+  assert.equal(wiz.status, 0, wiz.stderr);
+  assert.match(wiz.stdout + wiz.stderr, /training better: the architecture of .*plan on /);
+  const better = await readModelDir(path.join(root, 'wizard', 'better', 'model'));
+  assert.equal(better.artifacts.kind, 'plan');
+  assert.equal(better.meta?.architecture, 'imported');
 });
 
 /** A small functional model over [h, w, c] inputs, stored as a plan with `pre`. */
