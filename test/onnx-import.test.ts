@@ -26,6 +26,7 @@ import { importModel } from '../src/core/node/workflows/import-model.ts';
 import { openInference, convertToOnnx } from '../src/core/node/inference/index.ts';
 import { headNode, planModel } from '../src/core/node/graph/plan.ts';
 import { readModelDir } from '../src/core/node/models/io.ts';
+import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
 import { channelHead, headLogits, concernedProbability } from '../src/core/node/decompose/index.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 
@@ -227,5 +228,36 @@ test('the app imports a model with the typed API and lists it on the Models page
     assert.equal(fs.existsSync(path.join(root, 'app-bad')), false);
   } finally {
     await api.close();
+  }
+});
+
+test('export-model writes an imported model back as one ONNX file that onnxruntime runs with its preprocessing, agreeing with the original', async () => {
+  for (const name of ['cnn-opset17', 'mnist-opset11', 'tf2onnx-flatten', 'residual-bn-opset17']) {
+    const fx = refs.find((f) => f.name === name)!;
+    const dir = await imported(fx);
+    const file = path.join(root, 'exported', `${name}.onnx`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const r = cli(['export-model', dir, file, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const session = await ort.InferenceSession.create(file);
+    const n = fx.images!.count;
+    const { width, height } = fx.images!;
+    const out = await session.run({ pixels: new ort.Tensor('uint8', rgbPixels(fx), [n, height, width, 3]) });
+    await session.release();
+    // The file says what its outputs are and where the model came from.
+    const props = (decodeModel(fs.readFileSync(file)) as { metadataProps: { key: string; value: string }[] })
+      .metadataProps;
+    const prop = (k: string) => props.find((p) => p.key === k)?.value;
+    assert.deepEqual(JSON.parse(prop('class_names')!), (await readModelDir(dir)).meta!.classNames);
+    assert.equal((JSON.parse(prop('source')!) as { sha256: string }).sha256, fx.sha256);
+    const probs = out.probs!.data as Float32Array;
+    const c = probs.length / n;
+    fx.reference!.outputs.forEach((row, i) =>
+      close(probs.subarray(i * c), probabilities(fx, row), `${name} exported, image ${i}`),
+    );
+    // An existing file is never replaced.
+    const again = cli(['export-model', dir, file]);
+    assert.equal(again.status, 2, again.stderr);
+    assert.match(again.stderr, /exists already/);
   }
 });

@@ -10,6 +10,7 @@ import { energyCommand } from './energy.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { experimentCommand } from './experiment.ts';
 import { exportCommand } from './export.ts';
+import { exportModelCommand } from './export-model.ts';
 import { importCommand } from './import.ts';
 import { predictCommand } from './predict.ts';
 import { runsCommand } from './runs.ts';
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   wizardCommand,
   predictCommand,
   importCommand,
+  exportModelCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

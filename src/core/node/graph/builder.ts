@@ -152,7 +152,8 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  encode(name = 'train'): Uint8Array {
+  /** The ModelProto; `metadata` goes into its metadata_props (what a viewer shows of the model). */
+  encode(name = 'train', metadata: Record<string, string> = {}): Uint8Array {
     return encodeGraph(
       {
         name,
@@ -162,6 +163,7 @@ export class GraphBuilder {
         output: this.outputs,
       },
       this.domains,
+      metadata,
     );
   }
 }

@@ -194,13 +194,19 @@ export function encodeModel(model: object): Uint8Array {
  * Our ModelProto around `graph` (a GraphProto in the schema's field names): opset OPSET, and
  * version 1 of each other operator domain the graph uses (onnxruntime's contrib ops).
  */
-export function encodeGraph(graph: object, domains: Iterable<string> = []): Uint8Array {
+export function encodeGraph(
+  graph: object,
+  domains: Iterable<string> = [],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const props = Object.entries(metadata).map(([key, value]) => ({ key, value }));
   return encodeModel({
     irVersion: IR_VERSION,
     producerName: 'decomposer',
     producerVersion: '0.1.0',
     opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     graph,
+    ...(props.length ? { metadataProps: props } : {}),
   });
 }
 

@@ -53,6 +53,8 @@ export interface ConvertOptions {
   features?: boolean;
   /** Portable modules: masks and two-node heads baked in (see above). */
   modules?: PortableModule[];
+  /** The file's metadata_props (an exported model's classes and preprocessing). */
+  metadata?: Record<string, string>;
   /**
    * onnxruntime's NCHWc block size for its blocked convolution kernels (graph/nchwc.ts), where
    * the graph runs in onnxruntime here; 0 (default): standard operators only, for any runtime.
@@ -225,5 +227,5 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
       g.output(PROBABILITIES, g.op('Concat', moduleOutputs, [int('axis', 1)]), ['N', moduleOutputs.length]);
     else g.output(PROBABILITY, g.op('Reshape', [moduleOutputs[0]!, g.int64([-1])]), ['N']);
   }
-  return g.encode('model');
+  return g.encode('model', opts.metadata);
 }
