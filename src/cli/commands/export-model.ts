@@ -9,14 +9,16 @@ const EXPORT_MODEL_ARGS = v.object({ ...COMMON_ARGS });
 
 export const exportModelCommand: Command<v.InferOutput<typeof EXPORT_MODEL_ARGS>> = {
   name: 'export-model',
-  summary: 'write a model folder as one ONNX file (any ONNX runtime runs it)',
+  summary: 'write a model folder or a repaired classifier as one ONNX file (any ONNX runtime runs it)',
   usage: `Usage: decomposer export-model DIR FILE.onnx
 
 Writes the model in DIR (trained here or imported) as one ONNX file: input "pixels", uint8
 [N, H, W, 3] RGB as images are stored (a grey model takes their luma), the model's own
 preprocessing inside the graph, output "probs" [N, classes]. Only standard ONNX operators,
 so onnxruntime, or any other runtime, runs it; its metadata names the classes, the
-preprocessing and where the model came from. An existing FILE is never replaced.
+preprocessing and where the model came from. Given a repaired classifier the wizard saved,
+writes that classifier: every model it uses in one graph, output "scores" [N, classes]
+(argmax: the repaired prediction). An existing FILE is never replaced.
 
   --json              print one JSON object as the result
   -h, --help          this help`,

@@ -86,11 +86,19 @@ const WEIGHT_FIELDS: Record<WeightKind, keyof PlanNode> = {
   moving_variance: 'variance',
 };
 
-/** The preprocessed NHWC input (graph/inputs.ts's rule, in the graph). */
-function preprocessed(g: GraphBuilder, plan: ModelPlan, opts: ConvertOptions): string {
+/**
+ * The preprocessed NHWC input (graph/inputs.ts's rule, in the graph). `declared`: the uint8
+ * input is already there (another plan of the same graph declared it).
+ */
+export function preprocessed(
+  g: GraphBuilder,
+  plan: ModelPlan,
+  opts: ConvertOptions,
+  declared = false,
+): string {
   const [h, w, c] = plan.input.shape as [number, number, number];
   if ((opts.input ?? 'uint8') === 'float') return g.input(INPUTS, ['N', h, w, c]);
-  g.input(PIXELS, ['N', h, w, pixelChannels(c)], DataType.UINT8);
+  if (!declared) g.input(PIXELS, ['N', h, w, pixelChannels(c)], DataType.UINT8);
   const { scale, shift, uniform } = channelScales(opts.preprocess ?? { mean: 0, std: 1 }, c);
   let f = g.op('Cast', [PIXELS], [int('to', DataType.FLOAT)]);
   // A grey model sees the pixels' rounded luma.
@@ -123,6 +131,40 @@ function moduleHead(g: GraphBuilder, m: PortableModule, features: string): strin
 export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
   const g = new GraphBuilder();
   g.nchwcBlock = opts.nchwcBlock ?? 0;
+  const e = emitPlan(g, plan, opts, preprocessed(g, plan, opts));
+  if (!opts.modules?.length && !opts.observe) {
+    if (opts.features) g.output(FEATURES, e.features, ['N', headNode(plan).inShape[0]!]);
+    else g.output(PROBS, e.probs, ['N', plan.classes]);
+  }
+  if (e.modules.length > 1)
+    g.output(PROBABILITIES, g.op('Concat', e.modules, [int('axis', 1)]), ['N', e.modules.length]);
+  else if (e.modules.length === 1)
+    g.output(PROBABILITY, g.op('Reshape', [e.modules[0]!, g.int64([-1])]), ['N']);
+  return g.encode('model', opts.metadata);
+}
+
+/**
+ * What one plan's passes computed: the probabilities and (with `features`) the head's input of
+ * the plain pass, and each module's probability [N, 1].
+ */
+export interface EmittedPlan {
+  probs: string;
+  features: string;
+  modules: string[];
+}
+
+/**
+ * Adds `plan`'s passes over the preprocessed `input` to `g` (see above): one plain pass, or
+ * one per module of `opts.modules`. `prefix` keeps the weights of several plans in one graph
+ * apart (a repaired classifier's models).
+ */
+export function emitPlan(
+  g: GraphBuilder,
+  plan: ModelPlan,
+  opts: ConvertOptions,
+  input: string,
+  prefix = '',
+): EmittedPlan {
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   const consumers = new Map<string, PlanNode[]>();
   for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -140,7 +182,12 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     if (!weights.has(key))
       weights.set(
         key,
-        g.constant(kind === 'kernel' ? n.kernelShape! : [value.length], value, DataType.FLOAT, `w/${key}`),
+        g.constant(
+          kind === 'kernel' ? n.kernelShape! : [value.length],
+          value,
+          DataType.FLOAT,
+          `w/${prefix}${key}`,
+        ),
       );
     return weights.get(key)!;
   };
@@ -149,8 +196,8 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
   const passes: (PortableModule | null)[] = opts.modules?.length ? opts.modules : [null];
   const single =
     opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
-  const input = preprocessed(g, plan, opts);
   const moduleOutputs: string[] = [];
+  let plainValues = new Map<string, string>();
   for (const module of passes) {
     const values = new Map<string, string>();
     const carried = new Map<string, number[]>(); // a single module's values with fewer channels
@@ -214,18 +261,12 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
       values.set(n.name, y);
     }
     if (head && module) moduleOutputs.push(moduleHead(g, module, values.get(head.inputs[0]!)!));
-    if (!module) {
-      if (opts.observe) continue;
-      if (opts.features)
-        g.output(FEATURES, values.get(headNode(plan).inputs[0]!)!, ['N', headNode(plan).inShape[0]!]);
-      else g.output(PROBS, values.get(plan.output)!, ['N', plan.classes]);
-    }
+    if (!module) plainValues = values;
   }
-  if (head) {
-    const many = moduleOutputs.length > 1;
-    if (many)
-      g.output(PROBABILITIES, g.op('Concat', moduleOutputs, [int('axis', 1)]), ['N', moduleOutputs.length]);
-    else g.output(PROBABILITY, g.op('Reshape', [moduleOutputs[0]!, g.int64([-1])]), ['N']);
-  }
-  return g.encode('model', opts.metadata);
+  return {
+    probs: plainValues.get(plan.output) ?? '',
+    // Only where asked: a model whose output is no Dense layer has no head.
+    features: opts.features ? (plainValues.get(headNode(plan).inputs[0]!) ?? '') : '',
+    modules: moduleOutputs,
+  };
 }
