@@ -26,10 +26,10 @@ const IMPORT_ARGS = v.object({
 export const importCommand: Command<v.InferOutput<typeof IMPORT_ARGS>> = {
   name: 'import',
   summary: 'import an ONNX CNN (from PyTorch, Keras or a model zoo) as a model folder',
-  usage: `Usage: decomposer import FILE.onnx --out DIR --dataset NAME [options]
+  usage: `Usage: decomposer import FILE.onnx|TFJS_DIR --out DIR --dataset NAME [options]
 
-Reads an ONNX image classifier (torch.onnx.export, tf2onnx, Keras 3's ONNX export) into a
-model folder that every --model command takes: predict, evaluate, decompose (and
+Reads an ONNX image classifier (torch.onnx.export, tf2onnx, Keras 3's ONNX export), or a
+tfjs-layers folder (tensorflowjs_converter's), into a model folder that every --model command takes: predict, evaluate, decompose (and
 --export-onnx), experiment decomposition, wizard. Conv, BatchNormalization, ReLU/ReLU6, Add,
 Max/Average/GlobalAveragePool, Flatten, Gemm/MatMul, Softmax, Dropout, Pad and NHWC inputs
 are read; any other operator is refused by name, and nothing is written.
@@ -102,7 +102,7 @@ are read; any other operator is refused by name, and nothing is written.
       const s = r.source;
       print(`imported ${s.file} into ${r.dir}`);
       print(
-        `  from: ${s.producer.name} ${s.producer.version}, ONNX opset ${s.opset}, sha256 ${s.sha256.slice(0, 16)}…`,
+        `  from: ${s.producer.name} ${s.producer.version}, ${s.opset === null ? 'tfjs-layers' : `ONNX opset ${s.opset}`}, sha256 ${s.sha256.slice(0, 16)}…`,
       );
       print(
         `  input: ${r.inputShape.join('x')} (${s.layout.toUpperCase()} in the file), preprocessing ${r.preprocess}`,

@@ -46,8 +46,11 @@ export interface ModelSource {
   file: string;
   sha256: string;
   bytes: number;
+  /** An ONNX file, or a tfjs-layers folder (tensorflowjs_converter's). */
+  format: 'onnx' | 'tfjs-layers';
   producer: { name: string; version: string };
-  opset: number;
+  /** The ONNX opset (null: a tfjs-layers folder). */
+  opset: number | null;
   layout: 'nchw' | 'nhwc';
   output: 'logits' | 'probabilities' | 'log-probabilities';
   batchNorm: 'present' | 'folded' | 'none';

@@ -142,6 +142,8 @@ function datasetName(
 /** An imported model's provenance as the app shows it. */
 function sourceOf(meta: ModelMeta | null): ModelSummary['source'] {
   if (meta?.architecture !== 'imported') return null;
-  const { file, sha256, bytes, producer, opset, layout, output, batchNorm, importedAt } = meta.source;
-  return { file, sha256, bytes, producer, opset, layout, output, batchNorm, importedAt };
+  const s = meta.source;
+  const { file, sha256, bytes, format, producer, layout, output, batchNorm, importedAt } = s;
+  const opset = s.format === 'onnx' ? s.opset : null;
+  return { file, sha256, bytes, format, producer, opset, layout, output, batchNorm, importedAt };
 }

@@ -303,6 +303,17 @@ export async function loadModelDir(
   return { model, meta, artifacts, dir };
 }
 
+/**
+ * What to say of a model folder that records no preprocessing (one made elsewhere, e.g. by
+ * tensorflowjs_converter): Decomposer's own normalisation is applied to it, which is wrong for
+ * a model trained on x / 255 or ImageNet's mean and std. Null where the folder records it.
+ */
+export function preprocessingNote(meta: ModelMeta | null, dir: string): string | null {
+  if (meta) return null;
+  const { mean, std } = DEFAULT_PREPROCESS;
+  return `${dir} records no preprocessing (it was not made by Decomposer): its inputs are made as Decomposer's own models' ((pixel - ${mean}) / ${std}). If it was trained on other inputs, import it to record them: decomposer import ${dir} --out NEW_DIR --dataset NAME --mean M --std S (after scaling pixels to 0..1; x / 255 is --mean 0 --std 1).`;
+}
+
 /** A model's architecture in a few words, for labels: "ResNet-20", "imported model (resnet18.onnx)". */
 export function architectureLabel(meta: ModelMeta | null): string {
   if (meta?.architecture === 'imported') return `imported model (${meta.source.file})`;

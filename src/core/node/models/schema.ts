@@ -61,17 +61,15 @@ const COMMON_META = {
   ),
 };
 
-/** Where an imported model came from: the file, what wrote it, and what the import found. */
-export const IMPORT_SOURCE = v.object({
+/** What every imported model's source records. */
+const SOURCE_COMMON = {
   /** The file's name as it was imported (no folder). */
   file: v.string(),
+  /** Of the file (a tfjs-layers folder: its model.json, then its weights). */
   sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex')),
   bytes: int(0, Number.MAX_SAFE_INTEGER),
-  format: v.literal('onnx'),
   producer: v.object({ name: v.string(), version: v.string() }),
-  opset: int(1, 1000),
-  irVersion: int(0, 1000),
-  /** The file's input layout (tf2onnx keeps Keras's NHWC). */
+  /** The file's input layout (tf2onnx keeps Keras's NHWC; tfjs-layers is NHWC). */
   layout: v.picklist(['nchw', 'nhwc']),
   /** What the file's output was (a softmax is added to logits and replaces a log-softmax). */
   output: v.picklist(['logits', 'probabilities', 'log-probabilities']),
@@ -83,7 +81,13 @@ export const IMPORT_SOURCE = v.object({
   batchNorm: v.picklist(['present', 'folded', 'none']),
   /** When it was imported (ISO 8601). */
   importedAt: v.string(),
-});
+};
+
+/** Where an imported model came from: an ONNX file, or a tfjs-layers folder (tensorflowjs_converter's). */
+export const IMPORT_SOURCE = v.variant('format', [
+  v.object({ format: v.literal('onnx'), opset: int(1, 1000), irVersion: int(0, 1000), ...SOURCE_COMMON }),
+  v.object({ format: v.literal('tfjs-layers'), ...SOURCE_COMMON }),
+]);
 
 /** Our facts about a model (userDefinedMetadata.decomposer, or plan.json's metadata). */
 export const MODEL_META = v.variant('architecture', [

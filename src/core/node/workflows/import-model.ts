@@ -12,9 +12,17 @@ import type { ImportedModelView, ImportModelParams } from '../../common/models.t
 import { loadDataset } from '../data/index.ts';
 import { readRegular } from '../fs/read.ts';
 import { describePreprocess } from '../graph/inputs.ts';
-import { importOnnx, type ImportedOnnx } from '../graph/onnx-import/index.ts';
+import { importOnnx } from '../graph/onnx-import/index.ts';
+import { importTfjsLayers, isTfjsLayers } from './import-tfjs.ts';
 import { addImportedModel } from '../models/imported.ts';
-import { MODEL_JSON, PLAN_JSON, saveModelDir, type ModelMeta, type Preprocess } from '../models/io.ts';
+import {
+  MODEL_JSON,
+  PLAN_JSON,
+  saveModelDir,
+  type ModelMeta,
+  type PlanArtifacts,
+  type Preprocess,
+} from '../models/io.ts';
 import { cacheDir } from '../paths.ts';
 
 /** The largest ONNX file read whole (larger models keep their weights in external data). */
@@ -96,11 +104,42 @@ function preprocessOf(req: ImportModelRequest, channels: number): Preprocess {
   return { scale: '0..1', mean, std };
 }
 
-function layerCounts(imported: ImportedOnnx): string {
+function layerCounts(imported: { artifacts: PlanArtifacts }): string {
   const counts = new Map<string, number>();
   for (const n of imported.artifacts.plan.nodes)
     if (n.className !== 'InputLayer') counts.set(n.className, (counts.get(n.className) ?? 0) + 1);
   return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
+/** The model `file` names, read as an import: an ONNX file, or a tfjs-layers folder (or its model.json). */
+async function readImport(file: string, req: ImportModelRequest) {
+  if (await isTfjsLayers(file)) {
+    if (req.layout && req.layout !== 'nhwc')
+      throw new UserError(
+        'A tfjs-layers model takes NHWC input: --layout nchw does not apply.',
+        'Leave out --layout. Nothing was written.',
+        'usage',
+      );
+    const imported = await importTfjsLayers(file);
+    const origin = {
+      file: path.basename(path.dirname(imported.file)),
+      sha256: imported.sha256,
+      bytes: imported.bytes,
+      format: 'tfjs-layers' as const,
+    };
+    return { imported, origin };
+  }
+  const bytes = await readFile(file);
+  const imported = await importOnnx(bytes, { file, ...(req.layout ? { layout: req.layout } : {}) });
+  const origin = {
+    file: path.basename(file),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.byteLength,
+    format: 'onnx' as const,
+    opset: imported.opset,
+    irVersion: imported.irVersion,
+  };
+  return { imported, origin };
 }
 
 /** Imports an ONNX model into a new model folder; nothing is written unless every check passes. */
@@ -112,9 +151,8 @@ export async function importModel(
   const out = path.resolve(req.out);
   await checkOut(out);
   o.onProgress?.({ stage: `Reading ${path.basename(file)}`, fraction: null });
-  const bytes = await readFile(file);
+  const { imported, origin } = await readImport(file, req);
   o.signal?.throwIfAborted();
-  const imported = await importOnnx(bytes, { file, ...(req.layout ? { layout: req.layout } : {}) });
   const [size, , channels] = imported.inputShape;
   const preprocess = preprocessOf(req, channels);
   if (req.classes && req.classes.length !== imported.classes)
@@ -143,13 +181,8 @@ export async function importModel(
       'class-mismatch',
     );
   const source = {
-    file: path.basename(file),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    bytes: bytes.byteLength,
-    format: 'onnx' as const,
+    ...origin,
     producer: imported.producer,
-    opset: imported.opset,
-    irVersion: imported.irVersion,
     layout: imported.layout,
     output: imported.output,
     batchNorm: imported.batchNorm,
@@ -173,7 +206,7 @@ export async function importModel(
   await addImportedModel(o.home, { dir: out, importedAt: source.importedAt });
   return {
     dir: out,
-    source,
+    source: { ...source, opset: source.format === 'onnx' ? source.opset : null },
     inputShape: imported.inputShape,
     classNames,
     datasetId: data.info.id,

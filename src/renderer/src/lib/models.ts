@@ -24,5 +24,6 @@ export function provenance(m: ModelSummary): string | null {
     folded: 'batch norm folded by the exporter',
     none: 'no batch norm',
   }[s.batchNorm];
-  return `${s.file} from ${s.producer.name} ${s.producer.version}, opset ${s.opset}, ${s.layout.toUpperCase()}, ${bn}; sha256 ${s.sha256.slice(0, 12)}…, imported ${s.importedAt.slice(0, 10)}`;
+  const format = s.opset === null ? 'tfjs-layers' : `opset ${s.opset}`;
+  return `${s.file} from ${s.producer.name} ${s.producer.version}, ${format}, ${s.layout.toUpperCase()}, ${bn}; sha256 ${s.sha256.slice(0, 12)}…, imported ${s.importedAt.slice(0, 10)}`;
 }

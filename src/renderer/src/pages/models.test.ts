@@ -17,6 +17,7 @@ const SOURCE = {
   file: 'resnet18.onnx',
   sha256: 'ab'.repeat(32),
   bytes: 44_754_881,
+  format: 'onnx' as const,
   producer: { name: 'pytorch', version: '1.13.0' },
   opset: 17,
   layout: 'nchw' as const,
