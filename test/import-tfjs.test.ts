@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readModelDir } from '../src/core/node/models/io.ts';
 import { encodePng } from '../src/core/node/data/png.ts';
-import { makeFolder } from './helpers/fixtures.ts';
+import { fourColours } from './helpers/onnx-import.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -55,13 +55,7 @@ test('a converted tfjs-layers folder: used as it is, the commands say it records
   const root = tempDir('import-tfjs');
   const keras = path.join(root, 'keras');
   const model = await convertedFolder(keras);
-  fs.mkdirSync(path.join(root, 'data'));
-  const data = await makeFolder(path.join(root, 'data'), [
-    ['red', [200, 30, 30]],
-    ['green', [30, 200, 30]],
-    ['blue', [30, 30, 200]],
-    ['grey', [120, 120, 120]],
-  ]);
+  const data = await fourColours(path.join(root, 'data'));
   const rgb = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 53) % 256);
   const image = path.join(root, 'image.png');
   fs.writeFileSync(image, encodePng(rgb, 8, 8));

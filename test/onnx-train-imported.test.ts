@@ -17,6 +17,7 @@ import { importedArchitecture } from '../src/core/node/train/architecture.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
+import { importSource } from './helpers/onnx-import.ts';
 
 const PRE: Preprocess = { scale: '0..1', mean: 0.5, std: 0.25 };
 
@@ -264,19 +265,7 @@ test('an imported architecture with a layer onnxruntime cannot train is refused 
   const plan = planModel(artifacts);
   await saveModelDir(dir, artifacts, {
     architecture: 'imported',
-    source: {
-      file: 'odd.onnx',
-      sha256: '1'.repeat(64),
-      bytes: 1,
-      format: 'onnx',
-      producer: { name: 'test', version: '1' },
-      opset: 17,
-      irVersion: 8,
-      layout: 'nchw',
-      output: 'probabilities',
-      batchNorm: 'none',
-      importedAt: '2025-01-01T00:00:00.000Z',
-    },
+    source: importSource({ file: 'odd.onnx', output: 'probabilities' }),
     inputSize: 6,
     classes: plan.classes,
     classNames: ['a', 'b', 'c', 'd'],

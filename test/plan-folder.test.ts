@@ -22,25 +22,13 @@ import { planModel } from '../src/core/node/graph/plan.ts';
 import { planToSpec } from '../src/core/node/graph/plan-spec.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { isUserError } from '../src/core/common/errors.ts';
-import { makeFolder } from './helpers/fixtures.ts';
+import { fourColours, importSource } from './helpers/onnx-import.ts';
 import { cli as decomposer } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const tmp = () => tempDir('plan');
 
-const SOURCE = {
-  file: 'model.onnx',
-  sha256: '0'.repeat(64),
-  bytes: 1,
-  format: 'onnx',
-  producer: { name: 'test', version: '1' },
-  opset: 17,
-  irVersion: 8,
-  layout: 'nchw',
-  output: 'logits',
-  batchNorm: 'none',
-  importedAt: '2025-01-01T00:00:00.000Z',
-} as const;
+const SOURCE = importSource();
 
 function meta(a: ModelArtifacts, over: Partial<ModelMeta> = {}): ModelMeta {
   const plan = planModel(a);
@@ -102,13 +90,7 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
   assert.equal(read.artifacts.kind, 'plan');
   assert.equal(read.meta?.architecture, 'imported');
 
-  fs.mkdirSync(path.join(root, 'data'));
-  const data = await makeFolder(path.join(root, 'data'), [
-    ['red', [200, 30, 30]],
-    ['green', [30, 200, 30]],
-    ['blue', [30, 30, 200]],
-    ['grey', [120, 120, 120]],
-  ]);
+  const data = await fourColours(path.join(root, 'data'));
   const home = path.join(root, 'home');
   const cli = (args: string[]) => decomposer(args, { home, timeout: 120_000 });
   const both = (args: (dir: string) => string[]) =>

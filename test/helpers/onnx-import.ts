@@ -6,6 +6,9 @@ import path from 'node:path';
 import type { Fixture } from '../fixtures/onnx/fixtures.ts';
 import { recipePixels } from '../fixtures/onnx/fixtures.ts';
 import { idx, makeFolder } from './fixtures.ts';
+import type { ModelMeta } from '../../src/core/node/models/io.ts';
+
+type OnnxSource = Extract<Extract<ModelMeta, { architecture: 'imported' }>['source'], { format: 'onnx' }>;
 
 /** The recipe's pixels as RGB images (a grey recipe's value in all three channels). */
 export function rgbPixels(fx: Fixture): Uint8Array {
@@ -54,6 +57,35 @@ export function moduleProbabilities(fx: Fixture, row: readonly number[]): number
     const zuc = (z.reduce((a, b) => a + b, 0) - zc) / (z.length - 1);
     return 1 / (1 + Math.exp(zuc - zc));
   });
+}
+
+/** A folder dataset of four colours (red, green, blue, grey) in a new folder `dir`. */
+export function fourColours(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  return makeFolder(dir, [
+    ['red', [200, 30, 30]],
+    ['green', [30, 200, 30]],
+    ['blue', [30, 30, 200]],
+    ['grey', [120, 120, 120]],
+  ]);
+}
+
+/** Where an imported model came from, as an ONNX import records it (`over` over it). */
+export function importSource(over: Partial<OnnxSource> = {}): OnnxSource {
+  return {
+    file: 'model.onnx',
+    sha256: '0'.repeat(64),
+    bytes: 1,
+    format: 'onnx',
+    producer: { name: 'test', version: '1' },
+    opset: 17,
+    irVersion: 8,
+    layout: 'nchw',
+    output: 'logits',
+    batchNorm: 'none',
+    importedAt: '2025-01-01T00:00:00.000Z',
+    ...over,
+  };
 }
 
 /** An MNIST-family dataset (IDX files) of the given 28x28 grey images, as both splits; 10 classes. */
