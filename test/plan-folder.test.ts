@@ -183,7 +183,7 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     'the same layers up to the head',
   );
 
-  // The wizard's better model (option 1, --train-better) is the same architecture, trained here.
+  // The wizard's models (option 1's --train-better, option 2's pair) are the same architecture, trained here.
   const wiz = cli([
     'wizard',
     '--model',
@@ -195,6 +195,8 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
     '--idle-seconds',
     '0',
     '--options',
+    '1,2',
+    '--pair-epochs',
     '1',
     '--train-better',
     '--better-epochs',
@@ -204,6 +206,9 @@ test('a tfjs model stored as a plan gives the same predictions, modules, exports
   ]);
   assert.equal(wiz.status, 0, wiz.stderr);
   assert.match(wiz.stdout + wiz.stderr, /training better: the architecture of .*plan on /);
+  // Option 2's two-class model too: its modules then compose with the model's.
+  assert.match(wiz.stdout + wiz.stderr, /training pair: the architecture of .*plan on /);
+  assert.equal((await readModelDir(path.join(root, 'wizard', 'pair', 'model'))).artifacts.kind, 'plan');
   const better = await readModelDir(path.join(root, 'wizard', 'better', 'model'));
   assert.equal(better.artifacts.kind, 'plan');
   assert.equal(better.meta?.architecture, 'imported');

@@ -11,7 +11,7 @@ import { openInference } from '../../inference/index.ts';
 import type { InferenceEngine } from '../../inference/types.ts';
 import { measured } from '../../measure/measured.ts';
 import { trainAndRecord } from '../../measure/training.ts';
-import { readModelDir } from '../../models/io.ts';
+import { baselineArchitecture, readModelDir } from '../../models/io.ts';
 import type { RunKind } from '../../store/run-rows.ts';
 import { architectureNote } from '../../train/architecture.ts';
 import type { TrainConfig } from '../../train/trainer.ts';
@@ -193,7 +193,15 @@ export class WizardSession {
   pair(f: Fault): Promise<DecomposedModel> {
     this.pairModel ??= (async () => {
       const pd = pairDataset(this.spec.data, f.victim, f.faulty);
-      const t = await this.trainModel('pair', pd, { ...this.spec.pairTrain });
+      // An imported model's pair model is its own architecture (its modules then compose with
+      // the model's: the same input and preprocessing); ours, a ResNet of --pair-depth.
+      const arch = baselineArchitecture(this.read.meta, this.read.dir);
+      const t = await this.trainModel(
+        'pair',
+        pd,
+        { ...this.spec.pairTrain },
+        arch.kind === 'imported' ? arch.dir : undefined,
+      );
       // The paper validates that the two-class model does not show the fault before using it.
       this.pairInfo = { images: pd.train.count, classes: [f.victim, f.faulty], top1: t.top1 };
       if (t.top1 < PAIR_VALID_TOP1) {
