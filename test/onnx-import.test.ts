@@ -27,7 +27,13 @@ import { openInference, convertToOnnx } from '../src/core/node/inference/index.t
 import { headNode, planModel } from '../src/core/node/graph/plan.ts';
 import { readModelDir } from '../src/core/node/models/io.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
-import { channelHead, headLogits, concernedProbability } from '../src/core/node/decompose/index.ts';
+import {
+  channelHead,
+  composedScores,
+  headLogits,
+  concernedProbability,
+} from '../src/core/node/decompose/index.ts';
+import { loadModuleSet } from '../src/core/node/decompose/files.ts';
 import { classifyFiles, openClassifier } from '../src/core/node/predict.ts';
 
 const refs = readFixtures().filter((f) => f.expect === 'reference');
@@ -260,4 +266,55 @@ test('export-model writes an imported model back as one ONNX file that onnxrunti
     assert.equal(again.status, 2, again.stderr);
     assert.match(again.stderr, /exists already/);
   }
+});
+
+test('decompose --export-onnx on an imported model writes modules that onnxruntime runs with the model’s own preprocessing', async () => {
+  // ImageNet's mean and std, not ours: the exported graph must apply them itself.
+  const fx = refs.find((f) => f.name === 'cnn-opset17')!;
+  const dir = await imported(fx);
+  const home = path.join(root, 'home-export');
+  const d = cli(
+    [
+      'decompose',
+      '--model',
+      dir,
+      '--dataset',
+      `folder:${colour}`,
+      '--per-class',
+      '4',
+      '--idle-seconds',
+      '0',
+      '--json',
+    ],
+    { home },
+  );
+  assert.equal(d.status, 0, d.stderr);
+  const out = path.join(root, 'modules-onnx');
+  const x = cli(['decompose', '--model', dir, '--export-onnx', 'latest', out], { home });
+  assert.equal(x.status, 0, x.stderr);
+  const modulesDir = path.join(dir, 'modules');
+  const setDir = fs
+    .readdirSync(modulesDir)
+    .filter((f) => fs.statSync(path.join(modulesDir, f)).isDirectory())
+    .map((f) => path.join(modulesDir, f))[0]!;
+  const plan = planModel((await readModelDir(dir)).artifacts);
+  const set = await loadModuleSet(setDir, { plan });
+  assert.ok(
+    set.modules.some((m) => [...m.removed.values()].some((r) => r.includes(1))),
+    'the modules remove something',
+  );
+  const n = fx.images!.count;
+  const px = rgbPixels(fx);
+  const engine = await openInference(dir);
+  let want: Float32Array;
+  try {
+    want = (await composedScores([{ engine, set }], px, n, { exact: true })).scores;
+  } finally {
+    await engine.close();
+  }
+  const session = await ort.InferenceSession.create(path.join(out, 'composed.onnx'));
+  const [h, w] = plan.input.shape;
+  const r = await session.run({ pixels: new ort.Tensor('uint8', px, [n, h!, w!, 3]) });
+  await session.release();
+  close(r.probabilities!.data as Float32Array, Array.from(want), 'exported composed modules');
 });
