@@ -489,10 +489,11 @@ test('a single module’s export drops the channels it removes everywhere (conv 
       (decodeModel(b) as { graph: { initializer: { name: string; dims: unknown[] }[] } }).graph.initializer
         .find((x) => x.name === name)!
         .dims.map(Number);
-    assert.deepEqual(kernel(bytes, 'w/c1/kernel'), [2, 3, 3, 3], 'c1 writes 2 of its 4 channels');
-    assert.deepEqual(kernel(bytes, 'w/c2/kernel'), [3, 2, 3, 3], 'c2 reads those 2');
+    // Kernels in the plan's layout, [kh, kw, in, out].
+    assert.deepEqual(kernel(bytes, 'w/c1/kernel'), [3, 3, 3, 2], 'c1 writes 2 of its 4 channels');
+    assert.deepEqual(kernel(bytes, 'w/c2/kernel'), [3, 3, 2, 3], 'c2 reads those 2');
     // The composed classifier keeps every channel (its module passes share the weights).
-    assert.deepEqual(kernel(composedOnnx(plan, PRE, set!), 'w/c1/kernel'), [4, 3, 3, 3]);
+    assert.deepEqual(kernel(composedOnnx(plan, PRE, set!), 'w/c1/kernel'), [3, 3, 3, 4]);
     const { default: ort } = await import('onnxruntime-node');
     const session = await ort.InferenceSession.create(bytes);
     const got = (await session.run({ pixels: new ort.Tensor('uint8', images, [8, 6, 6, 3]) })).probability!

@@ -208,3 +208,40 @@ test('bench --decomposition reports a module pass against the model pass, and th
   const composed = figures.find((f) => f.figure === 'composed_evaluation')!;
   assert.ok((composed.ratio_to_n_model_evaluations as number) > 0, r.stdout);
 });
+
+test('a channel removed before a batch norm stays removed after it: the norm, not the convolution, is scaled', async () => {
+  // conv (linear) -> batch norm -> ReLU: the mask applies at the norm's output (plan.maskAt), and
+  // a norm with a positive shift turns a zeroed convolution channel into a positive activity.
+  const input = tf.input({ shape: [7, 7, 3], name: 'in' });
+  const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'c' }).apply(input);
+  const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(conv);
+  const relu = tf.layers.activation({ activation: 'relu', name: 'r' }).apply(bn);
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(relu);
+  const out = tf.layers
+    .dense({ units: 3, activation: 'softmax', name: 'd' })
+    .apply(flat) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  randomize(model, 4);
+  const beta = model.getLayer('bn').weights.find((w) => w.originalName.includes('beta'))!;
+  beta.write(tf.fill([4], 1));
+  const artifacts = await modelToArtifacts(model);
+  const plan = planModel(artifacts);
+  assert.equal(plan.maskAt['c'], 'bn');
+  const masks: MaskSet = new Map([
+    ['c', Float32Array.from({ length: 7 * 7 * 4 }, (_, i) => (i % 4 === 1 ? 0 : 1))],
+  ]);
+  const f = foldMasks(plan, masks);
+  assert.deepEqual(f.folded, ['bn']);
+  assert.equal(f.masks.size, 0);
+  const e = (await openInference(artifacts, { engine: 'onnxruntime', preprocess: PRE })) as OrtInference;
+  try {
+    const r = rng(6);
+    const img = new Uint8Array(20 * 7 * 7 * 3).map(() => Math.floor(r() * 256));
+    const folded = await e.predictMaskedOn('folded', img, 20, masks);
+    const shared = await e.predictMaskedOn('shared', img, 20, masks);
+    assert.ok(maxDiff(folded, shared) < 1e-5, `folded vs masked: ${maxDiff(folded, shared)}`);
+    assert.ok(maxDiff(folded, await e.predict(img, 20)) > 1e-4, 'the mask changes the output');
+  } finally {
+    await e.close();
+  }
+});

@@ -25,14 +25,19 @@ import { randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
-const PRE: Preprocess = { mean: 127.5, std: 64 };
+const PRE: Preprocess & { mean: number; std: number } = { mean: 127.5, std: 64 };
 
 function images(count: number, shape: number[], seed: number): Uint8Array {
   const r = rng(seed);
   return new Uint8Array(count * shape.reduce((a, b) => a * b, 1)).map(() => Math.floor(r() * 256));
 }
 
-function reference(model: tf.LayersModel, img: Uint8Array, count: number, pre: Preprocess): Float32Array {
+function reference(
+  model: tf.LayersModel,
+  img: Uint8Array,
+  count: number,
+  pre: Preprocess & { mean: number; std: number },
+): Float32Array {
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
   const x = new Float32Array(img.length).map((_, i) => (img[i]! - pre.mean) / pre.std);
   if (h === w && c === 3) x.set(toInputs(img, count, h!, pre));

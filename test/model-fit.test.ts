@@ -14,7 +14,9 @@ import { tempDir } from './helpers/temp.ts';
 import { cli as decomposer } from './helpers/cli.ts';
 
 /** A small untrained ResNet saved as a model folder: 16×16 RGB, 4 classes. */
-async function savedModel(metaOver: Partial<ModelMeta> = {}): Promise<string> {
+async function savedModel(
+  metaOver: Partial<Extract<ModelMeta, { architecture: 'resnet' }>> = {},
+): Promise<string> {
   const data = colourDataset();
   return untrainedModel(path.join(tempDir('fit'), 'model'), {
     inputSize: 16,
@@ -60,8 +62,11 @@ test('the check: input size, class count, channels and metadata against the laye
     mismatch(/records 32×32 images but its input layer takes 16×16/, /edited or damaged/),
   );
   assert.throws(
-    () => checkModelMeta({ ...m, plan: { ...m.plan, input: { name: 'x', shape: [16, 16, 1] } } }),
-    mismatch(/takes 1-channel images/, /RGB/),
+    () => checkModelMeta({ ...m, plan: { ...m.plan, input: { name: 'x', shape: [16, 16, 4] } } }),
+    mismatch(
+      /takes 4-channel images; Decomposer feeds RGB \(3 channels\) or grey \(1 channel\)/,
+      /RGB or grey/,
+    ),
   );
 });
 

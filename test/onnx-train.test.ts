@@ -10,7 +10,7 @@ import { openTfjsEngine } from '../src/core/node/engine/tfjs/engine.ts';
 import { describeBackend, initBackend } from '../src/core/node/graph/backend.ts';
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
-import { nchwcBlockSize } from '../src/core/node/engine/onnx-train/nchwc.ts';
+import { nchwcBlockSize } from '../src/core/node/graph/nchwc.ts';
 import { blockedFilterGradient } from '../src/core/node/engine/onnx-train/rules/Conv2D.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';

@@ -20,12 +20,13 @@ import { asPlanTask } from '../core/node/workflows/cluster/task.ts';
 import type { BackendName } from '../core/common/api.ts';
 import { UserError } from '../core/common/errors.ts';
 import type { Settings } from '../core/common/settings.ts';
+import { baselineArchitecture, type BaselineArchitecture } from '../core/node/models/io.ts';
 import { runsDir } from '../core/node/paths.ts';
 import { runFolderIn, trainRecorded } from './training.ts';
 import { loadSpecWithProgress, modelDataset, openModel, parseDatasetOption } from './models.ts';
 import { EXIT, print, printJson } from './output.ts';
 
-export type LoadedGridModel = GridModel & { depth: number };
+export type LoadedGridModel = GridModel & { baseline: BaselineArchitecture };
 
 /** A grid's models opened and their datasets loaded: as given on the command line, or as a plan names them. */
 export async function loadGridModels(
@@ -37,7 +38,11 @@ export async function loadGridModels(
   for (const g of given) {
     const m = await openModel(g.dir, inference);
     try {
-      out.push({ dir: m.dir, data: await modelDataset(g.dataset, m, home), depth: m.meta?.depth ?? 20 });
+      out.push({
+        dir: m.dir,
+        data: await modelDataset(g.dataset, m, home),
+        baseline: baselineArchitecture(m.meta, m.dir),
+      });
     } finally {
       await m.engine.close();
     }

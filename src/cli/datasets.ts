@@ -117,8 +117,9 @@ function parseOne(arg: string, size: number, seed: number, opts: ParseOptions): 
   const home = opts.home ?? dataHome(process.env.DECOMPOSER_HOME);
   const grey = mnistName(kind);
   if (grey) {
-    // Padding fits 28x28 on the default 32x32 canvas; other sizes are scaled unless told.
-    const fit = opts.fit ?? (size === 32 ? 'pad' : 'resize');
+    // Padding fits 28x28 on the default 32x32 canvas (and at 28 leaves them as they are);
+    // other sizes are scaled unless told.
+    const fit = opts.fit ?? (size === 32 || size === 28 ? 'pad' : 'resize');
     const split = grey.family === 'emnist' ? { split: grey.split ?? 'balanced' } : {};
     if (p) return { kind: 'mnist', family: grey.family, path: p, ...split, size, fit };
     const found = findMnist(grey.family, home, { ...split, size, fit });

@@ -2,7 +2,7 @@
 // planned, an inference engine when it needs one), the dataset it is judged on, a dataset
 // named on the command line with progress lines, the decomposition options, and a recorded run.
 import type { ModelMeta } from '../core/node/models/io.ts';
-import { readModelDir } from '../core/node/models/io.ts';
+import { preprocessingNote, readModelDir } from '../core/node/models/io.ts';
 import type { DatasetSpec, GreyFit, GreyInput, LoadedDataset } from '../core/common/dataset.ts';
 import { DELTA, SAMPLE_PER_CLASS, SEED, UNCONCERNED } from '../core/common/bounds.ts';
 import {
@@ -155,6 +155,8 @@ export interface OpenedModel {
 export async function readModel(dir: string | undefined): Promise<Omit<OpenedModel, 'engine'>> {
   if (!dir) throw new UserError('No model given.', 'Give the model folder with --model DIR.', 'usage');
   const read = await readModelDir(dir);
+  const note = preprocessingNote(read.meta, read.dir);
+  if (note) info(`note: ${note}`);
   return { dir: read.dir, meta: read.meta, plan: planModel(read.artifacts) };
 }
 

@@ -9,6 +9,9 @@ import { DEFAULT_SETTINGS } from '../../src/core/node/store/settings.ts';
 import type { Store } from '../../src/core/node/store/store.ts';
 // The model code (tfjs, the trainer) loads only when a test makes a model.
 import type { ModelArtifacts, ModelMeta } from '../../src/core/node/models/io.ts';
+
+/** What a training here writes of a model: a ResNet's metadata. */
+type ResNetMeta = Extract<ModelMeta, { architecture: 'resnet' }>;
 import type { TrainResult } from '../../src/core/node/train/trainer.ts';
 import { tempDir } from './temp.ts';
 
@@ -166,7 +169,7 @@ export const FAKE_MACHINE: MachineInfo = {
 export async function saveTestModel(
   dir: string,
   artifacts: ModelArtifacts,
-  meta: Pick<ModelMeta, 'inputSize' | 'classes'> & Partial<ModelMeta>,
+  meta: Pick<ResNetMeta, 'inputSize' | 'classes'> & Partial<ResNetMeta>,
 ): Promise<string> {
   const { DEFAULT_PREPROCESS, saveModelDir } = await import('../../src/core/node/models/io.ts');
   await saveModelDir(dir, artifacts, {
@@ -187,7 +190,7 @@ export async function saveTestModel(
  */
 export async function untrainedModel(
   dir: string,
-  o: { inputSize?: number; classes?: number; seed?: number; meta?: Partial<ModelMeta> } = {},
+  o: { inputSize?: number; classes?: number; seed?: number; meta?: Partial<ResNetMeta> } = {},
 ): Promise<string> {
   const { buildResNet } = await import('../../src/core/node/models/resnet.ts');
   const { modelToArtifacts } = await import('../../src/core/node/models/io.ts');

@@ -71,7 +71,8 @@ export const GRID_USAGE = `Reuse and replace (Tables 2-5, Figure 6):
                       epochs after leaving chance level (default: the baselinePatience
                       setting, 3); one still improving at the maximum is flagged
   --chart FILE        also write Figure 6 (CO2e per scenario, log axis) as an SVG file
-  --baseline-depth N  its ResNet depth (default: model A's)
+  --baseline-depth N  its ResNet depth (default: model A's; an imported model A's baselines
+                      train its own architecture, and this is refused)
   --batch N           its batch size (default 32)
   -o, --out DIR       where baselines train (default <home>/experiments)
   --plan FILE         write the grid as tasks for a cluster and run nothing: phase one

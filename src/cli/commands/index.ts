@@ -10,6 +10,8 @@ import { energyCommand } from './energy.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { experimentCommand } from './experiment.ts';
 import { exportCommand } from './export.ts';
+import { exportModelCommand } from './export-model.ts';
+import { importCommand } from './import.ts';
 import { mergeCommand } from './merge.ts';
 import { predictCommand } from './predict.ts';
 import { runsCommand } from './runs.ts';
@@ -26,6 +28,8 @@ export const COMMANDS: Command[] = [
   experimentCommand,
   wizardCommand,
   predictCommand,
+  importCommand,
+  exportModelCommand,
   demoCommand,
   benchCommand,
   downloadCommand,

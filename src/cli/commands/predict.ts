@@ -66,6 +66,7 @@ export const predictCommand: Command<v.InferOutput<typeof PREDICT_ARGS>> = {
       info(
         `${classifier.kind === 'repaired' ? 'repaired classifier' : 'model'} ${classifier.name}: ${classifier.classNames.length} classes, ${classifier.inputSize}x${classifier.inputSize} inputs, ${classifier.inference}`,
       );
+      for (const n of classifier.notes) info(`note: ${n}`);
       let result;
       const show = stageProgress();
       try {

@@ -29,6 +29,7 @@ import {
   type JobStatus,
 } from './jobs.ts';
 import { SCENARIO_PARAMS, type ScenarioParams } from './reuse.ts';
+import { IMPORT_MODEL_PARAMS, type ImportedModelView, type ImportModelParams } from './models.ts';
 import { PREVIEW_PER_CLASS, ROW_ID } from './bounds.ts';
 import type { ExperimentDetailView, ExperimentSummary, RunDetailView, RunSummary } from './runs.ts';
 import { DATASET_ID, describeIssues, JOB_ID, PATH, v } from './schema.ts';
@@ -57,6 +58,7 @@ export * from './jobs.ts';
 export * from './decomposition.ts';
 export * from './reuse.ts';
 export * from './training.ts';
+export * from './models.ts';
 export * from './datasets.ts';
 export * from './energy.ts';
 export * from './runs.ts';
@@ -89,6 +91,11 @@ export interface DecomposerApi {
   /** One experiment: its runs in their roles and its scenarios (for Figure 6). */
   getExperiment(id: number): Promise<ExperimentDetailView>;
   listModels(): Promise<ModelSummary[]>;
+  /**
+   * Imports an ONNX classifier into a new model folder (decomposer import), judged on a
+   * dataset of the app's; nothing is written when any check fails.
+   */
+  importModel(params: ImportModelParams): Promise<ImportedModelView>;
   startTraining(params: TrainParams): Promise<JobOf<'train'>>;
   /**
    * Continues a cancelled, interrupted or failed training from its run folder's last
@@ -185,6 +192,7 @@ export const API_METHODS = {
   listExperiments: { args: [] },
   getExperiment: { args: [arg('the experiment id', ROW_ID.schema)] },
   listModels: { args: [] },
+  importModel: { args: [arg('the model to import', IMPORT_MODEL_PARAMS)] },
   startTraining: { args: [arg('the training parameters', TRAIN_PARAMS)] },
   resumeTraining: { args: [RUN_ID] },
   runDemo: { args: [optional('the demo parameters', DEMO_PARAMS)] },

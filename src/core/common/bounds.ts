@@ -107,6 +107,9 @@ export const LEARNING_RATE = real(1e-6, 1);
 export const VAL_FRACTION = real(0, 0.5);
 /** MC-BLN's threshold δ on the head's weights. */
 export const DELTA = real(0, 1000);
+/** An imported model's preprocessing, per channel after scaling pixels to 0..1 (--mean, --std). */
+export const MEAN_VALUE = real(-1000, 1000);
+export const STD_VALUE = real(1e-6, 1000);
 /** The share of a class's training labels the faulty demo corrupts. */
 export const FAULT_FRACTION = real(0.05, 1);
 

@@ -4,6 +4,7 @@ import { BATCH_SIZE, DEPTH, EPOCHS, PATIENCE, SEED, TRAIN_PER_CLASS } from './bo
 import { DATASET_ID, v, fields } from './schema.ts';
 import type { EnergyFigure } from './energy.ts';
 import type { JobStatus } from './jobs.ts';
+import type { ModelSource } from './models.ts';
 
 export const TRAIN_PARAMS = fields({
   /** A dataset id from listDatasets. */
@@ -35,9 +36,10 @@ export const DEMO_PARAMS = fields({
 
 export type DemoParams = v.InferOutput<typeof DEMO_PARAMS>;
 
-/** A trained model: one per model folder, as its latest training run left it. */
+/** A model: one per model folder, as its latest training run left it, or as it was imported. */
 export interface ModelSummary {
-  runId: number;
+  /** Its latest training run; null for an imported model. */
+  runId: number | null;
   dir: string;
   /** The dataset's name as a person reads it (the id is `datasetId`). */
   dataset: string;
@@ -52,4 +54,6 @@ export interface ModelSummary {
   classNames: string[] | null;
   inputSize: number | null;
   datasetId: string | null;
+  /** Where an imported model came from (null for one trained here). */
+  source: ModelSource | null;
 }

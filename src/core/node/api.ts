@@ -6,6 +6,7 @@ import type { BackendName, DecomposerApi, ProgressEvent, Unsubscribe } from '../
 import { analysisHandlers } from './app/analysis.ts';
 import type { AppContext } from './app/context.ts';
 import { datasetHandlers } from './app/datasets.ts';
+import { modelHandlers } from './app/models.ts';
 import { runsHandlers } from './app/runs.ts';
 import { engineInForce, settingsHandlers } from './app/settings.ts';
 import { systemHandlers } from './app/system.ts';
@@ -75,6 +76,7 @@ export function createCoreApi(opts: CoreApiOptions = {}): CoreApi {
     ...datasetHandlers(ctx),
     ...runsHandlers(ctx),
     ...trainingHandlers(ctx),
+    ...modelHandlers(ctx),
     ...settingsHandlers(ctx),
     ...analysisHandlers(ctx),
     ...wizardHandlers(ctx),

@@ -10,7 +10,7 @@ import { DECODE_CONCURRENCY, decodeGreyInto, decodeInto, pool } from './data/ima
 import { openInference, type InferenceEngineName } from './inference/index.ts';
 import { planModel } from './graph/plan.ts';
 import { checkModelMeta } from './models/fit.ts';
-import { readModelDir } from './models/io.ts';
+import { preprocessingNote, readModelDir } from './models/io.ts';
 import { closeRepaired, isRepairedDir, loadRepaired, repairedScores } from './wizard/repaired.ts';
 
 export type ClassifierEngine = 'auto' | InferenceEngineName;
@@ -32,6 +32,8 @@ export interface Classifier {
   inference: InferenceEngineName;
   /** What a score means, in a few words for people. */
   scoreMeaning: string;
+  /** Things to know before trusting its scores (a folder that records no preprocessing). */
+  notes: string[];
   /** Scores [count, classes], higher is more likely; a removed class scores -1. */
   scores(images: Uint8Array, count: number, signal?: AbortSignal): Promise<Float32Array>;
   close(): Promise<void>;
@@ -95,6 +97,7 @@ export async function openClassifier(
           p.kind === 'modules'
             ? "the class's module's probability that the image is of its class (these need not sum to 1)"
             : "the model's probability; where the pair's modules re-decided a prediction, each of the two classes scores 1 + its module's probability",
+        notes: [],
         scores: (images, count, signal) => repairedScores(p, images, count, signal),
         close: () => closeRepaired(p),
       };
@@ -138,6 +141,7 @@ export async function openClassifier(
     removed: [],
     inference: eng.name,
     scoreMeaning: "the model's softmax probability",
+    notes: [preprocessingNote(read.meta, read.dir)].filter((n) => n !== null),
     scores: async (images, count, signal) => {
       signal?.throwIfAborted();
       return eng.predict(images, count);

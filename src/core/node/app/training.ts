@@ -11,6 +11,7 @@ import type {
   ModelSummary,
   TrainParams,
 } from '../../common/api.ts';
+import { importedModels } from '../models/imported.ts';
 import { readModelDir, type ModelMeta } from '../models/io.ts';
 import { knownDatasets, resolveDataset } from '../data/catalogue.ts';
 import { resumeTraining, startDemo, startTraining } from '../jobs/training-jobs.ts';
@@ -54,6 +55,32 @@ export function trainingHandlers(
           classNames: meta?.classNames ?? null,
           inputSize: meta?.inputSize ?? null,
           datasetId: meta?.datasetId ?? null,
+          source: sourceOf(meta),
+        });
+      }
+      // Imported models (newest first): their folders, as long as they hold one.
+      for (const e of (await importedModels(ctx.home)).reverse()) {
+        if (out.some((m) => path.resolve(m.dir) === path.resolve(e.dir))) continue;
+        const meta = await readModelDir(e.dir).then(
+          (x) => x.meta,
+          () => null,
+        );
+        if (meta?.architecture !== 'imported') continue; // moved or deleted since
+        out.push({
+          runId: null,
+          dir: e.dir,
+          dataset: datasetName(meta, null, names),
+          depth: null,
+          epochs: 0,
+          bestEpoch: null,
+          top1: null,
+          top5: null,
+          status: 'finished',
+          energy: null,
+          classNames: meta.classNames,
+          inputSize: meta.inputSize,
+          datasetId: meta.datasetId,
+          source: sourceOf(meta),
         });
       }
       return out;
@@ -110,4 +137,13 @@ function datasetName(
   if (Array.isArray(classes) && classes.length && classes.every((c) => typeof c === 'string'))
     return classes.join(', ');
   return asked ?? meta?.datasetId ?? 'unknown';
+}
+
+/** An imported model's provenance as the app shows it. */
+function sourceOf(meta: ModelMeta | null): ModelSummary['source'] {
+  if (meta?.architecture !== 'imported') return null;
+  const s = meta.source;
+  const { file, sha256, bytes, format, producer, layout, output, batchNorm, importedAt } = s;
+  const opset = s.format === 'onnx' ? s.opset : null;
+  return { file, sha256, bytes, format, producer, opset, layout, output, batchNorm, importedAt };
 }

@@ -5,6 +5,7 @@
 // each module's head is then two dot products. Without hidden Dense layers, backtracked
 // positions are unused by the head, so modules are run with their CI/TI masks only and the
 // approaches of one decomposition share their passes (`exact: true` runs every mask).
+import { describePreprocess } from '../graph/inputs.ts';
 import { createHash } from 'node:crypto';
 import { UserError } from '../../common/errors.ts';
 import type { InferenceEngine, MaskSet } from '../inference/types.ts';
@@ -65,11 +66,11 @@ export function checkComposable(sources: ComposeSource[]): void {
   for (const s of sources) {
     const a = first.set.parent.inputShape.join('x');
     const b = s.set.parent.inputShape.join('x');
-    const pa = first.engine.layout.preprocess;
-    const pb = s.engine.layout.preprocess;
-    if (a !== b || pa.mean !== pb.mean || pa.std !== pb.std) {
+    const pa = describePreprocess(first.engine.layout.preprocess);
+    const pb = describePreprocess(s.engine.layout.preprocess);
+    if (a !== b || pa !== pb) {
       throw new UserError(
-        `Modules from models with different inputs cannot be composed (${a} vs ${b}, preprocessing ${pa.mean}/${pa.std} vs ${pb.mean}/${pb.std}).`,
+        `Modules from models with different inputs cannot be composed (${a} vs ${b}, preprocessing ${pa} vs ${pb}).`,
         'Compose modules of models that take the same images.',
         'incompatible-modules',
       );

@@ -2,7 +2,7 @@
 // head, who consumes what. Built from the inference plan (one handler per layer type), and
 // refuses, naming the layer, anything the paper's method does not cover.
 import { UserError } from '../../common/errors.ts';
-import type { ModelPlan, PlanNode } from '../graph/plan.ts';
+import { isRelu, type ModelPlan, type PlanNode } from '../graph/plan.ts';
 
 /** Layer types decomposition supports (and the identity layers that do nothing at inference). */
 export const DECOMPOSABLE = [
@@ -10,7 +10,7 @@ export const DECOMPOSABLE = [
   'Conv2D',
   'Dense',
   'Activation (relu)',
-  'ReLU',
+  'ReLU (and ReLU6)',
   'Add',
   'BatchNormalization',
   'AveragePooling2D',
@@ -117,13 +117,13 @@ export function analyzeGraph(plan: ModelPlan): DecomposeGraph {
         if (n.pool !== 'avg') throw refuse(n, 'global max pooling is not supported');
         break;
       case 'act':
-        if (n.act !== 'relu') throw refuse(n, `hidden activation "${n.act}" (only ReLU)`);
+        if (!isRelu(n.act)) throw refuse(n, `hidden activation "${n.act}" (only ReLU or ReLU6)`);
         relus++;
         break;
       case 'conv':
       case 'dense':
-        if (n.act === 'relu') relus++;
-        else if (n.act !== 'linear') throw refuse(n, `activation "${n.act}" (only ReLU or linear)`);
+        if (isRelu(n.act)) relus++;
+        else if (n.act !== 'linear') throw refuse(n, `activation "${n.act}" (only ReLU, ReLU6 or linear)`);
         if (n.op === 'dense') hiddenDense = true;
         break;
     }

@@ -19,6 +19,7 @@ import {
   type PortableModule,
 } from '../inference/convert.ts';
 import type { ModelPlan } from '../graph/plan.ts';
+import { describePreprocess, pixelChannels } from '../graph/inputs.ts';
 import type { Preprocess } from '../models/io.ts';
 import type { ModuleData, ModuleSet } from './decompose.ts';
 
@@ -128,8 +129,11 @@ export async function exportPortable(
         input: {
           name: PIXELS,
           type: 'uint8',
-          shape: ['N', h, w, c],
-          layout: 'NHWC, RGB; preprocessing (pixel - mean) / std is inside the graph',
+          shape: ['N', h, w, pixelChannels(c!)],
+          layout:
+            c === 1
+              ? `NHWC, RGB; inside the graph: the grey value (rounded Rec. 601 luma) as the model's one channel, then ${describePreprocess(preprocess)}`
+              : `NHWC, ${c === 3 ? 'RGB' : `${c} channels`}; inside the graph: ${describePreprocess(preprocess)} per channel`,
           preprocess,
           ...(opts.grey
             ? {

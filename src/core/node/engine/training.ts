@@ -13,6 +13,7 @@ import type { ModelArtifacts, Preprocess } from '../models/io.ts';
 import { defaultTrainingDevice, type TrainingDevice } from './onnx-train/device.ts';
 import { OnnxTrainEngine, onnxActivationBudget } from './onnx-train/engine.ts';
 import { OnnxTrainPool } from './onnx-train/pool.ts';
+import { trainableLayerClasses } from './onnx-train/rules/index.ts';
 import { TfjsPool } from './tfjs/pool.ts';
 import type { DeviceChoice, TrainingEngine, WeightLayout } from './training-engine.ts';
 
@@ -164,6 +165,14 @@ export async function openTrainingEngine(
     } catch (e) {
       await engine?.close();
       const reason = ortFailure(e, 300);
+      // An imported architecture (a stored plan) trains on onnxruntime or not at all: the tfjs
+      // engines run tfjs-layers models only, so falling back would hide why.
+      if (artifacts.kind === 'plan')
+        throw new UserError(
+          `This imported architecture cannot be trained here (${reason}).`,
+          `Imported architectures train on the onnxruntime engine only, with these layers: ${trainableLayerClasses().join(', ')}. Decompose, evaluate and predict with the model; what would train it is refused.`,
+          e instanceof UserError ? e.code : 'no-backend',
+        );
       if (forced === 'onnxruntime') {
         throw new UserError(
           `The onnxruntime training engine cannot train this model (${reason}).`,

@@ -1,7 +1,9 @@
 // A module's masks folded into its model's weights before any graph is built. A mask
-// multiplies a Conv2D/Dense output after the bias and before the activation, so a channel
-// whose mask has one value v at every position is the layer with that channel's kernel and
-// bias scaled by v (0: removed everywhere, 1: kept everywhere; exact for both). Only the
+// multiplies a Conv2D/Dense output after the bias and before the activation (or, where a
+// batch norm is the linear layer's one reader, that norm's output: plan.maskAt), so a
+// channel whose mask has one value v at every position is the layer with that channel's
+// kernel and bias (or the norm's gamma and beta) scaled by v (0: removed everywhere, 1: kept
+// everywhere; exact for both). Only the
 // channels whose mask varies by position still need a multiplication in the graph: as an
 // input, it costs a pass over the activations and keeps onnxruntime from fusing the layer
 // with its neighbours, which is what made a masked pass cost more than a plain one.
@@ -47,6 +49,20 @@ function scaled(n: PlanNode, scale: Float32Array): PlanNode {
 }
 
 /**
+ * A batch norm's output with channel c scaled by `scale[c]` (NaN: unchanged): gamma and beta
+ * scaled, which scales the whole affine map (v * (x * gamma * rstd + beta - mean * gamma *
+ * rstd)); a norm without gamma gets one.
+ */
+function scaledNorm(n: PlanNode, scale: Float32Array): PlanNode {
+  const keep = (c: number) => Number.isNaN(scale[c]!);
+  const gamma = Float32Array.from(n.gamma ?? new Float32Array(scale.length).fill(1), (g, c) =>
+    keep(c) ? g : g * scale[c]!,
+  );
+  const beta = n.beta ? Float32Array.from(n.beta, (b, c) => (keep(c) ? b : b * scale[c]!)) : n.beta;
+  return { ...n, gamma, beta };
+}
+
+/**
  * Folds every channel-constant part of `masks` into the plan's weights; returns the plan (with
  * a hash of the parent's and the masks') and the masks that are left. Layers whose masks are
  * all ones change nothing and are left out of both.
@@ -68,7 +84,11 @@ export function foldMasks(plan: ModelPlan, masks: LayerMasks): FoldedMasks {
     const varying = v.some((x) => Number.isNaN(x));
     if (!scale.some((x) => !Number.isNaN(x)) && !varying) continue;
     hash.update(name).update(new Uint8Array(Float32Array.from(m).buffer));
-    if (scale.some((x) => !Number.isNaN(x))) replaced.set(name, scaled(n, scale));
+    if (scale.some((x) => !Number.isNaN(x))) {
+      // The mask applies where plan.maskAt says: the layer's output, or the batch norm after it.
+      const at = byName.get(plan.maskAt[name] ?? name)!;
+      replaced.set(at.name, at === n ? scaled(n, scale) : scaledNorm(at, scale));
+    }
     if (varying)
       left.set(
         name,

@@ -19,6 +19,8 @@ const AttributeProto: { fields: Fields } = {
     floats: rep('float', 7),
     ints: rep('int64', 8),
     strings: rep('bytes', 9),
+    tensors: rep('TensorProto', 10),
+    graphs: rep('GraphProto', 11),
     docString: { type: 'string', id: 13 },
     type: { type: 'int32', id: 20 },
   },
@@ -68,6 +70,7 @@ export const ONNX_SCHEMA = {
             node: rep('NodeProto', 1),
             name: { type: 'string', id: 2 },
             initializer: rep('TensorProto', 5),
+            sparseInitializer: rep('bytes', 15),
             docString: { type: 'string', id: 10 },
             input: rep('ValueInfoProto', 11),
             output: rep('ValueInfoProto', 12),
@@ -83,7 +86,11 @@ export const ONNX_SCHEMA = {
             int64Data: rep('int64', 7),
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            doubleData: rep('double', 10),
+            uint64Data: rep('uint64', 11),
             docString: { type: 'string', id: 12 },
+            externalData: rep('StringStringEntryProto', 13),
+            dataLocation: { type: 'int32', id: 14 },
           },
         },
         TensorShapeProto: {
@@ -123,7 +130,16 @@ export const ONNX_SCHEMA = {
 };
 
 /** TensorProto.DataType values. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7, BOOL: 9 } as const;
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+} as const;
 /** AttributeProto.AttributeType values. */
 export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
@@ -178,13 +194,19 @@ export function encodeModel(model: object): Uint8Array {
  * Our ModelProto around `graph` (a GraphProto in the schema's field names): opset OPSET, and
  * version 1 of each other operator domain the graph uses (onnxruntime's contrib ops).
  */
-export function encodeGraph(graph: object, domains: Iterable<string> = []): Uint8Array {
+export function encodeGraph(
+  graph: object,
+  domains: Iterable<string> = [],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const props = Object.entries(metadata).map(([key, value]) => ({ key, value }));
   return encodeModel({
     irVersion: IR_VERSION,
     producerName: 'decomposer',
     producerVersion: '0.1.0',
     opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     graph,
+    ...(props.length ? { metadataProps: props } : {}),
   });
 }
 

@@ -1,26 +1,26 @@
-// Converts a model plan (our tfjs-layers models) into an ONNX graph, opset 17, encoded with
-// protobufjs against the ONNX schema.
+// The inference graphs of a model plan, ONNX opset 17: each layer emitted by its forward rule
+// (graph/layers/, the rules the training graphs are built from too), with what inference adds
+// around them: preprocessing, masks, activity outputs and portable modules.
 //
 // Conventions (shared with the tfjs engine, see index.ts):
-// - Input "pixels": uint8 [N, H, W, C] (NHWC, as images are stored); the graph does the
-//   preprocessing x = (pixel - mean) / std itself (as pixel * (1/std) + (-mean/std), like
-//   toInputs). With `input: 'float'` the input is "inputs", float [N, H, W, C], already
-//   preprocessed.
-// - Inside, tensors are NCHW: one Transpose after the input; Flatten transposes back to
-//   NHWC first so Dense kernels see tfjs's flatten order. Conv kernels [kh,kw,in,out] become
-//   [out,in,kh,kw]; Dense kernels [in,out] feed Gemm unchanged.
-// - Padding is explicit (pads [top, left, bottom, right]) as tfjs computes it: 'same' with
-//   an odd total puts the extra row/column at the bottom/right.
+// - Input "pixels": uint8 [N, H, W, P] (NHWC, as images are stored: P = 3, RGB, for a 1- or
+//   3-channel model, else the model's channels); the graph does the preprocessing itself, as
+//   graph/inputs.ts's toInputs does (a grey model's rounded luma, then pixel * scale[c] +
+//   shift[c]). With `input: 'float'` the input is "inputs", float [N, H, W, C] (the model's
+//   channels), already preprocessed.
+// - Values are NHWC, as the plan lays them out: masks and activity come in and go out in the
+//   plan's layout ([H, W, C] or [units]) without transposes. Only standard ONNX operators are
+//   used (no runtime's own kernels), so any ONNX runtime runs the graphs.
 // - Masks (`masks: true`): one float input "mask/<layer>" per Conv2D and Dense layer, shaped
-//   like the layer's output without the batch axis in tfjs's layout ([H, W, C] or [units]).
-//   It multiplies the layer's output (after the bias, before the fused activation). All
-//   ones is the plain model.
+//   like the layer's output without the batch axis. It multiplies the value at the layer's
+//   mask point (plan.maskAt: its output after the bias and before its activation, or the
+//   output of the BatchNormalization that is its one reader). All ones is the plain model.
 // - Observation (`observe: 'conv' | 'relu'`): outputs "active/<key>", uint8 shaped like the
-//   observed value without the batch axis ([H, W, C] or [units]), 1 where the value was > 0
-//   for any image of the batch. 'conv': the (masked) output of every Conv2D and of every
-//   Dense with a Conv2D/Dense downstream, key = that layer. 'relu': the input of every ReLU,
-//   key = the Activation/ReLU layer, or the Conv2D/Dense whose fused activation is relu.
-//   The observing graph outputs only these (no probabilities).
+//   observed value without the batch axis, 1 where the value was > 0 for any image of the
+//   batch. 'conv': the (masked) value at the mask point of every Conv2D and of every Dense
+//   with a Conv2D/Dense downstream, key = that layer. 'relu': the input of every ReLU, key =
+//   the ReLU layer, or the Conv2D/Dense whose fused activation is a ReLU. The observing graph
+//   outputs only these (no probabilities).
 // - Portable modules (`modules`): each module's masks baked in as constants (a layer whose
 //   mask removes nothing gets no Mul) and its two-node head in place of the output layer:
 //   Gemm over the head's input with [w_c, w_uc] (removed head inputs zeroed), Softmax, and
@@ -32,15 +32,18 @@
 //   that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
 //   changes). A composed classifier keeps every channel so its module passes share weights.
 import type { Preprocess } from '../models/io.ts';
-import { inputScale } from '../graph/inputs.ts';
-import { DataType, encodeGraph, float, int, ints, valueInfo, type Attr } from '../graph/onnx-proto.ts';
-import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
+import { GraphBuilder } from '../graph/builder.ts';
+import { channelScales, LUMA, pixelChannels } from '../graph/inputs.ts';
+import { activate, forwardFor, type ForwardContext, type WeightKind } from '../graph/layers/index.ts';
+import { DataType, int, ints } from '../graph/onnx-proto.ts';
+import { headNode, type ModelPlan, type PlanNode } from '../graph/plan.ts';
+import { droppableChannels, slicedLayer } from './channels.ts';
 
 export interface ConvertOptions {
   input?: 'uint8' | 'float';
   /** Required for uint8 input. */
   preprocess?: Preprocess;
-  /** Mask inputs for every Conv2D/Dense layer, or for these only (the others unmasked). */
+  /** Mask inputs for every Conv2D/Dense layer, or for these only (the others unmasked: graph/fold.ts). */
   masks?: boolean | ReadonlySet<string>;
   observe?: 'conv' | 'relu' | null;
   /**
@@ -51,6 +54,13 @@ export interface ConvertOptions {
   features?: boolean;
   /** Portable modules: masks and two-node heads baked in (see above). */
   modules?: PortableModule[];
+  /** The file's metadata_props (an exported model's classes and preprocessing). */
+  metadata?: Record<string, string>;
+  /**
+   * onnxruntime's NCHWc block size for its blocked convolution kernels (graph/nchwc.ts), where
+   * the graph runs in onnxruntime here; 0 (default): standard operators only, for any runtime.
+   */
+  nchwcBlock?: number;
 }
 
 /** A module as exported: per mask layer 1 = removed ([H, W, C] or [units]), and its head. */
@@ -68,374 +78,199 @@ export const PROBABILITIES = 'probabilities';
 export const maskInput = (layer: string) => `mask/${layer}`;
 export const activeOutput = (layer: string) => `active/${layer}`;
 
-const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/** [kh, kw, in, out] -> [out, in, kh, kw]. */
-function convKernel(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
-  const out = new Float32Array(k.length);
-  for (let y = 0; y < kh!; y++)
-    for (let x = 0; x < kw!; x++)
-      for (let i = 0; i < ci!; i++)
-        for (let o = 0; o < co!; o++)
-          out[((o * ci! + i) * kh! + y) * kw! + x] = k[((y * kw! + x) * ci! + i) * co! + o]!;
-  return out;
-}
-
-/** A tfjs conv kernel [kh, kw, in, out] restricted to the given input and output channels. */
-function sliceConvKernel(
-  k: Float32Array,
-  [kh, kw, ci, co]: number[],
-  ins: number[],
-  outs: number[],
-): Float32Array {
-  const out = new Float32Array(kh! * kw! * ins.length * outs.length);
-  let p = 0;
-  for (let y = 0; y < kh!; y++)
-    for (let x = 0; x < kw!; x++)
-      for (const i of ins) for (const o of outs) out[p++] = k[((y * kw! + x) * ci! + i) * co! + o]!;
-  return out;
-}
+const WEIGHT_FIELDS: Record<WeightKind, keyof PlanNode> = {
+  kernel: 'kernel',
+  bias: 'bias',
+  gamma: 'gamma',
+  beta: 'beta',
+  moving_mean: 'mean',
+  moving_variance: 'variance',
+};
 
 /**
- * Per Conv2D layer, the output channels a single module's export keeps: all but those
- * removed at every position whose value reaches only convolutions (through ReLUs and
- * identity layers). Layers that drop nothing are absent.
+ * The preprocessed NHWC input (graph/inputs.ts's rule, in the graph). `declared`: the uint8
+ * input is already there (another plan of the same graph declared it).
  */
-function droppableChannels(plan: ModelPlan, m: PortableModule): Map<string, number[]> {
-  const consumers = new Map<string, PlanNode[]>();
-  for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  const onlyConvs = (name: string): boolean =>
-    (consumers.get(name) ?? []).every(
-      (c) =>
-        (c.op === 'conv' && c.inputs.length === 1) ||
-        (((c.op === 'act' && c.act === 'relu') || c.op === 'identity') &&
-          name !== plan.output &&
-          onlyConvs(c.name)),
-    ) && (consumers.get(name) ?? []).length > 0;
-  const out = new Map<string, number[]>();
-  for (const n of plan.nodes) {
-    if (n.op !== 'conv' || (n.act !== 'relu' && n.act !== 'linear')) continue;
-    const removed = m.removed.get(n.name);
-    if (!removed || !onlyConvs(n.name)) continue;
-    const [h, w, c] = n.shape as [number, number, number];
-    const keep: number[] = [];
-    for (let ch = 0; ch < c; ch++) {
-      let all = true;
-      for (let p = 0; p < h * w && all; p++) all = removed[p * c + ch] === 1;
-      if (!all) keep.push(ch);
-    }
-    if (keep.length === 0) keep.push(0); // a layer keeps one channel (of zeros) to stay valid
-    if (keep.length < c) out.set(n.name, keep);
+export function preprocessed(
+  g: GraphBuilder,
+  plan: ModelPlan,
+  opts: ConvertOptions,
+  declared = false,
+): string {
+  const [h, w, c] = plan.input.shape as [number, number, number];
+  if ((opts.input ?? 'uint8') === 'float') return g.input(INPUTS, ['N', h, w, c]);
+  if (!declared) g.input(PIXELS, ['N', h, w, pixelChannels(c)], DataType.UINT8);
+  const { scale, shift, uniform } = channelScales(opts.preprocess ?? { mean: 0, std: 1 }, c);
+  let f = g.op('Cast', [PIXELS], [int('to', DataType.FLOAT)]);
+  // A grey model sees the pixels' rounded luma.
+  if (c === 1) f = g.op('Round', [g.op('MatMul', [f, g.floats([3, 1], Float32Array.from(LUMA))])]);
+  const perChannel = (v: number[]) => (uniform || c === 1 ? g.scalar(v[0]!) : g.floats([c], v));
+  return g.op('Add', [g.op('Mul', [f, perChannel(scale)]), perChannel(shift)]);
+}
+
+/** The observing graph's output for one key: 1 where the value was > 0 for any image. */
+function observeValue(g: GraphBuilder, key: string, x: string, shape: number[]): void {
+  const m = g.op('ReduceMax', [x], [ints('axes', [0]), int('keepdims', 0)]);
+  const active = g.op('Cast', [g.op('Greater', [m, g.scalar(0)])], [int('to', DataType.UINT8)]);
+  g.output(activeOutput(key), active, shape, DataType.UINT8);
+}
+
+/** A module's two-node head over the head's input: its concerned probability, [N, 1]. */
+function moduleHead(g: GraphBuilder, m: PortableModule, features: string): string {
+  const f = m.head.wc.length;
+  const w = new Float32Array(f * 2);
+  for (let i = 0; i < f; i++) {
+    if (!m.head.keep[i]) continue;
+    w[2 * i] = m.head.wc[i]!;
+    w[2 * i + 1] = m.head.wuc[i]!;
   }
-  return out;
+  const z = g.op('Gemm', [features, g.floats([f, 2], w), g.floats([2], [m.head.bc, m.head.buc])]);
+  const p = g.op('Softmax', [z], [int('axis', 1)]);
+  return g.op('Slice', [p, g.int64([0]), g.int64([1]), g.int64([1])]);
 }
 
 export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
-  const uint8 = (opts.input ?? 'uint8') === 'uint8';
-  const nodes: object[] = [];
-  const initializer: object[] = [];
-  const inputs: object[] = [];
-  const outputs: object[] = [];
-  const alias = new Map<string, string>();
-  const val = (layer: string) => alias.get(layer)!;
-  let counter = 0;
-  const node = (opType: string, ins: string[], out: string, attribute: Attr[] = []) => {
-    nodes.push({ opType, input: ins, output: [out], name: `${opType}_${counter++}`, attribute });
-    return out;
-  };
-  const initialized = new Set<string>();
-  const init = (name: string, dims: number[], data: Float32Array) => {
-    // A composed classifier's module passes share the weights.
-    if (!initialized.has(name))
-      initializer.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) });
-    initialized.add(name);
-    return name;
-  };
-  const scalar = (name: string, v: number) => init(name, [], new Float32Array([v]));
-  let zero = '';
+  const g = new GraphBuilder();
+  g.nchwcBlock = opts.nchwcBlock ?? 0;
+  const e = emitPlan(g, plan, opts, preprocessed(g, plan, opts));
+  if (!opts.modules?.length && !opts.observe) {
+    if (opts.features) g.output(FEATURES, e.features, ['N', headNode(plan).inShape[0]!]);
+    else g.output(PROBS, e.probs, ['N', plan.classes]);
+  }
+  if (e.modules.length > 1)
+    g.output(PROBABILITIES, g.op('Concat', e.modules, [int('axis', 1)]), ['N', e.modules.length]);
+  else if (e.modules.length === 1)
+    g.output(PROBABILITY, g.op('Reshape', [e.modules[0]!, g.int64([-1])]), ['N']);
+  return g.encode('model', opts.metadata);
+}
 
-  const activate = (x: string, act: Activation, shape: number[], out: string): string => {
-    switch (act) {
-      case 'linear':
-        return x;
-      case 'relu':
-        return node('Relu', [x], out);
-      case 'sigmoid':
-        return node('Sigmoid', [x], out);
-      case 'tanh':
-        return node('Tanh', [x], out);
-      case 'softmax':
-        // Channels are axis 1 both in NCHW and in [N, units].
-        void shape;
-        return node('Softmax', [x], out, [int('axis', 1)]);
-    }
-  };
-  const observeValue = (key: string, x: string, shape: number[]) => {
-    let m = node('ReduceMax', [x], `obs/${key}/max`, [ints('axes', [0]), int('keepdims', 0)]);
-    if (shape.length === 3) m = node('Transpose', [m], `obs/${key}/hwc`, [ints('perm', [1, 2, 0])]);
-    zero ||= scalar('const/zero', 0);
-    const g = node('Greater', [m, zero], `obs/${key}/gt`);
-    const out = node('Cast', [g], activeOutput(key), [int('to', DataType.UINT8)]);
-    outputs.push(valueInfo(out, DataType.UINT8, shape));
-  };
-  // The module whose masks the current pass bakes in, and its value-name prefix.
-  let module: PortableModule | null = null;
-  let prefix = '';
-  // A single module's dropped channels: per conv layer the output channels kept, and per
-  // value the channels it carries (absent: all).
-  const kept =
-    opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
-  const carried = new Map<string, number[]>();
-  // A baked mask is stored as bytes (a quarter of the floats) and cast once per pass.
-  const bakedMask = (layer: string, dims: number[], keep: Uint8Array): string => {
-    const name = `${prefix}mask/${layer}`;
-    initializer.push({ name: `${name}/u8`, dims, dataType: DataType.UINT8, rawData: keep });
-    return node('Cast', [`${name}/u8`], name, [int('to', DataType.FLOAT)]);
-  };
-  const maskValue = (n: PlanNode): string | null => {
-    if (module) {
-      const removed = module.removed.get(n.name);
-      if (!removed || !removed.includes(1)) return null;
-      // Kept = 1 - removed, laid out as the tensor it multiplies (CHW without the batch).
-      if (n.shape.length === 3) {
-        const [h, w, c] = n.shape as [number, number, number];
-        const chans = kept.get(n.name) ?? Array.from({ length: c }, (_, i) => i);
-        const keep = new Uint8Array(chans.length * h * w);
-        chans.forEach((ch, k) => {
-          for (let y = 0; y < h; y++)
-            for (let x = 0; x < w; x++) keep[(k * h + y) * w + x] = 1 - removed[(y * w + x) * c + ch]!;
-        });
-        return bakedMask(n.name, [chans.length, h, w], keep);
-      }
-      return bakedMask(
-        n.name,
-        n.shape,
-        Uint8Array.from(removed, (r) => 1 - r),
-      );
-    }
-    const m = maskInput(n.name);
-    inputs.push(valueInfo(m, DataType.FLOAT, n.shape));
-    return n.shape.length === 3 ? node('Transpose', [m], `${m}/chw`, [ints('perm', [2, 0, 1])]) : m;
-  };
-  const int64s = (name: string, v: number[]) => {
-    if (!initialized.has(name))
-      initializer.push({
-        name,
-        dims: [v.length],
-        dataType: DataType.INT64,
-        rawData: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer),
-      });
-    initialized.add(name);
-    return name;
-  };
-  /** A module's two-node head over the head's input: its concerned probability, [N, 1]. */
-  const moduleHead = (m: PortableModule, features: string): string => {
-    const f = m.head.wc.length;
-    const w = new Float32Array(f * 2);
-    for (let i = 0; i < f; i++) {
-      if (!m.head.keep[i]) continue;
-      w[2 * i] = m.head.wc[i]!;
-      w[2 * i + 1] = m.head.wuc[i]!;
-    }
-    const z = node(
-      'Gemm',
-      [
-        features,
-        init(`${prefix}head/kernel`, [f, 2], w),
-        init(`${prefix}head/bias`, [2], Float32Array.of(m.head.bc, m.head.buc)),
-      ],
-      `${prefix}head/logits`,
-    );
-    const p = node('Softmax', [z], `${prefix}head/softmax`, [int('axis', 1)]);
-    return node(
-      'Slice',
-      [p, int64s('const/zero1', [0]), int64s('const/one1', [1]), int64s('const/one1', [1])],
-      `${prefix}head/concerned`,
-    );
-  };
-  const observeConv = new Set(opts.observe === 'conv' ? plan.observed.conv.map((o) => o.name) : []);
-  const observeRelu = new Set(opts.observe === 'relu' ? plan.observed.relu.map((o) => o.name) : []);
-  // Without observation, a mask is applied after a ReLU that directly follows the layer
-  // (fused, or an Activation layer that is the layer's only consumer): relu(z * m) equals
-  // relu(z) * m for m >= 0, and Conv+Relu stays fusable.
-  const deferred = new Map<string, string>(); // relu layer -> mask value
+/**
+ * What one plan's passes computed: the probabilities and (with `features`) the head's input of
+ * the plain pass, and each module's probability [N, 1].
+ */
+export interface EmittedPlan {
+  probs: string;
+  features: string;
+  modules: string[];
+}
+
+/**
+ * Adds `plan`'s passes over the preprocessed `input` to `g` (see above): one plain pass, or
+ * one per module of `opts.modules`. `prefix` keeps the weights of several plans in one graph
+ * apart (a repaired classifier's models).
+ */
+export function emitPlan(
+  g: GraphBuilder,
+  plan: ModelPlan,
+  opts: ConvertOptions,
+  input: string,
+  prefix = '',
+): EmittedPlan {
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   const consumers = new Map<string, PlanNode[]>();
   for (const n of plan.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  const masked = (n: PlanNode, x: string): string => {
-    if (!opts.masks && !module) return x;
-    if (!module && typeof opts.masks === 'object' && !opts.masks.has(n.name)) return x;
-    const m = maskValue(n);
-    if (m === null) return x;
-    if (!opts.observe && n.name !== plan.output) {
-      if (n.act === 'relu') {
-        deferred.set(n.name, m);
-        return x;
-      }
-      const next = consumers.get(n.name) ?? [];
-      if (n.act === 'linear' && next.length === 1 && next[0]!.op === 'act' && next[0]!.act === 'relu') {
-        deferred.set(next[0]!.name, m);
-        return x;
-      }
-    }
-    return node('Mul', [x, m], `${prefix}v/${n.name}/masked`);
-  };
-  const afterRelu = (n: PlanNode, y: string): string => {
-    const m = deferred.get(n.name);
-    return m ? node('Mul', [y, m], `${prefix}v/${n.name}/masked`) : y;
+  // The layer whose mask applies at a node's output (itself, or the Conv2D before a batch norm).
+  const maskOf = new Map(Object.entries(plan.maskAt).map(([layer, at]) => [at, layer]));
+  const observeConv = new Set(opts.observe === 'conv' ? plan.observed.conv.map((o) => o.name) : []);
+  const observeRelu = new Set(opts.observe === 'relu' ? plan.observed.relu.map((o) => o.name) : []);
+  // The weights once, shared by every module pass.
+  const weights = new Map<string, string>();
+  const weightOf = (n: PlanNode, kind: WeightKind, data?: Float32Array | null): string | null => {
+    const value = data === undefined ? (n[WEIGHT_FIELDS[kind]] as Float32Array | null | undefined) : data;
+    if (!value) return null;
+    const key = `${n.name}/${kind}`;
+    // Named after the layer (w/<layer>/<kind>), in the plan's layout, as a viewer shows them.
+    if (!weights.has(key))
+      weights.set(
+        key,
+        g.constant(
+          kind === 'kernel' ? n.kernelShape! : [value.length],
+          value,
+          DataType.FLOAT,
+          `w/${prefix}${key}`,
+        ),
+      );
+    return weights.get(key)!;
   };
 
   const head = opts.modules?.length ? headNode(plan) : null;
   const passes: (PortableModule | null)[] = opts.modules?.length ? opts.modules : [null];
-  let pixels = '';
+  const single =
+    opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
   const moduleOutputs: string[] = [];
-  for (const [pi, pass] of passes.entries()) {
-    module = pass;
-    prefix = passes.length > 1 ? `m${pi}/` : '';
-    deferred.clear();
-    for (const n of plan.nodes) {
-      if (n === head) break; // a module's own head follows the loop
-      const x = n.inputs.length ? val(n.inputs[0]!) : '';
-      const out = `${prefix}v/${n.name}`;
-      let y: string;
-      switch (n.op) {
-        case 'input': {
-          if (pixels) {
-            y = pixels; // every module pass reads the one preprocessed input
-            break;
-          }
-          const [h, w, c] = n.shape as [number, number, number];
-          if (uint8) {
-            inputs.push(valueInfo(PIXELS, DataType.UINT8, ['N', h, w, c]));
-            const { scale, shift } = inputScale(opts.preprocess ?? { mean: 0, std: 1 });
-            const f = node('Cast', [PIXELS], 'pre/float', [int('to', DataType.FLOAT)]);
-            const s = node('Mul', [f, scalar('const/scale', scale)], 'pre/scaled');
-            const p = node('Add', [s, scalar('const/shift', shift)], 'pre/shifted');
-            y = node('Transpose', [p], out, [ints('perm', [0, 3, 1, 2])]);
-          } else {
-            inputs.push(valueInfo(INPUTS, DataType.FLOAT, ['N', h, w, c]));
-            y = node('Transpose', [INPUTS], out, [ints('perm', [0, 3, 1, 2])]);
-          }
-          pixels = y;
-          break;
-        }
-        case 'conv': {
-          const [kh, kw, ci, co] = n.kernelShape as [number, number, number, number];
-          const inCh = carried.get(n.inputs[0]!);
-          const outCh = kept.get(n.name);
-          let w: string;
-          let b: string | null = null;
-          if (inCh || outCh) {
-            // A single module's export: this layer reads or writes fewer channels.
-            const ins = inCh ?? Array.from({ length: ci }, (_, i) => i);
-            const outs = outCh ?? Array.from({ length: co }, (_, i) => i);
-            const k = sliceConvKernel(n.kernel!, n.kernelShape!, ins, outs);
-            const shape = [kh, kw, ins.length, outs.length];
-            w = init(`w/${n.name}/kernel`, [outs.length, ins.length, kh, kw], convKernel(k, shape));
-            if (n.bias)
-              b = init(
-                `w/${n.name}/bias`,
-                [outs.length],
-                Float32Array.from(outs, (o) => n.bias![o]!),
-              );
-            if (outCh) carried.set(n.name, outCh);
-          } else {
-            w = init(`w/${n.name}/kernel`, [co, ci, kh, kw], convKernel(n.kernel!, n.kernelShape!));
-            if (n.bias) b = init(`w/${n.name}/bias`, [co], n.bias);
-          }
-          const ins = [x, w];
-          if (b) ins.push(b);
-          let z = node('Conv', ins, `${out}/conv`, [
-            ints('kernel_shape', [kh, kw]),
-            ints('strides', n.strides!),
-            ints('pads', n.pads!),
-            ints('dilations', [1, 1]),
-            int('group', 1),
-          ]);
-          z = masked(n, z);
-          if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
-          y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
-          break;
-        }
-        case 'dense': {
-          const [ci, co] = n.kernelShape as [number, number];
-          const w = init(`w/${n.name}/kernel`, [ci, co], n.kernel!);
-          const ins = [x, w];
-          if (n.bias) ins.push(init(`w/${n.name}/bias`, [co], n.bias));
-          let z = node('Gemm', ins, `${out}/gemm`);
-          z = masked(n, z);
-          if (observeConv.has(n.name) || observeRelu.has(n.name)) observeValue(n.name, z, n.shape);
-          y = afterRelu(n, activate(z, n.act, n.shape, `${out}/act`));
-          break;
-        }
-        case 'act':
-          if (carried.has(n.inputs[0]!)) carried.set(n.name, carried.get(n.inputs[0]!)!);
-          if (observeRelu.has(n.name)) observeValue(n.name, x, n.inShape);
-          y = afterRelu(n, activate(x, n.act, n.shape, `${out}/act`));
-          break;
-        case 'add':
-          y = node('Sum', n.inputs.map(val), out);
-          break;
-        case 'bn': {
-          const c = n.gamma!.length;
-          y = node(
-            'BatchNormalization',
-            [
-              x,
-              init(`w/${n.name}/gamma`, [c], n.gamma!),
-              init(`w/${n.name}/beta`, [c], n.beta!),
-              init(`w/${n.name}/mean`, [c], n.mean!),
-              init(`w/${n.name}/variance`, [c], n.variance!),
-            ],
-            out,
-            [float('epsilon', n.epsilon!)],
-          );
-          break;
-        }
-        case 'pool': {
-          const attrs = [
-            ints('kernel_shape', n.poolSize!),
-            ints('strides', n.strides!),
-            ints('pads', n.pads!),
-          ];
-          if (n.pool === 'avg') attrs.push(int('count_include_pad', 0));
-          y = node(n.pool === 'avg' ? 'AveragePool' : 'MaxPool', [x], out, attrs);
-          break;
-        }
-        case 'gpool':
-          y = node(n.pool === 'avg' ? 'ReduceMean' : 'ReduceMax', [x], out, [
-            ints('axes', [2, 3]),
-            int('keepdims', 0),
-          ]);
-          break;
-        case 'flatten':
-          if (n.inShape.length === 1) y = x;
-          else if (n.inShape.length === 3) {
-            const t = node('Transpose', [x], `${out}/nhwc`, [ints('perm', [0, 2, 3, 1])]);
-            y = node('Flatten', [t], out, [int('axis', 1)]);
-          } else y = node('Flatten', [x], out, [int('axis', 1)]);
-          break;
-        case 'identity':
-          if (carried.has(n.inputs[0]!)) carried.set(n.name, carried.get(n.inputs[0]!)!);
-          y = x;
-          break;
+  let plainValues = new Map<string, string>();
+  for (const module of passes) {
+    const values = new Map<string, string>();
+    const carried = new Map<string, number[]>(); // a single module's values with fewer channels
+    const deferred = new Map<string, string>(); // a ReLU layer -> the mask to apply after it
+    /** The mask of `layer` (a value to multiply), or null where it removes nothing. */
+    const maskValue = (layer: string, shape: number[]): string | null => {
+      if (!module) {
+        if (!opts.masks || (typeof opts.masks === 'object' && !opts.masks.has(layer))) return null;
+        return g.input(maskInput(layer), shape);
       }
-      alias.set(n.name, y);
+      const removed = module.removed.get(layer);
+      if (!removed || !removed.includes(1)) return null;
+      const chans = single.get(layer);
+      const c = shape[shape.length - 1]!;
+      const keep = chans
+        ? Uint8Array.from({ length: (removed.length / c) * chans.length }, (_, i) => {
+            const p = Math.floor(i / chans.length);
+            return 1 - removed[p * c + chans[i % chans.length]!]!;
+          })
+        : Uint8Array.from(removed, (r) => 1 - r);
+      const dims = chans ? [...shape.slice(0, -1), chans.length] : shape;
+      return g.op('Cast', [g.constant(dims, keep, DataType.UINT8)], [int('to', DataType.FLOAT)]);
+    };
+    for (const plain of plan.nodes) {
+      if (plain === head) break; // a module's own head follows the loop
+      if (plain.op === 'input') {
+        values.set(plain.name, input);
+        continue;
+      }
+      const n = slicedLayer(plain, single, carried);
+      const layer = maskOf.get(n.name); // the mask applying at this node's output
+      const m = layer !== undefined ? maskValue(layer, byName.get(layer)!.shape) : null;
+      const own = layer === n.name; // a Conv2D/Dense whose mask applies before its activation
+      const observedHere = (layer !== undefined && observeConv.has(layer)) || observeRelu.has(n.name);
+      // The mask may follow the ReLU that reads this value (relu(z * m) = relu(z) * m, m >= 0):
+      // its own fused one, or a ReLU layer that is its one reader.
+      const next = consumers.get(n.name) ?? [];
+      const reluAfter =
+        next.length === 1 && next[0]!.op === 'act' && next[0]!.act === 'relu' ? next[0]! : null;
+      const deferOwn = m !== null && own && !opts.observe && n.act === 'relu' && n.name !== plan.output;
+      const deferNext = m !== null && !opts.observe && (!own || n.act === 'linear') && reluAfter !== null;
+      // Conv2D/Dense: the activation waits where the mask or the observation needs its input.
+      const split = own && n.act !== 'linear' && !deferOwn && (m !== null || observedHere);
+      const ctx: ForwardContext = {
+        g,
+        node: split ? { ...n, act: 'linear' } : n,
+        inputs: n.inputs.map((i) => values.get(i)!),
+        mode: 'eval',
+        weight: (kind) =>
+          weightOf(n, kind, n === plain ? undefined : (n[WEIGHT_FIELDS[kind]] as Float32Array)),
+        setUpdate: () => undefined,
+      };
+      if (observeRelu.has(n.name) && n.op === 'act') observeValue(g, n.name, ctx.inputs[0]!, n.inShape);
+      g.tag = `${n.name}`;
+      let y = forwardFor(n.className).forward(ctx).output;
+      if (m !== null && !deferOwn && !deferNext) y = g.op('Mul', [y, m]);
+      if (layer !== undefined && observeConv.has(layer)) observeValue(g, layer, y, n.shape);
+      if (own && observeRelu.has(n.name) && n.op !== 'act') observeValue(g, n.name, y, n.shape);
+      if (split) y = activate(g, y, n.act);
+      if (deferOwn) y = g.op('Mul', [y, m!]);
+      if (deferNext) deferred.set(reluAfter!.name, m!);
+      const after = deferred.get(n.name);
+      if (after) y = g.op('Mul', [y, after]);
+      values.set(n.name, y);
     }
-    if (head && pass) moduleOutputs.push(moduleHead(pass, val(head.inputs[0]!)));
+    if (head && module) moduleOutputs.push(moduleHead(g, module, values.get(head.inputs[0]!)!));
+    if (!module) plainValues = values;
   }
-  if (head) {
-    const many = moduleOutputs.length > 1;
-    const name = many ? PROBABILITIES : PROBABILITY;
-    if (many) node('Concat', moduleOutputs, name, [int('axis', 1)]);
-    else node('Reshape', [moduleOutputs[0]!, int64s('const/flat', [-1])], name);
-    outputs.push(valueInfo(name, DataType.FLOAT, many ? ['N', moduleOutputs.length] : ['N']));
-  } else if (opts.features && !opts.observe) {
-    const head = headNode(plan);
-    node('Identity', [val(head.inputs[0]!)], FEATURES);
-    outputs.unshift(valueInfo(FEATURES, DataType.FLOAT, ['N', head.inShape[0]!]));
-  } else if (!opts.observe) {
-    node('Identity', [val(plan.output)], PROBS);
-    outputs.unshift(valueInfo(PROBS, DataType.FLOAT, ['N', plan.classes]));
-  }
-  return encodeGraph({ name: 'model', node: nodes, initializer, input: inputs, output: outputs });
+  return {
+    probs: plainValues.get(plan.output) ?? '',
+    // Only where asked: a model whose output is no Dense layer has no head.
+    features: opts.features ? (plainValues.get(headNode(plan).inputs[0]!) ?? '') : '',
+    modules: moduleOutputs,
+  };
 }

@@ -6,9 +6,16 @@ import os from 'node:os';
 import type { BackendName } from '../../common/api.ts';
 import { firstLine, UserError } from '../../common/errors.ts';
 import { backendReport, initBackend } from '../graph/backend.ts';
+import { pixelChannels } from '../graph/inputs.ts';
 import { loadOrt, ortFailure } from '../graph/ort.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
-import { DEFAULT_PREPROCESS, readModelDir, type ModelArtifacts, type Preprocess } from '../models/io.ts';
+import {
+  DEFAULT_PREPROCESS,
+  readModelDir,
+  tfjsRefusal,
+  type ModelArtifacts,
+  type Preprocess,
+} from '../models/io.ts';
 import { OrtInference } from './ort-engine.ts';
 import { TfjsInference } from './tfjs-engine.ts';
 import {
@@ -63,8 +70,9 @@ export function setDefaultInferenceEngine(name: InferenceEngineName | null): voi
 }
 
 function layoutOf(plan: ModelPlan, preprocess: Preprocess): InferenceLayout {
+  const [h, w, c] = plan.input.shape as [number, number, number];
   return {
-    inputShape: plan.input.shape,
+    inputShape: [h, w, pixelChannels(c)],
     classes: plan.classes,
     preprocess,
     maskable: plan.maskable,
@@ -106,6 +114,8 @@ export async function openInference(
     return { active, forced, candidates: all, threads, batchSize };
   };
 
+  // A stored plan (an imported model) runs on onnxruntime only: forcing tfjs is refused by name.
+  if (forced === 'tfjs' && plan.format === 'plan') throw tfjsRefusal();
   const order = forced ? [forced] : INFERENCE_PREFERENCE;
   for (const name of order) {
     if (name === 'onnxruntime') {

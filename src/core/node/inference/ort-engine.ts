@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
 import { foldMasks } from '../graph/fold.ts';
+import { nchwcBlockSize } from '../graph/nchwc.ts';
 import type { OrtModule } from '../graph/ort.ts';
 import { headNode, type ModelPlan } from '../graph/plan.ts';
 import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
@@ -76,8 +77,7 @@ export class OrtInference implements InferenceEngine {
     this.layout = layout;
     this.report = report;
     this.maskLayers = maskLayers;
-    const p = layout.preprocess;
-    this.key = `${plan.hash}|${p.mean}|${p.std}|${report.threads}|${[...(maskLayers ?? [])].join(',')}`;
+    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}|${[...(maskLayers ?? [])].join(',')}`;
     let e = cache.get(this.key);
     if (!e) {
       e = { refs: 0, sessions: new Map() };
@@ -111,22 +111,25 @@ export class OrtInference implements InferenceEngine {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     let s = this.entry.sessions.get(v);
     if (!s) {
-      const bytes = convertToOnnx(this.plan, {
-        input: 'uint8',
-        preprocess: this.layout.preprocess,
-        masks: v === 'plain' ? false : (this.maskLayers ?? true),
-        observe: v === 'conv' || v === 'relu' ? v : null,
-        features: v === 'features',
-      });
-      s = this.ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: this.report.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-        // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
-        // that training workers and the power sampler need between runs.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      s = nchwcBlockSize(this.ort).then((nchwcBlock) => {
+        const bytes = convertToOnnx(this.plan, {
+          input: 'uint8',
+          preprocess: this.layout.preprocess,
+          masks: v === 'plain' ? false : (this.maskLayers ?? true),
+          observe: v === 'conv' || v === 'relu' ? v : null,
+          features: v === 'features',
+          nchwcBlock,
+        });
+        return this.ort.InferenceSession.create(bytes, {
+          intraOpNumThreads: this.report.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+          // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
+          // that training workers and the power sampler need between runs.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        });
       });
       this.entry.sessions.set(v, s);
       s.catch(() => this.entry.sessions.delete(v));

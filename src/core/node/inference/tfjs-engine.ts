@@ -1,11 +1,12 @@
 // The tfjs inference engine: a small graph executor over the model plan with tf ops, in
-// NHWC, on whatever tfjs backend is active. It applies masks right after each Conv2D/Dense
-// op (after the bias, before the activation) and records activity, so it gives the same
-// results as the ONNX graphs; it is the fallback where onnxruntime-node cannot load.
+// NHWC, on whatever tfjs backend is active. It applies masks where the plan says (after each
+// Conv2D/Dense op's bias, before the activation, or after the batch norm that is its one
+// reader) and records activity, so it gives the same results as the ONNX graphs; it is the
+// fallback where onnxruntime-node cannot load.
 import * as tf from '@tensorflow/tfjs';
 import { toInputs } from '../graph/inputs.ts';
 import { headNode, type Activation, type ModelPlan, type PlanNode } from '../graph/plan.ts';
-import type { Preprocess } from '../models/io.ts';
+import { tfjsRefusal, type Preprocess } from '../models/io.ts';
 import {
   checkImages,
   fullMasks,
@@ -32,6 +33,8 @@ function activate(x: tf.Tensor, act: Activation): tf.Tensor {
       return x;
     case 'relu':
       return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
     case 'sigmoid':
       return tf.sigmoid(x);
     case 'tanh':
@@ -51,9 +54,15 @@ export class TfjsInference implements InferenceEngine {
   private weights = new Map<string, NodeWeights>();
   private ones = new Map<string, Float32Array>();
   private buf = new Float32Array(0);
+  /** The Conv2D/Dense whose mask applies after a batch norm, by the batch norm (plan.maskAt). */
+  private readonly maskOf: Map<string, string>;
 
   constructor(plan: ModelPlan, layout: InferenceLayout, report: InferenceReport) {
+    // Stored plans (imported models) may hold what tfjs-layers cannot say (asymmetric pads,
+    // ceil-mode and padding-counting pools): they run on onnxruntime only.
+    if (plan.format === 'plan') throw tfjsRefusal();
     this.plan = plan;
+    this.maskOf = new Map(Object.entries(plan.maskAt).flatMap(([l, at]) => (at === l ? [] : [[at, l]])));
     this.layout = layout;
     this.report = report;
     this.pre = layout.preprocess;
@@ -122,9 +131,13 @@ export class TfjsInference implements InferenceEngine {
             ? tf.conv2d(x as tf.Tensor4D, w!.kernel as tf.Tensor4D, n.strides!, this.explicitPads(n))
             : tf.matMul(x as tf.Tensor2D, w!.kernel as tf.Tensor2D);
         if (w!.bias) z = tf.add(z, w!.bias);
-        const m = masks?.get(n.name);
-        if (m) z = tf.mul(z, m);
-        if (conv.has(n.name) || relu.has(n.name)) record(n.name, z);
+        // The mask (and the conv observation) where the plan says: here, or after the batch norm.
+        if (this.plan.maskAt[n.name] === n.name) {
+          const m = masks?.get(n.name);
+          if (m) z = tf.mul(z, m);
+          if (conv.has(n.name)) record(n.name, z);
+        }
+        if (relu.has(n.name)) record(n.name, z);
         return activate(z, n.act);
       }
       case 'act':
@@ -132,8 +145,16 @@ export class TfjsInference implements InferenceEngine {
         return activate(x, n.act);
       case 'add':
         return tf.addN(n.inputs.map((i) => vals.get(i)!));
-      case 'bn':
-        return tf.batchNorm(x, w!.mean!, w!.variance!, w!.beta!, w!.gamma!, n.epsilon!);
+      case 'bn': {
+        let y = tf.batchNorm(x, w!.mean!, w!.variance!, w!.beta!, w!.gamma!, n.epsilon!);
+        const layer = this.maskOf.get(n.name);
+        if (layer !== undefined) {
+          const m = masks?.get(layer);
+          if (m) y = tf.mul(y, m);
+          if (conv.has(layer)) record(layer, y);
+        }
+        return y;
+      }
       case 'pool':
         return n.pool === 'avg'
           ? tf.avgPool(x as tf.Tensor4D, n.poolSize!, n.strides!, n.padding!)
@@ -142,6 +163,8 @@ export class TfjsInference implements InferenceEngine {
         return n.pool === 'avg' ? tf.mean(x, [1, 2]) : tf.max(x, [1, 2]);
       case 'flatten':
         return tf.reshape(x, [x.shape[0]!, -1]);
+      case 'pad':
+        throw tfjsRefusal(); // only stored plans have these
     }
   }
 
@@ -161,14 +184,10 @@ export class TfjsInference implements InferenceEngine {
   }
 
   private inputs(images: Uint8Array, a: number, b: number, per: number): tf.Tensor4D {
-    const [h, w, c] = this.layout.inputShape as [number, number, number];
+    const [h, w, c] = this.plan.input.shape as [number, number, number];
     const n = b - a;
-    if (this.buf.length < n * per) this.buf = new Float32Array(n * per);
-    // toInputs takes square images of 3 channels, as all our datasets are.
-    const x =
-      h === w && c === 3
-        ? toInputs(images.subarray(a * per, b * per), n, h, this.pre, this.buf)
-        : this.buf.subarray(0, n * per).map((_, i) => (images[a * per + i]! - this.pre.mean) / this.pre.std);
+    if (this.buf.length < n * h * w * c) this.buf = new Float32Array(n * h * w * c);
+    const x = toInputs(images.subarray(a * per, b * per), n, [h, w], this.pre, this.buf, c);
     return tf.tensor4d(x, [n, h, w, c]);
   }
 

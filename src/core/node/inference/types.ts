@@ -1,8 +1,9 @@
 // The one inference interface the app uses for forward passes over many images
 // (decomposition, composed evaluation, reuse, replace, the wizard). Two implementations:
 // onnxruntime-node (native) and tfjs (fallback). Conventions, shared by both:
-// - images: uint8 pixels, NHWC, `count` images of H*W*C bytes each; preprocessing
-//   ((pixel - mean) / std, the model's Preprocess) happens inside the engine.
+// - images: uint8 pixels, NHWC, `count` images of H*W*P bytes each (layout.inputShape: RGB
+//   for 1- and 3-channel models, graph/inputs.ts); preprocessing (a grey model's luma,
+//   (p - mean[c]) / std[c], the model's Preprocess) happens inside the engine.
 // - masks: per Conv2D/Dense layer name, a Float32Array or Uint8Array shaped like the
 //   layer's output without the batch axis, in tfjs's layout ([H, W, C] row-major, or
 //   [units]). It multiplies the layer's output after the bias and before the layer's fused
@@ -28,7 +29,7 @@ export interface ObserveOptions {
 }
 
 export interface InferenceLayout {
-  /** [H, W, C] of one image. */
+  /** [H, W, P] of one image as it is fed (the pixels, not the model's channels: graph/inputs.ts). */
   inputShape: number[];
   classes: number;
   preprocess: Preprocess;

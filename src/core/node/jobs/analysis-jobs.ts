@@ -12,6 +12,12 @@ import type {
 } from '../../common/api.ts';
 import type { LoadedDataset, Progress } from '../../common/dataset.ts';
 import type { ModelPlan } from '../graph/plan.ts';
+import {
+  architectureLabel,
+  baselineArchitecture,
+  type BaselineArchitecture,
+  type ModelMeta,
+} from '../models/io.ts';
 import { UserError } from '../../common/errors.ts';
 import { runCustomScenario } from '../workflows/custom-scenario.ts';
 import type { GridModel } from '../workflows/grid.ts';
@@ -79,7 +85,7 @@ export function modelAndData(
   ctx: Pick<AnalysisContext, 'home' | 'signal' | 'progress'>,
   modelDir: string,
   datasetId: string | null | undefined,
-): Promise<{ dir: string; data: LoadedDataset; depth: number; plan: ModelPlan }> {
+): Promise<{ dir: string; data: LoadedDataset; meta: ModelMeta | null; plan: ModelPlan }> {
   return openModelData(modelDir, datasetId, {
     home: ctx.home,
     signal: ctx.signal,
@@ -88,9 +94,9 @@ export function modelAndData(
 }
 
 export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams): Promise<Table1View> {
-  const { dir, data, depth, plan } = await modelAndData(ctx, p.modelDir, p.dataset);
+  const { dir, data, meta, plan } = await modelAndData(ctx, p.modelDir, p.dataset);
   ctx.signal.throwIfAborted();
-  const label = `Decompose ResNet-${depth} on ${data.info.name} (${p.approaches.join(', ')})`;
+  const label = `Decompose ${architectureLabel(meta)} on ${data.info.name} (${p.approaches.join(', ')})`;
   ctx.setLabel?.(label);
   const settings = effectiveSettings(ctx.store.settings);
   ctx.progress({
@@ -116,8 +122,11 @@ export async function runDecomposition(ctx: AnalysisContext, p: DecomposeParams)
 }
 
 export async function runScenario(ctx: AnalysisContext, p: ScenarioParams): Promise<ScenarioView> {
-  const models: (GridModel & { depth: number })[] = [];
-  for (const dir of p.models) models.push(await modelAndData(ctx, dir, null));
+  const models: (GridModel & { baseline: BaselineArchitecture })[] = [];
+  for (const dir of p.models) {
+    const m = await modelAndData(ctx, dir, null);
+    models.push({ ...m, baseline: baselineArchitecture(m.meta, m.dir) });
+  }
   const sizes = new Set(models.map((m) => m.data.info.imageSize));
   if (sizes.size > 1)
     throw new UserError(

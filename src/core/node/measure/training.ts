@@ -13,6 +13,7 @@ import type { BackendName } from '../../common/api.ts';
 import type { LoadedDataset } from '../../common/dataset.ts';
 import { UserError } from '../../common/errors.ts';
 import { train, type TrainConfig, type TrainEvent, type TrainResult } from '../train/trainer.ts';
+import { importedArchitecture } from '../train/architecture.ts';
 import type { RunRecorder, CarriedEnergy, RunEnergy } from './recorder.ts';
 import type { RunRole } from '../../common/api.ts';
 import type { Store } from '../store/store.ts';
@@ -203,6 +204,8 @@ export interface TrainAndRecordOptions extends Omit<RecordTrainingOptions, 'work
   config: Partial<TrainConfig>;
   workers?: number;
   backend?: BackendName | null;
+  /** An imported model's folder: train its architecture (fresh weights) instead of a ResNet. */
+  architecture?: string;
   /** What to tell the user when the training is cancelled (then a UserError 'cancelled' is thrown). */
   cancelled: { message: string; hint: string };
 }
@@ -213,7 +216,7 @@ export async function trainAndRecord(
 ): Promise<RecordedTraining & { modelDir: string }> {
   const t = await recordTrainingRun({
     ...o,
-    work: (onEvent) =>
+    work: async (onEvent) =>
       train({
         runDir: o.runDir,
         data: o.data,
@@ -222,6 +225,7 @@ export async function trainAndRecord(
         signal: o.signal,
         onEvent,
         config: o.config,
+        ...(o.architecture ? { architecture: await importedArchitecture(o.architecture) } : {}),
       }),
   });
   if (!t.result.modelDir || t.result.status !== 'finished')

@@ -10,7 +10,13 @@ export interface ModelToFit {
   dir: string;
   /** What the model takes and gives, as its plan (graph/plan.ts) says: [H, W, C] and classes. */
   plan: { input: { name: string; shape: number[] }; classes: number };
-  meta: { inputSize?: number; classes?: number; classNames?: string[]; datasetId?: string } | null;
+  meta: {
+    inputSize?: number;
+    classes?: number;
+    classNames?: string[];
+    datasetId?: string;
+    preprocess?: { mean: number | number[]; std: number | number[] };
+  } | null;
 }
 
 const CODE = 'model-data-mismatch';
@@ -21,7 +27,7 @@ function inputOf(m: ModelToFit): { size: number; channels: number } {
   if (!h || !w || h !== w)
     throw new UserError(
       `The model in ${m.dir} takes inputs of shape [${m.plan.input.shape.join(', ')}], not square images.`,
-      'Use a model trained by Decomposer (square RGB images).',
+      'Use a model that takes square images (train one with Decomposer, or export yours with a square input).',
       CODE,
     );
   return { size: h, channels: c ?? 3 };
@@ -31,14 +37,21 @@ function inputOf(m: ModelToFit): { size: number; channels: number } {
 export function checkModelMeta(m: ModelToFit): void {
   const { size, channels } = inputOf(m);
   const fix = `model.json's metadata in ${m.dir} was edited or damaged: restore the folder, or train the model again.`;
-  if (channels !== 3)
+  if (channels !== 3 && channels !== 1)
     throw new UserError(
-      `The model in ${m.dir} takes ${channels}-channel images; Decomposer feeds RGB (3 channels).`,
-      'Use a model trained by Decomposer, whose input is RGB (grey datasets are turned into RGB).',
+      `The model in ${m.dir} takes ${channels}-channel images; Decomposer feeds RGB (3 channels) or grey (1 channel) images.`,
+      'Use a model whose input is RGB or grey.',
       CODE,
     );
   const meta = m.meta;
   if (!meta) return;
+  for (const [what, x] of Object.entries({ means: meta.preprocess?.mean, stds: meta.preprocess?.std }))
+    if (Array.isArray(x) && x.length !== 1 && x.length !== channels)
+      throw new UserError(
+        `The model in ${m.dir} records ${x.length} preprocessing ${what} but takes ${channels}-channel images.`,
+        fix,
+        CODE,
+      );
   if (meta.inputSize !== undefined && meta.inputSize !== size)
     throw new UserError(
       `The model in ${m.dir} records ${meta.inputSize}×${meta.inputSize} images but its input layer takes ${size}×${size}.`,

@@ -22,13 +22,19 @@ import { checkRunFolder, claimRunConfig, saveCheckpoint } from './run-folder.ts'
 import type { EpochRecord } from './run-files.ts';
 import {
   DEFAULT_PREPROCESS,
-  modelToArtifacts,
   readModelDir,
   saveModelDir,
   type ModelArtifacts,
   type ModelMeta,
+  type Preprocess,
 } from '../models/io.ts';
-import { buildResNet } from '../models/resnet.ts';
+import {
+  architectureKey,
+  architectureMeta,
+  freshModel,
+  preprocessOf,
+  type ImportedArchitecture,
+} from './architecture.ts';
 import { openInference } from '../inference/index.ts';
 import { DEFAULT_ADAM, EngineAdam } from './adam.ts';
 import { topKAccuracy } from './metrics.ts';
@@ -147,6 +153,8 @@ export interface TrainOptions {
   onEvent?: (e: TrainEvent) => void;
   /** Reuse an existing training engine (the caller closes it). */
   pool?: TrainingEngine;
+  /** Train this imported model's architecture (fresh weights, its preprocessing), not a ResNet. */
+  architecture?: ImportedArchitecture;
 }
 
 /**
@@ -160,6 +168,7 @@ export async function evaluate(
   artifacts: ModelArtifacts,
   set: ImageSet,
   classes: number,
+  preprocess: Preprocess = DEFAULT_PREPROCESS,
 ): Promise<{ top1: number; top5: number; probs: Float32Array; engine: string }> {
   if (pool.inference === 'onnxruntime') {
     const probs = await pool.predict(set.images, set.count, set.size * set.size * 3, classes);
@@ -172,7 +181,7 @@ export async function evaluate(
   }
   let probs: Float32Array | null = null;
   let engine = `tfjs-${pool.report?.active ?? 'unknown'}`;
-  const inference = await openInference(artifacts, { preprocess: DEFAULT_PREPROCESS });
+  const inference = await openInference(artifacts, { preprocess });
   try {
     if (inference.name === 'onnxruntime') {
       probs = await inference.predict(set.images, set.count);
@@ -243,6 +252,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
     classes: data.info.classNames.length,
     size: data.info.imageSize,
     ...cfg,
+    architecture: architectureKey(opts.architecture),
     epochs: undefined,
     patience: undefined,
   });
@@ -277,17 +287,9 @@ async function prepare(opts: TrainOptions, cfg: TrainConfig, pool: TrainingEngin
     ({ artifacts, optimizer: optimizerBytes, state } = resume.checkpoint);
   } else {
     await initBackend(opts.backend ?? null);
-    const model = buildResNet({
-      depth: cfg.depth,
-      inputSize: size,
-      classes,
-      batchNorm: cfg.batchNorm,
-      seed: cfg.seed,
-    });
-    artifacts = await modelToArtifacts(model);
-    model.dispose();
+    ({ artifacts } = await freshModel(opts.architecture, cfg, size, classes));
   }
-  const layout = await pool.load(artifacts, DEFAULT_PREPROCESS);
+  const layout = await pool.load(artifacts, preprocessOf(opts.architecture));
   const optimizer = new EngineAdam(pool, layout, { ...DEFAULT_ADAM, learningRate: cfg.learningRate });
   if (optimizerBytes) optimizer.adam.restore(optimizerBytes);
 
@@ -338,17 +340,16 @@ function patienceRanOut({ cfg, state, classes }: Training): boolean {
 }
 
 /** The metadata a checkpoint or the final model is saved with. */
-function modelMeta({ cfg, data, size, classes, state, backend }: Training, epochs: number): ModelMeta {
+function modelMeta(t: Training, epochs: number): ModelMeta {
+  const { cfg, data, size, classes, state, backend } = t;
   return {
-    architecture: 'resnet',
-    depth: cfg.depth,
-    batchNorm: cfg.batchNorm,
+    ...architectureMeta(t.opts.architecture, cfg),
     inputSize: size,
     classes,
     classNames: data.info.classNames,
     datasetId: data.info.id,
     datasetName: data.info.name,
-    preprocess: DEFAULT_PREPROCESS,
+    preprocess: preprocessOf(t.opts.architecture),
     ...(data.info.grey ? { grey: data.info.grey } : {}),
     training: {
       epochs,
@@ -448,9 +449,10 @@ async function finish(t: Training, cancelled: boolean, started: number): Promise
   const bestName = await readPointer(runDir, 'best.json');
   if (bestName) {
     const best = await readModelDir(path.join(runDir, bestName));
-    await pool.load(best.artifacts, DEFAULT_PREPROCESS);
+    const pre = preprocessOf(t.opts.architecture);
+    await pool.load(best.artifacts, pre);
     t.opts.onEvent?.({ type: 'evaluate', stage: 'test' });
-    ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, t.data.test, classes));
+    ({ top1, top5, engine: evalEngine } = await evaluate(pool, best.artifacts, t.data.test, classes, pre));
     const m = modelMeta(t, state.epoch);
     m.training = { ...m.training!, top1, top5 };
     modelDir = path.join(runDir, 'model');

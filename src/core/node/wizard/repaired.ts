@@ -15,7 +15,7 @@ import { loadModuleSet, saveModuleSet } from '../decompose/files.ts';
 import { openInference } from '../inference/index.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
 import type { InferenceEngine } from '../inference/types.ts';
-import { readModelDir } from '../models/io.ts';
+import { readModelDir, type ModelMeta } from '../models/io.ts';
 import { argmaxRows } from '../train/metrics.ts';
 import {
   checkRepairedParts,
@@ -214,25 +214,40 @@ export async function readRepairedManifest(dir: string): Promise<Manifest> {
   return (await readRepaired(dir)).manifest;
 }
 
+/** A saved repaired classifier's manifest and parts (plans, metadata, module sets), checked, nothing opened. */
+export async function readRepairedParts(dir: string): Promise<{
+  manifest: Manifest;
+  parts: { modelDir: string; plan: ModelPlan; meta: ModelMeta | null; set: ModuleSet | null }[];
+}> {
+  const { manifest: m, parts: where } = await readRepaired(dir);
+  const read: { modelDir: string; plan: ModelPlan; meta: ModelMeta | null; set: ModuleSet | null }[] = [];
+  for (const e of where) {
+    const model = await readModelDir(e.modelDir);
+    const plan = planModel(model.artifacts);
+    read.push({
+      modelDir: e.modelDir,
+      plan,
+      meta: model.meta,
+      set: e.modules ? await loadModuleSet(e.modules, { plan }) : null,
+    });
+  }
+  checkRepairedParts(m, read, dir);
+  return { manifest: m, parts: read };
+}
+
 /** Loads a saved pipeline (close it with closeRepaired). */
 export async function loadRepaired(
   dir: string,
   opts: { engine?: 'auto' | 'onnxruntime' | 'tfjs' } = {},
 ): Promise<{ pipeline: RepairedPipeline; name: string; history: Manifest['history'] }> {
-  const { manifest: m, parts: where } = await readRepaired(dir);
-  const read: { plan: ModelPlan; set: ModuleSet | null }[] = [];
-  for (const e of where) {
-    const plan = planModel((await readModelDir(e.modelDir)).artifacts);
-    read.push({ plan, set: e.modules ? await loadModuleSet(e.modules, { plan }) : null });
-  }
-  checkRepairedParts(m, read, dir);
+  const { manifest: m, parts: read } = await readRepairedParts(dir);
   const parts: RepairedPart[] = [];
   try {
-    for (const [i, e] of where.entries())
+    for (const e of read)
       parts.push({
         modelDir: e.modelDir,
         engine: await openInference(e.modelDir, { engine: opts.engine }),
-        set: read[i]!.set,
+        set: e.set,
       });
   } catch (err) {
     await Promise.all(parts.map((x) => x.engine.close()));

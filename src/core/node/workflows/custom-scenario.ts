@@ -6,6 +6,7 @@ import type { GridParams } from '../../common/reuse.ts';
 import { runGrid, type GridContext, type GridModel, type ScenarioRow } from './grid.ts';
 import { gridSpec } from './grid-spec.ts';
 import type { Scenario, ScenarioClass } from '../reuse/scenario.ts';
+import type { BaselineArchitecture } from '../models/io.ts';
 
 export interface CustomScenario {
   kind: 'reuse' | 'replace';
@@ -91,11 +92,11 @@ export function buildScenario(
 /**
  * Runs one scenario (decomposing the models once, training its baseline) and returns its row.
  * Its spec is a grid's (gridSpec): what `o` leaves out takes the grid's defaults and the
- * settings, the baseline's depth model A's.
+ * settings, the baseline's architecture model A's.
  */
 export async function runCustomScenario(
   c: CustomScenario,
-  allModels: (GridModel & { depth: number })[],
+  allModels: (GridModel & { baseline: BaselineArchitecture })[],
   o: CustomOptions,
   ctx: GridContext,
 ): Promise<ScenarioRow> {

@@ -4,14 +4,16 @@
 import { GRID_PARAMS, type GridParams } from '../../common/reuse.ts';
 import { parseWith } from '../../common/schema.ts';
 import type { Settings } from '../../common/settings.ts';
+import { UserError } from '../../common/errors.ts';
+import type { BaselineArchitecture } from '../models/io.ts';
 import { DEFAULT_DELTA } from '../decompose/algorithms.ts';
 import { DEFAULT_APPROACH, DEFAULT_POINT } from '../decompose/decompose.ts';
 import type { GridSpec } from './grid.ts';
 
-/** What the defaults depend on: the settings in force, and the models given (model A's depth). */
+/** What the defaults depend on: the settings in force, and the models given (model A's architecture). */
 export interface GridDefaults {
   settings: Pick<Settings, 'baselineMaxEpochs' | 'baselinePatience'>;
-  models: { depth: number }[];
+  models: { baseline: BaselineArchitecture }[];
 }
 
 /**
@@ -21,6 +23,15 @@ export interface GridDefaults {
  */
 export function gridSpec(params: GridParams, d: GridDefaults): GridSpec {
   const p = parseWith(GRID_PARAMS, params, 'The grid', 'Check the grid’s parameters.', 'bad-grid');
+  // Baselines train model A's architecture: an imported one is never swapped for a ResNet.
+  const a = d.models[0]?.baseline;
+  const imported = a?.kind === 'imported' ? a : null;
+  if (imported && p.baselineDepth !== undefined)
+    throw new UserError(
+      `Model A is imported (${imported.label}): its baselines train its own architecture, not a ResNet of depth ${p.baselineDepth}.`,
+      'Leave out --baseline-depth.',
+      'usage',
+    );
   return {
     kind: p.kind,
     scopes: p.scopes ?? (d.models.length > 1 ? ['intra', 'inter'] : ['intra']),
@@ -38,8 +49,9 @@ export function gridSpec(params: GridParams, d: GridDefaults): GridSpec {
     baseline: {
       epochs: p.baselineEpochs ?? d.settings.baselineMaxEpochs,
       patience: p.baselinePatience ?? d.settings.baselinePatience,
-      depth: p.baselineDepth ?? d.models[0]?.depth ?? 20,
+      depth: p.baselineDepth ?? (a?.kind === 'resnet' ? a.depth : 20),
       batchSize: p.batchSize ?? 32,
+      ...(imported ? { architecture: imported.dir } : {}),
     },
     inference: p.inference ?? 'auto',
   };

@@ -8,7 +8,7 @@ import { loadDataset } from '../data/index.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
 import { resolveDataset } from '../data/catalogue.ts';
 import { checkModelFitsData, checkModelMeta, modelDataWarnings } from '../models/fit.ts';
-import { readModelDir } from '../models/io.ts';
+import { readModelDir, type ModelMeta } from '../models/io.ts';
 import { cacheDir } from '../paths.ts';
 
 const SYNTHETIC_ID = /^synthetic-(shapes|textures)-(32|64)-s(\d+)-(\d+)x(\d+)$/;
@@ -121,9 +121,9 @@ export async function openModelData(
   modelDir: string,
   datasetId: string | null | undefined,
   o: LoadOptions,
-): Promise<{ dir: string; data: LoadedDataset; depth: number; plan: ModelPlan }> {
+): Promise<{ dir: string; data: LoadedDataset; meta: ModelMeta | null; plan: ModelPlan }> {
   const read = await readModelDir(modelDir);
   const plan = planModel(read.artifacts);
   const data = await datasetForModel({ dir: modelDir, meta: read.meta, plan }, datasetId, o);
-  return { dir: read.dir, data, depth: read.meta?.depth ?? 20, plan };
+  return { dir: read.dir, data, meta: read.meta, plan };
 }

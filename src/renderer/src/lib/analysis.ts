@@ -1,5 +1,6 @@
 // Pure helpers of the Decompose and Reuse pages: a module's mask picture as cells, and
 // which picked models and classes can be composed (and why not).
+import { modelTag } from './models.ts';
 import type { ModelSummary, ModuleMaskView, ScenarioPick } from '../../../core/common/api.ts';
 
 export interface MaskCell {
@@ -71,12 +72,13 @@ export function modelsCompatible(models: (ModelSummary | undefined)[]): Compatib
   const reasons: string[] = [];
   const present = models.filter((m): m is ModelSummary => Boolean(m));
   for (const m of present)
-    if (!m.classNames?.length) reasons.push(`Model #${m.runId} does not list its classes (no meta).`);
+    if (!m.classNames?.length)
+      reasons.push(`${m.source ? modelTag(m) : `Model #${m.runId}`} does not list its classes (no meta).`);
   const sizes = new Set(present.map((m) => m.inputSize));
   if (sizes.size > 1)
     reasons.push(
       `Modules whose models take different input sizes cannot be composed: ${present
-        .map((m) => `model #${m.runId} takes ${sizeText(m)}`)
+        .map((m) => `${modelTag(m)} takes ${sizeText(m)}`)
         .join(', ')}.`,
     );
   return { ok: reasons.length === 0, reasons };
@@ -103,5 +105,5 @@ export function replaceProblems(a: ModelSummary | undefined, b: ModelSummary | u
 export function pickLabel(models: (ModelSummary | undefined)[], p: ScenarioPick): string {
   const m = models[p.source];
   const name = m?.classNames?.[p.classIndex] ?? `class ${p.classIndex}`;
-  return m ? `${name} (model #${m.runId})` : name;
+  return m ? `${name} (${modelTag(m)})` : name;
 }

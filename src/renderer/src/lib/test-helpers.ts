@@ -109,6 +109,7 @@ export function modelSummary(over: Partial<ModelSummary> = {}): ModelSummary {
     classNames: ['circle', 'ring', 'square'],
     inputSize: 32,
     datasetId: 'synthetic-shapes-32-s1-20x10',
+    source: null,
     ...over,
   };
 }
@@ -349,6 +350,9 @@ export function fakeApi(overrides: Partial<DecomposerApi> = {}): FakeApi {
       throw new Error('no run');
     },
     listModels: async () => [],
+    importModel: async () => {
+      throw new Error('not in this test');
+    },
     startTraining: async () => job(),
     resumeTraining: async (runId) => job({ id: 'job-resume', label: `Resume run ${runId}` }),
     runDemo: async () => job({ kind: 'demo', id: 'job-demo' }),

@@ -11,7 +11,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../common/errors.ts';
 import type { ModelPlan, PlanNode } from '../../graph/plan.ts';
-import { GraphBuilder } from './graph.ts';
+import { GraphBuilder } from '../../graph/builder.ts';
 import { int } from '../../graph/onnx-proto.ts';
 import {
   ruleFor,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { firstLine, UserError } from '../../../common/errors.ts';
 import type { DeviceChoice } from '../training-engine.ts';
-import { GraphBuilder } from './graph.ts';
+import { GraphBuilder } from '../../graph/builder.ts';
 
 export type TrainingDevice = 'auto' | 'cpu' | 'gpu';
 export const TRAINING_DEVICES: readonly TrainingDevice[] = ['auto', 'cpu', 'gpu'];

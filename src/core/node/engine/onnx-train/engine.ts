@@ -8,6 +8,7 @@ import type { OrtModule } from '../../graph/ort.ts';
 import { planModel, type ModelPlan } from '../../graph/plan.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
 import { augmentedInputs, augmentPart } from '../augment.ts';
+import { pixelChannels } from '../../graph/inputs.ts';
 import type { Augment, BatchResult, DeviceChoice, TrainingEngine, WeightLayout } from '../training-engine.ts';
 import {
   buildGraph,
@@ -22,7 +23,7 @@ import {
   type BuiltGraph,
 } from './build.ts';
 import { chooseDevice, type TrainingDevice } from './device.ts';
-import { nchwcBlockSize } from './nchwc.ts';
+import { nchwcBlockSize } from '../../graph/nchwc.ts';
 
 export interface OnnxTrainOptions {
   /** Intra-op threads (default: every core). */
@@ -127,7 +128,10 @@ export class OnnxTrainEngine implements TrainingEngine {
    * Throws UserError naming a layer the graphs cannot train.
    */
   async load(artifacts: ModelArtifacts, pre: Preprocess): Promise<WeightLayout> {
-    const key = JSON.stringify([artifacts.topology, artifacts.weightSpecs]);
+    const key = JSON.stringify([
+      artifacts.kind === 'plan' ? artifacts.plan : artifacts.topology,
+      artifacts.weightSpecs,
+    ]);
     if (this.loaded?.key !== key) {
       await this.release();
       const plan = planModel(artifacts);
@@ -184,7 +188,8 @@ export class OnnxTrainEngine implements TrainingEngine {
     const [h, w, c] = this.model.plan.input.shape as [number, number, number];
     const n = count * h * w * c;
     if (this.buf.length < n) this.buf = new Float32Array(n);
-    const x = augmentedInputs(images, count, h, this.pre, aug, this.buf);
+    // A grey (1-channel) model reads the pixels' luma, as every engine feeds it (graph/inputs.ts).
+    const x = augmentedInputs(images, count, h, this.pre, aug, this.buf, c);
     return new this.ort.Tensor('float32', x, [count, h, w, c]);
   }
 
@@ -197,7 +202,8 @@ export class OnnxTrainEngine implements TrainingEngine {
     const m = this.model;
     const l = this.layout!;
     const classes = m.plan.classes;
-    const per = m.plan.input.shape.reduce((a, b) => a * b, 1);
+    const [h, w, c] = m.plan.input.shape as [number, number, number];
+    const per = h * w * pixelChannels(c); // the stored pixels' bytes per image
     const g = this.grads;
     // Slots without a gradient: trainable ones the graph does not use get 0; non-trainable
     // ones carry their value (new moving statistics, or unchanged frozen weights).

@@ -148,7 +148,8 @@ export function paramsOf(spec: GridSpec): GridParams {
     rule: spec.decompose.rule,
     baselineEpochs: spec.baseline.epochs,
     baselinePatience: spec.baseline.patience,
-    baselineDepth: spec.baseline.depth,
+    // An imported model's baselines train its own architecture: no depth to give.
+    ...(spec.baseline.architecture ? {} : { baselineDepth: spec.baseline.depth }),
     batchSize: spec.baseline.batchSize,
     inference: spec.inference,
   };

@@ -10,6 +10,7 @@ import { schedulerFacts } from '../../energy/scheduler.ts';
 import { publishShard, shardName, shardPiece } from '../../store/shard.ts';
 import { gridIdOf, runGridTask, type GridContext, type GridModel, type GridTask } from '../grid.ts';
 import { gridSpec } from '../grid-spec.ts';
+import type { BaselineArchitecture } from '../../models/io.ts';
 import type { Store } from '../../store/store.ts';
 import { modelSha256, type GridPlan, type Plan } from './plan.ts';
 
@@ -81,7 +82,7 @@ export interface TaskRun {
   plan: GridPlan;
   planFile: string;
   index: number;
-  models: (GridModel & { depth: number })[];
+  models: (GridModel & { baseline: BaselineArchitecture })[];
   /** The shard's store and how its runs are measured (the plan's site profile in its settings). */
   ctx: Omit<GridContext, 'workDir'>;
   /** Where the shard is published (the shared folder). */

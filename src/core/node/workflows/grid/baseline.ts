@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { EnergyRecord } from '../../energy/formula.ts';
 import { trainAndRecord } from '../../measure/training.ts';
+import { architectureNote } from '../../train/architecture.ts';
 import { scenarioDataset, type Scenario } from '../../reuse/scenario.ts';
 import { trainingEngineName, type TrainResult } from '../../train/trainer.ts';
 import { costBetween } from '../costs.ts';
@@ -28,8 +29,10 @@ export async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResu
     'baselines',
     createHash('sha256').update(`${gridId}|${key}`).digest('hex').slice(0, 16),
   );
+  const note = spec.baseline.architecture ? await architectureNote(spec.baseline.architecture) : null;
+  if (note) ctx.onInfo?.(`baseline: ${note}`);
   ctx.onInfo?.(
-    `baseline: training ResNet-${spec.baseline.depth} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, until validation accuracy stops improving for ${spec.baseline.patience} epochs, at most ${spec.baseline.epochs})…`,
+    `baseline: training ${spec.baseline.architecture ? `the architecture of ${spec.baseline.architecture}` : `ResNet-${spec.baseline.depth}`} from scratch on ${data.info.classNames.length} classes (${data.train.count} images, until validation accuracy stops improving for ${spec.baseline.patience} epochs, at most ${spec.baseline.epochs})…`,
   );
   const recorded = await trainAndRecord({
     ...quietRuns(ctx),
@@ -46,6 +49,7 @@ export async function runBaseline(g: GridRun, s: Scenario): Promise<BaselineResu
     },
     workers: ctx.workers,
     backend: ctx.backend,
+    ...(spec.baseline.architecture ? { architecture: spec.baseline.architecture } : {}),
     params: { grid: gridId, baseline: key, classes: data.info.classNames, ...spec.baseline },
     label: `baseline ${data.info.name}`,
     cancelled: { message: 'The baseline training was cancelled.', hint: 'Run the grid again to resume it.' },

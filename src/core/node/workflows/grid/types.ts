@@ -32,7 +32,14 @@ export interface GridSpec {
    * Each baseline trains from scratch until its validation accuracy has not improved for
    * `patience` epochs, at most `epochs` (the paper keeps the best-validation model).
    */
-  baseline: { epochs: number; patience: number; depth: number; batchSize: number };
+  baseline: {
+    epochs: number;
+    patience: number;
+    /** The ResNet's depth, unless `architecture` names an imported model whose architecture trains. */
+    depth: number;
+    batchSize: number;
+    architecture?: string;
+  };
   /** Inference engine for the reuse side (put both sides on tfjs with 'tfjs'). */
   inference: 'auto' | 'onnxruntime' | 'tfjs';
 }

@@ -11,8 +11,9 @@ import { openInference } from '../../inference/index.ts';
 import type { InferenceEngine } from '../../inference/types.ts';
 import { measured } from '../../measure/measured.ts';
 import { trainAndRecord } from '../../measure/training.ts';
-import { readModelDir } from '../../models/io.ts';
+import { baselineArchitecture, readModelDir } from '../../models/io.ts';
 import type { RunKind } from '../../store/run-rows.ts';
+import { architectureNote } from '../../train/architecture.ts';
 import type { TrainConfig } from '../../train/trainer.ts';
 import { recommend } from '../../wizard/analysis.ts';
 import { pairDataset } from '../../wizard/faulty.ts';
@@ -133,14 +134,19 @@ export class WizardSession {
     return { set: r.value, cost: r.cost };
   }
 
+  /** Trains a model of `config`'s ResNet, or of an imported model's architecture (`imported`: its folder). */
   async trainModel(
     name: string,
     d: LoadedDataset,
     config: Partial<TrainConfig>,
+    imported?: string,
   ): Promise<{ dir: string; cost: Cost; top1: number }> {
     const { ctx } = this;
+    const what = imported ? `the architecture of ${imported}` : `ResNet-${config.depth}`;
+    const note = imported ? await architectureNote(imported) : null;
+    if (note) this.say(`training ${name}: ${note}`);
     this.say(
-      `training ${name}: ResNet-${config.depth} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
+      `training ${name}: ${what} on ${d.info.name} (${d.train.count} images, ${config.epochs} epochs)…`,
     );
     const t = await trainAndRecord({
       store: ctx.store,
@@ -154,6 +160,7 @@ export class WizardSession {
       workers: ctx.workers,
       backend: ctx.backend,
       signal: ctx.signal,
+      ...(imported ? { architecture: imported } : {}),
       params: { wizard: true, what: name, dataset: d.info.id, ...config },
       label: `wizard ${name}`,
       onTraining: ctx.onTraining,
@@ -186,7 +193,15 @@ export class WizardSession {
   pair(f: Fault): Promise<DecomposedModel> {
     this.pairModel ??= (async () => {
       const pd = pairDataset(this.spec.data, f.victim, f.faulty);
-      const t = await this.trainModel('pair', pd, { ...this.spec.pairTrain });
+      // An imported model's pair model is its own architecture (its modules then compose with
+      // the model's: the same input and preprocessing); ours, a ResNet of --pair-depth.
+      const arch = baselineArchitecture(this.read.meta, this.read.dir);
+      const t = await this.trainModel(
+        'pair',
+        pd,
+        { ...this.spec.pairTrain },
+        arch.kind === 'imported' ? arch.dir : undefined,
+      );
       // The paper validates that the two-class model does not show the fault before using it.
       this.pairInfo = { images: pd.train.count, classes: [f.victim, f.faulty], top1: t.top1 };
       if (t.top1 < PAIR_VALID_TOP1) {

@@ -1,11 +1,9 @@
-// Add: the gradient goes unchanged to every input.
+// Add's backward half: the gradient goes unchanged to every input.
+import { addForward } from '../../../graph/layers/Add.ts';
 import type { LayerRule } from './types.ts';
 
 export const addRule: LayerRule = {
-  classNames: ['Add'],
-  forward({ g, inputs }) {
-    return { output: g.op('Sum', inputs) };
-  },
+  ...addForward,
   backward(_ctx, _fwd, dy, needInput) {
     return needInput.map((need) => (need ? dy : null));
   },

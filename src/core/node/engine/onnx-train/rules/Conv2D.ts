@@ -1,6 +1,4 @@
-// Conv2D (any kernel and stride, tfjs 'same' with its asymmetric pads or 'valid', with or
-// without bias, fused activation). The kernel arrives in tfjs layout [kh, kw, in, out];
-// activations are NHWC.
+// Conv2D's backward half (its forward is graph/layers/Conv2D.ts, what every graph emits).
 //
 // Backward (formulations chosen by measurement, see the training-graph notes):
 // - filter gradient: one product per kernel offset over the whole batch, the strided window
@@ -12,46 +10,13 @@
 //   stride 1), interleaved back into x's positions;
 // - bias gradient: dz summed over batch and space.
 import type { PlanNode } from '../../../graph/plan.ts';
-import { BEFORE_START, type GraphBuilder } from '../graph.ts';
-import { int, ints } from '../../../graph/onnx-proto.ts';
-import { blockable, blockedConv, pointwiseConv, pointwiseInput } from '../nchwc.ts';
-import { activate, activationGradient, refuseActivation } from './activation.ts';
-import { channelRows } from './channels.ts';
+import { BEFORE_START, type GraphBuilder } from '../../../graph/builder.ts';
+import { int } from '../../../graph/onnx-proto.ts';
+import { blockable, blockedConv, pointwiseConv, pointwiseInput } from '../../../graph/nchwc.ts';
+import { channelRows } from '../../../graph/layers/channels.ts';
+import { conv2dForward, convAttrs, convDims, nchwConv } from '../../../graph/layers/Conv2D.ts';
+import { activationGradient, refuseActivation } from './activation.ts';
 import type { LayerRule } from './types.ts';
-
-/** A plain (NCHW-only) ONNX Conv on NHWC values, transposed in and out: where the blocked kernels do not apply. */
-function nchwConv(
-  g: GraphBuilder,
-  x: string,
-  [h, w, c]: number[],
-  rest: string[],
-  attrs: ReturnType<typeof ints>[],
-  outChannels: number,
-  [oh, ow]: number[],
-): string {
-  const y = g.op('Conv', [g.transpose(x, [null, h!, w!, c!], [0, 3, 1, 2]), ...rest], attrs);
-  return g.transpose(y, [null, outChannels, oh!, ow!], [0, 2, 3, 1]);
-}
-
-/** A convolution's sizes: kernel, channels, input and output maps, strides, leading pads. */
-function convDims(node: PlanNode) {
-  const [kh, kw, ci, co] = node.kernelShape as [number, number, number, number];
-  const [h, w] = node.inShape as [number, number, number];
-  const [oh, ow] = node.shape as [number, number, number];
-  const [sh, sw] = node.strides!;
-  const [pt, pl] = node.pads!;
-  return { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl };
-}
-
-function convAttrs(k: [number, number], strides: [number, number], pads: number[]) {
-  return [
-    ints('kernel_shape', k),
-    ints('strides', strides),
-    ints('pads', pads),
-    ints('dilations', [1, 1]),
-    int('group', 1),
-  ];
-}
 
 /**
  * Whether dW runs on the blocked kernels (see filterGradient): input channels in whole blocks,
@@ -235,31 +200,8 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
 }
 
 export const conv2dRule: LayerRule = {
-  classNames: ['Conv2D'],
+  ...conv2dForward,
   refuse: refuseActivation,
-  forward({ g, node, inputs, weight }) {
-    const { kh, kw, ci, co, h, w } = convDims(node);
-    const hwio = weight('kernel')!;
-    const bias = weight('bias');
-    if (blockable(ci, co, g.nchwcBlock)) {
-      const k: [number, number] = [kh, kw];
-      const dims = { ci, co, inHW: [h, w] as [number, number], k, strides: node.strides!, pads: node.pads! };
-      const relu = node.act === 'relu';
-      const y = blockedConv(g, inputs[0]!, hwio, 'hwio', bias, dims, g.nchwcBlock, relu);
-      return { output: relu ? y : activate(g, y, node.act), saved: { hwio } };
-    }
-    const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
-    const z = nchwConv(
-      g,
-      inputs[0]!,
-      node.inShape,
-      bias ? [oihw, bias] : [oihw],
-      convAttrs([kh, kw], node.strides!, node.pads!),
-      co,
-      node.shape,
-    );
-    return { output: activate(g, z, node.act), saved: { hwio } };
-  },
   backward({ g, node, inputs, weight, setGradient }, fwd, dy, needInput) {
     const dz = activationGradient(g, node.act, fwd.output, dy);
     const tag = g.tag;

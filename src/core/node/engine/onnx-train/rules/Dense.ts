@@ -1,17 +1,12 @@
-// Dense y = act(x W + b), kernel [in, out] as tfjs stores it (Gemm's layout already).
+// Dense's backward half (the forward is graph/layers/Dense.ts).
 import { int } from '../../../graph/onnx-proto.ts';
-import { activate, activationGradient, refuseActivation } from './activation.ts';
+import { denseForward } from '../../../graph/layers/Dense.ts';
+import { activationGradient, refuseActivation } from './activation.ts';
 import type { LayerRule } from './types.ts';
 
 export const denseRule: LayerRule = {
-  classNames: ['Dense'],
+  ...denseForward,
   refuse: refuseActivation,
-  forward({ g, node, inputs, weight }) {
-    const bias = weight('bias');
-    const w = weight('kernel')!;
-    const z = g.op('Gemm', bias ? [inputs[0]!, w, bias] : [inputs[0]!, w]);
-    return { output: activate(g, z, node.act) };
-  },
   backward({ g, node, inputs, weight, setGradient }, fwd, dy, needInput) {
     const dz = activationGradient(g, node.act, fwd.output, dy);
     setGradient('kernel', g.op('Gemm', [inputs[0]!, dz], [int('transA', 1)]));

@@ -1,16 +1,10 @@
-// GlobalAveragePooling2D and GlobalMaxPooling2D over NHWC values.
-import { int, ints } from '../../../graph/onnx-proto.ts';
+// Global pooling's backward half (the forward is graph/layers/GlobalPooling2D.ts).
+import { int } from '../../../graph/onnx-proto.ts';
+import { globalPoolingForward } from '../../../graph/layers/GlobalPooling2D.ts';
 import type { LayerRule } from './types.ts';
 
 export const globalPoolingRule: LayerRule = {
-  classNames: ['GlobalAveragePooling2D', 'GlobalMaxPooling2D'],
-  forward({ g, node, inputs }) {
-    if (node.pool === 'max') {
-      const m = g.op('ReduceMax', [inputs[0]!], [ints('axes', [1, 2]), int('keepdims', 1)]);
-      return { output: g.op('Squeeze', [m, g.int64([1, 2])]), saved: { max: m } };
-    }
-    return { output: g.op('ReduceMean', [inputs[0]!], [ints('axes', [1, 2]), int('keepdims', 0)]) };
-  },
+  ...globalPoolingForward,
   backward({ g, node, inputs }, fwd, dy, needInput) {
     if (!needInput[0]) return [null];
     const [h, w] = node.inShape as [number, number, number];

@@ -1,45 +1,38 @@
-// AveragePooling2D and MaxPooling2D (tfjs pads; averages exclude padding, as tfjs's forward).
-// Average backward: dy divided by each window's count of real inputs, spread back by a
-// depthwise ConvTranspose with ones. Max backward: dy scattered (added) to the position
-// MaxPool's indices name. ONNX pools NCHW only: values are transposed in and out of the
-// graph's NHWC.
+// Pooling's backward half (the forward is graph/layers/Pooling2D.ts). Average: dy divided by
+// each window's count of inputs (the real ones, or every position the window covers when the
+// padding counts), spread back by a depthwise ConvTranspose with ones. Max: dy scattered
+// (added) to the position MaxPool's indices name. ONNX pools NCHW only: values are transposed
+// in and out of the graph's NHWC.
 import { int, ints, str } from '../../../graph/onnx-proto.ts';
+import { pooling2dForward } from '../../../graph/layers/Pooling2D.ts';
 import type { LayerRule } from './types.ts';
 
-/** How many real (unpadded) inputs each output window covers: [1, 1, oh, ow]. */
+/**
+ * How many inputs each output window averages: [1, 1, oh, ow]. The real (unpadded) ones; with
+ * `countPad`, every position of the window inside the padded input (as ONNX's
+ * count_include_pad counts: the pads, but not beyond them).
+ */
 function windowCounts(
   [h, w]: number[],
   [oh, ow]: number[],
   [kh, kw]: [number, number],
   [sh, sw]: [number, number],
-  [pt, pl]: number[],
+  [pt, pl, pb, pr]: number[],
+  countPad: boolean,
 ): Float32Array {
   const out = new Float32Array(oh! * ow!);
-  const span = (o: number, s: number, p: number, k: number, size: number) =>
-    Math.min(size, o * s - p + k) - Math.max(0, o * s - p);
+  const span = (o: number, s: number, p: number, k: number, size: number, after: number) =>
+    countPad
+      ? Math.min(size + after, o * s - p + k) - (o * s - p)
+      : Math.min(size, o * s - p + k) - Math.max(0, o * s - p);
   for (let y = 0; y < oh!; y++)
-    for (let x = 0; x < ow!; x++) out[y * ow! + x] = span(y, sh, pt!, kh, h!) * span(x, sw, pl!, kw, w!);
+    for (let x = 0; x < ow!; x++)
+      out[y * ow! + x] = span(y, sh, pt!, kh, h!, pb!) * span(x, sw, pl!, kw, w!, pr!);
   return out;
 }
 
 export const pooling2dRule: LayerRule = {
-  classNames: ['AveragePooling2D', 'MaxPooling2D'],
-  forward({ g, node, inputs }) {
-    const [h, w, c] = node.inShape as [number, number, number];
-    const [oh, ow] = node.shape as [number, number, number];
-    const x = g.transpose(inputs[0]!, [null, h, w, c], [0, 3, 1, 2]);
-    const out = (y: string) => g.transpose(y, [null, c, oh, ow], [0, 2, 3, 1]);
-    const attrs = [
-      ints('kernel_shape', node.poolSize!),
-      ints('strides', node.strides!),
-      ints('pads', node.pads!),
-    ];
-    if (node.pool === 'avg') {
-      return { output: out(g.op('AveragePool', [x], [...attrs, int('count_include_pad', 0)])) };
-    }
-    const [y, idx] = g.opN('MaxPool', [x], 2, attrs);
-    return { output: out(y!), saved: { idx: idx!, x } };
-  },
+  ...pooling2dForward,
   backward({ g, node }, fwd, dyNhwc, needInput) {
     if (!needInput[0]) return [null];
     const [h, w, c] = node.inShape as [number, number, number];
@@ -50,7 +43,10 @@ export const pooling2dRule: LayerRule = {
     const [sh, sw] = node.strides!;
     const [pt, pl, pb, pr] = node.pads!;
     if (node.pool === 'avg') {
-      const counts = g.floats([1, 1, oh, ow], windowCounts([h, w], [oh, ow], [kh, kw], [sh, sw], [pt, pl]));
+      const counts = g.floats(
+        [1, 1, oh, ow],
+        windowCounts([h, w], [oh, ow], [kh, kw], [sh, sw], [pt, pl, pb, pr], node.countPad ?? false),
+      );
       const ones = g.floats([c, 1, kh, kw], new Float32Array(c * kh * kw).fill(1));
       return [
         nhwc(

@@ -1,5 +1,6 @@
 // The training rules, found by layer class name (one file per layer type, like the wasm
-// kernels). A layer without a rule is refused by name, and training falls back to tfjs.
+// kernels): each a forward rule (graph/layers/, what every graph emits) and its backward
+// half. A layer without a rule is refused by name.
 import { activationRule } from './activation.ts';
 import { addRule } from './Add.ts';
 import { batchNormRule } from './BatchNormalization.ts';
@@ -9,6 +10,7 @@ import { flattenRule } from './Flatten.ts';
 import { globalPoolingRule } from './GlobalPooling2D.ts';
 import { identityRule } from './Identity.ts';
 import { pooling2dRule } from './Pooling2D.ts';
+import { zeroPaddingRule } from './ZeroPadding2D.ts';
 import type { LayerRule } from './types.ts';
 
 export type { LayerRule, RuleContext, ForwardResult, WeightKind } from './types.ts';
@@ -23,6 +25,7 @@ const RULES: readonly LayerRule[] = [
   pooling2dRule,
   flattenRule,
   identityRule,
+  zeroPaddingRule,
 ];
 
 const byClass = new Map<string, LayerRule>();

@@ -2,7 +2,7 @@
 // of the same classes (one given, or the same architecture trained longer).
 import { UserError } from '../../../../common/errors.ts';
 import { planModel } from '../../../graph/plan.ts';
-import { readModelDir } from '../../../models/io.ts';
+import { baselineArchitecture, readModelDir } from '../../../models/io.ts';
 import { ZERO_COST, type Cost } from '../../costs.ts';
 import type { WizardSession } from '../session.ts';
 import type { DecomposedModel, Fault } from '../types.ts';
@@ -36,12 +36,18 @@ async function betterModel(
   let better: { dir: string; cost: Cost; note: string } | null = null;
   if (spec.better) better = { dir: spec.better, cost: ZERO_COST, note: `better model ${spec.better}` };
   else if (spec.trainBetter) {
-    const t = await s.trainModel('better', spec.trainBetter.data ?? spec.data, {
-      depth: read.meta?.depth ?? 20,
-      batchNorm: read.meta?.batchNorm ?? false,
-      epochs: spec.trainBetter.epochs,
-      batchSize: spec.pairTrain.batchSize,
-    });
+    // The model's own architecture, trained longer (an imported one from fresh weights).
+    const arch = baselineArchitecture(read.meta, read.dir);
+    const t = await s.trainModel(
+      'better',
+      spec.trainBetter.data ?? spec.data,
+      {
+        ...(arch.kind === 'resnet' ? { depth: arch.depth, batchNorm: arch.batchNorm } : {}),
+        epochs: spec.trainBetter.epochs,
+        batchSize: spec.pairTrain.batchSize,
+      },
+      arch.kind === 'imported' ? arch.dir : undefined,
+    );
     better = { ...t, note: `better model trained for ${spec.trainBetter.epochs} epochs` };
   }
   if (!better)

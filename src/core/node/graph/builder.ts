@@ -1,6 +1,6 @@
-// A small ONNX graph writer for the training graphs: unique value names, typed constants, and
+// A small ONNX graph writer for the graphs emitted from a plan (inference and training): unique value names, typed constants, and
 // the encoded ModelProto (through graph/onnx-proto.ts, as every graph we write).
-import { DataType, encodeGraph, ints, valueInfo, type Attr } from '../../graph/onnx-proto.ts';
+import { DataType, encodeGraph, ints, valueInfo, type Attr } from './onnx-proto.ts';
 
 /** Slice's "to the end" bound when stepping backwards (INT64_MIN would not survive a float). */
 export const BEFORE_START = -(2 ** 53);
@@ -101,6 +101,25 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A constant of another element type (uint8 masks, float32 weights), never deduplicated;
+   * `name` names it in the file (a layer's weights, as a model viewer shows them).
+   */
+  constant(
+    dims: number[],
+    data: Uint8Array | Float32Array,
+    dataType: number = DataType.FLOAT,
+    name = `c${this.counter++}`,
+  ): string {
+    this.initializer.push({
+      name,
+      dims,
+      dataType,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
   scalar(v: number): string {
     return this.floats([], [v]);
   }
@@ -133,16 +152,18 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  encode(): Uint8Array {
+  /** The ModelProto; `metadata` goes into its metadata_props (what a viewer shows of the model). */
+  encode(name = 'train', metadata: Record<string, string> = {}): Uint8Array {
     return encodeGraph(
       {
-        name: 'train',
+        name,
         node: this.nodes,
         initializer: this.initializer,
         input: this.inputs,
         output: this.outputs,
       },
       this.domains,
+      metadata,
     );
   }
 }

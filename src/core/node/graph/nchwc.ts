@@ -5,8 +5,8 @@
 // out around it. The block size depends on the CPU's vector width, so it is found by
 // running a small convolution both ways once per process; 0 (plain Conv) where none matches.
 import type * as Ort from 'onnxruntime-node';
-import { GraphBuilder } from './graph.ts';
-import { int, ints, str, type Attr } from '../../graph/onnx-proto.ts';
+import { GraphBuilder } from './builder.ts';
+import { int, ints, str, type Attr } from './onnx-proto.ts';
 
 export const NCHWC = 'com.microsoft.nchwc';
 

@@ -7,8 +7,8 @@
 // speed. Sums reduce the rows first and then the w positions: two stages, more accurate than
 // one pass over every position (which drifted enough to flip ReLU masks), and unlike that
 // pass they do not slow down with a second intra-op thread (measured).
-import type { GraphBuilder } from '../graph.ts';
-import { int } from '../../../graph/onnx-proto.ts';
+import type { GraphBuilder } from '../builder.ts';
+import { int } from '../onnx-proto.ts';
 
 export interface ChannelRows {
   /** The value as rows of [w * c] (flat tensors: unchanged). */
