@@ -71,7 +71,7 @@ test('bad inputs: one message each, exit 2, nothing written', async () => {
       /--mean gives 2 values, but the model takes 3-channel images/,
     ],
     [[fixture('cnn-opset17'), '--out', existing], /already holds a model \(plan\.json\)/],
-    [[fixture('cnn-opset17'), '--std', '0'], /--std\[0\]: must be a number from 0\.000001 to 1000/],
+    [[fixture('cnn-opset17'), '--std', '0'], /--std: must be a number from 0\.000001 to 1000/],
     [[path.join(root, 'nowhere.onnx')], /No file at .*nowhere\.onnx/],
   ];
   for (const [args, message] of cases) {
