@@ -157,6 +157,11 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
     ok(cli([...grid, ...quiet, '--out', path.join(root, 'shared')], { home })),
     /runs from 2 machines/,
   );
+  // The app's experiment says so too (the Compare page's note).
+  assert.deepEqual(
+    shownInApp.machines.map((m) => m.hostname),
+    [os.hostname(), 'node-b'].sort(),
+  );
   const baseline = JSON.parse(
     ok(cli(['runs', 'show', String(shown.rows[0]!.run_ids.baseline), '--db', store, '--json'])),
   ) as {

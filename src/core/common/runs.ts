@@ -51,6 +51,15 @@ export interface ExperimentDetailView extends ExperimentSummary {
   runs: RunSummary[];
   /** The reuse and replace scenarios its runs finished, in that order. */
   scenarios: ScenarioView[];
+  /** The machines its runs came from (a grid merged from a cluster's shards may have several). */
+  machines: RunMachineView[];
+}
+
+/** A machine an experiment's runs came from, and how many of them. */
+export interface RunMachineView {
+  hostname: string;
+  cpuModel: string;
+  runs: number;
 }
 
 /** The scenario the wizard's faulty demo trainings serve: `${FAULTY_DEMO_SCENARIO}: faulty|better`. */

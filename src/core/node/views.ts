@@ -8,6 +8,7 @@ import {
   type ModuleMaskView,
   type ModuleView,
   type RepairedSummary,
+  type RunMachineView,
   type RunSummary,
   type ScenarioView,
   type Table1View,
@@ -39,6 +40,22 @@ export function toExperimentSummary(e: ExperimentRow): ExperimentSummary {
     co2eLbs: e.co2e_lbs,
     estimatedRuns: e.estimated_runs,
   };
+}
+
+/** The machines runs came from, each with how many (runs recorded without one are left out). */
+export function machinesOfRuns(runs: RunRow[]): RunMachineView[] {
+  const by = new Map<number, RunMachineView>();
+  for (const r of runs) {
+    if (!r.machine) continue;
+    const m = by.get(r.machine.id) ?? {
+      hostname: r.machine.hostname,
+      cpuModel: r.machine.cpu_model,
+      runs: 0,
+    };
+    m.runs++;
+    by.set(r.machine.id, m);
+  }
+  return [...by.values()].sort((a, b) => a.hostname.localeCompare(b.hostname));
 }
 
 export function toRunSummary(r: RunRow): RunSummary {

@@ -10,7 +10,7 @@ import {
   type RunSummary,
 } from '../../common/api.ts';
 import { UserError } from '../../common/errors.ts';
-import { scenarioView, toExperimentSummary, toRunSummary } from '../views.ts';
+import { machinesOfRuns, scenarioView, toExperimentSummary, toRunSummary } from '../views.ts';
 import type { ScenarioRow } from '../workflows/grid.ts';
 import { guard, type AppContext } from './context.ts';
 
@@ -39,6 +39,7 @@ export function runsHandlers(
         params: e.params,
         runs: e.run_list.map(toRunSummary),
         scenarios: e.scenarios.map((x) => scenarioView(x.row as ScenarioRow)),
+        machines: machinesOfRuns(e.run_list),
       };
     },
 

@@ -3,7 +3,7 @@
 // computed as tfjs computes them. Layers we cannot express are refused, naming the layer.
 import { UserError } from '../../common/errors.ts';
 import type { LayersArtifacts } from '../models/io.ts';
-import type { Activation, PlanNode, PlanRead } from './plan.ts';
+import type { Activation, PlanNode, PlanRead } from './plan-types.ts';
 import { checkInputSize, padAxis } from './shapes.ts';
 
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh'];
@@ -14,24 +14,6 @@ interface LayerJson {
   config: Record<string, unknown>;
   inbound_nodes?: unknown[];
 }
-
-const SUPPORTED = new Set([
-  'InputLayer',
-  'Conv2D',
-  'Dense',
-  'Activation',
-  'ReLU',
-  'Softmax',
-  'Dropout',
-  'SpatialDropout2D',
-  'Add',
-  'BatchNormalization',
-  'AveragePooling2D',
-  'MaxPooling2D',
-  'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D',
-  'Flatten',
-]);
 
 function refuse(layer: string, className: string, why: string): UserError {
   return new UserError(
@@ -91,20 +73,8 @@ function layerList(topology: Record<string, unknown>): {
   };
 }
 
-/** The nodes of a tfjs-layers model; throws UserError naming the first layer it cannot express. */
-export function planLayers(artifacts: LayersArtifacts): PlanRead {
-  const topo = artifacts.topology as Record<string, unknown>;
-  const { layers, inputs, outputs } = layerList(
-    (topo.model_config as Record<string, unknown> | undefined) ?? topo,
-  );
-  if (inputs.length !== 1 || outputs.length !== 1) {
-    throw new UserError(
-      `The model has ${inputs.length} inputs and ${outputs.length} outputs.`,
-      'Only models with one image input and one output can be run.',
-      'unsupported-model',
-    );
-  }
-  // Weights by name ("layer/kernel"), viewed in place.
+/** Weights by name ("layer/kernel"), viewed in place in the weight data. */
+function weightsOf(artifacts: LayersArtifacts): Map<string, { shape: number[]; data: Float32Array }> {
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   let off = 0;
   for (const s of artifacts.weightSpecs) {
@@ -119,198 +89,244 @@ export function planLayers(artifacts: LayersArtifacts): PlanRead {
     weights.set(s.name, { shape: s.shape, data: new Float32Array(artifacts.weightData, off, n) });
     off += n * 4;
   }
-  const weight = (layer: string, w: string, className: string, optional = false) => {
-    const found = weights.get(`${layer}/${w}`);
-    if (!found && !optional) throw refuse(layer, className, `its weight ${w} is missing`);
-    return found?.data ?? null;
-  };
+  return weights;
+}
 
+/** What a layer's rule reads: its node (filled in by the rule), config, inputs and weights. */
+interface LayerContext {
+  node: PlanNode;
+  name: string;
+  cls: string;
+  cfg: Record<string, unknown>;
+  ins: string[];
+  inShape: number[];
+  byName: Map<string, PlanNode>;
+  /** A weight of this layer ("kernel", "bias", ...); null where optional and absent. */
+  weight: (w: string, optional?: boolean) => Float32Array | null;
+  /** The layer's activation, refused unless the engines have it. */
+  activation: (what: unknown) => Activation;
+  /** Refuses an input that is not an image ([H, W, C]). */
+  need4: () => void;
+  refuse: (why: string) => UserError;
+}
+
+/** A window over H and W (Conv2D, pooling): its output size and pads as tfjs computes them. */
+function windowed(c: LayerContext, size: [number, number], strides: [number, number]) {
+  const padding = (c.cfg.padding ?? 'valid') as string;
+  if (padding !== 'same' && padding !== 'valid') throw c.refuse(`padding "${padding}"`);
+  const y = padAxis(c.inShape[0]!, size[0], strides[0], padding);
+  const x = padAxis(c.inShape[1]!, size[1], strides[1], padding);
+  if (y.out < 1 || x.out < 1) throw c.refuse('its output would be empty');
+  return { y, x, padding, pads: [y.before, x.before, y.after, x.after] as [number, number, number, number] };
+}
+
+/** One rule per layer class: it fills in the plan node from the layer's config and weights. */
+const LAYER_RULES: Record<string, (c: LayerContext) => void> = {
+  InputLayer(c) {
+    const shape = (c.cfg.batch_input_shape as (number | null)[]).slice(1);
+    if (shape.some((d) => d === null)) throw c.refuse('its input shape is not fully known');
+    if (shape.length !== 3) throw c.refuse(`input shape [${shape.join(', ')}] is not [H, W, C]`);
+    checkInputSize(shape as number[]);
+    c.node.op = 'input';
+    c.node.shape = shape as number[];
+  },
+  Conv2D(c) {
+    c.need4();
+    const [kh, kw] = pair(c.cfg.kernel_size);
+    const strides = pair(c.cfg.strides, [1, 1]);
+    const dil = pair(c.cfg.dilation_rate, [1, 1]);
+    if (dil[0] !== 1 || dil[1] !== 1) throw c.refuse(`dilation_rate [${dil.join(', ')}]`);
+    if (c.cfg.padding !== 'same' && c.cfg.padding !== 'valid')
+      throw c.refuse(`padding "${String(c.cfg.padding)}"`);
+    const filters = c.cfg.filters as number;
+    const w = windowed(c, [kh, kw], strides);
+    Object.assign(c.node, {
+      op: 'conv',
+      shape: [w.y.out, w.x.out, filters],
+      act: c.activation(c.cfg.activation),
+      kernel: c.weight('kernel')!,
+      kernelShape: [kh, kw, c.inShape[2]!, filters],
+      bias: c.cfg.use_bias === false ? null : c.weight('bias'),
+      strides,
+      padding: w.padding,
+      pads: w.pads,
+    });
+  },
+  Dense(c) {
+    if (c.inShape.length !== 1)
+      throw c.refuse(`its input has shape [${c.inShape.join(', ')}]; only flat inputs are supported`);
+    const units = c.cfg.units as number;
+    Object.assign(c.node, {
+      op: 'dense',
+      shape: [units],
+      act: c.activation(c.cfg.activation),
+      kernel: c.weight('kernel')!,
+      kernelShape: [c.inShape[0]!, units],
+      bias: c.cfg.use_bias === false ? null : c.weight('bias'),
+    });
+  },
+  Activation(c) {
+    c.node.op = 'act';
+    c.node.act = c.activation(c.cfg.activation);
+  },
+  ReLU(c) {
+    if (c.cfg.max_value !== null && c.cfg.max_value !== undefined) throw c.refuse('max_value is set');
+    c.node.op = 'act';
+    c.node.act = 'relu';
+  },
+  Softmax(c) {
+    const axis = (c.cfg.axis ?? -1) as number;
+    if (axis !== -1 && axis !== c.inShape.length) throw c.refuse(`axis ${axis} is not the last axis`);
+    c.node.op = 'act';
+    c.node.act = 'softmax';
+  },
+  Dropout: dropout,
+  SpatialDropout2D: dropout,
+  Add(c) {
+    for (const i of c.ins)
+      if (c.byName.get(i)!.shape.join() !== c.inShape.join())
+        throw c.refuse('its inputs differ in shape (broadcasting)');
+    c.node.op = 'add';
+  },
+  BatchNormalization(c) {
+    const { cfg } = c;
+    const axis = (Array.isArray(cfg.axis) ? cfg.axis[0] : (cfg.axis ?? -1)) as number;
+    if (axis !== -1 && axis !== c.inShape.length) throw c.refuse(`axis ${axis} is not the channel axis`);
+    const n = c.inShape[c.inShape.length - 1]!;
+    Object.assign(c.node, {
+      op: 'bn',
+      gamma: cfg.scale === false ? new Float32Array(n).fill(1) : c.weight('gamma')!,
+      beta: cfg.center === false ? new Float32Array(n) : c.weight('beta')!,
+      mean: c.weight('moving_mean')!,
+      variance: c.weight('moving_variance')!,
+      epsilon: (cfg.epsilon ?? 1e-3) as number,
+      momentum: (cfg.momentum ?? 0.99) as number,
+    });
+  },
+  AveragePooling2D: pooling,
+  MaxPooling2D: pooling,
+  GlobalAveragePooling2D: globalPooling,
+  GlobalMaxPooling2D: globalPooling,
+  Flatten(c) {
+    c.node.op = 'flatten';
+    c.node.shape = [c.inShape.reduce((a, b) => a * b, 1)];
+  },
+};
+
+function dropout(c: LayerContext): void {
+  c.node.op = 'identity';
+  c.node.rate = (c.cfg.rate ?? 0) as number;
+}
+
+function pooling(c: LayerContext): void {
+  c.need4();
+  const size = pair(c.cfg.pool_size, [2, 2]);
+  const strides = pair(c.cfg.strides, size);
+  const w = windowed(c, size, strides);
+  Object.assign(c.node, {
+    op: 'pool',
+    pool: c.cls === 'MaxPooling2D' ? 'max' : 'avg',
+    shape: [w.y.out, w.x.out, c.inShape[2]!],
+    poolSize: size,
+    strides,
+    padding: w.padding,
+    pads: w.pads,
+  });
+}
+
+function globalPooling(c: LayerContext): void {
+  c.need4();
+  if (c.cfg.keepdims === true) throw c.refuse('keepdims is set');
+  c.node.op = 'gpool';
+  c.node.pool = c.cls === 'GlobalMaxPooling2D' ? 'max' : 'avg';
+  c.node.shape = [c.inShape[2]!];
+}
+
+/** One layer as a plan node, after its inputs (in `byName`). */
+function layerNode(
+  l: LayerJson,
+  byName: Map<string, PlanNode>,
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+): PlanNode {
+  const name = (l.name ?? l.config.name) as string;
+  const cls = l.class_name;
+  const cfg = l.config;
+  const no = (why: string) => refuse(name, cls, why);
+  const inbound = (l.inbound_nodes ?? []) as unknown[][][];
+  if (inbound.length > 1) throw no('it is used more than once (shared layer)');
+  const ins = (inbound[0] ?? []).map((r) => r[0] as string);
+  for (const i of ins) if (!byName.has(i)) throw no(`its input ${i} is not defined before it`);
+  const inShape = ins.length ? byName.get(ins[0]!)!.shape : [];
+  const node: PlanNode = {
+    name,
+    className: cls,
+    op: 'identity',
+    inputs: ins,
+    shape: inShape,
+    inShape,
+    act: 'linear',
+  };
+  if (cfg.trainable === false) node.frozen = true;
+  const fmt = cfg.data_format as string | undefined;
+  if (fmt && fmt !== 'channels_last') throw no(`data_format ${fmt} (only channels_last)`);
+  const rule = LAYER_RULES[cls];
+  if (!rule) throw no('this layer type is not supported');
+  rule({
+    node,
+    name,
+    cls,
+    cfg,
+    ins,
+    inShape,
+    byName,
+    weight: (w, optional = false) => {
+      const found = weights.get(`${name}/${w}`);
+      if (!found && !optional) throw no(`its weight ${w} is missing`);
+      return found?.data ?? null;
+    },
+    activation: (what) => {
+      const a = (what ?? 'linear') as string;
+      if (!ACTIVATIONS.includes(a)) throw no(`activation "${a}"`);
+      return a as Activation;
+    },
+    need4: () => {
+      if (inShape.length !== 3) throw no(`its input has shape [${inShape.join(', ')}], not [H, W, C]`);
+    },
+    refuse: no,
+  });
+  if (node.op !== 'input' && node.op !== 'add' && ins.length !== 1) throw no(`it has ${ins.length} inputs`);
+  if (node.op === 'add' && ins.length < 2) throw no('it has fewer than 2 inputs');
+  if (node.act === 'softmax' && node.shape.length !== 1 && node.shape.length !== 3)
+    throw no('softmax over this shape');
+  return node;
+}
+
+/** The nodes of a tfjs-layers model; throws UserError naming the first layer it cannot express. */
+export function planLayers(artifacts: LayersArtifacts): PlanRead {
+  const topo = artifacts.topology as Record<string, unknown>;
+  const { layers, inputs, outputs } = layerList(
+    (topo.model_config as Record<string, unknown> | undefined) ?? topo,
+  );
+  if (inputs.length !== 1 || outputs.length !== 1) {
+    throw new UserError(
+      `The model has ${inputs.length} inputs and ${outputs.length} outputs.`,
+      'Only models with one image input and one output can be run.',
+      'unsupported-model',
+    );
+  }
+  const weights = weightsOf(artifacts);
   // Refuse unknown layer types first, so the message names the layer rather than a shape.
   for (const l of layers) {
-    if (!SUPPORTED.has(l.class_name)) {
+    if (!Object.hasOwn(LAYER_RULES, l.class_name)) {
       throw refuse((l.name ?? l.config.name) as string, l.class_name, 'this layer type is not supported');
     }
   }
   const nodes: PlanNode[] = [];
   const byName = new Map<string, PlanNode>();
   for (const l of layers) {
-    const name = (l.name ?? l.config.name) as string;
-    const cls = l.class_name;
-    const cfg = l.config;
-    const inbound = (l.inbound_nodes ?? []) as unknown[][][];
-    if (inbound.length > 1) throw refuse(name, cls, 'it is used more than once (shared layer)');
-    const ins = (inbound[0] ?? []).map((r) => r[0] as string);
-    for (const i of ins)
-      if (!byName.has(i)) throw refuse(name, cls, `its input ${i} is not defined before it`);
-    const inShape = ins.length ? byName.get(ins[0]!)!.shape : [];
-    const node: PlanNode = {
-      name,
-      className: cls,
-      op: 'identity',
-      inputs: ins,
-      shape: inShape,
-      inShape,
-      act: 'linear',
-    };
-    if (cfg.trainable === false) node.frozen = true;
-    const fmt = cfg.data_format as string | undefined;
-    if (fmt && fmt !== 'channels_last') throw refuse(name, cls, `data_format ${fmt} (only channels_last)`);
-    const activation = (what: unknown): Activation => {
-      const a = (what ?? 'linear') as string;
-      if (!ACTIVATIONS.includes(a)) throw refuse(name, cls, `activation "${a}"`);
-      return a as Activation;
-    };
-    const need4 = () => {
-      if (inShape.length !== 3)
-        throw refuse(name, cls, `its input has shape [${inShape.join(', ')}], not [H, W, C]`);
-    };
-    switch (cls) {
-      case 'InputLayer': {
-        const shape = (cfg.batch_input_shape as (number | null)[]).slice(1);
-        if (shape.some((d) => d === null)) throw refuse(name, cls, 'its input shape is not fully known');
-        if (shape.length !== 3) throw refuse(name, cls, `input shape [${shape.join(', ')}] is not [H, W, C]`);
-        checkInputSize(shape as number[]);
-        node.op = 'input';
-        node.shape = shape as number[];
-        break;
-      }
-      case 'Conv2D': {
-        need4();
-        const [kh, kw] = pair(cfg.kernel_size);
-        const strides = pair(cfg.strides, [1, 1]);
-        const dil = pair(cfg.dilation_rate, [1, 1]);
-        if (dil[0] !== 1 || dil[1] !== 1) throw refuse(name, cls, `dilation_rate [${dil.join(', ')}]`);
-        const padding = cfg.padding as string;
-        if (padding !== 'same' && padding !== 'valid') throw refuse(name, cls, `padding "${padding}"`);
-        const filters = cfg.filters as number;
-        const y = padAxis(inShape[0]!, kh, strides[0], padding);
-        const x = padAxis(inShape[1]!, kw, strides[1], padding);
-        if (y.out < 1 || x.out < 1) throw refuse(name, cls, 'its output would be empty');
-        Object.assign(node, {
-          op: 'conv',
-          shape: [y.out, x.out, filters],
-          act: activation(cfg.activation),
-          kernel: weight(name, 'kernel', cls)!,
-          kernelShape: [kh, kw, inShape[2]!, filters],
-          bias: cfg.use_bias === false ? null : weight(name, 'bias', cls),
-          strides,
-          padding,
-          pads: [y.before, x.before, y.after, x.after],
-        });
-        break;
-      }
-      case 'Dense': {
-        if (inShape.length !== 1) {
-          throw refuse(
-            name,
-            cls,
-            `its input has shape [${inShape.join(', ')}]; only flat inputs are supported`,
-          );
-        }
-        const units = cfg.units as number;
-        Object.assign(node, {
-          op: 'dense',
-          shape: [units],
-          act: activation(cfg.activation),
-          kernel: weight(name, 'kernel', cls)!,
-          kernelShape: [inShape[0]!, units],
-          bias: cfg.use_bias === false ? null : weight(name, 'bias', cls),
-        });
-        break;
-      }
-      case 'Activation':
-        node.op = 'act';
-        node.act = activation(cfg.activation);
-        break;
-      case 'ReLU':
-        if (cfg.max_value !== null && cfg.max_value !== undefined)
-          throw refuse(name, cls, 'max_value is set');
-        node.op = 'act';
-        node.act = 'relu';
-        break;
-      case 'Softmax': {
-        const axis = (cfg.axis ?? -1) as number;
-        if (axis !== -1 && axis !== inShape.length)
-          throw refuse(name, cls, `axis ${axis} is not the last axis`);
-        node.op = 'act';
-        node.act = 'softmax';
-        break;
-      }
-      case 'Dropout':
-      case 'SpatialDropout2D':
-        node.op = 'identity';
-        node.rate = (cfg.rate ?? 0) as number;
-        break;
-      case 'Add': {
-        for (const i of ins) {
-          const s = byName.get(i)!.shape;
-          if (s.join() !== inShape.join())
-            throw refuse(name, cls, 'its inputs differ in shape (broadcasting)');
-        }
-        node.op = 'add';
-        break;
-      }
-      case 'BatchNormalization': {
-        const axis = (Array.isArray(cfg.axis) ? cfg.axis[0] : (cfg.axis ?? -1)) as number;
-        if (axis !== -1 && axis !== inShape.length)
-          throw refuse(name, cls, `axis ${axis} is not the channel axis`);
-        const c = inShape[inShape.length - 1]!;
-        Object.assign(node, {
-          op: 'bn',
-          gamma: cfg.scale === false ? new Float32Array(c).fill(1) : weight(name, 'gamma', cls)!,
-          beta: cfg.center === false ? new Float32Array(c) : weight(name, 'beta', cls)!,
-          mean: weight(name, 'moving_mean', cls)!,
-          variance: weight(name, 'moving_variance', cls)!,
-          epsilon: (cfg.epsilon ?? 1e-3) as number,
-          momentum: (cfg.momentum ?? 0.99) as number,
-        });
-        break;
-      }
-      case 'AveragePooling2D':
-      case 'MaxPooling2D': {
-        need4();
-        const size = pair(cfg.pool_size, [2, 2]);
-        const strides = pair(cfg.strides, size);
-        const padding = (cfg.padding ?? 'valid') as string;
-        if (padding !== 'same' && padding !== 'valid') throw refuse(name, cls, `padding "${padding}"`);
-        const y = padAxis(inShape[0]!, size[0], strides[0], padding);
-        const x = padAxis(inShape[1]!, size[1], strides[1], padding);
-        if (y.out < 1 || x.out < 1) throw refuse(name, cls, 'its output would be empty');
-        Object.assign(node, {
-          op: 'pool',
-          pool: cls === 'MaxPooling2D' ? 'max' : 'avg',
-          shape: [y.out, x.out, inShape[2]!],
-          poolSize: size,
-          strides,
-          padding,
-          pads: [y.before, x.before, y.after, x.after],
-        });
-        break;
-      }
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D':
-        need4();
-        if (cfg.keepdims === true) throw refuse(name, cls, 'keepdims is set');
-        node.op = 'gpool';
-        node.pool = cls === 'GlobalMaxPooling2D' ? 'max' : 'avg';
-        node.shape = [inShape[2]!];
-        break;
-      case 'Flatten':
-        node.op = 'flatten';
-        node.shape = [inShape.reduce((a, b) => a * b, 1)];
-        break;
-      default:
-        throw refuse(name, cls, 'this layer type is not supported');
-    }
-    if (node.op !== 'input' && node.op !== 'add' && ins.length !== 1) {
-      throw refuse(name, cls, `it has ${ins.length} inputs`);
-    }
-    if (node.op === 'add' && ins.length < 2) throw refuse(name, cls, 'it has fewer than 2 inputs');
-    if (node.act === 'softmax' && node.shape.length !== 1 && node.shape.length !== 3) {
-      throw refuse(name, cls, 'softmax over this shape');
-    }
+    const node = layerNode(l, byName, weights);
     nodes.push(node);
-    byName.set(name, node);
+    byName.set(node.name, node);
   }
   const input = byName.get(inputs[0]!);
   const output = byName.get(outputs[0]!);
@@ -324,6 +340,5 @@ export function planLayers(artifacts: LayersArtifacts): PlanRead {
       'unsupported-model',
     );
   }
-
   return { nodes, input, output };
 }

@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../common/errors.ts';
 import type { PlanArtifacts } from '../models/io.ts';
 import type { PlanNodeSpec, PlanSpec } from '../models/schema.ts';
-import type { Activation, ModelPlan, PlanNode, PlanOp, PlanRead } from './plan.ts';
+import type { Activation, ModelPlan, PlanNode, PlanOp, PlanRead } from './plan-types.ts';
 import { checkInputSize, windowOut } from './shapes.ts';
 
 type WeightKind = 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';

@@ -3,7 +3,12 @@
 // from that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
 // changes). The layers are sliced in the plan's layout ([kh, kw, in, out]).
 import type { ModelPlan, PlanNode } from '../graph/plan.ts';
-import type { PortableModule } from './convert.ts';
+
+/** A module as exported: per mask layer 1 = removed ([H, W, C] or [units]), and its head. */
+export interface PortableModule {
+  removed: Map<string, Uint8Array>;
+  head: { wc: Float32Array; wuc: Float32Array; bc: number; buc: number; keep: Uint8Array };
+}
 
 /**
  * Per Conv2D layer, the output channels a single module's export keeps: all but those

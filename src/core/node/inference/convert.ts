@@ -37,7 +37,7 @@ import { channelScales, LUMA, pixelChannels } from '../graph/inputs.ts';
 import { activate, forwardFor, type ForwardContext, type WeightKind } from '../graph/layers/index.ts';
 import { DataType, int, ints } from '../graph/onnx-proto.ts';
 import { headNode, type ModelPlan, type PlanNode } from '../graph/plan.ts';
-import { droppableChannels, slicedLayer } from './channels.ts';
+import { droppableChannels, slicedLayer, type PortableModule } from './channels.ts';
 
 export interface ConvertOptions {
   input?: 'uint8' | 'float';
@@ -63,11 +63,7 @@ export interface ConvertOptions {
   nchwcBlock?: number;
 }
 
-/** A module as exported: per mask layer 1 = removed ([H, W, C] or [units]), and its head. */
-export interface PortableModule {
-  removed: Map<string, Uint8Array>;
-  head: { wc: Float32Array; wuc: Float32Array; bc: number; buc: number; keep: Uint8Array };
-}
+export type { PortableModule };
 
 export const PIXELS = 'pixels';
 export const INPUTS = 'inputs';

@@ -8,7 +8,12 @@ import path from 'node:path';
 import { EnergyFigureSchema } from '../../common/energy.ts';
 import { v } from '../../common/schema.ts';
 import type { EnergyRecord } from '../energy/formula.ts';
-import type { PriorRun } from './training.ts';
+
+/** One earlier training run in the same folder, with its epochs' cumulative energies. */
+export interface PriorRun {
+  id: number;
+  epochs: { epoch: number; energy: EnergyRecord | null }[];
+}
 
 export const LEDGER_FILE = 'energy-ledger.json';
 

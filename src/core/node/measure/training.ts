@@ -20,7 +20,7 @@ import type { Store } from '../store/store.ts';
 import { addEnergy, type EnergyRecord } from '../energy/formula.ts';
 import { refuseIfLocked } from '../fs/lock.ts';
 import { checkRunFolder } from '../train/run-folder.ts';
-import { ledgerPriors, recordLedgerEpoch } from './ledger.ts';
+import { ledgerPriors, recordLedgerEpoch, type PriorRun } from './ledger.ts';
 import { measured, type MeasureContext } from './measured.ts';
 
 export interface RecordTrainingOptions extends MeasureContext {
@@ -63,11 +63,7 @@ export interface RecordedTraining {
   carried?: EnergyCarried;
 }
 
-/** One earlier training run in the same folder, with its epochs' cumulative energies. */
-export interface PriorRun {
-  id: number;
-  epochs: { epoch: number; energy: EnergyRecord | null }[];
-}
+export type { PriorRun };
 
 /**
  * The energy of the earlier attempts at one training, epoch by epoch: element k-1 is the

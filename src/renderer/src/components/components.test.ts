@@ -132,6 +132,7 @@ describe('Home', () => {
     const latest: ExperimentDetailView = {
       ...summary(7),
       params: {},
+      machines: [],
       runs: [
         runSummary({ id: 30, experimentId: 7, role: 'model' }),
         runSummary({

@@ -20,6 +20,7 @@ function detail(over: Partial<ExperimentDetailView> = {}): ExperimentDetailView 
       runSummary({ id: 12, experimentId: 4, role: 'baseline', scenario: 'reuse:plus|ring' }),
     ],
     scenarios: [scenario(), scenario({ scenario: 'replace', kind: 'inter', classes: ['a', 'b'], top1: 0.8 })],
+    machines: [{ hostname: 'here', cpuModel: 'Intel(R) Xeon(R) Processor', runs: 3 }],
     ...over,
   };
 }
@@ -96,6 +97,33 @@ describe('experiments', () => {
     await waitFor(() =>
       expect(screen.getByTestId('figure6').querySelectorAll('g.fig6-scenario')).toHaveLength(2),
     );
+  });
+
+  test('Compare says when a picked experiment ran on several machines, and on which', async () => {
+    const merged = detail({
+      id: 5,
+      label: 'reuse grid on shapes',
+      kind: 'grid',
+      machines: [
+        { hostname: 'node-a', cpuModel: 'AMD EPYC 7763', runs: 4 },
+        { hostname: 'node-b', cpuModel: 'Intel(R) Xeon(R) Gold 6338', runs: 2 },
+      ],
+    });
+    const api = fakeApi({
+      listExperiments: async () => [
+        summary(),
+        summary({ id: 5, label: 'reuse grid on shapes', kind: 'grid' }),
+      ],
+      getExperiment: async (id) => (id === 4 ? detail() : merged),
+    });
+    render(Compare, { api, jobs: jobsFor(api) });
+    const note = await screen.findByTestId('compare-machines');
+    expect(note.textContent?.replace(/\s+/g, ' ')).toMatch(
+      /#5: runs from 2 machines: node-a \(AMD EPYC 7763, 4 runs\), node-b \(Intel\(R\) Xeon\(R\) Gold 6338, 2 runs\)/,
+    );
+    // An experiment of one machine adds no note.
+    await fireEvent.click(screen.getByRole('checkbox', { name: /#4 Demo/ }));
+    await waitFor(() => expect(screen.getAllByTestId('compare-machines')).toHaveLength(1));
   });
 
   test('Compare does not tick the latest experiment again once the user has unticked it', async () => {

@@ -13,8 +13,11 @@ const tensor = (dims: number[], data: number[], type: Tensor['type']): Value => 
   t: { dims, type, data: type === 'float' ? Float32Array.from(data) : data },
 });
 
+/** A constant or shape input as a list of numbers (or dims), its shape and type. */
+type Folded = { dims: Dim[]; shape: number[]; type: Tensor['type'] };
+
 /** A constant or shape input as a list of dims (shapes) or numbers; null where absent. */
-function dimsOf(v: Value | null): { dims: Dim[]; shape: number[]; type: Tensor['type'] } | null {
+function dimsOf(v: Value | null): Folded | null {
   if (!v) return null;
   if (v.kind === 'shape') return { dims: v.dims, shape: v.scalar ? [] : [v.dims.length], type: 'int' };
   if (v.kind === 'const') return { dims: Array.from(v.t.data), shape: v.t.dims, type: v.t.type };
@@ -69,6 +72,51 @@ export const FOLDED: ReadonlySet<string> = new Set([
   'Mul',
   'Div',
 ]);
+
+/** Slice over constants (ONNX's clamping: [0, n] going up, [-1, n - 1] going down). */
+function sliceConstant(ctx: ImportContext, x: Folded, args: (Folded | null)[]): Value {
+  const fromInputs = ctx.opset >= 10;
+  const list = (k: number, attr: string) =>
+    (fromInputs ? args[k]?.dims : ctx.attr(attr)?.ints) as number[] | undefined;
+  const starts = list(1, 'starts');
+  const ends = list(2, 'ends');
+  if (!starts || !ends) return ctx.refuse('a slice without starts and ends');
+  const axes = list(3, 'axes') ?? starts.map((_, k) => k);
+  const steps = (fromInputs ? (args[4]?.dims as number[] | undefined) : undefined) ?? starts.map(() => 1);
+  // Per axis, the indices kept (ONNX's clamping: [0, n] going up, [-1, n - 1] going down).
+  const picks = x.shape.map((n) => Array.from({ length: n }, (_, k) => k));
+  axes.forEach((axis, k) => {
+    const ax = axisOf(axis, x.shape.length);
+    const n = x.shape[ax]!;
+    const step = steps[k]!;
+    const at = (v: number) => (v < 0 ? v + n : v);
+    const kept: number[] = [];
+    if (step > 0)
+      for (
+        let i = Math.max(0, Math.min(n, at(starts[k]!)));
+        i < Math.max(0, Math.min(n, at(ends[k]!)));
+        i += step
+      )
+        kept.push(i);
+    else
+      for (
+        let i = Math.max(-1, Math.min(n - 1, at(starts[k]!)));
+        i > Math.max(-1, Math.min(n - 1, at(ends[k]!)));
+        i += step
+      )
+        kept.push(i);
+    picks[ax] = kept;
+  });
+  const st = strides(x.shape);
+  let flat: number[] = [0];
+  for (let d = 0; d < x.shape.length; d++)
+    flat = flat.flatMap((base) => picks[d]!.map((i) => base + i * st[d]!));
+  return result(
+    flat.map((i) => x.dims[i]!),
+    picks.map((p) => p.length),
+    x.type,
+  );
+}
 
 /** The node's outputs folded, or null where its operator is not one folded here. */
 export function foldConstant(ctx: ImportContext): Value[] | null {
@@ -181,52 +229,8 @@ export function foldConstant(ctx: ImportContext): Value[] | null {
         ),
       ];
     }
-    case 'Slice': {
-      const x = need();
-      const fromInputs = ctx.opset >= 10;
-      const list = (k: number, attr: string) =>
-        (fromInputs ? args[k]?.dims : ctx.attr(attr)?.ints) as number[] | undefined;
-      const starts = list(1, 'starts');
-      const ends = list(2, 'ends');
-      if (!starts || !ends) return refuse('a slice without starts and ends');
-      const axes = list(3, 'axes') ?? starts.map((_, k) => k);
-      const steps = (fromInputs ? (args[4]?.dims as number[] | undefined) : undefined) ?? starts.map(() => 1);
-      // Per axis, the indices kept (ONNX's clamping: [0, n] going up, [-1, n - 1] going down).
-      const picks = x.shape.map((n) => Array.from({ length: n }, (_, k) => k));
-      axes.forEach((axis, k) => {
-        const ax = axisOf(axis, x.shape.length);
-        const n = x.shape[ax]!;
-        const step = steps[k]!;
-        const at = (v: number) => (v < 0 ? v + n : v);
-        const kept: number[] = [];
-        if (step > 0)
-          for (
-            let i = Math.max(0, Math.min(n, at(starts[k]!)));
-            i < Math.max(0, Math.min(n, at(ends[k]!)));
-            i += step
-          )
-            kept.push(i);
-        else
-          for (
-            let i = Math.max(-1, Math.min(n - 1, at(starts[k]!)));
-            i > Math.max(-1, Math.min(n - 1, at(ends[k]!)));
-            i += step
-          )
-            kept.push(i);
-        picks[ax] = kept;
-      });
-      const st = strides(x.shape);
-      let flat: number[] = [0];
-      for (let d = 0; d < x.shape.length; d++)
-        flat = flat.flatMap((base) => picks[d]!.map((i) => base + i * st[d]!));
-      return [
-        result(
-          flat.map((i) => x.dims[i]!),
-          picks.map((p) => p.length),
-          x.type,
-        ),
-      ];
-    }
+    case 'Slice':
+      return [sliceConstant(ctx, need(), args)];
     case 'Add':
     case 'Sub':
     case 'Mul':
