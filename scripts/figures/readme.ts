@@ -14,8 +14,11 @@ const wizardRow = (name: string, r: string, confusion: string) =>
   `| ${name} | {${r}.top1:pct} | {${r}.top5:pct} | ${confusion} | {${r}.other_top1:pct} |`;
 const option = (n: number) => `output.options[option=${n}]`;
 
-/** One demo's paragraph (the embedded `shapes` or Fashion-MNIST): the same figures, quoted alike. */
-const demoQuotes = (step: string): Quote[] => [
+/**
+ * One demo's paragraph (the embedded `shapes` or Fashion-MNIST): the same figures, quoted alike;
+ * `flagged` where the intra replacement's baseline (the model itself) was still improving.
+ */
+const demoQuotes = (step: string, flagged: boolean): Quote[] => [
   {
     step,
     text:
@@ -35,7 +38,7 @@ const demoQuotes = (step: string): Quote[] => [
     step,
     text:
       `Replace: intra {${replace('intra')}.top1:pct} against the model's {${replace('intra')}.model_top1:pct} ` +
-      `(its baseline is the model itself, {${replace('intra')}.baseline_converged:converged}: flagged); inter ` +
+      `(its baseline is the model itself, {${replace('intra')}.baseline_converged:converged}${flagged ? ': flagged' : ''}); inter ` +
       `{${replace('inter')}.top1:pct} against TMA {${replace('inter')}.tma:pct} (best epoch ` +
       `{${replace('inter')}.baseline_best_epoch:int}; flagged: the modules are far below).`,
   },
@@ -92,15 +95,25 @@ export const QUOTES: Quote[] = [
   {
     step: 'demo',
     text:
-      `{~seconds:min} minutes on this 2-core machine ({~cpu}) while other work ran beside it (load ` +
-      `average {~load_before:f1} when it started, {~load_after:f1} when it ended).`,
+      `{~seconds:min} minutes on this 2-core machine ({~cpu}) with nothing else running (load average ` +
+      `{~load_before:f1} when it started, {~load_after:f1} when it ended: the demo's own two workers). The model ` +
+      `stopped at epoch {output.model.epochs:int} (its best, epoch {output.model.best_epoch:int}, ` +
+      `{output.model.converged:converged}).`,
   },
-  ...demoQuotes('demo'),
+  ...demoQuotes('demo', false),
+  {
+    step: 'demo',
+    text:
+      `the CO2e of training from scratch until the best epoch over reuse's was ` +
+      `{~${reuse('intra')}.co2e_ratio_best:ratio} (intra reuse), {~${reuse('inter')}.co2e_ratio_best:ratio} (inter ` +
+      `reuse), {~${replace('intra')}.co2e_ratio_best:ratio} (intra replace) and ` +
+      `{~${replace('inter')}.co2e_ratio_best:ratio} (inter replace);`,
+  },
   {
     step: 'demo-fashion',
     text: `in {~seconds:min} minutes (load average {~load_before:f1} when it started, {~load_after:f1} when it ended).`,
   },
-  ...demoQuotes('demo-fashion'),
+  ...demoQuotes('demo-fashion', true),
   // The wizard.
   {
     step: 'wizard',
