@@ -49,7 +49,7 @@ export const QUOTES: Quote[] = [
   {
     step: 'shapes-points',
     text:
-      `Measured on the demo's ResNet-20 ({output.model.top1:pct} top-1 on \`shapes\`, 500 images per class ` +
+      `Measured on the demo's ResNet-8 ({output.model.top1:pct} top-1 on \`shapes\`, 500 images per class ` +
       `observed): composed top-1 {${point('conv')}.top1:pct} at \`conv\` (JI {${point('conv')}.ji:f2}) against ` +
       `{${point('relu')}.top1:pct} at \`relu\` (JI {${point('relu')}.ji:f2}).`,
   },
@@ -68,7 +68,7 @@ export const QUOTES: Quote[] = [
   },
   {
     step: 'shapes-rules',
-    text: `the demo's ResNet-20 on \`shapes\` ({output.model.top1:pct}, 200 per class, 1,000 test images)`,
+    text: `the demo's ResNet-8 on \`shapes\` ({output.model.top1:pct}, 200 per class, 1,000 test images)`,
   },
   {
     step: 'fashion-rules',
