@@ -94,7 +94,8 @@ const commit = () => {
 
 /** Runs one step (its progress to `log`), returning its record. */
 export async function runStep(step: Step, work: string, records: Map<string, Record>, log: fs.WriteStream) {
-  const args = [...resolveArgs(step, work, records), '--home', path.join(work, 'home')];
+  const home = step.ownHome ? path.join(work, `${step.id}-home`) : path.join(work, 'home');
+  const args = [...resolveArgs(step, work, records), '--home', home];
   const load_before = os.loadavg()[0]!;
   const t0 = performance.now();
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'decomposer.js'), ...args], {

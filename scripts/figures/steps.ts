@@ -18,6 +18,13 @@ export interface Step {
    * command ends.
    */
   load?: { after: number; of: string };
+  /**
+   * A data folder of its own (under --work) instead of the one the steps share: a grid's
+   * finished rows are kept in the store and a grid run again resumes from them, so a step
+   * that must measure its grid anew (the same demo in another attribution or under load) has
+   * to start from an empty store.
+   */
+  ownHome?: boolean;
 }
 
 /** The demo in one attribution, on a quiet machine or with a busy loop from halfway. */
@@ -37,6 +44,7 @@ const demoIn = (attribution: 'process' | 'machine', load: boolean): Step => {
       `{work}/${id}`,
     ],
     ...(load ? { load: { after: 0.5, of: `demo-${attribution}` } } : {}),
+    ownHome: true,
   };
 };
 
