@@ -9,6 +9,72 @@ import { BIN, cli } from './helpers/cli.ts';
 import { ok, QUIET, sameRow, tinyGrid, tinyGridModel, type GridRow } from './helpers/grid.ts';
 import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/slurm.ts';
 import { tempDir } from './helpers/temp.ts';
+import { describeIssues, v } from '../src/core/common/schema.ts';
+
+/**
+ * The part of Kubernetes' batch/v1 Job (its OpenAPI: JobSpec, PodTemplateSpec, PodSpec,
+ * Container, Volume) that `submit kubernetes` writes: every object strict, so a field the API
+ * does not have (a misspelling, a field of another kind) or a value of the wrong type fails,
+ * as `kubectl apply` would refuse it. Field names and types as the API defines them.
+ */
+const DNS1123 = v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), v.maxLength(63));
+const LABELS = v.record(v.string(), v.pipe(v.string(), v.maxLength(63)));
+const INT32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31 - 1));
+const CONTAINER = v.strictObject({
+  name: DNS1123,
+  image: v.string(),
+  workingDir: v.optional(v.string()),
+  command: v.array(v.string()),
+  args: v.optional(v.array(v.string())),
+  env: v.optional(v.array(v.strictObject({ name: v.string(), value: v.string() }))),
+  volumeMounts: v.optional(v.array(v.strictObject({ name: DNS1123, mountPath: v.string() }))),
+  resources: v.optional(
+    v.strictObject({ limits: v.optional(v.record(v.string(), v.union([v.string(), v.number()]))) }),
+  ),
+});
+const JOB = v.strictObject({
+  apiVersion: v.literal('batch/v1'),
+  kind: v.literal('Job'),
+  metadata: v.strictObject({ name: DNS1123, labels: v.optional(LABELS) }),
+  spec: v.strictObject({
+    completionMode: v.optional(v.picklist(['NonIndexed', 'Indexed'])),
+    completions: v.optional(INT32),
+    parallelism: v.optional(INT32),
+    backoffLimit: v.optional(INT32),
+    // Per-index retries: only with completionMode Indexed and restartPolicy Never.
+    backoffLimitPerIndex: v.optional(INT32),
+    maxFailedIndexes: v.optional(INT32),
+    template: v.strictObject({
+      metadata: v.optional(v.strictObject({ labels: v.optional(LABELS) })),
+      spec: v.strictObject({
+        restartPolicy: v.picklist(['Never', 'OnFailure']),
+        containers: v.pipe(v.array(CONTAINER), v.minLength(1)),
+        volumes: v.optional(
+          v.array(
+            v.strictObject({
+              name: DNS1123,
+              persistentVolumeClaim: v.strictObject({ claimName: v.string() }),
+            }),
+          ),
+        ),
+      }),
+    }),
+  }),
+});
+
+/** Problems of a Job manifest against the Job API's fields, or none. */
+function jobProblems(job: unknown): string {
+  const r = v.safeParse(JOB, job);
+  if (!r.success) return describeIssues(r.issues);
+  const spec = r.output.spec;
+  if (spec.backoffLimitPerIndex !== undefined && spec.completionMode !== 'Indexed')
+    return 'backoffLimitPerIndex needs completionMode Indexed';
+  if (spec.backoffLimitPerIndex !== undefined && spec.template.spec.restartPolicy !== 'Never')
+    return 'backoffLimitPerIndex needs restartPolicy Never';
+  if (spec.maxFailedIndexes !== undefined && spec.maxFailedIndexes > (spec.completions ?? 1))
+    return 'maxFailedIndexes is more than the completions';
+  return '';
+}
 
 type Row = GridRow;
 const same = sameRow;
@@ -99,6 +165,7 @@ test('submit kubernetes prints an Indexed Job whose every index, run here, makes
   assert.equal(list.kind, 'List');
   const [tasks, merge] = list.items;
   for (const j of [tasks!, merge!]) {
+    assert.equal(jobProblems(j), '', `${j.metadata?.name}: the Job API's fields`);
     assert.equal(j.apiVersion, 'batch/v1');
     assert.equal(j.kind, 'Job');
     assert.match(j.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 name');
@@ -110,6 +177,15 @@ test('submit kubernetes prints an Indexed Job whose every index, run here, makes
     assert.equal(j.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, 'decomposer-shared');
     assert.ok(plan.startsWith(c.volumeMounts[0].mountPath), 'the plan lies in the mounted shared folder');
   }
+  // The check refuses what the API would: a misspelt field, a retry per index without indexes.
+  assert.match(
+    jobProblems({ ...tasks, spec: { ...tasks!.spec, completionsMode: 'Indexed' } }),
+    /completionsMode/,
+  );
+  assert.match(
+    jobProblems({ ...merge, spec: { ...merge!.spec, backoffLimitPerIndex: 1 } }),
+    /needs completionMode/,
+  );
   assert.equal(tasks!.spec.completionMode, 'Indexed');
   assert.equal(tasks!.spec.completions, 4);
   assert.equal(tasks!.spec.parallelism, 2);
