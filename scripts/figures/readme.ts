@@ -114,6 +114,21 @@ export const QUOTES: Quote[] = [
     text: `in {~seconds:min} minutes (load average {~load_before:f1} when it started, {~load_after:f1} when it ended).`,
   },
   ...demoQuotes('demo-fashion', true),
+  // The demo in both attributions, quiet and with one CPU kept busy from halfway.
+  ...(
+    [
+      ['demo-process', 'process', 'nothing else'],
+      ['demo-process-load', 'process', 'one CPU busy from halfway'],
+      ['demo-machine', 'machine', 'nothing else'],
+      ['demo-machine-load', 'machine', 'one CPU busy from halfway'],
+    ] as const
+  ).map(([step, attribution, beside]) => ({
+    step,
+    text:
+      `| \`${attribution}\` | ${beside} | {~${reuse('intra')}.co2e_ratio_best:ratio} | ` +
+      `{~${reuse('inter')}.co2e_ratio_best:ratio} | {~${replace('intra')}.co2e_ratio_best:ratio} | ` +
+      `{~${replace('inter')}.co2e_ratio_best:ratio} | {~seconds:min} min |`,
+  })),
   // The wizard.
   {
     step: 'wizard',
