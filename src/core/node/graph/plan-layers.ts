@@ -5,6 +5,7 @@ import { UserError } from '../../common/errors.ts';
 import type { LayersArtifacts } from '../models/io.ts';
 import type { Activation, PlanNode, PlanRead } from './plan-types.ts';
 import { checkInputSize, padAxis } from './shapes.ts';
+import { weightViews, type NamedWeight } from './weights.ts';
 
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'softmax', 'sigmoid', 'tanh'];
 
@@ -71,25 +72,6 @@ function layerList(topology: Record<string, unknown>): {
     inputs: (c.input_layers as unknown[][]).map(ref),
     outputs: (c.output_layers as unknown[][]).map(ref),
   };
-}
-
-/** Weights by name ("layer/kernel"), viewed in place in the weight data. */
-function weightsOf(artifacts: LayersArtifacts): Map<string, { shape: number[]; data: Float32Array }> {
-  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
-  let off = 0;
-  for (const s of artifacts.weightSpecs) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    if (s.dtype && s.dtype !== 'float32') {
-      throw new UserError(
-        `Weight ${s.name} is ${s.dtype}.`,
-        'Only float32 weights are supported.',
-        'bad-model',
-      );
-    }
-    weights.set(s.name, { shape: s.shape, data: new Float32Array(artifacts.weightData, off, n) });
-    off += n * 4;
-  }
-  return weights;
 }
 
 /** What a layer's rule reads: its node (filled in by the rule), config, inputs and weights. */
@@ -243,11 +225,7 @@ function globalPooling(c: LayerContext): void {
 }
 
 /** One layer as a plan node, after its inputs (in `byName`). */
-function layerNode(
-  l: LayerJson,
-  byName: Map<string, PlanNode>,
-  weights: Map<string, { shape: number[]; data: Float32Array }>,
-): PlanNode {
+function layerNode(l: LayerJson, byName: Map<string, PlanNode>, weights: Map<string, NamedWeight>): PlanNode {
   const name = (l.name ?? l.config.name) as string;
   const cls = l.class_name;
   const cfg = l.config;
@@ -314,7 +292,7 @@ export function planLayers(artifacts: LayersArtifacts): PlanRead {
       'unsupported-model',
     );
   }
-  const weights = weightsOf(artifacts);
+  const weights = weightViews(artifacts.weightSpecs, artifacts.weightData);
   // Refuse unknown layer types first, so the message names the layer rather than a shape.
   for (const l of layers) {
     if (!Object.hasOwn(LAYER_RULES, l.class_name)) {

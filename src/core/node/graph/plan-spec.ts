@@ -8,6 +8,7 @@ import type { PlanArtifacts } from '../models/io.ts';
 import type { PlanNodeSpec, PlanSpec } from '../models/schema.ts';
 import type { Activation, ModelPlan, PlanNode, PlanOp, PlanRead } from './plan-types.ts';
 import { checkInputSize, windowOut } from './shapes.ts';
+import { packWeights, weightViews } from './weights.ts';
 
 type WeightKind = 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
 
@@ -35,18 +36,6 @@ function refuse(n: { name: string; className: string }, why: string): UserError 
     'The folder was edited or damaged: restore it, or import the model again.',
     'bad-model',
   );
-}
-
-/** The weights by name, viewed in place. */
-function weightViews(specs: readonly tf.io.WeightsManifestEntry[], data: ArrayBuffer) {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  let off = 0;
-  for (const s of specs) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    out.set(s.name, { shape: s.shape, data: new Float32Array(data, off, n) });
-    off += n * 4;
-  }
-  return out;
 }
 
 const same = (a: readonly number[], b: readonly number[]) =>
@@ -245,8 +234,7 @@ const KINDS: readonly [WeightKind, keyof PlanNode][] = [
 /** Any plan as a stored plan: its layers, and its weights in one buffer (weights.bin's layout). */
 export function planToSpec(plan: ModelPlan): PlanArtifacts {
   const nodes: PlanNodeSpec[] = [];
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Float32Array[] = [];
+  const parts: { name: string; shape: number[]; data: Float32Array }[] = [];
   for (const n of plan.nodes) {
     const className = (n.op === 'identity' ? 'Dropout' : n.className) as PlanNodeSpec['className'];
     if (!(className in OPS)) throw new Error(`a plan layer of class ${n.className} cannot be stored`);
@@ -265,20 +253,12 @@ export function planToSpec(plan: ModelPlan): PlanArtifacts {
       const data = n[field] as Float32Array | null | undefined;
       if (!data) continue;
       const shape = kind === 'kernel' ? [...n.kernelShape!] : [data.length];
-      weightSpecs.push({ name: `${n.name}/${kind}`, shape, dtype: 'float32' });
-      parts.push(data);
+      parts.push({ name: `${n.name}/${kind}`, shape, data });
     }
-  }
-  const weights = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    weights.set(p, off);
-    off += p.length;
   }
   return {
     kind: 'plan',
     plan: { input: plan.input.name, output: plan.output, nodes },
-    weightSpecs,
-    weightData: weights.buffer,
+    ...packWeights(parts),
   };
 }

@@ -5,12 +5,12 @@
 // the rules do not cover is refused in one message that names every operator and node and
 // what to do; nothing is approximated.
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../../common/errors.ts';
 import type { PlanArtifacts } from '../../models/io.ts';
 import type { PlanNodeSpec } from '../../models/schema.ts';
 import { planModel } from '../plan.ts';
 import { checkInputSize } from '../shapes.ts';
+import { packWeights } from '../weights.ts';
 import type { WeightKind } from './context.ts';
 import { readOnnx, type OnnxModel, type ValueInfo } from './model.ts';
 import { SUPPORTED_OPERATORS } from './registry.ts';
@@ -140,27 +140,13 @@ function reachable(layers: Layer[], output: string): Layer[] {
 const KINDS: readonly WeightKind[] = ['kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'];
 
 function artifactsOf(layers: Layer[], input: string, output: string): PlanArtifacts {
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Float32Array[] = [];
-  for (const l of layers)
-    for (const kind of KINDS) {
+  const parts = layers.flatMap((l) =>
+    KINDS.flatMap((kind) => {
       const w = l.weights[kind];
-      if (!w) continue;
-      weightSpecs.push({ name: `${l.spec.name}/${kind}`, shape: w.shape, dtype: 'float32' });
-      parts.push(w.data);
-    }
-  const data = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    data.set(p, off);
-    off += p.length;
-  }
-  return {
-    kind: 'plan',
-    plan: { input, output, nodes: layers.map((l) => l.spec) },
-    weightSpecs,
-    weightData: data.buffer,
-  };
+      return w ? [{ name: `${l.spec.name}/${kind}`, shape: w.shape, data: w.data }] : [];
+    }),
+  );
+  return { kind: 'plan', plan: { input, output, nodes: layers.map((l) => l.spec) }, ...packWeights(parts) };
 }
 
 /** Reads an ONNX file's bytes into a stored plan; throws one UserError for anything it cannot. */
