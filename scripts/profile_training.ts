@@ -19,6 +19,7 @@ import { loadOrt } from '../src/core/node/graph/ort.ts';
 import { DEFAULT_PREPROCESS, modelToArtifacts } from '../src/core/node/models/io.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { Adam } from '../src/core/node/train/adam.ts';
+import { torchPython } from '../src/core/node/bench/torch-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -131,7 +132,7 @@ function torch(): PerOp | null {
   const script = path.join(import.meta.dirname, 'torch_rounds.py');
   const args = ['--depth', String(depth), '--size', String(size), '--batch', String(batch)];
   const r = spawnSync(
-    'python3',
+    torchPython(),
     [script, ...args, '--threads', String(threads), '--profile', String(steps)],
     { encoding: 'utf8' },
   );

@@ -6,6 +6,11 @@ import { createInterface, type Interface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
+/** The Python that has PyTorch: DECOMPOSER_PYTHON, else Debian's (python3-torch), else python3. */
+export function torchPython(): string {
+  return process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+}
+
 export type StepKind = 'train' | 'infer';
 
 /** One PyTorch child in one OpenMP wait policy. */
@@ -39,9 +44,7 @@ class TorchChild {
   ): Promise<TorchChild | string> {
     const script = path.resolve(import.meta.dirname, '../../../../scripts/torch_rounds.py');
     if (!existsSync(script)) return `no PyTorch bench script at ${script}`;
-    const python =
-      process.env.DECOMPOSER_PYTHON ??
-      (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+    const python = torchPython();
     const args = ['--depth', depth, '--size', size, '--batch', batch, '--threads', threads].map(String);
     const env = { ...process.env };
     if (waitPolicy) env.OMP_WAIT_POLICY = waitPolicy;
