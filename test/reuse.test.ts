@@ -310,6 +310,16 @@ test('a reuse grid on the embedded datasets records every row, its baseline and 
     assert.equal(again.resumed, 5);
     assert.deepEqual(again.rows, g.rows);
     assert.equal(store.experiments.list().length, 1);
+    // The same grid measured in the other attribution is another grid: its ratios would mix
+    // two meanings of energy if it resumed these rows.
+    const other = ctx.settings.attribution === 'process' ? 'machine' : 'process';
+    const remeasured = await runGrid(spec, models, {
+      ...ctx,
+      settings: { ...ctx.settings, attribution: other },
+    });
+    assert.equal(remeasured.resumed, 0);
+    assert.equal(remeasured.rows.length, 5);
+    assert.equal(store.experiments.list().length, 2);
   } finally {
     store.close();
   }

@@ -5,6 +5,7 @@
 // resumes where it stopped. The pieces live in grid/: planning (plan.ts), the one-time
 // decompositions, each scenario and its baseline; this file runs them in order, all in one
 // process (runGrid) or one task of a grid's plan at a time (runGridTask, for a cluster).
+import type { Attribution } from '../../common/energy.ts';
 import { planModel, type ModelPlan } from '../graph/plan.ts';
 import { readModelDir } from '../models/io.ts';
 import type { Scenario } from '../reuse/scenario.ts';
@@ -35,14 +36,19 @@ interface OpenedGrid {
   done: GridRun['done'];
 }
 
-/** The grid's id from its spec and models (what a plan records, and a task checks). */
-export async function gridIdOf(spec: GridSpec, models: GridModel[]): Promise<string> {
+/** The grid's id from its spec, models and attribution (what a plan records, and a task checks). */
+export async function gridIdOf(
+  spec: GridSpec,
+  models: GridModel[],
+  attribution: Attribution,
+): Promise<string> {
   checkComposable(models);
   const reads = await Promise.all(models.map((m) => readModelDir(m.dir)));
   return gridId(
     spec,
     models,
     reads.map((r) => planModel(r.artifacts)),
+    attribution,
   );
 }
 
@@ -50,7 +56,7 @@ async function openGrid(spec: GridSpec, models: GridModel[], ctx: GridContext): 
   checkComposable(models);
   const reads = await Promise.all(models.map((m) => readModelDir(m.dir)));
   const plans = reads.map((r) => planModel(r.artifacts));
-  const id = gridId(spec, models, plans);
+  const id = gridId(spec, models, plans, ctx.settings.attribution);
   const experimentId =
     ctx.experimentId ??
     ctx.store.grids.experimentOf(id) ??

@@ -166,7 +166,7 @@ export interface PlanInput {
 
 /** The grid's plan: its id, its models hashed, and its tasks in two phases. */
 export async function makePlan(p: PlanInput): Promise<GridPlan> {
-  const grid = await gridIdOf(p.spec, p.models);
+  const grid = await gridIdOf(p.spec, p.models, p.settings.attribution);
   const byBaseline = new Map<string, string[]>();
   for (const s of scenariosFor(p.spec, p.models)) {
     const k = imagesKey(s);

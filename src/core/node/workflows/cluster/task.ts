@@ -129,7 +129,7 @@ export async function runPlanTask(r: TaskRun): Promise<{ rows: number; published
   const { plan, index, ctx } = r;
   const t = plan.tasks[index]!;
   const spec = gridSpec(plan.params, { settings: ctx.settings, models: r.models });
-  if ((await gridIdOf(spec, r.models)) !== plan.id)
+  if ((await gridIdOf(spec, r.models, ctx.settings.attribution)) !== plan.id)
     throw new UserError(
       `The models and datasets here do not make the grid the plan ${r.planFile} was written for (${plan.id}).`,
       'Run the tasks where they see the same models and datasets as the machine that wrote the plan.',

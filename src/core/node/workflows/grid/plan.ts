@@ -1,8 +1,10 @@
 // Planning a grid before anything runs: which scenarios its spec asks for, whether its models
 // can be composed at all, and its id (the same spec on the same models resumes the same grid).
 import { createHash } from 'node:crypto';
+import type { Attribution } from '../../../common/energy.ts';
 import { UserError } from '../../../common/errors.ts';
 import type { ModelPlan } from '../../graph/plan.ts';
+import { DEFAULT_SETTINGS } from '../../store/settings.ts';
 import {
   interReplaceGrid,
   interReuseGrid,
@@ -65,10 +67,23 @@ export function checkComposable(models: GridModel[]): void {
   }
 }
 
-/** The grid's id: its spec, and each model's architecture and weights with its dataset. */
-export function gridId(spec: GridSpec, models: GridModel[], plans: ModelPlan[]): string {
+/**
+ * The grid's id: its spec, each model's architecture and weights with its dataset, and how
+ * its energy is attributed: rows measured one way are not resumed into a grid measured the
+ * other (their ratios would mix two meanings). The default attribution adds nothing, so grids
+ * started before the attribution counted keep their id and resume.
+ */
+export function gridId(
+  spec: GridSpec,
+  models: GridModel[],
+  plans: ModelPlan[],
+  attribution: Attribution,
+): string {
+  const measured = attribution === DEFAULT_SETTINGS.attribution ? {} : { attribution };
   return createHash('sha256')
-    .update(JSON.stringify({ spec, models: plans.map((p, i) => [p.hash, models[i]!.data.info.id]) }))
+    .update(
+      JSON.stringify({ spec, models: plans.map((p, i) => [p.hash, models[i]!.data.info.id]), ...measured }),
+    )
     .digest('hex')
     .slice(0, 16);
 }
