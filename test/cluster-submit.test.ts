@@ -234,6 +234,7 @@ test(
       r.stderr,
     );
     assert.match(r.stdout, /4 of 4 tasks finished/, r.stdout + r.stderr);
+    assert.equal(r.status, 0, 'every task finished: --wait exits 0');
     for (const i of [0, 1, 2, 3]) {
       const log = readFileSync(path.join(path.dirname(plan), 'grid-slurm', 'logs', `task-${i}.out`), 'utf8');
       assert.match(log, new RegExp(`task ${i} done`), log);

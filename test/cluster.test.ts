@@ -25,6 +25,12 @@ function energy(db: string): { kwh: number; runs: number } {
   return { kwh: j.runs.reduce((n, r) => n + (r.energy?.kwh ?? 0), 0), runs: j.runs.length };
 }
 
+/** A merge's output where tasks are left: exit 3 ("incomplete"), the shards merged all the same. */
+function incomplete(r: ReturnType<typeof cli>): string {
+  assert.equal(r.status, 3, r.stderr);
+  return r.stdout;
+}
+
 test('a grid as plan, tasks into shards and merge gives the rows of the grid run in one process', async () => {
   const root = tempDir('cluster');
   const one = path.join(root, 'one');
@@ -88,7 +94,10 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
   const other = cli(['task', plan, '--db', local(1)], { home, env: slurm('88') });
   assert.equal(other.status, 2, other.stderr);
   assert.match(other.stderr, /in use by process 1 on node-elsewhere/);
-  const failed = ok(cli(['merge', path.join(shards, 'task-0.db'), path.join(shards, 'task-1.db')], { home }));
+  // A merge that leaves tasks to run says which, and exits 3 so a script or a scheduler sees it.
+  const failed = incomplete(
+    cli(['merge', path.join(shards, 'task-0.db'), path.join(shards, 'task-1.db')], { home }),
+  );
   assert.match(failed, /1 of 4 tasks finished/);
   assert.match(failed, /missing: tasks 2, 3/);
   assert.match(failed, /failed: task 1 on .*in use by process 1 on node-elsewhere/);
@@ -97,7 +106,9 @@ test('a grid as plan, tasks into shards and merge gives the rows of the grid run
   ok(cli(['task', plan, '--db', local(2)], { home, env: { JOB_COMPLETION_INDEX: '2' } }));
 
   // A merge missing a shard says which task is left and how to run it.
-  const partial = ok(cli(['merge', ...[0, 1, 2].map((i) => path.join(shards, `task-${i}.db`))], { home }));
+  const partial = incomplete(
+    cli(['merge', ...[0, 1, 2].map((i) => path.join(shards, `task-${i}.db`))], { home }),
+  );
   assert.match(partial, /3 of 4 tasks finished/);
   assert.match(partial, /missing: tasks 3/);
   assert.doesNotMatch(partial, /failed/);

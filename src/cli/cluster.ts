@@ -25,6 +25,7 @@ import { runsDir } from '../core/node/paths.ts';
 import { runFolderIn, trainRecorded } from './training.ts';
 import { loadSpecWithProgress, modelDataset, openModel, parseDatasetOption } from './models.ts';
 import { EXIT, print, printJson } from './output.ts';
+import type { GridTaskRow } from '../core/node/store/grids.ts';
 
 export type LoadedGridModel = GridModel & { baseline: BaselineArchitecture };
 
@@ -155,4 +156,32 @@ export async function writeTrainingsPlan(
     print(`run a task: decomposer task ${out} --index I   (or: decomposer submit slurm|kubernetes ${out})`);
   }
   return EXIT.ok;
+}
+
+/** Per plan (a grid's, or a list of trainings'): its tasks not finished in the store (missing or failed), and how to re-run them. */
+export function leftToRun(tasks: GridTaskRow[]) {
+  const grids = new Map<string, GridTaskRow[]>();
+  for (const t of tasks) grids.set(t.grid_id, [...(grids.get(t.grid_id) ?? []), t]);
+  return [...grids].map(([id, ts]) => {
+    const n = Math.max(...ts.map((t) => t.tasks));
+    const plan = ts[ts.length - 1]!.plan;
+    const byIndex = new Map(ts.map((t) => [t.task_index, t]));
+    const missing: number[] = [];
+    const failed: { index: number; error: string | null; host: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = byIndex.get(i);
+      if (!t) missing.push(i);
+      else if (t.status !== 'finished') failed.push({ index: i, error: t.error, host: t.host });
+    }
+    const rerun = [...missing, ...failed.map((f) => f.index)].sort((a, b) => a - b);
+    return {
+      id,
+      plan,
+      tasks: n,
+      finished: n - rerun.length,
+      missing,
+      failed,
+      rerun: rerun.map((i) => `decomposer task ${plan} --index ${i}`),
+    };
+  });
 }

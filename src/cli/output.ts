@@ -10,6 +10,11 @@ export const EXIT = {
   failure: 1,
   /** Bad arguments or bad input: the message says what to change. */
   usage: 2,
+  /**
+   * The command did its part, but what it reports on is not complete (a merge that leaves a
+   * plan's tasks missing or failed): scripts and schedulers see it without reading the text.
+   */
+  incomplete: 3,
   /** Cancelled by the user (Ctrl-C); finished work was kept. */
   cancelled: 130,
 } as const;

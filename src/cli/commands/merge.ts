@@ -10,7 +10,7 @@ import { UserError } from '../../core/common/errors.ts';
 import { v } from '../../core/common/schema.ts';
 import { mergeShard, type ShardMerged } from '../../core/node/store/merge.ts';
 import { Store } from '../../core/node/store/store.ts';
-import type { GridTaskRow } from '../../core/node/store/grids.ts';
+import { leftToRun } from '../cluster.ts';
 
 const MERGE_ARGS = v.pipe(
   v.object(DB_ARGS),
@@ -38,34 +38,6 @@ function shardFiles(given: string[]): string[] {
   return out;
 }
 
-/** Per plan (a grid's, or a list of trainings'): its tasks not finished in the store (missing or failed), and how to re-run them. */
-export function leftToRun(tasks: GridTaskRow[]) {
-  const grids = new Map<string, GridTaskRow[]>();
-  for (const t of tasks) grids.set(t.grid_id, [...(grids.get(t.grid_id) ?? []), t]);
-  return [...grids].map(([id, ts]) => {
-    const n = Math.max(...ts.map((t) => t.tasks));
-    const plan = ts[ts.length - 1]!.plan;
-    const byIndex = new Map(ts.map((t) => [t.task_index, t]));
-    const missing: number[] = [];
-    const failed: { index: number; error: string | null; host: string }[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = byIndex.get(i);
-      if (!t) missing.push(i);
-      else if (t.status !== 'finished') failed.push({ index: i, error: t.error, host: t.host });
-    }
-    const rerun = [...missing, ...failed.map((f) => f.index)].sort((a, b) => a - b);
-    return {
-      id,
-      plan,
-      tasks: n,
-      finished: n - rerun.length,
-      missing,
-      failed,
-      rerun: rerun.map((i) => `decomposer task ${plan} --index ${i}`),
-    };
-  });
-}
-
 export const mergeCommand: Command<v.InferOutput<typeof MERGE_ARGS>> = {
   name: 'merge',
   summary: "merge the shards a plan's tasks published into the data folder's store",
@@ -75,7 +47,8 @@ Imports each shard (a task's database, published as task-N.db; a folder stands f
 task-N.db files in it) into the store: runs and experiments are matched by their stable ids,
 machines by their fingerprint, and the ids inside copied rows rewritten, so merging a shard
 again changes nothing. A shard of another schema version is refused. Then lists, per plan,
-its tasks still missing or failed, with the command that re-runs each.
+its tasks still missing or failed, with the command that re-runs each; then it exits 3
+(the shards it was given are merged, but a plan is not complete), else 0.
 Afterwards decomposer experiment reuse|replace with the plan's options shows the grid.
 
 ${DB_USAGE}
@@ -116,7 +89,7 @@ ${DB_USAGE}
           for (const c of g.rerun) print(`  re-run: ${c}`);
         }
       }
-      return EXIT.ok;
+      return left.some((g) => g.rerun.length > 0) ? EXIT.incomplete : EXIT.ok;
     } finally {
       store.close();
     }

@@ -14,6 +14,8 @@ import { UserError } from '../../core/common/errors.ts';
 import { PATH, v } from '../../core/common/schema.ts';
 import { didYouMean } from '../../core/common/suggest.ts';
 import { readPlan, type Plan } from '../../core/node/workflows/cluster/plan.ts';
+import { defaultDbFile, Store } from '../../core/node/store/store.ts';
+import { leftToRun } from '../cluster.ts';
 import {
   kubernetesManifests,
   sharedRoot,
@@ -146,7 +148,14 @@ async function submitSlurm(plan: Plan, file: string, o: SubmitArgs): Promise<num
   const log = readFileSync(path.join(dir, 'logs', 'merge.out'), 'utf8');
   if (o.json) printJson({ jobs, scripts: files, merge_log: log });
   else print(log.trimEnd());
-  return EXIT.ok;
+  // The merge's own verdict, read from the store it merged into (its exit status is Slurm's).
+  const store = Store.open(defaultDbFile(home));
+  try {
+    const left = leftToRun(store.grids.tasks().filter((t) => t.grid_id === plan.id));
+    return left.length === 0 || left.some((g) => g.rerun.length > 0) ? EXIT.incomplete : EXIT.ok;
+  } finally {
+    store.close();
+  }
 }
 
 function submitKubernetes(plan: Plan, file: string, o: SubmitArgs): number {
@@ -201,7 +210,8 @@ and prints the job ids. Logs go to PLAN-slurm/logs/.
   --time T            the time limit per task (e.g. 4:00:00)
   --max-parallel K    at most K tasks at once (--array=…%K)
   --dry-run           write the scripts and print the sbatch commands; submit nothing
-  --wait              return when the merge is over, with its summary
+  --wait              return when the merge is over, with its summary (exit 3 when a task
+                      is missing or failed)
 
 kubernetes: prints (JSON, which kubectl applies as it does YAML) an Indexed Job running
 every task (completionMode: Indexed; JOB_COMPLETION_INDEX is the task; phase two's tasks
