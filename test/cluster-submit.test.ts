@@ -44,6 +44,21 @@ const JOB = v.strictObject({
     // Per-index retries: only with completionMode Indexed and restartPolicy Never.
     backoffLimitPerIndex: v.optional(INT32),
     maxFailedIndexes: v.optional(INT32),
+    // Kubernetes 1.26+ (on by default): what a pod's exit code does to the Job.
+    podFailurePolicy: v.optional(
+      v.strictObject({
+        rules: v.array(
+          v.strictObject({
+            action: v.picklist(['FailJob', 'FailIndex', 'Ignore', 'Count']),
+            onExitCodes: v.strictObject({
+              containerName: v.optional(v.string()),
+              operator: v.picklist(['In', 'NotIn']),
+              values: v.pipe(v.array(v.pipe(INT32, v.minValue(1))), v.minLength(1), v.maxLength(255)),
+            }),
+          }),
+        ),
+      }),
+    ),
     template: v.strictObject({
       metadata: v.optional(v.strictObject({ labels: v.optional(LABELS) })),
       spec: v.strictObject({
@@ -71,6 +86,8 @@ function jobProblems(job: unknown): string {
     return 'backoffLimitPerIndex needs completionMode Indexed';
   if (spec.backoffLimitPerIndex !== undefined && spec.template.spec.restartPolicy !== 'Never')
     return 'backoffLimitPerIndex needs restartPolicy Never';
+  if (spec.podFailurePolicy && spec.template.spec.restartPolicy !== 'Never')
+    return 'podFailurePolicy needs restartPolicy Never';
   if (spec.maxFailedIndexes !== undefined && spec.maxFailedIndexes > (spec.completions ?? 1))
     return 'maxFailedIndexes is more than the completions';
   return '';
@@ -190,6 +207,10 @@ test('submit kubernetes prints an Indexed Job whose every index, run here, makes
   assert.equal(tasks!.spec.completions, 4);
   assert.equal(tasks!.spec.parallelism, 2);
   assert.equal(merge!.spec.completionMode, undefined);
+  // A merge that leaves tasks (exit 3) fails its Job at once: a retry would say the same.
+  assert.deepEqual(merge!.spec.podFailurePolicy.rules, [
+    { action: 'FailJob', onExitCodes: { operator: 'In', values: [3] } },
+  ]);
 
   // Every index as its pod runs it (the image's decomposer is this one), phase two first: it
   // waits for phase one's shard.

@@ -145,7 +145,12 @@ export function kubernetesManifests(plan: Plan, o: KubernetesOptions): { tasks: 
     ),
     merge: job(
       `${name}-merge`,
-      { completions: 1, backoffLimit: 2 },
+      {
+        completions: 1,
+        backoffLimit: 2,
+        // Exit 3: merged, but tasks are left (the merge's own verdict): retrying cannot change it.
+        podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [3] } }] },
+      },
       ['merge', plan.shards, '--home', o.home],
       [],
     ),
