@@ -95,6 +95,38 @@ test('a composed pair predicts the hand-computed argmax of its two modules', asy
   }
 });
 
+test('modules of models with different preprocessing compose: each model preprocesses the same images its own way', async () => {
+  const art = await alwaysActiveModel();
+  const plain = await openInference(art, { preprocess: PRE });
+  const scaled = await openInference(art, { preprocess: { mean: 100, std: 50 } });
+  try {
+    const train = randomImages(16, 4, 1);
+    const opts = { perClass: 4, approaches: ['CI+TI+MC' as const], point: 'conv' as const };
+    const [a] = await decompose(plain, planModel(art), train, opts);
+    const [b] = await decompose(scaled, planModel(art), train, opts);
+    const test = randomImages(12, 4, 7);
+    const both = await composedScores(
+      [
+        { engine: plain, set: a!, classes: [1] },
+        { engine: scaled, set: b!, classes: [3] },
+      ],
+      test.images,
+      test.count,
+    );
+    // Each column is what its own model gives alone, on its own preprocessing.
+    const alone = [
+      await composedScores([{ engine: plain, set: a!, classes: [1] }], test.images, test.count),
+      await composedScores([{ engine: scaled, set: b!, classes: [3] }], test.images, test.count),
+    ];
+    for (let i = 0; i < test.count; i++)
+      for (const j of [0, 1]) assert.equal(both.margins[i * 2 + j], alone[j]!.margins[i], `image ${i}`);
+    assert.notDeepEqual(alone[0]!.margins, alone[1]!.margins);
+  } finally {
+    await plain.close();
+    await scaled.close();
+  }
+});
+
 test('continuous learning only removes nodes the other dataset activates and the module does not, and leaves the original untouched', async () => {
   const data = colourDataset({ classes: 4, train: 48, size: 16 });
   const other = colourDataset({ classes: 4, train: 48, size: 16, seed: 9 });

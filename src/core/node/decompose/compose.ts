@@ -5,8 +5,8 @@
 // each module's head is then two dot products. Without hidden Dense layers, backtracked
 // positions are unused by the head, so modules are run with their CI/TI masks only and the
 // approaches of one decomposition share their passes (`exact: true` runs every mask).
-import { describePreprocess } from '../graph/inputs.ts';
 import { createHash } from 'node:crypto';
+import { describePreprocess } from '../graph/inputs.ts';
 import { UserError } from '../../common/errors.ts';
 import type { InferenceEngine, MaskSet } from '../inference/types.ts';
 import { concernedProbability, headLogits } from './algorithms.ts';
@@ -59,18 +59,19 @@ function maskKey(masks: MaskSet): string {
   return h.digest('hex');
 }
 
-/** Checks modules can be composed: same input shape and preprocessing. */
+/**
+ * Checks modules can be composed: models that take images of one shape. Their preprocessing
+ * may differ: each engine preprocesses the same images its own way.
+ */
 export function checkComposable(sources: ComposeSource[]): void {
   const first = sources[0];
   if (!first) throw new UserError('No modules to compose.', 'Choose at least one module set.', 'no-modules');
   for (const s of sources) {
     const a = first.set.parent.inputShape.join('x');
     const b = s.set.parent.inputShape.join('x');
-    const pa = describePreprocess(first.engine.layout.preprocess);
-    const pb = describePreprocess(s.engine.layout.preprocess);
-    if (a !== b || pa !== pb) {
+    if (a !== b) {
       throw new UserError(
-        `Modules from models with different inputs cannot be composed (${a} vs ${b}, preprocessing ${pa} vs ${pb}).`,
+        `Modules from models with different inputs cannot be composed (${a} vs ${b}).`,
         'Compose modules of models that take the same images.',
         'incompatible-modules',
       );
@@ -99,7 +100,9 @@ export async function composedScores(
     for (const m of s.set.modules) {
       if (pick && !pick.has(m.classIndex)) continue;
       const masks = maskOf(s.set, m, opts.exact ?? false);
-      cols.push({ src: s, m, masks, key: `${s.set.parent.hash}|${maskKey(masks)}` });
+      // One pass serves every module of the same model, preprocessing and masks.
+      const input = describePreprocess(s.engine.layout.preprocess);
+      cols.push({ src: s, m, masks, key: `${s.set.parent.hash}|${input}|${maskKey(masks)}` });
     }
   }
   const M = cols.length;
