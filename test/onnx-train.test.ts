@@ -11,7 +11,8 @@ import { describeBackend, initBackend } from '../src/core/node/graph/backend.ts'
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
 import { nchwcBlockSize } from '../src/core/node/graph/nchwc.ts';
-import { blockedFilterGradient } from '../src/core/node/engine/onnx-train/rules/Conv2D.ts';
+import { blockedFilterGradient, chunkRows } from '../src/core/node/engine/onnx-train/rules/Conv2D.ts';
+import { convDims } from '../src/core/node/graph/layers/Conv2D.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
@@ -25,7 +26,12 @@ import { runTrainChild } from './helpers/train-process.ts';
 import { tempDir } from './helpers/temp.ts';
 
 /** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
-async function compare(model: tf.LayersModel, n: number, seed: number, opts: { nchwc?: boolean } = {}) {
+async function compare(
+  model: tf.LayersModel,
+  n: number,
+  seed: number,
+  opts: { nchwc?: boolean; filterChunkBytes?: number } = {},
+) {
   const artifacts = await modelToArtifacts(model);
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
   const classes = model.outputs[0]!.shape[1]!;
@@ -176,6 +182,7 @@ test('filter gradients on the blocked kernels (whole channel blocks, maps of who
     [9, 64, 16, 2, 1, 'valid'],
     [24, 16, 5, 3, 3, 'same'],
   ];
+  let chunked = 0;
   for (const [size, c1, filters, kernel, stride, padding] of cases) {
     const c: ConvCase = {
       size,
@@ -193,8 +200,18 @@ test('filter gradients on the blocked kernels (whole channel blocks, maps of who
     const node = planModel(await modelToArtifacts(model)).nodes.find((n) => n.name === 'case')!;
     if (block > 0) assert.ok(blockedFilterGradient(node, block), `${describeCase(c)}: blocked path`);
     assertClose(await compare(model, 8, seed), describeCase(c));
+    // The same in chunks of output rows, as large maps run (the fewest rows the layout allows).
+    const rows = chunkRows(node, Math.max(block, 1), 1);
+    if (block > 0 && rows < convDims(node).oh) {
+      assertClose(
+        await compare(model, 8, seed, { filterChunkBytes: 1 }),
+        `${describeCase(c)}, ${rows}-row chunks`,
+      );
+      chunked++;
+    }
     model.dispose();
   }
+  if (block > 0) assert.ok(chunked >= 3, `${chunked} cases ran in chunks`);
 });
 
 test('without the blocked kernels (GPUs, CPUs that lack them) a ResNet and blocked-size cases match tfjs too', async () => {
