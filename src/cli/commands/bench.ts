@@ -66,8 +66,8 @@ else was running: quote it with any figure).
   --workers N         pool size (default: one per core)
   --no-torch          skip PyTorch
   --decomposition     also decompose a 10-class ResNet, or the --model on random images of its
-                      input and classes (--per-class N concerned + N unconcerned
-                      per class, default 1000) and compare with one training epoch, then
+                      input and classes (--per-class N concerned + N unconcerned per class,
+                      default 1000) and compare with one training epoch, then
                       time composed evaluation of all modules, and export one set as portable
                       ONNX models (sizes; the composed classifier's images/s against the model's)
   --memory            also train ResNet-56 on 64x64 inputs at batch 64 a few steps and report peak memory
