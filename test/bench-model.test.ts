@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { readFixtures } from './fixtures/onnx/fixtures.ts';
-import { importSource, mnistDataset } from './helpers/onnx-import.ts';
+import { mnistDataset, untrainableModel } from './helpers/onnx-import.ts';
 import { pixels, untrainedModel } from './helpers/fixtures.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 import { importModel } from '../src/core/node/workflows/import-model.ts';
-import { planModel } from '../src/core/node/graph/plan.ts';
-import { saveModelDir, type PlanArtifacts } from '../src/core/node/models/io.ts';
 
 type Figure = Record<string, unknown> & { figure: string };
 
@@ -130,45 +128,7 @@ test('bench --model of a ResNet trained here: the tfjs figures and the decomposi
 });
 
 test('bench --model of a layer without a training rule: the training figure says which and what to do, the others run; no PyTorch counterpart faked', async () => {
-  const weights: Record<string, number[]> = {
-    'c/kernel': [3, 3, 3, 2],
-    'd1/kernel': [32, 5],
-    'd2/kernel': [5, 4],
-  };
-  const weightSpecs = Object.entries(weights).map(([name, shape]) => ({
-    name,
-    shape,
-    dtype: 'float32' as const,
-  }));
-  const total = Object.values(weights).reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
-  const artifacts: PlanArtifacts = {
-    kind: 'plan',
-    plan: {
-      input: 'in',
-      output: 'probs',
-      nodes: [
-        { name: 'in', className: 'InputLayer', inputs: [], shape: [6, 6, 3] },
-        { name: 'c', className: 'Conv2D', inputs: ['in'], strides: [1, 1], pads: [0, 0, 0, 0] },
-        { name: 'f', className: 'Flatten', inputs: ['c'] },
-        { name: 'd1', className: 'Dense', inputs: ['f'] },
-        { name: 'mid', className: 'Softmax', inputs: ['d1'] },
-        { name: 'd2', className: 'Dense', inputs: ['mid'] },
-        { name: 'probs', className: 'Softmax', inputs: ['d2'] },
-      ],
-    },
-    weightSpecs,
-    weightData: Float32Array.from({ length: total }, (_, i) => Math.sin(i) * 0.3).buffer,
-  };
-  const dir = path.join(root, 'odd');
-  await saveModelDir(dir, artifacts, {
-    architecture: 'imported',
-    source: importSource({ file: 'odd.onnx', output: 'probabilities' }),
-    inputSize: 6,
-    classes: planModel(artifacts).classes,
-    classNames: ['a', 'b', 'c', 'd'],
-    datasetId: 'none',
-    preprocess: { scale: '0..1', mean: 0.5, std: 0.25 },
-  });
+  const dir = await untrainableModel(path.join(root, 'odd'));
   // PyTorch is not turned off: it cannot run an imported graph, and one line says so.
   const r = bench(['--model', dir, '--backends', 'onnxruntime']);
   assert.equal(r.status, 0, r.stderr);

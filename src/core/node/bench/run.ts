@@ -6,6 +6,7 @@ import type { BackendName } from '../../common/api.ts';
 import type { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
 import { initBackend } from '../graph/backend.ts';
+import type { TrainingEngine } from '../engine/training-engine.ts';
 import { PIXEL_CHANNELS } from '../graph/inputs.ts';
 import {
   reasonOf,
@@ -158,10 +159,11 @@ export class BenchRun {
   }
 
   /**
-   * Starts one engine for a figure and closes it after `use`. One that cannot start (or load)
-   * gets a 'backend' line saying why, where `say`; false then.
+   * Starts one engine for a figure, loads what the training figures train into it, and closes
+   * it after `use`. One that cannot start (or load) gets a 'backend' line saying why, where
+   * `say`; false then.
    */
-  async withEngine<E extends { close(): Promise<void> }>(
+  async withEngine<E extends Pick<TrainingEngine, 'load' | 'close'>>(
     backend: BackendName,
     start: () => Promise<E>,
     say: boolean,
@@ -170,6 +172,12 @@ export class BenchRun {
     let engine: E;
     try {
       engine = await start();
+      try {
+        await engine.load(this.model.training, this.model.preprocess);
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
     } catch (e) {
       if (say) this.emit({ figure: 'backend', backend, available: false, reason: reasonOf(e) });
       return false;

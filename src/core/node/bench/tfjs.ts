@@ -12,16 +12,7 @@ export async function tfjsFigures(run: BenchRun, backend: BackendName): Promise<
   for (const pooled of [false, true]) {
     const started = await run.withEngine(
       backend,
-      async () => {
-        const pool = await TfjsPool.create({ workers: pooled ? workers : 0, backend });
-        try {
-          await pool.load(model.training, model.preprocess);
-        } catch (e) {
-          await pool.close();
-          throw e;
-        }
-        return pool;
-      },
+      () => TfjsPool.create({ workers: pooled ? workers : 0, backend }),
       !pooled,
       async (pool) => {
         const base = {

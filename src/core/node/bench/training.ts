@@ -37,18 +37,10 @@ export async function onnxTrainingFigures(run: BenchRun): Promise<void> {
     if (pooled && !shape) break;
     const started = await run.withEngine(
       backend,
-      async () => {
-        const engine = pooled
+      async () =>
+        pooled
           ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
-          : new OnnxTrainEngine(await loadOrt(), { threads });
-        try {
-          await engine.load(model.training, model.preprocess);
-        } catch (e) {
-          await engine.close();
-          throw e;
-        }
-        return engine;
-      },
+          : new OnnxTrainEngine(await loadOrt(), { threads }),
       true,
       (engine) =>
         trainingFigure(run, engine, {
