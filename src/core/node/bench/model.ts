@@ -96,6 +96,16 @@ export interface BenchModel {
   notes: string[];
 }
 
+/** The tfjs engines' refusal of a stored plan, with what it means for the bench. */
+function benchTfjsRefusal(): UserError {
+  const e = tfjsRefusal();
+  return new UserError(
+    e.message,
+    'Its onnxruntime figures measure it; --backends onnxruntime leaves these lines out.',
+    e.code,
+  );
+}
+
 const errorOf = (check: () => void): UserError | null => {
   try {
     check();
@@ -168,14 +178,7 @@ export async function benchModel(
     classes: plan.classes,
     training,
     onnxTraining,
-    tfjs:
-      artifacts.kind === 'plan'
-        ? new UserError(
-            tfjsRefusal().message,
-            'Its onnxruntime figures measure it; --backends onnxruntime leaves these lines out.',
-            tfjsRefusal().code,
-          )
-        : null,
+    tfjs: artifacts.kind === 'plan' ? benchTfjsRefusal() : null,
     notes,
   };
 }
