@@ -10,44 +10,16 @@ import { loadOrt } from '../src/core/node/graph/ort.ts';
 import { Rng } from '../src/core/node/data/random.ts';
 import { freshPlan } from '../src/core/node/graph/fresh-plan.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
-import { saveModelDir, type PlanArtifacts, type Preprocess } from '../src/core/node/models/io.ts';
+import type { PlanArtifacts, Preprocess } from '../src/core/node/models/io.ts';
 import type { PlanNodeSpec } from '../src/core/node/models/schema.ts';
 import { train } from '../src/core/node/train/trainer.ts';
 import { importedArchitecture } from '../src/core/node/train/architecture.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { colourDataset } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
-import { importSource } from './helpers/onnx-import.ts';
+import { storedPlan, untrainableModel } from './helpers/onnx-import.ts';
 
 const PRE: Preprocess = { scale: '0..1', mean: 0.5, std: 0.25 };
-
-/** A stored plan of `nodes` over a [size, size, channels] input, its weights drawn (seeded) as `shapes` says. */
-function storedPlan(
-  channels: number,
-  size: number,
-  nodes: PlanNodeSpec[],
-  shapes: Record<string, number[]>,
-  seed: number,
-): PlanArtifacts {
-  const rng = new Rng(seed);
-  const weightSpecs = Object.entries(shapes).map(([name, shape]) => ({
-    name,
-    shape,
-    dtype: 'float32' as const,
-  }));
-  const total = weightSpecs.reduce((s, w) => s + w.shape.reduce((p, x) => p * x, 1), 0);
-  const data = Float32Array.from({ length: total }, () => (rng.next() * 2 - 1) * 0.5);
-  return {
-    kind: 'plan',
-    plan: {
-      input: 'in',
-      output: 'probs',
-      nodes: [{ name: 'in', className: 'InputLayer', inputs: [], shape: [size, size, channels] }, ...nodes],
-    },
-    weightSpecs,
-    weightData: data.buffer,
-  };
-}
 
 /**
  * What PyTorch's and tf2onnx's graphs hold and tfjs-layers cannot say: a stride-2 convolution
@@ -247,31 +219,7 @@ test('fresh weights: PyTorch’s default init, the head resized, residual branch
 });
 
 test('an imported architecture with a layer onnxruntime cannot train is refused naming it, never trained on tfjs', async () => {
-  const artifacts = storedPlan(
-    3,
-    6,
-    [
-      { name: 'c', className: 'Conv2D', inputs: ['in'], strides: [1, 1], pads: [0, 0, 0, 0] },
-      { name: 'f', className: 'Flatten', inputs: ['c'] },
-      { name: 'd1', className: 'Dense', inputs: ['f'] },
-      { name: 'mid', className: 'Softmax', inputs: ['d1'] },
-      { name: 'd2', className: 'Dense', inputs: ['mid'] },
-      { name: 'probs', className: 'Softmax', inputs: ['d2'] },
-    ],
-    { 'c/kernel': [3, 3, 3, 2], 'd1/kernel': [32, 5], 'd2/kernel': [5, 4] },
-    7,
-  );
-  const dir = path.join(tempDir('untrainable'), 'model');
-  const plan = planModel(artifacts);
-  await saveModelDir(dir, artifacts, {
-    architecture: 'imported',
-    source: importSource({ file: 'odd.onnx', output: 'probabilities' }),
-    inputSize: 6,
-    classes: plan.classes,
-    classNames: ['a', 'b', 'c', 'd'],
-    datasetId: 'none',
-    preprocess: PRE,
-  });
+  const dir = await untrainableModel(path.join(tempDir('untrainable'), 'model'));
   await assert.rejects(
     train({
       runDir: tempDir('untrainable-run'),

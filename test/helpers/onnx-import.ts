@@ -6,7 +6,10 @@ import path from 'node:path';
 import type { Fixture } from '../fixtures/onnx/fixtures.ts';
 import { recipePixels } from '../fixtures/onnx/fixtures.ts';
 import { idx, makeFolder } from './fixtures.ts';
-import type { ModelMeta } from '../../src/core/node/models/io.ts';
+import { Rng } from '../../src/core/node/data/random.ts';
+import { planModel } from '../../src/core/node/graph/plan.ts';
+import { saveModelDir, type ModelMeta, type PlanArtifacts } from '../../src/core/node/models/io.ts';
+import type { PlanNodeSpec } from '../../src/core/node/models/schema.ts';
 
 type OnnxSource = Extract<Extract<ModelMeta, { architecture: 'imported' }>['source'], { format: 'onnx' }>;
 
@@ -111,4 +114,63 @@ export async function tenColours(dir: string): Promise<string> {
     ),
     5,
   );
+}
+
+export /** A stored plan of `nodes` over a [size, size, channels] input, its weights drawn (seeded) as `shapes` says. */
+function storedPlan(
+  channels: number,
+  size: number,
+  nodes: PlanNodeSpec[],
+  shapes: Record<string, number[]>,
+  seed: number,
+): PlanArtifacts {
+  const rng = new Rng(seed);
+  const weightSpecs = Object.entries(shapes).map(([name, shape]) => ({
+    name,
+    shape,
+    dtype: 'float32' as const,
+  }));
+  const total = weightSpecs.reduce((s, w) => s + w.shape.reduce((p, x) => p * x, 1), 0);
+  const data = Float32Array.from({ length: total }, () => (rng.next() * 2 - 1) * 0.5);
+  return {
+    kind: 'plan',
+    plan: {
+      input: 'in',
+      output: 'probs',
+      nodes: [{ name: 'in', className: 'InputLayer', inputs: [], shape: [size, size, channels] }, ...nodes],
+    },
+    weightSpecs,
+    weightData: data.buffer,
+  };
+}
+
+/**
+ * An imported model with a softmax inside (softmax trains only as the output: no training
+ * rule takes it elsewhere), 6x6 RGB inputs, 4 classes, saved as a model folder in `dir`.
+ */
+export async function untrainableModel(dir: string): Promise<string> {
+  const artifacts = storedPlan(
+    3,
+    6,
+    [
+      { name: 'c', className: 'Conv2D', inputs: ['in'], strides: [1, 1], pads: [0, 0, 0, 0] },
+      { name: 'f', className: 'Flatten', inputs: ['c'] },
+      { name: 'd1', className: 'Dense', inputs: ['f'] },
+      { name: 'mid', className: 'Softmax', inputs: ['d1'] },
+      { name: 'd2', className: 'Dense', inputs: ['mid'] },
+      { name: 'probs', className: 'Softmax', inputs: ['d2'] },
+    ],
+    { 'c/kernel': [3, 3, 3, 2], 'd1/kernel': [32, 5], 'd2/kernel': [5, 4] },
+    7,
+  );
+  await saveModelDir(dir, artifacts, {
+    architecture: 'imported',
+    source: importSource({ file: 'odd.onnx', output: 'probabilities' }),
+    inputSize: 6,
+    classes: planModel(artifacts).classes,
+    classNames: ['a', 'b', 'c', 'd'],
+    datasetId: 'none',
+    preprocess: { scale: '0..1', mean: 0.5, std: 0.25 },
+  });
+  return dir;
 }

@@ -4,9 +4,11 @@ import type { BackendName } from '../../common/api.ts';
 
 /** The bench's settings, as the CLI's options give them (`decomposer bench --help`). */
 export interface BenchSettings {
-  /** ResNet depth, input side and batch of the engine figures. */
+  /** ResNet depth and input side of the engine figures, unless `model` is given. */
   depth: number;
   size: number;
+  /** A model folder whose figures to measure instead of a ResNet's (null: the ResNet). */
+  model: string | null;
   batch: number;
   /** Time budget per figure. */
   seconds: number;
@@ -33,8 +35,14 @@ export type BenchFigure = { figure: string; [field: string]: unknown };
 
 export type Emit = (figure: BenchFigure) => void;
 
-/** The fields of an inference or training figure of one engine. */
-export interface EngineFigure {
+/**
+ * What a figure says of the model it measured: the ResNet the bench builds (depth, input side),
+ * or a model folder (its name, where it came from, its input as height x width x channels).
+ */
+export type ModelLabel = { depth: number; size: number } | { model: string; source: string; input: string };
+
+/** The fields of an inference or training figure of one engine, besides the model's (ModelLabel). */
+interface EngineFields {
   figure: 'inference' | 'training';
   engine: 'tfjs' | 'onnxruntime';
   /** onnxruntime's device. */
@@ -44,8 +52,6 @@ export interface EngineFigure {
   backend: BackendName;
   pool: boolean;
   workers: number;
-  depth: number;
-  size: number;
   batch: number;
   images_per_second: number;
   torch_images_per_second?: number;
@@ -67,7 +73,7 @@ export interface EngineFigure {
 }
 
 /** What an engine figure says before it is measured. */
-export type EngineBase = Omit<EngineFigure, 'figure' | 'images_per_second'>;
+export type EngineBase = Omit<EngineFields, 'figure' | 'images_per_second'> & ModelLabel;
 
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const round2 = (x: number) => Math.round(x * 100) / 100;

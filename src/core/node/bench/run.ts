@@ -1,12 +1,22 @@
-// What the engine figures share: the model and the random batch they step on, PyTorch when it
-// runs, and how one figure is timed (interleaved with PyTorch, or alone), skipped when one
-// step would not fit its budget, and how an engine is started and closed around it.
+// What the engine figures share: the model (model.ts) and the random batch they step on,
+// PyTorch when it runs, and how one figure is timed (interleaved with PyTorch, or alone),
+// skipped when one step would not fit its budget or refused for the model, and how an engine
+// is started and closed around it.
 import type { BackendName } from '../../common/api.ts';
+import type { UserError } from '../../common/errors.ts';
 import { Rng } from '../data/random.ts';
 import { initBackend } from '../graph/backend.ts';
-import { modelToArtifacts, type ModelArtifacts } from '../models/io.ts';
-import { buildResNet } from '../models/resnet.ts';
-import { reasonOf, round1, type BenchSettings, type Emit, type EngineBase } from './figure.ts';
+import type { TrainingEngine } from '../engine/training-engine.ts';
+import { PIXEL_CHANNELS } from '../graph/inputs.ts';
+import {
+  reasonOf,
+  round1,
+  type BenchSettings,
+  type Emit,
+  type EngineBase,
+  type ModelLabel,
+} from './figure.ts';
+import { benchModel, type BenchModel, type ModelFolder } from './model.ts';
 import { interleaved, type TorchRounds } from './torch.ts';
 
 /** Times `fn` for about `seconds` (at least `minRuns` runs after one warm-up). */
@@ -33,8 +43,8 @@ export class BenchRun {
   readonly settings: BenchSettings;
   readonly emit: Emit;
   readonly torch: TorchRounds | null;
-  /** The model of the engine figures (`depth`, `size`, 10 classes). */
-  readonly artifacts: ModelArtifacts;
+  /** The model of the engine figures: the ResNet of `depth` and `size`, or a model folder. */
+  readonly model: BenchModel;
   /** Seeded random pixels and labels of one batch; later figures go on drawing from `rng`. */
   readonly rng: Rng;
   readonly images: Uint8Array;
@@ -44,7 +54,7 @@ export class BenchRun {
     settings: BenchSettings,
     emit: Emit,
     torch: TorchRounds | null,
-    artifacts: ModelArtifacts,
+    model: BenchModel,
     rng: Rng,
     images: Uint8Array,
     labels: Int32Array,
@@ -52,29 +62,37 @@ export class BenchRun {
     this.settings = settings;
     this.emit = emit;
     this.torch = torch;
-    this.artifacts = artifacts;
+    this.model = model;
     this.rng = rng;
     this.images = images;
     this.labels = labels;
     this.stepBudget = Math.max(2 * settings.seconds, 2);
   }
 
-  static async create(settings: BenchSettings, emit: Emit, torch: TorchRounds | null): Promise<BenchRun> {
-    const { depth, size, batch, backends } = settings;
+  static async create(
+    settings: BenchSettings,
+    emit: Emit,
+    torch: TorchRounds | null,
+    folder: ModelFolder | null,
+  ): Promise<BenchRun> {
+    const { batch, backends } = settings;
     await initBackend(backends.includes('wasm') ? 'wasm' : null);
-    const model = buildResNet({ depth, inputSize: size, classes: 10, seed: 1 });
-    const artifacts = await modelToArtifacts(model);
-    model.dispose();
+    const model = await benchModel(settings, folder);
     const rng = new Rng(7);
-    const per = size * size * 3;
+    const per = model.size * model.size * PIXEL_CHANNELS;
     const images = Uint8Array.from({ length: batch * per }, () => rng.int(256));
-    const labels = Int32Array.from({ length: batch }, () => rng.int(10));
-    return new BenchRun(settings, emit, torch, artifacts, rng, images, labels);
+    const labels = Int32Array.from({ length: batch }, () => rng.int(model.classes));
+    return new BenchRun(settings, emit, torch, model, rng, images, labels);
   }
 
-  /** Values of one image. */
+  /** Values of one image (stored RGB, whatever the model's channels). */
   get per(): number {
-    return this.settings.size * this.settings.size * 3;
+    return this.model.size * this.model.size * PIXEL_CHANNELS;
+  }
+
+  /** What every figure says of the model. */
+  get label(): ModelLabel {
+    return this.model.label;
   }
 
   /** One figure: interleaved with PyTorch when it runs, else timed alone; its images/s. */
@@ -135,11 +153,17 @@ export class BenchRun {
     return Math.max(t2, t1 + (t2 - t1) * (Math.ceil(batch / p) - 1));
   }
 
+  /** A figure the model cannot have: its line says why and what to do (the refusal's message and hint). */
+  refused(figure: string, base: object, e: UserError): void {
+    this.emit({ figure, ...base, available: false, reason: e.message, hint: e.hint });
+  }
+
   /**
-   * Starts one engine for a figure and closes it after `use`. One that cannot start (or load)
-   * gets a 'backend' line saying why, where `say`; false then.
+   * Starts one engine for a figure, loads what the training figures train into it, and closes
+   * it after `use`. One that cannot start (or load) gets a 'backend' line saying why, where
+   * `say`; false then.
    */
-  async withEngine<E extends { close(): Promise<void> }>(
+  async withEngine<E extends Pick<TrainingEngine, 'load' | 'close'>>(
     backend: BackendName,
     start: () => Promise<E>,
     say: boolean,
@@ -148,6 +172,12 @@ export class BenchRun {
     let engine: E;
     try {
       engine = await start();
+      try {
+        await engine.load(this.model.training, this.model.preprocess);
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
     } catch (e) {
       if (say) this.emit({ figure: 'backend', backend, available: false, reason: reasonOf(e) });
       return false;

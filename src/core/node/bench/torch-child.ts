@@ -8,7 +8,9 @@ import path from 'node:path';
 
 /** The Python that has PyTorch: DECOMPOSER_PYTHON, else Debian's (python3-torch), else python3. */
 export function torchPython(): string {
-  return process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+  return (
+    process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3')
+  );
 }
 
 export type StepKind = 'train' | 'infer';
@@ -39,13 +41,25 @@ class TorchChild {
     size: number,
     batch: number,
     threads: number,
+    classes: number,
     /** OMP_WAIT_POLICY, or null for PyTorch's default (spin briefly, then sleep). */
     waitPolicy: string | null,
   ): Promise<TorchChild | string> {
     const script = path.resolve(import.meta.dirname, '../../../../scripts/torch_rounds.py');
     if (!existsSync(script)) return `no PyTorch bench script at ${script}`;
     const python = torchPython();
-    const args = ['--depth', depth, '--size', size, '--batch', batch, '--threads', threads].map(String);
+    const args = [
+      '--depth',
+      depth,
+      '--size',
+      size,
+      '--classes',
+      classes,
+      '--batch',
+      batch,
+      '--threads',
+      threads,
+    ].map(String);
     const env = { ...process.env };
     if (waitPolicy) env.OMP_WAIT_POLICY = waitPolicy;
     else delete env.OMP_WAIT_POLICY;
@@ -109,13 +123,14 @@ export class TorchRounds {
     size: number,
     batch: number,
     threads: number,
+    classes = 10,
   ): Promise<TorchRounds | string> {
     // Not ACTIVE: libgomp's threads would then spin for good between rounds and take the
     // cores from the engine measured in between.
     const policies = process.env.OMP_WAIT_POLICY ? [process.env.OMP_WAIT_POLICY] : [null, 'PASSIVE'];
     const children = new Map<string, TorchChild>();
     for (const policy of policies) {
-      const c = await TorchChild.start(depth, size, batch, threads, policy);
+      const c = await TorchChild.start(depth, size, batch, threads, classes, policy);
       if (typeof c === 'string') {
         for (const open of children.values()) open.close();
         return c;

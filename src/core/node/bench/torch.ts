@@ -1,6 +1,6 @@
 // The comparison with PyTorch: its first look (the `torch` figure), and a figure's steps timed
 // in rounds alternating with PyTorch's, per-step images/s of both sides.
-import { round1, round3, type BenchSettings, type Emit } from './figure.ts';
+import { round1, round3, type BenchSettings, type Emit, type ModelLabel } from './figure.ts';
 import { TorchRounds, type StepKind } from './torch-child.ts';
 
 export { TorchRounds, type StepKind };
@@ -24,15 +24,24 @@ function fastestTorch(steps: Map<string, number[]>, images: number) {
 }
 
 /**
- * PyTorch beside us as children answering round requests, or null where it is not asked for;
- * emits the `torch` figure (a first look, or why it is not available).
+ * PyTorch beside us as children answering round requests, or null where it is not asked for
+ * or cannot build the model (`model`: the ResNet it builds, or why not); emits the `torch`
+ * figure (a first look, or why it is not available).
  */
-export async function startTorch(s: BenchSettings, emit: Emit): Promise<TorchRounds | null> {
+export async function startTorch(
+  s: BenchSettings,
+  model: { depth: number; size: number; classes: number } | string,
+  label: ModelLabel,
+  emit: Emit,
+): Promise<TorchRounds | null> {
   if (!s.torch) return null;
-  const { depth, size, batch } = s;
-  const t = await TorchRounds.start(depth, size, batch, s.workers);
+  const { batch } = s;
+  const t =
+    typeof model === 'string'
+      ? model
+      : await TorchRounds.start(model.depth, model.size, batch, s.workers, model.classes);
   if (typeof t === 'string') {
-    emit({ figure: 'torch', available: false, reason: t });
+    emit({ figure: 'torch', ...(s.model ? label : {}), available: false, reason: t });
     return null;
   }
   // A first look (one short round each); every figure after it carries its own PyTorch
@@ -43,8 +52,7 @@ export async function startTorch(s: BenchSettings, emit: Emit): Promise<TorchRou
     available: true,
     version: t.version,
     threads: t.threads,
-    depth,
-    size,
+    ...label,
     batch,
     inference_images_per_second: await first('infer'),
     training_images_per_second: await first('train'),

@@ -5,7 +5,6 @@ import { OnnxTrainPool } from '../engine/onnx-train/pool.ts';
 import { poolShape, trainingThreads } from '../engine/training.ts';
 import type { TrainingEngine } from '../engine/training-engine.ts';
 import { loadOrt } from '../graph/ort.ts';
-import { DEFAULT_PREPROCESS } from '../models/io.ts';
 import { EngineAdam } from '../train/adam.ts';
 import type { EngineBase } from './figure.ts';
 import type { BenchRun } from './run.ts';
@@ -27,26 +26,21 @@ export async function trainingFigure(run: BenchRun, engine: TrainingEngine, base
  * threads training uses on the CPU (whole steps side by side, poolShape).
  */
 export async function onnxTrainingFigures(run: BenchRun): Promise<void> {
-  const { depth, size, batch, workers } = run.settings;
+  const { batch, workers } = run.settings;
+  const { model, label } = run;
   const backend = 'onnxruntime';
+  if (model.onnxTraining)
+    return run.refused('training', { engine: 'onnxruntime', backend, ...label, batch }, model.onnxTraining);
   const threads = trainingThreads(workers);
   const shape = poolShape(threads);
   for (const pooled of [false, true]) {
     if (pooled && !shape) break;
     const started = await run.withEngine(
       backend,
-      async () => {
-        const engine = pooled
+      async () =>
+        pooled
           ? new OnnxTrainPool(shape!.workers, { threads: shape!.threads })
-          : new OnnxTrainEngine(await loadOrt(), { threads });
-        try {
-          await engine.load(run.artifacts, DEFAULT_PREPROCESS);
-        } catch (e) {
-          await engine.close();
-          throw e;
-        }
-        return engine;
-      },
+          : new OnnxTrainEngine(await loadOrt(), { threads }),
       true,
       (engine) =>
         trainingFigure(run, engine, {
@@ -56,8 +50,7 @@ export async function onnxTrainingFigures(run: BenchRun): Promise<void> {
           pool: pooled,
           workers: pooled ? shape!.workers : 1,
           threads: pooled ? shape!.threads : threads,
-          depth,
-          size,
+          ...label,
           batch,
         }),
     );

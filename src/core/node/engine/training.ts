@@ -119,6 +119,19 @@ export async function trainingReport(force: BackendName | null): Promise<Backend
 }
 
 /**
+ * Why an imported architecture (a stored plan) cannot train, given what onnxruntime said: it
+ * trains on onnxruntime or not at all (the tfjs engines run tfjs-layers models only, so falling
+ * back would hide why).
+ */
+export function importedTrainingRefusal(e: unknown): UserError {
+  return new UserError(
+    `This imported architecture cannot be trained here (${ortFailure(e, 300)}).`,
+    `Imported architectures train on the onnxruntime engine only, with these layers: ${trainableLayerClasses().join(', ')}. Decompose, evaluate and predict with the model; what would train it is refused.`,
+    e instanceof UserError ? e.code : 'no-backend',
+  );
+}
+
+/**
  * Opens the training engine for a model and loads it. Where onnxruntime cannot train it
  * (not installed, or a layer without a training rule) and was not forced, the tfjs pool
  * trains instead and the report says why.
@@ -165,14 +178,7 @@ export async function openTrainingEngine(
     } catch (e) {
       await engine?.close();
       const reason = ortFailure(e, 300);
-      // An imported architecture (a stored plan) trains on onnxruntime or not at all: the tfjs
-      // engines run tfjs-layers models only, so falling back would hide why.
-      if (artifacts.kind === 'plan')
-        throw new UserError(
-          `This imported architecture cannot be trained here (${reason}).`,
-          `Imported architectures train on the onnxruntime engine only, with these layers: ${trainableLayerClasses().join(', ')}. Decompose, evaluate and predict with the model; what would train it is refused.`,
-          e instanceof UserError ? e.code : 'no-backend',
-        );
+      if (artifacts.kind === 'plan') throw importedTrainingRefusal(e);
       if (forced === 'onnxruntime') {
         throw new UserError(
           `The onnxruntime training engine cannot train this model (${reason}).`,

@@ -4,6 +4,7 @@
 // the graph over the flat weights, as with the tfjs pool.
 import type * as Ort from 'onnxruntime-node';
 import type { BackendReport } from '../../../common/api.ts';
+import { UserError } from '../../../common/errors.ts';
 import type { OrtModule } from '../../graph/ort.ts';
 import { planModel, type ModelPlan } from '../../graph/plan.ts';
 import type { ModelArtifacts, Preprocess } from '../../models/io.ts';
@@ -47,12 +48,33 @@ export function onnxActivationBudget(): number {
 }
 
 /**
- * Images per run so a step's activations stay within the budget: measured at about twice
- * every layer's output per image (ResNet-56, 64x64).
+ * Bytes of activations one image holds in a training run: measured at about twice every
+ * layer's output per image (ResNet-56, 64x64).
  */
-export function microBatchFor(plan: ModelPlan, budget: number): number {
+export function activationBytesPerImage(plan: ModelPlan): number {
   const floats = plan.nodes.reduce((a, n) => a + n.shape.reduce((x, y) => x * y, 1), 0);
-  return Math.max(1, Math.floor(budget / (floats * 4 * 2)));
+  return floats * 4 * 2;
+}
+
+/** Images per run so a step's activations stay within the budget (at least one). */
+export function microBatchFor(plan: ModelPlan, budget: number): number {
+  return Math.max(1, Math.floor(budget / activationBytesPerImage(plan)));
+}
+
+/**
+ * Refuses a model one image of which would not fit the activation budget on its own: a step
+ * cannot be split below one image per run.
+ */
+export function checkActivationBudget(plan: ModelPlan, budget = onnxActivationBudget()): void {
+  const need = activationBytesPerImage(plan);
+  if (need <= budget) return;
+  const mib = (b: number) => Math.round((b / 2 ** 20) * 100) / 100;
+  const [h, w, c] = plan.input.shape;
+  throw new UserError(
+    `One ${h}x${w}x${c} image of this model holds about ${mib(need)} MiB of activations in a training step, over the activation budget of ${mib(budget)} MiB.`,
+    `Where the machine has the memory, raise the budget to at least that (DECOMPOSER_ACTIVATION_MIB=${Math.ceil(need / 2 ** 20)}); otherwise use a model of smaller inputs.`,
+    'activations-over-budget',
+  );
 }
 
 /** Layout of the flat weights, straight from the weight specs (tfjs's model.weights order). */
