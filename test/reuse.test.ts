@@ -5,14 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import type { ImageSet, LoadedDataset } from '../src/core/common/dataset.ts';
 import { isUserError } from '../src/core/common/errors.ts';
 import { generateSynthetic } from '../src/core/node/data/index.ts';
 import { composedScores, decompose, gather } from '../src/core/node/decompose/index.ts';
 import { openInference } from '../src/core/node/inference/index.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
-import { modelToArtifacts, type ModelArtifacts } from '../src/core/node/models/io.ts';
 import { continualModule } from '../src/core/node/reuse/continual.ts';
 import { addCosts, co2eRatio } from '../src/core/node/workflows/costs.ts';
 import { runGrid, type GridSpec } from '../src/core/node/workflows/grid.ts';
@@ -21,30 +19,11 @@ import { gatherClasses, intraReuseGrid, scenarioDataset } from '../src/core/node
 import { Store } from '../src/core/node/store/store.ts';
 import { DEFAULT_SETTINGS } from '../src/core/node/store/settings.ts';
 import { topKAccuracy } from '../src/core/node/train/metrics.ts';
+import { alwaysActiveModel } from './helpers/always-active.ts';
 import { colourDataset, quickRuns, trainedTiny } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const PRE = { mean: 0, std: 1 };
-
-/** conv (bias +5, so every position is always active) -> relu -> global pool -> softmax over 4. */
-async function alwaysActiveModel(): Promise<ModelArtifacts> {
-  const input = tf.input({ shape: [4, 4, 3], name: 'input' });
-  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: 'conv' });
-  const pool = tf.layers.globalAveragePooling2d({ name: 'pool' });
-  const head = tf.layers.dense({ units: 4, activation: 'softmax', name: 'head' });
-  const model = tf.model({
-    inputs: input,
-    outputs: head.apply(pool.apply(conv.apply(input))) as tf.SymbolicTensor,
-  });
-  conv.setWeights([tf.tensor4d([0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.1], [1, 1, 3, 3]), tf.tensor1d([5, 5, 5])]);
-  head.setWeights([
-    tf.tensor2d([0.3, -0.2, 0.1, 0, -0.1, 0.4, 0, 0.2, 0, 0, -0.3, 0.5], [3, 4]),
-    tf.tensor1d([0, 0.1, -0.1, 0.05]),
-  ]);
-  const art = await modelToArtifacts(model);
-  model.dispose();
-  return art;
-}
 
 function randomImages(n: number, classes: number, seed: number): ImageSet {
   const per = 4 * 4 * 3;

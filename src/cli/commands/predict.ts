@@ -36,8 +36,11 @@ export const predictCommand: Command<v.InferOutput<typeof PREDICT_ARGS>> = {
   --csv FILE          also write file,rank,class,score rows to FILE
   --inference E       auto (default) | onnxruntime | tfjs
   --json              print one JSON object as the result:
-                      { model, kind, classes, predictions: [{ file, top: [{ class, index, score }] }],
+                      { model, kind, classes, score_meaning,
+                        predictions: [{ file, top: [{ class, index, score }] }],
                         unreadable: [{ file, reason }] }
+                      (a model's score is its probability; a repaired classifier's ranks
+                      its modules by log-odds: score_meaning says which)
   -h, --help          this help`,
   options: {
     model: { type: 'string', short: 'm' },
@@ -100,6 +103,7 @@ export const predictCommand: Command<v.InferOutput<typeof PREDICT_ARGS>> = {
           classes: classifier.classNames,
           ...(classifier.removed.length ? { removed: classifier.removed } : {}),
           inference: classifier.inference,
+          score_meaning: classifier.scoreMeaning,
           predictions,
           unreadable,
         });

@@ -11,7 +11,13 @@ import { openInference, type InferenceEngineName } from './inference/index.ts';
 import { planModel } from './graph/plan.ts';
 import { checkModelMeta } from './models/fit.ts';
 import { preprocessingNote, readModelDir } from './models/io.ts';
-import { closeRepaired, isRepairedDir, loadRepaired, repairedScores } from './wizard/repaired.ts';
+import {
+  closeRepaired,
+  isRepairedDir,
+  loadRepaired,
+  REDECIDED_FLOOR,
+  repairedScores,
+} from './wizard/repaired.ts';
 
 export type ClassifierEngine = 'auto' | InferenceEngineName;
 
@@ -34,7 +40,7 @@ export interface Classifier {
   scoreMeaning: string;
   /** Things to know before trusting its scores (a folder that records no preprocessing). */
   notes: string[];
-  /** Scores [count, classes], higher is more likely; a removed class scores -1. */
+  /** Scores [count, classes], higher is more likely (scoreMeaning); a removed class scores -Infinity. */
   scores(images: Uint8Array, count: number, signal?: AbortSignal): Promise<Float32Array>;
   close(): Promise<void>;
 }
@@ -95,8 +101,8 @@ export async function openClassifier(
         inference: p.parts[0]!.engine.name,
         scoreMeaning:
           p.kind === 'modules'
-            ? "the class's module's probability that the image is of its class (these need not sum to 1)"
-            : "the model's probability; where the pair's modules re-decided a prediction, each of the two classes scores 1 + its module's probability",
+            ? "the class's module's log-odds that the image is of its class (concerned minus unconcerned logit; not a probability)"
+            : `the model's probability; where the pair's modules re-decided a prediction, the two classes score ${REDECIDED_FLOOR} + their module's log-odds minus the lower of the two (not probabilities)`,
         notes: [],
         scores: (images, count, signal) => repairedScores(p, images, count, signal),
         close: () => closeRepaired(p),

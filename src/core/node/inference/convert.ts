@@ -26,7 +26,9 @@
 //   Gemm over the head's input with [w_c, w_uc] (removed head inputs zeroed), Softmax, and
 //   the concerned column. One module: output "probability" [N]; several (a composed
 //   classifier): one backbone pass per module sharing the weights, output "probabilities"
-//   [N, modules]. No mask inputs, one uint8 input: any ONNX runtime can run it.
+//   [N, modules]. No mask inputs, one uint8 input: any ONNX runtime can run it. A graph
+//   that ranks modules (a repaired classifier) takes each module's log-odds instead
+//   (`logOdds`: the Gemm's concerned minus unconcerned column).
 //   A single module's file is made smaller: a Conv2D output channel removed at every
 //   position whose value only reaches other convolutions (through ReLUs) is dropped from
 //   that layer's kernel and bias and from its readers' kernels (it is 0 there, so nothing
@@ -54,6 +56,11 @@ export interface ConvertOptions {
   features?: boolean;
   /** Portable modules: masks and two-node heads baked in (see above). */
   modules?: PortableModule[];
+  /**
+   * emitPlan only: each module pass ends in its log-odds (EmittedPlan.logOdds) instead of its
+   * probability, for graphs that rank modules (a confident model's probabilities tie at 1).
+   */
+  logOdds?: boolean;
   /** The file's metadata_props (an exported model's classes and preprocessing). */
   metadata?: Record<string, string>;
   /**
@@ -111,8 +118,11 @@ function observeValue(g: GraphBuilder, key: string, x: string, shape: number[]):
   g.output(activeOutput(key), active, shape, DataType.UINT8);
 }
 
-/** A module's two-node head over the head's input: its concerned probability, [N, 1]. */
-function moduleHead(g: GraphBuilder, m: PortableModule, features: string): string {
+/**
+ * A module's two-node head over the head's input: its concerned probability, [N, 1], or with
+ * `logOdds` its log-odds (concerned minus unconcerned logit), what composed votes are ranked by.
+ */
+function moduleHead(g: GraphBuilder, m: PortableModule, features: string, logOdds: boolean): string {
   const f = m.head.wc.length;
   const w = new Float32Array(f * 2);
   for (let i = 0; i < f; i++) {
@@ -121,6 +131,11 @@ function moduleHead(g: GraphBuilder, m: PortableModule, features: string): strin
     w[2 * i + 1] = m.head.wuc[i]!;
   }
   const z = g.op('Gemm', [features, g.floats([f, 2], w), g.floats([2], [m.head.bc, m.head.buc])]);
+  if (logOdds)
+    return g.op('Sub', [
+      g.op('Slice', [z, g.int64([0]), g.int64([1]), g.int64([1])]),
+      g.op('Slice', [z, g.int64([1]), g.int64([2]), g.int64([1])]),
+    ]);
   const p = g.op('Softmax', [z], [int('axis', 1)]);
   return g.op('Slice', [p, g.int64([0]), g.int64([1]), g.int64([1])]);
 }
@@ -142,12 +157,13 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
 
 /**
  * What one plan's passes computed: the probabilities and (with `features`) the head's input of
- * the plain pass, and each module's probability [N, 1].
+ * the plain pass, and each module's probability [N, 1] (with `logOdds`: its log-odds instead).
  */
 export interface EmittedPlan {
   probs: string;
   features: string;
   modules: string[];
+  logOdds: string[];
 }
 
 /**
@@ -260,13 +276,15 @@ export function emitPlan(
       if (after) y = g.op('Mul', [y, after]);
       values.set(n.name, y);
     }
-    if (head && module) moduleOutputs.push(moduleHead(g, module, values.get(head.inputs[0]!)!));
+    if (head && module)
+      moduleOutputs.push(moduleHead(g, module, values.get(head.inputs[0]!)!, opts.logOdds ?? false));
     if (!module) plainValues = values;
   }
   return {
     probs: plainValues.get(plan.output) ?? '',
     // Only where asked: a model whose output is no Dense layer has no head.
     features: opts.features ? (plainValues.get(headNode(plan).inputs[0]!) ?? '') : '',
-    modules: moduleOutputs,
+    modules: opts.logOdds ? [] : moduleOutputs,
+    logOdds: opts.logOdds ? moduleOutputs : [],
   };
 }

@@ -1,11 +1,13 @@
 // A saved repaired classifier as one ONNX model: what repairedScores computes, in a graph any
 // ONNX runtime runs. Input "pixels" (uint8 [N, H, W, 3], each model's own preprocessing
-// inside), output "scores" [N, classes] (argmax: the repaired prediction). Each model it is
-// made of is one plan of the graph (its weights apart, under p<part>/), with one masked pass
-// per module it uses:
-// - modules: each label's module probability; a removed label scores -1;
+// inside), output "scores" [N, classes] (argmax: the repaired prediction): ranking scores,
+// not probabilities, the modules ranked by their log-odds (repairedScores says why). Each
+// model it is made of is one plan of the graph (its weights apart, under p<part>/), with one
+// masked pass per module it uses:
+// - modules: each label's module's log-odds; a removed label scores -Infinity;
 // - verify: the base model's probabilities, where its prediction is one of the pair's labels
-//   the pair's labels re-scored 1 + their module's probability (above every probability).
+//   the pair's labels re-scored 2 + their module's log-odds minus the pair's lowest (above
+//   every probability).
 import { UserError } from '../../common/errors.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import { int } from '../graph/onnx-proto.ts';
@@ -13,9 +15,16 @@ import type { ModelPlan } from '../graph/plan.ts';
 import { emitPlan, preprocessed, type PortableModule } from '../inference/convert.ts';
 import type { ModuleSet } from '../decompose/decompose.ts';
 import type { Preprocess } from '../models/io.ts';
-import type { LabelSource, RepairedRecipe } from './repaired.ts';
+import { REDECIDED_FLOOR, REMOVED_SCORE, type LabelSource, type RepairedRecipe } from './repaired.ts';
 
 export const REPAIRED_SCORES = 'scores';
+
+/** What the output means, for the file's metadata (a reader of the file has no other doc). */
+export const REPAIRED_SCORES_DOC =
+  'scores: float [N, classes], argmax is the prediction; ranking scores, not probabilities. ' +
+  "modules: each class's module's log-odds (concerned minus unconcerned logit), a removed class -Infinity. " +
+  "verify: the model's probabilities; where it predicts a class of the pair, the pair's classes score " +
+  `${REDECIDED_FLOOR} + their module's log-odds minus the pair's lowest (above every probability).`;
 
 export interface RepairedOnnxPart {
   plan: ModelPlan;
@@ -50,7 +59,7 @@ export function repairedOnnx(
   // Each part's passes once: the modules the classifier uses (and the base model's, for verify).
   const sources =
     r.kind === 'modules' ? r.labels!.filter((s) => s !== null) : r.verify!.pair.map((x) => x.source);
-  const prob = new Map<string, string>();
+  const logOdds = new Map<string, string>();
   let baseProbs: string | null = null;
   parts.forEach((p, i) => {
     const used = [...new Set(sources.filter((s) => s.part === i).map((s) => s.classIndex))];
@@ -60,14 +69,14 @@ export function repairedOnnx(
     if (plain) baseProbs = emitPlan(g, p.plan, {}, inputs[i]!, `p${i}/base/`).probs;
     if (!used.length) return;
     const modules = used.map((classIndex) => moduleOf(parts, { part: i, classIndex }));
-    const e = emitPlan(g, p.plan, { modules }, inputs[i]!, `p${i}/`);
-    used.forEach((c, k) => prob.set(`${i}:${c}`, e.modules[k]!));
+    const e = emitPlan(g, p.plan, { modules, logOdds: true }, inputs[i]!, `p${i}/`);
+    used.forEach((c, k) => logOdds.set(`${i}:${c}`, e.logOdds[k]!));
   });
-  const column = (s: LabelSource) => prob.get(`${s.part}:${s.classIndex}`)!;
+  const column = (s: LabelSource) => logOdds.get(`${s.part}:${s.classIndex}`)!;
   let scores: string;
   if (r.kind === 'modules') {
     const first = column(sources[0]!);
-    const removed = g.op('Sub', [g.op('Mul', [first, g.scalar(0)]), g.scalar(1)]); // -1 per image
+    const removed = g.op('Add', [g.op('Mul', [first, g.scalar(0)]), g.scalar(REMOVED_SCORE)]); // per image
     scores = g.op(
       'Concat',
       r.labels!.map((s) => (s ? column(s) : removed)),
@@ -82,14 +91,18 @@ export function repairedOnnx(
       const eq = g.op('Equal', [top, g.int64([l], [1, 1])]);
       hit = hit ? g.op('Or', [hit, eq]) : eq;
     }
-    const on = g.op('Cast', [hit!], [int('to', 1)]); // [N, 1]: 1 where re-decided
+    // hit: [N, 1], true where re-decided; each pair label's score replaces its probability there.
+    const pair = r.verify!.pair.map((x) => column(x.source));
+    const lowest = g.op('Min', pair);
+    const classes = g.int64(
+      Array.from({ length: n }, (_, c) => c),
+      [1, n],
+    );
     scores = probs;
-    for (const x of r.verify!.pair) {
-      const onehot = new Float32Array(n);
-      onehot[x.label] = 1;
-      const current = g.op('Slice', [probs, g.int64([x.label]), g.int64([x.label + 1]), g.int64([1])]);
-      const delta = g.op('Mul', [on, g.op('Sub', [g.op('Add', [column(x.source), g.scalar(1)]), current])]);
-      scores = g.op('Add', [scores, g.op('Mul', [delta, g.floats([1, n], onehot)])]);
+    for (const [j, x] of r.verify!.pair.entries()) {
+      const at = g.op('And', [hit!, g.op('Equal', [classes, g.int64([x.label], [1, 1])])]); // [N, n]
+      const redecided = g.op('Add', [g.op('Sub', [pair[j]!, lowest]), g.scalar(REDECIDED_FLOOR)]);
+      scores = g.op('Where', [at, redecided, scores]);
     }
   }
   g.output(REPAIRED_SCORES, scores, ['N', n]);

@@ -59,7 +59,23 @@ export interface RepairedPipeline extends RepairedRecipe {
   verify?: { base: number; pair: { label: number; source: LabelSource }[] };
 }
 
-/** Scores [count, classes]: higher is more likely; a removed label scores -1 (never chosen). */
+/** A removed label's score: below every other, never chosen. */
+export const REMOVED_SCORE = -Infinity;
+
+/** The lowest score of a pair label the pair's modules re-decided: above every probability (at most 1). */
+export const REDECIDED_FLOOR = 2;
+
+/**
+ * Ranking scores [count, classes], higher is more likely (argmax: the repaired prediction).
+ * They are not probabilities: modules are ranked by their log-odds (concerned minus
+ * unconcerned logit), as composed votes are (compose.ts), since a confident model's modules
+ * give probabilities that round to 1 in float32 for several classes at once.
+ * - modules: each label's module's log-odds; a removed label scores REMOVED_SCORE;
+ * - verify: the base model's probabilities; where it predicts one of the pair's labels, the
+ *   pair's labels score REDECIDED_FLOOR plus their module's log-odds above the pair's lowest
+ *   (the pair in its modules' order, above every other class, never tied with one).
+ * repaired-onnx.ts computes the same in the exported graph.
+ */
 export async function repairedScores(
   p: RepairedPipeline,
   images: Uint8Array,
@@ -79,7 +95,7 @@ export async function repairedScores(
   };
   if (p.kind === 'modules') {
     const used = p.labels!.map((s, label) => ({ s, label })).filter((x) => x.s !== null);
-    const out = new Float32Array(count * n).fill(-1);
+    const out = new Float32Array(count * n).fill(REMOVED_SCORE);
     if (!count || !used.length) return out;
     const c = await composedScores(
       used.map((x) => src(x.s!)),
@@ -89,7 +105,7 @@ export async function repairedScores(
     );
     const M = used.length;
     for (let i = 0; i < count; i++)
-      for (let j = 0; j < M; j++) out[i * n + used[j]!.label] = c.scores[i * M + j]!;
+      for (let j = 0; j < M; j++) out[i * n + used[j]!.label] = c.margins[i * M + j]!;
     return out;
   }
   const v = p.verify!;
@@ -110,9 +126,9 @@ export async function repairedScores(
   );
   const M = v.pair.length;
   rows.forEach((r, k) => {
-    // The pair's modules decide between the pair's labels: each scores 1 + its module's
-    // probability, above every other class (whose probabilities are at most 1).
-    for (let j = 0; j < M; j++) probs[r * n + labels[j]!] = 1 + c.scores[k * M + j]!;
+    const row = c.margins.subarray(k * M, (k + 1) * M);
+    const lowest = Math.min(...row);
+    for (let j = 0; j < M; j++) probs[r * n + labels[j]!] = REDECIDED_FLOOR + (row[j]! - lowest);
   });
   return probs;
 }

@@ -13,7 +13,7 @@ import { planModel } from '../graph/plan.ts';
 import { convertToOnnx } from '../inference/index.ts';
 import { DEFAULT_PREPROCESS, readModelDir, type ModelMeta } from '../models/io.ts';
 import { isRepairedDir, readRepairedParts } from '../wizard/repaired.ts';
-import { repairedOnnx } from '../wizard/repaired-onnx.ts';
+import { repairedOnnx, REPAIRED_SCORES_DOC } from '../wizard/repaired-onnx.ts';
 
 export interface ExportedModel {
   file: string;
@@ -65,6 +65,7 @@ async function exportRepaired(dir: string, out: string): Promise<ExportedModel> 
     {
       class_names: JSON.stringify(manifest.classNames),
       input: 'pixels: uint8 [N, H, W, 3] RGB; each model’s preprocessing is in the graph',
+      output: REPAIRED_SCORES_DOC,
       repaired: JSON.stringify({ name: manifest.name, kind: manifest.kind, history: manifest.history }),
     },
   );
