@@ -3,7 +3,7 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes. A module's pass over
 // many images runs on its masks folded into the weights (graph/fold.ts): a model of its own
-// whose graph multiplies only where the masks vary by position.
+// whose graph multiplies only where the masks vary by position, those masks constants in it.
 import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
 import { foldMasks } from '../graph/fold.ts';
@@ -60,8 +60,8 @@ export class OrtInference implements InferenceEngine {
   private readonly entry: CacheEntry;
   private ones = new Map<string, Float32Array>();
   private closed = false;
-  /** A folded model's engine: the layers its graph still masks (all maskable ones otherwise). */
-  private readonly maskLayers: ReadonlySet<string> | null;
+  /** A folded model's engine: the masks its graph still multiplies by (constants; it takes none). */
+  private readonly folded: ReadonlyMap<string, Float32Array> | null;
   /** Folded models of this one, by their masks' digest, most recently used last. */
   private folds = new Map<string, Promise<OrtInference>>();
 
@@ -70,14 +70,15 @@ export class OrtInference implements InferenceEngine {
     plan: ModelPlan,
     layout: InferenceLayout,
     report: InferenceReport,
-    maskLayers: ReadonlySet<string> | null = null,
+    folded: ReadonlyMap<string, Float32Array> | null = null,
   ) {
     this.ort = ort;
     this.plan = plan;
     this.layout = layout;
     this.report = report;
-    this.maskLayers = maskLayers;
-    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}|${[...(maskLayers ?? [])].join(',')}`;
+    this.folded = folded;
+    // A folded plan's hash covers its masks.
+    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}|${folded ? 'folded' : ''}`;
     let e = cache.get(this.key);
     if (!e) {
       e = { refs: 0, sessions: new Map() };
@@ -93,11 +94,11 @@ export class OrtInference implements InferenceEngine {
     plan: ModelPlan,
     layout: InferenceLayout,
     report: InferenceReport,
-    maskLayers: ReadonlySet<string> | null = null,
+    folded: ReadonlyMap<string, Float32Array> | null = null,
   ): Promise<OrtInference> {
-    const engine = new OrtInference(ort, plan, layout, report, maskLayers);
+    const engine = new OrtInference(ort, plan, layout, report, folded);
     // A folded model runs masked passes only.
-    if (maskLayers) return engine;
+    if (folded) return engine;
     try {
       await engine.session('plain');
     } catch (e) {
@@ -115,7 +116,7 @@ export class OrtInference implements InferenceEngine {
         const bytes = convertToOnnx(this.plan, {
           input: 'uint8',
           preprocess: this.layout.preprocess,
-          masks: v === 'plain' ? false : (this.maskLayers ?? true),
+          masks: v === 'plain' ? false : (this.folded ?? true),
           observe: v === 'conv' || v === 'relu' ? v : null,
           features: v === 'features',
           nchwcBlock,
@@ -180,7 +181,7 @@ export class OrtInference implements InferenceEngine {
     count: number,
     force = false,
   ): Promise<{ engine: OrtInference; masks: MaskSet | undefined }> {
-    if (!masks || this.maskLayers) return { engine: this, masks };
+    if (!masks || this.folded) return { engine: this, masks };
     const full = fullMasks(this.layout, masks, this.ones);
     const h = createHash('sha1');
     for (const [name, m] of full) h.update(name).update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
@@ -191,13 +192,7 @@ export class OrtInference implements InferenceEngine {
       const f = foldMasks(this.plan, full);
       const spared = this.layout.maskable.length - f.masks.size;
       if (spared === 0 || !(force || foldPays(count, spared))) return { engine: this, masks };
-      const layers = new Set(f.masks.keys());
-      const layout = { ...this.layout, maskable: this.layout.maskable.filter((l) => layers.has(l.name)) };
-      const left = f.masks;
-      e = OrtInference.open(this.ort, f.plan, layout, this.report, layers).then((x) => {
-        x.foldedMasks = left;
-        return x;
-      });
+      e = OrtInference.open(this.ort, f.plan, { ...this.layout, maskable: [] }, this.report, f.masks);
       e.catch(() => this.folds.delete(key));
     }
     this.folds.set(key, e);
@@ -206,8 +201,8 @@ export class OrtInference implements InferenceEngine {
       this.folds.delete(k);
       void old.then((x) => x.close()).catch(() => undefined);
     }
-    const engine = await e;
-    return { engine, masks: engine.foldedMasks };
+    // The folded model's graph holds its masks: it is fed none.
+    return { engine: await e, masks: new Map() };
   }
 
   /** A masked pass on the shared masked graph or on a folded model, whatever the count (the bench's). */
@@ -222,9 +217,6 @@ export class OrtInference implements InferenceEngine {
     const f = await this.folding(masks, count, true);
     return f.engine.run(images, count, f.masks ?? new Map(), false);
   }
-
-  /** A folded model's engine: the masks left after folding (fed to every pass). */
-  private foldedMasks: MaskSet | undefined;
 
   private async run(
     images: Uint8Array,
