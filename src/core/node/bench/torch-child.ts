@@ -8,7 +8,9 @@ import path from 'node:path';
 
 /** The Python that has PyTorch: DECOMPOSER_PYTHON, else Debian's (python3-torch), else python3. */
 export function torchPython(): string {
-  return process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3');
+  return (
+    process.env.DECOMPOSER_PYTHON ?? (existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3')
+  );
 }
 
 export type StepKind = 'train' | 'infer';

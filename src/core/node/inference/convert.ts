@@ -321,5 +321,5 @@ export function convertPasses(
   const head = headNode(plan);
   const { values, keys } = emitPasses(g, passes, input, [head.inputs[0]!], g.nchwcBlock);
   values.forEach(([v], j) => g.output(passFeatures(j), v!, ['N', head.inShape[0]!]));
-  return { bytes: g.encode('model'), shared: 1 - keys.distinct / keys.total };
+  return { bytes: g.encode('model'), shared: keys.shared() };
 }

@@ -6,17 +6,21 @@
 // whose graph multiplies only where the masks vary by position, those masks constants in it.
 import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
-import { foldMasks } from '../graph/fold.ts';
+import { foldMasks, type FoldedMasks } from '../graph/fold.ts';
 import { nchwcBlockSize } from '../graph/nchwc.ts';
 import type { OrtModule } from '../graph/ort.ts';
 import { headNode, type ModelPlan } from '../graph/plan.ts';
-import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
+import { composedGraphs } from './composed.ts';
+import { fewChanged } from './layouts.ts';
+import { convertToOnnx, activeOutput, maskInput, passFeatures, FEATURES, PIXELS, PROBS } from './convert.ts';
 import {
   checkImages,
+  featuresInTurn,
   fullMasks,
   type InferenceEngine,
   type InferenceLayout,
   type InferenceReport,
+  type FeaturesManyOptions,
   type MaskSet,
   type ObserveOptions,
 } from './types.ts';
@@ -24,16 +28,25 @@ import {
 type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
 
 /**
- * A folded model is a graph compile of its own, about as long as a pass over a thousand small
- * images, and each layer it spares a mask saves a few percent of a pass (bench --decomposition's
- * module_pass measures both): a pass runs folded once its images times the layers spared reach
- * this; fewer run on the shared masked graph.
+ * A folded model is a graph compile of its own, about as long as a pass over a few hundred small
+ * images, and each layer it spares a multiplication of every value saves a few percent of a
+ * pass (bench --decomposition's module_pass measures both): a pass runs folded once its images
+ * times the layers spared reach this; fewer run on the shared masked graph.
  */
-export const FOLD_MIN_LAYER_IMAGES = 16000;
+export const FOLD_MIN_LAYER_IMAGES = 10000;
 
 /** Whether a pass over `count` images pays for a folded model that spares `spared` layers their masks. */
 export const foldPays = (count: number, spared: number): boolean =>
   spared > 0 && count * spared >= FOLD_MIN_LAYER_IMAGES;
+
+/**
+ * The maskable layers whose multiplication by a mask a folded pass spares: every one but those
+ * whose mask still changes many values in a channel (a mask that changes few is written at
+ * them, on onnxruntime's blocked kernels: `block` > 0).
+ */
+export function sparedLayers(maskable: number, f: FoldedMasks, block: number): number {
+  return maskable - [...f.masks.values()].filter((m) => !(block > 0 && fewChanged(m))).length;
+}
 /** Folded models kept open per engine (a composed evaluation uses each mask set once, in turn). */
 const FOLDED_KEPT = 2;
 
@@ -108,30 +121,35 @@ export class OrtInference implements InferenceEngine {
     return engine;
   }
 
+  private create(bytes: Uint8Array): Promise<Ort.InferenceSession> {
+    return this.ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: this.report.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
+      // that training workers and the power sampler need between runs.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+  }
+
   private session(v: Variant): Promise<Ort.InferenceSession> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     let s = this.entry.sessions.get(v);
     if (!s) {
-      s = nchwcBlockSize(this.ort).then((nchwcBlock) => {
-        const bytes = convertToOnnx(this.plan, {
-          input: 'uint8',
-          preprocess: this.layout.preprocess,
-          masks: v === 'plain' ? false : (this.folded ?? true),
-          observe: v === 'conv' || v === 'relu' ? v : null,
-          features: v === 'features',
-          nchwcBlock,
-        });
-        return this.ort.InferenceSession.create(bytes, {
-          intraOpNumThreads: this.report.threads,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          logSeverityLevel: 3,
-          // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
-          // that training workers and the power sampler need between runs.
-          extra: { session: { intra_op: { allow_spinning: '0' } } },
-        });
-      });
+      s = nchwcBlockSize(this.ort).then((nchwcBlock) =>
+        this.create(
+          convertToOnnx(this.plan, {
+            input: 'uint8',
+            preprocess: this.layout.preprocess,
+            masks: v === 'plain' ? false : (this.folded ?? true),
+            observe: v === 'conv' || v === 'relu' ? v : null,
+            features: v === 'features',
+            nchwcBlock,
+          }),
+        ),
+      );
       this.entry.sessions.set(v, s);
       s.catch(() => this.entry.sessions.delete(v));
     }
@@ -156,8 +174,21 @@ export class OrtInference implements InferenceEngine {
     output: string,
     width: number,
   ): Promise<Float32Array> {
+    return (await this.batchedMany(session, feeds, images, count, [output], width))[0]!;
+  }
+
+  /** The same for several outputs of `width` floats per image; `onBatch` after each batch. */
+  private async batchedMany(
+    session: Ort.InferenceSession,
+    feeds: Record<string, Ort.Tensor>,
+    images: Uint8Array,
+    count: number,
+    outputs: string[],
+    width: number,
+    onBatch?: (done: number) => void,
+  ): Promise<Float32Array[]> {
     const per = checkImages(this.layout, images, count);
-    const out = new Float32Array(count * width);
+    const out = outputs.map(() => new Float32Array(count * width));
     const bs = this.report.batchSize;
     for (let a = 0; a < count; a += bs) {
       const b = Math.min(count, a + bs);
@@ -166,7 +197,8 @@ export class OrtInference implements InferenceEngine {
         ...this.layout.inputShape,
       ]);
       const r = await session.run(feeds);
-      out.set(r[output]!.data as Float32Array, a * width);
+      outputs.forEach((o, j) => out[j]!.set(r[o]!.data as Float32Array, a * width));
+      onBatch?.(b);
     }
     return out;
   }
@@ -190,8 +222,10 @@ export class OrtInference implements InferenceEngine {
     if (e) this.folds.delete(key);
     else {
       const f = foldMasks(this.plan, full);
-      const spared = this.layout.maskable.length - f.masks.size;
-      if (spared === 0 || !(force || foldPays(count, spared))) return { engine: this, masks };
+      // Nothing to fold (every mask all ones): the shared graph is that model.
+      if (f.plan === this.plan) return { engine: this, masks };
+      const spared = sparedLayers(this.layout.maskable.length, f, await nchwcBlockSize(this.ort));
+      if (!(force || foldPays(count, spared))) return { engine: this, masks };
       e = OrtInference.open(this.ort, f.plan, { ...this.layout, maskable: [] }, this.report, f.masks);
       e.catch(() => this.folds.delete(key));
     }
@@ -255,6 +289,56 @@ export class OrtInference implements InferenceEngine {
       FEATURES,
       headNode(this.plan).inShape[0]!,
     );
+  }
+
+  /**
+   * Each mask set's features (predictFeatures), where there are several and folding pays for
+   * each (foldPays), from graphs of up to COMPOSED_PASSES module passes that compute what the
+   * passes share once (composed.ts); else one mask set after the other. `share: false`: one
+   * after the other regardless (what bench --decomposition compares with).
+   */
+  async predictFeaturesMany(
+    images: Uint8Array,
+    count: number,
+    maskSets: readonly MaskSet[],
+    opts: FeaturesManyOptions = {},
+  ): Promise<Float32Array[]> {
+    checkImages(this.layout, images, count);
+    const block = await nchwcBlockSize(this.ort);
+    const folded = maskSets.map((m) => foldMasks(this.plan, fullMasks(this.layout, m, this.ones)));
+    const share =
+      opts.share !== false &&
+      !this.folded &&
+      folded.length > 1 &&
+      folded.every((f) => foldPays(count, sparedLayers(this.layout.maskable.length, f, block)));
+    if (!share) return featuresInTurn(this, images, count, maskSets, opts);
+    const out: Float32Array[] = [];
+    const graphs = composedGraphs(folded, { preprocess: this.layout.preprocess, nchwcBlock: block });
+    let done = 0;
+    for (const graph of graphs) {
+      opts.signal?.throwIfAborted();
+      const session = await this.create(graph.bytes);
+      try {
+        const outputs = graph.passes.map((_, j) => passFeatures(j));
+        const features = await this.batchedMany(
+          session,
+          {},
+          images,
+          count,
+          outputs,
+          headNode(this.plan).inShape[0]!,
+          (b) => {
+            opts.signal?.throwIfAborted();
+            opts.onProgress?.((done + (graph.passes.length * b) / count) / maskSets.length);
+          },
+        );
+        graph.passes.forEach((i, j) => (out[i] = features[j]!));
+        done += graph.passes.length;
+      } finally {
+        await session.release();
+      }
+    }
+    return out;
   }
 
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {

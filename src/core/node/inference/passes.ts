@@ -1,8 +1,10 @@
 // Several passes over one model in one graph (a composed evaluation's modules), and which of
 // their values are the same computation. A pass is the model's plan with its own weights (a
-// module's folded plan: graph/fold.ts) and its own masks; the value of a node is the same in
-// two passes when the node's weights and mask are, and so are its inputs' values, all the way
-// back to the image: a trie of the passes' prefixes, each shared value computed once.
+// module's folded plan: graph/fold.ts) and its own masks. A node's value before its mask is
+// the same in two passes when its weights are and its inputs' values are; after the mask, when
+// the mask is too: all the way back to the image, a trie of the passes' prefixes, each shared
+// value computed once (a convolution two modules give the same input is computed once, and
+// each applies its own mask to it).
 import { createHash } from 'node:crypto';
 import type { ModelPlan, PlanNode } from '../graph/plan.ts';
 
@@ -14,16 +16,6 @@ export interface ModelPass {
   plan: ModelPlan;
   /** Masks by Conv2D/Dense layer, applied where plan.maskAt says; layers without one are unmasked. */
   masks: ReadonlyMap<string, PassMask>;
-}
-
-export interface PassKeys {
-  /** Per pass, per node: the id of the computation that gives its value (equal ids, one value). */
-  keys: Map<string, number>[];
-  /** Per node, its readers (in the plan's order). */
-  readers: Map<string, PlanNode[]>;
-  /** Distinct computations, and node passes in all (the work sharing spares: 1 - distinct / total). */
-  distinct: number;
-  total: number;
 }
 
 /** The graph input of a layer's mask. */
@@ -55,48 +47,85 @@ class Digests {
   }
 }
 
-/** The computation ids of every node of every pass (see above). */
-export function passKeys(passes: readonly ModelPass[]): PassKeys {
-  const model = passes[0]!.plan;
-  const readers = new Map<string, PlanNode[]>();
-  for (const n of model.nodes) for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
-  const maskedAt = new Map(Object.entries(model.maskAt).map(([layer, at]) => [at, layer]));
-  const digests = new Digests();
-  const ids = new Map<string, number>();
-  const keys = passes.map((p) => {
-    if (p.plan.nodes.length !== model.nodes.length)
-      throw new Error('every pass must have the model’s layers');
-    const k = new Map<string, number>();
-    p.plan.nodes.forEach((n, at) => {
-      if (n.name !== model.nodes[at]!.name)
-        throw new Error(`pass layer ${n.name} is not ${model.nodes[at]!.name}`);
-      const layer = maskedAt.get(n.name);
-      const m = layer !== undefined ? p.masks.get(layer) : undefined;
-      const mask = m === undefined ? '' : m === 'input' ? 'input' : digests.of(m);
-      const text = `${n.name}|${digests.node(n)}|${mask}|${n.inputs.map((i) => k.get(i)).join(',')}`;
-      let id = ids.get(text);
-      if (id === undefined) ids.set(text, (id = ids.size));
-      k.set(n.name, id);
-    });
-    return k;
-  });
-  return { keys, readers, distinct: ids.size, total: passes.length * model.nodes.length };
-}
+/** The computation ids of every node of every pass (see above); equal ids, one value. */
+export class PassKeys {
+  /** Per pass, per node: its value before its mask (the node's own computation). */
+  readonly pre: Map<string, number>[];
+  /** Per pass, per node: its value after its mask (what its readers read). */
+  readonly post: Map<string, number>[];
+  /** Per node, its readers (in the plan's order). */
+  readonly readers = new Map<string, PlanNode[]>();
+  private readonly ids = new Map<string, number>();
+  private readonly fused = new Map<string, PlanNode | null>();
+  private readonly digests = new Digests();
+  private readonly passes: readonly ModelPass[];
 
-/**
- * Whether `name`'s value can be computed inside its one reader's (fused): nothing else reads
- * it, and no two passes that share its value go on to different values of the reader (fusing
- * would then compute it twice). `kept`: values that are outputs.
- */
-export function fusable(k: PassKeys, name: string, kept: ReadonlySet<string>): PlanNode | null {
-  const r = k.readers.get(name);
-  if (!r || r.length !== 1 || kept.has(name)) return null;
-  const next = new Map<number, number>();
-  for (const keys of k.keys) {
-    const a = keys.get(name)!;
-    const b = keys.get(r[0]!.name)!;
-    if ((next.get(a) ?? b) !== b) return null;
-    next.set(a, b);
+  constructor(passes: readonly ModelPass[]) {
+    this.passes = passes;
+    const model = passes[0]!.plan;
+    for (const n of model.nodes)
+      for (const i of n.inputs) this.readers.set(i, [...(this.readers.get(i) ?? []), n]);
+    const maskedAt = new Map(Object.entries(model.maskAt).map(([layer, at]) => [at, layer]));
+    this.pre = passes.map(() => new Map());
+    this.post = passes.map(() => new Map());
+    passes.forEach((p, j) => {
+      if (p.plan.nodes.length !== model.nodes.length)
+        throw new Error('every pass must have the model’s layers');
+      p.plan.nodes.forEach((n, at) => {
+        if (n.name !== model.nodes[at]!.name)
+          throw new Error(`pass layer ${n.name} is not ${model.nodes[at]!.name}`);
+        const pre = this.id(
+          `${n.name}|${this.digests.node(n)}|${n.inputs.map((i) => this.post[j]!.get(i)).join(',')}`,
+        );
+        const layer = maskedAt.get(n.name);
+        const m = layer !== undefined ? p.masks.get(layer) : undefined;
+        const mask = m === undefined ? null : m === 'input' ? 'input' : this.digests.of(m);
+        this.pre[j]!.set(n.name, pre);
+        this.post[j]!.set(n.name, mask === null ? pre : this.id(`${pre}|${mask}`));
+      });
+    });
   }
-  return r[0]!;
+
+  /** The id of a computation described by `text`. */
+  id(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) this.ids.set(text, (id = this.ids.size));
+    return id;
+  }
+
+  /** The share of the passes' node computations that another pass's spares (0: nothing shared). */
+  shared(): number {
+    const distinct = new Set(this.pre.flatMap((m) => [...m.values()])).size;
+    const total = this.pre.reduce((a, m) => a + m.size, 0);
+    return total ? 1 - distinct / total : 0;
+  }
+
+  /**
+   * The one reader of `name` when `name`'s value can be computed inside the reader's kernel
+   * call (fused): nothing else reads it, it is not an output (`kept`), and no two passes that
+   * share its computation go on to different weights or other inputs in the reader (fusing
+   * would then compute it twice).
+   */
+  fusable(name: string, kept: ReadonlySet<string>): PlanNode | null {
+    if (kept.has(name)) return null;
+    if (!this.fused.has(name)) this.fused.set(name, this.fusedInto(name));
+    return this.fused.get(name)!;
+  }
+
+  private fusedInto(name: string): PlanNode | null {
+    const r = this.readers.get(name);
+    if (!r || r.length !== 1) return null;
+    const reader = r[0]!;
+    const at = this.passes[0]!.plan.nodes.findIndex((x) => x.name === reader.name);
+    const next = new Map<number, string>();
+    for (let j = 0; j < this.passes.length; j++) {
+      const n = this.passes[j]!.plan.nodes[at]!;
+      const others = reader.inputs.filter((i) => i !== name).map((i) => this.post[j]!.get(i));
+      const sig = `${this.digests.node(n)}|${others.join(',')}`;
+      const a = this.pre[j]!.get(name)!;
+      if ((next.get(a) ?? sig) !== sig) return null;
+      next.set(a, sig);
+    }
+    return reader;
+  }
 }
