@@ -1,6 +1,9 @@
 // The inference graphs of a model plan, ONNX opset 17: each layer emitted by its forward rule
 // (graph/layers/, the rules the training graphs are built from too), with what inference adds
-// around them: preprocessing, masks, activity outputs and portable modules.
+// around them: preprocessing, masks, activity outputs and portable modules. The passes
+// onnxruntime runs here with its blocked kernels (`nchwcBlock`) are emitted by blocked.ts, in
+// that layout from the first convolution to the pooling, several passes in one graph where a
+// composed evaluation asks (convertPasses).
 //
 // Conventions (shared with the tfjs engine, see index.ts):
 // - Input "pixels": uint8 [N, H, W, P] (NHWC, as images are stored: P = 3, RGB, for a 1- or

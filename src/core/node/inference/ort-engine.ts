@@ -3,7 +3,10 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes. A module's pass over
 // many images runs on its masks folded into the weights (graph/fold.ts): a model of its own
-// whose graph multiplies only where the masks vary by position, those masks constants in it.
+// whose graph masks only where the masks vary by position, those masks constants in it; a
+// composed evaluation's module passes run in graphs that compute what they share once
+// (predictFeaturesMany). Where onnxruntime has blocked (NCHWc) kernels, every pass but the
+// observing ones stays in their layout (blocked.ts).
 import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
 import { foldMasks, type FoldedMasks } from '../graph/fold.ts';
@@ -304,14 +307,12 @@ export class OrtInference implements InferenceEngine {
     opts: FeaturesManyOptions = {},
   ): Promise<Float32Array[]> {
     checkImages(this.layout, images, count);
+    if (opts.share === false || this.folded || maskSets.length < 2)
+      return featuresInTurn(this, images, count, maskSets, opts);
     const block = await nchwcBlockSize(this.ort);
     const folded = maskSets.map((m) => foldMasks(this.plan, fullMasks(this.layout, m, this.ones)));
-    const share =
-      opts.share !== false &&
-      !this.folded &&
-      folded.length > 1 &&
-      folded.every((f) => foldPays(count, sparedLayers(this.layout.maskable.length, f, block)));
-    if (!share) return featuresInTurn(this, images, count, maskSets, opts);
+    if (!folded.every((f) => foldPays(count, sparedLayers(this.layout.maskable.length, f, block))))
+      return featuresInTurn(this, images, count, maskSets, opts);
     const out: Float32Array[] = [];
     const graphs = composedGraphs(folded, { preprocess: this.layout.preprocess, nchwcBlock: block });
     let done = 0;
