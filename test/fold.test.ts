@@ -23,7 +23,7 @@ import {
   type MaskSet,
 } from '../src/core/node/inference/index.ts';
 import { cli } from './helpers/cli.ts';
-import { randomize, rng } from './helpers/random-weights.ts';
+import { maxDiff, randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
@@ -51,13 +51,6 @@ function moduleMasks(e: InferenceEngine, seed: number): MaskSet {
     masks.set(name, m);
   });
   return masks;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
 }
 
 /** The same pass in chunks too small to fold: the graph that multiplies every layer. */

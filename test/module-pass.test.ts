@@ -22,7 +22,7 @@ import {
 } from '../src/core/node/inference/index.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { modelToArtifacts, type Preprocess } from '../src/core/node/models/io.ts';
-import { randomize, rng } from './helpers/random-weights.ts';
+import { maxDiff, randomImages, randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
@@ -54,17 +54,7 @@ function moduleMasks(e: InferenceEngine, seed: number, dense = true): MaskSet {
   return masks;
 }
 
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
-
-function images(count: number, shape: number[], seed: number): Uint8Array {
-  const r = rng(seed);
-  return new Uint8Array(count * shape.reduce((a, b) => a * b, 1)).map(() => Math.floor(r() * 256));
-}
+const images = randomImages;
 
 /** Operator types of an ONNX graph, in order. */
 function ops(bytes: Uint8Array): string[] {

@@ -10,22 +10,13 @@
 // (graph/layers/). Several passes (a composed evaluation's modules) share every value their
 // prefixes share (passes.ts). onnxruntime only: the graph uses its com.microsoft.nchwc ops.
 import type { GraphBuilder } from '../graph/builder.ts';
-import { activate, forwardFor, type WeightKind } from '../graph/layers/index.ts';
+import { activate, forwardFor } from '../graph/layers/index.ts';
 import { blockable, NCHWC } from '../graph/nchwc.ts';
 import { int, ints, str } from '../graph/onnx-proto.ts';
 import type { PlanNode } from '../graph/plan.ts';
 import { Layouts, type Val } from './layouts.ts';
-import { PassKeys, type ModelPass, type PassMask } from './passes.ts';
+import { PassKeys, WEIGHT_FIELDS, type ModelPass, type PassMask } from './passes.ts';
 import { blockedFilter, convWithNorm, normAffine } from './reorder.ts';
-
-const WEIGHT_FIELDS: Record<WeightKind, keyof PlanNode> = {
-  kernel: 'kernel',
-  bias: 'bias',
-  gamma: 'gamma',
-  beta: 'beta',
-  moving_mean: 'mean',
-  moving_variance: 'variance',
-};
 
 /** A blockable convolution and what is computed inside its kernel call: its norm, the Add after it, the ReLU. */
 interface Chain {

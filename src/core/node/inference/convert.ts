@@ -42,7 +42,7 @@ import { DataType, int, ints } from '../graph/onnx-proto.ts';
 import { headNode, type ModelPlan, type PlanNode } from '../graph/plan.ts';
 import { emitPasses } from './blocked.ts';
 import { droppableChannels, slicedLayer, type PortableModule } from './channels.ts';
-import { maskInput, type ModelPass, type PassMask } from './passes.ts';
+import { maskInput, WEIGHT_FIELDS, type ModelPass, type PassMask } from './passes.ts';
 
 export interface ConvertOptions {
   input?: 'uint8' | 'float';
@@ -82,15 +82,6 @@ export const PROBABILITY = 'probability';
 export const PROBABILITIES = 'probabilities';
 export { maskInput };
 export const activeOutput = (layer: string) => `active/${layer}`;
-
-const WEIGHT_FIELDS: Record<WeightKind, keyof PlanNode> = {
-  kernel: 'kernel',
-  bias: 'bias',
-  gamma: 'gamma',
-  beta: 'beta',
-  moving_mean: 'mean',
-  moving_variance: 'variance',
-};
 
 /**
  * The preprocessed NHWC input (graph/inputs.ts's rule, in the graph). `declared`: the uint8

@@ -6,6 +6,7 @@
 // value computed once (a convolution two modules give the same input is computed once, and
 // each applies its own mask to it).
 import { createHash } from 'node:crypto';
+import type { WeightKind } from '../graph/layers/index.ts';
 import type { ModelPlan, PlanNode } from '../graph/plan.ts';
 
 /** A mask multiplied in: a constant (a folded module's position-varying mask) or a graph input. */
@@ -21,7 +22,17 @@ export interface ModelPass {
 /** The graph input of a layer's mask. */
 export const maskInput = (layer: string) => `mask/${layer}`;
 
-const WEIGHTS = ['kernel', 'bias', 'gamma', 'beta', 'mean', 'variance'] as const;
+/** A layer's weights (tfjs's names) as the plan node's fields. */
+export const WEIGHT_FIELDS = {
+  kernel: 'kernel',
+  bias: 'bias',
+  gamma: 'gamma',
+  beta: 'beta',
+  moving_mean: 'mean',
+  moving_variance: 'variance',
+} as const satisfies Record<WeightKind, keyof PlanNode>;
+
+const WEIGHTS = Object.values(WEIGHT_FIELDS);
 
 /** Content digests, each array hashed once. */
 class Digests {
