@@ -8,6 +8,8 @@ import { initBackend } from '../src/core/node/graph/backend.ts';
 import { foldMasks } from '../src/core/node/graph/fold.ts';
 import { planModel } from '../src/core/node/graph/plan.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
+import { nchwcBlockSize } from '../src/core/node/graph/nchwc.ts';
+import { loadOrt } from '../src/core/node/graph/ort.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { modelToArtifacts, type Preprocess } from '../src/core/node/models/io.ts';
 import {
@@ -15,12 +17,13 @@ import {
   FOLD_MIN_LAYER_IMAGES,
   foldPays,
   openInference,
+  sparedLayers,
   OrtInference,
   type InferenceEngine,
   type MaskSet,
 } from '../src/core/node/inference/index.ts';
 import { cli } from './helpers/cli.ts';
-import { randomize, rng } from './helpers/random-weights.ts';
+import { maxDiff, randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
@@ -48,13 +51,6 @@ function moduleMasks(e: InferenceEngine, seed: number): MaskSet {
     masks.set(name, m);
   });
   return masks;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
 }
 
 /** The same pass in chunks too small to fold: the graph that multiplies every layer. */
@@ -87,7 +83,11 @@ async function check(model: tf.LayersModel, label: string): Promise<void> {
   const ref = await open();
   try {
     const masks = moduleMasks(e, 9);
-    const spared = plan.maskable.length - foldMasks(plan, masks).masks.size;
+    const spared = sparedLayers(
+      plan.maskable.length,
+      foldMasks(plan, masks),
+      await nchwcBlockSize(await loadOrt()),
+    );
     const count = Math.ceil(FOLD_MIN_LAYER_IMAGES / spared);
     assert.ok(foldPays(count, spared) && !foldPays(count - 1, spared));
     const chunk = Math.floor((count - 1) / 2);
@@ -173,7 +173,7 @@ test('folding leaves a mask input only where a mask varies by position within a 
   }
 });
 
-test('bench --decomposition reports a module pass against the model pass, and the composed evaluation against n model passes', () => {
+test('bench --decomposition reports a module pass against the model pass, and the composed evaluation with and without sharing against n model passes', () => {
   const r = cli([
     'bench',
     '--json',
@@ -202,11 +202,17 @@ test('bench --decomposition reports a module pass against the model pass, and th
   assert.ok(n('layers_folded') + n('layers_masked_by_position') <= n('maskable_layers'));
   for (const k of ['model_images_per_second', 'masked_images_per_second', 'folded_images_per_second'])
     assert.ok(n(k) > 0, k);
-  assert.ok(
-    n('composed_layer_passes_in_shared_prefixes') >= 0 && n('composed_layer_passes_in_shared_prefixes') < 1,
-  );
   const composed = figures.find((f) => f.figure === 'composed_evaluation')!;
   assert.ok((composed.ratio_to_n_model_evaluations as number) > 0, r.stdout);
+  const passes = figures.find((f) => f.figure === 'composed_passes')!;
+  assert.ok(passes, r.stdout);
+  const p = (k: string) => passes[k] as number;
+  assert.equal(p('modules'), 10);
+  assert.ok(p('passes') >= 1 && p('passes') <= 10);
+  for (const k of ['n_model_passes_seconds', 'shared_seconds', 'unshared_seconds']) assert.ok(p(k) > 0, k);
+  assert.ok(p('shared_over_n_model_passes') > 0 && p('unshared_over_n_model_passes') > 0);
+  // Ten modules of one model share at least the first convolution's input and weights.
+  assert.ok(p('computations_shared') > 0 && p('computations_shared') < 1, r.stdout);
 });
 
 test('a channel removed before a batch norm stays removed after it: the norm, not the convolution, is scaled', async () => {

@@ -21,16 +21,13 @@ import { overrideOrtLoader } from '../src/core/node/graph/ort.ts';
 import { decodeModel } from '../src/core/node/graph/onnx-proto.ts';
 import { saveTestModel } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/temp.ts';
-import { randomize, rng } from './helpers/random-weights.ts';
+import { maxDiff, randomImages, randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
 
 const PRE: Preprocess & { mean: number; std: number } = { mean: 127.5, std: 64 };
 
-function images(count: number, shape: number[], seed: number): Uint8Array {
-  const r = rng(seed);
-  return new Uint8Array(count * shape.reduce((a, b) => a * b, 1)).map(() => Math.floor(r() * 256));
-}
+const images = randomImages;
 
 function reference(
   model: tf.LayersModel,
@@ -44,13 +41,6 @@ function reference(
   return tf.tidy(
     () => (model.predict(tf.tensor4d(x, [count, h!, w!, c!])) as tf.Tensor).dataSync() as Float32Array,
   );
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
 }
 
 function randomMasks(e: InferenceEngine, seed: number, keep = 0.7): MaskSet {

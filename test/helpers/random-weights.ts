@@ -13,6 +13,20 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** `count` images of `shape` ([H, W, P]) with seeded random pixels. */
+export function randomImages(count: number, shape: number[], seed: number): Uint8Array {
+  const r = rng(seed);
+  return new Uint8Array(count * shape.reduce((a, b) => a * b, 1)).map(() => Math.floor(r() * 256));
+}
+
+/** The largest absolute difference of two equally long outputs. */
+export function maxDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`outputs of ${a.length} and ${b.length} values`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}
+
 /** Random weights with non-zero biases and sane scales, so activity is non-trivial. */
 export function randomize(model: tf.LayersModel, seed: number): void {
   const r = rng(seed);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { describePreprocess } from '../graph/inputs.ts';
 import { UserError } from '../../common/errors.ts';
-import type { InferenceEngine, MaskSet } from '../inference/types.ts';
+import { featuresInTurn, type InferenceEngine, type MaskSet } from '../inference/types.ts';
 import { concernedProbability, headLogits } from './algorithms.ts';
 import type { ModuleData, ModuleSet } from './decompose.ts';
 
@@ -83,7 +83,13 @@ export async function composedScores(
   sources: ComposeSource[],
   images: Uint8Array,
   count: number,
-  opts: { exact?: boolean; onProgress?: (f: number) => void; signal?: AbortSignal } = {},
+  opts: {
+    exact?: boolean;
+    /** false: each module's pass on its own (predictFeaturesMany's baseline). */
+    share?: boolean;
+    onProgress?: (f: number) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<ComposedScores> {
   checkComposable(sources);
   const t0 = performance.now();
@@ -110,21 +116,36 @@ export async function composedScores(
   const margins = new Float32Array(count * M);
   const groups = new Map<string, number[]>();
   cols.forEach((c, j) => groups.set(c.key, [...(groups.get(c.key) ?? []), j]));
-  let done = 0;
+  // Each engine's mask sets in one call, which shares what their passes share where it can.
+  const byEngine = new Map<InferenceEngine, number[][]>();
   for (const js of groups.values()) {
-    opts.signal?.throwIfAborted();
-    const { src, masks } = cols[js[0]!]!;
-    const f = await src.engine.predictFeatures!(images, count, masks);
-    const F = src.set.features;
-    for (const j of js) {
-      const h = cols[j]!.m.head;
-      for (let i = 0; i < count; i++) {
-        const [zc, zu] = headLogits(h, f, i * F);
-        scores[i * M + j] = concernedProbability(zc, zu);
-        margins[i * M + j] = zc - zu;
+    const e = cols[js[0]!]!.src.engine;
+    byEngine.set(e, [...(byEngine.get(e) ?? []), js]);
+  }
+  let done = 0;
+  for (const [engine, sets] of byEngine) {
+    const masks = sets.map((js) => cols[js[0]!]!.masks);
+    const progress = (f: number) => opts.onProgress?.((done + f * sets.length) / groups.size);
+    const features = engine.predictFeaturesMany
+      ? await engine.predictFeaturesMany(images, count, masks, {
+          share: opts.share,
+          onProgress: progress,
+          signal: opts.signal,
+        })
+      : await featuresInTurn(engine, images, count, masks, { onProgress: progress, signal: opts.signal });
+    sets.forEach((js, g) => {
+      const F = cols[js[0]!]!.src.set.features;
+      const f = features[g]!;
+      for (const j of js) {
+        const h = cols[j]!.m.head;
+        for (let i = 0; i < count; i++) {
+          const [zc, zu] = headLogits(h, f, i * F);
+          scores[i * M + j] = concernedProbability(zc, zu);
+          margins[i * M + j] = zc - zu;
+        }
       }
-    }
-    opts.onProgress?.(++done / groups.size);
+    });
+    done += sets.length;
   }
   return {
     scores,

@@ -1,6 +1,9 @@
 // The inference graphs of a model plan, ONNX opset 17: each layer emitted by its forward rule
 // (graph/layers/, the rules the training graphs are built from too), with what inference adds
-// around them: preprocessing, masks, activity outputs and portable modules.
+// around them: preprocessing, masks, activity outputs and portable modules. The passes
+// onnxruntime runs here with its blocked kernels (`nchwcBlock`) are emitted by blocked.ts, in
+// that layout from the first convolution to the pooling, several passes in one graph where a
+// composed evaluation asks (convertPasses).
 //
 // Conventions (shared with the tfjs engine, see index.ts):
 // - Input "pixels": uint8 [N, H, W, P] (NHWC, as images are stored: P = 3, RGB, for a 1- or
@@ -39,14 +42,19 @@ import { channelScales, LUMA, pixelChannels } from '../graph/inputs.ts';
 import { activate, forwardFor, type ForwardContext, type WeightKind } from '../graph/layers/index.ts';
 import { DataType, int, ints } from '../graph/onnx-proto.ts';
 import { headNode, type ModelPlan, type PlanNode } from '../graph/plan.ts';
+import { emitPasses } from './blocked.ts';
 import { droppableChannels, slicedLayer, type PortableModule } from './channels.ts';
+import { maskInput, WEIGHT_FIELDS, type ModelPass, type PassMask } from './passes.ts';
 
 export interface ConvertOptions {
   input?: 'uint8' | 'float';
   /** Required for uint8 input. */
   preprocess?: Preprocess;
-  /** Mask inputs for every Conv2D/Dense layer, or for these only (the others unmasked: graph/fold.ts). */
-  masks?: boolean | ReadonlySet<string>;
+  /**
+   * Mask inputs for every Conv2D/Dense layer, or for these only (the others unmasked:
+   * graph/fold.ts), or these masks as constants (a folded module's, [H, W, C] or [units]).
+   */
+  masks?: boolean | ReadonlySet<string> | ReadonlyMap<string, Float32Array>;
   observe?: 'conv' | 'relu' | null;
   /**
    * Output "features" (float [N, F]) instead of the probabilities: the value that feeds the
@@ -64,8 +72,9 @@ export interface ConvertOptions {
   /** The file's metadata_props (an exported model's classes and preprocessing). */
   metadata?: Record<string, string>;
   /**
-   * onnxruntime's NCHWc block size for its blocked convolution kernels (graph/nchwc.ts), where
-   * the graph runs in onnxruntime here; 0 (default): standard operators only, for any runtime.
+   * onnxruntime's NCHWc block size for its blocked convolution kernels, where the graph runs in
+   * onnxruntime here: a pass's values stay in the blocked layout (blocked.ts); 0 (default):
+   * standard operators only, for any runtime.
    */
   nchwcBlock?: number;
 }
@@ -78,17 +87,8 @@ export const PROBS = 'probs';
 export const FEATURES = 'features';
 export const PROBABILITY = 'probability';
 export const PROBABILITIES = 'probabilities';
-export const maskInput = (layer: string) => `mask/${layer}`;
+export { maskInput };
 export const activeOutput = (layer: string) => `active/${layer}`;
-
-const WEIGHT_FIELDS: Record<WeightKind, keyof PlanNode> = {
-  kernel: 'kernel',
-  bias: 'bias',
-  gamma: 'gamma',
-  beta: 'beta',
-  moving_mean: 'mean',
-  moving_variance: 'variance',
-};
 
 /**
  * The preprocessed NHWC input (graph/inputs.ts's rule, in the graph). `declared`: the uint8
@@ -140,9 +140,29 @@ function moduleHead(g: GraphBuilder, m: PortableModule, features: string, logOdd
   return g.op('Slice', [p, g.int64([0]), g.int64([1]), g.int64([1])]);
 }
 
+/** The masks of a pass as convertToOnnx's `masks` gives them. */
+function passMasks(plan: ModelPlan, masks: ConvertOptions['masks']): Map<string, PassMask> {
+  if (masks instanceof Map) return new Map(masks);
+  const out = new Map<string, PassMask>();
+  for (const { name } of plan.maskable)
+    if (masks === true || (masks instanceof Set && masks.has(name))) out.set(name, 'input');
+  return out;
+}
+
 export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8Array {
   const g = new GraphBuilder();
   g.nchwcBlock = opts.nchwcBlock ?? 0;
+  if (g.nchwcBlock && !opts.observe && !opts.modules?.length) {
+    // A pass of onnxruntime's own: blocked from the first convolution to the pooling.
+    const wanted = opts.features ? headNode(plan).inputs[0]! : plan.output;
+    const pass = { plan, masks: passMasks(plan, opts.masks) };
+    const [[y]] = emitPasses(g, [pass], preprocessed(g, plan, opts), [wanted], g.nchwcBlock).values as [
+      [string],
+    ];
+    if (opts.features) g.output(FEATURES, y, ['N', headNode(plan).inShape[0]!]);
+    else g.output(PROBS, y, ['N', plan.classes]);
+    return g.encode('model', opts.metadata);
+  }
   const e = emitPlan(g, plan, opts, preprocessed(g, plan, opts));
   if (!opts.modules?.length && !opts.observe) {
     if (opts.features) g.output(FEATURES, e.features, ['N', headNode(plan).inShape[0]!]);
@@ -218,6 +238,10 @@ export function emitPlan(
     /** The mask of `layer` (a value to multiply), or null where it removes nothing. */
     const maskValue = (layer: string, shape: number[]): string | null => {
       if (!module) {
+        if (opts.masks instanceof Map) {
+          const m = opts.masks.get(layer);
+          return m ? g.constant(shape, m) : null;
+        }
         if (!opts.masks || (typeof opts.masks === 'object' && !opts.masks.has(layer))) return null;
         return g.input(maskInput(layer), shape);
       }
@@ -287,4 +311,27 @@ export function emitPlan(
     modules: opts.logOdds ? [] : moduleOutputs,
     logOdds: opts.logOdds ? moduleOutputs : [],
   };
+}
+
+/** The output of pass `j` in convertPasses' graph. */
+export const passFeatures = (j: number) => `${FEATURES}/${j}`;
+
+/**
+ * Several passes over one model (a composed evaluation's modules, each its folded plan and its
+ * position-varying masks as constants) in one graph: every value their prefixes share computed
+ * once (passes.ts). Outputs each pass's features (passFeatures). `shared`: the share of node
+ * passes that reuse another pass's value.
+ */
+export function convertPasses(
+  passes: readonly ModelPass[],
+  opts: Pick<ConvertOptions, 'preprocess' | 'nchwcBlock'>,
+): { bytes: Uint8Array; shared: number } {
+  const plan = passes[0]!.plan;
+  const g = new GraphBuilder();
+  g.nchwcBlock = opts.nchwcBlock ?? 0;
+  const input = preprocessed(g, plan, { input: 'uint8', preprocess: opts.preprocess });
+  const head = headNode(plan);
+  const { values, keys } = emitPasses(g, passes, input, [head.inputs[0]!], g.nchwcBlock);
+  values.forEach(([v], j) => g.output(passFeatures(j), v!, ['N', head.inShape[0]!]));
+  return { bytes: g.encode('model'), shared: keys.shared() };
 }

@@ -30,7 +30,13 @@ import {
 export * from './types.ts';
 export { convertToOnnx, type ConvertOptions } from './convert.ts';
 export { TfjsInference } from './tfjs-engine.ts';
-export { OrtInference, cachedSessionCount, FOLD_MIN_LAYER_IMAGES, foldPays } from './ort-engine.ts';
+export {
+  OrtInference,
+  cachedSessionCount,
+  FOLD_MIN_LAYER_IMAGES,
+  foldPays,
+  sparedLayers,
+} from './ort-engine.ts';
 
 export interface InferenceOptions {
   /** 'auto' (default): onnxruntime when it loads, else tfjs. */

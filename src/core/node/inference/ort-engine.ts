@@ -3,20 +3,27 @@
 // the hash of topology and weights, the preprocessing and the thread count), created on
 // first use and released when the last engine holding the model closes. A module's pass over
 // many images runs on its masks folded into the weights (graph/fold.ts): a model of its own
-// whose graph multiplies only where the masks vary by position.
+// whose graph masks only where the masks vary by position, those masks constants in it; a
+// composed evaluation's module passes run in graphs that compute what they share once
+// (predictFeaturesMany). Where onnxruntime has blocked (NCHWc) kernels, every pass but the
+// observing ones stays in their layout (blocked.ts).
 import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
-import { foldMasks } from '../graph/fold.ts';
+import { foldMasks, type FoldedMasks } from '../graph/fold.ts';
 import { nchwcBlockSize } from '../graph/nchwc.ts';
 import type { OrtModule } from '../graph/ort.ts';
 import { headNode, type ModelPlan } from '../graph/plan.ts';
-import { convertToOnnx, activeOutput, maskInput, FEATURES, PIXELS, PROBS } from './convert.ts';
+import { composedGraphs } from './composed.ts';
+import { fewChanged } from './layouts.ts';
+import { convertToOnnx, activeOutput, maskInput, passFeatures, FEATURES, PIXELS, PROBS } from './convert.ts';
 import {
   checkImages,
+  featuresInTurn,
   fullMasks,
   type InferenceEngine,
   type InferenceLayout,
   type InferenceReport,
+  type FeaturesManyOptions,
   type MaskSet,
   type ObserveOptions,
 } from './types.ts';
@@ -24,16 +31,25 @@ import {
 type Variant = 'plain' | 'masked' | 'conv' | 'relu' | 'features';
 
 /**
- * A folded model is a graph compile of its own, about as long as a pass over a thousand small
- * images, and each layer it spares a mask saves a few percent of a pass (bench --decomposition's
- * module_pass measures both): a pass runs folded once its images times the layers spared reach
- * this; fewer run on the shared masked graph.
+ * A folded model is a graph compile of its own, about as long as a pass over a few hundred small
+ * images, and each layer it spares a multiplication of every value saves a few percent of a
+ * pass (bench --decomposition's module_pass measures both): a pass runs folded once its images
+ * times the layers spared reach this; fewer run on the shared masked graph.
  */
-export const FOLD_MIN_LAYER_IMAGES = 16000;
+export const FOLD_MIN_LAYER_IMAGES = 10000;
 
 /** Whether a pass over `count` images pays for a folded model that spares `spared` layers their masks. */
 export const foldPays = (count: number, spared: number): boolean =>
   spared > 0 && count * spared >= FOLD_MIN_LAYER_IMAGES;
+
+/**
+ * The maskable layers whose multiplication by a mask a folded pass spares: every one but those
+ * whose mask still changes many values in a channel (a mask that changes few is written at
+ * them, on onnxruntime's blocked kernels: `block` > 0).
+ */
+export function sparedLayers(maskable: number, f: FoldedMasks, block: number): number {
+  return maskable - [...f.masks.values()].filter((m) => !(block > 0 && fewChanged(m))).length;
+}
 /** Folded models kept open per engine (a composed evaluation uses each mask set once, in turn). */
 const FOLDED_KEPT = 2;
 
@@ -60,8 +76,8 @@ export class OrtInference implements InferenceEngine {
   private readonly entry: CacheEntry;
   private ones = new Map<string, Float32Array>();
   private closed = false;
-  /** A folded model's engine: the layers its graph still masks (all maskable ones otherwise). */
-  private readonly maskLayers: ReadonlySet<string> | null;
+  /** A folded model's engine: the masks its graph still multiplies by (constants; it takes none). */
+  private readonly folded: ReadonlyMap<string, Float32Array> | null;
   /** Folded models of this one, by their masks' digest, most recently used last. */
   private folds = new Map<string, Promise<OrtInference>>();
 
@@ -70,14 +86,15 @@ export class OrtInference implements InferenceEngine {
     plan: ModelPlan,
     layout: InferenceLayout,
     report: InferenceReport,
-    maskLayers: ReadonlySet<string> | null = null,
+    folded: ReadonlyMap<string, Float32Array> | null = null,
   ) {
     this.ort = ort;
     this.plan = plan;
     this.layout = layout;
     this.report = report;
-    this.maskLayers = maskLayers;
-    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}|${[...(maskLayers ?? [])].join(',')}`;
+    this.folded = folded;
+    // A folded plan's hash covers its masks.
+    this.key = `${plan.hash}|${JSON.stringify(layout.preprocess)}|${report.threads}|${folded ? 'folded' : ''}`;
     let e = cache.get(this.key);
     if (!e) {
       e = { refs: 0, sessions: new Map() };
@@ -93,11 +110,11 @@ export class OrtInference implements InferenceEngine {
     plan: ModelPlan,
     layout: InferenceLayout,
     report: InferenceReport,
-    maskLayers: ReadonlySet<string> | null = null,
+    folded: ReadonlyMap<string, Float32Array> | null = null,
   ): Promise<OrtInference> {
-    const engine = new OrtInference(ort, plan, layout, report, maskLayers);
+    const engine = new OrtInference(ort, plan, layout, report, folded);
     // A folded model runs masked passes only.
-    if (maskLayers) return engine;
+    if (folded) return engine;
     try {
       await engine.session('plain');
     } catch (e) {
@@ -107,30 +124,35 @@ export class OrtInference implements InferenceEngine {
     return engine;
   }
 
+  private create(bytes: Uint8Array): Promise<Ort.InferenceSession> {
+    return this.ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: this.report.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
+      // that training workers and the power sampler need between runs.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+  }
+
   private session(v: Variant): Promise<Ort.InferenceSession> {
     if (this.closed) return Promise.reject(new Error('inference engine is closed'));
     let s = this.entry.sessions.get(v);
     if (!s) {
-      s = nchwcBlockSize(this.ort).then((nchwcBlock) => {
-        const bytes = convertToOnnx(this.plan, {
-          input: 'uint8',
-          preprocess: this.layout.preprocess,
-          masks: v === 'plain' ? false : (this.maskLayers ?? true),
-          observe: v === 'conv' || v === 'relu' ? v : null,
-          features: v === 'features',
-          nchwcBlock,
-        });
-        return this.ort.InferenceSession.create(bytes, {
-          intraOpNumThreads: this.report.threads,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          logSeverityLevel: 3,
-          // Idle intra-op threads would otherwise spin, burning cores (and energy we measure)
-          // that training workers and the power sampler need between runs.
-          extra: { session: { intra_op: { allow_spinning: '0' } } },
-        });
-      });
+      s = nchwcBlockSize(this.ort).then((nchwcBlock) =>
+        this.create(
+          convertToOnnx(this.plan, {
+            input: 'uint8',
+            preprocess: this.layout.preprocess,
+            masks: v === 'plain' ? false : (this.folded ?? true),
+            observe: v === 'conv' || v === 'relu' ? v : null,
+            features: v === 'features',
+            nchwcBlock,
+          }),
+        ),
+      );
       this.entry.sessions.set(v, s);
       s.catch(() => this.entry.sessions.delete(v));
     }
@@ -155,8 +177,21 @@ export class OrtInference implements InferenceEngine {
     output: string,
     width: number,
   ): Promise<Float32Array> {
+    return (await this.batchedMany(session, feeds, images, count, [output], width))[0]!;
+  }
+
+  /** The same for several outputs of `width` floats per image; `onBatch` after each batch. */
+  private async batchedMany(
+    session: Ort.InferenceSession,
+    feeds: Record<string, Ort.Tensor>,
+    images: Uint8Array,
+    count: number,
+    outputs: string[],
+    width: number,
+    onBatch?: (done: number) => void,
+  ): Promise<Float32Array[]> {
     const per = checkImages(this.layout, images, count);
-    const out = new Float32Array(count * width);
+    const out = outputs.map(() => new Float32Array(count * width));
     const bs = this.report.batchSize;
     for (let a = 0; a < count; a += bs) {
       const b = Math.min(count, a + bs);
@@ -165,7 +200,8 @@ export class OrtInference implements InferenceEngine {
         ...this.layout.inputShape,
       ]);
       const r = await session.run(feeds);
-      out.set(r[output]!.data as Float32Array, a * width);
+      outputs.forEach((o, j) => out[j]!.set(r[o]!.data as Float32Array, a * width));
+      onBatch?.(b);
     }
     return out;
   }
@@ -180,7 +216,7 @@ export class OrtInference implements InferenceEngine {
     count: number,
     force = false,
   ): Promise<{ engine: OrtInference; masks: MaskSet | undefined }> {
-    if (!masks || this.maskLayers) return { engine: this, masks };
+    if (!masks || this.folded) return { engine: this, masks };
     const full = fullMasks(this.layout, masks, this.ones);
     const h = createHash('sha1');
     for (const [name, m] of full) h.update(name).update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
@@ -189,15 +225,11 @@ export class OrtInference implements InferenceEngine {
     if (e) this.folds.delete(key);
     else {
       const f = foldMasks(this.plan, full);
-      const spared = this.layout.maskable.length - f.masks.size;
-      if (spared === 0 || !(force || foldPays(count, spared))) return { engine: this, masks };
-      const layers = new Set(f.masks.keys());
-      const layout = { ...this.layout, maskable: this.layout.maskable.filter((l) => layers.has(l.name)) };
-      const left = f.masks;
-      e = OrtInference.open(this.ort, f.plan, layout, this.report, layers).then((x) => {
-        x.foldedMasks = left;
-        return x;
-      });
+      // Nothing to fold (every mask all ones): the shared graph is that model.
+      if (f.plan === this.plan) return { engine: this, masks };
+      const spared = sparedLayers(this.layout.maskable.length, f, await nchwcBlockSize(this.ort));
+      if (!(force || foldPays(count, spared))) return { engine: this, masks };
+      e = OrtInference.open(this.ort, f.plan, { ...this.layout, maskable: [] }, this.report, f.masks);
       e.catch(() => this.folds.delete(key));
     }
     this.folds.set(key, e);
@@ -206,8 +238,8 @@ export class OrtInference implements InferenceEngine {
       this.folds.delete(k);
       void old.then((x) => x.close()).catch(() => undefined);
     }
-    const engine = await e;
-    return { engine, masks: engine.foldedMasks };
+    // The folded model's graph holds its masks: it is fed none.
+    return { engine: await e, masks: new Map() };
   }
 
   /** A masked pass on the shared masked graph or on a folded model, whatever the count (the bench's). */
@@ -222,9 +254,6 @@ export class OrtInference implements InferenceEngine {
     const f = await this.folding(masks, count, true);
     return f.engine.run(images, count, f.masks ?? new Map(), false);
   }
-
-  /** A folded model's engine: the masks left after folding (fed to every pass). */
-  private foldedMasks: MaskSet | undefined;
 
   private async run(
     images: Uint8Array,
@@ -263,6 +292,54 @@ export class OrtInference implements InferenceEngine {
       FEATURES,
       headNode(this.plan).inShape[0]!,
     );
+  }
+
+  /**
+   * Each mask set's features (predictFeatures), where there are several and folding pays for
+   * each (foldPays), from graphs of up to COMPOSED_PASSES module passes that compute what the
+   * passes share once (composed.ts); else one mask set after the other. `share: false`: one
+   * after the other regardless (what bench --decomposition compares with).
+   */
+  async predictFeaturesMany(
+    images: Uint8Array,
+    count: number,
+    maskSets: readonly MaskSet[],
+    opts: FeaturesManyOptions = {},
+  ): Promise<Float32Array[]> {
+    checkImages(this.layout, images, count);
+    if (opts.share === false || this.folded || maskSets.length < 2)
+      return featuresInTurn(this, images, count, maskSets, opts);
+    const block = await nchwcBlockSize(this.ort);
+    const folded = maskSets.map((m) => foldMasks(this.plan, fullMasks(this.layout, m, this.ones)));
+    if (!folded.every((f) => foldPays(count, sparedLayers(this.layout.maskable.length, f, block))))
+      return featuresInTurn(this, images, count, maskSets, opts);
+    const out: Float32Array[] = [];
+    const graphs = composedGraphs(folded, { preprocess: this.layout.preprocess, nchwcBlock: block });
+    let done = 0;
+    for (const graph of graphs) {
+      opts.signal?.throwIfAborted();
+      const session = await this.create(graph.bytes);
+      try {
+        const outputs = graph.passes.map((_, j) => passFeatures(j));
+        const features = await this.batchedMany(
+          session,
+          {},
+          images,
+          count,
+          outputs,
+          headNode(this.plan).inShape[0]!,
+          (b) => {
+            opts.signal?.throwIfAborted();
+            opts.onProgress?.((done + (graph.passes.length * b) / count) / maskSets.length);
+          },
+        );
+        graph.passes.forEach((i, j) => (out[i] = features[j]!));
+        done += graph.passes.length;
+      } finally {
+        await session.release();
+      }
+    }
+    return out;
   }
 
   predictMasked(images: Uint8Array, count: number, masks: MaskSet): Promise<Float32Array> {

@@ -28,6 +28,14 @@ export interface ObserveOptions {
   masks?: MaskSet;
 }
 
+export interface FeaturesManyOptions {
+  /** false: one mask set's pass after the other, sharing nothing (a baseline to compare with). */
+  share?: boolean;
+  /** The share of the mask sets' passes done. */
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
 export interface InferenceLayout {
   /** [H, W, P] of one image as it is fed (the pixels, not the model's channels: graph/inputs.ts). */
   inputShape: number[];
@@ -69,6 +77,16 @@ export interface InferenceEngine {
    * masks: what decomposition's two-node heads are computed from.
    */
   predictFeatures?(images: Uint8Array, count: number, masks?: MaskSet): Promise<Float32Array>;
+  /**
+   * predictFeatures for several mask sets at once (a composed evaluation's modules), sharing
+   * the work their passes share where the engine can.
+   */
+  predictFeaturesMany?(
+    images: Uint8Array,
+    count: number,
+    maskSets: readonly MaskSet[],
+    opts?: FeaturesManyOptions,
+  ): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
 
@@ -111,4 +129,21 @@ export function checkImages(layout: InferenceLayout, images: Uint8Array, count: 
     throw new Error(`images hold ${images.length} bytes, not ${count} x ${per}`);
   }
   return per;
+}
+
+/** Features of each mask set, one pass after the other (predictFeaturesMany where nothing is shared). */
+export async function featuresInTurn(
+  engine: Pick<InferenceEngine, 'predictFeatures'>,
+  images: Uint8Array,
+  count: number,
+  maskSets: readonly MaskSet[],
+  opts: FeaturesManyOptions = {},
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const m of maskSets) {
+    opts.signal?.throwIfAborted();
+    out.push(await engine.predictFeatures!(images, count, m));
+    opts.onProgress?.(out.length / maskSets.length);
+  }
+  return out;
 }
