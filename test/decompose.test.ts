@@ -386,9 +386,16 @@ test('portable modules: each exported ONNX module, and the composed classifier, 
         await session.release();
       }
       const composed = await ort.InferenceSession.create(r.composed.file);
-      const all = (await composed.run({ pixels })).probabilities!;
+      const outputs = await composed.run({ pixels });
+      const all = outputs.probabilities!;
       assert.deepEqual(all.dims, [data.count, 3]);
       (all.data as Float32Array).forEach((v, k) => assert.ok(Math.abs(v - want.scores[k]!) < 1e-5));
+      // The ranking Decomposer's composition uses (log-odds: confident probabilities tie at 1).
+      const odds = outputs.log_odds!;
+      assert.deepEqual(odds.dims, [data.count, 3]);
+      (odds.data as Float32Array).forEach((v, k) =>
+        assert.ok(Math.abs(v - want.margins[k]!) < 1e-4 * (1 + Math.abs(want.margins[k]!)), `log-odds ${k}`),
+      );
       await composed.release();
       const index = JSON.parse(await readFile(path.join(dir, 'portable.json'), 'utf8')) as {
         composed: { classes: string[] };

@@ -3,8 +3,8 @@
 // in as constants and its two-node head in place of the output layer; input preprocessing
 // is inside the graph (uint8 RGB pixels in, NHWC); one output, the concerned probability.
 // A composed classifier holds every module of the set in one model (the weights once, one
-// masked pass per module) and outputs each module's probability, in class order: its
-// argmax is the composed prediction, as Decomposer's composition decides it.
+// masked pass per module) and outputs each module's probability and log-odds, in class
+// order: the argmax of the log-odds is the composed prediction, as Decomposer ranks votes.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { GreyInput } from '../../common/dataset.ts';
@@ -13,6 +13,7 @@ import { v } from '../../common/schema.ts';
 import { ownedFiles, writeOwnedFolder, WRITTEN, type LegacyFiles } from '../fs/owned.ts';
 import {
   convertToOnnx,
+  LOG_ODDS,
   PIXELS,
   PROBABILITIES,
   PROBABILITY,
@@ -47,7 +48,12 @@ export function moduleOnnx(plan: ModelPlan, preprocess: Preprocess, m: ModuleDat
 
 /** Every module of `set` in one ONNX model: output [N, modules], in the set's order. */
 export function composedOnnx(plan: ModelPlan, preprocess: Preprocess, set: ModuleSet): Uint8Array {
-  return convertToOnnx(plan, { input: 'uint8', preprocess, modules: set.modules.map(portable) });
+  return convertToOnnx(plan, {
+    input: 'uint8',
+    preprocess,
+    modules: set.modules.map(portable),
+    logOdds: 'both',
+  });
 }
 
 /** An earlier export's index, as far as it names the files that export wrote. */
@@ -153,7 +159,7 @@ export async function exportPortable(
         composed: {
           file: COMPOSED_ONNX,
           classes: out.composed.classes,
-          output: `${PROBABILITIES} [N, ${set.modules.length}]: each module's probability, in the order of classes; the argmax is the composed prediction`,
+          output: `${PROBABILITIES} [N, ${set.modules.length}]: each module's probability, in the order of classes; ${LOG_ODDS} [N, ${set.modules.length}]: each module's log-odds (concerned minus unconcerned logit), whose argmax is the composed prediction (a confident model's probabilities can tie at 1 where their log-odds do not)`,
         },
       };
       await folder.put(PORTABLE_INDEX, JSON.stringify(index, null, 1));

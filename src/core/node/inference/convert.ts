@@ -65,10 +65,10 @@ export interface ConvertOptions {
   /** Portable modules: masks and two-node heads baked in (see above). */
   modules?: PortableModule[];
   /**
-   * emitPlan only: each module pass ends in its log-odds (EmittedPlan.logOdds) instead of its
-   * probability, for graphs that rank modules (a confident model's probabilities tie at 1).
+   * Each module pass ends in its log-odds (EmittedPlan.logOdds) instead of its probability, for
+   * graphs that rank modules (a confident model's probabilities tie at 1); 'both' gives both.
    */
-  logOdds?: boolean;
+  logOdds?: boolean | 'both';
   /** The file's metadata_props (an exported model's classes and preprocessing). */
   metadata?: Record<string, string>;
   /**
@@ -87,6 +87,8 @@ export const PROBS = 'probs';
 export const FEATURES = 'features';
 export const PROBABILITY = 'probability';
 export const PROBABILITIES = 'probabilities';
+/** A composed classifier's ranking: each module's log-odds (argmax: the composed prediction). */
+export const LOG_ODDS = 'log_odds';
 export { maskInput };
 export const activeOutput = (layer: string) => `active/${layer}`;
 
@@ -122,7 +124,12 @@ function observeValue(g: GraphBuilder, key: string, x: string, shape: number[]):
  * A module's two-node head over the head's input: its concerned probability, [N, 1], or with
  * `logOdds` its log-odds (concerned minus unconcerned logit), what composed votes are ranked by.
  */
-function moduleHead(g: GraphBuilder, m: PortableModule, features: string, logOdds: boolean): string {
+function moduleHead(
+  g: GraphBuilder,
+  m: PortableModule,
+  features: string,
+  logOdds: boolean | 'both',
+): { probability: string | null; logOdds: string | null } {
   const f = m.head.wc.length;
   const w = new Float32Array(f * 2);
   for (let i = 0; i < f; i++) {
@@ -131,13 +138,15 @@ function moduleHead(g: GraphBuilder, m: PortableModule, features: string, logOdd
     w[2 * i + 1] = m.head.wuc[i]!;
   }
   const z = g.op('Gemm', [features, g.floats([f, 2], w), g.floats([2], [m.head.bc, m.head.buc])]);
-  if (logOdds)
-    return g.op('Sub', [
-      g.op('Slice', [z, g.int64([0]), g.int64([1]), g.int64([1])]),
-      g.op('Slice', [z, g.int64([1]), g.int64([2]), g.int64([1])]),
-    ]);
+  const odds = logOdds
+    ? g.op('Sub', [
+        g.op('Slice', [z, g.int64([0]), g.int64([1]), g.int64([1])]),
+        g.op('Slice', [z, g.int64([1]), g.int64([2]), g.int64([1])]),
+      ])
+    : null;
+  if (logOdds === true) return { probability: null, logOdds: odds };
   const p = g.op('Softmax', [z], [int('axis', 1)]);
-  return g.op('Slice', [p, g.int64([0]), g.int64([1]), g.int64([1])]);
+  return { probability: g.op('Slice', [p, g.int64([0]), g.int64([1]), g.int64([1])]), logOdds: odds };
 }
 
 /** The masks of a pass as convertToOnnx's `masks` gives them. */
@@ -168,9 +177,11 @@ export function convertToOnnx(plan: ModelPlan, opts: ConvertOptions = {}): Uint8
     if (opts.features) g.output(FEATURES, e.features, ['N', headNode(plan).inShape[0]!]);
     else g.output(PROBS, e.probs, ['N', plan.classes]);
   }
-  if (e.modules.length > 1)
+  if (e.modules.length > 1) {
     g.output(PROBABILITIES, g.op('Concat', e.modules, [int('axis', 1)]), ['N', e.modules.length]);
-  else if (e.modules.length === 1)
+    if (e.logOdds.length)
+      g.output(LOG_ODDS, g.op('Concat', e.logOdds, [int('axis', 1)]), ['N', e.logOdds.length]);
+  } else if (e.modules.length === 1)
     g.output(PROBABILITY, g.op('Reshape', [e.modules[0]!, g.int64([-1])]), ['N']);
   return g.encode('model', opts.metadata);
 }
@@ -229,7 +240,7 @@ export function emitPlan(
   const passes: (PortableModule | null)[] = opts.modules?.length ? opts.modules : [null];
   const single =
     opts.modules?.length === 1 ? droppableChannels(plan, opts.modules[0]!) : new Map<string, number[]>();
-  const moduleOutputs: string[] = [];
+  const moduleOutputs: ReturnType<typeof moduleHead>[] = [];
   let plainValues = new Map<string, string>();
   for (const module of passes) {
     const values = new Map<string, string>();
@@ -308,8 +319,8 @@ export function emitPlan(
     probs: plainValues.get(plan.output) ?? '',
     // Only where asked: a model whose output is no Dense layer has no head.
     features: opts.features ? (plainValues.get(headNode(plan).inputs[0]!) ?? '') : '',
-    modules: opts.logOdds ? [] : moduleOutputs,
-    logOdds: opts.logOdds ? moduleOutputs : [],
+    modules: moduleOutputs.flatMap((o) => (o.probability ? [o.probability] : [])),
+    logOdds: moduleOutputs.flatMap((o) => (o.logOdds ? [o.logOdds] : [])),
   };
 }
 
