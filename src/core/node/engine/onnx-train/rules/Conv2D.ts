@@ -30,8 +30,9 @@ export function blockedFilterGradient(node: PlanNode, block: number): boolean {
 /**
  * Bytes of x's window one blocked filter-gradient product reads, at NOMINAL_BATCH images: small
  * enough that a chunk's rows of x, its window and its rows of dz stay in a core's L2 cache
- * across the kernel's offsets, large enough that the products stay few. Measured on ResNet-20
- * (Intel Xeon, batch 64): 512 KiB spent less CPU per step than 256 KiB or 1 MiB.
+ * across the kernel's offsets (a few MiB on current x86), large enough that the products stay
+ * few. Chosen by timing ResNet-20 steps (one engine and the pool): smaller chunks gained
+ * nothing more, a MiB and over lost the gain.
  */
 export const FILTER_CHUNK_BYTES = 512 * 1024;
 /** The batch chunks are sized for (the graph's batch is free; any batch is exact, only the fit varies). */
