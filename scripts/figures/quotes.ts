@@ -41,6 +41,8 @@ const OTHER: { [name: string]: (v: unknown) => string | null } = {
   ratio: (v) => (typeof v === 'number' ? `${v.toFixed(1)}x` : v === null ? 'null' : null),
   /** a baseline's convergence */
   converged: (v) => (v === true ? 'converged' : v === false ? 'still improving at its last epoch' : null),
+  /** a scenario row's warning: none -> nothing, else "; flagged: <the warning>" */
+  flag: (v) => (v === null ? '' : typeof v === 'string' ? `; flagged: ${v}` : null),
 };
 
 /** Formats of a list of numbers (a `[*]` path). */

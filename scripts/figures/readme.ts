@@ -18,7 +18,7 @@ const option = (n: number) => `output.options[option=${n}]`;
  * One demo's paragraph (the embedded `shapes` or Fashion-MNIST): the same figures, quoted alike;
  * `flagged` where the intra replacement's baseline (the model itself) was still improving.
  */
-const demoQuotes = (step: string, flagged: boolean): Quote[] => [
+const demoQuotes = (step: string): Quote[] => [
   {
     step,
     text:
@@ -38,9 +38,10 @@ const demoQuotes = (step: string, flagged: boolean): Quote[] => [
     step,
     text:
       `Replace: intra {${replace('intra')}.top1:pct} against the model's {${replace('intra')}.model_top1:pct} ` +
-      `(its baseline is the model itself, {${replace('intra')}.baseline_converged:converged}${flagged ? ': flagged' : ''}); inter ` +
+      `(its baseline is the model itself, {${replace('intra')}.baseline_converged:converged}` +
+      `{${replace('intra')}.warning:flag}); inter ` +
       `{${replace('inter')}.top1:pct} against TMA {${replace('inter')}.tma:pct} (best epoch ` +
-      `{${replace('inter')}.baseline_best_epoch:int}; flagged: the modules are far below).`,
+      `{${replace('inter')}.baseline_best_epoch:int}{${replace('inter')}.warning:flag}).`,
   },
 ];
 
@@ -100,7 +101,7 @@ export const QUOTES: Quote[] = [
       `stopped at epoch {output.model.epochs:int} (its best, epoch {output.model.best_epoch:int}, ` +
       `{output.model.converged:converged}).`,
   },
-  ...demoQuotes('demo', false),
+  ...demoQuotes('demo'),
   {
     step: 'demo',
     text:
@@ -111,9 +112,20 @@ export const QUOTES: Quote[] = [
   },
   {
     step: 'demo-fashion',
-    text: `in {~seconds:min} minutes (load average {~load_before:f1} when it started, {~load_after:f1} when it ended).`,
+    text:
+      `in {~seconds:min} minutes (load average {~load_before:f1} when it started, {~load_after:f1} when it ` +
+      `ended). The model stopped at epoch {output.model.epochs:int} (its best, epoch ` +
+      `{output.model.best_epoch:int}, {output.model.converged:converged}).`,
   },
-  ...demoQuotes('demo-fashion', true),
+  ...demoQuotes('demo-fashion'),
+  {
+    step: 'demo-fashion',
+    text:
+      `the CO2e of training from scratch until the best epoch over reuse's was ` +
+      `{~${reuse('intra')}.co2e_ratio_best:ratio} (intra reuse), {~${reuse('inter')}.co2e_ratio_best:ratio} (inter ` +
+      `reuse), {~${replace('intra')}.co2e_ratio_best:ratio} (intra replace) and ` +
+      `{~${replace('inter')}.co2e_ratio_best:ratio} (inter replace)`,
+  },
   // The demo in both attributions, quiet and with one CPU kept busy from halfway.
   ...(
     [
