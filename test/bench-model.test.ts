@@ -9,7 +9,7 @@ import path from 'node:path';
 import { readFixtures } from './fixtures/onnx/fixtures.ts';
 import { mnistDataset, untrainableModel } from './helpers/onnx-import.ts';
 import { pixels, untrainedModel } from './helpers/fixtures.ts';
-import { cli } from './helpers/cli.ts';
+import { cli, jsonLines } from './helpers/cli.ts';
 import { tempDir } from './helpers/temp.ts';
 import { importModel } from '../src/core/node/workflows/import-model.ts';
 
@@ -41,12 +41,7 @@ function bench(args: string[], env: Record<string, string> = {}) {
     home: path.join(root, 'home'),
     env,
   });
-  const figures = r.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Figure);
-  return { ...r, figures };
+  return { ...r, figures: jsonLines<Figure>(r.stdout) };
 }
 
 /** The model's name and where it came from, on a figure line, in place of depth and size. */

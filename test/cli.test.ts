@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir } from './helpers/temp.ts';
-import { cli } from './helpers/cli.ts';
+import { cli, jsonLines } from './helpers/cli.ts';
 
 test('decomposer --help lists the commands; each command has --help', () => {
   const r = cli(['--help']);
@@ -219,19 +219,13 @@ test('decomposer bench --json prints one JSON line per figure, with and without 
     '2',
   ]);
   assert.equal(r.status, 0, r.stderr);
-  const figures = r.stdout
-    .trim()
-    .split('\n')
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          figure: string;
-          backend: string;
-          pool: boolean;
-          workers: number;
-          images_per_second: number;
-        },
-    );
+  const figures = jsonLines<{
+    figure: string;
+    backend: string;
+    pool: boolean;
+    workers: number;
+    images_per_second: number;
+  }>(r.stdout);
   // The first line: the machine and its load before measuring (1, 5 and 15 minutes).
   const machine = figures[0] as unknown as { figure: string; cores: number; load_average: number[] };
   assert.equal(machine.figure, 'machine');

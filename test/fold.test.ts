@@ -22,7 +22,7 @@ import {
   type InferenceEngine,
   type MaskSet,
 } from '../src/core/node/inference/index.ts';
-import { cli } from './helpers/cli.ts';
+import { cli, jsonLines } from './helpers/cli.ts';
 import { maxDiff, randomize, rng } from './helpers/random-weights.ts';
 
 await initBackend('wasm');
@@ -191,10 +191,7 @@ test('bench --decomposition reports a module pass against the model pass, and th
     '4',
   ]);
   assert.equal(r.status, 0, r.stderr);
-  const figures = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, number | string>);
+  const figures = jsonLines<Record<string, number | string>>(r.stdout);
   const pass = figures.find((f) => f.figure === 'module_pass')!;
   assert.ok(pass, r.stdout);
   assert.equal(pass.test_images, 1000);

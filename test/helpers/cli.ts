@@ -19,6 +19,15 @@ export interface CliOptions {
   cwd?: string;
 }
 
+/** A command's stdout as one JSON value per line (what `--json` commands such as bench print). */
+export function jsonLines<T>(stdout: string): T[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
 /** The environment a command runs in: the test's, the data folder, then `env`. */
 export function cliEnv(o: CliOptions = {}): NodeJS.ProcessEnv {
   return { ...process.env, ...(o.home !== undefined ? { DECOMPOSER_HOME: o.home } : {}), ...o.env };

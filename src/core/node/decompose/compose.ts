@@ -103,12 +103,12 @@ export async function composedScores(
       );
     }
     const pick = s.classes ? new Set(s.classes) : null;
+    // One pass serves every module of the same model, preprocessing and masks.
+    const model = `${s.set.parent.hash}|${describePreprocess(s.engine.layout.preprocess)}`;
     for (const m of s.set.modules) {
       if (pick && !pick.has(m.classIndex)) continue;
       const masks = maskOf(s.set, m, opts.exact ?? false);
-      // One pass serves every module of the same model, preprocessing and masks.
-      const input = describePreprocess(s.engine.layout.preprocess);
-      cols.push({ src: s, m, masks, key: `${s.set.parent.hash}|${input}|${maskKey(masks)}` });
+      cols.push({ src: s, m, masks, key: `${model}|${maskKey(masks)}` });
     }
   }
   const M = cols.length;
