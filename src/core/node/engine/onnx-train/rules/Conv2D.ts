@@ -11,8 +11,8 @@
 // - bias gradient: dz summed over batch and space.
 import type { PlanNode } from '../../../graph/plan.ts';
 import { BEFORE_START, type GraphBuilder } from '../../../graph/builder.ts';
-import { int } from '../../../graph/onnx-proto.ts';
-import { blockable, blockedConv, pointwiseConv, pointwiseInput } from '../../../graph/nchwc.ts';
+import { int, ints } from '../../../graph/onnx-proto.ts';
+import { NCHWC, blockable, blockedConv, pointwiseConv, pointwiseInput } from '../../../graph/nchwc.ts';
 import { channelRows } from '../../../graph/layers/channels.ts';
 import { conv2dForward, convAttrs, convDims, nchwConv } from '../../../graph/layers/Conv2D.ts';
 import { activationGradient, refuseActivation } from './activation.ts';
@@ -136,6 +136,63 @@ function filterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode, 
 }
 
 /**
+ * dW as ONE blocked convolution that reads x in place (no windows): the batch's images are its
+ * channels, each image's rows its rows, and each row's pixels and channels one axis (w*ci
+ * values) read with dilation sw*ci, so that the taps (oy, ox) of dz, its filter ([co, N, oh,
+ * ow]), sum over every position and image while the output positions are the kernel's
+ * offsets: output row ky, column kx*ci + c, channel o is dW[ky, kx, c, o].
+ */
+function filterGradientByImages(g: GraphBuilder, x: string, dz: string, node: PlanNode): string {
+  const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
+  const b = g.nchwcBlock;
+  const batch = () => g.op('Slice', [g.op('Shape', [x]), g.int64([0]), g.int64([1])]);
+  // Columns padded in x itself: the kernel's padded-edge path runs one output at a time.
+  const right = kw + (ow - 1) * sw - w - pl;
+  const zeros = (cols: number) =>
+    g.op('Expand', [g.scalar(0), g.op('Concat', [batch(), g.int64([h, cols, ci])], [int('axis', 0)])]);
+  const parts = [...(pl > 0 ? [zeros(pl)] : []), x, ...(right > 0 ? [zeros(right)] : [])];
+  const wide = parts.length === 1 ? x : g.op('Concat', parts, [int('axis', 2)]);
+  const wp = w + pl + Math.max(0, right);
+  const images = pointwiseInput(g, g.op('Reshape', [wide, g.int64([1, -1, h, wp * ci])]));
+  // dz as the filter [co, N, oh, ow] in the blocked layout [co/b, N/b, oh, ow, b(n), b(o)], the
+  // batch padded with zero images to whole blocks as the reorder pads x's.
+  const missing = g.op('Mod', [
+    g.op('Sub', [g.int64([b]), g.op('Mod', [batch(), g.int64([b])])]),
+    g.int64([b]),
+  ]);
+  const padded = g.op('Pad', [
+    dz,
+    g.op('Concat', [g.int64([0, 0, 0, 0]), missing, g.int64([0, 0, 0])], [int('axis', 0)]),
+  ]);
+  const filter = g.op('Reshape', [
+    g.transpose(padded, [null, b, oh, ow, co / b, b], [4, 0, 2, 3, 1, 5]),
+    g.int64([co, -1, oh, ow]),
+  ]);
+  const bottom = kh + (oh - 1) * sh - h - pt;
+  const y = g.opIn(
+    NCHWC,
+    'Conv',
+    [images, filter],
+    [
+      ints('kernel_shape', [oh, ow]),
+      // One output row is all a 1-row kernel needs, whatever rows x has beyond it.
+      ints('strides', [kh === 1 ? h + pt : 1, 1]),
+      ints('pads', [pt, 0, Math.max(0, bottom), 0]),
+      ints('dilations', [sh, sw * ci]),
+      int('group', 1),
+    ],
+  );
+  const [outH, outW] = [
+    kh === 1 ? 1 : h + pt + Math.max(0, bottom) - (oh - 1) * sh,
+    (wp - (ow - 1) * sw) * ci,
+  ];
+  let dw = g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 1)]);
+  if (outH > kh || outW > kw * ci)
+    dw = g.op('Slice', [dw, g.int64([0, 0]), g.int64([kh, kw * ci]), g.int64([1, 2])]);
+  return g.op('Reshape', [dw, g.int64([kh, kw, ci, co])]);
+}
+
+/**
  * One phase of a strided convolution's input gradient along one axis: the input positions
  * s*m + r (m < count) receive the taps k0, k0+s, ... (taps of them), read from dz[m + c - t].
  * As a stride-1 correlation with the taps reversed: dz padded `before` (negative: cropped)
@@ -250,7 +307,12 @@ export const conv2dRule: LayerRule = {
     const dz = activationGradient(g, node.act, fwd.output, dy);
     const tag = g.tag;
     g.tag = `${tag}/filter`;
-    setGradient('kernel', filterGradient(g, inputs[0]!, dz, node, filterChunkBytes));
+    setGradient(
+      'kernel',
+      g.nchwcBlock > 0 && convDims(node).co % g.nchwcBlock === 0
+        ? filterGradientByImages(g, inputs[0]!, dz, node)
+        : filterGradient(g, inputs[0]!, dz, node, filterChunkBytes),
+    );
     g.tag = tag;
     if (weight('bias')) {
       const byChannel = channelRows(g, node.shape);
