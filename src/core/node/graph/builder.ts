@@ -1,6 +1,6 @@
 // A small ONNX graph writer for the graphs emitted from a plan (inference and training): unique value names, typed constants, and
 // the encoded ModelProto (through graph/onnx-proto.ts, as every graph we write).
-import { DataType, encodeGraph, ints, valueInfo, type Attr } from './onnx-proto.ts';
+import { AttrType, DataType, encodeGraph, ints, valueInfo, type Attr } from './onnx-proto.ts';
 
 /** Slice's "to the end" bound when stepping backwards (INT64_MIN would not survive a float). */
 export const BEFORE_START = -(2 ** 53);
@@ -10,7 +10,6 @@ export class GraphBuilder {
   private readonly initializer: object[] = [];
   private readonly inputs: object[] = [];
   private readonly outputs: object[] = [];
-  private counter = 0;
   private readonly consts = new Map<string, string>();
   /** Prefix of the next nodes' names (layer and pass): what a profile groups by. */
   tag = '';
@@ -19,7 +18,15 @@ export class GraphBuilder {
    * weights computed in the graph), or 0 to use plain Conv.
    */
   nchwcBlock = 0;
-  private readonly domains = new Set<string>();
+  /**
+   * What a graph shares with its subgraphs (an If's branches): value names unique across all
+   * of them, and the operator domains the model imports.
+   */
+  private readonly shared: { counter: number; domains: Set<string> };
+
+  constructor(shared = { counter: 0, domains: new Set<string>() }) {
+    this.shared = shared;
+  }
 
   /** Adds one node; returns its (first) output's name. `out` names it, else a fresh name. */
   op(type: string, ins: string[], attrs: Attr[] = [], out?: string): string {
@@ -35,7 +42,7 @@ export class GraphBuilder {
     outs?: string[],
     domain = '',
   ): string[] {
-    const id = this.counter++;
+    const id = this.shared.counter++;
     const names = outs ?? Array.from({ length: count }, (_, k) => `t${id}_${type}${k ? `_${k}` : ''}`);
     this.nodes.push({
       opType: type,
@@ -45,8 +52,35 @@ export class GraphBuilder {
       attribute: attrs,
       ...(domain ? { domain } : {}),
     });
-    if (domain) this.domains.add(domain);
+    if (domain) this.shared.domains.add(domain);
     return names;
+  }
+
+  /**
+   * An If on the one-element bool `cond`: `then` and `otherwise` build its branches (subgraphs
+   * that read this graph's values by name) and return their `count` float outputs.
+   */
+  ifElse(
+    cond: string,
+    count: number,
+    then: (g: GraphBuilder) => string[],
+    otherwise: (g: GraphBuilder) => string[],
+  ): string[] {
+    const branch = (name: string, build: (g: GraphBuilder) => string[]): Attr => {
+      const sub = new GraphBuilder(this.shared);
+      sub.tag = this.tag;
+      sub.nchwcBlock = this.nchwcBlock;
+      const outs = build(sub);
+      if (outs.length !== count) throw new Error(`${name}: ${outs.length} outputs, ${count} expected`);
+      const g = {
+        name,
+        node: sub.nodes,
+        initializer: sub.initializer,
+        output: outs.map((o) => ({ name: o, type: { tensorType: { elemType: DataType.FLOAT } } })),
+      };
+      return { name, type: AttrType.GRAPH, g };
+    };
+    return this.opN('If', [cond], count, [branch('then_branch', then), branch('else_branch', otherwise)]);
   }
 
   /** A node of another operator domain (onnxruntime's contrib ops). */
@@ -90,7 +124,7 @@ export class GraphBuilder {
     const key = f.length <= 16 ? `f:${dims.join(',')}:${Array.from(f).join(',')}` : null;
     const known = key ? this.consts.get(key) : undefined;
     if (known) return known;
-    const name = `c${this.counter++}`;
+    const name = `c${this.shared.counter++}`;
     this.initializer.push({
       name,
       dims,
@@ -109,7 +143,7 @@ export class GraphBuilder {
     dims: number[],
     data: Uint8Array | Float32Array,
     dataType: number = DataType.FLOAT,
-    name = `c${this.counter++}`,
+    name = `c${this.shared.counter++}`,
   ): string {
     this.initializer.push({
       name,
@@ -129,7 +163,7 @@ export class GraphBuilder {
     const key = `i:${dims.join(',')}:${values.join(',')}`;
     const known = this.consts.get(key);
     if (known) return known;
-    const name = `c${this.counter++}`;
+    const name = `c${this.shared.counter++}`;
     const b = BigInt64Array.from(values.map((v) => BigInt(v)));
     this.initializer.push({
       name,
@@ -162,7 +196,7 @@ export class GraphBuilder {
         input: this.inputs,
         output: this.outputs,
       },
-      this.domains,
+      this.shared.domains,
       metadata,
     );
   }

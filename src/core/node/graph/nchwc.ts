@@ -113,28 +113,12 @@ export function blockedConv(
   return g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 1)]);
 }
 
-/** An NCHW value ([1, C, 1, W]: C channels of W positions) in the blocked layout (C padded to blocks). */
-export function pointwiseInput(g: GraphBuilder, x: string): string {
-  return g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 0)]);
-}
-
 /**
- * A 1x1 convolution on the blocked kernels: `x` from pointwiseInput, `w` a value whose bytes
- * are already the blocked filter layout (logical [O, C, 1, 1]); the result is blocked too.
+ * An NCHW value in the blocked layout, its channels padded with zeros to whole blocks (the
+ * reorder takes channel counts in fours).
  */
-export function pointwiseConv(g: GraphBuilder, x: string, w: string): string {
-  return g.opIn(
-    NCHWC,
-    'Conv',
-    [x, w],
-    [
-      ints('kernel_shape', [1, 1]),
-      ints('strides', [1, 1]),
-      ints('pads', [0, 0, 0, 0]),
-      ints('dilations', [1, 1]),
-      int('group', 1),
-    ],
-  );
+export function blockedInput(g: GraphBuilder, x: string): string {
+  return g.opIn(NCHWC, 'ReorderInput', [x], [int('channels_last', 0)]);
 }
 
 let detected: Promise<number> | null = null;

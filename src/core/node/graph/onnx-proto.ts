@@ -141,7 +141,7 @@ export const DataType = {
   DOUBLE: 11,
 } as const;
 /** AttributeProto.AttributeType values. */
-export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 /** The operator set and IR version of every graph we write. */
 export const OPSET = 17;
@@ -154,6 +154,8 @@ export interface Attr {
   f?: number;
   ints?: number[];
   s?: Uint8Array;
+  /** A subgraph (an If's branches): a GraphProto in the schema's field names. */
+  g?: object;
 }
 export const int = (name: string, i: number): Attr => ({ name, type: AttrType.INT, i });
 export const ints = (name: string, v: number[]): Attr => ({ name, type: AttrType.INTS, ints: v });

@@ -21,7 +21,6 @@ import {
   type WeightKind,
 } from './rules/index.ts';
 import { identityRule } from './rules/Identity.ts';
-import { FILTER_CHUNK_BYTES } from './rules/Conv2D.ts';
 
 export const INPUTS = 'inputs';
 export const LABELS = 'labels';
@@ -99,8 +98,6 @@ function fusedRelus(plan: ModelPlan, head: PlanNode): Set<string> {
 export interface BuildOptions {
   /** onnxruntime's NCHWc block size for blocked convolutions (nchwc.ts), 0 for plain Conv. */
   nchwcBlock?: number;
-  /** Bytes of each window a blocked filter gradient reads at once (default FILTER_CHUNK_BYTES). */
-  filterChunkBytes?: number;
 }
 
 export function buildGraph(
@@ -145,7 +142,6 @@ export function buildGraph(
       node,
       inputs: node.inputs.map((i) => values.get(i)!),
       mode,
-      filterChunkBytes: opts.filterChunkBytes ?? FILTER_CHUNK_BYTES,
       weight(kind) {
         const i = weightIndex(kind);
         if (i === undefined) return null;

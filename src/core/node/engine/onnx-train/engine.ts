@@ -35,8 +35,6 @@ export interface OnnxTrainOptions {
   nchwc?: boolean;
   /** cpu, gpu (its provider, else the CPU with the reason) or auto; null: the process default. */
   device?: TrainingDevice | null;
-  /** Bytes of each window a blocked filter gradient reads at once (build.ts; tests make it small). */
-  filterChunkBytes?: number;
   /** Bytes of activations one run may hold (default onnxActivationBudget()). */
   activationBudget?: number;
 }
@@ -163,10 +161,7 @@ export class OnnxTrainEngine implements TrainingEngine {
       // The blocked kernels are onnxruntime's CPU kernels.
       const nchwcBlock =
         this.opts.nchwc === false || this.device.active === 'gpu' ? 0 : await nchwcBlockSize(this.ort);
-      const train = buildGraph(plan, artifacts.weightSpecs, 'train', {
-        nchwcBlock,
-        filterChunkBytes: this.opts.filterChunkBytes,
-      });
+      const train = buildGraph(plan, artifacts.weightSpecs, 'train', { nchwcBlock });
       const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval', { nchwcBlock });
       const trainSession = await this.ort.InferenceSession.create(train.bytes, this.sessionOptions());
       let evalSession: Ort.InferenceSession;

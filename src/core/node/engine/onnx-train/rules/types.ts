@@ -8,8 +8,6 @@ export type { ForwardResult, WeightKind } from '../../../graph/layers/types.ts';
 export interface RuleContext extends ForwardContext {
   /** Declares the gradient of a weight (tfjs layout); ignored for non-trainable layers. */
   setGradient(kind: WeightKind, value: string): void;
-  /** Bytes of the window a blocked filter-gradient product reads (Conv2D.ts chunkRows). */
-  filterChunkBytes: number;
 }
 
 export interface LayerRule extends LayerForward {
