@@ -75,6 +75,8 @@ function readOrtProfile(file: string, warmRuns: number, runs: number): PerOp {
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !inKept(e.ts)) continue;
     const op = e.args?.op_name ?? e.name;
+    // An If's time is its branch's nodes, which the profile lists on their own.
+    if (op === 'If') continue;
     const x = out.get(op) ?? { ms: 0, calls: 0 };
     x.ms += e.dur / 1000 / runs;
     x.calls += 1 / runs;

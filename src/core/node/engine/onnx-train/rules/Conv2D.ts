@@ -47,10 +47,11 @@ function filterGradientByOffsets(g: GraphBuilder, x: string, dz: string, node: P
 }
 
 /**
- * dW on the blocked kernels: by images (below) where the zero images that fill the batch's
- * last block are fewer than its real ones, else by offsets; an If on the batch at run time.
- * Zero images cost what real ones do, and by offsets costs about twice by images per image
- * (ResNet-20 steps: equal at 8 and 17 images, by images a third faster at 16, by offsets at 4).
+ * dW on the blocked kernels, by batch size at run time (Ifs): by images (below) as they are
+ * where they fill whole blocks; with zero images filling the last block where those are fewer
+ * than the real ones (they cost what real ones do); else by offsets, which costs about twice
+ * by images per image (ResNet-20 steps: equal at 8 and 17 images, by images a third faster
+ * at 16, by offsets at 4).
  */
 function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode): string {
   const b = g.nchwcBlock;
@@ -60,10 +61,16 @@ function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
     g.int64([b]),
   ]);
   return g.ifElse(
-    g.op('Less', [missing, batch]),
+    g.op('Equal', [missing, g.int64([0])]),
     1,
-    (t) => [filterGradientByImages(t, x, dz, node, missing)],
-    (t) => [filterGradientByOffsets(t, x, dz, node)],
+    (t) => [filterGradientByImages(t, x, dz, node, batch, null)],
+    (t) =>
+      t.ifElse(
+        t.op('Less', [missing, batch]),
+        1,
+        (u) => [filterGradientByImages(u, x, dz, node, batch, missing)],
+        (u) => [filterGradientByOffsets(u, x, dz, node)],
+      ),
   )[0]!;
 }
 
@@ -73,36 +80,47 @@ function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
  * (w*ci values) read with dilation sw*ci, so that the taps (oy, ox) of dz, its filter [co, N,
  * oh, ow], sum over every position and image while the output positions are the kernel's
  * offsets: output row ky, column kx*ci + c, channel o is dW[ky, kx, c, o].
- * The kernels take images in whole blocks: x and dz get the `missing` zero images, and x its
- * padded columns, in the copies their layouts need anyway (the kernel's own padded-edge path
- * runs one output at a time); skipping the padding copies where none is missing measured no
- * faster.
+ * x gets its padded columns in a copy (the kernel's own padded-edge path runs one output at a
+ * time), and x and dz the `missing` zero images (null: none) in the copies their layouts need
+ * anyway: a Pad, where none is missing a Concat of zero columns (faster) and no Pad of dz.
  */
 function filterGradientByImages(
   g: GraphBuilder,
   x: string,
   dz: string,
   node: PlanNode,
-  missing: string,
+  batch: string,
+  missing: string | null,
 ): string {
   const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
   const b = g.nchwcBlock;
   // Pads of a rank-4 value: `before`, then the missing images, then the other axes' ends.
-  const pads = (before: number[], after: number[]) =>
-    g.op('Concat', [g.int64(before), missing, g.int64(after)], [int('axis', 0)]);
+  const pads = (m: string, before: number[], after: number[]) =>
+    g.op('Concat', [g.int64(before), m, g.int64(after)], [int('axis', 0)]);
   const right = Math.max(0, kw + (ow - 1) * sw - w - pl);
   const wp = w + pl + right;
-  const wide = g.op('Pad', [x, pads([0, 0, pl, 0], [0, right, 0])]);
+  const zeros = (cols: number) =>
+    g.op('Expand', [g.scalar(0), g.op('Concat', [batch, g.int64([h, cols, ci])], [int('axis', 0)])]);
+  const wide = missing
+    ? g.op('Pad', [x, pads(missing, [0, 0, pl, 0], [0, right, 0])])
+    : pl + right > 0
+      ? g.op(
+          'Concat',
+          [...(pl > 0 ? [zeros(pl)] : []), x, ...(right > 0 ? [zeros(right)] : [])],
+          [int('axis', 2)],
+        )
+      : x;
   const images = blockedInput(g, g.op('Reshape', [wide, g.int64([1, -1, h, wp * ci])]));
   // dz as the filter [co, N, oh, ow] in the blocked layout [co/b, N/b, oh, ow, b(n), b(o)],
   // its channels too padded to whole blocks (the reorder out drops theirs).
   const cop = Math.ceil(co / b) * b;
+  const dzPads = missing
+    ? pads(missing, [0, 0, 0, 0], [0, 0, cop - co])
+    : cop > co
+      ? g.int64([0, 0, 0, 0, 0, 0, 0, cop - co])
+      : null;
   const filter = g.op('Reshape', [
-    g.transpose(
-      g.op('Pad', [dz, pads([0, 0, 0, 0], [0, 0, cop - co])]),
-      [null, b, oh, ow, cop / b, b],
-      [4, 0, 2, 3, 1, 5],
-    ),
+    g.transpose(dzPads ? g.op('Pad', [dz, dzPads]) : dz, [null, b, oh, ow, cop / b, b], [4, 0, 2, 3, 1, 5]),
     g.int64([cop, -1, oh, ow]),
   ]);
   const bottom = kh + (oh - 1) * sh - h - pt;
