@@ -24,7 +24,12 @@ import { runTrainChild } from './helpers/train-process.ts';
 import { tempDir } from './helpers/temp.ts';
 
 /** Gradients (and loss) of one batch from the onnxruntime graph and from tfjs on the cpu backend. */
-async function compare(model: tf.LayersModel, n: number, seed: number, opts: { nchwc?: boolean } = {}) {
+async function compare(
+  model: tf.LayersModel,
+  n: number,
+  seed: number,
+  opts: { nchwc?: boolean; imagesFilterBytes?: number } = {},
+) {
   const artifacts = await modelToArtifacts(model);
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[];
   const classes = model.outputs[0]!.shape[1]!;
@@ -160,7 +165,7 @@ test('Conv2D, BatchNormalization, ReLU, GlobalAveragePooling2D and Dense gradien
   }
 });
 
-test('filter gradients on the blocked kernels (the batch as channels) match tfjs at batches of whole blocks and not', async () => {
+test('filter gradients on the blocked kernels (the batch as channels) match tfjs at batches of whole blocks and not, whole and in chunks of rows', async () => {
   await tf.setBackend('cpu');
   const block = await nchwcBlockSize(await loadOrt());
   let seed = 100;
@@ -196,6 +201,12 @@ test('filter gradients on the blocked kernels (the batch as channels) match tfjs
     const b = Math.max(block, 8);
     for (const n of [2 * b, b + 4, 3])
       assertClose(await compare(model, n, seed), `${describeCase(c)}, ${n} images`);
+    // In chunks of one row of dz each, as large maps run (whole blocks and not).
+    for (const n of [2 * b, b + 4])
+      assertClose(
+        await compare(model, n, seed, { imagesFilterBytes: 1 }),
+        `${describeCase(c)}, ${n} images, 1-row chunks`,
+      );
     model.dispose();
   }
 });

@@ -20,6 +20,7 @@ import {
   type RuleContext,
   type WeightKind,
 } from './rules/index.ts';
+import { IMAGES_FILTER_BYTES } from './rules/Conv2D.ts';
 import { identityRule } from './rules/Identity.ts';
 
 export const INPUTS = 'inputs';
@@ -98,6 +99,8 @@ function fusedRelus(plan: ModelPlan, head: PlanNode): Set<string> {
 export interface BuildOptions {
   /** onnxruntime's NCHWc block size for blocked convolutions (nchwc.ts), 0 for plain Conv. */
   nchwcBlock?: number;
+  /** Bytes of dz a by-images filter gradient streams per output row (default IMAGES_FILTER_BYTES). */
+  imagesFilterBytes?: number;
 }
 
 export function buildGraph(
@@ -142,6 +145,7 @@ export function buildGraph(
       node,
       inputs: node.inputs.map((i) => values.get(i)!),
       mode,
+      imagesFilterBytes: opts.imagesFilterBytes ?? IMAGES_FILTER_BYTES,
       weight(kind) {
         const i = weightIndex(kind);
         if (i === undefined) return null;

@@ -35,6 +35,8 @@ export interface OnnxTrainOptions {
   nchwc?: boolean;
   /** cpu, gpu (its provider, else the CPU with the reason) or auto; null: the process default. */
   device?: TrainingDevice | null;
+  /** Bytes of dz a by-images filter gradient streams per output row (build.ts; tests make it small). */
+  imagesFilterBytes?: number;
   /** Bytes of activations one run may hold (default onnxActivationBudget()). */
   activationBudget?: number;
 }
@@ -161,7 +163,10 @@ export class OnnxTrainEngine implements TrainingEngine {
       // The blocked kernels are onnxruntime's CPU kernels.
       const nchwcBlock =
         this.opts.nchwc === false || this.device.active === 'gpu' ? 0 : await nchwcBlockSize(this.ort);
-      const train = buildGraph(plan, artifacts.weightSpecs, 'train', { nchwcBlock });
+      const train = buildGraph(plan, artifacts.weightSpecs, 'train', {
+        nchwcBlock,
+        imagesFilterBytes: this.opts.imagesFilterBytes,
+      });
       const evalGraph = buildGraph(plan, artifacts.weightSpecs, 'eval', { nchwcBlock });
       const trainSession = await this.ort.InferenceSession.create(train.bytes, this.sessionOptions());
       let evalSession: Ort.InferenceSession;

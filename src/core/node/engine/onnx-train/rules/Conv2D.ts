@@ -53,7 +53,7 @@ function filterGradientByOffsets(g: GraphBuilder, x: string, dz: string, node: P
  * by images per image (ResNet-20 steps: equal at 8 and 17 images, by images a third faster
  * at 16, by offsets at 4).
  */
-function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode): string {
+function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode, rows: number): string {
   const b = g.nchwcBlock;
   const batch = g.op('Slice', [g.op('Shape', [x]), g.int64([0]), g.int64([1])]);
   const missing = g.op('Mod', [
@@ -63,12 +63,12 @@ function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: Pla
   return g.ifElse(
     g.op('Equal', [missing, g.int64([0])]),
     1,
-    (t) => [filterGradientByImages(t, x, dz, node, batch, null)],
+    (t) => [filterGradientByImages(t, x, dz, node, rows, batch, null)],
     (t) =>
       t.ifElse(
         t.op('Less', [missing, batch]),
         1,
-        (u) => [filterGradientByImages(u, x, dz, node, batch, missing)],
+        (u) => [filterGradientByImages(u, x, dz, node, rows, batch, missing)],
         (u) => [filterGradientByOffsets(u, x, dz, node)],
       ),
   )[0]!;
@@ -89,6 +89,7 @@ function filterGradientByImages(
   x: string,
   dz: string,
   node: PlanNode,
+  rows: number,
   batch: string,
   missing: string | null,
 ): string {
@@ -119,31 +120,71 @@ function filterGradientByImages(
     : cop > co
       ? g.int64([0, 0, 0, 0, 0, 0, 0, cop - co])
       : null;
-  const filter = g.op('Reshape', [
-    g.transpose(dzPads ? g.op('Pad', [dz, dzPads]) : dz, [null, b, oh, ow, cop / b, b], [4, 0, 2, 3, 1, 5]),
-    g.int64([cop, -1, oh, ow]),
-  ]);
-  const bottom = kh + (oh - 1) * sh - h - pt;
-  const y = g.opIn(
-    NCHWC,
-    'Conv',
-    [images, filter],
-    [
-      ints('kernel_shape', [oh, ow]),
-      // One output row is all a 1-row kernel needs, whatever rows x has beyond it.
-      ints('strides', [kh === 1 ? h + pt : 1, 1]),
-      ints('pads', [pt, 0, Math.max(0, bottom), 0]),
-      ints('dilations', [sh, sw * ci]),
-      int('group', 1),
-    ],
-  );
-  // Rows and columns beyond the kernel's (x read further than any offset does) are cut off.
-  const outH = kh === 1 ? 1 : h + pt + Math.max(0, bottom) - (oh - 1) * sh;
+  const dzAll = dzPads ? g.op('Pad', [dz, dzPads]) : dz;
+  const filterOf = (v: string, r: number) =>
+    g.op('Reshape', [
+      g.transpose(v, [null, b, r, ow, cop / b, b], [4, 0, 2, 3, 1, 5]),
+      g.int64([cop, -1, r, ow]),
+    ]);
+  const convOf = (input: string, filter: string, r: number, top: number, bottom: number) =>
+    g.opIn(
+      NCHWC,
+      'Conv',
+      [input, filter],
+      [
+        ints('kernel_shape', [r, ow]),
+        // One output row is all a 1-row kernel needs, whatever rows x has beyond it.
+        ints('strides', [kh === 1 ? h + pt : 1, 1]),
+        ints('pads', [top, 0, bottom, 0]),
+        ints('dilations', [sh, sw * ci]),
+        int('group', 1),
+      ],
+    );
+  let y: string;
+  let outH = kh;
+  if (rows >= oh) {
+    const bottom = kh + (oh - 1) * sh - h - pt;
+    y = convOf(images, filterOf(dzAll, oh), oh, pt, Math.max(0, bottom));
+    // x may hold rows beyond the last offset's reach: their output rows are cut off below.
+    outH = kh === 1 ? 1 : h + pt + Math.max(0, bottom) - (oh - 1) * sh;
+  } else {
+    // Chunks of dz's rows, each with the rows of x its taps read, summed.
+    const flat = g.op('Reshape', [images, g.int64([-1, h, wp * ci * b])]);
+    const chunks: string[] = [];
+    for (let r0 = 0; r0 < oh; r0 += rows) {
+      const r1 = Math.min(oh, r0 + rows);
+      const [first, last] = [r0 * sh - pt, (r1 - 1) * sh + kh - 1 - pt];
+      const [a0, a1] = [Math.max(0, first), Math.min(h, last + 1)];
+      const xRows = g.op('Reshape', [
+        g.op('Slice', [flat, g.int64([a0]), g.int64([a1]), g.int64([1])]),
+        g.int64([1, -1, a1 - a0, wp * ci]),
+      ]);
+      const dzRows = g.op('Slice', [dzAll, g.int64([r0]), g.int64([r1]), g.int64([1])]);
+      chunks.push(convOf(xRows, filterOf(dzRows, r1 - r0), r1 - r0, a0 - first, last + 1 - a1));
+    }
+    y = g.op('Sum', chunks);
+  }
+  // Columns beyond the kernel's (x read further than any offset does) are cut off too.
   const outW = (wp - (ow - 1) * sw) * ci;
   let dw = g.opIn(NCHWC, 'ReorderOutput', [y], [int('channels', co), int('channels_last', 1)]);
   if (outH > kh || outW > kw * ci)
     dw = g.op('Slice', [dw, g.int64([0, 0]), g.int64([kh, kw * ci]), g.int64([1, 2])]);
   return g.op('Reshape', [dw, g.int64([kh, kw, ci, co])]);
+}
+
+/**
+ * Bytes of dz the by-images convolution streams for each row of its output and block of
+ * images (its filter blocks for up to four blocks of output channels at once, onnxruntime's
+ * kernel): within about half a core's L2 the kernel runs at the forward's speed, beyond it
+ * at a half or less (measured on 224-pixel maps); larger maps run in chunks of dz's rows.
+ */
+export const IMAGES_FILTER_BYTES = 1024 * 1024;
+
+/** dz rows per by-images convolution (all of them where they fit IMAGES_FILTER_BYTES). */
+export function imagesChunkRows(node: PlanNode, block: number, bytes = IMAGES_FILTER_BYTES): number {
+  const { co, oh, ow } = convDims(node);
+  const perRow = Math.min(4, Math.ceil(co / block)) * ow * block * block * 4;
+  return Math.max(1, Math.min(oh, Math.floor(bytes / perRow)));
 }
 
 /**
@@ -257,13 +298,21 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
 export const conv2dRule: LayerRule = {
   ...conv2dForward,
   refuse: refuseActivation,
-  backward({ g, node, inputs, weight, setGradient }, fwd, dy, needInput) {
+  backward({ g, node, inputs, weight, setGradient, imagesFilterBytes }, fwd, dy, needInput) {
     const dz = activationGradient(g, node.act, fwd.output, dy);
     const tag = g.tag;
     g.tag = `${tag}/filter`;
     setGradient(
       'kernel',
-      (g.nchwcBlock > 0 ? blockedFilterGradient : filterGradientByOffsets)(g, inputs[0]!, dz, node),
+      g.nchwcBlock > 0
+        ? blockedFilterGradient(
+            g,
+            inputs[0]!,
+            dz,
+            node,
+            imagesChunkRows(node, g.nchwcBlock, imagesFilterBytes),
+          )
+        : filterGradientByOffsets(g, inputs[0]!, dz, node),
     );
     g.tag = tag;
     if (weight('bias')) {

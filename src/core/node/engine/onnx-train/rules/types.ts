@@ -8,6 +8,8 @@ export type { ForwardResult, WeightKind } from '../../../graph/layers/types.ts';
 export interface RuleContext extends ForwardContext {
   /** Declares the gradient of a weight (tfjs layout); ignored for non-trainable layers. */
   setGradient(kind: WeightKind, value: string): void;
+  /** Bytes of dz one row of a by-images filter gradient streams (Conv2D.ts imagesChunkRows). */
+  imagesFilterBytes: number;
 }
 
 export interface LayerRule extends LayerForward {
