@@ -55,7 +55,18 @@ function blockedFilter(
             [kh, kw, o / b, b, i],
             [2, 4, 0, 1, 3],
           ];
-  const t = g.transpose(g.op('Reshape', [w, g.int64(shape)]), shape, perm);
+  const source = g.op('Reshape', [w, g.int64(shape)]);
+  // With whole blocks both ways, 'hwoi' swaps the two blocks' axes: onnxruntime's general
+  // transpose moves that element by element, so blocks move whole first and then every
+  // [b, b] block transposes, a move of one axis (its fast path).
+  const t =
+    i % b === 0 && layout === 'hwoi'
+      ? g.transpose(
+          g.transpose(source, shape, [2, 4, 0, 1, 3, 5]),
+          [o / b, i / b, kh, kw, b, b],
+          [0, 1, 2, 3, 5, 4],
+        )
+      : g.transpose(source, shape, perm);
   return g.op('Reshape', [t, g.int64([o, i, kh, kw])]);
 }
 
