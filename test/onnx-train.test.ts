@@ -11,7 +11,6 @@ import { describeBackend, initBackend } from '../src/core/node/graph/backend.ts'
 import { OnnxTrainEngine } from '../src/core/node/engine/onnx-train/engine.ts';
 import { OnnxTrainPool } from '../src/core/node/engine/onnx-train/pool.ts';
 import { nchwcBlockSize } from '../src/core/node/graph/nchwc.ts';
-
 import { createTrainingEngine, parseTrainingDevice } from '../src/core/node/engine/training.ts';
 import { buildResNet } from '../src/core/node/models/resnet.ts';
 import { loadOrt } from '../src/core/node/graph/ort.ts';
