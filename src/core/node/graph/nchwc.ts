@@ -16,22 +16,24 @@ export function blockable(ci: number, co: number, block: number): boolean {
 }
 
 /**
- * How a filter value's axes are laid out: tfjs's [kh, kw, in, out] ('hwio'), or with in and
- * out swapped ('hwoi': a forward kernel read as its input gradient's, which maps out to in).
+ * How a filter value's axes are laid out: tfjs's [kh, kw, in, out] ('hwio'), with in and out
+ * swapped ('hwoi': a forward kernel read as its input gradient's, which maps out to in), or
+ * already the blocked layout the kernels read ('blocked', e.g. from blockedFilter).
  */
-export type FilterLayout = 'hwio' | 'hwoi';
+export type FilterLayout = 'hwio' | 'hwoi' | 'blocked';
 
 /**
  * A filter value in the blocked layout the NCHWc kernels read (logical shape [O, I, kh, kw]):
  * one transpose straight from the graph's layout, adjacent axes merged.
  */
-function blockedFilter(
+export function blockedFilter(
   g: GraphBuilder,
   w: string,
   layout: FilterLayout,
   [o, i, kh, kw]: [number, number, number, number],
   block: number,
 ): string {
+  if (layout === 'blocked') return w;
   const b = block;
   // Blocked: [O/b, I/b, kh, kw, bI, bO]; input channels below the block (the input stays
   // NCHW): [O/b, I, kh, kw, bO].
@@ -55,19 +57,30 @@ function blockedFilter(
             [kh, kw, o / b, b, i],
             [2, 4, 0, 1, 3],
           ];
-  const source = g.op('Reshape', [w, g.int64(shape)]);
-  // With whole blocks both ways, 'hwoi' swaps the two blocks' axes: onnxruntime's general
-  // transpose moves that element by element, so blocks move whole first and then every
-  // [b, b] block transposes, a move of one axis (its fast path).
-  const t =
-    i % b === 0 && layout === 'hwoi'
-      ? g.transpose(
-          g.transpose(source, shape, [2, 4, 0, 1, 3, 5]),
-          [o / b, i / b, kh, kw, b, b],
-          [0, 1, 2, 3, 5, 4],
-        )
-      : g.transpose(source, shape, perm);
+  const t = g.transpose(g.op('Reshape', [w, g.int64(shape)]), shape, perm);
   return g.op('Reshape', [t, g.int64([o, i, kh, kw])]);
+}
+
+/**
+ * The blocked filter of a kernel with its in and out swapped (an input gradient's), from the
+ * kernel's own blocked filter `w` (logical [o, i, kh, kw], both counts whole blocks): the
+ * blocks of a kernel offset move whole (long runs), then each [b, b] block transposes (a move
+ * of one axis, onnxruntime's fast path). From tfjs's layout the same took a transpose of
+ * b-value runs (onnxruntime's slow general path) on wide layers.
+ */
+export function swappedBlockedFilter(
+  g: GraphBuilder,
+  w: string,
+  [o, i, kh, kw]: [number, number, number, number],
+  block: number,
+): string {
+  const b = block;
+  const t = g.transpose(
+    g.transpose(w, [o / b, i / b, kh, kw, b, b], [1, 0, 2, 3, 4, 5]),
+    [i / b, o / b, kh, kw, b, b],
+    [0, 1, 2, 3, 5, 4],
+  );
+  return g.op('Reshape', [t, g.int64([i, o, kh, kw])]);
 }
 
 /**

@@ -3,11 +3,11 @@
 // blocked kernels where the channels allow and the builder has a block size (training on the
 // CPU), else a plain ONNX Conv between two transposes (what any ONNX runtime runs).
 import type { GraphBuilder } from '../builder.ts';
-import { blockable, blockedConv } from '../nchwc.ts';
+import { blockable, blockedConv, blockedFilter } from '../nchwc.ts';
 import { int, ints } from '../onnx-proto.ts';
 import type { PlanNode } from '../plan.ts';
 import { activate } from './activation.ts';
-import type { LayerForward } from './types.ts';
+import type { ForwardResult, LayerForward } from './types.ts';
 
 /** A plain (NCHW-only) ONNX Conv on NHWC values, transposed in and out: where the blocked kernels do not apply. */
 export function nchwConv(
@@ -45,7 +45,7 @@ export function convAttrs(k: [number, number], strides: [number, number], pads: 
 
 export const conv2dForward: LayerForward = {
   classNames: ['Conv2D'],
-  forward({ g, node, inputs, weight }) {
+  forward({ g, node, inputs, weight }): ForwardResult {
     const { kh, kw, ci, co, h, w } = convDims(node);
     const hwio = weight('kernel')!;
     const bias = weight('bias');
@@ -53,8 +53,10 @@ export const conv2dForward: LayerForward = {
       const k: [number, number] = [kh, kw];
       const dims = { ci, co, inHW: [h, w] as [number, number], k, strides: node.strides!, pads: node.pads! };
       const relu = node.act === 'relu';
-      const y = blockedConv(g, inputs[0]!, hwio, 'hwio', bias, dims, g.nchwcBlock, relu);
-      return { output: relu ? y : activate(g, y, node.act), saved: { hwio } };
+      // The blocked filter is kept for the input gradient's (rules/Conv2D.ts).
+      const blocked = blockedFilter(g, hwio, 'hwio', [co, ci, kh, kw], g.nchwcBlock);
+      const y = blockedConv(g, inputs[0]!, blocked, 'blocked', bias, dims, g.nchwcBlock, relu);
+      return { output: relu ? y : activate(g, y, node.act), saved: { hwio, blocked } };
     }
     const oihw = g.transpose(hwio, [kh, kw, ci, co], [3, 2, 0, 1]);
     const z = nchwConv(

@@ -11,7 +11,7 @@
 import type { PlanNode } from '../../../graph/plan.ts';
 import { BEFORE_START, type GraphBuilder } from '../../../graph/builder.ts';
 import { int, ints } from '../../../graph/onnx-proto.ts';
-import { NCHWC, blockable, blockedConv, blockedInput } from '../../../graph/nchwc.ts';
+import { NCHWC, blockable, blockedConv, blockedInput, swappedBlockedFilter } from '../../../graph/nchwc.ts';
 import { channelRows } from '../../../graph/layers/channels.ts';
 import { conv2dForward, convAttrs, convDims, nchwConv } from '../../../graph/layers/Conv2D.ts';
 import { activationGradient, refuseActivation } from './activation.ts';
@@ -207,7 +207,8 @@ function phase(r: number, s: number, k: number, p: number, size: number, out: nu
  * once: the work of one forward convolution, on the blocked kernels (measured faster than
  * onnxruntime's ConvTranspose, which also needs the NCHW layout).
  */
-function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode): string {
+function inputGradient(g: GraphBuilder, dz: string, saved: Record<string, string>, node: PlanNode): string {
+  const hwio = saved.hwio!;
   const { kh, kw, ci, co, h, w, oh, ow, sh, sw, pt, pl } = convDims(node);
   const [mh, mw] = [Math.ceil(h / sh), Math.ceil(w / sw)];
   const batch = () => g.op('Slice', [g.op('Shape', [dz]), g.int64([0]), g.int64([1])]);
@@ -231,13 +232,21 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
         // its in and out swapped (it maps co channels to ci).
         const last = (k0: number, taps: number, s: number) => k0 + s * (taps - 1);
         const end = (k0: number) => (k0 - 1 < 0 ? BEFORE_START : k0 - 1);
-        const sub = g.op('Slice', [
-          hwio,
-          g.int64([last(ph.k0, ph.taps, sh), last(pw.k0, pw.taps, sw)]),
-          g.int64([end(ph.k0), end(pw.k0)]),
-          g.int64([0, 1]),
-          g.int64([-sh, -sw]),
-        ]);
+        const taps = (w: string, axes: number[]) =>
+          g.op('Slice', [
+            w,
+            g.int64([last(ph.k0, ph.taps, sh), last(pw.k0, pw.taps, sw)]),
+            g.int64([end(ph.k0), end(pw.k0)]),
+            g.int64(axes),
+            g.int64([-sh, -sw]),
+          ]);
+        // Where both channel counts are whole blocks, from the forward's blocked filter (its
+        // taps as [co/b, ci/b, kh, kw, b*b]); else from tfjs's layout.
+        const b = g.nchwcBlock;
+        const fromBlocked = saved.blocked !== undefined && ci % b === 0 && co % b === 0;
+        const sub = fromBlocked
+          ? taps(g.op('Reshape', [saved.blocked!, g.int64([co / b, ci / b, kh, kw, b * b])]), [2, 3])
+          : taps(hwio, [0, 1]);
         // Negative pads crop dz first (a convolution's pads cannot be negative).
         const crop = [Math.max(0, -ph.before), Math.max(0, -pw.before)];
         const stop = [oh - Math.max(0, -ph.after), ow - Math.max(0, -pw.after)];
@@ -255,8 +264,8 @@ function inputGradient(g: GraphBuilder, dz: string, hwio: string, node: PlanNode
           ? blockedConv(
               g,
               src,
-              sub,
-              'hwoi',
+              fromBlocked ? swappedBlockedFilter(g, sub, [co, ci, ph.taps, pw.taps], b) : sub,
+              fromBlocked ? 'blocked' : 'hwoi',
               null,
               { ci: co, co: ci, inHW, k, strides: [1, 1], pads },
               g.nchwcBlock,
@@ -318,6 +327,6 @@ export const conv2dRule: LayerRule = {
     }
 
     g.tag = `${tag}/input`;
-    return [needInput[0] ? inputGradient(g, dz, fwd.saved!.hwio!, node) : null];
+    return [needInput[0] ? inputGradient(g, dz, fwd.saved!, node) : null];
   },
 };
