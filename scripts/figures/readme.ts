@@ -14,9 +14,24 @@ const wizardRow = (name: string, r: string, confusion: string) =>
   `| ${name} | {${r}.top1:pct} | {${r}.top5:pct} | ${confusion} | {${r}.other_top1:pct} |`;
 const option = (n: number) => `output.options[option=${n}]`;
 
+/** How a demo's model stopped training: the same sentence in both demos' paragraphs. */
+const modelStopped =
+  `The model stopped at epoch {output.model.epochs:int} (its best, epoch {output.model.best_epoch:int}, ` +
+  `{output.model.converged:converged}).`;
+
+/** A demo's CO2e ratios of training from scratch over each scenario; `end` closes the README's clause. */
+const co2eQuote = (step: string, end: string): Quote => ({
+  step,
+  text:
+    `the CO2e of training from scratch until the best epoch over reuse's was ` +
+    `{~${reuse('intra')}.co2e_ratio_best:ratio} (intra reuse), {~${reuse('inter')}.co2e_ratio_best:ratio} (inter ` +
+    `reuse), {~${replace('intra')}.co2e_ratio_best:ratio} (intra replace) and ` +
+    `{~${replace('inter')}.co2e_ratio_best:ratio} (inter replace)${end}`,
+});
+
 /**
- * One demo's paragraph (the embedded `shapes` or Fashion-MNIST): the same figures, quoted alike;
- * `flagged` where the intra replacement's baseline (the model itself) was still improving.
+ * One demo's paragraph (the embedded `shapes` or Fashion-MNIST): the same figures, quoted alike
+ * (a scenario's flag comes from its own row's warning).
  */
 const demoQuotes = (step: string): Quote[] => [
   {
@@ -97,35 +112,20 @@ export const QUOTES: Quote[] = [
     step: 'demo',
     text:
       `{~seconds:min} minutes on this 2-core machine ({~cpu}) with nothing else running (load average ` +
-      `{~load_before:f1} when it started, {~load_after:f1} when it ended: the demo's own two workers). The model ` +
-      `stopped at epoch {output.model.epochs:int} (its best, epoch {output.model.best_epoch:int}, ` +
-      `{output.model.converged:converged}).`,
+      `{~load_before:f1} when it started, {~load_after:f1} when it ended: the demo's own two workers). ` +
+      modelStopped,
   },
   ...demoQuotes('demo'),
-  {
-    step: 'demo',
-    text:
-      `the CO2e of training from scratch until the best epoch over reuse's was ` +
-      `{~${reuse('intra')}.co2e_ratio_best:ratio} (intra reuse), {~${reuse('inter')}.co2e_ratio_best:ratio} (inter ` +
-      `reuse), {~${replace('intra')}.co2e_ratio_best:ratio} (intra replace) and ` +
-      `{~${replace('inter')}.co2e_ratio_best:ratio} (inter replace);`,
-  },
+  co2eQuote('demo', ';'),
   {
     step: 'demo-fashion',
     text:
       `in {~seconds:min} minutes (load average {~load_before:f1} when it started, {~load_after:f1} when it ` +
-      `ended). The model stopped at epoch {output.model.epochs:int} (its best, epoch ` +
-      `{output.model.best_epoch:int}, {output.model.converged:converged}).`,
+      `ended). ` +
+      modelStopped,
   },
   ...demoQuotes('demo-fashion'),
-  {
-    step: 'demo-fashion',
-    text:
-      `the CO2e of training from scratch until the best epoch over reuse's was ` +
-      `{~${reuse('intra')}.co2e_ratio_best:ratio} (intra reuse), {~${reuse('inter')}.co2e_ratio_best:ratio} (inter ` +
-      `reuse), {~${replace('intra')}.co2e_ratio_best:ratio} (intra replace) and ` +
-      `{~${replace('inter')}.co2e_ratio_best:ratio} (inter replace)`,
-  },
+  co2eQuote('demo-fashion', ''),
   // The demo in both attributions, quiet and with one CPU kept busy from halfway.
   ...(
     [
