@@ -11,6 +11,7 @@ export class GraphBuilder {
   private readonly inputs: object[] = [];
   private readonly outputs: object[] = [];
   private readonly consts = new Map<string, string>();
+  private readonly memo = new Map<string, unknown>();
   /** Prefix of the next nodes' names (layer and pass): what a profile groups by. */
   tag = '';
   /**
@@ -26,6 +27,16 @@ export class GraphBuilder {
 
   constructor(shared = { counter: 0, domains: new Set<string>() }) {
     this.shared = shared;
+  }
+
+  /**
+   * Values made once per graph under `key` (by `make`, the first time): what every layer would
+   * otherwise compute alike, such as quantities of the batch size. A branch's builder has its
+   * own, so a value never leaves the scope that made it.
+   */
+  once<T>(key: string, make: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, make());
+    return this.memo.get(key) as T;
   }
 
   /** Adds one node; returns its (first) output's name. `out` names it, else a fresh name. */

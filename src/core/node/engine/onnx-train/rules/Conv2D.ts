@@ -51,19 +51,24 @@ function filterGradientByOffsets(g: GraphBuilder, x: string, dz: string, node: P
  * by images per image (timed on ResNet-20 steps from 4 to 32 images).
  */
 function blockedFilterGradient(g: GraphBuilder, x: string, dz: string, node: PlanNode, rows: number): string {
-  const b = g.nchwcBlock;
-  const batch = g.op('Slice', [g.op('Shape', [x]), g.int64([0]), g.int64([1])]);
-  const missing = g.op('Mod', [
-    g.op('Sub', [g.int64([b]), g.op('Mod', [batch, g.int64([b])])]),
-    g.int64([b]),
-  ]);
+  // Every layer's batch is the graph's: its quantities computed once, by the first layer.
+  const { batch, missing, whole, fewer } = g.once('filter-gradient batch', () => {
+    const b = g.nchwcBlock;
+    const batch = g.op('Slice', [g.op('Shape', [x]), g.int64([0]), g.int64([1])]);
+    const missing = g.op('Mod', [
+      g.op('Sub', [g.int64([b]), g.op('Mod', [batch, g.int64([b])])]),
+      g.int64([b]),
+    ]);
+    const whole = g.op('Equal', [missing, g.int64([0])]);
+    return { batch, missing, whole, fewer: g.op('Less', [missing, batch]) };
+  });
   return g.ifElse(
-    g.op('Equal', [missing, g.int64([0])]),
+    whole,
     1,
     (t) => [filterGradientByImages(t, x, dz, node, rows, batch, null)],
     (t) =>
       t.ifElse(
-        t.op('Less', [missing, batch]),
+        fewer,
         1,
         (u) => [filterGradientByImages(u, x, dz, node, rows, batch, missing)],
         (u) => [filterGradientByOffsets(u, x, dz, node)],
